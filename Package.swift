@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies come from the local package mirror at fixed versions (see README "Development").
+let package = Package(
+    name: "ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+    ],
+    dependencies: [
+        // Traits pinned: with the default two traits SwiftPM 6.3 re-plans Hummingbird on every manifest touch.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+    ],
+    targets: [
+        // Domain values, ports (protocols) and pure logic. No I/O, no HTTP, no SQL.
+        .target(name: "FerryCore"),
+        // Native inference engines behind `ModelRuntime`.
+        .target(name: "FerryRuntimes", dependencies: ["FerryCore"]),
+        // Services that run the domain: registry, model manager, data plane, local artifact store.
+        .target(
+            name: "FerryEngine",
+            dependencies: [
+                "FerryCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Metadata store on SQLite (GRDB).
+        .target(
+            name: "FerryStoreSQLite",
+            dependencies: ["FerryCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Hummingbird 2 adapter: wire codecs, routes, error mapping, OpenAPI document.
+        .target(
+            name: "FerryHTTP",
+            dependencies: [
+                "FerryCore", "FerryEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Fakes, fixture builders and the conformance suites every store must pass.
+        .target(name: "FerryTesting", dependencies: ["FerryCore", "FerryEngine"]),
+        // The executable: CLI and composition root.
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Constant-response server used only as the benchmark's HTTP ceiling.
+        .executableTarget(
+            name: "ferry-bench-baseline",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "benchmarks/baseline"
+        ),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"]),
+        .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),
+        .testTarget(
+            name: "FerryEngineTests",
+            dependencies: ["FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryTesting"]
+        ),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: [
+                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

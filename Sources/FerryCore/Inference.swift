@@ -1,0 +1,72 @@
+/// An inference request in the shape of the Open Inference Protocol, independent of any transport.
+public struct InferenceRequest: Sendable {
+    public var id: String?
+    public var parameters: Parameters
+    public var inputs: [Tensor]
+    /// Outputs the caller asked for; `nil` means all of them.
+    public var outputs: [RequestedOutput]?
+
+    public init(id: String? = nil, parameters: Parameters = [:], inputs: [Tensor], outputs: [RequestedOutput]? = nil) {
+        self.id = id
+        self.parameters = parameters
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+}
+
+public struct RequestedOutput: Sendable, Equatable {
+    public var name: String
+    public var parameters: Parameters
+    public init(name: String, parameters: Parameters = [:]) {
+        self.name = name
+        self.parameters = parameters
+    }
+}
+
+/// An inference response in the shape of the Open Inference Protocol.
+public struct InferenceResponse: Sendable {
+    public var modelName: String
+    public var modelVersion: String?
+    public var id: String?
+    public var parameters: Parameters
+    public var outputs: [Tensor]
+
+    public init(modelName: String, modelVersion: String?, id: String?, parameters: Parameters = [:], outputs: [Tensor]) {
+        self.modelName = modelName
+        self.modelVersion = modelVersion
+        self.id = id
+        self.parameters = parameters
+        self.outputs = outputs
+    }
+}
+
+/// One row of a V1 `{"instances": [...]}` request: either values in schema order or values keyed by feature name.
+public enum Instance: Sendable, Equatable {
+    case values([FeatureValue])
+    case named([String: FeatureValue])
+}
+
+/// A scalar feature value as it arrives on the wire; `missing` is JSON `null`.
+public enum FeatureValue: Sendable, Equatable {
+    case number(Double)
+    case bool(Bool)
+    case string(String)
+    case missing
+}
+
+/// A dense batch of rows with a fixed number of float32 columns; NaN marks a missing value.
+public struct FeatureMatrix: Sendable, Equatable {
+    public let rows: Int
+    public let columns: Int
+    /// Row-major values, `rows * columns` of them.
+    public var values: [Float]
+
+    public init(rows: Int, columns: Int, values: [Float]) {
+        precondition(values.count == rows * columns, "FeatureMatrix needs rows*columns values")
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+    }
+
+    public subscript(row: Int, column: Int) -> Float { values[row * columns + column] }
+}

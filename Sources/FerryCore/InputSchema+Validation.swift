@@ -1,0 +1,194 @@
+/// Turning wire inputs into a feature matrix, checking every value against the schema on the way.
+///
+/// Two V2 layouts are accepted: one 2-D tensor `[N, F]` whose columns are the features in schema order (any name
+/// that is not a feature name, conventionally `input`), or one tensor per feature named after it, each `[N]` or
+/// `[N, 1]`. V1 instances are rows, either in schema order or keyed by feature name.
+extension InputSchema {
+    /// The canonical name of the single matrix input advertised in model metadata.
+    public static let matrixInputName = "input"
+
+    public func matrix(from inputs: [Tensor], limits: InferenceLimits) throws -> FeatureMatrix {
+        guard !inputs.isEmpty else {
+            throw FerryError.invalid("request has no inputs; send one tensor '\(Self.matrixInputName)' of shape [N, \(features.count)] or one tensor per feature")
+        }
+        if inputs.count == 1, !features.contains(where: { $0.name == inputs[0].name }) {
+            return try matrix(fromMatrixTensor: inputs[0], limits: limits)
+        }
+        return try matrix(fromColumns: inputs, limits: limits)
+    }
+
+    private func matrix(fromMatrixTensor tensor: Tensor, limits: InferenceLimits) throws -> FeatureMatrix {
+        let f = features.count
+        let label = "input '\(tensor.name)'"
+        guard tensor.shape.count == 2, tensor.shape[1] == f, tensor.shape[0] >= 0 else {
+            throw FerryError.invalid("\(label) has shape \(tensor.shape); expected [N, \(f)] (N rows of the features \(featureList))")
+        }
+        let rows = tensor.shape[0]
+        try check(rows: rows, elements: rows * f, label: label, limits: limits)
+        try checkType(tensor, label: label)
+        guard tensor.data.count == rows * f else {
+            throw FerryError.invalid("\(label) has shape \(tensor.shape), which needs \(rows * f) values, but it carries \(tensor.data.count)")
+        }
+        var values = [Float](repeating: 0, count: rows * f)
+        try values.withUnsafeMutableBufferPointer { out in
+            try fill(out, from: tensor.data, label: label) { index in (index / f, features[index % f]) }
+        }
+        return FeatureMatrix(rows: rows, columns: f, values: values)
+    }
+
+    private func matrix(fromColumns inputs: [Tensor], limits: InferenceLimits) throws -> FeatureMatrix {
+        var index: [String: Int] = [:]
+        for (i, feature) in features.enumerated() { index[feature.name] = i }
+        var columns = [Tensor?](repeating: nil, count: features.count)
+        var rows: Int?
+        for tensor in inputs {
+            let label = "input '\(tensor.name)'"
+            guard let column = index[tensor.name] else {
+                throw FerryError.invalid("\(label) is not a feature of this model; send one tensor '\(Self.matrixInputName)' of shape [N, \(features.count)] or one tensor per feature of \(featureList)")
+            }
+            guard columns[column] == nil else { throw FerryError.invalid("\(label) is given twice") }
+            guard (tensor.shape.count == 1 || (tensor.shape.count == 2 && tensor.shape[1] == 1)), tensor.shape[0] >= 0 else {
+                throw FerryError.invalid("\(label) has shape \(tensor.shape); a per-feature input must be [N] or [N, 1]")
+            }
+            let n = tensor.shape[0]
+            if let rows, rows != n {
+                throw FerryError.invalid("\(label) has \(n) rows but other inputs have \(rows); every feature needs the same number of rows")
+            }
+            rows = n
+            try checkType(tensor, label: label)
+            guard tensor.data.count == n else {
+                throw FerryError.invalid("\(label) has shape \(tensor.shape), which needs \(n) values, but it carries \(tensor.data.count)")
+            }
+            columns[column] = tensor
+        }
+        if let absent = columns.indices.first(where: { columns[$0] == nil }) {
+            throw FerryError.invalid("feature '\(features[absent].name)' is missing from the inputs; send every feature of \(featureList) (null marks a missing value)")
+        }
+        let n = rows ?? 0
+        let f = features.count
+        try check(rows: n, elements: n * f, label: "request", limits: limits)
+        var values = [Float](repeating: 0, count: n * f)
+        for (c, tensor) in columns.enumerated() {
+            var converted = [Float](repeating: 0, count: n)
+            try converted.withUnsafeMutableBufferPointer { out in
+                try fill(out, from: tensor!.data, label: "input '\(tensor!.name)'") { row in (row, features[c]) }
+            }
+            for r in 0..<n { values[r * f + c] = converted[r] }
+        }
+        return FeatureMatrix(rows: n, columns: f, values: values)
+    }
+
+    public func matrix(from instances: [Instance], limits: InferenceLimits) throws -> FeatureMatrix {
+        let f = features.count
+        try check(rows: instances.count, elements: instances.count * f, label: "instances", limits: limits)
+        var values = [Float](repeating: 0, count: instances.count * f)
+        var index: [String: Int]?
+        for (row, instance) in instances.enumerated() {
+            switch instance {
+            case .values(let items):
+                guard items.count == f else {
+                    throw FerryError.invalid("instance \(row) has \(items.count) values; expected \(f) in the order \(featureList)")
+                }
+                for (c, item) in items.enumerated() {
+                    values[row * f + c] = try number(item, row: row, feature: features[c])
+                }
+            case .named(let fields):
+                if index == nil {
+                    var map: [String: Int] = [:]
+                    for (i, feature) in features.enumerated() { map[feature.name] = i }
+                    index = map
+                }
+                for key in fields.keys where index![key] == nil {
+                    throw FerryError.invalid("instance \(row): unknown feature '\(key)'; this model takes \(featureList)")
+                }
+                for (c, feature) in features.enumerated() {
+                    guard let item = fields[feature.name] else {
+                        throw FerryError.invalid("instance \(row): feature '\(feature.name)' is missing (send null for a missing value)")
+                    }
+                    values[row * f + c] = try number(item, row: row, feature: feature)
+                }
+            }
+        }
+        return FeatureMatrix(rows: instances.count, columns: f, values: values)
+    }
+
+    // MARK: - Checks
+
+    private var featureList: String {
+        let names = features.prefix(8).map(\.name).joined(separator: ", ")
+        return features.count > 8 ? "[\(names), ... (\(features.count) in all)]" : "[\(names)]"
+    }
+
+    private func check(rows: Int, elements: Int, label: String, limits: InferenceLimits) throws {
+        if rows > limits.maxRows {
+            throw FerryError(.tooLarge, "\(label) has \(rows) rows; the limit is \(limits.maxRows) rows per request")
+        }
+        if elements > limits.maxElements {
+            throw FerryError(.tooLarge, "\(label) has \(elements) values; the limit is \(limits.maxElements) per request")
+        }
+    }
+
+    private func checkType(_ tensor: Tensor, label: String) throws {
+        switch tensor.datatype {
+        case .bytes, .fp16, .bf16:
+            throw FerryError.invalid("\(label) has datatype \(tensor.datatype.rawValue); this model's features are numeric: send FP32, FP64, INT*, UINT* or BOOL")
+        default:
+            return
+        }
+    }
+
+    private func number(_ item: FeatureValue, row: Int, feature: FeatureSpec) throws -> Float {
+        switch item {
+        case .number(let d):
+            guard d.isFinite else {
+                throw FerryError.invalid("instance \(row), feature '\(feature.name)': value \(d) is not finite")
+            }
+            return Float(d)
+        case .bool(let b):
+            return b ? 1 : 0
+        case .missing:
+            guard feature.nullable else {
+                throw FerryError.invalid("instance \(row), feature '\(feature.name)': a value is required (the feature does not allow missing values)")
+            }
+            return .nan
+        case .string(let s):
+            throw FerryError.invalid("instance \(row), feature '\(feature.name)': expected a number, got the string \"\(s.prefix(40))\"")
+        }
+    }
+
+    /// Converts `data` into `out`, checking each value; `locate` maps a flat index to (row, feature) for messages.
+    private func fill(
+        _ out: UnsafeMutableBufferPointer<Float>, from data: TensorData, label: String,
+        locate: (Int) -> (Int, FeatureSpec)
+    ) throws {
+        func checked(_ v: Float, _ i: Int) throws -> Float {
+            if v.isFinite { return v }
+            let (row, feature) = locate(i)
+            if v.isNaN {
+                if feature.nullable { return v }
+                throw FerryError.invalid("\(label) row \(row), feature '\(feature.name)': a value is required (the feature does not allow missing values)")
+            }
+            throw FerryError.invalid("\(label) row \(row), feature '\(feature.name)': value \(v) is not finite")
+        }
+        switch data {
+        case .float32(let v):
+            for i in v.indices { out[i] = try checked(v[i], i) }
+        case .float64(let v):
+            for i in v.indices {
+                let d = v[i]
+                if d.isFinite || d.isNaN { out[i] = try checked(Float(d), i) } else {
+                    let (row, feature) = locate(i)
+                    throw FerryError.invalid("\(label) row \(row), feature '\(feature.name)': value \(d) is not finite")
+                }
+            }
+        case .int64(let v):
+            for i in v.indices { out[i] = Float(v[i]) }
+        case .uint64(let v):
+            for i in v.indices { out[i] = Float(v[i]) }
+        case .bool(let v):
+            for i in v.indices { out[i] = v[i] ? 1 : 0 }
+        case .bytes:
+            throw FerryError.invalid("\(label) carries BYTES; this model's features are numeric")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Persistent registry metadata: models, versions, aliases and alias history.
+///
+/// Every implementation must pass the conformance suite in `FerryTesting` (`MetadataStoreConformance`).
+public protocol MetadataStore: Sendable {
+    /// Creates a model; throws `.alreadyExists` if the name is taken.
+    func createModel(_ model: Model) async throws
+    /// Replaces a model's description and tags; throws `.notFound` if it does not exist.
+    func updateModel(_ model: Model) async throws
+    func model(named name: String) async throws -> Model?
+    /// All models, ordered by name.
+    func models() async throws -> [Model]
+
+    /// Stores a new version, assigning it the next number of its model atomically; `version.version` is ignored.
+    /// Throws `.notFound` if the model does not exist.
+    func addVersion(_ version: ModelVersion) async throws -> ModelVersion
+    func version(model: String, number: Int) async throws -> ModelVersion?
+    /// All versions of a model, ascending by number.
+    func versions(model: String) async throws -> [ModelVersion]
+    /// Versions (of any model) whose artifact has this digest.
+    func versions(artifactSHA256: String) async throws -> [ModelVersion]
+    /// Marks a version archived or not; throws `.notFound` for an unknown version.
+    func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion
+
+    /// Points `alias` at `version` (or removes it when `version` is nil) and appends the move to the history,
+    /// in one transaction. Throws `.notFound` for an unknown model or version, or when removing an absent alias.
+    @discardableResult
+    func setAlias(model: String, alias: String, version: Int?, by: String, at: Date, reason: String) async throws -> AliasEvent
+    /// A model's aliases, ordered by name.
+    func aliases(model: String) async throws -> [Alias]
+    /// Alias moves of a model (optionally one alias), oldest first.
+    func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent]
+}
+
+/// Content-addressed storage for model artifacts.
+public protocol ArtifactStore: Sendable {
+    /// Stores bytes durably and returns their address; storing the same bytes twice is a no-op.
+    func put(_ data: Data) async throws -> ArtifactRef
+    /// Reads an artifact and verifies its digest; throws `.integrity` when the bytes do not match.
+    func get(_ ref: ArtifactRef) async throws -> Data
+    func contains(sha256: String) async throws -> Bool
+    func delete(sha256: String) async throws
+}
+
+/// What a runtime learned by inspecting an artifact.
+public struct ModelDescription: Sendable, Equatable {
+    public var inputSchema: InputSchema
+    public var outputSchema: OutputSchema
+    public var details: [String: JSONValue]
+
+    public init(inputSchema: InputSchema, outputSchema: OutputSchema, details: [String: JSONValue] = [:]) {
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.details = details
+    }
+}
+
+/// An inference engine for one model format.
+///
+/// Construction is cheap; `load` does the work and returns a ready predictor (holding it keeps the model alive).
+public protocol ModelRuntime: Sendable {
+    var format: ModelFormat { get }
+    /// Validates an artifact and describes it. Throws `FerryError` `.unsupported` naming any construct this runtime
+    /// cannot run exactly, or `.invalidArgument` when the artifact is malformed.
+    func inspect(_ artifact: Data) throws -> ModelDescription
+    /// Parses the artifact into a ready predictor.
+    func load(_ artifact: Data) async throws -> any Predictor
+}
+
+/// A loaded model that predicts on a batch of rows.
+public protocol Predictor: Sendable {
+    /// Number of feature columns a batch must have.
+    var featureCount: Int { get }
+    var outputSchema: OutputSchema { get }
+    /// Predicts every row; each returned tensor has the batch dimension first.
+    func predict(_ batch: FeatureMatrix) throws -> [Tensor]
+}

@@ -1,0 +1,68 @@
+/// What a model version accepts: its features, in the order the model reads them.
+public struct InputSchema: Sendable, Equatable, Codable {
+    public var features: [FeatureSpec]
+
+    public init(features: [FeatureSpec]) { self.features = features }
+
+    /// Feature names in model order.
+    public var featureNames: [String] { features.map(\.name) }
+}
+
+/// One input feature of a tabular model.
+public struct FeatureSpec: Sendable, Equatable, Codable {
+    public var name: String
+    /// The wire type the feature is read as (numeric features are read as float32 by tree models).
+    public var datatype: DataType
+    /// Whether a missing value (JSON `null`, NaN) is allowed; tree models route missing values explicitly.
+    public var nullable: Bool
+    public var description: String?
+
+    public init(name: String, datatype: DataType = .fp32, nullable: Bool = true, description: String? = nil) {
+        self.name = name
+        self.datatype = datatype
+        self.nullable = nullable
+        self.description = description
+    }
+
+    enum CodingKeys: String, CodingKey { case name, datatype, nullable, description }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        datatype = try c.decodeIfPresent(DataType.self, forKey: .datatype) ?? .fp32
+        nullable = try c.decodeIfPresent(Bool.self, forKey: .nullable) ?? true
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+    }
+}
+
+/// What a model version returns.
+public struct OutputSchema: Sendable, Equatable, Codable {
+    public var outputs: [OutputSpec]
+    public init(outputs: [OutputSpec]) { self.outputs = outputs }
+}
+
+/// One output tensor; `shape` is the per-row shape (the batch dimension is implied first).
+public struct OutputSpec: Sendable, Equatable, Codable {
+    public var name: String
+    public var datatype: DataType
+    public var shape: [Int]
+    public var description: String?
+
+    public init(name: String, datatype: DataType, shape: [Int], description: String? = nil) {
+        self.name = name
+        self.datatype = datatype
+        self.shape = shape
+        self.description = description
+    }
+}
+
+/// Bounds every inference request is checked against before it reaches a model.
+public struct InferenceLimits: Sendable, Equatable {
+    public var maxRows: Int
+    public var maxElements: Int
+
+    public init(maxRows: Int = 10_000, maxElements: Int = 4_000_000) {
+        self.maxRows = maxRows
+        self.maxElements = maxElements
+    }
+}

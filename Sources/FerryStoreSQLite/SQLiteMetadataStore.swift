@@ -1,0 +1,275 @@
+import FerryCore
+import Foundation
+import GRDB
+
+/// The registry's metadata on SQLite, through GRDB: WAL mode on disk, named migrations, foreign keys enforced.
+///
+/// Timestamps are stored as integer milliseconds since 1970, so they come back rounded to the millisecond.
+public final class SQLiteMetadataStore: MetadataStore {
+    private let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        writer = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// An in-memory database, for tests and throwaway runs.
+    public init() throws {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        writer = try DatabaseQueue(configuration: config)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Migrations are append-only: a released migration is never edited, a change is a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-registry") { db in
+            try db.execute(sql: """
+                CREATE TABLE model (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    description TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE model_version (
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                    version INTEGER NOT NULL CHECK (version > 0),
+                    format TEXT NOT NULL,
+                    artifact_sha256 TEXT NOT NULL,
+                    artifact_size INTEGER NOT NULL,
+                    input_schema TEXT NOT NULL,
+                    output_schema TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    metrics TEXT NOT NULL,
+                    lineage TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (model, version)
+                );
+                CREATE INDEX model_version_artifact ON model_version(artifact_sha256);
+                CREATE TABLE alias (
+                    model TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (model, name),
+                    FOREIGN KEY (model, version) REFERENCES model_version(model, version) ON DELETE RESTRICT
+                );
+                CREATE TABLE alias_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                    alias TEXT NOT NULL,
+                    from_version INTEGER,
+                    to_version INTEGER,
+                    actor TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX alias_event_model ON alias_event(model, alias, seq);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Models
+
+    public func createModel(_ model: Model) async throws {
+        try await writer.write { db in
+            if try Self.modelExists(db, model.name) {
+                throw FerryError(.alreadyExists, "model '\(model.name)' already exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO model (name, description, tags, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [model.name, model.description, try Self.json(model.tags), model.createdBy, Self.millis(model.createdAt)])
+        }
+    }
+
+    public func updateModel(_ model: Model) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE model SET description = ?, tags = ? WHERE name = ?",
+                arguments: [model.description, try Self.json(model.tags), model.name])
+            if db.changesCount == 0 { throw FerryError.notFound("model '\(model.name)' does not exist") }
+        }
+    }
+
+    public func model(named name: String) async throws -> Model? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM model WHERE name = ?", arguments: [name]).map(Self.model)
+        }
+    }
+
+    public func models() async throws -> [Model] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM model ORDER BY name").map(Self.model)
+        }
+    }
+
+    // MARK: Versions
+
+    public func addVersion(_ version: ModelVersion) async throws -> ModelVersion {
+        try await writer.write { db in
+            guard try Self.modelExists(db, version.model) else {
+                throw FerryError.notFound("model '\(version.model)' does not exist; create it first")
+            }
+            let next = try Int.fetchOne(
+                db, sql: "SELECT COALESCE(MAX(version), 0) + 1 FROM model_version WHERE model = ?",
+                arguments: [version.model]) ?? 1
+            var stored = version
+            stored.version = next
+            try db.execute(
+                sql: """
+                    INSERT INTO model_version (model, version, format, artifact_sha256, artifact_size, input_schema,
+                        output_schema, description, params, metrics, lineage, details, created_by, created_at, archived)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    stored.model, stored.version, stored.format.rawValue, stored.artifact.sha256, stored.artifact.size,
+                    try Self.json(stored.inputSchema), try Self.json(stored.outputSchema), stored.description,
+                    try Self.json(stored.params), try Self.json(stored.metrics), try Self.json(stored.lineage),
+                    try Self.json(stored.details), stored.createdBy, Self.millis(stored.createdAt), stored.archived,
+                ])
+            stored.createdAt = Self.date(Self.millis(stored.createdAt))
+            return stored
+        }
+    }
+
+    public func version(model: String, number: Int) async throws -> ModelVersion? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM model_version WHERE model = ? AND version = ?", arguments: [model, number]
+            ).map(Self.version)
+        }
+    }
+
+    public func versions(model: String) async throws -> [ModelVersion] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM model_version WHERE model = ? ORDER BY version", arguments: [model])
+                .map(Self.version)
+        }
+    }
+
+    public func versions(artifactSHA256: String) async throws -> [ModelVersion] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM model_version WHERE artifact_sha256 = ? ORDER BY model, version",
+                arguments: [artifactSHA256]
+            ).map(Self.version)
+        }
+    }
+
+    public func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE model_version SET archived = ? WHERE model = ? AND version = ?",
+                arguments: [archived, model, number])
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM model_version WHERE model = ? AND version = ?", arguments: [model, number])
+            else { throw FerryError.notFound("model '\(model)' has no version \(number)") }
+            return try Self.version(row)
+        }
+    }
+
+    // MARK: Aliases
+
+    public func setAlias(model: String, alias: String, version: Int?, by: String, at: Date, reason: String) async throws -> AliasEvent {
+        try await writer.write { db in
+            guard try Self.modelExists(db, model) else { throw FerryError.notFound("model '\(model)' does not exist") }
+            let current = try Int.fetchOne(
+                db, sql: "SELECT version FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
+            let when = Self.millis(at)
+            if let version {
+                let exists = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)",
+                    arguments: [model, version]) ?? false
+                guard exists else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
+                try db.execute(
+                    sql: """
+                        INSERT INTO alias (model, name, version, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (model, name) DO UPDATE SET version = excluded.version,
+                            updated_by = excluded.updated_by, updated_at = excluded.updated_at
+                        """,
+                    arguments: [model, alias, version, by, when])
+            } else {
+                guard current != nil else { throw FerryError.notFound("model '\(model)' has no alias '\(alias)'") }
+                try db.execute(sql: "DELETE FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
+            }
+            try db.execute(
+                sql: "INSERT INTO alias_event (model, alias, from_version, to_version, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [model, alias, current, version, by, when, reason])
+            return AliasEvent(
+                sequence: db.lastInsertedRowID, model: model, alias: alias, from: current, to: version, by: by,
+                at: Self.date(when), reason: reason)
+        }
+    }
+
+    public func aliases(model: String) async throws -> [Alias] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM alias WHERE model = ? ORDER BY name", arguments: [model]).map { row in
+                Alias(model: row["model"], name: row["name"], version: row["version"],
+                      updatedBy: row["updated_by"], updatedAt: Self.date(row["updated_at"]))
+            }
+        }
+    }
+
+    public func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent] {
+        try await writer.read { db in
+            let rows: [Row]
+            if let alias {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM alias_event WHERE model = ? AND alias = ? ORDER BY seq", arguments: [model, alias])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM alias_event WHERE model = ? ORDER BY seq", arguments: [model])
+            }
+            return rows.map { row in
+                AliasEvent(
+                    sequence: row["seq"], model: row["model"], alias: row["alias"], from: row["from_version"],
+                    to: row["to_version"], by: row["actor"], at: Self.date(row["at"]), reason: row["reason"])
+            }
+        }
+    }
+
+    // MARK: Row mapping
+
+    private static func modelExists(_ db: Database, _ name: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM model WHERE name = ?)", arguments: [name]) ?? false
+    }
+
+    private static func model(_ row: Row) throws -> Model {
+        Model(name: row["name"], description: row["description"], tags: try decode(row["tags"]),
+              createdBy: row["created_by"], createdAt: date(row["created_at"]))
+    }
+
+    private static func version(_ row: Row) throws -> ModelVersion {
+        ModelVersion(
+            model: row["model"], version: row["version"], format: ModelFormat(rawValue: row["format"]),
+            artifact: ArtifactRef(sha256: row["artifact_sha256"], size: row["artifact_size"]),
+            inputSchema: try decode(row["input_schema"]), outputSchema: try decode(row["output_schema"]),
+            description: row["description"], params: try decode(row["params"]), metrics: try decode(row["metrics"]),
+            lineage: try decode(row["lineage"]), details: try decode(row["details"]), createdBy: row["created_by"],
+            createdAt: date(row["created_at"]), archived: row["archived"])
+    }
+
+    private static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func decode<T: Decodable>(_ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    private static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,102 @@
+import FerryCore
+import Foundation
+import Testing
+
+@testable import FerryRuntimes
+
+/// Golden outputs produced by the real xgboost (see scripts/fixtures/make_xgboost_goldens.py).
+struct XGBoostGoldenTests {
+    struct Expected: Decodable {
+        var `case`: String
+        var objective: String
+        var num_feature: Int
+        var rows: [[Double?]]
+        var predictions: [[Double]]
+        var margins: [[Double]]
+    }
+
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/xgboost")
+
+    static let cases: [String] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".expected.json") }.map { String($0.dropLast(".expected.json".count)) }.sorted()
+    }()
+
+    static func load(_ name: String) throws -> (XGBoostForest, Expected) {
+        let model = try Data(contentsOf: directory.appendingPathComponent("\(name).model.json"))
+        let expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: directory.appendingPathComponent("\(name).expected.json")))
+        return (try XGBoostForest(parsing: model), expected)
+    }
+
+    static func matrix(_ rows: [[Double?]], columns: Int) -> FeatureMatrix {
+        FeatureMatrix(rows: rows.count, columns: columns, values: rows.flatMap { $0.map { $0.map(Float.init) ?? .nan } })
+    }
+
+    @Test func fixturesArePresent() {
+        #expect(Self.cases.count >= 10)
+    }
+
+    @Test(arguments: cases)
+    func marginsMatchXGBoostExactly(name: String) throws {
+        let (forest, expected) = try Self.load(name)
+        let margins = forest.margins(Self.matrix(expected.rows, columns: expected.num_feature))
+        let want = expected.margins.flatMap { $0 }
+        #expect(margins.count == want.count)
+        for (i, (got, exp)) in zip(margins, want).enumerated() {
+            #expect(got == Float(exp), "\(name) margin \(i): got \(got), xgboost \(exp)")
+        }
+    }
+
+    @Test(arguments: cases)
+    func predictionsMatchXGBoost(name: String) throws {
+        let (forest, expected) = try Self.load(name)
+        let outputs = try forest.predict(Self.matrix(expected.rows, columns: expected.num_feature))
+        #expect(outputs.count == 1)
+        guard case .float32(let got) = outputs[0].data else {
+            Issue.record("output is not FP32")
+            return
+        }
+        let want = expected.predictions.flatMap { $0 }
+        #expect(got.count == want.count)
+        #expect(outputs[0].shape.first == expected.rows.count)
+        var worst = 0.0
+        for (g, w) in zip(got, want) {
+            let error = abs(Double(g) - w) / max(abs(w), 1e-30)
+            worst = max(worst, abs(Double(g) - w) < 1e-7 ? 0 : error)
+        }
+        #expect(worst <= 1e-6, "\(name): max relative error \(worst) against xgboost")
+    }
+
+    @Test func featureNamesBecomeTheInputSchema() throws {
+        let (forest, _) = try Self.load("breast_cancer_logistic")
+        #expect(forest.description.inputSchema.features.count == 30)
+        #expect(forest.description.inputSchema.features[0].name == "mean radius")
+        let (anonymous, _) = try Self.load("synthetic_no_feature_names")
+        #expect(anonymous.description.inputSchema.features.first?.name == "f0")
+    }
+
+    @Test(arguments: [
+        ("dart.model.json", "dart"),
+        ("gblinear.model.json", "gblinear"),
+        ("categorical.model.json", "categorical"),
+        ("model.ubj", "UBJSON"),
+    ])
+    func unsupportedConstructsAreRefusedByName(file: String, construct: String) throws {
+        let data = try Data(contentsOf: Self.directory.appendingPathComponent("unsupported/\(file)"))
+        do {
+            _ = try XGBoostRuntime().inspect(data)
+            Issue.record("\(file) was accepted")
+        } catch let error as FerryError {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains(construct), "message: \(error.message)")
+        }
+    }
+
+    @Test func malformedDocumentsAreInvalidNotCrashes() throws {
+        for text in ["", "{}", "[1,2]", #"{"learner": {"objective": 3}}"#, "not json"] {
+            #expect(throws: FerryError.self) { try XGBoostRuntime().inspect(Data(text.utf8)) }
+        }
+    }
+}
