@@ -153,3 +153,34 @@ public struct AliasEvent: Sendable, Equatable, Codable {
         self.reason = reason
     }
 }
+
+/// Which version of a model a request names: the default route, a number, or an alias.
+public enum VersionSelector: Sendable, Equatable, CustomStringConvertible {
+    /// The `production` alias when it exists, else the newest version that is not archived.
+    case `default`
+    case number(Int)
+    case alias(String)
+
+    /// Reads a path segment: digits are a version number, anything else an alias name.
+    public init(parsing text: String?) throws {
+        guard let text, !text.isEmpty else {
+            self = .default
+            return
+        }
+        if let n = Int(text) {
+            guard n > 0 else { throw FerryError.invalid("version '\(text)' is not valid: versions are numbered from 1") }
+            self = .number(n)
+        } else {
+            try Model.validate(name: text, field: "version alias")
+            self = .alias(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .default: "default"
+        case .number(let n): "\(n)"
+        case .alias(let a): a
+        }
+    }
+}

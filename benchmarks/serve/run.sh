@@ -223,11 +223,7 @@ run_wrk() { # name threads conns duration outfile
     "http://127.0.0.1:${PORT[$1]}$INFER_PATH" -- "$BODY" >"$5" 2>&1
 }
 
-# ---------------------------------------------------------------- start servers
-start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \
-  --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME"
-start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
-
+# ---------------------------------------------------------------- MLServer config
 MLSERVER_VERSION=""
 if [[ "$SKIP_MLSERVER" != 1 ]]; then
   setup_mlserver_venv
@@ -264,8 +260,13 @@ json.dump(
     indent=2,
 )
 EOF
-  start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
 fi
+
+# ---------------------------------------------------------------- start servers
+start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \
+  --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME"
+start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
+[[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 wait_ready baseline /v2/health/ready
@@ -296,7 +297,7 @@ done
 
 # ---------------------------------------------------------------- report
 WRK_VERSION="$(wrk -v 2>&1 | head -n1 || true)"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+GIT_REV="$(git rev-parse --short HEAD 2>/dev/null)" || GIT_REV=unknown
 python3 - "$TSV" "$RESULTS_JSON" "$CLK_TCK" "$DURATION" "$BODY" "$WRK_VERSION" "$MLSERVER_VERSION" "$GIT_REV" "$FERRY_BIN" "$BASELINE_BIN" <<'EOF'
 import json, os, platform, sys, time
 

@@ -1,0 +1,130 @@
+import FerryCore
+import Foundation
+import Synchronization
+
+/// Server metadata in the shape of the Open Inference Protocol.
+public struct ServerMetadata: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var extensions: [String]
+}
+
+/// Model metadata in the shape of the Open Inference Protocol (`-1` marks a variable dimension).
+public struct ModelMetadata: Sendable, Equatable {
+    public struct TensorMetadata: Sendable, Equatable {
+        public var name: String
+        public var datatype: DataType
+        public var shape: [Int]
+    }
+
+    public var name: String
+    public var versions: [String]
+    public var platform: String
+    public var inputs: [TensorMetadata]
+    public var outputs: [TensorMetadata]
+    /// The version the request resolved to and its features, for clients that send one tensor per feature.
+    public var resolvedVersion: Int
+    public var features: [FeatureSpec]
+}
+
+/// The inference API, shared by every transport: health, metadata and inference, V2-shaped, with no HTTP in it.
+public final class DataPlane: Sendable {
+    public let models: ModelManager
+    public let limits: InferenceLimits
+    public let serverName: String
+    public let serverVersion: String
+    private let isReady = Mutex(false)
+
+    public init(models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String) {
+        self.models = models
+        self.limits = limits
+        self.serverName = serverName
+        self.serverVersion = serverVersion
+    }
+
+    // MARK: Health
+
+    public var live: Bool { true }
+    public var ready: Bool { isReady.withLock { $0 } }
+
+    /// Marks the server ready (after start-up loading) or not (while draining).
+    public func setReady(_ value: Bool) { isReady.withLock { $0 = value } }
+
+    public var serverMetadata: ServerMetadata {
+        ServerMetadata(name: serverName, version: serverVersion, extensions: ["binary_tensor_data"])
+    }
+
+    // MARK: Models
+
+    public func modelMetadata(model: String, version: String?) async throws -> ModelMetadata {
+        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
+        let all = try await models.servableVersions(model: model)
+        let v = served.version
+        return ModelMetadata(
+            name: model, versions: all.map(String.init), platform: Self.platform(v.format),
+            inputs: [.init(name: InputSchema.matrixInputName, datatype: .fp32, shape: [-1, v.inputSchema.features.count])],
+            outputs: v.outputSchema.outputs.map { .init(name: $0.name, datatype: $0.datatype, shape: [-1] + $0.shape) },
+            resolvedVersion: v.version, features: v.inputSchema.features)
+    }
+
+    /// A version is ready when it is loaded and warmed; asking loads it (models load at first use).
+    public func modelReady(model: String, version: String?) async throws -> Bool {
+        do {
+            _ = try await models.served(model: model, selector: VersionSelector(parsing: version))
+            return true
+        } catch let error as FerryError where error.code == .unavailable {
+            return false
+        }
+    }
+
+    // MARK: Inference
+
+    /// Runs a V2 inference request: resolves the version, checks the inputs against its schema, predicts, and
+    /// returns the requested outputs.
+    public func infer(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
+        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
+        let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
+        var outputs = try served.predictor.predict(batch)
+        if let requested = request.outputs {
+            outputs = try requested.map { wanted in
+                guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
+                    let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
+                    throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
+                }
+                tensor.parameters = wanted.parameters
+                return tensor
+            }
+        }
+        return InferenceResponse(
+            modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
+    }
+
+    /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
+    /// scalar output, a list for a vector output).
+    public func predict(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, predictions: [JSONValue]) {
+        guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
+        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
+        let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+        let outputs = try served.predictor.predict(batch)
+        guard let first = outputs.first, case .float32(let values) = first.data else {
+            throw FerryError(.internal, "model returned no FP32 output")
+        }
+        let width = first.shape.dropFirst().reduce(1, *)
+        let predictions: [JSONValue] = (0..<batch.rows).map { r in
+            if first.shape.count == 1 { return .number(Double(values[r])) }
+            return .array((0..<width).map { .number(Double(values[r * width + $0])) })
+        }
+        return (served.version.version, predictions)
+    }
+
+    static func platform(_ format: ModelFormat) -> String {
+        format.rawValue.replacingOccurrences(of: "-", with: "_")
+    }
+}
+
+extension ModelManager {
+    /// Version numbers that can be served by number (not archived).
+    func servableVersions(model: String) async throws -> [Int] {
+        try await store.versions(model: model).filter { !$0.archived }.map(\.version)
+    }
+}

@@ -1,0 +1,198 @@
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Loads model versions, keeps them warm and resolves which version serves a request.
+///
+/// Lookups on the request path read a lock-protected snapshot; loading happens once per version (concurrent
+/// requests for a version that is loading wait for the same load). A loaded version is warmed up with one synthetic
+/// row before anyone can use it. Holding a `Served` keeps its predictor alive, so swapping the default route never
+/// fails a request that already resolved the old version.
+public final class ModelManager: Sendable {
+    /// A ready version: its metadata and its predictor.
+    public struct Served: Sendable {
+        public let version: ModelVersion
+        public let predictor: any Predictor
+    }
+
+    struct Key: Hashable, Sendable {
+        var model: String
+        var version: Int
+    }
+
+    /// How a model's names map to version numbers, cached per model until the registry changes it.
+    struct Route: Sendable {
+        var defaultVersion: Int?
+        var aliases: [String: Int]
+    }
+
+    struct State: Sendable {
+        var loaded: [Key: Served] = [:]
+        var loading: [Key: Task<Served, any Error>] = [:]
+        var routes: [String: Route] = [:]
+        var generation: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    let store: any MetadataStore
+    private let artifacts: any ArtifactStore
+    private let runtimes: RuntimeCatalog
+    private let logger: Logger
+
+    public init(store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger) {
+        self.store = store
+        self.artifacts = artifacts
+        self.runtimes = runtimes
+        self.logger = logger
+    }
+
+    /// The ready version a request names, loading it first if needed.
+    public func served(model: String, selector: VersionSelector) async throws -> Served {
+        let number = try await resolve(model: model, selector: selector)
+        if let served = state.withLock({ $0.loaded[Key(model: model, version: number)] }) { return served }
+        guard let version = try await store.version(model: model, number: number) else {
+            throw FerryError.notFound("model '\(model)' has no version \(number)")
+        }
+        if version.archived, case .number = selector {
+            throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
+        }
+        return try await prepare(version)
+    }
+
+    /// Whether the version a selector names is loaded, without loading it.
+    public func isLoaded(model: String, selector: VersionSelector) async throws -> Bool {
+        let number = try await resolve(model: model, selector: selector)
+        return state.withLock { $0.loaded[Key(model: model, version: number)] != nil }
+    }
+
+    /// Loads and warms a version (once, however many callers ask at the same time).
+    @discardableResult
+    public func prepare(_ version: ModelVersion) async throws -> Served {
+        let key = Key(model: version.model, version: version.version)
+        enum Next { case ready(Served), wait(Task<Served, any Error>) }
+        let next: Next = state.withLock { state in
+            if let served = state.loaded[key] { return .ready(served) }
+            if let task = state.loading[key] { return .wait(task) }
+            let task = Task { try await self.load(version) }
+            state.loading[key] = task
+            return .wait(task)
+        }
+        switch next {
+        case .ready(let served):
+            return served
+        case .wait(let task):
+            do {
+                let served = try await task.value
+                state.withLock { state in
+                    state.loaded[key] = served
+                    state.loading[key] = nil
+                }
+                return served
+            } catch {
+                state.withLock { $0.loading[key] = nil }
+                throw error
+            }
+        }
+    }
+
+    /// Re-reads a model's aliases and default version after the registry changed them.
+    ///
+    /// Call it after the change is committed; callers that moved the default route should `prepare` the new version
+    /// first so the swap is instant.
+    public func routeChanged(model: String) async throws {
+        state.withLock { $0.generation[model, default: 0] += 1 }
+        let route = try await readRoute(model: model)
+        state.withLock { $0.routes[model] = route }
+    }
+
+    /// Loads every aliased version and every model's default version; failures are logged, not fatal.
+    public func warmStart() async {
+        do {
+            for model in try await store.models() {
+                let route = try await readRoute(model: model.name)
+                state.withLock { $0.routes[model.name] = route }
+                let numbers = Set(route.aliases.values).union(route.defaultVersion.map { [$0] } ?? [])
+                for number in numbers.sorted() {
+                    do {
+                        _ = try await served(model: model.name, selector: .number(number))
+                    } catch {
+                        logger.error("model failed to load at start", metadata: [
+                            "model": "\(model.name)", "version": "\(number)", "error": "\(error)"])
+                    }
+                }
+            }
+        } catch {
+            logger.error("could not read the registry at start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Versions currently loaded, as (model, version) pairs.
+    public var loadedVersions: [(model: String, version: Int)] {
+        state.withLock { $0.loaded.keys.map { ($0.model, $0.version) } }.sorted { ($0.model, $0.version) < ($1.model, $1.version) }
+    }
+
+    // MARK: Resolution
+
+    private func resolve(model: String, selector: VersionSelector) async throws -> Int {
+        if case .number(let n) = selector { return n }
+        let cached = state.withLock { $0.routes[model] }
+        let route: Route
+        if let cached {
+            route = cached
+        } else {
+            let generation = state.withLock { $0.generation[model, default: 0] }
+            route = try await readRoute(model: model)
+            state.withLock { state in
+                if state.generation[model, default: 0] == generation { state.routes[model] = route }
+            }
+        }
+        switch selector {
+        case .default:
+            guard let n = route.defaultVersion else {
+                throw FerryError.notFound("model '\(model)' has no version to serve: register one, or un-archive one")
+            }
+            return n
+        case .alias(let name):
+            guard let n = route.aliases[name] else { throw FerryError.notFound("model '\(model)' has no alias '\(name)'") }
+            return n
+        case .number(let n):
+            return n
+        }
+    }
+
+    private func readRoute(model: String) async throws -> Route {
+        guard try await store.model(named: model) != nil else {
+            throw FerryError.notFound("model '\(model)' is not registered")
+        }
+        var aliases: [String: Int] = [:]
+        for alias in try await store.aliases(model: model) { aliases[alias.name] = alias.version }
+        let newest = try await store.versions(model: model).last(where: { !$0.archived })?.version
+        return Route(defaultVersion: aliases[Alias.production] ?? newest, aliases: aliases)
+    }
+
+    private func load(_ version: ModelVersion) async throws -> Served {
+        let start = ContinuousClock.now
+        let label = "version \(version.version) of model '\(version.model)'"
+        do {
+            let bytes = try await artifacts.get(version.artifact)
+            let runtime = try runtimes.runtime(for: version.format)
+            let predictor = try await runtime.load(bytes)
+            guard predictor.featureCount == version.inputSchema.features.count else {
+                throw FerryError(.internal, "the artifact has \(predictor.featureCount) features but the registered schema has \(version.inputSchema.features.count)")
+            }
+            // Warm-up: one synthetic row through the whole predictor before the version is reported ready.
+            let row = FeatureMatrix(rows: 1, columns: predictor.featureCount, values: .init(repeating: 0, count: predictor.featureCount))
+            _ = try predictor.predict(row)
+            logger.info("model loaded", metadata: [
+                "model": "\(version.model)", "version": "\(version.version)",
+                "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)"])
+            return Served(version: version, predictor: predictor)
+        } catch let error as FerryError {
+            logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])
+            throw FerryError(.unavailable, "\(label) could not be loaded: \(error.message)", cause: error)
+        } catch {
+            throw FerryError(.unavailable, "\(label) could not be loaded: \(error)", cause: error)
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import FerryCore
+import Foundation
+import Logging
+
+/// The model registry's use cases: models, immutable versions with verified artifacts, aliases and their history.
+///
+/// Every change that alters what a model name serves goes through here, so the `ModelManager` can load the new
+/// version before the change is committed and swap routes right after it.
+public final class Registry: Sendable {
+    /// What a caller supplies to register a new version.
+    public struct NewVersion: Sendable {
+        public var model: String
+        public var format: ModelFormat
+        public var artifact: Data
+        public var description: String
+        /// Overrides the schema the runtime derives (same features, in the same order; may set `nullable`).
+        public var inputSchema: InputSchema?
+        public var params: [String: JSONValue]
+        public var metrics: [String: Double]
+        public var lineage: Lineage
+        public var createdBy: String
+
+        public init(
+            model: String, format: ModelFormat = .xgboostJSON, artifact: Data, description: String = "",
+            inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
+            lineage: Lineage = Lineage(), createdBy: String
+        ) {
+            self.model = model
+            self.format = format
+            self.artifact = artifact
+            self.description = description
+            self.inputSchema = inputSchema
+            self.params = params
+            self.metrics = metrics
+            self.lineage = lineage
+            self.createdBy = createdBy
+        }
+    }
+
+    public let store: any MetadataStore
+    private let artifacts: any ArtifactStore
+    private let runtimes: RuntimeCatalog
+    private let models: ModelManager
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+
+    public init(
+        store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, models: ModelManager,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.artifacts = artifacts
+        self.runtimes = runtimes
+        self.models = models
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Models
+
+    public func createModel(name: String, description: String = "", tags: [String: String] = [:], by: String) async throws -> Model {
+        try Model.validate(name: name)
+        let model = Model(name: name, description: description, tags: tags, createdBy: by, createdAt: now())
+        try await store.createModel(model)
+        logger.info("model created", metadata: ["model": "\(name)", "by": "\(by)"])
+        return try await self.model(named: name)
+    }
+
+    public func updateModel(name: String, description: String?, tags: [String: String]?) async throws -> Model {
+        var model = try await self.model(named: name)
+        if let description { model.description = description }
+        if let tags { model.tags = tags }
+        try await store.updateModel(model)
+        return model
+    }
+
+    public func model(named name: String) async throws -> Model {
+        guard let model = try await store.model(named: name) else {
+            throw FerryError.notFound("model '\(name)' is not registered")
+        }
+        return model
+    }
+
+    public func models() async throws -> [Model] { try await store.models() }
+
+    // MARK: Versions
+
+    /// Validates the artifact with its runtime, stores it content-addressed, and records a new version.
+    /// Creates the model when it does not exist yet. If the model has no `production` alias, the new version
+    /// becomes its default and is loaded and warmed before this returns.
+    public func register(_ new: NewVersion) async throws -> ModelVersion {
+        try Model.validate(name: new.model, field: "model name")
+        guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
+        let runtime = try runtimes.runtime(for: new.format)
+        let description = try runtime.inspect(new.artifact)
+        let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
+        if try await store.model(named: new.model) == nil {
+            do {
+                _ = try await createModel(name: new.model, by: new.createdBy)
+            } catch let error as FerryError where error.code == .alreadyExists {
+                // Created concurrently by another registration: fine.
+            }
+        }
+        let ref = try await artifacts.put(new.artifact)
+        let version = try await store.addVersion(ModelVersion(
+            model: new.model, format: new.format, artifact: ref, inputSchema: schema,
+            outputSchema: description.outputSchema, description: new.description, params: new.params,
+            metrics: new.metrics, lineage: new.lineage, details: description.details, createdBy: new.createdBy,
+            createdAt: now()))
+        logger.info("version registered", metadata: [
+            "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
+        let aliases = try await store.aliases(model: new.model)
+        if !aliases.contains(where: { $0.name == Alias.production }) {
+            try await models.prepare(version)
+        }
+        try await models.routeChanged(model: new.model)
+        return version
+    }
+
+    public func version(model: String, number: Int) async throws -> ModelVersion {
+        _ = try await self.model(named: model)
+        guard let version = try await store.version(model: model, number: number) else {
+            throw FerryError.notFound("model '\(model)' has no version \(number)")
+        }
+        return version
+    }
+
+    public func versions(model: String) async throws -> [ModelVersion] {
+        _ = try await self.model(named: model)
+        return try await store.versions(model: model)
+    }
+
+    /// Marks a version archived: it is no longer the default and cannot take an alias. Its artifact is deleted
+    /// unless an alias still points at it or another live version shares the same bytes.
+    public func archive(model: String, number: Int, by: String) async throws -> ModelVersion {
+        let version = try await self.version(model: model, number: number)
+        let archived = try await store.setArchived(model: model, number: number, archived: true)
+        let sharing = try await store.versions(artifactSHA256: version.artifact.sha256)
+        var keep = sharing.contains { !$0.archived }
+        if !keep {
+            for other in sharing {
+                if try await store.aliases(model: other.model).contains(where: { $0.version == other.version }) {
+                    keep = true
+                    break
+                }
+            }
+        }
+        if !keep { try await artifacts.delete(sha256: version.artifact.sha256) }
+        try await models.routeChanged(model: model)
+        logger.info("version archived", metadata: [
+            "model": "\(model)", "version": "\(number)", "by": "\(by)", "artifact_kept": "\(keep)"])
+        return archived
+    }
+
+    // MARK: Aliases
+
+    /// Points an alias at a version. The version is loaded and warmed first, so serving switches without a gap;
+    /// a version that cannot load is refused and the alias stays where it was.
+    @discardableResult
+    public func setAlias(model: String, alias: String, version number: Int, by: String, reason: String = "") async throws -> AliasEvent {
+        try Model.validate(name: alias, field: "alias")
+        let version = try await self.version(model: model, number: number)
+        guard !version.archived else {
+            throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived and cannot take the alias '\(alias)'")
+        }
+        try await models.prepare(version)
+        let event = try await store.setAlias(model: model, alias: alias, version: number, by: by, at: now(), reason: reason)
+        try await models.routeChanged(model: model)
+        logger.info("alias moved", metadata: [
+            "model": "\(model)", "alias": "\(alias)", "from": "\(event.from.map(String.init) ?? "-")", "to": "\(number)", "by": "\(by)"])
+        return event
+    }
+
+    @discardableResult
+    public func removeAlias(model: String, alias: String, by: String, reason: String = "") async throws -> AliasEvent {
+        _ = try await self.model(named: model)
+        let event = try await store.setAlias(model: model, alias: alias, version: nil, by: by, at: now(), reason: reason)
+        if alias == Alias.production, let fallback = try await store.versions(model: model).last(where: { !$0.archived }) {
+            try await models.prepare(fallback)
+        }
+        try await models.routeChanged(model: model)
+        return event
+    }
+
+    public func aliases(model: String) async throws -> [Alias] {
+        _ = try await self.model(named: model)
+        return try await store.aliases(model: model)
+    }
+
+    public func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent] {
+        _ = try await self.model(named: model)
+        return try await store.aliasHistory(model: model, alias: alias)
+    }
+
+    // MARK: Schema
+
+    static func merge(derived: InputSchema, override: InputSchema?) throws -> InputSchema {
+        guard let override else { return derived }
+        guard override.features.count == derived.features.count else {
+            throw FerryError.invalid("inputSchema has \(override.features.count) features but the model reads \(derived.features.count)")
+        }
+        let derivedNames = derived.featureNames
+        let anonymous = derivedNames.enumerated().allSatisfy { $0.element == "f\($0.offset)" }
+        for (i, feature) in override.features.enumerated() {
+            try Model.validateFeature(feature, index: i)
+            if !anonymous && feature.name != derivedNames[i] {
+                throw FerryError.invalid("inputSchema feature \(i) is '\(feature.name)' but the model names it '\(derivedNames[i])'")
+            }
+        }
+        if Set(override.featureNames).count != override.features.count {
+            throw FerryError.invalid("inputSchema has duplicate feature names")
+        }
+        return override
+    }
+}
+
+extension Model {
+    static func validateFeature(_ feature: FeatureSpec, index: Int) throws {
+        guard !feature.name.isEmpty else { throw FerryError.invalid("inputSchema feature \(index) has an empty name") }
+        guard feature.datatype.isNumeric, feature.datatype != .fp16, feature.datatype != .bf16 else {
+            throw FerryError.invalid("inputSchema feature '\(feature.name)' has datatype \(feature.datatype.rawValue); tree models take numeric features (FP32, FP64, INT*, UINT*, BOOL)")
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import FerryCore
+import Foundation
+
+/// JSON bodies of the control-plane API (`/api/v1`). Keys are snake_case; times are ISO 8601.
+enum API {
+    struct ModelBody: Codable, Sendable {
+        var name: String
+        var description: String
+        var tags: [String: String]
+        var createdBy: String
+        var createdAt: Date
+        var latestVersion: Int?
+        var aliases: [String: Int]?
+
+        enum CodingKeys: String, CodingKey {
+            case name, description, tags, aliases
+            case createdBy = "created_by", createdAt = "created_at", latestVersion = "latest_version"
+        }
+
+        init(_ m: Model, latestVersion: Int? = nil, aliases: [Alias]? = nil) {
+            name = m.name
+            description = m.description
+            tags = m.tags
+            createdBy = m.createdBy
+            createdAt = m.createdAt
+            self.latestVersion = latestVersion
+            self.aliases = aliases.map { Dictionary(uniqueKeysWithValues: $0.map { ($0.name, $0.version) }) }
+        }
+    }
+
+    struct LineageBody: Codable, Sendable {
+        var trainingData: String?
+        var trainingDataDigest: String?
+        var code: String?
+
+        enum CodingKeys: String, CodingKey {
+            case trainingData = "training_data", trainingDataDigest = "training_data_digest", code
+        }
+
+        init(_ l: Lineage) {
+            trainingData = l.trainingData
+            trainingDataDigest = l.trainingDataDigest
+            code = l.code
+        }
+
+        var domain: Lineage { Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code) }
+    }
+
+    struct ArtifactBody: Codable, Sendable {
+        var sha256: String
+        var size: Int
+    }
+
+    struct VersionBody: Codable, Sendable {
+        var model: String
+        var version: Int
+        var format: String
+        var artifact: ArtifactBody
+        var inputSchema: InputSchema
+        var outputSchema: OutputSchema
+        var description: String
+        var params: [String: JSONValue]
+        var metrics: [String: Double]
+        var lineage: LineageBody
+        var details: [String: JSONValue]
+        var createdBy: String
+        var createdAt: Date
+        var archived: Bool
+        var aliases: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases
+            case inputSchema = "input_schema", outputSchema = "output_schema"
+            case createdBy = "created_by", createdAt = "created_at"
+        }
+
+        init(_ v: ModelVersion, aliases: [Alias]) {
+            model = v.model
+            version = v.version
+            format = v.format.rawValue
+            artifact = ArtifactBody(sha256: v.artifact.sha256, size: v.artifact.size)
+            inputSchema = v.inputSchema
+            outputSchema = v.outputSchema
+            description = v.description
+            params = v.params
+            metrics = v.metrics
+            lineage = LineageBody(v.lineage)
+            details = v.details
+            createdBy = v.createdBy
+            createdAt = v.createdAt
+            archived = v.archived
+            self.aliases = aliases.filter { $0.version == v.version }.map(\.name).sorted()
+        }
+    }
+
+    struct AliasBody: Codable, Sendable {
+        var model: String
+        var name: String
+        var version: Int
+        var updatedBy: String
+        var updatedAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case model, name, version, updatedBy = "updated_by", updatedAt = "updated_at"
+        }
+
+        init(_ a: Alias) {
+            model = a.model
+            name = a.name
+            version = a.version
+            updatedBy = a.updatedBy
+            updatedAt = a.updatedAt
+        }
+    }
+
+    struct AliasEventBody: Codable, Sendable {
+        var sequence: Int64
+        var model: String
+        var alias: String
+        var from: Int?
+        var to: Int?
+        var by: String
+        var at: Date
+        var reason: String
+
+        init(_ e: AliasEvent) {
+            sequence = e.sequence
+            model = e.model
+            alias = e.alias
+            from = e.from
+            to = e.to
+            by = e.by
+            at = e.at
+            reason = e.reason
+        }
+    }
+
+    struct CreateModelRequest: Codable, Sendable {
+        var name: String
+        var description: String?
+        var tags: [String: String]?
+    }
+
+    struct UpdateModelRequest: Codable, Sendable {
+        var description: String?
+        var tags: [String: String]?
+    }
+
+    struct RegisterVersionRequest: Codable, Sendable {
+        var format: String?
+        /// The artifact's bytes, base64-encoded.
+        var artifact: String
+        var description: String?
+        var inputSchema: InputSchema?
+        var params: [String: JSONValue]?
+        var metrics: [String: Double]?
+        var lineage: LineageBody?
+        /// Aliases to point at the new version once it is registered (e.g. `["staging"]`).
+        var aliases: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case format, artifact, description, params, metrics, lineage, aliases
+            case inputSchema = "input_schema"
+        }
+    }
+
+    struct SetAliasRequest: Codable, Sendable {
+        var version: Int
+        var reason: String?
+    }
+
+    struct List<Item: Codable & Sendable>: Codable, Sendable {
+        var items: [Item]
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
+    /// Decodes a body, turning decoding failures into messages that name the field.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        guard !data.isEmpty else { throw FerryError.invalid("request body is empty; send a JSON object") }
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw FerryError.invalid(describe(error))
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ c: DecodingError.Context, _ extra: CodingKey? = nil) -> String {
+            let keys = c.codingPath + (extra.map { [$0] } ?? [])
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return text.isEmpty ? "the body" : "field '\(text.dropFirst(text.hasPrefix(".") ? 1 : 0))'"
+        }
+        switch error {
+        case .keyNotFound(let key, let c): return "\(path(c, key)) is required"
+        case .typeMismatch(let type, let c): return "\(path(c)) has the wrong type: expected \(readable(type))"
+        case .valueNotFound(let type, let c): return "\(path(c)) must not be null: expected \(readable(type))"
+        case .dataCorrupted(let c):
+            if c.codingPath.isEmpty { return "request body is not valid JSON" }
+            return "\(path(c)) is invalid: \(c.debugDescription)"
+        @unknown default: return "request body is invalid: \(error)"
+        }
+    }
+
+    private static func readable(_ type: Any.Type) -> String {
+        if type is String.Type { return "a string" }
+        if type is Int.Type || type is Int64.Type { return "an integer" }
+        if type is Double.Type || type is Float.Type { return "a number" }
+        if type is Bool.Type { return "a boolean" }
+        let name = String(describing: type)
+        if name.hasPrefix("Array") { return "an array" }
+        if name.hasPrefix("Dictionary") { return "an object" }
+        return name
+    }
+}

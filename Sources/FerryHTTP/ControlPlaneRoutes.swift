@@ -1,0 +1,133 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    /// Who makes a control-plane change, recorded as creator / alias mover (until authentication lands).
+    static let ferryActor = Self("Ferry-Actor")!
+}
+
+/// The registry's JSON API under `/api/v1`.
+struct ControlPlaneRoutes<Context: RequestContext> {
+    let registry: Registry
+    let maxArtifactBytes: Int
+
+    func add(to router: Router<Context>) {
+        let api = router.group("/api/v1")
+        api.get("/models") { _, _ in
+            var items: [API.ModelBody] = []
+            for model in try await registry.models() {
+                let versions = try await registry.versions(model: model.name)
+                let aliases = try await registry.aliases(model: model.name)
+                items.append(API.ModelBody(model, latestVersion: versions.last?.version, aliases: aliases))
+            }
+            return try encode(API.List(items: items))
+        }
+        api.post("/models") { request, context in
+            let body = try await decode(API.CreateModelRequest.self, request, limit: 1 << 20)
+            let model = try await registry.createModel(
+                name: body.name, description: body.description ?? "", tags: body.tags ?? [:], by: actor(request))
+            return try encode(API.ModelBody(model, aliases: []), status: .created)
+        }
+        api.get("/models/{name}") { _, context in
+            let name = try context.parameters.require("name")
+            let model = try await registry.model(named: name)
+            let versions = try await registry.versions(model: name)
+            return try encode(API.ModelBody(model, latestVersion: versions.last?.version, aliases: try await registry.aliases(model: name)))
+        }
+        api.patch("/models/{name}") { request, context in
+            let body = try await decode(API.UpdateModelRequest.self, request, limit: 1 << 20)
+            let name = try context.parameters.require("name")
+            let model = try await registry.updateModel(name: name, description: body.description, tags: body.tags)
+            return try encode(API.ModelBody(model, aliases: try await registry.aliases(model: name)))
+        }
+        api.get("/models/{name}/versions") { _, context in
+            let name = try context.parameters.require("name")
+            let aliases = try await registry.aliases(model: name)
+            return try encode(API.List(items: try await registry.versions(model: name).map { API.VersionBody($0, aliases: aliases) }))
+        }
+        api.post("/models/{name}/versions") { request, context in
+            let name = try context.parameters.require("name")
+            let new = try await newVersion(name, request)
+            let version = try await registry.register(new.version)
+            for alias in new.aliases {
+                try await registry.setAlias(model: name, alias: alias, version: version.version, by: new.version.createdBy, reason: "set at registration")
+            }
+            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)), status: .created)
+        }
+        api.get("/models/{name}/versions/{version}") { _, context in
+            let name = try context.parameters.require("name")
+            let version = try await registry.version(model: name, number: try number(context))
+            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+        }
+        api.post("/models/{name}/versions/{version}/archive") { request, context in
+            let name = try context.parameters.require("name")
+            let version = try await registry.archive(model: name, number: try number(context), by: actor(request))
+            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+        }
+        api.get("/models/{name}/aliases") { _, context in
+            try encode(API.List(items: try await registry.aliases(model: try context.parameters.require("name")).map(API.AliasBody.init)))
+        }
+        api.put("/models/{name}/aliases/{alias}") { request, context in
+            let body = try await decode(API.SetAliasRequest.self, request, limit: 1 << 20)
+            let event = try await registry.setAlias(
+                model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
+                version: body.version, by: actor(request), reason: body.reason ?? "")
+            return try encode(API.AliasEventBody(event))
+        }
+        api.delete("/models/{name}/aliases/{alias}") { request, context in
+            let event = try await registry.removeAlias(
+                model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
+                by: actor(request))
+            return try encode(API.AliasEventBody(event))
+        }
+        api.get("/models/{name}/alias-history") { request, context in
+            let alias = request.uri.queryParameters["alias"].map(String.init)
+            let events = try await registry.aliasHistory(model: try context.parameters.require("name"), alias: alias)
+            return try encode(API.List(items: events.map(API.AliasEventBody.init)))
+        }
+    }
+
+    /// A version to register, from a JSON envelope (base64 artifact) or, with `Content-Type:
+    /// application/octet-stream`, from the raw artifact bytes with options in the query string.
+    private func newVersion(_ name: String, _ request: Request) async throws -> (version: Registry.NewVersion, aliases: [String]) {
+        let by = actor(request)
+        if request.headers[.contentType]?.hasPrefix("application/octet-stream") == true {
+            let bytes = Data(buffer: try await request.body.collect(upTo: maxArtifactBytes))
+            let query = request.uri.queryParameters
+            let aliases = query["alias"].map { $0.split(separator: ",").map(String.init) } ?? []
+            return (Registry.NewVersion(
+                model: name, format: ModelFormat(rawValue: query["format"].map(String.init) ?? ModelFormat.xgboostJSON.rawValue),
+                artifact: bytes, description: query["description"].map(String.init) ?? "", createdBy: by), aliases)
+        }
+        let body = try await decode(API.RegisterVersionRequest.self, request, limit: maxArtifactBytes * 4 / 3 + (1 << 20))
+        guard let artifact = Data(base64Encoded: body.artifact, options: .ignoreUnknownCharacters) else {
+            throw FerryError.invalid("field 'artifact' is not valid base64")
+        }
+        return (Registry.NewVersion(
+            model: name, format: ModelFormat(rawValue: body.format ?? ModelFormat.xgboostJSON.rawValue), artifact: artifact,
+            description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
+            metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(), createdBy: by), body.aliases ?? [])
+    }
+
+    private func number(_ context: Context) throws -> Int {
+        let text = try context.parameters.require("version")
+        guard let n = Int(text), n > 0 else { throw FerryError.invalid("version '\(text)' is not a version number (1, 2, ...)") }
+        return n
+    }
+
+    private func actor(_ request: Request) -> String {
+        request.headers[.ferryActor].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? "anonymous"
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit)
+        return try API.decode(type, from: Data(buffer: buffer))
+    }
+
+    private func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        jsonResponse(Array(try API.encoder.encode(value)), status: status)
+    }
+}

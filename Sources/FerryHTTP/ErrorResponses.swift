@@ -1,0 +1,69 @@
+import FerryCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Maps every error to the Open Inference Protocol's error body, `{"error": "<message>"}`, with a status code
+/// chosen here and only here.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let (status, message) = Self.describe(error)
+            if status.code >= 500 {
+                context.logger.error("request failed", metadata: [
+                    "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(error)"])
+            } else {
+                context.logger.debug("request refused", metadata: [
+                    "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(message)"])
+            }
+            return errorResponse(status, message)
+        }
+    }
+
+    static func describe(_ error: any Error) -> (HTTPResponse.Status, String) {
+        switch error {
+        case let error as FerryError:
+            return (status(for: error.code), error.message)
+        case let error as HTTPError:
+            switch error.status {
+            case .contentTooLarge:
+                return (.contentTooLarge, "request body is larger than the server's limit")
+            case .notFound:
+                return (.notFound, "no such route; see /openapi.json for the routes this server offers")
+            case .methodNotAllowed:
+                return (.methodNotAllowed, "method not allowed on this route; see /openapi.json")
+            default:
+                return (error.status, error.body ?? error.status.reasonPhrase)
+            }
+        default:
+            return (.internalServerError, "internal error: \(error)")
+        }
+    }
+
+    static func status(for code: FerryError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .invalidArgument, .unsupported, .tooLarge: .badRequest
+        case .notFound: .notFound
+        case .alreadyExists, .failedPrecondition: .conflict
+        case .unavailable: .serviceUnavailable
+        default: .internalServerError
+        }
+    }
+}
+
+func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    var w = JSONWriter()
+    w.raw("{\"error\":")
+    w.string(message)
+    w.raw("}")
+    return jsonResponse(w.bytes, status: status)
+}
+
+func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    var fields = headers
+    fields[.contentType] = "application/json"
+    return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}

@@ -1,0 +1,32 @@
+import FerryCore
+import FerryEngine
+import Hummingbird
+import Logging
+
+/// Limits the HTTP adapter enforces before anything reaches the engine.
+public struct HTTPLimits: Sendable {
+    /// Largest inference request body (JSON or binary).
+    public var maxInferenceBodyBytes: Int
+    /// Largest model artifact accepted by registration.
+    public var maxArtifactBytes: Int
+
+    public init(maxInferenceBodyBytes: Int = 32 << 20, maxArtifactBytes: Int = 512 << 20) {
+        self.maxInferenceBodyBytes = maxInferenceBodyBytes
+        self.maxArtifactBytes = maxArtifactBytes
+    }
+}
+
+/// Builds the router of Ferry's HTTP API: inference (V2, V1), the registry API and `/openapi.json`.
+public func makeRouter(
+    dataPlane: DataPlane, registry: Registry, limits: HTTPLimits = HTTPLimits()
+) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
+    ControlPlaneRoutes(registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router)
+    var openAPI = JSONWriter(capacity: 32 << 10)
+    openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
+    let document = openAPI.bytes
+    router.get("/openapi.json") { _, _ in jsonResponse(document) }
+    return router
+}

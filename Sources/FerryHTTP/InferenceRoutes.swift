@@ -1,0 +1,175 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    /// Triton's binary tensor extension: length of the JSON header at the start of the body.
+    static let inferenceHeaderContentLength = Self("Inference-Header-Content-Length")!
+    /// The model version that answered a request.
+    static let ferryModelVersion = Self("Ferry-Model-Version")!
+}
+
+/// Open Inference Protocol (V2) and V1 `:predict` routes over the `DataPlane`.
+struct InferenceRoutes<Context: RequestContext> {
+    let dataPlane: DataPlane
+    let maxBodyBytes: Int
+
+    func add(to router: Router<Context>) {
+        router.get("/v2/health/live") { _, _ in jsonResponse(Array(#"{"live":true}"#.utf8)) }
+        router.get("/v2/health/ready") { _, _ in
+            dataPlane.ready
+                ? jsonResponse(Array(#"{"ready":true}"#.utf8))
+                : jsonResponse(Array(#"{"ready":false}"#.utf8), status: .serviceUnavailable)
+        }
+        router.get("/v2") { _, _ in
+            let meta = dataPlane.serverMetadata
+            var w = JSONWriter()
+            w.raw("{\"name\":"); w.string(meta.name)
+            w.raw(",\"version\":"); w.string(meta.version)
+            w.raw(",\"extensions\":"); w.value(.array(meta.extensions.map { .string($0) }))
+            w.raw("}")
+            return jsonResponse(w.bytes)
+        }
+        for versioned in [false, true] {
+            let base = versioned ? "/v2/models/{name}/versions/{version}" : "/v2/models/{name}"
+            router.get(RouterPath(base)) { _, context in
+                try await modelMetadata(context)
+            }
+            router.get(RouterPath(base + "/ready")) { _, context in
+                let name = try context.parameters.require("name")
+                let ready = try await dataPlane.modelReady(model: name, version: context.parameters.get("version"))
+                var w = JSONWriter()
+                w.raw("{\"name\":"); w.string(name)
+                w.raw(",\"ready\":"); w.bool(ready)
+                w.raw("}")
+                return jsonResponse(w.bytes, status: ready ? .ok : .serviceUnavailable)
+            }
+            router.post(RouterPath(base + "/infer")) { request, context in
+                try await infer(request, context)
+            }
+            let v1 = versioned ? "/v1/models/{name}/versions/{version}:predict" : "/v1/models/{name}:predict"
+            router.post(RouterPath(v1)) { request, context in
+                try await predictV1(request, context)
+            }
+        }
+    }
+
+    private func modelMetadata(_ context: Context) async throws -> Response {
+        let meta = try await dataPlane.modelMetadata(
+            model: try context.parameters.require("name"), version: context.parameters.get("version"))
+        func tensors(_ list: [ModelMetadata.TensorMetadata]) -> JSONValue {
+            .array(list.map { t in
+                .object(["name": .string(t.name), "datatype": .string(t.datatype.rawValue),
+                         "shape": .array(t.shape.map { .number(Double($0)) })])
+            })
+        }
+        let body: JSONValue = .object([
+            "name": .string(meta.name),
+            "versions": .array(meta.versions.map { .string($0) }),
+            "platform": .string(meta.platform),
+            "inputs": tensors(meta.inputs),
+            "outputs": tensors(meta.outputs),
+            "parameters": .object([
+                "version": .string(String(meta.resolvedVersion)),
+                "features": .array(meta.features.map { .string($0.name) }),
+            ]),
+        ])
+        var w = JSONWriter()
+        w.value(body)
+        return jsonResponse(w.bytes)
+    }
+
+    private func infer(_ request: Request, _ context: Context) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let version = context.parameters.get("version")
+        let body = try await request.body.collect(upTo: maxBodyBytes)
+        var jsonLength: Int?
+        if let header = request.headers[.inferenceHeaderContentLength] {
+            guard let n = Int(header) else {
+                throw FerryError.invalid("Inference-Header-Content-Length '\(header)' is not a number")
+            }
+            jsonLength = n
+        }
+        if let encoding = request.headers[.contentEncoding], encoding != "identity" {
+            throw FerryError.invalid("Content-Encoding '\(encoding)' is not supported; send the body uncompressed")
+        }
+        let inferenceRequest = try body.withUnsafeReadableBytes { try V2Codec.decodeRequest($0, jsonLength: jsonLength) }
+        let response = try await dataPlane.infer(model: name, version: version, request: inferenceRequest)
+        let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
+        var headers: HTTPFields = [:]
+        if let v = response.modelVersion { headers[.ferryModelVersion] = v }
+        if let headerLength {
+            headers[.inferenceHeaderContentLength] = String(headerLength)
+            headers[.contentType] = "application/octet-stream"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        return jsonResponse(bytes, headers: headers)
+    }
+
+    private func predictV1(_ request: Request, _ context: Context) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let body = try await request.body.collect(upTo: maxBodyBytes)
+        let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
+        let (version, predictions) = try await dataPlane.predict(
+            model: name, version: context.parameters.get("version"), instances: instances)
+        var w = JSONWriter()
+        w.raw("{\"predictions\":")
+        w.value(.array(predictions))
+        w.raw(",\"model_version\":")
+        w.string(String(version))
+        w.raw("}")
+        return jsonResponse(w.bytes, headers: [.ferryModelVersion: String(version)])
+    }
+}
+
+/// V1 / TF-Serving style `{"instances": [...]}` bodies.
+enum V1Codec {
+    static func decodeInstances(_ body: UnsafeRawBufferPointer) throws -> [Instance] {
+        guard body.count > 0 else { throw FerryError.invalid("request body is empty; send {\"instances\": [...]}") }
+        var reader = JSONReader(body)
+        var instances: [Instance]?
+        try reader.object(at: "request") { r, key in
+            switch key {
+            case "instances":
+                var rows: [Instance] = []
+                try r.array(at: "instances") { r, i in rows.append(try instance(&r, at: "instances[\(i)]")) }
+                instances = rows
+            default:
+                try r.skipValue(at: key)
+            }
+        }
+        try reader.finish()
+        guard let instances else { throw FerryError.invalid("request has no 'instances' list") }
+        return instances
+    }
+
+    private static func instance(_ r: inout JSONReader, at field: String) throws -> Instance {
+        switch r.peek() {
+        case UInt8(ascii: "["):
+            var values: [FeatureValue] = []
+            try r.array(at: field) { r, i in values.append(try scalar(&r, at: "\(field)[\(i)]")) }
+            return .values(values)
+        case UInt8(ascii: "{"):
+            var named: [String: FeatureValue] = [:]
+            try r.object(at: field) { r, key in named[key] = try scalar(&r, at: "\(field).\(key)") }
+            return .named(named)
+        default:
+            return .values([try scalar(&r, at: field)])
+        }
+    }
+
+    private static func scalar(_ r: inout JSONReader, at field: String) throws -> FeatureValue {
+        switch r.peek() {
+        case UInt8(ascii: "\""): return .string(try r.string(at: field))
+        case UInt8(ascii: "-"), .some(0x30...0x39): return .number(try r.number(at: field))
+        default:
+            switch r.literal() {
+            case .some(.some(let b)): return .bool(b)
+            case .some(.none): return .missing
+            case .none: throw r.fail("a number, string, boolean or null", at: field)
+            }
+        }
+    }
+}

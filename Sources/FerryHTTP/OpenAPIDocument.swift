@@ -1,0 +1,198 @@
+import FerryCore
+
+/// The OpenAPI 3.0 description of every route, served at `/openapi.json`.
+///
+/// `routes` is the single list the document is built from; a test checks it against the router's own route list,
+/// so a route cannot be added without being described.
+enum OpenAPIDocument {
+    struct Route {
+        var method: String
+        var path: String
+        var summary: String
+        var tag: String
+        var request: JSONValue? = nil
+        var requestContentType = "application/json"
+        var status = 200
+        var response: JSONValue
+        var query: [(name: String, description: String)] = []
+    }
+
+    static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+    static let string: JSONValue = ["type": "string"]
+    static let integer: JSONValue = ["type": "integer"]
+    static let number: JSONValue = ["type": "number"]
+    static let boolean: JSONValue = ["type": "boolean"]
+    static func array(_ items: JSONValue) -> JSONValue { ["type": "array", "items": items] }
+    static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
+        var o: [String: JSONValue] = ["type": "object", "properties": .object(properties)]
+        if !required.isEmpty { o["required"] = .array(required.map { .string($0) }) }
+        return .object(o)
+    }
+    static func map(_ values: JSONValue) -> JSONValue { ["type": "object", "additionalProperties": values] }
+    static func list(_ item: String) -> JSONValue { object(["items": array(ref(item))], required: ["items"]) }
+
+    static let routes: [Route] = {
+        var r: [Route] = [
+            Route(method: "get", path: "/v2/health/live", summary: "Server liveness", tag: "inference", response: ref("Live")),
+            Route(method: "get", path: "/v2/health/ready", summary: "Server readiness (503 while starting or draining)", tag: "inference", response: ref("Ready")),
+            Route(method: "get", path: "/v2", summary: "Server metadata", tag: "inference", response: ref("ServerMetadata")),
+        ]
+        for versioned in [false, true] {
+            let base = versioned ? "/v2/models/{name}/versions/{version}" : "/v2/models/{name}"
+            let which = versioned ? "a version (number or alias) of a model" : "a model's default version (production alias, else newest)"
+            r.append(Route(method: "get", path: base, summary: "Metadata of \(which)", tag: "inference", response: ref("ModelMetadata")))
+            r.append(Route(method: "get", path: base + "/ready", summary: "Readiness of \(which); loads it if needed", tag: "inference", response: ref("ModelReady")))
+            r.append(Route(method: "post", path: base + "/infer", summary: "Inference on \(which) (JSON or binary tensor extension)", tag: "inference", request: ref("InferenceRequest"), response: ref("InferenceResponse")))
+            let v1 = versioned ? "/v1/models/{name}/versions/{version}:predict" : "/v1/models/{name}:predict"
+            r.append(Route(method: "post", path: v1, summary: "V1 predict with instances on \(which)", tag: "inference", request: ref("PredictRequest"), response: ref("PredictResponse")))
+        }
+        r += [
+            Route(method: "get", path: "/api/v1/models", summary: "List models", tag: "registry", response: list("Model")),
+            Route(method: "post", path: "/api/v1/models", summary: "Create a model", tag: "registry", request: ref("CreateModelRequest"), status: 201, response: ref("Model")),
+            Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", response: ref("Model")),
+            Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", request: ref("UpdateModelRequest"), response: ref("Model")),
+            Route(method: "get", path: "/api/v1/models/{name}/versions", summary: "List a model's versions", tag: "registry", response: list("Version")),
+            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (default xgboost-json)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
+            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", response: ref("Version")),
+            Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", response: ref("Version")),
+            Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", response: list("Alias")),
+            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", request: ref("SetAliasRequest"), response: ref("AliasEvent")),
+            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", response: ref("AliasEvent")),
+            Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
+            Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
+        ]
+        return r
+    }()
+
+    static let schemas: JSONValue = {
+        let parameters = map(["oneOf": [string, number, boolean]])
+        let feature = object([
+            "name": string, "datatype": string, "nullable": boolean, "description": string,
+        ], required: ["name"])
+        let outputSpec = object(["name": string, "datatype": string, "shape": array(integer), "description": string], required: ["name", "datatype", "shape"])
+        let tensorMeta = object(["name": string, "datatype": string, "shape": array(integer)], required: ["name", "datatype", "shape"])
+        let lineage = object(["training_data": string, "training_data_digest": string, "code": string])
+        return [
+            "Error": object(["error": string], required: ["error"]),
+            "Live": object(["live": boolean], required: ["live"]),
+            "Ready": object(["ready": boolean], required: ["ready"]),
+            "ModelReady": object(["name": string, "ready": boolean], required: ["name", "ready"]),
+            "ServerMetadata": object(["name": string, "version": string, "extensions": array(string)], required: ["name", "version", "extensions"]),
+            "ModelMetadata": object([
+                "name": string, "versions": array(string), "platform": string,
+                "inputs": array(tensorMeta), "outputs": array(tensorMeta), "parameters": ["type": "object"],
+            ], required: ["name", "platform", "inputs", "outputs"]),
+            "InferenceRequest": object([
+                "id": string, "parameters": parameters,
+                "inputs": array(object([
+                    "name": string, "shape": array(integer), "datatype": string, "parameters": parameters,
+                    "data": ["description": "row-major values, flat or nested"],
+                ], required: ["name", "shape", "datatype"])),
+                "outputs": array(object(["name": string, "parameters": parameters], required: ["name"])),
+            ], required: ["inputs"]),
+            "InferenceResponse": object([
+                "model_name": string, "model_version": string, "id": string, "parameters": parameters,
+                "outputs": array(object([
+                    "name": string, "shape": array(integer), "datatype": string, "parameters": parameters,
+                    "data": ["type": "array", "items": [:]],
+                ], required: ["name", "shape", "datatype"])),
+            ], required: ["model_name", "outputs"]),
+            "PredictRequest": object([
+                "instances": array(["description": "a list of values in schema order, or an object keyed by feature name"]),
+            ], required: ["instances"]),
+            "PredictResponse": object(["predictions": array([:]), "model_version": string], required: ["predictions"]),
+            "Feature": feature,
+            "InputSchema": object(["features": array(ref("Feature"))], required: ["features"]),
+            "OutputSchema": object(["outputs": array(outputSpec)], required: ["outputs"]),
+            "Model": object([
+                "name": string, "description": string, "tags": map(string), "created_by": string,
+                "created_at": ["type": "string", "format": "date-time"], "latest_version": integer, "aliases": map(integer),
+            ], required: ["name", "description", "tags", "created_by", "created_at"]),
+            "CreateModelRequest": object(["name": string, "description": string, "tags": map(string)], required: ["name"]),
+            "UpdateModelRequest": object(["description": string, "tags": map(string)]),
+            "Version": object([
+                "model": string, "version": integer, "format": string,
+                "artifact": object(["sha256": string, "size": integer], required: ["sha256", "size"]),
+                "input_schema": ref("InputSchema"), "output_schema": ref("OutputSchema"), "description": string,
+                "params": ["type": "object"], "metrics": map(number), "lineage": lineage, "details": ["type": "object"],
+                "created_by": string, "created_at": ["type": "string", "format": "date-time"], "archived": boolean,
+                "aliases": array(string),
+            ], required: ["model", "version", "format", "artifact", "input_schema", "output_schema", "created_by", "created_at", "archived"]),
+            "RegisterVersionRequest": object([
+                "format": ["type": "string", "enum": ["xgboost-json"]], "artifact": ["type": "string", "format": "byte"],
+                "description": string, "input_schema": ref("InputSchema"), "params": ["type": "object"],
+                "metrics": map(number), "lineage": lineage, "aliases": array(string),
+            ], required: ["artifact"]),
+            "Alias": object(["model": string, "name": string, "version": integer, "updated_by": string, "updated_at": ["type": "string", "format": "date-time"]], required: ["model", "name", "version"]),
+            "AliasEvent": object([
+                "sequence": integer, "model": string, "alias": string, "from": integer, "to": integer, "by": string,
+                "at": ["type": "string", "format": "date-time"], "reason": string,
+            ], required: ["sequence", "model", "alias", "by", "at"]),
+            "SetAliasRequest": object(["version": ["type": "integer", "minimum": 1], "reason": string], required: ["version"]),
+        ]
+    }()
+
+    static func document(version: String) -> JSONValue {
+        var paths: [String: [String: JSONValue]] = [:]
+        for route in routes {
+            var parameters: [JSONValue] = []
+            for name in pathParameters(route.path) {
+                parameters.append(["name": .string(name), "in": "path", "required": true, "schema": string])
+            }
+            for q in route.query {
+                parameters.append(["name": .string(q.name), "in": "query", "required": false, "description": .string(q.description), "schema": string])
+            }
+            let errorContent: JSONValue = ["application/json": ["schema": ref("Error")]]
+            var responses: [String: JSONValue] = [
+                String(route.status): ["description": "Success", "content": ["application/json": ["schema": route.response]]],
+                "default": ["description": "Error with a message naming the problem", "content": errorContent],
+            ]
+            if route.path.hasSuffix("/infer") {
+                responses["400"] = ["description": "Malformed request or input that does not match the model's schema", "content": errorContent]
+            }
+            var operation: [String: JSONValue] = [
+                "summary": .string(route.summary),
+                "operationId": .string(operationID(route)),
+                "tags": [.string(route.tag)],
+                "responses": .object(responses),
+            ]
+            if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
+            if let request = route.request {
+                var content: [String: JSONValue] = [route.requestContentType: ["schema": request]]
+                if route.path.hasSuffix("/infer") {
+                    content["application/octet-stream"] = ["schema": ["type": "string", "format": "binary", "description": "binary tensor extension: JSON header (Inference-Header-Content-Length bytes) followed by raw tensors"]]
+                }
+                if route.path == "/api/v1/models/{name}/versions" {
+                    content["application/octet-stream"] = ["schema": ["type": "string", "format": "binary", "description": "the raw artifact"]]
+                }
+                operation["requestBody"] = ["required": true, "content": .object(content)]
+            }
+            paths[route.path, default: [:]][route.method] = .object(operation)
+        }
+        return [
+            "openapi": "3.0.3",
+            "info": [
+                "title": "Ferry",
+                "version": .string(version),
+                "description": "Model registry and inference server: Open Inference Protocol (KServe V2) with Triton's binary tensor extension, V1 predict, and the registry API.",
+            ],
+            "paths": .object(paths.mapValues { .object($0) }),
+            "components": ["schemas": schemas],
+        ]
+    }
+
+    static func pathParameters(_ path: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(path)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    static func operationID(_ route: Route) -> String {
+        let words = route.path.split(whereSeparator: { "/{}:-.".contains($0) }).map(String.init)
+        return ([route.method] + words.map { $0.prefix(1).uppercased() + $0.dropFirst() }).joined()
+    }
+}

@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A failure to report to the user: printed on stderr, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// The CLI's HTTP client for a running Ferry server.
+struct APIClient {
+    let base: String
+
+    func get(_ path: String) async throws -> Data { try await send(.GET, path) }
+
+    func send(_ method: HTTPMethod, _ path: String, json: Data? = nil, contentType: String = "application/json") async throws -> Data {
+        let url = base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Ferry-Actor", value: FerryEnvironment.actor)
+        if let json {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: json))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
+        } catch {
+            throw CLIError("could not reach Ferry at \(base) (\(error)); is `ferry serve` running? Use --server to point elsewhere.")
+        }
+        let body = Data(buffer: try await response.body.collect(upTo: 1 << 30))
+        guard (200..<300).contains(response.status.code) else {
+            if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["error"] as? String {
+                throw CLIError("\(message) (HTTP \(response.status.code))")
+            }
+            throw CLIError("server answered HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
+        }
+        return body
+    }
+
+    /// Percent-encodes one path segment.
+    static func segment(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
+    }
+}
+
+/// Output helpers shared by commands.
+enum Output {
+    static func printJSON(_ data: Data) {
+        if let object = try? JSONSerialization.jsonObject(with: data),
+           let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+            print(String(decoding: pretty, as: UTF8.self))
+        } else {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    static func object(_ data: Data) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CLIError("server answered with unexpected JSON")
+        }
+        return object
+    }
+
+    /// Prints rows as aligned columns under a header.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        print(line(header))
+        for row in rows { print(line(row)) }
+    }
+
+    static func text(_ value: Any?) -> String {
+        switch value {
+        case nil, is NSNull: return "-"
+        case let s as String: return s
+        case let n as NSNumber: return n.stringValue
+        case let a as [Any]: return a.map { text($0) }.joined(separator: ",")
+        default: return "\(value!)"
+        }
+    }
+}

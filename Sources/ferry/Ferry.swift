@@ -1,0 +1,39 @@
+import ArgumentParser
+
+@main
+struct Ferry: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "ferry",
+        abstract: "Ferry: a model registry and inference server in one binary.",
+        discussion: """
+            Start a server with `ferry serve`; every other command talks to a running server
+            (default http://127.0.0.1:8080, or set --server / FERRY_SERVER).
+            """,
+        version: version,
+        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self]
+    )
+}
+
+/// Options every client command shares.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "Ferry server URL (default: $FERRY_SERVER or http://127.0.0.1:8080).")
+    var server: String?
+
+    @Flag(name: .long, help: "Print the server's JSON instead of a table.")
+    var json = false
+
+    var client: APIClient { APIClient(base: server ?? FerryEnvironment.server) }
+}
+
+enum FerryEnvironment {
+    static var server: String {
+        ProcessInfo.processInfo.environment["FERRY_SERVER"] ?? "http://127.0.0.1:8080"
+    }
+    static var actor: String {
+        ProcessInfo.processInfo.environment["FERRY_ACTOR"] ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
+    }
+}
+
+import Foundation

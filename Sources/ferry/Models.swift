@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "Register, list and inspect models and their versions.",
+        subcommands: [Register.self, List.self, Show.self, Archive.self]
+    )
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a model file as a new version (creating the model if needed).",
+            discussion: "Example: ferry models register fraud examples/fraud/model.json --alias staging"
+        )
+
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Path of the model artifact (XGBoost model.json).") var file: String
+        @Option(help: "Model format.") var format = "xgboost-json"
+        @Option(help: "Description of this version.") var description: String?
+        @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
+        @Option(help: "JSON file with an input schema ({\"features\": [{\"name\": ..., \"nullable\": ...}]}).") var schema: String?
+        @Option(help: "Training parameters as a JSON object.") var params: String?
+        @Option(help: "Evaluation metrics as a JSON object of numbers.") var metrics: String?
+        @Option(name: .customLong("training-data"), help: "Where the training data lives.") var trainingData: String?
+        @Option(name: .customLong("training-data-digest"), help: "Digest of the training data.") var trainingDataDigest: String?
+        @Option(help: "Code reference (e.g. git commit) that trained the model.") var code: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            guard let artifact = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read model file '\(file)'")
+            }
+            var body: [String: Any] = ["format": format, "artifact": artifact.base64EncodedString()]
+            if let description { body["description"] = description }
+            if !alias.isEmpty { body["aliases"] = alias }
+            if let schema {
+                guard let data = FileManager.default.contents(atPath: schema),
+                      let object = try? JSONSerialization.jsonObject(with: data) else {
+                    throw ValidationError("--schema '\(schema)' is not a readable JSON file")
+                }
+                body["input_schema"] = object
+            }
+            if let params { body["params"] = try Self.jsonObject(params, option: "--params") }
+            if let metrics { body["metrics"] = try Self.jsonObject(metrics, option: "--metrics") }
+            var lineage: [String: String] = [:]
+            if let trainingData { lineage["training_data"] = trainingData }
+            if let trainingDataDigest { lineage["training_data_digest"] = trainingDataDigest }
+            if let code { lineage["code"] = code }
+            if !lineage.isEmpty { body["lineage"] = lineage }
+            let request = try JSONSerialization.data(withJSONObject: body)
+            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions", json: request)
+            if options.json { return Output.printJSON(data) }
+            let v = try Output.object(data)
+            let digest = (v["artifact"] as? [String: Any])?["sha256"] as? String ?? "-"
+            print("registered \(name) version \(Output.text(v["version"])) (sha256:\(digest.prefix(12))…)")
+            if let aliases = v["aliases"] as? [String], !aliases.isEmpty { print("aliases: \(aliases.joined(separator: ", "))") }
+        }
+
+        static func jsonObject(_ text: String, option: String) throws -> Any {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)), object is [String: Any] else {
+                throw ValidationError("\(option) must be a JSON object, e.g. '{\"eta\": 0.1}'")
+            }
+            return object
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered models.")
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let data = try await options.client.get("/api/v1/models")
+            if options.json { return Output.printJSON(data) }
+            let items = try Output.object(data)["items"] as? [[String: Any]] ?? []
+            if items.isEmpty { return print("no models registered; add one with `ferry models register NAME FILE`") }
+            Output.table(["NAME", "LATEST", "ALIASES", "DESCRIPTION"], items.map { m in
+                let aliases = (m["aliases"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: ",")
+                return [Output.text(m["name"]), Output.text(m["latest_version"]), aliases.isEmpty ? "-" : aliases, Output.text(m["description"])]
+            })
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a model and its versions, or one version in detail.")
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Show this version in detail.") var version: Int?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let path = "/api/v1/models/\(APIClient.segment(name))"
+            if let version {
+                let data = try await options.client.get("\(path)/versions/\(version)")
+                if options.json { return Output.printJSON(data) }
+                let v = try Output.object(data)
+                let artifact = v["artifact"] as? [String: Any] ?? [:]
+                print("model:       \(name)")
+                print("version:     \(version)\(v["archived"] as? Bool == true ? " (archived)" : "")")
+                print("format:      \(Output.text(v["format"]))")
+                print("artifact:    sha256:\(Output.text(artifact["sha256"])) (\(Output.text(artifact["size"])) bytes)")
+                print("aliases:     \(Output.text(v["aliases"]))")
+                print("created:     \(Output.text(v["created_at"])) by \(Output.text(v["created_by"]))")
+                print("description: \(Output.text(v["description"]))")
+                let details = (v["details"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
+                for (k, value) in details { print("  \(k): \(Output.text(value))") }
+                let features = ((v["input_schema"] as? [String: Any])?["features"] as? [[String: Any]]) ?? []
+                print("inputs (\(features.count)): \(features.map { Output.text($0["name"]) }.joined(separator: ", "))")
+                let outputs = ((v["output_schema"] as? [String: Any])?["outputs"] as? [[String: Any]]) ?? []
+                for o in outputs { print("output \(Output.text(o["name"])): \(Output.text(o["datatype"])) \(Output.text(o["description"]))") }
+                return
+            }
+            let model = try await options.client.get(path)
+            let versions = try await options.client.get("\(path)/versions")
+            if options.json {
+                var combined = try Output.object(model)
+                combined["versions"] = try Output.object(versions)["items"]
+                return Output.printJSON(try JSONSerialization.data(withJSONObject: combined))
+            }
+            let m = try Output.object(model)
+            print("model:       \(name)")
+            print("description: \(Output.text(m["description"]))")
+            let tags = (m["tags"] as? [String: Any] ?? [:]).map { "\($0.key)=\(Output.text($0.value))" }.sorted()
+            print("tags:        \(tags.isEmpty ? "-" : tags.joined(separator: ", "))")
+            print("")
+            let items = try Output.object(versions)["items"] as? [[String: Any]] ?? []
+            Output.table(["VERSION", "ALIASES", "FORMAT", "CREATED", "BY", "SHA256", "STATUS"], items.map { v in
+                let sha = ((v["artifact"] as? [String: Any])?["sha256"] as? String ?? "").prefix(12)
+                let aliases = (v["aliases"] as? [String]) ?? []
+                return [Output.text(v["version"]), aliases.isEmpty ? "-" : aliases.joined(separator: ","),
+                        Output.text(v["format"]), Output.text(v["created_at"]), Output.text(v["created_by"]), String(sha),
+                        v["archived"] as? Bool == true ? "archived" : "active"]
+            })
+        }
+    }
+
+    struct Archive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Archive a version (it stops being served; its artifact is kept while an alias points at it).")
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Version number.") var version: Int
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/archive")
+            if options.json { return Output.printJSON(data) }
+            print("archived \(name) version \(version)")
+        }
+    }
+}

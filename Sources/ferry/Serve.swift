@@ -1,0 +1,132 @@
+import ArgumentParser
+import FerryCore
+import FerryEngine
+import FerryHTTP
+import FerryRuntimes
+import FerryStoreSQLite
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the registry and inference server on embedded defaults (SQLite + a local artifact folder).",
+        discussion: """
+            Data lives in --data-dir: ferry.sqlite (registry metadata) and artifacts/ (model files by SHA-256).
+            SIGINT/SIGTERM stop accepting connections, finish in-flight requests, then exit.
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8080
+
+    @Option(name: .customLong("data-dir"), help: "Folder for the registry database and artifacts.")
+    var dataDir = ".ferry"
+
+    @Option(help: "Register the example model in this folder (model.json) as 'fraud' if it is not registered yet.")
+    var example: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("max-rows"), help: "Most rows one inference request may carry.")
+    var maxRows = 10_000
+
+    @Option(name: .customLong("max-body-mb"), help: "Largest inference request body, in MiB.")
+    var maxBodyMB = 32
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxRows > 0 else { throw ValidationError("--max-rows must be positive") }
+        guard maxBodyMB > 0 else { throw ValidationError("--max-body-mb must be positive") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ferry")
+
+        let data = URL(fileURLWithPath: dataDir, isDirectory: true)
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let store = try SQLiteMetadataStore(path: data.appendingPathComponent("ferry.sqlite").path)
+        let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
+        let runtimes = RuntimeCatalog([XGBoostRuntime()])
+        let models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
+        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
+        let dataPlane = DataPlane(
+            models: models, limits: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
+            serverVersion: Ferry.version)
+
+        if let example { try await registerExample(folder: example, registry: registry, logger: logger) }
+        await models.warmStart()
+        dataPlane.setReady(true)
+
+        let router = makeRouter(
+            dataPlane: dataPlane, registry: registry,
+            limits: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20))
+        let exampleRegistered = example != nil
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "ferry"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? self.port
+                Self.printBanner(host: host, port: port, example: exampleRegistered, dataDir: data.path)
+            },
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("ferry stopped")
+    }
+
+    /// Registers `folder/model.json` as model 'fraud' with the `production` alias, unless it already exists.
+    private func registerExample(folder: String, registry: Registry, logger: Logger) async throws {
+        let name = "fraud"
+        if try await registry.store.model(named: name) != nil { return }
+        let file = URL(fileURLWithPath: folder).appendingPathComponent("model.json")
+        guard let bytes = try? Data(contentsOf: file) else {
+            throw ValidationError("--example: cannot read \(file.path); pass the folder that holds the example's model.json (examples/fraud)")
+        }
+        _ = try await registry.createModel(
+            name: name, description: "Example fraud classifier (XGBoost, 12 features, synthetic data)",
+            tags: ["example": "true"], by: "ferry-example")
+        let version = try await registry.register(Registry.NewVersion(
+            model: name, artifact: bytes, description: "trained by examples/fraud/train.py",
+            lineage: Lineage(trainingData: "synthetic (examples/fraud/train.py, seed 7)", code: "examples/fraud/train.py"),
+            createdBy: "ferry-example"))
+        try await registry.setAlias(model: name, alias: Alias.production, version: version.version, by: "ferry-example", reason: "example")
+        logger.info("example model registered", metadata: ["model": "\(name)", "version": "\(version.version)"])
+    }
+
+    static func printBanner(host: String, port: Int, example: Bool, dataDir: String) {
+        let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        var text = """
+
+            Ferry \(Ferry.version) is serving on \(base)  (data: \(dataDir))
+              health:    curl \(base)/v2/health/ready
+              API docs:  curl \(base)/openapi.json
+
+            """
+        if example {
+            text += """
+                  predict:   curl -s \(base)/v2/models/fraud/infer -H 'Content-Type: application/json' -d @examples/fraud/request.json
+                  V1:        curl -s \(base)/v1/models/fraud:predict -H 'Content-Type: application/json' -d @examples/fraud/request-v1.json
+                  CLI:       ferry predict fraud --csv examples/fraud/rows.csv
+
+                """
+        }
+        text += "Stop with Ctrl-C (in-flight requests finish first).\n"
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
