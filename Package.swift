@@ -47,7 +47,13 @@ let package = Package(
             ]
         ),
         // Fakes, fixture builders and the conformance suites every store must pass.
-        .target(name: "FerryTesting", dependencies: ["FerryCore", "FerryEngine"]),
+        .target(
+            name: "FerryTesting",
+            dependencies: [
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The executable: CLI and composition root.
         .executableTarget(
             name: "ferry",
@@ -66,7 +72,7 @@ let package = Package(
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "benchmarks/baseline"
         ),
-        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"]),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),
         .testTarget(

@@ -139,6 +139,8 @@ extension InputSchema {
 
     private func number(_ item: FeatureValue, row: Int, feature: FeatureSpec) throws -> Float {
         switch item {
+        case .number(let d) where d.isNaN:
+            return try number(.missing, row: row, feature: feature)
         case .number(let d):
             guard d.isFinite else {
                 throw FerryError.invalid("instance \(row), feature '\(feature.name)': value \(d) is not finite")

@@ -96,6 +96,11 @@ public final class ModelManager: Sendable {
         }
     }
 
+    /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
+    public func unload(model: String, version: Int) {
+        state.withLock { _ = $0.loaded.removeValue(forKey: Key(model: model, version: version)) }
+    }
+
     /// Re-reads a model's aliases and default version after the registry changed them.
     ///
     /// Call it after the change is committed; callers that moved the default route should `prepare` the new version

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Maps every error to the Open Inference Protocol's error body, `{"error": "<message>"}`, with a status code
 /// chosen here and only here.
@@ -27,6 +28,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let error as FerryError:
             return (status(for: error.code), error.message)
+        case is NIOTooManyBytesError:
+            return (.contentTooLarge, "request body is larger than the server's limit")
         case let error as HTTPError:
             switch error.status {
             case .contentTooLarge:

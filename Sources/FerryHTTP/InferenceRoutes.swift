@@ -163,7 +163,7 @@ enum V1Codec {
     private static func scalar(_ r: inout JSONReader, at field: String) throws -> FeatureValue {
         switch r.peek() {
         case UInt8(ascii: "\""): return .string(try r.string(at: field))
-        case UInt8(ascii: "-"), .some(0x30...0x39): return .number(try r.number(at: field))
+        case UInt8(ascii: "-"), UInt8(ascii: "N"), UInt8(ascii: "I"), .some(0x30...0x39): return .number(try r.number(at: field))
         default:
             switch r.literal() {
             case .some(.some(let b)): return .bool(b)

@@ -172,6 +172,8 @@ struct JSONReader {
     /// otherwise the standard library's correctly rounded parser.
     mutating func number(at field: String) throws -> Double {
         skipWhitespace()
+        // Python's json module (and so many clients, tritonclient among them) writes NaN and ±Infinity.
+        if let special = nonFinite() { return special }
         let start = index
         var negative = false
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
@@ -223,6 +225,23 @@ struct JSONReader {
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let value = Double(text) else { throw FerryError.invalid("number \(text) in \(field) is out of range") }
         return value
+    }
+
+    private mutating func nonFinite() -> Double? {
+        func matches(_ word: StaticString) -> Bool {
+            word.withUTF8Buffer { w in
+                guard index + w.count <= bytes.count else { return false }
+                for k in 0..<w.count where bytes[index + k] != w[k] { return false }
+                index += w.count
+                return true
+            }
+        }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "N") || bytes[index] == UInt8(ascii: "I")
+            || bytes[index] == UInt8(ascii: "-") else { return nil }
+        if matches("NaN") { return .nan }
+        if matches("Infinity") { return .infinity }
+        if matches("-Infinity") { return -.infinity }
+        return nil
     }
 
     /// Reads `true`, `false` or `null` when present; returns nil otherwise without consuming anything.

@@ -150,7 +150,7 @@ enum V2Codec {
             case UInt8(ascii: "\""):
                 guard numbers.isEmpty, bools.isEmpty else { throw mixed(path()) }
                 strings.append(try r.string(at: path()))
-            case UInt8(ascii: "-"), .some(0x30...0x39):
+            case UInt8(ascii: "-"), UInt8(ascii: "N"), UInt8(ascii: "I"), .some(0x30...0x39):
                 guard bools.isEmpty, strings.isEmpty else { throw mixed(path()) }
                 numbers.append(try r.number(at: path()))
             default:

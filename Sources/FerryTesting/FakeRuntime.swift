@@ -1,0 +1,62 @@
+import FerryCore
+import Foundation
+
+/// A runtime for tests whose artifact is a tiny JSON document describing the predictor's behaviour:
+/// `{"features": 3, "value": 0.25, "fail": false, "delayMillis": 0}` predicts `value + sum(row)` for each row.
+public struct FakeRuntime: ModelRuntime {
+    public static let format = ModelFormat(rawValue: "fake")
+
+    public struct Spec: Codable, Sendable {
+        public var features: Int
+        public var value: Float
+        public var fail: Bool
+        public var delayMillis: Int
+
+        public init(features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0) {
+            self.features = features
+            self.value = value
+            self.fail = fail
+            self.delayMillis = delayMillis
+        }
+
+        public var artifact: Data { try! JSONEncoder().encode(self) }
+    }
+
+    public init() {}
+
+    public var format: ModelFormat { Self.format }
+
+    public func inspect(_ artifact: Data) throws -> ModelDescription {
+        let spec = try decode(artifact)
+        return ModelDescription(
+            inputSchema: InputSchema(features: (0..<spec.features).map { FeatureSpec(name: "x\($0)") }),
+            outputSchema: OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]))
+    }
+
+    public func load(_ artifact: Data) async throws -> any Predictor {
+        FakePredictor(spec: try decode(artifact))
+    }
+
+    private func decode(_ artifact: Data) throws -> Spec {
+        guard let spec = try? JSONDecoder().decode(Spec.self, from: artifact) else {
+            throw FerryError.invalid("not a fake model spec")
+        }
+        return spec
+    }
+}
+
+/// Predicts `value + sum(row)`; fails every call when `fail` is set; sleeps `delayMillis` per batch.
+public struct FakePredictor: Predictor {
+    public let spec: FakeRuntime.Spec
+    public var featureCount: Int { spec.features }
+    public var outputSchema: OutputSchema { OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]) }
+
+    public func predict(_ batch: FeatureMatrix) throws -> [Tensor] {
+        if spec.fail { throw FerryError(.internal, "fake predictor failure") }
+        if spec.delayMillis > 0 { usleep(UInt32(spec.delayMillis * 1000)) }
+        let values = (0..<batch.rows).map { r in
+            (0..<batch.columns).reduce(spec.value) { $0 + (batch[r, $1].isNaN ? 0 : batch[r, $1]) }
+        }
+        return [Tensor(name: "predict", datatype: .fp32, shape: [batch.rows], data: .float32(values))]
+    }
+}

@@ -1,0 +1,134 @@
+import FerryCore
+import FerryHTTP
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+struct ControlPlaneRouteTests {
+    let actor: HTTPFields = [.contentType: "application/json", HTTPField.Name("Ferry-Actor")!: "alice"]
+
+    @Test func registerListShowAliasAndHistory() async throws {
+        let artifact = try TestStack.exampleModel().base64EncodedString()
+        try await withFerry { client, _ in
+            let created = try await client.post("/api/v1/models", #"{"name": "churn", "description": "d", "tags": {"team": "growth"}}"#, headers: actor)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.json["created_by"] as? String == "alice")
+            let register = try await client.post("/api/v1/models/churn/versions", """
+                {"artifact": "\(artifact)", "description": "first", "params": {"eta": 0.1}, "metrics": {"auc": 0.91},
+                 "lineage": {"training_data": "s3://bucket/train.parquet", "training_data_digest": "sha256:ab", "code": "git:1234"},
+                 "aliases": ["staging"]}
+                """, headers: actor)
+            #expect(register.status == .created, "\(register.text)")
+            #expect(register.json["version"] as? Int == 1)
+            #expect(register.json["aliases"] as? [String] == ["staging"])
+            #expect((register.json["lineage"] as? [String: Any])?["training_data_digest"] as? String == "sha256:ab")
+            #expect((register.json["metrics"] as? [String: Any])?["auc"] as? Double == 0.91)
+            let features = (register.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]]
+            #expect(features?.count == 12)
+
+            // Raw upload of the same bytes: a second version with the same digest.
+            let raw = try await client.execute(
+                uri: "/api/v1/models/churn/versions?description=raw&alias=candidate", method: .post,
+                headers: [.contentType: "application/octet-stream"], body: ByteBuffer(bytes: try TestStack.exampleModel()))
+            #expect(raw.status == .created, "\(raw.text)")
+            #expect(raw.json["version"] as? Int == 2)
+            #expect(raw.json["description"] as? String == "raw")
+
+            let list = try await client.get("/api/v1/models")
+            let names = (list.json["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["churn", "fraud"])
+
+            let moved = try await client.execute(uri: "/api/v1/models/churn/aliases/production", method: .put,
+                                                 headers: actor, body: ByteBuffer(string: #"{"version": 2, "reason": "go"}"#))
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(moved.json["to"] as? Int == 2)
+            let served = try await client.get("/v2/models/churn")
+            #expect((served.json["parameters"] as? [String: Any])?["version"] as? String == "2")
+
+            let history = try await client.get("/api/v1/models/churn/alias-history?alias=production")
+            let events = history.json["items"] as? [[String: Any]] ?? []
+            #expect(events.count == 1 && events[0]["by"] as? String == "alice" && events[0]["reason"] as? String == "go")
+            let all = try await client.get("/api/v1/models/churn/alias-history")
+            #expect((all.json["items"] as? [Any])?.count == 3)
+
+            let removed = try await client.execute(uri: "/api/v1/models/churn/aliases/candidate", method: .delete)
+            #expect(removed.status == .ok && removed.json["from"] as? Int == 2)
+            let archived = try await client.post("/api/v1/models/churn/versions/1/archive", "")
+            #expect(archived.status == .ok && archived.json["archived"] as? Bool == true)
+            let versions = try await client.get("/api/v1/models/churn/versions")
+            #expect((versions.json["items"] as? [[String: Any]])?.map { $0["archived"] as? Bool } == [true, false])
+            let patched = try await client.execute(uri: "/api/v1/models/churn", method: .patch, body: ByteBuffer(string: #"{"description": "new"}"#))
+            #expect(patched.json["description"] as? String == "new")
+        }
+    }
+
+    @Test(arguments: [
+        ("POST", "/api/v1/models", #"{"description": "x"}"#, 400, "field 'name' is required"),
+        ("POST", "/api/v1/models", #"{"name": 5}"#, 400, "field 'name' has the wrong type: expected a string"),
+        ("POST", "/api/v1/models", #"{"name": "bad name"}"#, 400, "is not valid"),
+        ("POST", "/api/v1/models", #"{"name": "fraud"}"#, 409, "already exists"),
+        ("POST", "/api/v1/models", "not json", 400, "not valid JSON"),
+        ("POST", "/api/v1/models/fraud/versions", #"{"artifact": "%%%"}"#, 400, "not valid base64"),
+        ("POST", "/api/v1/models/fraud/versions", #"{"artifact": "e30="}"#, 400, "not a valid XGBoost JSON model"),
+        ("POST", "/api/v1/models/fraud/versions", #"{"artifact": "e30=", "format": "onnx"}"#, 400, "model format 'onnx' is not supported"),
+        ("POST", "/api/v1/models/fraud/versions", #"{"format": "xgboost-json"}"#, 400, "field 'artifact' is required"),
+        ("POST", "/api/v1/models/fraud/versions", #"{"artifact": "e30=", "metrics": {"auc": "high"}}"#, 400, "field 'metrics.auc' has the wrong type"),
+        ("PUT", "/api/v1/models/fraud/aliases/production", #"{"version": 9}"#, 404, "has no version 9"),
+        ("PUT", "/api/v1/models/fraud/aliases/production", #"{"version": "one"}"#, 400, "field 'version' has the wrong type"),
+        ("PUT", "/api/v1/models/fraud/aliases/bad%20alias", #"{"version": 1}"#, 400, "alias 'bad%20alias' is not valid"),
+        ("PUT", "/api/v1/models/nope/aliases/production", #"{"version": 1}"#, 404, "model 'nope' is not registered"),
+        ("GET", "/api/v1/models/nope", "", 404, "model 'nope' is not registered"),
+        ("GET", "/api/v1/models/fraud/versions/abc", "", 400, "version 'abc' is not a version number"),
+        ("GET", "/api/v1/models/fraud/versions/5", "", 404, "has no version 5"),
+        ("DELETE", "/api/v1/models/fraud/aliases/staging", "", 404, "has no alias 'staging'"),
+    ] as [(String, String, String, Int, String)])
+    func badRequestsAreRefusedWithAClearMessage(_ method: String, _ uri: String, _ body: String, _ status: Int, _ expected: String) async throws {
+        try await withFerry { client, _ in
+            let response = try await client.execute(
+                uri: uri, method: HTTPRequest.Method(method)!, headers: [.contentType: "application/json"],
+                body: body.isEmpty ? nil : ByteBuffer(string: body))
+            #expect(response.status.code == status, "\(method) \(uri): \(response.status) \(response.text)")
+            #expect(response.errorMessage.contains(expected), "\(method) \(uri): \(response.errorMessage)")
+        }
+    }
+}
+
+struct OpenAPITests {
+    @Test func documentDescribesExactlyTheRoutesTheRouterServes() async throws {
+        let stack = try TestStack()
+        defer { stack.tearDown() }
+        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry)
+        let served = Set(router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path)" })
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            let response = try await client.get("/openapi.json")
+            #expect(response.status == .ok)
+            let document = response.json
+            #expect(document["openapi"] as? String == "3.0.3")
+            let paths = document["paths"] as? [String: [String: Any]] ?? [:]
+            var described = Set<String>()
+            for (path, operations) in paths {
+                for (method, operation) in operations {
+                    described.insert("\(method) \(path)")
+                    let declared = ((operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? [])
+                        .filter { $0["in"] as? String == "path" }.compactMap { $0["name"] as? String }
+                    let inPath = path.split(separator: "{").dropFirst().compactMap { $0.split(separator: "}").first.map(String.init) }
+                    #expect(Set(declared) == Set(inPath), "\(method) \(path) declares \(declared)")
+                }
+            }
+            #expect(described == served, "only described: \(described.subtracting(served)); only served: \(served.subtracting(described))")
+            // Every schema reference resolves.
+            let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
+            let text = response.text
+            var rest = Substring(text)
+            while let range = rest.range(of: "#/components/schemas/") {
+                let name = rest[range.upperBound...].prefix { $0 != "\"" }
+                #expect(schemas[String(name)] != nil, "dangling $ref \(name)")
+                rest = rest[range.upperBound...]
+            }
+        }
+    }
+}
