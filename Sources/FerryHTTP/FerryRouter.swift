@@ -21,6 +21,7 @@ public func makeRouter(
     dataPlane: DataPlane, registry: Registry, limits: HTTPLimits = HTTPLimits()
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router)

@@ -228,36 +228,32 @@ struct JSONReader {
     }
 
     private mutating func nonFinite() -> Double? {
-        func matches(_ word: StaticString) -> Bool {
-            word.withUTF8Buffer { w in
-                guard index + w.count <= bytes.count else { return false }
-                for k in 0..<w.count where bytes[index + k] != w[k] { return false }
-                index += w.count
-                return true
-            }
-        }
         guard index < bytes.count, bytes[index] == UInt8(ascii: "N") || bytes[index] == UInt8(ascii: "I")
             || bytes[index] == UInt8(ascii: "-") else { return nil }
-        if matches("NaN") { return .nan }
-        if matches("Infinity") { return .infinity }
-        if matches("-Infinity") { return -.infinity }
+        if consume("NaN") { return .nan }
+        if consume("Infinity") { return .infinity }
+        if consume("-Infinity") { return -.infinity }
         return nil
     }
 
     /// Reads `true`, `false` or `null` when present; returns nil otherwise without consuming anything.
     mutating func literal() -> Bool?? {
         skipWhitespace()
-        func matches(_ word: StaticString) -> Bool {
-            word.withUTF8Buffer { w in
-                guard index + w.count <= bytes.count else { return false }
-                for k in 0..<w.count where bytes[index + k] != w[k] { return false }
-                return true
-            }
-        }
-        if matches("true") { index += 4; return .some(true) }
-        if matches("false") { index += 5; return .some(false) }
-        if matches("null") { index += 4; return .some(nil) }
+        if consume("true") { return .some(true) }
+        if consume("false") { return .some(false) }
+        if consume("null") { return .some(nil) }
         return nil
+    }
+
+    /// Consumes `word` if the input continues with it.
+    private mutating func consume(_ word: StaticString) -> Bool {
+        let matched = word.withUTF8Buffer { w in
+            guard index + w.count <= bytes.count else { return false }
+            for k in 0..<w.count where bytes[index + k] != w[k] { return false }
+            return true
+        }
+        if matched { index += word.utf8CodeUnitCount }
+        return matched
     }
 
     /// Skips any value.

@@ -84,8 +84,10 @@ struct Serve: AsyncParsableCommand {
                 Self.printBanner(host: host, port: port, example: exampleRegistered, dataDir: data.path)
             },
             logger: logger)
+        // Shutdown runs in reverse order: readiness turns false first, then the server drains in-flight requests.
         let group = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [app, ReadinessService(dataPlane: dataPlane, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("ferry stopped")
     }
@@ -128,5 +130,17 @@ struct Serve: AsyncParsableCommand {
         }
         text += "Stop with Ctrl-C (in-flight requests finish first).\n"
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Reports not-ready as soon as shutdown begins, so load balancers stop sending traffic while requests drain.
+struct ReadinessService: Service {
+    let dataPlane: DataPlane
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        dataPlane.setReady(false)
+        logger.info("shutting down: readiness is now false, draining in-flight requests")
     }
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# End-to-end check of the README path: serve the example, call it with curl and the CLI, move an alias,
+# stop with SIGTERM, restart and check that everything acknowledged is still there.
+set -euo pipefail
+FERRY=${1:-.build/debug/ferry}
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server="http://127.0.0.1:$port"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "SMOKE FAILED: $*"; echo "--- server log"; tail -n 40 "$work/server.log" || true; exit 1; }
+
+start() {
+  "$FERRY" serve --port "$port" --data-dir "$work/data" "$@" >>"$work/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "$server/v2/health/ready" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || fail "server exited at start"
+    sleep 0.1
+  done
+  fail "server not ready after 10 s"
+}
+stop() {
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "server did not exit on SIGTERM"
+  wait "$pid" || fail "server exited with status $? on SIGTERM"
+  pid=""
+}
+
+start --example examples/fraud
+got=$(curl -sf "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)
+python3 - "$got" <<'PY' || fail "V2 prediction differs from xgboost"
+import json, sys
+got = json.loads(sys.argv[1])["outputs"][0]["data"][0]
+want = json.load(open("examples/fraud/expected.json"))["probabilities"][17]
+assert abs(got - want) <= 1e-6 * abs(want), (got, want)
+print(f"V2 curl: {got} (xgboost {want})")
+PY
+status=$(curl -s -o "$work/bad.json" -w '%{http_code}' "$server/v2/models/fraud/infer" -d '{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}')
+[ "$status" = 400 ] && grep -q '"error"' "$work/bad.json" || fail "bad request got $status"
+
+export FERRY_SERVER=$server
+"$FERRY" models list
+"$FERRY" predict fraud --csv examples/fraud/rows.csv
+"$FERRY" models register fraud examples/fraud/model.json --description "same bytes, second version" --alias staging
+"$FERRY" alias set fraud production 2 --reason "smoke test"
+"$FERRY" alias history fraud
+"$FERRY" models show fraud
+"$FERRY" predict fraud --version staging --input examples/fraud/request-v1.json
+"$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
+if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
+grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
+stop
+
+start
+curl -sf "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
+  || fail "production alias did not survive a restart"
+stop
+echo "smoke passed"
