@@ -54,19 +54,22 @@ public enum FeatureValue: Sendable, Equatable {
     case missing
 }
 
-/// A dense batch of rows with a fixed number of float32 columns; NaN marks a missing value.
+/// A dense batch of rows with a fixed number of columns; NaN marks a missing value.
+///
+/// Values are kept in double precision as they arrived (an FP32 input is widened exactly), so each runtime can
+/// compare in the precision its reference library uses: float32 for XGBoost, float64 for LightGBM.
 public struct FeatureMatrix: Sendable, Equatable {
     public let rows: Int
     public let columns: Int
     /// Row-major values, `rows * columns` of them.
-    public var values: [Float]
+    public var values: [Double]
 
-    public init(rows: Int, columns: Int, values: [Float]) {
+    public init(rows: Int, columns: Int, values: [Double]) {
         precondition(values.count == rows * columns, "FeatureMatrix needs rows*columns values")
         self.rows = rows
         self.columns = columns
         self.values = values
     }
 
-    public subscript(row: Int, column: Int) -> Float { values[row * columns + column] }
+    public subscript(row: Int, column: Int) -> Double { values[row * columns + column] }
 }

@@ -29,7 +29,7 @@ extension InputSchema {
         guard tensor.data.count == rows * f else {
             throw FerryError.invalid("\(label) has shape \(tensor.shape), which needs \(rows * f) values, but it carries \(tensor.data.count)")
         }
-        var values = [Float](repeating: 0, count: rows * f)
+        var values = [Double](repeating: 0, count: rows * f)
         try values.withUnsafeMutableBufferPointer { out in
             try fill(out, from: tensor.data, label: label) { index in (index / f, features[index % f]) }
         }
@@ -67,9 +67,9 @@ extension InputSchema {
         let n = rows ?? 0
         let f = features.count
         try check(rows: n, elements: n * f, label: "request", limits: limits)
-        var values = [Float](repeating: 0, count: n * f)
+        var values = [Double](repeating: 0, count: n * f)
         for (c, tensor) in columns.enumerated() {
-            var converted = [Float](repeating: 0, count: n)
+            var converted = [Double](repeating: 0, count: n)
             try converted.withUnsafeMutableBufferPointer { out in
                 try fill(out, from: tensor!.data, label: "input '\(tensor!.name)'") { row in (row, features[c]) }
             }
@@ -81,7 +81,7 @@ extension InputSchema {
     public func matrix(from instances: [Instance], limits: InferenceLimits) throws -> FeatureMatrix {
         let f = features.count
         try check(rows: instances.count, elements: instances.count * f, label: "instances", limits: limits)
-        var values = [Float](repeating: 0, count: instances.count * f)
+        var values = [Double](repeating: 0, count: instances.count * f)
         var index: [String: Int]?
         for (row, instance) in instances.enumerated() {
             switch instance {
@@ -137,7 +137,7 @@ extension InputSchema {
         }
     }
 
-    private func number(_ item: FeatureValue, row: Int, feature: FeatureSpec) throws -> Float {
+    private func number(_ item: FeatureValue, row: Int, feature: FeatureSpec) throws -> Double {
         switch item {
         case .number(let d) where d.isNaN:
             return try number(.missing, row: row, feature: feature)
@@ -145,7 +145,7 @@ extension InputSchema {
             guard d.isFinite else {
                 throw FerryError.invalid("instance \(row), feature '\(feature.name)': value \(d) is not finite")
             }
-            return Float(d)
+            return d
         case .bool(let b):
             return b ? 1 : 0
         case .missing:
@@ -160,10 +160,10 @@ extension InputSchema {
 
     /// Converts `data` into `out`, checking each value; `locate` maps a flat index to (row, feature) for messages.
     private func fill(
-        _ out: UnsafeMutableBufferPointer<Float>, from data: TensorData, label: String,
+        _ out: UnsafeMutableBufferPointer<Double>, from data: TensorData, label: String,
         locate: (Int) -> (Int, FeatureSpec)
     ) throws {
-        func checked(_ v: Float, _ i: Int) throws -> Float {
+        func checked(_ v: Double, _ i: Int) throws -> Double {
             if v.isFinite { return v }
             let (row, feature) = locate(i)
             if v.isNaN {
@@ -174,19 +174,13 @@ extension InputSchema {
         }
         switch data {
         case .float32(let v):
-            for i in v.indices { out[i] = try checked(v[i], i) }
+            for i in v.indices { out[i] = try checked(Double(v[i]), i) }
         case .float64(let v):
-            for i in v.indices {
-                let d = v[i]
-                if d.isFinite || d.isNaN { out[i] = try checked(Float(d), i) } else {
-                    let (row, feature) = locate(i)
-                    throw FerryError.invalid("\(label) row \(row), feature '\(feature.name)': value \(d) is not finite")
-                }
-            }
+            for i in v.indices { out[i] = try checked(v[i], i) }
         case .int64(let v):
-            for i in v.indices { out[i] = Float(v[i]) }
+            for i in v.indices { out[i] = Double(v[i]) }
         case .uint64(let v):
-            for i in v.indices { out[i] = Float(v[i]) }
+            for i in v.indices { out[i] = Double(v[i]) }
         case .bool(let v):
             for i in v.indices { out[i] = v[i] ? 1 : 0 }
         case .bytes:

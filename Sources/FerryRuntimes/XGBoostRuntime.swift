@@ -228,7 +228,7 @@ struct XGBoostForest: Predictor {
                             while true {
                                 let node = nodes[i]
                                 if node.feature < 0 { break }
-                                let v = row[Int(node.feature)]
+                                let v = Float(row[Int(node.feature)])
                                 if v.isNaN {
                                     i = Int(node.defaultLeft ? node.left : node.right)
                                 } else {

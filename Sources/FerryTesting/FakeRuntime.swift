@@ -55,7 +55,7 @@ public struct FakePredictor: Predictor {
         if spec.fail { throw FerryError(.internal, "fake predictor failure") }
         if spec.delayMillis > 0 { usleep(UInt32(spec.delayMillis * 1000)) }
         let values = (0..<batch.rows).map { r in
-            (0..<batch.columns).reduce(spec.value) { $0 + (batch[r, $1].isNaN ? 0 : batch[r, $1]) }
+            (0..<batch.columns).reduce(spec.value) { $0 + (batch[r, $1].isNaN ? 0 : Float(batch[r, $1])) }
         }
         return [Tensor(name: "predict", datatype: .fp32, shape: [batch.rows], data: .float32(values))]
     }

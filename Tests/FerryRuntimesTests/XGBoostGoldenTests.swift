@@ -31,7 +31,7 @@ struct XGBoostGoldenTests {
     }
 
     static func matrix(_ rows: [[Double?]], columns: Int) -> FeatureMatrix {
-        FeatureMatrix(rows: rows.count, columns: columns, values: rows.flatMap { $0.map { $0.map(Float.init) ?? .nan } })
+        FeatureMatrix(rows: rows.count, columns: columns, values: rows.flatMap { $0.map { $0 ?? .nan } })
     }
 
     @Test func fixturesArePresent() {
