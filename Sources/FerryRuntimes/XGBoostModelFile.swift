@@ -26,15 +26,29 @@ struct XGBoostModelFile: Decodable {
 
     struct Booster: Decodable {
         var name: String
-        /// Decoded only for `gbtree`, so other boosters get a clear "unsupported" instead of a decoding error.
+        /// Decoded only for tree boosters, so others get a clear "unsupported" instead of a decoding error.
         var model: GBTree?
+        /// Dart: the weight each tree's output is multiplied by.
+        var weightDrop: [Float]?
 
-        enum CodingKeys: String, CodingKey { case name, model }
+        enum CodingKeys: String, CodingKey { case name, model, gbtree, weight_drop }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decode(String.self, forKey: .name)
-            model = name == "gbtree" ? try c.decode(GBTree.self, forKey: .model) : nil
+            switch name {
+            case "gbtree":
+                model = try c.decode(GBTree.self, forKey: .model)
+            case "dart":
+                model = try c.decode(DartInner.self, forKey: .gbtree).model
+                weightDrop = try c.decode([Float].self, forKey: .weight_drop)
+            default:
+                model = nil
+            }
+        }
+
+        struct DartInner: Decodable {
+            var model: GBTree
         }
     }
 
@@ -57,6 +71,14 @@ struct XGBoostModelFile: Decodable {
         var default_left: FlagArray
         var split_type: FlagArray?
         var tree_param: TreeParam
+        /// Categorical splits (CSR): node `categories_nodes[k]` goes right for the categories
+        /// `categories[categories_segments[k] ..< + categories_sizes[k]]`.
+        var categories_nodes: [Int]?
+        var categories_segments: [Int]?
+        var categories_sizes: [Int]?
+        var categories: [Int]?
+        /// Multi-target trees (`size_leaf_vector` > 1): the leaves' weight vectors, leaf after leaf in node order.
+        var leaf_weights: [Float]?
     }
 
     struct TreeParam: Decodable {

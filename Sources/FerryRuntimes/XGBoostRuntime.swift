@@ -1,12 +1,15 @@
 import FerryCore
 import Foundation
 
-/// Runs XGBoost models saved as JSON (`booster.save_model("model.json")`, xgboost ≥ 2.0) natively.
+/// Runs XGBoost models saved as JSON or UBJSON (`booster.save_model("model.json" | "model.ubj")`, xgboost ≥ 2.0)
+/// natively.
 ///
-/// Supported: `gbtree` with numeric splits (compared in float32 with `<`, missing values following `default_left`),
-/// `num_parallel_tree` ≥ 1, multi-class through `tree_info`, and the objectives in `Objective`. Everything else is
-/// refused by `inspect` with a message naming the construct, so a model never gets a wrong answer. All trees are
-/// used, as `Booster.predict` does; `best_iteration` is not applied.
+/// Supported: `gbtree` and `dart` (per-tree `weight_drop`); numeric splits compared in float32 with `<`; missing
+/// values following `default_left`; categorical splits (a category in the node's set goes right); random forests
+/// (`num_parallel_tree` > 1); multi-class and multi-output through `tree_info`; multi-target vector leaves; the
+/// objectives in `XGBoostObjective`. Everything else (gblinear, other objectives) is refused by `inspect` with a
+/// message naming the construct, so a model never gets a wrong answer. All trees are used, as `Booster.predict`
+/// does; `best_iteration` is not applied.
 public struct XGBoostRuntime: ModelRuntime {
     public init() {}
 
@@ -21,22 +24,60 @@ public struct XGBoostRuntime: ModelRuntime {
     }
 }
 
-/// The objectives whose output transform Ferry implements.
+/// The objectives whose output transform Ferry implements, with XGBoost's `ProbToMargin` and `PredTransform`.
 enum XGBoostObjective: String, CaseIterable {
     case binaryLogistic = "binary:logistic"
     case binaryLogitraw = "binary:logitraw"
+    case binaryHinge = "binary:hinge"
     case regLogistic = "reg:logistic"
     case regSquaredError = "reg:squarederror"
+    case regSquaredLogError = "reg:squaredlogerror"
+    case regAbsoluteError = "reg:absoluteerror"
+    case regPseudoHuberError = "reg:pseudohubererror"
+    case regQuantileError = "reg:quantileerror"
+    case regGamma = "reg:gamma"
+    case regTweedie = "reg:tweedie"
+    case countPoisson = "count:poisson"
+    case survivalCox = "survival:cox"
     case multiSoftprob = "multi:softprob"
     case multiSoftmax = "multi:softmax"
-    case countPoisson = "count:poisson"
+    case rankPairwise = "rank:pairwise"
+    case rankNDCG = "rank:ndcg"
+    case rankMAP = "rank:map"
+
+    enum Transform { case identity, sigmoid, exp, hinge, softmax, argmax }
+
+    var transform: Transform {
+        switch self {
+        case .binaryLogistic, .regLogistic: .sigmoid
+        case .binaryHinge: .hinge
+        case .regGamma, .regTweedie, .countPoisson, .survivalCox: .exp
+        case .multiSoftprob: .softmax
+        case .multiSoftmax: .argmax
+        default: .identity
+        }
+    }
 
     /// XGBoost's `ProbToMargin` for `base_score` (float arithmetic, as in the library).
     func margin(fromBaseScore b: Float) -> Float {
         switch self {
         case .binaryLogistic, .regLogistic: -logf(1.0 / b - 1.0)
-        case .countPoisson: logf(b)
-        case .binaryLogitraw, .regSquaredError, .multiSoftprob, .multiSoftmax: b
+        case .countPoisson, .regGamma, .regTweedie, .survivalCox: logf(b)
+        default: b
+        }
+    }
+
+    var isMulticlass: Bool { self == .multiSoftprob || self == .multiSoftmax }
+
+    var meaning: String {
+        switch transform {
+        case .sigmoid: "probability of the positive class"
+        case .hinge: "predicted class (0 or 1)"
+        case .exp: self == .survivalCox ? "hazard ratio" : "predicted mean"
+        case .softmax: "probability of each class"
+        case .argmax: "predicted class index"
+        case .identity:
+            self == .binaryLogitraw ? "raw margin (log-odds)" : rawValue.hasPrefix("rank:") ? "ranking score" : "predicted value"
         }
     }
 }
@@ -50,11 +91,22 @@ struct XGBoostForest: Predictor {
         var left: Int32
         var right: Int32
         var defaultLeft: Bool
+        /// For a categorical split: where its category bitset starts in `categoryWords`, and how many words it has.
+        var categoryStart: Int32 = -1
+        var categoryWordCount: Int32 = 0
+        /// For a leaf of a multi-target tree: where its weight vector starts in `leafVectors` (-1 for scalar leaves).
+        var vectorStart: Int32 = -1
     }
 
     let nodes: [Node]
     let roots: [Int32]
     let groups: [Int32]
+    /// Dart: per-tree output weight; nil for gbtree.
+    let treeWeights: [Float]?
+    /// Bitsets of the categories that go right, for all categorical splits.
+    let categoryWords: [UInt32]
+    /// Weight vectors of multi-target leaves, `groupCount` floats each.
+    let leafVectors: [Float]
     let baseMargins: [Float]
     let objective: XGBoostObjective
     let featureCount: Int
@@ -63,12 +115,14 @@ struct XGBoostForest: Predictor {
     let description: ModelDescription
 
     init(parsing artifact: Data) throws {
+        var json = artifact
         if Self.looksLikeUBJSON(artifact) {
-            throw FerryError(.unsupported, "this looks like an XGBoost UBJSON model (.ubj), which Ferry cannot read yet; save it as JSON with booster.save_model(\"model.json\")")
+            // One decoding path for both encodings: UBJSON is re-expressed as JSON (float32 values round-trip exactly).
+            json = try JSONEncoder().encode(UBJSON.decode(artifact))
         }
         let file: XGBoostModelFile
         do {
-            file = try JSONDecoder().decode(XGBoostModelFile.self, from: artifact)
+            file = try JSONDecoder().decode(XGBoostModelFile.self, from: json)
         } catch let error as DecodingError {
             throw FerryError.invalid("not a valid XGBoost JSON model: \(Self.describe(error))")
         } catch {
@@ -81,13 +135,11 @@ struct XGBoostForest: Predictor {
         let learner = file.learner
         let booster = learner.gradient_booster
         switch booster.name {
-        case "gbtree": break
-        case "dart":
-            throw FerryError(.unsupported, "gradient_booster 'dart' (tree weight_drop) is not supported by Ferry's XGBoost runtime yet; only 'gbtree' is")
+        case "gbtree", "dart": break
         case "gblinear":
-            throw FerryError(.unsupported, "gradient_booster 'gblinear' (linear booster) is not supported by Ferry's XGBoost runtime yet; only 'gbtree' is")
+            throw FerryError(.unsupported, "gradient_booster 'gblinear' (linear booster) is not supported by Ferry's XGBoost runtime yet; only tree boosters ('gbtree', 'dart') are")
         default:
-            throw FerryError(.unsupported, "gradient_booster '\(booster.name)' is not supported; only 'gbtree' is")
+            throw FerryError(.unsupported, "gradient_booster '\(booster.name)' is not supported; only 'gbtree' and 'dart' are")
         }
         guard let objective = XGBoostObjective(rawValue: learner.objective.name) else {
             let supported = XGBoostObjective.allCases.map(\.rawValue).joined(separator: ", ")
@@ -100,12 +152,10 @@ struct XGBoostForest: Predictor {
         guard let featureCount = Int(param.num_feature), featureCount > 0 else {
             throw FerryError.invalid("not a valid XGBoost JSON model: learner_model_param.num_feature '\(param.num_feature)' is not a positive integer")
         }
-        if let t = param.num_target, let targets = Int(t), targets > 1 {
-            throw FerryError(.unsupported, "multi-target models (num_target \(targets)) are not supported by Ferry's XGBoost runtime yet")
-        }
+        let numTarget = Int(param.num_target ?? "1") ?? 1
         let numClass = Int(param.num_class ?? "0") ?? 0
-        let isMulticlass = objective == .multiSoftprob || objective == .multiSoftmax
-        let groupCount = isMulticlass ? max(numClass, 1) : 1
+        let isMulticlass = objective.isMulticlass
+        let groupCount = isMulticlass ? max(numClass, 1) : max(numTarget, 1)
         if isMulticlass && numClass < 2 {
             throw FerryError.invalid("not a valid XGBoost JSON model: objective '\(objective.rawValue)' needs num_class ≥ 2, found '\(param.num_class ?? "")'")
         }
@@ -113,11 +163,6 @@ struct XGBoostForest: Predictor {
         let names = learner.feature_names ?? []
         if !names.isEmpty && names.count != featureCount {
             throw FerryError.invalid("not a valid XGBoost JSON model: \(names.count) feature_names for num_feature \(featureCount)")
-        }
-        if let types = learner.feature_types,
-           let c = types.firstIndex(where: { $0 == "c" }) {
-            let name = c < names.count ? names[c] : "f\(c)"
-            throw FerryError(.unsupported, "categorical feature '\(name)' (feature_types 'c') is not supported by Ferry's XGBoost runtime yet")
         }
 
         // base_score: "0.5", "5E-1" or (xgboost ≥ 3.0) "[5E-1]" / one value per class.
@@ -130,26 +175,40 @@ struct XGBoostForest: Predictor {
         guard model.tree_info.count == model.trees.count else {
             throw FerryError.invalid("not a valid XGBoost JSON model: \(model.trees.count) trees but \(model.tree_info.count) tree_info entries")
         }
+        if let weights = booster.weightDrop, weights.count != model.trees.count {
+            throw FerryError.invalid("not a valid XGBoost JSON model: dart has \(weights.count) weight_drop entries for \(model.trees.count) trees")
+        }
         var nodes: [Node] = []
         var roots: [Int32] = []
+        var categoryWords: [UInt32] = []
+        var leafVectors: [Float] = []
         for (t, tree) in model.trees.enumerated() {
             let n = tree.left_children.count
-            if let size = tree.tree_param.size_leaf_vector, let s = Int(size), s > 1 {
-                throw FerryError(.unsupported, "tree \(t) has vector leaves (size_leaf_vector \(s)); multi-target trees are not supported yet")
+            let vectorSize = Int(tree.tree_param.size_leaf_vector ?? "1") ?? 1
+            var leafRank = 0
+            if vectorSize > 1 {
+                let leaves = tree.left_children.filter { $0 < 0 }.count
+                guard vectorSize == groupCount, let weights = tree.leaf_weights, weights.count == leaves * vectorSize else {
+                    throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) has size_leaf_vector \(vectorSize) but \(groupCount) targets or leaf_weights of the wrong length")
+                }
             }
             guard n > 0, tree.right_children.count == n, tree.split_indices.count == n,
                   tree.split_conditions.count == n, tree.default_left.values.count == n else {
                 throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) has node arrays of different lengths")
             }
-            if let types = tree.split_type?.values, let node = types.firstIndex(of: true) {
-                throw FerryError(.unsupported, "tree \(t) node \(node) is a categorical split, which Ferry's XGBoost runtime does not support yet")
-            }
+            let categorical = try Self.categorySets(tree, tree: t)
             let base = Int32(nodes.count)
             roots.append(base)
             for i in 0..<n {
                 let left = tree.left_children[i]
                 if left < 0 {
-                    nodes.append(Node(value: tree.split_conditions[i], feature: -1, left: 0, right: 0, defaultLeft: false))
+                    var leaf = Node(value: tree.split_conditions[i], feature: -1, left: 0, right: 0, defaultLeft: false)
+                    if vectorSize > 1, let weights = tree.leaf_weights {
+                        leaf.vectorStart = Int32(leafVectors.count)
+                        leafVectors += weights[(leafRank * vectorSize)..<((leafRank + 1) * vectorSize)]
+                        leafRank += 1
+                    }
+                    nodes.append(leaf)
                     continue
                 }
                 let right = tree.right_children[i]
@@ -157,9 +216,21 @@ struct XGBoostForest: Predictor {
                 guard left < n, right >= 0, right < n, feature >= 0, feature < featureCount else {
                     throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) node \(i) points outside the tree or at feature \(feature)")
                 }
-                nodes.append(Node(
+                var node = Node(
                     value: tree.split_conditions[i], feature: Int32(feature),
-                    left: base + left, right: base + right, defaultLeft: tree.default_left.values[i]))
+                    left: base + left, right: base + right, defaultLeft: tree.default_left.values[i])
+                if tree.split_type?.values[i] == true {
+                    guard let set = categorical[i] else {
+                        throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) node \(i) is a categorical split without categories")
+                    }
+                    let words = (set.max().map { $0 / 32 + 1 }) ?? 0
+                    node.categoryStart = Int32(categoryWords.count)
+                    node.categoryWordCount = Int32(words)
+                    var bits = [UInt32](repeating: 0, count: words)
+                    for c in set { bits[c / 32] |= 1 << UInt32(c % 32) }
+                    categoryWords += bits
+                }
+                nodes.append(node)
             }
         }
         let groups = try model.tree_info.map { g -> Int32 in
@@ -173,30 +244,30 @@ struct XGBoostForest: Predictor {
         self.nodes = nodes
         self.roots = roots
         self.groups = groups
+        self.treeWeights = booster.weightDrop
+        self.categoryWords = categoryWords
+        self.leafVectors = leafVectors
         self.baseMargins = baseMargins
         self.objective = objective
         self.featureCount = featureCount
         self.groupCount = groupCount
 
-        let outputShape = objective == .multiSoftprob ? [groupCount] : []
-        let meaning: String = switch objective {
-        case .binaryLogistic, .regLogistic: "probability of the positive class"
-        case .binaryLogitraw: "raw margin (log-odds)"
-        case .regSquaredError: "predicted value"
-        case .countPoisson: "predicted mean count"
-        case .multiSoftprob: "probability of each class"
-        case .multiSoftmax: "predicted class index"
-        }
-        let outputs = OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: outputShape, description: meaning)])
+        let outputShape = objective == .multiSoftmax || groupCount == 1 ? [] : [groupCount]
+        let outputs = OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: outputShape, description: objective.meaning)])
         self.outputSchema = outputs
         let featureNames = names.isEmpty ? (0..<featureCount).map { "f\($0)" } : names
         var details: [String: JSONValue] = [
+            "booster": .string(booster.name),
             "objective": .string(objective.rawValue),
             "num_trees": .number(Double(model.trees.count)),
             "num_feature": .number(Double(featureCount)),
             "base_score": .string(param.base_score),
         ]
         if isMulticlass { details["num_class"] = .number(Double(numClass)) }
+        if groupCount > 1 && !isMulticlass { details["num_target"] = .number(Double(groupCount)) }
+        if let types = learner.feature_types, types.contains("c") {
+            details["categorical_features"] = .array(types.indices.filter { types[$0] == "c" }.map { .string(featureNames[$0]) })
+        }
         if let v = file.version { details["xgboost_version"] = .string(v.map(String.init).joined(separator: ".")) }
         self.description = ModelDescription(
             inputSchema: InputSchema(features: featureNames.map { FeatureSpec(name: $0) }),
@@ -224,18 +295,17 @@ struct XGBoostForest: Predictor {
                         let o = r * k
                         for g in 0..<k { out[o + g] = baseMargins[g] }
                         for t in roots.indices {
-                            var i = Int(roots[t])
-                            while true {
-                                let node = nodes[i]
-                                if node.feature < 0 { break }
-                                let v = Float(row[Int(node.feature)])
-                                if v.isNaN {
-                                    i = Int(node.defaultLeft ? node.left : node.right)
-                                } else {
-                                    i = Int(v < node.value ? node.left : node.right)
-                                }
+                            let node = nodes[leafIndex(tree: t, row: row, nodes: nodes)]
+                            if node.vectorStart >= 0 {
+                                for g in 0..<k { out[o + g] += leafVectors[Int(node.vectorStart) + g] }
+                                continue
                             }
-                            out[o + Int(groups[t])] += nodes[i].value
+                            let leaf = node.value
+                            if let treeWeights {
+                                out[o + Int(groups[t])] += leaf * treeWeights[t]
+                            } else {
+                                out[o + Int(groups[t])] += leaf
+                            }
                         }
                     }
                 }
@@ -244,19 +314,50 @@ struct XGBoostForest: Predictor {
         return margins
     }
 
+    /// The leaf a row reaches in tree `t` (XGBoost's `GetNextNode`: missing → default child; categorical:
+    /// a category in the node's set goes right, anything else — negative, unseen, beyond the set — goes left).
+    @inline(__always)
+    func leafIndex(tree t: Int, row: UnsafePointer<Double>, nodes: UnsafeBufferPointer<Node>) -> Int {
+        var i = Int(roots[t])
+        while true {
+            let node = nodes[i]
+            if node.feature < 0 { return i }
+            let v = Float(row[Int(node.feature)])
+            if v.isNaN {
+                i = Int(node.defaultLeft ? node.left : node.right)
+            } else if node.categoryStart >= 0 {
+                i = Int(categoryGoesRight(v, node) ? node.right : node.left)
+            } else {
+                i = Int(v < node.value ? node.left : node.right)
+            }
+        }
+    }
+
+    @inline(__always)
+    func categoryGoesRight(_ v: Float, _ node: Node) -> Bool {
+        guard v >= 0, v < 16_777_216 else { return false }
+        let c = Int(v)
+        let word = c >> 5
+        guard word < Int(node.categoryWordCount) else { return false }
+        return categoryWords[Int(node.categoryStart) + word] & (1 << UInt32(c & 31)) != 0
+    }
+
     private func transform(_ margins: [Float], rows: Int) -> Tensor {
-        switch objective {
-        case .binaryLogistic, .regLogistic:
-            return Tensor(name: "predict", datatype: .fp32, shape: [rows], data: .float32(margins.map(Self.sigmoid)))
-        case .binaryLogitraw, .regSquaredError:
-            return Tensor(name: "predict", datatype: .fp32, shape: [rows], data: .float32(margins))
-        case .countPoisson:
-            return Tensor(name: "predict", datatype: .fp32, shape: [rows], data: .float32(margins.map { expf($0) }))
-        case .multiSoftprob:
+        let shape = groupCount == 1 ? [rows] : [rows, groupCount]
+        switch objective.transform {
+        case .sigmoid:
+            return Tensor(name: "predict", datatype: .fp32, shape: shape, data: .float32(margins.map(Self.sigmoid)))
+        case .identity:
+            return Tensor(name: "predict", datatype: .fp32, shape: shape, data: .float32(margins))
+        case .exp:
+            return Tensor(name: "predict", datatype: .fp32, shape: shape, data: .float32(margins.map { expf($0) }))
+        case .hinge:
+            return Tensor(name: "predict", datatype: .fp32, shape: shape, data: .float32(margins.map { $0 > 0 ? 1 : 0 }))
+        case .softmax:
             var p = margins
             for r in 0..<rows { Self.softmax(&p, from: r * groupCount, count: groupCount) }
             return Tensor(name: "predict", datatype: .fp32, shape: [rows, groupCount], data: .float32(p))
-        case .multiSoftmax:
+        case .argmax:
             var labels = [Float](repeating: 0, count: rows)
             for r in 0..<rows {
                 var best = 0
@@ -285,6 +386,29 @@ struct XGBoostForest: Predictor {
     }
 
     // MARK: Parsing helpers
+
+    /// A tree's categorical splits: node id → the categories that go right.
+    static func categorySets(_ tree: XGBoostModelFile.Tree, tree t: Int) throws -> [Int: [Int]] {
+        guard let nodes = tree.categories_nodes, !nodes.isEmpty else { return [:] }
+        guard let segments = tree.categories_segments, let sizes = tree.categories_sizes, let categories = tree.categories,
+              segments.count == nodes.count, sizes.count == nodes.count else {
+            throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) has inconsistent categories_* arrays")
+        }
+        var sets: [Int: [Int]] = [:]
+        for k in nodes.indices {
+            let start = segments[k]
+            let end = start + sizes[k]
+            guard start >= 0, sizes[k] >= 0, end <= categories.count else {
+                throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) categories segment \(k) is out of range")
+            }
+            let set = Array(categories[start..<end])
+            guard set.allSatisfy({ $0 >= 0 && $0 < 16_777_216 }) else {
+                throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) has a category outside [0, 2^24)")
+            }
+            sets[nodes[k]] = set
+        }
+        return sets
+    }
 
     static func parseBaseScore(_ text: String) throws -> [Float] {
         var body = text.trimmingCharacters(in: .whitespaces)

@@ -74,14 +74,14 @@ struct RegistryTests {
     @Test func unsupportedModelsAreRefusedAtRegistration() async throws {
         let stack = try TestStack()
         defer { stack.tearDown() }
-        let dart = try Data(contentsOf: TestStack.repositoryRoot.appendingPathComponent(
-            "Tests/FerryRuntimesTests/Fixtures/xgboost/unsupported/dart.model.json"))
+        let linear = try Data(contentsOf: TestStack.repositoryRoot.appendingPathComponent(
+            "Tests/FerryRuntimesTests/Fixtures/xgboost/unsupported/gblinear.model.json"))
         do {
-            _ = try await stack.registry.register(.init(model: "d", artifact: dart, createdBy: "t"))
-            Issue.record("dart was accepted")
+            _ = try await stack.registry.register(.init(model: "d", artifact: linear, createdBy: "t"))
+            Issue.record("gblinear was accepted")
         } catch let error as FerryError {
             #expect(error.code == .unsupported)
-            #expect(error.message.contains("dart"))
+            #expect(error.message.contains("gblinear"))
         }
         #expect(try await stack.registry.models().isEmpty, "nothing half-registered")
     }
