@@ -107,6 +107,8 @@ struct XGBoostForest: Predictor {
     let categoryWords: [UInt32]
     /// Weight vectors of multi-target leaves, `groupCount` floats each.
     let leafVectors: [Float]
+    /// Each node's cover (`sum_hessian`), for TreeSHAP; empty when the model does not carry it.
+    let covers: [Double]
     let baseMargins: [Float]
     let objective: XGBoostObjective
     let featureCount: Int
@@ -182,6 +184,8 @@ struct XGBoostForest: Predictor {
         var roots: [Int32] = []
         var categoryWords: [UInt32] = []
         var leafVectors: [Float] = []
+        var covers: [Double] = []
+        var hasCovers = true
         for (t, tree) in model.trees.enumerated() {
             let n = tree.left_children.count
             let vectorSize = Int(tree.tree_param.size_leaf_vector ?? "1") ?? 1
@@ -197,6 +201,7 @@ struct XGBoostForest: Predictor {
                 throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) has node arrays of different lengths")
             }
             let categorical = try Self.categorySets(tree, tree: t)
+            if let hessians = tree.sum_hessian, hessians.count == n { covers += hessians.map(Double.init) } else { hasCovers = false }
             let base = Int32(nodes.count)
             roots.append(base)
             for i in 0..<n {
@@ -247,6 +252,7 @@ struct XGBoostForest: Predictor {
         self.treeWeights = booster.weightDrop
         self.categoryWords = categoryWords
         self.leafVectors = leafVectors
+        self.covers = hasCovers ? covers : []
         self.baseMargins = baseMargins
         self.objective = objective
         self.featureCount = featureCount
@@ -322,15 +328,16 @@ struct XGBoostForest: Predictor {
         while true {
             let node = nodes[i]
             if node.feature < 0 { return i }
-            let v = Float(row[Int(node.feature)])
-            if v.isNaN {
-                i = Int(node.defaultLeft ? node.left : node.right)
-            } else if node.categoryStart >= 0 {
-                i = Int(categoryGoesRight(v, node) ? node.right : node.left)
-            } else {
-                i = Int(v < node.value ? node.left : node.right)
-            }
+            i = Int(next(node, Float(row[Int(node.feature)])))
         }
+    }
+
+    /// The child a value goes to at a split node.
+    @inline(__always)
+    func next(_ node: Node, _ v: Float) -> Int32 {
+        if v.isNaN { return node.defaultLeft ? node.left : node.right }
+        if node.categoryStart >= 0 { return categoryGoesRight(v, node) ? node.right : node.left }
+        return v < node.value ? node.left : node.right
     }
 
     @inline(__always)
@@ -458,5 +465,55 @@ struct XGBoostForest: Predictor {
             return "\(context.debugDescription) at \(path(context).isEmpty ? "top level" : path(context))"
         @unknown default: return "\(error)"
         }
+    }
+}
+
+// MARK: - Explanations
+
+extension XGBoostForest {
+    /// One tree of the forest as TreeSHAP sees it (node ids are indexes into `nodes`).
+    struct SHAPView: SHAPTree {
+        let forest: XGBoostForest
+
+        func isLeaf(_ n: Int) -> Bool { forest.nodes[n].feature < 0 }
+        func children(_ n: Int) -> (left: Int, right: Int) { (Int(forest.nodes[n].left), Int(forest.nodes[n].right)) }
+        func split(_ n: Int, row: UnsafePointer<Double>) -> (feature: Int, hot: Int, cold: Int) {
+            let node = forest.nodes[n]
+            let hot = forest.next(node, Float(row[Int(node.feature)]))
+            return (Int(node.feature), Int(hot), Int(hot == node.left ? node.right : node.left))
+        }
+        func cover(_ n: Int) -> Double { forest.covers[n] }
+        func leafValue(_ n: Int) -> Double { Double(forest.nodes[n].value) }
+    }
+
+    /// Exact TreeSHAP contributions, as xgboost's `pred_contribs=True`: for each row and output group, one value per
+    /// feature then the bias (base margin plus every tree's expected value); they sum to the margin.
+    /// Shape `[rows, groups, features + 1]`.
+    func contributions(_ batch: FeatureMatrix) throws -> [Double] {
+        guard !covers.isEmpty else {
+            throw FerryError(.unsupported, "this XGBoost model carries no node covers (sum_hessian), so contributions cannot be computed")
+        }
+        guard leafVectors.isEmpty else {
+            throw FerryError(.unsupported, "contributions are not available for multi-target (vector-leaf) XGBoost models")
+        }
+        let width = featureCount + 1
+        let view = SHAPView(forest: self)
+        let expected = roots.map { TreeSHAP.expectedValue(view, root: Int($0)) }
+        var out = [Double](repeating: 0, count: batch.rows * groupCount * width)
+        batch.values.withUnsafeBufferPointer { x in
+            for r in 0..<batch.rows {
+                let row = x.baseAddress! + r * featureCount
+                var phi = [Double](repeating: 0, count: groupCount * width)
+                for g in 0..<groupCount { phi[g * width + featureCount] = Double(baseMargins[g]) }
+                for t in roots.indices {
+                    let g = Int(groups[t])
+                    let weight = treeWeights.map { Double($0[t]) } ?? 1
+                    phi[g * width + featureCount] += expected[t] * weight
+                    TreeSHAP.accumulate(view, root: Int(roots[t]), row: row, scale: weight, into: &phi, offset: g * width)
+                }
+                out.replaceSubrange((r * groupCount * width)..<((r + 1) * groupCount * width), with: phi)
+            }
+        }
+        return out
     }
 }

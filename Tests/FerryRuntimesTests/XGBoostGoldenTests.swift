@@ -36,6 +36,7 @@ struct XGBoostGoldenTests {
 
     @Test func fixturesArePresent() {
         #expect(Self.cases.count >= 30)
+        #expect(Self.contributionCases.count >= 20)
         #expect(Self.ubjCases.count >= 3)
     }
 
@@ -84,6 +85,33 @@ struct XGBoostGoldenTests {
         #expect(margins == expected.margins.flatMap { $0 }.map { Float($0) }, "\(name): UBJSON margins differ from xgboost")
         #expect(margins == fromJSON.margins(matrix))
     }
+
+    struct Contributions: Decodable {
+        var contributions: [[[Double]]]?
+    }
+
+    /// Cases with TreeSHAP goldens: in the case's own file, or in `<case>.contribs.json` for older cases.
+    static let contributionCases: [String] = cases.filter { name in
+        ["expected.json", "contribs.json"].contains { suffix in
+            let url = directory.appendingPathComponent("\(name).\(suffix)")
+            return (try? JSONDecoder().decode(Contributions.self, from: Data(contentsOf: url)))?.contributions != nil
+        }
+    }
+
+    @Test(arguments: contributionCases)
+    func contributionsMatchXGBoostPredContribs(name: String) throws {
+        let (forest, expected) = try Self.load(name)
+        let separate = directory(name: name, suffix: "contribs.json")
+        let source = FileManager.default.fileExists(atPath: separate.path) ? separate : directory(name: name, suffix: "expected.json")
+        let want = try JSONDecoder().decode(Contributions.self, from: Data(contentsOf: source)).contributions!.flatMap { $0.flatMap { $0 } }
+        let got = try forest.contributions(Self.matrix(expected.rows, columns: expected.num_feature))
+        #expect(got.count == want.count, "\(name): \(got.count) contributions, xgboost has \(want.count)")
+        var worst = 0.0
+        for (g, w) in zip(got, want) { worst = max(worst, abs(g - w) / max(abs(w), 1)) }
+        #expect(worst <= 1e-5, "\(name): contribution error \(worst) against xgboost pred_contribs")
+    }
+
+    func directory(name: String, suffix: String) -> URL { Self.directory.appendingPathComponent("\(name).\(suffix)") }
 
     @Test func featureNamesBecomeTheInputSchema() throws {
         let (forest, _) = try Self.load("breast_cancer_logistic")
