@@ -55,7 +55,7 @@ extension InputSchema {
                 throw FerryError.invalid("\(label) has \(n) rows but other inputs have \(rows); every feature needs the same number of rows")
             }
             rows = n
-            try checkType(tensor, label: label)
+            if tensor.datatype != .bytes || features[column].categories == nil { try checkType(tensor, label: label) }
             guard tensor.data.count == n else {
                 throw FerryError.invalid("\(label) has shape \(tensor.shape), which needs \(n) values, but it carries \(tensor.data.count)")
             }
@@ -70,8 +70,12 @@ extension InputSchema {
         var values = [Double](repeating: 0, count: n * f)
         for (c, tensor) in columns.enumerated() {
             var converted = [Double](repeating: 0, count: n)
-            try converted.withUnsafeMutableBufferPointer { out in
-                try fill(out, from: tensor!.data, label: "input '\(tensor!.name)'") { row in (row, features[c]) }
+            if case .bytes(let names) = tensor!.data, features[c].categories != nil {
+                converted = names.map { features[c].code(of: String(decoding: $0, as: UTF8.self)) }
+            } else {
+                try converted.withUnsafeMutableBufferPointer { out in
+                    try fill(out, from: tensor!.data, label: "input '\(tensor!.name)'") { row in (row, features[c]) }
+                }
             }
             for r in 0..<n { values[r * f + c] = converted[r] }
         }
@@ -153,6 +157,8 @@ extension InputSchema {
                 throw FerryError.invalid("instance \(row), feature '\(feature.name)': a value is required (the feature does not allow missing values)")
             }
             return .nan
+        case .string(let s) where feature.categories != nil:
+            return feature.code(of: s)
         case .string(let s):
             throw FerryError.invalid("instance \(row), feature '\(feature.name)': expected a number, got the string \"\(s.prefix(40))\"")
         }

@@ -66,6 +66,19 @@ public protocol ModelRuntime: Sendable {
     func inspect(_ artifact: Data) throws -> ModelDescription
     /// Parses the artifact into a ready predictor.
     func load(_ artifact: Data) async throws -> any Predictor
+    /// Whether the bytes look like this runtime's format (used when a registration names no format).
+    func recognizes(_ artifact: Data) -> Bool
+}
+
+extension ModelRuntime {
+    public func recognizes(_ artifact: Data) -> Bool { false }
+}
+
+/// A predictor that can explain its predictions with per-feature contributions (e.g. exact TreeSHAP).
+public protocol Explainer: Predictor {
+    /// Contributions of shape `[rows, groups, features + 1]`: one value per feature then the bias, per output
+    /// group (class); for each row and group they sum to the model's raw (margin) output.
+    func contributions(_ batch: FeatureMatrix) throws -> (values: [Double], groups: Int)
 }
 
 /// A loaded model that predicts on a batch of rows.

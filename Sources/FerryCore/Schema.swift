@@ -16,15 +16,24 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
     /// Whether a missing value (JSON `null`, NaN) is allowed; tree models route missing values explicitly.
     public var nullable: Bool
     public var description: String?
+    /// For a categorical feature that may be sent by name: the category names, whose index is the code the model
+    /// reads. An unknown name reads as a missing value (as pandas does for an unseen category).
+    public var categories: [String]?
 
-    public init(name: String, datatype: DataType = .fp32, nullable: Bool = true, description: String? = nil) {
+    public init(name: String, datatype: DataType = .fp32, nullable: Bool = true, description: String? = nil, categories: [String]? = nil) {
         self.name = name
         self.datatype = datatype
         self.nullable = nullable
         self.description = description
+        self.categories = categories
     }
 
-    enum CodingKeys: String, CodingKey { case name, datatype, nullable, description }
+    /// The code of a category sent by name: its index, or NaN when the model never saw it.
+    public func code(of category: String) -> Double {
+        categories?.firstIndex(of: category).map(Double.init) ?? .nan
+    }
+
+    enum CodingKeys: String, CodingKey { case name, datatype, nullable, description, categories }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -32,6 +41,7 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         datatype = try c.decodeIfPresent(DataType.self, forKey: .datatype) ?? .fp32
         nullable = try c.decodeIfPresent(Bool.self, forKey: .nullable) ?? true
         description = try c.decodeIfPresent(String.self, forKey: .description)
+        categories = try c.decodeIfPresent([String].self, forKey: .categories)
     }
 }
 

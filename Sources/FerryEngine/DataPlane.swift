@@ -85,6 +85,15 @@ public final class DataPlane: Sendable {
         let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
         let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
         var outputs = try served.predictor.predict(batch)
+        let wantsContributions = request.parameters[Self.contributionsParameter]?.boolValue == true
+            || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
+        if wantsContributions {
+            let (values, groups) = try contributions(served, batch)
+            let width = batch.columns + 1
+            outputs.append(Tensor(
+                name: Self.contributionsOutput, datatype: .fp64,
+                shape: groups == 1 ? [batch.rows, width] : [batch.rows, groups, width], data: .float64(values)))
+        }
         if let requested = request.outputs {
             outputs = try requested.map { wanted in
                 guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
@@ -115,6 +124,38 @@ public final class DataPlane: Sendable {
             return .array((0..<width).map { .number(Double(values[r * width + $0])) })
         }
         return (served.version.version, predictions)
+    }
+
+    /// Explains V1 instances: per instance (and per class for multi-class models) each feature's contribution to
+    /// the raw output, plus the bias they are measured from.
+    public func explain(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, explanations: [JSONValue]) {
+        guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
+        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
+        let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+        let (values, groups) = try contributions(served, batch)
+        let names = served.version.inputSchema.featureNames
+        let width = names.count + 1
+        let explanations: [JSONValue] = (0..<batch.rows).map { r in
+            let perGroup: [JSONValue] = (0..<groups).map { g in
+                let base = (r * groups + g) * width
+                var members: [String: JSONValue] = [:]
+                for (f, name) in names.enumerated() { members[name] = .number(values[base + f]) }
+                return .object(["contributions": .object(members), "bias": .number(values[base + names.count])])
+            }
+            return groups == 1 ? perGroup[0] : .array(perGroup)
+        }
+        return (served.version.version, explanations)
+    }
+
+    /// Request parameter (`"parameters": {"contributions": true}`) that adds the `contributions` output.
+    public static let contributionsParameter = "contributions"
+    public static let contributionsOutput = "contributions"
+
+    private func contributions(_ served: ModelManager.Served, _ batch: FeatureMatrix) throws -> (values: [Double], groups: Int) {
+        guard let explainer = served.predictor as? any Explainer else {
+            throw FerryError(.unsupported, "model '\(served.version.model)' version \(served.version.version) (\(served.version.format)) cannot explain its predictions")
+        }
+        return try explainer.contributions(batch)
     }
 
     static func platform(_ format: ModelFormat) -> String {

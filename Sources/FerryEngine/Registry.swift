@@ -10,7 +10,8 @@ public final class Registry: Sendable {
     /// What a caller supplies to register a new version.
     public struct NewVersion: Sendable {
         public var model: String
-        public var format: ModelFormat
+        /// The artifact's format; nil detects it from the bytes.
+        public var format: ModelFormat?
         public var artifact: Data
         public var description: String
         /// Overrides the schema the runtime derives (same features, in the same order; may set `nullable`).
@@ -21,7 +22,7 @@ public final class Registry: Sendable {
         public var createdBy: String
 
         public init(
-            model: String, format: ModelFormat = .xgboostJSON, artifact: Data, description: String = "",
+            model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
             lineage: Lineage = Lineage(), createdBy: String
         ) {
@@ -91,7 +92,8 @@ public final class Registry: Sendable {
     public func register(_ new: NewVersion) async throws -> ModelVersion {
         try Model.validate(name: new.model, field: "model name")
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
-        let runtime = try runtimes.runtime(for: new.format)
+        let format = try new.format ?? runtimes.detectFormat(new.artifact)
+        let runtime = try runtimes.runtime(for: format)
         let description = try runtime.inspect(new.artifact)
         let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
         if try await store.model(named: new.model) == nil {
@@ -103,7 +105,7 @@ public final class Registry: Sendable {
         }
         let ref = try await artifacts.put(new.artifact)
         let version = try await store.addVersion(ModelVersion(
-            model: new.model, format: new.format, artifact: ref, inputSchema: schema,
+            model: new.model, format: format, artifact: ref, inputSchema: schema,
             outputSchema: description.outputSchema, description: new.description, params: new.params,
             metrics: new.metrics, lineage: new.lineage, details: description.details, createdBy: new.createdBy,
             createdAt: now()))

@@ -99,7 +99,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
             let query = request.uri.queryParameters
             let aliases = query["alias"].map { $0.split(separator: ",").map(String.init) } ?? []
             return (Registry.NewVersion(
-                model: name, format: ModelFormat(rawValue: query["format"].map(String.init) ?? ModelFormat.xgboostJSON.rawValue),
+                model: name, format: query["format"].map { ModelFormat(rawValue: String($0)) },
                 artifact: bytes, description: query["description"].map(String.init) ?? "", createdBy: by), aliases)
         }
         let body = try await decode(API.RegisterVersionRequest.self, request, limit: maxArtifactBytes * 4 / 3 + (1 << 20))
@@ -107,7 +107,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
             throw FerryError.invalid("field 'artifact' is not valid base64")
         }
         return (Registry.NewVersion(
-            model: name, format: ModelFormat(rawValue: body.format ?? ModelFormat.xgboostJSON.rawValue), artifact: artifact,
+            model: name, format: body.format.map { ModelFormat(rawValue: $0) }, artifact: artifact,
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(), createdBy: by), body.aliases ?? [])
     }

@@ -53,6 +53,10 @@ struct InferenceRoutes<Context: RequestContext> {
             router.post(RouterPath(v1)) { request, context in
                 try await predictV1(request, context)
             }
+            let explain = versioned ? "/v1/models/{name}/versions/{version}:explain" : "/v1/models/{name}:explain"
+            router.post(RouterPath(explain)) { request, context in
+                try await explainV1(request, context)
+            }
         }
     }
 
@@ -117,6 +121,23 @@ struct InferenceRoutes<Context: RequestContext> {
         var w = JSONWriter()
         w.raw("{\"predictions\":")
         w.value(.array(predictions))
+        w.raw(",\"model_version\":")
+        w.string(String(version))
+        w.raw("}")
+        return jsonResponse(w.bytes, headers: [.ferryModelVersion: String(version)])
+    }
+}
+
+extension InferenceRoutes {
+    private func explainV1(_ request: Request, _ context: Context) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let body = try await request.body.collect(upTo: maxBodyBytes)
+        let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
+        let (version, explanations) = try await dataPlane.explain(
+            model: name, version: context.parameters.get("version"), instances: instances)
+        var w = JSONWriter()
+        w.raw("{\"explanations\":")
+        w.value(.array(explanations))
         w.raw(",\"model_version\":")
         w.string(String(version))
         w.raw("}")

@@ -42,9 +42,11 @@ enum OpenAPIDocument {
             let which = versioned ? "a version (number or alias) of a model" : "a model's default version (production alias, else newest)"
             r.append(Route(method: "get", path: base, summary: "Metadata of \(which)", tag: "inference", response: ref("ModelMetadata")))
             r.append(Route(method: "get", path: base + "/ready", summary: "Readiness of \(which); loads it if needed", tag: "inference", response: ref("ModelReady")))
-            r.append(Route(method: "post", path: base + "/infer", summary: "Inference on \(which) (JSON or binary tensor extension)", tag: "inference", request: ref("InferenceRequest"), response: ref("InferenceResponse")))
+            r.append(Route(method: "post", path: base + "/infer", summary: "Inference on \(which) (JSON or binary tensor extension); parameters.contributions=true adds a 'contributions' output", tag: "inference", request: ref("InferenceRequest"), response: ref("InferenceResponse")))
             let v1 = versioned ? "/v1/models/{name}/versions/{version}:predict" : "/v1/models/{name}:predict"
             r.append(Route(method: "post", path: v1, summary: "V1 predict with instances on \(which)", tag: "inference", request: ref("PredictRequest"), response: ref("PredictResponse")))
+            let explain = versioned ? "/v1/models/{name}/versions/{version}:explain" : "/v1/models/{name}:explain"
+            r.append(Route(method: "post", path: explain, summary: "Exact TreeSHAP explanations (per-feature contributions and bias) for instances on \(which)", tag: "inference", request: ref("PredictRequest"), response: ref("ExplainResponse")))
         }
         r += [
             Route(method: "get", path: "/api/v1/models", summary: "List models", tag: "registry", response: list("Model")),
@@ -52,7 +54,7 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", response: ref("Model")),
             Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", request: ref("UpdateModelRequest"), response: ref("Model")),
             Route(method: "get", path: "/api/v1/models/{name}/versions", summary: "List a model's versions", tag: "registry", response: list("Version")),
-            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (default xgboost-json)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
+            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (detected when absent)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", response: ref("Version")),
             Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", response: ref("Version")),
             Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", response: list("Alias")),
@@ -101,6 +103,10 @@ enum OpenAPIDocument {
                 "instances": array(["description": "a list of values in schema order, or an object keyed by feature name"]),
             ], required: ["instances"]),
             "PredictResponse": object(["predictions": array([:]), "model_version": string], required: ["predictions"]),
+            "ExplainResponse": object([
+                "explanations": array(["description": "per instance {contributions: {feature: value}, bias}; a list of those per class for multi-class models"]),
+                "model_version": string,
+            ], required: ["explanations"]),
             "Feature": feature,
             "InputSchema": object(["features": array(ref("Feature"))], required: ["features"]),
             "OutputSchema": object(["outputs": array(outputSpec)], required: ["outputs"]),
@@ -119,7 +125,7 @@ enum OpenAPIDocument {
                 "aliases": array(string),
             ], required: ["model", "version", "format", "artifact", "input_schema", "output_schema", "created_by", "created_at", "archived"]),
             "RegisterVersionRequest": object([
-                "format": ["type": "string", "enum": ["xgboost-json"]], "artifact": ["type": "string", "format": "byte"],
+                "format": ["type": "string", "enum": ["xgboost-json", "lightgbm-text"], "description": "detected from the artifact when absent"], "artifact": ["type": "string", "format": "byte"],
                 "description": string, "input_schema": ref("InputSchema"), "params": ["type": "object"],
                 "metrics": map(number), "lineage": lineage, "aliases": array(string),
             ], required: ["artifact"]),

@@ -22,6 +22,11 @@ public struct XGBoostRuntime: ModelRuntime {
     public func load(_ artifact: Data) async throws -> any Predictor {
         try XGBoostForest(parsing: artifact)
     }
+
+    /// JSON and UBJSON documents both open with `{`.
+    public func recognizes(_ artifact: Data) -> Bool {
+        artifact.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{")
+    }
 }
 
 /// The objectives whose output transform Ferry implements, with XGBoost's `ProbToMargin` and `PredTransform`.
@@ -470,7 +475,7 @@ struct XGBoostForest: Predictor {
 
 // MARK: - Explanations
 
-extension XGBoostForest {
+extension XGBoostForest: Explainer {
     /// One tree of the forest as TreeSHAP sees it (node ids are indexes into `nodes`).
     struct SHAPView: SHAPTree {
         let forest: XGBoostForest
@@ -489,7 +494,7 @@ extension XGBoostForest {
     /// Exact TreeSHAP contributions, as xgboost's `pred_contribs=True`: for each row and output group, one value per
     /// feature then the bias (base margin plus every tree's expected value); they sum to the margin.
     /// Shape `[rows, groups, features + 1]`.
-    func contributions(_ batch: FeatureMatrix) throws -> [Double] {
+    func contributions(_ batch: FeatureMatrix) throws -> (values: [Double], groups: Int) {
         guard !covers.isEmpty else {
             throw FerryError(.unsupported, "this XGBoost model carries no node covers (sum_hessian), so contributions cannot be computed")
         }
@@ -514,6 +519,6 @@ extension XGBoostForest {
                 out.replaceSubrange((r * groupCount * width)..<((r + 1) * groupCount * width), with: phi)
             }
         }
-        return out
+        return (out, groupCount)
     }
 }

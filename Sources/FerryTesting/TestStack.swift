@@ -19,7 +19,7 @@ public struct TestStack: Sendable {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
         store = try SQLiteMetadataStore()
         artifacts = try LocalArtifactStore(root: folder.appendingPathComponent("artifacts"))
-        let runtimes = RuntimeCatalog([XGBoostRuntime(), FakeRuntime()])
+        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), FakeRuntime()])
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical
         models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)

@@ -15,8 +15,8 @@ struct Models: AsyncParsableCommand {
         )
 
         @Argument(help: "Model name.") var name: String
-        @Argument(help: "Path of the model artifact (XGBoost model.json).") var file: String
-        @Option(help: "Model format.") var format = "xgboost-json"
+        @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt).") var file: String
+        @Option(help: "Model format: xgboost-json (JSON or UBJSON) or lightgbm-text (default: detected from the file).") var format: String?
         @Option(help: "Description of this version.") var description: String?
         @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
         @Option(help: "JSON file with an input schema ({\"features\": [{\"name\": ..., \"nullable\": ...}]}).") var schema: String?
@@ -31,7 +31,8 @@ struct Models: AsyncParsableCommand {
             guard let artifact = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read model file '\(file)'")
             }
-            var body: [String: Any] = ["format": format, "artifact": artifact.base64EncodedString()]
+            var body: [String: Any] = ["artifact": artifact.base64EncodedString()]
+            if let format { body["format"] = format }
             if let description { body["description"] = description }
             if !alias.isEmpty { body["aliases"] = alias }
             if let schema {

@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         let store = try SQLiteMetadataStore(path: data.appendingPathComponent("ferry.sqlite").path)
         let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
-        let runtimes = RuntimeCatalog([XGBoostRuntime()])
+        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()])
         let models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
         let dataPlane = DataPlane(

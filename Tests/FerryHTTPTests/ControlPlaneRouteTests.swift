@@ -132,3 +132,31 @@ struct OpenAPITests {
         }
     }
 }
+
+struct LightGBMServingTests {
+    /// A LightGBM model registered without naming its format is detected, served and explained.
+    @Test func lightgbmModelIsDetectedServedAndExplained() async throws {
+        let directory = TestStack.repositoryRoot.appendingPathComponent("Tests/FerryRuntimesTests/Fixtures/lightgbm")
+        let model = try Data(contentsOf: directory.appendingPathComponent("multiclass_iris.model.txt"))
+        struct Expected: Decodable { var rows: [[Double?]]; var predictions: [[Double]] }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("multiclass_iris.expected.json")))
+        let rows = expected.rows.map { $0.map { $0.map { String($0) } ?? "null" }.joined(separator: ",") }
+        let predictions = expected.predictions
+        try await withFerry { client, _ in
+            let raw = try await client.execute(uri: "/api/v1/models/iris/versions", method: .post,
+                                               headers: [.contentType: "application/octet-stream"], body: ByteBuffer(bytes: model))
+            #expect(raw.status == .created, "\(raw.text)")
+            #expect(raw.json["format"] as? String == "lightgbm-text")
+            let body = #"{"inputs":[{"name":"input","shape":[2,4],"datatype":"FP64","data":[[\#(rows[0])],[\#(rows[1])]]}]}"#
+            let response = try await client.post("/v2/models/iris/infer", body)
+            #expect(response.status == .ok, "\(response.text)")
+            let output = (response.json["outputs"] as? [[String: Any]])?.first
+            #expect(output?["shape"] as? [Int] == [2, 3])
+            let got = output?["data"] as? [Double] ?? []
+            for (g, w) in zip(got, predictions.prefix(2).flatMap { $0 }) { #expect(abs(g - w) <= 1e-9 * max(abs(w), 1)) }
+            let explained = try await client.post("/v1/models/iris:explain", #"{"instances": [[\#(rows[0])]]}"#)
+            #expect(explained.status == .ok, "\(explained.text)")
+            #expect((explained.json["explanations"] as? [[Any]])?.first?.count == 3, "one explanation per class")
+        }
+    }
+}

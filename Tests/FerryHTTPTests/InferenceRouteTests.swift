@@ -187,3 +187,28 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+struct ExplanationRouteTests {
+    @Test func v1ExplainAndV2ContributionsAddUpToTheMargin() async throws {
+        let expected = try TestStack.exampleExpectations()
+        let row = expected.rows[17].map { $0.map { String($0) } ?? "null" }.joined(separator: ",")
+        try await withFerry { client, _ in
+            let explained = try await client.post("/v1/models/fraud:explain", #"{"instances": [[\#(row)]]}"#)
+            #expect(explained.status == .ok, "\(explained.text)")
+            let first = (explained.json["explanations"] as? [[String: Any]])?.first
+            let contributions = first?["contributions"] as? [String: Double] ?? [:]
+            #expect(Set(contributions.keys) == Set(expected.feature_names))
+            let margin = contributions.values.reduce(0, +) + (first?["bias"] as? Double ?? .nan)
+            let probability = 1 / (1 + exp(-margin))
+            #expect(abs(probability - expected.probabilities[17]) < 1e-5, "contributions sum to \(margin)")
+
+            let v2 = try await client.post("/v2/models/fraud/infer", #"{"parameters": {"contributions": true}, "inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP64", "data": [\#(row)]}]}"#)
+            #expect(v2.status == .ok, "\(v2.text)")
+            let outputs = v2.json["outputs"] as? [[String: Any]] ?? []
+            let tensor = outputs.first { $0["name"] as? String == "contributions" }
+            #expect(tensor?["shape"] as? [Int] == [1, 13])
+            let values = tensor?["data"] as? [Double] ?? []
+            #expect(abs(values.reduce(0, +) - margin) < 1e-9)
+        }
+    }
+}

@@ -104,7 +104,7 @@ struct XGBoostGoldenTests {
         let separate = directory(name: name, suffix: "contribs.json")
         let source = FileManager.default.fileExists(atPath: separate.path) ? separate : directory(name: name, suffix: "expected.json")
         let want = try JSONDecoder().decode(Contributions.self, from: Data(contentsOf: source)).contributions!.flatMap { $0.flatMap { $0 } }
-        let got = try forest.contributions(Self.matrix(expected.rows, columns: expected.num_feature))
+        let got = try forest.contributions(Self.matrix(expected.rows, columns: expected.num_feature)).values
         #expect(got.count == want.count, "\(name): \(got.count) contributions, xgboost has \(want.count)")
         var worst = 0.0
         for (g, w) in zip(got, want) { worst = max(worst, abs(g - w) / max(abs(w), 1)) }
