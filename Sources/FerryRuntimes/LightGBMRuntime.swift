@@ -204,6 +204,7 @@ struct LightGBMModel: Predictor {
         var leafCounts: [Double] = []
         var internalCounts: [Double] = []
         var hasCounts = true
+        var importance = FeatureImportance(featureCount: featureCount)
         for (t, block) in blocks.enumerated() {
             func field(_ key: String) throws -> String {
                 guard let v = block[key] else { throw FerryError.invalid("not a valid LightGBM text model: tree \(t) has no '\(key)='") }
@@ -257,6 +258,7 @@ struct LightGBMModel: Predictor {
             let decision = try numbers("decision_type", internalCount) { UInt8($0) }
             let left = try numbers("left_child", internalCount) { Int32($0) }
             let right = try numbers("right_child", internalCount) { Int32($0) }
+            let gains = (try? numbers("split_gain", internalCount) { Double($0) }) ?? []
             let numCat = Int(block["num_cat"] ?? "0") ?? 0
             var boundaries: [Int] = []
             var catThreshold: [UInt32] = []
@@ -280,6 +282,7 @@ struct LightGBMModel: Predictor {
                 guard splitFeature[i] >= 0, Int(splitFeature[i]) < featureCount else {
                     throw FerryError.invalid("not a valid LightGBM text model: tree \(t) node \(i) splits on feature \(splitFeature[i]) of \(featureCount)")
                 }
+                importance.add(feature: Int(splitFeature[i]), gain: gains[safe: i] ?? 0)
                 var node = Node(
                     threshold: thresholds[i], feature: splitFeature[i], left: try child(left[i]), right: try child(right[i]),
                     decisionType: decision[i], categoryStart: -1, categoryWordCount: 0)
@@ -325,6 +328,7 @@ struct LightGBMModel: Predictor {
         if averageOutput { details["average_output"] = .bool(true) }
         if !categorical.isEmpty { details["categorical_features"] = .array(categorical.map { .string(names[$0]) }) }
         if linearLeaves.count > 0 { details["linear_tree"] = .bool(true) }
+        details["feature_importance"] = importance.json(names: names)
         var features = names.map { FeatureSpec(name: $0, datatype: .fp64) }
         // pandas_categorical lists each pandas category column's categories, in column order; a code is an index.
         if let pandasCategorical, let json = pandasCategorical.data(using: .utf8),

@@ -68,6 +68,8 @@ struct XGBoostModelFile: Decodable {
         var right_children: [Int32]
         var split_indices: [Int64]
         var split_conditions: [Float]
+        /// Each split's gain (loss reduction), for feature importance.
+        var loss_changes: [Float]?
         /// Each node's cover (sum of training hessians), used by TreeSHAP.
         var sum_hessian: [Float]?
         var default_left: FlagArray

@@ -191,6 +191,7 @@ struct XGBoostForest: Predictor {
         var leafVectors: [Float] = []
         var covers: [Double] = []
         var hasCovers = true
+        var importance = FeatureImportance(featureCount: featureCount)
         for (t, tree) in model.trees.enumerated() {
             let n = tree.left_children.count
             let vectorSize = Int(tree.tree_param.size_leaf_vector ?? "1") ?? 1
@@ -226,6 +227,7 @@ struct XGBoostForest: Predictor {
                 guard left < n, right >= 0, right < n, feature >= 0, feature < featureCount else {
                     throw FerryError.invalid("not a valid XGBoost JSON model: tree \(t) node \(i) points outside the tree or at feature \(feature)")
                 }
+                importance.add(feature: Int(feature), gain: Double(tree.loss_changes?[safe: i] ?? 0))
                 var node = Node(
                     value: tree.split_conditions[i], feature: Int32(feature),
                     left: base + left, right: base + right, defaultLeft: tree.default_left.values[i])
@@ -280,6 +282,7 @@ struct XGBoostForest: Predictor {
             details["categorical_features"] = .array(types.indices.filter { types[$0] == "c" }.map { .string(featureNames[$0]) })
         }
         if let v = file.version { details["xgboost_version"] = .string(v.map(String.init).joined(separator: ".")) }
+        details["feature_importance"] = importance.json(names: featureNames)
         self.description = ModelDescription(
             inputSchema: InputSchema(features: featureNames.map { FeatureSpec(name: $0) }),
             outputSchema: outputs, details: details)
