@@ -62,16 +62,27 @@ public struct ModelDescription: Sendable, Equatable {
 public protocol ModelRuntime: Sendable {
     var format: ModelFormat { get }
     /// Validates an artifact and describes it. Throws `FerryError` `.unsupported` naming any construct this runtime
-    /// cannot run exactly, or `.invalidArgument` when the artifact is malformed.
-    func inspect(_ artifact: Data) throws -> ModelDescription
+    /// cannot run exactly, or `.invalidArgument` when the artifact or an option is malformed or unknown.
+    /// `options` are the runtime options chosen at registration (e.g. which trees to use).
+    func inspect(_ artifact: Data, options: [String: String]) throws -> ModelDescription
     /// Parses the artifact into a ready predictor.
-    func load(_ artifact: Data) async throws -> any Predictor
+    func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor
     /// Whether the bytes look like this runtime's format (used when a registration names no format).
     func recognizes(_ artifact: Data) -> Bool
 }
 
 extension ModelRuntime {
     public func recognizes(_ artifact: Data) -> Bool { false }
+    public func inspect(_ artifact: Data) throws -> ModelDescription { try inspect(artifact, options: [:]) }
+    public func load(_ artifact: Data) async throws -> any Predictor { try await load(artifact, options: [:]) }
+
+    /// Refuses options this runtime does not know, naming them.
+    public func checkOptions(_ options: [String: String], known: Set<String>) throws {
+        if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
+            let list = known.isEmpty ? "it takes none" : "known: \(known.sorted().joined(separator: ", "))"
+            throw FerryError.invalid("runtime option '\(unknown)' is not known to the \(format.rawValue) runtime (\(list))")
+        }
+    }
 }
 
 /// A predictor that can explain its predictions with per-feature contributions (e.g. exact TreeSHAP).

@@ -84,6 +84,8 @@ public struct ModelVersion: Sendable, Equatable, Codable {
     public var lineage: Lineage
     /// What the runtime learned when it inspected the artifact (objective, number of trees...).
     public var details: [String: JSONValue]
+    /// Runtime options chosen at registration (e.g. XGBoost `iterations=best`); part of the immutable version.
+    public var runtimeOptions: [String: String]
     public var createdBy: String
     public var createdAt: Date
     public var archived: Bool
@@ -92,7 +94,8 @@ public struct ModelVersion: Sendable, Equatable, Codable {
         model: String, version: Int = 0, format: ModelFormat, artifact: ArtifactRef,
         inputSchema: InputSchema, outputSchema: OutputSchema, description: String = "",
         params: [String: JSONValue] = [:], metrics: [String: Double] = [:], lineage: Lineage = Lineage(),
-        details: [String: JSONValue] = [:], createdBy: String, createdAt: Date, archived: Bool = false
+        details: [String: JSONValue] = [:], runtimeOptions: [String: String] = [:], createdBy: String, createdAt: Date,
+        archived: Bool = false
     ) {
         self.model = model
         self.version = version
@@ -105,6 +108,7 @@ public struct ModelVersion: Sendable, Equatable, Codable {
         self.metrics = metrics
         self.lineage = lineage
         self.details = details
+        self.runtimeOptions = runtimeOptions
         self.createdBy = createdBy
         self.createdAt = createdAt
         self.archived = archived

@@ -182,7 +182,7 @@ public final class ModelManager: Sendable {
         do {
             let bytes = try await artifacts.get(version.artifact)
             let runtime = try runtimes.runtime(for: version.format)
-            let predictor = try await runtime.load(bytes)
+            let predictor = try await runtime.load(bytes, options: version.runtimeOptions)
             guard predictor.featureCount == version.inputSchema.features.count else {
                 throw FerryError(.internal, "the artifact has \(predictor.featureCount) features but the registered schema has \(version.inputSchema.features.count)")
             }

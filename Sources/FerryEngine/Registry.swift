@@ -19,12 +19,13 @@ public final class Registry: Sendable {
         public var params: [String: JSONValue]
         public var metrics: [String: Double]
         public var lineage: Lineage
+        public var runtimeOptions: [String: String]
         public var createdBy: String
 
         public init(
             model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
-            lineage: Lineage = Lineage(), createdBy: String
+            lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], createdBy: String
         ) {
             self.model = model
             self.format = format
@@ -34,6 +35,7 @@ public final class Registry: Sendable {
             self.params = params
             self.metrics = metrics
             self.lineage = lineage
+            self.runtimeOptions = runtimeOptions
             self.createdBy = createdBy
         }
     }
@@ -94,7 +96,7 @@ public final class Registry: Sendable {
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
         let format = try new.format ?? runtimes.detectFormat(new.artifact)
         let runtime = try runtimes.runtime(for: format)
-        let description = try runtime.inspect(new.artifact)
+        let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
         let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
         if try await store.model(named: new.model) == nil {
             do {
@@ -107,7 +109,8 @@ public final class Registry: Sendable {
         let version = try await store.addVersion(ModelVersion(
             model: new.model, format: format, artifact: ref, inputSchema: schema,
             outputSchema: description.outputSchema, description: new.description, params: new.params,
-            metrics: new.metrics, lineage: new.lineage, details: description.details, createdBy: new.createdBy,
+            metrics: new.metrics, lineage: new.lineage, details: description.details,
+            runtimeOptions: new.runtimeOptions, createdBy: new.createdBy,
             createdAt: now()))
         logger.info("version registered", metadata: [
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])

@@ -63,6 +63,7 @@ enum API {
         var metrics: [String: Double]
         var lineage: LineageBody
         var details: [String: JSONValue]
+        var runtimeOptions: [String: String]
         var createdBy: String
         var createdAt: Date
         var archived: Bool
@@ -70,7 +71,7 @@ enum API {
 
         enum CodingKeys: String, CodingKey {
             case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases
-            case inputSchema = "input_schema", outputSchema = "output_schema"
+            case inputSchema = "input_schema", outputSchema = "output_schema", runtimeOptions = "runtime_options"
             case createdBy = "created_by", createdAt = "created_at"
         }
 
@@ -86,6 +87,7 @@ enum API {
             metrics = v.metrics
             lineage = LineageBody(v.lineage)
             details = v.details
+            runtimeOptions = v.runtimeOptions
             createdBy = v.createdBy
             createdAt = v.createdAt
             archived = v.archived
@@ -157,10 +159,11 @@ enum API {
         var lineage: LineageBody?
         /// Aliases to point at the new version once it is registered (e.g. `["staging"]`).
         var aliases: [String]?
+        var runtimeOptions: [String: String]?
 
         enum CodingKeys: String, CodingKey {
             case format, artifact, description, params, metrics, lineage, aliases
-            case inputSchema = "input_schema"
+            case inputSchema = "input_schema", runtimeOptions = "runtime_options"
         }
     }
 

@@ -109,7 +109,8 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         return (Registry.NewVersion(
             model: name, format: body.format.map { ModelFormat(rawValue: $0) }, artifact: artifact,
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
-            metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(), createdBy: by), body.aliases ?? [])
+            metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
+            runtimeOptions: body.runtimeOptions ?? [:], createdBy: by), body.aliases ?? [])
     }
 
     private func number(_ context: Context) throws -> Int {

@@ -16,12 +16,14 @@ public struct LightGBMRuntime: ModelRuntime {
 
     public var format: ModelFormat { .lightgbmText }
 
-    public func inspect(_ artifact: Data) throws -> ModelDescription {
-        try LightGBMModel(parsing: artifact).description
+    public func inspect(_ artifact: Data, options: [String: String]) throws -> ModelDescription {
+        try checkOptions(options, known: [])
+        return try LightGBMModel(parsing: artifact).description
     }
 
-    public func load(_ artifact: Data) async throws -> any Predictor {
-        try LightGBMModel(parsing: artifact)
+    public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
+        try checkOptions(options, known: [])
+        return try LightGBMModel(parsing: artifact)
     }
 
     /// LightGBM text models open with the line `tree`.

@@ -11,6 +11,8 @@ struct XGBoostModelFile: Decodable {
         var gradient_booster: Booster
         var learner_model_param: ModelParam
         var objective: Objective
+        /// Free-form learner attributes; `best_iteration` after early stopping.
+        var attributes: [String: String]?
     }
 
     struct ModelParam: Decodable {
@@ -56,6 +58,8 @@ struct XGBoostModelFile: Decodable {
         var gbtree_model_param: TreeModelParam
         var trees: [Tree]
         var tree_info: [Int]
+        /// First tree of each boosting round (xgboost ≥ 2.0).
+        var iteration_indptr: [Int]?
     }
 
     struct TreeModelParam: Decodable {

@@ -15,12 +15,18 @@ public struct XGBoostRuntime: ModelRuntime {
 
     public var format: ModelFormat { .xgboostJSON }
 
-    public func inspect(_ artifact: Data) throws -> ModelDescription {
-        try XGBoostForest(parsing: artifact).description
+    /// `iterations`: `all` (default, as `Booster.predict`), `best` (up to the early-stopping `best_iteration`, as
+    /// the scikit-learn wrapper predicts) or a number of boosting rounds.
+    public static let options: Set<String> = ["iterations"]
+
+    public func inspect(_ artifact: Data, options: [String: String]) throws -> ModelDescription {
+        try checkOptions(options, known: Self.options)
+        return try XGBoostForest(parsing: artifact, iterations: options["iterations"]).description
     }
 
-    public func load(_ artifact: Data) async throws -> any Predictor {
-        try XGBoostForest(parsing: artifact)
+    public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
+        try checkOptions(options, known: Self.options)
+        return try XGBoostForest(parsing: artifact, iterations: options["iterations"])
     }
 
     /// JSON and UBJSON documents both open with `{`.
@@ -121,7 +127,7 @@ struct XGBoostForest: Predictor {
     let outputSchema: OutputSchema
     let description: ModelDescription
 
-    init(parsing artifact: Data) throws {
+    init(parsing artifact: Data, iterations: String? = nil) throws {
         var json = artifact
         if Self.looksLikeUBJSON(artifact) {
             // One decoding path for both encodings: UBJSON is re-expressed as JSON (float32 values round-trip exactly).
@@ -135,10 +141,10 @@ struct XGBoostForest: Predictor {
         } catch {
             throw FerryError.invalid("not a valid XGBoost JSON model: \(error)")
         }
-        try self.init(file)
+        try self.init(file, iterations: iterations)
     }
 
-    init(_ file: XGBoostModelFile) throws {
+    init(_ file: XGBoostModelFile, iterations: String? = nil) throws {
         let learner = file.learner
         let booster = learner.gradient_booster
         switch booster.name {
@@ -152,7 +158,7 @@ struct XGBoostForest: Predictor {
             let supported = XGBoostObjective.allCases.map(\.rawValue).joined(separator: ", ")
             throw FerryError(.unsupported, "objective '\(learner.objective.name)' is not supported by Ferry's XGBoost runtime yet (supported: \(supported))")
         }
-        guard let model = booster.model else {
+        guard var model = booster.model else {
             throw FerryError.invalid("not a valid XGBoost JSON model: gradient_booster.model is missing")
         }
         let param = learner.learner_model_param
@@ -181,6 +187,11 @@ struct XGBoostForest: Predictor {
 
         guard model.tree_info.count == model.trees.count else {
             throw FerryError.invalid("not a valid XGBoost JSON model: \(model.trees.count) trees but \(model.tree_info.count) tree_info entries")
+        }
+        let treeCount = try Self.treesUsed(model: model, attributes: learner.attributes ?? [:], iterations: iterations)
+        if treeCount < model.trees.count {
+            model.trees.removeLast(model.trees.count - treeCount)
+            model.tree_info.removeLast(model.tree_info.count - treeCount)
         }
         if let weights = booster.weightDrop, weights.count != model.trees.count {
             throw FerryError.invalid("not a valid XGBoost JSON model: dart has \(weights.count) weight_drop entries for \(model.trees.count) trees")
@@ -282,6 +293,8 @@ struct XGBoostForest: Predictor {
             details["categorical_features"] = .array(types.indices.filter { types[$0] == "c" }.map { .string(featureNames[$0]) })
         }
         if let v = file.version { details["xgboost_version"] = .string(v.map(String.init).joined(separator: ".")) }
+        if let best = learner.attributes?["best_iteration"] { details["best_iteration"] = .string(best) }
+        details["iterations"] = .string(iterations ?? "all")
         details["feature_importance"] = importance.json(names: featureNames)
         self.description = ModelDescription(
             inputSchema: InputSchema(features: featureNames.map { FeatureSpec(name: $0) }),
@@ -401,6 +414,36 @@ struct XGBoostForest: Predictor {
     }
 
     // MARK: Parsing helpers
+
+    /// How many trees the `iterations` option keeps (trees are stored iteration after iteration).
+    static func treesUsed(model: XGBoostModelFile.GBTree, attributes: [String: String], iterations: String?) throws -> Int {
+        let rounds: Int
+        switch iterations {
+        case nil, "all": return model.trees.count
+        case "best":
+            guard let text = attributes["best_iteration"], let best = Int(text) else {
+                throw FerryError.invalid("runtime option iterations=best needs a model trained with early stopping, but it has no best_iteration attribute")
+            }
+            rounds = best + 1
+        case let text?:
+            guard let n = Int(text), n > 0 else {
+                throw FerryError.invalid("runtime option iterations='\(text)' must be 'all', 'best' or a positive number of rounds")
+            }
+            rounds = n
+        }
+        // iteration_indptr[i] is the first tree of round i; without it, rounds are equal-sized.
+        if let indptr = model.iteration_indptr, indptr.count > 1 {
+            guard rounds < indptr.count else {
+                throw FerryError.invalid("runtime option iterations=\(rounds) exceeds the model's \(indptr.count - 1) boosting rounds")
+            }
+            return indptr[rounds]
+        }
+        let perRound = max(1, (Int(model.gbtree_model_param.num_parallel_tree ?? "1") ?? 1))
+        guard rounds * perRound <= model.trees.count else {
+            throw FerryError.invalid("runtime option iterations=\(rounds) exceeds the model's boosting rounds")
+        }
+        return rounds * perRound
+    }
 
     /// A tree's categorical splits: node id → the categories that go right.
     static func categorySets(_ tree: XGBoostModelFile.Tree, tree t: Int) throws -> [Int: [Int]] {

@@ -78,6 +78,9 @@ public final class SQLiteMetadataStore: MetadataStore {
                 CREATE INDEX alias_event_model ON alias_event(model, alias, seq);
                 """)
         }
+        migrator.registerMigration("v2-runtime-options") { db in
+            try db.execute(sql: "ALTER TABLE model_version ADD COLUMN runtime_options TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 
@@ -130,14 +133,16 @@ public final class SQLiteMetadataStore: MetadataStore {
             try db.execute(
                 sql: """
                     INSERT INTO model_version (model, version, format, artifact_sha256, artifact_size, input_schema,
-                        output_schema, description, params, metrics, lineage, details, created_by, created_at, archived)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        output_schema, description, params, metrics, lineage, details, created_by, created_at, archived,
+                        runtime_options)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     stored.model, stored.version, stored.format.rawValue, stored.artifact.sha256, stored.artifact.size,
                     try Self.json(stored.inputSchema), try Self.json(stored.outputSchema), stored.description,
                     try Self.json(stored.params), try Self.json(stored.metrics), try Self.json(stored.lineage),
                     try Self.json(stored.details), stored.createdBy, Self.millis(stored.createdAt), stored.archived,
+                    try Self.json(stored.runtimeOptions),
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
             return stored
@@ -256,7 +261,8 @@ public final class SQLiteMetadataStore: MetadataStore {
             artifact: ArtifactRef(sha256: row["artifact_sha256"], size: row["artifact_size"]),
             inputSchema: try decode(row["input_schema"]), outputSchema: try decode(row["output_schema"]),
             description: row["description"], params: try decode(row["params"]), metrics: try decode(row["metrics"]),
-            lineage: try decode(row["lineage"]), details: try decode(row["details"]), createdBy: row["created_by"],
+            lineage: try decode(row["lineage"]), details: try decode(row["details"]),
+            runtimeOptions: try decode(row["runtime_options"]), createdBy: row["created_by"],
             createdAt: date(row["created_at"]), archived: row["archived"])
     }
 

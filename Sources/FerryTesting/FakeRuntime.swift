@@ -26,14 +26,14 @@ public struct FakeRuntime: ModelRuntime {
 
     public var format: ModelFormat { Self.format }
 
-    public func inspect(_ artifact: Data) throws -> ModelDescription {
+    public func inspect(_ artifact: Data, options: [String: String]) throws -> ModelDescription {
         let spec = try decode(artifact)
         return ModelDescription(
             inputSchema: InputSchema(features: (0..<spec.features).map { FeatureSpec(name: "x\($0)") }),
             outputSchema: OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]))
     }
 
-    public func load(_ artifact: Data) async throws -> any Predictor {
+    public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
         FakePredictor(spec: try decode(artifact))
     }
 

@@ -17,6 +17,7 @@ public enum Fixtures {
             outputSchema: OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]),
             description: "v", params: ["eta": .number(0.1), "note": .string("n")], metrics: ["auc": 0.9],
             lineage: Lineage(trainingData: "s3://d", trainingDataDigest: "sha256:1", code: "git:abc"),
-            details: ["objective": .string("binary:logistic")], createdBy: "tester", createdAt: time)
+            details: ["objective": .string("binary:logistic")], runtimeOptions: ["iterations": "best"],
+            createdBy: "tester", createdAt: time)
     }
 }

@@ -25,6 +25,7 @@ struct Models: AsyncParsableCommand {
         @Option(name: .customLong("training-data"), help: "Where the training data lives.") var trainingData: String?
         @Option(name: .customLong("training-data-digest"), help: "Digest of the training data.") var trainingDataDigest: String?
         @Option(help: "Code reference (e.g. git commit) that trained the model.") var code: String?
+        @Option(name: .customLong("runtime-option"), help: "Runtime option key=value (repeatable), e.g. iterations=best to use an XGBoost model's early-stopping best iteration.") var runtimeOption: [String] = []
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -49,6 +50,16 @@ struct Models: AsyncParsableCommand {
             if let trainingDataDigest { lineage["training_data_digest"] = trainingDataDigest }
             if let code { lineage["code"] = code }
             if !lineage.isEmpty { body["lineage"] = lineage }
+            if !runtimeOption.isEmpty {
+                var options: [String: String] = [:]
+                for item in runtimeOption {
+                    guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                        throw ValidationError("--runtime-option '\(item)' must look like key=value")
+                    }
+                    options[String(item[..<eq])] = String(item[item.index(after: eq)...])
+                }
+                body["runtime_options"] = options
+            }
             let request = try JSONSerialization.data(withJSONObject: body)
             let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions", json: request)
             if options.json { return Output.printJSON(data) }

@@ -141,3 +141,43 @@ struct XGBoostGoldenTests {
         }
     }
 }
+
+struct XGBoostIterationTests {
+    struct Best: Decodable {
+        var rows: [[Double?]]
+        var num_feature: Int
+        var best_iteration: Int
+        var margins: [[Double]]
+        var margins_best: [[Double]]
+    }
+
+    @Test func iterationsOptionChoosesTheTreesUsed() throws {
+        let directory = XGBoostGoldenTests.directory
+        let model = try Data(contentsOf: directory.appendingPathComponent("early_stopping_best_iteration.model.json"))
+        let expected = try JSONDecoder().decode(Best.self, from: Data(contentsOf: directory.appendingPathComponent("early_stopping_best_iteration.expected.json")))
+        let matrix = XGBoostGoldenTests.matrix(expected.rows, columns: expected.num_feature)
+        let all = try XGBoostForest(parsing: model)
+        #expect(all.margins(matrix) == expected.margins.flatMap { $0 }.map(Float.init), "default uses every tree, as Booster.predict")
+        let best = try XGBoostForest(parsing: model, iterations: "best")
+        #expect(best.margins(matrix) == expected.margins_best.flatMap { $0 }.map(Float.init), "iterations=best matches iteration_range=(0, best+1)")
+        let rounds = try XGBoostForest(parsing: model, iterations: String(expected.best_iteration + 1))
+        #expect(rounds.roots.count == best.roots.count)
+        let description = try XGBoostRuntime().inspect(model, options: ["iterations": "best"])
+        #expect(description.details["num_trees"] == .number(Double(expected.best_iteration + 1)))
+    }
+
+    @Test func badRuntimeOptionsAreRefusedByName() throws {
+        let model = try Data(contentsOf: XGBoostGoldenTests.directory.appendingPathComponent("breast_cancer_logistic.model.json"))
+        for (options, expected) in [
+            (["iterations": "best"], "no best_iteration"), (["iterations": "0"], "positive number"),
+            (["iterations": "9999"], "exceeds"), (["depth": "3"], "runtime option 'depth' is not known"),
+        ] {
+            do {
+                _ = try XGBoostRuntime().inspect(model, options: options)
+                Issue.record("\(options) accepted")
+            } catch let error as FerryError {
+                #expect(error.message.contains(expected), "\(error.message)")
+            }
+        }
+    }
+}
