@@ -72,6 +72,12 @@ let package = Package(
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "benchmarks/baseline"
         ),
+        // In-process tree benchmark (benchmarks/trees/run.sh runs it next to xgboost, lightgbm, tl2cgen, onnxruntime).
+        .executableTarget(
+            name: "ferry-bench-trees",
+            dependencies: ["FerryCore", "FerryRuntimes"],
+            path: "benchmarks/trees/ferry"
+        ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),

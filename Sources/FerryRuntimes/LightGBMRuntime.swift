@@ -12,7 +12,12 @@ extension ModelFormat {
 /// bitset splits, multi-class (`num_tree_per_iteration`), random-forest averaging (`average_output`), linear trees,
 /// and the objectives in `LightGBMObjective`. Anything else is refused at registration, naming what and where.
 public struct LightGBMRuntime: ModelRuntime {
-    public init() {}
+    /// Threads a large batch is split across (batches under `TreeParallelism.minimumRows` use one).
+    public let threads: Int
+
+    public init(threads: Int = TreeParallelism.defaultThreads) {
+        self.threads = max(1, threads)
+    }
 
     public var format: ModelFormat { .lightgbmText }
 
@@ -23,7 +28,9 @@ public struct LightGBMRuntime: ModelRuntime {
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
         try checkOptions(options, known: [])
-        return try LightGBMModel(parsing: artifact)
+        var model = try LightGBMModel(parsing: artifact)
+        model.threads = threads
+        return model
     }
 
     /// LightGBM text models open with the line `tree`.
@@ -138,6 +145,7 @@ struct LightGBMModel: Predictor {
     let categoryWords: [UInt32]
     let treesPerIteration: Int
     let averageOutput: Bool
+    var threads = 1
     let objective: LightGBMObjective
     let featureCount: Int
     let outputSchema: OutputSchema
@@ -364,12 +372,18 @@ struct LightGBMModel: Predictor {
     func rawScores(_ batch: FeatureMatrix) -> [Double] {
         let k = treesPerIteration
         var out = [Double](repeating: 0, count: batch.rows * k)
-        var row = [Double](repeating: 0, count: featureCount)
-        for r in 0..<batch.rows {
-            Self.prepare(batch, row: r, into: &row)
-            row.withUnsafeBufferPointer { x in
-                for (t, tree) in trees.enumerated() {
-                    out[r * k + t % k] += leafOutput(tree, row: x.baseAddress!)
+        out.withUnsafeMutableBufferPointer { scores in
+            let shared = SharedPointer(base: scores.baseAddress!)
+            TreeParallelism.forEachChunk(rows: batch.rows, threads: threads) { range in
+                let scores = shared.base
+                var row = [Double](repeating: 0, count: featureCount)
+                for r in range {
+                    Self.prepare(batch, row: r, into: &row)
+                    row.withUnsafeBufferPointer { x in
+                        for (t, tree) in trees.enumerated() {
+                            scores[r * k + t % k] += leafOutput(tree, row: x.baseAddress!)
+                        }
+                    }
                 }
             }
         }

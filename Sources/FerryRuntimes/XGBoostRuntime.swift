@@ -11,7 +11,12 @@ import Foundation
 /// message naming the construct, so a model never gets a wrong answer. All trees are used, as `Booster.predict`
 /// does; `best_iteration` is not applied.
 public struct XGBoostRuntime: ModelRuntime {
-    public init() {}
+    /// Threads a large batch is split across (batches under `TreeParallelism.minimumRows` use one).
+    public let threads: Int
+
+    public init(threads: Int = TreeParallelism.defaultThreads) {
+        self.threads = max(1, threads)
+    }
 
     public var format: ModelFormat { .xgboostJSON }
 
@@ -26,7 +31,9 @@ public struct XGBoostRuntime: ModelRuntime {
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
         try checkOptions(options, known: Self.options)
-        return try XGBoostForest(parsing: artifact, iterations: options["iterations"])
+        var forest = try XGBoostForest(parsing: artifact, iterations: options["iterations"])
+        forest.threads = threads
+        return forest
     }
 
     /// JSON and UBJSON documents both open with `{`.
@@ -124,6 +131,7 @@ struct XGBoostForest: Predictor {
     let objective: XGBoostObjective
     let featureCount: Int
     let groupCount: Int
+    var threads = 1
     let outputSchema: OutputSchema
     let description: ModelDescription
 
@@ -311,34 +319,50 @@ struct XGBoostForest: Predictor {
     }
 
     /// Raw scores per row and output group: base margin plus the leaves, summed in tree order in float32.
+    ///
+    /// Rows go through in blocks, tree by tree, so a tree stays in cache while a block passes through it; each
+    /// row still adds its trees in order, so the sums are bit-identical to xgboost's. Large batches are split
+    /// across `threads`.
     func margins(_ batch: FeatureMatrix) -> [Float] {
-        let k = groupCount
-        var margins = [Float](repeating: 0, count: batch.rows * k)
-        nodes.withUnsafeBufferPointer { nodes in
-            batch.values.withUnsafeBufferPointer { x in
-                margins.withUnsafeMutableBufferPointer { out in
-                    for r in 0..<batch.rows {
-                        let row = x.baseAddress! + r * featureCount
-                        let o = r * k
-                        for g in 0..<k { out[o + g] = baseMargins[g] }
-                        for t in roots.indices {
-                            let node = nodes[leafIndex(tree: t, row: row, nodes: nodes)]
-                            if node.vectorStart >= 0 {
-                                for g in 0..<k { out[o + g] += leafVectors[Int(node.vectorStart) + g] }
-                                continue
-                            }
-                            let leaf = node.value
-                            if let treeWeights {
-                                out[o + Int(groups[t])] += leaf * treeWeights[t]
-                            } else {
-                                out[o + Int(groups[t])] += leaf
-                            }
-                        }
-                    }
+        var margins = [Float](repeating: 0, count: batch.rows * groupCount)
+        batch.values.withUnsafeBufferPointer { x in
+            margins.withUnsafeMutableBufferPointer { out in
+                let input = SharedPointer(base: x.baseAddress!)
+                let output = SharedPointer(base: out.baseAddress!)
+                TreeParallelism.forEachChunk(rows: batch.rows, threads: threads) { range in
+                    marginsBlock(input.base, output.base, range)
                 }
             }
         }
         return margins
+    }
+
+    static let blockRows = 64
+
+    private func marginsBlock(_ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+        let k = groupCount
+        nodes.withUnsafeBufferPointer { nodes in
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(start + Self.blockRows, range.upperBound)
+                for r in start..<end { for g in 0..<k { out[r * k + g] = baseMargins[g] } }
+                for t in roots.indices {
+                    let group = Int(groups[t])
+                    let weight = treeWeights?[t]
+                    for r in start..<end {
+                        let node = nodes[leafIndex(tree: t, row: x + r * featureCount, nodes: nodes)]
+                        if node.vectorStart >= 0 {
+                            for g in 0..<k { out[r * k + g] += leafVectors[Int(node.vectorStart) + g] }
+                        } else if let weight {
+                            out[r * k + group] += node.value * weight
+                        } else {
+                            out[r * k + group] += node.value
+                        }
+                    }
+                }
+                start = end
+            }
+        }
     }
 
     /// The leaf a row reaches in tree `t` (XGBoost's `GetNextNode`: missing → default child; categorical:

@@ -136,7 +136,7 @@ def train_xgb(spec, x, y, path):
         "max_depth": spec["max_depth"],
         "eta": 0.1,
         "min_child_weight": 0.1,
-        "max_bin": 256,
+        "max_bin": 64,  # keeps xgb_500x8_f200 training under a minute on 2 cores
         "nthread": TRAIN_THREADS,
         "seed": 0,
     }
