@@ -146,6 +146,8 @@ struct LightGBMModel: Predictor {
     let treesPerIteration: Int
     let averageOutput: Bool
     var threads = 1
+    /// The fast layout, when every split is numeric and no leaf is linear.
+    private(set) var compact: CompactLightGBM?
     let objective: LightGBMObjective
     let featureCount: Int
     let outputSchema: OutputSchema
@@ -349,6 +351,7 @@ struct LightGBMModel: Predictor {
         }
         self.description = ModelDescription(
             inputSchema: InputSchema(features: features), outputSchema: outputs, details: details)
+        self.compact = CompactLightGBM(self)
     }
 
     // MARK: Prediction
@@ -376,6 +379,25 @@ struct LightGBMModel: Predictor {
             let shared = SharedPointer(base: scores.baseAddress!)
             TreeParallelism.forEachChunk(rows: batch.rows, threads: threads) { range in
                 let scores = shared.base
+                if let compact {
+                    let blockRows = 64
+                    withUnsafeTemporaryAllocation(of: Double.self, capacity: blockRows * featureCount) { block in
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let end = min(start + blockRows, range.upperBound)
+                            for r in start..<end {
+                                for c in 0..<featureCount {
+                                    let v = batch.values[r * featureCount + c]
+                                    block[(r - start) * featureCount + c] = abs(v) <= Self.zeroThreshold ? 0 : v
+                                }
+                            }
+                            compact.accumulate(block.baseAddress!, rows: end - start, featureCount: featureCount,
+                                               out: scores + start * k, classes: k)
+                            start = end
+                        }
+                    }
+                    return
+                }
                 var row = [Double](repeating: 0, count: featureCount)
                 for r in range {
                     Self.prepare(batch, row: r, into: &row)

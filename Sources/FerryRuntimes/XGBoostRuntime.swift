@@ -132,6 +132,8 @@ struct XGBoostForest: Predictor {
     let featureCount: Int
     let groupCount: Int
     var threads = 1
+    /// The fast layout, when every split is numeric and every leaf scalar.
+    private(set) var compact: CompactForest?
     let outputSchema: OutputSchema
     let description: ModelDescription
 
@@ -307,6 +309,7 @@ struct XGBoostForest: Predictor {
         self.description = ModelDescription(
             inputSchema: InputSchema(features: featureNames.map { FeatureSpec(name: $0) }),
             outputSchema: outputs, details: details)
+        self.compact = CompactForest(self)
     }
 
     // MARK: Prediction
@@ -341,6 +344,25 @@ struct XGBoostForest: Predictor {
 
     private func marginsBlock(_ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
         let k = groupCount
+        if let compact {
+            // XGBoost reads features as float32: convert each block once, then run the compact trees over it.
+            let capacity = Self.blockRows * featureCount
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity) { block in
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(start + Self.blockRows, range.upperBound)
+                    let count = (end - start) * featureCount
+                    let source = x + start * featureCount
+                    for i in 0..<count { block[i] = Float(source[i]) }
+                    for r in start..<end { for g in 0..<k { out[r * k + g] = baseMargins[g] } }
+                    compact.accumulate(
+                        block.baseAddress!, rows: end - start, featureCount: featureCount, out: out + start * k,
+                        outputs: k, groups: groups, weights: treeWeights)
+                    start = end
+                }
+            }
+            return
+        }
         nodes.withUnsafeBufferPointer { nodes in
             var start = range.lowerBound
             while start < range.upperBound {
