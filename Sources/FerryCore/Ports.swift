@@ -99,4 +99,13 @@ public protocol Predictor: Sendable {
     var outputSchema: OutputSchema { get }
     /// Predicts every row; each returned tensor has the batch dimension first.
     func predict(_ batch: FeatureMatrix) throws -> [Tensor]
+    /// Approximate bytes the loaded model holds in memory (0 when unknown).
+    var memoryBytes: Int { get }
 }
+
+extension Predictor {
+    public var memoryBytes: Int { 0 }
+}
+
+/// Bytes an array's elements occupy.
+public func byteCount<T>(_ array: [T]) -> Int { array.capacity * MemoryLayout<T>.stride }

@@ -191,7 +191,8 @@ public final class ModelManager: Sendable {
             _ = try predictor.predict(row)
             logger.info("model loaded", metadata: [
                 "model": "\(version.model)", "version": "\(version.version)",
-                "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)"])
+                "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
+                "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
             return Served(version: version, predictor: predictor)
         } catch let error as FerryError {
             logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])

@@ -57,11 +57,52 @@ struct CompactForest: Sendable {
         return goLeft ? n.left : n.right
     }
 
+    /// One row through every tree, eight trees side by side (a lone row has no other rows to overlap with);
+    /// leaves are still added in tree order.
+    func accumulateRow(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, groups: [Int32], weights: [Float]?) {
+        nodes.withUnsafeBufferPointer { buffer in
+            leafValues.withUnsafeBufferPointer { leaves in
+                let nodes = buffer.baseAddress!
+                var t = 0
+                while t + 8 <= roots.count {
+                    var i = (roots[t], roots[t + 1], roots[t + 2], roots[t + 3], roots[t + 4], roots[t + 5], roots[t + 6], roots[t + 7])
+                    let depth = max(max(max(depths[t], depths[t + 1]), max(depths[t + 2], depths[t + 3])),
+                                    max(max(depths[t + 4], depths[t + 5]), max(depths[t + 6], depths[t + 7])))
+                    for _ in 0..<depth {
+                        i.0 = Self.step(nodes, i.0, x); i.1 = Self.step(nodes, i.1, x)
+                        i.2 = Self.step(nodes, i.2, x); i.3 = Self.step(nodes, i.3, x)
+                        i.4 = Self.step(nodes, i.4, x); i.5 = Self.step(nodes, i.5, x)
+                        i.6 = Self.step(nodes, i.6, x); i.7 = Self.step(nodes, i.7, x)
+                    }
+                    withUnsafeBytes(of: i) { reached in
+                        for j in 0..<8 {
+                            let leaf = leaves[Int(reached.load(fromByteOffset: j * 4, as: UInt32.self))]
+                            let g = Int(groups[t + j])
+                            if let weights { out[g] += leaf * weights[t + j] } else { out[g] += leaf }
+                        }
+                    }
+                    t += 8
+                }
+                while t < roots.count {
+                    var i = roots[t]
+                    for _ in 0..<depths[t] { i = Self.step(nodes, i, x) }
+                    let g = Int(groups[t])
+                    if let weights { out[g] += leaves[Int(i)] * weights[t] } else { out[g] += leaves[Int(i)] }
+                    t += 1
+                }
+            }
+        }
+    }
+
     /// Adds every tree's leaf to `out` for `rows` rows of float32 features (row-major, `featureCount` wide).
     func accumulate(
         _ x: UnsafePointer<Float>, rows: Int, featureCount: Int, out: UnsafeMutablePointer<Float>, outputs k: Int,
         groups: [Int32], weights: [Float]?
     ) {
+        if rows < 8 {
+            for r in 0..<rows { accumulateRow(x + r * featureCount, out: out + r * k, groups: groups, weights: weights) }
+            return
+        }
         nodes.withUnsafeBufferPointer { buffer in
             leafValues.withUnsafeBufferPointer { leaves in
                 let nodes = buffer.baseAddress!

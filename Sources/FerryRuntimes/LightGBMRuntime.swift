@@ -148,6 +148,12 @@ struct LightGBMModel: Predictor {
     var threads = 1
     /// The fast layout, when every split is numeric and no leaf is linear.
     private(set) var compact: CompactLightGBM?
+
+    var memoryBytes: Int {
+        byteCount(nodes) + byteCount(trees) + byteCount(leafValues) + byteCount(leafCounts) + byteCount(internalCounts)
+            + byteCount(categoryWords) + linearLeaves.values.reduce(0) { $0 + 64 + byteCount($1.features) + byteCount($1.coefficients) }
+            + (compact.map { byteCount($0.nodes) + byteCount($0.leafValues) + byteCount($0.roots) + byteCount($0.depths) } ?? 0)
+    }
     let objective: LightGBMObjective
     let featureCount: Int
     let outputSchema: OutputSchema

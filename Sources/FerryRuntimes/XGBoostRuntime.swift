@@ -134,6 +134,12 @@ struct XGBoostForest: Predictor {
     var threads = 1
     /// The fast layout, when every split is numeric and every leaf scalar.
     private(set) var compact: CompactForest?
+
+    var memoryBytes: Int {
+        byteCount(nodes) + byteCount(roots) + byteCount(groups) + byteCount(categoryWords) + byteCount(leafVectors)
+            + byteCount(covers) + (treeWeights.map(byteCount) ?? 0)
+            + (compact.map { byteCount($0.nodes) + byteCount($0.leafValues) + byteCount($0.roots) + byteCount($0.depths) } ?? 0)
+    }
     let outputSchema: OutputSchema
     let description: ModelDescription
 

@@ -27,12 +27,6 @@ func readDoubles(_ url: URL) throws -> [Double] {
     }
 }
 
-func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
-}
-
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
@@ -70,14 +64,7 @@ for model in manifest.models {
     let artifact = try Data(contentsOf: folder.appendingPathComponent(model.file))
     let single = try await runtime(model.format, threads: 1).load(artifact, options: [:])
     let loadSeconds = seconds(clock.now - loadStart)
-    // Memory of a loaded model: hold several copies and divide the growth of the resident set, so allocator
-    // slack averages out.
-    let copies = 8
-    let before = residentBytes()
-    var held: [any Predictor] = []
-    for _ in 0..<copies { held.append(try await runtime(model.format, threads: 1).load(artifact, options: [:])) }
-    let inMemory = (residentBytes() - before) / copies
-    held.removeAll()
+    let inMemory = single.memoryBytes
     let parallel = try await runtime(model.format, threads: 2).load(artifact, options: [:])
 
     // Correctness first: the batch must agree with the library's own predictions.
