@@ -41,6 +41,12 @@ PY
 status=$(curl -s -o "$work/bad.json" -w '%{http_code}' "$server/v2/models/fraud/infer" -d '{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}')
 [ "$status" = 400 ] && grep -q '"error"' "$work/bad.json" || fail "bad request got $status"
 
+if command -v promtool >/dev/null 2>&1; then
+  curl -sf "$server/metrics" | promtool check metrics || fail "promtool rejects /metrics"
+  echo "promtool accepts /metrics"
+fi
+curl -sf "$server/metrics" | grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' || fail "/metrics does not count requests"
+
 export FERRY_SERVER=$server
 "$FERRY" models list
 "$FERRY" predict fraud --csv examples/fraud/rows.csv

@@ -82,69 +82,104 @@ public final class DataPlane: Sendable {
     /// Runs a V2 inference request: resolves the version, checks the inputs against its schema, predicts, and
     /// returns the requested outputs.
     public func infer(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
-        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
-        let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
-        var outputs = try served.predictor.predict(batch)
-        let wantsContributions = request.parameters[Self.contributionsParameter]?.boolValue == true
-            || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
-        if wantsContributions {
-            let (values, groups) = try contributions(served, batch)
-            let width = batch.columns + 1
-            outputs.append(Tensor(
-                name: Self.contributionsOutput, datatype: .fp64,
-                shape: groups == 1 ? [batch.rows, width] : [batch.rows, groups, width], data: .float64(values)))
-        }
-        if let requested = request.outputs {
-            outputs = try requested.map { wanted in
-                guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
-                    let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
-                    throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
-                }
-                tensor.parameters = wanted.parameters
-                return tensor
+        let start = ContinuousClock.now
+        let served = try await resolve(model: model, version: version)
+        return try measured(served, since: start) {
+            let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
+            var outputs = try served.predictor.predict(batch)
+            let wantsContributions = request.parameters[Self.contributionsParameter]?.boolValue == true
+                || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
+            if wantsContributions {
+                let (values, groups) = try contributions(served, batch)
+                let width = batch.columns + 1
+                outputs.append(Tensor(
+                    name: Self.contributionsOutput, datatype: .fp64,
+                    shape: groups == 1 ? [batch.rows, width] : [batch.rows, groups, width], data: .float64(values)))
             }
+            if let requested = request.outputs {
+                outputs = try requested.map { wanted in
+                    guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
+                        let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
+                        throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
+                    }
+                    tensor.parameters = wanted.parameters
+                    return tensor
+                }
+            }
+            let response = InferenceResponse(
+                modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
+            return (response, batch.rows)
         }
-        return InferenceResponse(
-            modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
     }
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
     /// scalar output, a list for a vector output).
     public func predict(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, predictions: [JSONValue]) {
-        guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
-        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
-        let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
-        let outputs = try served.predictor.predict(batch)
-        guard let first = outputs.first, case .float32(let values) = first.data else {
-            throw FerryError(.internal, "model returned no FP32 output")
+        let start = ContinuousClock.now
+        let served = try await resolve(model: model, version: version)
+        return try measured(served, since: start) {
+            guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
+            let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+            let outputs = try served.predictor.predict(batch)
+            guard let first = outputs.first else { throw FerryError(.internal, "model returned no output") }
+            let values: [Double] = switch first.data {
+            case .float32(let v): v.map(Double.init)
+            case .float64(let v): v
+            default: throw FerryError(.internal, "model returned a non-float output")
+            }
+            let width = first.shape.dropFirst().reduce(1, *)
+            let predictions: [JSONValue] = (0..<batch.rows).map { r in
+                if first.shape.count == 1 { return .number(values[r]) }
+                return .array((0..<width).map { .number(values[r * width + $0]) })
+            }
+            return ((served.version.version, predictions), batch.rows)
         }
-        let width = first.shape.dropFirst().reduce(1, *)
-        let predictions: [JSONValue] = (0..<batch.rows).map { r in
-            if first.shape.count == 1 { return .number(Double(values[r])) }
-            return .array((0..<width).map { .number(Double(values[r * width + $0])) })
-        }
-        return (served.version.version, predictions)
     }
 
     /// Explains V1 instances: per instance (and per class for multi-class models) each feature's contribution to
     /// the raw output, plus the bias they are measured from.
     public func explain(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, explanations: [JSONValue]) {
-        guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
-        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
-        let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
-        let (values, groups) = try contributions(served, batch)
-        let names = served.version.inputSchema.featureNames
-        let width = names.count + 1
-        let explanations: [JSONValue] = (0..<batch.rows).map { r in
-            let perGroup: [JSONValue] = (0..<groups).map { g in
-                let base = (r * groups + g) * width
-                var members: [String: JSONValue] = [:]
-                for (f, name) in names.enumerated() { members[name] = .number(values[base + f]) }
-                return .object(["contributions": .object(members), "bias": .number(values[base + names.count])])
+        let start = ContinuousClock.now
+        let served = try await resolve(model: model, version: version)
+        return try measured(served, since: start) {
+            guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
+            let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+            let (values, groups) = try contributions(served, batch)
+            let names = served.version.inputSchema.featureNames
+            let width = names.count + 1
+            let explanations: [JSONValue] = (0..<batch.rows).map { r in
+                let perGroup: [JSONValue] = (0..<groups).map { g in
+                    let base = (r * groups + g) * width
+                    var members: [String: JSONValue] = [:]
+                    for (f, name) in names.enumerated() { members[name] = .number(values[base + f]) }
+                    return .object(["contributions": .object(members), "bias": .number(values[base + names.count])])
+                }
+                return groups == 1 ? perGroup[0] : .array(perGroup)
             }
-            return groups == 1 ? perGroup[0] : .array(perGroup)
+            return ((served.version.version, explanations), batch.rows)
         }
-        return (served.version.version, explanations)
+    }
+
+    /// Resolves the version a request names; failures here are counted without a version label.
+    private func resolve(model: String, version: String?) async throws -> ModelManager.Served {
+        do {
+            return try await models.served(model: model, selector: VersionSelector(parsing: version))
+        } catch {
+            models.metrics.recordUnresolved((error as? FerryError)?.code ?? .internal)
+            throw error
+        }
+    }
+
+    /// Runs a request's work against a resolved version, counting it (rows, latency, or the error's kind).
+    private func measured<T>(_ served: ModelManager.Served, since start: ContinuousClock.Instant, _ body: () throws -> (T, Int)) throws -> T {
+        do {
+            let (result, rows) = try body()
+            served.metrics.recordSuccess(rows: rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            return result
+        } catch {
+            served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            throw error
+        }
     }
 
     /// Request parameter (`"parameters": {"contributions": true}`) that adds the `contributions` output.

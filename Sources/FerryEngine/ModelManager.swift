@@ -14,6 +14,8 @@ public final class ModelManager: Sendable {
     public struct Served: Sendable {
         public let version: ModelVersion
         public let predictor: any Predictor
+        /// Where requests to this version are counted.
+        public let metrics: ServingMetrics.Version
     }
 
     struct Key: Hashable, Sendable {
@@ -39,12 +41,17 @@ public final class ModelManager: Sendable {
     private let artifacts: any ArtifactStore
     private let runtimes: RuntimeCatalog
     private let logger: Logger
+    public let metrics: ServingMetrics
 
-    public init(store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger) {
+    public init(
+        store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger,
+        metrics: ServingMetrics = ServingMetrics()
+    ) {
         self.store = store
         self.artifacts = artifacts
         self.runtimes = runtimes
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// The ready version a request names, loading it first if needed.
@@ -98,7 +105,8 @@ public final class ModelManager: Sendable {
 
     /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
     public func unload(model: String, version: Int) {
-        state.withLock { _ = $0.loaded.removeValue(forKey: Key(model: model, version: version)) }
+        let removed = state.withLock { $0.loaded.removeValue(forKey: Key(model: model, version: version)) }
+        removed?.metrics.recordUnload()
     }
 
     /// Re-reads a model's aliases and default version after the registry changed them.
@@ -183,6 +191,7 @@ public final class ModelManager: Sendable {
             let bytes = try await artifacts.get(version.artifact)
             let runtime = try runtimes.runtime(for: version.format)
             let predictor = try await runtime.load(bytes, options: version.runtimeOptions)
+            let counters = metrics.version(model: version.model, version: version.version)
             guard predictor.featureCount == version.inputSchema.features.count else {
                 throw FerryError(.internal, "the artifact has \(predictor.featureCount) features but the registered schema has \(version.inputSchema.features.count)")
             }
@@ -193,12 +202,19 @@ public final class ModelManager: Sendable {
                 "model": "\(version.model)", "version": "\(version.version)",
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
                 "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
-            return Served(version: version, predictor: predictor)
+            counters.recordLoad(seconds: Self.seconds(ContinuousClock.now - start), memoryBytes: predictor.memoryBytes)
+            return Served(version: version, predictor: predictor, metrics: counters)
         } catch let error as FerryError {
+            metrics.version(model: version.model, version: version.version).recordLoadFailure()
             logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])
             throw FerryError(.unavailable, "\(label) could not be loaded: \(error.message)", cause: error)
         } catch {
+            metrics.version(model: version.model, version: version.version).recordLoadFailure()
             throw FerryError(.unavailable, "\(label) could not be loaded: \(error)", cause: error)
         }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -29,5 +29,10 @@ public func makeRouter(
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes
     router.get("/openapi.json") { _, _ in jsonResponse(document) }
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: PrometheusExposition.contentType],
+            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(dataPlane.models.metrics))))
+    }
     return router
 }

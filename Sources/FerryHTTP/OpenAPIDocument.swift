@@ -13,6 +13,7 @@ enum OpenAPIDocument {
         var request: JSONValue? = nil
         var requestContentType = "application/json"
         var status = 200
+        var responseContentType = "application/json"
         var response: JSONValue
         var query: [(name: String, description: String)] = []
     }
@@ -62,6 +63,7 @@ enum OpenAPIDocument {
             Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", response: ref("AliasEvent")),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
+            Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", responseContentType: "text/plain", response: ["type": "string"]),
         ]
         return r
     }()
@@ -151,7 +153,7 @@ enum OpenAPIDocument {
             }
             let errorContent: JSONValue = ["application/json": ["schema": ref("Error")]]
             var responses: [String: JSONValue] = [
-                String(route.status): ["description": "Success", "content": ["application/json": ["schema": route.response]]],
+                String(route.status): ["description": "Success", "content": [route.responseContentType: ["schema": route.response]]],
                 "default": ["description": "Error with a message naming the problem", "content": errorContent],
             ]
             if route.path.hasSuffix("/infer") {

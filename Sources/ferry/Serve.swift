@@ -39,6 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-mb"), help: "Largest inference request body, in MiB.")
     var maxBodyMB = 32
 
+    @Option(name: .customLong("request-metrics"), help: "Count every inference request in /metrics: on or off.")
+    var requestMetrics = "on"
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -46,6 +49,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxRows > 0 else { throw ValidationError("--max-rows must be positive") }
         guard maxBodyMB > 0 else { throw ValidationError("--max-body-mb must be positive") }
+        guard ["on", "off"].contains(requestMetrics) else { throw ValidationError("--request-metrics must be 'on' or 'off'") }
     }
 
     func run() async throws {
@@ -62,7 +66,9 @@ struct Serve: AsyncParsableCommand {
         let store = try SQLiteMetadataStore(path: data.appendingPathComponent("ferry.sqlite").path)
         let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()])
-        let models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
+        let models = ModelManager(
+            store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
+            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"))
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),

@@ -1,0 +1,116 @@
+import FerryCore
+import Foundation
+import Synchronization
+
+/// Counters and histograms of the inference path, per model version, kept cheap: a version's counters live in
+/// an object the resolved version carries, so recording is one uncontended lock and a few additions.
+public final class ServingMetrics: Sendable {
+    /// Upper bounds of the latency histogram, in seconds.
+    public static let latencyBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Upper bounds of the rows-per-request histogram.
+    public static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384]
+
+    public struct Histogram: Sendable {
+        public var counts: [UInt64]
+        public var sum: Double = 0
+        public var count: UInt64 = 0
+
+        init(buckets: Int) { counts = .init(repeating: 0, count: buckets) }
+
+        mutating func observe(_ value: Double, bounds: [Double]) {
+            var i = 0
+            while i < bounds.count && value > bounds[i] { i += 1 }
+            if i < bounds.count { counts[i] += 1 }
+            sum += value
+            count += 1
+        }
+    }
+
+    /// One version's figures.
+    public struct Snapshot: Sendable {
+        public var model: String
+        public var version: Int
+        public var requests: UInt64 = 0
+        public var rows: UInt64 = 0
+        public var errors: [String: UInt64] = [:]
+        public var latency = Histogram(buckets: ServingMetrics.latencyBuckets.count)
+        public var batchRows = Histogram(buckets: ServingMetrics.batchBuckets.count)
+        public var loadSeconds: Double?
+        public var loaded = false
+        public var loadFailures: UInt64 = 0
+        public var memoryBytes = 0
+    }
+
+    /// The counters of one version; recording takes its own lock, so versions never contend with each other.
+    public final class Version: Sendable {
+        let state: Mutex<Snapshot>
+        let enabled: Bool
+
+        init(model: String, version: Int, enabled: Bool) {
+            state = Mutex(Snapshot(model: model, version: version))
+            self.enabled = enabled
+        }
+
+        public func recordSuccess(rows: Int, seconds: Double) {
+            guard enabled else { return }
+            state.withLock { s in
+                s.requests += 1
+                s.rows += UInt64(rows)
+                s.latency.observe(seconds, bounds: ServingMetrics.latencyBuckets)
+                s.batchRows.observe(Double(rows), bounds: ServingMetrics.batchBuckets)
+            }
+        }
+
+        public func recordError(_ code: FerryError.Code, seconds: Double) {
+            guard enabled else { return }
+            state.withLock { s in
+                s.requests += 1
+                s.errors[code.rawValue, default: 0] += 1
+                s.latency.observe(seconds, bounds: ServingMetrics.latencyBuckets)
+            }
+        }
+
+        func recordLoad(seconds: Double, memoryBytes: Int) {
+            state.withLock { s in
+                s.loadSeconds = seconds
+                s.loaded = true
+                s.memoryBytes = memoryBytes
+            }
+        }
+
+        func recordLoadFailure() { state.withLock { $0.loadFailures += 1 } }
+        func recordUnload() { state.withLock { $0.loaded = false } }
+    }
+
+    private struct Key: Hashable { var model: String; var version: Int }
+    private let versions = Mutex<[Key: Version]>([:])
+    /// Requests that failed before a version was resolved (unknown model, malformed path), by error code.
+    private let unresolved = Mutex<[String: UInt64]>([:])
+
+    /// Whether per-request figures are recorded (model load figures always are).
+    public let requestMetricsEnabled: Bool
+
+    public init(requestMetrics: Bool = true) {
+        requestMetricsEnabled = requestMetrics
+    }
+
+    public func version(model: String, version: Int) -> Version {
+        versions.withLock { all in
+            let key = Key(model: model, version: version)
+            if let existing = all[key] { return existing }
+            let created = Version(model: model, version: version, enabled: requestMetricsEnabled)
+            all[key] = created
+            return created
+        }
+    }
+
+    public func recordUnresolved(_ code: FerryError.Code) {
+        unresolved.withLock { $0[code.rawValue, default: 0] += 1 }
+    }
+
+    /// Every version's figures, ordered by model and version, and the unresolved errors by code.
+    public func snapshot() -> (versions: [Snapshot], unresolvedErrors: [String: UInt64]) {
+        let all = versions.withLock { Array($0.values) }.map { $0.state.withLock { $0 } }
+        return (all.sorted { ($0.model, $0.version) < ($1.model, $1.version) }, unresolved.withLock { $0 })
+    }
+}
