@@ -63,5 +63,9 @@ stop
 start
 curl -sf "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
   || fail "production alias did not survive a restart"
+# Predictions served before SIGTERM were written out during shutdown.
+curl -sf "$server/api/v1/models/fraud/predictions?limit=1000" \
+  | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 4, n; print(f"{n} logged predictions survived the restart")' \
+  || fail "prediction log lost records across a graceful restart"
 stop
 echo "smoke passed"

@@ -19,13 +19,19 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
     /// For a categorical feature that may be sent by name: the category names, whose index is the code the model
     /// reads. An unknown name reads as a missing value (as pandas does for an unseen category).
     public var categories: [String]?
+    /// Whether the prediction log stores this feature redacted or hashed instead of as it is.
+    public var sensitive: Sensitivity?
 
-    public init(name: String, datatype: DataType = .fp32, nullable: Bool = true, description: String? = nil, categories: [String]? = nil) {
+    public init(
+        name: String, datatype: DataType = .fp32, nullable: Bool = true, description: String? = nil,
+        categories: [String]? = nil, sensitive: Sensitivity? = nil
+    ) {
         self.name = name
         self.datatype = datatype
         self.nullable = nullable
         self.description = description
         self.categories = categories
+        self.sensitive = sensitive
     }
 
     /// The code of a category sent by name: its index, or NaN when the model never saw it.
@@ -33,7 +39,7 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         categories?.firstIndex(of: category).map(Double.init) ?? .nan
     }
 
-    enum CodingKeys: String, CodingKey { case name, datatype, nullable, description, categories }
+    enum CodingKeys: String, CodingKey { case name, datatype, nullable, description, categories, sensitive }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -42,6 +48,7 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         nullable = try c.decodeIfPresent(Bool.self, forKey: .nullable) ?? true
         description = try c.decodeIfPresent(String.self, forKey: .description)
         categories = try c.decodeIfPresent([String].self, forKey: .categories)
+        sensitive = try c.decodeIfPresent(Sensitivity.self, forKey: .sensitive)
     }
 }
 

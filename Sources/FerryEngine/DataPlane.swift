@@ -33,14 +33,23 @@ public final class DataPlane: Sendable {
     public let limits: InferenceLimits
     public let serverName: String
     public let serverVersion: String
+    /// Where served predictions are recorded; nil disables the prediction log.
+    public let predictionLog: PredictionLogger?
     private let isReady = Mutex(false)
 
-    public init(models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String) {
+    public init(
+        models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String,
+        predictionLog: PredictionLogger? = nil
+    ) {
         self.models = models
         self.limits = limits
         self.serverName = serverName
         self.serverVersion = serverVersion
+        self.predictionLog = predictionLog
     }
+
+    /// Response parameter (V2) and field (V1) carrying the prediction id that feedback refers to.
+    public static let predictionIDParameter = "prediction_id"
 
     // MARK: Health
 
@@ -106,15 +115,18 @@ public final class DataPlane: Sendable {
                     return tensor
                 }
             }
-            let response = InferenceResponse(
+            var response = InferenceResponse(
                 modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
+            if let id = record(served, batch, outputs, since: start) {
+                response.parameters[Self.predictionIDParameter] = .string(id)
+            }
             return (response, batch.rows)
         }
     }
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
     /// scalar output, a list for a vector output).
-    public func predict(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, predictions: [JSONValue]) {
+    public func predict(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, predictions: [JSONValue], predictionID: String?) {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
         return try measured(served, since: start) {
@@ -132,8 +144,29 @@ public final class DataPlane: Sendable {
                 if first.shape.count == 1 { return .number(values[r]) }
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
-            return ((served.version.version, predictions), batch.rows)
+            let id = record(served, batch, outputs, since: start)
+            return ((served.version.version, predictions, id), batch.rows)
         }
+    }
+
+    /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.
+    private func record(_ served: ModelManager.Served, _ batch: FeatureMatrix, _ outputs: [Tensor], since start: ContinuousClock.Instant) -> String? {
+        guard let log = predictionLog else { return nil }
+        let id = UUID().uuidString.lowercased()
+        guard log.sampled(), let first = outputs.first else { return id }
+        let values: [Double] = switch first.data {
+        case .float32(let v): v.map(Double.init)
+        case .float64(let v): v
+        default: []
+        }
+        let width = batch.rows > 0 ? values.count / batch.rows : 0
+        let schema = served.version.inputSchema
+        log.submit(PredictionRecord(
+            id: id, model: served.version.model, version: served.version.version, at: Date(),
+            latencyMicros: Int(ModelManager.seconds(ContinuousClock.now - start) * 1e6),
+            inputs: (0..<batch.rows).map { PredictionLogger.storedRow(batch, row: $0, schema: schema) },
+            outputs: (0..<batch.rows).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }))
+        return id
     }
 
     /// Explains V1 instances: per instance (and per class for multi-class models) each feature's contribution to

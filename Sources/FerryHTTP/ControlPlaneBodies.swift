@@ -137,6 +137,30 @@ enum API {
         }
     }
 
+    struct PredictionBody: Codable, Sendable {
+        var id: String
+        var model: String
+        var version: Int
+        var at: Date
+        var latencyMicros: Int
+        var inputs: [[JSONValue]]
+        var outputs: [[Double]]
+
+        enum CodingKeys: String, CodingKey {
+            case id, model, version, at, inputs, outputs, latencyMicros = "latency_us"
+        }
+
+        init(_ r: PredictionRecord) {
+            id = r.id
+            model = r.model
+            version = r.version
+            at = r.at
+            latencyMicros = r.latencyMicros
+            inputs = r.inputs
+            outputs = r.outputs
+        }
+    }
+
     struct CreateModelRequest: Codable, Sendable {
         var name: String
         var description: String?

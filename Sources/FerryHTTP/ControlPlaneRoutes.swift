@@ -12,6 +12,7 @@ extension HTTPField.Name {
 /// The registry's JSON API under `/api/v1`.
 struct ControlPlaneRoutes<Context: RequestContext> {
     let registry: Registry
+    let predictions: (any PredictionLog)?
     let maxArtifactBytes: Int
 
     func add(to router: Router<Context>) {
@@ -83,6 +84,32 @@ struct ControlPlaneRoutes<Context: RequestContext> {
                 by: actor(request))
             return try encode(API.AliasEventBody(event))
         }
+        api.get("/models/{name}/predictions") { request, context in
+            let name = try context.parameters.require("name")
+            _ = try await registry.model(named: name)
+            let query = request.uri.queryParameters
+            let limit = try query["limit"].map { text -> Int in
+                guard let n = Int(text), (1...10_000).contains(n) else {
+                    throw FerryError.invalid("query 'limit' must be a number from 1 to 10000, got '\(text)'")
+                }
+                return n
+            } ?? 100
+            let version = try query["version"].map { text -> Int in
+                guard let n = Int(text), n > 0 else { throw FerryError.invalid("query 'version' must be a version number, got '\(text)'") }
+                return n
+            }
+            let records = try await requireLog().records(
+                model: name, version: version, since: try Self.date(query["since"], "since"),
+                until: try Self.date(query["until"], "until"), limit: limit)
+            return try encode(API.List(items: records.map(API.PredictionBody.init)))
+        }
+        api.get("/predictions/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard let record = try await requireLog().record(id: id) else {
+                throw FerryError.notFound("no logged prediction has id '\(id)' (it may have been sampled out or expired)")
+            }
+            return try encode(API.PredictionBody(record))
+        }
         api.get("/models/{name}/alias-history") { request, context in
             let alias = request.uri.queryParameters["alias"].map(String.init)
             let events = try await registry.aliasHistory(model: try context.parameters.require("name"), alias: alias)
@@ -111,6 +138,22 @@ struct ControlPlaneRoutes<Context: RequestContext> {
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
             runtimeOptions: body.runtimeOptions ?? [:], createdBy: by), body.aliases ?? [])
+    }
+
+    private func requireLog() throws -> any PredictionLog {
+        guard let predictions else { throw FerryError(.failedPrecondition, "the prediction log is off on this server") }
+        return predictions
+    }
+
+    /// Reads an ISO 8601 time from the query string.
+    static func date(_ text: Substring?, _ name: String) throws -> Date? {
+        guard let text else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let d = formatter.date(from: String(text)) { return d }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = formatter.date(from: String(text)) { return d }
+        throw FerryError.invalid("query '\(name)' must be an ISO 8601 time like 2026-11-22T10:00:00Z, got '\(text)'")
     }
 
     private func number(_ context: Context) throws -> Int {

@@ -16,6 +16,18 @@ public struct HTTPLimits: Sendable {
     }
 }
 
+func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: String, type: String, value: Double)] {
+    guard let log else { return [] }
+    let c = log.counters
+    return [
+        ("ferry_prediction_log_written_total", "Prediction records written to the log.", "counter", Double(c.written)),
+        ("ferry_prediction_log_dropped_total", "Prediction records dropped because the log's queue was full.", "counter", Double(c.dropped)),
+        ("ferry_prediction_log_sampled_out_total", "Requests not logged because of the sample rate.", "counter", Double(c.sampledOut)),
+        ("ferry_prediction_log_write_failures_total", "Prediction records whose write failed.", "counter", Double(c.writeFailures)),
+        ("ferry_prediction_log_queued", "Prediction records waiting to be written.", "gauge", Double(c.queued)),
+    ]
+}
+
 /// Builds the router of Ferry's HTTP API: inference (V2, V1), the registry API and `/openapi.json`.
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, limits: HTTPLimits = HTTPLimits()
@@ -24,7 +36,8 @@ public func makeRouter(
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
-    ControlPlaneRoutes(registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router)
+    ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
+        .add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes
@@ -32,7 +45,8 @@ public func makeRouter(
     router.get("/metrics") { _, _ in
         Response(
             status: .ok, headers: [.contentType: PrometheusExposition.contentType],
-            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(dataPlane.models.metrics))))
+            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
+                dataPlane.models.metrics, extra: predictionLogMetrics(dataPlane.predictionLog)))))
     }
     return router
 }

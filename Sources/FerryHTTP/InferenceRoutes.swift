@@ -9,6 +9,8 @@ extension HTTPField.Name {
     static let inferenceHeaderContentLength = Self("Inference-Header-Content-Length")!
     /// The model version that answered a request.
     static let ferryModelVersion = Self("Ferry-Model-Version")!
+    /// The id under which a prediction was logged; feedback refers to it.
+    static let ferryPredictionID = Self("Ferry-Prediction-Id")!
 }
 
 /// Open Inference Protocol (V2) and V1 `:predict` routes over the `DataPlane`.
@@ -104,6 +106,7 @@ struct InferenceRoutes<Context: RequestContext> {
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
+        if case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] { headers[.ferryPredictionID] = id }
         if let headerLength {
             headers[.inferenceHeaderContentLength] = String(headerLength)
             headers[.contentType] = "application/octet-stream"
@@ -116,15 +119,21 @@ struct InferenceRoutes<Context: RequestContext> {
         let name = try context.parameters.require("name")
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
-        let (version, predictions) = try await dataPlane.predict(
+        let (version, predictions, predictionID) = try await dataPlane.predict(
             model: name, version: context.parameters.get("version"), instances: instances)
         var w = JSONWriter()
         w.raw("{\"predictions\":")
         w.value(.array(predictions))
         w.raw(",\"model_version\":")
         w.string(String(version))
+        var headers: HTTPFields = [.ferryModelVersion: String(version)]
+        if let predictionID {
+            w.raw(",\"prediction_id\":")
+            w.string(predictionID)
+            headers[.ferryPredictionID] = predictionID
+        }
         w.raw("}")
-        return jsonResponse(w.bytes, headers: [.ferryModelVersion: String(version)])
+        return jsonResponse(w.bytes, headers: headers)
     }
 }
 

@@ -61,6 +61,8 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", response: list("Alias")),
             Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", request: ref("SetAliasRequest"), response: ref("AliasEvent")),
             Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", response: ref("AliasEvent")),
+            Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
+            Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", response: ref("Prediction")),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
             Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", responseContentType: "text/plain", response: ["type": "string"]),
@@ -137,6 +139,10 @@ enum OpenAPIDocument {
                 "sequence": integer, "model": string, "alias": string, "from": integer, "to": integer, "by": string,
                 "at": ["type": "string", "format": "date-time"], "reason": string,
             ], required: ["sequence", "model", "alias", "by", "at"]),
+            "Prediction": object([
+                "id": string, "model": string, "version": integer, "at": ["type": "string", "format": "date-time"],
+                "latency_us": integer, "inputs": array(array([:])), "outputs": array(array(number)),
+            ], required: ["id", "model", "version", "at", "inputs", "outputs"]),
             "SetAliasRequest": object(["version": ["type": "integer", "minimum": 1], "reason": string], required: ["version"]),
         ]
     }()

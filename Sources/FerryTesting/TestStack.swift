@@ -13,6 +13,8 @@ public struct TestStack: Sendable {
     public let models: ModelManager
     public let registry: Registry
     public let dataPlane: DataPlane
+    public let predictionLog: SQLitePredictionLog
+    public let predictionLogger: PredictionLogger
     public let folder: URL
 
     public init(limits: InferenceLimits = InferenceLimits()) throws {
@@ -24,7 +26,9 @@ public struct TestStack: Sendable {
         logger.logLevel = .critical
         models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
         registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
-        dataPlane = DataPlane(models: models, limits: limits, serverVersion: "test")
+        predictionLog = try SQLitePredictionLog()
+        predictionLogger = PredictionLogger(log: predictionLog, logger: logger)
+        dataPlane = DataPlane(models: models, limits: limits, serverVersion: "test", predictionLog: predictionLogger)
         dataPlane.setReady(true)
     }
 

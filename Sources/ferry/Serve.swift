@@ -42,6 +42,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("request-metrics"), help: "Count every inference request in /metrics: on or off.")
     var requestMetrics = "on"
 
+    @Option(name: .customLong("log-sample-rate"), help: "Share of inference requests recorded in the prediction log (0 turns it off, 1 logs all).")
+    var logSampleRate = 1.0
+
+    @Option(name: .customLong("log-retention-days"), help: "Prediction log records older than this are deleted.")
+    var logRetentionDays = 30.0
+
+    @Option(name: .customLong("log-max-records"), help: "At most this many prediction log records are kept.")
+    var logMaxRecords = 10_000_000
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -50,6 +59,9 @@ struct Serve: AsyncParsableCommand {
         guard maxRows > 0 else { throw ValidationError("--max-rows must be positive") }
         guard maxBodyMB > 0 else { throw ValidationError("--max-body-mb must be positive") }
         guard ["on", "off"].contains(requestMetrics) else { throw ValidationError("--request-metrics must be 'on' or 'off'") }
+        guard (0...1).contains(logSampleRate) else { throw ValidationError("--log-sample-rate must be between 0 and 1") }
+        guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
+        guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
     }
 
     func run() async throws {
@@ -70,9 +82,17 @@ struct Serve: AsyncParsableCommand {
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
             metrics: ServingMetrics(requestMetrics: requestMetrics == "on"))
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
+        var predictionLogger: PredictionLogger?
+        if logSampleRate > 0 {
+            predictionLogger = PredictionLogger(
+                log: try SQLitePredictionLog(path: data.appendingPathComponent("predictions.sqlite").path),
+                configuration: .init(
+                    sampleRate: logSampleRate, retention: .seconds(logRetentionDays * 86_400), maxRecords: logMaxRecords),
+                logger: logger)
+        }
         let dataPlane = DataPlane(
             models: models, limits: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
-            serverVersion: Ferry.version)
+            serverVersion: Ferry.version, predictionLog: predictionLogger)
 
         if let example { try await registerExample(folder: example, registry: registry, logger: logger) }
         await models.warmStart()
@@ -91,8 +111,12 @@ struct Serve: AsyncParsableCommand {
             },
             logger: logger)
         // Shutdown runs in reverse order: readiness turns false first, then the server drains in-flight requests.
+        var services: [any Service] = []
+        if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
+        services += [app, ReadinessService(dataPlane: dataPlane, logger: logger)]
+        // The prediction log comes first so it stops last: it writes what the drained requests queued.
         let group = ServiceGroup(configuration: .init(
-            services: [app, ReadinessService(dataPlane: dataPlane, logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("ferry stopped")
@@ -136,6 +160,19 @@ struct Serve: AsyncParsableCommand {
         }
         text += "Stop with Ctrl-C (in-flight requests finish first).\n"
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Runs the prediction log's writer; on shutdown it writes what is still queued, then returns.
+struct PredictionLogService: Service {
+    let logger: PredictionLogger
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await logger.run()
+        } onGracefulShutdown: {
+            logger.finish()
+        }
     }
 }
 

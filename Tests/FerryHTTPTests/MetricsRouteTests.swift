@@ -40,3 +40,29 @@ struct MetricsRouteTests {
         }
     }
 }
+
+struct PredictionLogRouteTests {
+    @Test func responsesCarryAPredictionIDThatFindsTheLoggedRecord() async throws {
+        try await withFerry { client, stack in
+            let row = "[1,2,3,4,5,6,7,8,9,10,11,12]"
+            let v2 = try await client.post("/v2/models/fraud/infer", #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":[\#(row)]}]}"#)
+            let id = (v2.json["parameters"] as? [String: Any])?["prediction_id"] as? String
+            #expect(id != nil && v2.headers[HTTPField.Name("Ferry-Prediction-Id")!] == id)
+            let v1 = try await client.post("/v1/models/fraud:predict", #"{"instances":[\#(row),\#(row)]}"#)
+            #expect(v1.json["prediction_id"] is String)
+            await stack.predictionLogger.flush()
+
+            let one = try await client.get("/api/v1/predictions/\(id ?? "-")")
+            #expect(one.status == .ok, "\(one.text)")
+            #expect((one.json["inputs"] as? [[Double]])?.first == (1...12).map(Double.init))
+            #expect(one.json["version"] as? Int == 1)
+            let list = try await client.get("/api/v1/models/fraud/predictions?limit=10")
+            #expect((list.json["items"] as? [Any])?.count == 2)
+            #expect(try await client.get("/api/v1/predictions/nope").status == .notFound)
+            let bad = try await client.get("/api/v1/models/fraud/predictions?since=yesterday")
+            #expect(bad.status == .badRequest && bad.errorMessage.contains("query 'since'"))
+            let metrics = try await client.get("/metrics").text
+            #expect(metrics.contains("ferry_prediction_log_written_total 2"))
+        }
+    }
+}

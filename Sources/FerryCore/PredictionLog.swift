@@ -1,0 +1,47 @@
+import Foundation
+
+/// One logged inference request: what went in (after redaction), what came out, when and how fast.
+public struct PredictionRecord: Sendable, Equatable {
+    /// Returned to the caller; feedback (ground truth) refers to it.
+    public var id: String
+    public var model: String
+    public var version: Int
+    public var at: Date
+    public var latencyMicros: Int
+    /// Input rows in schema order; a redacted value is null, a hashed one a `sha256:` string.
+    public var inputs: [[JSONValue]]
+    /// Output values per row (a class's probabilities, or one value).
+    public var outputs: [[Double]]
+
+    public init(id: String, model: String, version: Int, at: Date, latencyMicros: Int, inputs: [[JSONValue]], outputs: [[Double]]) {
+        self.id = id
+        self.model = model
+        self.version = version
+        self.at = at
+        self.latencyMicros = latencyMicros
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+}
+
+/// Durable storage of prediction records. Every implementation must pass `PredictionLogConformance`.
+public protocol PredictionLog: Sendable {
+    /// Stores records in one transaction.
+    func append(_ records: [PredictionRecord]) async throws
+    func record(id: String) async throws -> PredictionRecord?
+    /// Records of a model (optionally one version) in a time range, newest first, at most `limit`.
+    func records(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord]
+    func count(model: String?) async throws -> Int
+    /// Deletes records older than `date`; returns how many.
+    @discardableResult func purge(olderThan date: Date) async throws -> Int
+    /// Keeps only the newest `count` records; returns how many were deleted.
+    @discardableResult func trim(keepNewest count: Int) async throws -> Int
+}
+
+/// How a sensitive feature is stored in the prediction log.
+public enum Sensitivity: String, Sendable, Codable, Equatable {
+    /// Not stored (null).
+    case redact
+    /// Stored as `sha256:<hex>` of the value's text, so equal values can still be matched.
+    case hash
+}

@@ -1,0 +1,156 @@
+import Crypto
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Takes prediction records off the request path: `submit` only appends to a bounded in-memory queue (or counts
+/// a drop when it is full), and `run` writes the queue in batches and applies retention.
+public final class PredictionLogger: Sendable {
+    public struct Configuration: Sendable {
+        /// Share of requests logged, 0...1.
+        public var sampleRate: Double
+        /// Most records waiting to be written; beyond it new records are dropped and counted.
+        public var capacity: Int
+        /// Most records written in one transaction.
+        public var batchSize: Int
+        public var flushInterval: Duration
+        /// Records older than this are deleted (nil keeps them).
+        public var retention: Duration?
+        /// At most this many records are kept (nil keeps all).
+        public var maxRecords: Int?
+
+        public init(
+            sampleRate: Double = 1, capacity: Int = 50_000, batchSize: Int = 1_000, flushInterval: Duration = .milliseconds(200),
+            retention: Duration? = .seconds(30 * 24 * 3600), maxRecords: Int? = 10_000_000
+        ) {
+            self.sampleRate = sampleRate
+            self.capacity = capacity
+            self.batchSize = batchSize
+            self.flushInterval = flushInterval
+            self.retention = retention
+            self.maxRecords = maxRecords
+        }
+    }
+
+    public struct Counters: Sendable, Equatable {
+        public var submitted: UInt64 = 0
+        public var written: UInt64 = 0
+        public var dropped: UInt64 = 0
+        public var sampledOut: UInt64 = 0
+        public var writeFailures: UInt64 = 0
+        public var queued = 0
+    }
+
+    private struct State {
+        var queue: [PredictionRecord] = []
+        var counters = Counters()
+        var finished = false
+    }
+
+    public let log: any PredictionLog
+    public let configuration: Configuration
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    public init(log: any PredictionLog, configuration: Configuration = Configuration(), logger: Logger) {
+        self.log = log
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Whether a request should be logged (decided before building its record).
+    public func sampled() -> Bool {
+        if configuration.sampleRate >= 1 || Double.random(in: 0..<1) < configuration.sampleRate { return true }
+        state.withLock { $0.counters.sampledOut += 1 }
+        return false
+    }
+
+    /// Queues a record without waiting; returns false (and counts a drop) when the queue is full.
+    @discardableResult
+    public func submit(_ record: PredictionRecord) -> Bool {
+        state.withLock { s in
+            guard s.queue.count < configuration.capacity, !s.finished else {
+                s.counters.dropped += 1
+                return false
+            }
+            s.queue.append(record)
+            s.counters.submitted += 1
+            return true
+        }
+    }
+
+    public var counters: Counters {
+        state.withLock { s in
+            var c = s.counters
+            c.queued = s.queue.count
+            return c
+        }
+    }
+
+    /// Writes queued records until `finish()` is called, then writes what is left and returns.
+    public func run() async {
+        var lastRetention = ContinuousClock.now
+        while true {
+            let finished = state.withLock { $0.finished }
+            await flush()
+            if finished { break }
+            if ContinuousClock.now - lastRetention > .seconds(60) {
+                await applyRetention()
+                lastRetention = ContinuousClock.now
+            }
+            try? await Task.sleep(for: configuration.flushInterval)
+        }
+    }
+
+    /// Stops accepting records; `run` writes the rest and returns.
+    public func finish() { state.withLock { $0.finished = true } }
+
+    /// Writes everything queued now, in batches.
+    public func flush() async {
+        while true {
+            let batch: [PredictionRecord] = state.withLock { s in
+                let n = min(configuration.batchSize, s.queue.count)
+                let taken = Array(s.queue.prefix(n))
+                s.queue.removeFirst(n)
+                return taken
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await log.append(batch)
+                state.withLock { $0.counters.written += UInt64(batch.count) }
+            } catch {
+                state.withLock { $0.counters.writeFailures += UInt64(batch.count) }
+                logger.error("prediction log write failed", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    public func applyRetention(now: Date = Date()) async {
+        do {
+            if let retention = configuration.retention {
+                let seconds = Double(retention.components.seconds)
+                try await log.purge(olderThan: now.addingTimeInterval(-seconds))
+            }
+            if let maxRecords = configuration.maxRecords { try await log.trim(keepNewest: maxRecords) }
+        } catch {
+            logger.error("prediction log retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A row of inputs as stored: sensitive features redacted (null) or hashed (`sha256:` of the value's text).
+    public static func storedRow(_ batch: FeatureMatrix, row r: Int, schema: InputSchema) -> [JSONValue] {
+        schema.features.enumerated().map { c, feature in
+            let v = batch[r, c]
+            switch feature.sensitive {
+            case .redact?: return .null
+            case .hash?:
+                let text = v.isNaN ? "null" : String(v)
+                return .string("sha256:" + SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined())
+            case nil:
+                return v.isNaN ? .null : .number(v)
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import FerryCore
+import Foundation
+import GRDB
+
+/// The prediction log on SQLite, in its own database file so logging never contends with registry writes.
+public final class SQLitePredictionLog: PredictionLog {
+    private let writer: any DatabaseWriter
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        writer = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// An in-memory log, for tests.
+    public init() throws {
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-prediction-log") { db in
+            try db.execute(sql: """
+                CREATE TABLE prediction (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    at INTEGER NOT NULL,
+                    latency_us INTEGER NOT NULL,
+                    inputs TEXT NOT NULL,
+                    outputs TEXT NOT NULL
+                );
+                CREATE INDEX prediction_model_at ON prediction(model, at);
+                CREATE INDEX prediction_at ON prediction(at);
+                """)
+        }
+        return migrator
+    }
+
+    public func append(_ records: [PredictionRecord]) async throws {
+        guard !records.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let rows = try records.map { r in
+            (r, String(decoding: try encoder.encode(r.inputs), as: UTF8.self), String(decoding: try encoder.encode(r.outputs), as: UTF8.self))
+        }
+        try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (r, inputs, outputs) in rows {
+                try statement.execute(arguments: [r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, inputs, outputs])
+            }
+        }
+    }
+
+    public func record(id: String) async throws -> PredictionRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM prediction WHERE id = ?", arguments: [id]).map(Self.record)
+        }
+    }
+
+    public func records(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord] {
+        try await writer.read { db in
+            var sql = "SELECT * FROM prediction WHERE model = ?"
+            var arguments: StatementArguments = [model]
+            if let version { sql += " AND version = ?"; arguments += [version] }
+            if let since { sql += " AND at >= ?"; arguments += [Self.millis(since)] }
+            if let until { sql += " AND at < ?"; arguments += [Self.millis(until)] }
+            sql += " ORDER BY at DESC, id LIMIT ?"
+            arguments += [max(0, limit)]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.record)
+        }
+    }
+
+    public func count(model: String?) async throws -> Int {
+        try await writer.read { db in
+            if let model { return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM prediction WHERE model = ?", arguments: [model]) ?? 0 }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM prediction") ?? 0
+        }
+    }
+
+    public func purge(olderThan date: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM prediction WHERE at < ?", arguments: [Self.millis(date)])
+            return db.changesCount
+        }
+    }
+
+    public func trim(keepNewest count: Int) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "DELETE FROM prediction WHERE rowid NOT IN (SELECT rowid FROM prediction ORDER BY at DESC, rowid DESC LIMIT ?)",
+                arguments: [max(0, count)])
+            return db.changesCount
+        }
+    }
+
+    private static func record(_ row: Row) throws -> PredictionRecord {
+        let decoder = JSONDecoder()
+        return PredictionRecord(
+            id: row["id"], model: row["model"], version: row["version"],
+            at: Date(timeIntervalSince1970: Double(row["at"] as Int64) / 1000), latencyMicros: row["latency_us"],
+            inputs: try decoder.decode([[JSONValue]].self, from: Data((row["inputs"] as String).utf8)),
+            outputs: try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8)))
+    }
+
+    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,48 @@
+import FerryCore
+import Foundation
+
+/// The behaviour every `PredictionLog` must show.
+public enum PredictionLogConformance {
+    static func record(_ id: String, model: String = "m", version: Int = 1, second: Double) -> PredictionRecord {
+        PredictionRecord(
+            id: id, model: model, version: version, at: Fixtures.time.addingTimeInterval(second), latencyMicros: 120,
+            inputs: [[.number(1.5), .null, .string("sha256:ab")]], outputs: [[0.25, 0.75]])
+    }
+
+    public static let cases: [ConformanceCase<any PredictionLog>] = [
+        .init("records round-trip and are found by id") { log in
+            let r = record("a", second: 1)
+            try await log.append([r])
+            try expect(try await log.record(id: "a") == r, "round trip")
+            try expect(try await log.record(id: "zz") == nil, "unknown id is nil")
+        },
+        .init("queries filter by model, version and time, newest first, with a limit") { log in
+            try await log.append([
+                record("1", second: 1), record("2", version: 2, second: 2), record("3", second: 3),
+                record("4", model: "other", second: 4), record("5", second: 5),
+            ])
+            let all = try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 100)
+            try expect(all.map(\.id) == ["5", "3", "2", "1"], "newest first: \(all.map(\.id))")
+            let v1 = try await log.records(model: "m", version: 1, since: nil, until: nil, limit: 100)
+            try expect(v1.map(\.id) == ["5", "3", "1"], "version filter: \(v1.map(\.id))")
+            let window = try await log.records(
+                model: "m", version: nil, since: Fixtures.time.addingTimeInterval(2), until: Fixtures.time.addingTimeInterval(5), limit: 100)
+            try expect(window.map(\.id) == ["3", "2"], "since inclusive, until exclusive: \(window.map(\.id))")
+            try expect(try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 2).count == 2, "limit")
+            let counts = (try await log.count(model: "m"), try await log.count(model: nil))
+            try expect(counts == (4, 5), "counts \(counts)")
+        },
+        .init("retention purges by age and trims by count") { log in
+            try await log.append((1...10).map { record("r\($0)", second: Double($0)) })
+            try expect(try await log.purge(olderThan: Fixtures.time.addingTimeInterval(4)) == 3, "three older than 4 s")
+            try expect(try await log.trim(keepNewest: 5) == 2, "seven left, keep five")
+            let left = try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 100).map(\.id)
+            try expect(left == ["r10", "r9", "r8", "r7", "r6"], "newest kept: \(left)")
+        },
+        .init("appending the same id twice keeps the first") { log in
+            try await log.append([record("x", second: 1)])
+            try await log.append([record("x", version: 9, second: 2)])
+            try expect(try await log.record(id: "x")?.version == 1, "first write wins")
+        },
+    ]
+}

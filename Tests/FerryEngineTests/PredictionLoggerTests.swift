@@ -1,0 +1,73 @@
+import FerryCore
+import FerryEngine
+import FerryStoreSQLite
+import FerryTesting
+import Foundation
+import Logging
+import Testing
+
+struct PredictionLoggerTests {
+    func record(_ id: String) -> PredictionRecord {
+        PredictionRecord(id: id, model: "m", version: 1, at: Fixtures.time, latencyMicros: 5, inputs: [[.number(1)]], outputs: [[0.5]])
+    }
+
+    @Test func aFullQueueDropsAndCountsInsteadOfBlocking() async throws {
+        let log = try SQLitePredictionLog()
+        let logger = PredictionLogger(log: log, configuration: .init(capacity: 3), logger: Logger(label: "t"))
+        let accepted = (0..<5).map { logger.submit(record("r\($0)")) }
+        #expect(accepted == [true, true, true, false, false])
+        #expect(logger.counters.dropped == 2 && logger.counters.queued == 3)
+        await logger.flush()
+        #expect(try await log.count(model: "m") == 3)
+        #expect(logger.counters.written == 3 && logger.counters.queued == 0)
+    }
+
+    @Test func runWritesEverythingQueuedBeforeItReturns() async throws {
+        let log = try SQLitePredictionLog()
+        let logger = PredictionLogger(log: log, configuration: .init(batchSize: 7, flushInterval: .milliseconds(5)), logger: Logger(label: "t"))
+        let writer = Task { await logger.run() }
+        for i in 0..<100 { logger.submit(record("r\(i)")) }
+        logger.finish()
+        await writer.value
+        #expect(try await log.count(model: "m") == 100)
+        #expect(logger.submit(record("late")) == false, "no records after finish")
+    }
+
+    @Test func sensitiveFeaturesAreRedactedOrHashed() {
+        let schema = InputSchema(features: [
+            FeatureSpec(name: "amount"), FeatureSpec(name: "card", sensitive: .hash), FeatureSpec(name: "ssn", sensitive: .redact),
+        ])
+        let batch = FeatureMatrix(rows: 1, columns: 3, values: [12.5, 4242, 123])
+        let row = PredictionLogger.storedRow(batch, row: 0, schema: schema)
+        #expect(row[0] == .number(12.5))
+        #expect(row[1].isHash, "\(row[1])")
+        #expect(row[1] != .string("4242.0"))
+        #expect(row[2] == .null)
+        let again = PredictionLogger.storedRow(batch, row: 0, schema: schema)
+        #expect(again[1] == row[1], "equal values hash equally, so they can still be matched")
+    }
+
+    @Test func servedRequestsAreLoggedWithTheirPredictionID() async throws {
+        let stack = try TestStack()
+        defer { stack.tearDown() }
+        try await stack.registerFake("m", value: 1)
+        let response = try await stack.dataPlane.infer(model: "m", version: nil, request: InferenceRequest(
+            inputs: [Tensor(name: "input", datatype: .fp32, shape: [2, 3], data: .float32([1, 2, 3, 4, 5, 6]))]))
+        guard case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] else {
+            Issue.record("no prediction id")
+            return
+        }
+        await stack.predictionLogger.flush()
+        let logged = try await stack.predictionLog.record(id: id)
+        #expect(logged?.inputs == [[.number(1), .number(2), .number(3)], [.number(4), .number(5), .number(6)]])
+        #expect(logged?.outputs == [[7], [16]])
+        #expect(logged?.version == 1)
+    }
+}
+
+extension JSONValue {
+    var isHash: Bool {
+        if case .string(let s) = self { return s.hasPrefix("sha256:") && s.count == 71 }
+        return false
+    }
+}
