@@ -78,7 +78,7 @@ let package = Package(
             dependencies: ["FerryCore", "FerryRuntimes"],
             path: "benchmarks/trees/ferry"
         ),
-        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"]),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),
         .testTarget(

@@ -31,6 +31,10 @@ public protocol MetadataStore: Sendable {
     func aliases(model: String) async throws -> [Alias]
     /// Alias moves of a model (optionally one alias), oldest first.
     func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent]
+
+    /// Stores (replacing any earlier one) the reference profile of a version; `.notFound` for an unknown version.
+    func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile) async throws
+    func referenceProfile(model: String, version: Int) async throws -> ReferenceProfile?
 }
 
 /// Content-addressed storage for model artifacts.

@@ -38,6 +38,8 @@ public func makeRouter(
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
+    let monitor = dataPlane.predictionLog.map { DriftMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
+    MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes

@@ -63,6 +63,9 @@ enum OpenAPIDocument {
             Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", response: ref("AliasEvent")),
             Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
             Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", response: ref("Prediction")),
+            Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", request: ref("PredictRequest"), response: ref("ReferenceProfile")),
+            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", response: ref("ReferenceProfile")),
+            Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
             Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", responseContentType: "text/plain", response: ["type": "string"]),
@@ -143,6 +146,17 @@ enum OpenAPIDocument {
                 "id": string, "model": string, "version": integer, "at": ["type": "string", "format": "date-time"],
                 "latency_us": integer, "inputs": array(array([:])), "outputs": array(array(number)),
             ], required: ["id", "model", "version", "at", "inputs", "outputs"]),
+            "ReferenceProfile": object(["rows": integer, "features": array(["type": "object"]), "outputs": array(["type": "object"]), "createdBy": string, "createdAt": ["type": "string", "format": "date-time"]], required: ["rows", "features", "outputs"]),
+            "DriftReport": object([
+                "model": string, "version": integer, "against": string, "reference_rows": integer, "current_rows": integer,
+                "features": array(ref("DriftResult")), "outputs": array(ref("DriftResult")),
+            ], required: ["model", "version", "features", "outputs"]),
+            "DriftResult": object([
+                "name": string, "kind": string, "reference_count": integer, "current_count": integer,
+                "missing_rate_reference": number, "missing_rate_current": number, "missing_rate_change": number,
+                "psi": number, "js_distance": number, "ks_statistic": number, "ks_pvalue": number, "wasserstein": number,
+                "chi2_statistic": number, "chi2_pvalue": number, "chi2_dof": integer, "reference_mean": number, "current_mean": number,
+            ], required: ["name", "kind"]),
             "SetAliasRequest": object(["version": ["type": "integer", "minimum": 1], "reason": string], required: ["version"]),
         ]
     }()

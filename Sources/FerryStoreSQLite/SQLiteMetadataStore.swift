@@ -81,6 +81,17 @@ public final class SQLiteMetadataStore: MetadataStore {
         migrator.registerMigration("v2-runtime-options") { db in
             try db.execute(sql: "ALTER TABLE model_version ADD COLUMN runtime_options TEXT NOT NULL DEFAULT '{}'")
         }
+        migrator.registerMigration("v3-reference-profiles") { db in
+            try db.execute(sql: """
+                CREATE TABLE reference_profile (
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    profile TEXT NOT NULL,
+                    PRIMARY KEY (model, version),
+                    FOREIGN KEY (model, version) REFERENCES model_version(model, version) ON DELETE CASCADE
+                )
+                """)
+        }
         return migrator
     }
 
@@ -241,6 +252,27 @@ public final class SQLiteMetadataStore: MetadataStore {
                     sequence: row["seq"], model: row["model"], alias: row["alias"], from: row["from_version"],
                     to: row["to_version"], by: row["actor"], at: Self.date(row["at"]), reason: row["reason"])
             }
+        }
+    }
+
+    // MARK: Reference profiles
+
+    public func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile) async throws {
+        let text = try Self.json(profile)
+        try await writer.write { db in
+            let exists = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)", arguments: [model, version]) ?? false
+            guard exists else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
+            try db.execute(
+                sql: "INSERT INTO reference_profile (model, version, profile) VALUES (?, ?, ?) ON CONFLICT (model, version) DO UPDATE SET profile = excluded.profile",
+                arguments: [model, version, text])
+        }
+    }
+
+    public func referenceProfile(model: String, version: Int) async throws -> ReferenceProfile? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT profile FROM reference_profile WHERE model = ? AND version = ?", arguments: [model, version])
+                .map { try Self.decode($0) }
         }
     }
 

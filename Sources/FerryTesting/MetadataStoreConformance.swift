@@ -83,6 +83,21 @@ public enum MetadataStoreConformance {
             try expect(history[1].at == t.addingTimeInterval(2) && history[1].by == "ann", "event time and actor")
             try expect(try await store.aliasHistory(model: "a", alias: nil).count == 3, "all aliases' history")
         },
+        .init("reference profiles are stored per version and replaced") { store in
+            try await store.createModel(Fixtures.model("a"))
+            _ = try await store.addVersion(Fixtures.version("a"))
+            let first = ReferenceProfile(
+                rows: 3, features: [DistributionProfile.numeric("x", [1, 2, .nan])], outputs: [DistributionProfile.categorical("y", ["a", nil])],
+                createdBy: "t", createdAt: Fixtures.time)
+            try await store.setReferenceProfile(model: "a", version: 1, profile: first)
+            try expect(try await store.referenceProfile(model: "a", version: 1) == first, "round trip")
+            var second = first
+            second.rows = 9
+            try await store.setReferenceProfile(model: "a", version: 1, profile: second)
+            try expect(try await store.referenceProfile(model: "a", version: 1)?.rows == 9, "replaced")
+            try expect(try await store.referenceProfile(model: "a", version: 2) == nil, "none for another version")
+            try await expectError(.notFound) { try await store.setReferenceProfile(model: "a", version: 5, profile: first) }
+        },
         .init("removing an alias is recorded; bad targets are refused") { store in
             try await store.createModel(Fixtures.model("a"))
             _ = try await store.addVersion(Fixtures.version("a"))

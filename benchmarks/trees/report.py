@@ -126,7 +126,7 @@ def main() -> int:
         print(f"== {name}: {m['trees']} trees, {shape}, {m['features']} features, {m['format']} "
               f"{m['file_bytes']:,} B, {st.get('total_leaves', '?'):,} leaves; {m['rows']:,} rows")
         hdr = (f"{'library':<17} {'single us':>10} {'p99 us':>9} {'batch rows/s':>14} "
-               f"{'max|diff|':>9} {'ferry/lib batch':>15} {'lib/ferry single':>16}")
+               f"{'max|diff|':>10} {'ferry/lib batch':>15} {'lib/ferry single':>16}")
         print(hdr)
         print("-" * len(hdr))
         for lib, e in libs.items():
@@ -136,12 +136,12 @@ def main() -> int:
                 print(f"{lib:<17} FAILED: {e['error'][:100]}")
                 continue
             d = e.get("max_abs_diff_vs_reference")
-            flag = "" if d is None or d <= AGREE_TOL else " !"
+            flag = "" if d is None or d <= AGREE_TOL else "!"
             rb = "" if lib == "ferry" else fmt_ratio(ratio(fb, e.get("batch_rows_per_s")))
             rs = "" if lib == "ferry" else fmt_ratio(ratio(e.get("single_us_median"), fs))
             print(f"{lib:<17} {fmt_num(e.get('single_us_median'), ',.1f'):>10} "
                   f"{fmt_num(e.get('single_us_p99'), ',.1f'):>9} {fmt_num(e.get('batch_rows_per_s')):>14} "
-                  f"{fmt_num(d, '.1e'):>9}{flag} {rb:>15} {rs:>16}")
+                  f"{fmt_num(d, '.1e') + flag:>10} {rb:>15} {rs:>16}")
             if lib == "ferry" and e.get("batch_rows_per_s_2threads"):
                 print(f"{'ferry (2 threads)':<17} {'':>10} {'':>9} {fmt_num(e['batch_rows_per_s_2threads']):>14}")
         if fe:

@@ -1,0 +1,160 @@
+import FerryCore
+import Foundation
+
+/// Reference profiles and drift: profiles a version's training or validation sample (inputs and the model's own
+/// outputs on them) and compares windows of logged traffic against it, or against another window.
+public final class DriftMonitor: Sendable {
+    /// A window of logged traffic.
+    public enum Window: Sendable, Equatable {
+        case last(Int)
+        case range(since: Date?, until: Date?)
+    }
+
+    public let registry: Registry
+    public let models: ModelManager
+    public let log: any PredictionLog
+    private let now: @Sendable () -> Date
+
+    /// Most logged requests read for one window.
+    public static let maxWindowRequests = 1_000_000
+
+    public init(registry: Registry, models: ModelManager, log: any PredictionLog, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.registry = registry
+        self.models = models
+        self.log = log
+        self.now = now
+    }
+
+    /// Profiles `instances` (validated against the version's schema) and the version's predictions on them, and
+    /// stores the result as the version's reference.
+    public func setReference(model: String, version number: Int, instances: [Instance], by: String) async throws -> ReferenceProfile {
+        guard !instances.isEmpty else { throw FerryError.invalid("the reference sample is empty; send at least one row") }
+        let version = try await registry.version(model: model, number: number)
+        let served = try await models.served(model: model, selector: .number(number))
+        let batch = try version.inputSchema.matrix(from: instances, limits: InferenceLimits(maxRows: 1_000_000, maxElements: 200_000_000))
+        let outputs = try served.predictor.predict(batch)
+        let profile = ReferenceProfile(
+            rows: batch.rows,
+            features: version.inputSchema.features.enumerated().map { c, feature in
+                Self.profile(feature, (0..<batch.rows).map { batch[$0, c] })
+            },
+            outputs: Self.outputColumns(outputs, rows: batch.rows).map { DistributionProfile.numeric($0.name, $0.values) },
+            createdBy: by, createdAt: now())
+        try await registry.store.setReferenceProfile(model: model, version: number, profile: profile)
+        return profile
+    }
+
+    public func reference(model: String, version: Int) async throws -> ReferenceProfile {
+        _ = try await registry.version(model: model, number: version)
+        guard let profile = try await registry.store.referenceProfile(model: model, version: version) else {
+            throw FerryError.notFound("version \(version) of model '\(model)' has no reference profile; upload its training or validation sample first")
+        }
+        return profile
+    }
+
+    /// Drift of a version's logged traffic in `window`, against its reference profile or against another window.
+    public func drift(model: String, version number: Int?, window: Window, against baseline: Window? = nil) async throws -> DriftReport {
+        let resolved = try await models.served(model: model, selector: number.map { .number($0) } ?? .default)
+        let version = resolved.version
+        let current = try await records(model: model, version: version.version, window)
+        guard !current.isEmpty else {
+            throw FerryError(.failedPrecondition, "no logged predictions of version \(version.version) of model '\(model)' in that window")
+        }
+        let features = version.inputSchema.features
+        let reference: ReferenceProfile
+        let against: String
+        if let baseline {
+            let rows = try await records(model: model, version: version.version, baseline)
+            guard !rows.isEmpty else { throw FerryError(.failedPrecondition, "no logged predictions in the baseline window") }
+            reference = ReferenceProfile(
+                rows: rows.reduce(0) { $0 + $1.inputs.count },
+                features: features.enumerated().map { c, f in
+                    Self.profile(f, Self.column(rows, c), sampleCap: Int.max)
+                },
+                outputs: Self.loggedOutputs(rows, names: version.outputSchema.outputs).map {
+                    DistributionProfile.numeric($0.name, $0.values, sampleCap: Int.max)
+                },
+                createdBy: "", createdAt: now())
+            against = "window"
+        } else {
+            reference = try await self.reference(model: model, version: version.version)
+            against = "reference"
+        }
+        var featureResults: [DriftResult] = []
+        for (c, feature) in features.enumerated() where feature.sensitive != .hash {
+            guard c < reference.features.count else { break }
+            featureResults.append(Self.drift(reference.features[c], feature, Self.column(current, c)))
+        }
+        let outputColumns = Self.loggedOutputs(current, names: version.outputSchema.outputs)
+        let outputResults = zip(reference.outputs, outputColumns).map { DriftAnalysis.numeric(reference: $0, current: $1.values) }
+        return DriftReport(
+            model: model, version: version.version, against: against, referenceRows: reference.rows,
+            currentRows: current.reduce(0) { $0 + $1.inputs.count }, features: featureResults, outputs: outputResults)
+    }
+
+    // MARK: Columns
+
+    private func records(model: String, version: Int, _ window: Window) async throws -> [PredictionRecord] {
+        switch window {
+        case .last(let n):
+            guard n > 0 else { throw FerryError.invalid("the window must hold at least one prediction") }
+            return try await log.records(model: model, version: version, since: nil, until: nil, limit: min(n, Self.maxWindowRequests))
+        case .range(let since, let until):
+            if let since, let until, since >= until { throw FerryError.invalid("the window's since must be before its until") }
+            return try await log.records(model: model, version: version, since: since, until: until, limit: Self.maxWindowRequests)
+        }
+    }
+
+    /// A feature's logged values (codes for categorical features); redacted and hashed values read as missing.
+    static func column(_ records: [PredictionRecord], _ c: Int) -> [Double] {
+        var values: [Double] = []
+        for record in records {
+            for row in record.inputs {
+                if c < row.count, case .number(let v) = row[c] { values.append(v) } else { values.append(.nan) }
+            }
+        }
+        return values
+    }
+
+    static func profile(_ feature: FeatureSpec, _ values: [Double], sampleCap: Int = DistributionProfile.sampleCap) -> DistributionProfile {
+        guard let categories = feature.categories else { return .numeric(feature.name, values, sampleCap: sampleCap) }
+        return .categorical(feature.name, names(values, categories))
+    }
+
+    static func drift(_ reference: DistributionProfile, _ feature: FeatureSpec, _ values: [Double]) -> DriftResult {
+        switch reference.kind {
+        case .numeric: DriftAnalysis.numeric(reference: reference, current: values)
+        case .categorical: DriftAnalysis.categorical(reference: reference, current: names(values, feature.categories ?? []))
+        }
+    }
+
+    static func names(_ codes: [Double], _ categories: [String]) -> [String?] {
+        codes.map { v in
+            guard !v.isNaN else { return nil }
+            let i = Int(v)
+            return i >= 0 && i < categories.count ? categories[i] : String(i)
+        }
+    }
+
+    /// One column per output value: `predict`, or `predict[k]` for a vector output.
+    static func outputColumns(_ outputs: [Tensor], rows: Int) -> [(name: String, values: [Double])] {
+        guard let first = outputs.first else { return [] }
+        let values: [Double] = switch first.data {
+        case .float32(let v): v.map(Double.init)
+        case .float64(let v): v
+        default: []
+        }
+        let width = rows > 0 ? values.count / rows : 0
+        return (0..<width).map { k in
+            (width == 1 ? first.name : "\(first.name)[\(k)]", (0..<rows).map { values[$0 * width + k] })
+        }
+    }
+
+    static func loggedOutputs(_ records: [PredictionRecord], names: [OutputSpec]) -> [(name: String, values: [Double])] {
+        let width = records.first?.outputs.first?.count ?? 0
+        let base = names.first?.name ?? "predict"
+        return (0..<width).map { k in
+            (width == 1 ? base : "\(base)[\(k)]", records.flatMap { $0.outputs.map { k < $0.count ? $0[k] : .nan } })
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Reference profiles and drift under `/api/v1`.
+struct MonitoringRoutes<Context: RequestContext> {
+    let monitor: DriftMonitor?
+    let maxBodyBytes: Int
+
+    func add(to router: Router<Context>) {
+        let api = router.group("/api/v1")
+        api.put("/models/{name}/versions/{version}/reference") { request, context in
+            let monitor = try requireMonitor()
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            let instances: [Instance]
+            if request.headers[.contentType]?.hasPrefix("text/csv") == true {
+                instances = try CSVRows.instances(String(buffer: buffer))
+            } else {
+                instances = try buffer.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
+            }
+            let profile = try await monitor.setReference(
+                model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"),
+                instances: instances, by: request.headers[.ferryActor] ?? "anonymous")
+            return try encode(profile)
+        }
+        api.get("/models/{name}/versions/{version}/reference") { _, context in
+            try encode(try await requireMonitor().reference(
+                model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version")))
+        }
+        api.get("/models/{name}/drift") { request, context in
+            let window = try Self.window(request, prefix: "") ?? .last(10_000)
+            let baseline = try Self.window(request, prefix: "baseline_")
+            let version = try request.uri.queryParameters["version"].map { try Self.number(String($0), "version") }
+            let report = try await requireMonitor().drift(
+                model: try context.parameters.require("name"), version: version, window: window, against: baseline)
+            return try encode(report)
+        }
+    }
+
+    private func requireMonitor() throws -> DriftMonitor {
+        guard let monitor else { throw FerryError(.failedPrecondition, "drift needs the prediction log, which is off on this server") }
+        return monitor
+    }
+
+    static func number(_ text: String, _ name: String) throws -> Int {
+        guard let n = Int(text), n > 0 else { throw FerryError.invalid("'\(name)' must be a positive whole number, got '\(text)'") }
+        return n
+    }
+
+    /// `last=N`, or `since=` / `until=` (ISO 8601); nil when none is given.
+    static func window(_ request: Request, prefix: String) throws -> DriftMonitor.Window? {
+        let q = request.uri.queryParameters
+        let last = q["\(prefix)last"]
+        let since = try ControlPlaneRoutes<Context>.date(q["\(prefix)since"], "\(prefix)since")
+        let until = try ControlPlaneRoutes<Context>.date(q["\(prefix)until"], "\(prefix)until")
+        if let last {
+            guard since == nil, until == nil else {
+                throw FerryError.invalid("give either '\(prefix)last' or '\(prefix)since'/'\(prefix)until', not both")
+            }
+            return .last(try number(String(last), "\(prefix)last"))
+        }
+        if since != nil || until != nil { return .range(since: since, until: until) }
+        return nil
+    }
+
+    private func encode<T: Encodable>(_ value: T) throws -> Response {
+        jsonResponse(Array(try API.encoder.encode(value)))
+    }
+}
+
+/// Rows of a CSV document with a header of feature names; an empty cell is a missing value. Fields are
+/// comma-separated without quoting.
+enum CSVRows {
+    static func instances(_ text: String) throws -> [Instance] {
+        let lines = text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }
+        guard let header = lines.first else { throw FerryError.invalid("the CSV body is empty; send a header of feature names and rows") }
+        let names = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try lines.dropFirst().enumerated().map { i, line in
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == names.count else {
+                throw FerryError.invalid("CSV line \(i + 2) has \(cells.count) cells; the header has \(names.count)")
+            }
+            var row: [String: FeatureValue] = [:]
+            for (name, cell) in zip(names, cells) {
+                if cell.isEmpty || cell == "NA" || cell.lowercased() == "nan" { row[name] = .missing }
+                else if let d = Double(cell) { row[name] = .number(d) }
+                else { row[name] = .string(cell) }
+            }
+            return .named(row)
+        }
+    }
+}
