@@ -55,6 +55,11 @@ export FERRY_SERVER=$server
 "$FERRY" alias history fraud
 "$FERRY" models show fraud
 "$FERRY" predict fraud --version staging --input examples/fraud/request-v1.json
+"$FERRY" monitor reference fraud 2 --csv examples/fraud/rows.csv
+"$FERRY" predict fraud --csv examples/fraud/rows.csv > /dev/null
+sleep 0.5   # the prediction log writes every 200 ms
+"$FERRY" monitor drift fraud --version 2
+"$FERRY" monitor predictions fraud --limit 3
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
@@ -65,7 +70,7 @@ curl -sf "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sy
   || fail "production alias did not survive a restart"
 # Predictions served before SIGTERM were written out during shutdown.
 curl -sf "$server/api/v1/models/fraud/predictions?limit=1000" \
-  | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 3, n; print(f"{n} logged predictions survived the restart")' \
+  | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 4, n; print(f"{n} logged predictions survived the restart")' \
   || fail "prediction log lost records across a graceful restart"
 stop
 echo "smoke passed"
