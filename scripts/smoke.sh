@@ -60,6 +60,11 @@ export FERRY_SERVER=$server
 sleep 0.5   # the prediction log writes every 200 ms
 "$FERRY" monitor drift fraud --version 2
 "$FERRY" monitor predictions fraud --limit 3
+id=$("$FERRY" monitor predictions fraud --limit 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+printf 'prediction_id,row,label\n%s,0,1\n%s,1,0\nnever-logged,0,1\n' "$id" "$id" > "$work/labels.csv"
+"$FERRY" monitor feedback --input "$work/labels.csv" | tee "$work/feedback.txt"
+grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not matched"
+"$FERRY" monitor performance fraud --version 2
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"

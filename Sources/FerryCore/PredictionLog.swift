@@ -36,6 +36,14 @@ public protocol PredictionLog: Sendable {
     @discardableResult func purge(olderThan date: Date) async throws -> Int
     /// Keeps only the newest `count` records; returns how many were deleted.
     @discardableResult func trim(keepNewest count: Int) async throws -> Int
+
+    /// Stores ground truth (a later label for the same prediction row replaces the earlier one), including for
+    /// predictions that were never logged (they count as unmatched). Returns how many match a logged prediction.
+    @discardableResult func addFeedback(_ items: [Feedback]) async throws -> Int
+    /// Logged predictions of a model that have ground truth, joined row by row, in a window of prediction time.
+    func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction]
+    /// Feedback that matches no logged prediction (sampled out, expired, or an unknown id).
+    func unmatchedFeedbackCount() async throws -> Int
 }
 
 /// How a sensitive feature is stored in the prediction log.

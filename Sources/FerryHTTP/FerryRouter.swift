@@ -38,7 +38,7 @@ public func makeRouter(
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
-    let monitor = dataPlane.predictionLog.map { DriftMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
+    let monitor = dataPlane.predictionLog.map { ModelMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))

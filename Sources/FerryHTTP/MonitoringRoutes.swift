@@ -6,7 +6,7 @@ import Hummingbird
 
 /// Reference profiles and drift under `/api/v1`.
 struct MonitoringRoutes<Context: RequestContext> {
-    let monitor: DriftMonitor?
+    let monitor: ModelMonitor?
     let maxBodyBytes: Int
 
     func add(to router: Router<Context>) {
@@ -29,6 +29,24 @@ struct MonitoringRoutes<Context: RequestContext> {
             try encode(try await requireMonitor().reference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version")))
         }
+        api.post("/feedback") { request, _ in
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            let items = try FeedbackBody.items(Data(buffer: buffer))
+            let now = Date()
+            let (matched, unmatched) = try await requireMonitor().addFeedback(items.map {
+                Feedback(predictionID: $0.predictionID, row: $0.row ?? 0, label: $0.label, receivedAt: now)
+            })
+            return jsonResponse(Array(#"{"accepted":\#(items.count),"matched":\#(matched),"unmatched":\#(unmatched)}"#.utf8))
+        }
+        api.get("/models/{name}/performance") { request, context in
+            let window = try Self.window(request, prefix: "") ?? .last(100_000)
+            let q = request.uri.queryParameters
+            let version = try q["version"].map { try Self.number(String($0), "version") }
+            let summary = try await requireMonitor().performance(
+                model: try context.parameters.require("name"), version: version, window: window,
+                segmentBy: q["segment_by"].map(String.init))
+            return try encode(summary)
+        }
         api.get("/models/{name}/drift") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(10_000)
             let baseline = try Self.window(request, prefix: "baseline_")
@@ -39,7 +57,7 @@ struct MonitoringRoutes<Context: RequestContext> {
         }
     }
 
-    private func requireMonitor() throws -> DriftMonitor {
+    private func requireMonitor() throws -> ModelMonitor {
         guard let monitor else { throw FerryError(.failedPrecondition, "drift needs the prediction log, which is off on this server") }
         return monitor
     }
@@ -50,7 +68,7 @@ struct MonitoringRoutes<Context: RequestContext> {
     }
 
     /// `last=N`, or `since=` / `until=` (ISO 8601); nil when none is given.
-    static func window(_ request: Request, prefix: String) throws -> DriftMonitor.Window? {
+    static func window(_ request: Request, prefix: String) throws -> ModelMonitor.Window? {
         let q = request.uri.queryParameters
         let last = q["\(prefix)last"]
         let since = try ControlPlaneRoutes<Context>.date(q["\(prefix)since"], "\(prefix)since")
@@ -67,6 +85,36 @@ struct MonitoringRoutes<Context: RequestContext> {
 
     private func encode<T: Encodable>(_ value: T) throws -> Response {
         jsonResponse(Array(try API.encoder.encode(value)))
+    }
+}
+
+/// Feedback bodies: one item, a list of items, or `{"items": [...]}`; an item is
+/// `{"prediction_id": "...", "row": 0, "label": 1}` (`row` defaults to 0).
+struct FeedbackBody: Decodable {
+    struct Item: Decodable {
+        var predictionID: String
+        var row: Int?
+        var label: Double
+
+        enum CodingKeys: String, CodingKey { case predictionID = "prediction_id", row, label }
+    }
+
+    var items: [Item]
+
+    static func items(_ data: Data) throws -> [Item] {
+        guard !data.isEmpty else { throw FerryError.invalid("request body is empty; send {\"items\": [{\"prediction_id\": ..., \"label\": ...}]}") }
+        let trimmed = data.first { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }
+        let items: [Item]
+        if trimmed == UInt8(ascii: "[") {
+            items = try API.decode([Item].self, from: data)
+        } else if (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["items"] != nil {
+            items = try API.decode(FeedbackBody.self, from: data).items
+        } else {
+            items = [try API.decode(Item.self, from: data)]
+        }
+        guard !items.isEmpty else { throw FerryError.invalid("feedback has no items") }
+        guard items.count <= 100_000 else { throw FerryError(.tooLarge, "feedback has \(items.count) items; send at most 100000 per request") }
+        return items
     }
 }
 

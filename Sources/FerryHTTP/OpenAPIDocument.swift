@@ -65,6 +65,8 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", response: ref("Prediction")),
             Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", request: ref("PredictRequest"), response: ref("ReferenceProfile")),
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", response: ref("ReferenceProfile")),
+            Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
+            Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
             Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
@@ -157,6 +159,16 @@ enum OpenAPIDocument {
                 "psi": number, "js_distance": number, "ks_statistic": number, "ks_pvalue": number, "wasserstein": number,
                 "chi2_statistic": number, "chi2_pvalue": number, "chi2_dof": integer, "reference_mean": number, "current_mean": number,
             ], required: ["name", "kind"]),
+            "FeedbackItem": object(["prediction_id": string, "row": ["type": "integer", "minimum": 0], "label": number], required: ["prediction_id", "label"]),
+            "FeedbackRequest": ["oneOf": [ref("FeedbackItem"), array(ref("FeedbackItem")), object(["items": array(ref("FeedbackItem"))], required: ["items"])]],
+            "PerformanceReport": object([
+                "count": integer, "accuracy": number, "precision": number, "recall": number, "f1": number, "roc_auc": number,
+                "log_loss": number, "rmse": number, "mae": number, "r2": number,
+            ], required: ["count"]),
+            "PerformanceSummary": object([
+                "model": string, "version": integer, "task": string, "overall": ref("PerformanceReport"), "unmatched_feedback": integer,
+                "segments": array(object(["segment": string, "report": ref("PerformanceReport")])),
+            ], required: ["model", "version", "task", "overall"]),
             "SetAliasRequest": object(["version": ["type": "integer", "minimum": 1], "reason": string], required: ["version"]),
         ]
     }()

@@ -336,7 +336,13 @@ struct LightGBMModel: Predictor {
         if names.count != featureCount { names = (0..<featureCount).map { "Column_\($0)" } }
         let infos = header["feature_infos"].map { $0.split(separator: " ").map(String.init) } ?? []
         let categorical = infos.indices.filter { !infos[$0].hasPrefix("[") && infos[$0] != "none" && $0 < names.count }
+        let task: ModelTask = switch objective.transform {
+        case .softmax, .ovaSigmoid: .multiclassClassification
+        case .sigmoid: objective.name == "binary" ? .binaryClassification : .regression
+        default: .regression
+        }
         var details: [String: JSONValue] = [
+            "task": .string(task.rawValue),
             "objective": .string(objectiveLine),
             "num_trees": .number(Double(trees.count)),
             "num_feature": .number(Double(featureCount)),

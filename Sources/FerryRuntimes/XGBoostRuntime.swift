@@ -296,7 +296,13 @@ struct XGBoostForest: Predictor {
         let outputs = OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: outputShape, description: objective.meaning)])
         self.outputSchema = outputs
         let featureNames = names.isEmpty ? (0..<featureCount).map { "f\($0)" } : names
+        let task: ModelTask = switch objective.transform {
+        case .sigmoid, .hinge: .binaryClassification
+        case .softmax, .argmax: .multiclassClassification
+        default: .regression
+        }
         var details: [String: JSONValue] = [
+            "task": .string(task.rawValue),
             "booster": .string(booster.name),
             "objective": .string(objective.rawValue),
             "num_trees": .number(Double(model.trees.count)),

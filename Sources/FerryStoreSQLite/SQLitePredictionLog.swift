@@ -36,6 +36,17 @@ public final class SQLitePredictionLog: PredictionLog {
                 CREATE INDEX prediction_at ON prediction(at);
                 """)
         }
+        migrator.registerMigration("v2-feedback") { db in
+            try db.execute(sql: """
+                CREATE TABLE feedback (
+                    prediction_id TEXT NOT NULL,
+                    row INTEGER NOT NULL CHECK (row >= 0),
+                    label REAL NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (prediction_id, row)
+                );
+                """)
+        }
         return migrator
     }
 
@@ -94,6 +105,56 @@ public final class SQLitePredictionLog: PredictionLog {
                 sql: "DELETE FROM prediction WHERE rowid NOT IN (SELECT rowid FROM prediction ORDER BY at DESC, rowid DESC LIMIT ?)",
                 arguments: [max(0, count)])
             return db.changesCount
+        }
+    }
+
+    public func addFeedback(_ items: [Feedback]) async throws -> Int {
+        guard !items.isEmpty else { return 0 }
+        return try await writer.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO feedback (prediction_id, row, label, received_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (prediction_id, row) DO UPDATE SET label = excluded.label, received_at = excluded.received_at
+                """)
+            var matched = 0
+            for item in items {
+                try insert.execute(arguments: [item.predictionID, item.row, item.label, Self.millis(item.receivedAt)])
+                let outputs = try String.fetchOne(db, sql: "SELECT outputs FROM prediction WHERE id = ?", arguments: [item.predictionID])
+                if let outputs, let rows = try? JSONDecoder().decode([[Double]].self, from: Data(outputs.utf8)), item.row < rows.count {
+                    matched += 1
+                }
+            }
+            return matched
+        }
+    }
+
+    public func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction] {
+        try await writer.read { db in
+            var sql = """
+                SELECT p.inputs, p.outputs, f.row, f.label FROM feedback f JOIN prediction p ON p.id = f.prediction_id
+                WHERE p.model = ?
+                """
+            var arguments: StatementArguments = [model]
+            if let version { sql += " AND p.version = ?"; arguments += [version] }
+            if let since { sql += " AND p.at >= ?"; arguments += [Self.millis(since)] }
+            if let until { sql += " AND p.at < ?"; arguments += [Self.millis(until)] }
+            sql += " ORDER BY p.at DESC, p.id, f.row LIMIT ?"
+            arguments += [max(0, limit)]
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
+                let r: Int = row["row"]
+                let inputs = try decoder.decode([[JSONValue]].self, from: Data((row["inputs"] as String).utf8))
+                let outputs = try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8))
+                guard r < outputs.count, r < inputs.count else { return nil }
+                return LabeledPrediction(output: outputs[r], label: row["label"], inputs: inputs[r])
+            }
+        }
+    }
+
+    public func unmatchedFeedbackCount() async throws -> Int {
+        try await writer.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM feedback f LEFT JOIN prediction p ON p.id = f.prediction_id WHERE p.id IS NULL
+                """) ?? 0
         }
     }
 

@@ -39,6 +39,25 @@ public enum PredictionLogConformance {
             let left = try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 100).map(\.id)
             try expect(left == ["r10", "r9", "r8", "r7", "r6"], "newest kept: \(left)")
         },
+        .init("feedback joins logged rows; unmatched feedback is kept and counted") { log in
+            var two = record("p", second: 1)
+            two.inputs = [[.number(1)], [.number(2)]]
+            two.outputs = [[0.9], [0.2]]
+            try await log.append([two, record("q", model: "other", second: 2)])
+            let matched = try await log.addFeedback([
+                Feedback(predictionID: "p", row: 0, label: 1, receivedAt: Fixtures.time),
+                Feedback(predictionID: "p", row: 1, label: 1, receivedAt: Fixtures.time),
+                Feedback(predictionID: "sampled-out", row: 0, label: 0, receivedAt: Fixtures.time),
+                Feedback(predictionID: "p", row: 5, label: 0, receivedAt: Fixtures.time),
+            ])
+            try expect(matched == 2, "two rows match: \(matched)")
+            try await log.addFeedback([Feedback(predictionID: "p", row: 1, label: 0, receivedAt: Fixtures.time)])
+            let labeled = try await log.labeled(model: "m", version: nil, since: nil, until: nil, limit: 100)
+            try expect(labeled.map(\.label) == [1, 0], "later label replaces: \(labeled.map(\.label))")
+            try expect(labeled.map(\.output) == [[0.9], [0.2]] && labeled[1].inputs == [.number(2)], "joined rows")
+            try expect(try await log.labeled(model: "other", version: nil, since: nil, until: nil, limit: 100).isEmpty, "per model")
+            try expect(try await log.unmatchedFeedbackCount() == 1, "one unknown id")
+        },
         .init("appending the same id twice keeps the first") { log in
             try await log.append([record("x", second: 1)])
             try await log.append([record("x", version: 9, second: 2)])

@@ -5,7 +5,7 @@ struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
         abstract: "Reference profiles, drift and the prediction log.",
-        subcommands: [Reference.self, Drift.self, Predictions.self]
+        subcommands: [Reference.self, Drift.self, Predictions.self, FeedbackCommand.self, Performance.self]
     )
 
     struct Reference: AsyncParsableCommand {
@@ -81,6 +81,78 @@ struct Monitor: AsyncParsableCommand {
                         number(r["js_distance"]), number(r["wasserstein"]), number(r["missing_rate_change"]), flag]
             }
             Output.table(["NAME", "PSI", "KS/CHI2", "P-VALUE", "JS", "WASSERSTEIN", "MISSING+", ""], rows)
+        }
+    }
+
+    struct FeedbackCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "feedback",
+            abstract: "Send ground truth for logged predictions.",
+            discussion: """
+                --input takes JSON (one item, a list, or {"items": [...]}, items {"prediction_id", "row", "label"}) or
+                CSV with the header prediction_id,row,label. Example: ferry monitor feedback --input labels.csv
+                """
+        )
+        @Option(help: "JSON or CSV file of feedback items ('-' reads stdin).") var input: String
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let raw = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: input)
+            guard let raw else { throw ValidationError("cannot read '\(input)'") }
+            var body = raw
+            if (try? JSONSerialization.jsonObject(with: raw)) == nil {
+                let lines = String(decoding: raw, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                guard let header = lines.first, let id = header.firstIndex(of: "prediction_id"), let label = header.firstIndex(of: "label") else {
+                    throw ValidationError("CSV feedback needs a header with prediction_id and label (and optionally row)")
+                }
+                let row = header.firstIndex(of: "row")
+                let items: [[String: Any]] = try lines.dropFirst().enumerated().map { i, cells in
+                    guard cells.count == header.count, let value = Double(cells[label]) else {
+                        throw ValidationError("CSV line \(i + 2) is not prediction_id,row,label with a numeric label")
+                    }
+                    var item: [String: Any] = ["prediction_id": cells[id], "label": value]
+                    if let row, let r = Int(cells[row]) { item["row"] = r }
+                    return item
+                }
+                body = try JSONSerialization.data(withJSONObject: ["items": items])
+            }
+            let data = try await options.client.send(.POST, "/api/v1/feedback", json: body)
+            if options.json { return Output.printJSON(data) }
+            let r = try Output.object(data)
+            print("accepted \(Output.text(r["accepted"])): \(Output.text(r["matched"])) matched, \(Output.text(r["unmatched"])) unmatched")
+        }
+    }
+
+    struct Performance: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scores of a model's predictions that have ground truth, overall and per cohort.",
+            discussion: "Example: ferry monitor performance fraud --segment-by merchant_risk"
+        )
+        @Argument(help: "Model name.") var model: String
+        @Option(help: "Version number (default: the served version).") var version: Int?
+        @Option(help: "The last N labelled rows.") var last: Int?
+        @Option(name: .customLong("segment-by"), help: "A feature: cohorts by its categories or quartiles.") var segmentBy: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            var query: [String] = []
+            if let version { query.append("version=\(version)") }
+            if let last { query.append("last=\(last)") }
+            if let segmentBy { query.append("segment_by=\(APIClient.segment(segmentBy))") }
+            let path = "/api/v1/models/\(APIClient.segment(model))/performance" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+            let data = try await options.client.get(path)
+            if options.json { return Output.printJSON(data) }
+            let s = try Output.object(data)
+            print("\(model) version \(Output.text(s["version"])) (\(Output.text(s["task"]))), unmatched feedback: \(Output.text(s["unmatched_feedback"]))")
+            let keys = ["count", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+            func cells(_ name: String, _ report: [String: Any]) -> [String] {
+                [name] + keys.map { k in (report[k] as? Double).map { k == "count" ? String(Int($0)) : String(format: "%.4f", $0) } ?? "-" }
+            }
+            var rows = [cells("overall", s["overall"] as? [String: Any] ?? [:])]
+            for segment in s["segments"] as? [[String: Any]] ?? [] {
+                rows.append(cells(Output.text(segment["segment"]), segment["report"] as? [String: Any] ?? [:]))
+            }
+            Output.table(["SEGMENT"] + keys.map { $0.uppercased() }, rows)
         }
     }
 

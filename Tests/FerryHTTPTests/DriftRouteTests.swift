@@ -95,3 +95,46 @@ struct DriftRouteTests {
         }
     }
 }
+
+struct PerformanceRouteTests {
+    /// Labels that agree with the model give high accuracy; degraded labels make it fall, per window and cohort.
+    @Test func feedbackScoresPredictionsAndDegradedLabelsLowerAccuracy() async throws {
+        let rows = DriftRouteTests.rows(count: 200)
+        try await withFerry { client, stack in
+            var ids: [String] = []
+            var probabilities: [Double] = []
+            for chunk in stride(from: 0, to: rows.count, by: 50).map({ rows[$0..<($0 + 50)] }) {
+                let body = #"{"inputs":[{"name":"input","shape":[50,12],"datatype":"FP64","data":[\#(DriftRouteTests.json(chunk))]}]}"#
+                let response = try await client.post("/v2/models/fraud/infer", body)
+                ids.append((response.json["parameters"] as? [String: Any])?["prediction_id"] as? String ?? "")
+                probabilities += ((response.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double]) ?? []
+            }
+            await stack.predictionLogger.flush()
+            #expect(probabilities.count == 200)
+
+            // First two requests: labels that agree with the model's decisions.
+            let agree = (0..<100).map { i in #"{"prediction_id": "\#(ids[i / 50])", "row": \#(i % 50), "label": \#(probabilities[i] >= 0.5 ? 1 : 0)}"# }
+            let first = try await client.post("/api/v1/feedback", #"{"items": [\#(agree.joined(separator: ","))]}"#)
+            #expect(first.status == .ok && first.json["matched"] as? Int == 100, "\(first.text)")
+            let good = try await client.get("/api/v1/models/fraud/performance")
+            #expect(good.status == .ok, "\(good.text)")
+            #expect(good.json["task"] as? String == "binary_classification")
+            #expect((good.json["overall"] as? [String: Any])?["accuracy"] as? Double == 1)
+
+            // Last two requests: every label flipped, plus feedback for a prediction that was never logged.
+            let flipped = (100..<200).map { i in #"{"prediction_id": "\#(ids[i / 50])", "row": \#(i % 50), "label": \#(probabilities[i] >= 0.5 ? 0 : 1)}"# }
+            let second = try await client.post("/api/v1/feedback", "[\(flipped.joined(separator: ",")), {\"prediction_id\": \"never-logged\", \"label\": 1}]")
+            #expect(second.json["unmatched"] as? Int == 1, "\(second.text)")
+            let bad = try await client.get("/api/v1/models/fraud/performance?segment_by=amount")
+            let overall = bad.json["overall"] as? [String: Any] ?? [:]
+            #expect(overall["accuracy"] as? Double == 0.5 && overall["count"] as? Int == 200, "\(overall)")
+            #expect(bad.json["unmatched_feedback"] as? Int == 1)
+            #expect((bad.json["segments"] as? [Any])?.count ?? 0 >= 4, "quartile cohorts of amount")
+
+            let invalid = try await client.post("/api/v1/feedback", #"{"prediction_id": "x"}"#)
+            #expect(invalid.status == .badRequest && invalid.errorMessage.contains("label"), "\(invalid.text)")
+            let unknown = try await client.get("/api/v1/models/fraud/performance?segment_by=nope")
+            #expect(unknown.status == .badRequest && unknown.errorMessage.contains("segment_by"))
+        }
+    }
+}

@@ -1,9 +1,10 @@
 import FerryCore
 import Foundation
 
-/// Reference profiles and drift: profiles a version's training or validation sample (inputs and the model's own
-/// outputs on them) and compares windows of logged traffic against it, or against another window.
-public final class DriftMonitor: Sendable {
+/// Watches served versions: reference profiles and drift (a version's training or validation sample, inputs and
+/// the model's own outputs on them, compared with windows of logged traffic or with another window), and
+/// performance against delayed ground truth.
+public final class ModelMonitor: Sendable {
     /// A window of logged traffic.
     public enum Window: Sendable, Equatable {
         case last(Int)
@@ -90,6 +91,85 @@ public final class DriftMonitor: Sendable {
         return DriftReport(
             model: model, version: version.version, against: against, referenceRows: reference.rows,
             currentRows: current.reduce(0) { $0 + $1.inputs.count }, features: featureResults, outputs: outputResults)
+    }
+
+    // MARK: Performance
+
+    /// Records ground truth; returns how many items match a logged prediction row.
+    public func addFeedback(_ items: [Feedback]) async throws -> (matched: Int, unmatched: Int) {
+        for item in items {
+            guard item.label.isFinite else { throw FerryError.invalid("feedback for '\(item.predictionID)': label must be a finite number") }
+            guard item.row >= 0 else { throw FerryError.invalid("feedback for '\(item.predictionID)': row must be 0 or more") }
+        }
+        let matched = try await log.addFeedback(items)
+        return (matched, items.count - matched)
+    }
+
+    /// Scores of a version's predictions that have ground truth, overall and per cohort of `segmentBy`
+    /// (categories of a categorical feature, or quartiles of a numeric one over the scored rows).
+    public func performance(model: String, version number: Int?, window: Window, segmentBy: String? = nil) async throws -> PerformanceSummary {
+        let served = try await models.served(model: model, selector: number.map { .number($0) } ?? .default)
+        let version = served.version
+        let (since, until, limit): (Date?, Date?, Int) = switch window {
+        case .last(let n): (nil, nil, n)
+        case .range(let s, let u): (s, u, Self.maxWindowRequests)
+        }
+        let labeled = try await log.labeled(model: model, version: version.version, since: since, until: until, limit: limit)
+        let task = Self.task(version)
+        var summary = PerformanceSummary(
+            model: model, version: version.version, task: task, overall: Self.score(labeled, task),
+            unmatchedFeedback: try await log.unmatchedFeedbackCount(), segments: nil)
+        if let segmentBy {
+            guard let c = version.inputSchema.features.firstIndex(where: { $0.name == segmentBy }) else {
+                throw FerryError.invalid("segment_by '\(segmentBy)' is not a feature of this model")
+            }
+            let feature = version.inputSchema.features[c]
+            let values = labeled.map { row -> Double in
+                if c < row.inputs.count, case .number(let v) = row.inputs[c] { return v }
+                return .nan
+            }
+            var groups: [String: [LabeledPrediction]] = [:]
+            if let categories = feature.categories {
+                for (row, v) in zip(labeled, values) { groups[Self.names([v], categories)[0] ?? "missing", default: []].append(row) }
+            } else {
+                let present = values.filter { !$0.isNaN }.sorted()
+                let edges = present.isEmpty ? [] : [0.25, 0.5, 0.75].map { Statistics.quantile(sorted: present, $0) }
+                func label(_ v: Double) -> String {
+                    guard !v.isNaN else { return "missing" }
+                    guard let k = edges.firstIndex(where: { v <= $0 }) else { return "> \(edges.last!)" }
+                    return k == 0 ? "<= \(edges[0])" : "(\(edges[k - 1]), \(edges[k])]"
+                }
+                for (row, v) in zip(labeled, values) { groups[label(v), default: []].append(row) }
+            }
+            summary.segments = groups.keys.sorted().map { PerformanceSummary.Segment(segment: $0, report: Self.score(groups[$0]!, task)) }
+        }
+        return summary
+    }
+
+    static func task(_ version: ModelVersion) -> ModelTask {
+        if case .string(let text)? = version.details["task"], let task = ModelTask(rawValue: text) { return task }
+        return .regression
+    }
+
+    static func score(_ rows: [LabeledPrediction], _ task: ModelTask) -> PerformanceReport {
+        switch task {
+        case .binaryClassification:
+            return .binary(probabilities: rows.map { $0.output.first ?? .nan }, labels: rows.map(\.label))
+        case .multiclassClassification:
+            // multi:softmax logs the class index; score it as a certain prediction of that class.
+            let width = rows.map(\.output.count).max() ?? 0
+            let classes = width > 1 ? width : Int((rows.map { max($0.label, $0.output.first ?? 0) }.max() ?? 0)) + 1
+            let probabilities = rows.map { row -> [Double] in
+                if row.output.count > 1 { return row.output }
+                var oneHot = [Double](repeating: 0, count: classes)
+                let c = Int(row.output.first ?? 0)
+                if c >= 0 && c < classes { oneHot[c] = 1 }
+                return oneHot
+            }
+            return .multiclass(probabilities: probabilities, labels: rows.map(\.label))
+        case .regression:
+            return .regression(predictions: rows.map { $0.output.first ?? .nan }, targets: rows.map(\.label))
+        }
     }
 
     // MARK: Columns

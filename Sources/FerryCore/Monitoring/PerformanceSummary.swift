@@ -1,0 +1,34 @@
+/// A version's performance on predictions with ground truth, overall and per cohort.
+public struct PerformanceSummary: Codable, Sendable, Equatable {
+    public struct Segment: Codable, Sendable, Equatable {
+        public var segment: String
+        public var report: PerformanceReport
+
+        public init(segment: String, report: PerformanceReport) {
+            self.segment = segment
+            self.report = report
+        }
+    }
+
+    public var model: String
+    public var version: Int
+    public var task: ModelTask
+    public var overall: PerformanceReport
+    /// Feedback (across all models) whose prediction was never logged or has expired.
+    public var unmatchedFeedback: Int
+    public var segments: [Segment]?
+
+    public init(model: String, version: Int, task: ModelTask, overall: PerformanceReport, unmatchedFeedback: Int, segments: [Segment]?) {
+        self.model = model
+        self.version = version
+        self.task = task
+        self.overall = overall
+        self.unmatchedFeedback = unmatchedFeedback
+        self.segments = segments
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, version, task, overall, segments
+        case unmatchedFeedback = "unmatched_feedback"
+    }
+}
