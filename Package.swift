@@ -78,6 +78,12 @@ let package = Package(
             dependencies: ["FerryCore", "FerryRuntimes"],
             path: "benchmarks/trees/ferry"
         ),
+        // Drift benchmark (benchmarks/drift/run.sh runs it next to scipy/numpy and Evidently).
+        .executableTarget(
+            name: "ferry-bench-drift",
+            dependencies: ["FerryCore"],
+            path: "benchmarks/drift/ferry"
+        ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),

@@ -31,8 +31,7 @@ public struct DistributionProfile: Codable, Sendable, Equatable {
     static let quantiles = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
     public static func numeric(_ name: String, _ values: [Double], sampleCap: Int = sampleCap) -> DistributionProfile {
-        var present = values.filter { !$0.isNaN }
-        present.sort()
+        let present = Statistics.sortedNonMissing(values)
         var p = DistributionProfile(name: name, kind: .numeric, count: present.count, missing: values.count - present.count)
         guard !present.isEmpty else { return p }
         let n = Double(present.count)
@@ -47,7 +46,7 @@ public struct DistributionProfile: Codable, Sendable, Equatable {
             if edges.last != e { edges.append(e) }
         }
         p.edges = edges
-        p.binCounts = binCounts(present, edges: edges)
+        p.binCounts = binCounts(sorted: present, edges: edges)
         p.sample = present.count <= sampleCap ? present : (0..<sampleCap).map { present[$0 * present.count / sampleCap] }
         return p
     }
@@ -63,18 +62,22 @@ public struct DistributionProfile: Codable, Sendable, Equatable {
         return p
     }
 
-    /// Counts per bin, where a value's bin is the number of edges strictly below it (`searchsorted(side='left')`).
-    static func binCounts(_ values: [Double], edges: [Double]) -> [Int] {
-        var counts = [Int](repeating: 0, count: edges.count + 1)
-        for v in values where !v.isNaN {
-            var lo = 0
-            var hi = edges.count
+    /// Bin counts of sorted values, where a value's bin is the number of edges strictly below it (numpy's
+    /// `searchsorted(side='left')`): bin k ends after the last value ≤ edge k, found by binary search.
+    static func binCounts(sorted values: [Double], edges: [Double]) -> [Int] {
+        var counts: [Int] = []
+        var previous = 0
+        for e in edges {
+            var lo = previous
+            var hi = values.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if edges[mid] < v { lo = mid + 1 } else { hi = mid }
+                if values[mid] <= e { lo = mid + 1 } else { hi = mid }
             }
-            counts[lo] += 1
+            counts.append(lo - previous)
+            previous = lo
         }
+        counts.append(values.count - previous)
         return counts
     }
 }
@@ -114,8 +117,7 @@ public enum DriftAnalysis {
     /// reference's decile bins; KS statistic, its asymptotic p-value (`kstwobign.sf(√(nm/(n+m))·D)`) and the
     /// Wasserstein distance against the reference's kept values; missing-rate change.
     public static func numeric(reference: DistributionProfile, current values: [Double]) -> DriftResult {
-        var present = values.filter { !$0.isNaN }
-        present.sort()
+        let present = Statistics.sortedNonMissing(values)
         let missingCurrent = values.isEmpty ? 0 : Double(values.count - present.count) / Double(values.count)
         var result = DriftResult(
             name: reference.name, kind: .numeric, referenceCount: reference.count, currentCount: present.count,
@@ -125,7 +127,7 @@ public enum DriftAnalysis {
         if !present.isEmpty { result.currentMean = present.reduce(0, +) / Double(present.count) }
         guard let edges = reference.edges, let refCounts = reference.binCounts, let sample = reference.sample,
               reference.count > 0, !present.isEmpty else { return result }
-        let curCounts = DistributionProfile.binCounts(present, edges: edges)
+        let curCounts = DistributionProfile.binCounts(sorted: present, edges: edges)
         let refProps = refCounts.map { Double($0) / Double(reference.count) }
         let curProps = curCounts.map { Double($0) / Double(present.count) }
         result.psi = Statistics.psi(reference: refProps, current: curProps)

@@ -104,16 +104,20 @@ public enum Statistics {
     /// First Wasserstein distance between two 1-D samples (`scipy.stats.wasserstein_distance`).
     public static func wasserstein(sortedReference u: [Double], sortedCurrent v: [Double]) -> Double {
         guard !u.isEmpty, !v.isEmpty else { return .nan }
-        var all = (u + v)
-        all.sort()
+        // Walk the merged order of both samples: between consecutive values the two CDFs are constant.
+        let nu = Double(u.count)
+        let nv = Double(v.count)
         var total = 0.0
         var i = 0
         var j = 0
-        for k in 0..<(all.count - 1) {
-            let x = all[k]
+        var x = min(u[0], v[0])
+        while i < u.count || j < v.count {
             while i < u.count && u[i] <= x { i += 1 }
             while j < v.count && v[j] <= x { j += 1 }
-            total += abs(Double(i) / Double(u.count) - Double(j) / Double(v.count)) * (all[k + 1] - x)
+            guard i < u.count || j < v.count else { break }
+            let next = min(i < u.count ? u[i] : .infinity, j < v.count ? v[j] : .infinity)
+            total += abs(Double(i) / nu - Double(j) / nv) * (next - x)
+            x = next
         }
         return total
     }
@@ -161,5 +165,51 @@ public enum Statistics {
         }
         let dof = columns.count - 1
         return (statistic, chiSquaredSurvival(statistic, degreesOfFreedom: dof), dof)
+    }
+}
+
+extension Statistics {
+    /// The non-missing values in ascending order. Large arrays use an LSD radix sort on the values' bit patterns
+    /// (11-bit digits, six passes), several times faster than a comparison sort for a million values.
+    public static func sortedNonMissing(_ values: [Double]) -> [Double] {
+        let present = values.filter { !$0.isNaN }
+        guard present.count > 4096 else { return present.sorted() }
+        // Order-preserving map of doubles to unsigned integers: flip all bits of negatives, the sign bit of others.
+        var keys = present.map { v -> UInt64 in
+            let bits = v.bitPattern
+            return bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
+        }
+        var scratch = [UInt64](repeating: 0, count: keys.count)
+        let radix = 11
+        let mask: UInt64 = (1 << UInt64(radix)) - 1
+        keys.withUnsafeMutableBufferPointer { a in
+            scratch.withUnsafeMutableBufferPointer { b in
+                var source = a
+                var target = b
+                var counts = [Int](repeating: 0, count: 1 << radix)
+                for pass in 0..<6 {
+                    let shift = UInt64(pass * radix)
+                    for i in counts.indices { counts[i] = 0 }
+                    for k in source { counts[Int((k >> shift) & mask)] += 1 }
+                    if counts.contains(source.count) { continue }   // every key has this digit: the pass would not move anything
+                    var total = 0
+                    for i in counts.indices {
+                        let c = counts[i]
+                        counts[i] = total
+                        total += c
+                    }
+                    for k in source {
+                        let d = Int((k >> shift) & mask)
+                        target[counts[d]] = k
+                        counts[d] += 1
+                    }
+                    swap(&source, &target)
+                }
+                if source.baseAddress != a.baseAddress { a.update(fromContentsOf: source) }
+            }
+        }
+        return keys.map { k in
+            Double(bitPattern: k & (1 << 63) != 0 ? k & ~(1 << 63) : ~k)
+        }
     }
 }
