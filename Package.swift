@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [
                 "FerryCore", "FerryEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -30,7 +30,7 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
 
 /// Builds the router of Ferry's HTTP API: inference (V2, V1), the registry API and `/openapi.json`.
 public func makeRouter(
-    dataPlane: DataPlane, registry: Registry, limits: HTTPLimits = HTTPLimits()
+    dataPlane: DataPlane, registry: Registry, alerts: AlertManager? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -40,6 +40,7 @@ public func makeRouter(
         .add(to: router)
     let monitor = dataPlane.predictionLog.map { ModelMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
+    AlertRoutes(alerts: alerts).add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes

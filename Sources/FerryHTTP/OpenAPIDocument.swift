@@ -67,6 +67,11 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", response: ref("ReferenceProfile")),
             Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
             Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
+            Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
+            Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
+            Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", response: object(["deleted": boolean])),
+            Route(method: "get", path: "/api/v1/alerts/events", summary: "Alert state changes, oldest first", tag: "alerts", response: object(["items": array(ref("AlertEvent"))], required: ["items"]), query: [("model", "only this model"), ("alert", "only this alert"), ("limit", "at most this many (1-10000, default 100)")]),
+            Route(method: "post", path: "/api/v1/alerts/evaluate", summary: "Evaluate every alert rule now (they are also evaluated on a schedule)", tag: "alerts", response: object(["changes": array(ref("AlertEvent"))], required: ["changes"])),
             Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
@@ -169,6 +174,17 @@ enum OpenAPIDocument {
                 "model": string, "version": integer, "task": string, "overall": ref("PerformanceReport"), "unmatched_feedback": integer,
                 "segments": array(object(["segment": string, "report": ref("PerformanceReport")])),
             ], required: ["model", "version", "task", "overall"]),
+            "AlertRuleRequest": object([
+                "metric": ["type": "string", "enum": .array(AlertRule.Metric.allCases.map { .string($0.rawValue) })],
+                "feature": string, "comparison": ["type": "string", "enum": [">", ">=", "<", "<="]], "threshold": number,
+                "window_seconds": integer, "for_seconds": integer, "webhook": string, "webhook_secret": string,
+            ], required: ["metric", "comparison", "threshold"]),
+            "AlertRule": object([
+                "name": string, "model": string, "metric": string, "feature": string, "comparison": string, "threshold": number,
+                "window_seconds": integer, "for_seconds": integer, "webhook": string, "webhook_secret": string,
+            ], required: ["name", "model", "metric", "comparison", "threshold"]),
+            "AlertStatus": object(["state": ["type": "string", "enum": ["inactive", "pending", "firing", "resolved"]], "since": string, "value": number, "evaluated_at": string], required: ["state"]),
+            "AlertEvent": object(["sequence": integer, "rule": string, "model": string, "from": string, "to": string, "value": number, "threshold": number, "at": string], required: ["sequence", "rule", "model", "from", "to", "at"]),
             "SetAliasRequest": object(["version": ["type": "integer", "minimum": 1], "reason": string], required: ["version"]),
         ]
     }()

@@ -5,7 +5,7 @@ import GRDB
 /// The registry's metadata on SQLite, through GRDB: WAL mode on disk, named migrations, foreign keys enforced.
 ///
 /// Timestamps are stored as integer milliseconds since 1970, so they come back rounded to the millisecond.
-public final class SQLiteMetadataStore: MetadataStore {
+public final class SQLiteMetadataStore: MetadataStore, AlertStore {
     private let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
@@ -90,6 +90,28 @@ public final class SQLiteMetadataStore: MetadataStore {
                     PRIMARY KEY (model, version),
                     FOREIGN KEY (model, version) REFERENCES model_version(model, version) ON DELETE CASCADE
                 )
+                """)
+        }
+        migrator.registerMigration("v4-alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE alert_rule (
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (model, name)
+                );
+                CREATE TABLE alert_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    model TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    from_state TEXT NOT NULL,
+                    to_state TEXT NOT NULL,
+                    value REAL,
+                    threshold REAL NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX alert_event_rule ON alert_event(model, rule, seq);
                 """)
         }
         return migrator
@@ -273,6 +295,78 @@ public final class SQLiteMetadataStore: MetadataStore {
         try await writer.read { db in
             try String.fetchOne(db, sql: "SELECT profile FROM reference_profile WHERE model = ? AND version = ?", arguments: [model, version])
                 .map { try Self.decode($0) }
+        }
+    }
+
+    // MARK: Alerts
+
+    public func putRule(_ rule: AlertRule) async throws {
+        let text = try Self.json(rule)
+        let initial = try Self.json(AlertStatus())
+        try await writer.write { db in
+            guard try Self.modelExists(db, rule.model) else { throw FerryError.notFound("model '\(rule.model)' is not registered") }
+            try db.execute(
+                sql: """
+                    INSERT INTO alert_rule (model, name, rule, status) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (model, name) DO UPDATE SET rule = excluded.rule
+                    """,
+                arguments: [rule.model, rule.name, text, initial])
+        }
+    }
+
+    public func rules(model: String?) async throws -> [AlertRule] {
+        try await writer.read { db in
+            let rows = try model.map { try Row.fetchAll(db, sql: "SELECT rule FROM alert_rule WHERE model = ? ORDER BY name", arguments: [$0]) }
+                ?? Row.fetchAll(db, sql: "SELECT rule FROM alert_rule ORDER BY model, name")
+            return try rows.map { try Self.decode($0["rule"]) }
+        }
+    }
+
+    public func deleteRule(model: String, name: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name])
+            if db.changesCount == 0 { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+        }
+    }
+
+    public func status(model: String, name: String) async throws -> AlertStatus {
+        try await writer.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT status FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name]) else {
+                throw FerryError.notFound("model '\(model)' has no alert '\(name)'")
+            }
+            return try Self.decode(text)
+        }
+    }
+
+    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
+        let text = try Self.json(status)
+        return try await writer.write { db in
+            try db.execute(sql: "UPDATE alert_rule SET status = ? WHERE model = ? AND name = ?", arguments: [text, model, name])
+            if db.changesCount == 0 { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+            guard var event else { return nil }
+            try db.execute(
+                sql: "INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [model, name, event.from.rawValue, event.to.rawValue, event.value, event.threshold, Self.millis(event.at)])
+            event.sequence = db.lastInsertedRowID
+            event.at = Self.date(Self.millis(event.at))
+            return event
+        }
+    }
+
+    public func events(model: String?, rule: String?, limit: Int) async throws -> [AlertEvent] {
+        try await writer.read { db in
+            var sql = "SELECT * FROM alert_event WHERE 1 = 1"
+            var arguments: StatementArguments = []
+            if let model { sql += " AND model = ?"; arguments += [model] }
+            if let rule { sql += " AND rule = ?"; arguments += [rule] }
+            sql += " ORDER BY seq DESC LIMIT ?"
+            arguments += [max(0, limit)]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                AlertEvent(
+                    sequence: row["seq"], rule: row["rule"], model: row["model"],
+                    from: AlertStatus.State(rawValue: row["from_state"]) ?? .inactive, to: AlertStatus.State(rawValue: row["to_state"]) ?? .inactive,
+                    value: row["value"], threshold: row["threshold"], at: Self.date(row["at"]))
+            }.reversed()
         }
     }
 

@@ -51,6 +51,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-max-records"), help: "At most this many prediction log records are kept.")
     var logMaxRecords = 10_000_000
 
+    @Option(name: .customLong("alert-interval"), help: "Seconds between evaluations of the alert rules.")
+    var alertInterval = 30.0
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -62,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...1).contains(logSampleRate) else { throw ValidationError("--log-sample-rate must be between 0 and 1") }
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
+        guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
     }
 
     func run() async throws {
@@ -98,8 +102,13 @@ struct Serve: AsyncParsableCommand {
         await models.warmStart()
         dataPlane.setReady(true)
 
+        let alerts = predictionLogger.map { log in
+            AlertManager(
+                store: store, monitor: ModelMonitor(registry: registry, models: models, log: log.log), metrics: models.metrics,
+                sender: HTTPWebhookSender(), logger: logger)
+        }
         let router = makeRouter(
-            dataPlane: dataPlane, registry: registry,
+            dataPlane: dataPlane, registry: registry, alerts: alerts,
             limits: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20))
         let exampleRegistered = example != nil
         let app = Application(
@@ -113,6 +122,7 @@ struct Serve: AsyncParsableCommand {
         // Shutdown runs in reverse order: readiness turns false first, then the server drains in-flight requests.
         var services: [any Service] = []
         if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
+        if let alerts { services.append(AlertService(alerts: alerts, interval: .seconds(alertInterval))) }
         services += [app, ReadinessService(dataPlane: dataPlane, logger: logger)]
         // The prediction log comes first so it stops last: it writes what the drained requests queued.
         let group = ServiceGroup(configuration: .init(
@@ -172,6 +182,20 @@ struct PredictionLogService: Service {
             await logger.run()
         } onGracefulShutdown: {
             logger.finish()
+        }
+    }
+}
+
+/// Evaluates the alert rules on a schedule until shutdown.
+struct AlertService: Service {
+    let alerts: AlertManager
+    let interval: Duration
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await alerts.run(interval: interval)
+        } onGracefulShutdown: {
+            alerts.finish()
         }
     }
 }

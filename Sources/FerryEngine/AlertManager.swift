@@ -1,0 +1,192 @@
+import Crypto
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Sends a webhook notification; returns the HTTP status.
+public protocol WebhookSender: Sendable {
+    func post(url: String, body: Data, headers: [String: String]) async throws -> Int
+}
+
+/// Evaluates alert rules on a schedule, keeps their state and history, and notifies webhooks on changes.
+///
+/// The state machine is `AlertStatus.next` (pure); this class gathers each rule's metric value, applies it,
+/// persists the result and delivers notifications (JSON, `Ferry-Signature: sha256=<HMAC>` over
+/// `<Ferry-Timestamp>.<body>` when the rule has a secret, retried with backoff).
+public final class AlertManager: Sendable {
+    public let store: any AlertStore
+    private let monitor: ModelMonitor
+    private let metrics: ServingMetrics
+    private let sender: (any WebhookSender)?
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let retryDelays: [Duration]
+    /// Cumulative (requests, errors) per model at past evaluations, for windowed error rates.
+    private let counts = Mutex<[String: [(at: Date, requests: UInt64, errors: UInt64)]]>([:])
+    private let finished = Mutex(false)
+    private let deliveries = Mutex<(sent: Int, failed: Int)>((0, 0))
+
+    public init(
+        store: any AlertStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }, retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]
+    ) {
+        self.store = store
+        self.monitor = monitor
+        self.metrics = metrics
+        self.sender = sender
+        self.logger = logger
+        self.now = now
+        self.retryDelays = retryDelays
+    }
+
+    public var deliveryCounts: (sent: Int, failed: Int) { deliveries.withLock { $0 } }
+
+    /// Checks and stores a rule (its model must exist).
+    public func put(_ rule: AlertRule) async throws {
+        try rule.validate()
+        try await store.putRule(rule)
+    }
+
+    /// Evaluates every rule once, now; returns the state changes.
+    @discardableResult
+    public func evaluateAll() async -> [AlertEvent] {
+        var changes: [AlertEvent] = []
+        let time = now()
+        sampleCounts(at: time)
+        let rules = (try? await store.rules(model: nil)) ?? []
+        for rule in rules {
+            do {
+                let previous = try await store.status(model: rule.model, name: rule.name)
+                let value = await self.value(rule, at: time)
+                let next = previous.next(rule: rule, value: value, now: time)
+                let event = next.state != previous.state
+                    ? AlertEvent(rule: rule.name, model: rule.model, from: previous.state, to: next.state, value: value, threshold: rule.threshold, at: time)
+                    : nil
+                if let stored = try await store.record(model: rule.model, name: rule.name, status: next, event: event) {
+                    changes.append(stored)
+                    logger.notice("alert changed", metadata: [
+                        "alert": "\(rule.name)", "model": "\(rule.model)", "from": "\(stored.from.rawValue)", "to": "\(stored.to.rawValue)",
+                        "value": "\(value.map { String($0) } ?? "none")"])
+                    if stored.to == .firing || (stored.from == .firing && stored.to == .resolved) {
+                        await notify(rule, stored)
+                    }
+                }
+            } catch {
+                logger.error("alert evaluation failed", metadata: ["alert": "\(rule.name)", "model": "\(rule.model)", "error": "\(error)"])
+            }
+        }
+        return changes
+    }
+
+    /// Evaluates every `interval` until `finish()` (which it notices within a fifth of a second).
+    public func run(interval: Duration) async {
+        while !finished.withLock({ $0 }) {
+            await evaluateAll()
+            let wake = ContinuousClock.now + interval
+            while ContinuousClock.now < wake && !finished.withLock({ $0 }) {
+                try? await Task.sleep(for: min(.milliseconds(200), wake - ContinuousClock.now))
+            }
+        }
+    }
+
+    public func finish() { finished.withLock { $0 = true } }
+
+    // MARK: Metric values
+
+    func value(_ rule: AlertRule, at time: Date) async -> Double? {
+        let window = ModelMonitor.Window.range(since: time.addingTimeInterval(-Double(rule.windowSeconds)), until: time.addingTimeInterval(0.001))
+        switch rule.metric {
+        case .errorRate:
+            return errorRate(model: rule.model, windowSeconds: rule.windowSeconds, at: time)
+        case .latencyP50, .latencyP99:
+            guard case .range(let since, let until) = window,
+                  let records = try? await monitor.log.records(model: rule.model, version: nil, since: since, until: until, limit: ModelMonitor.maxWindowRequests),
+                  !records.isEmpty else { return nil }
+            let sorted = records.map { Double($0.latencyMicros) / 1e6 }.sorted()
+            return Statistics.quantile(sorted: sorted, rule.metric == .latencyP50 ? 0.5 : 0.99)
+        case .driftPSI, .driftPValue:
+            guard let report = try? await monitor.drift(model: rule.model, version: nil, window: window) else { return nil }
+            let results = report.features.filter { rule.feature == nil || $0.name == rule.feature }
+            if rule.metric == .driftPSI { return results.map(\.psi).filter { !$0.isNaN }.max() }
+            return results.compactMap { $0.ksPValue ?? $0.chi2PValue }.min()
+        case .accuracy, .f1, .rocAUC, .logLoss, .rmse, .mae:
+            guard let summary = try? await monitor.performance(model: rule.model, version: nil, window: window),
+                  summary.overall.count > 0 else { return nil }
+            let r = summary.overall
+            return switch rule.metric {
+            case .accuracy: r.accuracy
+            case .f1: r.f1
+            case .rocAUC: r.rocAUC
+            case .logLoss: r.logLoss
+            case .rmse: r.rmse
+            default: r.mae
+            }
+        }
+    }
+
+    private func sampleCounts(at time: Date) {
+        var totals: [String: (UInt64, UInt64)] = [:]
+        for s in metrics.snapshot().versions {
+            let errors = s.errors.values.reduce(0, +)
+            totals[s.model, default: (0, 0)].0 += s.requests
+            totals[s.model, default: (0, 0)].1 += errors
+        }
+        counts.withLock { history in
+            for (model, (requests, errors)) in totals {
+                history[model, default: []].append((time, requests, errors))
+                // Keep a day of samples.
+                history[model]!.removeAll { time.timeIntervalSince($0.at) > 86_400 }
+            }
+        }
+    }
+
+    /// Share of failed requests between the oldest sample inside the window and now (since start without one).
+    private func errorRate(model: String, windowSeconds: Int, at time: Date) -> Double? {
+        counts.withLock { history in
+            guard let samples = history[model], let latest = samples.last else { return nil }
+            let start = samples.first { time.timeIntervalSince($0.at) <= Double(windowSeconds) && $0.at < latest.at }
+            let requests = latest.requests - (start?.requests ?? 0)
+            let errors = latest.errors - (start?.errors ?? 0)
+            return requests == 0 ? nil : Double(errors) / Double(requests)
+        }
+    }
+
+    // MARK: Notifications
+
+    public static func signature(secret: String, timestamp: String, body: Data) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(timestamp.utf8) + Data(".".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func notify(_ rule: AlertRule, _ event: AlertEvent) async {
+        guard let url = rule.webhook, let sender else { return }
+        let formatter = ISO8601DateFormatter()
+        var payload: [String: Any] = [
+            "alert": rule.name, "model": rule.model, "metric": rule.metric.rawValue, "comparison": rule.comparison.rawValue,
+            "threshold": rule.threshold, "state": event.to.rawValue, "previous": event.from.rawValue,
+            "at": formatter.string(from: event.at), "sequence": event.sequence, "window_seconds": rule.windowSeconds,
+        ]
+        if let feature = rule.feature { payload["feature"] = feature }
+        if let value = event.value { payload["value"] = value }
+        guard let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else { return }
+        let timestamp = String(Int(now().timeIntervalSince1970))
+        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "\(event.sequence)"]
+        if let secret = rule.webhookSecret { headers["Ferry-Signature"] = Self.signature(secret: secret, timestamp: timestamp, body: body) }
+        for attempt in 0...retryDelays.count {
+            do {
+                let status = try await sender.post(url: url, body: body, headers: headers)
+                if (200..<300).contains(status) {
+                    deliveries.withLock { $0.sent += 1 }
+                    return
+                }
+                logger.warning("webhook refused", metadata: ["alert": "\(rule.name)", "status": "\(status)", "attempt": "\(attempt + 1)"])
+            } catch {
+                logger.warning("webhook failed", metadata: ["alert": "\(rule.name)", "error": "\(error)", "attempt": "\(attempt + 1)"])
+            }
+            if attempt < retryDelays.count { try? await Task.sleep(for: retryDelays[attempt]) }
+        }
+        deliveries.withLock { $0.failed += 1 }
+    }
+}
+

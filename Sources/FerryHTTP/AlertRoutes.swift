@@ -1,0 +1,94 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import Hummingbird
+
+/// Alert rules, their status and history under `/api/v1`.
+struct AlertRoutes<Context: RequestContext> {
+    let alerts: AlertManager?
+
+    struct RuleWithStatus: Encodable {
+        var rule: AlertRule
+        var status: AlertStatus
+
+        init(rule: AlertRule, status: AlertStatus) {
+            var shown = rule
+            if shown.webhookSecret != nil { shown.webhookSecret = "********" }   // never echo the secret
+            self.rule = shown
+            self.status = status
+        }
+    }
+
+    func add(to router: Router<Context>) {
+        let api = router.group("/api/v1")
+        api.get("/models/{name}/alerts") { _, context in
+            let alerts = try require()
+            let model = try context.parameters.require("name")
+            var items: [RuleWithStatus] = []
+            for rule in try await alerts.store.rules(model: model) {
+                items.append(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: model, name: rule.name)))
+            }
+            return try encode(["items": items])
+        }
+        api.put("/models/{name}/alerts/{alert}") { request, context in
+            let alerts = try require()
+            let buffer = try await request.body.collect(upTo: 1 << 20)
+            var body = try API.decode(RuleBody.self, from: Data(buffer: buffer))
+            body.name = try context.parameters.require("alert")
+            body.model = try context.parameters.require("name")
+            let rule = body.rule
+            try await alerts.put(rule)
+            return try encode(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
+        }
+        api.delete("/models/{name}/alerts/{alert}") { _, context in
+            try await require().store.deleteRule(model: try context.parameters.require("name"), name: try context.parameters.require("alert"))
+            return jsonResponse(Array(#"{"deleted":true}"#.utf8))
+        }
+        api.get("/alerts/events") { request, _ in
+            let q = request.uri.queryParameters
+            let limit = try q["limit"].map { text -> Int in
+                guard let n = Int(text), (1...10_000).contains(n) else { throw FerryError.invalid("query 'limit' must be a number from 1 to 10000") }
+                return n
+            } ?? 100
+            let events = try await require().store.events(model: q["model"].map(String.init), rule: q["alert"].map(String.init), limit: limit)
+            return try encode(["items": events])
+        }
+        api.post("/alerts/evaluate") { _, _ in
+            try encode(["changes": await try require().evaluateAll()])
+        }
+    }
+
+    private func require() throws -> AlertManager {
+        guard let alerts else { throw FerryError(.failedPrecondition, "alerts need the prediction log, which is off on this server") }
+        return alerts
+    }
+
+    private func encode<T: Encodable>(_ value: T) throws -> Response {
+        jsonResponse(Array(try API.encoder.encode(value)))
+    }
+
+    /// A rule as sent: model and name come from the path.
+    struct RuleBody: Decodable {
+        var name = ""
+        var model = ""
+        var metric: AlertRule.Metric
+        var feature: String?
+        var comparison: AlertRule.Comparison
+        var threshold: Double
+        var windowSeconds: Int?
+        var forSeconds: Int?
+        var webhook: String?
+        var webhookSecret: String?
+
+        enum CodingKeys: String, CodingKey {
+            case metric, feature, comparison, threshold, webhook
+            case windowSeconds = "window_seconds", forSeconds = "for_seconds", webhookSecret = "webhook_secret"
+        }
+
+        var rule: AlertRule {
+            AlertRule(
+                name: name, model: model, metric: metric, feature: feature, comparison: comparison, threshold: threshold,
+                windowSeconds: windowSeconds ?? 300, forSeconds: forSeconds ?? 0, webhook: webhook, webhookSecret: webhookSecret)
+        }
+    }
+}
