@@ -65,6 +65,9 @@ printf 'prediction_id,row,label\n%s,0,1\n%s,1,0\nnever-logged,0,1\n' "$id" "$id"
 "$FERRY" monitor feedback --input "$work/labels.csv" | tee "$work/feedback.txt"
 grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not matched"
 "$FERRY" monitor performance fraud --version 2
+"$FERRY" alerts set fraud slow --metric latency_p99_seconds --above 10 --window 3600
+"$FERRY" alerts evaluate
+"$FERRY" alerts list fraud | grep -q "slow" || fail "alert rule not listed"
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
