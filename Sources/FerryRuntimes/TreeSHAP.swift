@@ -20,8 +20,15 @@ enum TreeSHAP {
 
     /// Adds one tree's contributions for `row` to `phi` (one slot per feature), scaled by `scale`.
     static func accumulate<T: SHAPTree>(_ tree: T, root: Int, row: UnsafePointer<Double>, scale: Double, into phi: inout [Double], offset: Int) {
-        recurse(tree, node: root, row: row, phi: &phi, offset: offset, scale: scale, path: [], uniqueDepth: 0,
-                zeroFraction: 1, oneFraction: 1, feature: -1)
+        // Each level of the recursion keeps its path right after its parent's, in one buffer: a path at depth d
+        // has d + 1 elements, so 64 levels need at most 65·66/2 elements.
+        let capacity = 65 * 66 / 2
+        withUnsafeTemporaryAllocation(of: PathElement.self, capacity: capacity) { pool in
+            phi.withUnsafeMutableBufferPointer { out in
+                recurse(tree, node: root, row: row, phi: out.baseAddress! + offset, scale: scale, path: pool.baseAddress!,
+                        end: pool.baseAddress! + capacity, uniqueDepth: 0, zeroFraction: 1, oneFraction: 1, feature: -1)
+            }
+        }
     }
 
     /// The tree's expected output under its covers (the "bias" that contributions are measured from).
@@ -37,20 +44,24 @@ enum TreeSHAP {
         return mean(root).value
     }
 
+    /// `parent` holds `uniqueDepth` elements; this level's path is written right after them.
     private static func recurse<T: SHAPTree>(
-        _ tree: T, node: Int, row: UnsafePointer<Double>, phi: inout [Double], offset: Int, scale: Double,
-        path parent: [PathElement], uniqueDepth: Int, zeroFraction: Double, oneFraction: Double, feature: Int
+        _ tree: T, node: Int, row: UnsafePointer<Double>, phi: UnsafeMutablePointer<Double>, scale: Double,
+        path parent: UnsafeMutablePointer<PathElement>, end: UnsafeMutablePointer<PathElement>, uniqueDepth: Int,
+        zeroFraction: Double, oneFraction: Double, feature: Int
     ) {
-        var path = Array(parent.prefix(uniqueDepth))
+        let path = parent + uniqueDepth
+        guard path + uniqueDepth + 1 <= end else { return }   // deeper than 64 levels: no tree Ferry loads is
+        path.update(from: parent, count: uniqueDepth)
         var depth = uniqueDepth
-        extend(&path, depth: depth, zeroFraction: zeroFraction, oneFraction: oneFraction, feature: feature)
+        extend(path, depth: depth, zeroFraction: zeroFraction, oneFraction: oneFraction, feature: feature)
         if tree.isLeaf(node) {
             let value = tree.leafValue(node) * scale
             if depth > 0 {
                 for i in 1...depth {
                     let w = unwoundSum(path, depth: depth, index: i)
                     let e = path[i]
-                    phi[offset + e.feature] += w * (e.oneFraction - e.zeroFraction) * value
+                    phi[e.feature] += w * (e.oneFraction - e.zeroFraction) * value
                 }
             }
             return
@@ -61,20 +72,20 @@ enum TreeSHAP {
         let coldZero = cover > 0 ? tree.cover(cold) / cover : 0
         var incomingZero = 1.0
         var incomingOne = 1.0
-        if let seen = path[0...depth].firstIndex(where: { $0.feature == splitFeature }) {
+        if let seen = (0...depth).first(where: { path[$0].feature == splitFeature }) {
             incomingZero = path[seen].zeroFraction
             incomingOne = path[seen].oneFraction
-            unwind(&path, depth: depth, index: seen)
+            unwind(path, depth: depth, index: seen)
             depth -= 1
         }
-        recurse(tree, node: hot, row: row, phi: &phi, offset: offset, scale: scale, path: path, uniqueDepth: depth + 1,
+        recurse(tree, node: hot, row: row, phi: phi, scale: scale, path: path, end: end, uniqueDepth: depth + 1,
                 zeroFraction: hotZero * incomingZero, oneFraction: incomingOne, feature: splitFeature)
-        recurse(tree, node: cold, row: row, phi: &phi, offset: offset, scale: scale, path: path, uniqueDepth: depth + 1,
+        recurse(tree, node: cold, row: row, phi: phi, scale: scale, path: path, end: end, uniqueDepth: depth + 1,
                 zeroFraction: coldZero * incomingZero, oneFraction: 0, feature: splitFeature)
     }
 
-    private static func extend(_ path: inout [PathElement], depth: Int, zeroFraction: Double, oneFraction: Double, feature: Int) {
-        path.append(PathElement(feature: feature, zeroFraction: zeroFraction, oneFraction: oneFraction, weight: depth == 0 ? 1 : 0))
+    private static func extend(_ path: UnsafeMutablePointer<PathElement>, depth: Int, zeroFraction: Double, oneFraction: Double, feature: Int) {
+        path[depth] = PathElement(feature: feature, zeroFraction: zeroFraction, oneFraction: oneFraction, weight: depth == 0 ? 1 : 0)
         guard depth > 0 else { return }
         for i in stride(from: depth - 1, through: 0, by: -1) {
             path[i + 1].weight += oneFraction * path[i].weight * Double(i + 1) / Double(depth + 1)
@@ -82,7 +93,7 @@ enum TreeSHAP {
         }
     }
 
-    private static func unwind(_ path: inout [PathElement], depth: Int, index: Int) {
+    private static func unwind(_ path: UnsafeMutablePointer<PathElement>, depth: Int, index: Int) {
         let one = path[index].oneFraction
         let zero = path[index].zeroFraction
         var next = path[depth].weight
@@ -100,10 +111,9 @@ enum TreeSHAP {
             path[i].zeroFraction = path[i + 1].zeroFraction
             path[i].oneFraction = path[i + 1].oneFraction
         }
-        path.removeLast()
     }
 
-    private static func unwoundSum(_ path: [PathElement], depth: Int, index: Int) -> Double {
+    private static func unwoundSum(_ path: UnsafeMutablePointer<PathElement>, depth: Int, index: Int) -> Double {
         let one = path[index].oneFraction
         let zero = path[index].zeroFraction
         var next = path[depth].weight

@@ -57,6 +57,7 @@ enum XGBoostObjective: String, CaseIterable {
     case regTweedie = "reg:tweedie"
     case countPoisson = "count:poisson"
     case survivalCox = "survival:cox"
+    case survivalAFT = "survival:aft"
     case multiSoftprob = "multi:softprob"
     case multiSoftmax = "multi:softmax"
     case rankPairwise = "rank:pairwise"
@@ -69,7 +70,7 @@ enum XGBoostObjective: String, CaseIterable {
         switch self {
         case .binaryLogistic, .regLogistic: .sigmoid
         case .binaryHinge: .hinge
-        case .regGamma, .regTweedie, .countPoisson, .survivalCox: .exp
+        case .regGamma, .regTweedie, .countPoisson, .survivalCox, .survivalAFT: .exp
         case .multiSoftprob: .softmax
         case .multiSoftmax: .argmax
         default: .identity
@@ -80,7 +81,7 @@ enum XGBoostObjective: String, CaseIterable {
     func margin(fromBaseScore b: Float) -> Float {
         switch self {
         case .binaryLogistic, .regLogistic: -logf(1.0 / b - 1.0)
-        case .countPoisson, .regGamma, .regTweedie, .survivalCox: logf(b)
+        case .countPoisson, .regGamma, .regTweedie, .survivalCox, .survivalAFT: logf(b)
         default: b
         }
     }
@@ -91,7 +92,7 @@ enum XGBoostObjective: String, CaseIterable {
         switch transform {
         case .sigmoid: "probability of the positive class"
         case .hinge: "predicted class (0 or 1)"
-        case .exp: self == .survivalCox ? "hazard ratio" : "predicted mean"
+        case .exp: self == .survivalCox ? "hazard ratio" : self == .survivalAFT ? "predicted survival time" : "predicted mean"
         case .softmax: "probability of each class"
         case .argmax: "predicted class index"
         case .identity:

@@ -115,13 +115,15 @@ public final class SQLitePredictionLog: PredictionLog {
                 INSERT INTO feedback (prediction_id, row, label, received_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (prediction_id, row) DO UPDATE SET label = excluded.label, received_at = excluded.received_at
                 """)
+            let rowsOf = try db.cachedStatement(sql: "SELECT json_array_length(outputs) FROM prediction WHERE id = ?")
+            var rowCounts: [String: Int] = [:]
             var matched = 0
             for item in items {
                 try insert.execute(arguments: [item.predictionID, item.row, item.label, Self.millis(item.receivedAt)])
-                let outputs = try String.fetchOne(db, sql: "SELECT outputs FROM prediction WHERE id = ?", arguments: [item.predictionID])
-                if let outputs, let rows = try? JSONDecoder().decode([[Double]].self, from: Data(outputs.utf8)), item.row < rows.count {
-                    matched += 1
+                if rowCounts[item.predictionID] == nil {
+                    rowCounts[item.predictionID] = try Int.fetchOne(rowsOf, arguments: [item.predictionID]) ?? 0
                 }
+                if item.row < rowCounts[item.predictionID]! { matched += 1 }
             }
             return matched
         }
@@ -129,8 +131,10 @@ public final class SQLitePredictionLog: PredictionLog {
 
     public func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction] {
         try await writer.read { db in
+            // SQLite picks the labelled row out of each record's JSON, so a large request is not decoded per label.
             var sql = """
-                SELECT p.inputs, p.outputs, f.row, f.label FROM feedback f JOIN prediction p ON p.id = f.prediction_id
+                SELECT json_extract(p.inputs, '$[' || f.row || ']') AS input, json_extract(p.outputs, '$[' || f.row || ']') AS output,
+                    f.label FROM feedback f JOIN prediction p ON p.id = f.prediction_id
                 WHERE p.model = ?
                 """
             var arguments: StatementArguments = [model]
@@ -141,11 +145,10 @@ public final class SQLitePredictionLog: PredictionLog {
             arguments += [max(0, limit)]
             let decoder = JSONDecoder()
             return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
-                let r: Int = row["row"]
-                let inputs = try decoder.decode([[JSONValue]].self, from: Data((row["inputs"] as String).utf8))
-                let outputs = try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8))
-                guard r < outputs.count, r < inputs.count else { return nil }
-                return LabeledPrediction(output: outputs[r], label: row["label"], inputs: inputs[r])
+                guard let input = row["input"] as String?, let output = row["output"] as String? else { return nil }   // row out of range
+                return LabeledPrediction(
+                    output: try decoder.decode([Double].self, from: Data(output.utf8)), label: row["label"],
+                    inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)))
             }
         }
     }

@@ -257,47 +257,62 @@ def bench_evidently(workdir, window):
     err = tempfile.TemporaryFile(mode="w+")
     cmd = [sys.executable, os.path.abspath(__file__), "--evidently-child", workdir, window,
            str(REPEATS), str(EVIDENTLY_BUDGET_S)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, bufsize=0, start_new_session=True)
+    fd = proc.stdout.fileno()
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
     runs, result, loaded, why_stopped = [], None, None, None
     deadline = time.monotonic() + CHILD_LOAD_TIMEOUT_S
     phase = "loading data and building the DataFrames"
-    buf = ""
+    pending = []  # complete lines not handled yet
+    partial = b""
     timed_out = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        if not sel.select(timeout=min(left, 5.0)):
-            continue
-        chunk = proc.stdout.readline()
-        if not chunk:
-            break  # child closed stdout (exited)
-        buf = chunk.strip()
-        try:
-            ev = json.loads(buf)
-        except json.JSONDecodeError:
-            continue
-        kind = ev.get("event")
-        if kind == "loaded":
-            loaded = ev
-            deadline = time.monotonic() + EVIDENTLY_TIMEOUT_S
-        elif kind == "start":
-            phase = f"run {ev['run'] + 1}"
-            deadline = time.monotonic() + EVIDENTLY_TIMEOUT_S
-            log(f"  evidently {window}: {phase} ...")
-        elif kind == "done":
-            runs.append(ev)
-            log(f"  evidently {window}: run {ev['run'] + 1}: {ev['seconds']:.2f}s")
-            deadline = time.monotonic() + CHILD_LOAD_TIMEOUT_S  # next start, or the result
-            phase = "collecting the result"
-        elif kind == "budget":
-            why_stopped = (f"stopped after {ev['runs']} run(s): another would pass "
-                           f"EVIDENTLY_BUDGET_S={EVIDENTLY_BUDGET_S:g}")
-        elif kind == "result":
-            result = ev
+    eof = False
+    try:
+        while True:
+            if not pending:
+                if eof:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                if not sel.select(timeout=min(left, 5.0)):
+                    continue
+                chunk = os.read(fd, 1 << 16)  # raw reads: no userspace buffer hiding lines from select()
+                if not chunk:
+                    eof = True  # child closed stdout (exited)
+                    chunk = b"\n"
+                *lines, partial = (partial + chunk).split(b"\n")
+                pending.extend(lines)
+                continue
+            line = pending.pop(0).strip()
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            kind = ev.get("event")
+            if kind == "loaded":
+                loaded = ev
+                deadline = time.monotonic() + EVIDENTLY_TIMEOUT_S
+            elif kind == "start":
+                phase = f"run {ev['run'] + 1}"
+                deadline = time.monotonic() + EVIDENTLY_TIMEOUT_S
+                log(f"  evidently {window}: {phase} ...")
+            elif kind == "done":
+                runs.append(ev)
+                log(f"  evidently {window}: run {ev['run'] + 1}: {ev['seconds']:.2f}s")
+                deadline = time.monotonic() + CHILD_LOAD_TIMEOUT_S  # next start, or the result
+                phase = "collecting the result"
+            elif kind == "budget":
+                why_stopped = (f"stopped after {ev['runs']} run(s): another would pass "
+                               f"EVIDENTLY_BUDGET_S={EVIDENTLY_BUDGET_S:g}")
+            elif kind == "result":
+                result = ev
+    except BaseException:  # interrupted: do not leave the child running
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     if timed_out:
         os.killpg(proc.pid, signal.SIGKILL)
     rc = proc.wait()

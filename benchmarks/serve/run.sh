@@ -113,12 +113,12 @@ setup_mlserver_venv() {
 read -r -a PORTS <<<"$(python3 -c '
 import socket
 socks = []
-for _ in range(5):
+for _ in range(6):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
 FERRY_PORT=${PORTS[0]}; BASELINE_PORT=${PORTS[1]}
-MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}
+MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}; BARE_PORT=${PORTS[5]}
 
 # ---------------------------------------------------------------- process helpers
 declare -A PID=() PORT=() SLOG=()
@@ -265,10 +265,14 @@ fi
 # ---------------------------------------------------------------- start servers
 start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \
   --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME"
+# The same Ferry with per-request metrics and the prediction log off: the difference is what monitoring costs.
+[[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" \
+  --data-dir "$RUN_TMP/ferry-bare-data" --example "examples/$MODEL_NAME" --request-metrics off --log-sample-rate 0
 start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
 [[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
+[[ "${SKIP_BARE:-0}" == 1 ]] || wait_ready ferry-bare /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 wait_ready baseline /v2/health/ready
 [[ "$SKIP_MLSERVER" == 1 ]] || wait_ready mlserver "/v2/models/$MODEL_NAME/ready"
 
@@ -330,8 +334,12 @@ conn_list = sorted({r["connections"] for r in rows})
 ratios = []
 for c in conn_list:
     f, b, m = by.get(("ferry", c)), by.get(("baseline", c)), by.get(("mlserver", c))
+    bare = by.get(("ferry-bare", c))
     ratios.append({
         "connections": c,
+        "ferry_over_ferry_bare": round(f["rps"] / bare["rps"], 3) if f and bare and bare["rps"] else None,
+        "monitoring_cpu_us_per_request": round(f["cpu_us_per_request"] - bare["cpu_us_per_request"], 1)
+            if f and bare and f["cpu_us_per_request"] is not None and bare["cpu_us_per_request"] is not None else None,
         "ferry_over_baseline": round(f["rps"] / b["rps"], 3) if f and b and b["rps"] else None,
         "ferry_over_mlserver": round(f["rps"] / m["rps"], 3) if f and m and m["rps"] else None,
     })
@@ -354,7 +362,7 @@ with open(out_path, "w") as fh:
     json.dump(result, fh, indent=2)
     fh.write("\n")
 
-hdr = f"{'server':<10} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non2xx/sock':>12} {'CPU us/req':>11}"
+hdr = f"{'server':<11} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non2xx/sock':>12} {'CPU us/req':>11}"
 print()
 print(f"Serving benchmark: 1-row V2 infer, model '{os.path.basename(os.path.dirname(body))}', wrk {duration} per run")
 print(hdr)
@@ -365,13 +373,13 @@ for c in conn_list:
             continue
         errs = f"{r['non_2xx']}/{sum(r['socket_errors'].values())}"
         cpu = "-" if r["cpu_us_per_request"] is None else f"{r['cpu_us_per_request']:.1f}"
-        print(f"{r['server']:<10} {c:>5} {r['rps']:>10.1f} {r['latency_ms']['p50']:>8.3f} "
+        print(f"{r['server']:<11} {c:>5} {r['rps']:>10.1f} {r['latency_ms']['p50']:>8.3f} "
               f"{r['latency_ms']['p99']:>8.3f} {errs:>12} {cpu:>11}")
 print()
 fmt = lambda v: "-" if v is None else f"{v:.2f}x"
-print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15}   (req/s ratios)")
+print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/bare':>11}   (req/s ratios; bare = metrics and prediction log off)")
 for r in ratios:
-    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15}")
+    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_ferry_bare']):>11}")
 print()
 print(f"results written to {os.path.relpath(out_path)}")
 
