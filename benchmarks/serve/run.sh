@@ -12,6 +12,8 @@
 #   WARMUP=2s             wrk warm-up per server before measuring
 #   READY_TIMEOUT=120     seconds to wait for each server to become ready
 #   SKIP_MLSERVER=1       do not install/start/measure MLServer
+#   SKIP_BARE=1           do not measure Ferry with metrics and the prediction log off
+#   FERRY_ARGS="..."      extra flags for the measured Ferry
 #   MLSERVER_METRICS=0    disable MLServer's metrics server/middleware (default: on, own port)
 #   MLSERVER_WORKERS=N    MLServer parallel_workers (default: MLServer's default, 1)
 #   FERRY_BIN, BASELINE_BIN  use these binaries instead of `swift build -c release`
@@ -263,8 +265,10 @@ EOF
 fi
 
 # ---------------------------------------------------------------- start servers
+# FERRY_ARGS adds flags to the measured Ferry, e.g. FERRY_ARGS="--log-sample-rate 0" to cost the metrics alone.
+# shellcheck disable=SC2086
 start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \
-  --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME"
+  --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME" ${FERRY_ARGS:-}
 # The same Ferry with per-request metrics and the prediction log off: the difference is what monitoring costs.
 [[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" \
   --data-dir "$RUN_TMP/ferry-bare-data" --example "examples/$MODEL_NAME" --request-metrics off --log-sample-rate 0
