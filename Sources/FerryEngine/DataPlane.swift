@@ -51,6 +51,26 @@ public final class DataPlane: Sendable {
     /// Response parameter (V2) and field (V1) carrying the prediction id that feedback refers to.
     public static let predictionIDParameter = "prediction_id"
 
+    /// A random 128-bit id in UUID text form (version-4 layout), built without Foundation's formatting.
+    static func predictionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let hex = Array("0123456789abcdef".utf8)
+        var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var i = 0
+        for word in [high, low] {
+            for k in 0..<16 {
+                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }   // the dashes of the 8-4-4-4-12 form
+                bytes[i] = hex[Int((word >> UInt64(60 - 4 * k)) & 0xF)]
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     // MARK: Health
 
     public var live: Bool { true }
@@ -152,7 +172,7 @@ public final class DataPlane: Sendable {
     /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.
     private func record(_ served: ModelManager.Served, _ batch: FeatureMatrix, _ outputs: [Tensor], since start: ContinuousClock.Instant) -> String? {
         guard let log = predictionLog else { return nil }
-        let id = UUID().uuidString.lowercased()
+        let id = Self.predictionID()
         guard log.sampled(), let first = outputs.first else { return id }
         let values: [Double] = switch first.data {
         case .float32(let v): v.map(Double.init)

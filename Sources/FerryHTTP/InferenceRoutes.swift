@@ -175,30 +175,30 @@ enum V1Codec {
         return instances
     }
 
-    private static func instance(_ r: inout JSONReader, at field: String) throws -> Instance {
+    private static func instance(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> Instance {
         switch r.peek() {
         case UInt8(ascii: "["):
             var values: [FeatureValue] = []
-            try r.array(at: field) { r, i in values.append(try scalar(&r, at: "\(field)[\(i)]")) }
+            try r.array(at: field()) { r, i in values.append(try scalar(&r, at: "\(field())[\(i)]")) }
             return .values(values)
         case UInt8(ascii: "{"):
             var named: [String: FeatureValue] = [:]
-            try r.object(at: field) { r, key in named[key] = try scalar(&r, at: "\(field).\(key)") }
+            try r.object(at: field()) { r, key in named[key] = try scalar(&r, at: "\(field()).\(key)") }
             return .named(named)
         default:
-            return .values([try scalar(&r, at: field)])
+            return .values([try scalar(&r, at: field())])
         }
     }
 
-    private static func scalar(_ r: inout JSONReader, at field: String) throws -> FeatureValue {
+    private static func scalar(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> FeatureValue {
         switch r.peek() {
-        case UInt8(ascii: "\""): return .string(try r.string(at: field))
-        case UInt8(ascii: "-"), UInt8(ascii: "N"), UInt8(ascii: "I"), .some(0x30...0x39): return .number(try r.number(at: field))
+        case UInt8(ascii: "\""): return .string(try r.string(at: field()))
+        case UInt8(ascii: "-"), UInt8(ascii: "N"), UInt8(ascii: "I"), .some(0x30...0x39): return .number(try r.number(at: field()))
         default:
             switch r.literal() {
             case .some(.some(let b)): return .bool(b)
             case .some(.none): return .missing
-            case .none: throw r.fail("a number, string, boolean or null", at: field)
+            case .none: throw r.fail("a number, string, boolean or null", at: field())
             }
         }
     }

@@ -69,8 +69,7 @@ enum V2Codec {
 
         var offset = headerLength
         request.inputs = try raw.enumerated().map { i, input in
-            let field = "inputs[\(i)]"
-            guard let name = input.name else { throw FerryError.invalid("\(field) has no 'name'") }
+            guard let name = input.name else { throw FerryError.invalid("inputs[\(i)] has no 'name'") }
             let label = "input '\(name)'"
             guard let shape = input.shape else { throw FerryError.invalid("\(label) has no 'shape'") }
             guard let typeName = input.datatype else { throw FerryError.invalid("\(label) has no 'datatype'") }
@@ -114,39 +113,39 @@ enum V2Codec {
         return count
     }
 
-    private static func input(_ r: inout JSONReader, at field: String) throws -> RawInput {
+    private static func input(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> RawInput {
         var input = RawInput()
-        try r.object(at: field) { r, key in
+        try r.object(at: field()) { r, key in
             switch key {
-            case "name": input.name = try r.string(at: "\(field).name")
-            case "datatype": input.datatype = try r.string(at: "\(field).datatype")
+            case "name": input.name = try r.string(at: "\(field()).name")
+            case "datatype": input.datatype = try r.string(at: "\(field()).datatype")
             case "shape":
                 var shape: [Int] = []
-                try r.array(at: "\(field).shape") { r, i in
-                    let d = try r.number(at: "\(field).shape[\(i)]")
+                try r.array(at: "\(field()).shape") { r, i in
+                    let d = try r.number(at: "\(field()).shape[\(i)]")
                     guard d >= 0, d == d.rounded(), d < 1e12 else {
-                        throw FerryError.invalid("\(field).shape[\(i)] must be a non-negative integer, got \(d)")
+                        throw FerryError.invalid("\(field()).shape[\(i)] must be a non-negative integer, got \(d)")
                     }
                     shape.append(Int(d))
                 }
                 input.shape = shape
-            case "parameters": input.parameters = try parameters(&r, at: "\(field).parameters")
-            case "data": input.data = try data(&r, at: "\(field).data")
-            default: try r.skipValue(at: "\(field).\(key)")
+            case "parameters": input.parameters = try parameters(&r, at: "\(field()).parameters")
+            case "data": input.data = try data(&r, at: "\(field()).data")
+            default: try r.skipValue(at: "\(field()).\(key)")
             }
         }
         return input
     }
 
     /// Reads `data`, flat or nested, into one flat list of a single JSON kind; `null` reads as NaN.
-    private static func data(_ r: inout JSONReader, at field: String) throws -> RawData {
+    private static func data(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> RawData {
         var numbers: [Double] = []
         var bools: [Bool] = []
         var strings: [String] = []
         func element(_ r: inout JSONReader, _ path: () -> String) throws {
             switch r.peek() {
             case UInt8(ascii: "["):
-                try r.array(at: field) { r, i in try element(&r, { "\(path())[\(i)]" }) }
+                try r.array(at: field()) { r, i in try element(&r, { "\(path())[\(i)]" }) }
             case UInt8(ascii: "\""):
                 guard numbers.isEmpty, bools.isEmpty else { throw mixed(path()) }
                 strings.append(try r.string(at: path()))
@@ -170,9 +169,9 @@ enum V2Codec {
             FerryError.invalid("\(path) mixes numbers, booleans and strings; a tensor's data has one type")
         }
         if r.peek() == UInt8(ascii: "[") {
-            try r.array(at: field) { r, i in try element(&r, { "\(field)[\(i)]" }) }
+            try r.array(at: field()) { r, i in try element(&r, { "\(field())[\(i)]" }) }
         } else {
-            try element(&r, { field })
+            try element(&r, { field() })
         }
         if !strings.isEmpty { return .strings(strings) }
         if !bools.isEmpty { return .bools(bools) }
@@ -240,19 +239,19 @@ enum V2Codec {
         }
     }
 
-    static func parameters(_ r: inout JSONReader, at field: String) throws -> Parameters {
+    static func parameters(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> Parameters {
         var out: Parameters = [:]
-        try r.object(at: field) { r, key in
+        try r.object(at: field()) { r, key in
             switch r.peek() {
-            case UInt8(ascii: "\""): out[key] = .string(try r.string(at: "\(field).\(key)"))
+            case UInt8(ascii: "\""): out[key] = .string(try r.string(at: "\(field()).\(key)"))
             case UInt8(ascii: "-"), .some(0x30...0x39):
-                let d = try r.number(at: "\(field).\(key)")
+                let d = try r.number(at: "\(field()).\(key)")
                 out[key] = d == d.rounded() && abs(d) < 9.0e15 ? .int(Int64(d)) : .double(d)
             default:
                 switch r.literal() {
                 case .some(.some(let b)): out[key] = .bool(b)
                 case .some(.none): break
-                case .none: try r.skipValue(at: "\(field).\(key)")  // nested values are tolerated and ignored
+                case .none: try r.skipValue(at: "\(field()).\(key)")  // nested values are tolerated and ignored
                 }
             }
         }

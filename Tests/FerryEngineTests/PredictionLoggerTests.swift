@@ -1,5 +1,5 @@
 import FerryCore
-import FerryEngine
+@testable import FerryEngine
 import FerryStoreSQLite
 import FerryTesting
 import Foundation
@@ -69,5 +69,17 @@ extension JSONValue {
     var isHash: Bool {
         if case .string(let s) = self { return s.hasPrefix("sha256:") && s.count == 71 }
         return false
+    }
+}
+
+struct PredictionIDTests {
+    @Test func idsAreRandomUUIDsInTextForm() {
+        let ids = (0..<1000).map { _ in DataPlane.predictionID() }
+        #expect(Set(ids).count == 1000)
+        for id in ids.prefix(50) {
+            let uuid = UUID(uuidString: id)
+            #expect(uuid != nil && uuid?.uuidString.lowercased() == id, "\(id)")
+            #expect(Array(id)[14] == "4", "version 4: \(id)")
+        }
     }
 }
