@@ -51,13 +51,13 @@ public final class DataPlane: Sendable {
     /// Response parameter (V2) and field (V1) carrying the prediction id that feedback refers to.
     public static let predictionIDParameter = "prediction_id"
 
-    /// A random 128-bit id in UUID text form (version-4 layout), built without Foundation's formatting.
-    static func predictionID() -> String {
+    /// A time-ordered 128-bit id in UUID text form (version-7 layout: 48 bits of Unix milliseconds, then random
+    /// bits), built without Foundation's formatting. Ids that grow with time keep the log's index appends cheap.
+    static func predictionID(now: Date = Date()) -> String {
         var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
-        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
+        let high = (millis << 16) | 0x7000 | ((generator.next() as UInt64) & 0x0FFF)
+        let low = ((generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         let hex = Array("0123456789abcdef".utf8)
         var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
         var i = 0

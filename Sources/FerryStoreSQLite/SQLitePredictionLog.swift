@@ -9,6 +9,9 @@ public final class SQLitePredictionLog: PredictionLog {
     public init(path: String) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
+        // The log is best effort by design (a bounded queue that drops when full): commits need not wait for fsync.
+        // WAL with synchronous=NORMAL survives a crash of the process; only a power loss can drop the last commits.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         writer = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(writer)
     }

@@ -73,13 +73,14 @@ extension JSONValue {
 }
 
 struct PredictionIDTests {
-    @Test func idsAreRandomUUIDsInTextForm() {
-        let ids = (0..<1000).map { _ in DataPlane.predictionID() }
+    @Test func idsAreTimeOrderedUUIDsInTextForm() {
+        let ids = (0..<1000).map { DataPlane.predictionID(now: Date(timeIntervalSince1970: 1_790_000_000 + Double($0))) }
+        #expect(ids == ids.sorted(), "later ids sort after earlier ones")
         #expect(Set(ids).count == 1000)
         for id in ids.prefix(50) {
             let uuid = UUID(uuidString: id)
             #expect(uuid != nil && uuid?.uuidString.lowercased() == id, "\(id)")
-            #expect(Array(id)[14] == "4", "version 4: \(id)")
+            #expect(Array(id)[14] == "7", "version 7: \(id)")
         }
     }
 }
