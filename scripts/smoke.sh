@@ -57,7 +57,7 @@ export FERRY_SERVER=$server
 "$FERRY" predict fraud --version staging --input examples/fraud/request-v1.json
 "$FERRY" monitor reference fraud 2 --csv examples/fraud/rows.csv
 "$FERRY" predict fraud --csv examples/fraud/rows.csv > /dev/null
-sleep 0.5   # the prediction log writes every 200 ms
+sleep 0.5   # the prediction log writes every 50 ms
 "$FERRY" monitor drift fraud --version 2
 "$FERRY" monitor predictions fraud --limit 3
 id=$("$FERRY" monitor predictions fraud --limit 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')

@@ -21,7 +21,7 @@ public final class PredictionLogger: Sendable {
         public var maxRecords: Int?
 
         public init(
-            sampleRate: Double = 1, capacity: Int = 50_000, batchSize: Int = 1_000, flushInterval: Duration = .milliseconds(200),
+            sampleRate: Double = 1, capacity: Int = 50_000, batchSize: Int = 1_000, flushInterval: Duration = .milliseconds(50),
             retention: Duration? = .seconds(30 * 24 * 3600), maxRecords: Int? = 10_000_000
         ) {
             self.sampleRate = sampleRate
