@@ -41,16 +41,9 @@ MODEL_NAME="fraud"
 INFER_PATH="/v2/models/$MODEL_NAME/infer"
 LUA="$HERE/infer.lua"
 
-log() { printf '[serve-bench] %s\n' "$*" >&2; }
-die() { printf '\n[serve-bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null || die "need to install $* but apt-get is not available"
-  if [[ $APT_UPDATED == 0 ]]; then as_root apt-get update -qq; APT_UPDATED=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+BENCH_TAG=serve-bench
+# shellcheck source=../lib.sh
+source "$ROOT/benchmarks/lib.sh"
 
 # ---------------------------------------------------------------- tools
 command -v wrk >/dev/null || { log "installing wrk (apt)"; apt_install wrk; }
@@ -91,24 +84,6 @@ if [[ -z "${FERRY_BIN:-}" || -z "${BASELINE_BIN:-}" ]]; then
 fi
 [[ -x "$FERRY_BIN" ]] || die "ferry binary not executable: $FERRY_BIN"
 [[ -x "$BASELINE_BIN" ]] || die "baseline binary not executable: $BASELINE_BIN"
-
-# ---------------------------------------------------------------- MLServer venv
-setup_mlserver_venv() {
-  local req="$HERE/requirements.txt" want have
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
-  have="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
-  if [[ -x "$VENV/bin/mlserver" && "$want" == "$have" ]]; then return 0; fi
-  log "creating MLServer venv at $VENV (pip install -r benchmarks/serve/requirements.txt)"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    log "python3 -m venv failed; installing python3-venv (apt)"
-    apt_install python3-venv
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r "$req"
-  echo "$want" >"$VENV/.requirements.sha256"
-}
 
 # ---------------------------------------------------------------- ports
 # All ports are chosen at once (sockets held until all are picked) so they are distinct.
@@ -228,7 +203,7 @@ run_wrk() { # name threads conns duration outfile
 # ---------------------------------------------------------------- MLServer config
 MLSERVER_VERSION=""
 if [[ "$SKIP_MLSERVER" != 1 ]]; then
-  setup_mlserver_venv
+  setup_venv "$VENV" "$HERE/requirements.txt" bin/mlserver
   MLSERVER_VERSION="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("mlserver"))')"
   MLS_DIR="$WORK/mlserver"
   rm -rf "$MLS_DIR"

@@ -30,16 +30,9 @@ SKIP_FERRY="${SKIP_FERRY:-0}"
 REGEN_MODELS="${REGEN_MODELS:-0}"
 FERRY_TREES_BUILD="${FERRY_TREES_BUILD:-0}"
 
-log() { printf '[trees-bench] %s\n' "$*" >&2; }
-die() { printf '\n[trees-bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null || die "need to install $* but apt-get is not available"
-  if [[ $APT_UPDATED == 0 ]]; then as_root apt-get update -qq; APT_UPDATED=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+BENCH_TAG=trees-bench
+# shellcheck source=../lib.sh
+source "$ROOT/benchmarks/lib.sh"
 
 # ---------------------------------------------------------------- tools
 command -v python3 >/dev/null || { log "installing python3 (apt)"; apt_install python3; }
@@ -52,24 +45,7 @@ OUT="$(cd "$OUT" && pwd)"
 
 # ---------------------------------------------------------------- venv
 # Rebuilt when requirements.txt changes (its sha256 is kept in the venv).
-setup_venv() {
-  local req="$HERE/requirements.txt" want have
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
-  have="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
-  if [[ -x "$VENV/bin/python" && "$want" == "$have" ]]; then return 0; fi
-  log "creating venv at $VENV (pip install -r benchmarks/trees/requirements.txt)"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    log "python3 -m venv failed; installing python3-venv (apt)"
-    apt_install python3-venv
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r "$req"
-  echo "$want" >"$VENV/.requirements.sha256"
-}
-setup_venv
+setup_venv "$VENV" "$HERE/requirements.txt"
 PY="$VENV/bin/python"
 
 # ---------------------------------------------------------------- models and rows
