@@ -115,28 +115,6 @@ enum API {
         }
     }
 
-    struct AliasEventBody: Codable, Sendable {
-        var sequence: Int64
-        var model: String
-        var alias: String
-        var from: Int?
-        var to: Int?
-        var by: String
-        var at: Date
-        var reason: String
-
-        init(_ e: AliasEvent) {
-            sequence = e.sequence
-            model = e.model
-            alias = e.alias
-            from = e.from
-            to = e.to
-            by = e.by
-            at = e.at
-            reason = e.reason
-        }
-    }
-
     struct PredictionBody: Codable, Sendable {
         var id: String
         var model: String

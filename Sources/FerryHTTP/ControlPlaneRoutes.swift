@@ -76,13 +76,13 @@ struct ControlPlaneRoutes<Context: RequestContext> {
             let event = try await registry.setAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 version: body.version, by: actor(request), reason: body.reason ?? "")
-            return try encode(API.AliasEventBody(event))
+            return try encode(event)
         }
         api.delete("/models/{name}/aliases/{alias}") { request, context in
             let event = try await registry.removeAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 by: actor(request))
-            return try encode(API.AliasEventBody(event))
+            return try encode(event)
         }
         api.get("/models/{name}/predictions") { request, context in
             let name = try context.parameters.require("name")
@@ -113,7 +113,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         api.get("/models/{name}/alias-history") { request, context in
             let alias = request.uri.queryParameters["alias"].map(String.init)
             let events = try await registry.aliasHistory(model: try context.parameters.require("name"), alias: alias)
-            return try encode(API.List(items: events.map(API.AliasEventBody.init)))
+            return try encode(API.List(items: events))
         }
     }
 
