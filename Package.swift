@@ -19,8 +19,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     ],
     targets: [
-        // Domain values, ports (protocols) and pure logic. No I/O, no HTTP, no SQL.
-        .target(name: "FerryCore"),
+        // Domain values, ports (protocols) and pure logic. No I/O, no HTTP, no SQL. Crypto for the audit chain and
+        // model signatures, which are domain rules.
+        .target(name: "FerryCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Native inference engines behind `ModelRuntime`.
         .target(name: "FerryRuntimes", dependencies: ["FerryCore"]),
         // Services that run the domain: registry, model manager, data plane, local artifact store.

@@ -29,8 +29,14 @@ stop() {
   pid=""
 }
 
+# The first start creates the admin key from FERRY_ADMIN_KEY (else it would print a random one once).
+export FERRY_ADMIN_KEY="fry_smoketst_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export FERRY_API_KEY=$FERRY_ADMIN_KEY
+auth=(-H "Authorization: Bearer $FERRY_API_KEY")
 start --example examples/fraud
-got=$(curl -sf "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)
+status=$(curl -s -o /dev/null -w '%{http_code}' "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
+[ "$status" = 401 ] || fail "inference without a key got $status, not 401"
+got=$(curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)
 python3 - "$got" <<'PY' || fail "V2 prediction differs from xgboost"
 import json, sys
 got = json.loads(sys.argv[1])["outputs"][0]["data"][0]
@@ -38,14 +44,14 @@ want = json.load(open("examples/fraud/expected.json"))["probabilities"][17]
 assert abs(got - want) <= 1e-6 * abs(want), (got, want)
 print(f"V2 curl: {got} (xgboost {want})")
 PY
-status=$(curl -s -o "$work/bad.json" -w '%{http_code}' "$server/v2/models/fraud/infer" -d '{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}')
+status=$(curl -s -o "$work/bad.json" -w '%{http_code}' "${auth[@]}" "$server/v2/models/fraud/infer" -d '{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}')
 [ "$status" = 400 ] && grep -q '"error"' "$work/bad.json" || fail "bad request got $status"
 
 if command -v promtool >/dev/null 2>&1; then
-  curl -sf "$server/metrics" | promtool check metrics || fail "promtool rejects /metrics"
+  curl -sf "${auth[@]}" "$server/metrics" | promtool check metrics || fail "promtool rejects /metrics"
   echo "promtool accepts /metrics"
 fi
-curl -sf "$server/metrics" | grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' || fail "/metrics does not count requests"
+curl -sf "${auth[@]}" "$server/metrics" | grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' || fail "/metrics does not count requests"
 
 export FERRY_SERVER=$server
 "$FERRY" models list
@@ -71,14 +77,35 @@ grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not 
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
+
+# Keys and roles: a predictor key predicts but cannot move aliases; revoked, it stops working.
+"$FERRY" keys create --name smoke-client --role predictor --model fraud --json > "$work/key.json"
+client_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/key.json")
+client_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"]["id"])' "$work/key.json")
+FERRY_API_KEY=$client_key "$FERRY" predict fraud --csv examples/fraud/rows.csv > /dev/null || fail "predictor key cannot predict"
+if FERRY_API_KEY=$client_key "$FERRY" alias set fraud production 1 2>"$work/err.txt"; then fail "a predictor key moved an alias"; fi
+grep -q "lacks the 'deploy' permission" "$work/err.txt" || fail "unclear 403: $(cat "$work/err.txt")"
+"$FERRY" keys revoke "$client_id"
+if FERRY_API_KEY=$client_key "$FERRY" keys whoami 2>/dev/null; then fail "a revoked key still works"; fi
+"$FERRY" keys list
+"$FERRY" audit list --limit 5
+"$FERRY" audit verify | tee "$work/verify.txt"
+grep -q "audit trail intact" "$work/verify.txt" || fail "audit trail does not verify"
 stop
 
 start
-curl -sf "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
+curl -sf "${auth[@]}" "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
   || fail "production alias did not survive a restart"
 # Predictions served before SIGTERM were written out during shutdown.
-curl -sf "$server/api/v1/models/fraud/predictions?limit=1000" \
+curl -sf "${auth[@]}" "$server/api/v1/models/fraud/predictions?limit=1000" \
   | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 4, n; print(f"{n} logged predictions survived the restart")' \
   || fail "prediction log lost records across a graceful restart"
 stop
+
+# Tampering with the stored trail is caught offline.
+"$FERRY" audit verify --data-dir "$work/data" > /dev/null || fail "audit trail does not verify offline"
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE audit_log SET actor = ? WHERE seq = 3", ("mallory",)); c.commit()' "$work/data/ferry.sqlite"
+if "$FERRY" audit verify --data-dir "$work/data" > "$work/tamper.txt"; then fail "audit verify missed an edited entry"; fi
+grep -q "entry 3 .* was edited" "$work/tamper.txt" || fail "unclear tamper report: $(cat "$work/tamper.txt")"
+echo "audit verify caught the edited entry"
 echo "smoke passed"

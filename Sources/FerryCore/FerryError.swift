@@ -25,6 +25,12 @@ public struct FerryError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let unavailable = Code(rawValue: "unavailable")
         /// Stored data failed an integrity check (artifact digest mismatch).
         public static let integrity = Code(rawValue: "integrity")
+        /// The caller did not prove who it is (no, unknown, expired or revoked credentials).
+        public static let unauthenticated = Code(rawValue: "unauthenticated")
+        /// The caller is known but its role or restriction does not allow this.
+        public static let permissionDenied = Code(rawValue: "permission_denied")
+        /// The caller exceeded its rate limit or a queue is full; the HTTP adapter adds Retry-After.
+        public static let rateLimited = Code(rawValue: "rate_limited")
         /// A bug or an unexpected environment failure.
         public static let `internal` = Code(rawValue: "internal")
     }

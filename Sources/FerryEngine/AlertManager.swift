@@ -43,9 +43,21 @@ public final class AlertManager: Sendable {
     public var deliveryCounts: (sent: Int, failed: Int) { deliveries.withLock { $0 } }
 
     /// Checks and stores a rule (its model must exist).
-    public func put(_ rule: AlertRule) async throws {
+    public func put(_ rule: AlertRule, by actor: String) async throws {
         try rule.validate()
+        let before = try await store.rules(model: rule.model).first { $0.name == rule.name }
         try await store.putRule(rule)
+        try await monitor.registry.audit?.record(
+            "alert.put", target: "\(rule.model)/\(rule.name)", by: actor,
+            before: try before.map { try JSONValue(encoding: $0) }, after: try JSONValue(encoding: rule))
+    }
+
+    /// Deletes a rule; `.notFound` when the model has no such rule.
+    public func delete(model: String, name: String, by actor: String) async throws {
+        let before = try await store.rules(model: model).first { $0.name == name }
+        try await store.deleteRule(model: model, name: name)
+        try await monitor.registry.audit?.record(
+            "alert.delete", target: "\(model)/\(name)", by: actor, before: try before.map { try JSONValue(encoding: $0) })
     }
 
     /// Evaluates every rule once, now; returns the state changes.
@@ -156,7 +168,7 @@ public final class AlertManager: Sendable {
 
     public static func signature(secret: String, timestamp: String, body: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(timestamp.utf8) + Data(".".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.hexString
     }
 
     private func notify(_ rule: AlertRule, _ event: AlertEvent) async {

@@ -21,7 +21,7 @@ public struct LocalArtifactStore: ArtifactStore {
     }
 
     public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: data).hexString
     }
 
     func url(for sha256: String) -> URL {

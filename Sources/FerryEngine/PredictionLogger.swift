@@ -147,7 +147,7 @@ public final class PredictionLogger: Sendable {
             case .redact?: return .null
             case .hash?:
                 let text = v.isNaN ? "null" : String(v)
-                return .string("sha256:" + SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined())
+                return .string("sha256:" + SHA256.hash(data: Data(text.utf8)).hexString)
             case nil:
                 return v.isNaN ? .null : .number(v)
             }

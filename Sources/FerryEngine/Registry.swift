@@ -46,12 +46,15 @@ public final class Registry: Sendable {
     private let models: ModelManager
     private let now: @Sendable () -> Date
     private let logger: Logger
+    /// Where every change is recorded; nil only in tests that do not look at the trail.
+    public let audit: AuditTrail?
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, models: ModelManager,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        audit: AuditTrail? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.audit = audit
         self.artifacts = artifacts
         self.runtimes = runtimes
         self.models = models
@@ -66,14 +69,19 @@ public final class Registry: Sendable {
         let model = Model(name: name, description: description, tags: tags, createdBy: by, createdAt: now())
         try await store.createModel(model)
         logger.info("model created", metadata: ["model": "\(name)", "by": "\(by)"])
-        return try await self.model(named: name)
+        let created = try await self.model(named: name)
+        try await audit?.record("model.create", target: name, by: by, after: try JSONValue(encoding: created))
+        return created
     }
 
-    public func updateModel(name: String, description: String?, tags: [String: String]?) async throws -> Model {
-        var model = try await self.model(named: name)
+    public func updateModel(name: String, description: String?, tags: [String: String]?, by: String) async throws -> Model {
+        let before = try await self.model(named: name)
+        var model = before
         if let description { model.description = description }
         if let tags { model.tags = tags }
         try await store.updateModel(model)
+        try await audit?.record(
+            "model.update", target: name, by: by, before: try JSONValue(encoding: before), after: try JSONValue(encoding: model))
         return model
     }
 
@@ -114,6 +122,10 @@ public final class Registry: Sendable {
             createdAt: now()))
         logger.info("version registered", metadata: [
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
+        try await audit?.record(
+            "version.register", target: "\(version.model)/\(version.version)", by: new.createdBy,
+            after: ["format": .string(format.rawValue), "sha256": .string(ref.sha256), "size": .number(Double(ref.size)),
+                    "runtime_options": try JSONValue(encoding: new.runtimeOptions)])
         let aliases = try await store.aliases(model: new.model)
         if !aliases.contains(where: { $0.name == Alias.production }) {
             try await models.prepare(version)
@@ -155,6 +167,9 @@ public final class Registry: Sendable {
         try await models.routeChanged(model: model)
         logger.info("version archived", metadata: [
             "model": "\(model)", "version": "\(number)", "by": "\(by)", "artifact_kept": "\(keep)"])
+        try await audit?.record(
+            "version.archive", target: "\(model)/\(number)", by: by, before: ["archived": false],
+            after: ["archived": true, "artifact_kept": .bool(keep)])
         return archived
     }
 
@@ -174,6 +189,7 @@ public final class Registry: Sendable {
         try await models.routeChanged(model: model)
         logger.info("alias moved", metadata: [
             "model": "\(model)", "alias": "\(alias)", "from": "\(event.from.map(String.init) ?? "-")", "to": "\(number)", "by": "\(by)"])
+        try await recordAliasMove(event)
         return event
     }
 
@@ -185,7 +201,15 @@ public final class Registry: Sendable {
             try await models.prepare(fallback)
         }
         try await models.routeChanged(model: model)
+        try await recordAliasMove(event)
         return event
+    }
+
+    private func recordAliasMove(_ event: AliasEvent) async throws {
+        try await audit?.record(
+            event.to == nil ? "alias.remove" : "alias.set", target: "\(event.model)@\(event.alias)", by: event.by,
+            before: ["version": event.from.map { .number(Double($0)) } ?? .null],
+            after: ["version": event.to.map { .number(Double($0)) } ?? .null, "reason": .string(event.reason)])
     }
 
     public func aliases(model: String) async throws -> [Alias] {

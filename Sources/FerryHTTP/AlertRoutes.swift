@@ -4,7 +4,8 @@ import Foundation
 import Hummingbird
 
 /// Alert rules, their status and history under `/api/v1`.
-struct AlertRoutes<Context: RequestContext> {
+struct AlertRoutes {
+    typealias Context = FerryRequestContext
     let alerts: AlertManager?
 
     struct RuleWithStatus: Encodable {
@@ -37,11 +38,11 @@ struct AlertRoutes<Context: RequestContext> {
             body.name = try context.parameters.require("alert")
             body.model = try context.parameters.require("name")
             let rule = body.rule
-            try await alerts.put(rule)
+            try await alerts.put(rule, by: context.actor)
             return try encode(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
         }
         api.delete("/models/{name}/alerts/{alert}") { _, context in
-            try await require().store.deleteRule(model: try context.parameters.require("name"), name: try context.parameters.require("alert"))
+            try await require().delete(model: try context.parameters.require("name"), name: try context.parameters.require("alert"), by: context.actor)
             return jsonResponse(Array(#"{"deleted":true}"#.utf8))
         }
         api.get("/alerts/events") { request, _ in

@@ -174,7 +174,7 @@ enum API {
         var reason: String?
     }
 
-    struct List<Item: Codable & Sendable>: Codable, Sendable {
+    struct List<Item: Encodable & Sendable>: Encodable, Sendable {
         var items: [Item]
     }
 

@@ -4,22 +4,19 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-extension HTTPField.Name {
-    /// Who makes a control-plane change, recorded as creator / alias mover (until authentication lands).
-    static let ferryActor = Self("Ferry-Actor")!
-}
-
 /// The registry's JSON API under `/api/v1`.
-struct ControlPlaneRoutes<Context: RequestContext> {
+struct ControlPlaneRoutes {
+    typealias Context = FerryRequestContext
     let registry: Registry
     let predictions: (any PredictionLog)?
     let maxArtifactBytes: Int
 
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1")
-        api.get("/models") { _, _ in
+        api.get("/models") { _, context in
             var items: [API.ModelBody] = []
-            for model in try await registry.models() {
+            let visible = context.principal?.models.map(Set.init)
+            for model in try await registry.models() where visible?.contains(model.name) ?? true {
                 let versions = try await registry.versions(model: model.name)
                 let aliases = try await registry.aliases(model: model.name)
                 items.append(API.ModelBody(model, latestVersion: versions.last?.version, aliases: aliases))
@@ -29,7 +26,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         api.post("/models") { request, context in
             let body = try await decode(API.CreateModelRequest.self, request, limit: 1 << 20)
             let model = try await registry.createModel(
-                name: body.name, description: body.description ?? "", tags: body.tags ?? [:], by: actor(request))
+                name: body.name, description: body.description ?? "", tags: body.tags ?? [:], by: context.actor)
             return try encode(API.ModelBody(model, aliases: []), status: .created)
         }
         api.get("/models/{name}") { _, context in
@@ -41,7 +38,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         api.patch("/models/{name}") { request, context in
             let body = try await decode(API.UpdateModelRequest.self, request, limit: 1 << 20)
             let name = try context.parameters.require("name")
-            let model = try await registry.updateModel(name: name, description: body.description, tags: body.tags)
+            let model = try await registry.updateModel(name: name, description: body.description, tags: body.tags, by: context.actor)
             return try encode(API.ModelBody(model, aliases: try await registry.aliases(model: name)))
         }
         api.get("/models/{name}/versions") { _, context in
@@ -51,7 +48,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         }
         api.post("/models/{name}/versions") { request, context in
             let name = try context.parameters.require("name")
-            let new = try await newVersion(name, request)
+            let new = try await newVersion(name, request, by: context.actor)
             let version = try await registry.register(new.version)
             for alias in new.aliases {
                 try await registry.setAlias(model: name, alias: alias, version: version.version, by: new.version.createdBy, reason: "set at registration")
@@ -65,7 +62,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         }
         api.post("/models/{name}/versions/{version}/archive") { request, context in
             let name = try context.parameters.require("name")
-            let version = try await registry.archive(model: name, number: try number(context), by: actor(request))
+            let version = try await registry.archive(model: name, number: try number(context), by: context.actor)
             return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
         }
         api.get("/models/{name}/aliases") { _, context in
@@ -75,13 +72,13 @@ struct ControlPlaneRoutes<Context: RequestContext> {
             let body = try await decode(API.SetAliasRequest.self, request, limit: 1 << 20)
             let event = try await registry.setAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
-                version: body.version, by: actor(request), reason: body.reason ?? "")
+                version: body.version, by: context.actor, reason: body.reason ?? "")
             return try encode(event)
         }
         api.delete("/models/{name}/aliases/{alias}") { request, context in
             let event = try await registry.removeAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
-                by: actor(request))
+                by: context.actor)
             return try encode(event)
         }
         api.get("/models/{name}/predictions") { request, context in
@@ -119,8 +116,7 @@ struct ControlPlaneRoutes<Context: RequestContext> {
 
     /// A version to register, from a JSON envelope (base64 artifact) or, with `Content-Type:
     /// application/octet-stream`, from the raw artifact bytes with options in the query string.
-    private func newVersion(_ name: String, _ request: Request) async throws -> (version: Registry.NewVersion, aliases: [String]) {
-        let by = actor(request)
+    private func newVersion(_ name: String, _ request: Request, by: String) async throws -> (version: Registry.NewVersion, aliases: [String]) {
         if request.headers[.contentType]?.hasPrefix("application/octet-stream") == true {
             let bytes = Data(buffer: try await request.body.collect(upTo: maxArtifactBytes))
             let query = request.uri.queryParameters
@@ -160,10 +156,6 @@ struct ControlPlaneRoutes<Context: RequestContext> {
         let text = try context.parameters.require("version")
         guard let n = Int(text), n > 0 else { throw FerryError.invalid("version '\(text)' is not a version number (1, 2, ...)") }
         return n
-    }
-
-    private func actor(_ request: Request) -> String {
-        request.headers[.ferryActor].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? "anonymous"
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {

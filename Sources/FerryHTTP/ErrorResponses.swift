@@ -20,7 +20,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 context.logger.debug("request refused", metadata: [
                     "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(message)"])
             }
-            return errorResponse(status, message)
+            var response = errorResponse(status, message)
+            if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+            return response
         }
     }
 
@@ -52,6 +54,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .notFound: .notFound
         case .alreadyExists, .failedPrecondition: .conflict
         case .unavailable: .serviceUnavailable
+        case .unauthenticated: .unauthorized
+        case .permissionDenied: .forbidden
+        case .rateLimited: .tooManyRequests
         default: .internalServerError
         }
     }

@@ -28,19 +28,30 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
     ]
 }
 
+func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, type: String, value: Double)] {
+    guard let limiter else { return [] }
+    let total = limiter.rejections.values.reduce(0, +)
+    return [("ferry_rate_limited_total", "Requests refused with 429 because a principal exceeded its rate limit.", "counter", Double(total))]
+}
+
 /// Builds the router of Ferry's HTTP API: inference (V2, V1), the registry API and `/openapi.json`.
+///
+/// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
-    dataPlane: DataPlane, registry: Registry, alerts: AlertManager? = nil, limits: HTTPLimits = HTTPLimits()
-) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+    dataPlane: DataPlane, registry: Registry, alerts: AlertManager? = nil, access: AccessControl,
+    limits: HTTPLimits = HTTPLimits()
+) -> Router<FerryRequestContext> {
+    let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes))
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
     let monitor = dataPlane.predictionLog.map { ModelMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)
+    SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes
@@ -49,7 +60,8 @@ public func makeRouter(
         Response(
             status: .ok, headers: [.contentType: PrometheusExposition.contentType],
             body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
-                dataPlane.models.metrics, extra: predictionLogMetrics(dataPlane.predictionLog)))))
+                dataPlane.models.metrics,
+                extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter)))))
     }
     return router
 }

@@ -5,7 +5,8 @@ import HTTPTypes
 import Hummingbird
 
 /// Reference profiles and drift under `/api/v1`.
-struct MonitoringRoutes<Context: RequestContext> {
+struct MonitoringRoutes {
+    typealias Context = FerryRequestContext
     let monitor: ModelMonitor?
     let maxBodyBytes: Int
 
@@ -22,7 +23,7 @@ struct MonitoringRoutes<Context: RequestContext> {
             }
             let profile = try await monitor.setReference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"),
-                instances: instances, by: request.headers[.ferryActor] ?? "anonymous")
+                instances: instances, by: context.actor)
             return try encode(profile)
         }
         api.get("/models/{name}/versions/{version}/reference") { _, context in
@@ -71,8 +72,8 @@ struct MonitoringRoutes<Context: RequestContext> {
     static func window(_ request: Request, prefix: String) throws -> ModelMonitor.Window? {
         let q = request.uri.queryParameters
         let last = q["\(prefix)last"]
-        let since = try ControlPlaneRoutes<Context>.date(q["\(prefix)since"], "\(prefix)since")
-        let until = try ControlPlaneRoutes<Context>.date(q["\(prefix)until"], "\(prefix)until")
+        let since = try ControlPlaneRoutes.date(q["\(prefix)since"], "\(prefix)since")
+        let until = try ControlPlaneRoutes.date(q["\(prefix)until"], "\(prefix)until")
         if let last {
             guard since == nil, until == nil else {
                 throw FerryError.invalid("give either '\(prefix)last' or '\(prefix)since'/'\(prefix)until', not both")

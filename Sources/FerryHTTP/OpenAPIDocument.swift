@@ -10,6 +10,8 @@ enum OpenAPIDocument {
         var path: String
         var summary: String
         var tag: String
+        /// Who may call the route; the access middleware enforces exactly this table.
+        var access: RouteAccess
         var request: JSONValue? = nil
         var requestContentType = "application/json"
         var status = 200
@@ -34,48 +36,54 @@ enum OpenAPIDocument {
 
     static let routes: [Route] = {
         var r: [Route] = [
-            Route(method: "get", path: "/v2/health/live", summary: "Server liveness", tag: "inference", response: ref("Live")),
-            Route(method: "get", path: "/v2/health/ready", summary: "Server readiness (503 while starting or draining)", tag: "inference", response: ref("Ready")),
-            Route(method: "get", path: "/v2", summary: "Server metadata", tag: "inference", response: ref("ServerMetadata")),
+            Route(method: "get", path: "/v2/health/live", summary: "Server liveness", tag: "inference", access: .open, response: ref("Live")),
+            Route(method: "get", path: "/v2/health/ready", summary: "Server readiness (503 while starting or draining)", tag: "inference", access: .open, response: ref("Ready")),
+            Route(method: "get", path: "/v2", summary: "Server metadata", tag: "inference", access: .requires(.read, openToRestricted: true), response: ref("ServerMetadata")),
         ]
         for versioned in [false, true] {
             let base = versioned ? "/v2/models/{name}/versions/{version}" : "/v2/models/{name}"
             let which = versioned ? "a version (number or alias) of a model" : "a model's default version (production alias, else newest)"
-            r.append(Route(method: "get", path: base, summary: "Metadata of \(which)", tag: "inference", response: ref("ModelMetadata")))
-            r.append(Route(method: "get", path: base + "/ready", summary: "Readiness of \(which); loads it if needed", tag: "inference", response: ref("ModelReady")))
-            r.append(Route(method: "post", path: base + "/infer", summary: "Inference on \(which) (JSON or binary tensor extension); parameters.contributions=true adds a 'contributions' output", tag: "inference", request: ref("InferenceRequest"), response: ref("InferenceResponse")))
+            r.append(Route(method: "get", path: base, summary: "Metadata of \(which)", tag: "inference", access: .requires(.read), response: ref("ModelMetadata")))
+            r.append(Route(method: "get", path: base + "/ready", summary: "Readiness of \(which); loads it if needed", tag: "inference", access: .requires(.read), response: ref("ModelReady")))
+            r.append(Route(method: "post", path: base + "/infer", summary: "Inference on \(which) (JSON or binary tensor extension); parameters.contributions=true adds a 'contributions' output", tag: "inference", access: .requires(.predict), request: ref("InferenceRequest"), response: ref("InferenceResponse")))
             let v1 = versioned ? "/v1/models/{name}/versions/{version}:predict" : "/v1/models/{name}:predict"
-            r.append(Route(method: "post", path: v1, summary: "V1 predict with instances on \(which)", tag: "inference", request: ref("PredictRequest"), response: ref("PredictResponse")))
+            r.append(Route(method: "post", path: v1, summary: "V1 predict with instances on \(which)", tag: "inference", access: .requires(.predict), request: ref("PredictRequest"), response: ref("PredictResponse")))
             let explain = versioned ? "/v1/models/{name}/versions/{version}:explain" : "/v1/models/{name}:explain"
-            r.append(Route(method: "post", path: explain, summary: "Exact TreeSHAP explanations (per-feature contributions and bias) for instances on \(which)", tag: "inference", request: ref("PredictRequest"), response: ref("ExplainResponse")))
+            r.append(Route(method: "post", path: explain, summary: "Exact TreeSHAP explanations (per-feature contributions and bias) for instances on \(which)", tag: "inference", access: .requires(.predict), request: ref("PredictRequest"), response: ref("ExplainResponse")))
         }
         r += [
-            Route(method: "get", path: "/api/v1/models", summary: "List models", tag: "registry", response: list("Model")),
-            Route(method: "post", path: "/api/v1/models", summary: "Create a model", tag: "registry", request: ref("CreateModelRequest"), status: 201, response: ref("Model")),
-            Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", response: ref("Model")),
-            Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", request: ref("UpdateModelRequest"), response: ref("Model")),
-            Route(method: "get", path: "/api/v1/models/{name}/versions", summary: "List a model's versions", tag: "registry", response: list("Version")),
-            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (detected when absent)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
-            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", response: ref("Version")),
-            Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", response: ref("Version")),
-            Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", response: list("Alias")),
-            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", request: ref("SetAliasRequest"), response: ref("AliasEvent")),
-            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", response: ref("AliasEvent")),
-            Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
-            Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", response: ref("Prediction")),
-            Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", request: ref("PredictRequest"), response: ref("ReferenceProfile")),
-            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", response: ref("ReferenceProfile")),
-            Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
-            Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
-            Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
-            Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
-            Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", response: object(["deleted": boolean])),
-            Route(method: "get", path: "/api/v1/alerts/events", summary: "Alert state changes, oldest first", tag: "alerts", response: object(["items": array(ref("AlertEvent"))], required: ["items"]), query: [("model", "only this model"), ("alert", "only this alert"), ("limit", "at most this many (1-10000, default 100)")]),
-            Route(method: "post", path: "/api/v1/alerts/evaluate", summary: "Evaluate every alert rule now (they are also evaluated on a schedule)", tag: "alerts", response: object(["changes": array(ref("AlertEvent"))], required: ["changes"])),
-            Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
-            Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", response: list("AliasEvent"), query: [("alias", "only this alias")]),
-            Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", response: ["type": "object"]),
-            Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", responseContentType: "text/plain", response: ["type": "string"]),
+            Route(method: "get", path: "/api/v1/models", summary: "List models", tag: "registry", access: .requires(.read, openToRestricted: true), response: list("Model")),
+            Route(method: "post", path: "/api/v1/models", summary: "Create a model", tag: "registry", access: .requires(.deploy), request: ref("CreateModelRequest"), status: 201, response: ref("Model")),
+            Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", access: .requires(.read), response: ref("Model")),
+            Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", access: .requires(.deploy), request: ref("UpdateModelRequest"), response: ref("Model")),
+            Route(method: "get", path: "/api/v1/models/{name}/versions", summary: "List a model's versions", tag: "registry", access: .requires(.read), response: list("Version")),
+            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", access: .requires(.deploy), request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (detected when absent)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
+            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", access: .requires(.read), response: ref("Version")),
+            Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", access: .requires(.deploy), response: ref("Version")),
+            Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", access: .requires(.read), response: list("Alias")),
+            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", access: .requires(.deploy), request: ref("SetAliasRequest"), response: ref("AliasEvent")),
+            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", access: .requires(.deploy), response: ref("AliasEvent")),
+            Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", access: .requires(.read), response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
+            Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", access: .requires(.read), response: ref("Prediction")),
+            Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", access: .requires(.deploy), request: ref("PredictRequest"), response: ref("ReferenceProfile")),
+            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", access: .requires(.read), response: ref("ReferenceProfile")),
+            Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", access: .requires(.feedback, openToRestricted: true), request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
+            Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", access: .requires(.read), response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
+            Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", access: .requires(.read), response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
+            Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", access: .requires(.deploy), request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
+            Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", access: .requires(.deploy), response: object(["deleted": boolean])),
+            Route(method: "get", path: "/api/v1/alerts/events", summary: "Alert state changes, oldest first", tag: "alerts", access: .requires(.read), response: object(["items": array(ref("AlertEvent"))], required: ["items"]), query: [("model", "only this model"), ("alert", "only this alert"), ("limit", "at most this many (1-10000, default 100)")]),
+            Route(method: "post", path: "/api/v1/alerts/evaluate", summary: "Evaluate every alert rule now (they are also evaluated on a schedule)", tag: "alerts", access: .requires(.deploy), response: object(["changes": array(ref("AlertEvent"))], required: ["changes"])),
+            Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", access: .requires(.read), response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
+            Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", access: .requires(.read), response: list("AliasEvent"), query: [("alias", "only this alias")]),
+            Route(method: "get", path: "/api/v1/whoami", summary: "The principal the request's credentials stand for", tag: "security", access: .requires(.read, openToRestricted: true), response: ref("Principal")),
+            Route(method: "get", path: "/api/v1/keys", summary: "List API keys (never their secrets)", tag: "security", access: .requires(.admin), response: list("APIKey")),
+            Route(method: "post", path: "/api/v1/keys", summary: "Create an API key; the answer holds its secret, which is shown only this once", tag: "security", access: .requires(.admin), request: ref("CreateKeyRequest"), status: 201, response: ref("CreatedKey")),
+            Route(method: "delete", path: "/api/v1/keys/{id}", summary: "Revoke an API key (takes effect at once)", tag: "security", access: .requires(.admin), response: ref("APIKey")),
+            Route(method: "get", path: "/api/v1/audit", summary: "Audit trail entries, oldest first: who changed what, when, before and after, hash-chained", tag: "security", access: .requires(.admin), response: list("AuditEntry"), query: [("after", "only entries after this sequence number (default 0)"), ("limit", "at most this many (1-10000, default 1000)")]),
+            Route(method: "get", path: "/api/v1/audit/verify", summary: "Check the whole audit trail's hash chain on the server", tag: "security", access: .requires(.admin), response: ref("AuditVerification")),
+            Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", access: .requires(.read, openToRestricted: true), response: ["type": "object"]),
+            Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", access: .requires(.read), responseContentType: "text/plain", response: ["type": "string"]),
         ]
         return r
     }()
@@ -90,6 +98,25 @@ enum OpenAPIDocument {
         let lineage = object(["training_data": string, "training_data_digest": string, "code": string])
         return [
             "Error": object(["error": string], required: ["error"]),
+            "Principal": object(["id": string, "name": string, "role": string, "models": array(string), "rate_limit": number], required: ["id", "name", "role"]),
+            "APIKey": object([
+                "id": string, "name": string, "role": ["type": "string", "enum": ["viewer", "predictor", "deployer", "admin"]],
+                "models": array(string), "rate_limit": number, "created_by": string,
+                "created_at": ["type": "string", "format": "date-time"], "expires_at": ["type": "string", "format": "date-time"],
+                "revoked_at": ["type": "string", "format": "date-time"],
+            ], required: ["id", "name", "role", "created_by", "created_at"]),
+            "CreateKeyRequest": object([
+                "name": string, "role": ["type": "string", "enum": ["viewer", "predictor", "deployer", "admin"]],
+                "models": ["type": "array", "items": string, "description": "restrict the key to these models (default: all)"],
+                "rate_limit": ["type": "number", "description": "requests per second (default: the role's limit)"],
+                "expires_at": ["type": "string", "format": "date-time"],
+            ], required: ["name", "role"]),
+            "CreatedKey": object(["key": ref("APIKey"), "secret": string], required: ["key", "secret"]),
+            "AuditEntry": object([
+                "seq": integer, "at": ["type": "string", "format": "date-time"], "actor": string, "action": string,
+                "target": string, "before": [:], "after": [:], "previous_hash": string, "hash": string,
+            ], required: ["seq", "at", "actor", "action", "target", "previous_hash", "hash"]),
+            "AuditVerification": object(["intact": boolean, "entries": integer, "head": string, "problems": array(string)], required: ["intact", "entries", "head", "problems"]),
             "Live": object(["live": boolean], required: ["live"]),
             "Ready": object(["ready": boolean], required: ["ready"]),
             "ModelReady": object(["name": string, "ready": boolean], required: ["name", "ready"]),
@@ -214,6 +241,15 @@ enum OpenAPIDocument {
                 "responses": .object(responses),
             ]
             if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
+            if let permission = route.access.permission {
+                operation["x-ferry-permission"] = .string(permission.rawValue)
+                responses["401"] = ["description": "Missing, unknown, expired or revoked credentials", "content": errorContent]
+                responses["403"] = ["description": "The credentials' role or model restriction does not allow this route", "content": errorContent]
+                responses["429"] = ["description": "Rate limit exceeded; retry after the Retry-After header's seconds", "content": errorContent]
+                operation["responses"] = .object(responses)
+            } else {
+                operation["security"] = []
+            }
             if let request = route.request {
                 var content: [String: JSONValue] = [route.requestContentType: ["schema": request]]
                 if route.path.hasSuffix("/infer") {
@@ -234,7 +270,14 @@ enum OpenAPIDocument {
                 "description": "Model registry and inference server: Open Inference Protocol (KServe V2) with Triton's binary tensor extension, V1 predict, and the registry API.",
             ],
             "paths": .object(paths.mapValues { .object($0) }),
-            "components": ["schemas": schemas],
+            "security": [["bearer": []], ["apiKey": []]],
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": [
+                    "bearer": ["type": "http", "scheme": "bearer", "description": "an API key (fry_...) or a JWT"],
+                    "apiKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
+                ],
+            ],
         ]
     }
 

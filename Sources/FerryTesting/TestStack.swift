@@ -12,6 +12,8 @@ public struct TestStack: Sendable {
     public let artifacts: LocalArtifactStore
     public let models: ModelManager
     public let registry: Registry
+    public let audit: AuditTrail
+    public let authenticator: Authenticator
     public let dataPlane: DataPlane
     public let predictionLog: SQLitePredictionLog
     public let predictionLogger: PredictionLogger
@@ -25,7 +27,9 @@ public struct TestStack: Sendable {
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical
         models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
-        registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
+        audit = AuditTrail(store: store, logger: logger)
+        authenticator = Authenticator(store: store, audit: audit, logger: logger)
+        registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         predictionLog = try SQLitePredictionLog()
         predictionLogger = PredictionLogger(log: predictionLog, logger: logger)
         dataPlane = DataPlane(models: models, limits: limits, serverVersion: "test", predictionLog: predictionLogger)

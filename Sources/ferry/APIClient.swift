@@ -12,6 +12,8 @@ struct CLIError: Error, CustomStringConvertible {
 /// The CLI's HTTP client for a running Ferry server.
 struct APIClient {
     let base: String
+    /// Sent as a bearer token; nil sends no credentials.
+    var apiKey: String?
 
     func get(_ path: String) async throws -> Data { try await send(.GET, path) }
 
@@ -19,7 +21,7 @@ struct APIClient {
         let url = base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Ferry-Actor", value: FerryEnvironment.actor)
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         if let json {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: json))
@@ -32,8 +34,9 @@ struct APIClient {
         }
         let body = Data(buffer: try await response.body.collect(upTo: 1 << 30))
         guard (200..<300).contains(response.status.code) else {
+            let hint = response.status.code == 401 && apiKey == nil ? "; set FERRY_API_KEY or pass --api-key" : ""
             if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["error"] as? String {
-                throw CLIError("\(message) (HTTP \(response.status.code))")
+                throw CLIError("\(message) (HTTP \(response.status.code))\(hint)")
             }
             throw CLIError("server answered HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
         }

@@ -12,7 +12,7 @@ struct Ferry: AsyncParsableCommand {
             (default http://127.0.0.1:8080, or set --server / FERRY_SERVER).
             """,
         version: version,
-        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self]
+        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self, Keys.self, Audit.self]
     )
 }
 
@@ -21,18 +21,23 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "Ferry server URL (default: $FERRY_SERVER or http://127.0.0.1:8080).")
     var server: String?
 
+    @Option(name: .customLong("api-key"), help: "API key to authenticate with (default: $FERRY_API_KEY).")
+    var apiKey: String?
+
     @Flag(name: .long, help: "Print the server's JSON instead of a table.")
     var json = false
 
-    var client: APIClient { APIClient(base: server ?? FerryEnvironment.server) }
+    var client: APIClient {
+        APIClient(base: server ?? FerryEnvironment.server, apiKey: apiKey ?? FerryEnvironment.apiKey)
+    }
 }
 
 enum FerryEnvironment {
     static var server: String {
         ProcessInfo.processInfo.environment["FERRY_SERVER"] ?? "http://127.0.0.1:8080"
     }
-    static var actor: String {
-        ProcessInfo.processInfo.environment["FERRY_ACTOR"] ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
+    static var apiKey: String? {
+        ProcessInfo.processInfo.environment["FERRY_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 

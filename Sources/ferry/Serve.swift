@@ -13,7 +13,14 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the registry and inference server on embedded defaults (SQLite + a local artifact folder).",
         discussion: """
-            Data lives in --data-dir: ferry.sqlite (registry metadata) and artifacts/ (model files by SHA-256).
+            Data lives in --data-dir: ferry.sqlite (registry metadata, API keys, audit trail), predictions.sqlite
+            and artifacts/ (model files by SHA-256).
+
+            Every route but the health probes needs an API key ('Authorization: Bearer <key>' or 'X-API-Key').
+            On first start Ferry creates an admin key and prints it once; set FERRY_ADMIN_KEY (24+ characters) to
+            choose it instead. `--auth none` turns authentication off, and is refused on a non-loopback address
+            unless --allow-insecure-remote is given too.
+
             SIGINT/SIGTERM stop accepting connections, finish in-flight requests, then exit.
             """
     )
@@ -54,7 +61,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("alert-interval"), help: "Seconds between evaluations of the alert rules.")
     var alertInterval = 30.0
 
+    @Option(help: "Authentication: 'keys' (API keys, the default) or 'none' (everyone acts as admin; loopback only).")
+    var auth = "keys"
+
+    @Flag(name: .customLong("allow-insecure-remote"), help: "Allow --auth none on a non-loopback address.")
+    var allowInsecureRemote = false
+
+    @Option(name: .customLong("rate-limit"), help: "Requests per second per principal of a role, as ROLE=N (repeatable), e.g. predictor=1000. A key's own limit takes precedence.")
+    var rateLimit: [String] = []
+
     func validate() throws {
+        guard ["keys", "none"].contains(auth) else { throw ValidationError("--auth must be 'keys' or 'none'") }
+        if auth == "none" && !Self.isLoopback(host) && !allowInsecureRemote {
+            throw ValidationError("refusing to serve without authentication on \(host), which is not a loopback address: drop --auth none, or add --allow-insecure-remote if something in front of Ferry authenticates")
+        }
+        _ = try rateLimits()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -66,6 +87,22 @@ struct Serve: AsyncParsableCommand {
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
         guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func rateLimits() throws -> [Role: Double] {
+        var limits: [Role: Double] = [:]
+        for item in rateLimit {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let role = Role(rawValue: parts[0]), let n = Double(parts[1]), n > 0, n.isFinite else {
+                throw ValidationError("--rate-limit '\(item)' must be ROLE=N with ROLE one of viewer, predictor, deployer, admin and N a positive number of requests per second")
+            }
+            limits[role] = n
+        }
+        return limits
     }
 
     func run() async throws {
@@ -85,7 +122,18 @@ struct Serve: AsyncParsableCommand {
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
             metrics: ServingMetrics(requestMetrics: requestMetrics == "on"))
-        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, logger: logger)
+        let audit = AuditTrail(store: store, logger: logger)
+        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
+        let authenticator = auth == "keys" ? Authenticator(store: store, audit: audit, logger: logger) : nil
+        let newAdminKey = try await authenticator?.bootstrap(preset: ProcessInfo.processInfo.environment["FERRY_ADMIN_KEY"])
+        if authenticator == nil { logger.warning("authentication is off (--auth none): every caller acts as admin") }
+        let limits = try rateLimits()
+        try await audit.record("server.start", target: "server", by: "ferry", after: [
+            "version": .string(Ferry.version), "host": .string(host), "auth": .string(auth),
+            "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
+            "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
+            "log_sample_rate": .number(logSampleRate),
+        ])
         var predictionLogger: PredictionLogger?
         if logSampleRate > 0 {
             predictionLogger = PredictionLogger(
@@ -109,6 +157,7 @@ struct Serve: AsyncParsableCommand {
         }
         let router = makeRouter(
             dataPlane: dataPlane, registry: registry, alerts: alerts,
+            access: AccessControl(authenticator: authenticator, rateLimiter: limits.isEmpty ? nil : RateLimiter(defaults: limits)),
             limits: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20))
         let exampleRegistered = example != nil
         let app = Application(
@@ -116,7 +165,9 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "ferry"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? self.port
-                Self.printBanner(host: host, port: port, example: exampleRegistered, dataDir: data.path)
+                Self.printBanner(
+                    host: host, port: port, example: exampleRegistered, dataDir: data.path, authenticated: authenticator != nil,
+                    newAdminKey: newAdminKey)
             },
             logger: logger)
         // Shutdown runs in reverse order: readiness turns false first, then the server drains in-flight requests.
@@ -151,19 +202,35 @@ struct Serve: AsyncParsableCommand {
         logger.info("example model registered", metadata: ["model": "\(name)", "version": "\(version.version)"])
     }
 
-    static func printBanner(host: String, port: Int, example: Bool, dataDir: String) {
+    static func printBanner(host: String, port: Int, example: Bool, dataDir: String, authenticated: Bool, newAdminKey: String?) {
         let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let authHeader = authenticated ? " -H \"Authorization: Bearer $FERRY_API_KEY\"" : ""
         var text = """
 
             Ferry \(Ferry.version) is serving on \(base)  (data: \(dataDir))
+
+            """
+        if let newAdminKey {
+            text += """
+
+                  An admin API key was created. It is shown only this once; store it now:
+
+                      export FERRY_API_KEY=\(newAdminKey)
+
+                  Create narrower keys with `ferry keys create --name NAME --role predictor`.
+
+                """
+        }
+        text += """
+
               health:    curl \(base)/v2/health/ready
-              API docs:  curl \(base)/openapi.json
+              API docs:  curl\(authHeader) \(base)/openapi.json
 
             """
         if example {
             text += """
-                  predict:   curl -s \(base)/v2/models/fraud/infer -H 'Content-Type: application/json' -d @examples/fraud/request.json
-                  V1:        curl -s \(base)/v1/models/fraud:predict -H 'Content-Type: application/json' -d @examples/fraud/request-v1.json
+                  predict:   curl -s\(authHeader) \(base)/v2/models/fraud/infer -H 'Content-Type: application/json' -d @examples/fraud/request.json
+                  V1:        curl -s\(authHeader) \(base)/v1/models/fraud:predict -H 'Content-Type: application/json' -d @examples/fraud/request-v1.json
                   CLI:       ferry predict fraud --csv examples/fraud/rows.csv
 
                 """

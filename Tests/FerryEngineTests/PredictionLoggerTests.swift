@@ -4,6 +4,7 @@ import FerryStoreSQLite
 import FerryTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 struct PredictionLoggerTests {
@@ -82,5 +83,25 @@ struct PredictionIDTests {
             #expect(uuid != nil && uuid?.uuidString.lowercased() == id, "\(id)")
             #expect(Array(id)[14] == "7", "version 7: \(id)")
         }
+    }
+}
+
+struct RateLimiterTests {
+    /// Eight tasks hammer one principal while a shared simulated clock advances 1 ms per call: the admitted count
+    /// equals the bucket's arithmetic within a few percent, whatever the interleaving.
+    @Test func limitsHoldUnderConcurrentLoad() async throws {
+        let ticks = Mutex(0)
+        let limiter = RateLimiter(defaults: [.predictor: 100]) { ticks.withLock { $0 += 1; return Double($0) * 0.001 } }
+        let principal = Principal(id: "key:p", name: "p", role: .predictor)
+        let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<1000).reduce(0) { n, _ in n + (limiter.admit(principal) == nil ? 1 : 0) } }
+            }
+            return try await group.reduce(0, +)
+        }
+        // 8,000 calls span 8 simulated seconds: 100 burst + 8 s x 100/s.
+        #expect(abs(Double(admitted) - 900) / 900 < 0.03, "\(admitted) admitted")
+        #expect(limiter.rejections["key:p"] == UInt64(8000 - admitted))
+        #expect(limiter.admit(Principal(id: "key:v", name: "v", role: .viewer)) == nil, "roles without a limit are not limited")
     }
 }

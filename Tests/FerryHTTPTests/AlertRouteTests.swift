@@ -64,7 +64,7 @@ struct AlertRouteTests {
         let alerts = AlertManager(
             store: stack.store, monitor: monitor, metrics: stack.models.metrics, sender: HTTPWebhookSender(),
             logger: Logger(label: "test"), retryDelays: [.milliseconds(20), .milliseconds(20)])
-        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts))
+        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts, access: .off))
         let receiver = WebhookReceiver(failures: 1)
         let reference = DriftRouteTests.rows(count: 1000)
 

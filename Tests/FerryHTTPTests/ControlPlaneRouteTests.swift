@@ -8,14 +8,15 @@ import HummingbirdTesting
 import Testing
 
 struct ControlPlaneRouteTests {
-    let actor: HTTPFields = [.contentType: "application/json", HTTPField.Name("Ferry-Actor")!: "alice"]
+    /// With authentication off, changes are recorded as made by "anonymous" (SecurityRouteTests covers real actors).
+    let actor: HTTPFields = [.contentType: "application/json"]
 
     @Test func registerListShowAliasAndHistory() async throws {
         let artifact = try TestStack.exampleModel().base64EncodedString()
         try await withFerry { client, _ in
             let created = try await client.post("/api/v1/models", #"{"name": "churn", "description": "d", "tags": {"team": "growth"}}"#, headers: actor)
             #expect(created.status == .created, "\(created.text)")
-            #expect(created.json["created_by"] as? String == "alice")
+            #expect(created.json["created_by"] as? String == "anonymous")
             let register = try await client.post("/api/v1/models/churn/versions", """
                 {"artifact": "\(artifact)", "description": "first", "params": {"eta": 0.1}, "metrics": {"auc": 0.91},
                  "lineage": {"training_data": "s3://bucket/train.parquet", "training_data_digest": "sha256:ab", "code": "git:1234"},
@@ -50,7 +51,7 @@ struct ControlPlaneRouteTests {
 
             let history = try await client.get("/api/v1/models/churn/alias-history?alias=production")
             let events = history.json["items"] as? [[String: Any]] ?? []
-            #expect(events.count == 1 && events[0]["by"] as? String == "alice" && events[0]["reason"] as? String == "go")
+            #expect(events.count == 1 && events[0]["by"] as? String == "anonymous" && events[0]["reason"] as? String == "go")
             let all = try await client.get("/api/v1/models/churn/alias-history")
             #expect((all.json["items"] as? [Any])?.count == 3)
 
@@ -100,7 +101,7 @@ struct OpenAPITests {
     @Test func documentDescribesExactlyTheRoutesTheRouterServes() async throws {
         let stack = try TestStack()
         defer { stack.tearDown() }
-        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry)
+        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off)
         let served = Set(router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path)" })
         let app = Application(router: router)
         try await app.test(.router) { client in

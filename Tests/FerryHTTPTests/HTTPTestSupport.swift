@@ -1,4 +1,5 @@
 import FerryCore
+import FerryEngine
 import FerryHTTP
 import FerryTesting
 import Foundation
@@ -7,15 +8,22 @@ import Hummingbird
 import HummingbirdTesting
 
 /// Runs `body` against Ferry's router on a fresh in-process stack with the example fraud model as 'fraud'.
+///
+/// `authenticated` turns API-key authentication on (create keys with `stack.authenticator`); `rateLimits` are
+/// requests per second per role.
 func withFerry(
-    limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(),
+    limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
+    rateLimits: [Role: Double] = [:],
     _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
     let stack = try TestStack(limits: inference)
     defer { stack.tearDown() }
     let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
     try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
-    let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, limits: limits))
+    let access = AccessControl(
+        authenticator: authenticated ? stack.authenticator : nil,
+        rateLimiter: rateLimits.isEmpty ? nil : RateLimiter(defaults: rateLimits))
+    let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: access, limits: limits))
     try await app.test(.router) { client in try await body(client, stack) }
 }
 
@@ -24,8 +32,8 @@ extension TestClientProtocol {
         try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: json))
     }
 
-    func get(_ uri: String) async throws -> TestResponse {
-        try await execute(uri: uri, method: .get)
+    func get(_ uri: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+        try await execute(uri: uri, method: .get, headers: headers)
     }
 }
 

@@ -21,7 +21,7 @@ struct MonitoringScenarioTests {
         let alerts = AlertManager(
             store: stack.store, monitor: ModelMonitor(registry: stack.registry, models: stack.models, log: stack.predictionLog),
             metrics: stack.models.metrics, sender: HTTPWebhookSender(), logger: Logger(label: "test"), retryDelays: [])
-        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts))
+        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts, access: .off))
         let receiver = WebhookReceiver(failures: 0)
         let reference = DriftRouteTests.rows(count: 1200)
 

@@ -35,3 +35,53 @@ struct SQLiteMetadataStoreTests {
         #expect(try await reopened.aliases(model: "m").first?.version == 1)
     }
 }
+
+struct SQLiteSecurityStoreTests {
+    @Test(arguments: SecurityStoreConformance.cases)
+    func conformanceInMemory(_ check: ConformanceCase<SecurityStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
+    @Test(arguments: SecurityStoreConformance.cases)
+    func conformanceOnDisk(_ check: ConformanceCase<SecurityStoreConformance.Store>) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await check.run(try SQLiteMetadataStore(path: dir.appendingPathComponent("ferry.sqlite").path))
+    }
+
+    /// Someone with write access to the database file edits, deletes or reorders rows: verification says where.
+    @Test(arguments: [
+        ("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3", "entry 3 (model.create m3) does not match its hash"),
+        ("UPDATE audit_log SET after = '{\"version\":9}' WHERE seq = 2", "entry 2 (model.create m2) does not match its hash"),
+        ("DELETE FROM audit_log WHERE seq = 2", "entry 3 found where entry 2 was expected"),
+        ("UPDATE audit_log SET seq = seq + 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 102",
+         "entry 2 does not link to the entry before it"),
+    ])
+    func tamperingIsDetected(_ sql: String, _ expected: String) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("ferry.sqlite").path
+        let store = try SQLiteMetadataStore(path: path)
+        for i in 1...5 {
+            try await store.appendAudit(AuditDraft(at: Fixtures.time, actor: "alice", action: "model.create", target: "m\(i)", after: ["n": .number(Double(i))]))
+        }
+        #expect(AuditVerification.check(try await store.auditEntries(after: 0, limit: 100)).intact)
+        try await store.writer.write { db in try db.execute(sql: sql) }
+        let check = AuditVerification.check(try await store.auditEntries(after: 0, limit: 100))
+        #expect(!check.intact)
+        #expect(check.problems.contains { $0.hasPrefix(expected) }, "\(check.problems)")
+    }
+
+    @Test func removingTheNewestEntriesIsCaughtByAnAnchor() async throws {
+        let store = try SQLiteMetadataStore()
+        var last: AuditEntry?
+        for i in 1...4 { last = try await store.appendAudit(AuditDraft(at: Fixtures.time, actor: "a", action: "model.create", target: "m\(i)")) }
+        try await store.writer.write { db in try db.execute(sql: "DELETE FROM audit_log WHERE seq = 4") }
+        let entries = try await store.auditEntries(after: 0, limit: 100)
+        #expect(AuditVerification.check(entries).intact, "a shorter chain is still a valid chain")
+        let anchored = AuditVerification.check(entries, anchor: (4, last!.hash))
+        #expect(anchored.problems == ["anchored entry 4 is missing: the newest entries were deleted"])
+    }
+}

@@ -31,6 +31,9 @@ function init(args)
   wrk.body = read_file(path)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json"
+  -- Ferry authenticates every inference request; the other servers ignore the header.
+  local key = os.getenv("FERRY_API_KEY")
+  if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
   req = wrk.format()
 end
 

@@ -165,7 +165,7 @@ start_server() {
   SERVERS+=("$name")
 }
 
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" 2>/dev/null || true; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Authorization: Bearer $FERRY_API_KEY" "$@" 2>/dev/null || true; }
 
 wait_ready() { # name path...
   local name=$1; shift
@@ -187,7 +187,7 @@ smoke_infer() { # name — one real request must answer 200
   local name=$1 out code
   out="$RUN_TMP/smoke-$name.json"
   code="$(curl -s -o "$out" -w '%{http_code}' --max-time 10 -X POST \
-    -H 'Content-Type: application/json' --data-binary "@$BODY" \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $FERRY_API_KEY" --data-binary "@$BODY" \
     "http://127.0.0.1:${PORT[$name]}$INFER_PATH" 2>/dev/null || true)"
   if [[ "$code" != 200 ]]; then
     fail_server "$name" "POST $INFER_PATH -> HTTP ${code:-none}: $(head -c 500 "$out" 2>/dev/null)"
@@ -240,6 +240,9 @@ EOF
 fi
 
 # ---------------------------------------------------------------- start servers
+# Ferry runs with authentication on (its default): every request carries this key, as a real client's would.
+export FERRY_ADMIN_KEY="fry_benchmrk_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export FERRY_API_KEY="$FERRY_ADMIN_KEY"
 # FERRY_ARGS adds flags to the measured Ferry, e.g. FERRY_ARGS="--log-sample-rate 0" to cost the metrics alone.
 # shellcheck disable=SC2086
 start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \

@@ -1,0 +1,100 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    static let apiKey = Self("X-API-Key")!
+}
+
+/// The request context of Ferry's router: Hummingbird's core storage plus the authenticated principal.
+public struct FerryRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `AccessMiddleware` before any route runs (the anonymous admin when authentication is off).
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Who to record as the author of a change.
+    var actor: String { (principal ?? .anonymous).actor }
+}
+
+/// How the router authenticates, authorizes and rate-limits requests.
+public struct AccessControl: Sendable {
+    /// nil turns authentication off: every request acts as `Principal.anonymous` (an admin).
+    public var authenticator: Authenticator?
+    public var rateLimiter: RateLimiter?
+
+    public init(authenticator: Authenticator?, rateLimiter: RateLimiter? = nil) {
+        self.authenticator = authenticator
+        self.rateLimiter = rateLimiter
+    }
+
+    /// No authentication and no limits, for tests that are not about access.
+    public static let off = AccessControl(authenticator: nil)
+}
+
+/// Authenticates the caller, checks the route's declared access (`OpenAPIDocument.routes`) and the caller's rate
+/// limit, then passes the principal on in the context. A matched route without a declaration is refused.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = FerryRequestContext
+    let control: AccessControl
+    let table: [HTTPRequest.Method: [String: RouteAccess]]
+
+    init(control: AccessControl, routes: [OpenAPIDocument.Route]) {
+        self.control = control
+        var table: [HTTPRequest.Method: [String: RouteAccess]] = [:]
+        for route in routes {
+            table[HTTPRequest.Method(route.method.uppercased())!, default: [:]][route.path] = route.access
+        }
+        self.table = table
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Unmatched paths carry no endpoint; they go on to the router's 404.
+        guard let endpoint = context.endpointPath else { return try await next(request, context) }
+        guard let access = table[request.method]?[endpoint] else {
+            throw FerryError(.permissionDenied, "route \(request.method) \(endpoint) declares no access rule, so it is refused")
+        }
+        guard access.permission != nil else { return try await next(request, context) }
+        let principal: Principal?
+        if let authenticator = control.authenticator {
+            guard let secret = Self.credentials(request.headers) else {
+                throw FerryError(.unauthenticated, "this route needs credentials: send 'Authorization: Bearer <API key>' or 'X-API-Key: <API key>'")
+            }
+            principal = authenticator.principal(secret: secret)
+            if principal == nil {
+                throw FerryError(.unauthenticated, "the API key is unknown, expired or revoked")
+            }
+        } else {
+            principal = .anonymous
+        }
+        switch access.decide(principal, model: context.parameters.get("name")) {
+        case .allow: break
+        case .unauthenticated: throw FerryError(.unauthenticated, "this route needs credentials")
+        case .forbidden(let reason): throw FerryError(.permissionDenied, reason)
+        }
+        if let limiter = control.rateLimiter, let principal, let wait = limiter.admit(principal) {
+            let seconds = max(1, Int(wait.rounded(.up)))
+            var response = errorResponse(.tooManyRequests, "rate limit of \(principal.id) exceeded; retry after \(seconds) s")
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+
+    /// The secret from `Authorization: Bearer ...` or `X-API-Key`.
+    static func credentials(_ headers: HTTPFields) -> Substring? {
+        if let value = headers[.authorization] {
+            let text = Substring(value)
+            guard text.count > 7, text.prefix(7).lowercased() == "bearer " else { return nil }
+            return text.dropFirst(7).drop(while: { $0 == " " })
+        }
+        return headers[.apiKey].map { Substring($0) }
+    }
+}

@@ -1,0 +1,193 @@
+import FerryCore
+import FerryEngine
+import FerryHTTP
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+struct SecurityRouteTests {
+    static func bearer(_ secret: String, json: Bool = true) -> HTTPFields {
+        var fields: HTTPFields = [.authorization: "Bearer \(secret)"]
+        if json { fields[.contentType] = "application/json" }
+        return fields
+    }
+
+    /// Every route the router serves declares who may call it, in the document the access middleware enforces.
+    @Test func everyRouteDeclaresItsAccess() async throws {
+        let stack = try TestStack()
+        defer { stack.tearDown() }
+        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off)
+        let routes = router.routes.map { (method: $0.method.rawValue, path: $0.path.description) }
+        #expect(routes.count > 30)
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            let paths = try await client.get("/openapi.json").json["paths"] as? [String: [String: [String: Any]]] ?? [:]
+            for route in routes {
+                let operation = paths[route.path]?[route.method.lowercased()]
+                let declared = operation?["x-ferry-permission"] as? String
+                let open = (operation?["security"] as? [Any])?.isEmpty == true
+                #expect(declared.flatMap(Permission.init(rawValue:)) != nil || open, "\(route.method) \(route.path) declares no access")
+            }
+        }
+    }
+
+    /// Each role against each route: no credentials get 401 on every non-health route, a role without the route's
+    /// permission gets 403, and a role with it gets past authorization (whatever the route then answers).
+    @Test func roleRouteMatrix() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            var secrets: [Role: String] = [:]
+            for role in Role.allCases {
+                secrets[role] = try await stack.authenticator.createKey(name: "\(role)", role: role, by: "test").secret
+            }
+            let paths = try await client.get("/openapi.json", headers: Self.bearer(secrets[.viewer]!)).json["paths"]
+                as? [String: [String: [String: Any]]] ?? [:]
+            #expect(paths.count > 30)
+            var checked = 0
+            for (path, operations) in paths.sorted(by: { $0.key < $1.key }) {
+                let uri = path.replacingOccurrences(of: "{name}", with: "fraud").replacingOccurrences(of: "{version}", with: "1")
+                    .replacingOccurrences(of: "{alias}", with: "zz").replacingOccurrences(of: "{id}", with: "nope")
+                    .replacingOccurrences(of: "{alert}", with: "a")
+                for (method, operation) in operations.sorted(by: { $0.key < $1.key }) {
+                    let permission = (operation["x-ferry-permission"] as? String).flatMap(Permission.init(rawValue:))
+                    let send: @Sendable (HTTPFields) async throws -> TestResponse = { headers in
+                        let hasBody = ["post", "put", "patch"].contains(method)
+                        var headers = headers
+                        if hasBody { headers[.contentType] = "application/json" }
+                        return try await client.execute(
+                            uri: uri, method: HTTPRequest.Method(method.uppercased())!, headers: headers,
+                            body: hasBody ? ByteBuffer(string: "{}") : nil)
+                    }
+                    let anonymous = try await send([:])
+                    if permission == nil {
+                        #expect(anonymous.status != .unauthorized && anonymous.status != .forbidden, "\(method) \(path) is open")
+                    } else {
+                        #expect(anonymous.status == .unauthorized, "\(method) \(path) without credentials: \(anonymous.status)")
+                        #expect(anonymous.headers[.wwwAuthenticate] == "Bearer")
+                    }
+                    for role in [Role.viewer, .predictor, .deployer, .admin] {
+                        let response = try await send([.authorization: "Bearer \(secrets[role]!)"])
+                        let allowed = permission.map { role.permissions.contains($0) } ?? true
+                        if allowed {
+                            #expect(response.status != .unauthorized && response.status != .forbidden,
+                                    "\(role) on \(method) \(path): \(response.status) \(response.text)")
+                        } else {
+                            #expect(response.status == .forbidden, "\(role) on \(method) \(path): \(response.status)")
+                            #expect(response.errorMessage.contains(permission!.rawValue))
+                        }
+                        #expect(response.status.code < 500, "\(role) on \(method) \(path): \(response.status) \(response.text)")
+                        checked += 1
+                    }
+                }
+            }
+            #expect(checked > 150)
+        }
+    }
+
+    @Test func keysAreCreatedUsedRecordedAsActorsAndRevoked() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            let admin = try await stack.authenticator.createKey(name: "root", role: .admin, by: "test").secret
+            let created = try await client.post("/api/v1/keys", #"{"name": "ci", "role": "deployer", "rate_limit": 1000}"#, headers: Self.bearer(admin))
+            #expect(created.status == .created, "\(created.text)")
+            let secret = try #require(created.json["secret"] as? String)
+            let id = try #require((created.json["key"] as? [String: Any])?["id"] as? String)
+            #expect(secret.hasPrefix(id + "_") && secret.count > 40)
+            #expect(!created.text.contains("secret_sha256") && !created.text.contains("secretSHA256"))
+
+            let me = try await client.get("/api/v1/whoami", headers: [HTTPField.Name("X-API-Key")!: secret])
+            #expect(me.json["role"] as? String == "deployer" && me.json["name"] as? String == "ci", "\(me.text)")
+
+            let moved = try await client.execute(
+                uri: "/api/v1/models/fraud/aliases/staging", method: .put, headers: Self.bearer(secret), body: ByteBuffer(string: #"{"version": 1}"#))
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(moved.json["by"] as? String == "ci (key:\(id))")
+
+            let audit = try await client.get("/api/v1/audit", headers: Self.bearer(admin))
+            let entries = audit.json["items"] as? [[String: Any]] ?? []
+            let move = entries.first { $0["action"] as? String == "alias.set" && $0["target"] as? String == "fraud@staging" }
+            #expect(move?["actor"] as? String == "ci (key:\(id))")
+            #expect((move?["after"] as? [String: Any])?["version"] as? Int == 1)
+            #expect(entries.contains { $0["action"] as? String == "key.create" && $0["target"] as? String == "key:\(id)" })
+            #expect(!audit.text.contains(secret))
+            let verified = try await client.get("/api/v1/audit/verify", headers: Self.bearer(admin))
+            #expect(verified.json["intact"] as? Bool == true && (verified.json["entries"] as? Int ?? 0) >= 4, "\(verified.text)")
+
+            let listed = try await client.get("/api/v1/keys", headers: Self.bearer(admin))
+            #expect((listed.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["root", "ci"])
+
+            let revoked = try await client.execute(uri: "/api/v1/keys/\(id)", method: .delete, headers: Self.bearer(admin))
+            #expect(revoked.status == .ok && revoked.json["revoked_at"] != nil, "\(revoked.text)")
+            let after = try await client.get("/api/v1/whoami", headers: Self.bearer(secret))
+            #expect(after.status == .unauthorized && after.errorMessage.contains("revoked"))
+
+            let rootID = try await stack.authenticator.keys().first { $0.name == "root" }!.id
+            let last = try await client.execute(uri: "/api/v1/keys/\(rootID)", method: .delete, headers: Self.bearer(admin))
+            #expect(last.status == .conflict && last.errorMessage.contains("last active admin key"), "\(last.text)")
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"name": "x", "role": "root"}"#, "role 'root' is not one of viewer, predictor, deployer, admin"),
+        (#"{"role": "viewer"}"#, "field 'name' is required"),
+        (#"{"name": "x", "role": "viewer", "rate_limit": -1}"#, "rate_limit must be a positive number"),
+        (#"{"name": "x", "role": "viewer", "expires_at": "2001-01-01T00:00:00Z"}"#, "expires_at must be in the future"),
+        (#"{"name": "x", "role": "viewer", "models": []}"#, "models must name at least one model"),
+        (#"{"name": "", "role": "viewer"}"#, "name must be 1 to 128 characters"),
+        (#"[1]"#, "the body"),
+    ])
+    func badKeyRequestsNameTheField(_ body: String, _ expected: String) async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            let admin = try await stack.authenticator.createKey(name: "root", role: .admin, by: "test").secret
+            let response = try await client.post("/api/v1/keys", body, headers: Self.bearer(admin))
+            #expect(response.status == .badRequest, "\(response.text)")
+            #expect(response.errorMessage.contains(expected), "\(response.errorMessage)")
+        }
+    }
+
+    @Test func restrictedKeysSeeAndTouchOnlyTheirModels() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            try await stack.registerFake("churn", value: 1)
+            let secret = try await stack.authenticator.createKey(name: "team", role: .predictor, models: ["churn"], by: "test").secret
+            let other = try await client.post("/v2/models/fraud/infer", "{}", headers: Self.bearer(secret))
+            #expect(other.status == .forbidden && other.errorMessage.contains("restricted to models churn"), "\(other.text)")
+            let own = try await client.post("/v1/models/churn:predict", #"{"instances": [[1, 2, 3]]}"#, headers: Self.bearer(secret))
+            #expect(own.status == .ok, "\(own.text)")
+            let list = try await client.get("/api/v1/models", headers: Self.bearer(secret))
+            #expect((list.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["churn"])
+            let metrics = try await client.get("/metrics", headers: Self.bearer(secret))
+            #expect(metrics.status == .forbidden)
+        }
+    }
+
+    @Test(arguments: ["Basic YWxpY2U6cGFzcw==", "Bearer", "Bearer fry_unknown_secret", "bearer  "])
+    func badCredentialsAreUnauthenticated(_ header: String) async throws {
+        try await withFerry(authenticated: true) { client, _ in
+            let response = try await client.get("/v2/models/fraud", headers: [.authorization: header])
+            #expect(response.status == .unauthorized, "\(header): \(response.status)")
+            #expect(try await client.get("/v2/health/ready").status == .ok)
+        }
+    }
+
+    @Test func aPrincipalOverItsRateGets429WithRetryAfter() async throws {
+        try await withFerry(authenticated: true, rateLimits: [.viewer: 1000]) { client, stack in
+            let slow = try await stack.authenticator.createKey(name: "slow", role: .predictor, rateLimit: 0.01, by: "test").secret
+            let viewer = try await stack.authenticator.createKey(name: "v", role: .viewer, by: "test").secret
+            var statuses: [Int] = []
+            for _ in 0..<10 {
+                let response = try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#, headers: Self.bearer(slow))
+                statuses.append(Int(response.status.code))
+                if response.status == .tooManyRequests {
+                    #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                    #expect(response.errorMessage.contains("rate limit"))
+                }
+            }
+            #expect(statuses == [200] + Array(repeating: 429, count: 9), "\(statuses)")
+            // Other principals are not affected.
+            #expect(try await client.get("/v2/models/fraud", headers: Self.bearer(viewer)).status == .ok)
+            let metrics = try await client.get("/metrics", headers: Self.bearer(viewer)).text
+            #expect(metrics.contains("ferry_rate_limited_total 9"), "\(metrics.split(separator: "\n").filter { $0.contains("rate") })")
+        }
+    }
+}
