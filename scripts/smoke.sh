@@ -2,7 +2,7 @@
 # End-to-end check of the README path: serve the example, call it with curl and the CLI, move an alias,
 # stop with SIGTERM, restart and check that everything acknowledged is still there.
 set -euo pipefail
-FERRY=${1:-.build/debug/ferry}
+FERRY=$(realpath "${1:-.build/debug/ferry}")
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server="http://127.0.0.1:$port"
@@ -93,13 +93,23 @@ if FERRY_API_KEY=$client_key "$FERRY" keys whoami 2>/dev/null; then fail "a revo
 grep -q "audit trail intact" "$work/verify.txt" || fail "audit trail does not verify"
 stop
 
-start
+# Signed models: a key pair, a signature; the restarted server trusts the public key and guards production.
+(cd "$work" && "$FERRY" sign keygen release)
+"$FERRY" sign examples/fraud/model.json --key "$work/release.key.json" --model fraud --out "$work/model.sig.json"
+start --trusted-key "$work/release.pub.json" --require-signed-alias production
 curl -sf "${auth[@]}" "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
   || fail "production alias did not survive a restart"
 # Predictions served before SIGTERM were written out during shutdown.
 curl -sf "${auth[@]}" "$server/api/v1/models/fraud/predictions?limit=1000" \
   | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 4, n; print(f"{n} logged predictions survived the restart")' \
   || fail "prediction log lost records across a graceful restart"
+"$FERRY" models register fraud examples/fraud/model.json --signature "$work/model.sig.json" --description signed
+"$FERRY" models show fraud --version 3 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["signature"]["key_id"]=="release", v' \
+  || fail "signature not kept on the version"
+# Only the signed version may take production now.
+if "$FERRY" alias set fraud production 1 2>"$work/err.txt"; then fail "an unsigned version took production"; fi
+grep -q "is not signed; alias 'production' requires a trusted signature" "$work/err.txt" || fail "unclear signature error: $(cat "$work/err.txt")"
+"$FERRY" alias set fraud production 3 --reason "signed release"
 stop
 
 # Tampering with the stored trail is caught offline.

@@ -89,14 +89,17 @@ public struct ModelVersion: Sendable, Equatable, Codable {
     public var createdBy: String
     public var createdAt: Date
     public var archived: Bool
+    /// The signature supplied at registration (verified then against the trusted keys), if any.
+    public var signature: ModelSignature?
 
     public init(
         model: String, version: Int = 0, format: ModelFormat, artifact: ArtifactRef,
         inputSchema: InputSchema, outputSchema: OutputSchema, description: String = "",
         params: [String: JSONValue] = [:], metrics: [String: Double] = [:], lineage: Lineage = Lineage(),
         details: [String: JSONValue] = [:], runtimeOptions: [String: String] = [:], createdBy: String, createdAt: Date,
-        archived: Bool = false
+        archived: Bool = false, signature: ModelSignature? = nil
     ) {
+        self.signature = signature
         self.model = model
         self.version = version
         self.format = format

@@ -42,11 +42,14 @@ public final class ModelManager: Sendable {
     private let runtimes: RuntimeCatalog
     private let logger: Logger
     public let metrics: ServingMetrics
+    /// Which model signatures are trusted, and whether a version must carry one to load (or to take an alias).
+    public let signatures: SignaturePolicy
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger,
-        metrics: ServingMetrics = ServingMetrics()
+        metrics: ServingMetrics = ServingMetrics(), signatures: SignaturePolicy = .none
     ) {
+        self.signatures = signatures
         self.store = store
         self.artifacts = artifacts
         self.runtimes = runtimes
@@ -188,6 +191,7 @@ public final class ModelManager: Sendable {
         let start = ContinuousClock.now
         let label = "version \(version.version) of model '\(version.model)'"
         do {
+            try signatures.checkLoad(version)
             let bytes = try await artifacts.get(version.artifact)
             let runtime = try runtimes.runtime(for: version.format)
             let predictor = try await runtime.load(bytes, options: version.runtimeOptions)

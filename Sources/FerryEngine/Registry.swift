@@ -20,13 +20,17 @@ public final class Registry: Sendable {
         public var metrics: [String: Double]
         public var lineage: Lineage
         public var runtimeOptions: [String: String]
+        /// A signature by a trusted key over the artifact's digest; checked before anything is stored.
+        public var signature: ModelSignature?
         public var createdBy: String
 
         public init(
             model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
-            lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], createdBy: String
+            lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], signature: ModelSignature? = nil,
+            createdBy: String
         ) {
+            self.signature = signature
             self.model = model
             self.format = format
             self.artifact = artifact
@@ -106,6 +110,16 @@ public final class Registry: Sendable {
         let runtime = try runtimes.runtime(for: format)
         let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
         let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
+        let digest = LocalArtifactStore.sha256(new.artifact)
+        if let signature = new.signature {
+            do {
+                try models.signatures.verify(signature, sha256: digest, format: format.rawValue, model: new.model)
+            } catch let error as FerryError {
+                throw FerryError.invalid("field 'signature': \(error.message)")
+            }
+        } else if models.signatures.requireForLoad {
+            throw FerryError.invalid("field 'signature' is required: this server accepts only models signed by a trusted key (--require-signature); sign with `ferry sign`")
+        }
         if try await store.model(named: new.model) == nil {
             do {
                 _ = try await createModel(name: new.model, by: new.createdBy)
@@ -119,13 +133,14 @@ public final class Registry: Sendable {
             outputSchema: description.outputSchema, description: new.description, params: new.params,
             metrics: new.metrics, lineage: new.lineage, details: description.details,
             runtimeOptions: new.runtimeOptions, createdBy: new.createdBy,
-            createdAt: now()))
+            createdAt: now(), signature: new.signature))
         logger.info("version registered", metadata: [
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
         try await audit?.record(
             "version.register", target: "\(version.model)/\(version.version)", by: new.createdBy,
             after: ["format": .string(format.rawValue), "sha256": .string(ref.sha256), "size": .number(Double(ref.size)),
-                    "runtime_options": try JSONValue(encoding: new.runtimeOptions)])
+                    "runtime_options": try JSONValue(encoding: new.runtimeOptions),
+                    "signed_by": new.signature.map { .string($0.keyID) } ?? .null])
         let aliases = try await store.aliases(model: new.model)
         if !aliases.contains(where: { $0.name == Alias.production }) {
             try await models.prepare(version)
@@ -184,6 +199,7 @@ public final class Registry: Sendable {
         guard !version.archived else {
             throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived and cannot take the alias '\(alias)'")
         }
+        try models.signatures.checkAlias(alias, version)
         try await models.prepare(version)
         let event = try await store.setAlias(model: model, alias: alias, version: number, by: by, at: now(), reason: reason)
         try await models.routeChanged(model: model)

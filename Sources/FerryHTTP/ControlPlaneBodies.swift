@@ -68,9 +68,10 @@ enum API {
         var createdAt: Date
         var archived: Bool
         var aliases: [String]
+        var signature: ModelSignature?
 
         enum CodingKeys: String, CodingKey {
-            case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases
+            case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases, signature
             case inputSchema = "input_schema", outputSchema = "output_schema", runtimeOptions = "runtime_options"
             case createdBy = "created_by", createdAt = "created_at"
         }
@@ -91,6 +92,7 @@ enum API {
             createdBy = v.createdBy
             createdAt = v.createdAt
             archived = v.archived
+            signature = v.signature
             self.aliases = aliases.filter { $0.version == v.version }.map(\.name).sorted()
         }
     }
@@ -162,9 +164,11 @@ enum API {
         /// Aliases to point at the new version once it is registered (e.g. `["staging"]`).
         var aliases: [String]?
         var runtimeOptions: [String: String]?
+        /// An Ed25519 signature from `ferry sign` over the artifact's digest.
+        var signature: ModelSignature?
 
         enum CodingKeys: String, CodingKey {
-            case format, artifact, description, params, metrics, lineage, aliases
+            case format, artifact, description, params, metrics, lineage, aliases, signature
             case inputSchema = "input_schema", runtimeOptions = "runtime_options"
         }
     }

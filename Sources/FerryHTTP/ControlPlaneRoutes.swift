@@ -133,7 +133,7 @@ struct ControlPlaneRoutes {
             model: name, format: body.format.map { ModelFormat(rawValue: $0) }, artifact: artifact,
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
-            runtimeOptions: body.runtimeOptions ?? [:], createdBy: by), body.aliases ?? [])
+            runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, createdBy: by), body.aliases ?? [])
     }
 
     private func requireLog() throws -> any PredictionLog {

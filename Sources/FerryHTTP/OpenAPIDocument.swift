@@ -163,13 +163,18 @@ enum OpenAPIDocument {
                 "input_schema": ref("InputSchema"), "output_schema": ref("OutputSchema"), "description": string,
                 "params": ["type": "object"], "metrics": map(number), "lineage": lineage, "details": ["type": "object"],
                 "created_by": string, "created_at": ["type": "string", "format": "date-time"], "archived": boolean,
-                "aliases": array(string), "runtime_options": map(string),
+                "aliases": array(string), "runtime_options": map(string), "signature": ref("ModelSignature"),
             ], required: ["model", "version", "format", "artifact", "input_schema", "output_schema", "created_by", "created_at", "archived"]),
+            "ModelSignature": object([
+                "key_id": string, "sha256": string, "format": string, "model": string, "signed_at": string,
+                "signature": ["type": "string", "format": "byte", "description": "Ed25519 over the canonical JSON of digest, format, key_id, model, signed_at"],
+            ], required: ["key_id", "sha256", "signed_at", "signature"]),
             "RegisterVersionRequest": object([
                 "format": ["type": "string", "enum": ["xgboost-json", "lightgbm-text"], "description": "detected from the artifact when absent"], "artifact": ["type": "string", "format": "byte"],
                 "description": string, "input_schema": ref("InputSchema"), "params": ["type": "object"],
                 "metrics": map(number), "lineage": lineage, "aliases": array(string),
                 "runtime_options": ["type": "object", "additionalProperties": string, "description": "xgboost-json: iterations = all | best | N"],
+                "signature": ref("ModelSignature"),
             ], required: ["artifact"]),
             "Alias": object(["model": string, "name": string, "version": integer, "updated_by": string, "updated_at": ["type": "string", "format": "date-time"]], required: ["model", "name", "version"]),
             "AliasEvent": object([

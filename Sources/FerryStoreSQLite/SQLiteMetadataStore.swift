@@ -141,6 +141,9 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                 );
                 """)
         }
+        migrator.registerMigration("v6-signatures") { db in
+            try db.execute(sql: "ALTER TABLE model_version ADD COLUMN signature TEXT")
+        }
         return migrator
     }
 
@@ -194,15 +197,15 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                 sql: """
                     INSERT INTO model_version (model, version, format, artifact_sha256, artifact_size, input_schema,
                         output_schema, description, params, metrics, lineage, details, created_by, created_at, archived,
-                        runtime_options)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        runtime_options, signature)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     stored.model, stored.version, stored.format.rawValue, stored.artifact.sha256, stored.artifact.size,
                     try Self.json(stored.inputSchema), try Self.json(stored.outputSchema), stored.description,
                     try Self.json(stored.params), try Self.json(stored.metrics), try Self.json(stored.lineage),
                     try Self.json(stored.details), stored.createdBy, Self.millis(stored.createdAt), stored.archived,
-                    try Self.json(stored.runtimeOptions),
+                    try Self.json(stored.runtimeOptions), try stored.signature.map { try Self.json($0) },
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
             return stored
@@ -416,7 +419,8 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             description: row["description"], params: try decode(row["params"]), metrics: try decode(row["metrics"]),
             lineage: try decode(row["lineage"]), details: try decode(row["details"]),
             runtimeOptions: try decode(row["runtime_options"]), createdBy: row["created_by"],
-            createdAt: date(row["created_at"]), archived: row["archived"])
+            createdAt: date(row["created_at"]), archived: row["archived"],
+            signature: try (row["signature"] as String?).map { try decode($0) })
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

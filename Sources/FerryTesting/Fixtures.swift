@@ -18,6 +18,9 @@ public enum Fixtures {
             description: "v", params: ["eta": .number(0.1), "note": .string("n")], metrics: ["auc": 0.9],
             lineage: Lineage(trainingData: "s3://d", trainingDataDigest: "sha256:1", code: "git:abc"),
             details: ["objective": .string("binary:logistic")], runtimeOptions: ["iterations": "best"],
-            createdBy: "tester", createdAt: time)
+            createdBy: "tester", createdAt: time,
+            signature: ModelSignature(
+                keyID: "release", sha256: digest, format: "xgboost-json", model: model, signedAt: "2026-01-01T00:00:00Z",
+                signature: "c2lnbmF0dXJl"))
     }
 }

@@ -19,14 +19,14 @@ public struct TestStack: Sendable {
     public let predictionLogger: PredictionLogger
     public let folder: URL
 
-    public init(limits: InferenceLimits = InferenceLimits()) throws {
+    public init(limits: InferenceLimits = InferenceLimits(), signatures: SignaturePolicy = .none) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
         store = try SQLiteMetadataStore()
         artifacts = try LocalArtifactStore(root: folder.appendingPathComponent("artifacts"))
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), FakeRuntime()])
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical
-        models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger)
+        models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger, signatures: signatures)
         audit = AuditTrail(store: store, logger: logger)
         authenticator = Authenticator(store: store, audit: audit, logger: logger)
         registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)

@@ -25,6 +25,7 @@ struct Models: AsyncParsableCommand {
         @Option(name: .customLong("training-data"), help: "Where the training data lives.") var trainingData: String?
         @Option(name: .customLong("training-data-digest"), help: "Digest of the training data.") var trainingDataDigest: String?
         @Option(help: "Code reference (e.g. git commit) that trained the model.") var code: String?
+        @Option(help: "Signature file from `ferry sign` (FILE.sig.json).") var signature: String?
         @Option(name: .customLong("runtime-option"), help: "Runtime option key=value (repeatable), e.g. iterations=best to use an XGBoost model's early-stopping best iteration.") var runtimeOption: [String] = []
         @OptionGroup var options: ClientOptions
 
@@ -59,6 +60,13 @@ struct Models: AsyncParsableCommand {
                     options[String(item[..<eq])] = String(item[item.index(after: eq)...])
                 }
                 body["runtime_options"] = options
+            }
+            if let signature {
+                guard let data = FileManager.default.contents(atPath: signature),
+                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                    throw ValidationError("--signature '\(signature)' is not a readable signature file from `ferry sign`")
+                }
+                body["signature"] = object
             }
             let request = try JSONSerialization.data(withJSONObject: body)
             let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions", json: request)

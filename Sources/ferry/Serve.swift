@@ -70,7 +70,20 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: "Requests per second per principal of a role, as ROLE=N (repeatable), e.g. predictor=1000. A key's own limit takes precedence.")
     var rateLimit: [String] = []
 
+    @Option(name: .customLong("trusted-key"), help: "Public key file (NAME.pub.json from `ferry sign keygen`) whose model signatures are trusted (repeatable).")
+    var trustedKey: [String] = []
+
+    @Flag(name: .customLong("require-signature"), help: "Register and load only versions signed by a trusted key.")
+    var requireSignature = false
+
+    @Option(name: .customLong("require-signed-alias"), help: "Only a version signed by a trusted key may take this alias, e.g. production (repeatable).")
+    var requireSignedAlias: [String] = []
+
     func validate() throws {
+        if (requireSignature || !requireSignedAlias.isEmpty) && trustedKey.isEmpty {
+            throw ValidationError("--require-signature and --require-signed-alias need at least one --trusted-key")
+        }
+        _ = try signaturePolicy()
         guard ["keys", "none"].contains(auth) else { throw ValidationError("--auth must be 'keys' or 'none'") }
         if auth == "none" && !Self.isLoopback(host) && !allowInsecureRemote {
             throw ValidationError("refusing to serve without authentication on \(host), which is not a loopback address: drop --auth none, or add --allow-insecure-remote if something in front of Ferry authenticates")
@@ -105,6 +118,17 @@ struct Serve: AsyncParsableCommand {
         return limits
     }
 
+    func signaturePolicy() throws -> SignaturePolicy {
+        let keys = try trustedKey.map { path -> TrustedKey in
+            guard let data = FileManager.default.contents(atPath: path),
+                  let key = try? JSONDecoder().decode(TrustedKey.self, from: data), key.publicKey.count == 32 else {
+                throw ValidationError("--trusted-key '\(path)' is not a public key file written by `ferry sign keygen` (NAME.pub.json)")
+            }
+            return key
+        }
+        return SignaturePolicy(trusted: keys, requireForLoad: requireSignature, requiredForAliases: Set(requireSignedAlias))
+    }
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
@@ -121,7 +145,7 @@ struct Serve: AsyncParsableCommand {
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()])
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
-            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"))
+            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy())
         let audit = AuditTrail(store: store, logger: logger)
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         let authenticator = auth == "keys" ? Authenticator(store: store, audit: audit, logger: logger) : nil
@@ -133,6 +157,8 @@ struct Serve: AsyncParsableCommand {
             "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
             "log_sample_rate": .number(logSampleRate),
+            "trusted_keys": .array(try signaturePolicy().trusted.keys.sorted().map { .string($0) }),
+            "require_signature": .bool(requireSignature), "require_signed_alias": .array(requireSignedAlias.map { .string($0) }),
         ])
         var predictionLogger: PredictionLogger?
         if logSampleRate > 0 {

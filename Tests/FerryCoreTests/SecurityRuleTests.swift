@@ -128,3 +128,60 @@ struct AuditChainTests {
         #expect(AuditEntry.canonical(decoded) == text)
     }
 }
+
+struct ModelSignatureTests {
+    static let release = SigningKey.generate(id: "release")
+    static let digest = String(repeating: "ab", count: 32)
+
+    static func policy(_ keys: SigningKey...) throws -> SignaturePolicy {
+        SignaturePolicy(trusted: try keys.map { try $0.publicKey })
+    }
+
+    @Test func aSignatureVerifiesForItsDigestFormatAndModel() throws {
+        let signature = try ModelSignature.sign(sha256: Self.digest, format: "xgboost-json", model: "fraud", key: Self.release)
+        try Self.policy(Self.release).verify(signature, sha256: Self.digest, format: "xgboost-json", model: "fraud")
+        // Unbound fields accept any value.
+        let loose = try ModelSignature.sign(sha256: Self.digest, format: nil, model: nil, key: Self.release)
+        try Self.policy(Self.release).verify(loose, sha256: Self.digest, format: "lightgbm-text", model: "churn")
+    }
+
+    @Test(arguments: [
+        ("other bytes", "the signature covers artifact sha256"),
+        ("other model", "the signature is for model 'fraud', not 'churn'"),
+        ("other format", "the signature is for format 'xgboost-json'"),
+        ("untrusted key", "which this server does not trust"),
+        ("edited signature", "does not verify"),
+        ("edited metadata", "does not verify"),
+        ("truncated signature", "does not verify"),
+    ])
+    func tamperingIsRefusedByName(_ change: String, _ expected: String) throws {
+        var signature = try ModelSignature.sign(sha256: Self.digest, format: "xgboost-json", model: "fraud", key: Self.release)
+        var digest = Self.digest, model = "fraud", format = "xgboost-json"
+        var policy = try Self.policy(Self.release)
+        switch change {
+        case "other bytes": digest = String(repeating: "cd", count: 32)
+        case "other model": model = "churn"
+        case "other format": format = "lightgbm-text"
+        case "untrusted key": policy = try Self.policy(SigningKey.generate(id: "someone"))
+        case "edited signature":
+            var bytes = Data(base64Encoded: signature.signature)!
+            bytes[5] ^= 1
+            signature.signature = bytes.base64EncodedString()
+        case "edited metadata": signature.signedAt = "2001-01-01T00:00:00Z"
+        default: signature.signature = String(signature.signature.prefix(20))
+        }
+        #expect {
+            try policy.verify(signature, sha256: digest, format: format, model: model)
+        } throws: { error in
+            (error as? FerryError)?.code == .integrity && (error as? FerryError)?.message.contains(expected) == true
+        }
+    }
+
+    @Test func aKeyWithTheSameIdButOtherBytesIsNotTrusted() throws {
+        let impostor = SigningKey.generate(id: "release")
+        let signature = try ModelSignature.sign(sha256: Self.digest, format: nil, model: nil, key: impostor)
+        #expect(throws: FerryError.self) {
+            try Self.policy(Self.release).verify(signature, sha256: Self.digest, format: "xgboost-json", model: "m")
+        }
+    }
+}

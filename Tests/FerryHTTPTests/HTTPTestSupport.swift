@@ -7,19 +7,22 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 
-/// Runs `body` against Ferry's router on a fresh in-process stack with the example fraud model as 'fraud'.
+/// Runs `body` against Ferry's router on a fresh in-process stack with the example fraud model as 'fraud'
+/// (unless `example` is false).
 ///
 /// `authenticated` turns API-key authentication on (create keys with `stack.authenticator`); `rateLimits` are
 /// requests per second per role.
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
-    rateLimits: [Role: Double] = [:],
+    rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, example: Bool = true,
     _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
-    let stack = try TestStack(limits: inference)
+    let stack = try TestStack(limits: inference, signatures: signatures)
     defer { stack.tearDown() }
-    let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
-    try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
+    if example {
+        let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
+        try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
+    }
     let access = AccessControl(
         authenticator: authenticated ? stack.authenticator : nil,
         rateLimiter: rateLimits.isEmpty ? nil : RateLimiter(defaults: rateLimits))
