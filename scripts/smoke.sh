@@ -112,6 +112,21 @@ grep -q "is not signed; alias 'production' requires a trusted signature" "$work/
 "$FERRY" alias set fraud production 3 --reason "signed release"
 stop
 
+# Secure by default: no unauthenticated server on a network address.
+if "$FERRY" serve --auth none --host 0.0.0.0 --data-dir "$work/insecure" > "$work/insecure.txt" 2>&1; then fail "--auth none on 0.0.0.0 started"; fi
+grep -q "refusing to serve without authentication" "$work/insecure.txt" || fail "unclear refusal: $(cat "$work/insecure.txt")"
+
+# HTTPS from a certificate and key.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
+  -days 1 -subj /CN=localhost 2>/dev/null
+"$FERRY" serve --port "$port" --data-dir "$work/data" --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" >>"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf --cacert "$work/tls.crt" "https://localhost:$port/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/v2/models/fraud/infer" -d @examples/fraud/request.json >/dev/null \
+  || fail "HTTPS inference failed"
+echo "HTTPS serves with the configured certificate"
+stop
+
 # Tampering with the stored trail is caught offline.
 "$FERRY" audit verify --data-dir "$work/data" > /dev/null || fail "audit trail does not verify offline"
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE audit_log SET actor = ? WHERE seq = 3", ("mallory",)); c.commit()' "$work/data/ferry.sqlite"

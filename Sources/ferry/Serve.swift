@@ -6,6 +6,9 @@ import FerryRuntimes
 import FerryStoreSQLite
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOCore
 import Logging
 import ServiceLifecycle
 
@@ -79,7 +82,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("require-signed-alias"), help: "Only a version signed by a trusted key may take this alias, e.g. production (repeatable).")
     var requireSignedAlias: [String] = []
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay silent (slow or idle clients) before it is closed.")
+    var idleTimeout = 60.0
+
     func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        _ = try serverBuilder()
         if (requireSignature || !requireSignedAlias.isEmpty) && trustedKey.isEmpty {
             throw ValidationError("--require-signature and --require-signed-alias need at least one --trusted-key")
         }
@@ -116,6 +131,27 @@ struct Serve: AsyncParsableCommand {
             limits[role] = n
         }
         return limits
+    }
+
+    /// HTTP/1.1, with TLS when a certificate is configured; silent connections close after --idle-timeout.
+    func serverBuilder() throws -> HTTPServerBuilder {
+        let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(idleTimeout * 1000))))
+        guard let tlsCert, let tlsKey else { return http }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tlsCert)
+        } catch {
+            throw ValidationError("--tls-cert '\(tlsCert)' is not a readable PEM certificate file (\(error))")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
+        } catch {
+            throw ValidationError("--tls-key '\(tlsKey)' is not a readable PEM private key file (\(error))")
+        }
+        guard !chain.isEmpty else { throw ValidationError("--tls-cert '\(tlsCert)' holds no certificate") }
+        return try .tls(http, tlsConfiguration: .makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
     }
 
     func signaturePolicy() throws -> SignaturePolicy {
@@ -156,7 +192,7 @@ struct Serve: AsyncParsableCommand {
             "version": .string(Ferry.version), "host": .string(host), "auth": .string(auth),
             "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
-            "log_sample_rate": .number(logSampleRate),
+            "log_sample_rate": .number(logSampleRate), "tls": .bool(tlsCert != nil), "idle_timeout": .number(idleTimeout),
             "trusted_keys": .array(try signaturePolicy().trusted.keys.sorted().map { .string($0) }),
             "require_signature": .bool(requireSignature), "require_signed_alias": .array(requireSignedAlias.map { .string($0) }),
         ])
@@ -188,11 +224,12 @@ struct Serve: AsyncParsableCommand {
         let exampleRegistered = example != nil
         let app = Application(
             router: router,
+            server: try serverBuilder(),
             configuration: .init(address: .hostname(host, port: port), serverName: "ferry"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? self.port
                 Self.printBanner(
-                    host: host, port: port, example: exampleRegistered, dataDir: data.path, authenticated: authenticator != nil,
+                    scheme: tlsCert == nil ? "http" : "https", host: host, port: port, example: exampleRegistered, dataDir: data.path, authenticated: authenticator != nil,
                     newAdminKey: newAdminKey)
             },
             logger: logger)
@@ -228,8 +265,8 @@ struct Serve: AsyncParsableCommand {
         logger.info("example model registered", metadata: ["model": "\(name)", "version": "\(version.version)"])
     }
 
-    static func printBanner(host: String, port: Int, example: Bool, dataDir: String, authenticated: Bool, newAdminKey: String?) {
-        let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    static func printBanner(scheme: String, host: String, port: Int, example: Bool, dataDir: String, authenticated: Bool, newAdminKey: String?) {
+        let base = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let authHeader = authenticated ? " -H \"Authorization: Bearer $FERRY_API_KEY\"" : ""
         var text = """
 
