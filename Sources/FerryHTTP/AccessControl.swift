@@ -26,10 +26,13 @@ public struct FerryRequestContext: RequestContext {
 public struct AccessControl: Sendable {
     /// nil turns authentication off: every request acts as `Principal.anonymous` (an admin).
     public var authenticator: Authenticator?
+    /// Accepts JWT bearer tokens too, when configured.
+    public var jwt: JWTVerifier?
     public var rateLimiter: RateLimiter?
 
-    public init(authenticator: Authenticator?, rateLimiter: RateLimiter? = nil) {
+    public init(authenticator: Authenticator?, jwt: JWTVerifier? = nil, rateLimiter: RateLimiter? = nil) {
         self.authenticator = authenticator
+        self.jwt = jwt
         self.rateLimiter = rateLimiter
     }
 
@@ -65,9 +68,13 @@ struct AccessMiddleware: RouterMiddleware {
             guard let secret = Self.credentials(request.headers) else {
                 throw FerryError(.unauthenticated, "this route needs credentials: send 'Authorization: Bearer <API key>' or 'X-API-Key: <API key>'")
             }
-            principal = authenticator.principal(secret: secret)
-            if principal == nil {
-                throw FerryError(.unauthenticated, "the API key is unknown, expired or revoked")
+            if let jwt = control.jwt, JWTVerifier.looksLikeJWT(secret) {
+                principal = try await jwt.principal(secret)
+            } else {
+                principal = authenticator.principal(secret: secret)
+                if principal == nil {
+                    throw FerryError(.unauthenticated, "the API key is unknown, expired or revoked")
+                }
             }
         } else {
             principal = .anonymous

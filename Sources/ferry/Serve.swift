@@ -91,7 +91,22 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay silent (slow or idle clients) before it is closed.")
     var idleTimeout = 60.0
 
+    @Option(name: .customLong("jwt-hs256-secret-file"), help: "File holding an HS256 secret (32+ bytes): accept JWT bearer tokens signed with it.")
+    var jwtSecretFile: String?
+
+    @Option(name: .customLong("jwt-public-key"), help: "PEM RSA (RS256) or P-256 (ES256) public key: accept JWTs it signed (repeatable).")
+    var jwtPublicKey: [String] = []
+
+    @Option(name: .customLong("jwt-issuer"), help: "Required 'iss' claim of JWTs.")
+    var jwtIssuer: String?
+
+    @Option(name: .customLong("jwt-audience"), help: "Required 'aud' claim of JWTs.")
+    var jwtAudience: String?
+
     func validate() throws {
+        if auth == "none" && (jwtSecretFile != nil || !jwtPublicKey.isEmpty) {
+            throw ValidationError("JWT options need authentication on; drop --auth none")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
         _ = try serverBuilder()
@@ -154,6 +169,22 @@ struct Serve: AsyncParsableCommand {
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
     }
 
+    /// The JWT verifier, when JWT keys are configured.
+    func jwtVerifier() async throws -> JWTVerifier? {
+        guard jwtSecretFile != nil || !jwtPublicKey.isEmpty else { return nil }
+        func read(_ path: String, _ option: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(option) '\(path)' cannot be read") }
+            return String(decoding: data, as: UTF8.self)
+        }
+        let secret = try jwtSecretFile.map { try read($0, "--jwt-hs256-secret-file").trimmingCharacters(in: .whitespacesAndNewlines) }
+        let pems = try jwtPublicKey.map { try read($0, "--jwt-public-key") }
+        do {
+            return try await JWTVerifier(hs256Secret: secret, publicKeysPEM: pems, issuer: jwtIssuer, audience: jwtAudience)
+        } catch let error as FerryError {
+            throw ValidationError(error.message)
+        }
+    }
+
     func signaturePolicy() throws -> SignaturePolicy {
         let keys = try trustedKey.map { path -> TrustedKey in
             guard let data = FileManager.default.contents(atPath: path),
@@ -192,7 +223,9 @@ struct Serve: AsyncParsableCommand {
             "version": .string(Ferry.version), "host": .string(host), "auth": .string(auth),
             "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
-            "log_sample_rate": .number(logSampleRate), "tls": .bool(tlsCert != nil), "idle_timeout": .number(idleTimeout),
+            "log_sample_rate": .number(logSampleRate),
+            "jwt": .bool(jwtSecretFile != nil || !jwtPublicKey.isEmpty), "jwt_issuer": jwtIssuer.map { .string($0) } ?? .null,
+            "tls": .bool(tlsCert != nil), "idle_timeout": .number(idleTimeout),
             "trusted_keys": .array(try signaturePolicy().trusted.keys.sorted().map { .string($0) }),
             "require_signature": .bool(requireSignature), "require_signed_alias": .array(requireSignedAlias.map { .string($0) }),
         ])
@@ -219,7 +252,9 @@ struct Serve: AsyncParsableCommand {
         }
         let router = makeRouter(
             dataPlane: dataPlane, registry: registry, alerts: alerts,
-            access: AccessControl(authenticator: authenticator, rateLimiter: limits.isEmpty ? nil : RateLimiter(defaults: limits)),
+            access: AccessControl(
+                authenticator: authenticator, jwt: try await jwtVerifier(),
+                rateLimiter: limits.isEmpty ? nil : RateLimiter(defaults: limits)),
             limits: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20))
         let exampleRegistered = example != nil
         let app = Application(

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JWTKit
 import Testing
 
 struct SecurityRouteTests {
@@ -188,6 +189,77 @@ struct SecurityRouteTests {
             #expect(try await client.get("/v2/models/fraud", headers: Self.bearer(viewer)).status == .ok)
             let metrics = try await client.get("/metrics", headers: Self.bearer(viewer)).text
             #expect(metrics.contains("ferry_rate_limited_total 9"), "\(metrics.split(separator: "\n").filter { $0.contains("rate") })")
+        }
+    }
+}
+
+struct JWTRouteTests {
+    static let secret = "an-hs256-secret-that-is-long-enough-0123456789"
+
+    struct Claims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        var iss: IssuerClaim?
+        var role: String
+        var models: [String]?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    static func token(_ claims: Claims, keys: JWTKeyCollection) async throws -> String {
+        try await keys.sign(claims)
+    }
+
+    static func withJWT(
+        _ verifier: JWTVerifier, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let stack = try TestStack()
+        defer { stack.tearDown() }
+        let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
+        try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
+        let router = makeRouter(
+            dataPlane: stack.dataPlane, registry: stack.registry, access: AccessControl(authenticator: stack.authenticator, jwt: verifier))
+        try await Application(router: router).test(.router) { client in try await body(client) }
+    }
+
+    @Test func hs256TokensAuthenticateWithTheirRoleIssuerAndExpiry() async throws {
+        let verifier = try await JWTVerifier(hs256Secret: Self.secret, publicKeysPEM: [], issuer: "https://idp.example", audience: nil)
+        let signer = JWTKeyCollection()
+        await signer.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
+        let future = ExpirationClaim(value: Date().addingTimeInterval(3600))
+        let good = try await Self.token(.init(sub: "alice", exp: future, iss: "https://idp.example", role: "deployer"), keys: signer)
+        let viewer = try await Self.token(.init(sub: "bob", exp: future, iss: "https://idp.example", role: "viewer"), keys: signer)
+        let expired = try await Self.token(.init(sub: "alice", exp: .init(value: Date().addingTimeInterval(-60)), iss: "https://idp.example", role: "admin"), keys: signer)
+        let otherIssuer = try await Self.token(.init(sub: "alice", exp: future, iss: "https://evil.example", role: "admin"), keys: signer)
+        let badRole = try await Self.token(.init(sub: "alice", exp: future, iss: "https://idp.example", role: "root"), keys: signer)
+        let otherSigner = JWTKeyCollection()
+        await otherSigner.add(hmac: HMACKey(from: Self.secret + "x"), digestAlgorithm: .sha256)
+        let forged = try await Self.token(.init(sub: "alice", exp: future, iss: "https://idp.example", role: "admin"), keys: otherSigner)
+
+        try await Self.withJWT(verifier) { client in
+            let me = try await client.get("/api/v1/whoami", headers: SecurityRouteTests.bearer(good))
+            #expect(me.status == .ok && me.json["id"] as? String == "jwt:alice" && me.json["role"] as? String == "deployer", "\(me.text)")
+            let infer = try await client.post("/v2/models/fraud/infer", "{}", headers: SecurityRouteTests.bearer(viewer))
+            #expect(infer.status == .forbidden)
+            for (token, reason) in [(expired, "expired"), (otherIssuer, "issuer"), (badRole, "role claim 'root'"), (forged, "JWT was refused")] {
+                let response = try await client.get("/api/v1/whoami", headers: SecurityRouteTests.bearer(token))
+                #expect(response.status == .unauthorized, "\(reason): \(response.status)")
+                #expect(response.errorMessage.contains(reason), "\(response.errorMessage)")
+            }
+        }
+    }
+
+    @Test func es256TokensFromAnIdentityProviderKey() async throws {
+        let privateKey = ES256PrivateKey()
+        let verifier = try await JWTVerifier(hs256Secret: nil, publicKeysPEM: [privateKey.publicKey.pemRepresentation], issuer: nil, audience: nil)
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: privateKey)
+        let token = try await Self.token(
+            .init(sub: "ci", exp: .init(value: Date().addingTimeInterval(600)), role: "predictor", models: ["fraud"]), keys: signer)
+        try await Self.withJWT(verifier) { client in
+            let me = try await client.get("/api/v1/whoami", headers: SecurityRouteTests.bearer(token))
+            #expect(me.status == .ok && (me.json["models"] as? [String]) == ["fraud"], "\(me.text)")
+            let other = try await client.get("/v2/models/churn", headers: SecurityRouteTests.bearer(token))
+            #expect(other.status == .forbidden)
         }
     }
 }
