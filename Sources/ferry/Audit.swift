@@ -1,7 +1,9 @@
 import ArgumentParser
 import FerryCore
+import FerryEngine
 import FerryStoreSQLite
 import Foundation
+import Logging
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,14 +76,7 @@ struct Audit: AsyncParsableCommand {
             if let dataDir {
                 let path = URL(fileURLWithPath: dataDir).appendingPathComponent("ferry.sqlite").path
                 guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no ferry.sqlite in \(dataDir)") }
-                let store = try SQLiteMetadataStore(path: path)
-                var all: [AuditEntry] = []
-                while true {
-                    let page = try await store.auditEntries(after: all.last?.seq ?? 0, limit: 10_000)
-                    all += page
-                    if page.count < 10_000 { break }
-                }
-                entries = all
+                entries = try await AuditTrail(store: try SQLiteMetadataStore(path: path), logger: Logger(label: "ferry-audit")).all()
             } else {
                 entries = try await Audit.fetchAll(options.client)
             }
