@@ -26,6 +26,7 @@ public final class AlertManager: Sendable {
     private let counts = Mutex<[String: [(at: Date, requests: UInt64, errors: UInt64)]]>([:])
     private let finished = Mutex(false)
     private let deliveries = Mutex<(sent: Int, failed: Int)>((0, 0))
+    private let pending = Mutex<(next: Int, tasks: [Int: Task<Void, Never>])>((0, [:]))
 
     public init(
         store: any AlertStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?, logger: Logger,
@@ -81,7 +82,7 @@ public final class AlertManager: Sendable {
                         "alert": "\(rule.name)", "model": "\(rule.model)", "from": "\(stored.from.rawValue)", "to": "\(stored.to.rawValue)",
                         "value": "\(value.map { String($0) } ?? "none")"])
                     if stored.to == .firing || (stored.from == .firing && stored.to == .resolved) {
-                        await notify(rule, stored)
+                        deliverInBackground(rule, stored)
                     }
                 }
             } catch {
@@ -169,6 +170,24 @@ public final class AlertManager: Sendable {
     public static func signature(secret: String, timestamp: String, body: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(timestamp.utf8) + Data(".".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
         return "sha256=" + mac.hexString
+    }
+
+    /// Delivers a notification off the evaluation path, so an unreachable webhook (retried with backoff) delays
+    /// neither the other rules nor the caller of `evaluateAll`.
+    private func deliverInBackground(_ rule: AlertRule, _ event: AlertEvent) {
+        pending.withLock { pending in
+            let id = pending.next
+            pending.next += 1
+            pending.tasks[id] = Task {
+                await self.notify(rule, event)
+                _ = self.pending.withLock { $0.tasks.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    /// Waits until every notification started so far was delivered or gave up.
+    public func waitForDeliveries() async {
+        for task in pending.withLock({ Array($0.tasks.values) }) { await task.value }
     }
 
     private func notify(_ rule: AlertRule, _ event: AlertEvent) async {

@@ -116,7 +116,11 @@ public final class DataPlane: Sendable {
         return try measured(served, since: start) {
             let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
             var outputs = try served.predictor.predict(batch)
-            let wantsContributions = request.parameters[Self.contributionsParameter]?.boolValue == true
+            let asked = request.parameters[Self.contributionsParameter]
+            if let asked, asked.boolValue == nil {
+                throw FerryError.invalid("parameter 'contributions' must be a boolean (true or false)")
+            }
+            let wantsContributions = asked?.boolValue == true
                 || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
             if wantsContributions {
                 let (values, groups) = try contributions(served, batch)

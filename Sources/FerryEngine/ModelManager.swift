@@ -34,6 +34,8 @@ public final class ModelManager: Sendable {
         var loading: [Key: Task<Served, any Error>] = [:]
         var routes: [String: Route] = [:]
         var generation: [String: Int] = [:]
+        /// Versions archived while loaded.
+        var archived: Set<Key> = []
     }
 
     private let state = Mutex(State())
@@ -60,7 +62,13 @@ public final class ModelManager: Sendable {
     /// The ready version a request names, loading it first if needed.
     public func served(model: String, selector: VersionSelector) async throws -> Served {
         let number = try await resolve(model: model, selector: selector)
-        if let served = state.withLock({ $0.loaded[Key(model: model, version: number)] }) { return served }
+        if let served = state.withLock({ $0.loaded[Key(model: model, version: number)] }) {
+            // A loaded version archived later (an alias may still hold it) is not served by its number.
+            if case .number = selector, served.version.archived || state.withLock({ $0.archived.contains(Key(model: model, version: number)) }) {
+                throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
+            }
+            return served
+        }
         guard let version = try await store.version(model: model, number: number) else {
             throw FerryError.notFound("model '\(model)' has no version \(number)")
         }
@@ -107,6 +115,12 @@ public final class ModelManager: Sendable {
     }
 
     /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
+    /// Stops serving an archived version by number (an alias that still points at it keeps working).
+    public func archived(model: String, version: Int) {
+        state.withLock { _ = $0.archived.insert(Key(model: model, version: version)) }
+        unload(model: model, version: version)
+    }
+
     public func unload(model: String, version: Int) {
         let removed = state.withLock { $0.loaded.removeValue(forKey: Key(model: model, version: version)) }
         removed?.metrics.recordUnload()

@@ -178,7 +178,7 @@ public final class Registry: Sendable {
             }
         }
         if !keep { try await artifacts.delete(sha256: version.artifact.sha256) }
-        models.unload(model: model, version: number)
+        models.archived(model: model, version: number)
         try await models.routeChanged(model: model)
         logger.info("version archived", metadata: [
             "model": "\(model)", "version": "\(number)", "by": "\(by)", "artifact_kept": "\(keep)"])

@@ -46,6 +46,7 @@ struct AccessMiddleware: RouterMiddleware {
     typealias Context = FerryRequestContext
     let control: AccessControl
     let table: [HTTPRequest.Method: [String: RouteAccess]]
+    let templates: [(method: String, segments: [Substring])]
 
     init(control: AccessControl, routes: [OpenAPIDocument.Route]) {
         self.control = control
@@ -54,11 +55,19 @@ struct AccessMiddleware: RouterMiddleware {
             table[HTTPRequest.Method(route.method.uppercased())!, default: [:]][route.path] = route.access
         }
         self.table = table
+        templates = routes.map { ($0.method.uppercased(), $0.path.split(separator: "/")) }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // Unmatched paths carry no endpoint; they go on to the router's 404.
-        guard let endpoint = context.endpointPath else { return try await next(request, context) }
+        // Unmatched requests carry no endpoint: a known path with another method is a 405, the rest the router's 404.
+        guard let endpoint = context.endpointPath else {
+            let allowed = allowedMethods(request.uri.path)
+            guard !allowed.isEmpty else { return try await next(request, context) }
+            var response = errorResponse(
+                .methodNotAllowed, "method \(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: " or "))")
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
+        }
         guard let access = table[request.method]?[endpoint] else {
             throw FerryError(.permissionDenied, "route \(request.method) \(endpoint) declares no access rule, so it is refused")
         }
@@ -93,6 +102,21 @@ struct AccessMiddleware: RouterMiddleware {
         var context = context
         context.principal = principal
         return try await next(request, context)
+    }
+
+    /// The methods the routes matching `path` accept (empty when no route has this path).
+    func allowedMethods(_ path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        var methods: [String] = []
+        for template in templates where template.segments.count == segments.count {
+            let matches = zip(template.segments, segments).allSatisfy { pattern, segment in
+                guard let open = pattern.firstIndex(of: "{"), let close = pattern.firstIndex(of: "}") else { return pattern == segment }
+                let prefix = pattern[..<open], suffix = pattern[pattern.index(after: close)...]
+                return segment.count > prefix.count + suffix.count && segment.hasPrefix(prefix) && segment.hasSuffix(suffix)
+            }
+            if matches && !methods.contains(template.method) { methods.append(template.method) }
+        }
+        return methods.sorted()
     }
 
     /// The secret from `Authorization: Bearer ...` or `X-API-Key`.

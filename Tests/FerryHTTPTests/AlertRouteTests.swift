@@ -96,6 +96,8 @@ struct AlertRouteTests {
                 #expect(status?["state"] as? String == "firing")
                 let events = try await client.get("/api/v1/alerts/events?model=fraud")
                 #expect((events.json["items"] as? [[String: Any]])?.last?["to"] as? String == "firing")
+                // Delivery runs in the background, so evaluation never waits on a slow webhook.
+                await alerts.waitForDeliveries()
 
                 let bad = try await client.execute(uri: "/api/v1/models/fraud/alerts/x", method: .put, body: ByteBuffer(string: #"{"metric": "drift_psi", "comparison": "!=", "threshold": 1}"#))
                 #expect(bad.status == .badRequest, "\(bad.text)")

@@ -212,3 +212,51 @@ struct ExplanationRouteTests {
         }
     }
 }
+
+/// Cases the schemathesis fuzz run (scripts/robustness/fuzz.sh) and its follow-up probes found.
+struct FuzzFindingTests {
+    @Test(arguments: [
+        ("DELETE", "/metrics", "GET"),
+        ("PUT", "/v2/health/live", "GET"),
+        ("GET", "/v1/models/fraud:predict", "POST"),
+        ("PATCH", "/api/v1/models/fraud/aliases/production", "DELETE, PUT"),
+    ])
+    func aKnownPathWithAnotherMethodIs405WithAllow(_ method: String, _ path: String, _ allow: String) async throws {
+        try await withFerry { client, _ in
+            let response = try await client.execute(uri: path, method: HTTPRequest.Method(method)!)
+            #expect(response.status == .methodNotAllowed, "\(method) \(path): \(response.status)")
+            #expect(response.headers[.allow] == allow)
+            #expect(response.errorMessage.contains("is not allowed"))
+        }
+    }
+
+    @Test func unknownPathsStay404() async throws {
+        try await withFerry { client, _ in
+            let response = try await client.get("/v3/nothing")
+            #expect(response.status == .notFound)
+        }
+    }
+
+    @Test(arguments: [#""true""#, "1", "0.5"])
+    func contributionsMustBeABoolean(_ value: String) async throws {
+        try await withFerry { client, _ in
+            let response = try await client.post("/v2/models/fraud/infer", """
+                {"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12]}],
+                 "parameters":{"contributions":\(value)}}
+                """)
+            #expect(response.status == .badRequest)
+            #expect(response.errorMessage == "parameter 'contributions' must be a boolean (true or false)")
+        }
+    }
+
+    @Test func anArchivedVersionIsNotServedByNumberEvenWhileLoaded() async throws {
+        try await withFerry { client, _ in
+            let body = #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+            #expect(try await client.post("/v2/models/fraud/versions/1/infer", body).status == .ok)
+            #expect(try await client.post("/api/v1/models/fraud/versions/1/archive", "").status == .ok)
+            let byNumber = try await client.post("/v2/models/fraud/versions/1/infer", body)
+            #expect(byNumber.status == .conflict && byNumber.errorMessage.contains("is archived"), "\(byNumber.text)")
+            #expect(try await client.post("/v2/models/fraud/infer", body).status == .ok, "the production alias still serves it")
+        }
+    }
+}

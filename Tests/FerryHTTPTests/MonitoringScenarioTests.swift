@@ -87,6 +87,7 @@ struct MonitoringScenarioTests {
                 #expect(fallen < 0.8 && fallen > 0.7, "accuracy \(fallen)")
                 let changes = try await client.post("/api/v1/alerts/evaluate", "").json["changes"] as? [[String: Any]] ?? []
                 #expect(changes.first?["to"] as? String == "firing", "\(changes)")
+                await alerts.waitForDeliveries()
             }
         }
         let delivered = receiver.deliveries.withLock { $0 }
