@@ -65,6 +65,7 @@ public final class Authenticator: Sendable {
     public func revokeKey(id: String, by actor: String) async throws -> APIKey {
         let keys = try await store.keys()
         let before = keys.first { $0.id == id }
+        if let before, before.revokedAt != nil { return before }   // already revoked: nothing changes, nothing to record
         if let before, before.role == .admin, before.isActive(at: now()),
            !keys.contains(where: { $0.id != id && $0.role == .admin && $0.isActive(at: now()) }) {
             throw FerryError(.failedPrecondition, "'\(id)' is the last active admin key; create another admin key before revoking it")
