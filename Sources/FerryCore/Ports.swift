@@ -5,36 +5,57 @@ import Foundation
 /// Every implementation must pass the conformance suite in `FerryTesting` (`MetadataStoreConformance`).
 public protocol MetadataStore: Sendable {
     /// Creates a model; throws `.alreadyExists` if the name is taken.
-    func createModel(_ model: Model) async throws
+    ///
+    /// Every change takes an optional `audit` builder: the store appends the entry it builds from the change's
+    /// result to the audit trail in the same transaction, so a change and its entry commit or vanish together.
+    func createModel(_ model: Model, audit: AuditBuilder<Model>?) async throws
     /// Replaces a model's description and tags; throws `.notFound` if it does not exist.
-    func updateModel(_ model: Model) async throws
+    func updateModel(_ model: Model, audit: AuditBuilder<Model>?) async throws
     func model(named name: String) async throws -> Model?
     /// All models, ordered by name.
     func models() async throws -> [Model]
 
     /// Stores a new version, assigning it the next number of its model atomically; `version.version` is ignored.
     /// Throws `.notFound` if the model does not exist.
-    func addVersion(_ version: ModelVersion) async throws -> ModelVersion
+    func addVersion(_ version: ModelVersion, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion
     func version(model: String, number: Int) async throws -> ModelVersion?
     /// All versions of a model, ascending by number.
     func versions(model: String) async throws -> [ModelVersion]
     /// Versions (of any model) whose artifact has this digest.
     func versions(artifactSHA256: String) async throws -> [ModelVersion]
     /// Marks a version archived or not; throws `.notFound` for an unknown version.
-    func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion
+    func setArchived(model: String, number: Int, archived: Bool, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion
 
     /// Points `alias` at `version` (or removes it when `version` is nil) and appends the move to the history,
     /// in one transaction. Throws `.notFound` for an unknown model or version, or when removing an absent alias.
     @discardableResult
-    func setAlias(model: String, alias: String, version: Int?, by: String, at: Date, reason: String) async throws -> AliasEvent
+    func setAlias(
+        model: String, alias: String, version: Int?, by: String, at: Date, reason: String, audit: AuditBuilder<AliasEvent>?
+    ) async throws -> AliasEvent
     /// A model's aliases, ordered by name.
     func aliases(model: String) async throws -> [Alias]
     /// Alias moves of a model (optionally one alias), oldest first.
     func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent]
 
     /// Stores (replacing any earlier one) the reference profile of a version; `.notFound` for an unknown version.
-    func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile) async throws
+    func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile, audit: AuditBuilder<ReferenceProfile>?) async throws
     func referenceProfile(model: String, version: Int) async throws -> ReferenceProfile?
+}
+
+extension MetadataStore {
+    public func createModel(_ model: Model) async throws { try await createModel(model, audit: nil) }
+    public func updateModel(_ model: Model) async throws { try await updateModel(model, audit: nil) }
+    public func addVersion(_ version: ModelVersion) async throws -> ModelVersion { try await addVersion(version, audit: nil) }
+    public func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion {
+        try await setArchived(model: model, number: number, archived: archived, audit: nil)
+    }
+    @discardableResult
+    public func setAlias(model: String, alias: String, version: Int?, by: String, at: Date, reason: String) async throws -> AliasEvent {
+        try await setAlias(model: model, alias: alias, version: version, by: by, at: at, reason: reason, audit: nil)
+    }
+    public func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile) async throws {
+        try await setReferenceProfile(model: model, version: version, profile: profile, audit: nil)
+    }
 }
 
 /// Content-addressed storage for model artifacts.

@@ -47,18 +47,20 @@ public final class AlertManager: Sendable {
     public func put(_ rule: AlertRule, by actor: String) async throws {
         try rule.validate()
         let before = try await store.rules(model: rule.model).first { $0.name == rule.name }
-        try await store.putRule(rule)
-        try await monitor.registry.audit?.record(
-            "alert.put", target: "\(rule.model)/\(rule.name)", by: actor,
-            before: try before.map { try JSONValue(encoding: $0) }, after: try JSONValue(encoding: rule))
+        let time = now()
+        try await store.putRule(rule) { rule in
+            AuditDraft(
+                at: time, actor: actor, action: "alert.put", target: "\(rule.model)/\(rule.name)",
+                before: try before.map { try JSONValue(encoding: $0) }, after: try JSONValue(encoding: rule))
+        }
     }
 
     /// Deletes a rule; `.notFound` when the model has no such rule.
     public func delete(model: String, name: String, by actor: String) async throws {
-        let before = try await store.rules(model: model).first { $0.name == name }
-        try await store.deleteRule(model: model, name: name)
-        try await monitor.registry.audit?.record(
-            "alert.delete", target: "\(model)/\(name)", by: actor, before: try before.map { try JSONValue(encoding: $0) })
+        let time = now()
+        try await store.deleteRule(model: model, name: name) { rule in
+            AuditDraft(at: time, actor: actor, action: "alert.delete", target: "\(model)/\(name)", before: try JSONValue(encoding: rule))
+        }
     }
 
     /// Evaluates every rule once, now; returns the state changes.

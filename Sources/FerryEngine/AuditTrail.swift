@@ -2,10 +2,10 @@ import FerryCore
 import Foundation
 import Logging
 
-/// Records control-plane changes in the hash-chained audit trail and reads it back.
+/// Reads the hash-chained audit trail, and records events that change no stored state (a server start).
 ///
-/// A change is recorded after it is committed and before it is acknowledged, so every acknowledged change has an
-/// entry. If recording fails, the caller's request fails too (the change stays, and the error says so).
+/// Changes to stored state are not recorded here: each store write takes an `AuditBuilder` and appends the entry
+/// in the change's own transaction, so a change and its entry are committed together or not at all.
 public final class AuditTrail: Sendable {
     private let store: any AuditStore
     private let now: @Sendable () -> Date
@@ -21,15 +21,11 @@ public final class AuditTrail: Sendable {
     public func record(
         _ action: String, target: String, by actor: String, before: JSONValue? = nil, after: JSONValue? = nil
     ) async throws -> AuditEntry {
-        do {
-            let entry = try await store.appendAudit(
-                AuditDraft(at: now(), actor: actor, action: action, target: target, before: before, after: after))
-            logger.info("audit", metadata: [
-                "seq": "\(entry.seq)", "action": "\(action)", "target": "\(target)", "by": "\(actor)", "hash": "\(entry.hash)"])
-            return entry
-        } catch {
-            throw FerryError(.internal, "the change to \(target) was applied but its audit entry could not be written", cause: error)
-        }
+        let entry = try await store.appendAudit(
+            AuditDraft(at: now(), actor: actor, action: action, target: target, before: before, after: after))
+        logger.info("audit", metadata: [
+            "seq": "\(entry.seq)", "action": "\(action)", "target": "\(target)", "by": "\(actor)", "hash": "\(entry.hash)"])
+        return entry
     }
 
     /// Entries after `seq`, oldest first.

@@ -10,14 +10,12 @@ import Synchronization
 /// dictionary lookup. Every change goes through here and reloads the cache.
 public final class Authenticator: Sendable {
     private let store: any KeyStore
-    private let audit: AuditTrail?
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let cache = Mutex<[[UInt8]: APIKey]>([:])
 
-    public init(store: any KeyStore, audit: AuditTrail?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any KeyStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
-        self.audit = audit
         self.logger = logger
         self.now = now
     }
@@ -56,9 +54,11 @@ public final class Authenticator: Sendable {
             id: id, name: name, role: role, models: models, rateLimit: rateLimit,
             secretSHA256: SHA256.hash(data: Array(secret.utf8)).hexString, createdBy: actor, createdAt: now(),
             expiresAt: expiresAt)
-        try await store.createKey(key)
+        let time = now()
+        try await store.createKey(key) { key in
+            AuditDraft(at: time, actor: actor, action: "key.create", target: "key:\(key.id)", after: try Self.describe(key))
+        }
         try await reload()
-        try await audit?.record("key.create", target: "key:\(id)", by: actor, after: try Self.describe(key))
         return (key, secret)
     }
 
@@ -70,10 +70,13 @@ public final class Authenticator: Sendable {
            !keys.contains(where: { $0.id != id && $0.role == .admin && $0.isActive(at: now()) }) {
             throw FerryError(.failedPrecondition, "'\(id)' is the last active admin key; create another admin key before revoking it")
         }
-        let key = try await store.revokeKey(id: id, at: now())
+        let time = now()
+        let key = try await store.revokeKey(id: id, at: time) { key in
+            AuditDraft(
+                at: time, actor: actor, action: "key.revoke", target: "key:\(id)", before: try before.map(Self.describe),
+                after: try Self.describe(key))
+        }
         try await reload()
-        try await audit?.record(
-            "key.revoke", target: "key:\(id)", by: actor, before: try before.map(Self.describe), after: try Self.describe(key))
         return key
     }
 

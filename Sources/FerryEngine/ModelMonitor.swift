@@ -41,10 +41,12 @@ public final class ModelMonitor: Sendable {
             },
             outputs: Self.outputColumns(outputs, rows: batch.rows).map { DistributionProfile.numeric($0.name, $0.values) },
             createdBy: by, createdAt: now())
-        try await registry.store.setReferenceProfile(model: model, version: number, profile: profile)
-        try await registry.audit?.record(
-            "reference.set", target: "\(model)/\(number)", by: by,
-            after: ["rows": .number(Double(profile.rows)), "features": .number(Double(profile.features.count))])
+        let time = now()
+        try await registry.store.setReferenceProfile(model: model, version: number, profile: profile) { profile in
+            AuditDraft(
+                at: time, actor: by, action: "reference.set", target: "\(model)/\(number)",
+                after: ["rows": .number(Double(profile.rows)), "features": .number(Double(profile.features.count))])
+        }
         return profile
     }
 

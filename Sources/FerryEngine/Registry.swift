@@ -50,7 +50,7 @@ public final class Registry: Sendable {
     private let models: ModelManager
     private let now: @Sendable () -> Date
     private let logger: Logger
-    /// Where every change is recorded; nil only in tests that do not look at the trail.
+    /// The audit trail every change is appended to (by the store, in the change's transaction), for reading.
     public let audit: AuditTrail?
 
     public init(
@@ -70,12 +70,13 @@ public final class Registry: Sendable {
 
     public func createModel(name: String, description: String = "", tags: [String: String] = [:], by: String) async throws -> Model {
         try Model.validate(name: name)
-        let model = Model(name: name, description: description, tags: tags, createdBy: by, createdAt: now())
-        try await store.createModel(model)
+        let time = now()
+        let model = Model(name: name, description: description, tags: tags, createdBy: by, createdAt: time)
+        try await store.createModel(model) { created in
+            AuditDraft(at: time, actor: by, action: "model.create", target: name, after: try JSONValue(encoding: created))
+        }
         logger.info("model created", metadata: ["model": "\(name)", "by": "\(by)"])
-        let created = try await self.model(named: name)
-        try await audit?.record("model.create", target: name, by: by, after: try JSONValue(encoding: created))
-        return created
+        return try await self.model(named: name)
     }
 
     public func updateModel(name: String, description: String?, tags: [String: String]?, by: String) async throws -> Model {
@@ -83,9 +84,12 @@ public final class Registry: Sendable {
         var model = before
         if let description { model.description = description }
         if let tags { model.tags = tags }
-        try await store.updateModel(model)
-        try await audit?.record(
-            "model.update", target: name, by: by, before: try JSONValue(encoding: before), after: try JSONValue(encoding: model))
+        let time = now()
+        try await store.updateModel(model) { updated in
+            AuditDraft(
+                at: time, actor: by, action: "model.update", target: name, before: try JSONValue(encoding: before),
+                after: try JSONValue(encoding: updated))
+        }
         return model
     }
 
@@ -128,19 +132,24 @@ public final class Registry: Sendable {
             }
         }
         let ref = try await artifacts.put(new.artifact)
+        let time = now()
         let version = try await store.addVersion(ModelVersion(
             model: new.model, format: format, artifact: ref, inputSchema: schema,
             outputSchema: description.outputSchema, description: new.description, params: new.params,
             metrics: new.metrics, lineage: new.lineage, details: description.details,
             runtimeOptions: new.runtimeOptions, createdBy: new.createdBy,
-            createdAt: now(), signature: new.signature))
+            createdAt: time, signature: new.signature)
+        ) { stored in
+            AuditDraft(
+                at: time, actor: stored.createdBy, action: "version.register", target: "\(stored.model)/\(stored.version)",
+                after: [
+                    "format": .string(stored.format.rawValue), "sha256": .string(stored.artifact.sha256),
+                    "size": .number(Double(stored.artifact.size)), "runtime_options": try JSONValue(encoding: stored.runtimeOptions),
+                    "signed_by": stored.signature.map { .string($0.keyID) } ?? .null,
+                ])
+        }
         logger.info("version registered", metadata: [
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
-        try await audit?.record(
-            "version.register", target: "\(version.model)/\(version.version)", by: new.createdBy,
-            after: ["format": .string(format.rawValue), "sha256": .string(ref.sha256), "size": .number(Double(ref.size)),
-                    "runtime_options": try JSONValue(encoding: new.runtimeOptions),
-                    "signed_by": new.signature.map { .string($0.keyID) } ?? .null])
         let aliases = try await store.aliases(model: new.model)
         if !aliases.contains(where: { $0.name == Alias.production }) {
             try await models.prepare(version)
@@ -166,7 +175,10 @@ public final class Registry: Sendable {
     /// unless an alias still points at it or another live version shares the same bytes.
     public func archive(model: String, number: Int, by: String) async throws -> ModelVersion {
         let version = try await self.version(model: model, number: number)
-        let archived = try await store.setArchived(model: model, number: number, archived: true)
+        let time = now()
+        let archived = try await store.setArchived(model: model, number: number, archived: true) { version in
+            AuditDraft(at: time, actor: by, action: "version.archive", target: "\(model)/\(number)", before: ["archived": false], after: ["archived": true])
+        }
         let sharing = try await store.versions(artifactSHA256: version.artifact.sha256)
         var keep = sharing.contains { !$0.archived }
         if !keep {
@@ -182,9 +194,6 @@ public final class Registry: Sendable {
         try await models.routeChanged(model: model)
         logger.info("version archived", metadata: [
             "model": "\(model)", "version": "\(number)", "by": "\(by)", "artifact_kept": "\(keep)"])
-        try await audit?.record(
-            "version.archive", target: "\(model)/\(number)", by: by, before: ["archived": false],
-            after: ["archived": true, "artifact_kept": .bool(keep)])
         return archived
     }
 
@@ -201,30 +210,30 @@ public final class Registry: Sendable {
         }
         try models.signatures.checkAlias(alias, version)
         try await models.prepare(version)
-        let event = try await store.setAlias(model: model, alias: alias, version: number, by: by, at: now(), reason: reason)
+        let event = try await store.setAlias(
+            model: model, alias: alias, version: number, by: by, at: now(), reason: reason, audit: Self.aliasAudit)
         try await models.routeChanged(model: model)
         logger.info("alias moved", metadata: [
             "model": "\(model)", "alias": "\(alias)", "from": "\(event.from.map(String.init) ?? "-")", "to": "\(number)", "by": "\(by)"])
-        try await recordAliasMove(event)
         return event
     }
 
     @discardableResult
     public func removeAlias(model: String, alias: String, by: String, reason: String = "") async throws -> AliasEvent {
         _ = try await self.model(named: model)
-        let event = try await store.setAlias(model: model, alias: alias, version: nil, by: by, at: now(), reason: reason)
+        let event = try await store.setAlias(
+            model: model, alias: alias, version: nil, by: by, at: now(), reason: reason, audit: Self.aliasAudit)
         if alias == Alias.production, let fallback = try await store.versions(model: model).last(where: { !$0.archived }) {
             try await models.prepare(fallback)
         }
         try await models.routeChanged(model: model)
-        try await recordAliasMove(event)
         return event
     }
 
-    private func recordAliasMove(_ event: AliasEvent) async throws {
-        try await audit?.record(
-            event.to == nil ? "alias.remove" : "alias.set", target: "\(event.model)@\(event.alias)", by: event.by,
-            before: ["version": event.from.map { .number(Double($0)) } ?? .null],
+    static let aliasAudit: AuditBuilder<AliasEvent> = { event in
+        AuditDraft(
+            at: event.at, actor: event.by, action: event.to == nil ? "alias.remove" : "alias.set",
+            target: "\(event.model)@\(event.alias)", before: ["version": event.from.map { .number(Double($0)) } ?? .null],
             after: ["version": event.to.map { .number(Double($0)) } ?? .null, "reason": .string(event.reason)])
     }
 

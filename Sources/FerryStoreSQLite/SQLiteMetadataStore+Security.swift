@@ -5,7 +5,7 @@ import GRDB
 extension SQLiteMetadataStore: KeyStore, AuditStore {
     // MARK: API keys
 
-    public func createKey(_ key: APIKey) async throws {
+    public func createKey(_ key: APIKey, audit: AuditBuilder<APIKey>?) async throws {
         let models = try key.models.map { try Self.json($0) }
         try await writer.write { db in
             let taken = try Bool.fetchOne(
@@ -21,6 +21,7 @@ extension SQLiteMetadataStore: KeyStore, AuditStore {
                     key.id, key.name, key.role.rawValue, models, key.rateLimit, key.secretSHA256, key.createdBy,
                     Self.millis(key.createdAt), key.expiresAt.map(Self.millis), key.revokedAt.map(Self.millis),
                 ])
+            try Self.audit(db, audit, key)
         }
     }
 
@@ -30,14 +31,16 @@ extension SQLiteMetadataStore: KeyStore, AuditStore {
         }
     }
 
-    public func revokeKey(id: String, at: Date) async throws -> APIKey {
+    public func revokeKey(id: String, at: Date, audit: AuditBuilder<APIKey>?) async throws -> APIKey {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [Self.millis(at), id])
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]) else {
                 throw FerryError.notFound("no API key with id '\(id)'")
             }
-            return try Self.key(row)
+            let key = try Self.key(row)
+            try Self.audit(db, audit, key)
+            return key
         }
     }
 
@@ -53,21 +56,29 @@ extension SQLiteMetadataStore: KeyStore, AuditStore {
     // MARK: Audit trail
 
     public func appendAudit(_ draft: AuditDraft) async throws -> AuditEntry {
-        try await writer.write { db in
-            let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            let entry = AuditEntry(
-                seq: (last?["seq"] as Int64? ?? 0) + 1, draft: draft, previousHash: last?["hash"] ?? AuditEntry.genesis)
-            try db.execute(
-                sql: """
-                    INSERT INTO audit_log (seq, at, actor, action, target, before, after, previous_hash, hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    entry.seq, Self.millis(entry.at), entry.actor, entry.action, entry.target,
-                    AuditEntry.canonical(entry.before), AuditEntry.canonical(entry.after), entry.previousHash, entry.hash,
-                ])
-            return entry
-        }
+        try await writer.write { db in try Self.append(db, draft) }
+    }
+
+    /// Appends the entry `builder` makes of a change's result, inside the change's transaction.
+    static func audit<Result>(_ db: Database, _ builder: AuditBuilder<Result>?, _ result: Result) throws {
+        if let builder { _ = try append(db, try builder(result)) }
+    }
+
+    /// Chains `draft` after the last entry; runs inside the caller's write transaction.
+    static func append(_ db: Database, _ draft: AuditDraft) throws -> AuditEntry {
+        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        let entry = AuditEntry(
+            seq: (last?["seq"] as Int64? ?? 0) + 1, draft: draft, previousHash: last?["hash"] ?? AuditEntry.genesis)
+        try db.execute(
+            sql: """
+                INSERT INTO audit_log (seq, at, actor, action, target, before, after, previous_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.seq, Self.millis(entry.at), entry.actor, entry.action, entry.target,
+                AuditEntry.canonical(entry.before), AuditEntry.canonical(entry.after), entry.previousHash, entry.hash,
+            ])
+        return entry
     }
 
     public func auditEntries(after: Int64, limit: Int) async throws -> [AuditEntry] {

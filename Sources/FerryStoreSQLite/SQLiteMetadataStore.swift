@@ -149,7 +149,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
 
     // MARK: Models
 
-    public func createModel(_ model: Model) async throws {
+    public func createModel(_ model: Model, audit: AuditBuilder<Model>?) async throws {
         try await writer.write { db in
             if try Self.modelExists(db, model.name) {
                 throw FerryError(.alreadyExists, "model '\(model.name)' already exists")
@@ -157,15 +157,19 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             try db.execute(
                 sql: "INSERT INTO model (name, description, tags, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [model.name, model.description, try Self.json(model.tags), model.createdBy, Self.millis(model.createdAt)])
+            var stored = model
+            stored.createdAt = Self.date(Self.millis(model.createdAt))
+            try Self.audit(db, audit, stored)
         }
     }
 
-    public func updateModel(_ model: Model) async throws {
+    public func updateModel(_ model: Model, audit: AuditBuilder<Model>?) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE model SET description = ?, tags = ? WHERE name = ?",
                 arguments: [model.description, try Self.json(model.tags), model.name])
             if db.changesCount == 0 { throw FerryError.notFound("model '\(model.name)' does not exist") }
+            try Self.audit(db, audit, model)
         }
     }
 
@@ -183,7 +187,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
 
     // MARK: Versions
 
-    public func addVersion(_ version: ModelVersion) async throws -> ModelVersion {
+    public func addVersion(_ version: ModelVersion, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion {
         try await writer.write { db in
             guard try Self.modelExists(db, version.model) else {
                 throw FerryError.notFound("model '\(version.model)' does not exist; create it first")
@@ -208,6 +212,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                     try Self.json(stored.runtimeOptions), try stored.signature.map { try Self.json($0) },
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
+            try Self.audit(db, audit, stored)
             return stored
         }
     }
@@ -236,7 +241,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
         }
     }
 
-    public func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion {
+    public func setArchived(model: String, number: Int, archived: Bool, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE model_version SET archived = ? WHERE model = ? AND version = ?",
@@ -244,13 +249,17 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             guard let row = try Row.fetchOne(
                 db, sql: "SELECT * FROM model_version WHERE model = ? AND version = ?", arguments: [model, number])
             else { throw FerryError.notFound("model '\(model)' has no version \(number)") }
-            return try Self.version(row)
+            let version = try Self.version(row)
+            try Self.audit(db, audit, version)
+            return version
         }
     }
 
     // MARK: Aliases
 
-    public func setAlias(model: String, alias: String, version: Int?, by: String, at: Date, reason: String) async throws -> AliasEvent {
+    public func setAlias(
+        model: String, alias: String, version: Int?, by: String, at: Date, reason: String, audit: AuditBuilder<AliasEvent>?
+    ) async throws -> AliasEvent {
         try await writer.write { db in
             guard try Self.modelExists(db, model) else { throw FerryError.notFound("model '\(model)' does not exist") }
             let current = try Int.fetchOne(
@@ -275,9 +284,11 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             try db.execute(
                 sql: "INSERT INTO alias_event (model, alias, from_version, to_version, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [model, alias, current, version, by, when, reason])
-            return AliasEvent(
+            let event = AliasEvent(
                 sequence: db.lastInsertedRowID, model: model, alias: alias, from: current, to: version, by: by,
                 at: Self.date(when), reason: reason)
+            try Self.audit(db, audit, event)
+            return event
         }
     }
 
@@ -309,7 +320,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
 
     // MARK: Reference profiles
 
-    public func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile) async throws {
+    public func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile, audit: AuditBuilder<ReferenceProfile>?) async throws {
         let text = try Self.json(profile)
         try await writer.write { db in
             let exists = try Bool.fetchOne(
@@ -318,6 +329,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             try db.execute(
                 sql: "INSERT INTO reference_profile (model, version, profile) VALUES (?, ?, ?) ON CONFLICT (model, version) DO UPDATE SET profile = excluded.profile",
                 arguments: [model, version, text])
+            try Self.audit(db, audit, profile)
         }
     }
 
@@ -330,7 +342,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
 
     // MARK: Alerts
 
-    public func putRule(_ rule: AlertRule) async throws {
+    public func putRule(_ rule: AlertRule, audit: AuditBuilder<AlertRule>?) async throws {
         let text = try Self.json(rule)
         let initial = try Self.json(AlertStatus())
         try await writer.write { db in
@@ -341,6 +353,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                     ON CONFLICT (model, name) DO UPDATE SET rule = excluded.rule
                     """,
                 arguments: [rule.model, rule.name, text, initial])
+            try Self.audit(db, audit, rule)
         }
     }
 
@@ -352,10 +365,14 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
         }
     }
 
-    public func deleteRule(model: String, name: String) async throws {
+    public func deleteRule(model: String, name: String, audit: AuditBuilder<AlertRule>?) async throws {
         try await writer.write { db in
+            guard let text = try String.fetchOne(
+                db, sql: "SELECT rule FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name]) else {
+                throw FerryError.notFound("model '\(model)' has no alert '\(name)'")
+            }
             try db.execute(sql: "DELETE FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name])
-            if db.changesCount == 0 { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+            try Self.audit(db, audit, try Self.decode(text) as AlertRule)
         }
     }
 

@@ -3,7 +3,7 @@ import Foundation
 
 /// The behaviour every store of API keys and audit entries must show (SQLite today, PostgreSQL next).
 public enum SecurityStoreConformance {
-    public typealias Store = any KeyStore & AuditStore
+    public typealias Store = any MetadataStore & KeyStore & AuditStore
 
     static func key(_ id: String, role: Role = .predictor, hash: String? = nil, models: [String]? = nil) -> APIKey {
         APIKey(
@@ -42,6 +42,29 @@ public enum SecurityStoreConformance {
             try expect(read == appended, "read back equals what was appended")
             try expect(try await store.auditEntries(after: 3, limit: 1).map(\.seq) == [4], "paging")
             try expect(AuditVerification.check(read).intact, "stored chain verifies: \(AuditVerification.check(read).problems)")
+        },
+        .init("a change and its audit entry commit together, and a refused change leaves no entry") { store in
+            let draft: @Sendable (String) -> AuditDraft = { AuditDraft(at: Fixtures.time, actor: "alice", action: $0, target: "m") }
+            try await store.createModel(Fixtures.model("m")) { _ in draft("model.create") }
+            try await expectError(.alreadyExists) { try await store.createModel(Fixtures.model("m")) { _ in draft("model.create") } }
+            let version = try await store.addVersion(Fixtures.version("m")) { v in draft("version.register \(v.version)") }
+            try await store.setAlias(model: "m", alias: "production", version: version.version, by: "alice", at: Fixtures.time, reason: "") { e in
+                draft("alias.set \(e.from.map(String.init) ?? "-")->\(e.to.map(String.init) ?? "-")")
+            }
+            try await expectError(.notFound) {
+                try await store.setAlias(model: "m", alias: "production", version: 9, by: "a", at: Fixtures.time, reason: "") { _ in draft("never") }
+            }
+            // A builder that fails aborts its change.
+            struct Refused: Error {}
+            do {
+                _ = try await store.addVersion(Fixtures.version("m", digest: "cc")) { _ in throw Refused() }
+                throw FerryError(.internal, "a failing audit builder did not abort addVersion")
+            } catch is Refused {}
+            try expect(try await store.versions(model: "m").count == 1, "the aborted version was not stored")
+            try await store.createKey(key("fry_k")) { k in draft("key.create \(k.id)") }
+            _ = try await store.revokeKey(id: "fry_k", at: Fixtures.time) { k in draft("key.revoke \(k.revokedAt != nil)") }
+            let actions = try await store.auditEntries(after: 0, limit: 100).map(\.action)
+            try expect(actions == ["model.create", "version.register 1", "alias.set -->1", "key.create fry_k", "key.revoke true"], "\(actions)")
         },
         .init("concurrent appends still form one unbroken chain") { store in
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -28,7 +28,7 @@ public struct TestStack: Sendable {
         logger.logLevel = .critical
         models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger, signatures: signatures)
         audit = AuditTrail(store: store, logger: logger)
-        authenticator = Authenticator(store: store, audit: audit, logger: logger)
+        authenticator = Authenticator(store: store, logger: logger)
         registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         predictionLog = try SQLitePredictionLog()
         predictionLogger = PredictionLogger(log: predictionLog, logger: logger)

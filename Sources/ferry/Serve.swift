@@ -215,7 +215,7 @@ struct Serve: AsyncParsableCommand {
             metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy())
         let audit = AuditTrail(store: store, logger: logger)
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
-        let authenticator = auth == "keys" ? Authenticator(store: store, audit: audit, logger: logger) : nil
+        let authenticator = auth == "keys" ? Authenticator(store: store, logger: logger) : nil
         let newAdminKey = try await authenticator?.bootstrap(preset: ProcessInfo.processInfo.environment["FERRY_ADMIN_KEY"])
         if authenticator == nil { logger.warning("authentication is off (--auth none): every caller acts as admin") }
         let limits = try rateLimits()

@@ -21,8 +21,8 @@ got no answer (the kill cut it off) is recorded as uncertain: it may or may not 
     its acknowledged moves appear in order among its alias.set entries; /api/v1/audit/verify says the chain is intact;
   * inference works after the restart: fraud's default version and every client alias answer with the prediction
     expected for examples/fraud/request.json (every registered artifact is the example model plus whitespace).
-Committed-but-unacknowledged changes without an audit entry are reported as a note, not a failure: the server
-records the audit entry after the commit, so a kill in between can leave one (see AuditTrail.swift).
+  * with --strict-audit (crash.sh's default), every committed change has its audit entry, acknowledged or not: stores
+    append the entry in the change's own transaction, so a kill can never leave a change the trail does not mention.
 """
 import argparse
 import base64
@@ -433,6 +433,8 @@ class Check:
               f"{len(entries)} audit entries, inference on {len(paths)} routes")
         for note in self.notes:
             print(f"note: {note}")
+        if self.args.strict_audit:
+            self.failures += [n for n in self.notes if "audit entry" in n]
         return self.failures
 
 
@@ -446,6 +448,8 @@ def main():
     parser.add_argument("--round", type=int, default=1)
     parser.add_argument("--kill-pid", type=int)
     parser.add_argument("--kill-after", default="1.5-3.5", help="seconds range for the SIGKILL, e.g. 1.5-3.5")
+    parser.add_argument("--strict-audit", action="store_true",
+                        help="fail, not just note, when a committed but unacknowledged change has no audit entry")
     parser.add_argument("--threads", type=int, default=6, help="writer threads (each owns one alias)")
     parser.add_argument("--predictors", type=int, default=2, help="inference-only threads")
     args = parser.parse_args()

@@ -156,11 +156,17 @@ public struct AlertEvent: Codable, Sendable, Equatable {
 /// Alert rules, their current status and their history.
 public protocol AlertStore: Sendable {
     /// Creates or replaces a rule (rules are identified by model and name).
-    func putRule(_ rule: AlertRule) async throws
+    func putRule(_ rule: AlertRule, audit: AuditBuilder<AlertRule>?) async throws
     func rules(model: String?) async throws -> [AlertRule]
-    func deleteRule(model: String, name: String) async throws
+    /// Deletes a rule (the builder gets the rule as it was); `.notFound` when there is none.
+    func deleteRule(model: String, name: String, audit: AuditBuilder<AlertRule>?) async throws
     func status(model: String, name: String) async throws -> AlertStatus
     /// Saves a rule's status and, when the state changed, appends the event, in one transaction.
     @discardableResult func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent?
     func events(model: String?, rule: String?, limit: Int) async throws -> [AlertEvent]
+}
+
+extension AlertStore {
+    public func putRule(_ rule: AlertRule) async throws { try await putRule(rule, audit: nil) }
+    public func deleteRule(model: String, name: String) async throws { try await deleteRule(model: model, name: name, audit: nil) }
 }

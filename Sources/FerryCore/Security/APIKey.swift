@@ -45,9 +45,14 @@ public struct APIKey: Sendable, Equatable, Codable {
 /// Persistent API keys. Every implementation must pass `KeyStoreConformance` in `FerryTesting`.
 public protocol KeyStore: Sendable {
     /// Stores a new key; `.alreadyExists` if its id or secret hash is taken.
-    func createKey(_ key: APIKey) async throws
+    func createKey(_ key: APIKey, audit: AuditBuilder<APIKey>?) async throws
     /// All keys, revoked ones included, oldest first.
     func keys() async throws -> [APIKey]
     /// Marks a key revoked and returns it; `.notFound` for an unknown id. Revoking twice keeps the first time.
-    func revokeKey(id: String, at: Date) async throws -> APIKey
+    func revokeKey(id: String, at: Date, audit: AuditBuilder<APIKey>?) async throws -> APIKey
+}
+
+extension KeyStore {
+    public func createKey(_ key: APIKey) async throws { try await createKey(key, audit: nil) }
+    public func revokeKey(id: String, at: Date) async throws -> APIKey { try await revokeKey(id: id, at: at, audit: nil) }
 }

@@ -167,6 +167,9 @@ public struct AuditVerification: Sendable, Equatable {
     }
 }
 
+/// Builds the audit entry of a change from its result; stores call it inside the change's transaction.
+public typealias AuditBuilder<Result> = @Sendable (Result) throws -> AuditDraft
+
 /// The append-only, hash-chained audit trail's storage.
 public protocol AuditStore: Sendable {
     /// Appends an entry after the current last one, computing its number and hash in the same transaction.
