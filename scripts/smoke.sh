@@ -78,6 +78,19 @@ grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not 
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
 
+# Endpoints and rollouts: an endpoint over version 1 with version 2 as a shadow, then a blue-green switch and
+# its instant rollback.
+"$FERRY" endpoints set fraud-ep --variant fraud:1=100 --shadow fraud:2=1 --sticky-header X-Customer-Id
+served=$(curl -s -D - -o /dev/null "${auth[@]}" "$server/v2/models/fraud-ep/infer" -d @examples/fraud/request.json | tr -d '\r' | sed -n 's/^Ferry-Served-By: //Ip')
+[ "$served" = "fraud/1" ] || fail "endpoint answered from '$served', not fraud/1"
+"$FERRY" endpoints list
+"$FERRY" rollout start fraud-ep --to 2 --strategy blue-green --bake 3600
+served=$(curl -s -D - -o /dev/null "${auth[@]}" "$server/v2/models/fraud-ep/infer" -d @examples/fraud/request.json | tr -d '\r' | sed -n 's/^Ferry-Served-By: //Ip')
+[ "$served" = "fraud/2" ] || fail "blue-green did not switch to fraud/2 (got '$served')"
+"$FERRY" rollout rollback fraud-ep
+"$FERRY" rollout events fraud-ep
+"$FERRY" endpoints shadow fraud-ep
+
 # Keys and roles: a predictor key predicts but cannot move aliases; revoked, it stops working.
 "$FERRY" keys create --name smoke-client --role predictor --model fraud --json > "$work/key.json"
 client_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/key.json")

@@ -35,12 +35,15 @@ public final class DataPlane: Sendable {
     public let serverVersion: String
     /// Where served predictions are recorded; nil disables the prediction log.
     public let predictionLog: PredictionLogger?
+    /// Named endpoints that spread traffic over versions; a request naming one is routed by it.
+    public let endpoints: Endpoints?
     private let isReady = Mutex(false)
 
     public init(
         models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String,
-        predictionLog: PredictionLogger? = nil
+        predictionLog: PredictionLogger? = nil, endpoints: Endpoints? = nil
     ) {
+        self.endpoints = endpoints
         self.models = models
         self.limits = limits
         self.serverName = serverName
@@ -86,6 +89,14 @@ public final class DataPlane: Sendable {
     // MARK: Models
 
     public func modelMetadata(model: String, version: String?) async throws -> ModelMetadata {
+        if version == nil, let endpoint = endpoints?.endpoint(named: model), let endpoints {
+            // An endpoint describes itself by the version its failed requests fall back to.
+            let primary = endpoints.primary(of: endpoint)
+            var metadata = try await modelMetadata(model: primary.model, version: String(primary.version))
+            metadata.name = model
+            metadata.versions = endpoint.variants.map(\.ref.description)
+            return metadata
+        }
         let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
         let all = try await models.servableVersions(model: model)
         let v = served.version
@@ -98,6 +109,12 @@ public final class DataPlane: Sendable {
 
     /// A version is ready when it is loaded and warmed; asking loads it (models load at first use).
     public func modelReady(model: String, version: String?) async throws -> Bool {
+        if version == nil, let endpoint = endpoints?.endpoint(named: model) {
+            for variant in endpoint.variants where variant.weight > 0 {
+                guard try await modelReady(model: variant.model, version: String(variant.version)) else { return false }
+            }
+            return true
+        }
         do {
             _ = try await models.served(model: model, selector: VersionSelector(parsing: version))
             return true
@@ -110,7 +127,18 @@ public final class DataPlane: Sendable {
 
     /// Runs a V2 inference request: resolves the version, checks the inputs against its schema, predicts, and
     /// returns the requested outputs.
-    public func infer(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
+    /// `routingKey` pins a caller of an endpoint to one variant (the endpoint's sticky header value).
+    public func infer(model: String, version: String?, request: InferenceRequest, routingKey: String? = nil) async throws -> InferenceResponse {
+        if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
+            return try await routed(endpoint, endpoints, routingKey, mirror: request) { variant in
+                var response = try await self.infer(model: variant.model, version: String(variant.version), request: request)
+                response.modelName = endpoint.name
+                return (response, Self.firstOutput(response.outputs))
+            } mark: { response, variant, fallback in
+                response.parameters[Self.servedByParameter] = .string(variant.ref.description)
+                if let fallback { response.parameters[Self.fallbackFromParameter] = .string(fallback.description) }
+            }
+        }
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
         return try measured(served, since: start) {
@@ -150,7 +178,20 @@ public final class DataPlane: Sendable {
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
     /// scalar output, a list for a vector output).
-    public func predict(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, predictions: [JSONValue], predictionID: String?) {
+    public func predict(model: String, version: String?, instances: [Instance], routingKey: String? = nil) async throws -> (version: Int, predictions: [JSONValue], predictionID: String?, servedBy: VersionRef?) {
+        if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
+            return try await routed(endpoint, endpoints, routingKey, mirror: nil) { variant in
+                let result = try await self.predict(model: variant.model, version: String(variant.version), instances: instances)
+                let outputs = result.predictions.compactMap { value -> Double? in
+                    if case .number(let n) = value { return n }
+                    if case .array(let a) = value, case .number(let n)? = a.first { return n }
+                    return nil
+                }
+                return (result, outputs)
+            } mark: { result, variant, _ in
+                result.servedBy = variant.ref
+            }
+        }
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
         return try measured(served, since: start) {
@@ -169,7 +210,7 @@ public final class DataPlane: Sendable {
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
             let id = record(served, batch, outputs, since: start)
-            return ((served.version.version, predictions, id), batch.rows)
+            return ((served.version.version, predictions, id, nil), batch.rows)
         }
     }
 

@@ -51,6 +51,7 @@ public func makeRouter(
     let monitor = dataPlane.predictionLog.map { ModelMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)
+    EndpointRoutes(endpoints: dataPlane.endpoints).add(to: router)
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))

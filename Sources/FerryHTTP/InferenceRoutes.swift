@@ -11,6 +11,8 @@ extension HTTPField.Name {
     static let ferryModelVersion = Self("Ferry-Model-Version")!
     /// The id under which a prediction was logged; feedback refers to it.
     static let ferryPredictionID = Self("Ferry-Prediction-Id")!
+    /// The model version (`model/version`) that answered a request to an endpoint.
+    static let ferryServedBy = Self("Ferry-Served-By")!
 }
 
 /// Open Inference Protocol (V2) and V1 `:predict` routes over the `DataPlane`.
@@ -102,10 +104,12 @@ struct InferenceRoutes<Context: RequestContext> {
             throw FerryError.invalid("Content-Encoding '\(encoding)' is not supported; send the body uncompressed")
         }
         let inferenceRequest = try body.withUnsafeReadableBytes { try V2Codec.decodeRequest($0, jsonLength: jsonLength) }
-        let response = try await dataPlane.infer(model: name, version: version, request: inferenceRequest)
+        let response = try await dataPlane.infer(
+            model: name, version: version, request: inferenceRequest, routingKey: routingKey(name, version, request))
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
+        if case .string(let servedBy)? = response.parameters[DataPlane.servedByParameter] { headers[.ferryServedBy] = servedBy }
         if case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] { headers[.ferryPredictionID] = id }
         if let headerLength {
             headers[.inferenceHeaderContentLength] = String(headerLength)
@@ -119,14 +123,21 @@ struct InferenceRoutes<Context: RequestContext> {
         let name = try context.parameters.require("name")
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
-        let (version, predictions, predictionID) = try await dataPlane.predict(
-            model: name, version: context.parameters.get("version"), instances: instances)
+        let version = context.parameters.get("version")
+        let result = try await dataPlane.predict(
+            model: name, version: version, instances: instances, routingKey: routingKey(name, version, request))
         var w = JSONWriter()
         w.raw("{\"predictions\":")
-        w.value(.array(predictions))
+        w.value(.array(result.predictions))
         w.raw(",\"model_version\":")
-        w.string(String(version))
-        var headers: HTTPFields = [.ferryModelVersion: String(version)]
+        w.string(String(result.version))
+        var headers: HTTPFields = [.ferryModelVersion: String(result.version)]
+        if let servedBy = result.servedBy {
+            w.raw(",\"served_by\":")
+            w.string(servedBy.description)
+            headers[.ferryServedBy] = servedBy.description
+        }
+        let predictionID = result.predictionID
         if let predictionID {
             w.raw(",\"prediction_id\":")
             w.string(predictionID)
@@ -138,6 +149,13 @@ struct InferenceRoutes<Context: RequestContext> {
 }
 
 extension InferenceRoutes {
+    /// The value of an endpoint's sticky header, which pins a caller to one of its variants.
+    private func routingKey(_ name: String, _ version: String?, _ request: Request) -> String? {
+        guard version == nil, let header = dataPlane.endpoints?.endpoint(named: name)?.stickyHeader,
+              let field = HTTPField.Name(header) else { return nil }
+        return request.headers[field]
+    }
+
     private func explainV1(_ request: Request, _ context: Context) async throws -> Response {
         let name = try context.parameters.require("name")
         let body = try await request.body.collect(upTo: maxBodyBytes)

@@ -76,6 +76,15 @@ enum OpenAPIDocument {
             Route(method: "post", path: "/api/v1/alerts/evaluate", summary: "Evaluate every alert rule now (they are also evaluated on a schedule)", tag: "alerts", access: .requires(.deploy), response: object(["changes": array(ref("AlertEvent"))], required: ["changes"])),
             Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", access: .requires(.read), response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", access: .requires(.read), response: list("AliasEvent"), query: [("alias", "only this alias")]),
+            Route(method: "get", path: "/api/v1/endpoints", summary: "List endpoints (named traffic splits over model versions)", tag: "rollouts", access: .requires(.read, openToRestricted: true), response: list("Endpoint")),
+            Route(method: "put", path: "/api/v1/endpoints/{name}", summary: "Create or replace an endpoint; every version it names is loaded and warmed first. Clients then call it like a model (/v2/models/{name}/infer)", tag: "rollouts", access: .requires(.deploy), request: ref("EndpointRequest"), response: ref("Endpoint")),
+            Route(method: "get", path: "/api/v1/endpoints/{name}", summary: "An endpoint and its rollout, if any", tag: "rollouts", access: .requires(.read), response: object(["endpoint": ref("Endpoint"), "rollout": ref("RolloutStatus")], required: ["endpoint"])),
+            Route(method: "delete", path: "/api/v1/endpoints/{name}", summary: "Delete an endpoint (not while a rollout runs)", tag: "rollouts", access: .requires(.deploy), response: object(["deleted": boolean])),
+            Route(method: "post", path: "/api/v1/endpoints/{name}/rollout", summary: "Start a canary (steps with gates on error rate, p99 latency, output shift and accuracy; automatic rollback) or blue-green rollout to a version", tag: "rollouts", access: .requires(.deploy), request: ref("RolloutRequest"), status: 201, response: ref("RolloutStatus")),
+            Route(method: "get", path: "/api/v1/endpoints/{name}/rollout", summary: "A rollout's state, its latest gate verdicts and the figures behind them", tag: "rollouts", access: .requires(.read), response: ref("RolloutStatus")),
+            Route(method: "post", path: "/api/v1/endpoints/{name}/rollout/{action}", summary: "pause, resume, promote or rollback a rollout by hand", tag: "rollouts", access: .requires(.deploy), response: ref("RolloutStatus")),
+            Route(method: "get", path: "/api/v1/endpoints/{name}/rollout/events", summary: "Every step of the endpoint's rollouts with the numbers that justified it, oldest first", tag: "rollouts", access: .requires(.read), response: list("RolloutEvent"), query: [("limit", "the newest N (1-10000, default 100)")]),
+            Route(method: "get", path: "/api/v1/endpoints/{name}/shadow", summary: "How each shadow version compares with the answering version on mirrored traffic", tag: "rollouts", access: .requires(.read), response: list("ShadowReport")),
             Route(method: "get", path: "/api/v1/whoami", summary: "The principal the request's credentials stand for", tag: "security", access: .requires(.read, openToRestricted: true), response: ref("Principal")),
             Route(method: "get", path: "/api/v1/keys", summary: "List API keys (never their secrets)", tag: "security", access: .requires(.admin), response: list("APIKey")),
             Route(method: "post", path: "/api/v1/keys", summary: "Create an API key; the answer holds its secret, which is shown only this once", tag: "security", access: .requires(.admin), request: ref("CreateKeyRequest"), status: 201, response: ref("CreatedKey")),
@@ -98,6 +107,51 @@ enum OpenAPIDocument {
         let lineage = object(["training_data": string, "training_data_digest": string, "code": string])
         return [
             "Error": object(["error": string], required: ["error"]),
+            "VersionRef": object(["model": string, "version": integer], required: ["model", "version"]),
+            "Endpoint": object([
+                "name": string,
+                "variants": array(object(["model": string, "version": integer, "weight": number], required: ["model", "version", "weight"])),
+                "shadows": array(object(["model": string, "version": integer, "share": number], required: ["model", "version", "share"])),
+                "sticky_header": string, "created_by": string, "updated_at": ["type": "string", "format": "date-time"],
+            ], required: ["name", "variants", "shadows"]),
+            "EndpointRequest": object([
+                "variants": ["type": "array", "description": "versions and relative weights", "items": object(["model": string, "version": integer, "weight": number], required: ["model", "version", "weight"])],
+                "shadows": ["type": "array", "description": "versions that get a copy of `share` (0-1) of the traffic; their answers are compared, never returned", "items": object(["model": string, "version": integer, "share": number], required: ["model", "version", "share"])],
+                "sticky_header": ["type": "string", "description": "request header whose value pins a caller to one variant"],
+            ], required: ["variants"]),
+            "RolloutGates": object([
+                "min_requests": integer, "max_error_rate_increase": number, "max_latency_ratio": number,
+                "latency_slack_seconds": number, "max_output_psi": number, "min_outputs": integer, "max_accuracy_drop": number, "min_labels": integer,
+            ]),
+            "RolloutRequest": object([
+                "model": ["type": "string", "description": "default: the endpoint's current model"], "version": integer,
+                "strategy": ["type": "string", "enum": ["canary", "blue-green"]],
+                "steps": ["type": "array", "items": number, "description": "candidate percent per step, ending at 100 (default 5, 25, 50, 100)"],
+                "bake_seconds": number, "gates": ref("RolloutGates"),
+            ], required: ["version"]),
+            "GateResult": object(["gate": string, "candidate": number, "limit": number, "passed": boolean], required: ["gate"]),
+            "VariantStats": object(["requests": integer, "errors": integer, "p99_seconds": number, "accuracy": number, "labelled": integer, "outputs": integer], required: ["requests", "errors", "labelled", "outputs"]),
+            "RolloutObservation": object(["stable": ref("VariantStats"), "candidate": ref("VariantStats"), "output_psi": number], required: ["stable", "candidate"]),
+            "RolloutStatus": object([
+                "rollout": object([
+                    "endpoint": string, "stable": ref("VersionRef"), "candidate": ref("VersionRef"),
+                    "plan": object(["steps": array(number), "bake_seconds": number, "gates": ref("RolloutGates")]),
+                    "step": integer, "status": ["type": "string", "enum": ["running", "paused", "promoted", "rolled_back"]],
+                    "reason": string, "started_by": string,
+                ], required: ["endpoint", "stable", "candidate", "plan", "step", "status"]),
+                "candidate_percent": number, "gates": array(ref("GateResult")), "observation": ref("RolloutObservation"),
+            ], required: ["rollout", "candidate_percent", "gates"]),
+            "RolloutEvent": object([
+                "sequence": integer, "endpoint": string, "action": string, "stable": ref("VersionRef"), "candidate": ref("VersionRef"),
+                "from_percent": number, "to_percent": number, "gates": array(ref("GateResult")), "observation": ref("RolloutObservation"),
+                "by": string, "reason": string,
+            ], required: ["sequence", "endpoint", "action", "stable", "candidate", "from_percent", "to_percent", "gates", "by"]),
+            "ShadowReport": object([
+                "endpoint": string, "shadow": ref("VersionRef"), "compared": integer, "shadow_errors": integer, "skipped": integer,
+                "agreement": number, "mean_abs_difference": number, "p99_abs_difference": number, "max_abs_difference": number,
+                "primary_latency_p50_seconds": number, "primary_latency_p99_seconds": number,
+                "shadow_latency_p50_seconds": number, "shadow_latency_p99_seconds": number,
+            ], required: ["endpoint", "shadow", "compared", "shadow_errors", "skipped"]),
             "Principal": object(["id": string, "name": string, "role": string, "models": array(string), "rate_limit": number], required: ["id", "name", "role"]),
             "APIKey": object([
                 "id": string, "name": string, "role": ["type": "string", "enum": ["viewer", "predictor", "deployer", "admin"]],

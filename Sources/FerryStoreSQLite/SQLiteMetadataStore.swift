@@ -144,6 +144,25 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
         migrator.registerMigration("v6-signatures") { db in
             try db.execute(sql: "ALTER TABLE model_version ADD COLUMN signature TEXT")
         }
+        migrator.registerMigration("v7-endpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE endpoint (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE TABLE rollout (
+                    endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoint(name) ON DELETE CASCADE,
+                    state TEXT NOT NULL
+                );
+                CREATE TABLE rollout_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    endpoint TEXT NOT NULL REFERENCES endpoint(name) ON DELETE CASCADE,
+                    at INTEGER NOT NULL,
+                    event TEXT NOT NULL
+                );
+                CREATE INDEX rollout_event_endpoint ON rollout_event(endpoint, seq);
+                """)
+        }
         return migrator
     }
 

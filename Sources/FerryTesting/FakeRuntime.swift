@@ -11,12 +11,24 @@ public struct FakeRuntime: ModelRuntime {
         public var value: Float
         public var fail: Bool
         public var delayMillis: Int
+        /// Loads and warms up fine (the warm-up row is all zeros) but fails every real request: a broken canary.
+        public var failRequests: Bool
 
-        public init(features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0) {
+        public init(features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0, failRequests: Bool = false) {
             self.features = features
             self.value = value
             self.fail = fail
             self.delayMillis = delayMillis
+            self.failRequests = failRequests
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            features = try c.decode(Int.self, forKey: .features)
+            value = try c.decode(Float.self, forKey: .value)
+            fail = try c.decodeIfPresent(Bool.self, forKey: .fail) ?? false
+            delayMillis = try c.decodeIfPresent(Int.self, forKey: .delayMillis) ?? 0
+            failRequests = try c.decodeIfPresent(Bool.self, forKey: .failRequests) ?? false
         }
 
         public var artifact: Data { try! JSONEncoder().encode(self) }
@@ -53,6 +65,7 @@ public struct FakePredictor: Predictor {
 
     public func predict(_ batch: FeatureMatrix) throws -> [Tensor] {
         if spec.fail { throw FerryError(.internal, "fake predictor failure") }
+        if spec.failRequests, batch.values.contains(where: { $0 != 0 }) { throw FerryError(.internal, "fake predictor failure on a real request") }
         if spec.delayMillis > 0 { usleep(UInt32(spec.delayMillis * 1000)) }
         let values = (0..<batch.rows).map { r in
             (0..<batch.columns).reduce(spec.value) { $0 + (batch[r, $1].isNaN ? 0 : Float(batch[r, $1])) }

@@ -15,6 +15,7 @@ public struct TestStack: Sendable {
     public let audit: AuditTrail
     public let authenticator: Authenticator
     public let dataPlane: DataPlane
+    public let endpoints: Endpoints
     public let predictionLog: SQLitePredictionLog
     public let predictionLogger: PredictionLogger
     public let folder: URL
@@ -32,7 +33,10 @@ public struct TestStack: Sendable {
         registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         predictionLog = try SQLitePredictionLog()
         predictionLogger = PredictionLogger(log: predictionLog, logger: logger)
-        dataPlane = DataPlane(models: models, limits: limits, serverVersion: "test", predictionLog: predictionLogger)
+        endpoints = Endpoints(
+            store: store, models: models, monitor: ModelMonitor(registry: registry, models: models, log: predictionLog), logger: logger)
+        dataPlane = DataPlane(
+            models: models, limits: limits, serverVersion: "test", predictionLog: predictionLogger, endpoints: endpoints)
         dataPlane.setReady(true)
     }
 

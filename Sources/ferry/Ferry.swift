@@ -12,7 +12,7 @@ struct Ferry: AsyncParsableCommand {
             (default http://127.0.0.1:8080, or set --server / FERRY_SERVER).
             """,
         version: version,
-        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self, Keys.self, Audit.self, Sign.self]
+        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self, EndpointCommands.self, RolloutCommands.self, Keys.self, Audit.self, Sign.self]
     )
 }
 

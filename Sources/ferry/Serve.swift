@@ -64,6 +64,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("alert-interval"), help: "Seconds between evaluations of the alert rules.")
     var alertInterval = 30.0
 
+    @Option(name: .customLong("rollout-interval"), help: "Seconds between evaluations of running rollouts' gates.")
+    var rolloutInterval = 1.0
+
     @Option(help: "Authentication: 'keys' (API keys, the default) or 'none' (everyone acts as admin; loopback only).")
     var auth = "keys"
 
@@ -130,6 +133,7 @@ struct Serve: AsyncParsableCommand {
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
         guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
+        guard rolloutInterval >= 0.1 else { throw ValidationError("--rollout-interval must be at least 0.1 second") }
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -237,12 +241,16 @@ struct Serve: AsyncParsableCommand {
                     sampleRate: logSampleRate, retention: .seconds(logRetentionDays * 86_400), maxRecords: logMaxRecords),
                 logger: logger)
         }
+        let endpoints = Endpoints(
+            store: store, models: models,
+            monitor: predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log) }, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
-            serverVersion: Ferry.version, predictionLog: predictionLogger)
+            serverVersion: Ferry.version, predictionLog: predictionLogger, endpoints: endpoints)
 
         if let example { try await registerExample(folder: example, registry: registry, logger: logger) }
         await models.warmStart()
+        try await endpoints.load()
         dataPlane.setReady(true)
 
         let alerts = predictionLogger.map { log in
@@ -272,6 +280,7 @@ struct Serve: AsyncParsableCommand {
         var services: [any Service] = []
         if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
         if let alerts { services.append(AlertService(alerts: alerts, interval: .seconds(alertInterval))) }
+        services.append(RolloutService(endpoints: endpoints, interval: .milliseconds(Int64(rolloutInterval * 1000))))
         services += [app, ReadinessService(dataPlane: dataPlane, logger: logger)]
         // The prediction log comes first so it stops last: it writes what the drained requests queued.
         let group = ServiceGroup(configuration: .init(
@@ -361,6 +370,21 @@ struct AlertService: Service {
             await alerts.run(interval: interval)
         } onGracefulShutdown: {
             alerts.finish()
+        }
+    }
+}
+
+/// Evaluates running rollouts' gates on a schedule until shutdown.
+struct RolloutService: Service {
+    let endpoints: Endpoints
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await endpoints.tick()
+                try? await Task.sleep(for: interval)
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 struct RolloutPolicyTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-    static let gates = RolloutGates(minRequests: 100, maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.5, latencySlackSeconds: 0.005, maxOutputPSI: 0.2, maxAccuracyDrop: 0.05, minLabels: 50)
+    static let gates = RolloutGates(minRequests: 100, maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.5, latencySlackSeconds: 0.005, maxOutputPSI: 0.2, minOutputs: 200, maxAccuracyDrop: 0.05, minLabels: 50)
 
     static func rollout(step: Int = 0, status: Rollout.Status = .running) -> Rollout {
         var r = Rollout(
@@ -36,12 +36,15 @@ struct RolloutPolicyTests {
          .rollback("gate failed at 5%: accuracy_drop 0.2 over the limit 0.05")),
         // Failures on too few requests are not judged yet.
         (0, 5.0, VariantStats(requests: 10, errors: 5, p99Seconds: 0.010), nil, .wait("baking: 55 s left")),
+        // Outputs that can be compared are compared before moving on.
+        (0, 60.0, VariantStats(requests: 500, errors: 0, p99Seconds: 0.010, outputs: 150), nil,
+         .wait("waiting for 200 outputs on each side to compare (candidate 150, stable 5000)")),
         // Few labels: accuracy is not judged, the other gates decide.
         (0, 60.0, VariantStats(requests: 500, errors: 0, p99Seconds: 0.010, accuracy: 0.10, labelled: 10), nil, .advance(to: 1)),
     ])
     func decisions(_ step: Int, _ elapsed: Double, _ candidate: VariantStats, _ psi: Double?, _ expected: Rollout.Decision) {
         let rollout = Self.rollout(step: step)
-        let stable = VariantStats(requests: 5000, errors: 10, p99Seconds: 0.010, accuracy: 0.90, labelled: 500)
+        let stable = VariantStats(requests: 5000, errors: 10, p99Seconds: 0.010, accuracy: 0.90, labelled: 500, outputs: 5000)
         let (decision, gates) = rollout.decide(
             RolloutObservation(stable: stable, candidate: candidate, outputPSI: psi), now: Self.t0.addingTimeInterval(elapsed))
         #expect(decision == expected, "\(gates)")

@@ -45,6 +45,10 @@ public struct Endpoint: Sendable, Equatable, Codable {
     public var createdBy: String
     public var updatedAt: Date
 
+    enum CodingKeys: String, CodingKey {
+        case name, variants, shadows, stickyHeader = "sticky_header", createdBy = "created_by", updatedAt = "updated_at"
+    }
+
     public init(
         name: String, variants: [Variant], shadows: [Shadow] = [], stickyHeader: String? = nil, createdBy: String,
         updatedAt: Date

@@ -8,6 +8,8 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     public var bakeSeconds: Double
     public var gates: RolloutGates
 
+    enum CodingKeys: String, CodingKey { case steps, bakeSeconds = "bake_seconds", gates }
+
     public init(steps: [Double] = [5, 25, 50, 100], bakeSeconds: Double = 300, gates: RolloutGates = RolloutGates()) {
         self.steps = steps
         self.bakeSeconds = bakeSeconds
@@ -36,14 +38,40 @@ public struct RolloutGates: Sendable, Equatable, Codable {
     public var latencySlackSeconds: Double
     /// Largest population stability index between the candidate's and the stable version's outputs.
     public var maxOutputPSI: Double
+    /// Output values each side needs before the PSI is judged (PSI of two samples of one distribution shrinks
+    /// like 9/n over ten bins, so small samples read as shift).
+    public var minOutputs: Int
     /// Largest drop in accuracy on labelled predictions (judged once both sides have `minLabels`).
     public var maxAccuracyDrop: Double
     public var minLabels: Int
 
+    enum CodingKeys: String, CodingKey {
+        case minRequests = "min_requests", maxErrorRateIncrease = "max_error_rate_increase"
+        case maxLatencyRatio = "max_latency_ratio", latencySlackSeconds = "latency_slack_seconds"
+        case maxOutputPSI = "max_output_psi", minOutputs = "min_outputs", maxAccuracyDrop = "max_accuracy_drop"
+        case minLabels = "min_labels"
+    }
+
+    /// Decodes a partial object: absent thresholds keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RolloutGates()
+        minRequests = try c.decodeIfPresent(Int.self, forKey: .minRequests) ?? d.minRequests
+        maxErrorRateIncrease = try c.decodeIfPresent(Double.self, forKey: .maxErrorRateIncrease) ?? d.maxErrorRateIncrease
+        maxLatencyRatio = try c.decodeIfPresent(Double.self, forKey: .maxLatencyRatio) ?? d.maxLatencyRatio
+        latencySlackSeconds = try c.decodeIfPresent(Double.self, forKey: .latencySlackSeconds) ?? d.latencySlackSeconds
+        maxOutputPSI = try c.decodeIfPresent(Double.self, forKey: .maxOutputPSI) ?? d.maxOutputPSI
+        minOutputs = try c.decodeIfPresent(Int.self, forKey: .minOutputs) ?? d.minOutputs
+        maxAccuracyDrop = try c.decodeIfPresent(Double.self, forKey: .maxAccuracyDrop) ?? d.maxAccuracyDrop
+        minLabels = try c.decodeIfPresent(Int.self, forKey: .minLabels) ?? d.minLabels
+    }
+
     public init(
         minRequests: Int = 100, maxErrorRateIncrease: Double = 0.01, maxLatencyRatio: Double = 1.5,
-        latencySlackSeconds: Double = 0.005, maxOutputPSI: Double = 0.2, maxAccuracyDrop: Double = 0.05, minLabels: Int = 50
+        latencySlackSeconds: Double = 0.005, maxOutputPSI: Double = 0.2, minOutputs: Int = 200, maxAccuracyDrop: Double = 0.05,
+        minLabels: Int = 50
     ) {
+        self.minOutputs = minOutputs
         self.minRequests = minRequests
         self.maxErrorRateIncrease = maxErrorRateIncrease
         self.maxLatencyRatio = maxLatencyRatio
@@ -61,6 +89,7 @@ public struct RolloutGates: Sendable, Equatable, Codable {
             guard value >= 0, value.isFinite else { throw FerryError.invalid("field 'gates.\(name)' must be a number >= 0") }
         }
         guard minLabels >= 1 else { throw FerryError.invalid("field 'gates.min_labels' must be at least 1") }
+        guard minOutputs >= 10 else { throw FerryError.invalid("field 'gates.min_outputs' must be at least 10") }
     }
 }
 
@@ -72,8 +101,15 @@ public struct VariantStats: Sendable, Equatable, Codable {
     /// Accuracy on the step's predictions that have ground truth, and how many there are.
     public var accuracy: Double?
     public var labelled: Int
+    /// Output values recorded (the first output of each row).
+    public var outputs: Int
 
-    public init(requests: Int = 0, errors: Int = 0, p99Seconds: Double? = nil, accuracy: Double? = nil, labelled: Int = 0) {
+    enum CodingKeys: String, CodingKey { case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs }
+
+    public init(
+        requests: Int = 0, errors: Int = 0, p99Seconds: Double? = nil, accuracy: Double? = nil, labelled: Int = 0, outputs: Int = 0
+    ) {
+        self.outputs = outputs
         self.requests = requests
         self.errors = errors
         self.p99Seconds = p99Seconds
@@ -89,6 +125,8 @@ public struct RolloutObservation: Sendable, Equatable, Codable {
     public var stable: VariantStats
     public var candidate: VariantStats
     public var outputPSI: Double?
+
+    enum CodingKeys: String, CodingKey { case stable, candidate, outputPSI = "output_psi" }
 
     public init(stable: VariantStats, candidate: VariantStats, outputPSI: Double? = nil) {
         self.stable = stable
@@ -133,6 +171,11 @@ public struct Rollout: Sendable, Equatable, Codable {
     public var startedAt: Date
     /// Why it ended or paused, when it did.
     public var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case endpoint, stable, candidate, plan, step, status, reason
+        case stepStartedAt = "step_started_at", startedBy = "started_by", startedAt = "started_at"
+    }
 
     public init(endpoint: String, stable: VersionRef, candidate: VersionRef, plan: RolloutPlan, by: String, at: Date) {
         self.endpoint = endpoint
@@ -185,6 +228,11 @@ public struct Rollout: Sendable, Equatable, Codable {
         }
         if !enough {
             return (.wait("waiting for \(plan.gates.minRequests - observed.candidate.requests) more candidate requests"), gates)
+        }
+        // When both sides produce outputs they are compared before moving on (blue-green leaves the stable side
+        // without traffic, so there is nothing to compare with).
+        if observed.outputPSI == nil, observed.stable.outputs > 0, observed.candidate.outputs > 0 {
+            return (.wait("waiting for \(plan.gates.minOutputs) outputs on each side to compare (candidate \(observed.candidate.outputs), stable \(observed.stable.outputs))"), gates)
         }
         return (step + 1 < plan.steps.count ? .advance(to: step + 1) : .promote, gates)
     }
@@ -262,7 +310,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         }
     }
 
-    static func format(_ value: Double?) -> String {
+    public static func format(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value == value.rounded() && abs(value) < 1e9 { return String(Int(value)) }
         return String(format: "%.4g", value)

@@ -1,0 +1,386 @@
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Endpoints and their rollouts: the traffic table the data plane reads on every endpoint request, the per-variant
+/// figures the rollout gates judge, and the controller that carries the pure `Rollout.decide` out.
+///
+/// Every change is persisted (with its audit entry and, for rollouts, its event) before the in-memory table
+/// switches, and every version an endpoint may route to is loaded and warmed before it gets traffic.
+public final class Endpoints: Sendable {
+    struct State: Sendable {
+        var endpoints: [String: Endpoint] = [:]
+        var rollouts: [String: Rollout] = [:]
+        var lastGates: [String: [GateResult]] = [:]
+        var lastObservation: [String: RolloutObservation] = [:]
+    }
+
+    struct StatsKey: Hashable, Sendable {
+        var endpoint: String
+        var version: VersionRef
+    }
+
+    private let store: any EndpointStore
+    let models: ModelManager
+    /// Feedback-based accuracy for the gates; nil when the prediction log is off.
+    private let monitor: ModelMonitor?
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let stats = Mutex<[StatsKey: VariantCounter]>([:])
+    let shadows: ShadowRecorder
+
+    public init(
+        store: any EndpointStore, models: ModelManager, monitor: ModelMonitor?, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.models = models
+        self.monitor = monitor
+        self.logger = logger
+        self.now = now
+        self.shadows = ShadowRecorder()
+    }
+
+    /// Reads endpoints and rollouts from the store and warms every version they route to. A rollout that was
+    /// running restarts its current step's bake time: its figures lived in memory.
+    public func load() async throws {
+        let endpoints = try await store.endpoints()
+        var rollouts: [String: Rollout] = [:]
+        for var rollout in try await store.rollouts() {
+            if rollout.status == .running {
+                rollout.stepStartedAt = now()
+                logger.notice("rollout resumes after a restart; its current step bakes again", metadata: [
+                    "endpoint": "\(rollout.endpoint)", "percent": "\(rollout.candidatePercent)"])
+            }
+            rollouts[rollout.endpoint] = rollout
+        }
+        for endpoint in endpoints {
+            for ref in endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref) {
+                do {
+                    _ = try await models.served(model: ref.model, selector: .number(ref.version))
+                } catch {
+                    logger.error("endpoint version failed to load", metadata: ["endpoint": "\(endpoint.name)", "version": "\(ref)", "error": "\(error)"])
+                }
+            }
+        }
+        state.withLock { state in
+            state.endpoints = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, $0) })
+            state.rollouts = rollouts
+        }
+    }
+
+    // MARK: Reading (request path)
+
+    /// The endpoint named `name`, if any (one lock, no I/O).
+    public func endpoint(named name: String) -> Endpoint? {
+        state.withLock { $0.endpoints[name] }
+    }
+
+    public func all() -> [Endpoint] {
+        state.withLock { $0.endpoints.values.sorted { $0.name < $1.name } }
+    }
+
+    /// The variant a failed request falls back to: a rollout's stable version, else the heaviest variant.
+    public func primary(of endpoint: Endpoint) -> Endpoint.Variant {
+        if let rollout = state.withLock({ $0.rollouts[endpoint.name] }), !rollout.status.isFinished,
+           let stable = endpoint.variants.first(where: { $0.ref == rollout.stable }) {
+            return stable
+        }
+        return endpoint.variants.max { $0.weight < $1.weight }!
+    }
+
+    /// Counts one request answered (or failed) by `version` through `endpoint`, with its first output per row.
+    public func record(endpoint: String, version: VersionRef, seconds: Double, failed: Bool, outputs: [Double]) {
+        counter(StatsKey(endpoint: endpoint, version: version)).record(seconds: seconds, failed: failed, outputs: outputs)
+    }
+
+    private func counter(_ key: StatsKey) -> VariantCounter {
+        stats.withLock { all in
+            if let existing = all[key] { return existing }
+            let created = VariantCounter()
+            all[key] = created
+            return created
+        }
+    }
+
+    // MARK: Endpoint changes
+
+    /// Creates or replaces an endpoint after loading and warming every version it names.
+    @discardableResult
+    public func put(_ spec: Endpoint, by actor: String) async throws -> Endpoint {
+        var endpoint = spec
+        endpoint.createdBy = actor
+        endpoint.updatedAt = now()
+        try endpoint.validate()
+        if let rollout = rollout(endpoint: endpoint.name), !rollout.status.isFinished {
+            throw FerryError(.failedPrecondition, "endpoint '\(endpoint.name)' has a \(rollout.status.rawValue) rollout; promote or roll it back before changing its variants")
+        }
+        if let existing = self.endpoint(named: endpoint.name) { endpoint.createdBy = existing.createdBy }
+        try await prepare(endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref))
+        let before = self.endpoint(named: endpoint.name)
+        let time = endpoint.updatedAt
+        try await store.putEndpoint(endpoint) { stored in
+            AuditDraft(
+                at: time, actor: actor, action: "endpoint.put", target: "endpoint:\(stored.name)",
+                before: try before.map { try JSONValue(encoding: $0) }, after: try JSONValue(encoding: stored))
+        }
+        state.withLock { $0.endpoints[endpoint.name] = endpoint }
+        logger.info("endpoint saved", metadata: ["endpoint": "\(endpoint.name)", "by": "\(actor)"])
+        return endpoint
+    }
+
+    public func delete(name: String, by actor: String) async throws {
+        if let rollout = rollout(endpoint: name), !rollout.status.isFinished {
+            throw FerryError(.failedPrecondition, "endpoint '\(name)' has a \(rollout.status.rawValue) rollout; promote or roll it back first")
+        }
+        let time = now()
+        try await store.deleteEndpoint(name: name) { endpoint in
+            AuditDraft(at: time, actor: actor, action: "endpoint.delete", target: "endpoint:\(name)", before: try JSONValue(encoding: endpoint))
+        }
+        state.withLock { state in
+            state.endpoints[name] = nil
+            state.rollouts[name] = nil
+        }
+    }
+
+    /// Loads and warms versions, refusing archived or unknown ones by name.
+    private func prepare(_ refs: [VersionRef]) async throws {
+        for ref in Set(refs) {
+            guard let version = try await models.store.version(model: ref.model, number: ref.version) else {
+                throw FerryError.notFound("model '\(ref.model)' has no version \(ref.version)")
+            }
+            guard !version.archived else {
+                throw FerryError(.failedPrecondition, "version \(ref.version) of model '\(ref.model)' is archived and cannot take traffic")
+            }
+            try await models.prepare(version)
+        }
+    }
+
+    // MARK: Rollouts
+
+    public func rollout(endpoint: String) -> Rollout? {
+        state.withLock { $0.rollouts[endpoint] }
+    }
+
+    /// The latest gate verdicts and observation of an endpoint's rollout (from the last evaluation).
+    public func lastEvaluation(endpoint: String) -> (gates: [GateResult], observation: RolloutObservation?) {
+        state.withLock { ($0.lastGates[endpoint] ?? [], $0.lastObservation[endpoint]) }
+    }
+
+    public func events(endpoint: String, limit: Int = 100) async throws -> [RolloutEvent] {
+        guard self.endpoint(named: endpoint) != nil else { throw FerryError.notFound("no endpoint named '\(endpoint)'") }
+        return try await store.rolloutEvents(endpoint: endpoint, limit: limit)
+    }
+
+    /// Starts moving `endpoint` from its current version to `candidate` along `plan`. The candidate is loaded and
+    /// warmed first; the stable version is the endpoint's heaviest variant.
+    @discardableResult
+    public func startRollout(endpoint name: String, to candidate: VersionRef, plan: RolloutPlan, by actor: String) async throws -> Rollout {
+        try plan.validate()
+        guard var endpoint = self.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
+        if let existing = rollout(endpoint: name), !existing.status.isFinished {
+            throw FerryError(.failedPrecondition, "endpoint '\(name)' already has a \(existing.status.rawValue) rollout to \(existing.candidate); promote or roll it back first")
+        }
+        let stable = primary(of: endpoint).ref
+        guard candidate != stable else {
+            throw FerryError(.failedPrecondition, "\(candidate) already serves endpoint '\(name)'")
+        }
+        try await prepare([candidate])
+        let time = now()
+        let rollout = Rollout(endpoint: name, stable: stable, candidate: candidate, plan: plan, by: actor, at: time)
+        endpoint.variants = Self.traffic(rollout)
+        endpoint.updatedAt = time
+        resetStats(name, keepStable: false)
+        try await save(rollout, endpoint, RolloutEvent(
+            endpoint: name, at: time, action: "started", stable: stable, candidate: candidate, fromPercent: 0,
+            toPercent: rollout.candidatePercent, by: actor, reason: "plan \(plan.steps.map { Rollout.format($0) }.joined(separator: "→"))%, bake \(Rollout.format(plan.bakeSeconds)) s"))
+        return rollout
+    }
+
+    /// Pause, resume, promote or roll back by hand.
+    @discardableResult
+    public func command(_ command: Rollout.Command, endpoint name: String, by actor: String) async throws -> Rollout {
+        guard var rollout = rollout(endpoint: name), var endpoint = self.endpoint(named: name) else {
+            throw FerryError.notFound("endpoint '\(name)' has no rollout")
+        }
+        let before = rollout.candidatePercent
+        let time = now()
+        try rollout.apply(command, by: actor, at: time)
+        endpoint.variants = Self.traffic(rollout)
+        endpoint.updatedAt = time
+        if command == .resume { resetStats(name, keepStable: true) }
+        let action = switch command {
+        case .pause: "paused"
+        case .resume: "resumed"
+        case .promote: "promoted"
+        case .rollback: "rolled_back"
+        }
+        try await save(rollout, endpoint, RolloutEvent(
+            endpoint: name, at: time, action: action, stable: rollout.stable, candidate: rollout.candidate,
+            fromPercent: before, toPercent: rollout.candidatePercent, by: actor, reason: rollout.reason))
+        return rollout
+    }
+
+    /// Evaluates every running rollout once: observes its step, decides, and carries the decision out.
+    public func tick() async {
+        let running = state.withLock { $0.rollouts.values.filter { $0.status == .running } }
+        for rollout in running {
+            do {
+                try await evaluate(rollout)
+            } catch {
+                logger.error("rollout evaluation failed", metadata: ["endpoint": "\(rollout.endpoint)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func evaluate(_ snapshot: Rollout) async throws {
+        let observation = await observe(snapshot)
+        let time = now()
+        let (decision, gates) = snapshot.decide(observation, now: time)
+        state.withLock { state in
+            state.lastGates[snapshot.endpoint] = gates
+            state.lastObservation[snapshot.endpoint] = observation
+        }
+        guard case .wait = decision else {
+            // Re-read: an operator command may have landed while this evaluation observed.
+            guard var rollout = rollout(endpoint: snapshot.endpoint), rollout == snapshot,
+                  var endpoint = endpoint(named: snapshot.endpoint) else { return }
+            let before = rollout.candidatePercent
+            rollout.apply(decision, at: time)
+            endpoint.variants = Self.traffic(rollout)
+            endpoint.updatedAt = time
+            let action = switch decision {
+            case .advance: "advanced"
+            case .promote: "promoted"
+            case .rollback: "rolled_back"
+            case .wait: "waited"
+            }
+            if case .advance = decision { resetStats(rollout.endpoint, keepStable: true) }
+            try await save(rollout, endpoint, RolloutEvent(
+                endpoint: rollout.endpoint, at: time, action: action, stable: rollout.stable, candidate: rollout.candidate,
+                fromPercent: before, toPercent: rollout.candidatePercent, gates: gates, observation: observation, by: "ferry",
+                reason: { if case .rollback(let why) = decision { return why } else { return nil } }()))
+            return
+        }
+    }
+
+    /// What the gates judge: per-step figures of the candidate, the stable version's since the rollout began,
+    /// the shift between their outputs, and accuracy on feedback when the prediction log has labels.
+    func observe(_ rollout: Rollout) async -> RolloutObservation {
+        let stable = counter(StatsKey(endpoint: rollout.endpoint, version: rollout.stable)).snapshot()
+        let candidate = counter(StatsKey(endpoint: rollout.endpoint, version: rollout.candidate)).snapshot()
+        var observation = RolloutObservation(stable: stable.stats, candidate: candidate.stats)
+        let minimum = rollout.plan.gates.minOutputs
+        if stable.stats.outputs >= minimum, candidate.stats.outputs >= minimum {
+            let psi = DriftAnalysis.numeric(reference: DistributionProfile.numeric("output", stable.outputs), current: candidate.outputs).psi
+            observation.outputPSI = psi.isNaN ? nil : psi
+        }
+        if let monitor {
+            let window = ModelMonitor.Window.range(since: rollout.stepStartedAt, until: now().addingTimeInterval(1))
+            let since = ModelMonitor.Window.range(since: rollout.startedAt, until: now().addingTimeInterval(1))
+            if let c = try? await monitor.performance(model: rollout.candidate.model, version: rollout.candidate.version, window: window).overall,
+               let s = try? await monitor.performance(model: rollout.stable.model, version: rollout.stable.version, window: since).overall {
+                observation.candidate.accuracy = c.accuracy
+                observation.candidate.labelled = c.count
+                observation.stable.accuracy = s.accuracy
+                observation.stable.labelled = s.count
+            }
+        }
+        return observation
+    }
+
+    /// Persists a rollout step (state, traffic, event, audit entry together), then switches the live table.
+    private func save(_ rollout: Rollout, _ endpoint: Endpoint, _ event: RolloutEvent) async throws {
+        let stored = try await store.saveRollout(rollout, endpoint: endpoint, event: event) { event in
+            AuditDraft(
+                at: event.at, actor: event.by, action: "rollout.\(event.action)", target: "endpoint:\(event.endpoint)",
+                before: ["candidate_percent": .number(event.fromPercent)],
+                after: ["candidate_percent": .number(event.toPercent), "candidate": .string(event.candidate.description),
+                        "stable": .string(event.stable.description), "reason": event.reason.map { .string($0) } ?? .null])
+        }
+        state.withLock { state in
+            state.rollouts[rollout.endpoint] = rollout
+            state.endpoints[endpoint.name] = endpoint
+        }
+        logger.notice("rollout \(stored.action)", metadata: [
+            "endpoint": "\(rollout.endpoint)", "candidate": "\(rollout.candidate)", "from": "\(stored.fromPercent)",
+            "to": "\(stored.toPercent)", "reason": "\(stored.reason ?? "-")"])
+    }
+
+    /// The endpoint's variants for a rollout's state: candidate first, so sticky callers only ever move onto it.
+    static func traffic(_ rollout: Rollout) -> [Endpoint.Variant] {
+        let p = rollout.candidatePercent
+        let candidate = Endpoint.Variant(model: rollout.candidate.model, version: rollout.candidate.version, weight: p)
+        let stable = Endpoint.Variant(model: rollout.stable.model, version: rollout.stable.version, weight: 100 - p)
+        if p >= 100 { return [candidate] }
+        if p <= 0 { return [stable] }
+        return [candidate, stable]
+    }
+
+    private func resetStats(_ endpoint: String, keepStable: Bool) {
+        let stable = rollout(endpoint: endpoint)?.stable
+        stats.withLock { all in
+            for key in all.keys where key.endpoint == endpoint && !(keepStable && key.version == stable) {
+                all[key] = nil
+            }
+        }
+    }
+}
+
+/// Per-variant figures of one endpoint: counts, and recent latencies and outputs (bounded rings).
+final class VariantCounter: Sendable {
+    struct Snapshot {
+        var stats: VariantStats
+        var outputs: [Double]
+    }
+
+    private struct State {
+        var requests = 0
+        var errors = 0
+        var outputCount = 0
+        var latencies = Ring(capacity: 4096)
+        var outputs = Ring(capacity: 4096)
+    }
+
+    private let state = Mutex(State())
+
+    func record(seconds: Double, failed: Bool, outputs: [Double]) {
+        state.withLock { s in
+            s.requests += 1
+            if failed { s.errors += 1 }
+            s.latencies.append(seconds)
+            for value in outputs.prefix(64) { s.outputs.append(value) }
+            s.outputCount += min(outputs.count, 64)
+        }
+    }
+
+    func snapshot() -> Snapshot {
+        let s = state.withLock { $0 }
+        let latencies = s.latencies.values.sorted()
+        return Snapshot(
+            stats: VariantStats(
+                requests: s.requests, errors: s.errors,
+                p99Seconds: latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, 0.99), outputs: s.outputCount),
+            outputs: s.outputs.values)
+    }
+}
+
+/// The newest `capacity` values.
+struct Ring: Sendable {
+    let capacity: Int
+    private(set) var values: [Double] = []
+    private var next = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func append(_ value: Double) {
+        if values.count < capacity {
+            values.append(value)
+        } else {
+            values[next] = value
+            next = (next + 1) % capacity
+        }
+    }
+}

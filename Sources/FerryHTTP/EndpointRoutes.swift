@@ -1,0 +1,130 @@
+import FerryCore
+import FerryEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Endpoints, rollouts and shadow reports under `/api/v1/endpoints`.
+struct EndpointRoutes {
+    typealias Context = FerryRequestContext
+    let endpoints: Endpoints?
+
+    func add(to router: Router<Context>) {
+        let api = router.group("/api/v1/endpoints")
+        api.get("") { _, context in
+            let visible = context.principal?.models.map(Set.init)
+            return try API.response(API.List(items: try require().all().filter { visible?.contains($0.name) ?? true }))
+        }
+        api.put("/{name}") { request, context in
+            let body = try API.decode(API.EndpointRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
+            let spec = Endpoint(
+                name: try context.parameters.require("name"), variants: body.variants, shadows: body.shadows ?? [],
+                stickyHeader: body.stickyHeader, createdBy: context.actor, updatedAt: Date())
+            return try API.response(try await require().put(spec, by: context.actor))
+        }
+        api.get("/{name}") { _, context in
+            let endpoints = try require()
+            let name = try context.parameters.require("name")
+            guard let endpoint = endpoints.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
+            return try API.response(API.EndpointStatus(endpoint: endpoint, rollout: status(endpoints, name)))
+        }
+        api.delete("/{name}") { _, context in
+            try await require().delete(name: try context.parameters.require("name"), by: context.actor)
+            return jsonResponse(Array(#"{"deleted":true}"#.utf8))
+        }
+        api.post("/{name}/rollout") { request, context in
+            let endpoints = try require()
+            let name = try context.parameters.require("name")
+            let body = try API.decode(API.RolloutRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
+            guard let endpoint = endpoints.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
+            let candidate = VersionRef(model: body.model ?? endpoints.primary(of: endpoint).model, version: body.version)
+            try await endpoints.startRollout(endpoint: name, to: candidate, plan: try body.plan(), by: context.actor)
+            return try API.response(status(endpoints, name), status: .created)
+        }
+        api.get("/{name}/rollout") { _, context in
+            let endpoints = try require()
+            let name = try context.parameters.require("name")
+            guard let rollout = status(endpoints, name) else { throw FerryError.notFound("endpoint '\(name)' has no rollout") }
+            return try API.response(rollout)
+        }
+        api.post("/{name}/rollout/{action}") { _, context in
+            let endpoints = try require()
+            let name = try context.parameters.require("name")
+            let text = try context.parameters.require("action")
+            guard let command = Rollout.Command(rawValue: text) else {
+                throw FerryError.invalid("action '\(text)' is not one of pause, resume, promote, rollback")
+            }
+            try await endpoints.command(command, endpoint: name, by: context.actor)
+            return try API.response(status(endpoints, name))
+        }
+        api.get("/{name}/rollout/events") { request, context in
+            let limit = try request.uri.queryParameters["limit"].map { text -> Int in
+                guard let n = Int(text), (1...10_000).contains(n) else { throw FerryError.invalid("query 'limit' must be a number from 1 to 10000") }
+                return n
+            } ?? 100
+            return try API.response(API.List(items: try await require().events(endpoint: try context.parameters.require("name"), limit: limit)))
+        }
+        api.get("/{name}/shadow") { _, context in
+            try API.response(API.List(items: try require().shadowReports(endpoint: try context.parameters.require("name"))))
+        }
+    }
+
+    private func status(_ endpoints: Endpoints, _ name: String) -> API.RolloutStatus? {
+        guard let rollout = endpoints.rollout(endpoint: name) else { return nil }
+        let last = endpoints.lastEvaluation(endpoint: name)
+        return API.RolloutStatus(
+            rollout: rollout, candidatePercent: rollout.candidatePercent, gates: last.gates, observation: last.observation)
+    }
+
+    private func require() throws -> Endpoints {
+        guard let endpoints else { throw FerryError(.failedPrecondition, "endpoints are not enabled on this server") }
+        return endpoints
+    }
+}
+
+extension API {
+    struct EndpointRequest: Decodable {
+        var variants: [Endpoint.Variant]
+        var shadows: [Endpoint.Shadow]?
+        var stickyHeader: String?
+        enum CodingKeys: String, CodingKey { case variants, shadows, stickyHeader = "sticky_header" }
+    }
+
+    /// Starts a rollout: `canary` (the default) walks `steps` with `bake_seconds` per step; `blue-green` switches
+    /// all traffic at once and keeps the old version loaded, gates watching, for `bake_seconds` before promoting.
+    struct RolloutRequest: Decodable {
+        var model: String?
+        var version: Int
+        var strategy: String?
+        var steps: [Double]?
+        var bakeSeconds: Double?
+        var gates: RolloutGates?
+        enum CodingKeys: String, CodingKey { case model, version, strategy, steps, bakeSeconds = "bake_seconds", gates }
+
+        func plan() throws -> RolloutPlan {
+            let defaults = RolloutPlan()
+            switch strategy ?? "canary" {
+            case "canary":
+                return RolloutPlan(steps: steps ?? defaults.steps, bakeSeconds: bakeSeconds ?? defaults.bakeSeconds, gates: gates ?? defaults.gates)
+            case "blue-green":
+                guard steps == nil || steps == [100] else { throw FerryError.invalid("field 'steps' does not apply to strategy 'blue-green' (it switches 100% at once)") }
+                return RolloutPlan(steps: [100], bakeSeconds: bakeSeconds ?? 600, gates: gates ?? defaults.gates)
+            case let other:
+                throw FerryError.invalid("field 'strategy' is '\(other)'; use 'canary' or 'blue-green'")
+            }
+        }
+    }
+
+    struct RolloutStatus: Encodable, Sendable {
+        var rollout: Rollout
+        var candidatePercent: Double
+        var gates: [GateResult]
+        var observation: RolloutObservation?
+        enum CodingKeys: String, CodingKey { case rollout, candidatePercent = "candidate_percent", gates, observation }
+    }
+
+    struct EndpointStatus: Encodable, Sendable {
+        var endpoint: Endpoint
+        var rollout: RolloutStatus?
+    }
+}

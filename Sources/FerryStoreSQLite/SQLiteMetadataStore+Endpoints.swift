@@ -1,0 +1,70 @@
+import FerryCore
+import Foundation
+import GRDB
+
+extension SQLiteMetadataStore: EndpointStore {
+    public func putEndpoint(_ endpoint: Endpoint, audit: AuditBuilder<Endpoint>?) async throws {
+        var rounded = endpoint
+        rounded.updatedAt = Self.date(Self.millis(endpoint.updatedAt))
+        let stored = rounded
+        let text = try Self.json(stored)
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO endpoint (name, spec) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+                arguments: [endpoint.name, text])
+            try Self.audit(db, audit, stored)
+        }
+    }
+
+    public func endpoints() async throws -> [Endpoint] {
+        try await writer.read { db in
+            try String.fetchAll(db, sql: "SELECT spec FROM endpoint ORDER BY name").map { try Self.decode($0) }
+        }
+    }
+
+    public func deleteEndpoint(name: String, audit: AuditBuilder<Endpoint>?) async throws {
+        try await writer.write { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT spec FROM endpoint WHERE name = ?", arguments: [name]) else {
+                throw FerryError.notFound("no endpoint named '\(name)'")
+            }
+            try db.execute(sql: "DELETE FROM endpoint WHERE name = ?", arguments: [name])
+            try Self.audit(db, audit, try Self.decode(text) as Endpoint)
+        }
+    }
+
+    public func saveRollout(_ rollout: Rollout, endpoint: Endpoint, event: RolloutEvent, audit: AuditBuilder<RolloutEvent>?) async throws -> RolloutEvent {
+        var rounded = event
+        rounded.at = Self.date(Self.millis(event.at))
+        let pending = rounded
+        let state = try Self.json(rollout)
+        let spec = try Self.json(endpoint)
+        return try await writer.write { db in
+            var stored = pending
+            try db.execute(sql: "UPDATE endpoint SET spec = ? WHERE name = ?", arguments: [spec, endpoint.name])
+            guard db.changesCount == 1 else { throw FerryError.notFound("no endpoint named '\(endpoint.name)'") }
+            try db.execute(
+                sql: "INSERT INTO rollout (endpoint, state) VALUES (?, ?) ON CONFLICT (endpoint) DO UPDATE SET state = excluded.state",
+                arguments: [rollout.endpoint, state])
+            try db.execute(
+                sql: "INSERT INTO rollout_event (endpoint, at, event) VALUES (?, ?, '')", arguments: [event.endpoint, Self.millis(event.at)])
+            stored.sequence = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE rollout_event SET event = ? WHERE seq = ?", arguments: [try Self.json(stored), stored.sequence])
+            try Self.audit(db, audit, stored)
+            return stored
+        }
+    }
+
+    public func rollouts() async throws -> [Rollout] {
+        try await writer.read { db in
+            try String.fetchAll(db, sql: "SELECT state FROM rollout ORDER BY endpoint").map { try Self.decode($0) }
+        }
+    }
+
+    public func rolloutEvents(endpoint: String, limit: Int) async throws -> [RolloutEvent] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT event FROM rollout_event WHERE endpoint = ? ORDER BY seq DESC LIMIT ?", arguments: [endpoint, max(0, limit)]
+            ).map { try Self.decode($0) as RolloutEvent }.reversed()
+        }
+    }
+}
