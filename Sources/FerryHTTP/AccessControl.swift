@@ -104,17 +104,25 @@ struct AccessMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// The methods the routes matching `path` accept (empty when no route has this path).
+    /// The methods the routes matching `path` accept (empty when no route has this path). As in the router, a
+    /// literal segment wins over a parameter: `/rollout/events` is not `/rollout/{action}`.
     func allowedMethods(_ path: String) -> [String] {
         let segments = path.split(separator: "/")
+        var best = -1
         var methods: [String] = []
         for template in templates where template.segments.count == segments.count {
+            var literals = 0
             let matches = zip(template.segments, segments).allSatisfy { pattern, segment in
-                guard let open = pattern.firstIndex(of: "{"), let close = pattern.firstIndex(of: "}") else { return pattern == segment }
+                guard let open = pattern.firstIndex(of: "{"), let close = pattern.firstIndex(of: "}") else {
+                    literals += 1
+                    return pattern == segment
+                }
                 let prefix = pattern[..<open], suffix = pattern[pattern.index(after: close)...]
                 return segment.count > prefix.count + suffix.count && segment.hasPrefix(prefix) && segment.hasSuffix(suffix)
             }
-            if matches && !methods.contains(template.method) { methods.append(template.method) }
+            guard matches, literals >= best else { continue }
+            if literals > best { (best, methods) = (literals, []) }
+            if !methods.contains(template.method) { methods.append(template.method) }
         }
         return methods.sorted()
     }

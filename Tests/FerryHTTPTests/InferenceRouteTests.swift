@@ -260,3 +260,12 @@ struct FuzzFindingTests {
         }
     }
 }
+
+struct AllowHeaderTests {
+    @Test func aLiteralSegmentWinsOverAParameter() async throws {
+        try await withFerry { client, _ in
+            let response = try await client.execute(uri: "/api/v1/endpoints/x/rollout/events", method: .options)
+            #expect(response.status == .methodNotAllowed && response.headers[.allow] == "GET")
+        }
+    }
+}

@@ -48,10 +48,11 @@ done
 curl -sf "$server/v2/health/ready" >/dev/null || fail "server not ready after 10 s"
 
 # Something to find: a spare version 2 (the only one hooks.py lets the fuzzer archive, so version 1 keeps serving),
-# a drift reference for version 1, and one logged prediction whose id it can look up.
+# a drift reference for version 1, one logged prediction whose id it can look up, and an endpoint over version 1.
 { "$FERRY" models register fraud examples/fraud/model.json --description spare
   "$FERRY" monitor reference fraud 1 --csv examples/fraud/rows.csv
-  "$FERRY" predict fraud --csv examples/fraud/rows.csv; } >/dev/null || fail "could not seed the server"
+  "$FERRY" predict fraud --csv examples/fraud/rows.csv
+  "$FERRY" endpoints set fraud-ep --variant fraud:1=100 --shadow fraud:1=0.5; } >/dev/null || fail "could not seed the server"
 prediction=""
 for _ in $(seq 1 50); do   # the prediction log writes every 50 ms
   prediction=$("$FERRY" monitor predictions fraud --limit 1 --json | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"]; print(i[0]["id"] if i else "")' || true)
@@ -64,7 +65,7 @@ done
 # inference and monitoring; the other half stay random. Generated webhooks always point at the sink.
 cat >"$work/schemathesis.toml" <<EOF
 [dictionaries]
-models.values = ["fraud"]
+models.values = ["fraud", "fraud-ep"]
 versions.values = ["1", "production"]
 alerts.values = ["slow", "drifting"]
 aliases.values = ["production", "staging"]
