@@ -31,6 +31,8 @@ public struct FerryError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let permissionDenied = Code(rawValue: "permission_denied")
         /// The caller exceeded its rate limit or a queue is full; the HTTP adapter adds Retry-After.
         public static let rateLimited = Code(rawValue: "rate_limited")
+        /// The request's deadline passed before it was answered.
+        public static let deadlineExceeded = Code(rawValue: "deadline_exceeded")
         /// A bug or an unexpected environment failure.
         public static let `internal` = Code(rawValue: "internal")
     }

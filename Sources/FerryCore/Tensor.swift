@@ -65,6 +65,14 @@ public enum ParameterValue: Sendable, Equatable {
         if case .string(let s) = self { return s }
         return nil
     }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
 }
 
 public typealias Parameters = [String: ParameterValue]

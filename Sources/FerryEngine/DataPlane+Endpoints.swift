@@ -1,49 +1,161 @@
 import FerryCore
 import Foundation
+import Synchronization
+
+/// How a caller wants a request handled beyond its body.
+public struct CallOptions: Sendable {
+    /// Pins a caller of an endpoint to one variant (the value of the endpoint's sticky header).
+    public var routingKey: String?
+    /// Seconds the caller waits at most; nil uses the endpoint's `timeout_ms`, else no deadline.
+    public var timeout: Double?
+
+    public init(routingKey: String? = nil, timeout: Double? = nil) {
+        self.routingKey = routingKey
+        self.timeout = timeout
+    }
+}
+
+/// A V1 prediction: the version that answered (nil for an endpoint's static fallback), one value per instance.
+public struct Prediction: Sendable {
+    public var version: Int?
+    public var predictions: [JSONValue]
+    public var predictionID: String?
+    /// For endpoint requests: the version that answered, and whether it was the endpoint's fallback.
+    public var servedBy: VersionRef?
+    public var fallback = false
+
+    public init(version: Int?, predictions: [JSONValue], predictionID: String?) {
+        self.version = version
+        self.predictions = predictions
+        self.predictionID = predictionID
+    }
+}
 
 extension DataPlane {
     /// Response parameter (V2) and header naming the model version that answered an endpoint request.
     public static let servedByParameter = "served_by"
     /// Response parameter set when the chosen variant failed and the endpoint's primary version answered instead.
     public static let fallbackFromParameter = "fallback_from"
+    /// Response parameter set when the endpoint's declared fallback answered.
+    public static let fallbackParameter = "fallback"
+    /// Response parameter set when the answer came from the endpoint's cache.
+    public static let cachedParameter = "cached"
 
-    /// Routes one request through an endpoint: picks a variant (sticky when a routing key is given), runs it,
-    /// and when a variant other than the primary fails, answers from the primary instead, so a failing canary
-    /// never fails a caller. Counts every attempt for the rollout gates and mirrors V2 requests to shadows.
+    /// Who answered an endpoint request.
+    struct Answered {
+        var variant: VersionRef?
+        var fallbackFrom: VersionRef?
+        var isFallback = false
+        var cached = false
+    }
+
+    /// Routes one request through an endpoint:
+    /// 1. picks a variant (sticky when a routing key is given) and answers from the endpoint's cache when it can;
+    /// 2. runs it under the deadline; if it fails and is not the primary, the primary answers instead, so a
+    ///    failing canary never fails a caller;
+    /// 3. if that fails too (breaker open, timeout, errors), the endpoint's declared fallback answers, marked so;
+    /// 4. counts every attempt for the rollout gates and mirrors V2 requests to shadows.
     func routed<Result: Sendable>(
-        _ endpoint: Endpoint, _ endpoints: Endpoints, _ routingKey: String?, mirror: InferenceRequest?,
-        _ run: @Sendable (Endpoint.Variant) async throws -> (Result, [Double]),
-        mark: (inout Result, Endpoint.Variant, VersionRef?) -> Void
+        _ endpoint: Endpoint, _ endpoints: Endpoints, _ options: CallOptions, mirror: InferenceRequest?, cacheKey: [UInt8]?,
+        _ run: @escaping @Sendable (Endpoint.Variant) async throws -> (Result, [Double]),
+        constant: @Sendable (Double, String) -> Result,
+        mark: (inout Result, Answered) -> Void
     ) async throws -> Result {
-        let chosen = endpoint.variant(at: routingKey.map { Endpoint.point(forKey: $0) } ?? Double.random(in: 0..<1))
+        let chosen = endpoint.variant(at: options.routingKey.map { Endpoint.point(forKey: $0) } ?? Double.random(in: 0..<1))
         let primary = endpoints.primary(of: endpoint)
+        let cache = cacheKey.flatMap { _ in endpoints.cache(for: endpoint) }
+        if let cache, let cacheKey, let hit = cache.get(PredictionCache.Key(version: chosen.ref, request: cacheKey)) as? Result {
+            var result = hit
+            mark(&result, Answered(variant: chosen.ref, cached: true))
+            return result
+        }
         let start = ContinuousClock.now
-        var answered = chosen
-        var fallback: VersionRef?
+        let deadline = (options.timeout ?? endpoint.timeoutMs.map { Double($0) / 1000 }).map { start + .milliseconds(Int64($0 * 1000)) }
+        func attempt(_ variant: Endpoint.Variant) async throws -> (Result, [Double]) {
+            let begin = ContinuousClock.now
+            do {
+                let remaining = deadline.map { max(0, Self.seconds($0 - begin)) }
+                let outcome = try await Self.withDeadline(remaining) { try await run(variant) }
+                endpoints.record(endpoint: endpoint.name, version: variant.ref, seconds: Self.elapsed(begin), failed: false, outputs: outcome.1)
+                return outcome
+            } catch {
+                endpoints.record(endpoint: endpoint.name, version: variant.ref, seconds: Self.elapsed(begin), failed: true, outputs: [])
+                throw error
+            }
+        }
+        var answered = Answered(variant: chosen.ref)
         var result: Result
         var outputs: [Double]
         do {
-            (result, outputs) = try await run(chosen)
-            endpoints.record(endpoint: endpoint.name, version: chosen.ref, seconds: Self.elapsed(start), failed: false, outputs: outputs)
-        } catch {
-            endpoints.record(endpoint: endpoint.name, version: chosen.ref, seconds: Self.elapsed(start), failed: true, outputs: [])
-            guard chosen.ref != primary.ref else { throw error }
-            let retry = ContinuousClock.now
             do {
-                (result, outputs) = try await run(primary)
-            } catch {
-                endpoints.record(endpoint: endpoint.name, version: primary.ref, seconds: Self.elapsed(retry), failed: true, outputs: [])
-                throw error
+                (result, outputs) = try await attempt(chosen)
+            } catch where chosen.ref != primary.ref && !Self.isClientError(error) {
+                (result, outputs) = try await attempt(primary)
+                answered = Answered(variant: primary.ref, fallbackFrom: chosen.ref)
             }
-            endpoints.record(endpoint: endpoint.name, version: primary.ref, seconds: Self.elapsed(retry), failed: false, outputs: outputs)
-            answered = primary
-            fallback = chosen.ref
+            if let cache, let cacheKey, let response = result as? InferenceResponse {
+                cache.put(PredictionCache.Key(version: answered.variant!, request: cacheKey), response)
+            }
+        } catch where endpoint.fallback != nil && !Self.isClientError(error) {
+            let fallback = endpoint.fallback!
+            if let ref = fallback.ref {
+                (result, outputs) = try await run(Endpoint.Variant(model: ref.model, version: ref.version, weight: 0))
+                answered = Answered(variant: ref, fallbackFrom: chosen.ref, isFallback: true)
+            } else {
+                let name = (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.outputs.first?.name ?? "predict"
+                result = constant(fallback.value ?? 0, name)
+                outputs = []
+                answered = Answered(variant: nil, fallbackFrom: chosen.ref, isFallback: true)
+            }
         }
-        mark(&result, answered, fallback)
-        if let mirror, !endpoint.shadows.isEmpty {
+        mark(&result, answered)
+        if let mirror, !endpoint.shadows.isEmpty, !answered.isFallback {
             shadow(endpoint, mirror, primaryOutputs: outputs, primarySeconds: Self.elapsed(start), endpoints.shadows)
         }
         return result
+    }
+
+    /// Errors the caller caused (bad input, unknown names): another version would not do better.
+    static func isClientError(_ error: any Error) -> Bool {
+        guard let error = error as? FerryError else { return false }
+        return [.invalidArgument, .tooLarge, .unsupported, .unauthenticated, .permissionDenied].contains(error.code)
+    }
+
+    /// Runs `work` and answers with a `.deadlineExceeded` error if it takes longer than `seconds` (nil: no limit).
+    /// The work goes on in the background when the deadline passes (inference cannot be interrupted); the caller
+    /// gets its answer at once. Work that finishes after the deadline (when busy threads kept the timer from
+    /// firing) is answered with the same error: the caller's deadline decides, not the scheduler.
+    static func withDeadline<T: Sendable>(_ seconds: Double?, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let seconds else { return try await work() }
+        guard seconds > 0 else { throw Self.deadlineError(seconds) }
+        let answered = Mutex(false)
+        let claim: @Sendable () -> Bool = { answered.withLock { done in defer { done = true }; return !done } }
+        let deadline = ContinuousClock.now + .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let timer = Task {
+                try? await Task.sleep(for: .milliseconds(Int64((seconds * 1000).rounded(.up))))
+                if !Task.isCancelled, claim() { continuation.resume(throwing: Self.deadlineError(seconds)) }
+            }
+            Task {
+                do {
+                    let value = try await work()
+                    timer.cancel()
+                    guard claim() else { return }
+                    if ContinuousClock.now > deadline {
+                        continuation.resume(throwing: Self.deadlineError(seconds))
+                    } else {
+                        continuation.resume(returning: value)
+                    }
+                } catch {
+                    timer.cancel()
+                    if claim() { continuation.resume(throwing: error) }
+                }
+            }
+        }
+    }
+
+    static func deadlineError(_ seconds: Double) -> FerryError {
+        FerryError(.deadlineExceeded, "no answer within the request's deadline of \(Int((seconds * 1000).rounded())) ms")
     }
 
     /// Sends a copy of the request to each shadow (by its share) off the caller's path and records how it compares.
@@ -77,5 +189,6 @@ extension DataPlane {
         }
     }
 
+    static func seconds(_ d: Duration) -> Double { ModelManager.seconds(d) }
     static func elapsed(_ start: ContinuousClock.Instant) -> Double { ModelManager.seconds(ContinuousClock.now - start) }
 }

@@ -127,21 +127,37 @@ public final class DataPlane: Sendable {
 
     /// Runs a V2 inference request: resolves the version, checks the inputs against its schema, predicts, and
     /// returns the requested outputs.
-    /// `routingKey` pins a caller of an endpoint to one variant (the endpoint's sticky header value).
-    public func infer(model: String, version: String?, request: InferenceRequest, routingKey: String? = nil) async throws -> InferenceResponse {
+    /// Runs a V2 request on a model version, or through an endpoint when `model` names one (see `CallOptions`).
+    public func infer(model: String, version: String?, request: InferenceRequest, options: CallOptions = CallOptions()) async throws -> InferenceResponse {
         if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
-            return try await routed(endpoint, endpoints, routingKey, mirror: request) { variant in
-                var response = try await self.infer(model: variant.model, version: String(variant.version), request: request)
+            let rows = request.inputs.first?.shape.first ?? 1
+            return try await routed(endpoint, endpoints, options, mirror: request, cacheKey: PredictionCache.canonical(request)) { variant in
+                var response = try await self.inferOnVersion(model: variant.model, version: String(variant.version), request: request)
                 response.modelName = endpoint.name
                 return (response, Self.firstOutput(response.outputs))
-            } mark: { response, variant, fallback in
-                response.parameters[Self.servedByParameter] = .string(variant.ref.description)
-                if let fallback { response.parameters[Self.fallbackFromParameter] = .string(fallback.description) }
+            } constant: { value, outputName in
+                InferenceResponse(
+                    modelName: endpoint.name, modelVersion: nil, id: request.id,
+                    outputs: [Tensor(name: outputName, datatype: .fp64, shape: [rows], data: .float64(Array(repeating: value, count: rows)))])
+            } mark: { response, served in
+                response.parameters[Self.servedByParameter] = served.variant.map { .string($0.description) }
+                if let failed = served.fallbackFrom { response.parameters[Self.fallbackFromParameter] = .string(failed.description) }
+                if served.isFallback { response.parameters[Self.fallbackParameter] = .bool(true) }
+                if served.cached {
+                    response.parameters[Self.cachedParameter] = .bool(true)
+                    response.parameters[Self.predictionIDParameter] = nil
+                }
             }
         }
+        return try await Self.withDeadline(options.timeout) {
+            try await self.inferOnVersion(model: model, version: version, request: request)
+        }
+    }
+
+    private func inferOnVersion(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try measured(served, since: start) {
+        return try await served.admission.run { try measured(served, since: start) {
             let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
             var outputs = try served.predictor.predict(batch)
             let asked = request.parameters[Self.contributionsParameter]
@@ -173,28 +189,37 @@ public final class DataPlane: Sendable {
                 response.parameters[Self.predictionIDParameter] = .string(id)
             }
             return (response, batch.rows)
-        }
+        } }
     }
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
     /// scalar output, a list for a vector output).
-    public func predict(model: String, version: String?, instances: [Instance], routingKey: String? = nil) async throws -> (version: Int, predictions: [JSONValue], predictionID: String?, servedBy: VersionRef?) {
+    public func predict(model: String, version: String?, instances: [Instance], options: CallOptions = CallOptions()) async throws -> Prediction {
         if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
-            return try await routed(endpoint, endpoints, routingKey, mirror: nil) { variant in
-                let result = try await self.predict(model: variant.model, version: String(variant.version), instances: instances)
+            return try await routed(endpoint, endpoints, options, mirror: nil, cacheKey: nil) { variant in
+                let result = try await self.predictOnVersion(model: variant.model, version: String(variant.version), instances: instances)
                 let outputs = result.predictions.compactMap { value -> Double? in
                     if case .number(let n) = value { return n }
                     if case .array(let a) = value, case .number(let n)? = a.first { return n }
                     return nil
                 }
                 return (result, outputs)
-            } mark: { result, variant, _ in
-                result.servedBy = variant.ref
+            } constant: { value, _ in
+                Prediction(version: nil, predictions: Array(repeating: .number(value), count: instances.count), predictionID: nil)
+            } mark: { result, served in
+                result.servedBy = served.variant
+                result.fallback = served.isFallback
             }
         }
+        return try await Self.withDeadline(options.timeout) {
+            try await self.predictOnVersion(model: model, version: version, instances: instances)
+        }
+    }
+
+    private func predictOnVersion(model: String, version: String?, instances: [Instance]) async throws -> Prediction {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try measured(served, since: start) {
+        return try await served.admission.run { try measured(served, since: start) {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
             let outputs = try served.predictor.predict(batch)
@@ -210,8 +235,8 @@ public final class DataPlane: Sendable {
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
             let id = record(served, batch, outputs, since: start)
-            return ((served.version.version, predictions, id, nil), batch.rows)
-        }
+            return (Prediction(version: served.version.version, predictions: predictions, predictionID: id), batch.rows)
+        } }
     }
 
     /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.

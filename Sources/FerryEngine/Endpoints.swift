@@ -29,6 +29,7 @@ public final class Endpoints: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let stats = Mutex<[StatsKey: VariantCounter]>([:])
+    private let caches = Mutex<[String: PredictionCache]>([:])
     let shadows: ShadowRecorder
 
     public init(
@@ -105,6 +106,23 @@ public final class Endpoints: Sendable {
         }
     }
 
+    /// The endpoint's answer cache, when it has one (rebuilt empty when its settings change).
+    func cache(for endpoint: Endpoint) -> PredictionCache? {
+        guard let spec = endpoint.cache else { return nil }
+        return caches.withLock { all in
+            if let existing = all[endpoint.name], existing.spec == spec { return existing }
+            let created = PredictionCache(spec: spec)
+            all[endpoint.name] = created
+            return created
+        }
+    }
+
+    /// Cache figures per endpoint: hits, misses and entries.
+    public var cacheCounts: [(endpoint: String, hits: UInt64, misses: UInt64, entries: Int)] {
+        caches.withLock { $0.map { ($0.key, $0.value.counts.hits, $0.value.counts.misses, $0.value.counts.entries) } }
+            .sorted { $0.endpoint < $1.endpoint }
+    }
+
     // MARK: Endpoint changes
 
     /// Creates or replaces an endpoint after loading and warming every version it names.
@@ -118,7 +136,7 @@ public final class Endpoints: Sendable {
             throw FerryError(.failedPrecondition, "endpoint '\(endpoint.name)' has a \(rollout.status.rawValue) rollout; promote or roll it back before changing its variants")
         }
         if let existing = self.endpoint(named: endpoint.name) { endpoint.createdBy = existing.createdBy }
-        try await prepare(endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref))
+        try await prepare(endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref) + (endpoint.fallback?.ref.map { [$0] } ?? []))
         let before = self.endpoint(named: endpoint.name)
         let time = endpoint.updatedAt
         try await store.putEndpoint(endpoint) { stored in

@@ -16,6 +16,8 @@ public final class ModelManager: Sendable {
         public let predictor: any Predictor
         /// Where requests to this version are counted.
         public let metrics: ServingMetrics.Version
+        /// Load shedding and the circuit breaker of this version.
+        public let admission: VersionGuard
     }
 
     struct Key: Hashable, Sendable {
@@ -46,11 +48,14 @@ public final class ModelManager: Sendable {
     public let metrics: ServingMetrics
     /// Which model signatures are trusted, and whether a version must carry one to load (or to take an alias).
     public let signatures: SignaturePolicy
+    /// Load shedding and circuit breaking limits of every version.
+    public let serving: ServingPolicy
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger,
-        metrics: ServingMetrics = ServingMetrics(), signatures: SignaturePolicy = .none
+        metrics: ServingMetrics = ServingMetrics(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy()
     ) {
+        self.serving = serving
         self.signatures = signatures
         self.store = store
         self.artifacts = artifacts
@@ -221,7 +226,9 @@ public final class ModelManager: Sendable {
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
                 "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
             counters.recordLoad(seconds: Self.seconds(ContinuousClock.now - start), memoryBytes: predictor.memoryBytes)
-            return Served(version: version, predictor: predictor, metrics: counters)
+            return Served(
+                version: version, predictor: predictor, metrics: counters,
+                admission: VersionGuard(label: label, policy: serving))
         } catch let error as FerryError {
             metrics.version(model: version.model, version: version.version).recordLoadFailure()
             logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])

@@ -19,7 +19,8 @@ struct EndpointRoutes {
             let body = try API.decode(API.EndpointRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
             let spec = Endpoint(
                 name: try context.parameters.require("name"), variants: body.variants, shadows: body.shadows ?? [],
-                stickyHeader: body.stickyHeader, createdBy: context.actor, updatedAt: Date())
+                stickyHeader: body.stickyHeader, timeoutMs: body.timeoutMs, fallback: body.fallback, cache: body.cache,
+                createdBy: context.actor, updatedAt: Date())
             return try API.response(try await require().put(spec, by: context.actor))
         }
         api.get("/{name}") { _, context in
@@ -87,7 +88,12 @@ extension API {
         var variants: [Endpoint.Variant]
         var shadows: [Endpoint.Shadow]?
         var stickyHeader: String?
-        enum CodingKeys: String, CodingKey { case variants, shadows, stickyHeader = "sticky_header" }
+        var timeoutMs: Int?
+        var fallback: Endpoint.Fallback?
+        var cache: Endpoint.Cache?
+        enum CodingKeys: String, CodingKey {
+            case variants, shadows, fallback, cache, stickyHeader = "sticky_header", timeoutMs = "timeout_ms"
+        }
     }
 
     /// Starts a rollout: `canary` (the default) walks `steps` with `bake_seconds` per step; `blue-green` switches

@@ -22,6 +22,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var response = errorResponse(status, message)
             if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+            if status == .tooManyRequests { response.headers[.retryAfter] = "1" }
             return response
         }
     }
@@ -57,6 +58,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .unauthenticated: .unauthorized
         case .permissionDenied: .forbidden
         case .rateLimited: .tooManyRequests
+        case .deadlineExceeded: .gatewayTimeout
         default: .internalServerError
         }
     }

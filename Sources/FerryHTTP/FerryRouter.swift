@@ -28,6 +28,15 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
     ]
 }
 
+func endpointMetrics(_ endpoints: Endpoints?) -> [(name: String, help: String, type: String, value: Double)] {
+    guard let endpoints else { return [] }
+    let counts = endpoints.cacheCounts
+    func label(_ name: String) -> String { "{endpoint=\"\(PrometheusExposition.escape(name))\"}" }
+    return counts.map { ("ferry_endpoint_cache_hits_total" + label($0.endpoint), "Answers served from an endpoint's cache.", "counter", Double($0.hits)) }
+        + counts.map { ("ferry_endpoint_cache_misses_total" + label($0.endpoint), "Cache lookups that found no fresh answer.", "counter", Double($0.misses)) }
+        + counts.map { ("ferry_endpoint_cache_entries" + label($0.endpoint), "Answers held in an endpoint's cache.", "gauge", Double($0.entries)) }
+}
+
 func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, type: String, value: Double)] {
     guard let limiter else { return [] }
     let total = limiter.rejections.values.reduce(0, +)
@@ -62,7 +71,7 @@ public func makeRouter(
             status: .ok, headers: [.contentType: PrometheusExposition.contentType],
             body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
                 dataPlane.models.metrics,
-                extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter)))))
+                extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter) + endpointMetrics(dataPlane.endpoints)))))
     }
     return router
 }

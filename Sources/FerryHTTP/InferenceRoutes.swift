@@ -13,6 +13,10 @@ extension HTTPField.Name {
     static let ferryPredictionID = Self("Ferry-Prediction-Id")!
     /// The model version (`model/version`) that answered a request to an endpoint.
     static let ferryServedBy = Self("Ferry-Served-By")!
+    /// Set on an endpoint's answer when its declared fallback gave it.
+    static let ferryFallback = Self("Ferry-Fallback")!
+    /// The caller's deadline in milliseconds.
+    static let ferryTimeoutMs = Self("Ferry-Timeout-Ms")!
 }
 
 /// Open Inference Protocol (V2) and V1 `:predict` routes over the `DataPlane`.
@@ -105,11 +109,13 @@ struct InferenceRoutes<Context: RequestContext> {
         }
         let inferenceRequest = try body.withUnsafeReadableBytes { try V2Codec.decodeRequest($0, jsonLength: jsonLength) }
         let response = try await dataPlane.infer(
-            model: name, version: version, request: inferenceRequest, routingKey: routingKey(name, version, request))
+            model: name, version: version, request: inferenceRequest,
+            options: try options(name, version, request, parameter: inferenceRequest.parameters["timeout_ms"]))
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
         if case .string(let servedBy)? = response.parameters[DataPlane.servedByParameter] { headers[.ferryServedBy] = servedBy }
+        if response.parameters[DataPlane.fallbackParameter] != nil { headers[.ferryFallback] = "true" }
         if case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] { headers[.ferryPredictionID] = id }
         if let headerLength {
             headers[.inferenceHeaderContentLength] = String(headerLength)
@@ -125,13 +131,20 @@ struct InferenceRoutes<Context: RequestContext> {
         let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
         let version = context.parameters.get("version")
         let result = try await dataPlane.predict(
-            model: name, version: version, instances: instances, routingKey: routingKey(name, version, request))
+            model: name, version: version, instances: instances, options: try options(name, version, request, parameter: nil))
         var w = JSONWriter()
         w.raw("{\"predictions\":")
         w.value(.array(result.predictions))
-        w.raw(",\"model_version\":")
-        w.string(String(result.version))
-        var headers: HTTPFields = [.ferryModelVersion: String(result.version)]
+        var headers: HTTPFields = [:]
+        if let version = result.version {
+            w.raw(",\"model_version\":")
+            w.string(String(version))
+            headers[.ferryModelVersion] = String(version)
+        }
+        if result.fallback {
+            w.raw(",\"fallback\":true")
+            headers[.ferryFallback] = "true"
+        }
         if let servedBy = result.servedBy {
             w.raw(",\"served_by\":")
             w.string(servedBy.description)
@@ -149,11 +162,25 @@ struct InferenceRoutes<Context: RequestContext> {
 }
 
 extension InferenceRoutes {
-    /// The value of an endpoint's sticky header, which pins a caller to one of its variants.
-    private func routingKey(_ name: String, _ version: String?, _ request: Request) -> String? {
-        guard version == nil, let header = dataPlane.endpoints?.endpoint(named: name)?.stickyHeader,
-              let field = HTTPField.Name(header) else { return nil }
-        return request.headers[field]
+    /// The routing key (an endpoint's sticky header) and the deadline (`Ferry-Timeout-Ms` header, or the V2
+    /// `timeout_ms` parameter) of a request.
+    private func options(_ name: String, _ version: String?, _ request: Request, parameter: ParameterValue?) throws -> CallOptions {
+        var options = CallOptions()
+        if version == nil, let header = dataPlane.endpoints?.endpoint(named: name)?.stickyHeader, let field = HTTPField.Name(header) {
+            options.routingKey = request.headers[field]
+        }
+        if let text = request.headers[.ferryTimeoutMs] {
+            guard let ms = Double(text), ms > 0, ms <= 3_600_000 else {
+                throw FerryError.invalid("header Ferry-Timeout-Ms '\(text)' must be a number of milliseconds between 0 and 3600000")
+            }
+            options.timeout = ms / 1000
+        } else if let parameter {
+            guard let ms = parameter.doubleValue, ms > 0, ms <= 3_600_000 else {
+                throw FerryError.invalid("parameter 'timeout_ms' must be a number of milliseconds between 0 and 3600000")
+            }
+            options.timeout = ms / 1000
+        }
+        return options
     }
 
     private func explainV1(_ request: Request, _ context: Context) async throws -> Response {

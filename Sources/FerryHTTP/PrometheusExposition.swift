@@ -61,8 +61,12 @@ enum PrometheusExposition {
         header("ferry_model_memory_bytes", "Approximate memory the loaded version holds.", "gauge")
         for s in versions where s.loaded { out += "ferry_model_memory_bytes{\(labels(s))} \(s.memoryBytes)\n" }
 
+        // An extra sample's name may carry labels (`family{label="v"}`); consecutive samples share one header.
+        var family = ""
         for m in extra + processMetrics() {
-            header(m.name, m.help, m.type)
+            let name = String(m.name.prefix { $0 != "{" })
+            if name != family { header(name, m.help, m.type) }
+            family = name
             out += "\(m.name) \(number(m.value))\n"
         }
         return out

@@ -20,14 +20,14 @@ public struct TestStack: Sendable {
     public let predictionLogger: PredictionLogger
     public let folder: URL
 
-    public init(limits: InferenceLimits = InferenceLimits(), signatures: SignaturePolicy = .none) throws {
+    public init(limits: InferenceLimits = InferenceLimits(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy()) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
         store = try SQLiteMetadataStore()
         artifacts = try LocalArtifactStore(root: folder.appendingPathComponent("artifacts"))
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), FakeRuntime()])
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical
-        models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger, signatures: signatures)
+        models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger, signatures: signatures, serving: serving)
         audit = AuditTrail(store: store, logger: logger)
         authenticator = Authenticator(store: store, logger: logger)
         registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)

@@ -32,15 +32,31 @@ struct EndpointCommands: AsyncParsableCommand {
         @Option(name: .customLong("variant"), help: "MODEL:VERSION=WEIGHT (repeatable).") var variants: [String] = []
         @Option(name: .customLong("shadow"), help: "MODEL:VERSION=SHARE, a version mirrored SHARE (0-1) of the traffic (repeatable).") var shadows: [String] = []
         @Option(name: .customLong("sticky-header"), help: "Request header whose value pins a caller to one variant.") var stickyHeader: String?
+        @Option(name: .customLong("timeout-ms"), help: "Deadline of requests that name none.") var timeoutMs: Int?
+        @Option(name: .customLong("fallback"), help: "Version that answers when the endpoint's versions cannot, as MODEL:VERSION.") var fallback: String?
+        @Option(name: .customLong("fallback-value"), help: "Static answer (every row of the first output) when the endpoint's versions cannot.") var fallbackValue: Double?
+        @Option(name: .customLong("cache-entries"), help: "Turn the answer cache on with at most this many entries.") var cacheEntries: Int?
+        @Option(name: .customLong("cache-ttl"), help: "Seconds a cached answer stays fresh (default 60).") var cacheTTL: Double?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             guard !variants.isEmpty else { throw ValidationError("give at least one --variant MODEL:VERSION=WEIGHT") }
+            guard fallback == nil || fallbackValue == nil else { throw ValidationError("give --fallback or --fallback-value, not both") }
             var body: [String: Any] = [
                 "variants": try variants.map { try EndpointCommands.parse($0, option: "--variant", amount: "weight") },
                 "shadows": try shadows.map { try EndpointCommands.parse($0, option: "--shadow", amount: "share") },
             ]
             if let stickyHeader { body["sticky_header"] = stickyHeader }
+            if let timeoutMs { body["timeout_ms"] = timeoutMs }
+            if let fallback {
+                let parts = fallback.split(separator: ":")
+                guard parts.count == 2, let version = Int(parts[1]) else { throw ValidationError("--fallback '\(fallback)' must look like MODEL:VERSION") }
+                body["fallback"] = ["model": String(parts[0]), "version": version]
+            }
+            if let fallbackValue { body["fallback"] = ["value": fallbackValue] }
+            if cacheEntries != nil || cacheTTL != nil {
+                body["cache"] = ["max_entries": cacheEntries ?? 10_000, "ttl_seconds": cacheTTL ?? 60]
+            }
             let data = try await options.client.send(
                 .PUT, "/api/v1/endpoints/\(APIClient.segment(name))", json: try JSONSerialization.data(withJSONObject: body))
             if options.json { return Output.printJSON(data) }

@@ -64,6 +64,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("alert-interval"), help: "Seconds between evaluations of the alert rules.")
     var alertInterval = 30.0
 
+    @Option(name: .customLong("max-concurrent"), help: "Requests one model version may hold at once; more are refused with 429 and Retry-After.")
+    var maxConcurrent = 1024
+
+    @Option(name: .customLong("breaker-threshold"), help: "Consecutive failures or timeouts that open a version's circuit breaker.")
+    var breakerThreshold = 5
+
+    @Option(name: .customLong("breaker-cooldown"), help: "Seconds an open breaker refuses a version before trying it again.")
+    var breakerCooldown = 10.0
+
     @Option(name: .customLong("rollout-interval"), help: "Seconds between evaluations of running rollouts' gates.")
     var rolloutInterval = 1.0
 
@@ -133,6 +142,9 @@ struct Serve: AsyncParsableCommand {
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
         guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
+        guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
+        guard breakerThreshold >= 1 else { throw ValidationError("--breaker-threshold must be at least 1") }
+        guard breakerCooldown >= 0 else { throw ValidationError("--breaker-cooldown must be 0 or more seconds") }
         guard rolloutInterval >= 0.1 else { throw ValidationError("--rollout-interval must be at least 0.1 second") }
     }
 
@@ -216,7 +228,8 @@ struct Serve: AsyncParsableCommand {
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()])
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
-            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy())
+            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy(),
+            serving: ServingPolicy(maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown))
         let audit = AuditTrail(store: store, logger: logger)
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         let authenticator = auth == "keys" ? Authenticator(store: store, logger: logger) : nil

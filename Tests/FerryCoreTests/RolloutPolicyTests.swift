@@ -150,3 +150,48 @@ struct EndpointRoutingTests {
         #expect { try endpoint.validate() } throws: { ($0 as? FerryError)?.message.contains(expected) == true }
     }
 }
+
+struct CircuitBreakerTests {
+    struct Script: Sendable, CustomTestStringConvertible {
+        var calls: [(time: Double, success: Bool)]
+        var allowed: [Bool]
+        var final: CircuitBreaker.State
+        var testDescription: String { "\(calls.count) calls ending \(final)" }
+    }
+
+    static let scripts: [Script] = [
+        // Three failures in a row open it; it refuses until the cooldown passes.
+        Script(calls: [(0, false), (1, false), (2, false), (3, true), (11.9, true)], allowed: [true, true, true, false, false], final: .open),
+        // After the cooldown one trial goes through; success closes it.
+        Script(calls: [(0, false), (1, false), (2, false), (12, true), (12.5, true)], allowed: [true, true, true, true, true], final: .closed),
+        // A failed trial opens it again for a new cooldown.
+        Script(calls: [(0, false), (1, false), (2, false), (12, false), (13, true), (22.1, true)], allowed: [true, true, true, true, false, true], final: .closed),
+        // Successes in between reset the count.
+        Script(calls: [(0, false), (1, false), (2, true), (3, false), (4, false), (5, true)], allowed: [true, true, true, true, true, true], final: .closed),
+    ]
+
+    @Test(arguments: scripts)
+    func breakerStates(_ script: Script) {
+        var breaker = CircuitBreaker(threshold: 3, cooldown: 10)
+        var seen: [Bool] = []
+        for call in script.calls {
+            let ok = breaker.allow(now: call.time)
+            seen.append(ok)
+            if ok { breaker.record(success: call.success, now: call.time) }
+        }
+        #expect(seen == script.allowed)
+        #expect(breaker.state == script.final)
+    }
+
+    @Test func halfOpenLetsOnlyOneTrialThrough() {
+        var breaker = CircuitBreaker(threshold: 1, cooldown: 5)
+        let first = breaker.allow(now: 0)
+        #expect(first)
+        breaker.record(success: false, now: 0)
+        #expect(breaker.retryAfter(now: 2) == 3)
+        let trial = breaker.allow(now: 6)
+        #expect(trial && breaker.state == .halfOpen)
+        let second = breaker.allow(now: 6.1)
+        #expect(!second, "a second caller waits for the trial")
+    }
+}

@@ -105,3 +105,37 @@ struct RateLimiterTests {
         #expect(limiter.admit(Principal(id: "key:v", name: "v", role: .viewer)) == nil, "roles without a limit are not limited")
     }
 }
+
+struct VersionGuardTests {
+    /// Requests that wait inside a version (a batch queue, a slow dependency) are bounded: the ones over the bound
+    /// are refused at once with `.rateLimited` (HTTP 429), not queued.
+    @Test func requestsOverTheBoundAreShedAtOnce() async throws {
+        let guardian = VersionGuard(label: "version 1 of model 'm'", policy: ServingPolicy(maxConcurrent: 2))
+        final class Waiting: Sendable { let list = Mutex<[CheckedContinuation<Void, Never>]>([]) }
+        let waiting = Waiting()
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    do {
+                        return try await guardian.run {
+                            await withCheckedContinuation { continuation in waiting.list.withLock { $0.append(continuation) } }
+                            return "served"
+                        }
+                    } catch let error as FerryError {
+                        return error.code.rawValue
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            // The four callers over the bound come back refused while the two admitted ones are still waiting.
+            var results: [String] = []
+            for _ in 0..<4 { if let r = await group.next() { results.append(r) } }
+            while waiting.list.withLock({ $0.count }) < 2 { await Task.yield() }
+            for continuation in waiting.list.withLock({ $0 }) { continuation.resume() }
+            for await r in group { results.append(r) }
+            return results
+        }
+        #expect(outcomes.sorted() == ["rate_limited", "rate_limited", "rate_limited", "rate_limited", "served", "served"], "\(outcomes)")
+    }
+}

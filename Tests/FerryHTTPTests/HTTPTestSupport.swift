@@ -14,10 +14,10 @@ import HummingbirdTesting
 /// requests per second per role.
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
-    rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, example: Bool = true,
+    rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
     _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
-    let stack = try TestStack(limits: inference, signatures: signatures)
+    let stack = try TestStack(limits: inference, signatures: signatures, serving: serving)
     defer { stack.tearDown() }
     if example {
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))

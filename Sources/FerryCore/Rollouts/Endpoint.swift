@@ -36,23 +36,61 @@ public struct Endpoint: Sendable, Equatable, Codable {
         public var ref: VersionRef { VersionRef(model: model, version: version) }
     }
 
+    /// What to answer when the endpoint's versions cannot (breaker open, timeout, failure of every variant).
+    public struct Fallback: Sendable, Equatable, Codable {
+        /// Another version to ask ...
+        public var model: String?
+        public var version: Int?
+        /// ... or a static answer: this value for every row of the first output.
+        public var value: Double?
+
+        public init(model: String? = nil, version: Int? = nil, value: Double? = nil) {
+            self.model = model
+            self.version = version
+            self.value = value
+        }
+
+        public var ref: VersionRef? { model.flatMap { m in version.map { VersionRef(model: m, version: $0) } } }
+    }
+
+    /// Opt-in cache of answers, keyed by version and canonical input.
+    public struct Cache: Sendable, Equatable, Codable {
+        public var maxEntries: Int
+        public var ttlSeconds: Double
+
+        public init(maxEntries: Int = 10_000, ttlSeconds: Double = 60) {
+            self.maxEntries = maxEntries
+            self.ttlSeconds = ttlSeconds
+        }
+
+        enum CodingKeys: String, CodingKey { case maxEntries = "max_entries", ttlSeconds = "ttl_seconds" }
+    }
+
     public var name: String
     /// Candidates first: a sticky key keeps its variant while a rollout grows the first variant's weight.
     public var variants: [Variant]
     public var shadows: [Shadow]
     /// A request header whose value pins a caller to one variant (consistent hashing), e.g. `X-Customer-Id`.
     public var stickyHeader: String?
+    /// Deadline of a request that names none, in milliseconds.
+    public var timeoutMs: Int?
+    public var fallback: Fallback?
+    public var cache: Cache?
     public var createdBy: String
     public var updatedAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case name, variants, shadows, stickyHeader = "sticky_header", createdBy = "created_by", updatedAt = "updated_at"
+        case name, variants, shadows, fallback, cache, stickyHeader = "sticky_header", timeoutMs = "timeout_ms"
+        case createdBy = "created_by", updatedAt = "updated_at"
     }
 
     public init(
-        name: String, variants: [Variant], shadows: [Shadow] = [], stickyHeader: String? = nil, createdBy: String,
-        updatedAt: Date
+        name: String, variants: [Variant], shadows: [Shadow] = [], stickyHeader: String? = nil, timeoutMs: Int? = nil,
+        fallback: Fallback? = nil, cache: Cache? = nil, createdBy: String, updatedAt: Date
     ) {
+        self.timeoutMs = timeoutMs
+        self.fallback = fallback
+        self.cache = cache
         self.name = name
         self.variants = variants
         self.shadows = shadows
@@ -76,6 +114,24 @@ public struct Endpoint: Sendable, Equatable, Codable {
             try Model.validate(name: s.model, field: "shadows[\(i)].model")
             guard s.version > 0 else { throw FerryError.invalid("field 'shadows[\(i)].version' must be a version number (1, 2, ...)") }
             guard (0...1).contains(s.share) else { throw FerryError.invalid("field 'shadows[\(i)].share' must be between 0 and 1") }
+        }
+        if let timeoutMs, !(1...3_600_000).contains(timeoutMs) {
+            throw FerryError.invalid("field 'timeout_ms' must be between 1 and 3600000")
+        }
+        if let fallback {
+            switch (fallback.model, fallback.version, fallback.value) {
+            case (let model?, let version?, nil):
+                try Model.validate(name: model, field: "fallback.model")
+                guard version > 0 else { throw FerryError.invalid("field 'fallback.version' must be a version number (1, 2, ...)") }
+            case (nil, nil, let value?):
+                guard value.isFinite else { throw FerryError.invalid("field 'fallback.value' must be a finite number") }
+            default:
+                throw FerryError.invalid("field 'fallback' must be either {\"model\", \"version\"} or {\"value\"}")
+            }
+        }
+        if let cache {
+            guard (1...10_000_000).contains(cache.maxEntries) else { throw FerryError.invalid("field 'cache.max_entries' must be between 1 and 10000000") }
+            guard cache.ttlSeconds > 0, cache.ttlSeconds.isFinite else { throw FerryError.invalid("field 'cache.ttl_seconds' must be a positive number") }
         }
         if let stickyHeader, stickyHeader.isEmpty || !stickyHeader.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             throw FerryError.invalid("field 'sticky_header' must be a header name (letters, digits, '-')")

@@ -1,0 +1,79 @@
+import FerryCore
+import Foundation
+import Synchronization
+
+/// Limits every loaded version gets: how many requests it takes at once, and its circuit breaker.
+public struct ServingPolicy: Sendable {
+    /// Requests one version may hold at once (running or waiting inside Ferry); more are shed with 429.
+    public var maxConcurrent: Int
+    /// Consecutive failures (errors or timeouts) that open a version's breaker.
+    public var breakerThreshold: Int
+    /// Seconds an open breaker refuses calls before letting one trial through.
+    public var breakerCooldown: Double
+
+    public init(maxConcurrent: Int = 1024, breakerThreshold: Int = 5, breakerCooldown: Double = 10) {
+        self.maxConcurrent = maxConcurrent
+        self.breakerThreshold = breakerThreshold
+        self.breakerCooldown = breakerCooldown
+    }
+}
+
+/// Admission for one version: sheds load over `maxConcurrent` and fails fast while the breaker is open.
+public final class VersionGuard: Sendable {
+    private struct State {
+        var inFlight = 0
+        var breaker: CircuitBreaker
+    }
+
+    private let label: String
+    private let policy: ServingPolicy
+    private let now: @Sendable () -> Double
+    private let state: Mutex<State>
+
+    init(label: String, policy: ServingPolicy, now: @escaping @Sendable () -> Double = RateLimiter.monotonicSeconds) {
+        self.label = label
+        self.policy = policy
+        self.now = now
+        state = Mutex(State(breaker: CircuitBreaker(threshold: policy.breakerThreshold, cooldown: policy.breakerCooldown)))
+    }
+
+    public var breakerState: CircuitBreaker.State { state.withLock { $0.breaker.state } }
+
+    /// Runs `body` if the version takes the request; counts the outcome for the breaker (client errors such as
+    /// invalid input do not count as the version failing).
+    public func run<T>(_ body: () async throws -> T) async throws -> T {
+        let t = now()
+        let refusal: FerryError? = state.withLock { s in
+            guard s.inFlight < policy.maxConcurrent else {
+                return FerryError(.rateLimited, "\(label) already holds \(policy.maxConcurrent) requests; retry shortly")
+            }
+            guard s.breaker.allow(now: t) else {
+                let wait = Int(s.breaker.retryAfter(now: t).rounded(.up))
+                return FerryError(.unavailable, "\(label) is failing (circuit breaker open after \(policy.breakerThreshold) consecutive failures); it is retried in \(wait) s")
+            }
+            s.inFlight += 1
+            return nil
+        }
+        if let refusal { throw refusal }
+        do {
+            let result = try await body()
+            state.withLock { s in
+                s.inFlight -= 1
+                s.breaker.record(success: true, now: now())
+            }
+            return result
+        } catch {
+            let failure = Self.countsAsFailure(error)
+            state.withLock { s in
+                s.inFlight -= 1
+                if failure { s.breaker.record(success: false, now: now()) } else { s.breaker.record(success: true, now: now()) }
+            }
+            throw error
+        }
+    }
+
+    static func countsAsFailure(_ error: any Error) -> Bool {
+        guard let error = error as? FerryError else { return true }
+        return [.internal, .unavailable, .deadlineExceeded].contains(error.code)
+    }
+}
