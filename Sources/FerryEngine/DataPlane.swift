@@ -157,9 +157,9 @@ public final class DataPlane: Sendable {
     private func inferOnVersion(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try await served.admission.run { try measured(served, since: start) {
+        return try await served.admission.run { try await measured(served, since: start) {
             let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
-            var outputs = try served.predictor.predict(batch)
+            var outputs = try await served.predict(batch)
             let asked = request.parameters[Self.contributionsParameter]
             if let asked, asked.boolValue == nil {
                 throw FerryError.invalid("parameter 'contributions' must be a boolean (true or false)")
@@ -219,10 +219,10 @@ public final class DataPlane: Sendable {
     private func predictOnVersion(model: String, version: String?, instances: [Instance]) async throws -> Prediction {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try await served.admission.run { try measured(served, since: start) {
+        return try await served.admission.run { try await measured(served, since: start) {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
-            let outputs = try served.predictor.predict(batch)
+            let outputs = try await served.predict(batch)
             guard let first = outputs.first else { throw FerryError(.internal, "model returned no output") }
             let values: [Double] = switch first.data {
             case .float32(let v): v.map(Double.init)
@@ -264,7 +264,7 @@ public final class DataPlane: Sendable {
     public func explain(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, explanations: [JSONValue]) {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try measured(served, since: start) {
+        return try await measured(served, since: start) {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
             let (values, groups) = try contributions(served, batch)
@@ -294,9 +294,9 @@ public final class DataPlane: Sendable {
     }
 
     /// Runs a request's work against a resolved version, counting it (rows, latency, or the error's kind).
-    private func measured<T>(_ served: ModelManager.Served, since start: ContinuousClock.Instant, _ body: () throws -> (T, Int)) throws -> T {
+    private func measured<T>(_ served: ModelManager.Served, since start: ContinuousClock.Instant, _ body: () async throws -> (T, Int)) async throws -> T {
         do {
-            let (result, rows) = try body()
+            let (result, rows) = try await body()
             served.metrics.recordSuccess(rows: rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             return result
         } catch {

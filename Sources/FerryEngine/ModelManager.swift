@@ -18,6 +18,14 @@ public final class ModelManager: Sendable {
         public let metrics: ServingMetrics.Version
         /// Load shedding and the circuit breaker of this version.
         public let admission: VersionGuard
+        /// Merges concurrent requests when dynamic batching is on.
+        let batcher: Batcher?
+
+        /// Predicts through the batcher when batching is on.
+        func predict(_ batch: FeatureMatrix) async throws -> [Tensor] {
+            if let batcher { return try await batcher.predict(batch) }
+            return try predictor.predict(batch)
+        }
     }
 
     struct Key: Hashable, Sendable {
@@ -228,7 +236,10 @@ public final class ModelManager: Sendable {
             counters.recordLoad(seconds: Self.seconds(ContinuousClock.now - start), memoryBytes: predictor.memoryBytes)
             return Served(
                 version: version, predictor: predictor, metrics: counters,
-                admission: VersionGuard(label: label, policy: serving))
+                admission: VersionGuard(label: label, policy: serving),
+                batcher: serving.batchMaxRows > 1
+                    ? Batcher(predictor: predictor, maxRows: serving.batchMaxRows, maxDelay: .microseconds(Int64(serving.batchMaxDelay * 1e6)))
+                    : nil)
         } catch let error as FerryError {
             metrics.version(model: version.model, version: version.version).recordLoadFailure()
             logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])

@@ -10,8 +10,17 @@ public struct ServingPolicy: Sendable {
     public var breakerThreshold: Int
     /// Seconds an open breaker refuses calls before letting one trial through.
     public var breakerCooldown: Double
+    /// Dynamic batching: merge concurrent requests up to this many rows (0 turns batching off, the default) ...
+    public var batchMaxRows: Int
+    /// ... or until the first waiting request has waited this long, in seconds.
+    public var batchMaxDelay: Double
 
-    public init(maxConcurrent: Int = 1024, breakerThreshold: Int = 5, breakerCooldown: Double = 10) {
+    public init(
+        maxConcurrent: Int = 1024, breakerThreshold: Int = 5, breakerCooldown: Double = 10, batchMaxRows: Int = 0,
+        batchMaxDelay: Double = 0.001
+    ) {
+        self.batchMaxRows = batchMaxRows
+        self.batchMaxDelay = batchMaxDelay
         self.maxConcurrent = maxConcurrent
         self.breakerThreshold = breakerThreshold
         self.breakerCooldown = breakerCooldown

@@ -73,6 +73,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("breaker-cooldown"), help: "Seconds an open breaker refuses a version before trying it again.")
     var breakerCooldown = 10.0
 
+    @Option(name: .customLong("batch-max-rows"), help: "Dynamic batching: merge concurrent requests to a version up to this many rows (0: off, the default; see benchmarks/serve for when it helps).")
+    var batchMaxRows = 0
+
+    @Option(name: .customLong("batch-max-delay-ms"), help: "Dynamic batching: the longest a request waits for others to join its batch.")
+    var batchMaxDelayMs = 1.0
+
     @Option(name: .customLong("rollout-interval"), help: "Seconds between evaluations of running rollouts' gates.")
     var rolloutInterval = 1.0
 
@@ -142,6 +148,8 @@ struct Serve: AsyncParsableCommand {
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
         guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
+        guard batchMaxRows >= 0 else { throw ValidationError("--batch-max-rows must be 0 (off) or more") }
+        guard batchMaxDelayMs > 0 && batchMaxDelayMs <= 1000 else { throw ValidationError("--batch-max-delay-ms must be between 0 and 1000") }
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard breakerThreshold >= 1 else { throw ValidationError("--breaker-threshold must be at least 1") }
         guard breakerCooldown >= 0 else { throw ValidationError("--breaker-cooldown must be 0 or more seconds") }
@@ -229,7 +237,9 @@ struct Serve: AsyncParsableCommand {
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
             metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy(),
-            serving: ServingPolicy(maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown))
+            serving: ServingPolicy(
+                maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown,
+                batchMaxRows: batchMaxRows, batchMaxDelay: batchMaxDelayMs / 1000))
         let audit = AuditTrail(store: store, logger: logger)
         let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
         let authenticator = auth == "keys" ? Authenticator(store: store, logger: logger) : nil

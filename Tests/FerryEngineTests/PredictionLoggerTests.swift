@@ -139,3 +139,60 @@ struct VersionGuardTests {
         #expect(outcomes.sorted() == ["rate_limited", "rate_limited", "rate_limited", "rate_limited", "served", "served"], "\(outcomes)")
     }
 }
+
+struct BatcherTests {
+    /// Records the row count of every call and answers `sum(row)` per row.
+    final class CountingPredictor: Predictor {
+        let calls = Mutex<[Int]>([])
+        var featureCount: Int { 2 }
+        var outputSchema: OutputSchema { OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp64, shape: [])]) }
+        func predict(_ batch: FeatureMatrix) throws -> [Tensor] {
+            calls.withLock { $0.append(batch.rows) }
+            let sums = (0..<batch.rows).map { batch[$0, 0] + batch[$0, 1] }
+            return [Tensor(name: "predict", datatype: .fp64, shape: [batch.rows], data: .float64(sums))]
+        }
+    }
+
+    @Test func concurrentRequestsShareCallsAndGetTheirOwnRows() async throws {
+        let predictor = CountingPredictor()
+        let batcher = Batcher(predictor: predictor, maxRows: 8, maxDelay: .milliseconds(20))
+        let answers = try await withThrowingTaskGroup(of: (Double, [Double]).self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    let rows = i % 3 + 1   // requests of 1 to 3 rows
+                    let values = (0..<rows).flatMap { r in [Double(i), Double(r)] }
+                    let out = try await batcher.predict(FeatureMatrix(rows: rows, columns: 2, values: values))
+                    guard case .float64(let sums) = out[0].data, out[0].shape == [rows] else { return (Double(i), []) }
+                    return (Double(i), sums)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (i, sums) in answers {
+            let rows = Int(i) % 3 + 1
+            let expected: [Double] = (0..<rows).map { i + Double($0) }
+            #expect(sums == expected, "request \(Int(i)) got \(sums)")
+        }
+        let calls = predictor.calls.withLock { $0 }
+        let totalRows: Int = (0..<32).reduce(0) { $0 + $1 % 3 + 1 }
+        #expect(calls.reduce(0, +) == totalRows, "every row predicted once")
+        #expect(calls.count < 32, "requests were merged: \(calls)")
+        #expect(calls.allSatisfy { $0 <= 8 + 2 }, "a batch closes once it reaches max rows: \(calls)")
+    }
+
+    @Test func aFailingBatchFailsEachOfItsCallers() async throws {
+        struct Failing: Predictor {
+            var featureCount: Int { 1 }
+            var outputSchema: OutputSchema { OutputSchema(outputs: []) }
+            func predict(_ batch: FeatureMatrix) throws -> [Tensor] { throw FerryError(.internal, "boom") }
+        }
+        let batcher = Batcher(predictor: Failing(), maxRows: 4, maxDelay: .milliseconds(5))
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<6 {
+                group.addTask { (try? await batcher.predict(FeatureMatrix(rows: 1, columns: 1, values: [1]))) == nil }
+            }
+            return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(failures == 6)
+    }
+}
