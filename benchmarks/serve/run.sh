@@ -13,6 +13,10 @@
 #   READY_TIMEOUT=120     seconds to wait for each server to become ready
 #   SKIP_MLSERVER=1       do not install/start/measure MLServer
 #   SKIP_BARE=1           do not measure Ferry with metrics and the prediction log off
+#   SKIP_BATCHED=1        do not measure Ferry with dynamic batching on (BATCH_ARGS, default --batch-max-rows 32
+#                         --batch-max-delay-ms 1)
+#   SKIP_CACHED=1         do not measure an endpoint with the answer cache on (the body never changes, so this is
+#                         the cache's best case: every request after the first is a hit)
 #   FERRY_ARGS="..."      extra flags for the measured Ferry
 #   MLSERVER_METRICS=0    disable MLServer's metrics server/middleware (default: on, own port)
 #   MLSERVER_WORKERS=N    MLServer parallel_workers (default: MLServer's default, 1)
@@ -90,12 +94,13 @@ fi
 read -r -a PORTS <<<"$(python3 -c '
 import socket
 socks = []
-for _ in range(6):
+for _ in range(8):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
 FERRY_PORT=${PORTS[0]}; BASELINE_PORT=${PORTS[1]}
 MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}; BARE_PORT=${PORTS[5]}
+BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}
 
 # ---------------------------------------------------------------- process helpers
 declare -A PID=() PORT=() SLOG=()
@@ -166,6 +171,8 @@ start_server() {
 }
 
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Authorization: Bearer $FERRY_API_KEY" "$@" 2>/dev/null || true; }
+declare -A INFER=()   # per-server inference path (default INFER_PATH)
+infer_path() { echo "${INFER[$1]:-$INFER_PATH}"; }
 
 wait_ready() { # name path...
   local name=$1; shift
@@ -188,7 +195,7 @@ smoke_infer() { # name — one real request must answer 200
   out="$RUN_TMP/smoke-$name.json"
   code="$(curl -s -o "$out" -w '%{http_code}' --max-time 10 -X POST \
     -H 'Content-Type: application/json' -H "Authorization: Bearer $FERRY_API_KEY" --data-binary "@$BODY" \
-    "http://127.0.0.1:${PORT[$name]}$INFER_PATH" 2>/dev/null || true)"
+    "http://127.0.0.1:${PORT[$name]}$(infer_path "$name")" 2>/dev/null || true)"
   if [[ "$code" != 200 ]]; then
     fail_server "$name" "POST $INFER_PATH -> HTTP ${code:-none}: $(head -c 500 "$out" 2>/dev/null)"
   fi
@@ -197,7 +204,7 @@ smoke_infer() { # name — one real request must answer 200
 
 run_wrk() { # name threads conns duration outfile
   "${WRK_PREFIX[@]}" wrk -t"$2" -c"$3" -d"$4" --latency -s "$LUA" \
-    "http://127.0.0.1:${PORT[$1]}$INFER_PATH" -- "$BODY" >"$5" 2>&1
+    "http://127.0.0.1:${PORT[$1]}$(infer_path "$1")" -- "$BODY" >"$5" 2>&1
 }
 
 # ---------------------------------------------------------------- MLServer config
@@ -250,11 +257,26 @@ start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FE
 # The same Ferry with per-request metrics and the prediction log off: the difference is what monitoring costs.
 [[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" \
   --data-dir "$RUN_TMP/ferry-bare-data" --example "examples/$MODEL_NAME" --request-metrics off --log-sample-rate 0
+# Dynamic batching, and an endpoint with the answer cache: what each changes against the defaults above.
+# shellcheck disable=SC2086
+[[ "${SKIP_BATCHED:-0}" == 1 ]] || start_server ferry-batched "$BATCHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BATCHED_PORT" \
+  --data-dir "$RUN_TMP/ferry-batched-data" --example "examples/$MODEL_NAME" ${BATCH_ARGS:---batch-max-rows 32 --batch-max-delay-ms 1}
+[[ "${SKIP_CACHED:-0}" == 1 ]] || start_server ferry-cached "$CACHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$CACHED_PORT" \
+  --data-dir "$RUN_TMP/ferry-cached-data" --example "examples/$MODEL_NAME"
 start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
 [[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 [[ "${SKIP_BARE:-0}" == 1 ]] || wait_ready ferry-bare /v2/health/ready "/v2/models/$MODEL_NAME/ready"
+[[ "${SKIP_BATCHED:-0}" == 1 ]] || wait_ready ferry-batched /v2/health/ready "/v2/models/$MODEL_NAME/ready"
+if [[ "${SKIP_CACHED:-0}" != 1 ]]; then
+  wait_ready ferry-cached /v2/health/ready "/v2/models/$MODEL_NAME/ready"
+  code="$(curl -s -o "$RUN_TMP/endpoint.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer $FERRY_API_KEY" \
+    -H 'Content-Type: application/json' "http://127.0.0.1:$CACHED_PORT/api/v1/endpoints/$MODEL_NAME-cached" \
+    -d '{"variants": [{"model": "'"$MODEL_NAME"'", "version": 1, "weight": 1}], "cache": {"max_entries": 10000, "ttl_seconds": 3600}}')"
+  [[ "$code" == 200 ]] || fail_server ferry-cached "could not create the cached endpoint: HTTP $code $(cat "$RUN_TMP/endpoint.json")"
+  INFER[ferry-cached]="/v2/models/$MODEL_NAME-cached/infer"
+fi
 wait_ready baseline /v2/health/ready
 [[ "$SKIP_MLSERVER" == 1 ]] || wait_ready mlserver "/v2/models/$MODEL_NAME/ready"
 
@@ -317,7 +339,11 @@ ratios = []
 for c in conn_list:
     f, b, m = by.get(("ferry", c)), by.get(("baseline", c)), by.get(("mlserver", c))
     bare = by.get(("ferry-bare", c))
+    batched, cached = by.get(("ferry-batched", c)), by.get(("ferry-cached", c))
     ratios.append({
+        "batched_over_ferry": round(batched["rps"] / f["rps"], 3) if f and batched and f["rps"] else None,
+        "batched_p50_p99_ms": [batched["latency_ms"]["p50"], batched["latency_ms"]["p99"]] if batched else None,
+        "cached_over_ferry": round(cached["rps"] / f["rps"], 3) if f and cached and f["rps"] else None,
         "connections": c,
         "ferry_over_ferry_bare": round(f["rps"] / bare["rps"], 3) if f and bare and bare["rps"] else None,
         "monitoring_cpu_us_per_request": round(f["cpu_us_per_request"] - bare["cpu_us_per_request"], 1)
@@ -344,7 +370,7 @@ with open(out_path, "w") as fh:
     json.dump(result, fh, indent=2)
     fh.write("\n")
 
-hdr = f"{'server':<11} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non2xx/sock':>12} {'CPU us/req':>11}"
+hdr = f"{'server':<13} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non2xx/sock':>12} {'CPU us/req':>11}"
 print()
 print(f"Serving benchmark: 1-row V2 infer, model '{os.path.basename(os.path.dirname(body))}', wrk {duration} per run")
 print(hdr)
@@ -355,13 +381,14 @@ for c in conn_list:
             continue
         errs = f"{r['non_2xx']}/{sum(r['socket_errors'].values())}"
         cpu = "-" if r["cpu_us_per_request"] is None else f"{r['cpu_us_per_request']:.1f}"
-        print(f"{r['server']:<11} {c:>5} {r['rps']:>10.1f} {r['latency_ms']['p50']:>8.3f} "
+        print(f"{r['server']:<13} {c:>5} {r['rps']:>10.1f} {r['latency_ms']['p50']:>8.3f} "
               f"{r['latency_ms']['p99']:>8.3f} {errs:>12} {cpu:>11}")
 print()
 fmt = lambda v: "-" if v is None else f"{v:.2f}x"
-print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/bare':>11}   (req/s ratios; bare = metrics and prediction log off)")
+print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; bare = metrics and prediction log off)")
 for r in ratios:
-    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_ferry_bare']):>11}")
+    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_ferry_bare']):>11} "
+          f"{fmt(r['batched_over_ferry']):>14} {fmt(r['cached_over_ferry']):>13}")
 print()
 print(f"results written to {os.path.relpath(out_path)}")
 
