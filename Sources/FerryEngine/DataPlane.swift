@@ -157,7 +157,10 @@ public final class DataPlane: Sendable {
     private func inferOnVersion(model: String, version: String?, request: InferenceRequest) async throws -> InferenceResponse {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try await served.admission.run { try await measured(served, since: start) {
+        // Written out rather than through closures: this is the hot path, and generic async closures cost
+        // runtime metadata lookups and task hops on every request.
+        try served.admission.enter()
+        do {
             let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
             var outputs = try await served.predict(batch)
             let asked = request.parameters[Self.contributionsParameter]
@@ -188,8 +191,14 @@ public final class DataPlane: Sendable {
             if let id = record(served, batch, outputs, since: start) {
                 response.parameters[Self.predictionIDParameter] = .string(id)
             }
-            return (response, batch.rows)
-        } }
+            served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            served.admission.exit(nil)
+            return response
+        } catch {
+            served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            served.admission.exit(error)
+            throw error
+        }
     }
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
@@ -219,7 +228,8 @@ public final class DataPlane: Sendable {
     private func predictOnVersion(model: String, version: String?, instances: [Instance]) async throws -> Prediction {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try await served.admission.run { try await measured(served, since: start) {
+        try served.admission.enter()
+        do {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
             let outputs = try await served.predict(batch)
@@ -235,8 +245,14 @@ public final class DataPlane: Sendable {
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
             let id = record(served, batch, outputs, since: start)
-            return (Prediction(version: served.version.version, predictions: predictions, predictionID: id), batch.rows)
-        } }
+            served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            served.admission.exit(nil)
+            return Prediction(version: served.version.version, predictions: predictions, predictionID: id)
+        } catch {
+            served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            served.admission.exit(error)
+            throw error
+        }
     }
 
     /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.
@@ -264,7 +280,7 @@ public final class DataPlane: Sendable {
     public func explain(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, explanations: [JSONValue]) {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        return try await measured(served, since: start) {
+        return try measured(served, since: start) {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
             let (values, groups) = try contributions(served, batch)
@@ -294,9 +310,9 @@ public final class DataPlane: Sendable {
     }
 
     /// Runs a request's work against a resolved version, counting it (rows, latency, or the error's kind).
-    private func measured<T>(_ served: ModelManager.Served, since start: ContinuousClock.Instant, _ body: () async throws -> (T, Int)) async throws -> T {
+    private func measured<T>(_ served: ModelManager.Served, since start: ContinuousClock.Instant, _ body: () throws -> (T, Int)) throws -> T {
         do {
-            let (result, rows) = try await body()
+            let (result, rows) = try body()
             served.metrics.recordSuccess(rows: rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             return result
         } catch {

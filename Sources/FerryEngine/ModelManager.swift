@@ -22,6 +22,7 @@ public final class ModelManager: Sendable {
         let batcher: Batcher?
 
         /// Predicts through the batcher when batching is on.
+        @inline(__always)
         func predict(_ batch: FeatureMatrix) async throws -> [Tensor] {
             if let batcher { return try await batcher.predict(batch) }
             return try predictor.predict(batch)

@@ -51,6 +51,20 @@ public final class VersionGuard: Sendable {
     /// Runs `body` if the version takes the request; counts the outcome for the breaker (client errors such as
     /// invalid input do not count as the version failing).
     public func run<T>(_ body: () async throws -> T) async throws -> T {
+        try enter()
+        do {
+            let result = try await body()
+            exit(nil)
+            return result
+        } catch {
+            exit(error)
+            throw error
+        }
+    }
+
+    /// Admits one request or throws the refusal (`.rateLimited` over the bound, `.unavailable` while the breaker
+    /// is open). Every admitted request must be followed by exactly one `exit`.
+    public func enter() throws {
         let t = now()
         let refusal: FerryError? = state.withLock { s in
             guard s.inFlight < policy.maxConcurrent else {
@@ -64,20 +78,15 @@ public final class VersionGuard: Sendable {
             return nil
         }
         if let refusal { throw refusal }
-        do {
-            let result = try await body()
-            state.withLock { s in
-                s.inFlight -= 1
-                s.breaker.record(success: true, now: now())
-            }
-            return result
-        } catch {
-            let failure = Self.countsAsFailure(error)
-            state.withLock { s in
-                s.inFlight -= 1
-                if failure { s.breaker.record(success: false, now: now()) } else { s.breaker.record(success: true, now: now()) }
-            }
-            throw error
+    }
+
+    /// Ends an admitted request with its error, if any.
+    public func exit(_ error: (any Error)?) {
+        let success = error.map { !Self.countsAsFailure($0) } ?? true
+        let t = now()
+        state.withLock { s in
+            s.inFlight -= 1
+            s.breaker.record(success: success, now: t)
         }
     }
 
