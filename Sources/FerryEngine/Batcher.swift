@@ -2,9 +2,13 @@ import FerryCore
 import Foundation
 import Synchronization
 
-/// Dynamic batching in front of one version's predictor: concurrent requests are merged into one call when
-/// `maxRows` rows have gathered or the first of them has waited `maxDelay`, whichever comes first; each caller gets
-/// its own rows of the outputs back. A request at least `maxRows` long goes straight through.
+/// Dynamic batching in front of one version's predictor; each caller gets its own rows of the outputs back, and a
+/// request at least `maxRows` long goes straight through. Two ways to gather a batch:
+/// - `maxDelay == 0` (greedy): a request that finds the version idle runs at once, alone; requests that arrive
+///   while a batch runs queue up and run together (up to `maxRows`) as soon as it ends. No request ever waits for
+///   a timer, so light traffic pays nothing.
+/// - `maxDelay > 0` (timed): requests wait until `maxRows` rows have gathered or the first has waited `maxDelay`.
+///   Light traffic pays the whole delay on every request.
 final class Batcher: Sendable {
     private struct Pending {
         var matrix: FeatureMatrix
@@ -16,6 +20,8 @@ final class Batcher: Sendable {
         var rows = 0
         var timerArmed = false
         var generation = 0
+        /// Greedy mode: a batch is running.
+        var running = false
     }
 
     private let predictor: any Predictor
@@ -31,6 +37,7 @@ final class Batcher: Sendable {
 
     func predict(_ matrix: FeatureMatrix) async throws -> [Tensor] {
         if matrix.rows >= maxRows { return try predictor.predict(matrix) }
+        if maxDelay == .zero { return try await greedy(matrix) }
         return try await withCheckedThrowingContinuation { continuation in
             var full: [Pending]?
             var timer: Int?
@@ -65,6 +72,57 @@ final class Batcher: Sendable {
                     if let due { run(due) }
                 }
             }
+        }
+    }
+
+    private func greedy(_ matrix: FeatureMatrix) async throws -> [Tensor] {
+        let idle = state.withLock { s in
+            if s.running { return false }
+            s.running = true
+            return true
+        }
+        guard idle else {
+            return try await withCheckedThrowingContinuation { continuation in
+                // Queued behind the running batch; re-check under the lock, it may have ended meanwhile.
+                let runNow = state.withLock { s in
+                    s.queue.append(Pending(matrix: matrix, continuation: continuation))
+                    s.rows += matrix.rows
+                    if s.running { return false }
+                    s.running = true
+                    return true
+                }
+                if runNow { drain() }
+            }
+        }
+        defer { handOff() }
+        return try predictor.predict(matrix)
+    }
+
+    /// After a batch: hand what queued meanwhile to a new task (so this caller answers now), or go idle.
+    private func handOff() {
+        let pending = state.withLock { s in
+            if s.queue.isEmpty { s.running = false }
+            return !s.queue.isEmpty
+        }
+        if pending { Task { self.drain() } }
+    }
+
+    /// Runs queued batches (up to `maxRows` rows each) until the queue is empty, then marks the version idle.
+    private func drain() {
+        while true {
+            let batch: [Pending] = state.withLock { s in
+                var taken: [Pending] = []
+                var rows = 0
+                while let next = s.queue.first, taken.isEmpty || rows + next.matrix.rows <= maxRows {
+                    taken.append(s.queue.removeFirst())
+                    rows += next.matrix.rows
+                }
+                s.rows -= rows
+                if taken.isEmpty { s.running = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            run(batch)
         }
     }
 

@@ -12,12 +12,13 @@ public struct ServingPolicy: Sendable {
     public var breakerCooldown: Double
     /// Dynamic batching: merge concurrent requests up to this many rows (0 turns batching off, the default) ...
     public var batchMaxRows: Int
-    /// ... or until the first waiting request has waited this long, in seconds.
+    /// ... and 0 merges only requests that arrive while the version is busy (greedy, no added wait), or above 0
+    /// waits up to this many seconds for a batch to fill (timed).
     public var batchMaxDelay: Double
 
     public init(
         maxConcurrent: Int = 1024, breakerThreshold: Int = 5, breakerCooldown: Double = 10, batchMaxRows: Int = 0,
-        batchMaxDelay: Double = 0.001
+        batchMaxDelay: Double = 0
     ) {
         self.batchMaxRows = batchMaxRows
         self.batchMaxDelay = batchMaxDelay

@@ -76,8 +76,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("batch-max-rows"), help: "Dynamic batching: merge concurrent requests to a version up to this many rows (0: off, the default; see benchmarks/serve for when it helps).")
     var batchMaxRows = 0
 
-    @Option(name: .customLong("batch-max-delay-ms"), help: "Dynamic batching: the longest a request waits for others to join its batch.")
-    var batchMaxDelayMs = 1.0
+    @Option(name: .customLong("batch-max-delay-ms"), help: "Dynamic batching: 0 (the default) runs a request at once when the version is idle and merges those that arrive while it is busy; above 0, requests wait up to this long for a batch to fill.")
+    var batchMaxDelayMs = 0.0
 
     @Option(name: .customLong("rollout-interval"), help: "Seconds between evaluations of running rollouts' gates.")
     var rolloutInterval = 1.0
@@ -149,7 +149,7 @@ struct Serve: AsyncParsableCommand {
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
         guard alertInterval >= 1 else { throw ValidationError("--alert-interval must be at least 1 second") }
         guard batchMaxRows >= 0 else { throw ValidationError("--batch-max-rows must be 0 (off) or more") }
-        guard batchMaxDelayMs > 0 && batchMaxDelayMs <= 1000 else { throw ValidationError("--batch-max-delay-ms must be between 0 and 1000") }
+        guard batchMaxDelayMs >= 0 && batchMaxDelayMs <= 1000 else { throw ValidationError("--batch-max-delay-ms must be between 0 and 1000") }
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard breakerThreshold >= 1 else { throw ValidationError("--breaker-threshold must be at least 1") }
         guard breakerCooldown >= 0 else { throw ValidationError("--breaker-cooldown must be 0 or more seconds") }

@@ -196,3 +196,24 @@ struct BatcherTests {
         #expect(failures == 6)
     }
 }
+
+struct GreedyBatcherTests {
+    @Test func greedyBatchingAnswersEveryRowAndMergesUnderLoad() async throws {
+        let predictor = BatcherTests.CountingPredictor()
+        let batcher = Batcher(predictor: predictor, maxRows: 16, maxDelay: .zero)
+        let single = try await batcher.predict(FeatureMatrix(rows: 1, columns: 2, values: [3, 4]))
+        #expect(single.first?.data == .float64([7]), "an idle version runs a request at once")
+        let answers = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let out = try await batcher.predict(FeatureMatrix(rows: 1, columns: 2, values: [Double(i), 1]))
+                    return out.first?.data == .float64([Double(i) + 1])
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(answers == 200)
+        let calls = predictor.calls.withLock { $0 }
+        #expect(calls.reduce(0, +) == 201 && calls.allSatisfy { $0 <= 16 }, "\(calls)")
+    }
+}

@@ -13,8 +13,8 @@
 #   READY_TIMEOUT=120     seconds to wait for each server to become ready
 #   SKIP_MLSERVER=1       do not install/start/measure MLServer
 #   SKIP_BARE=1           do not measure Ferry with metrics and the prediction log off
-#   SKIP_BATCHED=1        do not measure Ferry with dynamic batching on (BATCH_ARGS, default --batch-max-rows 32
-#                         --batch-max-delay-ms 1)
+#   SKIP_BATCHED=1        do not measure Ferry with dynamic batching on (BATCH_ARGS, default --batch-max-rows 32,
+#                         greedy; add --batch-max-delay-ms 1 for the timed batcher)
 #   SKIP_CACHED=1         do not measure an endpoint with the answer cache on (the body never changes, so this is
 #                         the cache's best case: every request after the first is a hit)
 #   FERRY_ARGS="..."      extra flags for the measured Ferry
@@ -260,7 +260,7 @@ start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FE
 # Dynamic batching, and an endpoint with the answer cache: what each changes against the defaults above.
 # shellcheck disable=SC2086
 [[ "${SKIP_BATCHED:-0}" == 1 ]] || start_server ferry-batched "$BATCHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BATCHED_PORT" \
-  --data-dir "$RUN_TMP/ferry-batched-data" --example "examples/$MODEL_NAME" ${BATCH_ARGS:---batch-max-rows 32 --batch-max-delay-ms 1}
+  --data-dir "$RUN_TMP/ferry-batched-data" --example "examples/$MODEL_NAME" ${BATCH_ARGS:---batch-max-rows 32}
 [[ "${SKIP_CACHED:-0}" == 1 ]] || start_server ferry-cached "$CACHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$CACHED_PORT" \
   --data-dir "$RUN_TMP/ferry-cached-data" --example "examples/$MODEL_NAME"
 start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
