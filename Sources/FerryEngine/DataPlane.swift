@@ -159,7 +159,7 @@ public final class DataPlane: Sendable {
         let served = try await resolve(model: model, version: version)
         // Written out rather than through closures: this is the hot path, and generic async closures cost
         // runtime metadata lookups and task hops on every request.
-        try served.admission.enter()
+        try admit(served, since: start)
         do {
             let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
             var outputs = try await served.predict(batch)
@@ -228,7 +228,7 @@ public final class DataPlane: Sendable {
     private func predictOnVersion(model: String, version: String?, instances: [Instance]) async throws -> Prediction {
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
-        try served.admission.enter()
+        try admit(served, since: start)
         do {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
@@ -305,6 +305,16 @@ public final class DataPlane: Sendable {
             return try await models.served(model: model, selector: VersionSelector(parsing: version))
         } catch {
             models.metrics.recordUnresolved((error as? FerryError)?.code ?? .internal)
+            throw error
+        }
+    }
+
+    /// Admits a request to a version (counting a refusal as an error of its kind: rate_limited, unavailable).
+    private func admit(_ served: ModelManager.Served, since start: ContinuousClock.Instant) throws {
+        do {
+            try served.admission.enter()
+        } catch {
+            served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
             throw error
         }
     }
