@@ -13,8 +13,14 @@ public struct FakeRuntime: ModelRuntime {
         public var delayMillis: Int
         /// Loads and warms up fine (the warm-up row is all zeros) but fails every real request: a broken canary.
         public var failRequests: Bool
+        /// The task reported in the version's details (`binary_classification` makes outputs probabilities).
+        public var task: String?
 
-        public init(features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0, failRequests: Bool = false) {
+        public init(
+            features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0, failRequests: Bool = false,
+            task: String? = nil
+        ) {
+            self.task = task
             self.features = features
             self.value = value
             self.fail = fail
@@ -29,6 +35,7 @@ public struct FakeRuntime: ModelRuntime {
             fail = try c.decodeIfPresent(Bool.self, forKey: .fail) ?? false
             delayMillis = try c.decodeIfPresent(Int.self, forKey: .delayMillis) ?? 0
             failRequests = try c.decodeIfPresent(Bool.self, forKey: .failRequests) ?? false
+            task = try c.decodeIfPresent(String.self, forKey: .task)
         }
 
         public var artifact: Data { try! JSONEncoder().encode(self) }
@@ -42,7 +49,8 @@ public struct FakeRuntime: ModelRuntime {
         let spec = try decode(artifact)
         return ModelDescription(
             inputSchema: InputSchema(features: (0..<spec.features).map { FeatureSpec(name: "x\($0)") }),
-            outputSchema: OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]))
+            outputSchema: OutputSchema(outputs: [OutputSpec(name: "predict", datatype: .fp32, shape: [])]),
+            details: spec.task.map { ["task": .string($0)] } ?? [:])
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {

@@ -111,6 +111,53 @@ struct RolloutScenarioTests {
         }
     }
 
+    /// Same outputs, same errors, same latency: only ground truth tells the candidate is worse. Labels posted as
+    /// feedback make the stable version always right and the candidate always wrong; the accuracy gate rolls back.
+    @Test func aCandidateWorseOnFeedbackIsRolledBackByTheAccuracyGate() async throws {
+        try await withFerry(example: false) { client, stack in
+            let classifier = FakeRuntime.Spec(value: 0, task: "binary_classification")
+            try await stack.registry.register(.init(model: "m", format: FakeRuntime.format, artifact: classifier.artifact, createdBy: "t"))
+            try await stack.registry.register(.init(model: "m", format: FakeRuntime.format, artifact: classifier.artifact, createdBy: "t"))
+            try await Self.putEndpoint(client)
+            let started = try await Self.start(client, #"{"version": 2, "steps": [20, 100], "bake_seconds": 0, "gates": {"min_requests": 30, "min_labels": 20, "max_accuracy_drop": 0.1, "max_latency_ratio": 1000, "latency_slack_seconds": 1}}"#)
+            #expect(started.status == .created, "\(started.text)")
+            var failures = 0
+            for _ in 0..<10 {
+                var feedback: [String] = []
+                for i in 0..<300 {
+                    let row = (0..<3).map { _ in String(Double.random(in: 0..<0.33)) }.joined(separator: ",")
+                    let response = try await client.post(
+                        "/v2/models/ep/infer", #"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP64","data":[\#(row)]}]}"#,
+                        headers: [.contentType: "application/json", HTTPField.Name("X-Customer-Id")!: "c\(i)"])
+                    guard response.status == .ok, let parameters = response.json["parameters"] as? [String: Any],
+                          let id = parameters["prediction_id"] as? String,
+                          let p = ((response.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double])?.first else {
+                        failures += 1
+                        continue
+                    }
+                    let right = p >= 0.5 ? 1 : 0
+                    let label = parameters["served_by"] as? String == "m/1" ? right : 1 - right
+                    feedback.append(#"{"prediction_id": "\#(id)", "label": \#(label)}"#)
+                }
+                await stack.predictionLogger.flush()
+                let posted = try await client.post("/api/v1/feedback", "[\(feedback.joined(separator: ","))]")
+                #expect(posted.status == .ok, "\(posted.text)")
+                await stack.endpoints.tick()
+                if stack.endpoints.rollout(endpoint: "ep")?.status != .running { break }
+            }
+            #expect(failures == 0)
+            let rollout = try #require(stack.endpoints.rollout(endpoint: "ep"))
+            #expect(rollout.status == .rolledBack && rollout.reason?.contains("accuracy_drop 1 over the limit 0.1") == true, "\(rollout)")
+        }
+    }
+
+    static func putEndpoint(_ client: any TestClientProtocol) async throws {
+        let put = try await client.execute(
+            uri: "/api/v1/endpoints/ep", method: .put, headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: #"{"variants": [{"model": "m", "version": 1, "weight": 100}], "sticky_header": "X-Customer-Id"}"#))
+        #expect(put.status == .ok, "\(put.text)")
+    }
+
     @Test func blueGreenSwitchesAtOnceAndRollsBackInstantly() async throws {
         try await withFerry(example: false) { client, stack in
             try await Self.setUp(stack, client, candidates: [FakeRuntime.Spec(value: 0.001)])
