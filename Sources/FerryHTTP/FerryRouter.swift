@@ -39,8 +39,10 @@ func endpointMetrics(_ endpoints: Endpoints?) -> [(name: String, help: String, t
 
 func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, type: String, value: Double)] {
     guard let limiter else { return [] }
-    let total = limiter.rejections.values.reduce(0, +)
-    return [("ferry_rate_limited_total", "Requests refused with 429 because a principal exceeded its rate limit.", "counter", Double(total))]
+    let help = "Requests refused with 429 because a principal exceeded its rate limit."
+    let rejections = limiter.rejections.sorted { $0.key < $1.key }
+    if rejections.isEmpty { return [("ferry_rate_limited_total", help, "counter", 0)] }
+    return rejections.map { ("ferry_rate_limited_total{principal=\"\(PrometheusExposition.escape($0.key))\"}", help, "counter", Double($0.value)) }
 }
 
 /// Builds the router of Ferry's HTTP API: inference (V2, V1), the registry API and `/openapi.json`.

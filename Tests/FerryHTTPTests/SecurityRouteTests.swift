@@ -188,7 +188,8 @@ struct SecurityRouteTests {
             // Other principals are not affected.
             #expect(try await client.get("/v2/models/fraud", headers: Self.bearer(viewer)).status == .ok)
             let metrics = try await client.get("/metrics", headers: Self.bearer(viewer)).text
-            #expect(metrics.contains("ferry_rate_limited_total 9"), "\(metrics.split(separator: "\n").filter { $0.contains("rate") })")
+            let slowID = try await stack.authenticator.keys().first { $0.name == "slow" }!.id
+            #expect(metrics.contains("ferry_rate_limited_total{principal=\"key:\(slowID)\"} 9"), "\(metrics.split(separator: "\n").filter { $0.contains("rate") })")
         }
     }
 }
