@@ -278,6 +278,11 @@ public final class DataPlane: Sendable {
     /// Explains V1 instances: per instance (and per class for multi-class models) each feature's contribution to
     /// the raw output, plus the bias they are measured from.
     public func explain(model: String, version: String?, instances: [Instance]) async throws -> (version: Int, explanations: [JSONValue]) {
+        if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
+            // An endpoint explains with the version its failed requests fall back to.
+            let primary = endpoints.primary(of: endpoint)
+            return try await explain(model: primary.model, version: String(primary.version), instances: instances)
+        }
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
         return try measured(served, since: start) {

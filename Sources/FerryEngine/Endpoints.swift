@@ -117,10 +117,12 @@ public final class Endpoints: Sendable {
         }
     }
 
-    /// Cache figures per endpoint: hits, misses and entries.
-    public var cacheCounts: [(endpoint: String, hits: UInt64, misses: UInt64, entries: Int)] {
-        caches.withLock { $0.map { ($0.key, $0.value.counts.hits, $0.value.counts.misses, $0.value.counts.entries) } }
-            .sorted { $0.endpoint < $1.endpoint }
+    /// Cache figures per endpoint: hits, misses, entries and their estimated bytes.
+    public var cacheCounts: [(endpoint: String, hits: UInt64, misses: UInt64, entries: Int, bytes: Int)] {
+        caches.withLock { all in all.map { name, cache in
+            let c = cache.counts
+            return (name, c.hits, c.misses, c.entries, c.bytes)
+        } }.sorted { $0.endpoint < $1.endpoint }
     }
 
     // MARK: Endpoint changes

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// An endpoint's answers, keyed by the version that gave them and the request's canonical bytes, with a TTL and
-/// at most `maxEntries` entries (least recently used go first). A key holds the whole canonical request, so two
+/// at most `maxEntries` entries and `maxBytes` of keys and answers (least recently used go first). A key holds the whole canonical request, so two
 /// different requests never share an entry, and the version is part of it, so no answer crosses versions.
 final class PredictionCache: Sendable {
     struct Key: Hashable, Sendable {
@@ -15,10 +15,12 @@ final class PredictionCache: Sendable {
         var response: InferenceResponse
         var expires: Double
         var lastUsed: UInt64
+        var bytes: Int
     }
 
     private struct State {
         var entries: [Key: Entry] = [:]
+        var bytes = 0
         var tick: UInt64 = 0
         var hits: UInt64 = 0
         var misses: UInt64 = 0
@@ -38,7 +40,7 @@ final class PredictionCache: Sendable {
         return state.withLock { s in
             s.tick += 1
             guard var entry = s.entries[key], entry.expires > t else {
-                s.entries[key] = nil
+                if let stale = s.entries.removeValue(forKey: key) { s.bytes -= stale.bytes }
                 s.misses += 1
                 return nil
             }
@@ -51,18 +53,39 @@ final class PredictionCache: Sendable {
 
     func put(_ key: Key, _ response: InferenceResponse) {
         let expires = now() + spec.ttlSeconds
+        let bytes = Self.size(key, response)
+        guard bytes <= spec.maxBytes / 8 else { return }   // one answer may not crowd out the rest
         state.withLock { s in
             s.tick += 1
-            if s.entries[key] == nil, s.entries.count >= spec.maxEntries {
-                // Evict the least recently used eighth at once, so a full cache does not scan on every insert.
-                let victims = s.entries.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(max(1, spec.maxEntries / 8))
-                for (victim, _) in victims { s.entries[victim] = nil }
+            if let old = s.entries.removeValue(forKey: key) { s.bytes -= old.bytes }
+            if s.entries.count >= spec.maxEntries || s.bytes + bytes > spec.maxBytes {
+                // Evict the least recently used eighth (at least enough bytes) at once, so a full cache does not
+                // sort on every insert.
+                var freed = 0
+                var evicted = 0
+                for (victim, entry) in s.entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+                    if evicted >= max(1, s.entries.count / 8) && s.bytes - freed + bytes <= spec.maxBytes { break }
+                    s.entries[victim] = nil
+                    freed += entry.bytes
+                    evicted += 1
+                }
+                s.bytes -= freed
             }
-            s.entries[key] = Entry(response: response, expires: expires, lastUsed: s.tick)
+            s.entries[key] = Entry(response: response, expires: expires, lastUsed: s.tick, bytes: bytes)
+            s.bytes += bytes
         }
     }
 
-    var counts: (hits: UInt64, misses: UInt64, entries: Int) { state.withLock { ($0.hits, $0.misses, $0.entries.count) } }
+    /// Estimated memory of an entry: the key's bytes, the outputs' values and a fixed overhead.
+    static func size(_ key: Key, _ response: InferenceResponse) -> Int {
+        256 + key.request.count + response.outputs.reduce(0) { total, tensor in
+            total + 64 + tensor.name.utf8.count + tensor.data.count * 8
+        }
+    }
+
+    var counts: (hits: UInt64, misses: UInt64, entries: Int, bytes: Int) {
+        state.withLock { ($0.hits, $0.misses, $0.entries.count, $0.bytes) }
+    }
 
     /// A request's canonical bytes: inputs (name, datatype, shape, values), requested outputs, and the
     /// `contributions` parameter; the request id and other parameters do not change the answer.

@@ -35,6 +35,7 @@ func endpointMetrics(_ endpoints: Endpoints?) -> [(name: String, help: String, t
     return counts.map { ("ferry_endpoint_cache_hits_total" + label($0.endpoint), "Answers served from an endpoint's cache.", "counter", Double($0.hits)) }
         + counts.map { ("ferry_endpoint_cache_misses_total" + label($0.endpoint), "Cache lookups that found no fresh answer.", "counter", Double($0.misses)) }
         + counts.map { ("ferry_endpoint_cache_entries" + label($0.endpoint), "Answers held in an endpoint's cache.", "gauge", Double($0.entries)) }
+        + counts.map { ("ferry_endpoint_cache_bytes" + label($0.endpoint), "Estimated memory of an endpoint's cached keys and answers.", "gauge", Double($0.bytes)) }
 }
 
 func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, type: String, value: Double)] {

@@ -114,7 +114,7 @@ enum OpenAPIDocument {
                 "shadows": array(object(["model": string, "version": integer, "share": number], required: ["model", "version", "share"])),
                 "sticky_header": string, "timeout_ms": integer,
                 "fallback": object(["model": string, "version": integer, "value": number]),
-                "cache": object(["max_entries": integer, "ttl_seconds": number]),
+                "cache": object(["max_entries": integer, "ttl_seconds": number, "max_bytes": integer]),
                 "created_by": string, "updated_at": ["type": "string", "format": "date-time"],
             ], required: ["name", "variants", "shadows"]),
             "EndpointRequest": object([
@@ -123,7 +123,7 @@ enum OpenAPIDocument {
                 "sticky_header": ["type": "string", "description": "request header whose value pins a caller to one variant"],
                 "timeout_ms": ["type": "integer", "description": "deadline of requests that name none (header Ferry-Timeout-Ms or parameter timeout_ms)"],
                 "fallback": ["type": "object", "description": "answer when the endpoint's versions cannot: another version {model, version}, or a static {value} for every row", "properties": ["model": string, "version": integer, "value": number]],
-                "cache": ["type": "object", "description": "opt-in answer cache keyed by version and canonical input (V2 infer)", "properties": ["max_entries": integer, "ttl_seconds": number]],
+                "cache": ["type": "object", "description": "opt-in answer cache keyed by version and canonical input (V2 infer)", "properties": ["max_entries": integer, "ttl_seconds": number, "max_bytes": integer]],
             ], required: ["variants"]),
             "RolloutGates": object([
                 "min_requests": integer, "max_error_rate_increase": number, "max_latency_ratio": number,

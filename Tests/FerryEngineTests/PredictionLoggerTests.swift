@@ -217,3 +217,28 @@ struct GreedyBatcherTests {
         #expect(calls.reduce(0, +) == 201 && calls.allSatisfy { $0 <= 16 }, "\(calls)")
     }
 }
+
+struct PredictionCacheTests {
+    static func response(_ values: Int) -> InferenceResponse {
+        InferenceResponse(modelName: "m", modelVersion: "1", id: nil, outputs: [
+            Tensor(name: "predict", datatype: .fp64, shape: [values], data: .float64(Array(repeating: 1, count: values)))])
+    }
+
+    @Test func entriesAndBytesStayWithinTheirBoundsAndTTLExpires() {
+        let clock = Mutex(0.0)
+        let cache = PredictionCache(spec: Endpoint.Cache(maxEntries: 100, ttlSeconds: 10, maxBytes: 64 << 10)) { clock.withLock { $0 } }
+        let v1 = VersionRef(model: "m", version: 1)
+        for i in 0..<1000 {
+            cache.put(.init(version: v1, request: Array("req-\(i)".utf8)), Self.response(100))   // ~1.1 KB each
+            let counts = cache.counts
+            #expect(counts.entries <= 100 && counts.bytes <= 64 << 10, "\(counts)")
+        }
+        let key = PredictionCache.Key(version: v1, request: Array("req-999".utf8))
+        #expect(cache.get(key) != nil, "the newest entry is kept")
+        #expect(cache.get(.init(version: VersionRef(model: "m", version: 2), request: Array("req-999".utf8))) == nil, "another version never matches")
+        clock.withLock { $0 = 11 }
+        #expect(cache.get(key) == nil, "expired after its TTL")
+        cache.put(.init(version: v1, request: [1]), Self.response(100_000))
+        #expect(cache.get(.init(version: v1, request: [1])) == nil, "an answer over an eighth of the budget is not cached")
+    }
+}

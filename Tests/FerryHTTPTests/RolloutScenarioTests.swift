@@ -219,6 +219,8 @@ struct RolloutScenarioTests {
                 }
             }
             #expect(seen.values.allSatisfy { $0.count == 1 }, "each caller always hits the same variant")
+            let metadata = try await client.get("/v2/models/ep")
+            #expect(metadata.status == .ok && metadata.json["name"] as? String == "ep", "endpoints describe themselves: \(metadata.text)")
             let split = Set(seen.values.compactMap(\.first))
             #expect(split == ["m/1", "m/2"], "callers spread over both variants: \(split)")
         }

@@ -57,13 +57,23 @@ public struct Endpoint: Sendable, Equatable, Codable {
     public struct Cache: Sendable, Equatable, Codable {
         public var maxEntries: Int
         public var ttlSeconds: Double
+        /// Memory the cached keys and answers may take, in bytes (estimated from their sizes).
+        public var maxBytes: Int
 
-        public init(maxEntries: Int = 10_000, ttlSeconds: Double = 60) {
+        public init(maxEntries: Int = 10_000, ttlSeconds: Double = 60, maxBytes: Int = 64 << 20) {
             self.maxEntries = maxEntries
             self.ttlSeconds = ttlSeconds
+            self.maxBytes = maxBytes
         }
 
-        enum CodingKeys: String, CodingKey { case maxEntries = "max_entries", ttlSeconds = "ttl_seconds" }
+        enum CodingKeys: String, CodingKey { case maxEntries = "max_entries", ttlSeconds = "ttl_seconds", maxBytes = "max_bytes" }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            maxEntries = try c.decodeIfPresent(Int.self, forKey: .maxEntries) ?? 10_000
+            ttlSeconds = try c.decodeIfPresent(Double.self, forKey: .ttlSeconds) ?? 60
+            maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? 64 << 20
+        }
     }
 
     public var name: String
@@ -132,6 +142,7 @@ public struct Endpoint: Sendable, Equatable, Codable {
         if let cache {
             guard (1...10_000_000).contains(cache.maxEntries) else { throw FerryError.invalid("field 'cache.max_entries' must be between 1 and 10000000") }
             guard cache.ttlSeconds > 0, cache.ttlSeconds.isFinite else { throw FerryError.invalid("field 'cache.ttl_seconds' must be a positive number") }
+            guard cache.maxBytes >= 1 << 10 else { throw FerryError.invalid("field 'cache.max_bytes' must be at least 1024") }
         }
         if let stickyHeader, stickyHeader.isEmpty || !stickyHeader.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             throw FerryError.invalid("field 'sticky_header' must be a header name (letters, digits, '-')")
