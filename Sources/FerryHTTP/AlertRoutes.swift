@@ -29,7 +29,7 @@ struct AlertRoutes {
             for rule in try await alerts.store.rules(model: model) {
                 items.append(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: model, name: rule.name)))
             }
-            return try encode(["items": items])
+            return try API.response(["items": items])
         }
         api.put("/models/{name}/alerts/{alert}") { request, context in
             let alerts = try require()
@@ -39,7 +39,7 @@ struct AlertRoutes {
             body.model = try context.parameters.require("name")
             let rule = body.rule
             try await alerts.put(rule, by: context.actor)
-            return try encode(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
+            return try API.response(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
         }
         api.delete("/models/{name}/alerts/{alert}") { _, context in
             try await require().delete(model: try context.parameters.require("name"), name: try context.parameters.require("alert"), by: context.actor)
@@ -52,10 +52,10 @@ struct AlertRoutes {
                 return n
             } ?? 100
             let events = try await require().store.events(model: q["model"].map(String.init), rule: q["alert"].map(String.init), limit: limit)
-            return try encode(["items": events])
+            return try API.response(["items": events])
         }
         api.post("/alerts/evaluate") { _, _ in
-            try encode(["changes": await try require().evaluateAll()])
+            try API.response(["changes": await try require().evaluateAll()])
         }
     }
 
@@ -64,9 +64,6 @@ struct AlertRoutes {
         return alerts
     }
 
-    private func encode<T: Encodable>(_ value: T) throws -> Response {
-        jsonResponse(Array(try API.encoder.encode(value)))
-    }
 
     /// A rule as sent: model and name come from the path.
     struct RuleBody: Decodable {

@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import Hummingbird
 
 /// JSON bodies of the control-plane API (`/api/v1`). Keys are snake_case; times are ISO 8601.
 enum API {
@@ -188,6 +189,11 @@ enum API {
         e.dateEncodingStrategy = .iso8601
         return e
     }()
+
+    /// A JSON response of an API body.
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        jsonResponse(Array(try encoder.encode(value)), status: status)
+    }
 
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()

@@ -21,30 +21,30 @@ struct ControlPlaneRoutes {
                 let aliases = try await registry.aliases(model: model.name)
                 items.append(API.ModelBody(model, latestVersion: versions.last?.version, aliases: aliases))
             }
-            return try encode(API.List(items: items))
+            return try API.response(API.List(items: items))
         }
         api.post("/models") { request, context in
             let body = try await decode(API.CreateModelRequest.self, request, limit: 1 << 20)
             let model = try await registry.createModel(
                 name: body.name, description: body.description ?? "", tags: body.tags ?? [:], by: context.actor)
-            return try encode(API.ModelBody(model, aliases: []), status: .created)
+            return try API.response(API.ModelBody(model, aliases: []), status: .created)
         }
         api.get("/models/{name}") { _, context in
             let name = try context.parameters.require("name")
             let model = try await registry.model(named: name)
             let versions = try await registry.versions(model: name)
-            return try encode(API.ModelBody(model, latestVersion: versions.last?.version, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.ModelBody(model, latestVersion: versions.last?.version, aliases: try await registry.aliases(model: name)))
         }
         api.patch("/models/{name}") { request, context in
             let body = try await decode(API.UpdateModelRequest.self, request, limit: 1 << 20)
             let name = try context.parameters.require("name")
             let model = try await registry.updateModel(name: name, description: body.description, tags: body.tags, by: context.actor)
-            return try encode(API.ModelBody(model, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.ModelBody(model, aliases: try await registry.aliases(model: name)))
         }
         api.get("/models/{name}/versions") { _, context in
             let name = try context.parameters.require("name")
             let aliases = try await registry.aliases(model: name)
-            return try encode(API.List(items: try await registry.versions(model: name).map { API.VersionBody($0, aliases: aliases) }))
+            return try API.response(API.List(items: try await registry.versions(model: name).map { API.VersionBody($0, aliases: aliases) }))
         }
         api.post("/models/{name}/versions") { request, context in
             let name = try context.parameters.require("name")
@@ -53,33 +53,33 @@ struct ControlPlaneRoutes {
             for alias in new.aliases {
                 try await registry.setAlias(model: name, alias: alias, version: version.version, by: new.version.createdBy, reason: "set at registration")
             }
-            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)), status: .created)
+            return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)), status: .created)
         }
         api.get("/models/{name}/versions/{version}") { _, context in
             let name = try context.parameters.require("name")
             let version = try await registry.version(model: name, number: try number(context))
-            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
         }
         api.post("/models/{name}/versions/{version}/archive") { request, context in
             let name = try context.parameters.require("name")
             let version = try await registry.archive(model: name, number: try number(context), by: context.actor)
-            return try encode(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
         }
         api.get("/models/{name}/aliases") { _, context in
-            try encode(API.List(items: try await registry.aliases(model: try context.parameters.require("name")).map(API.AliasBody.init)))
+            try API.response(API.List(items: try await registry.aliases(model: try context.parameters.require("name")).map(API.AliasBody.init)))
         }
         api.put("/models/{name}/aliases/{alias}") { request, context in
             let body = try await decode(API.SetAliasRequest.self, request, limit: 1 << 20)
             let event = try await registry.setAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 version: body.version, by: context.actor, reason: body.reason ?? "")
-            return try encode(event)
+            return try API.response(event)
         }
         api.delete("/models/{name}/aliases/{alias}") { request, context in
             let event = try await registry.removeAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 by: context.actor)
-            return try encode(event)
+            return try API.response(event)
         }
         api.get("/models/{name}/predictions") { request, context in
             let name = try context.parameters.require("name")
@@ -98,19 +98,19 @@ struct ControlPlaneRoutes {
             let records = try await requireLog().records(
                 model: name, version: version, since: try Self.date(query["since"], "since"),
                 until: try Self.date(query["until"], "until"), limit: limit)
-            return try encode(API.List(items: records.map(API.PredictionBody.init)))
+            return try API.response(API.List(items: records.map(API.PredictionBody.init)))
         }
         api.get("/predictions/{id}") { _, context in
             let id = try context.parameters.require("id")
             guard let record = try await requireLog().record(id: id) else {
                 throw FerryError.notFound("no logged prediction has id '\(id)' (it may have been sampled out or expired)")
             }
-            return try encode(API.PredictionBody(record))
+            return try API.response(API.PredictionBody(record))
         }
         api.get("/models/{name}/alias-history") { request, context in
             let alias = request.uri.queryParameters["alias"].map(String.init)
             let events = try await registry.aliasHistory(model: try context.parameters.require("name"), alias: alias)
-            return try encode(API.List(items: events))
+            return try API.response(API.List(items: events))
         }
     }
 
@@ -163,7 +163,4 @@ struct ControlPlaneRoutes {
         return try API.decode(type, from: Data(buffer: buffer))
     }
 
-    private func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        jsonResponse(Array(try API.encoder.encode(value)), status: status)
-    }
 }

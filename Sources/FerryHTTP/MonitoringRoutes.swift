@@ -24,10 +24,10 @@ struct MonitoringRoutes {
             let profile = try await monitor.setReference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"),
                 instances: instances, by: context.actor)
-            return try encode(profile)
+            return try API.response(profile)
         }
         api.get("/models/{name}/versions/{version}/reference") { _, context in
-            try encode(try await requireMonitor().reference(
+            try API.response(try await requireMonitor().reference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version")))
         }
         api.post("/feedback") { request, _ in
@@ -46,7 +46,7 @@ struct MonitoringRoutes {
             let summary = try await requireMonitor().performance(
                 model: try context.parameters.require("name"), version: version, window: window,
                 segmentBy: q["segment_by"].map(String.init))
-            return try encode(summary)
+            return try API.response(summary)
         }
         api.get("/models/{name}/drift") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(10_000)
@@ -54,7 +54,7 @@ struct MonitoringRoutes {
             let version = try request.uri.queryParameters["version"].map { try Self.number(String($0), "version") }
             let report = try await requireMonitor().drift(
                 model: try context.parameters.require("name"), version: version, window: window, against: baseline)
-            return try encode(report)
+            return try API.response(report)
         }
     }
 
@@ -84,9 +84,6 @@ struct MonitoringRoutes {
         return nil
     }
 
-    private func encode<T: Encodable>(_ value: T) throws -> Response {
-        jsonResponse(Array(try API.encoder.encode(value)))
-    }
 }
 
 /// Feedback bodies: one item, a list of items, or `{"items": [...]}`; an item is

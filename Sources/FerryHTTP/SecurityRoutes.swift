@@ -60,10 +60,6 @@ struct SecurityRoutes {
 }
 
 extension API {
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        jsonResponse(Array(try encoder.encode(value)), status: status)
-    }
-
     struct PrincipalBody: Encodable {
         var id, name, role: String
         var models: [String]?
