@@ -50,19 +50,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The composition root: one `ServerConfiguration` to stores, engine, router and background services.
+        // `ferry serve` and the tests both build their server here.
+        .target(
+            name: "FerryServer",
+            dependencies: [
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Fakes, fixture builders and the conformance suites every store must pass.
         .target(
             name: "FerryTesting",
             dependencies: [
-                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite",
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryServer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The executable: CLI and composition root.
+        // The executable: the CLI; `ferry serve` fills a `ServerConfiguration` from its flags.
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryHTTP",
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryHTTP", "FerryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -100,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "FerryHTTPTests",
             dependencies: [
-                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryTesting",
+                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryServer", "FerryTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]

@@ -16,8 +16,12 @@ public protocol MetadataStore: Sendable {
     func models() async throws -> [Model]
 
     /// Stores a new version, assigning it the next number of its model atomically; `version.version` is ignored.
-    /// Throws `.notFound` if the model does not exist.
-    func addVersion(_ version: ModelVersion, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion
+    /// Points `aliases` at it (each move in the alias history, by the version's creator, with `reason`) in the same
+    /// transaction: the version and its aliases commit or vanish together. Throws `.notFound` if the model does
+    /// not exist.
+    func addVersion(
+        _ version: ModelVersion, aliases: [String], reason: String, audit: AuditBuilder<ModelVersion>?
+    ) async throws -> ModelVersion
     func version(model: String, number: Int) async throws -> ModelVersion?
     /// All versions of a model, ascending by number.
     func versions(model: String) async throws -> [ModelVersion]
@@ -45,7 +49,12 @@ public protocol MetadataStore: Sendable {
 extension MetadataStore {
     public func createModel(_ model: Model) async throws { try await createModel(model, audit: nil) }
     public func updateModel(_ model: Model) async throws { try await updateModel(model, audit: nil) }
-    public func addVersion(_ version: ModelVersion) async throws -> ModelVersion { try await addVersion(version, audit: nil) }
+    public func addVersion(_ version: ModelVersion, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion {
+        try await addVersion(version, aliases: [], reason: "", audit: audit)
+    }
+    public func addVersion(_ version: ModelVersion) async throws -> ModelVersion {
+        try await addVersion(version, aliases: [], reason: "", audit: nil)
+    }
     public func setArchived(model: String, number: Int, archived: Bool) async throws -> ModelVersion {
         try await setArchived(model: model, number: number, archived: archived, audit: nil)
     }

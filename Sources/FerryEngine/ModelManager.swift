@@ -38,6 +38,9 @@ public final class ModelManager: Sendable {
     struct Route: Sendable {
         var defaultVersion: Int?
         var aliases: [String: Int]
+        /// Aliases the signature policy forbids serving (alias -> why), e.g. `production` pointing at an unsigned
+        /// version after a restart with `--require-signed-alias production`. They are neither loaded nor served.
+        var blocked: [String: String] = [:]
     }
 
     struct State: Sendable {
@@ -157,6 +160,10 @@ public final class ModelManager: Sendable {
                 let route = try await readRoute(model: model.name)
                 state.withLock { $0.routes[model.name] = route }
                 let numbers = Set(route.aliases.values).union(route.defaultVersion.map { [$0] } ?? [])
+                for (alias, reason) in route.blocked.sorted(by: { $0.key < $1.key }) {
+                    logger.error("alias not served: the signature policy forbids it", metadata: [
+                        "model": "\(model.name)", "alias": "\(alias)", "reason": "\(reason)"])
+                }
                 for number in numbers.sorted() {
                     do {
                         _ = try await served(model: model.name, selector: .number(number))
@@ -194,10 +201,12 @@ public final class ModelManager: Sendable {
         switch selector {
         case .default:
             guard let n = route.defaultVersion else {
+                if let reason = route.blocked[Alias.production] { throw FerryError(.unavailable, reason) }
                 throw FerryError.notFound("model '\(model)' has no version to serve: register one, or un-archive one")
             }
             return n
         case .alias(let name):
+            if let reason = route.blocked[name] { throw FerryError(.unavailable, reason) }
             guard let n = route.aliases[name] else { throw FerryError.notFound("model '\(model)' has no alias '\(name)'") }
             return n
         case .number(let n):
@@ -211,8 +220,28 @@ public final class ModelManager: Sendable {
         }
         var aliases: [String: Int] = [:]
         for alias in try await store.aliases(model: model) { aliases[alias.name] = alias.version }
-        let newest = try await store.versions(model: model).last(where: { !$0.archived })?.version
-        return Route(defaultVersion: aliases[Alias.production] ?? newest, aliases: aliases)
+        let versions = try await store.versions(model: model)
+        var blocked: [String: String] = [:]
+        for (name, number) in aliases where signatures.requiredForAliases.contains(name) {
+            guard let version = versions.first(where: { $0.version == number }) else { continue }
+            do {
+                try signatures.checkAlias(name, version)
+            } catch let error as FerryError {
+                blocked[name] = "model '\(model)' is not served through alias '\(name)': \(error.message)"
+                aliases[name] = nil
+            }
+        }
+        // A blocked production alias blocks the bare name too: falling back to the newest version would serve
+        // around the policy.
+        let newest = versions.last(where: { !$0.archived })?.version
+        let defaultVersion = blocked[Alias.production] != nil ? nil : aliases[Alias.production] ?? newest
+        return Route(defaultVersion: defaultVersion, aliases: aliases, blocked: blocked)
+    }
+
+    /// Aliases of a model that the signature policy keeps from serving, with the reason (empty when none).
+    public func blockedAliases(model: String) async throws -> [String: String] {
+        if let route = state.withLock({ $0.routes[model] }) { return route.blocked }
+        return try await readRoute(model: model).blocked
     }
 
     private func load(_ version: ModelVersion) async throws -> Served {

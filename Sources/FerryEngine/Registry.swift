@@ -22,15 +22,18 @@ public final class Registry: Sendable {
         public var runtimeOptions: [String: String]
         /// A signature by a trusted key over the artifact's digest; checked before anything is stored.
         public var signature: ModelSignature?
+        /// Aliases to point at the new version, in the same transaction that stores it.
+        public var aliases: [String]
         public var createdBy: String
 
         public init(
             model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
             lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], signature: ModelSignature? = nil,
-            createdBy: String
+            aliases: [String] = [], createdBy: String
         ) {
             self.signature = signature
+            self.aliases = aliases
             self.model = model
             self.format = format
             self.artifact = artifact
@@ -104,11 +107,14 @@ public final class Registry: Sendable {
 
     // MARK: Versions
 
-    /// Validates the artifact with its runtime, stores it content-addressed, and records a new version.
-    /// Creates the model when it does not exist yet. If the model has no `production` alias, the new version
-    /// becomes its default and is loaded and warmed before this returns.
+    /// Validates the artifact with its runtime, stores it content-addressed, and records a new version with its
+    /// aliases in one transaction: a registration that is refused (a bad artifact or alias, an alias that needs a
+    /// signature) leaves nothing behind. Creates the model when it does not exist yet. When the new version becomes
+    /// what the model name serves, it is loaded and warmed before this returns.
     public func register(_ new: NewVersion) async throws -> ModelVersion {
         try Model.validate(name: new.model, field: "model name")
+        for alias in new.aliases { try Model.validate(name: alias, field: "alias") }
+        if Set(new.aliases).count != new.aliases.count { throw FerryError.invalid("field 'aliases' names an alias twice") }
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
         let format = try new.format ?? runtimes.detectFormat(new.artifact)
         let runtime = try runtimes.runtime(for: format)
@@ -123,6 +129,8 @@ public final class Registry: Sendable {
             }
         } else if models.signatures.requireForLoad {
             throw FerryError.invalid("field 'signature' is required: this server accepts only models signed by a trusted key (--require-signature); sign with `ferry sign`")
+        } else if let alias = new.aliases.first(where: models.signatures.requiredForAliases.contains) {
+            throw FerryError(.failedPrecondition, "the new version of model '\(new.model)' is not signed; alias '\(alias)' requires a trusted signature (--require-signed-alias): sign it with `ferry sign` and register with its signature, or register without that alias")
         }
         if try await store.model(named: new.model) == nil {
             do {
@@ -138,7 +146,7 @@ public final class Registry: Sendable {
             outputSchema: description.outputSchema, description: new.description, params: new.params,
             metrics: new.metrics, lineage: new.lineage, details: description.details,
             runtimeOptions: new.runtimeOptions, createdBy: new.createdBy,
-            createdAt: time, signature: new.signature)
+            createdAt: time, signature: new.signature), aliases: new.aliases, reason: "set at registration"
         ) { stored in
             AuditDraft(
                 at: time, actor: stored.createdBy, action: "version.register", target: "\(stored.model)/\(stored.version)",
@@ -146,12 +154,13 @@ public final class Registry: Sendable {
                     "format": .string(stored.format.rawValue), "sha256": .string(stored.artifact.sha256),
                     "size": .number(Double(stored.artifact.size)), "runtime_options": try JSONValue(encoding: stored.runtimeOptions),
                     "signed_by": stored.signature.map { .string($0.keyID) } ?? .null,
+                    "aliases": .array(new.aliases.map { .string($0) }),
                 ])
         }
         logger.info("version registered", metadata: [
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
         let aliases = try await store.aliases(model: new.model)
-        if !aliases.contains(where: { $0.name == Alias.production }) {
+        if aliases.contains(where: { $0.version == version.version }) || !aliases.contains(where: { $0.name == Alias.production }) {
             try await models.prepare(version)
         }
         try await models.routeChanged(model: new.model)
@@ -240,6 +249,12 @@ public final class Registry: Sendable {
     public func aliases(model: String) async throws -> [Alias] {
         _ = try await self.model(named: model)
         return try await store.aliases(model: model)
+    }
+
+    /// Aliases the signature policy keeps from serving (alias -> why): pointed at a version before the policy
+    /// required a signature for them.
+    public func blockedAliases(model: String) async throws -> [String: String] {
+        try await models.blockedAliases(model: model)
     }
 
     public func aliasHistory(model: String, alias: String?) async throws -> [AliasEvent] {

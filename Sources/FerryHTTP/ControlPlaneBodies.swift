@@ -12,13 +12,17 @@ enum API {
         var createdAt: Date
         var latestVersion: Int?
         var aliases: [String: Int]?
+        /// Aliases the signature policy keeps from serving, with the reason.
+        var servingBlocked: [String: String]?
 
         enum CodingKeys: String, CodingKey {
             case name, description, tags, aliases
             case createdBy = "created_by", createdAt = "created_at", latestVersion = "latest_version"
+            case servingBlocked = "serving_blocked"
         }
 
-        init(_ m: Model, latestVersion: Int? = nil, aliases: [Alias]? = nil) {
+        init(_ m: Model, latestVersion: Int? = nil, aliases: [Alias]? = nil, blocked: [String: String] = [:]) {
+            servingBlocked = blocked.isEmpty ? nil : blocked
             name = m.name
             description = m.description
             tags = m.tags
@@ -70,14 +74,19 @@ enum API {
         var archived: Bool
         var aliases: [String]
         var signature: ModelSignature?
+        /// Why this version is not served through an alias that points at it (the signature policy), if so.
+        var servingBlocked: String?
 
         enum CodingKeys: String, CodingKey {
             case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases, signature
+            case servingBlocked = "serving_blocked"
             case inputSchema = "input_schema", outputSchema = "output_schema", runtimeOptions = "runtime_options"
             case createdBy = "created_by", createdAt = "created_at"
         }
 
-        init(_ v: ModelVersion, aliases: [Alias]) {
+        init(_ v: ModelVersion, aliases: [Alias], blocked: [String: String] = [:]) {
+            let reasons = aliases.filter { $0.version == v.version }.compactMap { blocked[$0.name] }.sorted()
+            servingBlocked = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
             model = v.model
             version = v.version
             format = v.format.rawValue

@@ -33,7 +33,9 @@ struct ControlPlaneRoutes {
             let name = try context.parameters.require("name")
             let model = try await registry.model(named: name)
             let versions = try await registry.versions(model: name)
-            return try API.response(API.ModelBody(model, latestVersion: versions.last?.version, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.ModelBody(
+                model, latestVersion: versions.last?.version, aliases: try await registry.aliases(model: name),
+                blocked: try await registry.blockedAliases(model: name)))
         }
         api.patch("/models/{name}") { request, context in
             let body = try await decode(API.UpdateModelRequest.self, request, limit: 1 << 20)
@@ -44,21 +46,19 @@ struct ControlPlaneRoutes {
         api.get("/models/{name}/versions") { _, context in
             let name = try context.parameters.require("name")
             let aliases = try await registry.aliases(model: name)
-            return try API.response(API.List(items: try await registry.versions(model: name).map { API.VersionBody($0, aliases: aliases) }))
+            let blocked = try await registry.blockedAliases(model: name)
+            return try API.response(API.List(items: try await registry.versions(model: name).map { API.VersionBody($0, aliases: aliases, blocked: blocked) }))
         }
         api.post("/models/{name}/versions") { request, context in
             let name = try context.parameters.require("name")
-            let new = try await newVersion(name, request, by: context.actor)
-            let version = try await registry.register(new.version)
-            for alias in new.aliases {
-                try await registry.setAlias(model: name, alias: alias, version: version.version, by: new.version.createdBy, reason: "set at registration")
-            }
+            let version = try await registry.register(try await newVersion(name, request, by: context.actor))
             return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)), status: .created)
         }
         api.get("/models/{name}/versions/{version}") { _, context in
             let name = try context.parameters.require("name")
             let version = try await registry.version(model: name, number: try number(context))
-            return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+            return try API.response(API.VersionBody(
+                version, aliases: try await registry.aliases(model: name), blocked: try await registry.blockedAliases(model: name)))
         }
         api.post("/models/{name}/versions/{version}/archive") { request, context in
             let name = try context.parameters.require("name")
@@ -116,24 +116,24 @@ struct ControlPlaneRoutes {
 
     /// A version to register, from a JSON envelope (base64 artifact) or, with `Content-Type:
     /// application/octet-stream`, from the raw artifact bytes with options in the query string.
-    private func newVersion(_ name: String, _ request: Request, by: String) async throws -> (version: Registry.NewVersion, aliases: [String]) {
+    private func newVersion(_ name: String, _ request: Request, by: String) async throws -> Registry.NewVersion {
         if request.headers[.contentType]?.hasPrefix("application/octet-stream") == true {
             let bytes = Data(buffer: try await request.body.collect(upTo: maxArtifactBytes))
             let query = request.uri.queryParameters
             let aliases = query["alias"].map { $0.split(separator: ",").map(String.init) } ?? []
-            return (Registry.NewVersion(
+            return Registry.NewVersion(
                 model: name, format: query["format"].map { ModelFormat(rawValue: String($0)) },
-                artifact: bytes, description: query["description"].map(String.init) ?? "", createdBy: by), aliases)
+                artifact: bytes, description: query["description"].map(String.init) ?? "", aliases: aliases, createdBy: by)
         }
         let body = try await decode(API.RegisterVersionRequest.self, request, limit: maxArtifactBytes * 4 / 3 + (1 << 20))
         guard let artifact = Data(base64Encoded: body.artifact, options: .ignoreUnknownCharacters) else {
             throw FerryError.invalid("field 'artifact' is not valid base64")
         }
-        return (Registry.NewVersion(
+        return Registry.NewVersion(
             model: name, format: body.format.map { ModelFormat(rawValue: $0) }, artifact: artifact,
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
-            runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, createdBy: by), body.aliases ?? [])
+            runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, aliases: body.aliases ?? [], createdBy: by)
     }
 
     private func requireLog() throws -> any PredictionLog {

@@ -50,7 +50,7 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 ///
 /// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
-    dataPlane: DataPlane, registry: Registry, alerts: AlertManager? = nil, access: AccessControl,
+    dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
@@ -60,7 +60,6 @@ public func makeRouter(
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
-    let monitor = dataPlane.predictionLog.map { ModelMonitor(registry: registry, models: dataPlane.models, log: $0.log) }
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)
     EndpointRoutes(endpoints: dataPlane.endpoints).add(to: router)

@@ -206,7 +206,9 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
 
     // MARK: Versions
 
-    public func addVersion(_ version: ModelVersion, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion {
+    public func addVersion(
+        _ version: ModelVersion, aliases: [String], reason: String, audit: AuditBuilder<ModelVersion>?
+    ) async throws -> ModelVersion {
         try await writer.write { db in
             guard try Self.modelExists(db, version.model) else {
                 throw FerryError.notFound("model '\(version.model)' does not exist; create it first")
@@ -231,6 +233,11 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                     try Self.json(stored.runtimeOptions), try stored.signature.map { try Self.json($0) },
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
+            for alias in aliases {
+                _ = try Self.moveAlias(
+                    db, model: stored.model, alias: alias, version: stored.version, by: stored.createdBy, at: stored.createdAt,
+                    reason: reason)
+            }
             try Self.audit(db, audit, stored)
             return stored
         }
@@ -281,34 +288,41 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
     ) async throws -> AliasEvent {
         try await writer.write { db in
             guard try Self.modelExists(db, model) else { throw FerryError.notFound("model '\(model)' does not exist") }
-            let current = try Int.fetchOne(
-                db, sql: "SELECT version FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
-            let when = Self.millis(at)
-            if let version {
-                let exists = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)",
-                    arguments: [model, version]) ?? false
-                guard exists else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
-                try db.execute(
-                    sql: """
-                        INSERT INTO alias (model, name, version, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (model, name) DO UPDATE SET version = excluded.version,
-                            updated_by = excluded.updated_by, updated_at = excluded.updated_at
-                        """,
-                    arguments: [model, alias, version, by, when])
-            } else {
-                guard current != nil else { throw FerryError.notFound("model '\(model)' has no alias '\(alias)'") }
-                try db.execute(sql: "DELETE FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
-            }
-            try db.execute(
-                sql: "INSERT INTO alias_event (model, alias, from_version, to_version, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [model, alias, current, version, by, when, reason])
-            let event = AliasEvent(
-                sequence: db.lastInsertedRowID, model: model, alias: alias, from: current, to: version, by: by,
-                at: Self.date(when), reason: reason)
+            let event = try Self.moveAlias(db, model: model, alias: alias, version: version, by: by, at: at, reason: reason)
             try Self.audit(db, audit, event)
             return event
         }
+    }
+
+    /// Points (or removes) an alias and appends the move to its history, inside the caller's transaction.
+    private static func moveAlias(
+        _ db: Database, model: String, alias: String, version: Int?, by: String, at: Date, reason: String
+    ) throws -> AliasEvent {
+        let current = try Int.fetchOne(
+            db, sql: "SELECT version FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
+        let when = Self.millis(at)
+        if let version {
+            let exists = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)",
+                arguments: [model, version]) ?? false
+            guard exists else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
+            try db.execute(
+                sql: """
+                    INSERT INTO alias (model, name, version, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (model, name) DO UPDATE SET version = excluded.version,
+                        updated_by = excluded.updated_by, updated_at = excluded.updated_at
+                    """,
+                arguments: [model, alias, version, by, when])
+        } else {
+            guard current != nil else { throw FerryError.notFound("model '\(model)' has no alias '\(alias)'") }
+            try db.execute(sql: "DELETE FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
+        }
+        try db.execute(
+            sql: "INSERT INTO alias_event (model, alias, from_version, to_version, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [model, alias, current, version, by, when, reason])
+        return AliasEvent(
+            sequence: db.lastInsertedRowID, model: model, alias: alias, from: current, to: version, by: by,
+            at: Self.date(when), reason: reason)
     }
 
     public func aliases(model: String) async throws -> [Alias] {

@@ -83,6 +83,25 @@ public enum MetadataStoreConformance {
             try expect(history[1].at == t.addingTimeInterval(2) && history[1].by == "ann", "event time and actor")
             try expect(try await store.aliasHistory(model: "a", alias: nil).count == 3, "all aliases' history")
         },
+        .init("a version registered with aliases commits with them, or neither commits") { store in
+            try await store.createModel(Fixtures.model("a"))
+            _ = try await store.addVersion(Fixtures.version("a"))
+            try await store.setAlias(model: "a", alias: "production", version: 1, by: "ann", at: Fixtures.time, reason: "")
+            let v2 = try await store.addVersion(Fixtures.version("a", digest: "v2"), aliases: ["production", "staging"], reason: "set at registration", audit: nil)
+            let aliases = try await store.aliases(model: "a")
+            try expect(aliases.map { "\($0.name)=\($0.version)" } == ["production=2", "staging=2"], "aliases \(aliases)")
+            let history = try await store.aliasHistory(model: "a", alias: "production")
+            try expect(history.map(\.from) == [nil, 1] && history.last?.to == v2.version, "history \(history)")
+            try expect(history.last?.by == Fixtures.version("a").createdBy && history.last?.reason == "set at registration", "who and why")
+            struct Refused: Error {}
+            do {
+                _ = try await store.addVersion(Fixtures.version("a", digest: "v3"), aliases: ["production"], reason: "", audit: { _ in throw Refused() })
+                throw ConformanceFailure(description: "a failing audit builder did not abort addVersion")
+            } catch is Refused {}
+            try expect(try await store.versions(model: "a").count == 2, "the refused version was not stored")
+            try expect(try await store.aliases(model: "a").first?.version == 2, "the alias did not move")
+            try expect(try await store.aliasHistory(model: "a", alias: nil).count == 3, "no history for the refused move")
+        },
         .init("reference profiles are stored per version and replaced") { store in
             try await store.createModel(Fixtures.model("a"))
             _ = try await store.addVersion(Fixtures.version("a"))

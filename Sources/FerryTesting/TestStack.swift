@@ -1,43 +1,43 @@
 import FerryCore
 import FerryEngine
 import FerryRuntimes
+import FerryServer
 import FerryStoreSQLite
 import Foundation
 import Logging
 
-/// A complete in-process Ferry engine on real components: SQLite in memory, artifacts in a temporary folder,
-/// the XGBoost runtime and the fake runtime.
+/// A complete in-process Ferry server on real components, built by the same composition root as `ferry serve`:
+/// SQLite in memory, artifacts in a temporary folder, the XGBoost and LightGBM runtimes and the fake runtime.
+/// Authentication is off unless `authenticated` is set.
 public struct TestStack: Sendable {
-    public let store: SQLiteMetadataStore
-    public let artifacts: LocalArtifactStore
-    public let models: ModelManager
-    public let registry: Registry
-    public let audit: AuditTrail
-    public let authenticator: Authenticator
-    public let dataPlane: DataPlane
-    public let endpoints: Endpoints
-    public let predictionLog: SQLitePredictionLog
-    public let predictionLogger: PredictionLogger
+    public let server: FerryServer
     public let folder: URL
+    public var store: any FerryStore { server.store }
+    public var artifacts: LocalArtifactStore { server.artifacts }
+    public var models: ModelManager { server.models }
+    public var registry: Registry { server.registry }
+    public var audit: AuditTrail { server.audit }
+    public var authenticator: Authenticator { server.authenticator }
+    public var dataPlane: DataPlane { server.dataPlane }
+    public var endpoints: Endpoints { server.endpoints }
+    public var predictionLogger: PredictionLogger { server.predictionLogger! }
+    public var predictionLog: any PredictionLog { server.predictionLogger!.log }
+    public var monitor: ModelMonitor { server.monitor! }
+    public var alerts: AlertManager { server.alerts! }
 
-    public init(limits: InferenceLimits = InferenceLimits(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy()) throws {
+    public init(
+        limits: InferenceLimits = InferenceLimits(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
-        store = try SQLiteMetadataStore()
-        artifacts = try LocalArtifactStore(root: folder.appendingPathComponent("artifacts"))
-        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), FakeRuntime()])
+        var configuration = ServerConfiguration(
+            store: .memory, dataDirectory: folder, serverVersion: "test", authentication: false, signatures: signatures,
+            serving: serving, inference: limits, webhookRetryDelays: [.milliseconds(20), .milliseconds(20)],
+            extraRuntimes: [FakeRuntime()])
+        configure(&configuration)
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical
-        models = ModelManager(store: store, artifacts: artifacts, runtimes: runtimes, logger: logger, signatures: signatures, serving: serving)
-        audit = AuditTrail(store: store, logger: logger)
-        authenticator = Authenticator(store: store, logger: logger)
-        registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
-        predictionLog = try SQLitePredictionLog()
-        predictionLogger = PredictionLogger(log: predictionLog, logger: logger)
-        endpoints = Endpoints(
-            store: store, models: models, monitor: ModelMonitor(registry: registry, models: models, log: predictionLog), logger: logger)
-        dataPlane = DataPlane(
-            models: models, limits: limits, serverVersion: "test", predictionLog: predictionLogger, endpoints: endpoints)
-        dataPlane.setReady(true)
+        server = try await FerryServer.build(configuration, logger: logger)
     }
 
     /// Removes the temporary artifact folder.

@@ -79,12 +79,27 @@ enum Output {
         for row in rows { print(line(row)) }
     }
 
+    /// An object's members as `key=value` pairs sorted by key ("-" when empty or absent).
+    static func pairs(_ value: Any?) -> String {
+        guard let object = value as? [String: Any], !object.isEmpty else { return "-" }
+        return object.sorted { $0.key < $1.key }.map { "\($0.key)=\(text($0.value))" }.joined(separator: ",")
+    }
+
+    /// A number as a person writes it: integers without a fraction, others in their shortest exact form
+    /// (Foundation's `stringValue` prints 17 digits: 0.000055316000000000004).
+    static func number(_ n: NSNumber) -> String {
+        let d = n.doubleValue
+        if d.rounded() == d, abs(d) < 1e15 { return String(Int64(d)) }
+        return "\(d)"
+    }
+
     static func text(_ value: Any?) -> String {
         switch value {
         case nil, is NSNull: return "-"
         case let s as String: return s
-        case let n as NSNumber: return n.stringValue
+        case let n as NSNumber: return number(n)
         case let a as [Any]: return a.map { text($0) }.joined(separator: ",")
+        case let o as [String: Any]: return pairs(o)
         default: return "\(value!)"
         }
     }

@@ -11,9 +11,18 @@ struct Ferry: AsyncParsableCommand {
             Start a server with `ferry serve`; every other command talks to a running server
             (default http://127.0.0.1:8080, or set --server / FERRY_SERVER).
             """,
-        version: version,
+        // No `version:` here: ArgumentParser would add a `--version` flag to every subcommand, where it collides
+        // with options like `ferry models show NAME --version N`. `ferry --version` is the root's own flag.
         subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self, EndpointCommands.self, RolloutCommands.self, Keys.self, Audit.self, Sign.self]
     )
+
+    @Flag(name: .customLong("version"), help: "Print Ferry's version and exit.")
+    var showVersion = false
+
+    func run() async throws {
+        guard showVersion else { throw CleanExit.helpRequest(self) }
+        print(Self.version)
+    }
 }
 
 /// Options every client command shares.

@@ -122,6 +122,11 @@ struct Models: AsyncParsableCommand {
                 print("aliases:     \(Output.text(v["aliases"]))")
                 print("created:     \(Output.text(v["created_at"])) by \(Output.text(v["created_by"]))")
                 print("description: \(Output.text(v["description"]))")
+                print("metrics:     \(Output.pairs(v["metrics"]))")
+                print("params:      \(Output.pairs(v["params"]))")
+                print("lineage:     \(Output.pairs(v["lineage"]))")
+                print("signed by:   \(Output.text((v["signature"] as? [String: Any])?["key_id"]))")
+                if let blocked = v["serving_blocked"] as? String { print("NOT SERVED:  \(blocked)") }
                 let details = (v["details"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
                 for (k, value) in details { print("  \(k): \(Output.text(value))") }
                 let features = ((v["input_schema"] as? [String: Any])?["features"] as? [[String: Any]]) ?? []
@@ -144,12 +149,13 @@ struct Models: AsyncParsableCommand {
             print("tags:        \(tags.isEmpty ? "-" : tags.joined(separator: ", "))")
             print("")
             let items = try Output.object(versions)["items"] as? [[String: Any]] ?? []
-            Output.table(["VERSION", "ALIASES", "FORMAT", "CREATED", "BY", "SHA256", "STATUS"], items.map { v in
+            Output.table(["VERSION", "ALIASES", "FORMAT", "CREATED", "BY", "SHA256", "STATUS", "METRICS", "LINEAGE"], items.map { v in
                 let sha = ((v["artifact"] as? [String: Any])?["sha256"] as? String ?? "").prefix(12)
                 let aliases = (v["aliases"] as? [String]) ?? []
+                let status = v["serving_blocked"] != nil ? "blocked" : v["archived"] as? Bool == true ? "archived" : "active"
                 return [Output.text(v["version"]), aliases.isEmpty ? "-" : aliases.joined(separator: ","),
                         Output.text(v["format"]), Output.text(v["created_at"]), Output.text(v["created_by"]), String(sha),
-                        v["archived"] as? Bool == true ? "archived" : "active"]
+                        status, Output.pairs(v["metrics"]), Output.pairs(v["lineage"])]
             })
         }
     }

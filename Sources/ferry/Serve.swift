@@ -2,15 +2,9 @@ import ArgumentParser
 import FerryCore
 import FerryEngine
 import FerryHTTP
-import FerryRuntimes
-import FerryStoreSQLite
+import FerryServer
 import Foundation
-import Hummingbird
-import HummingbirdCore
-import HummingbirdTLS
-import NIOCore
 import Logging
-import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -127,7 +121,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
-        _ = try serverBuilder()
+        do { _ = try FerryServer.httpServer(configuration(signatures: .none)) } catch let error as FerryError { throw ValidationError(error.message) }
         if (requireSignature || !requireSignedAlias.isEmpty) && trustedKey.isEmpty {
             throw ValidationError("--require-signature and --require-signed-alias need at least one --trusted-key")
         }
@@ -172,41 +166,37 @@ struct Serve: AsyncParsableCommand {
         return limits
     }
 
-    /// HTTP/1.1, with TLS when a certificate is configured; silent connections close after --idle-timeout.
-    func serverBuilder() throws -> HTTPServerBuilder {
-        let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(idleTimeout * 1000))))
-        guard let tlsCert, let tlsKey else { return http }
-        let chain: [NIOSSLCertificate]
-        let key: NIOSSLPrivateKey
-        do {
-            chain = try NIOSSLCertificate.fromPEMFile(tlsCert)
-        } catch {
-            throw ValidationError("--tls-cert '\(tlsCert)' is not a readable PEM certificate file (\(error))")
-        }
-        do {
-            key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
-        } catch {
-            throw ValidationError("--tls-key '\(tlsKey)' is not a readable PEM private key file (\(error))")
-        }
-        guard !chain.isEmpty else { throw ValidationError("--tls-cert '\(tlsCert)' holds no certificate") }
-        return try .tls(http, tlsConfiguration: .makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
-    }
-
-    /// The JWT verifier, when JWT keys are configured.
-    func jwtVerifier() async throws -> JWTVerifier? {
+    /// The JWT settings, when JWT keys are configured.
+    func jwtSettings() throws -> ServerConfiguration.JWT? {
         guard jwtSecretFile != nil || !jwtPublicKey.isEmpty else { return nil }
         func read(_ path: String, _ option: String) throws -> String {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(option) '\(path)' cannot be read") }
             return String(decoding: data, as: UTF8.self)
         }
-        let secret = try jwtSecretFile.map { try read($0, "--jwt-hs256-secret-file").trimmingCharacters(in: .whitespacesAndNewlines) }
-        let pems = try jwtPublicKey.map { try read($0, "--jwt-public-key") }
-        do {
-            return try await JWTVerifier(hs256Secret: secret, publicKeysPEM: pems, issuer: jwtIssuer, audience: jwtAudience)
-        } catch let error as FerryError {
-            throw ValidationError(error.message)
-        }
+        return ServerConfiguration.JWT(
+            hs256Secret: try jwtSecretFile.map { try read($0, "--jwt-hs256-secret-file").trimmingCharacters(in: .whitespacesAndNewlines) },
+            publicKeysPEM: try jwtPublicKey.map { try read($0, "--jwt-public-key") }, issuer: jwtIssuer, audience: jwtAudience)
+    }
+
+    /// The server these flags describe.
+    func configuration(signatures: SignaturePolicy) throws -> ServerConfiguration {
+        ServerConfiguration(
+            store: .sqlite, dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true), host: host, port: port,
+            serverVersion: Ferry.version, authentication: auth == "keys",
+            adminKeyPreset: ProcessInfo.processInfo.environment["FERRY_ADMIN_KEY"], rateLimits: try rateLimits(),
+            jwt: try jwtSettings(), signatures: signatures,
+            serving: ServingPolicy(
+                maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown,
+                batchMaxRows: batchMaxRows, batchMaxDelay: batchMaxDelayMs / 1000),
+            inference: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
+            http: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20), requestMetrics: requestMetrics == "on",
+            predictionLog: logSampleRate > 0
+                ? PredictionLogger.Configuration(
+                    sampleRate: logSampleRate, retention: .seconds(logRetentionDays * 86_400), maxRecords: logMaxRecords)
+                : nil,
+            alertInterval: .seconds(alertInterval), rolloutInterval: .milliseconds(Int64(rolloutInterval * 1000)),
+            tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
+            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
     }
 
     func signaturePolicy() throws -> SignaturePolicy {
@@ -229,24 +219,15 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "ferry")
 
-        let data = URL(fileURLWithPath: dataDir, isDirectory: true)
-        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        let store = try SQLiteMetadataStore(path: data.appendingPathComponent("ferry.sqlite").path)
-        let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
-        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()])
-        let models = ModelManager(
-            store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
-            metrics: ServingMetrics(requestMetrics: requestMetrics == "on"), signatures: try signaturePolicy(),
-            serving: ServingPolicy(
-                maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown,
-                batchMaxRows: batchMaxRows, batchMaxDelay: batchMaxDelayMs / 1000))
-        let audit = AuditTrail(store: store, logger: logger)
-        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
-        let authenticator = auth == "keys" ? Authenticator(store: store, logger: logger) : nil
-        let newAdminKey = try await authenticator?.bootstrap(preset: ProcessInfo.processInfo.environment["FERRY_ADMIN_KEY"])
-        if authenticator == nil { logger.warning("authentication is off (--auth none): every caller acts as admin") }
-        let limits = try rateLimits()
-        try await audit.record("server.start", target: "server", by: "ferry", after: [
+        let server: FerryServer
+        do {
+            server = try await FerryServer.build(try configuration(signatures: try signaturePolicy()), logger: logger)
+        } catch let error as FerryError {
+            throw CLIError(error.message)
+        }
+        if !server.configuration.authentication { logger.warning("authentication is off (--auth none): every caller acts as admin") }
+        let limits = server.configuration.rateLimits
+        try await server.audit.record("server.start", target: "server", by: "ferry", after: [
             "version": .string(Ferry.version), "host": .string(host), "auth": .string(auth),
             "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
@@ -256,60 +237,14 @@ struct Serve: AsyncParsableCommand {
             "trusted_keys": .array(try signaturePolicy().trusted.keys.sorted().map { .string($0) }),
             "require_signature": .bool(requireSignature), "require_signed_alias": .array(requireSignedAlias.map { .string($0) }),
         ])
-        var predictionLogger: PredictionLogger?
-        if logSampleRate > 0 {
-            predictionLogger = PredictionLogger(
-                log: try SQLitePredictionLog(path: data.appendingPathComponent("predictions.sqlite").path),
-                configuration: .init(
-                    sampleRate: logSampleRate, retention: .seconds(logRetentionDays * 86_400), maxRecords: logMaxRecords),
-                logger: logger)
+        if let example { try await registerExample(folder: example, registry: server.registry, logger: logger) }
+        let banner = Banner(
+            scheme: tlsCert == nil ? "http" : "https", host: host, dataDir: URL(fileURLWithPath: dataDir).standardizedFileURL.path,
+            example: example.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, authenticated: server.configuration.authentication,
+            newAdminKey: server.newAdminKey)
+        try await server.run { channel in
+            banner.print(port: channel.localAddress?.port ?? self.port)
         }
-        let endpoints = Endpoints(
-            store: store, models: models,
-            monitor: predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log) }, logger: logger)
-        let dataPlane = DataPlane(
-            models: models, limits: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
-            serverVersion: Ferry.version, predictionLog: predictionLogger, endpoints: endpoints)
-
-        if let example { try await registerExample(folder: example, registry: registry, logger: logger) }
-        await models.warmStart()
-        try await endpoints.load()
-        dataPlane.setReady(true)
-
-        let alerts = predictionLogger.map { log in
-            AlertManager(
-                store: store, monitor: ModelMonitor(registry: registry, models: models, log: log.log), metrics: models.metrics,
-                sender: HTTPWebhookSender(), logger: logger)
-        }
-        let router = makeRouter(
-            dataPlane: dataPlane, registry: registry, alerts: alerts,
-            access: AccessControl(
-                authenticator: authenticator, jwt: try await jwtVerifier(),
-                rateLimiter: limits.isEmpty ? nil : RateLimiter(defaults: limits)),
-            limits: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20))
-        let exampleRegistered = example != nil
-        let app = Application(
-            router: router,
-            server: try serverBuilder(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "ferry"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? self.port
-                Self.printBanner(
-                    scheme: tlsCert == nil ? "http" : "https", host: host, port: port, example: exampleRegistered, dataDir: data.path, authenticated: authenticator != nil,
-                    newAdminKey: newAdminKey)
-            },
-            logger: logger)
-        // Shutdown runs in reverse order: readiness turns false first, then the server drains in-flight requests.
-        var services: [any Service] = []
-        if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
-        if let alerts { services.append(AlertService(alerts: alerts, interval: .seconds(alertInterval))) }
-        services.append(RolloutService(endpoints: endpoints, interval: .milliseconds(Int64(rolloutInterval * 1000))))
-        services += [app, ReadinessService(dataPlane: dataPlane, logger: logger)]
-        // The prediction log comes first so it stops last: it writes what the drained requests queued.
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
         logger.info("ferry stopped")
     }
 
@@ -332,7 +267,24 @@ struct Serve: AsyncParsableCommand {
         logger.info("example model registered", metadata: ["model": "\(name)", "version": "\(version.version)"])
     }
 
-    static func printBanner(scheme: String, host: String, port: Int, example: Bool, dataDir: String, authenticated: Bool, newAdminKey: String?) {
+}
+
+/// What `ferry serve` prints once it listens: the address, the new admin key (once), and commands that work from
+/// any folder against this server (absolute paths, the actual port).
+struct Banner {
+    let scheme: String
+    let host: String
+    let dataDir: String
+    /// Absolute path of the example folder, when one was registered.
+    let example: String?
+    let authenticated: Bool
+    let newAdminKey: String?
+
+    func print(port: Int) {
+        FileHandle.standardOutput.write(Data(text(port: port).utf8))
+    }
+
+    func text(port: Int) -> String {
         let base = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let authHeader = authenticated ? " -H \"Authorization: Bearer $FERRY_API_KEY\"" : ""
         var text = """
@@ -357,69 +309,21 @@ struct Serve: AsyncParsableCommand {
               API docs:  curl\(authHeader) \(base)/openapi.json
 
             """
-        if example {
+        if let example {
+            let server = base == "http://127.0.0.1:8080" ? "" : " --server \(base)"
             text += """
-                  predict:   curl -s\(authHeader) \(base)/v2/models/fraud/infer -H 'Content-Type: application/json' -d @examples/fraud/request.json
-                  V1:        curl -s\(authHeader) \(base)/v1/models/fraud:predict -H 'Content-Type: application/json' -d @examples/fraud/request-v1.json
-                  CLI:       ferry predict fraud --csv examples/fraud/rows.csv
+                  predict:   curl -s\(authHeader) \(base)/v2/models/fraud/infer -H 'Content-Type: application/json' -d @\(example)/request.json
+                  V1:        curl -s\(authHeader) \(base)/v1/models/fraud:predict -H 'Content-Type: application/json' -d @\(example)/request-v1.json
+                  CLI:       ferry predict fraud --csv \(example)/rows.csv\(server)
 
                 """
         }
         text += "Stop with Ctrl-C (in-flight requests finish first).\n"
-        FileHandle.standardOutput.write(Data(text.utf8))
+        return text
     }
 }
 
-/// Runs the prediction log's writer; on shutdown it writes what is still queued, then returns.
-struct PredictionLogService: Service {
-    let logger: PredictionLogger
-
-    func run() async throws {
-        await withGracefulShutdownHandler {
-            await logger.run()
-        } onGracefulShutdown: {
-            logger.finish()
-        }
-    }
-}
-
-/// Evaluates the alert rules on a schedule until shutdown.
-struct AlertService: Service {
-    let alerts: AlertManager
-    let interval: Duration
-
-    func run() async throws {
-        await withGracefulShutdownHandler {
-            await alerts.run(interval: interval)
-        } onGracefulShutdown: {
-            alerts.finish()
-        }
-    }
-}
-
-/// Evaluates running rollouts' gates on a schedule until shutdown.
-struct RolloutService: Service {
-    let endpoints: Endpoints
-    let interval: Duration
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await endpoints.tick()
-                try? await Task.sleep(for: interval)
-            }
-        }
-    }
-}
-
-/// Reports not-ready as soon as shutdown begins, so load balancers stop sending traffic while requests drain.
-struct ReadinessService: Service {
-    let dataPlane: DataPlane
-    let logger: Logger
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        dataPlane.setReady(false)
-        logger.info("shutting down: readiness is now false, draining in-flight requests")
-    }
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
 }

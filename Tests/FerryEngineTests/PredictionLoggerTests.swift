@@ -49,7 +49,7 @@ struct PredictionLoggerTests {
     }
 
     @Test func servedRequestsAreLoggedWithTheirPredictionID() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         try await stack.registerFake("m", value: 1)
         let response = try await stack.dataPlane.infer(model: "m", version: nil, request: InferenceRequest(

@@ -14,7 +14,7 @@ struct RegistryTests {
     }
 
     @Test func defaultRouteIsProductionAliasElseNewest() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         try await stack.registerFake("m", value: 1)
         #expect(try await value(stack, "m") == (1, 1))
@@ -32,7 +32,7 @@ struct RegistryTests {
     }
 
     @Test func aliasHistoryKeepsEveryMove() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         for v in 1...3 { try await stack.registerFake("m", value: Float(v)) }
         try await stack.registry.setAlias(model: "m", alias: "production", version: 1, by: "ann", reason: "launch")
@@ -45,7 +45,7 @@ struct RegistryTests {
     }
 
     @Test func versionsAreImmutableAndNumbered() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let v1 = try await stack.registerFake("m", value: 1)
         let v2 = try await stack.registerFake("m", value: 2)
@@ -55,7 +55,7 @@ struct RegistryTests {
     }
 
     @Test func archivingKeepsArtifactsThatAnAliasPointsAt() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let v1 = try await stack.registerFake("m", value: 1)
         let v2 = try await stack.registerFake("m", value: 2)
@@ -72,7 +72,7 @@ struct RegistryTests {
     }
 
     @Test func unsupportedModelsAreRefusedAtRegistration() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let linear = try Data(contentsOf: TestStack.repositoryRoot.appendingPathComponent(
             "Tests/FerryRuntimesTests/Fixtures/xgboost/unsupported/gblinear.model.json"))
@@ -87,7 +87,7 @@ struct RegistryTests {
     }
 
     @Test func schemaOverrideMustMatchTheModel() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let model = try TestStack.exampleModel()
         let names = try TestStack.exampleExpectations().feature_names
@@ -102,7 +102,7 @@ struct RegistryTests {
     }
 
     @Test func aTamperedArtifactIsRefusedAtLoad() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         try await stack.registerFake("a", value: 1)
         let v2 = try await stack.registry.register(.init(
@@ -122,7 +122,7 @@ struct RegistryTests {
     }
 
     @Test func aVersionThatCannotLoadDoesNotTakeTheAlias() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         try await stack.registerFake("m", value: 1)
         try await stack.registry.setAlias(model: "m", alias: "production", version: 1, by: "t")
@@ -137,7 +137,7 @@ struct RegistryTests {
     }
 
     @Test func aliasMovesUnderConcurrentLoadFailNoRequest() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         for v in 1...4 { try await stack.registerFake("m", value: Float(v)) }
         try await stack.registry.setAlias(model: "m", alias: "production", version: 1, by: "t")
@@ -166,7 +166,7 @@ struct RegistryTests {
     }
 
     @Test func modelNamesAreValidated() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         for bad in ["", "a/b", "../x", "123", "with space", String(repeating: "x", count: 200)] {
             await #expect(throws: FerryError.self, "\(bad)") { _ = try await stack.registry.createModel(name: bad, by: "t") }

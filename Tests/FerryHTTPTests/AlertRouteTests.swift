@@ -56,15 +56,12 @@ final class WebhookReceiver: Sendable {
 
 struct AlertRouteTests {
     @Test func driftAlertFiresAndASignedWebhookIsDeliveredAfterARetry() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
         try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
-        let monitor = ModelMonitor(registry: stack.registry, models: stack.models, log: stack.predictionLog)
-        let alerts = AlertManager(
-            store: stack.store, monitor: monitor, metrics: stack.models.metrics, sender: HTTPWebhookSender(),
-            logger: Logger(label: "test"), retryDelays: [.milliseconds(20), .milliseconds(20)])
-        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts, access: .off))
+        let alerts = stack.alerts
+        let app = Application(router: stack.server.router)
         let receiver = WebhookReceiver(failures: 1)
         let reference = DriftRouteTests.rows(count: 1000)
 

@@ -99,9 +99,9 @@ struct ControlPlaneRouteTests {
 
 struct OpenAPITests {
     @Test func documentDescribesExactlyTheRoutesTheRouterServes() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
-        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off)
+        let router = stack.server.router
         let served = Set(router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path)" })
         let app = Application(router: router)
         try await app.test(.router) { client in

@@ -17,16 +17,17 @@ func withFerry(
     rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
     _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
-    let stack = try TestStack(limits: inference, signatures: signatures, serving: serving)
+    let stack = try await TestStack(limits: inference, signatures: signatures, serving: serving) {
+        $0.authentication = authenticated
+        $0.rateLimits = rateLimits
+        $0.http = limits
+    }
     defer { stack.tearDown() }
     if example {
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
         try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
     }
-    let access = AccessControl(
-        authenticator: authenticated ? stack.authenticator : nil,
-        rateLimiter: rateLimits.isEmpty ? nil : RateLimiter(defaults: rateLimits))
-    let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: access, limits: limits))
+    let app = Application(router: stack.server.router)
     try await app.test(.router) { client in try await body(client, stack) }
 }
 

@@ -14,14 +14,12 @@ import Testing
 /// accuracy alert fires and its webhook reaches a real receiver.
 struct MonitoringScenarioTests {
     @Test func referenceTrafficThenShiftThenDegradedLabelsThenAlert() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack { $0.webhookRetryDelays = [] }
         defer { stack.tearDown() }
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
         try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
-        let alerts = AlertManager(
-            store: stack.store, monitor: ModelMonitor(registry: stack.registry, models: stack.models, log: stack.predictionLog),
-            metrics: stack.models.metrics, sender: HTTPWebhookSender(), logger: Logger(label: "test"), retryDelays: [])
-        let app = Application(router: makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, alerts: alerts, access: .off))
+        let alerts = stack.alerts
+        let app = Application(router: stack.server.router)
         let receiver = WebhookReceiver(failures: 0)
         let reference = DriftRouteTests.rows(count: 1200)
 

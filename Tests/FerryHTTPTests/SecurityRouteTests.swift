@@ -18,9 +18,9 @@ struct SecurityRouteTests {
 
     /// Every route the router serves declares who may call it, in the document the access middleware enforces.
     @Test func everyRouteDeclaresItsAccess() async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
-        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off)
+        let router = stack.server.router
         let routes = router.routes.map { (method: $0.method.rawValue, path: $0.path.description) }
         #expect(routes.count > 30)
         let app = Application(router: router)
@@ -116,13 +116,16 @@ struct SecurityRouteTests {
             #expect(verified.json["intact"] as? Bool == true && (verified.json["entries"] as? Int ?? 0) >= 4, "\(verified.text)")
 
             let listed = try await client.get("/api/v1/keys", headers: Self.bearer(admin))
-            #expect((listed.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["root", "ci"])
+            // "admin" is the key the server created at its first start.
+            #expect((listed.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["admin", "root", "ci"])
 
             let revoked = try await client.execute(uri: "/api/v1/keys/\(id)", method: .delete, headers: Self.bearer(admin))
             #expect(revoked.status == .ok && revoked.json["revoked_at"] != nil, "\(revoked.text)")
             let after = try await client.get("/api/v1/whoami", headers: Self.bearer(secret))
             #expect(after.status == .unauthorized && after.errorMessage.contains("revoked"))
 
+            let firstID = try await stack.authenticator.keys().first { $0.name == "admin" }!.id
+            #expect(try await client.execute(uri: "/api/v1/keys/\(firstID)", method: .delete, headers: Self.bearer(admin)).status == .ok)
             let rootID = try await stack.authenticator.keys().first { $0.name == "root" }!.id
             let last = try await client.execute(uri: "/api/v1/keys/\(rootID)", method: .delete, headers: Self.bearer(admin))
             #expect(last.status == .conflict && last.errorMessage.contains("last active admin key"), "\(last.text)")
@@ -171,6 +174,19 @@ struct SecurityRouteTests {
         }
     }
 
+    /// A key's own limit holds even when the server sets no role limits (it used to be ignored then).
+    @Test func aKeysOwnRateLimitHoldsWithoutServerLimits() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            let limited = try await stack.authenticator.createKey(name: "five", role: .predictor, rateLimit: 0.01, by: "test").secret
+            var statuses: [Int] = []
+            for _ in 0..<3 {
+                let response = try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#, headers: Self.bearer(limited))
+                statuses.append(Int(response.status.code))
+            }
+            #expect(statuses == [200, 429, 429], "\(statuses)")
+        }
+    }
+
     @Test func aPrincipalOverItsRateGets429WithRetryAfter() async throws {
         try await withFerry(authenticated: true, rateLimits: [.viewer: 1000]) { client, stack in
             let slow = try await stack.authenticator.createKey(name: "slow", role: .predictor, rateLimit: 0.01, by: "test").secret
@@ -213,7 +229,7 @@ struct JWTRouteTests {
     static func withJWT(
         _ verifier: JWTVerifier, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let stack = try TestStack()
+        let stack = try await TestStack()
         defer { stack.tearDown() }
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
         try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")

@@ -2,6 +2,7 @@ import FerryCore
 import FerryEngine
 import FerryHTTP
 import FerryRuntimes
+import FerryServer
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -53,6 +54,56 @@ struct SignedModelTests {
         }
     }
 
+    /// Registering with an alias the policy refuses leaves nothing behind: no version, no model, no alias.
+    @Test func aRefusedRegistrationCreatesNoVersion() async throws {
+        let policy = SignaturePolicy(trusted: [try Self.release.publicKey], requiredForAliases: ["production"])
+        try await withFerry(signatures: policy, example: false) { client, stack in
+            var body = try JSONSerialization.jsonObject(with: Data(try Self.registration(signature: nil).utf8)) as! [String: Any]
+            body["aliases"] = ["production"]
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+            let refused = try await client.post("/api/v1/models/scoring/versions", json)
+            #expect(refused.status == .conflict, "\(refused.text)")
+            #expect(refused.errorMessage.contains("alias 'production' requires a trusted signature"), "\(refused.errorMessage)")
+            #expect(try await stack.registry.store.model(named: "scoring") == nil, "no model was created")
+            #expect(try await client.get("/v2/models/scoring").status == .notFound)
+            // The same registration, signed, goes through with its alias.
+            body["signature"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(try Self.signed(model: "scoring")))
+            let accepted = try await client.post(
+                "/api/v1/models/scoring/versions", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+            #expect(accepted.status == .created, "\(accepted.text)")
+            #expect(accepted.json["version"] as? Int == 1 && accepted.json["aliases"] as? [String] == ["production"])
+        }
+    }
+
+    /// A server restarted with `--require-signed-alias production` while production points at an unsigned version
+    /// does not serve it: the model is not ready, infer answers 503 naming the policy, the details say why.
+    @Test func aSignedAliasPolicyAppliesToWhatIsAlreadyStored() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func configuration(_ policy: SignaturePolicy) -> ServerConfiguration {
+            ServerConfiguration(store: .sqlite, dataDirectory: folder, serverVersion: "test", authentication: false, signatures: policy)
+        }
+        do {
+            let first = try await FerryServer.build(configuration(.none), logger: .init(label: "t"))
+            let v = try await first.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), aliases: ["production"], createdBy: "t"))
+            #expect(v.version == 1)
+        }
+        let policy = SignaturePolicy(trusted: [try Self.release.publicKey], requiredForAliases: ["production"])
+        let server = try await FerryServer.build(configuration(policy), logger: .init(label: "t"))
+        #expect(server.models.loadedVersions.isEmpty, "the unsigned production version was not loaded")
+        try await Application(router: server.router).test(.router) { client in
+            let ready = try await client.get("/v2/models/fraud/ready")
+            #expect(ready.status == .serviceUnavailable)
+            let infer = try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#)
+            #expect(infer.status == .serviceUnavailable)
+            #expect(infer.errorMessage.contains("alias 'production' requires a trusted signature (--require-signed-alias)"), "\(infer.errorMessage)")
+            let details = try await client.get("/api/v1/models/fraud")
+            #expect((details.json["serving_blocked"] as? [String: String])?["production"]?.contains("is not signed") == true, "\(details.text)")
+            let version = try await client.get("/api/v1/models/fraud/versions/1")
+            #expect((version.json["serving_blocked"] as? String)?.contains("--require-signed-alias") == true, "\(version.text)")
+        }
+    }
+
     @Test(arguments: ["other model", "untrusted key", "edited"])
     func badSignaturesAreRefusedAtRegistration(_ change: String) async throws {
         let policy = SignaturePolicy(trusted: [try Self.release.publicKey])
@@ -73,7 +124,7 @@ struct SignedModelTests {
     /// matches its artifact (the database was edited) refuses to load.
     @Test func requireSignatureGuardsRegistrationAndLoading() async throws {
         let policy = SignaturePolicy(trusted: [try Self.release.publicKey], requireForLoad: true)
-        let stack = try TestStack(signatures: policy)
+        let stack = try await TestStack(signatures: policy)
         defer { stack.tearDown() }
         let artifact = try TestStack.exampleModel()
         await #expect(throws: FerryError.self) {

@@ -1,0 +1,161 @@
+import FerryCore
+import FerryEngine
+import FerryHTTP
+import FerryRuntimes
+import FerryStoreSQLite
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Every store port one backend provides.
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore
+
+/// Ferry's composition root: the stores, engine services, router and background services of one server, built
+/// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
+public struct FerryServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: any FerryStore
+    public let artifacts: LocalArtifactStore
+    public let models: ModelManager
+    public let registry: Registry
+    public let audit: AuditTrail
+    /// Keys are managed even with authentication off; they are only checked when it is on.
+    public let authenticator: Authenticator
+    public let predictionLogger: PredictionLogger?
+    public let monitor: ModelMonitor?
+    public let endpoints: Endpoints
+    public let dataPlane: DataPlane
+    public let alerts: AlertManager?
+    public let access: AccessControl
+    /// The admin key created on first start, to show once (nil when keys already existed or one was preset).
+    public let newAdminKey: String?
+    let lock: DataDirectoryLock?
+    let logger: Logger
+
+    /// Opens the stores (locking the data directory), wires the engine and the router, creates the first admin key
+    /// when none exists, loads aliased versions and endpoints, and reports ready.
+    public static func build(_ configuration: ServerConfiguration, logger: Logger) async throws -> FerryServer {
+        let data = configuration.dataDirectory
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let lock: DataDirectoryLock?
+        let store: any FerryStore
+        let predictionLog: (any PredictionLog)?
+        switch configuration.store {
+        case .sqlite:
+            lock = try DataDirectoryLock(directory: data)
+            store = try SQLiteMetadataStore(path: data.appendingPathComponent("ferry.sqlite").path)
+            predictionLog = try configuration.predictionLog.map { _ in
+                try SQLitePredictionLog(path: data.appendingPathComponent("predictions.sqlite").path)
+            }
+        case .memory:
+            lock = nil
+            store = try SQLiteMetadataStore()
+            predictionLog = try configuration.predictionLog.map { _ in try SQLitePredictionLog() }
+        }
+        let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
+        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()] + configuration.extraRuntimes)
+        let models = ModelManager(
+            store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
+            metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,
+            serving: configuration.serving)
+        let audit = AuditTrail(store: store, logger: logger)
+        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
+        let authenticator = Authenticator(store: store, logger: logger)
+        let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
+        if !configuration.authentication { try await authenticator.reload() }
+        let predictionLogger = zip(predictionLog, configuration.predictionLog).map { PredictionLogger(log: $0, configuration: $1, logger: logger) }
+        let monitor = predictionLog.map { ModelMonitor(registry: registry, models: models, log: $0) }
+        let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger)
+        let dataPlane = DataPlane(
+            models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
+            predictionLog: predictionLogger, endpoints: endpoints)
+        let alerts = monitor.map {
+            AlertManager(
+                store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger,
+                retryDelays: configuration.webhookRetryDelays)
+        }
+        var jwt: JWTVerifier?
+        if let settings = configuration.jwt {
+            jwt = try await JWTVerifier(
+                hs256Secret: settings.hs256Secret, publicKeysPEM: settings.publicKeysPEM, issuer: settings.issuer, audience: settings.audience)
+        }
+        let access = AccessControl(
+            authenticator: configuration.authentication ? authenticator : nil, jwt: jwt,
+            rateLimiter: RateLimiter(defaults: configuration.rateLimits))
+        await models.warmStart()
+        try await endpoints.load()
+        dataPlane.setReady(true)
+        return FerryServer(
+            configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
+            authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
+            dataPlane: dataPlane, alerts: alerts, access: access, newAdminKey: newAdminKey, lock: lock, logger: logger)
+    }
+
+    /// The router of the whole HTTP API on this server's parts (built on each call; routers are not Sendable).
+    public var router: Router<FerryRequestContext> {
+        makeRouter(dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, limits: configuration.http)
+    }
+
+    /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
+    /// silent for the idle timeout. Throws naming the file that cannot be read.
+    public static func httpServer(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [ExpectContinueHandler()],
+            idleTimeout: .milliseconds(Int64(configuration.idleTimeout / .milliseconds(1)))))
+        guard let tls = configuration.tls else { return http }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
+        } catch {
+            throw FerryError.invalid("--tls-cert '\(tls.certificateChain)' is not a readable PEM certificate file (\(error))")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+        } catch {
+            throw FerryError.invalid("--tls-key '\(tls.privateKey)' is not a readable PEM private key file (\(error))")
+        }
+        guard !chain.isEmpty else { throw FerryError.invalid("--tls-cert '\(tls.certificateChain)' holds no certificate") }
+        return try .tls(http, tlsConfiguration: .makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+    }
+
+    /// The HTTP application on the configured address.
+    public func application(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        Application(
+            router: router,
+            server: try Self.httpServer(configuration),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ferry"),
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// The services that run beside the HTTP server: the prediction log's writer, alert evaluation, rollouts.
+    public var backgroundServices: [any Service] {
+        var services: [any Service] = []
+        if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
+        if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval)) }
+        services.append(RolloutService(endpoints: endpoints, interval: configuration.rolloutInterval))
+        return services
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains: readiness turns false first, in-flight requests finish, the
+    /// prediction log writes what they queued.
+    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+        // Shutdown runs in reverse order, so the prediction log, first here, stops last.
+        let services = backgroundServices + [try application(onServerRunning: onServerRunning), ReadinessService(dataPlane: dataPlane, logger: logger)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}

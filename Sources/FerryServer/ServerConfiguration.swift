@@ -1,0 +1,105 @@
+import FerryCore
+import FerryEngine
+import FerryHTTP
+import Foundation
+
+/// Everything `ferry serve` can be told, as one value. `FerryServer.build` turns it into a running server's parts;
+/// the executable fills it from flags and the tests fill it directly, so both run the same wiring.
+public struct ServerConfiguration: Sendable {
+    /// Where registry metadata, keys, the audit trail and the prediction log live.
+    public enum Store: Sendable {
+        /// SQLite files in the data directory (the embedded default); the folder is locked to one server.
+        case sqlite
+        /// SQLite in memory, artifacts in the data directory: for tests.
+        case memory
+    }
+
+    /// JWT bearer tokens accepted next to API keys.
+    public struct JWT: Sendable {
+        public var hs256Secret: String?
+        public var publicKeysPEM: [String]
+        public var issuer: String?
+        public var audience: String?
+
+        public init(hs256Secret: String? = nil, publicKeysPEM: [String] = [], issuer: String? = nil, audience: String? = nil) {
+            self.hs256Secret = hs256Secret
+            self.publicKeysPEM = publicKeysPEM
+            self.issuer = issuer
+            self.audience = audience
+        }
+    }
+
+    /// PEM files for HTTPS.
+    public struct TLS: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    public var store: Store
+    public var dataDirectory: URL
+    public var host: String
+    public var port: Int
+    public var serverVersion: String
+
+    /// API keys (and JWTs) required on every route but the health probes; false makes every caller an admin.
+    public var authentication: Bool
+    /// The first admin key, instead of a random one (FERRY_ADMIN_KEY).
+    public var adminKeyPreset: String?
+    /// Requests per second per principal of a role; a key's own limit always applies.
+    public var rateLimits: [Role: Double]
+    public var jwt: JWT?
+    public var signatures: SignaturePolicy
+
+    public var serving: ServingPolicy
+    public var inference: InferenceLimits
+    public var http: HTTPLimits
+    public var requestMetrics: Bool
+    /// nil turns the prediction log off (and with it monitoring and alerts).
+    public var predictionLog: PredictionLogger.Configuration?
+    public var alertInterval: Duration
+    public var webhookRetryDelays: [Duration]
+    public var rolloutInterval: Duration
+
+    public var tls: TLS?
+    public var idleTimeout: Duration
+    /// Runtimes beyond the built-in XGBoost and LightGBM ones (tests add a fake).
+    public var extraRuntimes: [any ModelRuntime]
+
+    public init(
+        store: Store = .sqlite, dataDirectory: URL, host: String = "127.0.0.1", port: Int = 8080, serverVersion: String,
+        authentication: Bool = true, adminKeyPreset: String? = nil, rateLimits: [Role: Double] = [:], jwt: JWT? = nil,
+        signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), inference: InferenceLimits = InferenceLimits(),
+        http: HTTPLimits = HTTPLimits(), requestMetrics: Bool = true,
+        predictionLog: PredictionLogger.Configuration? = PredictionLogger.Configuration(),
+        alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
+        rolloutInterval: Duration = .seconds(1), tls: TLS? = nil, idleTimeout: Duration = .seconds(60),
+        extraRuntimes: [any ModelRuntime] = []
+    ) {
+        self.store = store
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+        self.serverVersion = serverVersion
+        self.authentication = authentication
+        self.adminKeyPreset = adminKeyPreset
+        self.rateLimits = rateLimits
+        self.jwt = jwt
+        self.signatures = signatures
+        self.serving = serving
+        self.inference = inference
+        self.http = http
+        self.requestMetrics = requestMetrics
+        self.predictionLog = predictionLog
+        self.alertInterval = alertInterval
+        self.webhookRetryDelays = webhookRetryDelays
+        self.rolloutInterval = rolloutInterval
+        self.tls = tls
+        self.idleTimeout = idleTimeout
+        self.extraRuntimes = extraRuntimes
+    }
+}

@@ -1,0 +1,83 @@
+import FerryCore
+import FerryServer
+import FerryTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root as `ferry serve` uses it: the data folder's lock and the real HTTP server.
+struct ServerAssemblyTests {
+    /// A second server on a folder a running server holds refuses to start, naming the folder and the holder.
+    @Test func aSecondServerOnTheSameDataFolderRefusesToStart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let configuration = ServerConfiguration(store: .sqlite, dataDirectory: folder, serverVersion: "test", authentication: false)
+        let first = try await FerryServer.build(configuration, logger: .init(label: "t"))
+        await #expect {
+            _ = try await FerryServer.build(configuration, logger: .init(label: "t"))
+        } throws: { error in
+            let message = (error as? FerryError)?.message ?? "\(error)"
+            return message.contains(folder.path) && message.contains("pid \(getpid())")
+        }
+        withExtendedLifetime(first) {}
+    }
+
+    /// `Expect: 100-continue` (curl's default above 1 MiB) is answered at once, so the body follows without the
+    /// client waiting for its own timeout.
+    @Test func expectContinueIsAnswered() async throws {
+        let stack = try await TestStack { $0.port = 0 }
+        defer { stack.tearDown() }
+        try await stack.server.application().test(.live) { client in
+            let port = try #require(client.port)
+            let body = #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#
+            let connection = try RawConnection(port: port)
+            try connection.send(
+                "POST /v1/models/fraud:predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+            // No body yet: the server must answer 100 before the client sends it. A silent server times out here.
+            let interim = try connection.receive()
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+            try connection.send(body)
+            var answer = try connection.receive()
+            if answer.isEmpty || !answer.contains("HTTP/1.1 ") { answer += try connection.receive() }
+            #expect(answer.contains("HTTP/1.1 404") || answer.contains("HTTP/1.1 200"), "\(answer)")
+        }
+    }
+}
+
+/// A blocking TCP connection to 127.0.0.1 with a 5-second receive timeout, for protocol-level checks.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw FerryError(.internal, "connect failed: \(errno)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw FerryError(.internal, "write failed") }
+    }
+
+    /// What arrives next (empty after the timeout).
+    func receive() throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = read(fd, &buffer, buffer.count)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
+    deinit { close(fd) }
+}
