@@ -110,8 +110,14 @@ stop
 (cd "$work" && "$FERRY" sign keygen release)
 "$FERRY" sign examples/fraud/model.json --key "$work/release.key.json" --model fraud --out "$work/model.sig.json"
 start --trusted-key "$work/release.pub.json" --require-signed-alias production
-curl -sf "${auth[@]}" "$server/v2/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["parameters"]["version"]=="2", m' \
+curl -sf "${auth[@]}" "$server/api/v1/models/fraud" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["aliases"]["production"]==2, m' \
   || fail "production alias did not survive a restart"
+# production points at unsigned version 2, which the new policy forbids: not ready, 503 naming the policy, and said.
+code=$(curl -s -o "$work/blocked.json" -w '%{http_code}' "${auth[@]}" "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
+[ "$code" = 503 ] && grep -q "requires a trusted signature (--require-signed-alias)" "$work/blocked.json" \
+  || fail "an unsigned production version was served under --require-signed-alias ($code: $(cat "$work/blocked.json"))"
+"$FERRY" models show fraud | tee "$work/show.txt"
+grep -q "blocked" "$work/show.txt" || fail "models show does not say that production is blocked"
 # Predictions served before SIGTERM were written out during shutdown.
 curl -sf "${auth[@]}" "$server/api/v1/models/fraud/predictions?limit=1000" \
   | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["items"]); assert n >= 4, n; print(f"{n} logged predictions survived the restart")' \
@@ -123,6 +129,7 @@ curl -sf "${auth[@]}" "$server/api/v1/models/fraud/predictions?limit=1000" \
 if "$FERRY" alias set fraud production 1 2>"$work/err.txt"; then fail "an unsigned version took production"; fi
 grep -q "is not signed; alias 'production' requires a trusted signature" "$work/err.txt" || fail "unclear signature error: $(cat "$work/err.txt")"
 "$FERRY" alias set fraud production 3 --reason "signed release"
+curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -d @examples/fraud/request.json >/dev/null || fail "signed production not served"
 stop
 
 # Secure by default: no unauthenticated server on a network address.

@@ -24,12 +24,30 @@ public struct RequestedOutput: Sendable, Equatable {
 }
 
 /// An inference response in the shape of the Open Inference Protocol.
+/// How a request was answered beyond its outputs: the prediction id feedback refers to and, for endpoint requests,
+/// which version answered, whether a fallback or the cache did. Wire adapters turn it into headers and parameters.
+public struct Serving: Sendable, Equatable {
+    /// The id of the logged prediction (nil when the prediction log is off).
+    public var predictionID: String?
+    /// The version that answered an endpoint request (nil for a static fallback value).
+    public var servedBy: VersionRef?
+    /// The variant that failed when the endpoint's primary answered instead.
+    public var fallbackFrom: VersionRef?
+    /// The endpoint's declared fallback answered.
+    public var fallback = false
+    /// The answer came from the endpoint's cache.
+    public var cached = false
+
+    public init(predictionID: String? = nil) { self.predictionID = predictionID }
+}
+
 public struct InferenceResponse: Sendable {
     public var modelName: String
     public var modelVersion: String?
     public var id: String?
     public var parameters: Parameters
     public var outputs: [Tensor]
+    public var serving = Serving()
 
     public init(modelName: String, modelVersion: String?, id: String?, parameters: Parameters = [:], outputs: [Tensor]) {
         self.modelName = modelName

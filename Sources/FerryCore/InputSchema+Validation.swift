@@ -1,8 +1,9 @@
 /// Turning wire inputs into a feature matrix, checking every value against the schema on the way.
 ///
-/// Two V2 layouts are accepted: one 2-D tensor `[N, F]` whose columns are the features in schema order (any name
-/// that is not a feature name, conventionally `input`), or one tensor per feature named after it, each `[N]` or
-/// `[N, 1]`. V1 instances are rows, either in schema order or keyed by feature name.
+/// Two V2 layouts are accepted, with the names model metadata advertises: one 2-D tensor `input` of shape `[N, F]`
+/// whose columns are the features in schema order, or one tensor per feature named after it, each `[N]` or
+/// `[N, 1]`. Any other name is refused by name. V1 instances are rows, either in schema order or keyed by feature
+/// name.
 extension InputSchema {
     /// The canonical name of the single matrix input advertised in model metadata.
     public static let matrixInputName = "input"
@@ -11,8 +12,16 @@ extension InputSchema {
         guard !inputs.isEmpty else {
             throw FerryError.invalid("request has no inputs; send one tensor '\(Self.matrixInputName)' of shape [N, \(features.count)] or one tensor per feature")
         }
+        let matrixIsAFeature = features.contains { $0.name == Self.matrixInputName }
+        if !matrixIsAFeature, let tensor = inputs.first(where: { $0.name == Self.matrixInputName }) {
+            if let extra = inputs.first(where: { $0.name != Self.matrixInputName }) {
+                throw FerryError.invalid("input '\(extra.name)' is not an input of this model: the matrix input '\(Self.matrixInputName)' [N, \(features.count)] carries every feature, so send no other tensor with it")
+            }
+            guard inputs.count == 1 else { throw FerryError.invalid("input '\(Self.matrixInputName)' is given twice") }
+            return try matrix(fromMatrixTensor: tensor, limits: limits)
+        }
         if inputs.count == 1, !features.contains(where: { $0.name == inputs[0].name }) {
-            return try matrix(fromMatrixTensor: inputs[0], limits: limits)
+            throw FerryError.invalid("input '\(inputs[0].name)' is not an input of this model; send one tensor '\(Self.matrixInputName)' of shape [N, \(features.count)] or one tensor per feature of \(featureList)")
         }
         return try matrix(fromColumns: inputs, limits: limits)
     }

@@ -6,7 +6,7 @@ import Synchronization
 public struct CallOptions: Sendable {
     /// Pins a caller of an endpoint to one variant (the value of the endpoint's sticky header).
     public var routingKey: String?
-    /// Seconds the caller waits at most; nil uses the endpoint's `timeout_ms`, else no deadline.
+    /// Seconds the caller waits at most; 0 waits without a deadline; nil uses the endpoint's `timeout_ms`, else none.
     public var timeout: Double?
 
     public init(routingKey: String? = nil, timeout: Double? = nil) {
@@ -19,35 +19,16 @@ public struct CallOptions: Sendable {
 public struct Prediction: Sendable {
     public var version: Int?
     public var predictions: [JSONValue]
-    public var predictionID: String?
-    /// For endpoint requests: the version that answered, and whether it was the endpoint's fallback.
-    public var servedBy: VersionRef?
-    public var fallback = false
+    public var serving: Serving
 
     public init(version: Int?, predictions: [JSONValue], predictionID: String?) {
         self.version = version
         self.predictions = predictions
-        self.predictionID = predictionID
+        self.serving = Serving(predictionID: predictionID)
     }
 }
 
 extension DataPlane {
-    /// Response parameter (V2) and header naming the model version that answered an endpoint request.
-    public static let servedByParameter = "served_by"
-    /// Response parameter set when the chosen variant failed and the endpoint's primary version answered instead.
-    public static let fallbackFromParameter = "fallback_from"
-    /// Response parameter set when the endpoint's declared fallback answered.
-    public static let fallbackParameter = "fallback"
-    /// Response parameter set when the answer came from the endpoint's cache.
-    public static let cachedParameter = "cached"
-
-    /// Who answered an endpoint request.
-    struct Answered {
-        var variant: VersionRef?
-        var fallbackFrom: VersionRef?
-        var isFallback = false
-        var cached = false
-    }
 
     /// Routes one request through an endpoint:
     /// 1. picks a variant (sticky when a routing key is given) and answers from the endpoint's cache when it can;
@@ -59,18 +40,23 @@ extension DataPlane {
         _ endpoint: Endpoint, _ endpoints: Endpoints, _ options: CallOptions, mirror: InferenceRequest?, cacheKey: [UInt8]?,
         _ run: @escaping @Sendable (Endpoint.Variant) async throws -> (Result, [Double]),
         constant: @Sendable (Double, String) -> Result,
-        mark: (inout Result, Answered) -> Void
+        mark: (inout Result, Serving) -> Void
     ) async throws -> Result {
         let chosen = endpoint.variant(at: options.routingKey.map { Endpoint.point(forKey: $0) } ?? Double.random(in: 0..<1))
         let primary = endpoints.primary(of: endpoint)
         let cache = cacheKey.flatMap { _ in endpoints.cache(for: endpoint) }
         if let cache, let cacheKey, let hit = cache.get(PredictionCache.Key(version: chosen.ref, request: cacheKey)) as? Result {
             var result = hit
-            mark(&result, Answered(variant: chosen.ref, cached: true))
+            var serving = Serving()
+            serving.servedBy = chosen.ref
+            serving.cached = true
+            mark(&result, serving)
             return result
         }
         let start = ContinuousClock.now
-        let deadline = (options.timeout ?? endpoint.timeoutMs.map { Double($0) / 1000 }).map { start + .milliseconds(Int64($0 * 1000)) }
+        // A caller's timeout of 0 means no deadline, even where the endpoint sets one.
+        let seconds = options.timeout ?? endpoint.timeoutMs.map { Double($0) / 1000 }
+        let deadline = seconds.flatMap { $0 > 0 ? start + .milliseconds(Int64($0 * 1000)) : nil }
         func attempt(_ variant: Endpoint.Variant) async throws -> (Result, [Double]) {
             let begin = ContinuousClock.now
             do {
@@ -83,7 +69,8 @@ extension DataPlane {
                 throw error
             }
         }
-        var answered = Answered(variant: chosen.ref)
+        var answered = Serving()
+        answered.servedBy = chosen.ref
         var result: Result
         var outputs: [Double]
         do {
@@ -91,25 +78,30 @@ extension DataPlane {
                 (result, outputs) = try await attempt(chosen)
             } catch where chosen.ref != primary.ref && !Self.isClientError(error) {
                 (result, outputs) = try await attempt(primary)
-                answered = Answered(variant: primary.ref, fallbackFrom: chosen.ref)
+                answered.servedBy = primary.ref
+                answered.fallbackFrom = chosen.ref
             }
             if let cache, let cacheKey, let response = result as? InferenceResponse {
-                cache.put(PredictionCache.Key(version: answered.variant!, request: cacheKey), response)
+                cache.put(PredictionCache.Key(version: answered.servedBy!, request: cacheKey), response)
             }
         } catch where endpoint.fallback != nil && !Self.isClientError(error) {
             let fallback = endpoint.fallback!
             if let ref = fallback.ref {
                 (result, outputs) = try await run(Endpoint.Variant(model: ref.model, version: ref.version, weight: 0))
-                answered = Answered(variant: ref, fallbackFrom: chosen.ref, isFallback: true)
+                answered.servedBy = ref
+                answered.fallbackFrom = chosen.ref
+                answered.fallback = true
             } else {
                 let name = (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.outputs.first?.name ?? "predict"
                 result = constant(fallback.value ?? 0, name)
                 outputs = []
-                answered = Answered(variant: nil, fallbackFrom: chosen.ref, isFallback: true)
+                answered.servedBy = nil
+                answered.fallbackFrom = chosen.ref
+                answered.fallback = true
             }
         }
         mark(&result, answered)
-        if let mirror, !endpoint.shadows.isEmpty, !answered.isFallback {
+        if let mirror, !endpoint.shadows.isEmpty, !answered.fallback {
             shadow(endpoint, mirror, primaryOutputs: outputs, primarySeconds: Self.elapsed(start), endpoints.shadows)
         }
         return result

@@ -51,9 +51,6 @@ public final class DataPlane: Sendable {
         self.predictionLog = predictionLog
     }
 
-    /// Response parameter (V2) and field (V1) carrying the prediction id that feedback refers to.
-    public static let predictionIDParameter = "prediction_id"
-
     /// A time-ordered 128-bit id in UUID text form (version-7 layout: 48 bits of Unix milliseconds, then random
     /// bits), built without Foundation's formatting. Ids that grow with time keep the log's index appends cheap.
     static func predictionID(now: Date = Date()) -> String {
@@ -131,7 +128,7 @@ public final class DataPlane: Sendable {
     public func infer(model: String, version: String?, request: InferenceRequest, options: CallOptions = CallOptions()) async throws -> InferenceResponse {
         if version == nil, let endpoints, let endpoint = endpoints.endpoint(named: model) {
             let rows = request.inputs.first?.shape.first ?? 1
-            return try await routed(endpoint, endpoints, options, mirror: request, cacheKey: PredictionCache.canonical(request)) { variant in
+            var response = try await routed(endpoint, endpoints, options, mirror: request, cacheKey: PredictionCache.canonical(request)) { variant in
                 var response = try await self.inferOnVersion(model: variant.model, version: String(variant.version), request: request)
                 response.modelName = endpoint.name
                 return (response, Self.firstOutput(response.outputs))
@@ -139,17 +136,18 @@ public final class DataPlane: Sendable {
                 InferenceResponse(
                     modelName: endpoint.name, modelVersion: nil, id: request.id,
                     outputs: [Tensor(name: outputName, datatype: .fp64, shape: [rows], data: .float64(Array(repeating: value, count: rows)))])
-            } mark: { response, served in
-                response.parameters[Self.servedByParameter] = served.variant.map { .string($0.description) }
-                if let failed = served.fallbackFrom { response.parameters[Self.fallbackFromParameter] = .string(failed.description) }
-                if served.isFallback { response.parameters[Self.fallbackParameter] = .bool(true) }
-                if served.cached {
-                    response.parameters[Self.cachedParameter] = .bool(true)
-                    response.parameters[Self.predictionIDParameter] = nil
-                }
+            } mark: { response, serving in
+                // The version's own prediction id stays; a cached answer gets its own below.
+                let id = response.serving.predictionID
+                response.serving = serving
+                response.serving.predictionID = serving.cached ? nil : id
             }
+            if response.serving.cached, let ref = response.serving.servedBy {
+                response.serving.predictionID = await recordCached(ref, request, response.outputs)
+            }
+            return response
         }
-        return try await Self.withDeadline(options.timeout) {
+        return try await Self.withDeadline(options.timeout.flatMap { $0 > 0 ? $0 : nil }) {
             try await self.inferOnVersion(model: model, version: version, request: request)
         }
     }
@@ -188,9 +186,7 @@ public final class DataPlane: Sendable {
             }
             var response = InferenceResponse(
                 modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
-            if let id = record(served, batch, outputs, since: start) {
-                response.parameters[Self.predictionIDParameter] = .string(id)
-            }
+            response.serving.predictionID = record(served, batch, outputs, since: start)
             served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(nil)
             return response
@@ -215,12 +211,13 @@ public final class DataPlane: Sendable {
                 return (result, outputs)
             } constant: { value, _ in
                 Prediction(version: nil, predictions: Array(repeating: .number(value), count: instances.count), predictionID: nil)
-            } mark: { result, served in
-                result.servedBy = served.variant
-                result.fallback = served.isFallback
+            } mark: { result, serving in
+                let id = result.serving.predictionID
+                result.serving = serving
+                result.serving.predictionID = id
             }
         }
-        return try await Self.withDeadline(options.timeout) {
+        return try await Self.withDeadline(options.timeout.flatMap { $0 > 0 ? $0 : nil }) {
             try await self.predictOnVersion(model: model, version: version, instances: instances)
         }
     }
@@ -253,6 +250,17 @@ public final class DataPlane: Sendable {
             served.admission.exit(error)
             throw error
         }
+    }
+
+    /// Logs an answer an endpoint's cache gave (it is a prediction the caller acts on, and feedback may name it)
+    /// and returns its own prediction id. The answer's inputs are validated against the version as any request's.
+    private func recordCached(_ ref: VersionRef, _ request: InferenceRequest, _ outputs: [Tensor]) async -> String? {
+        guard predictionLog != nil,
+              let served = try? await models.served(model: ref.model, selector: .number(ref.version)),
+              let batch = try? served.version.inputSchema.matrix(from: request.inputs, limits: limits)
+        else { return nil }
+        let modelOutputs = outputs.filter { $0.name != Self.contributionsOutput }
+        return record(served, batch, modelOutputs, since: .now)
     }
 
     /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.

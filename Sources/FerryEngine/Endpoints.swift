@@ -213,6 +213,11 @@ public final class Endpoints: Sendable {
         endpoint.variants = Self.traffic(rollout)
         endpoint.updatedAt = time
         resetStats(name, keepStable: false)
+        // The previous rollout's verdicts are not this one's: a fresh rollout has none until its first evaluation.
+        state.withLock { state in
+            state.lastGates[name] = nil
+            state.lastObservation[name] = nil
+        }
         try await save(rollout, endpoint, RolloutEvent(
             endpoint: name, at: time, action: "started", stable: stable, candidate: candidate, fromPercent: 0,
             toPercent: rollout.candidatePercent, by: actor, reason: "plan \(plan.steps.map { Rollout.format($0) }.joined(separator: "→"))%, bake \(Rollout.format(plan.bakeSeconds)) s"))
@@ -228,8 +233,7 @@ public final class Endpoints: Sendable {
         let before = rollout.candidatePercent
         let time = now()
         try rollout.apply(command, by: actor, at: time)
-        endpoint.variants = Self.traffic(rollout)
-        endpoint.updatedAt = time
+        Self.apply(rollout, to: &endpoint, at: time)
         if command == .resume { resetStats(name, keepStable: true) }
         let action = switch command {
         case .pause: "paused"
@@ -269,8 +273,7 @@ public final class Endpoints: Sendable {
                   var endpoint = endpoint(named: snapshot.endpoint) else { return }
             let before = rollout.candidatePercent
             rollout.apply(decision, at: time)
-            endpoint.variants = Self.traffic(rollout)
-            endpoint.updatedAt = time
+            Self.apply(rollout, to: &endpoint, at: time)
             let action = switch decision {
             case .advance: "advanced"
             case .promote: "promoted"
@@ -327,6 +330,14 @@ public final class Endpoints: Sendable {
         logger.notice("rollout \(stored.action)", metadata: [
             "endpoint": "\(rollout.endpoint)", "candidate": "\(rollout.candidate)", "from": "\(stored.fromPercent)",
             "to": "\(stored.toPercent)", "reason": "\(stored.reason ?? "-")"])
+    }
+
+    /// The endpoint once a rollout's state is applied: its traffic, and no shadow of a version it now serves
+    /// (a promoted candidate that was shadowed before would be compared with itself).
+    static func apply(_ rollout: Rollout, to endpoint: inout Endpoint, at time: Date) {
+        endpoint.variants = traffic(rollout)
+        endpoint.updatedAt = time
+        if rollout.status == .promoted { endpoint.shadows.removeAll { $0.ref == rollout.candidate } }
     }
 
     /// The endpoint's variants for a rollout's state: candidate first, so sticky callers only ever move onto it.

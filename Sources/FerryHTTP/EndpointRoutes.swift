@@ -108,16 +108,7 @@ extension API {
         enum CodingKeys: String, CodingKey { case model, version, strategy, steps, bakeSeconds = "bake_seconds", gates }
 
         func plan() throws -> RolloutPlan {
-            let defaults = RolloutPlan()
-            switch strategy ?? "canary" {
-            case "canary":
-                return RolloutPlan(steps: steps ?? defaults.steps, bakeSeconds: bakeSeconds ?? defaults.bakeSeconds, gates: gates ?? defaults.gates)
-            case "blue-green":
-                guard steps == nil || steps == [100] else { throw FerryError.invalid("field 'steps' does not apply to strategy 'blue-green' (it switches 100% at once)") }
-                return RolloutPlan(steps: [100], bakeSeconds: bakeSeconds ?? 600, gates: gates ?? defaults.gates)
-            case let other:
-                throw FerryError.invalid("field 'strategy' is '\(other)'; use 'canary' or 'blue-green'")
-            }
+            try RolloutPlan.make(strategy: strategy, steps: steps, bakeSeconds: bakeSeconds, gates: gates)
         }
     }
 

@@ -114,9 +114,9 @@ struct InferenceRoutes<Context: RequestContext> {
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
-        if case .string(let servedBy)? = response.parameters[DataPlane.servedByParameter] { headers[.ferryServedBy] = servedBy }
-        if response.parameters[DataPlane.fallbackParameter] != nil { headers[.ferryFallback] = "true" }
-        if case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] { headers[.ferryPredictionID] = id }
+        if let servedBy = response.serving.servedBy { headers[.ferryServedBy] = servedBy.description }
+        if response.serving.fallback { headers[.ferryFallback] = "true" }
+        if let id = response.serving.predictionID { headers[.ferryPredictionID] = id }
         if let headerLength {
             headers[.inferenceHeaderContentLength] = String(headerLength)
             headers[.contentType] = "application/octet-stream"
@@ -141,17 +141,16 @@ struct InferenceRoutes<Context: RequestContext> {
             w.string(String(version))
             headers[.ferryModelVersion] = String(version)
         }
-        if result.fallback {
+        if result.serving.fallback {
             w.raw(",\"fallback\":true")
             headers[.ferryFallback] = "true"
         }
-        if let servedBy = result.servedBy {
+        if let servedBy = result.serving.servedBy {
             w.raw(",\"served_by\":")
             w.string(servedBy.description)
             headers[.ferryServedBy] = servedBy.description
         }
-        let predictionID = result.predictionID
-        if let predictionID {
+        if let predictionID = result.serving.predictionID {
             w.raw(",\"prediction_id\":")
             w.string(predictionID)
             headers[.ferryPredictionID] = predictionID
@@ -163,19 +162,19 @@ struct InferenceRoutes<Context: RequestContext> {
 
 extension InferenceRoutes {
     /// The routing key (an endpoint's sticky header) and the deadline (`Ferry-Timeout-Ms` header, or the V2
-    /// `timeout_ms` parameter) of a request.
+    /// `timeout_ms` parameter; 0 means none) of a request.
     private func options(_ name: String, _ version: String?, _ request: Request, parameter: ParameterValue?) throws -> CallOptions {
         var options = CallOptions()
         if version == nil, let header = dataPlane.endpoints?.endpoint(named: name)?.stickyHeader, let field = HTTPField.Name(header) {
             options.routingKey = request.headers[field]
         }
         if let text = request.headers[.ferryTimeoutMs] {
-            guard let ms = Double(text), ms > 0, ms <= 3_600_000 else {
+            guard let ms = Double(text), ms >= 0, ms <= 3_600_000 else {
                 throw FerryError.invalid("header Ferry-Timeout-Ms '\(text)' must be a number of milliseconds between 0 and 3600000")
             }
             options.timeout = ms / 1000
         } else if let parameter {
-            guard let ms = parameter.doubleValue, ms > 0, ms <= 3_600_000 else {
+            guard let ms = parameter.doubleValue, ms >= 0, ms <= 3_600_000 else {
                 throw FerryError.invalid("parameter 'timeout_ms' must be a number of milliseconds between 0 and 3600000")
             }
             options.timeout = ms / 1000

@@ -47,8 +47,11 @@ extension SQLiteMetadataStore: EndpointStore {
                 arguments: [rollout.endpoint, state])
             try db.execute(
                 sql: "INSERT INTO rollout_event (endpoint, at, event) VALUES (?, ?, '')", arguments: [event.endpoint, Self.millis(event.at)])
-            stored.sequence = db.lastInsertedRowID
-            try db.execute(sql: "UPDATE rollout_event SET event = ? WHERE seq = ?", arguments: [try Self.json(stored), stored.sequence])
+            let row = db.lastInsertedRowID
+            // Events are numbered per endpoint (1, 2, ...), not across all endpoints.
+            stored.sequence = try Int64.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM rollout_event WHERE endpoint = ?", arguments: [event.endpoint]) ?? 1
+            try db.execute(sql: "UPDATE rollout_event SET event = ? WHERE seq = ?", arguments: [try Self.json(stored), row])
             try Self.audit(db, audit, stored)
             return stored
         }

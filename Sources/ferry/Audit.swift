@@ -36,7 +36,8 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let entries = try await Audit.fetchAll(options.client)
+            // The entries exactly as the API shapes them (ISO-8601 times, snake_case keys).
+            let entries = try await Audit.fetchPages(options.client)
             var text = ""
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -95,10 +96,15 @@ struct Audit: AsyncParsableCommand {
 
     /// Every entry from the server, paging by sequence number.
     static func fetchAll(_ client: APIClient) async throws -> [AuditEntry] {
-        var all: [AuditEntry] = []
+        try await fetchPages(client).map { try $0.entry() }
+    }
+
+    /// Every entry as the API answers it.
+    static func fetchPages(_ client: APIClient) async throws -> [WireEntry] {
+        var all: [WireEntry] = []
         while true {
             let data = try await client.get("/api/v1/audit?after=\(all.last?.seq ?? 0)&limit=10000")
-            let page = try JSONDecoder().decode(Page.self, from: data).items.map { try $0.entry() }
+            let page = try JSONDecoder().decode(Page.self, from: data).items
             all += page
             if page.count < 10_000 { return all }
         }
@@ -106,7 +112,8 @@ struct Audit: AsyncParsableCommand {
 
     struct Page: Decodable { var items: [WireEntry] }
 
-    struct WireEntry: Decodable {
+    /// An entry in the API's shape (`SecurityRoutes`' entry body).
+    struct WireEntry: Codable {
         var seq: Int64
         var at: String
         var actor, action, target: String

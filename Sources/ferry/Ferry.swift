@@ -12,16 +12,14 @@ struct Ferry: AsyncParsableCommand {
             (default http://127.0.0.1:8080, or set --server / FERRY_SERVER).
             """,
         // No `version:` here: ArgumentParser would add a `--version` flag to every subcommand, where it collides
-        // with options like `ferry models show NAME --version N`. `ferry --version` is the root's own flag.
+        // with options like `ferry models show NAME --version N`. `main` answers `ferry --version` itself.
         subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, Alerts.self, EndpointCommands.self, RolloutCommands.self, Keys.self, Audit.self, Sign.self]
     )
 
-    @Flag(name: .customLong("version"), help: "Print Ferry's version and exit.")
-    var showVersion = false
-
-    func run() async throws {
-        guard showVersion else { throw CleanExit.helpRequest(self) }
-        print(Self.version)
+    /// `ferry --version` prints the version; everything else is parsed as usual.
+    static func main() async {
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] { return print(version) }
+        await main(nil)
     }
 }
 

@@ -54,7 +54,7 @@ struct PredictionLoggerTests {
         try await stack.registerFake("m", value: 1)
         let response = try await stack.dataPlane.infer(model: "m", version: nil, request: InferenceRequest(
             inputs: [Tensor(name: "input", datatype: .fp32, shape: [2, 3], data: .float32([1, 2, 3, 4, 5, 6]))]))
-        guard case .string(let id)? = response.parameters[DataPlane.predictionIDParameter] else {
+        guard let id = response.serving.predictionID else {
             Issue.record("no prediction id")
             return
         }

@@ -39,6 +39,9 @@ struct ResilienceTests {
             #expect(bad.status == .badRequest && bad.errorMessage.contains("Ferry-Timeout-Ms"))
             let patient = try await client.post("/v2/models/m/infer", Self.row)
             #expect(patient.status == .ok, "no deadline, no timeout")
+            headers[HTTPField.Name("Ferry-Timeout-Ms")!] = "0"
+            let unbounded = try await client.post("/v2/models/m/infer", Self.row, headers: headers)
+            #expect(unbounded.status == .ok, "0 means no deadline: \(unbounded.text)")
         }
     }
 
@@ -89,7 +92,14 @@ struct ResilienceTests {
             #expect((first.json["parameters"] as? [String: Any])?["cached"] == nil)
             let second = try await client.post("/v2/models/ep/infer", Self.row)
             let parameters = second.json["parameters"] as? [String: Any]
-            #expect(parameters?["cached"] as? Bool == true && parameters?["prediction_id"] == nil, "\(second.text)")
+            // A cached answer is a prediction the caller acts on: it has its own id, logged, that feedback can name.
+            let firstID = (first.json["parameters"] as? [String: Any])?["prediction_id"] as? String
+            let cachedID = parameters?["prediction_id"] as? String
+            #expect(parameters?["cached"] as? Bool == true && cachedID != nil && cachedID != firstID, "\(second.text)")
+            #expect(second.headers[HTTPField.Name("Ferry-Prediction-Id")!] == cachedID)
+            await stack.predictionLogger.flush()
+            let logged = try await client.get("/api/v1/predictions/\(cachedID ?? "none")")
+            #expect(logged.status == .ok && logged.json["version"] as? Int == 1, "\(logged.text)")
             #expect((second.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double] == [6])
             let other = try await client.post("/v2/models/ep/infer", #"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP64","data":[1,2,4]}]}"#)
             #expect((other.json["parameters"] as? [String: Any])?["cached"] == nil, "another input is another key")

@@ -158,6 +158,45 @@ struct RolloutScenarioTests {
         #expect(put.status == .ok, "\(put.text)")
     }
 
+    /// A second rollout starts with no verdicts (not the previous one's), its events are numbered from 1 for its
+    /// endpoint, and a promoted candidate that was shadowed is no longer shadowed.
+    @Test func aNewRolloutStartsCleanAndAPromotedShadowIsDropped() async throws {
+        try await withFerry(example: false) { client, stack in
+            try await Self.setUp(stack, client, candidates: [FakeRuntime.Spec(value: 0, failRequests: true), FakeRuntime.Spec(value: 0.001)])
+            let other = try await client.execute(
+                uri: "/api/v1/endpoints/other", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"variants": [{"model": "m", "version": 1, "weight": 100}]}"#))
+            #expect(other.status == .ok)
+            #expect(try await Self.start(client, #"{"version": 2, "steps": [20, 100], "bake_seconds": 0, "gates": \#(Self.gates)}"#).status == .created)
+            for _ in 0..<40 {
+                _ = try await Self.load(client, 200)
+                await stack.endpoints.tick()
+                if stack.endpoints.rollout(endpoint: "ep")?.status != .running { break }
+            }
+            #expect(stack.endpoints.rollout(endpoint: "ep")?.status == .rolledBack)
+            #expect(!stack.endpoints.lastEvaluation(endpoint: "ep").gates.isEmpty, "the failed rollout was judged")
+            // Something on the other endpoint, so a global counter would show.
+            #expect(try await client.post("/api/v1/endpoints/other/rollout", #"{"version": 3, "strategy": "blue-green"}"#).status == .created)
+
+            let shadowed = try await client.execute(
+                uri: "/api/v1/endpoints/ep", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"variants": [{"model": "m", "version": 1, "weight": 100}], "shadows": [{"model": "m", "version": 3, "share": 1}]}"#))
+            #expect(shadowed.status == .ok, "\(shadowed.text)")
+            let fresh = try await Self.start(client, #"{"version": 3, "steps": [50, 100], "bake_seconds": 3600, "gates": \#(Self.gates)}"#)
+            #expect(fresh.status == .created, "\(fresh.text)")
+            #expect((fresh.json["gates"] as? [Any])?.isEmpty ?? true, "no verdicts before the first evaluation: \(fresh.text)")
+            let status = try await client.get("/api/v1/endpoints/ep")
+            #expect(((status.json["rollout"] as? [String: Any])?["gates"] as? [Any])?.isEmpty == true, "\(status.text)")
+            let events = try await Self.events(client)
+            #expect(events.map { $0["sequence"] as? Int } == [1, 2, 3], "per-endpoint numbers: \(events)")
+
+            let promoted = try await client.post("/api/v1/endpoints/ep/rollout/promote", "")
+            #expect(promoted.status == .ok, "\(promoted.text)")
+            let endpoint = try await client.get("/api/v1/endpoints/ep")
+            #expect(((endpoint.json["endpoint"] as? [String: Any])?["shadows"] as? [Any])?.isEmpty == true, "\(endpoint.text)")
+        }
+    }
+
     @Test func blueGreenSwitchesAtOnceAndRollsBackInstantly() async throws {
         try await withFerry(example: false) { client, stack in
             try await Self.setUp(stack, client, candidates: [FakeRuntime.Spec(value: 0.001)])

@@ -26,6 +26,29 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     }
 }
 
+extension RolloutPlan {
+    /// The plan a strategy implies. `canary` (the default) walks `steps` (5→25→50→100 %) baking `bakeSeconds` (300)
+    /// at each; `blue-green` switches all traffic at once and keeps the old version loaded while the gates watch for
+    /// `bakeSeconds` (600) before promoting. Throws naming the field that does not fit the strategy.
+    public static func make(strategy: String?, steps: [Double]?, bakeSeconds: Double?, gates: RolloutGates?) throws -> RolloutPlan {
+        let defaults = RolloutPlan()
+        let plan: RolloutPlan
+        switch strategy ?? "canary" {
+        case "canary":
+            plan = RolloutPlan(steps: steps ?? defaults.steps, bakeSeconds: bakeSeconds ?? defaults.bakeSeconds, gates: gates ?? defaults.gates)
+        case "blue-green":
+            guard steps == nil || steps == [100] else {
+                throw FerryError.invalid("field 'steps' does not apply to strategy 'blue-green' (it switches 100% at once)")
+            }
+            plan = RolloutPlan(steps: [100], bakeSeconds: bakeSeconds ?? 600, gates: gates ?? defaults.gates)
+        case let other:
+            throw FerryError.invalid("field 'strategy' is '\(other)'; use 'canary' or 'blue-green'")
+        }
+        try plan.validate()
+        return plan
+    }
+}
+
 /// Thresholds a candidate must stay within, compared with the stable version over the same step.
 public struct RolloutGates: Sendable, Equatable, Codable {
     /// Candidate requests a step needs before the gates judge it.
