@@ -14,12 +14,19 @@ public final class ModelMonitor: Sendable {
     public let registry: Registry
     public let models: ModelManager
     public let log: any PredictionLog
+    /// The writer in front of `log`: feedback waits for queued predictions to be written, so a label sent right
+    /// after its prediction matches it.
+    private let writer: PredictionLogger?
     private let now: @Sendable () -> Date
 
     /// Most logged requests read for one window.
     public static let maxWindowRequests = 1_000_000
 
-    public init(registry: Registry, models: ModelManager, log: any PredictionLog, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        registry: Registry, models: ModelManager, log: any PredictionLog, writer: PredictionLogger? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.writer = writer
         self.registry = registry
         self.models = models
         self.log = log
@@ -112,6 +119,7 @@ public final class ModelMonitor: Sendable {
             guard item.label.isFinite else { throw FerryError.invalid("feedback for '\(item.predictionID)': label must be a finite number") }
             guard item.row >= 0 else { throw FerryError.invalid("feedback for '\(item.predictionID)': row must be 0 or more") }
         }
+        await writer?.flush()
         let matched = try await log.addFeedback(items)
         return (matched, items.count - matched)
     }

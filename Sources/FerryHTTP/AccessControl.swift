@@ -71,6 +71,11 @@ struct AccessMiddleware: RouterMiddleware {
         guard let access = table[request.method]?[endpoint] else {
             throw FerryError(.permissionDenied, "route \(request.method) \(endpoint) declares no access rule, so it is refused")
         }
+        // Path parameters arrive percent-encoded ('my%20model'); every rule and message sees what the caller meant.
+        var context = context
+        for (key, value) in context.parameters where value.contains("%") {
+            if let decoded = value.removingPercentEncoding { context.coreContext.parameters[key] = Substring(decoded) }
+        }
         guard access.permission != nil else { return try await next(request, context) }
         let principal: Principal?
         if let authenticator = control.authenticator {
@@ -99,7 +104,6 @@ struct AccessMiddleware: RouterMiddleware {
             response.headers[.retryAfter] = String(seconds)
             return response
         }
-        var context = context
         context.principal = principal
         return try await next(request, context)
     }

@@ -6,7 +6,8 @@ import Logging
 import NIOCore
 
 /// Maps every error to the Open Inference Protocol's error body, `{"error": "<message>"}`, with a status code
-/// chosen here and only here.
+/// chosen here and only here. An internal error's text (which may hold SQL or paths) is logged, never answered:
+/// the caller gets a fixed message and the request id to find it in the log.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -15,12 +16,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let (status, message) = Self.describe(error)
             if status.code >= 500 {
                 context.logger.error("request failed", metadata: [
+                    "request_id": "\(context.id)",
                     "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(error)"])
             } else {
                 context.logger.debug("request refused", metadata: [
                     "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(message)"])
             }
-            var response = errorResponse(status, message)
+            var response: Response
+            if status == .internalServerError {
+                response = errorResponse(status, "internal error; the server logged it with request id \(context.id)")
+                response.headers[.ferryRequestID] = context.id
+            } else {
+                response = errorResponse(status, message)
+            }
             if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
             if status == .tooManyRequests { response.headers[.retryAfter] = "1" }
             return response
@@ -62,6 +70,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         default: .internalServerError
         }
     }
+}
+
+extension HTTPField.Name {
+    static let ferryRequestID = Self("Ferry-Request-Id")!
 }
 
 func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -68,7 +68,7 @@ public struct FerryServer: Sendable {
         let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
         if !configuration.authentication { try await authenticator.reload() }
         let predictionLogger = zip(predictionLog, configuration.predictionLog).map { PredictionLogger(log: $0, configuration: $1, logger: logger) }
-        let monitor = predictionLog.map { ModelMonitor(registry: registry, models: models, log: $0) }
+        let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,

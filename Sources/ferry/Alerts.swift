@@ -85,11 +85,17 @@ struct Alerts: AsyncParsableCommand {
     }
 
     struct Events: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Alert state changes, oldest first.")
-        @Option(help: "Only this model.") var model: String?
-        @Option(help: "Only this alert.") var alert: String?
+        static let configuration = CommandConfiguration(
+            abstract: "Alert state changes, oldest first.",
+            discussion: "As with the other alert commands, the model comes first: ferry alerts events fraud [--alert NAME].")
+        @Argument(help: "Only this model (default: every model).") var model: String?
+        @Option(help: "Only this alert (of MODEL).") var alert: String?
         @Option(help: "At most this many.") var limit = 50
         @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            if alert != nil && model == nil { throw ValidationError("--alert needs the model: ferry alerts events MODEL --alert NAME") }
+        }
 
         func run() async throws {
             var query = ["limit=\(limit)"]

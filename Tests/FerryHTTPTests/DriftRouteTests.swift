@@ -98,6 +98,16 @@ struct DriftRouteTests {
 
 struct PerformanceRouteTests {
     /// Labels that agree with the model give high accuracy; degraded labels make it fall, per window and cohort.
+    /// A label sent right after its prediction (still queued for the log) matches it.
+    @Test func feedbackRightAfterThePredictionMatches() async throws {
+        try await withFerry { client, _ in
+            let response = try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#)
+            let id = try #require(response.json["prediction_id"] as? String)
+            let feedback = try await client.post("/api/v1/feedback", #"{"prediction_id": "\#(id)", "row": 0, "label": 1}"#)
+            #expect(feedback.json["matched"] as? Int == 1 && feedback.json["unmatched"] as? Int == 0, "\(feedback.text)")
+        }
+    }
+
     @Test func feedbackScoresPredictionsAndDegradedLabelsLowerAccuracy() async throws {
         let rows = DriftRouteTests.rows(count: 200)
         try await withFerry { client, stack in

@@ -45,6 +45,19 @@ struct ResilienceTests {
         }
     }
 
+    /// A 500 does not echo the internal error (it may hold SQL or paths): a fixed message with the request id,
+    /// which the log carries next to the real error.
+    @Test func internalErrorsAnswerAFixedMessageWithTheRequestID() async throws {
+        try await withFerry(example: false) { client, stack in
+            try await Self.register(stack, FakeRuntime.Spec(failRequests: true))
+            let failed = try await client.post("/v2/models/m/infer", Self.row)
+            #expect(failed.status == .internalServerError)
+            let id = try #require(failed.headers[HTTPField.Name("Ferry-Request-Id")!])
+            #expect(failed.errorMessage == "internal error; the server logged it with request id \(id)", "\(failed.text)")
+            #expect(!failed.text.contains("fake predictor"))
+        }
+    }
+
     @Test func theBreakerOpensAfterConsecutiveFailuresAndFailsFast() async throws {
         try await withFerry(serving: ServingPolicy(breakerThreshold: 3, breakerCooldown: 3600), example: false) { client, stack in
             try await Self.register(stack, FakeRuntime.Spec(failRequests: true))
