@@ -74,6 +74,7 @@ grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not 
 "$FERRY" alerts set fraud slow --metric latency_p99_seconds --above 10 --window 3600
 "$FERRY" alerts evaluate
 "$FERRY" alerts list fraud | grep -q "slow" || fail "alert rule not listed"
+"$FERRY" alerts events fraud --alert slow > /dev/null || fail "alerts events MODEL does not work"
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
 grep -q "no version 9" "$work/err.txt" || fail "unclear CLI error: $(cat "$work/err.txt")"
@@ -104,6 +105,16 @@ if FERRY_API_KEY=$client_key "$FERRY" keys whoami 2>/dev/null; then fail "a revo
 "$FERRY" audit list --limit 5
 "$FERRY" audit verify | tee "$work/verify.txt"
 grep -q "audit trail intact" "$work/verify.txt" || fail "audit trail does not verify"
+# The export has the API's shape: ISO-8601 times, snake_case keys.
+"$FERRY" audit export --out "$work/audit.jsonl"
+curl -sf "${auth[@]}" "$server/api/v1/audit?limit=1" > "$work/audit-api.json"
+python3 - "$work/audit.jsonl" "$work/audit-api.json" <<'PY' || fail "audit export differs from the API's entry shape"
+import json, sys
+first = json.loads(open(sys.argv[1]).readline())
+api = json.load(open(sys.argv[2]))["items"][0]
+assert first == api, (first, api)
+assert isinstance(first["at"], str) and "T" in first["at"] and "previous_hash" in first, first
+PY
 stop
 
 # Signed models: a key pair, a signature; the restarted server trusts the public key and guards production.

@@ -153,10 +153,13 @@ public final class ModelMonitor: Sendable {
             } else {
                 let present = values.filter { !$0.isNaN }.sorted()
                 let edges = present.isEmpty ? [] : [0.25, 0.5, 0.75].map { Statistics.quantile(sorted: present, $0) }
+                // Edges print to 6 significant digits (0.0599183, not 0.05991828069090843) unless that would merge two.
+                let short = edges.map { String(format: "%.6g", $0) }
+                let shown = Set(short).count == Set(edges).count ? short : edges.map { "\($0)" }
                 func label(_ v: Double) -> String {
                     guard !v.isNaN else { return "missing" }
-                    guard let k = edges.firstIndex(where: { v <= $0 }) else { return "> \(edges.last!)" }
-                    return k == 0 ? "<= \(edges[0])" : "(\(edges[k - 1]), \(edges[k])]"
+                    guard let k = edges.firstIndex(where: { v <= $0 }) else { return "> \(shown.last!)" }
+                    return k == 0 ? "<= \(shown[0])" : "(\(shown[k - 1]), \(shown[k])]"
                 }
                 for (row, v) in zip(labeled, values) { groups[label(v), default: []].append(row) }
             }

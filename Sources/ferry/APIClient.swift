@@ -85,12 +85,12 @@ enum Output {
         return object.sorted { $0.key < $1.key }.map { "\($0.key)=\(text($0.value))" }.joined(separator: ",")
     }
 
-    /// A number as a person writes it: integers without a fraction, others in their shortest exact form
-    /// (Foundation's `stringValue` prints 17 digits: 0.000055316000000000004).
+    /// A number as a person reads it in a table: integers without a fraction, others to 6 significant digits
+    /// (a computed 0.000055316000000000004 prints as 5.5316e-05). `--json` keeps every digit.
     static func number(_ n: NSNumber) -> String {
         let d = n.doubleValue
         if d.rounded() == d, abs(d) < 1e15 { return String(Int64(d)) }
-        return "\(d)"
+        return String(format: "%.6g", d)
     }
 
     static func text(_ value: Any?) -> String {

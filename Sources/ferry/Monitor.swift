@@ -91,12 +91,31 @@ struct Monitor: AsyncParsableCommand {
             discussion: """
                 --input takes JSON (one item, a list, or {"items": [...]}, items {"prediction_id", "row", "label"}) or
                 CSV with the header prediction_id,row,label. Example: ferry monitor feedback --input labels.csv
+                For one prediction: ferry monitor feedback --prediction ID --labels 0,1,0 (a label per row, in order).
                 """
         )
-        @Option(help: "JSON or CSV file of feedback items ('-' reads stdin).") var input: String
+        @Option(help: "JSON or CSV file of feedback items ('-' reads stdin).") var input: String?
+        @Option(help: "The prediction id the labels are for (with --labels).") var prediction: String?
+        @Option(help: "Comma-separated labels of the prediction's rows 0, 1, ... (with --prediction).") var labels: String?
         @OptionGroup var options: ClientOptions
 
+        func validate() throws {
+            guard (input == nil) != (prediction == nil), (prediction == nil) == (labels == nil) else {
+                throw ValidationError("give --input FILE, or --prediction ID with --labels L0,L1,...")
+            }
+        }
+
         func run() async throws {
+            if let prediction, let labels {
+                let items: [[String: Any]] = try labels.split(separator: ",").enumerated().map { row, text in
+                    guard let label = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--labels item \(row + 1) '\(text)' is not a number")
+                    }
+                    return ["prediction_id": prediction, "row": row, "label": label]
+                }
+                return try await send(try JSONSerialization.data(withJSONObject: ["items": items]))
+            }
+            let input = input!
             let raw = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: input)
             guard let raw else { throw ValidationError("cannot read '\(input)'") }
             var body = raw
@@ -116,6 +135,10 @@ struct Monitor: AsyncParsableCommand {
                 }
                 body = try JSONSerialization.data(withJSONObject: ["items": items])
             }
+            try await send(body)
+        }
+
+        private func send(_ body: Data) async throws {
             let data = try await options.client.send(.POST, "/api/v1/feedback", json: body)
             if options.json { return Output.printJSON(data) }
             let r = try Output.object(data)

@@ -69,6 +69,7 @@ struct Predict: AsyncParsableCommand {
             print("model \(model) version \(Output.text(object["model_version"]))")
             let predictions = object["predictions"] as? [Any] ?? []
             Output.table(["ROW", "PREDICTION"], predictions.enumerated().map { [String($0.offset), Output.text($0.element)] })
+            if let id = object["prediction_id"] as? String { print("prediction id \(id) (send ground truth with `ferry monitor feedback --prediction \(id) --labels ...`)") }
         }
     }
 
