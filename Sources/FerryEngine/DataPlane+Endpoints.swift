@@ -4,13 +4,14 @@ import Synchronization
 
 /// How a caller wants a request handled beyond its body.
 public struct CallOptions: Sendable {
-    /// Pins a caller of an endpoint to one variant (the value of the endpoint's sticky header).
-    public var routingKey: String?
+    /// Reads a request header (HTTP) or metadata entry (gRPC) by name. An endpoint with a sticky header pins each
+    /// caller to one variant by that header's value; it is read only then.
+    public var header: @Sendable (String) -> String?
     /// Seconds the caller waits at most; 0 waits without a deadline; nil uses the endpoint's `timeout_ms`, else none.
     public var timeout: Double?
 
-    public init(routingKey: String? = nil, timeout: Double? = nil) {
-        self.routingKey = routingKey
+    public init(header: @escaping @Sendable (String) -> String? = { _ in nil }, timeout: Double? = nil) {
+        self.header = header
         self.timeout = timeout
     }
 }
@@ -37,14 +38,18 @@ extension DataPlane {
     /// 3. if that fails too (breaker open, timeout, errors), the endpoint's declared fallback answers, marked so;
     /// 4. counts every attempt for the rollout gates and mirrors V2 requests to shadows.
     func routed<Result: Sendable>(
-        _ endpoint: Endpoint, _ endpoints: Endpoints, _ options: CallOptions, mirror: InferenceRequest?, cacheKey: [UInt8]?,
+        _ endpoint: Endpoint, _ endpoints: Endpoints, _ options: CallOptions, mirror: InferenceRequest?,
+        cacheKey: @autoclosure () -> [UInt8]?,
         _ run: @escaping @Sendable (Endpoint.Variant) async throws -> (Result, [Double]),
         constant: @Sendable (Double, String) -> Result,
         mark: (inout Result, Serving) -> Void
     ) async throws -> Result {
-        let chosen = endpoint.variant(at: options.routingKey.map { Endpoint.point(forKey: $0) } ?? Double.random(in: 0..<1))
+        let routingKey = endpoint.stickyHeader.flatMap(options.header)
+        let chosen = endpoint.variant(at: routingKey.map { Endpoint.point(forKey: $0) } ?? Double.random(in: 0..<1))
         let primary = endpoints.primary(of: endpoint)
-        let cache = cacheKey.flatMap { _ in endpoints.cache(for: endpoint) }
+        // The key (a canonical copy of the inputs) is built only for an endpoint that caches.
+        let cache = endpoints.cache(for: endpoint)
+        let cacheKey = cache == nil ? nil : cacheKey()
         if let cache, let cacheKey, let hit = cache.get(PredictionCache.Key(version: chosen.ref, request: cacheKey)) as? Result {
             var result = hit
             var serving = Serving()

@@ -111,6 +111,23 @@ public final class ModelMonitor: Sendable {
             currentRows: current.reduce(0) { $0 + $1.inputs.count }, features: featureResults, outputs: outputResults)
     }
 
+    // MARK: Logged predictions
+
+    /// A model's logged predictions, newest first, optionally of one version and within a time range.
+    public func predictions(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord] {
+        _ = try await registry.model(named: model)
+        return try await log.records(model: model, version: version, since: since, until: until, limit: limit)
+    }
+
+    /// One logged prediction; `.notFound` when it was never logged, sampled out or expired.
+    public func prediction(id: String) async throws -> PredictionRecord {
+        await writer?.flush()
+        guard let record = try await log.record(id: id) else {
+            throw FerryError.notFound("no logged prediction has id '\(id)' (it may have been sampled out or expired)")
+        }
+        return record
+    }
+
     // MARK: Performance
 
     /// Records ground truth; returns how many items match a logged prediction row.

@@ -8,7 +8,8 @@ import Hummingbird
 struct ControlPlaneRoutes {
     typealias Context = FerryRequestContext
     let registry: Registry
-    let predictions: (any PredictionLog)?
+    /// Reads the prediction log; nil when it is off.
+    let monitor: ModelMonitor?
     let maxArtifactBytes: Int
 
     func add(to router: Router<Context>) {
@@ -83,7 +84,6 @@ struct ControlPlaneRoutes {
         }
         api.get("/models/{name}/predictions") { request, context in
             let name = try context.parameters.require("name")
-            _ = try await registry.model(named: name)
             let query = request.uri.queryParameters
             let limit = try query["limit"].map { text -> Int in
                 guard let n = Int(text), (1...10_000).contains(n) else {
@@ -95,17 +95,13 @@ struct ControlPlaneRoutes {
                 guard let n = Int(text), n > 0 else { throw FerryError.invalid("query 'version' must be a version number, got '\(text)'") }
                 return n
             }
-            let records = try await requireLog().records(
+            let records = try await requireMonitor().predictions(
                 model: name, version: version, since: try Self.date(query["since"], "since"),
                 until: try Self.date(query["until"], "until"), limit: limit)
             return try API.response(API.List(items: records.map(API.PredictionBody.init)))
         }
         api.get("/predictions/{id}") { _, context in
-            let id = try context.parameters.require("id")
-            guard let record = try await requireLog().record(id: id) else {
-                throw FerryError.notFound("no logged prediction has id '\(id)' (it may have been sampled out or expired)")
-            }
-            return try API.response(API.PredictionBody(record))
+            return try API.response(API.PredictionBody(try await requireMonitor().prediction(id: try context.parameters.require("id"))))
         }
         api.get("/models/{name}/alias-history") { request, context in
             let alias = request.uri.queryParameters["alias"].map(String.init)
@@ -136,9 +132,9 @@ struct ControlPlaneRoutes {
             runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, aliases: body.aliases ?? [], createdBy: by)
     }
 
-    private func requireLog() throws -> any PredictionLog {
-        guard let predictions else { throw FerryError(.failedPrecondition, "the prediction log is off on this server") }
-        return predictions
+    private func requireMonitor() throws -> ModelMonitor {
+        guard let monitor else { throw FerryError(.failedPrecondition, "the prediction log is off on this server") }
+        return monitor
     }
 
     /// Reads an ISO 8601 time from the query string.

@@ -58,7 +58,7 @@ public func makeRouter(
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes))
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
-    ControlPlaneRoutes(registry: registry, predictions: dataPlane.predictionLog?.log, maxArtifactBytes: limits.maxArtifactBytes)
+    ControlPlaneRoutes(registry: registry, monitor: monitor, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)

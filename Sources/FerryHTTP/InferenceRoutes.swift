@@ -110,7 +110,7 @@ struct InferenceRoutes<Context: RequestContext> {
         let inferenceRequest = try body.withUnsafeReadableBytes { try V2Codec.decodeRequest($0, jsonLength: jsonLength) }
         let response = try await dataPlane.infer(
             model: name, version: version, request: inferenceRequest,
-            options: try options(name, version, request, parameter: inferenceRequest.parameters["timeout_ms"]))
+            options: try options(request, parameter: inferenceRequest.parameters["timeout_ms"]))
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
@@ -131,7 +131,7 @@ struct InferenceRoutes<Context: RequestContext> {
         let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
         let version = context.parameters.get("version")
         let result = try await dataPlane.predict(
-            model: name, version: version, instances: instances, options: try options(name, version, request, parameter: nil))
+            model: name, version: version, instances: instances, options: try options(request, parameter: nil))
         var w = JSONWriter()
         w.raw("{\"predictions\":")
         w.value(.array(result.predictions))
@@ -161,13 +161,11 @@ struct InferenceRoutes<Context: RequestContext> {
 }
 
 extension InferenceRoutes {
-    /// The routing key (an endpoint's sticky header) and the deadline (`Ferry-Timeout-Ms` header, or the V2
-    /// `timeout_ms` parameter; 0 means none) of a request.
-    private func options(_ name: String, _ version: String?, _ request: Request, parameter: ParameterValue?) throws -> CallOptions {
-        var options = CallOptions()
-        if version == nil, let header = dataPlane.endpoints?.endpoint(named: name)?.stickyHeader, let field = HTTPField.Name(header) {
-            options.routingKey = request.headers[field]
-        }
+    /// The request's headers (an endpoint reads its sticky header) and deadline (`Ferry-Timeout-Ms` header, or the
+    /// V2 `timeout_ms` parameter; 0 means none).
+    private func options(_ request: Request, parameter: ParameterValue?) throws -> CallOptions {
+        let headers = request.headers
+        var options = CallOptions(header: { name in HTTPField.Name(name).flatMap { headers[$0] } })
         if let text = request.headers[.ferryTimeoutMs] {
             guard let ms = Double(text), ms >= 0, ms <= 3_600_000 else {
                 throw FerryError.invalid("header Ferry-Timeout-Ms '\(text)' must be a number of milliseconds between 0 and 3600000")

@@ -17,7 +17,7 @@ struct MonitoringRoutes {
             let buffer = try await request.body.collect(upTo: maxBodyBytes)
             let instances: [Instance]
             if request.headers[.contentType]?.hasPrefix("text/csv") == true {
-                instances = try CSVRows.instances(String(buffer: buffer))
+                instances = try CSVTable(parsing: String(buffer: buffer), source: "the CSV body").instances()
             } else {
                 instances = try buffer.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
             }
@@ -113,28 +113,5 @@ struct FeedbackBody: Decodable {
         guard !items.isEmpty else { throw FerryError.invalid("feedback has no items") }
         guard items.count <= 100_000 else { throw FerryError(.tooLarge, "feedback has \(items.count) items; send at most 100000 per request") }
         return items
-    }
-}
-
-/// Rows of a CSV document with a header of feature names; an empty cell is a missing value. Fields are
-/// comma-separated without quoting.
-enum CSVRows {
-    static func instances(_ text: String) throws -> [Instance] {
-        let lines = text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }
-        guard let header = lines.first else { throw FerryError.invalid("the CSV body is empty; send a header of feature names and rows") }
-        let names = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        return try lines.dropFirst().enumerated().map { i, line in
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard cells.count == names.count else {
-                throw FerryError.invalid("CSV line \(i + 2) has \(cells.count) cells; the header has \(names.count)")
-            }
-            var row: [String: FeatureValue] = [:]
-            for (name, cell) in zip(names, cells) {
-                if cell.isEmpty || cell == "NA" || cell.lowercased() == "nan" { row[name] = .missing }
-                else if let d = Double(cell) { row[name] = .number(d) }
-                else { row[name] = .string(cell) }
-            }
-            return .named(row)
-        }
     }
 }

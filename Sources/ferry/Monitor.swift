@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FerryCore
 
 struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -120,17 +121,19 @@ struct Monitor: AsyncParsableCommand {
             guard let raw else { throw ValidationError("cannot read '\(input)'") }
             var body = raw
             if (try? JSONSerialization.jsonObject(with: raw)) == nil {
-                let lines = String(decoding: raw, as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-                guard let header = lines.first, let id = header.firstIndex(of: "prediction_id"), let label = header.firstIndex(of: "label") else {
-                    throw ValidationError("CSV feedback needs a header with prediction_id and label (and optionally row)")
-                }
-                let row = header.firstIndex(of: "row")
-                let items: [[String: Any]] = try lines.dropFirst().enumerated().map { i, cells in
-                    guard cells.count == header.count, let value = Double(cells[label]) else {
-                        throw ValidationError("CSV line \(i + 2) is not prediction_id,row,label with a numeric label")
+                let source = "CSV file '\(input)'"
+                let table = try CSVTable(parsing: String(decoding: raw, as: UTF8.self), source: source)
+                let id = try table.column("prediction_id", source: source), label = try table.column("label", source: source)
+                let row = table.header.firstIndex(of: "row")
+                let items: [[String: Any]] = try zip(table.rows, table.lines).map { fields, line in
+                    guard let value = Double(fields[label]) else {
+                        throw ValidationError("\(source) line \(line): label '\(fields[label])' is not a number")
                     }
-                    var item: [String: Any] = ["prediction_id": cells[id], "label": value]
-                    if let row, let r = Int(cells[row]) { item["row"] = r }
+                    var item: [String: Any] = ["prediction_id": fields[id], "label": value]
+                    if let row {
+                        guard let r = Int(fields[row]) else { throw ValidationError("\(source) line \(line): row '\(fields[row])' is not a row number") }
+                        item["row"] = r
+                    }
                     return item
                 }
                 body = try JSONSerialization.data(withJSONObject: ["items": items])

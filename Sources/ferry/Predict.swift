@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FerryCore
 
 struct Predict: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,23 +74,19 @@ struct Predict: AsyncParsableCommand {
         }
     }
 
-    /// Reads CSV rows into V1 instances keyed by the header's feature names; empty cells are missing values.
+    /// CSV rows as V1 instances keyed by the header's feature names, read by Ferry's one CSV reader
+    /// (`CSVTable`: empty, NA or NaN is a missing value; text is a category name).
     static func instances(csv text: String, file: String) throws -> [[String: Any]] {
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard let headerLine = lines.first else { throw ValidationError("CSV file '\(file)' is empty") }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        return try lines.dropFirst().enumerated().map { i, line in
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard cells.count == header.count else {
-                throw ValidationError("CSV file '\(file)' line \(i + 2) has \(cells.count) cells; the header has \(header.count)")
-            }
+        let table = try CSVTable(parsing: text, source: "CSV file '\(file)'")
+        return table.rows.map { fields in
             var row: [String: Any] = [:]
-            for (name, cell) in zip(header, cells) {
-                if cell.isEmpty || cell.lowercased() == "nan" || cell.lowercased() == "na" { row[name] = NSNull(); continue }
-                guard let value = Double(cell) else {
-                    throw ValidationError("CSV file '\(file)' line \(i + 2), column '\(name)': '\(cell)' is not a number")
+            for (name, field) in zip(table.header, fields) {
+                switch CSVTable.value(field) {
+                case .number(let d): row[name] = d
+                case .string(let s): row[name] = s
+                case .bool(let b): row[name] = b
+                case .missing: row[name] = NSNull()
                 }
-                row[name] = value
             }
             return row
         }

@@ -1,0 +1,40 @@
+import FerryCore
+import Testing
+
+/// The one CSV reader's rules, as the server and the CLI both apply them.
+struct CSVTableTests {
+    @Test func headerRowsQuotesBlankLinesAndCRLF() throws {
+        let text = "a, b ,c\r\n\n1, 2 ,\"x, \"\"y\"\"\"\r\n  \nNA,nan,\n"
+        let table = try CSVTable(parsing: text, source: "t")
+        #expect(table.header == ["a", "b", "c"])
+        #expect(table.rows == [["1", "2", "x, \"y\""], ["NA", "nan", ""]])
+        #expect(table.lines == [3, 5])
+    }
+
+    @Test(arguments: [
+        ("", .missing), ("NA", .missing), ("na", .missing), ("NaN", .missing), ("1.5", .number(1.5)),
+        ("-2e3", .number(-2000)), ("inf", .string("inf")), ("gold", .string("gold")),
+    ] as [(String, FeatureValue)])
+    func fieldsAsFeatureValues(_ field: String, _ expected: FeatureValue) {
+        #expect(CSVTable.value(field) == expected)
+    }
+
+    @Test(arguments: [
+        ("", "t is empty"),
+        ("a,b\n1\n", "t line 2 has 1 fields; the header has 2"),
+        ("a,b\n1,\"2\n", "t line 2 has a quote that is never closed"),
+        ("a,a\n1,2\n", "t names the column 'a' twice"),
+    ])
+    func badDocumentsNameTheLine(_ text: String, _ message: String) {
+        #expect {
+            _ = try CSVTable(parsing: text, source: "t")
+        } throws: { error in
+            (error as? FerryError)?.message.hasPrefix(message) == true
+        }
+    }
+
+    @Test func instancesAreKeyedByTheHeader() throws {
+        let table = try CSVTable(parsing: "x,colour\n1,red\n,\n", source: "t")
+        #expect(table.instances() == [.named(["x": .number(1), "colour": .string("red")]), .named(["x": .missing, "colour": .missing])])
+    }
+}
