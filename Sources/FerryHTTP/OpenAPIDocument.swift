@@ -144,11 +144,13 @@ enum OpenAPIDocument {
                     "plan": object(["steps": array(number), "bake_seconds": number, "gates": ref("RolloutGates")]),
                     "step": integer, "status": ["type": "string", "enum": ["running", "paused", "promoted", "rolled_back"]],
                     "reason": string, "started_by": string,
+                    "started_at": ["type": "string", "format": "date-time"], "step_started_at": ["type": "string", "format": "date-time"],
                 ], required: ["endpoint", "stable", "candidate", "plan", "step", "status"]),
                 "candidate_percent": number, "gates": array(ref("GateResult")), "observation": ref("RolloutObservation"),
             ], required: ["rollout", "candidate_percent", "gates"]),
             "RolloutEvent": object([
-                "sequence": integer, "endpoint": string, "action": string, "stable": ref("VersionRef"), "candidate": ref("VersionRef"),
+                "sequence": ["type": "integer", "description": "1, 2, ... per endpoint"], "endpoint": string,
+                "at": ["type": "string", "format": "date-time"], "action": string, "stable": ref("VersionRef"), "candidate": ref("VersionRef"),
                 "from_percent": number, "to_percent": number, "gates": array(ref("GateResult")), "observation": ref("RolloutObservation"),
                 "by": string, "reason": string,
             ], required: ["sequence", "endpoint", "action", "stable", "candidate", "from_percent", "to_percent", "gates", "by"]),
@@ -203,7 +205,9 @@ enum OpenAPIDocument {
             "PredictRequest": object([
                 "instances": array(["description": "a list of values in schema order, or an object keyed by feature name"]),
             ], required: ["instances"]),
-            "PredictResponse": object(["predictions": array([:]), "model_version": string], required: ["predictions"]),
+            "PredictResponse": object([
+                "predictions": array([:]), "model_version": string, "prediction_id": string, "served_by": string, "fallback": boolean,
+            ], required: ["predictions"]),
             "ExplainResponse": object([
                 "explanations": array(["description": "per instance {contributions: {feature: value}, bias}; a list of those per class for multi-class models"]),
                 "model_version": string,
@@ -214,6 +218,7 @@ enum OpenAPIDocument {
             "Model": object([
                 "name": string, "description": string, "tags": map(string), "created_by": string,
                 "created_at": ["type": "string", "format": "date-time"], "latest_version": integer, "aliases": map(integer),
+                "serving_blocked": ["type": "object", "additionalProperties": string, "description": "aliases the signature policy keeps from serving, with the reason"],
             ], required: ["name", "description", "tags", "created_by", "created_at"]),
             "CreateModelRequest": object(["name": string, "description": string, "tags": map(string)], required: ["name"]),
             "UpdateModelRequest": object(["description": string, "tags": map(string)]),
@@ -224,6 +229,7 @@ enum OpenAPIDocument {
                 "params": ["type": "object"], "metrics": map(number), "lineage": lineage, "details": ["type": "object"],
                 "created_by": string, "created_at": ["type": "string", "format": "date-time"], "archived": boolean,
                 "aliases": array(string), "runtime_options": map(string), "signature": ref("ModelSignature"),
+                "serving_blocked": ["type": "string", "description": "why an alias pointing at this version does not serve it (the signature policy)"],
             ], required: ["model", "version", "format", "artifact", "input_schema", "output_schema", "created_by", "created_at", "archived"]),
             "ModelSignature": object([
                 "key_id": string, "sha256": string, "format": string, "model": string, "signed_at": string,

@@ -1,0 +1,167 @@
+import FerryCore
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Every answer a route gives matches the schema `/openapi.json` declares for it: no field the document does not
+/// name, every required field present, every value of the declared type. The bodies come from real requests, so
+/// the document cannot drift from what the routes encode.
+struct OpenAPIBodyTests {
+    /// Checks `value` against `schema`, resolving `$ref`s in `schemas`; returns the problems, with JSON paths.
+    static func problems(_ value: JSONValue, _ schema: JSONValue, _ schemas: [String: JSONValue], at path: String = "$") -> [String] {
+        guard case .object(let s) = schema else { return [] }
+        if case .string(let ref)? = s["$ref"] {
+            let name = String(ref.split(separator: "/").last ?? "")
+            guard let target = schemas[name] else { return ["\(path): unknown schema \(ref)"] }
+            return problems(value, target, schemas, at: path)
+        }
+        if case .array(let options)? = s["oneOf"] {
+            return options.contains { problems(value, $0, schemas, at: path).isEmpty } ? [] : ["\(path): matches none of oneOf"]
+        }
+        if case .array(let allowed)? = s["enum"], !allowed.contains(value) { return ["\(path): \(value) is not one of \(allowed)"] }
+        guard case .string(let type)? = s["type"] else { return [] }
+        switch (type, value) {
+        case ("string", .string), ("boolean", .bool), ("number", .number):
+            return []
+        case ("integer", .number(let n)):
+            return n.rounded() == n ? [] : ["\(path): \(n) is not an integer"]
+        case ("array", .array(let items)):
+            guard let itemSchema = s["items"] else { return [] }
+            return items.enumerated().flatMap { problems($0.element, itemSchema, schemas, at: "\(path)[\($0.offset)]") }
+        case ("object", .object(let members)):
+            var found: [String] = []
+            let properties: [String: JSONValue]? = if case .object(let p)? = s["properties"] { p } else { nil }
+            if case .array(let required)? = s["required"] {
+                for case .string(let name) in required where members[name] == nil || members[name] == .null {
+                    found.append("\(path): required field '\(name)' is missing")
+                }
+            }
+            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                if let property = properties?[name] {
+                    if member != .null { found += problems(member, property, schemas, at: "\(path).\(name)") }
+                } else if let additional = s["additionalProperties"] {
+                    found += problems(member, additional, schemas, at: "\(path).\(name)")
+                } else if properties != nil {
+                    found.append("\(path): field '\(name)' is not in the schema")
+                }
+            }
+            return found
+        default:
+            return ["\(path): expected \(type), got \(value)"]
+        }
+    }
+
+    @Test func everyAnswerMatchesItsDeclaredSchema() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            let admin = try await stack.authenticator.createKey(name: "root", role: .admin, by: "test").secret
+            let document = try JSONDecoder().decode(
+                JSONValue.self, from: Data(buffer: try await client.get("/openapi.json", headers: [.authorization: "Bearer \(admin)"]).body))
+            guard case .object(let schemas)? = document["components"]?["schemas"], case .object(let paths)? = document["paths"] else {
+                Issue.record("no schemas or paths in /openapi.json")
+                return
+            }
+            var checked: Set<String> = []
+            /// Sends a request to a route given as its template, checks the answer against the declared schema.
+            @discardableResult
+            func call(_ method: HTTPRequest.Method, _ template: String, _ uri: String? = nil, _ body: String? = nil) async throws -> JSONValue {
+                let response = try await client.execute(
+                    uri: uri ?? template, method: method, headers: [.contentType: "application/json", .authorization: "Bearer \(admin)"],
+                    body: body.map { ByteBuffer(string: $0) })
+                let key = method.rawValue.lowercased()
+                let operation = paths[template]?[key]
+                let status = String(response.status.code)
+                #expect(response.status.code < 300, "\(method) \(uri ?? template): \(response.status) \(String(buffer: response.body))")
+                guard let schema = operation?["responses"]?[status]?["content"]?["application/json"]?["schema"] else {
+                    Issue.record("\(method) \(template) answered \(status), which /openapi.json does not describe")
+                    return .null
+                }
+                let value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+                let found = Self.problems(value, schema, schemas)
+                #expect(found.isEmpty, "\(method) \(template): \(found.joined(separator: "; "))")
+                checked.insert("\(key) \(template)")
+                return value
+            }
+            let row = "[1,2,3,4,5,6,7,8,9,10,11,12]"
+            let v2 = #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":\#(row)}]}"#
+            let v1 = #"{"instances":[\#(row),\#(row)]}"#
+
+            try await call(.get, "/v2/health/live")
+            try await call(.get, "/v2/health/ready")
+            try await call(.get, "/v2")
+            try await call(.get, "/v2/models/{name}", "/v2/models/fraud")
+            try await call(.get, "/v2/models/{name}/ready", "/v2/models/fraud/ready")
+            let inferred = try await call(.post, "/v2/models/{name}/infer", "/v2/models/fraud/infer", v2)
+            try await call(.post, "/v2/models/{name}/versions/{version}/infer", "/v2/models/fraud/versions/1/infer", v2)
+            try await call(.post, "/v1/models/{name}:predict", "/v1/models/fraud:predict", v1)
+            try await call(.post, "/v1/models/{name}:explain", "/v1/models/fraud:explain", v1)
+
+            try await call(.post, "/api/v1/models", nil, #"{"name": "other", "description": "d", "tags": {"team": "risk"}}"#)
+            try await call(.patch, "/api/v1/models/{name}", "/api/v1/models/other", #"{"description": "e"}"#)
+            let artifact = try TestStack.exampleModel().base64EncodedString()
+            try await call(.post, "/api/v1/models/{name}/versions", "/api/v1/models/fraud/versions",
+                           #"{"artifact": "\#(artifact)", "aliases": ["staging"], "metrics": {"auc": 0.9}, "params": {"eta": 0.1}, "lineage": {"code": "git:1"}}"#)
+            try await call(.get, "/api/v1/models")
+            try await call(.get, "/api/v1/models/{name}", "/api/v1/models/fraud")
+            try await call(.get, "/api/v1/models/{name}/versions", "/api/v1/models/fraud/versions")
+            try await call(.get, "/api/v1/models/{name}/versions/{version}", "/api/v1/models/fraud/versions/2")
+            try await call(.put, "/api/v1/models/{name}/aliases/{alias}", "/api/v1/models/fraud/aliases/canary", #"{"version": 2, "reason": "r"}"#)
+            try await call(.get, "/api/v1/models/{name}/aliases", "/api/v1/models/fraud/aliases")
+            try await call(.delete, "/api/v1/models/{name}/aliases/{alias}", "/api/v1/models/fraud/aliases/canary")
+            try await call(.get, "/api/v1/models/{name}/alias-history", "/api/v1/models/fraud/alias-history")
+
+            let reference = (0..<20).map { i in "[\((0..<12).map { String(Double(i * 12 + $0) / 7) }.joined(separator: ","))]" }.joined(separator: ",")
+            try await call(.put, "/api/v1/models/{name}/versions/{version}/reference", "/api/v1/models/fraud/versions/1/reference", #"{"instances": [\#(reference)]}"#)
+            try await call(.get, "/api/v1/models/{name}/versions/{version}/reference", "/api/v1/models/fraud/versions/1/reference")
+            await stack.predictionLogger.flush()
+            try await call(.get, "/api/v1/models/{name}/drift", "/api/v1/models/fraud/drift")
+            let id = inferred["parameters"]?["prediction_id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "none"
+            try await call(.get, "/api/v1/models/{name}/predictions", "/api/v1/models/fraud/predictions")
+            try await call(.get, "/api/v1/predictions/{id}", "/api/v1/predictions/\(id)")
+            try await call(.post, "/api/v1/feedback", nil, #"{"prediction_id": "\#(id)", "label": 1}"#)
+            try await call(.get, "/api/v1/models/{name}/performance", "/api/v1/models/fraud/performance?segment_by=hour")
+
+            try await call(.put, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow",
+                           #"{"metric": "latency_p99_seconds", "comparison": ">", "threshold": 0, "window_seconds": 3600}"#)
+            try await call(.get, "/api/v1/models/{name}/alerts", "/api/v1/models/fraud/alerts")
+            try await call(.post, "/api/v1/alerts/evaluate")
+            try await call(.get, "/api/v1/alerts/events")
+            try await call(.delete, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow")
+
+            try await call(.put, "/api/v1/endpoints/{name}", "/api/v1/endpoints/ep",
+                           #"{"variants": [{"model": "fraud", "version": 1, "weight": 1}], "shadows": [{"model": "fraud", "version": 2, "share": 1}], "sticky_header": "X-Id", "timeout_ms": 1000, "fallback": {"value": 0}, "cache": {"max_entries": 10, "ttl_seconds": 60}}"#)
+            try await call(.get, "/api/v1/endpoints")
+            try await call(.post, "/v2/models/{name}/infer", "/v2/models/ep/infer", v2)
+            try await call(.post, "/api/v1/endpoints/{name}/rollout", "/api/v1/endpoints/ep/rollout", #"{"version": 2, "steps": [50, 100], "bake_seconds": 0}"#)
+            await stack.endpoints.tick()
+            try await call(.get, "/api/v1/endpoints/{name}", "/api/v1/endpoints/ep")
+            try await call(.get, "/api/v1/endpoints/{name}/rollout", "/api/v1/endpoints/ep/rollout")
+            try await call(.post, "/api/v1/endpoints/{name}/rollout/{action}", "/api/v1/endpoints/ep/rollout/promote")
+            try await call(.get, "/api/v1/endpoints/{name}/rollout/events", "/api/v1/endpoints/ep/rollout/events")
+            try await call(.get, "/api/v1/endpoints/{name}/shadow", "/api/v1/endpoints/ep/shadow")
+            try await call(.put, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone", #"{"variants": [{"model": "fraud", "version": 1, "weight": 1}]}"#)
+            try await call(.delete, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone")
+
+            try await call(.get, "/api/v1/whoami")
+            let created = try await call(.post, "/api/v1/keys", nil, #"{"name": "svc", "role": "predictor", "models": ["fraud"], "rate_limit": 10}"#)
+            try await call(.get, "/api/v1/keys")
+            let keyID = created["key"]?["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "none"
+            try await call(.delete, "/api/v1/keys/{id}", "/api/v1/keys/\(keyID)")
+            try await call(.get, "/api/v1/audit")
+            try await call(.get, "/api/v1/audit/verify")
+            try await call(.post, "/api/v1/models/{name}/versions", "/api/v1/models/other/versions", #"{"artifact": "\#(artifact)"}"#)
+            try await call(.post, "/api/v1/models/{name}/versions/{version}/archive", "/api/v1/models/other/versions/1/archive")
+
+            // Every JSON route was exercised (the document is served above, the metrics are text).
+            let declared = Set(paths.flatMap { path, operations in
+                guard case .object(let byMethod) = operations else { return [String]() }
+                return byMethod.keys.map { "\($0) \(path)" }
+            }).subtracting(["get /openapi.json", "get /metrics"])
+            let versionedV1 = ["post /v1/models/{name}/versions/{version}:predict", "post /v1/models/{name}/versions/{version}:explain",
+                               "get /v2/models/{name}/versions/{version}", "get /v2/models/{name}/versions/{version}/ready"]
+            #expect(declared.subtracting(checked).subtracting(versionedV1).isEmpty, "not exercised: \(declared.subtracting(checked).sorted())")
+        }
+    }
+}
