@@ -4,6 +4,8 @@ import FerryTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import ServiceLifecycle
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +26,44 @@ struct ServerAssemblyTests {
             return message.contains(folder.path) && message.contains("pid \(getpid())")
         }
         withExtendedLifetime(first) {}
+    }
+
+    /// The background services `ferry serve` runs are the server's own: the prediction log's writer writes what a
+    /// request queued without anyone flushing, and the rollout controller promotes a blue-green rollout whose
+    /// bake time is over; on graceful shutdown they all return.
+    @Test func backgroundServicesRunAndStopWithTheServer() async throws {
+        let stack = try await TestStack {
+            $0.rolloutInterval = .milliseconds(10)
+            $0.predictionLog?.flushInterval = .milliseconds(10)
+        }
+        defer { stack.tearDown() }
+        try await stack.registerFake("m", value: 0)
+        try await stack.registerFake("m", value: 1)
+        _ = try await stack.endpoints.put(Endpoint(name: "ep", variants: [.init(model: "m", version: 1, weight: 1)], createdBy: "t", updatedAt: Date()), by: "t")
+        var gates = RolloutGates()
+        gates.minRequests = 1
+        try await stack.endpoints.startRollout(
+            endpoint: "ep", to: VersionRef(model: "m", version: 2), plan: RolloutPlan(steps: [100], bakeSeconds: 0, gates: gates), by: "t")
+        let group = ServiceGroup(configuration: .init(services: stack.server.backgroundServices, logger: Logger(label: "t")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let response = try await stack.dataPlane.infer(
+                model: "ep", version: nil,
+                request: InferenceRequest(inputs: [Tensor(name: "input", datatype: .fp64, shape: [1, 3], data: .float64([1, 2, 3]))]))
+            let id = try #require(response.serving.predictionID)
+            // Bounded waits for the services' effects (not timing assertions: they fail only if nothing happens).
+            var logged: PredictionRecord?
+            var status = stack.endpoints.rollout(endpoint: "ep")?.status
+            for _ in 0..<500 where logged == nil || status == .running {
+                try await Task.sleep(for: .milliseconds(10))
+                if logged == nil { logged = try await stack.predictionLog.record(id: id) }
+                status = stack.endpoints.rollout(endpoint: "ep")?.status
+            }
+            #expect(logged?.version == 2, "the writer wrote the queued record")
+            #expect(status == .promoted, "the rollout controller judged the step: \(String(describing: stack.endpoints.rollout(endpoint: "ep")))")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 
     /// `Expect: 100-continue` (curl's default above 1 MiB) is answered at once, so the body follows without the
