@@ -34,6 +34,16 @@ export FERRY_ADMIN_KEY="fry_smoketst_$(python3 -c 'import secrets; print(secrets
 export FERRY_API_KEY=$FERRY_ADMIN_KEY
 auth=(-H "Authorization: Bearer $FERRY_API_KEY")
 start --example examples/fraud
+# The banner's hints work from any folder against this port: absolute example paths, the server named.
+grep -q "ferry predict fraud --csv $PWD/examples/fraud/rows.csv --server $server" "$work/server.log" \
+  || fail "the start banner's CLI hint does not name this server and an absolute path"
+grep -q -- "-d @$PWD/examples/fraud/request.json" "$work/server.log" || fail "the banner's curl hint uses a relative path"
+# A second server on the same data folder refuses to start and names the holder.
+if "$FERRY" serve --port 0 --data-dir "$work/data" > "$work/second.txt" 2>&1; then fail "a second server started on a held data folder"; fi
+grep -q "is in use by another Ferry server (pid $pid)" "$work/second.txt" || fail "unclear refusal: $(cat "$work/second.txt")"
+# One --version per command: the tool's own on the root only.
+[ "$("$FERRY" --version)" = "$("$FERRY" --version | head -1)" ] && "$FERRY" --version | grep -Eq '^[0-9]+\.[0-9]+' || fail "ferry --version"
+[ "$("$FERRY" models show --help | grep -c -- '--version')" = 2 ] || fail "models show --help lists --version more than once"
 status=$(curl -s -o /dev/null -w '%{http_code}' "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
 [ "$status" = 401 ] || fail "inference without a key got $status, not 401"
 got=$(curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)
