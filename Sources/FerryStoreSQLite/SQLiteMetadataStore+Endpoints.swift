@@ -7,7 +7,7 @@ extension SQLiteMetadataStore: EndpointStore {
         var rounded = endpoint
         rounded.updatedAt = Self.date(Self.millis(endpoint.updatedAt))
         let stored = rounded
-        let text = try Self.json(stored)
+        let text = try Records.encode(EndpointRecord(stored))
         try await writer.write { db in
             try db.execute(
                 sql: "INSERT INTO endpoint (name, spec) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
@@ -18,7 +18,7 @@ extension SQLiteMetadataStore: EndpointStore {
 
     public func endpoints() async throws -> [Endpoint] {
         try await writer.read { db in
-            try String.fetchAll(db, sql: "SELECT spec FROM endpoint ORDER BY name").map { try Self.decode($0) }
+            try String.fetchAll(db, sql: "SELECT spec FROM endpoint ORDER BY name").map { try Records.decode(EndpointRecord.self, $0).domain() }
         }
     }
 
@@ -28,7 +28,7 @@ extension SQLiteMetadataStore: EndpointStore {
                 throw FerryError.notFound("no endpoint named '\(name)'")
             }
             try db.execute(sql: "DELETE FROM endpoint WHERE name = ?", arguments: [name])
-            try Self.audit(db, audit, try Self.decode(text) as Endpoint)
+            try Self.audit(db, audit, try Records.decode(EndpointRecord.self, text).domain())
         }
     }
 
@@ -36,8 +36,8 @@ extension SQLiteMetadataStore: EndpointStore {
         var rounded = event
         rounded.at = Self.date(Self.millis(event.at))
         let pending = rounded
-        let state = try Self.json(rollout)
-        let spec = try Self.json(endpoint)
+        let state = try Records.encode(RolloutRecord(rollout))
+        let spec = try Records.encode(EndpointRecord(endpoint))
         return try await writer.write { db in
             var stored = pending
             try db.execute(sql: "UPDATE endpoint SET spec = ? WHERE name = ?", arguments: [spec, endpoint.name])
@@ -51,7 +51,7 @@ extension SQLiteMetadataStore: EndpointStore {
             // Events are numbered per endpoint (1, 2, ...), not across all endpoints.
             stored.sequence = try Int64.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM rollout_event WHERE endpoint = ?", arguments: [event.endpoint]) ?? 1
-            try db.execute(sql: "UPDATE rollout_event SET event = ? WHERE seq = ?", arguments: [try Self.json(stored), row])
+            try db.execute(sql: "UPDATE rollout_event SET event = ? WHERE seq = ?", arguments: [try Records.encode(RolloutEventRecord(stored)), row])
             try Self.audit(db, audit, stored)
             return stored
         }
@@ -59,7 +59,7 @@ extension SQLiteMetadataStore: EndpointStore {
 
     public func rollouts() async throws -> [Rollout] {
         try await writer.read { db in
-            try String.fetchAll(db, sql: "SELECT state FROM rollout ORDER BY endpoint").map { try Self.decode($0) }
+            try String.fetchAll(db, sql: "SELECT state FROM rollout ORDER BY endpoint").map { try Records.decode(RolloutRecord.self, $0).domain() }
         }
     }
 
@@ -67,7 +67,7 @@ extension SQLiteMetadataStore: EndpointStore {
         try await writer.read { db in
             try String.fetchAll(
                 db, sql: "SELECT event FROM rollout_event WHERE endpoint = ? ORDER BY seq DESC LIMIT ?", arguments: [endpoint, max(0, limit)]
-            ).map { try Self.decode($0) as RolloutEvent }.reversed()
+            ).map { try Records.decode(RolloutEventRecord.self, $0).domain() }.reversed()
         }
     }
 }

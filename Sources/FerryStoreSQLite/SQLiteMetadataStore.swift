@@ -227,10 +227,11 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                     """,
                 arguments: [
                     stored.model, stored.version, stored.format.rawValue, stored.artifact.sha256, stored.artifact.size,
-                    try Self.json(stored.inputSchema), try Self.json(stored.outputSchema), stored.description,
-                    try Self.json(stored.params), try Self.json(stored.metrics), try Self.json(stored.lineage),
+                    try Records.encode(InputSchemaRecord(stored.inputSchema)), try Records.encode(OutputSchemaRecord(stored.outputSchema)),
+                    stored.description, try Self.json(stored.params), try Self.json(stored.metrics),
+                    try Records.encode(LineageRecord(stored.lineage)),
                     try Self.json(stored.details), stored.createdBy, Self.millis(stored.createdAt), stored.archived,
-                    try Self.json(stored.runtimeOptions), try stored.signature.map { try Self.json($0) },
+                    try Self.json(stored.runtimeOptions), try stored.signature.map { try Records.encode(ModelSignatureRecord($0)) },
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
             for alias in aliases {
@@ -354,7 +355,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
     // MARK: Reference profiles
 
     public func setReferenceProfile(model: String, version: Int, profile: ReferenceProfile, audit: AuditBuilder<ReferenceProfile>?) async throws {
-        let text = try Self.json(profile)
+        let text = try Records.encode(ReferenceProfileRecord(profile))
         try await writer.write { db in
             let exists = try Bool.fetchOne(
                 db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)", arguments: [model, version]) ?? false
@@ -369,15 +370,15 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
     public func referenceProfile(model: String, version: Int) async throws -> ReferenceProfile? {
         try await writer.read { db in
             try String.fetchOne(db, sql: "SELECT profile FROM reference_profile WHERE model = ? AND version = ?", arguments: [model, version])
-                .map { try Self.decode($0) }
+                .map { try Records.decode(ReferenceProfileRecord.self, $0).domain() }
         }
     }
 
     // MARK: Alerts
 
     public func putRule(_ rule: AlertRule, audit: AuditBuilder<AlertRule>?) async throws {
-        let text = try Self.json(rule)
-        let initial = try Self.json(AlertStatus())
+        let text = try Records.encode(AlertRuleRecord(rule))
+        let initial = try Records.encode(AlertStatusRecord(AlertStatus()))
         try await writer.write { db in
             guard try Self.modelExists(db, rule.model) else { throw FerryError.notFound("model '\(rule.model)' is not registered") }
             try db.execute(
@@ -394,7 +395,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
         try await writer.read { db in
             let rows = try model.map { try Row.fetchAll(db, sql: "SELECT rule FROM alert_rule WHERE model = ? ORDER BY name", arguments: [$0]) }
                 ?? Row.fetchAll(db, sql: "SELECT rule FROM alert_rule ORDER BY model, name")
-            return try rows.map { try Self.decode($0["rule"]) }
+            return try rows.map { try Records.decode(AlertRuleRecord.self, $0["rule"]).domain() }
         }
     }
 
@@ -405,7 +406,7 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
                 throw FerryError.notFound("model '\(model)' has no alert '\(name)'")
             }
             try db.execute(sql: "DELETE FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name])
-            try Self.audit(db, audit, try Self.decode(text) as AlertRule)
+            try Self.audit(db, audit, try Records.decode(AlertRuleRecord.self, text).domain())
         }
     }
 
@@ -414,12 +415,12 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
             guard let text = try String.fetchOne(db, sql: "SELECT status FROM alert_rule WHERE model = ? AND name = ?", arguments: [model, name]) else {
                 throw FerryError.notFound("model '\(model)' has no alert '\(name)'")
             }
-            return try Self.decode(text)
+            return try Records.decode(AlertStatusRecord.self, text).domain()
         }
     }
 
     public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
-        let text = try Self.json(status)
+        let text = try Records.encode(AlertStatusRecord(status))
         return try await writer.write { db in
             try db.execute(sql: "UPDATE alert_rule SET status = ? WHERE model = ? AND name = ?", arguments: [text, model, name])
             if db.changesCount == 0 { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
@@ -465,12 +466,13 @@ public final class SQLiteMetadataStore: MetadataStore, AlertStore {
         ModelVersion(
             model: row["model"], version: row["version"], format: ModelFormat(rawValue: row["format"]),
             artifact: ArtifactRef(sha256: row["artifact_sha256"], size: row["artifact_size"]),
-            inputSchema: try decode(row["input_schema"]), outputSchema: try decode(row["output_schema"]),
+            inputSchema: try Records.decode(InputSchemaRecord.self, row["input_schema"]).domain(),
+            outputSchema: try Records.decode(OutputSchemaRecord.self, row["output_schema"]).domain(),
             description: row["description"], params: try decode(row["params"]), metrics: try decode(row["metrics"]),
-            lineage: try decode(row["lineage"]), details: try decode(row["details"]),
+            lineage: try Records.decode(LineageRecord.self, row["lineage"]).domain(), details: try decode(row["details"]),
             runtimeOptions: try decode(row["runtime_options"]), createdBy: row["created_by"],
             createdAt: date(row["created_at"]), archived: row["archived"],
-            signature: try (row["signature"] as String?).map { try decode($0) })
+            signature: try (row["signature"] as String?).map { try Records.decode(ModelSignatureRecord.self, $0).domain() })
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
