@@ -1,0 +1,146 @@
+import FerryCore
+import Foundation
+import GRDB
+
+extension SQLiteMetadataStore {
+    /// Migrations are append-only: a released migration is never edited, a change is a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-registry") { db in
+            try db.execute(sql: """
+                CREATE TABLE model (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    description TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE model_version (
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                    version INTEGER NOT NULL CHECK (version > 0),
+                    format TEXT NOT NULL,
+                    artifact_sha256 TEXT NOT NULL,
+                    artifact_size INTEGER NOT NULL,
+                    input_schema TEXT NOT NULL,
+                    output_schema TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    metrics TEXT NOT NULL,
+                    lineage TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (model, version)
+                );
+                CREATE INDEX model_version_artifact ON model_version(artifact_sha256);
+                CREATE TABLE alias (
+                    model TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (model, name),
+                    FOREIGN KEY (model, version) REFERENCES model_version(model, version) ON DELETE RESTRICT
+                );
+                CREATE TABLE alias_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                    alias TEXT NOT NULL,
+                    from_version INTEGER,
+                    to_version INTEGER,
+                    actor TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX alias_event_model ON alias_event(model, alias, seq);
+                """)
+        }
+        migrator.registerMigration("v2-runtime-options") { db in
+            try db.execute(sql: "ALTER TABLE model_version ADD COLUMN runtime_options TEXT NOT NULL DEFAULT '{}'")
+        }
+        migrator.registerMigration("v3-reference-profiles") { db in
+            try db.execute(sql: """
+                CREATE TABLE reference_profile (
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    profile TEXT NOT NULL,
+                    PRIMARY KEY (model, version),
+                    FOREIGN KEY (model, version) REFERENCES model_version(model, version) ON DELETE CASCADE
+                )
+                """)
+        }
+        migrator.registerMigration("v4-alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE alert_rule (
+                    model TEXT NOT NULL REFERENCES model(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (model, name)
+                );
+                CREATE TABLE alert_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    model TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    from_state TEXT NOT NULL,
+                    to_state TEXT NOT NULL,
+                    value REAL,
+                    threshold REAL NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX alert_event_rule ON alert_event(model, rule, seq);
+                """)
+        }
+        migrator.registerMigration("v5-security") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_key (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    models TEXT,
+                    rate_limit REAL,
+                    secret_sha256 TEXT NOT NULL UNIQUE,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    revoked_at INTEGER
+                );
+                CREATE TABLE audit_log (
+                    seq INTEGER PRIMARY KEY NOT NULL,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    before TEXT NOT NULL,
+                    after TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE
+                );
+                """)
+        }
+        migrator.registerMigration("v6-signatures") { db in
+            try db.execute(sql: "ALTER TABLE model_version ADD COLUMN signature TEXT")
+        }
+        migrator.registerMigration("v7-endpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE endpoint (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE TABLE rollout (
+                    endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoint(name) ON DELETE CASCADE,
+                    state TEXT NOT NULL
+                );
+                CREATE TABLE rollout_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    endpoint TEXT NOT NULL REFERENCES endpoint(name) ON DELETE CASCADE,
+                    at INTEGER NOT NULL,
+                    event TEXT NOT NULL
+                );
+                CREATE INDEX rollout_event_endpoint ON rollout_event(endpoint, seq);
+                """)
+        }
+        return migrator
+    }
+}
