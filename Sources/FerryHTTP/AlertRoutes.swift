@@ -8,28 +8,16 @@ struct AlertRoutes {
     typealias Context = FerryRequestContext
     let alerts: AlertManager?
 
-    struct RuleWithStatus: Encodable {
-        var rule: AlertRule
-        var status: AlertStatus
-
-        init(rule: AlertRule, status: AlertStatus) {
-            var shown = rule
-            if shown.webhookSecret != nil { shown.webhookSecret = "********" }   // never echo the secret
-            self.rule = shown
-            self.status = status
-        }
-    }
-
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1")
         api.get("/models/{name}/alerts") { _, context in
             let alerts = try require()
             let model = try context.parameters.require("name")
-            var items: [RuleWithStatus] = []
+            var items: [API.AlertRuleWithStatusBody] = []
             for rule in try await alerts.store.rules(model: model) {
-                items.append(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: model, name: rule.name)))
+                items.append(API.AlertRuleWithStatusBody(rule: rule, status: try await alerts.store.status(model: model, name: rule.name)))
             }
-            return try API.response(["items": items])
+            return try API.response(API.List(items: items))
         }
         api.put("/models/{name}/alerts/{alert}") { request, context in
             let alerts = try require()
@@ -39,7 +27,7 @@ struct AlertRoutes {
             body.model = try context.parameters.require("name")
             let rule = body.rule
             try await alerts.put(rule, by: context.actor)
-            return try API.response(RuleWithStatus(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
+            return try API.response(API.AlertRuleWithStatusBody(rule: rule, status: try await alerts.store.status(model: rule.model, name: rule.name)))
         }
         api.delete("/models/{name}/alerts/{alert}") { _, context in
             try await require().delete(model: try context.parameters.require("name"), name: try context.parameters.require("alert"), by: context.actor)
@@ -52,10 +40,10 @@ struct AlertRoutes {
                 return n
             } ?? 100
             let events = try await require().store.events(model: q["model"].map(String.init), rule: q["alert"].map(String.init), limit: limit)
-            return try API.response(["items": events])
+            return try API.response(API.List(items: events.map(API.AlertEventBody.init)))
         }
         api.post("/alerts/evaluate") { _, _ in
-            try API.response(["changes": await try require().evaluateAll()])
+            try API.response(["changes": await try require().evaluateAll().map(API.AlertEventBody.init)])
         }
     }
 

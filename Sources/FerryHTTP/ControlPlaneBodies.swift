@@ -2,6 +2,17 @@ import FerryCore
 import Foundation
 import Hummingbird
 
+// HTTP speaks through its own body types (here and in `Bodies+*.swift`), never through domain or store types:
+// a domain type can change without changing the wire, and the wire can change without touching the domain. Each
+// body copies one domain type field by field; `OpenAPIBodyTests` checks real answers against `/openapi.json`.
+//
+// Conventions:
+// - Enums are sent as their raw strings, as the domain enums encoded themselves.
+// - Optional fields are left out when nil (synthesized `encodeIfPresent`), as the domain types' synthesized coding did.
+// - Dates stay `Date`; `API.encoder` writes them as ISO 8601.
+// - A few keys are camelCase because the domain type had no coding keys (`ReferenceProfileBody`,
+//   `DistributionProfileBody`); they are spelled out so the wire stays as it was.
+
 /// JSON bodies of the control-plane API (`/api/v1`). Keys are snake_case; times are ISO 8601.
 enum API {
     struct ModelBody: Codable, Sendable {
@@ -56,13 +67,13 @@ enum API {
         var size: Int
     }
 
-    struct VersionBody: Codable, Sendable {
+    struct VersionBody: Encodable, Sendable {
         var model: String
         var version: Int
         var format: String
         var artifact: ArtifactBody
-        var inputSchema: InputSchema
-        var outputSchema: OutputSchema
+        var inputSchema: InputSchemaBody
+        var outputSchema: OutputSchemaBody
         var description: String
         var params: [String: JSONValue]
         var metrics: [String: Double]
@@ -73,7 +84,7 @@ enum API {
         var createdAt: Date
         var archived: Bool
         var aliases: [String]
-        var signature: ModelSignature?
+        var signature: ModelSignatureBody?
         /// Why this version is not served through an alias that points at it (the signature policy), if so.
         var servingBlocked: String?
 
@@ -91,8 +102,8 @@ enum API {
             version = v.version
             format = v.format.rawValue
             artifact = ArtifactBody(sha256: v.artifact.sha256, size: v.artifact.size)
-            inputSchema = v.inputSchema
-            outputSchema = v.outputSchema
+            inputSchema = InputSchemaBody(v.inputSchema)
+            outputSchema = OutputSchemaBody(v.outputSchema)
             description = v.description
             params = v.params
             metrics = v.metrics
@@ -102,7 +113,7 @@ enum API {
             createdBy = v.createdBy
             createdAt = v.createdAt
             archived = v.archived
-            signature = v.signature
+            signature = v.signature.map(ModelSignatureBody.init)
             self.aliases = aliases.filter { $0.version == v.version }.map(\.name).sorted()
         }
     }

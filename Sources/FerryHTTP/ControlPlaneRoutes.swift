@@ -74,13 +74,13 @@ struct ControlPlaneRoutes {
             let event = try await registry.setAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 version: body.version, by: context.actor, reason: body.reason ?? "")
-            return try API.response(event)
+            return try API.response(API.AliasEventBody(event))
         }
         api.delete("/models/{name}/aliases/{alias}") { request, context in
             let event = try await registry.removeAlias(
                 model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
                 by: context.actor)
-            return try API.response(event)
+            return try API.response(API.AliasEventBody(event))
         }
         api.get("/models/{name}/predictions") { request, context in
             let name = try context.parameters.require("name")
@@ -106,7 +106,7 @@ struct ControlPlaneRoutes {
         api.get("/models/{name}/alias-history") { request, context in
             let alias = request.uri.queryParameters["alias"].map(String.init)
             let events = try await registry.aliasHistory(model: try context.parameters.require("name"), alias: alias)
-            return try API.response(API.List(items: events))
+            return try API.response(API.List(items: events.map(API.AliasEventBody.init)))
         }
     }
 

@@ -13,7 +13,7 @@ struct EndpointRoutes {
         let api = router.group("/api/v1/endpoints")
         api.get("") { _, context in
             let visible = context.principal?.models.map(Set.init)
-            return try API.response(API.List(items: try require().all().filter { visible?.contains($0.name) ?? true }))
+            return try API.response(API.List(items: try require().all().filter { visible?.contains($0.name) ?? true }.map(API.EndpointBody.init)))
         }
         api.put("/{name}") { request, context in
             let body = try API.decode(API.EndpointRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
@@ -21,13 +21,13 @@ struct EndpointRoutes {
                 name: try context.parameters.require("name"), variants: body.variants, shadows: body.shadows ?? [],
                 stickyHeader: body.stickyHeader, timeoutMs: body.timeoutMs, fallback: body.fallback, cache: body.cache,
                 createdBy: context.actor, updatedAt: Date())
-            return try API.response(try await require().put(spec, by: context.actor))
+            return try API.response(API.EndpointBody(try await require().put(spec, by: context.actor)))
         }
         api.get("/{name}") { _, context in
             let endpoints = try require()
             let name = try context.parameters.require("name")
             guard let endpoint = endpoints.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
-            return try API.response(API.EndpointStatus(endpoint: endpoint, rollout: status(endpoints, name)))
+            return try API.response(API.EndpointStatusBody(endpoint, rollout: status(endpoints, name)))
         }
         api.delete("/{name}") { _, context in
             try await require().delete(name: try context.parameters.require("name"), by: context.actor)
@@ -63,18 +63,18 @@ struct EndpointRoutes {
                 guard let n = Int(text), (1...10_000).contains(n) else { throw FerryError.invalid("query 'limit' must be a number from 1 to 10000") }
                 return n
             } ?? 100
-            return try API.response(API.List(items: try await require().events(endpoint: try context.parameters.require("name"), limit: limit)))
+            let events = try await require().events(endpoint: try context.parameters.require("name"), limit: limit)
+            return try API.response(API.List(items: events.map(API.RolloutEventBody.init)))
         }
         api.get("/{name}/shadow") { _, context in
-            try API.response(API.List(items: try require().shadowReports(endpoint: try context.parameters.require("name"))))
+            try API.response(API.List(items: try require().shadowReports(endpoint: try context.parameters.require("name")).map(API.ShadowReportBody.init)))
         }
     }
 
-    private func status(_ endpoints: Endpoints, _ name: String) -> API.RolloutStatus? {
+    private func status(_ endpoints: Endpoints, _ name: String) -> API.RolloutStatusBody? {
         guard let rollout = endpoints.rollout(endpoint: name) else { return nil }
         let last = endpoints.lastEvaluation(endpoint: name)
-        return API.RolloutStatus(
-            rollout: rollout, candidatePercent: rollout.candidatePercent, gates: last.gates, observation: last.observation)
+        return API.RolloutStatusBody(rollout, gates: last.gates, observation: last.observation)
     }
 
     private func require() throws -> Endpoints {
@@ -110,18 +110,5 @@ extension API {
         func plan() throws -> RolloutPlan {
             try RolloutPlan.make(strategy: strategy, steps: steps, bakeSeconds: bakeSeconds, gates: gates)
         }
-    }
-
-    struct RolloutStatus: Encodable, Sendable {
-        var rollout: Rollout
-        var candidatePercent: Double
-        var gates: [GateResult]
-        var observation: RolloutObservation?
-        enum CodingKeys: String, CodingKey { case rollout, candidatePercent = "candidate_percent", gates, observation }
-    }
-
-    struct EndpointStatus: Encodable, Sendable {
-        var endpoint: Endpoint
-        var rollout: RolloutStatus?
     }
 }

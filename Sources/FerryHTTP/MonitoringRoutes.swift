@@ -24,11 +24,11 @@ struct MonitoringRoutes {
             let profile = try await monitor.setReference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"),
                 instances: instances, by: context.actor)
-            return try API.response(profile)
+            return try API.response(API.ReferenceProfileBody(profile))
         }
         api.get("/models/{name}/versions/{version}/reference") { _, context in
-            try API.response(try await requireMonitor().reference(
-                model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version")))
+            try API.response(API.ReferenceProfileBody(try await requireMonitor().reference(
+                model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"))))
         }
         api.post("/feedback") { request, _ in
             let buffer = try await request.body.collect(upTo: maxBodyBytes)
@@ -46,7 +46,7 @@ struct MonitoringRoutes {
             let summary = try await requireMonitor().performance(
                 model: try context.parameters.require("name"), version: version, window: window,
                 segmentBy: q["segment_by"].map(String.init))
-            return try API.response(summary)
+            return try API.response(API.PerformanceSummaryBody(summary))
         }
         api.get("/models/{name}/drift") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(10_000)
@@ -54,7 +54,7 @@ struct MonitoringRoutes {
             let version = try request.uri.queryParameters["version"].map { try Self.number(String($0), "version") }
             let report = try await requireMonitor().drift(
                 model: try context.parameters.require("name"), version: version, window: window, against: baseline)
-            return try API.response(report)
+            return try API.response(API.DriftReportBody(report))
         }
     }
 

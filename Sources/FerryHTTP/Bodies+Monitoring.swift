@@ -1,0 +1,215 @@
+import FerryCore
+import FerryEngine
+import Foundation
+
+// Monitoring: response bodies copying domain types field by field (see `ControlPlaneBodies.swift`).
+extension API {
+    /// A version's reference profile: answers `PUT` and `GET /api/v1/models/{name}/versions/{version}/reference`.
+    /// `createdBy` and `createdAt` are camelCase on the wire (the domain type never had coding keys); kept as they are.
+    struct ReferenceProfileBody: Encodable, Sendable {
+        var rows: Int
+        var features: [DistributionProfileBody]
+        var outputs: [DistributionProfileBody]
+        var createdBy: String
+        var createdAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case rows, features, outputs, createdBy = "createdBy", createdAt = "createdAt"
+        }
+
+        init(_ domain: ReferenceProfile) {
+            rows = domain.rows
+            features = domain.features.map(DistributionProfileBody.init)
+            outputs = domain.outputs.map(DistributionProfileBody.init)
+            createdBy = domain.createdBy
+            createdAt = domain.createdAt
+        }
+    }
+
+    /// One feature's or output's profile (`ReferenceProfileBody.features` / `.outputs`). `kind` is `numeric` or
+    /// `categorical`; `binCounts` is camelCase on the wire (no coding keys in the domain type); nil fields are left out.
+    struct DistributionProfileBody: Encodable, Sendable {
+        var name: String
+        var kind: String
+        var count: Int
+        var missing: Int
+        var mean: Double?
+        var std: Double?
+        var min: Double?
+        var max: Double?
+        var edges: [Double]?
+        var binCounts: [Int]?
+        var sample: [Double]?
+        var categories: [String: Int]?
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, count, missing, mean, std, min, max, edges, binCounts = "binCounts", sample, categories
+        }
+
+        init(_ domain: DistributionProfile) {
+            name = domain.name
+            kind = domain.kind.rawValue
+            count = domain.count
+            missing = domain.missing
+            mean = domain.mean
+            std = domain.std
+            min = domain.min
+            max = domain.max
+            edges = domain.edges
+            binCounts = domain.binCounts
+            sample = domain.sample
+            categories = domain.categories
+        }
+    }
+
+    /// Drift of every feature and output of a version: answers `GET /api/v1/models/{name}/drift`.
+    struct DriftReportBody: Encodable, Sendable {
+        var model: String
+        var version: Int
+        var against: String
+        var referenceRows: Int
+        var currentRows: Int
+        var features: [DriftResultBody]
+        var outputs: [DriftResultBody]
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, against, features, outputs
+            case referenceRows = "reference_rows", currentRows = "current_rows"
+        }
+
+        init(_ domain: DriftReport) {
+            model = domain.model
+            version = domain.version
+            against = domain.against
+            referenceRows = domain.referenceRows
+            currentRows = domain.currentRows
+            features = domain.features.map(DriftResultBody.init)
+            outputs = domain.outputs.map(DriftResultBody.init)
+        }
+    }
+
+    /// Drift of one feature or output (`DriftReportBody.features` / `.outputs`). `kind` is `numeric` or `categorical`;
+    /// the statistics a kind does not have are left out.
+    struct DriftResultBody: Encodable, Sendable {
+        var name: String
+        var kind: String
+        var referenceCount: Int
+        var currentCount: Int
+        var missingRateReference: Double
+        var missingRateCurrent: Double
+        var missingRateChange: Double
+        var psi: Double
+        var jsDistance: Double
+        var ksStatistic: Double?
+        var ksPValue: Double?
+        var wasserstein: Double?
+        var chi2Statistic: Double?
+        var chi2PValue: Double?
+        var chi2DegreesOfFreedom: Int?
+        var referenceMean: Double?
+        var currentMean: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, psi, wasserstein
+            case referenceCount = "reference_count", currentCount = "current_count"
+            case missingRateReference = "missing_rate_reference", missingRateCurrent = "missing_rate_current"
+            case missingRateChange = "missing_rate_change", jsDistance = "js_distance", ksStatistic = "ks_statistic"
+            case ksPValue = "ks_pvalue", chi2Statistic = "chi2_statistic", chi2PValue = "chi2_pvalue"
+            case chi2DegreesOfFreedom = "chi2_dof", referenceMean = "reference_mean", currentMean = "current_mean"
+        }
+
+        init(_ domain: DriftResult) {
+            name = domain.name
+            kind = domain.kind.rawValue
+            referenceCount = domain.referenceCount
+            currentCount = domain.currentCount
+            missingRateReference = domain.missingRateReference
+            missingRateCurrent = domain.missingRateCurrent
+            missingRateChange = domain.missingRateChange
+            psi = domain.psi
+            jsDistance = domain.jsDistance
+            ksStatistic = domain.ksStatistic
+            ksPValue = domain.ksPValue
+            wasserstein = domain.wasserstein
+            chi2Statistic = domain.chi2Statistic
+            chi2PValue = domain.chi2PValue
+            chi2DegreesOfFreedom = domain.chi2DegreesOfFreedom
+            referenceMean = domain.referenceMean
+            currentMean = domain.currentMean
+        }
+    }
+
+    /// A version's performance on predictions with ground truth: answers `GET /api/v1/models/{name}/performance`.
+    /// `task` is `binary_classification`, `multiclass_classification` or `regression`; `segments` is left out unless
+    /// `segment_by` was asked for.
+    struct PerformanceSummaryBody: Encodable, Sendable {
+        var model: String
+        var version: Int
+        var task: String
+        var overall: PerformanceReportBody
+        var unmatchedFeedback: Int
+        var segments: [PerformanceSegmentBody]?
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, task, overall, segments
+            case unmatchedFeedback = "unmatched_feedback"
+        }
+
+        init(_ domain: PerformanceSummary) {
+            model = domain.model
+            version = domain.version
+            task = domain.task.rawValue
+            overall = PerformanceReportBody(domain.overall)
+            unmatchedFeedback = domain.unmatchedFeedback
+            segments = domain.segments.map { $0.map(PerformanceSegmentBody.init) }
+        }
+    }
+
+    /// One cohort's scores (`PerformanceSummaryBody.segments`).
+    struct PerformanceSegmentBody: Encodable, Sendable {
+        var segment: String
+        var report: PerformanceReportBody
+
+        enum CodingKeys: String, CodingKey {
+            case segment, report
+        }
+
+        init(_ domain: PerformanceSummary.Segment) {
+            segment = domain.segment
+            report = PerformanceReportBody(domain.report)
+        }
+    }
+
+    /// Scores against ground truth (`PerformanceSummaryBody.overall`, `PerformanceSegmentBody.report`); the scores a
+    /// task does not have are left out.
+    struct PerformanceReportBody: Encodable, Sendable {
+        var count: Int
+        var accuracy: Double?
+        var precision: Double?
+        var recall: Double?
+        var f1: Double?
+        var rocAUC: Double?
+        var logLoss: Double?
+        var rmse: Double?
+        var mae: Double?
+        var r2: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case count, accuracy, precision, recall, f1, rmse, mae, r2
+            case rocAUC = "roc_auc", logLoss = "log_loss"
+        }
+
+        init(_ domain: PerformanceReport) {
+            count = domain.count
+            accuracy = domain.accuracy
+            precision = domain.precision
+            recall = domain.recall
+            f1 = domain.f1
+            rocAUC = domain.rocAUC
+            logLoss = domain.logLoss
+            rmse = domain.rmse
+            mae = domain.mae
+            r2 = domain.r2
+        }
+    }
+}
