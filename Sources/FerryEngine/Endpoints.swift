@@ -194,6 +194,17 @@ public final class Endpoints: Sendable {
         return try await store.rolloutEvents(endpoint: endpoint, limit: limit)
     }
 
+    /// Starts a rollout by strategy (`canary`, the default, or `blue-green`); what is not given takes the
+    /// strategy's defaults (`RolloutPlan.make`).
+    @discardableResult
+    public func startRollout(
+        endpoint name: String, to candidate: VersionRef, strategy: String?, steps: [Double]?, bakeSeconds: Double?,
+        gates: RolloutGates?, by actor: String
+    ) async throws -> Rollout {
+        let plan = try RolloutPlan.make(strategy: strategy, steps: steps, bakeSeconds: bakeSeconds, gates: gates)
+        return try await startRollout(endpoint: name, to: candidate, plan: plan, by: actor)
+    }
+
     /// Starts moving `endpoint` from its current version to `candidate` along `plan`. The candidate is loaded and
     /// warmed first; the stable version is the endpoint's heaviest variant.
     @discardableResult

@@ -39,7 +39,9 @@ struct EndpointRoutes {
             let body = try API.decode(API.RolloutRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
             guard let endpoint = endpoints.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
             let candidate = VersionRef(model: body.model ?? endpoints.primary(of: endpoint).model, version: body.version)
-            try await endpoints.startRollout(endpoint: name, to: candidate, plan: try body.plan(), by: context.actor)
+            try await endpoints.startRollout(
+                endpoint: name, to: candidate, strategy: body.strategy, steps: body.steps, bakeSeconds: body.bakeSeconds,
+                gates: body.gates, by: context.actor)
             return try API.response(status(endpoints, name), status: .created)
         }
         api.get("/{name}/rollout") { _, context in
@@ -106,9 +108,5 @@ extension API {
         var bakeSeconds: Double?
         var gates: RolloutGates?
         enum CodingKeys: String, CodingKey { case model, version, strategy, steps, bakeSeconds = "bake_seconds", gates }
-
-        func plan() throws -> RolloutPlan {
-            try RolloutPlan.make(strategy: strategy, steps: steps, bakeSeconds: bakeSeconds, gates: gates)
-        }
     }
 }
