@@ -34,10 +34,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The versioned JSON records every store backend writes (never domain or HTTP types).
+        .target(name: "FerryStoreRecords", dependencies: ["FerryCore"]),
         // Metadata store on SQLite (GRDB).
         .target(
             name: "FerryStoreSQLite",
-            dependencies: ["FerryCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["FerryCore", "FerryStoreRecords", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Hummingbird 2 adapter: wire codecs, routes, error mapping, OpenAPI document.
         .target(
@@ -105,7 +107,7 @@ let package = Package(
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryTesting"]),
+        .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryStoreRecords", "FerryTesting"]),
         .testTarget(
             name: "FerryEngineTests",
             dependencies: ["FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryTesting"]

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryStoreRecords
 import Foundation
 import GRDB
 

@@ -1,4 +1,4 @@
-@testable import FerryStoreSQLite
+import FerryStoreRecords
 import FerryCore
 import Foundation
 import Testing

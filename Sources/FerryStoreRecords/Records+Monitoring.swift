@@ -5,7 +5,7 @@ import Foundation
 
 /// `reference_profile.profile`: a version's `ReferenceProfile`. Its keys are camelCase (`createdBy`, `createdAt`):
 /// the domain type has no coding keys.
-struct ReferenceProfileRecord: Codable, Sendable, Equatable {
+package struct ReferenceProfileRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -21,7 +21,7 @@ struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         case rows, features, outputs, createdBy = "createdBy", createdAt = "createdAt"
     }
 
-    init(_ domain: ReferenceProfile) {
+    package init(_ domain: ReferenceProfile) {
         schemaVersion = Self.currentSchemaVersion
         rows = domain.rows
         features = domain.features.map(DistributionProfileRecord.init)
@@ -30,7 +30,7 @@ struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         createdAt = Records.seconds(domain.createdAt)
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "ReferenceProfileRecord", current: Self.currentSchemaVersion)
@@ -41,7 +41,7 @@ struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         createdAt = try c.decode(Double.self, forKey: .createdAt)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(rows, forKey: .rows)
@@ -51,7 +51,7 @@ struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         try c.encode(createdAt, forKey: .createdAt)
     }
 
-    func domain() throws -> ReferenceProfile {
+    package func domain() throws -> ReferenceProfile {
         ReferenceProfile(
             rows: rows, features: try features.map { try $0.domain() }, outputs: try outputs.map { try $0.domain() },
             createdBy: createdBy, createdAt: Records.date(createdAt))
@@ -59,7 +59,7 @@ struct ReferenceProfileRecord: Codable, Sendable, Equatable {
 }
 
 /// One feature's or output's `DistributionProfile`. Its keys are the property names (`binCounts` is camelCase).
-struct DistributionProfileRecord: Codable, Sendable, Equatable {
+package struct DistributionProfileRecord: Codable, Sendable, Equatable {
     var name: String
     /// A `DistributionProfile.Kind` raw value: "numeric", "categorical".
     var kind: String
@@ -78,7 +78,7 @@ struct DistributionProfileRecord: Codable, Sendable, Equatable {
         case name, kind, count, missing, mean, std, min, max, edges, binCounts = "binCounts", sample, categories
     }
 
-    init(_ domain: DistributionProfile) {
+    package init(_ domain: DistributionProfile) {
         name = domain.name
         kind = domain.kind.rawValue
         count = domain.count
@@ -93,7 +93,7 @@ struct DistributionProfileRecord: Codable, Sendable, Equatable {
         categories = domain.categories
     }
 
-    func domain() throws -> DistributionProfile {
+    package func domain() throws -> DistributionProfile {
         // `DistributionProfile` has no public memberwise initializer: start from an empty categorical profile and set
         // every stored property (all are public vars).
         var profile = DistributionProfile.categorical(name, [])

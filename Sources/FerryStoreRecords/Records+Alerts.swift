@@ -4,7 +4,7 @@ import Foundation
 // Alert tables (alert_rule.rule, alert_rule.status)
 
 /// `alert_rule.rule`: an `AlertRule`.
-struct AlertRuleRecord: Codable, Sendable, Equatable {
+package struct AlertRuleRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -27,7 +27,7 @@ struct AlertRuleRecord: Codable, Sendable, Equatable {
         case windowSeconds = "window_seconds", forSeconds = "for_seconds", webhookSecret = "webhook_secret"
     }
 
-    init(_ domain: AlertRule) {
+    package init(_ domain: AlertRule) {
         schemaVersion = Self.currentSchemaVersion
         name = domain.name
         model = domain.model
@@ -41,7 +41,7 @@ struct AlertRuleRecord: Codable, Sendable, Equatable {
         webhookSecret = domain.webhookSecret
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "AlertRuleRecord", current: Self.currentSchemaVersion)
@@ -57,7 +57,7 @@ struct AlertRuleRecord: Codable, Sendable, Equatable {
         webhookSecret = try c.decodeIfPresent(String.self, forKey: .webhookSecret)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(name, forKey: .name)
@@ -72,7 +72,7 @@ struct AlertRuleRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(webhookSecret, forKey: .webhookSecret)
     }
 
-    func domain() throws -> AlertRule {
+    package func domain() throws -> AlertRule {
         AlertRule(
             name: name, model: model, metric: try Records.parse(metric, as: AlertRule.Metric.self, field: "metric", in: "AlertRuleRecord"),
             feature: feature,
@@ -82,7 +82,7 @@ struct AlertRuleRecord: Codable, Sendable, Equatable {
 }
 
 /// `alert_rule.status`: where a rule stands (`AlertStatus`).
-struct AlertStatusRecord: Codable, Sendable, Equatable {
+package struct AlertStatusRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -100,7 +100,7 @@ struct AlertStatusRecord: Codable, Sendable, Equatable {
         case evaluatedAt = "evaluated_at"
     }
 
-    init(_ domain: AlertStatus) {
+    package init(_ domain: AlertStatus) {
         schemaVersion = Self.currentSchemaVersion
         state = domain.state.rawValue
         since = domain.since.map(Records.seconds)
@@ -108,7 +108,7 @@ struct AlertStatusRecord: Codable, Sendable, Equatable {
         evaluatedAt = domain.evaluatedAt.map(Records.seconds)
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "AlertStatusRecord", current: Self.currentSchemaVersion)
@@ -118,7 +118,7 @@ struct AlertStatusRecord: Codable, Sendable, Equatable {
         evaluatedAt = try c.decodeIfPresent(Double.self, forKey: .evaluatedAt)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(state, forKey: .state)
@@ -127,7 +127,7 @@ struct AlertStatusRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(evaluatedAt, forKey: .evaluatedAt)
     }
 
-    func domain() throws -> AlertStatus {
+    package func domain() throws -> AlertStatus {
         AlertStatus(
             state: try Records.parse(state, as: AlertStatus.State.self, field: "state", in: "AlertStatusRecord"),
             since: since.map(Records.date), value: value, evaluatedAt: evaluatedAt.map(Records.date))

@@ -4,7 +4,7 @@ import Foundation
 // Endpoint and rollout tables (endpoint.spec, rollout.state, rollout_event.event)
 
 /// `endpoint.spec`: an `Endpoint` (its variants, shadows, fallback and cache).
-struct EndpointRecord: Codable, Sendable, Equatable {
+package struct EndpointRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -25,7 +25,7 @@ struct EndpointRecord: Codable, Sendable, Equatable {
         case createdBy = "created_by", updatedAt = "updated_at"
     }
 
-    init(_ domain: Endpoint) {
+    package init(_ domain: Endpoint) {
         schemaVersion = Self.currentSchemaVersion
         name = domain.name
         variants = domain.variants.map(EndpointVariantRecord.init)
@@ -38,7 +38,7 @@ struct EndpointRecord: Codable, Sendable, Equatable {
         updatedAt = Records.seconds(domain.updatedAt)
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "EndpointRecord", current: Self.currentSchemaVersion)
@@ -53,7 +53,7 @@ struct EndpointRecord: Codable, Sendable, Equatable {
         updatedAt = try c.decode(Double.self, forKey: .updatedAt)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(name, forKey: .name)
@@ -67,7 +67,7 @@ struct EndpointRecord: Codable, Sendable, Equatable {
         try c.encode(updatedAt, forKey: .updatedAt)
     }
 
-    func domain() throws -> Endpoint {
+    package func domain() throws -> Endpoint {
         Endpoint(
             name: name, variants: variants.map { $0.domain() }, shadows: shadows.map { $0.domain() }, stickyHeader: stickyHeader,
             timeoutMs: timeoutMs, fallback: fallback?.domain(), cache: cache?.domain(), createdBy: createdBy,
@@ -76,97 +76,97 @@ struct EndpointRecord: Codable, Sendable, Equatable {
 }
 
 /// One `Endpoint.Variant`: a version and its traffic weight.
-struct EndpointVariantRecord: Codable, Sendable, Equatable {
+package struct EndpointVariantRecord: Codable, Sendable, Equatable {
     var model: String
     var version: Int
     var weight: Double
 
     enum CodingKeys: String, CodingKey { case model, version, weight }
 
-    init(_ domain: Endpoint.Variant) {
+    package init(_ domain: Endpoint.Variant) {
         model = domain.model
         version = domain.version
         weight = domain.weight
     }
 
-    func domain() -> Endpoint.Variant { Endpoint.Variant(model: model, version: version, weight: weight) }
+    package func domain() -> Endpoint.Variant { Endpoint.Variant(model: model, version: version, weight: weight) }
 }
 
 /// One `Endpoint.Shadow`: a version that gets a copy of a share of the traffic.
-struct EndpointShadowRecord: Codable, Sendable, Equatable {
+package struct EndpointShadowRecord: Codable, Sendable, Equatable {
     var model: String
     var version: Int
     var share: Double
 
     enum CodingKeys: String, CodingKey { case model, version, share }
 
-    init(_ domain: Endpoint.Shadow) {
+    package init(_ domain: Endpoint.Shadow) {
         model = domain.model
         version = domain.version
         share = domain.share
     }
 
-    func domain() -> Endpoint.Shadow { Endpoint.Shadow(model: model, version: version, share: share) }
+    package func domain() -> Endpoint.Shadow { Endpoint.Shadow(model: model, version: version, share: share) }
 }
 
 /// An `Endpoint.Fallback`: another version, or a static value.
-struct EndpointFallbackRecord: Codable, Sendable, Equatable {
+package struct EndpointFallbackRecord: Codable, Sendable, Equatable {
     var model: String?
     var version: Int?
     var value: Double?
 
     enum CodingKeys: String, CodingKey { case model, version, value }
 
-    init(_ domain: Endpoint.Fallback) {
+    package init(_ domain: Endpoint.Fallback) {
         model = domain.model
         version = domain.version
         value = domain.value
     }
 
-    func domain() -> Endpoint.Fallback { Endpoint.Fallback(model: model, version: version, value: value) }
+    package func domain() -> Endpoint.Fallback { Endpoint.Fallback(model: model, version: version, value: value) }
 }
 
 /// An `Endpoint.Cache`. Absent fields read as the domain's defaults when written: 10000 entries, 60 s, 64 MiB.
-struct EndpointCacheRecord: Codable, Sendable, Equatable {
+package struct EndpointCacheRecord: Codable, Sendable, Equatable {
     var maxEntries: Int
     var ttlSeconds: Double
     var maxBytes: Int
 
     enum CodingKeys: String, CodingKey { case maxEntries = "max_entries", ttlSeconds = "ttl_seconds", maxBytes = "max_bytes" }
 
-    init(_ domain: Endpoint.Cache) {
+    package init(_ domain: Endpoint.Cache) {
         maxEntries = domain.maxEntries
         ttlSeconds = domain.ttlSeconds
         maxBytes = domain.maxBytes
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxEntries = try c.decodeIfPresent(Int.self, forKey: .maxEntries) ?? 10_000
         ttlSeconds = try c.decodeIfPresent(Double.self, forKey: .ttlSeconds) ?? 60
         maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? 64 << 20
     }
 
-    func domain() -> Endpoint.Cache { Endpoint.Cache(maxEntries: maxEntries, ttlSeconds: ttlSeconds, maxBytes: maxBytes) }
+    package func domain() -> Endpoint.Cache { Endpoint.Cache(maxEntries: maxEntries, ttlSeconds: ttlSeconds, maxBytes: maxBytes) }
 }
 
 /// One `VersionRef` (model and version number), as rollouts and their events store it.
-struct VersionRefRecord: Codable, Sendable, Equatable {
+package struct VersionRefRecord: Codable, Sendable, Equatable {
     var model: String
     var version: Int
 
     enum CodingKeys: String, CodingKey { case model, version }
 
-    init(_ domain: VersionRef) {
+    package init(_ domain: VersionRef) {
         model = domain.model
         version = domain.version
     }
 
-    func domain() -> VersionRef { VersionRef(model: model, version: version) }
+    package func domain() -> VersionRef { VersionRef(model: model, version: version) }
 }
 
 /// `rollout.state`: an endpoint's latest `Rollout`, with its plan and where it stands.
-struct RolloutRecord: Codable, Sendable, Equatable {
+package struct RolloutRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -190,7 +190,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         case stepStartedAt = "step_started_at", startedBy = "started_by", startedAt = "started_at"
     }
 
-    init(_ domain: Rollout) {
+    package init(_ domain: Rollout) {
         schemaVersion = Self.currentSchemaVersion
         endpoint = domain.endpoint
         stable = VersionRefRecord(domain.stable)
@@ -204,7 +204,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         reason = domain.reason
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "RolloutRecord", current: Self.currentSchemaVersion)
@@ -220,7 +220,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(endpoint, forKey: .endpoint)
@@ -235,7 +235,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(reason, forKey: .reason)
     }
 
-    func domain() throws -> Rollout {
+    package func domain() throws -> Rollout {
         // `Rollout`'s initializer starts a rollout (step 0, running, step started when it started); the stored
         // progress is set on top of it.
         var rollout = Rollout(
@@ -250,7 +250,7 @@ struct RolloutRecord: Codable, Sendable, Equatable {
 }
 
 /// A rollout's `RolloutPlan`: its steps, bake time and gates.
-struct RolloutPlanRecord: Codable, Sendable, Equatable {
+package struct RolloutPlanRecord: Codable, Sendable, Equatable {
     /// Candidate traffic per step, in percent.
     var steps: [Double]
     var bakeSeconds: Double
@@ -258,17 +258,17 @@ struct RolloutPlanRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case steps, bakeSeconds = "bake_seconds", gates }
 
-    init(_ domain: RolloutPlan) {
+    package init(_ domain: RolloutPlan) {
         steps = domain.steps
         bakeSeconds = domain.bakeSeconds
         gates = RolloutGatesRecord(domain.gates)
     }
 
-    func domain() -> RolloutPlan { RolloutPlan(steps: steps, bakeSeconds: bakeSeconds, gates: gates.domain()) }
+    package func domain() -> RolloutPlan { RolloutPlan(steps: steps, bakeSeconds: bakeSeconds, gates: gates.domain()) }
 }
 
 /// A plan's `RolloutGates`. Absent thresholds read as the domain's defaults when written (as its decoder does).
-struct RolloutGatesRecord: Codable, Sendable, Equatable {
+package struct RolloutGatesRecord: Codable, Sendable, Equatable {
     var minRequests: Int
     var maxErrorRateIncrease: Double
     var maxLatencyRatio: Double
@@ -285,7 +285,7 @@ struct RolloutGatesRecord: Codable, Sendable, Equatable {
         case minLabels = "min_labels"
     }
 
-    init(_ domain: RolloutGates) {
+    package init(_ domain: RolloutGates) {
         minRequests = domain.minRequests
         maxErrorRateIncrease = domain.maxErrorRateIncrease
         maxLatencyRatio = domain.maxLatencyRatio
@@ -296,7 +296,7 @@ struct RolloutGatesRecord: Codable, Sendable, Equatable {
         minLabels = domain.minLabels
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         minRequests = try c.decodeIfPresent(Int.self, forKey: .minRequests) ?? 100
         maxErrorRateIncrease = try c.decodeIfPresent(Double.self, forKey: .maxErrorRateIncrease) ?? 0.01
@@ -308,7 +308,7 @@ struct RolloutGatesRecord: Codable, Sendable, Equatable {
         minLabels = try c.decodeIfPresent(Int.self, forKey: .minLabels) ?? 50
     }
 
-    func domain() -> RolloutGates {
+    package func domain() -> RolloutGates {
         RolloutGates(
             minRequests: minRequests, maxErrorRateIncrease: maxErrorRateIncrease, maxLatencyRatio: maxLatencyRatio,
             latencySlackSeconds: latencySlackSeconds, maxOutputPSI: maxOutputPSI, minOutputs: minOutputs,
@@ -317,7 +317,7 @@ struct RolloutGatesRecord: Codable, Sendable, Equatable {
 }
 
 /// `rollout_event.event`: one `RolloutEvent`, with the gate verdicts and the observation behind it.
-struct RolloutEventRecord: Codable, Sendable, Equatable {
+package struct RolloutEventRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -343,7 +343,7 @@ struct RolloutEventRecord: Codable, Sendable, Equatable {
         case fromPercent = "from_percent", toPercent = "to_percent"
     }
 
-    init(_ domain: RolloutEvent) {
+    package init(_ domain: RolloutEvent) {
         schemaVersion = Self.currentSchemaVersion
         sequence = domain.sequence
         endpoint = domain.endpoint
@@ -359,7 +359,7 @@ struct RolloutEventRecord: Codable, Sendable, Equatable {
         reason = domain.reason
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "RolloutEventRecord", current: Self.currentSchemaVersion)
@@ -377,7 +377,7 @@ struct RolloutEventRecord: Codable, Sendable, Equatable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(sequence, forKey: .sequence)
@@ -394,7 +394,7 @@ struct RolloutEventRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(reason, forKey: .reason)
     }
 
-    func domain() throws -> RolloutEvent {
+    package func domain() throws -> RolloutEvent {
         var event = RolloutEvent(
             endpoint: endpoint, at: Records.date(at), action: action, stable: stable.domain(), candidate: candidate.domain(),
             fromPercent: fromPercent, toPercent: toPercent, gates: gates.map { $0.domain() }, observation: observation?.domain(),
@@ -405,7 +405,7 @@ struct RolloutEventRecord: Codable, Sendable, Equatable {
 }
 
 /// One gate's verdict (`GateResult`); `passed` is absent when there was not enough data to judge.
-struct GateResultRecord: Codable, Sendable, Equatable {
+package struct GateResultRecord: Codable, Sendable, Equatable {
     var gate: String
     var candidate: Double?
     var limit: Double?
@@ -413,37 +413,37 @@ struct GateResultRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case gate, candidate, limit, passed }
 
-    init(_ domain: GateResult) {
+    package init(_ domain: GateResult) {
         gate = domain.gate
         candidate = domain.candidate
         limit = domain.limit
         passed = domain.passed
     }
 
-    func domain() -> GateResult { GateResult(gate: gate, candidate: candidate, limit: limit, passed: passed) }
+    package func domain() -> GateResult { GateResult(gate: gate, candidate: candidate, limit: limit, passed: passed) }
 }
 
 /// A step's `RolloutObservation`: both sides' stats and the shift between their outputs.
-struct RolloutObservationRecord: Codable, Sendable, Equatable {
+package struct RolloutObservationRecord: Codable, Sendable, Equatable {
     var stable: VariantStatsRecord
     var candidate: VariantStatsRecord
     var outputPSI: Double?
 
     enum CodingKeys: String, CodingKey { case stable, candidate, outputPSI = "output_psi" }
 
-    init(_ domain: RolloutObservation) {
+    package init(_ domain: RolloutObservation) {
         stable = VariantStatsRecord(domain.stable)
         candidate = VariantStatsRecord(domain.candidate)
         outputPSI = domain.outputPSI
     }
 
-    func domain() -> RolloutObservation {
+    package func domain() -> RolloutObservation {
         RolloutObservation(stable: stable.domain(), candidate: candidate.domain(), outputPSI: outputPSI)
     }
 }
 
 /// One side's `VariantStats` during a step.
-struct VariantStatsRecord: Codable, Sendable, Equatable {
+package struct VariantStatsRecord: Codable, Sendable, Equatable {
     var requests: Int
     var errors: Int
     var p99Seconds: Double?
@@ -453,7 +453,7 @@ struct VariantStatsRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs }
 
-    init(_ domain: VariantStats) {
+    package init(_ domain: VariantStats) {
         requests = domain.requests
         errors = domain.errors
         p99Seconds = domain.p99Seconds
@@ -462,7 +462,7 @@ struct VariantStatsRecord: Codable, Sendable, Equatable {
         outputs = domain.outputs
     }
 
-    func domain() -> VariantStats {
+    package func domain() -> VariantStats {
         VariantStats(requests: requests, errors: errors, p99Seconds: p99Seconds, accuracy: accuracy, labelled: labelled, outputs: outputs)
     }
 }

@@ -1,7 +1,7 @@
 import FerryCore
 import Foundation
 
-// The shapes the SQLite store writes into its JSON text columns.
+// The shapes every store backend (SQLite, PostgreSQL) writes into its JSON columns.
 //
 // FerryCore's types are also HTTP bodies, so the store does not encode them directly: renaming one of their fields
 // would silently change (and break) rows already stored. Each record below mirrors one domain type field by field,
@@ -18,16 +18,16 @@ import Foundation
 // - Optional fields are left out when nil, as the domain types' synthesized coding did.
 
 /// Encoding, decoding and the shared conversions of the store's JSON records.
-enum Records {
+package enum Records {
     /// A record as JSON text, keys sorted (plain `JSONEncoder` otherwise).
-    static func encode<R: Encodable>(_ record: R) throws -> String {
+    package static func encode<R: Encodable>(_ record: R) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(record), as: UTF8.self)
     }
 
     /// A record read from JSON text (plain `JSONDecoder`). A malformed row throws `.internal` naming the record.
-    static func decode<R: Decodable>(_ type: R.Type, _ text: String) throws -> R {
+    package static func decode<R: Decodable>(_ type: R.Type, _ text: String) throws -> R {
         do {
             return try JSONDecoder().decode(R.self, from: Data(text.utf8))
         } catch let error as DecodingError {

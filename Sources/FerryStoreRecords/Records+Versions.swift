@@ -4,7 +4,7 @@ import Foundation
 // Version columns (model_version.input_schema, output_schema, lineage, signature)
 
 /// `model_version.input_schema`: a version's `InputSchema`.
-struct InputSchemaRecord: Codable, Sendable, Equatable {
+package struct InputSchemaRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -15,31 +15,31 @@ struct InputSchemaRecord: Codable, Sendable, Equatable {
         case features
     }
 
-    init(_ domain: InputSchema) {
+    package init(_ domain: InputSchema) {
         schemaVersion = Self.currentSchemaVersion
         features = domain.features.map(FeatureSpecRecord.init)
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "InputSchemaRecord", current: Self.currentSchemaVersion)
         features = try c.decode([FeatureSpecRecord].self, forKey: .features)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(features, forKey: .features)
     }
 
-    func domain() throws -> InputSchema {
+    package func domain() throws -> InputSchema {
         InputSchema(features: try features.map { try $0.domain() })
     }
 }
 
 /// One `FeatureSpec` of an input schema. `datatype` and `nullable` default to "FP32" and true when absent.
-struct FeatureSpecRecord: Codable, Sendable, Equatable {
+package struct FeatureSpecRecord: Codable, Sendable, Equatable {
     var name: String
     /// A `DataType` raw value ("FP32", "INT64", ...).
     var datatype: String
@@ -51,7 +51,7 @@ struct FeatureSpecRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case name, datatype, nullable, description, categories, sensitive }
 
-    init(_ domain: FeatureSpec) {
+    package init(_ domain: FeatureSpec) {
         name = domain.name
         datatype = domain.datatype.rawValue
         nullable = domain.nullable
@@ -60,7 +60,7 @@ struct FeatureSpecRecord: Codable, Sendable, Equatable {
         sensitive = domain.sensitive?.rawValue
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         datatype = try c.decodeIfPresent(String.self, forKey: .datatype) ?? "FP32"
@@ -70,7 +70,7 @@ struct FeatureSpecRecord: Codable, Sendable, Equatable {
         sensitive = try c.decodeIfPresent(String.self, forKey: .sensitive)
     }
 
-    func domain() throws -> FeatureSpec {
+    package func domain() throws -> FeatureSpec {
         FeatureSpec(
             name: name,
             datatype: try Records.parse(datatype, as: DataType.self, field: "feature datatype", in: "InputSchemaRecord"),
@@ -80,7 +80,7 @@ struct FeatureSpecRecord: Codable, Sendable, Equatable {
 }
 
 /// `model_version.output_schema`: a version's `OutputSchema`.
-struct OutputSchemaRecord: Codable, Sendable, Equatable {
+package struct OutputSchemaRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -91,31 +91,31 @@ struct OutputSchemaRecord: Codable, Sendable, Equatable {
         case outputs
     }
 
-    init(_ domain: OutputSchema) {
+    package init(_ domain: OutputSchema) {
         schemaVersion = Self.currentSchemaVersion
         outputs = domain.outputs.map(OutputSpecRecord.init)
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "OutputSchemaRecord", current: Self.currentSchemaVersion)
         outputs = try c.decode([OutputSpecRecord].self, forKey: .outputs)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(outputs, forKey: .outputs)
     }
 
-    func domain() throws -> OutputSchema {
+    package func domain() throws -> OutputSchema {
         OutputSchema(outputs: try outputs.map { try $0.domain() })
     }
 }
 
 /// One `OutputSpec` of an output schema.
-struct OutputSpecRecord: Codable, Sendable, Equatable {
+package struct OutputSpecRecord: Codable, Sendable, Equatable {
     var name: String
     /// A `DataType` raw value.
     var datatype: String
@@ -124,14 +124,14 @@ struct OutputSpecRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case name, datatype, shape, description }
 
-    init(_ domain: OutputSpec) {
+    package init(_ domain: OutputSpec) {
         name = domain.name
         datatype = domain.datatype.rawValue
         shape = domain.shape
         description = domain.description
     }
 
-    func domain() throws -> OutputSpec {
+    package func domain() throws -> OutputSpec {
         OutputSpec(
             name: name, datatype: try Records.parse(datatype, as: DataType.self, field: "output datatype", in: "OutputSchemaRecord"),
             shape: shape, description: description)
@@ -139,7 +139,7 @@ struct OutputSpecRecord: Codable, Sendable, Equatable {
 }
 
 /// `model_version.lineage`: a version's `Lineage`. Its keys are camelCase: the domain type has no coding keys.
-struct LineageRecord: Codable, Sendable, Equatable {
+package struct LineageRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -152,14 +152,14 @@ struct LineageRecord: Codable, Sendable, Equatable {
         case trainingData = "trainingData", trainingDataDigest = "trainingDataDigest", code = "code"
     }
 
-    init(_ domain: Lineage) {
+    package init(_ domain: Lineage) {
         schemaVersion = Self.currentSchemaVersion
         trainingData = domain.trainingData
         trainingDataDigest = domain.trainingDataDigest
         code = domain.code
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "LineageRecord", current: Self.currentSchemaVersion)
@@ -168,7 +168,7 @@ struct LineageRecord: Codable, Sendable, Equatable {
         code = try c.decodeIfPresent(String.self, forKey: .code)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encodeIfPresent(trainingData, forKey: .trainingData)
@@ -176,13 +176,13 @@ struct LineageRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(code, forKey: .code)
     }
 
-    func domain() throws -> Lineage {
+    package func domain() throws -> Lineage {
         Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code)
     }
 }
 
 /// `model_version.signature`: the `ModelSignature` supplied at registration (the column is NULL when there is none).
-struct ModelSignatureRecord: Codable, Sendable, Equatable {
+package struct ModelSignatureRecord: Codable, Sendable, Equatable {
     static let currentSchemaVersion = 1
 
     var schemaVersion: Int
@@ -200,7 +200,7 @@ struct ModelSignatureRecord: Codable, Sendable, Equatable {
         case keyID = "key_id", sha256, format, model, signedAt = "signed_at", signature
     }
 
-    init(_ domain: ModelSignature) {
+    package init(_ domain: ModelSignature) {
         schemaVersion = Self.currentSchemaVersion
         keyID = domain.keyID
         sha256 = domain.sha256
@@ -210,7 +210,7 @@ struct ModelSignatureRecord: Codable, Sendable, Equatable {
         signature = domain.signature
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "ModelSignatureRecord", current: Self.currentSchemaVersion)
@@ -222,7 +222,7 @@ struct ModelSignatureRecord: Codable, Sendable, Equatable {
         signature = try c.decode(String.self, forKey: .signature)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(keyID, forKey: .keyID)
@@ -233,7 +233,7 @@ struct ModelSignatureRecord: Codable, Sendable, Equatable {
         try c.encode(signature, forKey: .signature)
     }
 
-    func domain() throws -> ModelSignature {
+    package func domain() throws -> ModelSignature {
         ModelSignature(keyID: keyID, sha256: sha256, format: format, model: model, signedAt: signedAt, signature: signature)
     }
 }
