@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // Domain values, ports (protocols) and pure logic. No I/O, no HTTP, no SQL. Crypto for the audit chain and
@@ -40,6 +41,15 @@ let package = Package(
         .target(
             name: "FerryStoreSQLite",
             dependencies: ["FerryCore", "FerryStoreRecords", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The same store ports on PostgreSQL (PostgresNIO): the shared store of replicas.
+        .target(
+            name: "FerryStorePostgres",
+            dependencies: [
+                "FerryCore", "FerryStoreRecords",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Hummingbird 2 adapter: wire codecs, routes, error mapping, OpenAPI document.
         .target(
@@ -107,6 +117,7 @@ let package = Package(
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "FerryStorePostgresTests", dependencies: ["FerryStorePostgres", "FerryTesting"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryStoreRecords", "FerryTesting"]),
         .testTarget(
             name: "FerryEngineTests",

@@ -1,0 +1,161 @@
+import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A PostgreSQL database reached through a PostgresNIO connection pool: parameterized queries, transactions, and the
+/// numbered migrations applied under an advisory lock so replicas that start together do not race.
+final class PostgresDatabase: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|require]`) and
+    /// migrates the schema. Throws naming the problem when the URL is malformed, the server cannot be reached, or
+    /// the schema is newer than this build.
+    init(url: String, logger: Logger) async throws {
+        let configuration = try Self.configuration(url)
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        let client = client
+        runner = Task { await client.run() }
+        // Let the pool start before the first lease (else PostgresNIO warns that run() was not called yet).
+        for _ in 0..<3 { await Task.yield() }
+        do {
+            try await migrate()
+        } catch {
+            runner.cancel()
+            throw error
+        }
+    }
+
+    /// Closes the pool's connections.
+    func shutdown() { runner.cancel() }
+
+    deinit { runner.cancel() }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws (its error is rethrown
+    /// as it is).
+    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await Self.execute(connection, "BEGIN", self.logger)
+            do {
+                let result = try await body(connection)
+                try await Self.execute(connection, "COMMIT", self.logger)
+                return result
+            } catch {
+                try? await Self.execute(connection, "ROLLBACK", self.logger)
+                throw Self.translate(error)
+            }
+        }
+    }
+
+    /// Runs a read on a pooled connection.
+    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs a statement and reads its answer to the end (an unread answer would keep the connection busy).
+    static func execute(_ connection: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws {
+        for try await _ in try await connection.query(query, logger: logger) {}
+    }
+
+    /// Every row of a query, random-access.
+    static func rows(_ connection: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var out: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(query, logger: logger) { out.append(row.makeRandomAccess()) }
+        return out
+    }
+
+    /// A unique violation as `.alreadyExists`; other errors as they are.
+    static func translate(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505" {
+            return FerryError(.alreadyExists, "already exists: \(error.serverInfo?[.detail] ?? "a unique value is taken")")
+        }
+        return error
+    }
+
+    // MARK: Connection URL
+
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty else {
+            throw FerryError.invalid("database URL '\(Self.redacted(url))' is not postgres://user[:password]@host[:port]/database")
+        }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else { throw FerryError.invalid("database URL '\(Self.redacted(url))' names no database") }
+        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw FerryError.invalid("database URL: sslmode '\(mode)' is not one of disable, prefer, require")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database, tls: tls)
+        configuration.options.maximumConnections = 10
+        return configuration
+    }
+
+    /// The URL with its password masked, for messages.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "****"
+        return components.string ?? url
+    }
+
+    // MARK: Migrations
+
+    /// Applies the migrations this build knows and the database lacks, in order, each in its own transaction, while
+    /// holding an advisory lock: replicas starting together wait for each other instead of racing. A database
+    /// migrated by a newer Ferry is refused, naming both versions.
+    func migrate() async throws {
+        let lockKey: Int64 = 0x4665_7272_7900   // "Ferry"
+        try await client.withConnection { connection in
+            try await Self.execute(connection, "SELECT pg_advisory_lock(\(lockKey))", self.logger)
+            do {
+                try await Self.execute(
+                    connection,
+                    "CREATE TABLE IF NOT EXISTS ferry_migration (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                    self.logger)
+                var applied = 0
+                for row in try await Self.rows(connection, "SELECT COALESCE(MAX(version), 0) AS v FROM ferry_migration", self.logger) {
+                    applied = try row["v"].decode(Int.self)
+                }
+                let known = PostgresMigrations.all.count
+                guard applied <= known else {
+                    throw FerryError(
+                        .failedPrecondition,
+                        "the database schema is at version \(applied), newer than this Ferry build knows (\(known)): upgrade Ferry before starting it against this database")
+                }
+                for (index, migration) in PostgresMigrations.all.enumerated() where index + 1 > applied {
+                    try await Self.execute(connection, "BEGIN", self.logger)
+                    do {
+                        for statement in migration.statements {
+                            try await Self.execute(connection, PostgresQuery(unsafeSQL: statement), self.logger)
+                        }
+                        let version = index + 1
+                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        try await Self.execute(
+                            connection, "INSERT INTO ferry_migration (version, name, applied_at) VALUES (\(version), \(migration.name), \(now))",
+                            self.logger)
+                        try await Self.execute(connection, "COMMIT", self.logger)
+                    } catch {
+                        try? await Self.execute(connection, "ROLLBACK", self.logger)
+                        throw error
+                    }
+                }
+            } catch {
+                try? await Self.execute(connection, "SELECT pg_advisory_unlock(\(lockKey))", self.logger)
+                throw error
+            }
+            try await Self.execute(connection, "SELECT pg_advisory_unlock(\(lockKey))", self.logger)
+        }
+    }
+}

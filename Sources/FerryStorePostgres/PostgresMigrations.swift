@@ -1,0 +1,105 @@
+/// PostgreSQL's schema as numbered migrations (version = position + 1). Append-only: a released migration is never
+/// edited; a change is a new one at the end.
+enum PostgresMigrations {
+    struct Migration {
+        var name: String
+        var statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(name: "0001-registry-keys-audit", statements: [
+            """
+            CREATE TABLE model (
+                name TEXT PRIMARY KEY,
+                description TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE model_version (
+                model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                version BIGINT NOT NULL CHECK (version > 0),
+                format TEXT NOT NULL,
+                artifact_sha256 TEXT NOT NULL,
+                artifact_size BIGINT NOT NULL,
+                input_schema TEXT NOT NULL,
+                output_schema TEXT NOT NULL,
+                description TEXT NOT NULL,
+                params TEXT NOT NULL,
+                metrics TEXT NOT NULL,
+                lineage TEXT NOT NULL,
+                details TEXT NOT NULL,
+                runtime_options TEXT NOT NULL,
+                signature TEXT,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                archived BOOLEAN NOT NULL DEFAULT FALSE,
+                PRIMARY KEY (model, version)
+            )
+            """,
+            "CREATE INDEX model_version_artifact ON model_version (artifact_sha256)",
+            """
+            CREATE TABLE alias (
+                model TEXT NOT NULL,
+                name TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                updated_by TEXT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (model, name),
+                FOREIGN KEY (model, version) REFERENCES model_version (model, version) ON DELETE RESTRICT
+            )
+            """,
+            """
+            CREATE TABLE alias_event (
+                seq BIGSERIAL PRIMARY KEY,
+                model TEXT NOT NULL REFERENCES model(name) ON DELETE RESTRICT,
+                alias TEXT NOT NULL,
+                from_version BIGINT,
+                to_version BIGINT,
+                actor TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                reason TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX alias_event_model ON alias_event (model, alias, seq)",
+            """
+            CREATE TABLE reference_profile (
+                model TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                profile TEXT NOT NULL,
+                PRIMARY KEY (model, version),
+                FOREIGN KEY (model, version) REFERENCES model_version (model, version) ON DELETE CASCADE
+            )
+            """,
+            """
+            CREATE TABLE api_key (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                models TEXT,
+                rate_limit DOUBLE PRECISION,
+                secret_sha256 TEXT NOT NULL UNIQUE,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                seq BIGINT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                before TEXT NOT NULL,
+                after TEXT NOT NULL,
+                previous_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )
+            """,
+        ]),
+    ]
+}

@@ -1,0 +1,48 @@
+import FerryCore
+import FerryStorePostgres
+import FerryTesting
+import Foundation
+import Logging
+import Testing
+
+/// The conformance suites the SQLite store passes, against a real PostgreSQL: each case on a fresh database.
+struct PostgresMetadataStoreTests {
+    static func withStore(_ body: (PostgresMetadataStore) async throws -> Void) async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let store = try await PostgresMetadataStore(url: url, logger: Logger(label: "ferry-test"))
+        defer { store.shutdown() }
+        try await body(store)
+    }
+
+    @Test(arguments: MetadataStoreConformance.cases)
+    func conformance(_ check: ConformanceCase<any MetadataStore>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
+    @Test(arguments: SecurityStoreConformance.cases)
+    func securityConformance(_ check: ConformanceCase<SecurityStoreConformance.Store>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
+    /// Replicas that start together migrate once: the advisory lock makes the others wait, then find nothing to do.
+    @Test func concurrentStartsMigrateOnce() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let stores = try await withThrowingTaskGroup(of: PostgresMetadataStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresMetadataStore(url: url, logger: Logger(label: "t")) } }
+            var all: [PostgresMetadataStore] = []
+            for try await store in group { all.append(store) }
+            return all
+        }
+        defer { stores.forEach { $0.shutdown() } }
+        try await stores[0].createModel(Fixtures.model("m"))
+        #expect(try await stores[3].model(named: "m") != nil)
+    }
+
+    @Test func aMalformedURLIsRefusedByName() async {
+        await #expect {
+            _ = try await PostgresMetadataStore(url: "mysql://localhost/db", logger: Logger(label: "t"))
+        } throws: { error in
+            (error as? FerryError)?.message.contains("is not postgres://") == true
+        }
+    }
+}
