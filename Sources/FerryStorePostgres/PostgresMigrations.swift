@@ -101,5 +101,41 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "0002-endpoints-alerts", statements: [
+            "CREATE TABLE endpoint (name TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+            "CREATE TABLE rollout (endpoint TEXT PRIMARY KEY REFERENCES endpoint(name) ON DELETE CASCADE, state TEXT NOT NULL)",
+            """
+            CREATE TABLE rollout_event (
+                seq BIGSERIAL PRIMARY KEY,
+                endpoint TEXT NOT NULL REFERENCES endpoint(name) ON DELETE CASCADE,
+                number BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                UNIQUE (endpoint, number)
+            )
+            """,
+            """
+            CREATE TABLE alert_rule (
+                model TEXT NOT NULL REFERENCES model(name) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                status TEXT NOT NULL,
+                PRIMARY KEY (model, name)
+            )
+            """,
+            """
+            CREATE TABLE alert_event (
+                seq BIGSERIAL PRIMARY KEY,
+                model TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                from_state TEXT NOT NULL,
+                to_state TEXT NOT NULL,
+                value DOUBLE PRECISION,
+                threshold DOUBLE PRECISION NOT NULL,
+                at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX alert_event_rule ON alert_event (model, rule, seq)",
+        ]),
     ]
 }

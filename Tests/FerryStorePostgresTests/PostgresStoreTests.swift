@@ -46,3 +46,15 @@ struct PostgresMetadataStoreTests {
         }
     }
 }
+
+struct PostgresEndpointAlertStoreTests {
+    @Test(arguments: EndpointStoreConformance.cases)
+    func endpointConformance(_ check: ConformanceCase<EndpointStoreConformance.Store>) async throws {
+        try await PostgresMetadataStoreTests.withStore { try await check.run($0) }
+    }
+
+    @Test(arguments: AlertStoreConformance.cases)
+    func alertConformance(_ check: ConformanceCase<AlertStoreConformance.Store>) async throws {
+        try await PostgresMetadataStoreTests.withStore { try await check.run($0) }
+    }
+}

@@ -85,3 +85,15 @@ struct SQLiteSecurityStoreTests {
         #expect(anchored.problems == ["anchored entry 4 is missing: the newest entries were deleted"])
     }
 }
+
+struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: EndpointStoreConformance.cases)
+    func endpointConformance(_ check: ConformanceCase<EndpointStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
+    @Test(arguments: AlertStoreConformance.cases)
+    func alertConformance(_ check: ConformanceCase<AlertStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+}

@@ -1,0 +1,179 @@
+import FerryCore
+import FerryStoreRecords
+import Foundation
+import PostgresNIO
+
+extension PostgresMetadataStore: EndpointStore, AlertStore {
+    // MARK: Endpoints and rollouts
+
+    public func putEndpoint(_ endpoint: Endpoint, audit: AuditBuilder<Endpoint>?) async throws {
+        var stored = endpoint
+        stored.updatedAt = Self.date(Self.millis(endpoint.updatedAt))
+        let spec = try Records.encode(EndpointRecord(stored))
+        let value = stored
+        try await database.transaction { c in
+            try await PostgresDatabase.execute(
+                c, "INSERT INTO endpoint (name, spec) VALUES (\(value.name), \(spec)) ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec",
+                self.database.logger)
+            try await Self.audit(c, audit, value, self.database.logger)
+        }
+    }
+
+    public func endpoints() async throws -> [Endpoint] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(c, "SELECT spec FROM endpoint ORDER BY name", self.database.logger)
+                .map { try Records.decode(EndpointRecord.self, try $0["spec"].decode(String.self)).domain() }
+        }
+    }
+
+    public func deleteEndpoint(name: String, audit: AuditBuilder<Endpoint>?) async throws {
+        try await database.transaction { c in
+            guard let row = try await PostgresDatabase.rows(c, "DELETE FROM endpoint WHERE name = \(name) RETURNING spec", self.database.logger).first else {
+                throw FerryError.notFound("no endpoint named '\(name)'")
+            }
+            try await Self.audit(c, audit, try Records.decode(EndpointRecord.self, try row["spec"].decode(String.self)).domain(), self.database.logger)
+        }
+    }
+
+    public func saveRollout(_ rollout: Rollout, endpoint: Endpoint, event: RolloutEvent, audit: AuditBuilder<RolloutEvent>?) async throws -> RolloutEvent {
+        var pending = event
+        pending.at = Self.date(Self.millis(event.at))
+        let state = try Records.encode(RolloutRecord(rollout))
+        let spec = try Records.encode(EndpointRecord(endpoint))
+        let first = pending
+        return try await database.transaction { c in
+            let logger = self.database.logger
+            // The endpoint's row lock serializes its steps, so event numbers per endpoint are gapless.
+            guard try await !PostgresDatabase.rows(c, "UPDATE endpoint SET spec = \(spec) WHERE name = \(endpoint.name) RETURNING name", logger).isEmpty else {
+                throw FerryError.notFound("no endpoint named '\(endpoint.name)'")
+            }
+            try await PostgresDatabase.execute(
+                c, "INSERT INTO rollout (endpoint, state) VALUES (\(rollout.endpoint), \(state)) ON CONFLICT (endpoint) DO UPDATE SET state = EXCLUDED.state",
+                logger)
+            var stored = first
+            var number: Int64 = 1
+            for row in try await PostgresDatabase.rows(c, "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM rollout_event WHERE endpoint = \(event.endpoint)", logger) {
+                number = try row["n"].decode(Int64.self)
+            }
+            stored.sequence = number
+            let text = try Records.encode(RolloutEventRecord(stored))
+            try await PostgresDatabase.execute(
+                c, "INSERT INTO rollout_event (endpoint, number, at, event) VALUES (\(event.endpoint), \(number), \(Self.millis(stored.at)), \(text))",
+                logger)
+            try await Self.audit(c, audit, stored, logger)
+            return stored
+        }
+    }
+
+    public func rollouts() async throws -> [Rollout] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(c, "SELECT state FROM rollout ORDER BY endpoint", self.database.logger)
+                .map { try Records.decode(RolloutRecord.self, try $0["state"].decode(String.self)).domain() }
+        }
+    }
+
+    public func rolloutEvents(endpoint: String, limit: Int) async throws -> [RolloutEvent] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(
+                c, "SELECT event FROM rollout_event WHERE endpoint = \(endpoint) ORDER BY number DESC LIMIT \(max(0, limit))", self.database.logger
+            ).map { try Records.decode(RolloutEventRecord.self, try $0["event"].decode(String.self)).domain() }.reversed()
+        }
+    }
+
+    // MARK: Alerts
+
+    public func putRule(_ rule: AlertRule, audit: AuditBuilder<AlertRule>?) async throws {
+        let text = try Records.encode(AlertRuleRecord(rule))
+        let initial = try Records.encode(AlertStatusRecord(AlertStatus()))
+        try await database.transaction { c in
+            let logger = self.database.logger
+            guard try await !PostgresDatabase.rows(c, "SELECT 1 FROM model WHERE name = \(rule.model)", logger).isEmpty else {
+                throw FerryError.notFound("model '\(rule.model)' is not registered")
+            }
+            try await PostgresDatabase.execute(
+                c,
+                """
+                INSERT INTO alert_rule (model, name, rule, status) VALUES (\(rule.model), \(rule.name), \(text), \(initial))
+                ON CONFLICT (model, name) DO UPDATE SET rule = EXCLUDED.rule
+                """,
+                logger)
+            try await Self.audit(c, audit, rule, logger)
+        }
+    }
+
+    public func rules(model: String?) async throws -> [AlertRule] {
+        try await database.read { c in
+            let rows = if let model {
+                try await PostgresDatabase.rows(c, "SELECT rule FROM alert_rule WHERE model = \(model) ORDER BY name", self.database.logger)
+            } else {
+                try await PostgresDatabase.rows(c, "SELECT rule FROM alert_rule ORDER BY model, name", self.database.logger)
+            }
+            return try rows.map { try Records.decode(AlertRuleRecord.self, try $0["rule"].decode(String.self)).domain() }
+        }
+    }
+
+    public func deleteRule(model: String, name: String, audit: AuditBuilder<AlertRule>?) async throws {
+        try await database.transaction { c in
+            guard let row = try await PostgresDatabase.rows(
+                c, "DELETE FROM alert_rule WHERE model = \(model) AND name = \(name) RETURNING rule", self.database.logger).first
+            else { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+            try await Self.audit(c, audit, try Records.decode(AlertRuleRecord.self, try row["rule"].decode(String.self)).domain(), self.database.logger)
+        }
+    }
+
+    public func status(model: String, name: String) async throws -> AlertStatus {
+        try await database.read { c in
+            guard let row = try await PostgresDatabase.rows(
+                c, "SELECT status FROM alert_rule WHERE model = \(model) AND name = \(name)", self.database.logger).first
+            else { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+            return try Records.decode(AlertStatusRecord.self, try row["status"].decode(String.self)).domain()
+        }
+    }
+
+    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
+        let text = try Records.encode(AlertStatusRecord(status))
+        return try await database.transaction { c in
+            let logger = self.database.logger
+            guard try await !PostgresDatabase.rows(
+                c, "UPDATE alert_rule SET status = \(text) WHERE model = \(model) AND name = \(name) RETURNING name", logger).isEmpty
+            else { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
+            guard var event else { return nil }
+            let at = Self.millis(event.at)
+            let inserted = try await PostgresDatabase.rows(
+                c,
+                """
+                INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at)
+                VALUES (\(model), \(name), \(event.from.rawValue), \(event.to.rawValue), \(event.value), \(event.threshold), \(at)) RETURNING seq
+                """,
+                logger)
+            event.sequence = try inserted.first.map { try $0["seq"].decode(Int64.self) } ?? 0
+            event.at = Self.date(at)
+            return event
+        }
+    }
+
+    public func events(model: String?, rule: String?, limit: Int) async throws -> [AlertEvent] {
+        try await database.read { c in
+            let logger = self.database.logger
+            let n = max(0, limit)
+            let rows = switch (model, rule) {
+            case (let model?, let rule?):
+                try await PostgresDatabase.rows(c, "SELECT * FROM alert_event WHERE model = \(model) AND rule = \(rule) ORDER BY seq DESC LIMIT \(n)", logger)
+            case (let model?, nil):
+                try await PostgresDatabase.rows(c, "SELECT * FROM alert_event WHERE model = \(model) ORDER BY seq DESC LIMIT \(n)", logger)
+            case (nil, let rule?):
+                try await PostgresDatabase.rows(c, "SELECT * FROM alert_event WHERE rule = \(rule) ORDER BY seq DESC LIMIT \(n)", logger)
+            case (nil, nil):
+                try await PostgresDatabase.rows(c, "SELECT * FROM alert_event ORDER BY seq DESC LIMIT \(n)", logger)
+            }
+            return try rows.map { row in
+                AlertEvent(
+                    sequence: try row["seq"].decode(Int64.self), rule: try row["rule"].decode(String.self), model: try row["model"].decode(String.self),
+                    from: AlertStatus.State(rawValue: try row["from_state"].decode(String.self)) ?? .inactive,
+                    to: AlertStatus.State(rawValue: try row["to_state"].decode(String.self)) ?? .inactive,
+                    value: try row["value"].decode(Double?.self), threshold: try row["threshold"].decode(Double.self),
+                    at: Self.date(try row["at"].decode(Int64.self)))
+            }.reversed()
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import FerryCore
+import Foundation
+
+/// The behaviour every store of endpoints and rollouts must show.
+public enum EndpointStoreConformance {
+    public typealias Store = any MetadataStore & EndpointStore
+
+    static func endpoint(_ name: String, version: Int = 1, weight: Double = 100) -> Endpoint {
+        Endpoint(
+            name: name, variants: [.init(model: "m", version: version, weight: weight)], shadows: [.init(model: "m", version: 2, share: 0.5)],
+            stickyHeader: "X-Id", timeoutMs: 50, fallback: .init(value: 0), cache: .init(maxEntries: 9, ttlSeconds: 2, maxBytes: 1024),
+            createdBy: "test", updatedAt: Fixtures.time)
+    }
+
+    static func event(_ endpoint: String, _ action: String, to: Double) -> RolloutEvent {
+        RolloutEvent(
+            endpoint: endpoint, at: Fixtures.time, action: action, stable: VersionRef(model: "m", version: 1),
+            candidate: VersionRef(model: "m", version: 2), fromPercent: 0, toPercent: to,
+            gates: [GateResult(gate: "error_rate", candidate: 0.01, limit: 0.02, passed: true)],
+            observation: RolloutObservation(stable: VariantStats(requests: 10, errors: 1), candidate: VariantStats(requests: 5, p99Seconds: 0.01)),
+            by: "test", reason: action == "rolled_back" ? "gate failed" : nil)
+    }
+
+    public static let cases: [ConformanceCase<Store>] = [
+        .init("endpoints are created, replaced, listed by name and deleted") { store in
+            try await store.putEndpoint(endpoint("b"), audit: nil)
+            try await store.putEndpoint(endpoint("a"), audit: nil)
+            try await store.putEndpoint(endpoint("b", version: 3, weight: 7), audit: nil)
+            let all = try await store.endpoints()
+            try expect(all.map(\.name) == ["a", "b"], "by name: \(all.map(\.name))")
+            try expect(all[1] == endpoint("b", version: 3, weight: 7), "replaced and round-tripped: \(all[1])")
+            try await store.deleteEndpoint(name: "a", audit: nil)
+            try expect(try await store.endpoints().map(\.name) == ["b"], "deleted")
+            try await expectError(.notFound) { try await store.deleteEndpoint(name: "a", audit: nil) }
+        },
+        .init("a rollout step saves state, traffic and event together; events are numbered per endpoint") { store in
+            try await store.putEndpoint(endpoint("a"), audit: nil)
+            try await store.putEndpoint(endpoint("b"), audit: nil)
+            var rollout = Rollout(endpoint: "a", stable: VersionRef(model: "m", version: 1), candidate: VersionRef(model: "m", version: 2),
+                                  plan: RolloutPlan(), by: "test", at: Fixtures.time)
+            let first = try await store.saveRollout(rollout, endpoint: endpoint("a", version: 2, weight: 5), event: event("a", "started", to: 5), audit: nil)
+            _ = try await store.saveRollout(
+                Rollout(endpoint: "b", stable: VersionRef(model: "m", version: 1), candidate: VersionRef(model: "m", version: 2),
+                        plan: RolloutPlan(), by: "test", at: Fixtures.time),
+                endpoint: endpoint("b"), event: event("b", "started", to: 5), audit: nil)
+            rollout.step = 1
+            rollout.status = .rolledBack
+            rollout.reason = "gate failed"
+            let second = try await store.saveRollout(rollout, endpoint: endpoint("a"), event: event("a", "rolled_back", to: 0), audit: nil)
+            try expect(first.sequence == 1 && second.sequence == 2, "per-endpoint numbers: \(first.sequence), \(second.sequence)")
+            let events = try await store.rolloutEvents(endpoint: "a", limit: 10)
+            var expected = event("a", "rolled_back", to: 0)
+            expected.sequence = 2
+            try expect(events.map(\.action) == ["started", "rolled_back"] && events.last == expected, "events: \(events)")
+            try expect(try await store.rolloutEvents(endpoint: "a", limit: 1).map(\.action) == ["rolled_back"], "the newest, oldest first")
+            let rollouts = try await store.rollouts()
+            try expect(rollouts.count == 2 && rollouts.first { $0.endpoint == "a" } == rollout, "latest state: \(rollouts)")
+            try expect(try await store.endpoints().first { $0.name == "a" } == endpoint("a"), "traffic saved with the step")
+            try await expectError(.notFound) {
+                _ = try await store.saveRollout(rollout, endpoint: endpoint("zz"), event: event("zz", "started", to: 5), audit: nil)
+            }
+            try await store.deleteEndpoint(name: "a", audit: nil)
+            try expect(try await store.rolloutEvents(endpoint: "a", limit: 10).isEmpty, "events go with their endpoint")
+            try expect(try await store.rollouts().map(\.endpoint) == ["b"], "the rollout goes with its endpoint")
+        },
+    ]
+}
+
+/// The behaviour every store of alert rules, their status and their history must show.
+public enum AlertStoreConformance {
+    public typealias Store = any MetadataStore & AlertStore
+
+    static func rule(_ model: String, _ name: String, threshold: Double = 0.25) -> AlertRule {
+        AlertRule(
+            name: name, model: model, metric: .driftPSI, feature: "amount", comparison: .greater, threshold: threshold,
+            windowSeconds: 600, forSeconds: 30, webhook: "https://hooks.example/x", webhookSecret: "s")
+    }
+
+    public static let cases: [ConformanceCase<Store>] = [
+        .init("rules are stored per model, replaced without losing their status, listed and deleted") { store in
+            try await store.createModel(Fixtures.model("a"))
+            try await store.createModel(Fixtures.model("b"))
+            try await store.putRule(rule("b", "x"))
+            try await store.putRule(rule("a", "y"))
+            try await store.putRule(rule("a", "x"))
+            try expect(try await store.rules(model: "a").map(\.name) == ["x", "y"], "by name")
+            try expect(try await store.rules(model: nil).map { "\($0.model)/\($0.name)" } == ["a/x", "a/y", "b/x"], "by model, name")
+            try expect(try await store.status(model: "a", name: "x") == AlertStatus(), "a new rule is inactive")
+            let firing = AlertStatus(state: .firing, since: Fixtures.time, value: 0.4, evaluatedAt: Fixtures.time)
+            _ = try await store.record(model: "a", name: "x", status: firing, event: nil)
+            try await store.putRule(rule("a", "x", threshold: 0.5))
+            try expect(try await store.rules(model: "a").first == rule("a", "x", threshold: 0.5), "replaced")
+            try expect(try await store.status(model: "a", name: "x") == firing, "replacing keeps the status")
+            try await store.deleteRule(model: "a", name: "y")
+            try expect(try await store.rules(model: "a").map(\.name) == ["x"], "deleted")
+            try await expectError(.notFound) { try await store.deleteRule(model: "a", name: "y") }
+            try await expectError(.notFound) { try await store.putRule(rule("nope", "x")) }
+            try await expectError(.notFound) { _ = try await store.status(model: "a", name: "y") }
+        },
+        .init("state changes are numbered and read back by model and rule, newest limit oldest first") { store in
+            try await store.createModel(Fixtures.model("a"))
+            try await store.putRule(rule("a", "x"))
+            try await store.putRule(rule("a", "y"))
+            var sequences: [Int64] = []
+            for (i, (name, to)) in [("x", AlertStatus.State.pending), ("y", .firing), ("x", .firing), ("x", .resolved)].enumerated() {
+                let event = AlertEvent(rule: name, model: "a", from: .inactive, to: to, value: Double(i), threshold: 0.25, at: Fixtures.time)
+                let stored = try await store.record(model: "a", name: name, status: AlertStatus(state: to), event: event)
+                sequences.append(stored?.sequence ?? -1)
+            }
+            try expect(sequences == sequences.sorted() && Set(sequences).count == 4 && sequences[0] > 0, "numbered: \(sequences)")
+            let x = try await store.events(model: "a", rule: "x", limit: 2)
+            try expect(x.map(\.to) == [.firing, .resolved] && x.last?.value == 3, "newest two of x, oldest first: \(x)")
+            try expect(try await store.events(model: nil, rule: nil, limit: 100).count == 4, "all")
+            try expect(try await store.status(model: "a", name: "x").state == .resolved, "status saved with the event")
+            try expect(try await store.record(model: "a", name: "y", status: AlertStatus(state: .firing), event: nil) == nil, "no event, no number")
+            try await expectError(.notFound) { _ = try await store.record(model: "a", name: "zz", status: AlertStatus(), event: nil) }
+        },
+    ]
+}
