@@ -137,5 +137,29 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX alert_event_rule ON alert_event (model, rule, seq)",
         ]),
+        Migration(name: "0003-prediction-log", statements: [
+            """
+            CREATE TABLE prediction (
+                id TEXT PRIMARY KEY,
+                model TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                latency_us BIGINT NOT NULL,
+                inputs JSONB NOT NULL,
+                outputs JSONB NOT NULL
+            )
+            """,
+            "CREATE INDEX prediction_model_at ON prediction (model, at)",
+            "CREATE INDEX prediction_at ON prediction (at)",
+            """
+            CREATE TABLE feedback (
+                prediction_id TEXT NOT NULL,
+                row BIGINT NOT NULL CHECK (row >= 0),
+                label DOUBLE PRECISION NOT NULL,
+                received_at BIGINT NOT NULL,
+                PRIMARY KEY (prediction_id, row)
+            )
+            """,
+        ]),
     ]
 }

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryStoreRecords
 import Foundation
 import GRDB
 
@@ -55,7 +56,7 @@ public final class SQLitePredictionLog: PredictionLog {
 
     public func append(_ records: [PredictionRecord]) async throws {
         guard !records.isEmpty else { return }
-        let rows = records.map { r in (r, Self.json(r.inputs), Self.json(r.outputs)) }
+        let rows = records.map { r in (r, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs)) }
         try await writer.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -159,40 +160,6 @@ public final class SQLitePredictionLog: PredictionLog {
                 SELECT COUNT(*) FROM feedback f LEFT JOIN prediction p ON p.id = f.prediction_id WHERE p.id IS NULL
                 """) ?? 0
         }
-    }
-
-    /// JSON text of rows of values, written directly (Foundation's encoder costs more than the rest of logging).
-    static func json(_ rows: [[JSONValue]]) -> String {
-        var out = "["
-        for (i, row) in rows.enumerated() {
-            if i > 0 { out += "," }
-            out += "["
-            for (j, v) in row.enumerated() {
-                if j > 0 { out += "," }
-                switch v {
-                case .number(let d) where d.isFinite: out += d.description
-                case .string(let s): out += "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-                case .bool(let b): out += b ? "true" : "false"
-                default: out += "null"
-                }
-            }
-            out += "]"
-        }
-        return out + "]"
-    }
-
-    static func json(_ rows: [[Double]]) -> String {
-        var out = "["
-        for (i, row) in rows.enumerated() {
-            if i > 0 { out += "," }
-            out += "["
-            for (j, d) in row.enumerated() {
-                if j > 0 { out += "," }
-                out += d.isFinite ? d.description : "null"
-            }
-            out += "]"
-        }
-        return out + "]"
     }
 
     private static func record(_ row: Row) throws -> PredictionRecord {

@@ -58,3 +58,13 @@ struct PostgresEndpointAlertStoreTests {
         try await PostgresMetadataStoreTests.withStore { try await check.run($0) }
     }
 }
+
+struct PostgresPredictionLogTests {
+    @Test(arguments: PredictionLogConformance.cases)
+    func conformance(_ check: ConformanceCase<any PredictionLog>) async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let log = try await PostgresPredictionLog(url: url, logger: Logger(label: "ferry-test"))
+        defer { log.shutdown() }
+        try await check.run(log)
+    }
+}
