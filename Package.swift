@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "FerryServer",
             dependencies: [
-                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryHTTP",
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "FerryTesting",
             dependencies: [
-                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryServer",
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryServer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,6 +2,7 @@ import FerryCore
 import FerryEngine
 import FerryHTTP
 import FerryRuntimes
+import FerryStorePostgres
 import FerryStoreSQLite
 import Foundation
 import Hummingbird
@@ -55,6 +56,13 @@ public struct FerryServer: Sendable {
             lock = nil
             store = try SQLiteMetadataStore()
             predictionLog = try configuration.predictionLog.map { _ in try SQLitePredictionLog() }
+        case .postgres(let url):
+            // The database is the shared store; the artifact folder is content-addressed (written by atomic rename),
+            // so replicas may share it and no lock is taken.
+            lock = nil
+            let postgres = try await PostgresMetadataStore(url: url, logger: logger)
+            store = postgres
+            predictionLog = configuration.predictionLog.map { _ in PostgresPredictionLog(sharing: postgres) }
         }
         let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()] + configuration.extraRuntimes)

@@ -12,6 +12,9 @@ public struct ServerConfiguration: Sendable {
         case sqlite
         /// SQLite in memory, artifacts in the data directory: for tests.
         case memory
+        /// PostgreSQL at this `postgres://` URL for metadata, keys, audit, endpoints, alerts and the prediction log;
+        /// artifacts stay in the data directory (a shared volume when several replicas use one database).
+        case postgres(url: String)
     }
 
     /// JWT bearer tokens accepted next to API keys.

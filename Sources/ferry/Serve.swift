@@ -31,6 +31,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder for the registry database and artifacts.")
     var dataDir = ".ferry"
 
+    @Option(name: .customLong("database-url"), help: "PostgreSQL to keep metadata, keys, audit, endpoints, alerts and the prediction log in, as postgres://user[:password]@host[:port]/database[?sslmode=disable|require] (default: $FERRY_DATABASE_URL, else SQLite in --data-dir). Artifacts stay in --data-dir.")
+    var databaseURL: String?
+
     @Option(help: "Register the example model in this folder (model.json) as 'fraud' if it is not registered yet.")
     var example: String?
 
@@ -178,10 +181,26 @@ struct Serve: AsyncParsableCommand {
             publicKeysPEM: try jwtPublicKey.map { try read($0, "--jwt-public-key") }, issuer: jwtIssuer, audience: jwtAudience)
     }
 
+    /// Where the data lives, for the banner (a database URL's password masked).
+    var dataDescription: String {
+        let folder = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        guard let url = databaseURLSetting else { return folder }
+        var components = URLComponents(string: url)
+        if components?.password != nil { components?.password = "****" }
+        return "\(components?.string ?? "PostgreSQL"), artifacts in \(folder)"
+    }
+
+    /// --database-url, else FERRY_DATABASE_URL; nil keeps the embedded SQLite store.
+    var databaseURLSetting: String? {
+        let value = databaseURL ?? ProcessInfo.processInfo.environment["FERRY_DATABASE_URL"]
+        return value.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// The server these flags describe.
     func configuration(signatures: SignaturePolicy) throws -> ServerConfiguration {
         ServerConfiguration(
-            store: .sqlite, dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true), host: host, port: port,
+            store: databaseURLSetting.map { .postgres(url: $0) } ?? .sqlite,
+            dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true), host: host, port: port,
             serverVersion: Ferry.version, authentication: auth == "keys",
             adminKeyPreset: ProcessInfo.processInfo.environment["FERRY_ADMIN_KEY"], rateLimits: try rateLimits(),
             jwt: try jwtSettings(), signatures: signatures,
@@ -229,6 +248,7 @@ struct Serve: AsyncParsableCommand {
         let limits = server.configuration.rateLimits
         try await server.audit.record("server.start", target: "server", by: "ferry", after: [
             "version": .string(Ferry.version), "host": .string(host), "auth": .string(auth),
+            "store": .string(databaseURLSetting == nil ? "sqlite" : "postgres"),
             "rate_limits": .object(Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, JSONValue.number($0.value)) })),
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
             "log_sample_rate": .number(logSampleRate),
@@ -239,7 +259,7 @@ struct Serve: AsyncParsableCommand {
         ])
         if let example { try await registerExample(folder: example, registry: server.registry, logger: logger) }
         let banner = Banner(
-            scheme: tlsCert == nil ? "http" : "https", host: host, dataDir: URL(fileURLWithPath: dataDir).standardizedFileURL.path,
+            scheme: tlsCert == nil ? "http" : "https", host: host, dataDir: dataDescription,
             example: example.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, authenticated: server.configuration.authentication,
             newAdminKey: server.newAdminKey)
         try await server.run { channel in

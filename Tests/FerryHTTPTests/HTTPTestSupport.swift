@@ -10,14 +10,17 @@ import HummingbirdTesting
 /// Runs `body` against Ferry's router on a fresh in-process stack with the example fraud model as 'fraud'
 /// (unless `example` is false).
 ///
+/// `postgres` keeps the server's state in a fresh database of a real PostgreSQL instead of SQLite.
 /// `authenticated` turns API-key authentication on (create keys with `stack.authenticator`); `rateLimits` are
 /// requests per second per role.
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
     rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
-    _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
+    postgres: Bool = false, _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
+    let database = postgres ? try await PostgresTestServer.shared.freshDatabase() : nil
     let stack = try await TestStack(limits: inference, signatures: signatures, serving: serving) {
+        if let database { $0.store = .postgres(url: database) }
         $0.authentication = authenticated
         $0.rateLimits = rateLimits
         $0.http = limits

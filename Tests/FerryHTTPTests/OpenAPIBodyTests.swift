@@ -54,8 +54,10 @@ struct OpenAPIBodyTests {
         }
     }
 
-    @Test func everyAnswerMatchesItsDeclaredSchema() async throws {
-        try await withFerry(authenticated: true) { client, stack in
+    /// The whole API on each store: SQLite, and PostgreSQL (every route of the tour through the shared store).
+    @Test(arguments: ["sqlite", "postgres"])
+    func everyAnswerMatchesItsDeclaredSchema(_ store: String) async throws {
+        try await withFerry(authenticated: true, postgres: store == "postgres") { client, stack in
             let admin = try await stack.authenticator.createKey(name: "root", role: .admin, by: "test").secret
             let document = try JSONDecoder().decode(
                 JSONValue.self, from: Data(buffer: try await client.get("/openapi.json", headers: [.authorization: "Bearer \(admin)"]).body))

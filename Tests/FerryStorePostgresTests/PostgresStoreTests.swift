@@ -1,5 +1,5 @@
 import FerryCore
-import FerryStorePostgres
+@testable import FerryStorePostgres
 import FerryTesting
 import Foundation
 import Logging
@@ -36,6 +36,22 @@ struct PostgresMetadataStoreTests {
         defer { stores.forEach { $0.shutdown() } }
         try await stores[0].createModel(Fixtures.model("m"))
         #expect(try await stores[3].model(named: "m") != nil)
+    }
+
+    /// A replica on an older binary than the schema refuses to start and says which versions.
+    @Test func aNewerSchemaIsRefused() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let store = try await PostgresMetadataStore(url: url, logger: Logger(label: "t"))
+        let future = PostgresMigrations.all.count + 1
+        try await store.database.transaction { c in
+            try await PostgresDatabase.execute(c, "INSERT INTO ferry_migration (version, name, applied_at) VALUES (\(future), 'future', 0)", store.database.logger)
+        }
+        store.shutdown()
+        await #expect {
+            _ = try await PostgresMetadataStore(url: url, logger: Logger(label: "t"))
+        } throws: { error in
+            (error as? FerryError)?.message.contains("schema is at version \(future), newer than this Ferry build knows (\(future - 1))") == true
+        }
     }
 
     @Test func aMalformedURLIsRefusedByName() async {

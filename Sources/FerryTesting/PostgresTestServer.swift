@@ -1,35 +1,29 @@
 import FerryCore
 import Foundation
 import Logging
-import PostgresNIO
+import FerryStorePostgres
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real PostgreSQL for the tests: `FERRY_TEST_DATABASE_URL` (a server where the user may create databases) when
-/// set, else a throwaway server started from the PostgreSQL binaries on this machine (initdb + pg_ctl in a
-/// temporary folder, stopped when the test process exits). Without either the tests fail, naming what is missing;
+/// set, else a throwaway server started from the PostgreSQL binaries on this machine (initdb + postgres in a
+/// temporary folder, stopped and removed when the test process exits). Without either the tests fail, naming what is missing;
 /// they never skip.
-actor PostgresTestServer {
-    static let shared = PostgresTestServer()
+public actor PostgresTestServer {
+    public static let shared = PostgresTestServer()
 
     /// Started once, however many tests ask at the same time (an actor re-enters at every await).
     private var admin: Task<URLComponents, any Error>?
 
     /// A new, empty database on the server, as a `postgres://` URL.
-    func freshDatabase() async throws -> String {
+    public func freshDatabase() async throws -> String {
         let admin = try await server()
         let name = "ferry_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        var configuration = PostgresClient.Configuration(
-            host: admin.host!, port: admin.port ?? 5432, username: admin.user ?? "postgres", password: admin.password,
-            database: "postgres", tls: .disable)
-        configuration.options.maximumConnections = 1
-        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "ferry-test-postgres"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            for try await _ in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) {}
-            group.cancelAll()
-        }
+        var server = admin
+        server.path = "/postgres"
+        server.queryItems = [URLQueryItem(name: "sslmode", value: "disable")]
+        try await PostgresAdministration.createDatabase(named: name, server: server.string!, logger: Logger(label: "ferry-test-postgres"))
         var url = admin
         url.path = "/" + name
         url.queryItems = [URLQueryItem(name: "sslmode", value: "disable")]
