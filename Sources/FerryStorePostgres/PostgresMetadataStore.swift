@@ -9,7 +9,7 @@ import PostgresNIO
 /// Same rules as the SQLite store (and the same conformance suites): version numbers assigned atomically per model,
 /// a version and its aliases in one transaction, every change's audit entry chained in the change's transaction.
 /// Timestamps are integer milliseconds since 1970; JSON columns hold the versioned store records.
-public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore {
+public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, StoreCoding {
     let database: PostgresDatabase
     private var logger: Logger { database.logger }
 
@@ -372,17 +372,4 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore {
             createdBy: try row["created_by"].decode(String.self), createdAt: date(try row["created_at"].decode(Int64.self)),
             expiresAt: try row["expires_at"].decode(Int64?.self).map(date), revokedAt: try row["revoked_at"].decode(Int64?.self).map(date))
     }
-
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
-    }
-
-    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 }

@@ -6,7 +6,7 @@ import PostgresNIO
 /// The prediction log and its feedback on PostgreSQL. Records arrive in batches from the `PredictionLogger` (off the
 /// request path) and are written with one multi-row statement per batch; inputs and outputs are JSONB, so the row a
 /// label is for is picked out by the server.
-public final class PostgresPredictionLog: PredictionLog {
+public final class PostgresPredictionLog: PredictionLog, StoreCoding {
     let database: PostgresDatabase
 
     /// Connects to `url` and migrates the schema.
@@ -166,5 +166,4 @@ public final class PostgresPredictionLog: PredictionLog {
             outputs: try decoder.decode([[Double]].self, from: Data(try row["outputs"].decode(String.self).utf8)))
     }
 
-    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 }

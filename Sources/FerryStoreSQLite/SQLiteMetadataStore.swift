@@ -6,7 +6,7 @@ import GRDB
 /// The registry's metadata on SQLite, through GRDB: WAL mode on disk, named migrations, foreign keys enforced.
 ///
 /// Timestamps are stored as integer milliseconds since 1970, so they come back rounded to the millisecond.
-public final class SQLiteMetadataStore: MetadataStore {
+public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
     let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
@@ -235,17 +235,4 @@ public final class SQLiteMetadataStore: MetadataStore {
             createdAt: date(row["created_at"]), archived: row["archived"],
             signature: try (row["signature"] as String?).map { try Records.decode(ModelSignatureRecord.self, $0).domain() })
     }
-
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
-    }
-
-    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 }

@@ -4,7 +4,7 @@ import Foundation
 import GRDB
 
 /// The prediction log on SQLite, in its own database file so logging never contends with registry writes.
-public final class SQLitePredictionLog: PredictionLog {
+public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     private let writer: any DatabaseWriter
 
     public init(path: String) throws {
@@ -171,5 +171,4 @@ public final class SQLitePredictionLog: PredictionLog {
             outputs: try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8)))
     }
 
-    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -1,0 +1,20 @@
+import Foundation
+
+/// The column encodings every store shares: JSON text with sorted keys for plain values (tags, params, metrics), and
+/// times as integer milliseconds since 1970 (so they come back rounded to the millisecond).
+package protocol StoreCoding {}
+
+extension StoreCoding {
+    package static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    package static func decode<T: Decodable>(_ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    package static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    package static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}
