@@ -13,7 +13,9 @@ final class PostgresDatabase: Sendable {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|require]`) and
     /// migrates the schema. Throws naming the problem when the URL is malformed, the server cannot be reached, or
     /// the schema is newer than this build.
-    init(url: String, logger: Logger) async throws {
+    /// The pool retries connections for ever, so reaching the server at start is bounded by `connectTimeout`: a
+    /// wrong host, port, password or sslmode fails the start with a message instead of a silent wait.
+    init(url: String, logger: Logger, connectTimeout: Duration = .seconds(20)) async throws {
         let configuration = try Self.configuration(url)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
@@ -22,7 +24,17 @@ final class PostgresDatabase: Sendable {
         // Let the pool start before the first lease (else PostgresNIO warns that run() was not called yet).
         for _ in 0..<3 { await Task.yield() }
         do {
-            try await migrate()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.migrate() }
+                group.addTask {
+                    try await Task.sleep(for: connectTimeout)
+                    throw FerryError(
+                        .unavailable,
+                        "PostgreSQL at \(Self.redacted(url)) did not answer within \(connectTimeout): check the host, port, user, password and sslmode (the server log of the pool has the cause)")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
         } catch {
             runner.cancel()
             throw error

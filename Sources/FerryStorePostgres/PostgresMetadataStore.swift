@@ -14,8 +14,9 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
     private var logger: Logger { database.logger }
 
     /// Connects to `url` and migrates the schema (see `PostgresDatabase`).
-    public init(url: String, logger: Logger) async throws {
-        database = try await PostgresDatabase(url: url, logger: logger)
+    /// Fails with `.unavailable` when the server does not answer within `connectTimeout`.
+    public init(url: String, logger: Logger, connectTimeout: Duration = .seconds(20)) async throws {
+        database = try await PostgresDatabase(url: url, logger: logger, connectTimeout: connectTimeout)
     }
 
     /// Closes the connection pool.

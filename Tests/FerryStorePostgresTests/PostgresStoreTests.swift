@@ -54,6 +54,17 @@ struct PostgresMetadataStoreTests {
         }
     }
 
+    /// A server that does not answer fails the start with a message, instead of a silent wait.
+    @Test func anUnreachableServerFailsTheStart() async {
+        await #expect {
+            _ = try await PostgresMetadataStore(
+                url: "postgres://ferry:secret@127.0.0.1:9/ferry?sslmode=disable", logger: Logger(label: "t"), connectTimeout: .seconds(1))
+        } throws: { error in
+            let message = (error as? FerryError)?.message ?? ""
+            return message.contains("did not answer within") && message.contains("ferry:****@127.0.0.1:9") && !message.contains("secret")
+        }
+    }
+
     @Test func aMalformedURLIsRefusedByName() async {
         await #expect {
             _ = try await PostgresMetadataStore(url: "mysql://localhost/db", logger: Logger(label: "t"))
