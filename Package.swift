@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "FerryStorePostgresTests", dependencies: ["FerryStorePostgres", "FerryTesting"]),
+        .testTarget(name: "FerryStorePostgresTests", dependencies: ["FerryStorePostgres", "FerryEngine", "FerryTesting"]),
         .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryStoreRecords", "FerryTesting"]),
         .testTarget(
             name: "FerryEngineTests",

@@ -94,10 +94,11 @@ public final class AlertManager: Sendable {
         return changes
     }
 
-    /// Evaluates every `interval` until `finish()` (which it notices within a fifth of a second).
-    public func run(interval: Duration) async {
+    /// Evaluates every `interval` while `when()` holds (this replica leads), until `finish()` (which it notices
+    /// within a fifth of a second).
+    public func run(interval: Duration, when: @Sendable () -> Bool = { true }) async {
         while !finished.withLock({ $0 }) {
-            await evaluateAll()
+            if when() { await evaluateAll() }
             let wake = ContinuousClock.now + interval
             while ContinuousClock.now < wake && !finished.withLock({ $0 }) {
                 try? await Task.sleep(for: min(.milliseconds(200), wake - ContinuousClock.now))

@@ -8,6 +8,10 @@ import Synchronization
 ///
 /// Every change is persisted (with its audit entry and, for rollouts, its event) before the in-memory table
 /// switches, and every version an endpoint may route to is loaded and warmed before it gets traffic.
+///
+/// With several replicas, each counts the requests it serves and stores its figures per rollout step
+/// (`publish`), and the replica that leads judges the gates on the sum (`tick`). Changes other replicas commit
+/// arrive through `reload(names:)`.
 public final class Endpoints: Sendable {
     struct State: Sendable {
         var endpoints: [String: Endpoint] = [:]
@@ -21,7 +25,9 @@ public final class Endpoints: Sendable {
         var version: VersionRef
     }
 
-    private let store: any EndpointStore
+    private let store: any EndpointStore & ObservationStore
+    /// Names this replica's figures in the store.
+    private let replica: String
     let models: ModelManager
     /// Feedback-based accuracy for the gates; nil when the prediction log is off.
     private let monitor: ModelMonitor?
@@ -29,34 +35,63 @@ public final class Endpoints: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let stats = Mutex<[StatsKey: VariantCounter]>([:])
+    /// Requests counted in each figure last stored, so unchanged figures are not written again.
+    private let published = Mutex<[StatsKey: Int]>([:])
     private let caches = Mutex<[String: PredictionCache]>([:])
     let shadows: ShadowRecorder
 
     public init(
-        store: any EndpointStore, models: ModelManager, monitor: ModelMonitor?, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        store: any EndpointStore & ObservationStore, models: ModelManager, monitor: ModelMonitor?, logger: Logger,
+        replica: String = "local", now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.replica = replica
         self.models = models
         self.monitor = monitor
         self.logger = logger
-        self.now = now
+        // Times kept at the store's precision, so a rollout read back from the store equals the one in memory.
+        self.now = { now().roundedToMilliseconds }
         self.shadows = ShadowRecorder()
     }
 
-    /// Reads endpoints and rollouts from the store and warms every version they route to. A rollout that was
-    /// running restarts its current step's bake time: its figures lived in memory.
+    /// Reads endpoints and rollouts from the store and warms every version they route to. A running rollout
+    /// carries on where it was: its step's figures are in the store.
     public func load() async throws {
         let endpoints = try await store.endpoints()
-        var rollouts: [String: Rollout] = [:]
-        for var rollout in try await store.rollouts() {
-            if rollout.status == .running {
-                rollout.stepStartedAt = now()
-                logger.notice("rollout resumes after a restart; its current step bakes again", metadata: [
-                    "endpoint": "\(rollout.endpoint)", "percent": "\(rollout.candidatePercent)"])
-            }
-            rollouts[rollout.endpoint] = rollout
+        let rollouts = Dictionary(try await store.rollouts().map { ($0.endpoint, $0) }, uniquingKeysWith: { _, last in last })
+        await warm(endpoints)
+        state.withLock { state in
+            state.endpoints = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, $0) })
+            state.rollouts = rollouts
         }
+    }
+
+    /// Re-reads the named endpoints and their rollouts after a change committed elsewhere (another replica),
+    /// warming the versions they now route to before switching. A rollout that moved to another step starts
+    /// counting the candidate afresh, as the replica that moved it did.
+    public func reload(names: Set<String>) async throws {
+        let endpoints = try await store.endpoints().filter { names.contains($0.name) }
+        let rollouts = try await store.rollouts().filter { names.contains($0.endpoint) }
+        await warm(endpoints)
+        var resets: [(String, keepStable: Bool)] = []
+        state.withLock { state in
+            for name in names {
+                let before = state.rollouts[name]
+                let after = rollouts.last { $0.endpoint == name }
+                state.endpoints[name] = endpoints.first { $0.name == name }
+                state.rollouts[name] = after
+                guard before != after else { continue }
+                if before?.startedAt != after?.startedAt {
+                    resets.append((name, false))
+                } else if before?.stepStartedAt != after?.stepStartedAt {
+                    resets.append((name, true))
+                }
+            }
+        }
+        for (name, keepStable) in resets { resetStats(name, keepStable: keepStable) }
+    }
+
+    private func warm(_ endpoints: [Endpoint]) async {
         for endpoint in endpoints {
             for ref in endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref) {
                 do {
@@ -65,10 +100,6 @@ public final class Endpoints: Sendable {
                     logger.error("endpoint version failed to load", metadata: ["endpoint": "\(endpoint.name)", "version": "\(ref)", "error": "\(error)"])
                 }
             }
-        }
-        state.withLock { state in
-            state.endpoints = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, $0) })
-            state.rollouts = rollouts
         }
     }
 
@@ -258,8 +289,10 @@ public final class Endpoints: Sendable {
         return rollout
     }
 
-    /// Evaluates every running rollout once: observes its step, decides, and carries the decision out.
+    /// Evaluates every running rollout once: observes its step (every replica's figures), decides, and carries
+    /// the decision out. Only the leading replica calls it.
     public func tick() async {
+        await publish()
         let running = state.withLock { $0.rollouts.values.filter { $0.status == .running } }
         for rollout in running {
             do {
@@ -271,7 +304,7 @@ public final class Endpoints: Sendable {
     }
 
     private func evaluate(_ snapshot: Rollout) async throws {
-        let observation = await observe(snapshot)
+        let observation = try await observe(snapshot)
         let time = now()
         let (decision, gates) = snapshot.decide(observation, now: time)
         state.withLock { state in
@@ -282,6 +315,13 @@ public final class Endpoints: Sendable {
             // Re-read: an operator command may have landed while this evaluation observed.
             guard var rollout = rollout(endpoint: snapshot.endpoint), rollout == snapshot,
                   var endpoint = endpoint(named: snapshot.endpoint) else { return }
+            // And the store: a replica that just took the lead may not have read the last step its predecessor
+            // saved; acting on the older state would repeat that step.
+            guard try await store.rollouts().first(where: { $0.endpoint == snapshot.endpoint }) == snapshot else {
+                logger.notice("rollout changed in the store since it was read; deciding again at the next evaluation", metadata: [
+                    "endpoint": "\(snapshot.endpoint)"])
+                return
+            }
             let before = rollout.candidatePercent
             rollout.apply(decision, at: time)
             Self.apply(rollout, to: &endpoint, at: time)
@@ -300,11 +340,38 @@ public final class Endpoints: Sendable {
         }
     }
 
-    /// What the gates judge: per-step figures of the candidate, the stable version's since the rollout began,
-    /// the shift between their outputs, and accuracy on feedback when the prediction log has labels.
-    func observe(_ rollout: Rollout) async -> RolloutObservation {
-        let stable = counter(StatsKey(endpoint: rollout.endpoint, version: rollout.stable)).snapshot()
-        let candidate = counter(StatsKey(endpoint: rollout.endpoint, version: rollout.candidate)).snapshot()
+    /// Stores this replica's figures of every unfinished rollout (those that changed since the last call): the
+    /// stable version's since the rollout began, the candidate's since its step began.
+    public func publish() async {
+        let rollouts = state.withLock { $0.rollouts.values.filter { !$0.status.isFinished } }
+        var tallies: [VariantTally] = []
+        var counts: [StatsKey: Int] = [:]
+        for rollout in rollouts {
+            for (version, epoch) in [(rollout.stable, rollout.startedAt), (rollout.candidate, rollout.stepStartedAt)] {
+                let key = StatsKey(endpoint: rollout.endpoint, version: version)
+                let snapshot = counter(key).snapshot()
+                guard snapshot.stats.requests > 0, published.withLock({ $0[key] }) != snapshot.stats.requests else { continue }
+                counts[key] = snapshot.stats.requests
+                tallies.append(VariantTally(
+                    endpoint: rollout.endpoint, version: version, epoch: epoch, replica: replica, requests: snapshot.stats.requests,
+                    errors: snapshot.stats.errors, outputCount: snapshot.stats.outputs, latencies: snapshot.latencies, outputs: snapshot.outputs))
+            }
+        }
+        guard !tallies.isEmpty else { return }
+        do {
+            try await store.putTallies(tallies)
+            published.withLock { all in all.merge(counts) { _, new in new } }
+        } catch {
+            logger.warning("could not store rollout figures; retrying at the next interval", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What the gates judge, summed over every replica's stored figures: the candidate's in this step, the stable
+    /// version's since the rollout began, the shift between their outputs, and accuracy on feedback when the
+    /// prediction log has labels.
+    func observe(_ rollout: Rollout) async throws -> RolloutObservation {
+        let stable = VariantTally.sum(try await store.tallies(endpoint: rollout.endpoint, version: rollout.stable, epoch: rollout.startedAt))
+        let candidate = VariantTally.sum(try await store.tallies(endpoint: rollout.endpoint, version: rollout.candidate, epoch: rollout.stepStartedAt))
         var observation = RolloutObservation(stable: stable.stats, candidate: candidate.stats)
         let minimum = rollout.plan.gates.minOutputs
         if stable.stats.outputs >= minimum, candidate.stats.outputs >= minimum {
@@ -363,10 +430,12 @@ public final class Endpoints: Sendable {
 
     private func resetStats(_ endpoint: String, keepStable: Bool) {
         let stable = rollout(endpoint: endpoint)?.stable
+        let drop: @Sendable (StatsKey) -> Bool = { $0.endpoint == endpoint && !(keepStable && $0.version == stable) }
         stats.withLock { all in
-            for key in all.keys where key.endpoint == endpoint && !(keepStable && key.version == stable) {
-                all[key] = nil
-            }
+            for key in all.keys where drop(key) { all[key] = nil }
+        }
+        published.withLock { all in
+            for key in all.keys where drop(key) { all[key] = nil }
         }
     }
 }
@@ -375,6 +444,7 @@ public final class Endpoints: Sendable {
 final class VariantCounter: Sendable {
     struct Snapshot {
         var stats: VariantStats
+        var latencies: [Double]
         var outputs: [Double]
     }
 
@@ -382,8 +452,9 @@ final class VariantCounter: Sendable {
         var requests = 0
         var errors = 0
         var outputCount = 0
-        var latencies = Ring(capacity: 4096)
-        var outputs = Ring(capacity: 4096)
+        // Bounded samples, stored with each replica's figures.
+        var latencies = Ring(capacity: 1024)
+        var outputs = Ring(capacity: 1024)
     }
 
     private let state = Mutex(State())
@@ -405,7 +476,7 @@ final class VariantCounter: Sendable {
             stats: VariantStats(
                 requests: s.requests, errors: s.errors,
                 p99Seconds: latencies.isEmpty ? nil : Statistics.quantile(sorted: latencies, 0.99), outputs: s.outputCount),
-            outputs: s.outputs.values)
+            latencies: s.latencies.values, outputs: s.outputs.values)
     }
 }
 

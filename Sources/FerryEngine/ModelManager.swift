@@ -153,6 +153,25 @@ public final class ModelManager: Sendable {
         state.withLock { $0.routes[model] = route }
     }
 
+    /// Re-reads a model's route after a change committed elsewhere (another replica), loading and warming the
+    /// versions it now serves before switching to it. A version that fails to load is logged; requests for it get
+    /// the load error.
+    public func refresh(model: String) async throws {
+        state.withLock { $0.generation[model, default: 0] += 1 }
+        let route = try await readRoute(model: model)
+        let loaded = state.withLock { $0.loaded }
+        for number in Set(route.aliases.values).union(route.defaultVersion.map { [$0] } ?? []).sorted()
+        where loaded[Key(model: model, version: number)] == nil {
+            guard let version = try await store.version(model: model, number: number) else { continue }
+            do {
+                try await prepare(version)
+            } catch {
+                logger.error("model failed to load after a change", metadata: ["model": "\(model)", "version": "\(number)", "error": "\(error)"])
+            }
+        }
+        state.withLock { $0.routes[model] = route }
+    }
+
     /// Loads every aliased version and every model's default version; failures are logged, not fatal.
     public func warmStart() async {
         do {

@@ -88,14 +88,15 @@ public final class PredictionLogger: Sendable {
         }
     }
 
-    /// Writes queued records until `finish()` is called, then writes what is left and returns.
-    public func run() async {
+    /// Writes queued records until `finish()` is called, then writes what is left and returns. Applies retention
+    /// every minute while `retentionWhen()` holds (this replica leads).
+    public func run(retentionWhen: @Sendable () -> Bool = { true }) async {
         var lastRetention = ContinuousClock.now
         while true {
             let finished = state.withLock { $0.finished }
             await flush()
             if finished { break }
-            if ContinuousClock.now - lastRetention > .seconds(60) {
+            if ContinuousClock.now - lastRetention > .seconds(60), retentionWhen() {
                 await applyRetention()
                 lastRetention = ContinuousClock.now
             }

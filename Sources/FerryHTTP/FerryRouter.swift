@@ -51,7 +51,7 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 /// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
-    limits: HTTPLimits = HTTPLimits()
+    replica: Replica? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -64,6 +64,7 @@ public func makeRouter(
     AlertRoutes(alerts: alerts).add(to: router)
     EndpointRoutes(endpoints: dataPlane.endpoints).add(to: router)
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
+    if let replica { ClusterRoutes(replica: replica).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes
@@ -73,7 +74,8 @@ public func makeRouter(
             status: .ok, headers: [.contentType: PrometheusExposition.contentType],
             body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
                 dataPlane.models.metrics,
-                extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter) + endpointMetrics(dataPlane.endpoints)))))
+                extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter) + endpointMetrics(dataPlane.endpoints)
+                    + replicaMetrics(replica)))))
     }
     return router
 }

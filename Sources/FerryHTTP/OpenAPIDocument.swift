@@ -91,6 +91,7 @@ enum OpenAPIDocument {
             Route(method: "delete", path: "/api/v1/keys/{id}", summary: "Revoke an API key (takes effect at once)", tag: "security", access: .requires(.admin), response: ref("APIKey")),
             Route(method: "get", path: "/api/v1/audit", summary: "Audit trail entries, oldest first: who changed what, when, before and after, hash-chained", tag: "security", access: .requires(.admin), response: list("AuditEntry"), query: [("after", "only entries after this sequence number (default 0)"), ("limit", "at most this many (1-10000, default 1000)")]),
             Route(method: "get", path: "/api/v1/audit/verify", summary: "Check the whole audit trail's hash chain on the server", tag: "security", access: .requires(.admin), response: ref("AuditVerification")),
+            Route(method: "get", path: "/api/v1/cluster", summary: "This replica: its name, whether it leads (runs rollouts, alert evaluation, retention, webhooks), its store, the last change it applied", tag: "meta", access: .requires(.read), response: ref("Cluster")),
             Route(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", access: .requires(.read, openToRestricted: true), response: ["type": "object"]),
             Route(method: "get", path: "/metrics", summary: "Prometheus metrics (text exposition format 0.0.4)", tag: "meta", access: .requires(.read), responseContentType: "text/plain", response: ["type": "string"]),
         ]
@@ -179,6 +180,7 @@ enum OpenAPIDocument {
                 "target": string, "before": [:], "after": [:], "previous_hash": string, "hash": string,
             ], required: ["seq", "at", "actor", "action", "target", "previous_hash", "hash"]),
             "AuditVerification": object(["intact": boolean, "entries": integer, "head": string, "problems": array(string)], required: ["intact", "entries", "head", "problems"]),
+            "Cluster": object(["replica": string, "leader": boolean, "store": string, "applied_change": integer], required: ["replica", "leader", "store"]),
             "Live": object(["live": boolean], required: ["live"]),
             "Ready": object(["ready": boolean], required: ["ready"]),
             "ModelReady": object(["name": string, "ready": boolean], required: ["name", "ready"]),

@@ -13,14 +13,14 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
 public struct FerryServer: Sendable {
     public let configuration: ServerConfiguration
     public let store: any FerryStore
-    public let artifacts: LocalArtifactStore
+    public let artifacts: any ArtifactStore
     public let models: ModelManager
     public let registry: Registry
     public let audit: AuditTrail
@@ -32,6 +32,10 @@ public struct FerryServer: Sendable {
     public let dataPlane: DataPlane
     public let alerts: AlertManager?
     public let access: AccessControl
+    /// This server among the replicas sharing its store.
+    public let replica: Replica
+    /// Leadership and change hints, when the store is PostgreSQL.
+    let coordinator: PostgresCoordinator?
     /// The admin key created on first start, to show once (nil when keys already existed or one was preset).
     public let newAdminKey: String?
     let lock: DataDirectoryLock?
@@ -45,6 +49,9 @@ public struct FerryServer: Sendable {
         let lock: DataDirectoryLock?
         let store: any FerryStore
         let predictionLog: (any PredictionLog)?
+        let local = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
+        let artifacts: any ArtifactStore
+        var coordinator: PostgresCoordinator?
         switch configuration.store {
         case .sqlite:
             lock = try DataDirectoryLock(directory: data)
@@ -52,19 +59,24 @@ public struct FerryServer: Sendable {
             predictionLog = try configuration.predictionLog.map { _ in
                 try SQLitePredictionLog(path: data.appendingPathComponent("predictions.sqlite").path)
             }
+            artifacts = local
         case .memory:
             lock = nil
             store = try SQLiteMetadataStore()
             predictionLog = try configuration.predictionLog.map { _ in try SQLitePredictionLog() }
+            artifacts = local
         case .postgres(let url):
-            // The database is the shared store; the artifact folder is content-addressed (written by atomic rename),
-            // so replicas may share it and no lock is taken.
+            // The database is the shared store, artifacts included; the data directory only caches them, so each
+            // replica has its own and no lock is taken.
             lock = nil
             let postgres = try await PostgresMetadataStore(url: url, logger: logger)
             store = postgres
             predictionLog = configuration.predictionLog.map { _ in PostgresPredictionLog(sharing: postgres) }
+            artifacts = PostgresArtifactStore(sharing: postgres, cache: local)
+            coordinator = PostgresCoordinator(url: url, logger: logger, interval: configuration.leadershipInterval)
         }
-        let artifacts = try LocalArtifactStore(root: data.appendingPathComponent("artifacts"))
+        // Changes committed from here on are followed; what was committed before is what the loading below reads.
+        let head = try await store.latestAuditSeq()
         let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime()] + configuration.extraRuntimes)
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
@@ -77,7 +89,7 @@ public struct FerryServer: Sendable {
         if !configuration.authentication { try await authenticator.reload() }
         let predictionLogger = zip(predictionLog, configuration.predictionLog).map { PredictionLogger(log: $0, configuration: $1, logger: logger) }
         let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
-        let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger)
+        let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
             predictionLog: predictionLogger, endpoints: endpoints)
@@ -94,18 +106,31 @@ public struct FerryServer: Sendable {
         let access = AccessControl(
             authenticator: configuration.authentication ? authenticator : nil, jwt: jwt,
             rateLimiter: RateLimiter(defaults: configuration.rateLimits))
+        let follower = coordinator.map { _ in
+            ChangeFollower(audit: store, after: head, models: models, endpoints: endpoints, authenticator: authenticator, logger: logger)
+        }
+        let storeName = switch configuration.store {
+        case .sqlite: "sqlite"
+        case .memory: "memory"
+        case .postgres: "postgres"
+        }
+        let replica = Replica(
+            id: configuration.replicaID, store: storeName, leadership: coordinator ?? SoleLeader() as any Leadership, follower: follower)
         await models.warmStart()
         try await endpoints.load()
         dataPlane.setReady(true)
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, newAdminKey: newAdminKey, lock: lock, logger: logger)
+            dataPlane: dataPlane, alerts: alerts, access: access, replica: replica, coordinator: coordinator, newAdminKey: newAdminKey,
+            lock: lock, logger: logger)
     }
 
     /// The router of the whole HTTP API on this server's parts (built on each call; routers are not Sendable).
     public var router: Router<FerryRequestContext> {
-        makeRouter(dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, limits: configuration.http)
+        makeRouter(
+            dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
+            limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
@@ -144,12 +169,19 @@ public struct FerryServer: Sendable {
             logger: logger)
     }
 
-    /// The services that run beside the HTTP server: the prediction log's writer, alert evaluation, rollouts.
+    /// The services that run beside the HTTP server: the prediction log's writer, alert evaluation, rollouts and,
+    /// on PostgreSQL, leadership and following other replicas' changes. Alert evaluation, retention and the
+    /// rollout controller act only while this replica leads.
     public var backgroundServices: [any Service] {
+        let leadership = replica.leadership
         var services: [any Service] = []
-        if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger)) }
-        if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval)) }
-        services.append(RolloutService(endpoints: endpoints, interval: configuration.rolloutInterval))
+        if let predictionLogger { services.append(PredictionLogService(logger: predictionLogger, leadership: leadership)) }
+        if let coordinator { services.append(CoordinatorService(coordinator: coordinator)) }
+        if let follower = replica.follower {
+            services.append(FollowerService(follower: follower, interval: configuration.changePollInterval, hints: coordinator?.hints))
+        }
+        if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval, leadership: leadership)) }
+        services.append(RolloutService(endpoints: endpoints, store: store, interval: configuration.rolloutInterval, leadership: leadership))
         return services
     }
 

@@ -12,8 +12,8 @@ public struct ServerConfiguration: Sendable {
         case sqlite
         /// SQLite in memory, artifacts in the data directory: for tests.
         case memory
-        /// PostgreSQL at this `postgres://` URL for metadata, keys, audit, endpoints, alerts and the prediction log;
-        /// artifacts stay in the data directory (a shared volume when several replicas use one database).
+        /// PostgreSQL at this `postgres://` URL for everything, artifacts included (the data directory caches
+        /// them): replicas sharing the database share the state.
         case postgres(url: String)
     }
 
@@ -67,6 +67,12 @@ public struct ServerConfiguration: Sendable {
     public var alertInterval: Duration
     public var webhookRetryDelays: [Duration]
     public var rolloutInterval: Duration
+    /// This server's name among replicas (in stored rollout figures, logs and /api/v1/cluster).
+    public var replicaID: String
+    /// How often a replica reads the changes others committed (it also reads at once on a NOTIFY).
+    public var changePollInterval: Duration
+    /// How often a replica tries to take the lead, and the leader checks its connection.
+    public var leadershipInterval: Duration
 
     public var tls: TLS?
     public var idleTimeout: Duration
@@ -80,7 +86,8 @@ public struct ServerConfiguration: Sendable {
         http: HTTPLimits = HTTPLimits(), requestMetrics: Bool = true,
         predictionLog: PredictionLogger.Configuration? = PredictionLogger.Configuration(),
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
-        rolloutInterval: Duration = .seconds(1), tls: TLS? = nil, idleTimeout: Duration = .seconds(60),
+        rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
+        leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, idleTimeout: Duration = .seconds(60),
         extraRuntimes: [any ModelRuntime] = []
     ) {
         self.store = store
@@ -101,6 +108,9 @@ public struct ServerConfiguration: Sendable {
         self.alertInterval = alertInterval
         self.webhookRetryDelays = webhookRetryDelays
         self.rolloutInterval = rolloutInterval
+        self.replicaID = replicaID
+        self.changePollInterval = changePollInterval
+        self.leadershipInterval = leadershipInterval
         self.tls = tls
         self.idleTimeout = idleTimeout
         self.extraRuntimes = extraRuntimes

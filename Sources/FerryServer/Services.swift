@@ -1,45 +1,89 @@
+import FerryCore
 import FerryEngine
+import FerryStorePostgres
+import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Runs the prediction log's writer; on shutdown it writes what is still queued, then returns.
+/// Runs the prediction log's writer (every replica) and its retention (the leader); on shutdown it writes what is
+/// still queued, then returns.
 struct PredictionLogService: Service {
     let logger: PredictionLogger
+    let leadership: any Leadership
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await logger.run()
+            await logger.run(retentionWhen: { leadership.isLeader })
         } onGracefulShutdown: {
             logger.finish()
         }
     }
 }
 
-/// Evaluates the alert rules on a schedule until shutdown.
+/// Evaluates the alert rules on a schedule while this replica leads, until shutdown.
 struct AlertService: Service {
     let alerts: AlertManager
     let interval: Duration
+    let leadership: any Leadership
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await alerts.run(interval: interval)
+            await alerts.run(interval: interval, when: { leadership.isLeader })
         } onGracefulShutdown: {
             alerts.finish()
         }
     }
 }
 
-/// Evaluates running rollouts' gates on a schedule until shutdown.
+/// On every replica, stores the figures of running rollouts; on the leader, also evaluates their gates and, once
+/// an hour, deletes figures of rollouts that began more than 30 days ago.
 struct RolloutService: Service {
     let endpoints: Endpoints
+    let store: any ObservationStore
     let interval: Duration
+    let leadership: any Leadership
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            var lastPurge = ContinuousClock.now - .seconds(3600)
             while !Task.isCancelled {
-                await endpoints.tick()
+                if leadership.isLeader {
+                    await endpoints.tick()
+                    if ContinuousClock.now - lastPurge >= .seconds(3600) {
+                        _ = try? await store.purgeTallies(before: Date().addingTimeInterval(-30 * 86400))
+                        lastPurge = ContinuousClock.now
+                    }
+                } else {
+                    await endpoints.publish()
+                }
                 try? await Task.sleep(for: interval)
             }
+        }
+    }
+}
+
+/// Takes part in leadership among replicas; on shutdown gives the lead up at once.
+struct CoordinatorService: Service {
+    let coordinator: PostgresCoordinator
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await coordinator.run()
+        } onGracefulShutdown: {
+            coordinator.release()
+        }
+    }
+}
+
+/// Applies the changes other replicas commit, until shutdown.
+struct FollowerService: Service {
+    let follower: ChangeFollower
+    let interval: Duration
+    let hints: AsyncStream<Void>?
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await follower.run(interval: interval, hints: hints)
         }
     }
 }

@@ -93,7 +93,18 @@ final class PostgresDatabase: Sendable {
 
     // MARK: Connection URL
 
-    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+    /// What a `postgres://` URL says, checked.
+    struct Settings {
+        var host: String
+        var port: Int
+        var username: String
+        var password: String?
+        var database: String
+        /// The sslmode: disable, prefer or require.
+        var sslMode: String
+    }
+
+    static func settings(_ url: String) throws -> Settings {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, !host.isEmpty else {
             throw FerryError.invalid("database URL '\(Self.redacted(url))' is not postgres://user[:password]@host[:port]/database")
@@ -101,18 +112,44 @@ final class PostgresDatabase: Sendable {
         let database = String(components.path.drop(while: { $0 == "/" }))
         guard !database.isEmpty else { throw FerryError.invalid("database URL '\(Self.redacted(url))' names no database") }
         let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
+        let sslMode: String
         switch mode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case "disable": sslMode = "disable"
+        case "prefer", "allow": sslMode = "prefer"
+        case "require", "verify-ca", "verify-full": sslMode = "require"
         default: throw FerryError.invalid("database URL: sslmode '\(mode)' is not one of disable, prefer, require")
         }
+        return Settings(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
+            database: database, sslMode: sslMode)
+    }
+
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        let s = try settings(url)
+        let tls: PostgresClient.Configuration.TLS
+        switch s.sslMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(.makeClientConfiguration())
+        default: tls = .prefer(.makeClientConfiguration())
+        }
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database, tls: tls)
+            host: s.host, port: s.port, username: s.username, password: s.password, database: s.database, tls: tls)
         configuration.options.maximumConnections = 10
         return configuration
+    }
+
+    /// A connection of its own, outside the pool (for session state: advisory locks, LISTEN).
+    static func connect(_ url: String, logger: Logger) async throws -> PostgresConnection {
+        let s = try settings(url)
+        let tls: PostgresConnection.Configuration.TLS
+        switch s.sslMode {
+        case "disable": tls = .disable
+        case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        let configuration = PostgresConnection.Configuration(
+            host: s.host, port: s.port, username: s.username, password: s.password, database: s.database, tls: tls)
+        return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
     }
 
     /// The URL with its password masked, for messages.

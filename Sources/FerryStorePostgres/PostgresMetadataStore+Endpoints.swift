@@ -177,3 +177,53 @@ extension PostgresMetadataStore: EndpointStore, AlertStore {
         }
     }
 }
+
+extension PostgresMetadataStore: ObservationStore {
+    public func putTallies(_ tallies: [VariantTally]) async throws {
+        guard !tallies.isEmpty else { return }
+        let encoded = try tallies.map { ($0, try Self.json($0.latencies), try Self.json($0.outputs)) }
+        try await database.transaction { c in
+            for (t, latencies, outputs) in encoded {
+                try await PostgresDatabase.execute(
+                    c,
+                    """
+                    INSERT INTO rollout_tally (endpoint, model, version, epoch, replica, requests, errors, output_count, latencies, outputs)
+                    VALUES (\(t.endpoint), \(t.version.model), \(t.version.version), \(Self.millis(t.epoch)), \(t.replica), \(t.requests),
+                        \(t.errors), \(t.outputCount), \(latencies), \(outputs))
+                    ON CONFLICT (endpoint, model, version, epoch, replica) DO UPDATE SET
+                        requests = EXCLUDED.requests, errors = EXCLUDED.errors, output_count = EXCLUDED.output_count,
+                        latencies = EXCLUDED.latencies, outputs = EXCLUDED.outputs
+                    """,
+                    self.database.logger)
+            }
+        }
+    }
+
+    public func tallies(endpoint: String, version: VersionRef, epoch: Date) async throws -> [VariantTally] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(
+                c,
+                """
+                SELECT * FROM rollout_tally WHERE endpoint = \(endpoint) AND model = \(version.model) AND version = \(version.version)
+                    AND epoch = \(Self.millis(epoch)) ORDER BY replica
+                """,
+                self.database.logger
+            ).map { row in
+                VariantTally(
+                    endpoint: try row["endpoint"].decode(String.self),
+                    version: VersionRef(model: try row["model"].decode(String.self), version: try row["version"].decode(Int.self)),
+                    epoch: Self.date(try row["epoch"].decode(Int64.self)), replica: try row["replica"].decode(String.self),
+                    requests: try row["requests"].decode(Int.self), errors: try row["errors"].decode(Int.self),
+                    outputCount: try row["output_count"].decode(Int.self),
+                    latencies: try Self.decode(try row["latencies"].decode(String.self)),
+                    outputs: try Self.decode(try row["outputs"].decode(String.self)))
+            }
+        }
+    }
+
+    public func purgeTallies(before date: Date) async throws -> Int {
+        try await database.transaction { c in
+            try await PostgresDatabase.rows(c, "DELETE FROM rollout_tally WHERE epoch < \(Self.millis(date)) RETURNING 1", self.database.logger).count
+        }
+    }
+}

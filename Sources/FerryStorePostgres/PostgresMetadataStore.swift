@@ -268,6 +268,12 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
         try await database.transaction { c in try await Self.append(c, draft, self.logger) }
     }
 
+    public func latestAuditSeq() async throws -> Int64 {
+        try await database.read { c in
+            try await Self.rows(c, "SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_log", self.logger).first?["seq"].decode(Int64.self) ?? 0
+        }
+    }
+
     public func auditEntries(after: Int64, limit: Int) async throws -> [AuditEntry] {
         try await database.read { c in
             try await Self.rows(c, "SELECT * FROM audit_log WHERE seq > \(after) ORDER BY seq LIMIT \(max(0, limit))", self.logger).map { row in
@@ -303,10 +309,14 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
             VALUES (\(entry.seq), \(millis(entry.at)), \(entry.actor), \(entry.action), \(entry.target),
                 \(AuditEntry.canonical(entry.before)), \(AuditEntry.canonical(entry.after)), \(entry.previousHash), \(entry.hash))
             """, logger)
+        // Delivered at commit to every replica listening: a hint to read the trail now rather than at its next poll.
+        try await Self.execute(c, "SELECT pg_notify(\(PostgresMetadataStore.changeChannel), \(String(entry.seq)))", logger)
         return entry
     }
 
     static let auditLockKey: Int64 = 0x4665_7272_7901
+    /// The channel every committed change is announced on (its payload is the audit entry's number).
+    static let changeChannel = "ferry_changes"
 
     // MARK: Rows
 

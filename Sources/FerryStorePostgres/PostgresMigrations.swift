@@ -161,5 +161,38 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "0004-replicas", statements: [
+            """
+            CREATE TABLE rollout_tally (
+                endpoint TEXT NOT NULL,
+                model TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                epoch BIGINT NOT NULL,
+                replica TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                errors BIGINT NOT NULL,
+                output_count BIGINT NOT NULL,
+                latencies TEXT NOT NULL,
+                outputs TEXT NOT NULL,
+                PRIMARY KEY (endpoint, model, version, epoch, replica)
+            )
+            """,
+            "CREATE INDEX rollout_tally_epoch ON rollout_tally (epoch)",
+            """
+            CREATE TABLE artifact_chunk (
+                sha256 TEXT NOT NULL,
+                chunk INT NOT NULL CHECK (chunk >= 0),
+                bytes BYTEA NOT NULL,
+                PRIMARY KEY (sha256, chunk)
+            )
+            """,
+            """
+            CREATE TABLE artifact (
+                sha256 TEXT PRIMARY KEY,
+                size BIGINT NOT NULL,
+                chunks INT NOT NULL
+            )
+            """,
+        ]),
     ]
 }

@@ -72,3 +72,46 @@ extension SQLiteMetadataStore: EndpointStore {
         }
     }
 }
+
+extension SQLiteMetadataStore: ObservationStore {
+    public func putTallies(_ tallies: [VariantTally]) async throws {
+        let rows = try tallies.map { t in
+            [t.endpoint, t.version.model, t.version.version, Self.millis(t.epoch), t.replica, t.requests, t.errors, t.outputCount,
+             try Self.json(t.latencies), try Self.json(t.outputs)] as StatementArguments
+        }
+        try await writer.write { db in
+            for arguments in rows {
+                try db.execute(
+                    sql: """
+                        INSERT INTO rollout_tally (endpoint, model, version, epoch, replica, requests, errors, output_count, latencies, outputs)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (endpoint, model, version, epoch, replica) DO UPDATE SET
+                            requests = excluded.requests, errors = excluded.errors, output_count = excluded.output_count,
+                            latencies = excluded.latencies, outputs = excluded.outputs
+                        """,
+                    arguments: arguments)
+            }
+        }
+    }
+
+    public func tallies(endpoint: String, version: VersionRef, epoch: Date) async throws -> [VariantTally] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM rollout_tally WHERE endpoint = ? AND model = ? AND version = ? AND epoch = ? ORDER BY replica",
+                arguments: [endpoint, version.model, version.version, Self.millis(epoch)]
+            ).map { row in
+                VariantTally(
+                    endpoint: row["endpoint"], version: VersionRef(model: row["model"], version: row["version"]), epoch: Self.date(row["epoch"]),
+                    replica: row["replica"], requests: row["requests"], errors: row["errors"], outputCount: row["output_count"],
+                    latencies: try Self.decode(row["latencies"]), outputs: try Self.decode(row["outputs"]))
+            }
+        }
+    }
+
+    public func purgeTallies(before date: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM rollout_tally WHERE epoch < ?", arguments: [Self.millis(date)])
+            return db.changesCount
+        }
+    }
+}

@@ -141,6 +141,24 @@ extension SQLiteMetadataStore {
                 CREATE INDEX rollout_event_endpoint ON rollout_event(endpoint, seq);
                 """)
         }
+        migrator.registerMigration("v8-rollout-tallies") { db in
+            try db.execute(sql: """
+                CREATE TABLE rollout_tally (
+                    endpoint TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    replica TEXT NOT NULL,
+                    requests INTEGER NOT NULL,
+                    errors INTEGER NOT NULL,
+                    output_count INTEGER NOT NULL,
+                    latencies TEXT NOT NULL,
+                    outputs TEXT NOT NULL,
+                    PRIMARY KEY (endpoint, model, version, epoch, replica)
+                );
+                CREATE INDEX rollout_tally_epoch ON rollout_tally(epoch);
+                """)
+        }
         return migrator
     }
 }

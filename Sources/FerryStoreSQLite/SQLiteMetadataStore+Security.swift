@@ -81,6 +81,10 @@ extension SQLiteMetadataStore: KeyStore, AuditStore {
         return entry
     }
 
+    public func latestAuditSeq() async throws -> Int64 {
+        try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_log") ?? 0 }
+    }
+
     public func auditEntries(after: Int64, limit: Int) async throws -> [AuditEntry] {
         try await writer.read { db in
             try Row.fetchAll(

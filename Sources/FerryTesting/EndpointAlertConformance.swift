@@ -3,7 +3,7 @@ import Foundation
 
 /// The behaviour every store of endpoints and rollouts must show.
 public enum EndpointStoreConformance {
-    public typealias Store = any MetadataStore & EndpointStore
+    public typealias Store = any MetadataStore & EndpointStore & ObservationStore
 
     static func endpoint(_ name: String, version: Int = 1, weight: Double = 100) -> Endpoint {
         Endpoint(
@@ -62,6 +62,29 @@ public enum EndpointStoreConformance {
             try await store.deleteEndpoint(name: "a", audit: nil)
             try expect(try await store.rolloutEvents(endpoint: "a", limit: 10).isEmpty, "events go with their endpoint")
             try expect(try await store.rollouts().map(\.endpoint) == ["b"], "the rollout goes with its endpoint")
+        },
+        .init("each replica's rollout figures are kept per version and epoch, replaced by the replica's next ones") { store in
+            let v1 = VersionRef(model: "m", version: 1)
+            let v2 = VersionRef(model: "m", version: 2)
+            let step = Fixtures.time.addingTimeInterval(60)
+            func tally(_ replica: String, _ version: VersionRef, _ epoch: Date, requests: Int) -> VariantTally {
+                VariantTally(
+                    endpoint: "ep", version: version, epoch: epoch, replica: replica, requests: requests, errors: requests / 10,
+                    outputCount: requests, latencies: [0.001 * Double(requests), 0.5], outputs: [Double(requests), -1.25])
+            }
+            try await store.putTallies([tally("a", v1, Fixtures.time, requests: 10), tally("a", v2, step, requests: 20)])
+            try await store.putTallies([tally("b", v2, step, requests: 30), tally("b", v2, Fixtures.time, requests: 99)])
+            try await store.putTallies([tally("a", v2, step, requests: 25)])
+            let candidate = try await store.tallies(endpoint: "ep", version: v2, epoch: step)
+            try expect(candidate == [tally("a", v2, step, requests: 25), tally("b", v2, step, requests: 30)], "replaced, by replica: \(candidate)")
+            let summed = VariantTally.sum(candidate)
+            try expect(summed.stats.requests == 55 && summed.stats.errors == 5 && summed.stats.outputs == 55, "summed: \(summed.stats)")
+            try expect(summed.outputs.count == 4 && summed.stats.p99Seconds != nil, "samples pooled: \(summed)")
+            try expect(try await store.tallies(endpoint: "ep", version: v1, epoch: Fixtures.time) == [tally("a", v1, Fixtures.time, requests: 10)], "per version")
+            try expect(try await store.tallies(endpoint: "other", version: v2, epoch: step).isEmpty, "per endpoint")
+            let purged = try await store.purgeTallies(before: step)
+            try expect(purged == 2, "epochs before the date purged: \(purged)")
+            try expect(try await store.tallies(endpoint: "ep", version: v2, epoch: step).count == 2, "later epochs kept")
         },
     ]
 }

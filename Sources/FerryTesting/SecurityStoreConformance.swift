@@ -34,8 +34,10 @@ public enum SecurityStoreConformance {
                     at: Fixtures.time.addingTimeInterval(Double(i)), actor: "alice", action: "alias.set", target: "m@production",
                     before: i == 0 ? nil : ["version": .number(Double(i))], after: ["version": .number(Double(i + 1)), "reason": "ünïcode \"quoted\""]))
             }
+            try expect(try await store.latestAuditSeq() == 0, "an empty trail's head is 0")
             var appended: [AuditEntry] = []
             for draft in drafts { appended.append(try await store.appendAudit(draft)) }
+            try expect(try await store.latestAuditSeq() == 5, "the head is the last number")
             try expect(appended.map(\.seq) == [1, 2, 3, 4, 5], "numbers: \(appended.map(\.seq))")
             try expect(appended[0].previousHash == AuditEntry.genesis && appended[1].previousHash == appended[0].hash, "links")
             let read = try await store.auditEntries(after: 0, limit: 100)

@@ -13,7 +13,7 @@ public struct TestStack: Sendable {
     public let server: FerryServer
     public let folder: URL
     public var store: any FerryStore { server.store }
-    public var artifacts: LocalArtifactStore { server.artifacts }
+    public var artifacts: any ArtifactStore { server.artifacts }
     public var models: ModelManager { server.models }
     public var registry: Registry { server.registry }
     public var audit: AuditTrail { server.audit }

@@ -31,8 +31,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder for the registry database and artifacts.")
     var dataDir = ".ferry"
 
-    @Option(name: .customLong("database-url"), help: "PostgreSQL to keep metadata, keys, audit, endpoints, alerts and the prediction log in, as postgres://user[:password]@host[:port]/database[?sslmode=disable|require] (default: $FERRY_DATABASE_URL, else SQLite in --data-dir). Artifacts stay in --data-dir.")
+    @Option(name: .customLong("database-url"), help: "PostgreSQL to keep metadata, keys, audit, endpoints, alerts and the prediction log in, as postgres://user[:password]@host[:port]/database[?sslmode=disable|require] (default: $FERRY_DATABASE_URL, else SQLite in --data-dir). Model artifacts go there too; --data-dir only caches them, so replicas sharing the database need no shared folder.")
     var databaseURL: String?
+
+    @Option(name: .customLong("replica-id"), help: "This server's name among replicas sharing --database-url (default: $FERRY_REPLICA_ID, else the host name and process id).")
+    var replicaID: String?
 
     @Option(help: "Register the example model in this folder (model.json) as 'fraud' if it is not registered yet.")
     var example: String?
@@ -214,6 +217,7 @@ struct Serve: AsyncParsableCommand {
                     sampleRate: logSampleRate, retention: .seconds(logRetentionDays * 86_400), maxRecords: logMaxRecords)
                 : nil,
             alertInterval: .seconds(alertInterval), rolloutInterval: .milliseconds(Int64(rolloutInterval * 1000)),
+            replicaID: replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] ?? Replica.defaultID,
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
     }

@@ -153,6 +153,7 @@ struct OpenAPIBodyTests {
             try await call(.delete, "/api/v1/keys/{id}", "/api/v1/keys/\(keyID)")
             try await call(.get, "/api/v1/audit")
             try await call(.get, "/api/v1/audit/verify")
+            try await call(.get, "/api/v1/cluster")
             try await call(.post, "/api/v1/models/{name}/versions", "/api/v1/models/other/versions", #"{"artifact": "\#(artifact)"}"#)
             try await call(.post, "/api/v1/models/{name}/versions/{version}/archive", "/api/v1/models/other/versions/1/archive")
 

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryEngine
 @testable import FerryStorePostgres
 import FerryTesting
 import Foundation
@@ -93,5 +94,49 @@ struct PostgresPredictionLogTests {
         let log = try await PostgresPredictionLog(url: url, logger: Logger(label: "ferry-test"))
         defer { log.shutdown() }
         try await check.run(log)
+    }
+}
+
+/// Artifacts in the database, reached from every replica through its own cache.
+struct PostgresArtifactStoreTests {
+    static func folder() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("ferry-test-\(UUID().uuidString)")
+    }
+
+    @Test func anArtifactStoredByOneReplicaLoadsOnAnotherAndIsVerified() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let store = try await PostgresMetadataStore(url: url, logger: Logger(label: "t"))
+        defer { store.shutdown() }
+        let folders = [Self.folder(), Self.folder(), Self.folder()]
+        defer { folders.forEach { try? FileManager.default.removeItem(at: $0) } }
+        let caches = try folders.map { try LocalArtifactStore(root: $0) }
+        let a = PostgresArtifactStore(sharing: store, cache: caches[0])
+        let b = PostgresArtifactStore(sharing: store, cache: caches[1])
+        // Three chunks, the last one partial.
+        let bytes = Data((0..<(2 * PostgresArtifactStore.chunkSize + 12345)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) })
+        let ref = try await a.put(bytes)
+        #expect(try await a.put(bytes) == ref, "storing the same bytes again is a no-op")
+        #expect(try await !caches[1].contains(sha256: ref.sha256))
+        #expect(try await b.get(ref) == bytes, "the other replica assembles it from its chunks")
+        #expect(try await caches[1].contains(sha256: ref.sha256), "and keeps it in its cache")
+        #expect(try await b.contains(sha256: ref.sha256))
+
+        // Damaged in the database: a replica without a cached copy refuses the bytes.
+        try await store.database.transaction { c in
+            try await PostgresDatabase.execute(
+                c, "UPDATE artifact_chunk SET bytes = bytes || '\\x00'::bytea WHERE sha256 = \(ref.sha256) AND chunk = 1",
+                store.database.logger)
+        }
+        let c = PostgresArtifactStore(sharing: store, cache: caches[2])
+        await #expect {
+            _ = try await c.get(ref)
+        } throws: { error in
+            (error as? FerryError)?.code == .integrity && (error as? FerryError)?.message.contains("failed verification") == true
+        }
+        #expect(try await !caches[2].contains(sha256: ref.sha256), "nothing damaged stays in the cache")
+
+        try await a.delete(sha256: ref.sha256)
+        #expect(try await !b.contains(sha256: ref.sha256))
+        await #expect { _ = try await c.get(ref) } throws: { error in (error as? FerryError)?.code == .notFound }
     }
 }

@@ -177,6 +177,8 @@ public protocol AuditStore: Sendable {
     func appendAudit(_ draft: AuditDraft) async throws -> AuditEntry
     /// Entries with `seq > after`, oldest first, at most `limit`.
     func auditEntries(after: Int64, limit: Int) async throws -> [AuditEntry]
+    /// The number of the last entry (0 when there is none).
+    func latestAuditSeq() async throws -> Int64
 }
 
 extension JSONValue {
