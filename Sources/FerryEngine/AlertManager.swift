@@ -14,6 +14,10 @@ public protocol WebhookSender: Sendable {
 /// The state machine is `AlertStatus.next` (pure); this class gathers each rule's metric value, applies it,
 /// persists the result and delivers notifications (JSON, `Ferry-Signature: sha256=<HMAC>` over
 /// `<Ferry-Timestamp>.<body>` when the rule has a secret, retried with backoff).
+///
+/// A notification is stored with its event (an outbox) and marked done once delivered or given up, so the
+/// replica that leads next delivers what a dead leader had not: at least once, with the event's number in
+/// `Ferry-Event` for receivers to drop repeats.
 public final class AlertManager: Sendable {
     public let store: any AlertStore
     private let monitor: ModelMonitor
@@ -26,7 +30,8 @@ public final class AlertManager: Sendable {
     private let counts = Mutex<[String: [(at: Date, requests: UInt64, errors: UInt64)]]>([:])
     private let finished = Mutex(false)
     private let deliveries = Mutex<(sent: Int, failed: Int)>((0, 0))
-    private let pending = Mutex<(next: Int, tasks: [Int: Task<Void, Never>])>((0, [:]))
+    /// Deliveries in flight, by event number.
+    private let inFlight = Mutex<[Int64: Task<Void, Never>]>([:])
 
     public init(
         store: any AlertStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?, logger: Logger,
@@ -78,19 +83,18 @@ public final class AlertManager: Sendable {
                 let event = next.state != previous.state
                     ? AlertEvent(rule: rule.name, model: rule.model, from: previous.state, to: next.state, value: value, threshold: rule.threshold, at: time)
                     : nil
-                if let stored = try await store.record(model: rule.model, name: rule.name, status: next, event: event) {
+                let notify = rule.webhook != nil && event.map { $0.to == .firing || ($0.from == .firing && $0.to == .resolved) } == true
+                if let stored = try await store.record(model: rule.model, name: rule.name, status: next, event: event, notify: notify) {
                     changes.append(stored)
                     logger.notice("alert changed", metadata: [
                         "alert": "\(rule.name)", "model": "\(rule.model)", "from": "\(stored.from.rawValue)", "to": "\(stored.to.rawValue)",
                         "value": "\(value.map { String($0) } ?? "none")"])
-                    if stored.to == .firing || (stored.from == .firing && stored.to == .resolved) {
-                        deliverInBackground(rule, stored)
-                    }
                 }
             } catch {
                 logger.error("alert evaluation failed", metadata: ["alert": "\(rule.name)", "model": "\(rule.model)", "error": "\(error)"])
             }
         }
+        await deliverPending(rules)
         return changes
     }
 
@@ -175,22 +179,38 @@ public final class AlertManager: Sendable {
         return "sha256=" + mac.hexString
     }
 
-    /// Delivers a notification off the evaluation path, so an unreachable webhook (retried with backoff) delays
-    /// neither the other rules nor the caller of `evaluateAll`.
-    private func deliverInBackground(_ rule: AlertRule, _ event: AlertEvent) {
-        pending.withLock { pending in
-            let id = pending.next
-            pending.next += 1
-            pending.tasks[id] = Task {
-                await self.notify(rule, event)
-                _ = self.pending.withLock { $0.tasks.removeValue(forKey: id) }
+    /// Starts delivering every stored notification not yet done and not already in flight, off the evaluation
+    /// path, so an unreachable webhook (retried with backoff) delays neither the other rules nor the caller of
+    /// `evaluateAll`. Each is marked done when delivered or given up.
+    private func deliverPending(_ rules: [AlertRule]) async {
+        let events: [AlertEvent]
+        do {
+            events = try await store.pendingNotifications(limit: 100)
+        } catch {
+            logger.error("could not read pending alert notifications", metadata: ["error": "\(error)"])
+            return
+        }
+        for event in events {
+            let rule = rules.first { $0.model == event.model && $0.name == event.rule }
+            inFlight.withLock { tasks in
+                guard tasks[event.sequence] == nil else { return }
+                tasks[event.sequence] = Task {
+                    if let rule { await self.notify(rule, event) }
+                    do {
+                        try await self.store.markNotified(sequence: event.sequence, at: self.now())
+                    } catch {
+                        self.logger.error("could not mark an alert notification done; it may be sent again", metadata: [
+                            "event": "\(event.sequence)", "error": "\(error)"])
+                    }
+                    _ = self.inFlight.withLock { $0.removeValue(forKey: event.sequence) }
+                }
             }
         }
     }
 
     /// Waits until every notification started so far was delivered or gave up.
     public func waitForDeliveries() async {
-        for task in pending.withLock({ Array($0.tasks.values) }) { await task.value }
+        for task in inFlight.withLock({ Array($0.values) }) { await task.value }
     }
 
     private func notify(_ rule: AlertRule, _ event: AlertEvent) async {

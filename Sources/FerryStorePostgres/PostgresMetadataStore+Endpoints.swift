@@ -130,7 +130,7 @@ extension PostgresMetadataStore: EndpointStore, AlertStore {
         }
     }
 
-    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
+    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?, notify: Bool) async throws -> AlertEvent? {
         let text = try Records.encode(AlertStatusRecord(status))
         return try await database.transaction { c in
             let logger = self.database.logger
@@ -142,8 +142,9 @@ extension PostgresMetadataStore: EndpointStore, AlertStore {
             let inserted = try await PostgresDatabase.rows(
                 c,
                 """
-                INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at)
-                VALUES (\(model), \(name), \(event.from.rawValue), \(event.to.rawValue), \(event.value), \(event.threshold), \(at)) RETURNING seq
+                INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at, notify)
+                VALUES (\(model), \(name), \(event.from.rawValue), \(event.to.rawValue), \(event.value), \(event.threshold), \(at), \(notify))
+                RETURNING seq
                 """,
                 logger)
             event.sequence = try inserted.first.map { try $0["seq"].decode(Int64.self) } ?? 0
@@ -166,15 +167,32 @@ extension PostgresMetadataStore: EndpointStore, AlertStore {
             case (nil, nil):
                 try await PostgresDatabase.rows(c, "SELECT * FROM alert_event ORDER BY seq DESC LIMIT \(n)", logger)
             }
-            return try rows.map { row in
-                AlertEvent(
-                    sequence: try row["seq"].decode(Int64.self), rule: try row["rule"].decode(String.self), model: try row["model"].decode(String.self),
-                    from: AlertStatus.State(rawValue: try row["from_state"].decode(String.self)) ?? .inactive,
-                    to: AlertStatus.State(rawValue: try row["to_state"].decode(String.self)) ?? .inactive,
-                    value: try row["value"].decode(Double?.self), threshold: try row["threshold"].decode(Double.self),
-                    at: Self.date(try row["at"].decode(Int64.self)))
-            }.reversed()
+            return try rows.map(Self.alertEvent).reversed()
         }
+    }
+
+    public func pendingNotifications(limit: Int) async throws -> [AlertEvent] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(
+                c, "SELECT * FROM alert_event WHERE notify AND notified_at IS NULL ORDER BY seq LIMIT \(max(0, limit))", self.database.logger
+            ).map(Self.alertEvent)
+        }
+    }
+
+    public func markNotified(sequence: Int64, at: Date) async throws {
+        try await database.transaction { c in
+            try await PostgresDatabase.execute(
+                c, "UPDATE alert_event SET notified_at = COALESCE(notified_at, \(Self.millis(at))) WHERE seq = \(sequence)", self.database.logger)
+        }
+    }
+
+    private static func alertEvent(_ row: PostgresRandomAccessRow) throws -> AlertEvent {
+        AlertEvent(
+            sequence: try row["seq"].decode(Int64.self), rule: try row["rule"].decode(String.self), model: try row["model"].decode(String.self),
+            from: AlertStatus.State(rawValue: try row["from_state"].decode(String.self)) ?? .inactive,
+            to: AlertStatus.State(rawValue: try row["to_state"].decode(String.self)) ?? .inactive,
+            value: try row["value"].decode(Double?.self), threshold: try row["threshold"].decode(Double.self),
+            at: Self.date(try row["at"].decode(Int64.self)))
     }
 }
 

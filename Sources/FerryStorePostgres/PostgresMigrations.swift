@@ -178,6 +178,9 @@ enum PostgresMigrations {
             )
             """,
             "CREATE INDEX rollout_tally_epoch ON rollout_tally (epoch)",
+            "ALTER TABLE alert_event ADD COLUMN notify BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE alert_event ADD COLUMN notified_at BIGINT",
+            "CREATE INDEX alert_event_pending ON alert_event (seq) WHERE notify AND notified_at IS NULL",
             """
             CREATE TABLE artifact_chunk (
                 sha256 TEXT NOT NULL,

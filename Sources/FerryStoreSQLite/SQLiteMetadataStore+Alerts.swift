@@ -47,15 +47,15 @@ extension SQLiteMetadataStore: AlertStore {
         }
     }
 
-    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
+    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?, notify: Bool) async throws -> AlertEvent? {
         let text = try Records.encode(AlertStatusRecord(status))
         return try await writer.write { db in
             try db.execute(sql: "UPDATE alert_rule SET status = ? WHERE model = ? AND name = ?", arguments: [text, model, name])
             if db.changesCount == 0 { throw FerryError.notFound("model '\(model)' has no alert '\(name)'") }
             guard var event else { return nil }
             try db.execute(
-                sql: "INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [model, name, event.from.rawValue, event.to.rawValue, event.value, event.threshold, Self.millis(event.at)])
+                sql: "INSERT INTO alert_event (model, rule, from_state, to_state, value, threshold, at, notify) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [model, name, event.from.rawValue, event.to.rawValue, event.value, event.threshold, Self.millis(event.at), notify])
             event.sequence = db.lastInsertedRowID
             event.at = Self.date(Self.millis(event.at))
             return event
@@ -70,12 +70,29 @@ extension SQLiteMetadataStore: AlertStore {
             if let rule { sql += " AND rule = ?"; arguments += [rule] }
             sql += " ORDER BY seq DESC LIMIT ?"
             arguments += [max(0, limit)]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                AlertEvent(
-                    sequence: row["seq"], rule: row["rule"], model: row["model"],
-                    from: AlertStatus.State(rawValue: row["from_state"]) ?? .inactive, to: AlertStatus.State(rawValue: row["to_state"]) ?? .inactive,
-                    value: row["value"], threshold: row["threshold"], at: Self.date(row["at"]))
-            }.reversed()
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.alertEvent).reversed()
         }
+    }
+
+    public func pendingNotifications(limit: Int) async throws -> [AlertEvent] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM alert_event WHERE notify = 1 AND notified_at IS NULL ORDER BY seq LIMIT ?", arguments: [max(0, limit)]
+            ).map(Self.alertEvent)
+        }
+    }
+
+    public func markNotified(sequence: Int64, at: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE alert_event SET notified_at = COALESCE(notified_at, ?) WHERE seq = ?", arguments: [Self.millis(at), sequence])
+        }
+    }
+
+    private static func alertEvent(_ row: Row) -> AlertEvent {
+        AlertEvent(
+            sequence: row["seq"], rule: row["rule"], model: row["model"],
+            from: AlertStatus.State(rawValue: row["from_state"]) ?? .inactive, to: AlertStatus.State(rawValue: row["to_state"]) ?? .inactive,
+            value: row["value"], threshold: row["threshold"], at: Self.date(row["at"]))
     }
 }

@@ -159,6 +159,13 @@ extension SQLiteMetadataStore {
                 CREATE INDEX rollout_tally_epoch ON rollout_tally(epoch);
                 """)
         }
+        migrator.registerMigration("v9-alert-outbox") { db in
+            try db.execute(sql: """
+                ALTER TABLE alert_event ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE alert_event ADD COLUMN notified_at INTEGER;
+                CREATE INDEX alert_event_pending ON alert_event(seq) WHERE notify = 1 AND notified_at IS NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -138,5 +138,22 @@ public enum AlertStoreConformance {
             try expect(try await store.record(model: "a", name: "y", status: AlertStatus(state: .firing), event: nil) == nil, "no event, no number")
             try await expectError(.notFound) { _ = try await store.record(model: "a", name: "zz", status: AlertStatus(), event: nil) }
         },
+        .init("notifications wait in the outbox, oldest first, until marked done") { store in
+            try await store.createModel(Fixtures.model("a"))
+            try await store.putRule(rule("a", "x"))
+            func record(_ to: AlertStatus.State, notify: Bool) async throws -> Int64 {
+                let event = AlertEvent(rule: "x", model: "a", from: .inactive, to: to, value: 1, threshold: 0.25, at: Fixtures.time)
+                return try await store.record(model: "a", name: "x", status: AlertStatus(state: to), event: event, notify: notify)?.sequence ?? -1
+            }
+            let firing = try await record(.firing, notify: true)
+            _ = try await record(.pending, notify: false)
+            let resolved = try await record(.resolved, notify: true)
+            try expect(try await store.pendingNotifications(limit: 10).map(\.sequence) == [firing, resolved], "pending, oldest first")
+            try expect(try await store.pendingNotifications(limit: 1).map(\.sequence) == [firing], "at most the limit")
+            try await store.markNotified(sequence: firing, at: Fixtures.time)
+            try await store.markNotified(sequence: firing, at: Fixtures.time.addingTimeInterval(5))
+            let pending = try await store.pendingNotifications(limit: 10)
+            try expect(pending.map(\.sequence) == [resolved] && pending.first?.to == .resolved, "done ones leave the outbox: \(pending)")
+        },
     ]
 }

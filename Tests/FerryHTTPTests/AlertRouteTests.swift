@@ -111,5 +111,29 @@ struct AlertRouteTests {
         let expected = AlertManager.signature(secret: "s3cret", timestamp: timestamp, body: delivery.body)
         #expect(delivery.headers[HTTPField.Name("Ferry-Signature")!] == expected, "HMAC over timestamp.body")
         #expect(alerts.deliveryCounts.sent == 1 && alerts.deliveryCounts.failed == 0)
+        #expect(try await stack.store.pendingNotifications(limit: 10).isEmpty, "delivered notifications leave the outbox")
+    }
+
+    /// A leader that recorded a firing alert and died before its webhook was sent: the replica that evaluates
+    /// next finds the notification in the outbox and delivers it, with the event's number for deduplication.
+    @Test func aNotificationLeftByADeadLeaderIsDeliveredByTheNext() async throws {
+        let stack = try await TestStack()
+        defer { stack.tearDown() }
+        try await stack.registerFake("m", value: 1)
+        let receiver = WebhookReceiver(failures: 0)
+        try await receiver.run { url in
+            let rule = AlertRule(
+                name: "errors", model: "m", metric: .errorRate, comparison: .greater, threshold: 0.5, windowSeconds: 60, webhook: url)
+            try await stack.alerts.put(rule, by: "t")
+            let event = AlertEvent(rule: "errors", model: "m", from: .pending, to: .firing, value: 0.9, threshold: 0.5, at: Date())
+            let stored = try #require(try await stack.store.record(
+                model: "m", name: "errors", status: AlertStatus(state: .firing), event: event, notify: true))
+            await stack.alerts.evaluateAll()
+            await stack.alerts.waitForDeliveries()
+            // This evaluation also resolves the alert (no traffic, no error rate), which is notified too.
+            let events = receiver.deliveries.withLock { $0 }.compactMap { $0.headers[HTTPField.Name("Ferry-Event")!] }
+            #expect(events.filter { $0 == "\(stored.sequence)" }.count == 1, "the left-over notification is delivered once: \(events)")
+            #expect(try await stack.store.pendingNotifications(limit: 10).isEmpty)
+        }
     }
 }

@@ -161,12 +161,23 @@ public protocol AlertStore: Sendable {
     /// Deletes a rule (the builder gets the rule as it was); `.notFound` when there is none.
     func deleteRule(model: String, name: String, audit: AuditBuilder<AlertRule>?) async throws
     func status(model: String, name: String) async throws -> AlertStatus
-    /// Saves a rule's status and, when the state changed, appends the event, in one transaction.
-    @discardableResult func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent?
+    /// Saves a rule's status and, when the state changed, appends the event, in one transaction. An event to
+    /// `notify` stays pending (an outbox) until `markNotified`, so a notification survives the death of the
+    /// process that was sending it.
+    @discardableResult
+    func record(model: String, name: String, status: AlertStatus, event: AlertEvent?, notify: Bool) async throws -> AlertEvent?
     func events(model: String?, rule: String?, limit: Int) async throws -> [AlertEvent]
+    /// Events recorded with `notify` and not yet marked notified, oldest first.
+    func pendingNotifications(limit: Int) async throws -> [AlertEvent]
+    /// Marks an event's notification done (delivered, or given up after its retries).
+    func markNotified(sequence: Int64, at: Date) async throws
 }
 
 extension AlertStore {
     public func putRule(_ rule: AlertRule) async throws { try await putRule(rule, audit: nil) }
     public func deleteRule(model: String, name: String) async throws { try await deleteRule(model: model, name: name, audit: nil) }
+    @discardableResult
+    public func record(model: String, name: String, status: AlertStatus, event: AlertEvent?) async throws -> AlertEvent? {
+        try await record(model: model, name: name, status: status, event: event, notify: false)
+    }
 }
