@@ -19,25 +19,28 @@ public protocol WebhookSender: Sendable {
 /// replica that leads next delivers what a dead leader had not: at least once, with the event's number in
 /// `Ferry-Event` for receivers to drop repeats.
 public final class AlertManager: Sendable {
-    public let store: any AlertStore
+    public let store: any AlertStore & ObservationStore
+    /// Names this replica's request counts in the store.
+    private let replica: String
     private let monitor: ModelMonitor
     private let metrics: ServingMetrics
     private let sender: (any WebhookSender)?
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let retryDelays: [Duration]
-    /// Cumulative (requests, errors) per model at past evaluations, for windowed error rates.
-    private let counts = Mutex<[String: [(at: Date, requests: UInt64, errors: UInt64)]]>([:])
+    private let lastPurge = Mutex<Date?>(nil)
     private let finished = Mutex(false)
     private let deliveries = Mutex<(sent: Int, failed: Int)>((0, 0))
     /// Deliveries in flight, by event number.
     private let inFlight = Mutex<[Int64: Task<Void, Never>]>([:])
 
     public init(
-        store: any AlertStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }, retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]
+        store: any AlertStore & ObservationStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?,
+        logger: Logger, replica: String = "local", now: @escaping @Sendable () -> Date = { Date() },
+        retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]
     ) {
         self.store = store
+        self.replica = replica
         self.monitor = monitor
         self.metrics = metrics
         self.sender = sender
@@ -73,7 +76,8 @@ public final class AlertManager: Sendable {
     public func evaluateAll() async -> [AlertEvent] {
         var changes: [AlertEvent] = []
         let time = now()
-        sampleCounts(at: time)
+        await publishCounts(at: time)
+        await purgeCounts(at: time)
         let rules = (try? await store.rules(model: nil)) ?? []
         for rule in rules {
             do {
@@ -98,14 +102,23 @@ public final class AlertManager: Sendable {
         return changes
     }
 
-    /// Evaluates every `interval` while `when()` holds (this replica leads), until `finish()` (which it notices
-    /// within a fifth of a second).
+    /// Evaluates every `interval` while `when()` holds (this replica leads), else only stores this replica's
+    /// request counts for the leader's error rates; until `finish()` (which it notices within a fifth of a second)
+    /// or cancellation.
     public func run(interval: Duration, when: @Sendable () -> Bool = { true }) async {
-        while !finished.withLock({ $0 }) {
-            if when() { await evaluateAll() }
+        while !finished.withLock({ $0 }) && !Task.isCancelled {
+            if when() {
+                await evaluateAll()
+            } else {
+                await publishCounts(at: now())
+            }
             let wake = ContinuousClock.now + interval
             while ContinuousClock.now < wake && !finished.withLock({ $0 }) {
-                try? await Task.sleep(for: min(.milliseconds(200), wake - ContinuousClock.now))
+                do {
+                    try await Task.sleep(for: min(.milliseconds(200), wake - ContinuousClock.now))
+                } catch {
+                    return   // cancelled
+                }
             }
         }
     }
@@ -118,7 +131,7 @@ public final class AlertManager: Sendable {
         let window = ModelMonitor.Window.range(since: time.addingTimeInterval(-Double(rule.windowSeconds)), until: time.addingTimeInterval(0.001))
         switch rule.metric {
         case .errorRate:
-            return errorRate(model: rule.model, windowSeconds: rule.windowSeconds, at: time)
+            return await errorRate(model: rule.model, windowSeconds: rule.windowSeconds, at: time)
         case .latencyP50, .latencyP99:
             guard case .range(let since, let until) = window,
                   let records = try? await monitor.log.records(model: rule.model, version: nil, since: since, until: until, limit: ModelMonitor.maxWindowRequests),
@@ -145,31 +158,36 @@ public final class AlertManager: Sendable {
         }
     }
 
-    private func sampleCounts(at time: Date) {
-        var totals: [String: (UInt64, UInt64)] = [:]
+    /// Stores this replica's running totals of requests and errors per model, for windowed error rates over
+    /// every replica.
+    public func publishCounts(at time: Date) async {
+        var totals: [String: (Int64, Int64)] = [:]
         for s in metrics.snapshot().versions {
-            let errors = s.errors.values.reduce(0, +)
-            totals[s.model, default: (0, 0)].0 += s.requests
-            totals[s.model, default: (0, 0)].1 += errors
+            totals[s.model, default: (0, 0)].0 += Int64(s.requests)
+            totals[s.model, default: (0, 0)].1 += Int64(s.errors.values.reduce(0, +))
         }
-        counts.withLock { history in
-            for (model, (requests, errors)) in totals {
-                history[model, default: []].append((time, requests, errors))
-                // Keep a day of samples.
-                history[model]!.removeAll { time.timeIntervalSince($0.at) > 86_400 }
-            }
+        let samples = totals.map { RequestCountSample(replica: replica, model: $0.key, at: time, requests: $0.value.0, errors: $0.value.1) }
+        do {
+            try await store.putRequestCounts(samples)
+        } catch {
+            logger.warning("could not store request counts", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Share of failed requests between the oldest sample inside the window and now (since start without one).
-    private func errorRate(model: String, windowSeconds: Int, at time: Date) -> Double? {
-        counts.withLock { history in
-            guard let samples = history[model], let latest = samples.last else { return nil }
-            let start = samples.first { time.timeIntervalSince($0.at) <= Double(windowSeconds) && $0.at < latest.at }
-            let requests = latest.requests - (start?.requests ?? 0)
-            let errors = latest.errors - (start?.errors ?? 0)
-            return requests == 0 ? nil : Double(errors) / Double(requests)
+    /// Once an hour, deletes request counts older than a day (the longest alert window).
+    private func purgeCounts(at time: Date) async {
+        let due = lastPurge.withLock { last in
+            guard last.map({ time.timeIntervalSince($0) >= 3600 }) ?? true else { return false }
+            last = time
+            return true
         }
+        if due { _ = try? await store.purgeRequestCounts(before: time.addingTimeInterval(-86_400)) }
+    }
+
+    /// Share of failed requests in the window, over every replica's stored counts.
+    private func errorRate(model: String, windowSeconds: Int, at time: Date) async -> Double? {
+        guard let samples = try? await store.requestCounts(model: model, since: time.addingTimeInterval(-Double(windowSeconds))) else { return nil }
+        return RequestCountSample.errorRate(samples.filter { $0.at <= time })
     }
 
     // MARK: Notifications

@@ -88,12 +88,12 @@ public final class PredictionLogger: Sendable {
         }
     }
 
-    /// Writes queued records until `finish()` is called, then writes what is left and returns. Applies retention
-    /// every minute while `retentionWhen()` holds (this replica leads).
+    /// Writes queued records until `finish()` is called (or the task is cancelled), then writes what is left and
+    /// returns. Applies retention every minute while `retentionWhen()` holds (this replica leads).
     public func run(retentionWhen: @Sendable () -> Bool = { true }) async {
         var lastRetention = ContinuousClock.now
         while true {
-            let finished = state.withLock { $0.finished }
+            let finished = state.withLock { $0.finished } || Task.isCancelled
             await flush()
             if finished { break }
             if ContinuousClock.now - lastRetention > .seconds(60), retentionWhen() {

@@ -95,7 +95,7 @@ public struct FerryServer: Sendable {
             predictionLog: predictionLogger, endpoints: endpoints)
         let alerts = monitor.map {
             AlertManager(
-                store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger,
+                store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger, replica: configuration.replicaID,
                 retryDelays: configuration.webhookRetryDelays)
         }
         var jwt: JWTVerifier?

@@ -244,4 +244,39 @@ extension PostgresMetadataStore: ObservationStore {
             try await PostgresDatabase.rows(c, "DELETE FROM rollout_tally WHERE epoch < \(Self.millis(date)) RETURNING 1", self.database.logger).count
         }
     }
+
+    public func putRequestCounts(_ samples: [RequestCountSample]) async throws {
+        guard !samples.isEmpty else { return }
+        try await database.transaction { c in
+            for s in samples {
+                try await PostgresDatabase.execute(
+                    c,
+                    """
+                    INSERT INTO request_count (model, replica, at, requests, errors)
+                    VALUES (\(s.model), \(s.replica), \(Self.millis(s.at)), \(s.requests), \(s.errors))
+                    ON CONFLICT (model, at, replica) DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors
+                    """,
+                    self.database.logger)
+            }
+        }
+    }
+
+    public func requestCounts(model: String, since: Date) async throws -> [RequestCountSample] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(
+                c, "SELECT * FROM request_count WHERE model = \(model) AND at >= \(Self.millis(since)) ORDER BY replica, at", self.database.logger
+            ).map { row in
+                RequestCountSample(
+                    replica: try row["replica"].decode(String.self), model: try row["model"].decode(String.self),
+                    at: Self.date(try row["at"].decode(Int64.self)), requests: try row["requests"].decode(Int64.self),
+                    errors: try row["errors"].decode(Int64.self))
+            }
+        }
+    }
+
+    public func purgeRequestCounts(before date: Date) async throws -> Int {
+        try await database.transaction { c in
+            try await PostgresDatabase.rows(c, "DELETE FROM request_count WHERE at < \(Self.millis(date)) RETURNING 1", self.database.logger).count
+        }
+    }
 }

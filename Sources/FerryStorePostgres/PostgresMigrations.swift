@@ -182,6 +182,16 @@ enum PostgresMigrations {
             "ALTER TABLE alert_event ADD COLUMN notified_at BIGINT",
             "CREATE INDEX alert_event_pending ON alert_event (seq) WHERE notify AND notified_at IS NULL",
             """
+            CREATE TABLE request_count (
+                model TEXT NOT NULL,
+                replica TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                errors BIGINT NOT NULL,
+                PRIMARY KEY (model, at, replica)
+            )
+            """,
+            """
             CREATE TABLE artifact_chunk (
                 sha256 TEXT NOT NULL,
                 chunk INT NOT NULL CHECK (chunk >= 0),

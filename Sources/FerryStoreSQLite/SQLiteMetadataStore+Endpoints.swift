@@ -114,4 +114,31 @@ extension SQLiteMetadataStore: ObservationStore {
             return db.changesCount
         }
     }
+
+    public func putRequestCounts(_ samples: [RequestCountSample]) async throws {
+        try await writer.write { db in
+            for s in samples {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO request_count (model, replica, at, requests, errors) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [s.model, s.replica, Self.millis(s.at), s.requests, s.errors])
+            }
+        }
+    }
+
+    public func requestCounts(model: String, since: Date) async throws -> [RequestCountSample] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM request_count WHERE model = ? AND at >= ? ORDER BY replica, at", arguments: [model, Self.millis(since)]
+            ).map { row in
+                RequestCountSample(replica: row["replica"], model: row["model"], at: Self.date(row["at"]), requests: row["requests"], errors: row["errors"])
+            }
+        }
+    }
+
+    public func purgeRequestCounts(before date: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM request_count WHERE at < ?", arguments: [Self.millis(date)])
+            return db.changesCount
+        }
+    }
 }

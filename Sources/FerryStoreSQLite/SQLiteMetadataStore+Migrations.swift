@@ -164,6 +164,14 @@ extension SQLiteMetadataStore {
                 ALTER TABLE alert_event ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE alert_event ADD COLUMN notified_at INTEGER;
                 CREATE INDEX alert_event_pending ON alert_event(seq) WHERE notify = 1 AND notified_at IS NULL;
+                CREATE TABLE request_count (
+                    model TEXT NOT NULL,
+                    replica TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    requests INTEGER NOT NULL,
+                    errors INTEGER NOT NULL,
+                    PRIMARY KEY (model, at, replica)
+                );
                 """)
         }
         return migrator

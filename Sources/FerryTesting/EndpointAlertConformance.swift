@@ -86,6 +86,18 @@ public enum EndpointStoreConformance {
             try expect(purged == 2, "epochs before the date purged: \(purged)")
             try expect(try await store.tallies(endpoint: "ep", version: v2, epoch: step).count == 2, "later epochs kept")
         },
+        .init("request counts are kept per model, replica and time, read since a time and purged") { store in
+            func sample(_ replica: String, _ model: String, _ seconds: Double, _ requests: Int64) -> RequestCountSample {
+                RequestCountSample(replica: replica, model: model, at: Fixtures.time.addingTimeInterval(seconds), requests: requests, errors: requests / 4)
+            }
+            try await store.putRequestCounts([sample("a", "m", 0, 10), sample("b", "m", 5, 40), sample("a", "other", 0, 7)])
+            try await store.putRequestCounts([sample("a", "m", 30, 30), sample("a", "m", 30, 32)])
+            let all = try await store.requestCounts(model: "m", since: Fixtures.time)
+            try expect(all == [sample("a", "m", 0, 10), sample("a", "m", 30, 32), sample("b", "m", 5, 40)], "by replica and time, replaced: \(all)")
+            try expect(try await store.requestCounts(model: "m", since: Fixtures.time.addingTimeInterval(1)).count == 2, "since a time")
+            try expect(try await store.purgeRequestCounts(before: Fixtures.time.addingTimeInterval(1)) == 2, "older ones purged")
+            try expect(try await store.requestCounts(model: "other", since: Fixtures.time).isEmpty, "purged for every model")
+        },
     ]
 }
 

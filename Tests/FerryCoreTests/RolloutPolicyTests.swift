@@ -195,3 +195,27 @@ struct CircuitBreakerTests {
         #expect(!second, "a second caller waits for the trial")
     }
 }
+
+/// Error rates over several replicas' running totals.
+struct RequestCountTests {
+    static func sample(_ replica: String, _ seconds: Double, _ requests: Int64, _ errors: Int64) -> RequestCountSample {
+        RequestCountSample(replica: replica, model: "m", at: Date(timeIntervalSince1970: seconds), requests: requests, errors: errors)
+    }
+
+    @Test(arguments: [
+        // Each replica's growth inside the window, summed: (100-50 + 30-10) requests, (10-5 + 4-0) errors.
+        ([sample("a", 0, 50, 5), sample("a", 30, 100, 10), sample("b", 5, 10, 0), sample("b", 35, 30, 4)], 9.0 / 70.0),
+        // One sample only: the replica started inside the window, so its whole total counts.
+        ([sample("a", 0, 50, 5), sample("a", 30, 100, 10), sample("b", 35, 20, 10)], 15.0 / 70.0),
+        // A total that went down: the replica restarted, its new total counts from zero.
+        ([sample("a", 0, 500, 50), sample("a", 30, 40, 4)], 0.1),
+    ])
+    func errorRateSumsEachReplicasGrowth(_ samples: [RequestCountSample], _ expected: Double) {
+        #expect(abs((RequestCountSample.errorRate(samples) ?? -1) - expected) < 1e-12)
+    }
+
+    @Test func noRequestsNoRate() {
+        #expect(RequestCountSample.errorRate([]) == nil)
+        #expect(RequestCountSample.errorRate([Self.sample("a", 0, 7, 1), Self.sample("a", 10, 7, 1)]) == nil)
+    }
+}

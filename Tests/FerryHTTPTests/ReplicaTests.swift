@@ -21,6 +21,7 @@ struct ReplicaTests {
             $0.changePollInterval = .milliseconds(50)
             $0.leadershipInterval = .milliseconds(100)
             $0.rolloutInterval = .milliseconds(50)
+            $0.alertInterval = .milliseconds(50)
             $0.predictionLog?.flushInterval = .milliseconds(10)
         }
     }
@@ -35,9 +36,9 @@ struct ReplicaTests {
         throw CancellationError()
     }
 
-    static func infer(_ stack: TestStack, _ model: String) async throws -> InferenceResponse {
+    static func infer(_ stack: TestStack, _ model: String, version: String? = nil) async throws -> InferenceResponse {
         try await stack.dataPlane.infer(
-            model: model, version: nil,
+            model: model, version: version,
             request: InferenceRequest(inputs: [Tensor(name: "input", datatype: .fp64, shape: [1, 3], data: .float64([1, 2, 3]))]))
     }
 
@@ -49,14 +50,17 @@ struct ReplicaTests {
         let groups = [a, b].map { ServiceGroup(configuration: .init(services: $0.server.backgroundServices, logger: Logger(label: "t"))) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for group in groups { tasks.addTask { try await group.run() } }
+            let failure: (any Error)?
             do {
                 try await body(a, b, groups[0], groups[1])
+                failure = nil
             } catch {
-                for group in groups { await group.triggerGracefulShutdown() }
-                throw error
+                failure = error
             }
+            // Shut down as `ferry serve` does, and wait for it, before reporting a failure.
             for group in groups { await group.triggerGracefulShutdown() }
             try await tasks.waitForAll()
+            if let failure { throw failure }
         }
     }
 
@@ -120,6 +124,24 @@ struct ReplicaTests {
             #expect(promoted.action == "promoted")
             let requests = promoted.observation?.candidate.requests ?? 0
             #expect(requests > 20 && requests <= 40, "judged on both replicas' requests: \(requests)")
+        }
+    }
+
+    /// A serves only good requests, B only failing ones: the error rate the leader alerts on is their sum's.
+    @Test func errorRateAlertsCountEveryReplicasRequests() async throws {
+        try await Self.withReplicas { a, b, _, _ in
+            try await a.registerFake("m", value: 1)
+            try await a.registry.register(.init(
+                model: "m", format: FakeRuntime.format, artifact: FakeRuntime.Spec(value: 1, failRequests: true).artifact, createdBy: "t"))
+            for _ in 0..<10 {
+                _ = try await Self.infer(a, "m", version: "1")
+                _ = try? await Self.infer(b, "m", version: "2")
+            }
+            let rule = AlertRule(name: "errors", model: "m", metric: .errorRate, comparison: .greater, threshold: 0.4, windowSeconds: 600)
+            try await a.alerts.put(rule, by: "t")
+            try await Self.eventually("the alert fires") { try await a.store.status(model: "m", name: "errors").state == .firing }
+            let value = try await a.store.status(model: "m", name: "errors").value
+            #expect(value == 0.5, "10 failed of 20 over both replicas: \(String(describing: value))")
         }
     }
 }

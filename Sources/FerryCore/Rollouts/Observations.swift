@@ -44,9 +44,47 @@ public struct VariantTally: Sendable, Equatable {
     }
 }
 
-/// Where replicas keep their rollout figures.
+/// One replica's running totals of requests to a model and of those that failed, at a time.
+public struct RequestCountSample: Sendable, Equatable {
+    public var replica: String
+    public var model: String
+    public var at: Date
+    public var requests: Int64
+    public var errors: Int64
+
+    public init(replica: String, model: String, at: Date, requests: Int64, errors: Int64) {
+        self.replica = replica
+        self.model = model
+        self.at = at
+        self.requests = requests
+        self.errors = errors
+    }
+
+    /// The share of failed requests in the window ending at the newest sample, summed over replicas: per replica,
+    /// the newest sample minus its oldest one inside the window (or minus nothing when it has only one there:
+    /// the replica started inside the window). A total that went down (a restarted replica) counts from zero.
+    public static func errorRate(_ samples: [RequestCountSample]) -> Double? {
+        var requests: Int64 = 0
+        var errors: Int64 = 0
+        for (_, mine) in Dictionary(grouping: samples, by: \.replica) {
+            let sorted = mine.sorted { $0.at < $1.at }
+            guard let latest = sorted.last else { continue }
+            let start = sorted.count > 1 ? sorted.first : nil
+            if let start, latest.requests >= start.requests, latest.errors >= start.errors {
+                requests += latest.requests - start.requests
+                errors += latest.errors - start.errors
+            } else {
+                requests += latest.requests
+                errors += latest.errors
+            }
+        }
+        return requests == 0 ? nil : Double(errors) / Double(requests)
+    }
+}
+
+/// Where replicas keep the figures that the leader judges for everyone: rollout tallies and request counts.
 ///
-/// Every implementation must pass `EndpointStoreConformance`'s tally checks in `FerryTesting`.
+/// Every implementation must pass `EndpointStoreConformance`'s tally and count checks in `FerryTesting`.
 public protocol ObservationStore: Sendable {
     /// Stores each tally, replacing the one with the same endpoint, version, epoch and replica.
     func putTallies(_ tallies: [VariantTally]) async throws
@@ -55,6 +93,12 @@ public protocol ObservationStore: Sendable {
     /// Deletes tallies whose epoch is before `date`; returns how many.
     @discardableResult
     func purgeTallies(before date: Date) async throws -> Int
+
+    func putRequestCounts(_ samples: [RequestCountSample]) async throws
+    /// A model's samples from every replica taken at or after `since`.
+    func requestCounts(model: String, since: Date) async throws -> [RequestCountSample]
+    @discardableResult
+    func purgeRequestCounts(before date: Date) async throws -> Int
 }
 
 /// Which replica runs the work that must run once: the rollout controller, alert evaluation, the prediction log's
