@@ -26,6 +26,7 @@ public final class Endpoints: Sendable {
     }
 
     private let store: any EndpointStore & ObservationStore
+    var observations: any ObservationStore { store }
     /// Names this replica's figures in the store.
     private let replica: String
     let models: ModelManager
@@ -37,6 +38,8 @@ public final class Endpoints: Sendable {
     private let stats = Mutex<[StatsKey: VariantCounter]>([:])
     /// Requests counted in each figure last stored, so unchanged figures are not written again.
     private let published = Mutex<[StatsKey: Int]>([:])
+    /// Comparisons counted in each shadow figure last stored.
+    private let publishedShadows = Mutex<[ShadowRecorder.Key: Int]>([:])
     private let caches = Mutex<[String: PredictionCache]>([:])
     let shadows: ShadowRecorder
 
@@ -51,7 +54,7 @@ public final class Endpoints: Sendable {
         self.logger = logger
         // Times kept at the store's precision, so a rollout read back from the store equals the one in memory.
         self.now = { now().roundedToMilliseconds }
-        self.shadows = ShadowRecorder()
+        self.shadows = ShadowRecorder(replica: replica)
     }
 
     /// Reads endpoints and rollouts from the store and warms every version they route to. A running rollout
@@ -340,9 +343,10 @@ public final class Endpoints: Sendable {
         }
     }
 
-    /// Stores this replica's figures of every unfinished rollout (those that changed since the last call): the
-    /// stable version's since the rollout began, the candidate's since its step began.
+    /// Stores this replica's figures that changed since the last call: of every unfinished rollout (the stable
+    /// version's since the rollout began, the candidate's since its step began) and of every shadow.
     public func publish() async {
+        await publishShadows()
         let rollouts = state.withLock { $0.rollouts.values.filter { !$0.status.isFinished } }
         var tallies: [VariantTally] = []
         var counts: [StatsKey: Int] = [:]
@@ -363,6 +367,21 @@ public final class Endpoints: Sendable {
             published.withLock { all in all.merge(counts) { _, new in new } }
         } catch {
             logger.warning("could not store rollout figures; retrying at the next interval", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publishShadows() async {
+        let changed = shadows.tallies().filter { t in
+            publishedShadows.withLock { $0[ShadowRecorder.Key(endpoint: t.endpoint, shadow: t.shadow)] } != t.compared + t.errors + t.skipped
+        }
+        guard !changed.isEmpty else { return }
+        do {
+            try await store.putShadowTallies(changed)
+            publishedShadows.withLock { all in
+                for t in changed { all[ShadowRecorder.Key(endpoint: t.endpoint, shadow: t.shadow)] = t.compared + t.errors + t.skipped }
+            }
+        } catch {
+            logger.warning("could not store shadow figures; retrying at the next interval", metadata: ["error": "\(error)"])
         }
     }
 

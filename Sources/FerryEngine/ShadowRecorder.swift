@@ -29,7 +29,8 @@ public struct ShadowReport: Sendable, Equatable, Codable {
     }
 }
 
-/// Runs the bookkeeping of shadow traffic: a bound on mirrors in flight, and per shadow the comparison figures.
+/// Runs the bookkeeping of shadow traffic: a bound on mirrors in flight, and per shadow this replica's comparison
+/// figures (stored by `Endpoints.publish`, so a report covers every replica).
 final class ShadowRecorder: Sendable {
     struct Key: Hashable, Sendable {
         var endpoint: String
@@ -37,27 +38,39 @@ final class ShadowRecorder: Sendable {
     }
 
     struct Stats: Sendable {
-        var compared = 0
-        var errors = 0
-        var skipped = 0
-        var rows = 0
-        var agreeing = 0
-        var probabilities = true
-        var sumAbs = 0.0
-        var maxAbs = 0.0
-        var differences = Ring(capacity: 4096)
-        var primaryLatency = Ring(capacity: 4096)
-        var shadowLatency = Ring(capacity: 4096)
+        var tally: ShadowTally
+        var differences = Ring(capacity: 1024)
+        var primaryLatency = Ring(capacity: 1024)
+        var shadowLatency = Ring(capacity: 1024)
+
+        init(_ key: Key, replica: String) { tally = ShadowTally(endpoint: key.endpoint, shadow: key.shadow, replica: replica) }
+
+        var snapshot: ShadowTally {
+            var t = tally
+            t.differences = differences.values
+            t.primaryLatencies = primaryLatency.values
+            t.shadowLatencies = shadowLatency.values
+            return t
+        }
     }
 
     static let maxInFlight = 32
+    let replica: String
     private let state = Mutex<(inFlight: Int, stats: [Key: Stats])>((0, [:]))
+
+    init(replica: String) { self.replica = replica }
+
+    private func update(_ s: inout (inFlight: Int, stats: [Key: Stats]), _ key: Key, _ change: (inout Stats) -> Void) {
+        var stats = s.stats[key] ?? Stats(key, replica: replica)
+        change(&stats)
+        s.stats[key] = stats
+    }
 
     /// Reserves a slot for one mirror; false (and counted as skipped) when `maxInFlight` are running.
     func begin(_ key: Key) -> Bool {
         state.withLock { s in
             guard s.inFlight < Self.maxInFlight else {
-                s.stats[key, default: Stats()].skipped += 1
+                update(&s, key) { $0.tally.skipped += 1 }
                 return false
             }
             s.inFlight += 1
@@ -67,52 +80,59 @@ final class ShadowRecorder: Sendable {
 
     func end() { state.withLock { $0.inFlight -= 1 } }
 
-    func recordError(_ key: Key) { state.withLock { $0.stats[key, default: Stats()].errors += 1 } }
+    func recordError(_ key: Key) { state.withLock { update(&$0, key) { $0.tally.errors += 1 } } }
 
     func record(_ key: Key, primary: [Double], shadow: [Double], primarySeconds: Double, shadowSeconds: Double) {
         state.withLock { s in
-            var stats = s.stats[key, default: Stats()]
-            stats.compared += 1
-            stats.primaryLatency.append(primarySeconds)
-            stats.shadowLatency.append(shadowSeconds)
-            for (a, b) in zip(primary, shadow) {
-                let difference = abs(a - b)
-                stats.rows += 1
-                stats.sumAbs += difference
-                stats.maxAbs = max(stats.maxAbs, difference)
-                stats.differences.append(difference)
-                if !(0...1).contains(a) || !(0...1).contains(b) { stats.probabilities = false }
-                if (a >= 0.5) == (b >= 0.5) { stats.agreeing += 1 }
+            update(&s, key) { stats in
+                stats.tally.compared += 1
+                stats.primaryLatency.append(primarySeconds)
+                stats.shadowLatency.append(shadowSeconds)
+                for (a, b) in zip(primary, shadow) {
+                    let difference = abs(a - b)
+                    stats.tally.rows += 1
+                    stats.tally.sumAbsDifference += difference
+                    stats.tally.maxAbsDifference = max(stats.tally.maxAbsDifference, difference)
+                    stats.differences.append(difference)
+                    if !(0...1).contains(a) || !(0...1).contains(b) { stats.tally.probabilities = false }
+                    if (a >= 0.5) == (b >= 0.5) { stats.tally.agreeing += 1 }
+                }
             }
-            s.stats[key] = stats
         }
     }
 
-    func reports(endpoint: String) -> [ShadowReport] {
-        let all = state.withLock { $0.stats.filter { $0.key.endpoint == endpoint } }
-        func quantile(_ ring: Ring, _ q: Double) -> Double? {
-            ring.values.isEmpty ? nil : Statistics.quantile(sorted: ring.values.sorted(), q)
+    /// This replica's figures of every shadow it mirrored to.
+    func tallies() -> [ShadowTally] {
+        state.withLock { s in s.stats.values.map(\.snapshot) }
+    }
+
+    /// The report of a shadow from the figures of every replica.
+    static func report(_ tallies: [ShadowTally], endpoint: String, shadow: VersionRef) -> ShadowReport {
+        guard let s = ShadowTally.merge(tallies) else {
+            return ShadowReport(endpoint: endpoint, shadow: shadow, compared: 0, shadowErrors: 0, skipped: 0)
         }
-        return all.map { key, s in
-            ShadowReport(
-                endpoint: endpoint, shadow: key.shadow, compared: s.compared, shadowErrors: s.errors, skipped: s.skipped,
-                agreement: s.rows > 0 && s.probabilities ? Double(s.agreeing) / Double(s.rows) : nil,
-                meanAbsDifference: s.rows > 0 ? s.sumAbs / Double(s.rows) : nil, p99AbsDifference: quantile(s.differences, 0.99),
-                maxAbsDifference: s.rows > 0 ? s.maxAbs : nil,
-                primaryLatencyP50: quantile(s.primaryLatency, 0.5), primaryLatencyP99: quantile(s.primaryLatency, 0.99),
-                shadowLatencyP50: quantile(s.shadowLatency, 0.5), shadowLatencyP99: quantile(s.shadowLatency, 0.99))
-        }.sorted { $0.shadow.description < $1.shadow.description }
+        func quantile(_ values: [Double], _ q: Double) -> Double? {
+            values.isEmpty ? nil : Statistics.quantile(sorted: values.sorted(), q)
+        }
+        return ShadowReport(
+            endpoint: endpoint, shadow: shadow, compared: s.compared, shadowErrors: s.errors, skipped: s.skipped,
+            agreement: s.rows > 0 && s.probabilities ? Double(s.agreeing) / Double(s.rows) : nil,
+            meanAbsDifference: s.rows > 0 ? s.sumAbsDifference / Double(s.rows) : nil, p99AbsDifference: quantile(s.differences, 0.99),
+            maxAbsDifference: s.rows > 0 ? s.maxAbsDifference : nil,
+            primaryLatencyP50: quantile(s.primaryLatencies, 0.5), primaryLatencyP99: quantile(s.primaryLatencies, 0.99),
+            shadowLatencyP50: quantile(s.shadowLatencies, 0.5), shadowLatencyP99: quantile(s.shadowLatencies, 0.99))
     }
 }
 
 extension Endpoints {
-    /// The comparison report of each of an endpoint's shadows.
-    public func shadowReports(endpoint name: String) throws -> [ShadowReport] {
+    /// The comparison report of each of an endpoint's shadows, over every replica's figures (this one's stored
+    /// first).
+    public func shadowReports(endpoint name: String) async throws -> [ShadowReport] {
         guard let endpoint = endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
-        let reports = shadows.reports(endpoint: name)
+        await publish()
+        let tallies = try await observations.shadowTallies(endpoint: name)
         return endpoint.shadows.map { shadow in
-            reports.first { $0.shadow == shadow.ref }
-                ?? ShadowReport(endpoint: name, shadow: shadow.ref, compared: 0, shadowErrors: 0, skipped: 0)
+            ShadowRecorder.report(tallies.filter { $0.shadow == shadow.ref }, endpoint: name, shadow: shadow.ref)
         }
     }
 }

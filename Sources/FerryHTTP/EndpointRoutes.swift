@@ -69,7 +69,7 @@ struct EndpointRoutes {
             return try API.response(API.List(items: events.map(API.RolloutEventBody.init)))
         }
         api.get("/{name}/shadow") { _, context in
-            try API.response(API.List(items: try require().shadowReports(endpoint: try context.parameters.require("name")).map(API.ShadowReportBody.init)))
+            try API.response(API.List(items: try await require().shadowReports(endpoint: try context.parameters.require("name")).map(API.ShadowReportBody.init)))
         }
     }
 

@@ -279,4 +279,29 @@ extension PostgresMetadataStore: ObservationStore {
             try await PostgresDatabase.rows(c, "DELETE FROM request_count WHERE at < \(Self.millis(date)) RETURNING 1", self.database.logger).count
         }
     }
+
+    public func putShadowTallies(_ tallies: [ShadowTally]) async throws {
+        guard !tallies.isEmpty else { return }
+        let rows = try tallies.map { ($0, try Self.json($0)) }
+        try await database.transaction { c in
+            for (t, text) in rows {
+                try await PostgresDatabase.execute(
+                    c,
+                    """
+                    INSERT INTO shadow_tally (endpoint, model, version, replica, tally)
+                    VALUES (\(t.endpoint), \(t.shadow.model), \(t.shadow.version), \(t.replica), \(text))
+                    ON CONFLICT (endpoint, model, version, replica) DO UPDATE SET tally = EXCLUDED.tally
+                    """,
+                    self.database.logger)
+            }
+        }
+    }
+
+    public func shadowTallies(endpoint: String) async throws -> [ShadowTally] {
+        try await database.read { c in
+            try await PostgresDatabase.rows(
+                c, "SELECT tally FROM shadow_tally WHERE endpoint = \(endpoint) ORDER BY model, version, replica", self.database.logger
+            ).map { try Self.decode(try $0["tally"].decode(String.self)) }
+        }
+    }
 }

@@ -192,6 +192,16 @@ enum PostgresMigrations {
             )
             """,
             """
+            CREATE TABLE shadow_tally (
+                endpoint TEXT NOT NULL,
+                model TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                replica TEXT NOT NULL,
+                tally TEXT NOT NULL,
+                PRIMARY KEY (endpoint, model, version, replica)
+            )
+            """,
+            """
             CREATE TABLE artifact_chunk (
                 sha256 TEXT NOT NULL,
                 chunk INT NOT NULL CHECK (chunk >= 0),

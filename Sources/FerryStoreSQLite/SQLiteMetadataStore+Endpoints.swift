@@ -141,4 +141,23 @@ extension SQLiteMetadataStore: ObservationStore {
             return db.changesCount
         }
     }
+
+    public func putShadowTallies(_ tallies: [ShadowTally]) async throws {
+        let rows = try tallies.map { ($0, try Self.json($0)) }
+        try await writer.write { db in
+            for (t, text) in rows {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO shadow_tally (endpoint, model, version, replica, tally) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [t.endpoint, t.shadow.model, t.shadow.version, t.replica, text])
+            }
+        }
+    }
+
+    public func shadowTallies(endpoint: String) async throws -> [ShadowTally] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT tally FROM shadow_tally WHERE endpoint = ? ORDER BY model, version, replica", arguments: [endpoint]
+            ).map { try Self.decode($0) }
+        }
+    }
 }

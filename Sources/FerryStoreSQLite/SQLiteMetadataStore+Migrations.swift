@@ -159,7 +159,7 @@ extension SQLiteMetadataStore {
                 CREATE INDEX rollout_tally_epoch ON rollout_tally(epoch);
                 """)
         }
-        migrator.registerMigration("v9-alert-outbox") { db in
+        migrator.registerMigration("v9-outbox-and-counts") { db in
             try db.execute(sql: """
                 ALTER TABLE alert_event ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE alert_event ADD COLUMN notified_at INTEGER;
@@ -171,6 +171,14 @@ extension SQLiteMetadataStore {
                     requests INTEGER NOT NULL,
                     errors INTEGER NOT NULL,
                     PRIMARY KEY (model, at, replica)
+                );
+                CREATE TABLE shadow_tally (
+                    endpoint TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    replica TEXT NOT NULL,
+                    tally TEXT NOT NULL,
+                    PRIMARY KEY (endpoint, model, version, replica)
                 );
                 """)
         }

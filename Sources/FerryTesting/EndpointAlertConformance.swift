@@ -86,6 +86,27 @@ public enum EndpointStoreConformance {
             try expect(purged == 2, "epochs before the date purged: \(purged)")
             try expect(try await store.tallies(endpoint: "ep", version: v2, epoch: step).count == 2, "later epochs kept")
         },
+        .init("each replica's shadow comparison is kept per endpoint and shadow, replaced by its next one") { store in
+            func tally(_ replica: String, _ version: Int, compared: Int, endpoint: String = "ep") -> ShadowTally {
+                var t = ShadowTally(endpoint: endpoint, shadow: VersionRef(model: "m", version: version), replica: replica)
+                t.compared = compared
+                t.rows = compared * 2
+                t.agreeing = compared
+                t.sumAbsDifference = 0.5 * Double(compared)
+                t.maxAbsDifference = 0.25
+                t.differences = [0.25, 0.125]
+                t.primaryLatencies = [0.001]
+                t.shadowLatencies = [0.002, 0.003]
+                return t
+            }
+            try await store.putShadowTallies([tally("a", 2, compared: 3), tally("b", 2, compared: 4), tally("a", 3, compared: 1)])
+            try await store.putShadowTallies([tally("a", 2, compared: 9), tally("a", 2, compared: 5, endpoint: "other")])
+            let all = try await store.shadowTallies(endpoint: "ep")
+            try expect(all == [tally("a", 2, compared: 9), tally("b", 2, compared: 4), tally("a", 3, compared: 1)], "replaced, round-tripped: \(all)")
+            let merged = ShadowTally.merge(all.filter { $0.shadow.version == 2 })
+            try expect(merged?.compared == 13 && merged?.rows == 26 && merged?.differences.count == 4, "merged: \(String(describing: merged))")
+            try expect(try await store.shadowTallies(endpoint: "none").isEmpty, "per endpoint")
+        },
         .init("request counts are kept per model, replica and time, read since a time and purged") { store in
             func sample(_ replica: String, _ model: String, _ seconds: Double, _ requests: Int64) -> RequestCountSample {
                 RequestCountSample(replica: replica, model: model, at: Fixtures.time.addingTimeInterval(seconds), requests: requests, errors: requests / 4)

@@ -144,4 +144,25 @@ struct ReplicaTests {
             #expect(value == 0.5, "10 failed of 20 over both replicas: \(String(describing: value))")
         }
     }
+
+    /// Each replica mirrors its own requests to the shadow; the report, asked of either, covers both.
+    @Test func shadowReportsCoverEveryReplica() async throws {
+        try await Self.withReplicas { a, b, _, _ in
+            try await a.registerFake("m", value: 1)
+            try await a.registerFake("m", value: 2)
+            _ = try await a.endpoints.put(Endpoint(
+                name: "ep", variants: [.init(model: "m", version: 1, weight: 1)], shadows: [.init(model: "m", version: 2, share: 1)],
+                createdBy: "t", updatedAt: Date()), by: "t")
+            try await Self.eventually("B routes the endpoint") { b.endpoints.endpoint(named: "ep") != nil }
+            for _ in 0..<5 {
+                _ = try await Self.infer(a, "ep")
+                _ = try await Self.infer(b, "ep")
+            }
+            try await Self.eventually("the report through B counts both replicas' mirrors") {
+                try await b.endpoints.shadowReports(endpoint: "ep").first?.compared == 10
+            }
+            let report = try #require(try await a.endpoints.shadowReports(endpoint: "ep").first)
+            #expect(report.compared == 10 && report.meanAbsDifference == 1, "the same through A: \(report)")
+        }
+    }
 }

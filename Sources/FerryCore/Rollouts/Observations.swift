@@ -94,6 +94,11 @@ public protocol ObservationStore: Sendable {
     @discardableResult
     func purgeTallies(before date: Date) async throws -> Int
 
+    /// Stores each replica's shadow comparison, replacing its previous one.
+    func putShadowTallies(_ tallies: [ShadowTally]) async throws
+    /// Every replica's comparisons of an endpoint's shadows.
+    func shadowTallies(endpoint: String) async throws -> [ShadowTally]
+
     func putRequestCounts(_ samples: [RequestCountSample]) async throws
     /// A model's samples from every replica taken at or after `since`.
     func requestCounts(model: String, since: Date) async throws -> [RequestCountSample]
@@ -117,5 +122,57 @@ extension Date {
     /// This time at the millisecond, as stores keep it: a value read back equals the one written.
     public var roundedToMilliseconds: Date {
         Date(timeIntervalSince1970: Double(Int64((timeIntervalSince1970 * 1000).rounded())) / 1000)
+    }
+}
+
+/// One replica's comparison of a shadow version with the version that answered, since the replica started.
+/// Replicas store theirs, and a shadow report sums them.
+public struct ShadowTally: Sendable, Equatable, Codable {
+    public var endpoint: String
+    public var shadow: VersionRef
+    public var replica: String
+    public var compared = 0
+    public var errors = 0
+    public var skipped = 0
+    /// Output rows compared, those whose class (≥ 0.5) agrees, and whether every output looked like a probability.
+    public var rows = 0
+    public var agreeing = 0
+    public var probabilities = true
+    public var sumAbsDifference = 0.0
+    public var maxAbsDifference = 0.0
+    /// Bounded samples of the most recent absolute differences and latencies (seconds).
+    public var differences: [Double] = []
+    public var primaryLatencies: [Double] = []
+    public var shadowLatencies: [Double] = []
+
+    enum CodingKeys: String, CodingKey {
+        case endpoint, shadow, replica, compared, errors, skipped, rows, agreeing, probabilities, differences
+        case sumAbsDifference = "sum_abs_difference", maxAbsDifference = "max_abs_difference"
+        case primaryLatencies = "primary_latencies", shadowLatencies = "shadow_latencies"
+    }
+
+    public init(endpoint: String, shadow: VersionRef, replica: String) {
+        self.endpoint = endpoint
+        self.shadow = shadow
+        self.replica = replica
+    }
+
+    /// Several replicas' tallies of one shadow as one (named after the first): counts add up, samples pool.
+    public static func merge(_ tallies: [ShadowTally]) -> ShadowTally? {
+        guard var total = tallies.first else { return nil }
+        for t in tallies.dropFirst() {
+            total.compared += t.compared
+            total.errors += t.errors
+            total.skipped += t.skipped
+            total.rows += t.rows
+            total.agreeing += t.agreeing
+            total.probabilities = total.probabilities && t.probabilities
+            total.sumAbsDifference += t.sumAbsDifference
+            total.maxAbsDifference = max(total.maxAbsDifference, t.maxAbsDifference)
+            total.differences += t.differences
+            total.primaryLatencies += t.primaryLatencies
+            total.shadowLatencies += t.shadowLatencies
+        }
+        return total
     }
 }
