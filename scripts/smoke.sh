@@ -115,6 +115,9 @@ if FERRY_API_KEY=$client_key "$FERRY" keys whoami 2>/dev/null; then fail "a revo
 "$FERRY" audit list --limit 5
 "$FERRY" audit verify | tee "$work/verify.txt"
 grep -q "audit trail intact" "$work/verify.txt" || fail "audit trail does not verify"
+# Alone on SQLite, the server leads itself.
+"$FERRY" cluster | tee "$work/cluster.txt"
+grep -Eq "yes +sqlite" "$work/cluster.txt" || fail "ferry cluster: a server alone on SQLite should lead: $(cat "$work/cluster.txt")"
 # The export has the API's shape: ISO-8601 times, snake_case keys.
 "$FERRY" audit export --out "$work/audit.jsonl"
 curl -sf "${auth[@]}" "$server/api/v1/audit?limit=1" > "$work/audit-api.json"

@@ -92,7 +92,16 @@ public final class Authenticator: Sendable {
         if let preset, preset.count < 24 {
             throw FerryError.invalid("the preset admin key must be at least 24 characters long")
         }
-        let created = try await createKey(name: "admin", role: .admin, by: "ferry", secret: preset)
+        let created: (key: APIKey, secret: String)
+        do {
+            created = try await createKey(name: "admin", role: .admin, by: "ferry", secret: preset)
+        } catch let error as FerryError where error.code == .alreadyExists {
+            // Replicas starting together on an empty database with the same preset: another one created it first.
+            let hash = SHA256.hash(data: Array((preset ?? "").utf8)).hexString
+            guard preset != nil, try await store.keys().contains(where: { $0.secretSHA256 == hash }) else { throw error }
+            try await reload()
+            return nil
+        }
         logger.notice("created the first admin key", metadata: ["id": "\(created.key.id)"])
         return preset == nil ? created.secret : nil
     }

@@ -165,4 +165,31 @@ struct ReplicaTests {
             #expect(report.compared == 10 && report.meanAbsDifference == 1, "the same through A: \(report)")
         }
     }
+
+    /// Replicas that start together on an empty database with the same preset admin key all start (one creates
+    /// the key, the others find it) and all accept it.
+    @Test func replicasStartingTogetherShareThePresetAdminKey() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let preset = "fry_together_" + String(repeating: "k", count: 30)
+        let stacks = try await withThrowingTaskGroup(of: TestStack.self) { group in
+            for i in 0..<3 {
+                group.addTask {
+                    try await TestStack {
+                        $0.store = .postgres(url: url)
+                        $0.replicaID = "r\(i)"
+                        $0.authentication = true
+                        $0.adminKeyPreset = preset
+                    }
+                }
+            }
+            var all: [TestStack] = []
+            for try await stack in group { all.append(stack) }
+            return all
+        }
+        defer { stacks.forEach { $0.tearDown() } }
+        for stack in stacks {
+            #expect(stack.authenticator.principal(secret: Substring(preset))?.role == .admin)
+        }
+        #expect(try await stacks[0].store.keys().count == 1, "one key, created once")
+    }
 }

@@ -35,6 +35,8 @@ import scenario  # noqa: E402  (PostgreSQL, nginx, replicas, clients)
 from scenario import Connection, Nginx, Postgres, Replica, SetupError, artifact_bytes, log  # noqa: E402
 
 LUA = os.path.join(ROOT, "benchmarks", "serve", "infer.lua")
+# A large tree model (844 KB, 255-leaf trees) for the artifact load times.
+LARGE_ARTIFACT = os.path.join(ROOT, "Tests", "FerryRuntimesTests", "Fixtures", "lightgbm", "leaves255.model.txt")
 BODY = os.path.join(ROOT, "examples", "fraud", "request.json")
 INFER = "/v2/models/fraud/infer"
 
@@ -129,6 +131,47 @@ def store_ops(name, replica, key, n, model):
     return results
 
 
+def artifact_loads(replicas, key, rounds):
+    """Load time (ferry_model_load_seconds: read the artifact, verify it, parse, warm up) of a large model on the
+    replica that registered it (the artifact is in its local cache, as on SQLite) and on the others, which fetch its
+    chunks from PostgreSQL when the alias they follow moves to it. Median over `rounds` fresh registrations."""
+    with open(LARGE_ARTIFACT, "rb") as f:
+        base = f.read()
+    local, remote = [], []
+    for i in range(rounds):
+        # The same model with a different comment line: new bytes, so nobody has it cached.
+        data = base + f"\n# bench {time.time_ns()} {i}\n".encode()
+        conn = Connection(replicas[0].url, key)
+        status, raw, _ = conn.request("POST", "/api/v1/models/bench-artifact/versions", data, timeout=120,
+                                      content_type="application/octet-stream")
+        if status not in (200, 201):
+            raise SetupError(f"registering the large artifact answered {status}: {raw[:300]!r}")
+        version = json.loads(raw)["version"]
+        status, raw, _ = conn.request("PUT", "/api/v1/models/bench-artifact/aliases/production",
+                                      json.dumps({"version": version}).encode(), timeout=120)
+        conn.close()
+        if status != 200:
+            raise SetupError(f"moving the alias answered {status}: {raw[:300]!r}")
+
+        def load_seconds(r):
+            for (name, labels), value in r.metrics().items():
+                if name == "ferry_model_load_seconds" and ("model", "bench-artifact") in labels and ("version", str(version)) in labels:
+                    return value
+            return None
+        local.append(load_seconds(replicas[0]))
+        for r in replicas[1:]:
+            value = scenario.wait_for(lambda: load_seconds(r), 30, 0.05)
+            if value is None:
+                raise SetupError(f"{r.name} never loaded bench-artifact/{version}")
+            remote.append(value)
+    local.sort()
+    remote.sort()
+    result = {"artifact_bytes": len(base), "rounds": rounds,
+              "local_cache_ms": round(quantile(local, 0.5) * 1000, 2), "from_postgresql_ms": round(quantile(remote, 0.5) * 1000, 2)}
+    log(f"artifact load ({len(base)} bytes): local cache {result['local_cache_ms']} ms, from PostgreSQL {result['from_postgresql_ms']} ms (medians)")
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True)
@@ -145,7 +188,7 @@ def main():
     os.chdir(ROOT)
     os.makedirs(args.logs, exist_ok=True)
     key = "fry_benchrep_" + os.urandom(18).hex()
-    rows, ops = [], {}
+    rows, ops, loads = [], {}, None
     started = []
     pg = nginx = None
     try:
@@ -186,6 +229,7 @@ def main():
         rows.append(measure("pg+nginx x3", nginx.url, key, replicas, args))
         if not args.skip_ops:
             ops["pg x3"] = store_ops("pg, 3 replicas running", replicas[0], key, args.ops, "bench-pg3")
+            loads = artifact_loads(replicas, key, rounds=5)
     except SetupError as error:
         print(f"\n[replicas-bench] ERROR: {error}", file=sys.stderr)
         for r in started:
@@ -202,11 +246,11 @@ def main():
             if os.path.exists(r.log_path):
                 os.replace(r.log_path, os.path.join(args.logs, os.path.basename(r.log_path)))
 
-    report(rows, ops, args)
+    report(rows, ops, loads, args)
     return 3 if any(r["non_2xx"] for r in rows) else 0
 
 
-def report(rows, ops, args):
+def report(rows, ops, loads, args):
     base = next((r for r in rows if r["config"] == "sqlite"), None)
     for r in rows:
         r["rps_vs_sqlite"] = round(r["rps"] / base["rps"], 3) if base and base["rps"] else None
@@ -220,7 +264,7 @@ def report(rows, ops, args):
         "binary": args.binary, "duration": args.duration, "connections": args.connections, "pg_fsync": args.pg_fsync,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()},
         "tools": {"wrk": wrk_version, "nginx": nginx_version, "postgresql": pg_version},
-        "serving": rows, "store_ops": ops,
+        "serving": rows, "store_ops": ops, "artifact_load": loads,
         "store_ops_note": "one client, keep-alive, straight to a server (not through nginx); the prediction log's batch "
                           "insert is not measured: no HTTP route times it (the batches are written off the request path "
                           "every 50 ms); serving rows show records written and dropped during each run instead",
@@ -258,6 +302,10 @@ def report(rows, ops, args):
             print(line)
         print("(pg x1: PostgreSQL, one replica; pg x3: PostgreSQL, three replicas running, each change followed by the "
               "other two; ratios are of medians)")
+        if loads:
+            print(f"artifact load ({loads['artifact_bytes']} bytes, LightGBM, read + verify + parse + warm-up; median of "
+                  f"{loads['rounds']}): from the local cache {loads['local_cache_ms']:.2f} ms, fetched from PostgreSQL by "
+                  f"another replica {loads['from_postgresql_ms']:.2f} ms")
         print("prediction log batch insert: not measured (no route times it; batches are written off the request path "
               "every 50 ms). The serving table's 'log written/dropped' shows whether the log kept up.")
     print()

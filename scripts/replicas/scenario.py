@@ -19,14 +19,14 @@ it (each with its own --data-dir) and nginx in front of them, then runs:
      the rollout ends promoted, and its events walk 10 -> 50 -> 100 once each;
   D  SIGKILL under load: clients register versions, move aliases, predict and send feedback through nginx and
      directly; a non-leader replica is SIGKILLed mid-load; every acknowledged write is then read back through every
-     surviving replica, and the audit chain verifies (API and `ferry audit verify`).
+     surviving replica, and the audit chain verifies (API and `ferry audit verify`). The load and the checks are
+     crash.py's (scripts/robustness/crash.py, single-server SIGKILL), shared through scripts/robustness/ledger.py.
 
 The module is also imported by benchmarks/replicas/bench.py for its PostgreSQL, nginx and replica helpers.
 """
 import argparse
 import base64
 import glob
-import hashlib
 import http.client
 import json
 import os
@@ -46,15 +46,18 @@ import urllib.request
 import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+# Scenario D's load and checks are crash.py's, shared through scripts/robustness/ledger.py.
+sys.path.insert(0, os.path.join(ROOT, "scripts", "robustness"))
+from ledger import (NO_ANSWER, TIMEOUT, Client as LedgerClient, LedgerCheck, LedgerLoad,  # noqa: E402
+                    artifact_bytes, new_ledger)
+
 EXAMPLE = os.path.join(ROOT, "examples", "fraud")
 PORT_RANGE = (18000, 18999)
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
-TIMEOUT = 15
 IS_ROOT = os.geteuid() == 0
 # The issue's bounds (1 s propagation, 5 s takeover) are measured and reported; a scenario fails only when what it
 # waits for never happens within this long (CI proofs do not assert on timing).
 NEVER_SECONDS = 30.0
-NO_ANSWER = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError)
 
 
 def log(message):
@@ -124,32 +127,8 @@ def wait_for(predicate, timeout, interval=0.05):
 
 # ------------------------------------------------------------------------------------------------ HTTP
 
-class Client:
+class Client(LedgerClient):
     """One server (a replica or nginx) with the admin key; every call opens a new connection (urllib)."""
-
-    def __init__(self, base, key, name=None):
-        self.base = base.rstrip("/")
-        self.key = key
-        self.name = name or base
-
-    def call(self, method, path, body=None, content_type="application/json", key=None, timeout=TIMEOUT, headers=None):
-        """(status, parsed JSON or text, headers). Raises NO_ANSWER errors when there is no answer."""
-        if body is not None and not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        all_headers = {"Authorization": "Bearer " + (key or self.key)}
-        if body is not None:
-            all_headers["Content-Type"] = content_type
-        all_headers.update(headers or {})
-        request = urllib.request.Request(self.base + path, data=body, method=method, headers=all_headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, raw, answer_headers = response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            status, raw, answer_headers = error.code, error.read(), error.headers
-        try:
-            return status, json.loads(raw), answer_headers
-        except ValueError:
-            return status, raw.decode(errors="replace"), answer_headers
 
     def ok(self, method, path, body=None, content_type="application/json", expect=(200, 201)):
         """The parsed answer of a call that must succeed; Failure naming the call otherwise."""
@@ -566,13 +545,6 @@ def metric(metrics, name, **labels):
 
 
 # ------------------------------------------------------------------------------------------------ payloads
-
-def artifact_bytes(nonce):
-    """The example model plus a unique run of trailing whitespace: a distinct, valid artifact per registration."""
-    base = open(os.path.join(EXAMPLE, "model.json"), "rb").read().rstrip()
-    tail_ = "".join(" \t"[(nonce >> bit) & 1] for bit in range(32))
-    return base + b"\n" + tail_.encode() + b"\n"
-
 
 def random_row(rng):
     """One transaction drawn like examples/fraud/train.py draws them (so outputs vary like real traffic)."""
@@ -1248,242 +1220,76 @@ MODELS_D = ["rep-a", "rep-b", "rep-c"]
 UNCERTAIN_STATUSES = (502, 504)   # nginx: the replica died with the request in flight (it may have been applied)
 
 
-class WriteLoad:
-    """crash.py's load across replicas: writer threads (half through nginx, half straight to one replica each)
-    register versions, move their own alias, predict, wait until the prediction is readable and send feedback; a
-    predictor thread keeps the prediction log busy. Every acknowledged write goes into the ledger; a request whose
-    answer the kill cut off (no answer, or 502/504 from nginx) is uncertain."""
+class WriteLoad(LedgerLoad):
+    """crash.py's load (ledger.py) across replicas: writer threads (half through nginx, half straight to one replica
+    each) register versions, move their own alias, predict, wait until the prediction is readable through nginx and
+    send feedback; a predictor thread keeps the prediction log busy. Every acknowledged write goes into the ledger; a
+    request whose answer the kill cut off (no answer, or 502/504 from nginx) is uncertain, and its writer goes on."""
+
+    keep_going = True            # the other replicas are still up
+    read_seconds = 3
+    retry_statuses = (404,) + UNCERTAIN_STATUSES
 
     def __init__(self, run, victim, writers=6):
+        super().__init__(new_ledger(), MODELS_D, "scenario D", writers, 1)
         self.run_ = run
         self.victim = victim
-        self.writers = writers
-        self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.killed_at = None
-        self.inflight_victim = 0
-        self.errors = []
-        self.counts = {k: 0 for k in ("register", "alias", "infer", "confirmed", "feedback", "uncertain")}
-        self.ledger = {"versions": [], "versions_uncertain": [], "alias_moves": {}, "confirmed_predictions": [],
-                       "feedback": [], "feedback_uncertain": []}
-        self.request = open(os.path.join(EXAMPLE, "request.json"), "rb").read()
+        self.front = run.lb          # predictions are read back through nginx (any replica): then they are committed
 
-    def target(self, index):
-        """Client for writer `index`: even ones through nginx, odd ones straight to a replica (one is the victim)."""
-        if index % 2 == 0:
-            return self.run_.lb
-        return self.run_.replicas[(index // 2) % len(self.run_.replicas)].client
+    def client_for(self, index, current):
+        """Even writers go through nginx, odd ones straight to a replica (one is the victim: after the kill, through
+        nginx)."""
+        if current is None:
+            if index % 2 == 0:
+                return self.run_.lb
+            return self.run_.replicas[(index // 2) % len(self.run_.replicas)].client
+        if current.base == self.victim.url and self.killed_at is not None:
+            return self.run_.lb   # its replica is dead: go on through nginx
+        return current
 
-    def send(self, client, method, path, body=None, content_type="application/json", write=True):
-        """(status, answer) on a 2xx answer; None when cut off by the kill (uncertain) or on an error (recorded)."""
-        direct_to_victim = client.base == self.victim.url
-        if write and direct_to_victim:
-            with self.lock:
-                self.inflight_victim += 1
-        try:
-            status, answer, _ = client.call(method, path, body, content_type)
-        except NO_ANSWER as error:
-            with self.lock:
-                if self.killed_at is None:
-                    self.errors.append(f"{method} {path} via {client.name}: no answer before the kill: {error!r}")
-                self.counts["uncertain"] += 1
-            return None
-        finally:
-            if write and direct_to_victim:
-                with self.lock:
-                    self.inflight_victim -= 1
-        if status in UNCERTAIN_STATUSES and client is self.run_.lb and self.killed_at is not None:
-            with self.lock:
-                self.counts["uncertain"] += 1
-            return None
-        if not 200 <= status < 300:
-            with self.lock:
-                self.errors.append(f"{method} {path} via {client.name}: HTTP {status}: {str(answer)[:300]}")
-            return None
-        return status, answer
+    def next_nonce(self):
+        return self.run_.next_nonce()
 
-    def writer(self, index):
-        model = MODELS_D[index % len(MODELS_D)]
-        alias = f"t{index}"
-        key = f"{model}@{alias}"
-        with self.lock:
-            moves = self.ledger["alias_moves"].setdefault(key, [])
-        mine = []
-        client = self.target(index)
-        iteration = 0
-        while not self.stop_event.is_set():
-            iteration += 1
-            if client.base == self.victim.url and self.killed_at is not None:
-                client = self.run_.lb   # its replica is dead: go on through nginx
-            nonce = self.run_.next_nonce()
-            data = artifact_bytes(nonce)
-            sha = hashlib.sha256(data).hexdigest()
-            description = f"scenario D thread {index} nonce {nonce}"
-            pending = {"model": model, "sha256": sha, "description": description, "via": client.name, "url": client.base}
-            if iteration % 2:
-                got = self.send(client, "POST", f"/api/v1/models/{model}/versions",
-                                {"artifact": base64.b64encode(data).decode(), "description": description})
-            else:
-                got = self.send(client, "POST", f"/api/v1/models/{model}/versions?description={urllib.parse.quote(description)}",
-                                data, "application/octet-stream")
-            if got is None:
-                with self.lock:
-                    self.ledger["versions_uncertain"].append(pending)
-                continue
-            version = got[1]["version"]
-            if got[1]["artifact"]["sha256"] != sha:
-                with self.lock:
-                    self.errors.append(f"register {model}: answer has sha256 {got[1]['artifact']['sha256']}, sent {sha}")
-            with self.lock:
-                self.ledger["versions"].append(dict(pending, version=version))
-                self.counts["register"] += 1
-            mine.append(version)
-            targets = [version] + ([mine[-2]] if iteration % 3 == 0 and len(mine) > 1 else [])
-            for target in targets:
-                move = {"version": target, "acked": False, "via": client.name}
-                with self.lock:
-                    moves.append(move)
-                if self.send(client, "PUT", f"/api/v1/models/{model}/aliases/{alias}",
-                             {"version": target, "reason": "scenario D"}) is None:
-                    break
-                with self.lock:
-                    move["acked"] = True
-                    self.counts["alias"] += 1
-            got = self.send(client, "POST", "/v2/models/fraud/versions/1/infer", self.request, write=False)
-            if got is None:
-                continue
-            prediction = got[1]["parameters"]["prediction_id"]
-            with self.lock:
-                self.counts["infer"] += 1
-            # Readable through nginx (any replica): then it is committed in PostgreSQL.
-            deadline = time.monotonic() + 3
-            readable = False
-            while time.monotonic() < deadline:
-                try:
-                    status, _, _ = self.run_.lb.call("GET", f"/api/v1/predictions/{prediction}")
-                except NO_ANSWER:
-                    break
-                if status == 200:
-                    readable = True
-                    break
-                if status not in (404,) + UNCERTAIN_STATUSES:
-                    break
-                time.sleep(0.02)
-            if not readable:
-                # A prediction answered by the replica that was then killed may never be written (the log is written
-                # off the request path, in batches); before any kill, every prediction must become readable.
-                if self.killed_at is None:
-                    with self.lock:
-                        self.errors.append(f"GET /api/v1/predictions/{prediction}: not readable 3 s after the prediction")
-                continue
-            with self.lock:
-                self.ledger["confirmed_predictions"].append(prediction)
-                self.counts["confirmed"] += 1
-            items = [{"prediction_id": prediction, "row": 0, "label": random.randint(0, 1)}]
-            if iteration % 4 == 0:
-                items.append({"prediction_id": f"ghost-{uuid.uuid4()}", "row": 0, "label": random.randint(0, 1)})
-            got = self.send(client, "POST", "/api/v1/feedback", {"items": items})
-            if got is None:
-                with self.lock:
-                    self.ledger["feedback_uncertain"] += items
-                continue
-            if (got[1].get("accepted"), got[1].get("matched")) != (len(items), 1):
-                with self.lock:
-                    self.errors.append(f"feedback for a readable prediction via {client.name}: sent {len(items)} items, "
-                                       f"answer {got[1]}")
-            with self.lock:
-                self.ledger["feedback"] += [dict(item, matched=not item["prediction_id"].startswith("ghost-"))
-                                            for item in items]
-                self.counts["feedback"] += len(items)
+    def tags(self, client):
+        return {"via": client.name, "url": client.base}
 
-    def predictor(self):
-        while not self.stop_event.is_set():
-            if self.send(self.run_.lb, "POST", "/v2/models/fraud/infer", self.request, write=False) is not None:
-                with self.lock:
-                    self.counts["infer"] += 1
+    def watched(self, client):
+        return client.base == self.victim.url
+
+    def cut_off(self, client, status):
+        return status in UNCERTAIN_STATUSES and client is self.run_.lb and self.killed_at is not None
+
+    def via(self, client):
+        return f" via {client.name}"
+
+    def kill(self):
+        self.victim.sigkill()
+        writes = self.inflight["register"] + self.inflight["alias"] + self.inflight["feedback"]
+        log(f"SIGKILLed {self.victim.name} after {self.killed_at - self.started:.1f} s of load, {writes} writes in "
+            f"flight on it")
 
     def run(self, kill_after, after_kill):
-        threads = [threading.Thread(target=self.writer, args=(i,), daemon=True) for i in range(self.writers)]
-        threads.append(threading.Thread(target=self.predictor, daemon=True))
-        start = time.monotonic()
-        for t in threads:
-            t.start()
-        time.sleep(kill_after)
-        deadline = time.monotonic() + 1
-        while time.monotonic() < deadline:   # kill while a write is in flight on the victim (wait at most 1 s)
-            with self.lock:
-                if self.inflight_victim > 0:
-                    break
-            time.sleep(0.001)
-        with self.lock:
-            inflight = self.inflight_victim
-            # Marked before the signal: nginx may answer 502 for a request the kill cut off before sigkill returns.
-            self.killed_at = time.monotonic()
-            self.victim.sigkill()
-        log(f"SIGKILLed {self.victim.name} after {self.killed_at - start:.1f} s of load, {inflight} writes in flight on it")
-        time.sleep(after_kill)
-        self.stop_event.set()
-        for t in threads:
-            t.join(TIMEOUT + 5)
-        if any(t.is_alive() for t in threads):
-            self.errors.append("client threads still blocked after the load ended")
+        super().run(kill_after, after_kill)
         c = self.counts
         log(f"acknowledged: {c['register']} registrations, {c['alias']} alias moves, {c['infer']} predictions "
             f"({c['confirmed']} read back), {c['feedback']} feedback items; {c['uncertain']} requests cut off by the kill")
 
 
-class DurabilityCheck:
-    """crash.py's checks, against one surviving replica."""
+class DurabilityCheck(LedgerCheck):
+    """crash.py's checks (ledger.py), against one surviving replica; the stored feedback is read from PostgreSQL."""
 
     def __init__(self, run, replica, ledger):
+        super().__init__(ledger, replica.client, MODELS_D)
         self.run_ = run
         self.replica = replica
-        self.client = replica.client
-        self.ledger = ledger
-        self.failures = []
 
-    def fail(self, message):
-        self.failures.append(message)
+    def get(self, path):
+        return self.client.get(path)
 
     def run(self):
         ledger, client = self.ledger, self.client
-        registered = {}
-        for model in MODELS_D:
-            status, body, _ = client.call("GET", f"/api/v1/models/{model}/versions")
-            if status == 404 and not any(v["model"] == model for v in ledger["versions"]):
-                continue
-            if status != 200:
-                self.fail(f"GET /api/v1/models/{model}/versions answered {status}: {str(body)[:200]}")
-                continue
-            for v in body["items"]:
-                registered[(model, v["version"])] = v
-        for want in ledger["versions"]:
-            got = registered.get((want["model"], want["version"]))
-            if got is None:
-                self.fail(f"LOST: acknowledged version {want['model']}/{want['version']} (via {want['via']}) is missing")
-            elif got["artifact"]["sha256"] != want["sha256"] or got.get("description") != want["description"]:
-                self.fail(f"version {want['model']}/{want['version']} holds {got['artifact']['sha256'][:12]} "
-                          f"'{got.get('description')}', acknowledged as {want['sha256'][:12]} '{want['description']}'")
-        acked = {(v["model"], v["version"]) for v in ledger["versions"]}
-        uncertain = {u["sha256"] for u in ledger["versions_uncertain"]}
-        for key, v in registered.items():
-            if key not in acked and v["artifact"]["sha256"] not in uncertain:
-                self.fail(f"version {key[0]}/{key[1]} exists but no client sent its bytes")
-
-        aliases = {}
-        for model in MODELS_D:
-            status, body, _ = client.call("GET", f"/api/v1/models/{model}/aliases")
-            if status == 200:
-                aliases.update({f"{model}@{a['name']}": a["version"] for a in body["items"]})
-        for key, moves in ledger["alias_moves"].items():
-            acked_i = [i for i, m in enumerate(moves) if m["acked"]]
-            allowed = {m["version"] for m in moves[(acked_i[-1] + 1 if acked_i else 0):]}
-            if acked_i:
-                allowed.add(moves[acked_i[-1]]["version"])
-            got = aliases.get(key)
-            if got not in allowed and not (not acked_i and got is None):
-                self.fail(f"LOST: alias {key} points at {got}; last acknowledged move was to "
-                          f"{moves[acked_i[-1]]['version'] if acked_i else None} (allowed {sorted(allowed)})")
+        registered = self.versions()
+        aliases = self.aliases()
 
         for p in ledger["confirmed_predictions"]:
             status, body, _ = client.call("GET", f"/api/v1/predictions/{p}")
@@ -1492,57 +1298,16 @@ class DurabilityCheck:
 
         # Feedback: every acknowledged item stored with its label (PostgreSQL's feedback table, read with psql).
         try:
-            rows = self.run_.pg.psql("SELECT prediction_id, row, label FROM feedback")
             stored = {}
-            for line in rows.splitlines():
+            for line in self.run_.pg.psql("SELECT prediction_id, row, label FROM feedback").splitlines():
                 pid, row, label = line.split("|")
                 stored[(pid, int(row))] = float(label)
-            for item in ledger["feedback"]:
-                label = stored.get((item["prediction_id"], item["row"]))
-                if label is None:
-                    self.fail(f"LOST: acknowledged feedback for {item['prediction_id']} row {item['row']} is not stored")
-                elif label != item["label"]:
-                    self.fail(f"feedback for {item['prediction_id']} stored label {label}, acknowledged {item['label']}")
         except Failure as error:
             self.fail(f"cannot read the feedback table: {error}")
-        perf = client.get("/api/v1/models/fraud/performance?version=1")
-        matched = sum(1 for f in ledger["feedback"] if f["matched"])
-        ghosts = len(ledger["feedback"]) - matched
-        if perf["overall"]["count"] < matched:
-            self.fail(f"performance counts {perf['overall']['count']} labelled rows of fraud/1, {matched} were acknowledged")
-        if perf.get("unmatched_feedback", 0) < ghosts:
-            self.fail(f"performance counts {perf.get('unmatched_feedback')} unmatched items, {ghosts} were acknowledged")
+            stored = None
+        self.feedback(stored)
 
-        entries, after = [], 0
-        while True:
-            page = client.get(f"/api/v1/audit?after={after}&limit=10000")["items"]
-            entries += page
-            if len(page) < 10000:
-                break
-            after = page[-1]["seq"]
-        registrations = {e["target"]: e for e in entries if e["action"] == "version.register"}
-        for v in ledger["versions"]:
-            entry = registrations.get(f"{v['model']}/{v['version']}")
-            if entry is None:
-                self.fail(f"audit trail has no version.register entry for acknowledged {v['model']}/{v['version']}")
-            elif (entry.get("after") or {}).get("sha256") != v["sha256"]:
-                self.fail(f"audit entry for {v['model']}/{v['version']} records another sha256")
-        alias_sets = {}
-        for e in entries:
-            if e["action"] == "alias.set":
-                alias_sets.setdefault(e["target"], []).append(int(e["after"]["version"]))
-        for key, moves in ledger["alias_moves"].items():
-            trail = iter(alias_sets.get(key, []))
-            for m in moves:
-                if m["acked"] and not any(v == m["version"] for v in trail):
-                    self.fail(f"audit trail lacks the acknowledged move of {key} to {m['version']} (trail {alias_sets.get(key, [])})")
-                    break
-        seqs = [e["seq"] for e in entries]
-        if seqs != sorted(set(seqs)):
-            self.fail("audit sequence numbers are not strictly increasing")
-        verify = client.get("/api/v1/audit/verify")
-        if verify.get("intact") is not True or verify.get("problems"):
-            self.fail(f"GET /api/v1/audit/verify: {json.dumps(verify)[:300]}")
+        entries, _, _ = self.audit()
         cli = subprocess.run([self.run_.binary, "audit", "verify", "--server", self.replica.url],
                              env=dict(os.environ, FERRY_API_KEY=self.run_.admin_key),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -1557,28 +1322,16 @@ class DurabilityCheck:
                 self.fail(f"ferry audit verify --database-url (exit {offline.returncode}): {offline.stdout.strip()[:300]}")
 
         # Inference on every client alias (its artifact comes from PostgreSQL when this replica did not register it).
-        want = json.load(open(os.path.join(EXAMPLE, "expected.json")))["probabilities"][17]
-        request = open(os.path.join(EXAMPLE, "request.json"), "rb").read()
         for key in sorted(aliases):
             model, alias = key.split("@")
-            status, body, _ = client.call("POST", f"/v2/models/{model}/versions/{alias}/infer", request)
-            if status != 200:
-                self.fail(f"POST /v2/models/{model}/versions/{alias}/infer answered {status}: {str(body)[:200]}")
-                continue
-            got = body["outputs"][0]["data"][0]
-            if abs(got - want) > 1e-6 * abs(want):
-                self.fail(f"{model}@{alias} predicts {got}, expected {want}")
+            self.inference(f"/v2/models/{model}/versions/{alias}/infer")
         # Versions registered straight through the killed replica: this replica never had their bytes on its disk
         # (unless the replicas share a data folder), so serving them proves the artifact is in PostgreSQL.
         victim_url = self.run_.victim_url
         from_victim = [v for v in ledger["versions"] if v["via"] != "nginx" and v.get("url") == victim_url][-8:]
         for v in from_victim:
-            path = f"/v2/models/{v['model']}/versions/{v['version']}/infer"
-            status, body, _ = client.call("POST", path, request)
-            if status != 200:
-                self.fail(f"POST {path} (registered through the killed replica) answered {status}: {str(body)[:200]}")
-            elif abs(body["outputs"][0]["data"][0] - want) > 1e-6 * abs(want):
-                self.fail(f"POST {path} predicts {body['outputs'][0]['data'][0]}, expected {want}")
+            self.inference(f"/v2/models/{v['model']}/versions/{v['version']}/infer",
+                           " (registered through the killed replica)")
         log(f"{self.replica.name}: checked {len(ledger['versions'])} acknowledged versions ({len(registered)} registered), "
             f"{sum(len(m) for m in ledger['alias_moves'].values())} alias moves, {len(ledger['confirmed_predictions'])} "
             f"predictions, {len(ledger['feedback'])} feedback items, {len(entries)} audit entries, inference on "
