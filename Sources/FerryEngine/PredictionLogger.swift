@@ -40,6 +40,9 @@ public final class PredictionLogger: Sendable {
         public var sampledOut: UInt64 = 0
         public var writeFailures: UInt64 = 0
         public var queued = 0
+        /// Batches written, and the seconds their writes took in all.
+        public var batches: UInt64 = 0
+        public var batchSeconds: Double = 0
     }
 
     private struct State {
@@ -118,8 +121,14 @@ public final class PredictionLogger: Sendable {
             }
             guard !batch.isEmpty else { return }
             do {
+                let start = ContinuousClock.now
                 try await log.append(batch)
-                state.withLock { $0.counters.written += UInt64(batch.count) }
+                let elapsed = ContinuousClock.now - start
+                state.withLock { s in
+                    s.counters.written += UInt64(batch.count)
+                    s.counters.batches += 1
+                    s.counters.batchSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                }
             } catch {
                 state.withLock { $0.counters.writeFailures += UInt64(batch.count) }
                 logger.error("prediction log write failed", metadata: ["records": "\(batch.count)", "error": "\(error)"])

@@ -25,6 +25,8 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
         ("ferry_prediction_log_sampled_out_total", "Requests not logged because of the sample rate.", "counter", Double(c.sampledOut)),
         ("ferry_prediction_log_write_failures_total", "Prediction records whose write failed.", "counter", Double(c.writeFailures)),
         ("ferry_prediction_log_queued", "Prediction records waiting to be written.", "gauge", Double(c.queued)),
+        ("ferry_prediction_log_batches_total", "Batches of records written to the prediction log.", "counter", Double(c.batches)),
+        ("ferry_prediction_log_batch_seconds_total", "Seconds spent writing prediction log batches, in all.", "counter", c.batchSeconds),
     ]
 }
 
