@@ -186,8 +186,11 @@ public final class AlertManager: Sendable {
 
     /// Share of failed requests in the window, over every replica's stored counts.
     private func errorRate(model: String, windowSeconds: Int, at time: Date) async -> Double? {
-        guard let samples = try? await store.requestCounts(model: model, since: time.addingTimeInterval(-Double(windowSeconds))) else { return nil }
-        return RequestCountSample.errorRate(samples.filter { $0.at <= time })
+        let windowStart = time.addingTimeInterval(-Double(windowSeconds))
+        guard let samples = try? await store.requestCounts(model: model, since: windowStart.addingTimeInterval(-Double(windowSeconds))) else {
+            return nil
+        }
+        return RequestCountSample.errorRate(samples.filter { $0.at <= time }, windowStart: windowStart)
     }
 
     // MARK: Notifications

@@ -196,26 +196,31 @@ struct CircuitBreakerTests {
     }
 }
 
-/// Error rates over several replicas' running totals.
+/// Error rates over several replicas' running totals, for a window that starts at t = 10.
 struct RequestCountTests {
     static func sample(_ replica: String, _ seconds: Double, _ requests: Int64, _ errors: Int64) -> RequestCountSample {
         RequestCountSample(replica: replica, model: "m", at: Date(timeIntervalSince1970: seconds), requests: requests, errors: errors)
     }
 
+    static let windowStart = Date(timeIntervalSince1970: 10)
+
     @Test(arguments: [
-        // Each replica's growth inside the window, summed: (100-50 + 30-10) requests, (10-5 + 4-0) errors.
+        // Each replica's growth since its last sample before the window: (100-50 + 30-10) requests, (10-5 + 4-0) errors.
         ([sample("a", 0, 50, 5), sample("a", 30, 100, 10), sample("b", 5, 10, 0), sample("b", 35, 30, 4)], 9.0 / 70.0),
-        // One sample only: the replica started inside the window, so its whole total counts.
-        ([sample("a", 0, 50, 5), sample("a", 30, 100, 10), sample("b", 35, 20, 10)], 15.0 / 70.0),
+        // The baseline is the newest sample at or before the window's start, not the oldest one fetched.
+        ([sample("a", 0, 10, 1), sample("a", 8, 50, 5), sample("a", 30, 100, 10)], 0.1),
+        // No sample before the window: the replica started inside it, so its whole total counts.
+        ([sample("a", 0, 50, 5), sample("a", 30, 100, 10), sample("b", 15, 10, 8), sample("b", 35, 20, 10)], 15.0 / 70.0),
         // A total that went down: the replica restarted, its new total counts from zero.
         ([sample("a", 0, 500, 50), sample("a", 30, 40, 4)], 0.1),
     ])
     func errorRateSumsEachReplicasGrowth(_ samples: [RequestCountSample], _ expected: Double) {
-        #expect(abs((RequestCountSample.errorRate(samples) ?? -1) - expected) < 1e-12)
+        #expect(abs((RequestCountSample.errorRate(samples, windowStart: Self.windowStart) ?? -1) - expected) < 1e-12)
     }
 
     @Test func noRequestsNoRate() {
-        #expect(RequestCountSample.errorRate([]) == nil)
-        #expect(RequestCountSample.errorRate([Self.sample("a", 0, 7, 1), Self.sample("a", 10, 7, 1)]) == nil)
+        #expect(RequestCountSample.errorRate([], windowStart: Self.windowStart) == nil)
+        #expect(RequestCountSample.errorRate([Self.sample("a", 0, 7, 1), Self.sample("a", 20, 7, 1)], windowStart: Self.windowStart) == nil)
+        #expect(RequestCountSample.errorRate([Self.sample("a", 5, 7, 1)], windowStart: Self.windowStart) == nil, "nothing since the window began")
     }
 }

@@ -60,16 +60,17 @@ public struct RequestCountSample: Sendable, Equatable {
         self.errors = errors
     }
 
-    /// The share of failed requests in the window ending at the newest sample, summed over replicas: per replica,
-    /// the newest sample minus its oldest one inside the window (or minus nothing when it has only one there:
-    /// the replica started inside the window). A total that went down (a restarted replica) counts from zero.
-    public static func errorRate(_ samples: [RequestCountSample]) -> Double? {
+    /// The share of failed requests since `windowStart`, summed over replicas: per replica, its newest sample minus
+    /// its newest one taken at or before `windowStart` (pass samples from well before it: twice the window), or
+    /// minus nothing when it has none that old (it started inside the window). A total that went down (a
+    /// restarted replica) counts from zero.
+    public static func errorRate(_ samples: [RequestCountSample], windowStart: Date) -> Double? {
         var requests: Int64 = 0
         var errors: Int64 = 0
         for (_, mine) in Dictionary(grouping: samples, by: \.replica) {
             let sorted = mine.sorted { $0.at < $1.at }
-            guard let latest = sorted.last else { continue }
-            let start = sorted.count > 1 ? sorted.first : nil
+            guard let latest = sorted.last, latest.at > windowStart else { continue }
+            let start = sorted.last { $0.at <= windowStart }
             if let start, latest.requests >= start.requests, latest.errors >= start.errors {
                 requests += latest.requests - start.requests
                 errors += latest.errors - start.errors
