@@ -162,6 +162,9 @@ enum PostgresMigrations {
             """,
         ]),
         Migration(name: "0004-replicas", statements: [
+            // Retention's trim finds its cutoff by walking this index (a NOT IN over the kept ids was quadratic
+            // once they no longer fit in work_mem, and blocked the log's writer for minutes).
+            "CREATE INDEX prediction_at_id ON prediction (at DESC, id DESC)",
             """
             CREATE TABLE rollout_tally (
                 endpoint TEXT NOT NULL,

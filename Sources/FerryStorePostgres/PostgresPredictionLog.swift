@@ -85,9 +85,8 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
             let rows = try await PostgresDatabase.rows(
                 c,
                 """
-                WITH gone AS (
-                    DELETE FROM prediction WHERE id NOT IN (SELECT id FROM prediction ORDER BY at DESC, id DESC LIMIT \(max(0, count)))
-                    RETURNING 1)
+                WITH cutoff AS (SELECT at, id FROM prediction ORDER BY at DESC, id DESC OFFSET \(max(0, count)) LIMIT 1),
+                gone AS (DELETE FROM prediction p USING cutoff c WHERE (p.at, p.id) <= (c.at, c.id) RETURNING 1)
                 SELECT COUNT(*) AS n FROM gone
                 """,
                 self.logger)
