@@ -159,6 +159,8 @@ stop
 # Secure by default: no unauthenticated server on a network address.
 if "$FERRY" serve --auth none --host 0.0.0.0 --data-dir "$work/insecure" > "$work/insecure.txt" 2>&1; then fail "--auth none on 0.0.0.0 started"; fi
 grep -q "refusing to serve without authentication" "$work/insecure.txt" || fail "unclear refusal: $(cat "$work/insecure.txt")"
+if "$FERRY" serve --replica-id " " --data-dir "$work/blank" > "$work/blank.txt" 2>&1; then fail "a blank --replica-id started"; fi
+grep -q -- "--replica-id (or FERRY_REPLICA_ID) must be 1 to 128 characters" "$work/blank.txt" || fail "unclear refusal: $(cat "$work/blank.txt")"
 
 # HTTPS from a certificate and key.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \

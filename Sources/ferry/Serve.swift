@@ -127,6 +127,12 @@ struct Serve: AsyncParsableCommand {
         }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        if let id = replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] {
+            // It names this replica's rows in the shared store: an empty or outsized one would mix or bloat them.
+            guard !id.trimmingCharacters(in: .whitespaces).isEmpty, id.count <= 128 else {
+                throw ValidationError("--replica-id (or FERRY_REPLICA_ID) must be 1 to 128 characters, not blank")
+            }
+        }
         do { _ = try FerryServer.httpServer(configuration(signatures: .none)) } catch let error as FerryError { throw ValidationError(error.message) }
         if (requireSignature || !requireSignedAlias.isEmpty) && trustedKey.isEmpty {
             throw ValidationError("--require-signature and --require-signed-alias need at least one --trusted-key")
