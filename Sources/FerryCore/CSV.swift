@@ -65,7 +65,8 @@ public struct CSVTable: Sendable, Equatable {
         return i
     }
 
-    private static func fields(_ line: Substring, source: String, line number: Int) throws -> [String] {
+    /// The fields of one line (the rules above); `source` and `number` name it in errors.
+    public static func fields(_ line: Substring, source: String, line number: Int) throws -> [String] {
         var fields: [String] = []
         var field = ""
         var quoted = false

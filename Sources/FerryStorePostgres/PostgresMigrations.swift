@@ -220,5 +220,19 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "0005-features", statements: [
+            "CREATE TABLE feature_entity (name TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+            "CREATE TABLE feature_view (name TEXT PRIMARY KEY, spec TEXT NOT NULL, materialized_through BIGINT)",
+            """
+            CREATE TABLE feature_online (
+                view TEXT NOT NULL,
+                entity_key TEXT NOT NULL,
+                event_time BIGINT NOT NULL,
+                created_time BIGINT,
+                feature_values TEXT NOT NULL,
+                PRIMARY KEY (view, entity_key)
+            )
+            """,
+        ]),
     ]
 }

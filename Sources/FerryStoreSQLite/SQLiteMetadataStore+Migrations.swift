@@ -182,6 +182,27 @@ extension SQLiteMetadataStore {
                 );
                 """)
         }
+        migrator.registerMigration("v10-features") { db in
+            try db.execute(sql: """
+                CREATE TABLE feature_entity (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE TABLE feature_view (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL,
+                    materialized_through INTEGER
+                );
+                CREATE TABLE feature_online (
+                    view TEXT NOT NULL,
+                    entity_key TEXT NOT NULL,
+                    event_time INTEGER NOT NULL,
+                    created_time INTEGER,
+                    feature_values TEXT NOT NULL,
+                    PRIMARY KEY (view, entity_key)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -76,6 +76,11 @@ struct PostgresMetadataStoreTests {
 }
 
 struct PostgresEndpointAlertStoreTests {
+    @Test(arguments: FeatureStoreConformance.cases)
+    func featureConformance(_ check: ConformanceCase<FeatureStoreConformance.Store>) async throws {
+        try await PostgresMetadataStoreTests.withStore { try await check.run($0) }
+    }
+
     @Test(arguments: EndpointStoreConformance.cases)
     func endpointConformance(_ check: ConformanceCase<EndpointStoreConformance.Store>) async throws {
         try await PostgresMetadataStoreTests.withStore { try await check.run($0) }

@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: FeatureStoreConformance.cases)
+    func featureConformance(_ check: ConformanceCase<FeatureStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: EndpointStoreConformance.cases)
     func endpointConformance(_ check: ConformanceCase<EndpointStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

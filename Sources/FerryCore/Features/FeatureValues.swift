@@ -1,0 +1,303 @@
+import Foundation
+
+/// One typed feature value, as read from a source, stored online and served.
+public enum FeatureDatum: Sendable, Equatable, Hashable {
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case bool(Bool)
+    case null
+
+    /// A value as JSON: numbers, strings, booleans, `null` (a NaN or infinite double is `null`).
+    public var json: JSONValue {
+        switch self {
+        case .int(let i): .number(Double(i))
+        case .double(let d): d.isFinite ? .number(d) : .null
+        case .string(let s): .string(s)
+        case .bool(let b): .bool(b)
+        case .null: .null
+        }
+    }
+
+    /// The value as a model reads it: numbers and booleans as numbers, missing as NaN; strings stay names.
+    public var featureValue: FeatureValue {
+        switch self {
+        case .int(let i): .number(Double(i))
+        case .double(let d): d.isNaN ? .missing : .number(d)
+        case .string(let s): .string(s)
+        case .bool(let b): .bool(b)
+        case .null: .missing
+        }
+    }
+
+    /// Text for a CSV field: empty for null, the shortest round-trip form for doubles.
+    public var csvText: String {
+        switch self {
+        case .int(let i): String(i)
+        case .double(let d): d.isNaN ? "" : "\(d)"
+        case .string(let s): s
+        case .bool(let b): b ? "true" : "false"
+        case .null: ""
+        }
+    }
+
+    /// Reads text (a CSV field) as `type`; empty, `NA`, `NaN` or `null` is null. Throws a message without location.
+    public static func parse(_ text: Substring, as type: FeatureType) throws -> FeatureDatum {
+        if text.isEmpty { return .null }
+        switch type {
+        case .int64, .int32:
+            if let i = Int64(text) { return try checked(i, type) }
+            if let d = Double(text), d == d.rounded(), abs(d) < 9.2e18 { return try checked(Int64(d), type) }
+            if isMissing(text) { return .null }
+            throw FerryError.invalid("'\(text)' is not an integer (\(type.rawValue))")
+        case .float64, .float32:
+            if let d = Double(text) { return .double(type == .float32 ? Double(Float(d)) : d) }
+            if isMissing(text) { return .null }
+            throw FerryError.invalid("'\(text)' is not a number (\(type.rawValue))")
+        case .string:
+            return .string(String(text))
+        case .bool:
+            switch text.lowercased() {
+            case "true", "1": return .bool(true)
+            case "false", "0": return .bool(false)
+            default:
+                if isMissing(text) { return .null }
+                throw FerryError.invalid("'\(text)' is not a boolean (true or false)")
+            }
+        }
+    }
+
+    /// Reads a JSON value as `type`; `null` is null.
+    public static func from(_ value: JSONValue, as type: FeatureType) throws -> FeatureDatum {
+        switch (value, type) {
+        case (.null, _): return .null
+        case (.number(let d), .int64), (.number(let d), .int32):
+            guard d == d.rounded(), abs(d) < 9.2e18 else { throw FerryError.invalid("\(d) is not an integer (\(type.rawValue))") }
+            return try checked(Int64(d), type)
+        case (.number(let d), .float64): return .double(d)
+        case (.number(let d), .float32): return .double(Double(Float(d)))
+        case (.string(let s), .string): return .string(s)
+        case (.bool(let b), .bool): return .bool(b)
+        case (.string(let s), _): return try parse(Substring(s), as: type)
+        default: throw FerryError.invalid("\(describe(value)) is not a \(type.rawValue)")
+        }
+    }
+
+    private static func checked(_ i: Int64, _ type: FeatureType) throws -> FeatureDatum {
+        if type == .int32, i < Int64(Int32.min) || i > Int64(Int32.max) { throw FerryError.invalid("\(i) does not fit an int32") }
+        return .int(i)
+    }
+
+    private static func isMissing(_ text: Substring) -> Bool {
+        let l = text.lowercased()
+        return l == "na" || l == "nan" || l == "null" || l == "none"
+    }
+
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let b): "\(b)"
+        case .number(let n): "\(n)"
+        case .string(let s): "\"\(s)\""
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+/// Feature timestamps: microseconds since 1970 UTC, the precision Feast keeps.
+public enum FeatureTime {
+    /// Parses ISO 8601 / RFC 3339 text: `2024-01-01T05:00:00Z`, `2024-01-01 05:00:00.123456+01:00`, `2024-01-01`;
+    /// a time without an offset is UTC. Returns nil when the text is not a timestamp.
+    public static func parse<S: StringProtocol>(_ text: S) -> Int64? {
+        var u = Array(text.utf8)
+        while u.last == 0x20 { u.removeLast() }
+        func digits(_ at: Int, _ n: Int) -> Int64? {
+            guard at + n <= u.count else { return nil }
+            var v: Int64 = 0
+            for i in at..<(at + n) {
+                let c = u[i]
+                guard c >= 0x30 && c <= 0x39 else { return nil }
+                v = v * 10 + Int64(c - 0x30)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), u.count >= 10, u[4] == 0x2D, let month = digits(5, 2), u[7] == 0x2D, let day = digits(8, 2),
+              (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        var seconds: Int64 = 0
+        var micros: Int64 = 0
+        var i = 10
+        if i < u.count {
+            guard u[i] == 0x54 || u[i] == 0x20 || u[i] == 0x74, let h = digits(i + 1, 2), i + 3 < u.count, u[i + 3] == 0x3A,
+                  let m = digits(i + 4, 2), h < 24, m < 60
+            else { return nil }
+            seconds = h * 3600 + m * 60
+            i += 6
+            if i < u.count, u[i] == 0x3A {
+                guard let s = digits(i + 1, 2), s < 61 else { return nil }
+                seconds += s
+                i += 3
+                if i < u.count, u[i] == 0x2E {
+                    i += 1
+                    var scale: Int64 = 100_000
+                    let start = i
+                    while i < u.count, u[i] >= 0x30 && u[i] <= 0x39 {
+                        micros += Int64(u[i] - 0x30) * scale
+                        scale /= 10
+                        i += 1
+                    }
+                    guard i > start else { return nil }
+                }
+            }
+            if i < u.count {
+                if u[i] == 0x5A || u[i] == 0x7A {
+                    i += 1
+                } else if u[i] == 0x2B || u[i] == 0x2D {
+                    let sign: Int64 = u[i] == 0x2B ? 1 : -1
+                    guard let oh = digits(i + 1, 2) else { return nil }
+                    var om: Int64 = 0
+                    i += 3
+                    if i < u.count, u[i] == 0x3A { i += 1 }
+                    if i < u.count {
+                        guard let m = digits(i, 2) else { return nil }
+                        om = m
+                        i += 2
+                    }
+                    seconds -= sign * (oh * 3600 + om * 60)
+                }
+                guard i == u.count else { return nil }
+            }
+        }
+        return (daysFromCivil(year, month, day) * 86_400 + seconds) * 1_000_000 + micros
+    }
+
+    /// `2024-01-01T05:00:00Z`, with a fraction only when there is one.
+    public static func format(_ micros: Int64) -> String {
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        let (y, m, d) = civilFromDays(days)
+        var text = String(format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", y, m, d, rest / 3600, rest / 60 % 60, rest % 60)
+        if fraction != 0 {
+            var f = String(format: "%06lld", fraction)
+            while f.hasSuffix("0") { f.removeLast() }
+            text += "." + f
+        }
+        return text + "Z"
+    }
+
+    public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+    public static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+
+    // Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
+    static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, m, d)
+    }
+}
+
+/// The key of one entity in the online store and in joins: its join key values, normalized by type, joined by
+/// the unit separator (so `7` from a CSV and `7` from JSON are the same card).
+public enum EntityKey {
+    public static let separator: Character = "\u{1F}"
+
+    /// The key of `values` (one per join key, in order); throws naming the join key when a value is missing or of
+    /// the wrong type.
+    public static func make(_ values: [FeatureDatum], keys: [JoinKey]) throws -> String {
+        var text = ""
+        for (i, (value, key)) in zip(values, keys).enumerated() {
+            if i > 0 { text.append(separator) }
+            switch value {
+            case .int(let n): text += String(n)
+            case .string(let s):
+                guard !s.contains(separator) else { throw FerryError.invalid("join key '\(key.name)' holds a control character") }
+                text += s
+            case .null: throw FerryError.invalid("join key '\(key.name)' is missing")
+            default: throw FerryError.invalid("join key '\(key.name)' must be \(key.type.rawValue)")
+            }
+        }
+        return text
+    }
+
+    /// The key values of a stored key, typed by the join keys.
+    public static func values(_ key: String, keys: [JoinKey]) -> [FeatureDatum] {
+        zip(key.split(separator: separator, omittingEmptySubsequences: false), keys).map { text, key in
+            (try? FeatureDatum.parse(text, as: key.type)) ?? .string(String(text))
+        }
+    }
+}
+
+/// A view's latest values for one entity, as the online store keeps them.
+public struct OnlineFeatureRow: Sendable, Equatable {
+    public var key: String
+    public var eventTime: Int64
+    public var createdTime: Int64?
+    /// Values by feature name.
+    public var values: [String: FeatureDatum]
+
+    public init(key: String, eventTime: Int64, createdTime: Int64? = nil, values: [String: FeatureDatum]) {
+        self.key = key
+        self.eventTime = eventTime
+        self.createdTime = createdTime
+        self.values = values
+    }
+
+    /// Whether this row should replace `stored`: a newer event, or the same event created later (or equally late:
+    /// a rewrite of the same row).
+    public func supersedes(_ stored: OnlineFeatureRow) -> Bool {
+        if eventTime != stored.eventTime { return eventTime > stored.eventTime }
+        return (createdTime ?? Int64.min) >= (stored.createdTime ?? Int64.min)
+    }
+}
+
+/// What an online write did.
+public struct OnlineWriteResult: Sendable, Equatable {
+    public var written: Int
+    /// Rows older than what was stored, left out.
+    public var ignoredOlder: Int
+    public init(written: Int = 0, ignoredOlder: Int = 0) {
+        self.written = written
+        self.ignoredOlder = ignoredOlder
+    }
+}
+
+/// Feature definitions and the online store: entities, views (versioned, audited), the latest values per entity,
+/// and how far each view was materialized.
+///
+/// Every implementation must pass `FeatureStoreConformance` in `FerryTesting`.
+public protocol FeatureStore: Sendable {
+    /// Stores the given entities and views (new ones at version 1, changed ones one version up, unchanged ones as
+    /// they were) in one transaction, with one audit entry built from the stored result. A view whose join keys
+    /// changed loses its online rows and materialization mark. Returns what is stored for each given definition.
+    func applyFeatures(_ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureDefinitions>?) async throws -> FeatureDefinitions
+    /// All entities, by name.
+    func featureEntities() async throws -> [FeatureEntity]
+    /// All views, by name.
+    func featureViews() async throws -> [FeatureView]
+    /// Writes rows of a view; a row older than the stored one of its entity is left out (see `supersedes`).
+    func writeOnline(view: String, rows: [OnlineFeatureRow]) async throws -> OnlineWriteResult
+    /// The stored row of each key (nil when none), in the order of `keys`.
+    func readOnline(view: String, keys: [String]) async throws -> [OnlineFeatureRow?]
+    /// The end of the last materialization of a view (microseconds), if any.
+    func materializedThrough(view: String) async throws -> Int64?
+    func setMaterializedThrough(view: String, _ micros: Int64) async throws
+}

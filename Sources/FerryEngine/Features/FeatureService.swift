@@ -1,0 +1,328 @@
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// One served feature value: what the online store holds for an entity, judged against the view's ttl.
+public struct OnlineFeatureValue: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case present
+        /// The store has the entity, but this value is null.
+        case nullValue = "null_value"
+        /// The store has no row for the entity.
+        case notFound = "not_found"
+        /// The row is older than the view's ttl: served as missing.
+        case outsideTTL = "outside_ttl"
+    }
+
+    public var value: FeatureDatum
+    public var status: Status
+    /// The event time of the stored row (microseconds), when there is one.
+    public var eventTime: Int64?
+}
+
+/// What one view's materialization read and wrote.
+public struct MaterializationResult: Sendable, Equatable {
+    public var view: String
+    public var start: Int64
+    public var end: Int64
+    public var rowsRead: Int
+    public var rowsWritten: Int
+}
+
+/// The feature store: definitions (applied, versioned, audited), point-in-time training sets from the sources,
+/// materialization and pushes into the online store, and online reads with ttl applied.
+public final class FeatureService: Sendable {
+    public let store: any FeatureStore
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    /// The stored definitions, read once and again after every change (here or, through the change follower, on
+    /// another replica), so online reads cost no definition lookup.
+    private let definitions = Mutex<FeatureDefinitions?>(nil)
+
+    public init(store: any FeatureStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Definitions
+
+    /// Validates and stores definitions in one transaction; returns what is stored for each.
+    public func apply(_ given: FeatureDefinitions, by actor: String) async throws -> FeatureDefinitions {
+        try given.validate(known: try await store.featureEntities())
+        let applied = try await store.applyFeatures(given, by: actor, at: now(), audit: { stored in
+            AuditDraft(
+                at: stored.views.first?.updatedAt ?? stored.entities.first?.updatedAt ?? Date(), actor: actor, action: "features.apply",
+                target: "features",
+                after: .object([
+                    "entities": .array(stored.entities.map { .string("\($0.name) v\($0.version)") }),
+                    "feature_views": .array(stored.views.map { .string("\($0.name) v\($0.version)") }),
+                ]))
+        })
+        try await reload()
+        return applied
+    }
+
+    /// Re-reads the definitions from the store.
+    public func reload() async throws {
+        let current = FeatureDefinitions(entities: try await store.featureEntities(), views: try await store.featureViews())
+        definitions.withLock { $0 = current }
+    }
+
+    /// The stored definitions (read from the store the first time).
+    public func current() async throws -> FeatureDefinitions {
+        if let cached = definitions.withLock({ $0 }) { return cached }
+        try await reload()
+        return definitions.withLock { $0 } ?? FeatureDefinitions()
+    }
+
+    public func view(named name: String) async throws -> FeatureView {
+        let all = try await current()
+        guard let view = all.views.first(where: { $0.name == name }) else {
+            let known = all.views.map(\.name).joined(separator: ", ")
+            throw FerryError.notFound("no feature view named '\(name)' (views: \(known.isEmpty ? "none" : known))")
+        }
+        return view
+    }
+
+    // MARK: Training sets
+
+    /// The point-in-time-correct training set for `entities` (a CSV table with the views' join keys and a
+    /// timestamp column): the entity columns as given, then one column per feature reference. Reads each view's
+    /// source once, row by row.
+    public func trainingSet(
+        entities: CSVTable, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
+        source: String = "the entity CSV"
+    ) async throws -> [UInt8] {
+        guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
+        let all = try await current()
+        let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
+        let timeIndex = try entities.column(timestampColumn, source: source)
+        let times = try entities.rows.enumerated().map { i, row -> Int64 in
+            guard let t = FeatureTime.parse(row[timeIndex]) else {
+                throw FerryError.invalid("\(source) line \(entities.lines[i]), column '\(timestampColumn)': '\(row[timeIndex])' is not an ISO 8601 timestamp")
+            }
+            return t
+        }
+        var joined = Array(repeating: [[FeatureDatum]?](), count: refs.count)
+        // One pass per view, however many of its features are asked for.
+        var byView: [String: [Int]] = [:]
+        for (i, ref) in refs.enumerated() { byView[ref.view, default: []].append(i) }
+        for (viewName, indices) in byView.sorted(by: { $0.key < $1.key }) {
+            let view = resolved[indices[0]].view
+            let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
+            let keyColumns = try joinKeys.map { key -> Int in
+                guard let i = entities.header.firstIndex(of: key.name) else {
+                    throw FerryError.invalid("\(source) has no column '\(key.name)', the join key of feature view '\(viewName)' (its header is \(entities.header.joined(separator: ",")))")
+                }
+                return i
+            }
+            let keys = try entities.rows.enumerated().map { r, row -> String? in
+                var values: [FeatureDatum] = []
+                for (column, key) in zip(keyColumns, joinKeys) {
+                    do {
+                        values.append(try FeatureDatum.parse(Substring(row[column]), as: key.type))
+                    } catch let error as FerryError {
+                        throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(key.name)': \(error.message)")
+                    }
+                }
+                return values.contains(.null) ? nil : try EntityKey.make(values, keys: joinKeys)
+            }
+            var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: view.ttlSeconds)
+            let fields = indices.map { resolved[$0].feature }
+            try FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields).forEach { row in
+                join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
+            }
+            let results = join.results()
+            for (position, index) in indices.enumerated() {
+                joined[index] = results.map { $0.map { [$0[position]] } }
+            }
+        }
+        var out = CSVWriter()
+        out.row(entities.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
+        for (r, row) in entities.rows.enumerated() {
+            out.row(row + joined.map { $0[r]?[0].csvText ?? "" })
+        }
+        return out.bytes
+    }
+
+    // MARK: Online store
+
+    /// Reads each view's source rows with `start <= event time <= end`, keeps the latest per entity, and writes them
+    /// to the online store (older rows never replace newer ones). Records `end` as the view's materialization mark.
+    public func materialize(start: Int64, end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
+        guard start <= end else { throw FerryError.invalid("start must not be after end") }
+        let all = try await current()
+        let views = try names.map { try $0.map { name in try pick(name, all) } } ?? all.views
+        var results: [MaterializationResult] = []
+        for view in views {
+            results.append(try await materialize(view, start: start, end: end, entities: all.entities))
+        }
+        return results
+    }
+
+    /// Materializes each view from where its last materialization ended (or, the first time, from `end - ttl`,
+    /// or from the beginning when it has no ttl) to `end`.
+    public func materializeIncremental(end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
+        let all = try await current()
+        let views = try names.map { try $0.map { name in try pick(name, all) } } ?? all.views
+        var results: [MaterializationResult] = []
+        for view in views {
+            let start = try await store.materializedThrough(view: view.name)
+                ?? (view.ttlSeconds > 0 ? end - view.ttlSeconds * 1_000_000 : Int64.min)
+            results.append(try await materialize(view, start: min(start, end), end: end, entities: all.entities))
+        }
+        return results
+    }
+
+    private func pick(_ name: String, _ all: FeatureDefinitions) throws -> FeatureView {
+        guard let view = all.views.first(where: { $0.name == name }) else {
+            throw FerryError.notFound("no feature view named '\(name)' (views: \(all.views.map(\.name).joined(separator: ", ")))")
+        }
+        return view
+    }
+
+    private func materialize(_ view: FeatureView, start: Int64, end: Int64, entities: [FeatureEntity]) async throws -> MaterializationResult {
+        let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: entities)
+        var latest: [String: (row: FeatureSourceRow, sequence: Int)] = [:]
+        var read = 0
+        try FeatureSourceReader(view: view, joinKeys: joinKeys, features: view.features).forEach { row in
+            read += 1
+            guard row.event >= start, row.event <= end else { return }
+            if let kept = latest[row.key] {
+                let newer = row.event != kept.row.event ? row.event > kept.row.event : (row.created ?? .min) >= (kept.row.created ?? .min)
+                guard newer else { return }
+            }
+            latest[row.key] = (row, read)
+        }
+        var written = 0
+        var batch: [OnlineFeatureRow] = []
+        batch.reserveCapacity(2000)
+        for (key, kept) in latest {
+            var values: [String: FeatureDatum] = [:]
+            for (feature, value) in zip(view.features, kept.row.values) { values[feature.name] = value }
+            batch.append(OnlineFeatureRow(key: key, eventTime: kept.row.event, createdTime: kept.row.created, values: values))
+            if batch.count == 2000 {
+                written += try await store.writeOnline(view: view.name, rows: batch).written
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { written += try await store.writeOnline(view: view.name, rows: batch).written }
+        try await store.setMaterializedThrough(view: view.name, end)
+        logger.info("materialized", metadata: ["view": "\(view.name)", "read": "\(read)", "written": "\(written)"])
+        return MaterializationResult(view: view.name, start: start, end: end, rowsRead: read, rowsWritten: written)
+    }
+
+    /// Writes rows sent by a client (streaming updates) into a view's online store. Each row has the join keys, the
+    /// view's timestamp field, optionally its created field, and every feature; rows are checked before any is written.
+    public func push(view name: String, rows: [[String: JSONValue]]) async throws -> OnlineWriteResult {
+        let all = try await current()
+        let view = try pick(name, all)
+        let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
+        guard !rows.isEmpty else { throw FerryError.invalid("rows is empty; send at least one row") }
+        let parsed = try rows.enumerated().map { i, row -> OnlineFeatureRow in
+            func field(_ name: String) throws -> JSONValue {
+                guard let value = row[name] else { throw FerryError.invalid("rows[\(i)] has no field '\(name)'") }
+                return value
+            }
+            func datum(_ name: String, _ type: FeatureType) throws -> FeatureDatum {
+                do {
+                    return try FeatureDatum.from(try field(name), as: type)
+                } catch let error as FerryError where error.code == .invalidArgument && !error.message.hasPrefix("rows[") {
+                    throw FerryError.invalid("rows[\(i)].\(name): \(error.message)")
+                }
+            }
+            func time(_ name: String) throws -> Int64 {
+                guard case .string(let text) = try field(name), let t = FeatureTime.parse(text) else {
+                    throw FerryError.invalid("rows[\(i)].\(name) must be an ISO 8601 timestamp string")
+                }
+                return t
+            }
+            let key: String
+            do {
+                key = try EntityKey.make(try joinKeys.map { try datum($0.name, $0.type) }, keys: joinKeys)
+            } catch let error as FerryError where !error.message.hasPrefix("rows[") {
+                throw FerryError.invalid("rows[\(i)]: \(error.message)")
+            }
+            let known = Set(joinKeys.map(\.name) + view.features.map(\.name) + [view.source.timestampField] + (view.source.createdTimestampField.map { [$0] } ?? []))
+            if let unknown = row.keys.sorted().first(where: { !known.contains($0) }) {
+                throw FerryError.invalid("rows[\(i)].\(unknown) is not a join key, timestamp or feature of view '\(view.name)'")
+            }
+            var values: [String: FeatureDatum] = [:]
+            for feature in view.features { values[feature.name] = try datum(feature.name, feature.type) }
+            let created = try view.source.createdTimestampField.flatMap { row[$0] == nil || row[$0] == .null ? nil : try time($0) }
+            return OnlineFeatureRow(key: key, eventTime: try time(view.source.timestampField), createdTime: created, values: values)
+        }
+        return try await store.writeOnline(view: view.name, rows: parsed)
+    }
+
+    /// The online values of `refs` for each entity (join key values by name), with ttl applied: a row older than its
+    /// view's ttl is reported `outside_ttl` and served as null.
+    public func online(features refs: [FeatureRef], entities: [[String: JSONValue]]) async throws -> [[OnlineFeatureValue]] {
+        guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
+        let all = try await current()
+        let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
+        let nowMicros = FeatureTime.micros(now())
+        var out = Array(repeating: [OnlineFeatureValue](), count: entities.count)
+        var byView: [String: [Int]] = [:]
+        var viewOrder: [String] = []
+        for (i, ref) in refs.enumerated() {
+            if byView[ref.view] == nil { viewOrder.append(ref.view) }
+            byView[ref.view, default: []].append(i)
+        }
+        var columns = Array(repeating: [OnlineFeatureValue](), count: refs.count)
+        for viewName in viewOrder {
+            let indices = byView[viewName]!
+            let view = resolved[indices[0]].view
+            let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
+            let keys = try entities.enumerated().map { r, entity -> String in
+                try EntityKey.make(try joinKeys.map { key in
+                    guard let value = entity[key.name] else {
+                        throw FerryError.invalid("entities[\(r)] has no '\(key.name)', the join key of feature view '\(viewName)'")
+                    }
+                    do {
+                        return try FeatureDatum.from(value, as: key.type)
+                    } catch let error as FerryError {
+                        throw FerryError.invalid("entities[\(r)].\(key.name): \(error.message)")
+                    }
+                }, keys: joinKeys)
+            }
+            let rows = try await store.readOnline(view: viewName, keys: keys)
+            let stale: (OnlineFeatureRow) -> Bool = { row in view.ttlSeconds > 0 && nowMicros - row.eventTime > view.ttlSeconds * 1_000_000 }
+            for index in indices {
+                let name = resolved[index].feature.name
+                columns[index] = rows.map { row in
+                    guard let row else { return OnlineFeatureValue(value: .null, status: .notFound, eventTime: nil) }
+                    if stale(row) { return OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime) }
+                    let value = row.values[name] ?? .null
+                    return OnlineFeatureValue(value: value, status: value == .null ? .nullValue : .present, eventTime: row.eventTime)
+                }
+            }
+        }
+        for r in entities.indices { out[r] = columns.map { $0[r] } }
+        return out
+    }
+}
+
+/// Writes CSV rows, quoting fields that need it.
+struct CSVWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func row(_ fields: [String]) {
+        for (i, field) in fields.enumerated() {
+            if i > 0 { bytes.append(0x2C) }
+            if field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) || field.first == " " || field.last == " " {
+                bytes.append(0x22)
+                for b in field.utf8 {
+                    if b == 0x22 { bytes.append(0x22) }
+                    bytes.append(b)
+                }
+                bytes.append(0x22)
+            } else {
+                bytes.append(contentsOf: field.utf8)
+            }
+        }
+        bytes.append(0x0A)
+    }
+}

@@ -1,0 +1,173 @@
+import FerryCore
+import Foundation
+
+/// One row of a view's source, parsed: the entity key, times in microseconds, and the asked features' values.
+public struct FeatureSourceRow: Sendable {
+    public var key: String
+    public var event: Int64
+    public var created: Int64?
+    /// In the order of the features asked for.
+    public var values: [FeatureDatum]
+}
+
+/// Reads a view's file source (CSV or JSON Lines) one row at a time, never holding the file: errors name the file,
+/// the line and the column.
+public struct FeatureSourceReader: Sendable {
+    public let view: FeatureView
+    public let joinKeys: [JoinKey]
+    public let features: [FeatureField]
+
+    public init(view: FeatureView, joinKeys: [JoinKey], features: [FeatureField]) {
+        self.view = view
+        self.joinKeys = joinKeys
+        self.features = features
+    }
+
+    /// Calls `body` with every row of the source, in file order.
+    public func forEach(_ body: (FeatureSourceRow) throws -> Void) throws {
+        switch view.source.kind {
+        case .file(let path, let format):
+            let name = "feature view '\(view.name)' source '\(path)'"
+            switch format {
+            case .csv: try readCSV(path: path, name: name, body)
+            case .jsonl: try readJSONLines(path: path, name: name, body)
+            }
+        case .postgres:
+            throw FerryError(.unsupported, "feature view '\(view.name)': PostgreSQL sources are not supported by this build yet; export the table to CSV")
+        }
+    }
+
+    private func readCSV(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
+        var columns: (keys: [Int], event: Int, created: Int?, features: [Int], width: Int)?
+        try Self.lines(path: path, name: name) { line, number in
+            guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
+            let text = String(decoding: line, as: UTF8.self)
+            let fields = try CSVTable.fields(Substring(text), source: name, line: number)
+            guard let c = columns else {
+                func index(_ column: String, _ role: String) throws -> Int {
+                    guard let i = fields.firstIndex(of: column) else {
+                        throw FerryError.invalid("\(name) has no \(role) column '\(column)' (its header is \(fields.joined(separator: ",")))")
+                    }
+                    return i
+                }
+                columns = (
+                    try joinKeys.map { try index($0.name, "join key") }, try index(view.source.timestampField, "timestamp"),
+                    try view.source.createdTimestampField.map { try index($0, "created timestamp") },
+                    try features.map { try index($0.name, "feature") }, fields.count)
+                return
+            }
+            guard fields.count == c.width else {
+                throw FerryError.invalid("\(name) line \(number) has \(fields.count) fields; the header has \(c.width)")
+            }
+            func datum(_ index: Int, _ type: FeatureType, _ column: String) throws -> FeatureDatum {
+                guard index < fields.count else { throw FerryError.invalid("\(name) line \(number) has no field for column '\(column)'") }
+                do {
+                    return try FeatureDatum.parse(Substring(fields[index]), as: type)
+                } catch let error as FerryError {
+                    throw FerryError.invalid("\(name) line \(number), column '\(column)': \(error.message)")
+                }
+            }
+            func time(_ index: Int, _ column: String) throws -> Int64 {
+                guard index < fields.count, let t = FeatureTime.parse(fields[index]) else {
+                    throw FerryError.invalid("\(name) line \(number), column '\(column)': '\(index < fields.count ? fields[index] : "")' is not an ISO 8601 timestamp")
+                }
+                return t
+            }
+            let keyValues = try zip(c.keys, joinKeys).map { try datum($0, $1.type, $1.name) }
+            let key: String
+            do {
+                key = try EntityKey.make(keyValues, keys: joinKeys)
+            } catch let error as FerryError {
+                throw FerryError.invalid("\(name) line \(number): \(error.message)")
+            }
+            var created: Int64?
+            if let index = c.created, index < fields.count, !fields[index].isEmpty {
+                created = try time(index, view.source.createdTimestampField ?? "")
+            }
+            try body(FeatureSourceRow(
+                key: key, event: try time(c.event, view.source.timestampField), created: created,
+                values: try zip(c.features, features).map { try datum($0, $1.type, $1.name) }))
+        }
+        if columns == nil { throw FerryError.invalid("\(name) is empty; it needs a header line") }
+    }
+
+    private func readJSONLines(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
+        try Self.lines(path: path, name: name) { line, number in
+            guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
+            let object: [String: JSONValue]
+            do {
+                object = try JSONDecoder().decode([String: JSONValue].self, from: Data(line))
+            } catch {
+                throw FerryError.invalid("\(name) line \(number) is not a JSON object")
+            }
+            func datum(_ column: String, _ type: FeatureType) throws -> FeatureDatum {
+                do {
+                    return try FeatureDatum.from(object[column] ?? .null, as: type)
+                } catch let error as FerryError {
+                    throw FerryError.invalid("\(name) line \(number), field '\(column)': \(error.message)")
+                }
+            }
+            func time(_ column: String, required: Bool) throws -> Int64? {
+                switch object[column] {
+                case .string(let s)?:
+                    guard let t = FeatureTime.parse(s) else {
+                        throw FerryError.invalid("\(name) line \(number), field '\(column)': '\(s)' is not an ISO 8601 timestamp")
+                    }
+                    return t
+                case nil, .null?:
+                    if required { throw FerryError.invalid("\(name) line \(number) has no field '\(column)'") }
+                    return nil
+                default:
+                    throw FerryError.invalid("\(name) line \(number), field '\(column)' must be an ISO 8601 timestamp string")
+                }
+            }
+            for key in joinKeys where object[key.name] == nil {
+                throw FerryError.invalid("\(name) line \(number) has no join key field '\(key.name)'")
+            }
+            let keyValues = try joinKeys.map { try datum($0.name, $0.type) }
+            let key: String
+            do {
+                key = try EntityKey.make(keyValues, keys: joinKeys)
+            } catch let error as FerryError {
+                throw FerryError.invalid("\(name) line \(number): \(error.message)")
+            }
+            try body(FeatureSourceRow(
+                key: key, event: try time(view.source.timestampField, required: true)!,
+                created: try view.source.createdTimestampField.flatMap { try time($0, required: false) },
+                values: try features.map { try datum($0.name, $0.type) }))
+        }
+    }
+
+    /// Calls `body` with each line of a file (without its newline) and its 1-based number, reading 1 MiB at a time.
+    static func lines(path: String, name: String, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server")
+        }
+        defer { try? handle.close() }
+        var pending: [UInt8] = []
+        var number = 0
+        while true {
+            let chunk: Data
+            do {
+                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            } catch {
+                throw FerryError(.unavailable, "\(name) could not be read: \(error)")
+            }
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            var start = 0
+            while let end = pending[start...].firstIndex(of: 0x0A) {
+                number += 1
+                var line = pending[start..<end]
+                if line.last == 0x0D { line = line.dropLast() }
+                try body(line, number)
+                start = end + 1
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty {
+            number += 1
+            try body(pending[...], number)
+        }
+    }
+}
