@@ -15,11 +15,16 @@ public final class ChangeFollower: Sendable {
     private let models: ModelManager
     private let endpoints: Endpoints
     private let authenticator: Authenticator
+    private let features: FeatureService?
     private let logger: Logger
     private let position: Mutex<Int64>
 
     /// Follows changes committed after entry `after` (read the head before loading the state it reloads).
-    public init(audit: any AuditStore, after: Int64, models: ModelManager, endpoints: Endpoints, authenticator: Authenticator, logger: Logger) {
+    public init(
+        audit: any AuditStore, after: Int64, models: ModelManager, endpoints: Endpoints, authenticator: Authenticator,
+        features: FeatureService? = nil, logger: Logger
+    ) {
+        self.features = features
         self.audit = audit
         self.models = models
         self.endpoints = endpoints
@@ -87,6 +92,7 @@ public final class ChangeFollower: Sendable {
         var archived: [(String, Int)] = []
         var endpointNames = Set<String>()
         var keys = false
+        var featureDefinitions = false
         for entry in entries {
             let domain = entry.action.prefix { $0 != "." }
             switch domain {
@@ -103,6 +109,8 @@ public final class ChangeFollower: Sendable {
                 if entry.target.hasPrefix("endpoint:") { endpointNames.insert(String(entry.target.dropFirst("endpoint:".count))) }
             case "key":
                 keys = true
+            case "features":
+                featureDefinitions = true
             default:
                 break   // alert rules and reference profiles are read from the store when used
             }
@@ -111,5 +119,6 @@ public final class ChangeFollower: Sendable {
         for model in routes.sorted() { try await models.refresh(model: model) }
         if !endpointNames.isEmpty { try await endpoints.reload(names: endpointNames) }
         if keys { try await authenticator.reload() }
+        if featureDefinitions { try await features?.reload() }
     }
 }

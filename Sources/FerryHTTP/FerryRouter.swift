@@ -53,7 +53,7 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 /// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
-    replica: Replica? = nil, limits: HTTPLimits = HTTPLimits()
+    replica: Replica? = nil, features: FeatureService? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -67,6 +67,7 @@ public func makeRouter(
     EndpointRoutes(endpoints: dataPlane.endpoints).add(to: router)
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
+    if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes

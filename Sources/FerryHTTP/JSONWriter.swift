@@ -82,6 +82,17 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// A feature value: integers as integers, doubles always with a fraction or exponent (as Feast's server does).
+    mutating func datum(_ d: FeatureDatum) {
+        switch d {
+        case .int(let i): int(i)
+        case .double(let v): double(v)
+        case .string(let s): string(s)
+        case .bool(let b): bool(b)
+        case .null: raw("null")
+        }
+    }
+
     mutating func value(_ v: JSONValue) {
         switch v {
         case .null: raw("null")

@@ -32,6 +32,8 @@ public struct FerryServer: Sendable {
     public let dataPlane: DataPlane
     public let alerts: AlertManager?
     public let access: AccessControl
+    /// Feature definitions, training sets and the online store.
+    public let features: FeatureService
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -106,8 +108,10 @@ public struct FerryServer: Sendable {
         let access = AccessControl(
             authenticator: configuration.authentication ? authenticator : nil, jwt: jwt,
             rateLimiter: RateLimiter(defaults: configuration.rateLimits))
+        let features = FeatureService(store: store, logger: logger)
         let follower = coordinator.map { _ in
-            ChangeFollower(audit: store, after: head, models: models, endpoints: endpoints, authenticator: authenticator, logger: logger)
+            ChangeFollower(
+                audit: store, after: head, models: models, endpoints: endpoints, authenticator: authenticator, features: features, logger: logger)
         }
         let storeName = switch configuration.store {
         case .sqlite: "sqlite"
@@ -122,7 +126,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, replica: replica, coordinator: coordinator, newAdminKey: newAdminKey,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, replica: replica, coordinator: coordinator, newAdminKey: newAdminKey,
             lock: lock, logger: logger)
     }
 
@@ -130,7 +134,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            limits: configuration.http)
+            features: features, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections

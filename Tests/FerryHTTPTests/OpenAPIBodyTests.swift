@@ -21,6 +21,7 @@ struct OpenAPIBodyTests {
         if case .array(let options)? = s["oneOf"] {
             return options.contains { problems(value, $0, schemas, at: path).isEmpty } ? [] : ["\(path): matches none of oneOf"]
         }
+        if value == .null, s["nullable"] == .bool(true) { return [] }
         if case .array(let allowed)? = s["enum"], !allowed.contains(value) { return ["\(path): \(value) is not one of \(allowed)"] }
         guard case .string(let type)? = s["type"] else { return [] }
         switch (type, value) {
@@ -157,6 +158,27 @@ struct OpenAPIBodyTests {
             try await call(.post, "/api/v1/models/{name}/versions", "/api/v1/models/other/versions", #"{"artifact": "\#(artifact)"}"#)
             try await call(.post, "/api/v1/models/{name}/versions/{version}/archive", "/api/v1/models/other/versions/1/archive")
 
+            let source = stack.folder.appendingPathComponent("card_stats.csv")
+            try FileManager.default.createDirectory(at: stack.folder, withIntermediateDirectories: true)
+            try "card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,3\n".write(to: source, atomically: true, encoding: .utf8)
+            try await call(.post, "/api/v1/features/apply", nil, #"""
+                {"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}],
+                 "feature_views": [{"name": "card_stats", "entities": ["card"], "ttl": "1d", "features": [{"name": "count", "type": "int64"}],
+                                    "source": {"path": "\#(source.path)"}, "owner": "o", "tags": {"t": "v"}}]}
+                """#)
+            try await call(.get, "/api/v1/features/entities")
+            try await call(.get, "/api/v1/features/views")
+            try await call(.get, "/api/v1/features/views/{name}", "/api/v1/features/views/card_stats")
+            try await call(.post, "/api/v1/features/materialize", nil, #"{"start": "2023-01-01T00:00:00Z", "end": "2024-06-01T00:00:00Z"}"#)
+            try await call(.post, "/api/v1/features/materialize-incremental", nil, #"{"end": "2024-07-01T00:00:00Z"}"#)
+            try await call(.post, "/api/v1/features/push", nil, #"{"view": "card_stats", "rows": [{"card_id": 2, "event_timestamp": "2024-01-01T00:00:00Z", "count": 4}]}"#)
+            try await call(.post, "/api/v1/features/online", nil, #"{"features": ["card_stats:count"], "entities": {"card_id": [1, 2, 3]}}"#)
+            try await call(.post, "/get-online-features", nil, #"{"features": ["card_stats:count"], "entities": {"card_id": [1, 2, 3]}}"#)
+            let training = try await client.execute(
+                uri: "/api/v1/features/training-set?features=card_stats:count", method: .post,
+                headers: [.contentType: "text/csv", .authorization: "Bearer \(admin)"], body: ByteBuffer(string: "card_id,event_timestamp\n1,2024-01-02T00:00:00Z\n"))
+            #expect(training.status == .ok && String(buffer: training.body) == "card_id,event_timestamp,count\n1,2024-01-02T00:00:00Z,3\n", "\(String(buffer: training.body))")
+            checked.insert("post /api/v1/features/training-set")
             // Every JSON route was exercised (the document is served above, the metrics are text).
             let declared = Set(paths.flatMap { path, operations in
                 guard case .object(let byMethod) = operations else { return [String]() }

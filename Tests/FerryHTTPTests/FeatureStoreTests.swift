@@ -1,0 +1,225 @@
+import FerryCore
+import FerryEngine
+import FerryHTTP
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The feature store through its HTTP API, against goldens from Feast 0.67 (PostgreSQL offline store, SQLite online
+/// store; scripts/fixtures/make_feature_goldens.py).
+struct FeatureStoreTests {
+    static let fixtures = TestStack.repositoryRoot.appendingPathComponent("Tests/FerryCoreTests/Fixtures/features")
+
+    /// A fixture's definitions with source paths made absolute (as `ferry features apply` does).
+    static func definitions(_ relative: String) throws -> String {
+        let url = fixtures.appendingPathComponent(relative)
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var views = object["feature_views"] as! [[String: Any]]
+        for i in views.indices {
+            var source = views[i]["source"] as! [String: Any]
+            source["path"] = url.deletingLastPathComponent().appendingPathComponent(source["path"] as! String).path
+            views[i]["source"] = source
+        }
+        object["feature_views"] = views
+        return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    static func rows(_ csv: String) throws -> (header: [String], rows: [[String]]) {
+        let table = try CSVTable(parsing: csv, source: "csv")
+        return (table.header, table.rows)
+    }
+
+    /// Two CSV fields hold the same value: both empty, equal numbers, equal booleans (any case), or equal text.
+    static func same(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        if let x = Double(a), let y = Double(b) { return x == y }
+        return a.lowercased() == b.lowercased() && ["true", "false"].contains(a.lowercased())
+    }
+
+    static func checkTrainingSet(_ client: any TestClientProtocol, folder: String, definitions: String) async throws {
+        let applied = try await client.post("/api/v1/features/apply", try Self.definitions("\(folder)definitions\(definitions).json"))
+        #expect(applied.status == .ok, "\(applied.text)")
+        let caseInfo = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("\(folder)case.json"))) as! [String: Any]
+        let refs = (caseInfo["feature_refs"] as! [String]).joined(separator: ",")
+        let entities = try String(contentsOf: fixtures.appendingPathComponent("\(folder)entities.csv"), encoding: .utf8)
+        let response = try await client.post(
+            "/api/v1/features/training-set?features=\(refs)&full_feature_names=true", entities, headers: [.contentType: "text/csv"])
+        try #require(response.status == .ok, "\(response.text)")
+        let got = try rows(response.text)
+        let expected = try rows(try String(contentsOf: fixtures.appendingPathComponent("\(folder)expected.csv"), encoding: .utf8))
+        let input = try rows(entities)
+        #expect(got.header == input.header + expected.header.dropFirst(), "entity columns as given, then the features: \(got.header)")
+        try #require(got.rows.count == input.rows.count, "one output row per entity row")
+        let rowID = got.header.firstIndex(of: "row_id")!
+        var mismatches: [String] = []
+        for (r, row) in got.rows.enumerated() {
+            #expect(Array(row.prefix(input.header.count)) == input.rows[r], "row \(r): entity columns carried through in input order")
+            let want = expected.rows.first { $0[0] == row[rowID] }!
+            for (c, column) in expected.header.enumerated().dropFirst() {
+                let value = row[got.header.firstIndex(of: column)!]
+                if !same(value, want[c]) { mismatches.append("row_id \(row[rowID]) \(column): Ferry '\(value)', Feast '\(want[c])'") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) values differ from Feast: \(mismatches.prefix(10))")
+    }
+
+    @Test(arguments: [("", ""), ("", "_jsonl"), ("random/", "")])
+    func trainingSetsEqualFeastsHistoricalRetrieval(_ golden: (folder: String, definitions: String)) async throws {
+        try await withFerry(example: false) { client, _ in
+            try await Self.checkTrainingSet(client, folder: golden.folder, definitions: golden.definitions)
+        }
+    }
+
+    @Test func trainingSetsEqualFeastsOnPostgreSQL() async throws {
+        try await withFerry(example: false, postgres: true) { client, _ in
+            try await Self.checkTrainingSet(client, folder: "", definitions: "")
+        }
+    }
+
+    /// Feast's feature server answer after the same materialization, except where Ferry applies the ttl online
+    /// (Feast does not): there the value is null and the status OUTSIDE_MAX_AGE, with the row's event time.
+    @Test(arguments: ["online", "online_compound"])
+    func feastRouteAnswersAsFeastsFeatureServer(_ name: String) async throws {
+        let end = "2024-01-01T10:00:00Z"
+        let now = FeatureTime.date(FeatureTime.parse(end)!)
+        let stack = try await TestStack()
+        defer { stack.tearDown() }
+        let features = FeatureService(store: stack.store, logger: Logger(label: "t"), now: { now })
+        let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off, features: features)
+        try await Application(router: router).test(.router) { client in
+            #expect(try await client.post("/api/v1/features/apply", try Self.definitions("definitions.json")).status == .ok)
+            let materialized = try await client.post("/api/v1/features/materialize", #"{"start": "2023-01-01T00:00:00Z", "end": "\#(end)"}"#)
+            #expect(materialized.status == .ok, "\(materialized.text)")
+            let request = try String(contentsOf: Self.fixtures.appendingPathComponent("\(name)_request.json"), encoding: .utf8)
+            let response = try await client.post("/get-online-features", request)
+            try #require(response.status == .ok, "\(response.text)")
+            let feast = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent("\(name)_response.json"))) as! [String: Any]
+            func columns(_ answer: [String: Any]) -> [String: [String: [Any]]] {
+                let names = (answer["metadata"] as! [String: Any])["feature_names"] as! [String]
+                let results = answer["results"] as! [[String: [Any]]]
+                return Dictionary(uniqueKeysWithValues: zip(names, results))
+            }
+            let ours = columns(response.json)
+            let theirs = columns(feast)
+            #expect(Set(ours.keys) == Set(theirs.keys), "the same columns: \(ours.keys.sorted())")
+            let views = try JSONSerialization.jsonObject(with: Data(try Self.definitions("definitions.json").utf8)) as! [String: Any]
+            var ttl: [String: Double] = [:]
+            for view in views["feature_views"] as! [[String: Any]] {
+                let seconds: Double = (view["ttl"] as? String).map { Double(try! parseDuration($0, field: "ttl")) } ?? (view["ttl"] as? Double ?? 0)
+                for feature in view["features"] as! [[String: Any]] {
+                    ttl[feature["name"] as! String] = seconds
+                    ttl["\(view["name"]!)__\(feature["name"]!)"] = seconds
+                }
+            }
+            for (column, want) in theirs {
+                guard let got = ours[column] else { continue }
+                for r in want["values"]!.indices {
+                    let time = want["event_timestamps"]![r] as! String
+                    let age = now.timeIntervalSince(FeatureTime.date(FeatureTime.parse(time)!))
+                    let gotStatus = got["statuses"]![r] as! String
+                    #expect(got["event_timestamps"]![r] as! String == time, "\(column)[\(r)] event time")
+                    if let limit = ttl[column], limit > 0, age > limit, want["statuses"]![r] as! String == "PRESENT" {
+                        #expect(gotStatus == "OUTSIDE_MAX_AGE" && got["values"]![r] is NSNull, "\(column)[\(r)]: older than the ttl: \(gotStatus)")
+                    } else {
+                        #expect(gotStatus == want["statuses"]![r] as! String, "\(column)[\(r)] status \(gotStatus)")
+                        #expect("\(got["values"]![r])" == "\(want["values"]![r])", "\(column)[\(r)] value \(got["values"]![r]) vs \(want["values"]![r])")
+                    }
+                }
+            }
+        }
+    }
+
+    static let small = """
+        {"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}],
+         "feature_views": [{"name": "card_stats", "entities": ["card"], "ttl": "1h",
+           "features": [{"name": "count", "type": "int64"}, {"name": "country", "type": "string"}],
+           "source": {"path": "/nonexistent/stats.csv"}}]}
+        """
+
+    @Test func pushesAreReadBackWithStatusesAndTheTTLApplied() async throws {
+        try await withFerry(example: false) { client, _ in
+            #expect(try await client.post("/api/v1/features/apply", Self.small).status == .ok)
+            let fresh = FeatureTime.format(FeatureTime.micros(Date()) - 60_000_000)
+            let stale = FeatureTime.format(FeatureTime.micros(Date()) - 7_200_000_000)
+            let pushed = try await client.post("/api/v1/features/push", """
+                {"view": "card_stats", "rows": [
+                  {"card_id": 1, "event_timestamp": "\(fresh)", "count": 3, "country": "FR"},
+                  {"card_id": 2, "event_timestamp": "\(stale)", "count": 9, "country": "DE"},
+                  {"card_id": 3, "event_timestamp": "\(fresh)", "count": 4, "country": null}]}
+                """)
+            #expect(pushed.status == .ok && pushed.json["written"] as? Int == 3, "\(pushed.text)")
+            let older = try await client.post("/api/v1/features/push", """
+                {"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "\(stale)", "count": 99, "country": "XX"}]}
+                """)
+            #expect(older.json["written"] as? Int == 0 && older.json["ignored_older"] as? Int == 1, "an older event never overwrites: \(older.text)")
+            let read = try await client.post("/api/v1/features/online", """
+                {"features": ["card_stats:count", "card_stats:country"], "entities": {"card_id": [1, 2, 3, 4]}}
+                """)
+            try #require(read.status == .ok, "\(read.text)")
+            let results = read.json["results"] as! [[String: Any]]
+            let values = results.map { ($0["values"] as! [Any]).map { $0 is NSNull ? "null" : "\($0)" } }
+            #expect(values == [["3", "FR"], ["null", "null"], ["4", "null"], ["null", "null"]], "stale values are served as null: \(read.text)")
+            #expect(results.map { $0["statuses"] as! [String] } == [
+                ["present", "present"], ["outside_ttl", "outside_ttl"], ["present", "null_value"], ["not_found", "not_found"],
+            ], "\(read.text)")
+            #expect((results[1]["event_timestamps"] as! [Any]).first as? String == stale, "a stale row still tells its event time")
+        }
+    }
+
+    @Test func badDefinitionsAndRequestsAreRefusedNamingTheFieldAndNothingIsHalfApplied() async throws {
+        try await withFerry(example: false) { client, _ in
+            let cases: [(String, String, HTTPResponse.Status, String)] = [
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""type": "string""#, with: #""type": "text""#), .badRequest,
+                 "feature_views[0].features[1].type 'text' is not a type"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""entities": ["card"]"#, with: #""entities": ["cards"]"#), .badRequest,
+                 "feature_views[0].entities[0] 'cards' is not a defined entity"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""ttl": "soon""#), .badRequest,
+                 "feature_views[0].ttl 'soon' is not a duration"),
+                ("/api/v1/features/apply", #"{"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "float64"}]}]}"#, .badRequest,
+                 "entities[0].join_keys[0].type 'float64' cannot be a join key type"),
+            ]
+            for (path, body, status, message) in cases {
+                let response = try await client.post(path, body)
+                #expect(response.status == status && response.errorMessage.contains(message), "\(response.status) \(response.errorMessage)")
+            }
+            #expect((try await client.get("/api/v1/features/entities")).json["items"] as? [Any] != nil)
+            #expect(((try await client.get("/api/v1/features/entities")).json["items"] as! [Any]).isEmpty, "a refused apply stores nothing, not even its valid entity")
+            #expect(try await client.post("/api/v1/features/apply", Self.small).status == .ok)
+            let requests: [(String, String, HTTPResponse.Status, String)] = [
+                ("/api/v1/features/online", #"{"features": ["card_stats:nope"], "entities": {"card_id": [1]}}"#, .notFound,
+                 "features[0] 'card_stats:nope': view 'card_stats' has no feature 'nope'"),
+                ("/api/v1/features/online", #"{"features": ["card_stats"], "entities": {"card_id": [1]}}"#, .badRequest,
+                 "features[0] 'card_stats' is not a feature reference"),
+                ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card": [1]}}"#, .badRequest,
+                 "entities[0] has no 'card_id'"),
+                ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card_id": ["x"]}}"#, .badRequest,
+                 "entities[0].card_id: 'x' is not an integer"),
+                ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "2024-01-01T00:00:00Z", "count": 1}]}"#,
+                 .badRequest, "rows[0] has no field 'country'"),
+                ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "yesterday", "count": 1, "country": "x"}]}"#,
+                 .badRequest, "rows[0].event_timestamp must be an ISO 8601 timestamp"),
+                ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "2024-01-01T00:00:00Z", "count": "many", "country": "x"}]}"#,
+                 .badRequest, "rows[0].count: 'many' is not an integer"),
+                ("/api/v1/features/materialize", #"{"start": "2024-01-01", "end": "2024-02-01", "views": ["card_stats"]}"#, .badRequest,
+                 "source '/nonexistent/stats.csv' cannot be read"),
+            ]
+            for (path, body, status, message) in requests {
+                let response = try await client.post(path, body)
+                #expect(response.status == status && response.errorMessage.contains(message), "\(path): \(response.status) \(response.errorMessage)")
+            }
+            let training: [(String, String, String)] = [
+                ("card_stats:count", "card,event_timestamp\n1,2024-01-01T00:00:00Z\n", "has no column 'card_id', the join key of feature view 'card_stats'"),
+                ("card_stats:count", "card_id,event_timestamp\n1,2024-01-01T00:00:00Z\n2,tomorrow\n", "the entity CSV line 3, column 'event_timestamp': 'tomorrow' is not an ISO 8601 timestamp"),
+                ("other:count", "card_id,event_timestamp\n1,2024-01-01T00:00:00Z\n", "names no feature view 'other'"),
+            ]
+            for (refs, csv, message) in training {
+                let response = try await client.post("/api/v1/features/training-set?features=\(refs)", csv, headers: [.contentType: "text/csv"])
+                #expect((400..<500).contains(response.status.code) && response.errorMessage.contains(message), "\(response.status) \(response.errorMessage)")
+            }
+        }
+    }
+}
