@@ -91,15 +91,19 @@ public struct ModelVersion: Sendable, Equatable, Codable {
     public var archived: Bool
     /// The signature supplied at registration (verified then against the trusted keys), if any.
     public var signature: ModelSignature?
+    /// Features the online store supplies at inference (each fills the schema input of its name), looked up by
+    /// their views' join keys, which requests then send instead.
+    public var features: [FeatureRef]
 
     public init(
         model: String, version: Int = 0, format: ModelFormat, artifact: ArtifactRef,
         inputSchema: InputSchema, outputSchema: OutputSchema, description: String = "",
         params: [String: JSONValue] = [:], metrics: [String: Double] = [:], lineage: Lineage = Lineage(),
         details: [String: JSONValue] = [:], runtimeOptions: [String: String] = [:], createdBy: String, createdAt: Date,
-        archived: Bool = false, signature: ModelSignature? = nil
+        archived: Bool = false, signature: ModelSignature? = nil, features: [FeatureRef] = []
     ) {
         self.signature = signature
+        self.features = features
         self.model = model
         self.version = version
         self.format = format

@@ -37,12 +37,15 @@ public final class DataPlane: Sendable {
     public let predictionLog: PredictionLogger?
     /// Named endpoints that spread traffic over versions; a request naming one is routed by it.
     public let endpoints: Endpoints?
+    /// Supplies the features a version declares, from the online store.
+    public let features: FeatureService?
     private let isReady = Mutex(false)
 
     public init(
         models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String,
-        predictionLog: PredictionLogger? = nil, endpoints: Endpoints? = nil
+        predictionLog: PredictionLogger? = nil, endpoints: Endpoints? = nil, features: FeatureService? = nil
     ) {
+        self.features = features
         self.endpoints = endpoints
         self.models = models
         self.limits = limits
@@ -159,7 +162,11 @@ public final class DataPlane: Sendable {
         // runtime metadata lookups and task hops on every request.
         try admit(served, since: start)
         do {
-            let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
+            var inputs = request.inputs
+            if !served.version.features.isEmpty {
+                inputs = try await requireFeatures(served).join(inputs, refs: served.version.features, schema: served.version.inputSchema)
+            }
+            let batch = try served.version.inputSchema.matrix(from: inputs, limits: limits)
             var outputs = try await served.predict(batch)
             let asked = request.parameters[Self.contributionsParameter]
             if let asked, asked.boolValue == nil {
@@ -228,7 +235,11 @@ public final class DataPlane: Sendable {
         try admit(served, since: start)
         do {
             guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
-            let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+            var rows = instances
+            if !served.version.features.isEmpty {
+                rows = try await requireFeatures(served).join(rows, refs: served.version.features, schema: served.version.inputSchema)
+            }
+            let batch = try served.version.inputSchema.matrix(from: rows, limits: limits)
             let outputs = try await served.predict(batch)
             guard let first = outputs.first else { throw FerryError(.internal, "model returned no output") }
             let values: [Double] = switch first.data {
@@ -310,6 +321,13 @@ public final class DataPlane: Sendable {
             }
             return ((served.version.version, explanations), batch.rows)
         }
+    }
+
+    private func requireFeatures(_ served: ModelManager.Served) throws -> FeatureService {
+        guard let features else {
+            throw FerryError(.unavailable, "model '\(served.version.model)' version \(served.version.version) reads features from the feature store, which this server does not run")
+        }
+        return features
     }
 
     /// Resolves the version a request names; failures here are counted without a version label.

@@ -24,14 +24,17 @@ public final class Registry: Sendable {
         public var signature: ModelSignature?
         /// Aliases to point at the new version, in the same transaction that stores it.
         public var aliases: [String]
+        /// Features the online store supplies at inference (see `ModelVersion.features`).
+        public var features: [FeatureRef]
         public var createdBy: String
 
         public init(
             model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
             lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], signature: ModelSignature? = nil,
-            aliases: [String] = [], createdBy: String
+            aliases: [String] = [], features: [FeatureRef] = [], createdBy: String
         ) {
+            self.features = features
             self.signature = signature
             self.aliases = aliases
             self.model = model
@@ -55,11 +58,14 @@ public final class Registry: Sendable {
     private let logger: Logger
     /// The audit trail every change is appended to (by the store, in the change's transaction), for reading.
     public let audit: AuditTrail?
+    /// Checks the feature refs a registration declares; nil refuses them.
+    let features: FeatureService?
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, models: ModelManager,
-        audit: AuditTrail? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        audit: AuditTrail? = nil, features: FeatureService? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.features = features
         self.store = store
         self.audit = audit
         self.artifacts = artifacts
@@ -120,6 +126,10 @@ public final class Registry: Sendable {
         let runtime = try runtimes.runtime(for: format)
         let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
         let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
+        if !new.features.isEmpty {
+            guard let features else { throw FerryError(.failedPrecondition, "field 'features' needs the feature store, which this server does not run") }
+            try await features.checkBinding(new.features, schema: schema)
+        }
         let digest = LocalArtifactStore.sha256(new.artifact)
         if let signature = new.signature {
             do {
@@ -146,7 +156,7 @@ public final class Registry: Sendable {
             outputSchema: description.outputSchema, description: new.description, params: new.params,
             metrics: new.metrics, lineage: new.lineage, details: description.details,
             runtimeOptions: new.runtimeOptions, createdBy: new.createdBy,
-            createdAt: time, signature: new.signature), aliases: new.aliases, reason: "set at registration"
+            createdAt: time, signature: new.signature, features: new.features), aliases: new.aliases, reason: "set at registration"
         ) { stored in
             AuditDraft(
                 at: time, actor: stored.createdBy, action: "version.register", target: "\(stored.model)/\(stored.version)",

@@ -87,9 +87,10 @@ enum API {
         var signature: ModelSignatureBody?
         /// Why this version is not served through an alias that points at it (the signature policy), if so.
         var servingBlocked: String?
+        var features: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases, signature
+            case model, version, format, artifact, description, params, metrics, lineage, details, archived, aliases, signature, features
             case servingBlocked = "serving_blocked"
             case inputSchema = "input_schema", outputSchema = "output_schema", runtimeOptions = "runtime_options"
             case createdBy = "created_by", createdAt = "created_at"
@@ -114,6 +115,7 @@ enum API {
             createdAt = v.createdAt
             archived = v.archived
             signature = v.signature.map(ModelSignatureBody.init)
+            features = v.features.isEmpty ? nil : v.features.map(\.description)
             self.aliases = aliases.filter { $0.version == v.version }.map(\.name).sorted()
         }
     }
@@ -187,9 +189,11 @@ enum API {
         var runtimeOptions: [String: String]?
         /// An Ed25519 signature from `ferry sign` over the artifact's digest.
         var signature: ModelSignature?
+        /// `view:feature` references the feature store supplies at inference.
+        var features: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case format, artifact, description, params, metrics, lineage, aliases, signature
+            case format, artifact, description, params, metrics, lineage, aliases, signature, features
             case inputSchema = "input_schema", runtimeOptions = "runtime_options"
         }
     }

@@ -117,9 +117,11 @@ struct ControlPlaneRoutes {
             let bytes = Data(buffer: try await request.body.collect(upTo: maxArtifactBytes))
             let query = request.uri.queryParameters
             let aliases = query["alias"].map { $0.split(separator: ",").map(String.init) } ?? []
+            let features = try (query["features"].map { $0.split(separator: ",").map(String.init) } ?? [])
+                .enumerated().map { try FeatureRef(parsing: $1, field: "query 'features'[\($0)]") }
             return Registry.NewVersion(
                 model: name, format: query["format"].map { ModelFormat(rawValue: String($0)) },
-                artifact: bytes, description: query["description"].map(String.init) ?? "", aliases: aliases, createdBy: by)
+                artifact: bytes, description: query["description"].map(String.init) ?? "", aliases: aliases, features: features, createdBy: by)
         }
         let body = try await decode(API.RegisterVersionRequest.self, request, limit: maxArtifactBytes * 4 / 3 + (1 << 20))
         guard let artifact = Data(base64Encoded: body.artifact, options: .ignoreUnknownCharacters) else {
@@ -129,7 +131,8 @@ struct ControlPlaneRoutes {
             model: name, format: body.format.map { ModelFormat(rawValue: $0) }, artifact: artifact,
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
-            runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, aliases: body.aliases ?? [], createdBy: by)
+            runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, aliases: body.aliases ?? [],
+            features: try (body.features ?? []).enumerated().map { try FeatureRef(parsing: $1, field: "features[\($0)]") }, createdBy: by)
     }
 
     private func requireMonitor() throws -> ModelMonitor {

@@ -57,7 +57,7 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", access: .requires(.read), response: ref("Model")),
             Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", access: .requires(.deploy), request: ref("UpdateModelRequest"), response: ref("Model")),
             Route(method: "get", path: "/api/v1/models/{name}/versions", summary: "List a model's versions", tag: "registry", access: .requires(.read), response: list("Version")),
-            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", access: .requires(.deploy), request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (detected when absent)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads")]),
+            Route(method: "post", path: "/api/v1/models/{name}/versions", summary: "Register a new version (JSON with a base64 artifact, or the raw artifact as application/octet-stream with format, description and alias in the query)", tag: "registry", access: .requires(.deploy), request: ref("RegisterVersionRequest"), status: 201, response: ref("Version"), query: [("format", "model format for raw uploads (detected when absent)"), ("description", "version description for raw uploads"), ("alias", "comma-separated aliases to point at the new version, for raw uploads"), ("features", "comma-separated view:feature references the feature store supplies at inference, for raw uploads")]),
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", access: .requires(.read), response: ref("Version")),
             Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", access: .requires(.deploy), response: ref("Version")),
             Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", access: .requires(.read), response: list("Alias")),
@@ -259,6 +259,7 @@ enum OpenAPIDocument {
                 "created_by": string, "created_at": ["type": "string", "format": "date-time"], "archived": boolean,
                 "aliases": array(string), "runtime_options": map(string), "signature": ref("ModelSignature"),
                 "serving_blocked": ["type": "string", "description": "why an alias pointing at this version does not serve it (the signature policy)"],
+                "features": ["type": "array", "items": string, "description": "view:feature references the online store supplies at inference"],
             ], required: ["model", "version", "format", "artifact", "input_schema", "output_schema", "created_by", "created_at", "archived"]),
             "ModelSignature": object([
                 "key_id": string, "sha256": string, "format": string, "model": string, "signed_at": string,
@@ -270,6 +271,7 @@ enum OpenAPIDocument {
                 "metrics": map(number), "lineage": lineage, "aliases": array(string),
                 "runtime_options": ["type": "object", "additionalProperties": string, "description": "xgboost-json: iterations = all | best | N"],
                 "signature": ref("ModelSignature"),
+                "features": ["type": "array", "items": string, "description": "view:feature references the feature store supplies at inference; requests then send the views' join keys instead"],
             ], required: ["artifact"]),
             "Alias": object(["model": string, "name": string, "version": integer, "updated_by": string, "updated_at": ["type": "string", "format": "date-time"]], required: ["model", "name", "version"]),
             "AliasEvent": object([

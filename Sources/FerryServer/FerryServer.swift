@@ -85,7 +85,9 @@ public struct FerryServer: Sendable {
             metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,
             serving: configuration.serving)
         let audit = AuditTrail(store: store, logger: logger)
-        let registry = Registry(store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, logger: logger)
+        let features = FeatureService(store: store, logger: logger)
+        let registry = Registry(
+            store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, logger: logger)
         let authenticator = Authenticator(store: store, logger: logger)
         let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
         if !configuration.authentication { try await authenticator.reload() }
@@ -94,7 +96,7 @@ public struct FerryServer: Sendable {
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
-            predictionLog: predictionLogger, endpoints: endpoints)
+            predictionLog: predictionLogger, endpoints: endpoints, features: features)
         let alerts = monitor.map {
             AlertManager(
                 store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger, replica: configuration.replicaID,
@@ -108,7 +110,6 @@ public struct FerryServer: Sendable {
         let access = AccessControl(
             authenticator: configuration.authentication ? authenticator : nil, jwt: jwt,
             rateLimiter: RateLimiter(defaults: configuration.rateLimits))
-        let features = FeatureService(store: store, logger: logger)
         let follower = coordinator.map { _ in
             ChangeFollower(
                 audit: store, after: head, models: models, endpoints: endpoints, authenticator: authenticator, features: features, logger: logger)

@@ -79,11 +79,11 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
                 c,
                 """
                 INSERT INTO model_version (model, version, format, artifact_sha256, artifact_size, input_schema, output_schema,
-                    description, params, metrics, lineage, details, runtime_options, signature, created_by, created_at, archived)
+                    description, params, metrics, lineage, details, runtime_options, signature, created_by, created_at, archived, feature_refs)
                 VALUES (\(stored.model), \(next), \(stored.format.rawValue), \(stored.artifact.sha256), \(stored.artifact.size),
                     \(columns.inputSchema), \(columns.outputSchema), \(stored.description), \(columns.params), \(columns.metrics),
                     \(columns.lineage), \(columns.details), \(columns.runtimeOptions), \(columns.signature), \(stored.createdBy),
-                    \(columns.createdAt), \(stored.archived))
+                    \(columns.createdAt), \(stored.archived), \(columns.features))
                 """, self.logger)
             for alias in aliases {
                 _ = try await Self.moveAlias(
@@ -336,6 +336,7 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
     private struct VersionColumns: Sendable {
         var inputSchema, outputSchema, params, metrics, lineage, details, runtimeOptions: String
         var signature: String?
+        var features: String
         var createdAt: Int64
 
         init(_ v: ModelVersion) throws {
@@ -347,6 +348,7 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
             details = try PostgresMetadataStore.json(v.details)
             runtimeOptions = try PostgresMetadataStore.json(v.runtimeOptions)
             signature = try v.signature.map { try Records.encode(ModelSignatureRecord($0)) }
+            features = try PostgresMetadataStore.json(v.features.map(\.description))
             createdAt = PostgresMetadataStore.millis(v.createdAt)
         }
     }
@@ -371,7 +373,8 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
             details: try decode(try row["details"].decode(String.self)),
             runtimeOptions: try decode(try row["runtime_options"].decode(String.self)), createdBy: try row["created_by"].decode(String.self),
             createdAt: date(try row["created_at"].decode(Int64.self)), archived: try row["archived"].decode(Bool.self),
-            signature: try row["signature"].decode(String?.self).map { try Records.decode(ModelSignatureRecord.self, $0).domain() })
+            signature: try row["signature"].decode(String?.self).map { try Records.decode(ModelSignatureRecord.self, $0).domain() },
+            features: try featureRefs(try row["feature_refs"].decode(String.self)))
     }
 
     private static func key(_ row: PostgresRandomAccessRow) throws -> APIKey {

@@ -234,5 +234,8 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "0006-version-features", statements: [
+            "ALTER TABLE model_version ADD COLUMN feature_refs TEXT NOT NULL DEFAULT '[]'",
+        ]),
     ]
 }

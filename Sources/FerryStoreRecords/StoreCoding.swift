@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 
 /// The column encodings every store shares: JSON text with sorted keys for plain values (tags, params, metrics), and
@@ -13,6 +14,11 @@ extension StoreCoding {
 
     package static func decode<T: Decodable>(_ text: String) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    /// `model_version.feature_refs`: a JSON list of `view:feature` texts.
+    package static func featureRefs(_ text: String) throws -> [FeatureRef] {
+        try (decode(text) as [String]).map { try FeatureRef(parsing: $0, field: "a stored version's feature_refs") }
     }
 
     package static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }

@@ -203,6 +203,9 @@ extension SQLiteMetadataStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v11-version-features") { db in
+            try db.execute(sql: "ALTER TABLE model_version ADD COLUMN feature_refs TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }
 }

@@ -82,8 +82,8 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
                 sql: """
                     INSERT INTO model_version (model, version, format, artifact_sha256, artifact_size, input_schema,
                         output_schema, description, params, metrics, lineage, details, created_by, created_at, archived,
-                        runtime_options, signature)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        runtime_options, signature, feature_refs)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     stored.model, stored.version, stored.format.rawValue, stored.artifact.sha256, stored.artifact.size,
@@ -92,6 +92,7 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
                     try Records.encode(LineageRecord(stored.lineage)),
                     try Self.json(stored.details), stored.createdBy, Self.millis(stored.createdAt), stored.archived,
                     try Self.json(stored.runtimeOptions), try stored.signature.map { try Records.encode(ModelSignatureRecord($0)) },
+                    try Self.json(stored.features.map(\.description)),
                 ])
             stored.createdAt = Self.date(Self.millis(stored.createdAt))
             for alias in aliases {
@@ -233,6 +234,7 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
             lineage: try Records.decode(LineageRecord.self, row["lineage"]).domain(), details: try decode(row["details"]),
             runtimeOptions: try decode(row["runtime_options"]), createdBy: row["created_by"],
             createdAt: date(row["created_at"]), archived: row["archived"],
-            signature: try (row["signature"] as String?).map { try Records.decode(ModelSignatureRecord.self, $0).domain() })
+            signature: try (row["signature"] as String?).map { try Records.decode(ModelSignatureRecord.self, $0).domain() },
+            features: try featureRefs(row["feature_refs"]))
     }
 }

@@ -21,6 +21,7 @@ public enum Fixtures {
             createdBy: "tester", createdAt: time,
             signature: ModelSignature(
                 keyID: "release", sha256: digest, format: "xgboost-json", model: model, signedAt: "2026-01-01T00:00:00Z",
-                signature: "c2lnbmF0dXJl"))
+                signature: "c2lnbmF0dXJl"),
+            features: [FeatureRef(view: "card_stats", feature: "y")])
     }
 }

@@ -26,6 +26,7 @@ struct Models: AsyncParsableCommand {
         @Option(name: .customLong("training-data-digest"), help: "Digest of the training data.") var trainingDataDigest: String?
         @Option(help: "Code reference (e.g. git commit) that trained the model.") var code: String?
         @Option(help: "Signature file from `ferry sign` (FILE.sig.json).") var signature: String?
+        @Option(help: "Feature references the feature store supplies at inference, view:feature (comma-separated); requests then send the views' join keys instead.") var features: String?
         @Option(name: .customLong("runtime-option"), help: "Runtime option key=value (repeatable), e.g. iterations=best to use an XGBoost model's early-stopping best iteration.") var runtimeOption: [String] = []
         @OptionGroup var options: ClientOptions
 
@@ -68,6 +69,7 @@ struct Models: AsyncParsableCommand {
                 }
                 body["signature"] = object
             }
+            if let features { body["features"] = features.split(separator: ",").map(String.init) }
             let request = try JSONSerialization.data(withJSONObject: body)
             let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions", json: request)
             if options.json { return Output.printJSON(data) }
@@ -126,6 +128,7 @@ struct Models: AsyncParsableCommand {
                 print("params:      \(Output.pairs(v["params"]))")
                 print("lineage:     \(Output.pairs(v["lineage"]))")
                 print("signed by:   \(Output.text((v["signature"] as? [String: Any])?["key_id"]))")
+                print("features:    \(Output.text(v["features"]))")
                 if let blocked = v["serving_blocked"] as? String { print("NOT SERVED:  \(blocked)") }
                 let details = (v["details"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
                 for (k, value) in details { print("  \(k): \(Output.text(value))") }

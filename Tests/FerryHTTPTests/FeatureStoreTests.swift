@@ -223,3 +223,87 @@ struct FeatureStoreTests {
         }
     }
 }
+
+/// A version that declares feature refs is called with its entity key; Ferry fills the rest from the online store.
+struct JoinedInferenceTests {
+    static let activity = ["card_age_days", "tx_count_1h", "tx_count_24h", "avg_amount_30d"]
+
+    static func setUp(_ client: any TestClientProtocol, _ stack: TestStack, schema: String = "") async throws {
+        let definitions = """
+            {"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}],
+             "feature_views": [{"name": "card_activity", "entities": ["card"], "ttl": "7d",
+               "features": [{"name": "card_age_days", "type": "int64"}, {"name": "tx_count_1h", "type": "int64"},
+                            {"name": "tx_count_24h", "type": "int64"}, {"name": "avg_amount_30d", "type": "float64"}],
+               "source": {"path": "/unused.csv"}}]}
+            """
+        #expect(try await client.post("/api/v1/features/apply", definitions).status == .ok)
+        let expected = try TestStack.exampleExpectations()
+        let row = expected.rows[0]
+        func value(_ name: String) -> String { row[expected.feature_names.firstIndex(of: name)!].map { "\($0)" } ?? "null" }
+        let now = FeatureTime.format(FeatureTime.micros(Date()) - 1_000_000)
+        let pushed = try await client.post("/api/v1/features/push", """
+            {"view": "card_activity", "rows": [{"card_id": 7, "event_timestamp": "\(now)", \(activity.map { "\"\($0)\": \(value($0))" }.joined(separator: ", "))}]}
+            """)
+        #expect(pushed.status == .ok, "\(pushed.text)")
+        let artifact = try TestStack.exampleModel().base64EncodedString()
+        let registered = try await client.post("/api/v1/models/fraud/versions", """
+            {"artifact": "\(artifact)", "aliases": ["production"], "features": [\(activity.map { "\"card_activity:\($0)\"" }.joined(separator: ", "))]\(schema)}
+            """)
+        #expect(registered.status == .created && (registered.json["features"] as? [String])?.count == 4, "\(registered.text)")
+    }
+
+    /// The request-time features of the example's first row, and its card.
+    static func requestRow() throws -> [String: Any] {
+        let expected = try TestStack.exampleExpectations()
+        var fields: [String: Any] = ["card_id": 7]
+        for (name, value) in zip(expected.feature_names, expected.rows[0]) where !activity.contains(name) { fields[name] = value ?? NSNull() }
+        return fields
+    }
+
+    @Test func v1AndV2RequestsSendTheKeyAndGetTheStoredFeatures() async throws {
+        try await withFerry(example: false) { client, stack in
+            try await Self.setUp(client, stack)
+            let want = try TestStack.exampleExpectations().probabilities[0]
+            let v1 = String(decoding: try JSONSerialization.data(withJSONObject: ["instances": [try Self.requestRow()]]), as: UTF8.self)
+            let predicted = try await client.post("/v1/models/fraud:predict", v1)
+            try #require(predicted.status == .ok, "\(predicted.text)")
+            let got = (predicted.json["predictions"] as! [Double])[0]
+            #expect(abs(got - want) < 1e-6, "joined features give the library's answer: \(got) vs \(want)")
+            let inputs = try Self.requestRow().sorted { $0.key < $1.key }.map { name, value -> [String: Any] in
+                ["name": name, "shape": [1], "datatype": name == "card_id" ? "INT64" : "FP64", "data": [value]]
+            }
+            let v2 = String(decoding: try JSONSerialization.data(withJSONObject: ["inputs": inputs]), as: UTF8.self)
+            let inferred = try await client.post("/v2/models/fraud/infer", v2)
+            try #require(inferred.status == .ok, "\(inferred.text)")
+            let output = ((inferred.json["outputs"] as! [[String: Any]])[0]["data"] as! [Double])[0]
+            #expect(abs(output - want) < 1e-6, "V2 per-feature inputs too: \(output)")
+            await stack.predictionLogger.flush()
+            let logged = try await client.get("/api/v1/models/fraud/predictions?limit=1")
+            let record = (logged.json["items"] as! [[String: Any]])[0]
+            let row = (record["inputs"] as? [[Any]])?.first ?? []
+            let index = try TestStack.exampleExpectations().feature_names.firstIndex(of: "tx_count_24h")!
+            #expect(row.count == 12 && (row[index] as? NSNumber)?.doubleValue == 2, "the log records the features the model used: \(logged.text.prefix(600))")
+            let unknown = try await client.post("/v1/models/fraud:predict", #"{"instances": [{"amount": 1}]}"#)
+            #expect(unknown.status == .badRequest && unknown.errorMessage.contains("join key 'card_id' is missing"), "\(unknown.errorMessage)")
+        }
+    }
+
+    @Test func aMissingFeatureTheSchemaRefusesNamesTheFeatureAndTheEntity() async throws {
+        let expected = try TestStack.exampleExpectations()
+        let schema = expected.feature_names.map { name in
+            #"{"name": "\#(name)", "nullable": \#(name == "tx_count_24h" ? "false" : "true")}"#
+        }.joined(separator: ", ")
+        try await withFerry(example: false) { client, stack in
+            try await Self.setUp(client, stack, schema: #", "input_schema": {"features": [\#(schema)]}"#)
+            var row = try Self.requestRow()
+            row["card_id"] = 99
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["instances": [row]]), as: UTF8.self)
+            let refused = try await client.post("/v1/models/fraud:predict", body)
+            #expect(refused.status == .badRequest, "\(refused.text)")
+            #expect(refused.errorMessage.contains("feature 'tx_count_24h' (card_activity:tx_count_24h) has no usable online value for card_id=99: not_found"),
+                    "\(refused.errorMessage)")
+            let bad = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(try TestStack.exampleModel().base64EncodedString())", "features": ["card_activity:nope"]}"#)
+            #expect(bad.status == .notFound && bad.errorMessage.contains("view 'card_activity' has no feature 'nope'"), "\(bad.errorMessage)")
+        }
+    }
+}

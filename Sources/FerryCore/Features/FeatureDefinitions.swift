@@ -206,8 +206,8 @@ public struct FeatureDefinitions: Sendable, Equatable {
     }
 }
 
-/// `view:feature`, how requests and training sets name one feature.
-public struct FeatureRef: Sendable, Hashable, CustomStringConvertible {
+/// `view:feature`, how requests and training sets name one feature (as JSON, that text).
+public struct FeatureRef: Sendable, Hashable, CustomStringConvertible, Codable {
     public var view: String
     public var feature: String
 
@@ -227,6 +227,16 @@ public struct FeatureRef: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(view):\(feature)" }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        try self.init(parsing: text, field: decoder.codingPath.map(\.stringValue).joined(separator: "."))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
     /// The column name with `full_feature_names`: `view__feature`.
     public var fullName: String { "\(view)__\(feature)" }
 }

@@ -93,11 +93,12 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         return l == "na" || l == "nan" || l == "null" || l == "none"
     }
 
-    static func describe(_ value: JSONValue) -> String {
+    /// A JSON value as an error message quotes it.
+    public static func describe(_ value: JSONValue) -> String {
         switch value {
         case .null: "null"
         case .bool(let b): "\(b)"
-        case .number(let n): "\(n)"
+        case .number(let n): n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
         case .string(let s): "\"\(s)\""
         case .array: "an array"
         case .object: "an object"
