@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "FerryHTTPTests",
             dependencies: [
-                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryServer", "FerryTesting",
+                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryServer", "FerryTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]

@@ -85,7 +85,7 @@ public struct FerryServer: Sendable {
             metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,
             serving: configuration.serving)
         let audit = AuditTrail(store: store, logger: logger)
-        let features = FeatureService(store: store, logger: logger)
+        let features = FeatureService(store: store, database: PostgresFeatureSource(logger: logger), logger: logger)
         let registry = Registry(
             store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, logger: logger)
         let authenticator = Authenticator(store: store, logger: logger)

@@ -18,4 +18,16 @@ public enum PostgresAdministration {
             for try await _ in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) {}
         }
     }
+
+    /// Runs SQL statements in order on one connection to `url` (test fixtures: tables a feature source reads).
+    public static func run(_ statements: [String], url: String, logger: Logger) async throws {
+        let connection = try await PostgresDatabase.connect(url, logger: logger)
+        do {
+            for statement in statements { try await PostgresDatabase.execute(connection, PostgresQuery(unsafeSQL: statement), logger) }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
 }

@@ -1,6 +1,7 @@
 import FerryCore
 import FerryEngine
 import FerryHTTP
+import FerryStorePostgres
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -41,7 +42,11 @@ struct FeatureStoreTests {
     }
 
     static func checkTrainingSet(_ client: any TestClientProtocol, folder: String, definitions: String) async throws {
-        let applied = try await client.post("/api/v1/features/apply", try Self.definitions("\(folder)definitions\(definitions).json"))
+        try await checkTrainingSet(client, folder: folder, body: try Self.definitions("\(folder)definitions\(definitions).json"))
+    }
+
+    static func checkTrainingSet(_ client: any TestClientProtocol, folder: String, body: String) async throws {
+        let applied = try await client.post("/api/v1/features/apply", body)
         #expect(applied.status == .ok, "\(applied.text)")
         let caseInfo = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("\(folder)case.json"))) as! [String: Any]
         let refs = (caseInfo["feature_refs"] as! [String]).joined(separator: ",")
@@ -77,6 +82,37 @@ struct FeatureStoreTests {
     @Test func trainingSetsEqualFeastsOnPostgreSQL() async throws {
         try await withFerry(example: false, postgres: true) { client, _ in
             try await Self.checkTrainingSet(client, folder: "", definitions: "")
+        }
+    }
+
+    /// The same goldens with every view's source a PostgreSQL table (timestamps as timestamptz, values as text).
+    @Test func trainingSetsFromPostgreSQLTablesEqualFeasts() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        var object = try JSONSerialization.jsonObject(with: Data(try Self.definitions("definitions.json").utf8)) as! [String: Any]
+        var views = object["feature_views"] as! [[String: Any]]
+        var statements = ["SET TIME ZONE 'UTC'"]
+        for i in views.indices {
+            var source = views[i]["source"] as! [String: Any]
+            let table = try CSVTable(parsing: try String(contentsOfFile: source["path"] as! String, encoding: .utf8), source: "fixture")
+            let times = Set([source["timestamp_field"] as? String ?? "event_timestamp", source["created_timestamp_field"] as? String].compactMap { $0 })
+            let name = views[i]["name"] as! String
+            statements.append("CREATE TABLE \(name) (" + table.header.map { "\"\($0)\" \(times.contains($0) ? "TIMESTAMPTZ" : "TEXT")" }.joined(separator: ", ") + ")")
+            for row in table.rows {
+                statements.append("INSERT INTO \(name) VALUES (" + row.map { $0.isEmpty ? "NULL" : "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ", ") + ")")
+            }
+            source["type"] = "postgres"
+            source["url"] = url
+            source["table"] = name
+            source["path"] = nil
+            views[i]["source"] = source
+        }
+        try await PostgresAdministration.run(statements, url: url, logger: Logger(label: "t"))
+        object["feature_views"] = views
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try await withFerry(example: false) { client, _ in
+            try await Self.checkTrainingSet(client, folder: "", body: body)
+            let materialized = try await client.post("/api/v1/features/materialize", #"{"start": "2023-01-01T00:00:00Z", "end": "2024-01-01T10:00:00Z"}"#)
+            #expect(materialized.status == .ok && materialized.text.contains(#""rows_read":15"#), "\(materialized.text)")
         }
     }
 

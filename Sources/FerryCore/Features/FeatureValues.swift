@@ -302,3 +302,10 @@ public protocol FeatureStore: Sendable {
     func materializedThrough(view: String) async throws -> Int64?
     func setMaterializedThrough(view: String, _ micros: Int64) async throws
 }
+
+/// Reads rows of a feature view's database source (a PostgreSQL table or query), streaming: each row's asked
+/// columns as text (nil for NULL), in order. Adapters live with their database driver.
+public protocol FeatureSourceDatabase: Sendable {
+    /// Calls `body` with every row; `columns` are selected by name from the table or the query's result.
+    func rows(url: String, table: String?, query: String?, columns: [String], _ body: ([String?]) throws -> Void) async throws
+}

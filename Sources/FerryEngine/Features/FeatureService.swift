@@ -34,14 +34,19 @@ public struct MaterializationResult: Sendable, Equatable {
 /// materialization and pushes into the online store, and online reads with ttl applied.
 public final class FeatureService: Sendable {
     public let store: any FeatureStore
+    /// Reads views whose source is a database table or query.
+    let database: (any FeatureSourceDatabase)?
     private let logger: Logger
     private let now: @Sendable () -> Date
     /// The stored definitions, read once and again after every change (here or, through the change follower, on
     /// another replica), so online reads cost no definition lookup.
     private let definitions = Mutex<FeatureDefinitions?>(nil)
 
-    public init(store: any FeatureStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: any FeatureStore, database: (any FeatureSourceDatabase)? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
+        self.database = database
         self.logger = logger
         self.now = now
     }
@@ -131,7 +136,7 @@ public final class FeatureService: Sendable {
             }
             var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: view.ttlSeconds)
             let fields = indices.map { resolved[$0].feature }
-            try FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields).forEach { row in
+            try await FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields, database: database).forEach { row in
                 join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
             }
             let results = join.results()
@@ -187,7 +192,7 @@ public final class FeatureService: Sendable {
         let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: entities)
         var latest: [String: (row: FeatureSourceRow, sequence: Int)] = [:]
         var read = 0
-        try FeatureSourceReader(view: view, joinKeys: joinKeys, features: view.features).forEach { row in
+        try await FeatureSourceReader(view: view, joinKeys: joinKeys, features: view.features, database: database).forEach { row in
             read += 1
             guard row.event >= start, row.event <= end else { return }
             if let kept = latest[row.key] {

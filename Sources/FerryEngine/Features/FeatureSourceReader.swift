@@ -10,21 +10,24 @@ public struct FeatureSourceRow: Sendable {
     public var values: [FeatureDatum]
 }
 
-/// Reads a view's file source (CSV or JSON Lines) one row at a time, never holding the file: errors name the file,
-/// the line and the column.
+/// Reads a view's source (a CSV or JSON Lines file, or a database table or query) one row at a time, never holding
+/// it whole: errors name the source, the line or row, and the column.
 public struct FeatureSourceReader: Sendable {
     public let view: FeatureView
     public let joinKeys: [JoinKey]
     public let features: [FeatureField]
+    /// Reads database sources; nil refuses them.
+    public let database: (any FeatureSourceDatabase)?
 
-    public init(view: FeatureView, joinKeys: [JoinKey], features: [FeatureField]) {
+    public init(view: FeatureView, joinKeys: [JoinKey], features: [FeatureField], database: (any FeatureSourceDatabase)? = nil) {
         self.view = view
         self.joinKeys = joinKeys
         self.features = features
+        self.database = database
     }
 
-    /// Calls `body` with every row of the source, in file order.
-    public func forEach(_ body: (FeatureSourceRow) throws -> Void) throws {
+    /// Calls `body` with every row of the source, in its order.
+    public func forEach(_ body: (FeatureSourceRow) throws -> Void) async throws {
         switch view.source.kind {
         case .file(let path, let format):
             let name = "feature view '\(view.name)' source '\(path)'"
@@ -32,8 +35,46 @@ public struct FeatureSourceReader: Sendable {
             case .csv: try readCSV(path: path, name: name, body)
             case .jsonl: try readJSONLines(path: path, name: name, body)
             }
-        case .postgres:
-            throw FerryError(.unsupported, "feature view '\(view.name)': PostgreSQL sources are not supported by this build yet; export the table to CSV")
+        case .postgres(let url, let table, let query):
+            guard let database else {
+                throw FerryError(.unsupported, "feature view '\(view.name)': this server cannot read PostgreSQL sources")
+            }
+            let name = "feature view '\(view.name)' source (PostgreSQL \(table.map { "table \($0)" } ?? "query"))"
+            let created = view.source.createdTimestampField
+            let columns = joinKeys.map(\.name) + [view.source.timestampField] + (created.map { [$0] } ?? []) + features.map(\.name)
+            var number = 0
+            try await database.rows(url: url, table: table, query: query, columns: columns) { cells in
+                number += 1
+                func datum(_ index: Int, _ type: FeatureType) throws -> FeatureDatum {
+                    guard let text = cells[index] else { return .null }
+                    do {
+                        return try FeatureDatum.parse(Substring(text), as: type)
+                    } catch let error as FerryError {
+                        throw FerryError.invalid("\(name) row \(number), column '\(columns[index])': \(error.message)")
+                    }
+                }
+                func time(_ index: Int) throws -> Int64? {
+                    guard let text = cells[index] else { return nil }
+                    guard let t = FeatureTime.parse(text) else {
+                        throw FerryError.invalid("\(name) row \(number), column '\(columns[index])': '\(text)' is not a timestamp")
+                    }
+                    return t
+                }
+                let k = joinKeys.count
+                let key: String
+                do {
+                    key = try EntityKey.make(try joinKeys.enumerated().map { try datum($0, $1.type) }, keys: joinKeys)
+                } catch let error as FerryError where !error.message.hasPrefix(name) {
+                    throw FerryError.invalid("\(name) row \(number): \(error.message)")
+                }
+                guard let event = try time(k) else {
+                    throw FerryError.invalid("\(name) row \(number): column '\(view.source.timestampField)' is NULL")
+                }
+                let first = k + 1 + (created == nil ? 0 : 1)
+                try body(FeatureSourceRow(
+                    key: key, event: event, created: created == nil ? nil : try time(k + 1),
+                    values: try features.enumerated().map { try datum(first + $0, $1.type) }))
+            }
         }
     }
 
