@@ -87,6 +87,27 @@ struct ReplicaTests {
         }
     }
 
+    /// Definitions applied on one replica are read on the other (which cached the old ones), and online rows
+    /// pushed to one are read on the other.
+    @Test func featureDefinitionsAndOnlineRowsAreSharedByReplicas() async throws {
+        try await Self.withReplicas { a, b, _, _ in
+            let card = FeatureEntity(name: "card", joinKeys: [JoinKey(name: "card_id", type: .int64)])
+            func view(_ ttl: Int64) -> FeatureView {
+                FeatureView(
+                    name: "stats", entities: ["card"], features: [FeatureField(name: "count", type: .int64)],
+                    source: FeatureSource(kind: .file(path: "/unused.csv", format: .csv)), ttlSeconds: ttl)
+            }
+            _ = try await a.server.features.apply(FeatureDefinitions(entities: [card], views: [view(0)]), by: "t")
+            #expect(try await b.server.features.view(named: "stats").ttlSeconds == 0, "B reads (and caches) the first version")
+            _ = try await a.server.features.apply(FeatureDefinitions(views: [view(60)]), by: "t")
+            try await Self.eventually("B follows the new version of the view") { try await b.server.features.view(named: "stats").version == 2 }
+            let now = FeatureTime.format(FeatureTime.micros(Date()))
+            _ = try await a.server.features.push(view: "stats", rows: [["card_id": 1, "event_timestamp": .string(now), "count": 5]])
+            let read = try await b.server.features.online(features: [FeatureRef(view: "stats", feature: "count")], entities: [["card_id": 1]])
+            #expect(read[0][0].value == .int(5) && read[0][0].status == .present, "\(read)")
+        }
+    }
+
     @Test func oneReplicaLeadsAndAnotherTakesOverWhenItStops() async throws {
         try await Self.withReplicas { a, b, groupA, _ in
             try await Self.eventually("one replica leads") { a.server.replica.leadership.isLeader || b.server.replica.leadership.isLeader }
