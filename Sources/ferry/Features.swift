@@ -52,7 +52,7 @@ struct Features: AsyncParsableCommand {
             })
             print("")
             Output.table(["VIEW", "VERSION", "ENTITIES", "TTL", "FEATURES", "OWNER"], (try Output.object(views)["items"] as? [[String: Any]] ?? []).map { v in
-                [Output.text(v["name"]), Output.text(v["version"]), Output.text(v["entities"]), "\(Output.text(v["ttl"]))s",
+                [Output.text(v["name"]), Output.text(v["version"]), Output.text(v["entities"]), (v["ttl"] as? Int).map { $0 == 0 ? "none" : "\($0)s" } ?? Output.text(v["ttl"]),
                  (v["features"] as? [[String: Any]] ?? []).map { Output.text($0["name"]) }.joined(separator: ","), Output.text(v["owner"])]
             })
         }
