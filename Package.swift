@@ -118,6 +118,12 @@ let package = Package(
             dependencies: ["FerryCore"],
             path: "benchmarks/drift/ferry"
         ),
+        // In-process online read (benchmarks/features/run.sh runs it next to Feast's).
+        .executableTarget(
+            name: "ferry-bench-features",
+            dependencies: ["FerryCore", "FerryEngine", "FerryStoreSQLite", .product(name: "Logging", package: "swift-log")],
+            path: "benchmarks/features/ferry"
+        ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStorePostgresTests", dependencies: ["FerryStorePostgres", "FerryEngine", "FerryTesting"]),

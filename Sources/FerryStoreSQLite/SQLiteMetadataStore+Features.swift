@@ -58,7 +58,13 @@ extension SQLiteMetadataStore: FeatureStore {
     }
 
     public func readOnline(view: String, keys: [String]) async throws -> [OnlineFeatureRow?] {
-        try await writer.read { db in
+        try readOnlineNow(view: view, keys: keys)
+    }
+
+    /// The hot path of online reads: a synchronous read on a pooled reader connection, without a transaction (a
+    /// few primary-key lookups need no snapshot), costs no thread hop; the async read costs several.
+    private func readOnlineNow(view: String, keys: [String]) throws -> [OnlineFeatureRow?] {
+        try writer.unsafeRead { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT event_time, created_time, feature_values FROM feature_online WHERE view = ? AND entity_key = ?")
             return try keys.map { key in

@@ -14,6 +14,9 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(5)
+        // Pages are read through a shared memory map instead of a read() per page: the online feature store's
+        // lookups are point reads all over a large table.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
         writer = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(writer)
     }
