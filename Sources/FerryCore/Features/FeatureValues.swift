@@ -111,8 +111,15 @@ public enum FeatureTime {
     /// Parses ISO 8601 / RFC 3339 text: `2024-01-01T05:00:00Z`, `2024-01-01 05:00:00.123456+01:00`, `2024-01-01`;
     /// a time without an offset is UTC. Returns nil when the text is not a timestamp.
     public static func parse<S: StringProtocol>(_ text: S) -> Int64? {
-        var u = Array(text.utf8)
-        while u.last == 0x20 { u.removeLast() }
+        var copy = String(text)
+        return copy.withUTF8 { parse(bytes: $0) }
+    }
+
+    /// The same, from UTF-8 bytes (no allocation: the hot path of reading sources).
+    public static func parse(bytes text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var end = text.count
+        while end > 0, text[end - 1] == 0x20 { end -= 1 }
+        let u = UnsafeBufferPointer(rebasing: text[0..<end])
         func digits(_ at: Int, _ n: Int) -> Int64? {
             guard at + n <= u.count else { return nil }
             var v: Int64 = 0

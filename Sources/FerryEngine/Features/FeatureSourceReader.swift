@@ -80,8 +80,18 @@ public struct FeatureSourceReader: Sendable {
 
     private func readCSV(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
         var columns: (keys: [Int], event: Int, created: Int?, features: [Int], width: Int)?
+        var starts: [Int] = []
+        var ends: [Int] = []
         try Self.lines(path: path, name: name) { line, number in
             guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
+            // Lines without quotes, nearly all of them, are split and parsed on their bytes.
+            if let c = columns, !line.contains(0x22) {
+                if let row = try line.withUnsafeBufferPointer({ bytes in
+                    try fastRow(bytes, c, &starts, &ends, name: name, number: number)
+                }) {
+                    return try body(row)
+                }
+            }
             let text = String(decoding: line, as: UTF8.self)
             let fields = try CSVTable.fields(Substring(text), source: name, line: number)
             guard let c = columns else {
@@ -130,6 +140,81 @@ public struct FeatureSourceReader: Sendable {
                 values: try zip(c.features, features).map { try datum($0, $1.type, $1.name) }))
         }
         if columns == nil { throw FerryError.invalid("\(name) is empty; it needs a header line") }
+    }
+
+    /// One unquoted CSV line parsed on its bytes: fields split at commas and trimmed of spaces, integers read
+    /// digit by digit, timestamps without a copy. Returns nil to let the general path read (and explain) a line
+    /// with anything unusual: a wrong field count, a value that does not parse.
+    private func fastRow(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ c: (keys: [Int], event: Int, created: Int?, features: [Int], width: Int),
+        _ starts: inout [Int], _ ends: inout [Int], name: String, number: Int
+    ) throws -> FeatureSourceRow? {
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var start = 0
+        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x2C {
+            var a = start, b = i
+            while a < b, bytes[a] == 0x20 || bytes[a] == 0x09 { a += 1 }
+            while b > a, bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09 || bytes[b - 1] == 0x0D { b -= 1 }
+            starts.append(a)
+            ends.append(b)
+            start = i + 1
+        }
+        guard starts.count == c.width else { return nil }
+        func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[index]..<ends[index]]) }
+        func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? {
+            guard !f.isEmpty, f.count <= 18 else { return nil }
+            var negative = false
+            var i = 0
+            if f[0] == 0x2D { negative = true; i = 1 }
+            guard i < f.count else { return nil }
+            var v: Int64 = 0
+            while i < f.count {
+                let d = f[i] &- 0x30
+                guard d <= 9 else { return nil }
+                v = v * 10 + Int64(d)
+                i += 1
+            }
+            return negative ? -v : v
+        }
+        func datum(_ index: Int, _ type: FeatureType) -> FeatureDatum? {
+            let f = field(index)
+            if f.isEmpty { return .null }
+            switch type {
+            case .int64: return integer(f).map(FeatureDatum.int)
+            case .int32: return integer(f).flatMap { $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) ? .int($0) : nil }
+            case .float64: return Double(String(decoding: f, as: UTF8.self)).map(FeatureDatum.double)
+            case .float32: return Double(String(decoding: f, as: UTF8.self)).map { .double(Double(Float($0))) }
+            case .string: return .string(String(decoding: f, as: UTF8.self))
+            case .bool: return nil
+            }
+        }
+        var key = ""
+        for (i, (index, joinKey)) in zip(c.keys, joinKeys).enumerated() {
+            if i > 0 { key.append(EntityKey.separator) }
+            let f = field(index)
+            switch joinKey.type {
+            case .int64, .int32:
+                guard let n = integer(f) else { return nil }
+                key += String(n)
+            default:
+                guard !f.isEmpty, !f.contains(0x1F) else { return nil }
+                key += String(decoding: f, as: UTF8.self)
+            }
+        }
+        guard let event = FeatureTime.parse(bytes: field(c.event)) else { return nil }
+        var created: Int64?
+        if let index = c.created, starts[index] < ends[index] {
+            guard let t = FeatureTime.parse(bytes: field(index)) else { return nil }
+            created = t
+        }
+        var values: [FeatureDatum] = []
+        values.reserveCapacity(features.count)
+        for (index, feature) in zip(c.features, features) {
+            guard let value = datum(index, feature.type) else { return nil }
+            values.append(value)
+        }
+        return FeatureSourceRow(key: key, event: event, created: created, values: values)
     }
 
     private func readJSONLines(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
