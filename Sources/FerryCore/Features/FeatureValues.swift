@@ -187,13 +187,32 @@ public enum FeatureTime {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let rest = seconds - days * 86_400
         let (y, m, d) = civilFromDays(days)
-        var text = String(format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", y, m, d, rest / 3600, rest / 60 % 60, rest % 60)
-        if fraction != 0 {
-            var f = String(format: "%06lld", fraction)
-            while f.hasSuffix("0") { f.removeLast() }
-            text += "." + f
+        // Written digit by digit: String(format:) goes through Foundation's formatter on every online answer.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(28)
+        func digits(_ value: Int64, _ width: Int) {
+            var v = value
+            var out = [UInt8](repeating: 0x30, count: width)
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                out[i] = 0x30 + UInt8(v % 10)
+                v /= 10
+            }
+            bytes += out
         }
-        return text + "Z"
+        digits(y, 4); bytes.append(0x2D); digits(m, 2); bytes.append(0x2D); digits(d, 2); bytes.append(0x54)
+        digits(rest / 3600, 2); bytes.append(0x3A); digits(rest / 60 % 60, 2); bytes.append(0x3A); digits(rest % 60, 2)
+        if fraction != 0 {
+            var width = 6
+            var f = fraction
+            while f % 10 == 0 {
+                f /= 10
+                width -= 1
+            }
+            bytes.append(0x2E)
+            digits(f, width)
+        }
+        bytes.append(0x5A)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }

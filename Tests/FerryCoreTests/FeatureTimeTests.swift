@@ -1,0 +1,37 @@
+import FerryCore
+import Foundation
+import Testing
+
+/// Feature timestamps: ISO 8601 in, microseconds since 1970 UTC, ISO 8601 out.
+struct FeatureTimeTests {
+    @Test(arguments: [
+        ("2024-01-01T05:00:00Z", "2024-01-01T05:00:00Z"),
+        ("2024-01-01 05:00:00", "2024-01-01T05:00:00Z"),
+        ("2024-01-01T05:00:00.123456+01:00", "2024-01-01T04:00:00.123456Z"),
+        ("2024-02-29T23:59:59.5-0230", "2024-03-01T02:29:59.5Z"),
+        ("2024-01-01 05:00:00+00", "2024-01-01T05:00:00Z"),
+        ("1969-12-31T23:59:59.000001Z", "1969-12-31T23:59:59.000001Z"),
+        ("2024-01-01", "2024-01-01T00:00:00Z"),
+    ])
+    func parsesAndFormats(_ pair: (text: String, formatted: String)) throws {
+        let micros = try #require(FeatureTime.parse(pair.text), "\(pair.text) parses")
+        #expect(FeatureTime.format(micros) == pair.formatted)
+        #expect(FeatureTime.parse(pair.formatted) == micros, "the formatted text reads back")
+    }
+
+    @Test func agreesWithFoundationOverManyInstants() throws {
+        let formatter = ISO8601DateFormatter()
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let seconds = Int64.random(in: -2_000_000_000...4_000_000_000, using: &generator)
+            let text = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+            #expect(FeatureTime.parse(text) == seconds * 1_000_000, "\(text)")
+            #expect(FeatureTime.format(seconds * 1_000_000) == text)
+        }
+    }
+
+    @Test(arguments: ["", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05"])
+    func refusesWhatIsNotATimestamp(_ text: String) {
+        #expect(FeatureTime.parse(text) == nil)
+    }
+}
