@@ -25,11 +25,16 @@ public struct PointInTimeJoin: Sendable {
     private let ttl: Int64
     /// Entity row indices sorted by (key, time); rows without a key are left out.
     private let order: [Int]
-    private let keys: [String]
+    /// Each key's run in the sorted order: a source row finds its key by one hash lookup, then its window by a
+    /// binary search over that run's times alone.
+    private let runs: [String: Range<Int>]
     private let times: [Int64]
     private let rowCount: Int
     private var tree: [Candidate?]
     private var offered = 0
+    /// Added to the running count of offered rows to order ties: a join fed one part of a source starts where the
+    /// parts before it could end, so rows of later parts count as later in the source.
+    public var sequenceBase = 0
 
     /// `keys[i]` and `times[i]` (microseconds) are entity row i's key for this view (nil when it has none) and time.
     public init(keys: [String?], times: [Int64], ttlSeconds: Int64) {
@@ -41,7 +46,13 @@ public struct PointInTimeJoin: Sendable {
             return ka != kb ? ka < kb : (times[a] != times[b] ? times[a] < times[b] : a < b)
         }
         self.order = order
-        self.keys = order.map { keys[$0]! }
+        var runs: [String: Range<Int>] = [:]
+        var start = 0
+        for position in order.indices where position == order.count - 1 || keys[order[position + 1]] != keys[order[position]] {
+            runs[keys[order[position]]!] = start..<(position + 1)
+            start = position + 1
+        }
+        self.runs = runs
         self.times = order.map { times[$0] }
         tree = Array(repeating: nil, count: 2 * max(order.count, 1))
     }
@@ -49,11 +60,12 @@ public struct PointInTimeJoin: Sendable {
     /// Offers one source row: its key, event and created times (microseconds) and its values.
     public mutating func offer(key: String, event: Int64, created: Int64?, values: [FeatureDatum]) {
         offered += 1
-        // Entity rows with this key and event <= t (<= event + ttl) form one run of the sorted order.
-        var l = lowerBound(key, event)
-        var r = ttl > 0 ? upperBound(key, event &+ ttl) : upperBound(key, Int64.max)
+        // Entity rows with this key and event <= t (<= event + ttl) form one stretch of the key's run.
+        guard let run = runs[key] else { return }
+        var l = firstIndex(in: run) { $0 >= event }
+        var r = ttl > 0 ? firstIndex(in: l..<run.upperBound) { $0 > event &+ ttl } : run.upperBound
         guard l < r else { return }
-        let candidate = Candidate(event: event, created: created ?? Int64.min, sequence: offered, values: values)
+        let candidate = Candidate(event: event, created: created ?? Int64.min, sequence: sequenceBase + offered, values: values)
         let n = order.count
         l += n
         r += n
@@ -68,6 +80,15 @@ public struct PointInTimeJoin: Sendable {
             }
             l >>= 1
             r >>= 1
+        }
+    }
+
+    /// Takes in what another join over the same entity rows was offered (another part of the source): each
+    /// node keeps the better candidate, so the results are those of one join offered both parts.
+    public mutating func merge(_ other: PointInTimeJoin) {
+        precondition(other.tree.count == tree.count, "joins over the same entity rows")
+        for node in tree.indices {
+            if let theirs = other.tree[node], tree[node].map({ theirs.beats($0) }) ?? true { tree[node] = theirs }
         }
     }
 
@@ -92,22 +113,12 @@ public struct PointInTimeJoin: Sendable {
         tree[node] = candidate
     }
 
-    /// The first position whose (key, time) is not below (key, time).
-    private func lowerBound(_ key: String, _ time: Int64) -> Int {
-        var lo = 0, hi = keys.count
+    /// The first position in `range` whose time satisfies `predicate` (false then true along the sorted times).
+    private func firstIndex(in range: Range<Int>, where predicate: (Int64) -> Bool) -> Int {
+        var lo = range.lowerBound, hi = range.upperBound
         while lo < hi {
             let mid = (lo + hi) / 2
-            if keys[mid] < key || (keys[mid] == key && times[mid] < time) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    /// The first position whose (key, time) is above (key, time).
-    private func upperBound(_ key: String, _ time: Int64) -> Int {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keys[mid] < key || (keys[mid] == key && times[mid] <= time) { lo = mid + 1 } else { hi = mid }
+            if predicate(times[mid]) { hi = mid } else { lo = mid + 1 }
         }
         return lo
     }

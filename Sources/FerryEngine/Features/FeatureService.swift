@@ -134,11 +134,9 @@ public final class FeatureService: Sendable {
                 }
                 return values.contains(.null) ? nil : try EntityKey.make(values, keys: joinKeys)
             }
-            var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: view.ttlSeconds)
             let fields = indices.map { resolved[$0].feature }
-            try await FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields, database: database).forEach { row in
-                join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
-            }
+            let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields, database: database)
+            let join = try await Self.join(reader, keys: keys, times: times, ttlSeconds: view.ttlSeconds)
             let results = join.results()
             for (position, index) in indices.enumerated() {
                 joined[index] = results.map { $0.map { [$0[position]] } }
@@ -150,6 +148,37 @@ public final class FeatureService: Sendable {
             out.row(row + joined.map { $0[r]?[0].csvText ?? "" })
         }
         return out.bytes
+    }
+
+    /// One view's point-in-time join: a large CSV source is read in parts on every core, one join per part, merged.
+    static func join(
+        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64,
+        parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20
+    ) async throws -> PointInTimeJoin {
+        // A failing part is read again in one pass, for an error naming the exact line.
+        if let join = try? joinInParts(reader, keys: keys, times: times, ttlSeconds: ttlSeconds, parts: parts, minimumBytes: minimumBytes) {
+            return join
+        }
+        var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds)
+        try await reader.forEach { row in join.offer(key: row.key, event: row.event, created: row.created, values: row.values) }
+        return join
+    }
+
+    /// The join read in parts, or nil when the source cannot be split.
+    static func joinInParts(
+        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64, parts: Int, minimumBytes: UInt64
+    ) throws -> PointInTimeJoin? {
+        let boxes = (0..<parts).map { part in
+            let box = JoinPart(PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds))
+            box.join.sequenceBase = part << 40
+            return box
+        }
+        guard try reader.forEachInParts(parts, minimumBytes: minimumBytes, { part, row in
+            boxes[part].join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
+        }) else { return nil }
+        var merged = boxes[0].join
+        for part in 1..<parts { merged.merge(boxes[part].join) }
+        return merged
     }
 
     // MARK: Online store
@@ -330,4 +359,11 @@ struct CSVWriter {
         }
         bytes.append(0x0A)
     }
+}
+
+/// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
+/// read only after every part finished, so no two threads ever touch one.
+private final class JoinPart: @unchecked Sendable {
+    var join: PointInTimeJoin
+    init(_ join: PointInTimeJoin) { self.join = join }
 }

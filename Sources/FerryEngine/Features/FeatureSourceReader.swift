@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import Synchronization
 
 /// One row of a view's source, parsed: the entity key, times in microseconds, and the asked features' values.
 public struct FeatureSourceRow: Sendable {
@@ -78,11 +79,17 @@ public struct FeatureSourceReader: Sendable {
         }
     }
 
-    private func readCSV(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
-        var columns: (keys: [Int], event: Int, created: Int?, features: [Int], width: Int)?
+    typealias CSVColumns = (keys: [Int], event: Int, created: Int?, features: [Int], width: Int)
+
+    /// Reads the file, or with `part` only the lines in its byte range, whose columns the header gave already
+    /// (line numbers in errors then count from the range's start).
+    private func readCSV(
+        path: String, name: String, part: (columns: CSVColumns, range: Range<UInt64>)? = nil, _ body: (FeatureSourceRow) throws -> Void
+    ) throws {
+        var columns: CSVColumns? = part?.columns
         var starts: [Int] = []
         var ends: [Int] = []
-        try Self.lines(path: path, name: name) { line, number in
+        try Self.lines(path: path, name: name, range: part?.range) { line, number in
             guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
             // Lines without quotes, nearly all of them, are split and parsed on their bytes.
             if let c = columns, !line.contains(0x22) {
@@ -140,6 +147,58 @@ public struct FeatureSourceReader: Sendable {
                 values: try zip(c.features, features).map { try datum($0, $1.type, $1.name) }))
         }
         if columns == nil { throw FerryError.invalid("\(name) is empty; it needs a header line") }
+    }
+
+    /// Reads a CSV file source in up to `parts` byte ranges at once (one per core), calling `body` with the part's
+    /// number and each of its rows; rows of part i come before those of part i + 1 in the file. Returns false, having
+    /// read nothing, when the source cannot be split (not a CSV file, too small, or a line longer than 1 MiB).
+    /// A failing part throws its own error, whose line number counts from the part's start: callers that want the
+    /// exact line read the source again with `forEach`.
+    public func forEachInParts(
+        _ parts: Int, minimumBytes: UInt64 = 8 << 20, _ body: @escaping @Sendable (Int, FeatureSourceRow) throws -> Void
+    ) throws -> Bool {
+        guard parts > 1, case .file(let path, .csv) = view.source.kind,
+              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64, size > minimumBytes,
+              let handle = FileHandle(forReadingAtPath: path)
+        else { return false }
+        defer { try? handle.close() }
+        func lineStart(after offset: UInt64) -> UInt64? {
+            guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.read(upToCount: 1 << 20),
+                  let newline = data.firstIndex(of: 0x0A) else { return nil }
+            return offset + UInt64(newline - data.startIndex) + 1
+        }
+        guard let first = lineStart(after: 0), (try? handle.seek(toOffset: 0)) != nil, let head = try? handle.read(upToCount: Int(first)) else { return false }
+        let name = "feature view '\(view.name)' source '\(path)'"
+        var header = Array(head)
+        while header.last == 0x0A || header.last == 0x0D { header.removeLast() }
+        let fields = try CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: 1)
+        func index(_ column: String, _ role: String) throws -> Int {
+            guard let i = fields.firstIndex(of: column) else {
+                throw FerryError.invalid("\(name) has no \(role) column '\(column)' (its header is \(fields.joined(separator: ",")))")
+            }
+            return i
+        }
+        let columns: CSVColumns = (
+            try joinKeys.map { try index($0.name, "join key") }, try index(view.source.timestampField, "timestamp"),
+            try view.source.createdTimestampField.map { try index($0, "created timestamp") },
+            try features.map { try index($0.name, "feature") }, fields.count)
+        var bounds = [first]
+        for i in 1..<parts {
+            guard let start = lineStart(after: first + (size - first) * UInt64(i) / UInt64(parts) - 1) else { return false }
+            if start > bounds.last! && start < size { bounds.append(start) }
+        }
+        bounds.append(size)
+        let ranges = (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
+        let failures = Mutex<[Int: any Error]>([:])
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
+            do {
+                try readCSV(path: path, name: name, part: (columns, ranges[part])) { try body(part, $0) }
+            } catch {
+                failures.withLock { $0[part] = error }
+            }
+        }
+        if let (_, error) = failures.withLock({ $0 }).min(by: { $0.key < $1.key }) { throw error }
+        return true
     }
 
     /// One unquoted CSV line parsed on its bytes: fields split at commas and trimmed of spaces, integers read
@@ -265,21 +324,27 @@ public struct FeatureSourceReader: Sendable {
     }
 
     /// Calls `body` with each line of a file (without its newline) and its 1-based number, reading 1 MiB at a time.
-    static func lines(path: String, name: String, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+    /// `range` (byte offsets at line starts) limits the reading to the lines it holds.
+    static func lines(path: String, name: String, range: Range<UInt64>? = nil, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server")
         }
         defer { try? handle.close() }
         var pending: [UInt8] = []
         var number = 0
-        while true {
+        var left = range.map { $0.upperBound - $0.lowerBound } ?? UInt64.max
+        if let range {
+            do { try handle.seek(toOffset: range.lowerBound) } catch { throw FerryError(.unavailable, "\(name) could not be read: \(error)") }
+        }
+        while left > 0 {
             let chunk: Data
             do {
-                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+                chunk = try handle.read(upToCount: Int(min(left, 1 << 20))) ?? Data()
             } catch {
                 throw FerryError(.unavailable, "\(name) could not be read: \(error)")
             }
             if chunk.isEmpty { break }
+            if left != UInt64.max { left -= UInt64(chunk.count) }
             pending.append(contentsOf: chunk)
             var start = 0
             while let end = pending[start...].firstIndex(of: 0x0A) {
