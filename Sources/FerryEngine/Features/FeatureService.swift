@@ -232,12 +232,13 @@ public final class FeatureService: Sendable {
         }
         var written = 0
         var batch: [OnlineFeatureRow] = []
-        batch.reserveCapacity(2000)
-        for (key, kept) in latest {
+        batch.reserveCapacity(10_000)
+        // In key order, the store's index is filled page by page instead of all over at every batch.
+        for (key, kept) in latest.sorted(by: { $0.key < $1.key }) {
             var values: [String: FeatureDatum] = [:]
             for (feature, value) in zip(view.features, kept.row.values) { values[feature.name] = value }
             batch.append(OnlineFeatureRow(key: key, eventTime: kept.row.event, createdTime: kept.row.created, values: values))
-            if batch.count == 2000 {
+            if batch.count == 10_000 {
                 written += try await store.writeOnline(view: view.name, rows: batch).written
                 batch.removeAll(keepingCapacity: true)
             }

@@ -330,6 +330,10 @@ public struct FeatureSourceReader: Sendable {
             throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server")
         }
         defer { try? handle.close() }
+        // Only regular files: a device or a pipe (/dev/zero) would be read for ever.
+        guard (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType == .typeRegular else {
+            throw FerryError.invalid("\(name) is not a regular file")
+        }
         var pending: [UInt8] = []
         var number = 0
         var left = range.map { $0.upperBound - $0.lowerBound } ?? UInt64.max
@@ -355,6 +359,9 @@ public struct FeatureSourceReader: Sendable {
                 start = end + 1
             }
             pending.removeFirst(start)
+            if pending.count > 64 << 20 {
+                throw FerryError.invalid("\(name) line \(number + 1) is longer than 64 MiB; is it a CSV or JSON Lines file?")
+            }
         }
         if !pending.isEmpty {
             number += 1
