@@ -304,9 +304,13 @@ public final class DataPlane: Sendable {
         }
         let start = ContinuousClock.now
         let served = try await resolve(model: model, version: version)
+        var rows = instances
+        if !served.version.features.isEmpty {
+            rows = try await requireFeatures(served).join(rows, refs: served.version.features, schema: served.version.inputSchema)
+        }
         return try measured(served, since: start) {
-            guard !instances.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
-            let batch = try served.version.inputSchema.matrix(from: instances, limits: limits)
+            guard !rows.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
+            let batch = try served.version.inputSchema.matrix(from: rows, limits: limits)
             let (values, groups) = try contributions(served, batch)
             let names = served.version.inputSchema.featureNames
             let width = names.count + 1

@@ -215,6 +215,10 @@ struct FeatureStoreTests {
                  "feature_views[0].entities[0] 'cards' is not a defined entity"),
                 ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""ttl": "soon""#), .badRequest,
                  "feature_views[0].ttl 'soon' is not a duration"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""ttl": 9000000000000000000"#), .badRequest,
+                 "feature_views[0].ttl is over 1000 years"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""ttl": "9000000000000000000w""#), .badRequest,
+                 "feature_views[0].ttl '9000000000000000000w' is too long"),
                 ("/api/v1/features/apply", #"{"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "float64"}]}]}"#, .badRequest,
                  "entities[0].join_keys[0].type 'float64' cannot be a join key type"),
             ]
@@ -319,6 +323,8 @@ struct JoinedInferenceTests {
             let row = (record["inputs"] as? [[Any]])?.first ?? []
             let index = try TestStack.exampleExpectations().feature_names.firstIndex(of: "tx_count_24h")!
             #expect(row.count == 12 && (row[index] as? NSNumber)?.doubleValue == 2, "the log records the features the model used: \(logged.text.prefix(600))")
+            let explained = try await client.post("/v1/models/fraud:explain", v1)
+            #expect(explained.status == .ok && explained.text.contains("tx_count_24h"), "explanations join the features too: \(explained.text.prefix(300))")
             let unknown = try await client.post("/v1/models/fraud:predict", #"{"instances": [{"amount": 1}]}"#)
             #expect(unknown.status == .badRequest && unknown.errorMessage.contains("join key 'card_id' is missing"), "\(unknown.errorMessage)")
         }

@@ -119,6 +119,9 @@ public struct FeatureView: Sendable, Equatable, Codable {
     }
 
     public func feature(named name: String) -> FeatureField? { features.first { $0.name == name } }
+
+    /// The longest ttl (1000 years, so that any ttl in microseconds fits an Int64 with room to spare).
+    public static let maxTTLSeconds: Int64 = 1000 * 366 * 86_400
 }
 
 /// A set of entities and views applied together.
@@ -168,6 +171,9 @@ public struct FeatureDefinitions: Sendable, Equatable {
                 }
             }
             guard view.ttlSeconds >= 0 else { throw FerryError.invalid("\(field).ttl must not be negative") }
+            guard view.ttlSeconds <= FeatureView.maxTTLSeconds else {
+                throw FerryError.invalid("\(field).ttl is over 1000 years; use 0 for values that never expire")
+            }
             guard !view.features.isEmpty else { throw FerryError.invalid("\(field).features is empty; a view needs at least one feature") }
             for (f, feature) in view.features.enumerated() {
                 try FeatureDefinitions.validateColumn(feature.name, field: "\(field).features[\(f)].name")
@@ -279,7 +285,9 @@ public func parseDuration(_ text: String, field: String) throws -> Int64 {
     guard let unit = t.last, let scale = units[unit], let n = Int64(t.dropLast()), n >= 0 else {
         throw FerryError.invalid("\(field) '\(text)' is not a duration; write seconds (7200) or a number with s, m, h, d or w (2h)")
     }
-    return n * scale
+    let (seconds, overflow) = n.multipliedReportingOverflow(by: scale)
+    guard !overflow else { throw FerryError.invalid("\(field) '\(text)' is too long") }
+    return seconds
 }
 
 /// What applying definitions changes, decided from what is stored (stores call this inside their transaction).
