@@ -113,3 +113,81 @@ extension String {
         return String(s)
     }
 }
+
+/// A CSV file kept as its bytes, with the position of each row: for large tables (a training set's entity rows)
+/// whose rows are copied to the output as they are and of which only a few columns are read. The rules are
+/// `CSVTable`'s (a header line, blank lines skipped, every row as wide as the header, quotes).
+public struct CSVLines: Sendable {
+    public let bytes: [UInt8]
+    public let header: [String]
+    /// Each row's bytes, without its line end.
+    public let rows: [Range<Int>]
+    /// Each row's line number in the file.
+    public let lines: [Int]
+    let source: String
+
+    public init(bytes: [UInt8], source: String) throws {
+        self.bytes = bytes
+        self.source = source
+        var header: [String]?
+        var rows: [Range<Int>] = []
+        var lines: [Int] = []
+        var number = 0
+        var start = 0
+        while start <= bytes.count {
+            var end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            let next = end + 1
+            number += 1
+            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+            if bytes[start..<end].contains(where: { $0 != 0x20 && $0 != 0x09 }) {
+                if header == nil {
+                    let fields = try CSVTable.fields(Substring(String(decoding: bytes[start..<end], as: UTF8.self)), source: source, line: number)
+                    if let duplicate = Dictionary(fields.map { ($0, 1) }, uniquingKeysWith: +).first(where: { $0.value > 1 })?.key {
+                        throw FerryError.invalid("\(source) names the column '\(duplicate)' twice in its header")
+                    }
+                    header = fields
+                } else {
+                    rows.append(start..<end)
+                    lines.append(number)
+                }
+            }
+            start = next
+        }
+        guard let header else { throw FerryError.invalid("\(source) is empty; it needs a header line and rows") }
+        self.header = header
+        self.rows = rows
+        self.lines = lines
+    }
+
+    /// The index of a column, or an error naming what is missing.
+    public func column(_ name: String) throws -> Int {
+        guard let i = header.firstIndex(of: name) else {
+            throw FerryError.invalid("\(source) has no column '\(name)' (its header is \(header.joined(separator: ",")))")
+        }
+        return i
+    }
+
+    /// The fields of row `row` at `columns` (a line without quotes is split on its bytes; one with quotes by
+    /// `CSVTable`'s rules); throws naming the line when the row is not as wide as the header.
+    public func fields(_ row: Int, _ columns: [Int]) throws -> [String] {
+        let range = rows[row]
+        if !bytes[range].contains(0x22) {
+            var starts: [Int] = [range.lowerBound]
+            for i in range where bytes[i] == 0x2C { starts.append(i + 1) }
+            guard starts.count == header.count else {
+                throw FerryError.invalid("\(source) line \(lines[row]) has \(starts.count) fields; the header has \(header.count)")
+            }
+            return columns.map { c in
+                var a = starts[c], b = c + 1 < starts.count ? starts[c + 1] - 1 : range.upperBound
+                while a < b, bytes[a] == 0x20 || bytes[a] == 0x09 { a += 1 }
+                while b > a, bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09 { b -= 1 }
+                return String(decoding: bytes[a..<b], as: UTF8.self)
+            }
+        }
+        let all = try CSVTable.fields(Substring(String(decoding: bytes[range], as: UTF8.self)), source: source, line: lines[row])
+        guard all.count == header.count else {
+            throw FerryError.invalid("\(source) line \(lines[row]) has \(all.count) fields; the header has \(header.count)")
+        }
+        return columns.map { all[$0] }
+    }
+}

@@ -60,7 +60,7 @@ struct FeatureRoutes {
                 return b
             } ?? false
             let buffer = try await request.body.collect(upTo: maxBodyBytes)
-            let table = try CSVTable(parsing: String(decoding: buffer.readableBytesView, as: UTF8.self), source: "the entity CSV")
+            let table = try CSVLines(bytes: Array(buffer.readableBytesView), source: "the entity CSV")
             let csv = try await features.trainingSet(
                 entities: table, features: refs, fullFeatureNames: full, timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
             return Response(status: .ok, headers: [.contentType: "text/csv"], body: .init(byteBuffer: ByteBuffer(bytes: csv)))

@@ -97,24 +97,32 @@ public final class FeatureService: Sendable {
     /// timestamp column): the entity columns as given, then one column per feature reference. Reads each view's
     /// source once, row by row.
     public func trainingSet(
-        entities: CSVTable, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
+        entities: CSVLines, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
         source: String = "the entity CSV"
     ) async throws -> [UInt8] {
         guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
         let all = try await current()
         let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
-        let timeIndex = try entities.column(timestampColumn, source: source)
-        let times = try entities.rows.enumerated().map { i, row -> Int64 in
-            guard let t = FeatureTime.parse(row[timeIndex]) else {
-                throw FerryError.invalid("\(source) line \(entities.lines[i]), column '\(timestampColumn)': '\(row[timeIndex])' is not an ISO 8601 timestamp")
+        let timeIndex = try entities.column(timestampColumn)
+        let times = try entities.rows.indices.map { r -> Int64 in
+            let text = try entities.fields(r, [timeIndex])[0]
+            guard let t = FeatureTime.parse(text) else {
+                throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(timestampColumn)': '\(text)' is not an ISO 8601 timestamp")
             }
             return t
         }
-        var joined = Array(repeating: [[FeatureDatum]?](), count: refs.count)
-        // One pass per view, however many of its features are asked for.
+        // One pass per view, however many of its features are asked for; each ref reads its view's results.
+        var viewNames: [String] = []
+        var slots: [(view: Int, position: Int)] = []
         var byView: [String: [Int]] = [:]
-        for (i, ref) in refs.enumerated() { byView[ref.view, default: []].append(i) }
-        for (viewName, indices) in byView.sorted(by: { $0.key < $1.key }) {
+        for (i, ref) in refs.enumerated() {
+            if byView[ref.view] == nil { viewNames.append(ref.view) }
+            byView[ref.view, default: []].append(i)
+            slots.append((viewNames.firstIndex(of: ref.view)!, byView[ref.view]!.count - 1))
+        }
+        var results: [[[FeatureDatum]?]] = []
+        for viewName in viewNames {
+            let indices = byView[viewName]!
             let view = resolved[indices[0]].view
             let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
             let keyColumns = try joinKeys.map { key -> Int in
@@ -123,11 +131,11 @@ public final class FeatureService: Sendable {
                 }
                 return i
             }
-            let keys = try entities.rows.enumerated().map { r, row -> String? in
+            let keys = try entities.rows.indices.map { r -> String? in
                 var values: [FeatureDatum] = []
-                for (column, key) in zip(keyColumns, joinKeys) {
+                for (text, key) in zip(try entities.fields(r, keyColumns), joinKeys) {
                     do {
-                        values.append(try FeatureDatum.parse(Substring(row[column]), as: key.type))
+                        values.append(try FeatureDatum.parse(Substring(text), as: key.type))
                     } catch let error as FerryError {
                         throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(key.name)': \(error.message)")
                     }
@@ -136,16 +144,17 @@ public final class FeatureService: Sendable {
             }
             let fields = indices.map { resolved[$0].feature }
             let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields, database: database)
-            let join = try await Self.join(reader, keys: keys, times: times, ttlSeconds: view.ttlSeconds)
-            let results = join.results()
-            for (position, index) in indices.enumerated() {
-                joined[index] = results.map { $0.map { [$0[position]] } }
-            }
+            results.append(try await Self.join(reader, keys: keys, times: times, ttlSeconds: view.ttlSeconds).results())
         }
+        // Each entity row as it came, then the features.
         var out = CSVWriter()
         out.row(entities.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
-        for (r, row) in entities.rows.enumerated() {
-            out.row(row + joined.map { $0[r]?[0].csvText ?? "" })
+        for r in entities.rows.indices {
+            out.raw(entities.bytes[entities.rows[r]])
+            for slot in slots {
+                out.field(results[slot.view][r]?[slot.position].csvText ?? "", first: false)
+            }
+            out.endRow()
         }
         return out.bytes
     }
@@ -345,21 +354,28 @@ struct CSVWriter {
     private(set) var bytes: [UInt8] = []
 
     mutating func row(_ fields: [String]) {
-        for (i, field) in fields.enumerated() {
-            if i > 0 { bytes.append(0x2C) }
-            if field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) || field.first == " " || field.last == " " {
-                bytes.append(0x22)
-                for b in field.utf8 {
-                    if b == 0x22 { bytes.append(0x22) }
-                    bytes.append(b)
-                }
-                bytes.append(0x22)
-            } else {
-                bytes.append(contentsOf: field.utf8)
-            }
-        }
-        bytes.append(0x0A)
+        for (i, field) in fields.enumerated() { self.field(field, first: i == 0) }
+        endRow()
     }
+
+    /// Bytes copied as they are (a row of the input, already CSV).
+    mutating func raw(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+
+    mutating func field(_ field: String, first: Bool) {
+        if !first { bytes.append(0x2C) }
+        if field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) || field.first == " " || field.last == " " {
+            bytes.append(0x22)
+            for b in field.utf8 {
+                if b == 0x22 { bytes.append(0x22) }
+                bytes.append(b)
+            }
+            bytes.append(0x22)
+        } else {
+            bytes.append(contentsOf: field.utf8)
+        }
+    }
+
+    mutating func endRow() { bytes.append(0x0A) }
 }
 
 /// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
