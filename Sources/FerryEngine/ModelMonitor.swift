@@ -185,6 +185,46 @@ public final class ModelMonitor: Sendable {
         return summary
     }
 
+    /// Group fairness of a binary classifier's logged decisions (probability >= `threshold`) against ground truth,
+    /// with groups by the value of `attribute` as logged (a category name, a number, or the hash of a sensitive
+    /// feature logged hashed: groups are compared by value).
+    public func fairness(
+        model: String, version number: Int?, window: Window, attribute: String, threshold: Double = 0.5
+    ) async throws -> (version: Int, report: FairnessReport) {
+        let version = try await models.served(model: model, selector: number.map { .number($0) } ?? .default).version
+        guard Self.task(version) == .binaryClassification else {
+            throw FerryError(.failedPrecondition, "fairness needs a binary classifier; model '\(model)' version \(version.version) is \(Self.task(version).rawValue)")
+        }
+        guard let c = version.inputSchema.features.firstIndex(where: { $0.name == attribute }) else {
+            throw FerryError.invalid("attribute '\(attribute)' is not a feature of model '\(model)' (it has \(version.inputSchema.featureNames.prefix(12).joined(separator: ", ")))")
+        }
+        guard (0...1).contains(threshold) else { throw FerryError.invalid("threshold must be between 0 and 1") }
+        let (since, until, limit): (Date?, Date?, Int) = switch window {
+        case .last(let n): (nil, nil, n)
+        case .range(let s, let u): (s, u, Self.maxWindowRequests)
+        }
+        let labeled = try await log.labeled(model: model, version: version.version, since: since, until: until, limit: limit)
+        guard !labeled.isEmpty else {
+            throw FerryError(.failedPrecondition, "model '\(model)' version \(version.version) has no predictions with ground truth in this window; post feedback first")
+        }
+        let categories = version.inputSchema.features[c].categories
+        let groups = labeled.map { row -> String in
+            guard c < row.inputs.count else { return "missing" }
+            switch row.inputs[c] {
+            case .number(let v):
+                if let categories { return Self.names([v], categories)[0] ?? "missing" }
+                return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+            case .string(let s): return s
+            case .bool(let b): return "\(b)"
+            default: return "missing"
+            }
+        }
+        let report = try FairnessReport(
+            labels: labeled.map { $0.label == 1 ? 1 : 0 }, predictions: labeled.map { ($0.output.first ?? 0) >= threshold ? 1 : 0 },
+            groups: groups)
+        return (version.version, report)
+    }
+
     static func task(_ version: ModelVersion) -> ModelTask {
         if case .string(let text)? = version.details["task"], let task = ModelTask(rawValue: text) { return task }
         return .regression

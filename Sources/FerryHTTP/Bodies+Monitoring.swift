@@ -212,4 +212,66 @@ extension API {
             r2 = domain.r2
         }
     }
+
+    /// `GET /api/v1/models/{name}/fairness`: fairlearn's group metrics of a binary classifier's decisions.
+    struct FairnessBody: Encodable, Sendable {
+        struct Rates: Encodable, Sendable {
+            var count: Int
+            var selectionRate: Double
+            var truePositiveRate: Double
+            var falsePositiveRate: Double
+            var accuracy: Double
+
+            enum CodingKeys: String, CodingKey {
+                case count, accuracy
+                case selectionRate = "selection_rate", truePositiveRate = "true_positive_rate", falsePositiveRate = "false_positive_rate"
+            }
+
+            init(_ r: FairnessReport.Rates) {
+                count = r.count
+                selectionRate = r.selectionRate
+                truePositiveRate = r.truePositiveRate
+                falsePositiveRate = r.falsePositiveRate
+                accuracy = r.accuracy
+            }
+        }
+
+        var model: String
+        var version: Int
+        var attribute: String
+        var threshold: Double
+        var overall: Rates
+        var byGroup: [String: Rates]
+        var demographicParityDifference: Double
+        var demographicParityRatio: Double?
+        var equalOpportunityDifference: Double
+        var equalOpportunityRatio: Double?
+        var equalizedOddsDifference: Double
+        var equalizedOddsRatio: Double?
+        var accuracyDifference: Double
+
+        enum CodingKeys: String, CodingKey {
+            case model, version, attribute, threshold, overall
+            case byGroup = "by_group", demographicParityDifference = "demographic_parity_difference",
+                 demographicParityRatio = "demographic_parity_ratio", equalOpportunityDifference = "equal_opportunity_difference",
+                 equalOpportunityRatio = "equal_opportunity_ratio", equalizedOddsDifference = "equalized_odds_difference",
+                 equalizedOddsRatio = "equalized_odds_ratio", accuracyDifference = "accuracy_difference"
+        }
+
+        init(model: String, version: Int, attribute: String, threshold: Double, _ r: FairnessReport) {
+            self.model = model
+            self.version = version
+            self.attribute = attribute
+            self.threshold = threshold
+            overall = Rates(r.overall)
+            byGroup = r.byGroup.mapValues(Rates.init)
+            demographicParityDifference = r.demographicParityDifference
+            demographicParityRatio = r.demographicParityRatio
+            equalOpportunityDifference = r.equalOpportunityDifference
+            equalOpportunityRatio = r.equalOpportunityRatio
+            equalizedOddsDifference = r.equalizedOddsDifference
+            equalizedOddsRatio = r.equalizedOddsRatio
+            accuracyDifference = r.accuracyDifference
+        }
+    }
 }

@@ -48,6 +48,22 @@ struct MonitoringRoutes {
                 segmentBy: q["segment_by"].map(String.init))
             return try API.response(API.PerformanceSummaryBody(summary))
         }
+        api.get("/models/{name}/fairness") { request, context in
+            let window = try Self.window(request, prefix: "") ?? .last(100_000)
+            let q = request.uri.queryParameters
+            guard let attribute = q["attribute"], !attribute.isEmpty else {
+                throw FerryError.invalid("query 'attribute' is required: the sensitive feature whose groups are compared")
+            }
+            let threshold = try q["threshold"].map { text -> Double in
+                guard let t = Double(String(text)) else { throw FerryError.invalid("query 'threshold' must be a number between 0 and 1") }
+                return t
+            } ?? 0.5
+            let name = try context.parameters.require("name")
+            let (version, report) = try await requireMonitor().fairness(
+                model: name, version: try q["version"].map { try Self.number(String($0), "version") }, window: window,
+                attribute: String(attribute), threshold: threshold)
+            return try API.response(API.FairnessBody(model: name, version: version, attribute: String(attribute), threshold: threshold, report))
+        }
         api.get("/models/{name}/drift") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(10_000)
             let baseline = try Self.window(request, prefix: "baseline_")

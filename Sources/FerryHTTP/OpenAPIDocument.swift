@@ -69,6 +69,7 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", access: .requires(.read), response: ref("ReferenceProfile")),
             Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", access: .requires(.feedback, openToRestricted: true), request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
             Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", access: .requires(.read), response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
+            Route(method: "get", path: "/api/v1/models/{name}/fairness", summary: "Group fairness of a binary classifier's decisions on predictions with ground truth, by a sensitive feature's logged values: selection rate, TPR, FPR and accuracy per group and overall; demographic parity, equal opportunity and equalized odds differences and ratios, accuracy difference (fairlearn's definitions)", tag: "monitoring", access: .requires(.read), response: ref("Fairness"), query: [("attribute", "the sensitive feature whose groups are compared (required)"), ("threshold", "probability at or above which a prediction is positive (default 0.5)"), ("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", access: .requires(.read), response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
             Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", access: .requires(.deploy), request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
             Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", access: .requires(.deploy), response: object(["deleted": boolean])),
@@ -207,6 +208,15 @@ enum OpenAPIDocument {
             "FeatureDefinitions": object(["entities": array(ref("FeatureEntity")), "feature_views": array(ref("FeatureView"))]),
             "Materialization": object(["views": array(object(["name": string, "start": string, "end": string, "rows_read": integer, "rows_written": integer]))], required: ["views"]),
             "OnlineFeaturesRequest": object(["features": array(string), "entities": map(array([:])), "full_feature_names": boolean, "feature_service": string], required: ["entities"]),
+            "Fairness": {
+                let rates = object(["count": integer, "selection_rate": number, "true_positive_rate": number, "false_positive_rate": number, "accuracy": number],
+                                   required: ["count", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"])
+                return object([
+                    "model": string, "version": integer, "attribute": string, "threshold": number, "overall": rates, "by_group": map(rates),
+                    "demographic_parity_difference": number, "demographic_parity_ratio": number, "equal_opportunity_difference": number,
+                    "equal_opportunity_ratio": number, "equalized_odds_difference": number, "equalized_odds_ratio": number, "accuracy_difference": number,
+                ], required: ["model", "version", "attribute", "overall", "by_group", "demographic_parity_difference", "equal_opportunity_difference", "equalized_odds_difference", "accuracy_difference"])
+            }(),
             "Cluster": object(["replica": string, "leader": boolean, "store": string, "applied_change": integer], required: ["replica", "leader", "store"]),
             "Live": object(["live": boolean], required: ["live"]),
             "Ready": object(["ready": boolean], required: ["ready"]),

@@ -6,7 +6,7 @@ struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
         abstract: "Reference profiles, drift and the prediction log.",
-        subcommands: [Reference.self, Drift.self, Predictions.self, FeedbackCommand.self, Performance.self]
+        subcommands: [Reference.self, Drift.self, Predictions.self, FeedbackCommand.self, Performance.self, Fairness.self]
     )
 
     struct Reference: AsyncParsableCommand {
@@ -179,6 +179,41 @@ struct Monitor: AsyncParsableCommand {
                 rows.append(cells(Output.text(segment["segment"]), segment["report"] as? [String: Any] ?? [:]))
             }
             Output.table(["SEGMENT"] + keys.map { $0.uppercased() }, rows)
+        }
+    }
+
+    struct Fairness: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Group fairness of a binary classifier's decisions against ground truth, by a sensitive feature.",
+            discussion: "Example: ferry monitor fairness fraud --attribute is_night (fairlearn's definitions; see the README)"
+        )
+        @Argument(help: "Model name.") var model: String
+        @Option(help: "The sensitive feature whose groups are compared.") var attribute: String
+        @Option(help: "Probability at or above which a prediction is positive.") var threshold = 0.5
+        @Option(help: "Version number (default: the served version).") var version: Int?
+        @Option(help: "The last N labelled rows.") var last: Int?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            var query = ["attribute=\(APIClient.segment(attribute))", "threshold=\(threshold)"]
+            if let version { query.append("version=\(version)") }
+            if let last { query.append("last=\(last)") }
+            let data = try await options.client.get("/api/v1/models/\(APIClient.segment(model))/fairness?" + query.joined(separator: "&"))
+            if options.json { return Output.printJSON(data) }
+            let s = try Output.object(data)
+            print("\(model) version \(Output.text(s["version"])), groups by \(attribute), positive at >= \(threshold)")
+            let keys = ["count", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"]
+            func cells(_ name: String, _ r: [String: Any]) -> [String] {
+                [name] + keys.map { k in (r[k] as? Double).map { k == "count" ? String(Int($0)) : String(format: "%.4f", $0) } ?? "-" }
+            }
+            let groups = s["by_group"] as? [String: [String: Any]] ?? [:]
+            Output.table(["GROUP", "COUNT", "SELECTION", "TPR", "FPR", "ACCURACY"],
+                         [cells("overall", s["overall"] as? [String: Any] ?? [:])] + groups.keys.sorted().map { cells($0, groups[$0]!) })
+            print("")
+            for name in ["demographic_parity_difference", "demographic_parity_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
+                         "equalized_odds_difference", "equalized_odds_ratio", "accuracy_difference"] {
+                print("\(name): \((s[name] as? Double).map { String(format: "%.4f", $0) } ?? "- (no group selected)")")
+            }
         }
     }
 

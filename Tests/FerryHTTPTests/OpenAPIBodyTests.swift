@@ -125,6 +125,7 @@ struct OpenAPIBodyTests {
             try await call(.get, "/api/v1/predictions/{id}", "/api/v1/predictions/\(id)")
             try await call(.post, "/api/v1/feedback", nil, #"{"prediction_id": "\#(id)", "label": 1}"#)
             try await call(.get, "/api/v1/models/{name}/performance", "/api/v1/models/fraud/performance?segment_by=hour")
+            try await call(.get, "/api/v1/models/{name}/fairness", "/api/v1/models/fraud/fairness?attribute=is_night")
 
             try await call(.put, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow",
                            #"{"metric": "latency_p99_seconds", "comparison": ">", "threshold": 0, "window_seconds": 3600}"#)

@@ -1,0 +1,44 @@
+import FerryCore
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Testing
+
+/// Fairness through the API: logged decisions of the example model with ground truth, grouped by a logged feature,
+/// give the numbers `FairnessReport` (checked against fairlearn) gives for the same rows.
+struct FairnessRouteTests {
+    @Test func fairnessOfLoggedDecisionsByAFeature() async throws {
+        try await withFerry { client, stack in
+            let expected = try TestStack.exampleExpectations()
+            let rows = expected.rows.prefix(60)
+            let instances = rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
+            try #require(predicted.status == .ok, "\(predicted.text)")
+            let id = predicted.json["prediction_id"] as! String
+            // Labels that disagree with the model on some rows, so rates differ between groups.
+            let labels = rows.indices.map { $0 % 3 == 0 ? 1 : 0 }
+            let items = labels.enumerated().map { #"{"prediction_id": "\#(id)", "row": \#($0.offset), "label": \#($0.element)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+            await stack.predictionLogger.flush()
+            let response = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night&threshold=0.01")
+            try #require(response.status == .ok, "\(response.text)")
+            let column = expected.feature_names.firstIndex(of: "is_night")!
+            let want = try FairnessReport(
+                labels: labels, predictions: expected.probabilities.prefix(rows.count).map { Float($0) >= 0.01 ? 1 : 0 },
+                groups: rows.map { $0[column].map { String(Int($0)) } ?? "missing" })
+            let body = response.json
+            #expect((body["by_group"] as? [String: Any])?.keys.sorted() == want.byGroup.keys.sorted(), "\(response.text)")
+            #expect(abs((body["demographic_parity_difference"] as! Double) - want.demographicParityDifference) < 1e-12)
+            #expect(abs((body["equalized_odds_difference"] as! Double) - want.equalizedOddsDifference) < 1e-12)
+            #expect((body["overall"] as! [String: Any])["count"] as? Int == rows.count, "every labelled row is counted")
+
+            for (query, message) in [
+                ("", "query 'attribute' is required"), ("?attribute=nope", "attribute 'nope' is not a feature"),
+                ("?attribute=hour&threshold=2", "threshold must be between 0 and 1"),
+            ] {
+                let bad = try await client.get("/api/v1/models/fraud/fairness\(query)")
+                #expect(bad.status == .badRequest && bad.errorMessage.contains(message), "\(bad.errorMessage)")
+            }
+        }
+    }
+}
