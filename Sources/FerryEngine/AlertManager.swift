@@ -143,6 +143,11 @@ public final class AlertManager: Sendable {
             let results = report.features.filter { rule.feature == nil || $0.name == rule.feature }
             if rule.metric == .driftPSI { return results.map(\.psi).filter { !$0.isNaN }.max() }
             return results.compactMap { $0.ksPValue ?? $0.chi2PValue }.min()
+        case .demographicParityDifference, .equalizedOddsDifference:
+            guard let feature = rule.feature,
+                  let (_, report) = try? await monitor.fairness(model: rule.model, version: nil, window: window, attribute: feature)
+            else { return nil }
+            return rule.metric == .demographicParityDifference ? report.demographicParityDifference : report.equalizedOddsDifference
         case .accuracy, .f1, .rocAUC, .logLoss, .rmse, .mae:
             guard let summary = try? await monitor.performance(model: rule.model, version: nil, window: window),
                   summary.overall.count > 0 else { return nil }

@@ -34,7 +34,8 @@ struct Alerts: AsyncParsableCommand {
             abstract: "Create or replace an alert rule.",
             discussion: """
                 Metrics: latency_p50_seconds, latency_p99_seconds, error_rate, drift_psi, drift_pvalue, accuracy, f1,
-                roc_auc, log_loss, rmse, mae. Example:
+                roc_auc, log_loss, rmse, mae, and demographic_parity_difference or equalized_odds_difference between
+                the groups of --feature (required for them). Example:
                   ferry alerts set fraud amount-drift --metric drift_psi --feature amount --above 0.25 \\
                     --window 3600 --for 300 --webhook https://hooks.example/ferry --secret "$SECRET"
                 """
@@ -42,7 +43,7 @@ struct Alerts: AsyncParsableCommand {
         @Argument(help: "Model name.") var model: String
         @Argument(help: "Alert name.") var name: String
         @Option(help: "Metric to watch.") var metric: String
-        @Option(help: "For drift metrics: one feature (default: the worst feature).") var feature: String?
+        @Option(help: "For drift metrics: one feature (default: the worst feature); for fairness metrics: the sensitive feature.") var feature: String?
         @Option(help: "Fire when the metric is above this.") var above: Double?
         @Option(help: "Fire when the metric is below this.") var below: Double?
         @Option(help: "Window of traffic the metric is computed over, in seconds.") var window = 300

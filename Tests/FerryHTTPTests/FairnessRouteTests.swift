@@ -2,6 +2,7 @@ import FerryCore
 import FerryTesting
 import Foundation
 import HTTPTypes
+import Hummingbird
 import Testing
 
 /// Fairness through the API: logged decisions of the example model with ground truth, grouped by a logged feature,
@@ -39,6 +40,35 @@ struct FairnessRouteTests {
                 let bad = try await client.get("/api/v1/models/fraud/fairness\(query)")
                 #expect(bad.status == .badRequest && bad.errorMessage.contains(message), "\(bad.errorMessage)")
             }
+        }
+    }
+}
+
+/// Fairness as an alert metric: the rule names the sensitive feature and fires on the gap between its groups.
+struct FairnessAlertTests {
+    @Test func aFairnessRuleFiresOnTheGapBetweenGroups() async throws {
+        try await withFerry { client, stack in
+            let expected = try TestStack.exampleExpectations()
+            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
+            let id = predicted.json["prediction_id"] as! String
+            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+            await stack.predictionLogger.flush()
+            let missing = try await client.execute(
+                uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"metric": "demographic_parity_difference", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+            #expect(missing.status == .badRequest && missing.errorMessage.contains("field 'feature' is required for demographic_parity_difference"), "\(missing.errorMessage)")
+            let put = try await client.execute(
+                uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"metric": "equalized_odds_difference", "feature": "is_night", "comparison": ">=", "threshold": 0, "window_seconds": 3600}"#))
+            #expect(put.status == .ok, "\(put.text)")
+            #expect(try await client.post("/api/v1/alerts/evaluate", "").status == .ok)
+            let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
+            let status = try await stack.alerts.store.status(model: "fraud", name: "gap")
+            let routeValue = try #require((fairness.json["equalized_odds_difference"] as? NSNumber)?.doubleValue, "\(fairness.text)")
+            #expect(status.state == .firing && abs((status.value ?? -1) - routeValue) < 1e-12,
+                    "the rule's value is the route's: \(String(describing: status.value)) vs \(routeValue)")
         }
     }
 }

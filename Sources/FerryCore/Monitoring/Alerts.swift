@@ -12,6 +12,13 @@ public struct AlertRule: Codable, Sendable, Equatable {
         case driftPSI = "drift_psi", driftPValue = "drift_pvalue"
         /// Performance on predictions with ground truth in the window.
         case accuracy, f1, rocAUC = "roc_auc", logLoss = "log_loss", rmse, mae
+        /// Fairness of a binary classifier's decisions on predictions with ground truth in the window, between the
+        /// groups of `feature` (required): the largest minus the smallest selection rate, or the worse of the TPR
+        /// and FPR gaps (`FairnessReport`).
+        case demographicParityDifference = "demographic_parity_difference", equalizedOddsDifference = "equalized_odds_difference"
+
+        /// Whether the metric compares groups of a feature, which the rule must then name.
+        public var isFairness: Bool { self == .demographicParityDifference || self == .equalizedOddsDifference }
     }
 
     public enum Comparison: String, Codable, Sendable {
@@ -72,8 +79,11 @@ public struct AlertRule: Codable, Sendable, Equatable {
                 throw FerryError.invalid("field 'webhook' must be an http(s) URL, got '\(webhook)'")
             }
         }
-        if feature != nil && metric != .driftPSI && metric != .driftPValue {
-            throw FerryError.invalid("field 'feature' applies only to drift_psi and drift_pvalue")
+        if metric.isFairness && feature == nil {
+            throw FerryError.invalid("field 'feature' is required for \(metric.rawValue): the sensitive feature whose groups are compared")
+        }
+        if feature != nil && metric != .driftPSI && metric != .driftPValue && !metric.isFairness {
+            throw FerryError.invalid("field 'feature' applies only to drift_psi, drift_pvalue and the fairness metrics")
         }
     }
 }
