@@ -83,7 +83,10 @@ public final class FeatureService: Sendable {
     }
 
     public func view(named name: String) async throws -> FeatureView {
-        let all = try await current()
+        try Self.view(named: name, in: try await current())
+    }
+
+    static func view(named name: String, in all: FeatureDefinitions) throws -> FeatureView {
         guard let view = all.views.first(where: { $0.name == name }) else {
             let known = all.views.map(\.name).joined(separator: ", ")
             throw FerryError.notFound("no feature view named '\(name)' (views: \(known.isEmpty ? "none" : known))")
@@ -197,7 +200,7 @@ public final class FeatureService: Sendable {
     public func materialize(start: Int64, end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
         guard start <= end else { throw FerryError.invalid("start must not be after end") }
         let all = try await current()
-        let views = try names.map { try $0.map { name in try pick(name, all) } } ?? all.views
+        let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
         var results: [MaterializationResult] = []
         for view in views {
             results.append(try await materialize(view, start: start, end: end, entities: all.entities))
@@ -209,7 +212,7 @@ public final class FeatureService: Sendable {
     /// or from the beginning when it has no ttl) to `end`.
     public func materializeIncremental(end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
         let all = try await current()
-        let views = try names.map { try $0.map { name in try pick(name, all) } } ?? all.views
+        let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
         var results: [MaterializationResult] = []
         for view in views {
             let start = try await store.materializedThrough(view: view.name)
@@ -217,13 +220,6 @@ public final class FeatureService: Sendable {
             results.append(try await materialize(view, start: min(start, end), end: end, entities: all.entities))
         }
         return results
-    }
-
-    private func pick(_ name: String, _ all: FeatureDefinitions) throws -> FeatureView {
-        guard let view = all.views.first(where: { $0.name == name }) else {
-            throw FerryError.notFound("no feature view named '\(name)' (views: \(all.views.map(\.name).joined(separator: ", ")))")
-        }
-        return view
     }
 
     private func materialize(_ view: FeatureView, start: Int64, end: Int64, entities: [FeatureEntity]) async throws -> MaterializationResult {
@@ -262,7 +258,7 @@ public final class FeatureService: Sendable {
     /// view's timestamp field, optionally its created field, and every feature; rows are checked before any is written.
     public func push(view name: String, rows: [[String: JSONValue]]) async throws -> OnlineWriteResult {
         let all = try await current()
-        let view = try pick(name, all)
+        let view = try Self.view(named: name, in: all)
         let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
         guard !rows.isEmpty else { throw FerryError.invalid("rows is empty; send at least one row") }
         let parsed = try rows.enumerated().map { i, row -> OnlineFeatureRow in
@@ -283,12 +279,7 @@ public final class FeatureService: Sendable {
                 }
                 return t
             }
-            let key: String
-            do {
-                key = try EntityKey.make(try joinKeys.map { try datum($0.name, $0.type) }, keys: joinKeys)
-            } catch let error as FerryError where !error.message.hasPrefix("rows[") {
-                throw FerryError.invalid("rows[\(i)]: \(error.message)")
-            }
+            let key = try Self.entityKey(row, joinKeys: joinKeys, label: "rows[\(i)]", view: view.name)
             let known = Set(joinKeys.map(\.name) + view.features.map(\.name) + [view.source.timestampField] + (view.source.createdTimestampField.map { [$0] } ?? []))
             if let unknown = row.keys.sorted().first(where: { !known.contains($0) }) {
                 throw FerryError.invalid("rows[\(i)].\(unknown) is not a join key, timestamp or feature of view '\(view.name)'")
@@ -320,17 +311,8 @@ public final class FeatureService: Sendable {
             let indices = byView[viewName]!
             let view = resolved[indices[0]].view
             let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
-            let keys = try entities.enumerated().map { r, entity -> String in
-                try EntityKey.make(try joinKeys.map { key in
-                    guard let value = entity[key.name] else {
-                        throw FerryError.invalid("entities[\(r)] has no '\(key.name)', the join key of feature view '\(viewName)'")
-                    }
-                    do {
-                        return try FeatureDatum.from(value, as: key.type)
-                    } catch let error as FerryError {
-                        throw FerryError.invalid("entities[\(r)].\(key.name): \(error.message)")
-                    }
-                }, keys: joinKeys)
+            let keys = try entities.enumerated().map { r, entity in
+                try Self.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: viewName)
             }
             let rows = try await store.readOnline(view: viewName, keys: keys)
             let stale: (OnlineFeatureRow) -> Bool = { row in view.ttlSeconds > 0 && nowMicros - row.eventTime > view.ttlSeconds * 1_000_000 }
@@ -346,6 +328,28 @@ public final class FeatureService: Sendable {
         }
         for r in entities.indices { out[r] = columns.map { $0[r] } }
         return out
+    }
+}
+
+extension FeatureService {
+    /// The entity key of a JSON object holding a view's join keys (a pushed row, an entity to read); errors name
+    /// the object by `label` and the join key.
+    static func entityKey(_ object: [String: JSONValue], joinKeys: [JoinKey], label: String, view: String) throws -> String {
+        let values = try joinKeys.map { key -> FeatureDatum in
+            guard let value = object[key.name] else {
+                throw FerryError.invalid("\(label) has no '\(key.name)', the join key of feature view '\(view)'")
+            }
+            do {
+                return try FeatureDatum.from(value, as: key.type)
+            } catch let error as FerryError {
+                throw FerryError.invalid("\(label).\(key.name): \(error.message)")
+            }
+        }
+        do {
+            return try EntityKey.make(values, keys: joinKeys)
+        } catch let error as FerryError {
+            throw FerryError.invalid("\(label): \(error.message)")
+        }
     }
 }
 
