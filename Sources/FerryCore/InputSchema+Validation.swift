@@ -9,6 +9,9 @@ extension InputSchema {
     public static let matrixInputName = "input"
 
     public func matrix(from inputs: [Tensor], limits: InferenceLimits) throws -> FeatureMatrix {
+        if let tensors, inputs.contains(where: { input in tensors.contains { $0.name == input.name } }) {
+            return try matrix(fromColumns: try splitNamedTensors(inputs, tensors), limits: limits)
+        }
         guard !inputs.isEmpty else {
             throw FerryError.invalid("request has no inputs; send one tensor '\(Self.matrixInputName)' of shape [N, \(features.count)] or one tensor per feature")
         }
@@ -89,6 +92,42 @@ extension InputSchema {
             for r in 0..<n { values[r * f + c] = converted[r] }
         }
         return FeatureMatrix(rows: n, columns: f, values: values)
+    }
+
+    /// The model's named input tensors (each `[N, width]` or `[N]`) cut into one tensor per feature; inputs named
+    /// after a feature pass through.
+    private func splitNamedTensors(_ inputs: [Tensor], _ tensors: [InputTensor]) throws -> [Tensor] {
+        var start: [String: (Int, InputTensor)] = [:]
+        var offset = 0
+        for t in tensors {
+            start[t.name] = (offset, t)
+            offset += t.width
+        }
+        var columns: [Tensor] = []
+        for input in inputs {
+            guard let (first, spec) = start[input.name], !(spec.width == 1 && features[first].name == input.name && input.shape.count == 1) else {
+                columns.append(input)
+                continue
+            }
+            let label = "input '\(input.name)'"
+            let expected = spec.perRowShape.isEmpty ? "[N]" : "[N, \(spec.width)]"
+            let fits = spec.perRowShape.isEmpty
+                ? input.shape.count == 1 || (input.shape.count == 2 && input.shape[1] == 1)
+                : input.shape.count == 2 && input.shape[1] == spec.width
+            guard fits, input.shape[0] >= 0 else {
+                throw FerryError.invalid("\(label) has shape \(input.shape); expected \(expected)")
+            }
+            let rows = input.shape[0]
+            guard input.data.count == rows * spec.width else {
+                throw FerryError.invalid("\(label) has shape \(input.shape), which needs \(rows * spec.width) values, but it carries \(input.data.count)")
+            }
+            for j in 0..<spec.width {
+                columns.append(Tensor(
+                    name: features[first + j].name, datatype: input.datatype, shape: [rows],
+                    data: input.data.column(j, of: spec.width)))
+            }
+        }
+        return columns
     }
 
     public func matrix(from instances: [Instance], limits: InferenceLimits) throws -> FeatureMatrix {

@@ -1,8 +1,14 @@
 /// What a model version accepts: its features, in the order the model reads them.
 public struct InputSchema: Sendable, Equatable, Codable {
     public var features: [FeatureSpec]
+    /// The model's own named input tensors (an ONNX graph's inputs), each carrying consecutive features in order;
+    /// nil when the model takes the matrix `input` or one tensor per feature only.
+    public var tensors: [InputTensor]?
 
-    public init(features: [FeatureSpec]) { self.features = features }
+    public init(features: [FeatureSpec], tensors: [InputTensor]? = nil) {
+        self.features = features
+        self.tensors = tensors
+    }
 
     /// Feature names in model order.
     public var featureNames: [String] { features.map(\.name) }
@@ -49,6 +55,22 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         description = try c.decodeIfPresent(String.self, forKey: .description)
         categories = try c.decodeIfPresent([String].self, forKey: .categories)
         sensitive = try c.decodeIfPresent(Sensitivity.self, forKey: .sensitive)
+    }
+}
+
+/// A named input tensor of a model that carries `width` consecutive features: `[N, width]`, or `[N]` when
+/// `perRowShape` is empty.
+public struct InputTensor: Sendable, Equatable, Codable {
+    public var name: String
+    public var datatype: DataType
+    public var width: Int
+    public var perRowShape: [Int]
+
+    public init(name: String, datatype: DataType, width: Int, perRowShape: [Int]) {
+        self.name = name
+        self.datatype = datatype
+        self.width = width
+        self.perRowShape = perRowShape
     }
 }
 

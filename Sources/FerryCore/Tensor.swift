@@ -9,6 +9,19 @@ public enum TensorData: Sendable, Equatable {
     case float64([Double])
     case bytes([[UInt8]])
 
+    /// Column `j` of row-major data `width` values wide.
+    public func column(_ j: Int, of width: Int) -> TensorData {
+        func pick<T>(_ v: [T]) -> [T] { stride(from: j, to: v.count, by: width).map { v[$0] } }
+        return switch self {
+        case .bool(let v): .bool(pick(v))
+        case .int64(let v): .int64(pick(v))
+        case .uint64(let v): .uint64(pick(v))
+        case .float32(let v): .float32(pick(v))
+        case .float64(let v): .float64(pick(v))
+        case .bytes(let v): .bytes(pick(v))
+        }
+    }
+
     public var count: Int {
         switch self {
         case .bool(let v): v.count

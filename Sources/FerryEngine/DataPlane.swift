@@ -102,7 +102,8 @@ public final class DataPlane: Sendable {
         let v = served.version
         return ModelMetadata(
             name: model, versions: all.map(String.init), platform: Self.platform(v.format),
-            inputs: [.init(name: InputSchema.matrixInputName, datatype: .fp32, shape: [-1, v.inputSchema.features.count])],
+            inputs: v.inputSchema.tensors?.map { .init(name: $0.name, datatype: $0.datatype, shape: [-1] + $0.perRowShape) }
+                ?? [.init(name: InputSchema.matrixInputName, datatype: .fp32, shape: [-1, v.inputSchema.features.count])],
             outputs: v.outputSchema.outputs.map { .init(name: $0.name, datatype: $0.datatype, shape: [-1] + $0.shape) },
             resolvedVersion: v.version, features: v.inputSchema.features)
     }

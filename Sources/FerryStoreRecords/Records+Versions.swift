@@ -9,15 +9,18 @@ package struct InputSchemaRecord: Codable, Sendable, Equatable {
 
     var schemaVersion: Int
     var features: [FeatureSpecRecord]
+    /// Named input tensors (absent for models that take the matrix or per-feature tensors only).
+    var tensors: [InputTensorRecord]?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case features
+        case features, tensors
     }
 
     package init(_ domain: InputSchema) {
         schemaVersion = Self.currentSchemaVersion
         features = domain.features.map(FeatureSpecRecord.init)
+        tensors = domain.tensors?.map(InputTensorRecord.init)
     }
 
     package init(from decoder: any Decoder) throws {
@@ -25,16 +28,45 @@ package struct InputSchemaRecord: Codable, Sendable, Equatable {
         schemaVersion = try Records.schemaVersion(
             in: c, forKey: .schemaVersion, record: "InputSchemaRecord", current: Self.currentSchemaVersion)
         features = try c.decode([FeatureSpecRecord].self, forKey: .features)
+        tensors = try c.decodeIfPresent([InputTensorRecord].self, forKey: .tensors)
     }
 
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.currentSchemaVersion, forKey: .schemaVersion)
         try c.encode(features, forKey: .features)
+        try c.encodeIfPresent(tensors, forKey: .tensors)
     }
 
     package func domain() throws -> InputSchema {
-        InputSchema(features: try features.map { try $0.domain() })
+        InputSchema(features: try features.map { try $0.domain() }, tensors: try tensors?.map { try $0.domain() })
+    }
+}
+
+/// One `InputTensor` of an input schema.
+package struct InputTensorRecord: Codable, Sendable, Equatable {
+    var name: String
+    /// A `DataType` raw value.
+    var datatype: String
+    var width: Int
+    var perRowShape: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case name, datatype, width
+        case perRowShape = "per_row_shape"
+    }
+
+    package init(_ domain: InputTensor) {
+        name = domain.name
+        datatype = domain.datatype.rawValue
+        width = domain.width
+        perRowShape = domain.perRowShape
+    }
+
+    package func domain() throws -> InputTensor {
+        InputTensor(
+            name: name, datatype: try Records.parse(datatype, as: DataType.self, field: "input tensor datatype", in: "InputSchemaRecord"),
+            width: width, perRowShape: perRowShape)
     }
 }
 
