@@ -112,6 +112,12 @@ let package = Package(
             dependencies: ["FerryCore", "FerryRuntimes"],
             path: "benchmarks/trees/ferry"
         ),
+        // In-process ONNX benchmark (benchmarks/onnx/run.sh runs it next to onnxruntime).
+        .executableTarget(
+            name: "ferry-bench-onnx",
+            dependencies: ["FerryCore", "FerryRuntimes"],
+            path: "benchmarks/onnx/ferry"
+        ),
         // Drift benchmark (benchmarks/drift/run.sh runs it next to scipy/numpy and Evidently).
         .executableTarget(
             name: "ferry-bench-drift",

@@ -78,6 +78,9 @@ public struct InputTensor: Sendable, Equatable, Codable {
 public struct OutputSchema: Sendable, Equatable, Codable {
     public var outputs: [OutputSpec]
     public init(outputs: [OutputSpec]) { self.outputs = outputs }
+
+    /// The output that logging, monitoring and V1 answers read (see `Collection<Tensor>.scores`).
+    public var scores: OutputSpec? { outputs.first { $0.datatype == .fp32 || $0.datatype == .fp64 } ?? outputs.first }
 }
 
 /// One output tensor; `shape` is the per-row shape (the batch dimension is implied first).

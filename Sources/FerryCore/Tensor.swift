@@ -54,6 +54,12 @@ public struct Tensor: Sendable, Equatable {
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
+extension Collection where Element == Tensor {
+    /// The output that logging, monitoring and V1 answers read: the first floating-point tensor (a classifier
+    /// exported to ONNX answers its labels first and its probabilities second), else the first.
+    public var scores: Tensor? { first { $0.datatype == .fp32 || $0.datatype == .fp64 } ?? first }
+}
+
 /// A request or tensor parameter value (`{"k": "s" | 1 | 1.5 | true}`).
 public enum ParameterValue: Sendable, Equatable {
     case string(String)

@@ -97,7 +97,7 @@ extension DataPlane {
                 answered.fallbackFrom = chosen.ref
                 answered.fallback = true
             } else {
-                let name = (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.outputs.first?.name ?? "predict"
+                let name = (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.scores?.name ?? "predict"
                 result = constant(fallback.value ?? 0, name)
                 outputs = []
                 answered.servedBy = nil
@@ -177,9 +177,9 @@ extension DataPlane {
         }
     }
 
-    /// The first output tensor's values as numbers (one per row for scalar outputs).
+    /// The score output's values as numbers (one per row for scalar outputs).
     static func firstOutput(_ outputs: [Tensor]) -> [Double] {
-        switch outputs.first?.data {
+        switch outputs.scores?.data {
         case .float32(let v)?: v.map(Double.init)
         case .float64(let v)?: v
         default: []

@@ -242,7 +242,7 @@ public final class DataPlane: Sendable {
             }
             let batch = try served.version.inputSchema.matrix(from: rows, limits: limits)
             let outputs = try await served.predict(batch)
-            guard let first = outputs.first else { throw FerryError(.internal, "model returned no output") }
+            guard let first = outputs.scores else { throw FerryError(.internal, "model returned no output") }
             let values: [Double] = switch first.data {
             case .float32(let v): v.map(Double.init)
             case .float64(let v): v
@@ -279,7 +279,7 @@ public final class DataPlane: Sendable {
     private func record(_ served: ModelManager.Served, _ batch: FeatureMatrix, _ outputs: [Tensor], since start: ContinuousClock.Instant) -> String? {
         guard let log = predictionLog else { return nil }
         let id = Self.predictionID()
-        guard log.sampled(), let first = outputs.first else { return id }
+        guard log.sampled(), let first = outputs.scores else { return id }
         let values: [Double] = switch first.data {
         case .float32(let v): v.map(Double.init)
         case .float64(let v): v

@@ -84,7 +84,7 @@ public final class ModelMonitor: Sendable {
                 features: features.enumerated().map { c, f in
                     Self.profile(f, Self.column(rows, c), sampleCap: Int.max)
                 },
-                outputs: Self.loggedOutputs(rows, names: version.outputSchema.outputs).map {
+                outputs: Self.loggedOutputs(rows, names: version.outputSchema).map {
                     DistributionProfile.numeric($0.name, $0.values, sampleCap: Int.max)
                 },
                 createdBy: "", createdAt: now())
@@ -104,7 +104,7 @@ public final class ModelMonitor: Sendable {
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        let outputColumns = Self.loggedOutputs(current, names: version.outputSchema.outputs)
+        let outputColumns = Self.loggedOutputs(current, names: version.outputSchema)
         let outputResults = zip(reference.outputs, outputColumns).map { DriftAnalysis.numeric(reference: $0, current: $1.values) }
         return DriftReport(
             model: model, version: version.version, against: against, referenceRows: reference.rows,
@@ -220,9 +220,15 @@ public final class ModelMonitor: Sendable {
             }
         }
         let report = try FairnessReport(
-            labels: labeled.map { $0.label == 1 ? 1 : 0 }, predictions: labeled.map { ($0.output.first ?? 0) >= threshold ? 1 : 0 },
+            labels: labeled.map { $0.label == 1 ? 1 : 0 }, predictions: labeled.map { (Self.positiveScore($0.output) ?? 0) >= threshold ? 1 : 0 },
             groups: groups)
         return (version.version, report)
+    }
+
+    /// A binary classifier's score for the positive class: its one output, or the second of two (probabilities
+    /// of both classes, as scikit-learn pipelines answer).
+    static func positiveScore(_ output: [Double]) -> Double? {
+        output.count == 2 ? output[1] : output.first
     }
 
     static func task(_ version: ModelVersion) -> ModelTask {
@@ -233,7 +239,7 @@ public final class ModelMonitor: Sendable {
     static func score(_ rows: [LabeledPrediction], _ task: ModelTask) -> PerformanceReport {
         switch task {
         case .binaryClassification:
-            return .binary(probabilities: rows.map { $0.output.first ?? .nan }, labels: rows.map(\.label))
+            return .binary(probabilities: rows.map { positiveScore($0.output) ?? .nan }, labels: rows.map(\.label))
         case .multiclassClassification:
             // multi:softmax logs the class index; score it as a certain prediction of that class.
             let width = rows.map(\.output.count).max() ?? 0
@@ -297,7 +303,7 @@ public final class ModelMonitor: Sendable {
 
     /// One column per output value: `predict`, or `predict[k]` for a vector output.
     static func outputColumns(_ outputs: [Tensor], rows: Int) -> [(name: String, values: [Double])] {
-        guard let first = outputs.first else { return [] }
+        guard let first = outputs.scores else { return [] }
         let values: [Double] = switch first.data {
         case .float32(let v): v.map(Double.init)
         case .float64(let v): v
@@ -309,9 +315,9 @@ public final class ModelMonitor: Sendable {
         }
     }
 
-    static func loggedOutputs(_ records: [PredictionRecord], names: [OutputSpec]) -> [(name: String, values: [Double])] {
+    static func loggedOutputs(_ records: [PredictionRecord], names: OutputSchema) -> [(name: String, values: [Double])] {
         let width = records.first?.outputs.first?.count ?? 0
-        let base = names.first?.name ?? "predict"
+        let base = names.scores?.name ?? "predict"
         return (0..<width).map { k in
             (width == 1 ? base : "\(base)[\(k)]", records.flatMap { $0.outputs.map { k < $0.count ? $0[k] : .nan } })
         }
