@@ -16,7 +16,7 @@ struct Models: AsyncParsableCommand {
 
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt).") var file: String
-        @Option(help: "Model format: xgboost-json (JSON or UBJSON) or lightgbm-text (default: detected from the file).") var format: String?
+        @Option(help: "Model format: xgboost-json (JSON or UBJSON), lightgbm-text or onnx (default: detected from the file).") var format: String?
         @Option(help: "Description of this version.") var description: String?
         @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
         @Option(help: "JSON file with an input schema ({\"features\": [{\"name\": ..., \"nullable\": ...}]}).") var schema: String?
