@@ -37,16 +37,26 @@ struct CompactForest: Sendable {
                 leafValues.append(0)
             }
         }
+        self.init(nodes: nodes, leafValues: leafValues, roots: forest.roots.map { UInt32($0) })
+    }
+
+    /// Nodes already in the compact form (leaves pointing at themselves), with their leaf values.
+    init(nodes: [Node], leafValues: [Float], roots: [UInt32]) {
         self.nodes = nodes
         self.leafValues = leafValues
-        roots = forest.roots.map { UInt32($0) }
-        depths = forest.roots.map { root in
-            func depth(_ i: Int) -> Int {
-                let n = forest.nodes[i]
-                return n.feature < 0 ? 0 : 1 + max(depth(Int(n.left)), depth(Int(n.right)))
+        self.roots = roots
+        depths = roots.map { root in
+            func depth(_ i: UInt32) -> Int {
+                let n = nodes[Int(i)]
+                return n.left == i ? 0 : 1 + max(depth(n.left), depth(n.right))
             }
-            return depth(Int(root))
+            return depth(root)
         }
+    }
+
+    /// Leaves point at themselves.
+    static func leaf(at index: Int) -> Node {
+        Node(threshold: 0, featureAndFlag: 0, left: UInt32(index), right: UInt32(index))
     }
 
     @inline(__always)

@@ -85,6 +85,14 @@ extension ONNXOperators {
                     for e in 0..<x.count { out[e] = f(x[e], y[e]) }
                     return [.float(out, shape: a.shape)]
                 }
+                // A bias or scale row added to every row ([N, C] with [C] or [1, C]): no offsets to compute.
+                if !y.isEmpty, b.shape.count <= a.shape.count, Array(a.shape.suffix(b.shape.count)) == b.shape
+                    || (b.shape.first == 1 && Array(a.shape.suffix(b.shape.count - 1)) == Array(b.shape.dropFirst())) {
+                    var out = [Float](repeating: 0, count: x.count)
+                    let c = y.count
+                    for start in stride(from: 0, to: x.count, by: c) { for j in 0..<c { out[start + j] = f(x[start + j], y[j]) } }
+                    return [.float(out, shape: a.shape)]
+                }
                 let (v, s) = try Broadcast.zip(x, a.shape, y, b.shape, f)
                 return [.float(v, shape: s)]
             case (.double(let x), .double(let y)):
@@ -183,9 +191,29 @@ extension ONNXOperators {
         }
     }
 
-    /// `x` [m, k] times `y` [k, n], row by row (the inner loop runs along a row of `y`, which vectorizes).
+    /// `x` [m, k] times `y` [k, n], row by row (the inner loop runs along a row of `y`, which vectorizes); with
+    /// `transposeY` (`y` is [n, k], as linear models keep their coefficients) each output is a dot product of two
+    /// contiguous rows.
     static func product<T: Numeric>(_ x: [T], _ y: [T], m: Int, k: Int, n: Int, transposeX: Bool = false, transposeY: Bool = false) -> [T] {
         var out = [T](repeating: 0, count: m * n)
+        if transposeY && !transposeX {
+            x.withUnsafeBufferPointer { x in
+                y.withUnsafeBufferPointer { y in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<m {
+                            let row = x.baseAddress! + i * k
+                            for j in 0..<n {
+                                let column = y.baseAddress! + j * k
+                                var sum: T = 0
+                                for p in 0..<k { sum += row[p] * column[p] }
+                                out[i * n + j] = sum
+                            }
+                        }
+                    }
+                }
+            }
+            return out
+        }
         x.withUnsafeBufferPointer { x in
             y.withUnsafeBufferPointer { y in
                 out.withUnsafeMutableBufferPointer { out in

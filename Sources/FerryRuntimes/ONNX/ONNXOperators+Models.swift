@@ -100,7 +100,10 @@ extension ONNXOperators {
                 if twoFromOne {
                     var both: [Float] = []
                     both.reserveCapacity(rows * 2)
-                    for s in scores { both += transform.twoClassScores(Double(s), secondClass: 1).map(Float.init) }
+                    for s in scores {
+                        let (first, second) = transform.twoClassScores(Double(s), secondClass: 1)
+                        both += [Float(first), Float(second ?? 0)]
+                    }
                     return [labels.output(picks, rows: rows), .float(both, shape: [rows, 2])]
                 }
             } else {
@@ -178,69 +181,73 @@ extension ONNXOperators {
         let transform = try PostTransform(a.string("post_transform", default: "NONE"))
         let binary = classes == 2 && Set(forest.weights.map(\.target)).count == 1
         let allPositive = forest.weights.allSatisfy { $0.weight >= 0 }
+        // Two classes: onnxruntime's FinalizeScores and _set_score_binary (see PostTransform.twoClassScores). The
+        // class-0 sum is the positive score when only one class has weights.
+        @Sendable func twoClasses(_ p: (Double, Double), _ h: (Bool, Bool)) -> (pick: Int, scores: (Double, Double)) {
+            var secondClass = base.isEmpty ? 3 : -1
+            var scored = (h.0 ? p.0 : 0, h.1 ? p.1 : 0)
+            if base.count == 2 {
+                if h.1 {
+                    scored.1 = base[1] + p.0
+                    scored.0 = -scored.1
+                } else {
+                    scored.0 += base[0]
+                }
+            } else if base.count == 1 {
+                scored.0 += base[0]
+            }
+            let one = !h.1 && base.count != 2
+            let positive = h.1 && !one ? scored.1 : (h.0 ? scored.0 : 0)
+            let pick: Int
+            if binary {
+                let threshold = allPositive ? 0.5 : 0.0
+                pick = positive > threshold ? 1 : 0
+                secondClass = (allPositive ? 0 : 2) + (pick == 1 ? 0 : 1)
+            } else {
+                pick = positive > 0 ? 1 : 0
+            }
+            if one {
+                let (first, second) = transform.twoClassScores(scored.0, secondClass: secondClass)
+                return (pick, (first, second ?? 0))
+            }
+            var both = [scored.0, scored.1]
+            transform.apply(&both)
+            return (pick, (both[0], both[1]))
+        }
         return ONNXKernel { inputs in
             let x = try required(inputs, 0, "TreeEnsembleClassifier")
             let (rows, columns) = try matrixShape(x, forest.featureCount, "TreeEnsembleClassifier")
             let single = x.element != .double
             let (scores, has) = forest.scores(try doubles(x, "TreeEnsembleClassifier"), rows: rows, columns: columns, singlePrecision: single)
             var picks: [Int] = []
-            var out: [Double] = []
+            picks.reserveCapacity(rows)
+            var out: [Float] = []
             out.reserveCapacity(rows * classes)
             for r in 0..<rows {
-                var p = Array(scores[(r * classes)..<((r + 1) * classes)])
-                var h = Array(has[(r * classes)..<((r + 1) * classes)])
-                if classes != 2 {
-                    for k in base.indices where k < classes {
-                        p[k] = h[k] ? p[k] + base[k] : base[k]
-                        h[k] = true
-                    }
-                    var best = -1
-                    for k in 0..<classes where h[k] && (best < 0 || p[k] > p[best]) { best = k }
-                    guard best >= 0 else { throw ONNXError.message("no tree gave a score to any class") }
-                    picks.append(classes == 1 ? (p[0] > 0 ? 1 : 0) : best)
-                    transform.apply(&p)
-                    out += p
+                if classes == 2 {
+                    let (pick, (a, b)) = twoClasses((scores[r * 2], scores[r * 2 + 1]), (has[r * 2], has[r * 2 + 1]))
+                    picks.append(pick)
+                    out.append(Float(a))
+                    out.append(Float(b))
                     continue
                 }
-                // Two classes: onnxruntime's FinalizeScores and _set_score_binary (see PostTransform.twoClassScores).
-                var secondClass = base.isEmpty ? 3 : -1
-                var scored = [h[0] ? p[0] : 0, h[1] ? p[1] : 0]
-                if base.count == 2 {
-                    if h[1] {
-                        scored[1] = base[1] + p[0]
-                        scored[0] = -scored[1]
-                    } else {
-                        scored[0] += base[0]
-                    }
-                } else if base.count == 1 {
-                    scored[0] += base[0]
+                var p = Array(scores[(r * classes)..<((r + 1) * classes)])
+                var h = Array(has[(r * classes)..<((r + 1) * classes)])
+                for k in base.indices where k < classes {
+                    p[k] = h[k] ? p[k] + base[k] : base[k]
+                    h[k] = true
                 }
-                let one = !h[1] && base.count != 2
-                let positive = h[1] && !one ? scored[1] : (h[0] ? scored[0] : 0)
-                if binary {
-                    if allPositive {
-                        secondClass = positive > 0.5 ? 0 : 1
-                        picks.append(positive > 0.5 ? 1 : 0)
-                    } else {
-                        secondClass = positive > 0 ? 2 : 3
-                        picks.append(positive > 0 ? 1 : 0)
-                    }
-                } else {
-                    picks.append(positive > 0 ? 1 : 0)
-                }
-                if one {
-                    var two = transform.twoClassScores(scored[0], secondClass: secondClass)
-                    if two.count == 1 { two.append(0) }
-                    out += two
-                } else {
-                    transform.apply(&scored)
-                    out += scored
-                }
+                var best = -1
+                for k in 0..<classes where h[k] && (best < 0 || p[k] > p[best]) { best = k }
+                guard best >= 0 else { throw ONNXError.message("no tree gave a score to any class") }
+                picks.append(classes == 1 ? (p[0] > 0 ? 1 : 0) : best)
+                transform.apply(&p)
+                out += p.map(Float.init)
             }
             // Two classes outside the binary case name their label 0/1 literally (string labels by index).
             let literal = classes == 2 && !binary && labels.strings.isEmpty
             let labelOutput = literal ? ONNXArray.int64(picks.map(Int64.init), shape: [rows]) : labels.output(picks, rows: rows)
-            return [labelOutput, .float(out.map(Float.init), shape: [rows, classes])]
+            return [labelOutput, .float(out, shape: [rows, classes])]
         }
     }
 }
@@ -308,18 +315,16 @@ enum PostTransform: Sendable, Equatable {
     /// The two scores of a binary classifier that computed one (`write_scores` with `add_second_class`): 0 and 1
     /// (non-negative weights) give [1 - s, s], 2 and 3 (mixed signs) [-s, s], each [σ(-s), σ(s)] under LOGISTIC;
     /// PROBIT writes the first column only; -1 writes s alone.
-    func twoClassScores(_ score: Double, secondClass: Int) -> [Double] {
+    func twoClassScores(_ score: Double, secondClass: Int) -> (Double, Double?) {
         let s = Float(score)
-        if self == .probit { return [Double(Self.probit(s))] }
+        if self == .probit { return (Double(Self.probit(s)), nil) }
         switch secondClass {
         case 0, 1:
-            return self == .logistic ? [Double(Self.logistic(-s)), Double(Self.logistic(s))] : [Double(1 - s), Double(s)]
+            return self == .logistic ? (Double(Self.logistic(-s)), Double(Self.logistic(s))) : (Double(1 - s), Double(s))
         case 2, 3:
-            return self == .logistic ? [Double(Self.logistic(-s)), Double(Self.logistic(s))] : [Double(-s), Double(s)]
+            return self == .logistic ? (Double(Self.logistic(-s)), Double(Self.logistic(s))) : (Double(-s), Double(s))
         default:
-            var row = [score]
-            apply(&row)
-            return row
+            return (score, nil)
         }
     }
 }

@@ -13,12 +13,12 @@ extension ONNXOperators {
                 guard offset.count <= 1 || offset.count == c, scale.count <= 1 || scale.count == c else {
                     throw ONNXError.message("Scaler has \(offset.count) offsets and \(scale.count) scales for \(c) columns")
                 }
+                let width = max(c, 1)
+                let o = (0..<width).map { offset.isEmpty ? 0 : offset.count == 1 ? offset[0] : offset[$0] }
+                let s = (0..<width).map { scale.isEmpty ? 1 : scale.count == 1 ? scale[0] : scale[$0] }
                 var out = [Float](repeating: 0, count: v.count)
-                for e in v.indices {
-                    let j = e % max(c, 1)
-                    let o = offset.isEmpty ? 0 : offset.count == 1 ? offset[0] : offset[j]
-                    let s = scale.isEmpty ? 1 : scale.count == 1 ? scale[0] : scale[j]
-                    out[e] = (v[e] - o) * s
+                for start in stride(from: 0, to: v.count, by: width) {
+                    for j in 0..<width { out[start + j] = (v[start + j] - o[j]) * s[j] }
                 }
                 return [.float(out, shape: x.shape)]
             }

@@ -20,16 +20,16 @@ extension ONNXOperators {
             degree = p.count > 2 ? p[2] : 0
         }
 
-        func callAsFunction(_ x: UnsafeBufferPointer<Float>, _ sv: ArraySlice<Float>) -> Float {
-            var i = sv.startIndex
+        /// k(x, sv) for `count` features.
+        func callAsFunction(_ x: UnsafePointer<Float>, _ sv: UnsafePointer<Float>, count: Int) -> Float {
             switch kind {
             case .rbf:
                 var sum: Float = 0
-                for v in x { let d = v - sv[i]; sum += d * d; i += 1 }
+                for i in 0..<count { let d = x[i] - sv[i]; sum += d * d }
                 return Foundation.exp(-gamma * sum)
             default:
                 var dot: Float = 0
-                for v in x { dot += v * sv[i]; i += 1 }
+                for i in 0..<count { dot += x[i] * sv[i] }
                 switch kind {
                 case .linear: return dot
                 case .poly:
@@ -97,8 +97,10 @@ extension ONNXOperators {
             var kernels = [Float](repeating: 0, count: vectorCount)
             for r in 0..<rows {
                 values.withUnsafeBufferPointer { all in
-                    let row = UnsafeBufferPointer(rebasing: all[(r * features)..<((r + 1) * features)])
-                    for v in 0..<vectorCount { kernels[v] = kernel(row, vectors[(v * features)..<((v + 1) * features)]) }
+                    vectors.withUnsafeBufferPointer { sv in
+                        let row = all.baseAddress! + r * features
+                        for v in 0..<vectorCount { kernels[v] = kernel(row, sv.baseAddress! + v * features, count: features) }
+                    }
                 }
                 var votes = [Int](repeating: 0, count: k)
                 var decisions: [Float] = []
@@ -132,8 +134,8 @@ extension ONNXOperators {
                     out += probabilities.map(Float.init)
                 } else if k == 2 {
                     let s = Double(decisions[0])
-                    out += transform.twoClassScores(s, secondClass: transform == .none ? 2 : 0).map(Float.init)
-                    if transform == .probit { out.append(0) }
+                    let (first, second) = transform.twoClassScores(s, secondClass: transform == .none ? 2 : 0)
+                    out += [Float(first), Float(second ?? 0)]
                 } else {
                     var row = decisions.map(Double.init)
                     transform.apply(&row)
@@ -198,16 +200,18 @@ extension ONNXOperators {
             let values = try x.floats("SVMRegressor")
             var out = [Float](repeating: 0, count: rows)
             values.withUnsafeBufferPointer { all in
+                vectors.withUnsafeBufferPointer { sv in
                 for r in 0..<rows {
-                    let row = UnsafeBufferPointer(rebasing: all[(r * features)..<((r + 1) * features)])
+                    let row = all.baseAddress! + r * features
                     var y: Float = 0
                     if supports == 0 {
                         for j in 0..<features { y += row[j] * coefficients[j] }
                     } else {
-                        for v in 0..<supports { y += coefficients[v] * kernel(row, vectors[(v * features)..<((v + 1) * features)]) }
+                        for v in 0..<supports { y += coefficients[v] * kernel(row, sv.baseAddress! + v * features, count: features) }
                     }
                     y += rho[0]
                     out[r] = oneClass ? (y > 0 ? 1 : -1) : y
+                }
                 }
             }
             return [.float(out, shape: [rows, 1])]

@@ -216,6 +216,21 @@ struct ONNXModel: Predictor {
         return try inputs.map { input in
             let k = input.columns.count
             let shape = input.rank == 1 ? [rows.count] : [rows.count, k]
+            if input.element == .float {
+                // The common case, without an intermediate copy.
+                var floats = [Float](repeating: 0, count: rows.count * k)
+                batch.values.withUnsafeBufferPointer { x in
+                    floats.withUnsafeMutableBufferPointer { out in
+                        var o = 0
+                        for r in rows {
+                            let row = x.baseAddress! + r * f + input.columns.lowerBound
+                            for c in 0..<k { out[o + c] = Float(row[c]) }
+                            o += k
+                        }
+                    }
+                }
+                return .float(floats, shape: shape)
+            }
             var values: [Double] = []
             values.reserveCapacity(rows.count * k)
             for r in rows { for c in input.columns { values.append(batch.values[r * f + c]) } }

@@ -29,6 +29,9 @@ struct ONNXTreeEnsemble: Sendable {
     let targets: Int
     let aggregate: Aggregate
     let featureCount: Int
+    /// The fast layout (`CompactForest`) when every split is an ordered comparison, every leaf writes one weight and
+    /// each tree one target, and the ensemble sums or averages; float inputs run on it.
+    let compact: (forest: CompactForest, groups: [Int32], targetsWritten: [Bool])?
 
     init(nodes: [Node], roots: [Int32], weights: [(target: Int32, weight: Double)], sets: [Double], targets: Int,
          aggregate: Aggregate) throws {
@@ -48,6 +51,63 @@ struct ONNXTreeEnsemble: Sendable {
             throw ONNXError.message("a leaf weight names target \(w.target) of \(targets)")
         }
         try Self.checkAcyclic(nodes, roots: roots)
+        compact = Self.compacted(nodes, roots: roots, weights: weights, targets: targets, aggregate: aggregate)
+    }
+
+    /// Each tree in CompactForest's layout, where "go left" is `v < threshold` (NaN left when flagged): x <= t is
+    /// x < nextUp(t) in float; >= and > swap the branches. Nil when the ensemble does not fit it.
+    static func compacted(_ nodes: [Node], roots: [Int32], weights: [(target: Int32, weight: Double)], targets: Int,
+                          aggregate: Aggregate) -> (forest: CompactForest, groups: [Int32], targetsWritten: [Bool])? {
+        guard aggregate == .sum || aggregate == .average else { return nil }
+        var compact: [CompactForest.Node] = []
+        var leaves: [Float] = []
+        var compactRoots: [UInt32] = []
+        var groups: [Int32] = []
+        var written = [Bool](repeating: false, count: targets)
+        for root in roots {
+            // Each tree is copied on its own (trees may share nodes in ONNX; the copy never does).
+            var target: Int32?
+            func copy(_ i: Int) -> UInt32? {
+                let n = nodes[i]
+                let index = compact.count
+                if n.mode == .leaf {
+                    guard n.count == 1 else { return nil }
+                    let w = weights[Int(n.start)]
+                    guard target == nil || target == w.target else { return nil }
+                    target = w.target
+                    compact.append(CompactForest.leaf(at: index))
+                    leaves.append(Float(w.weight))
+                    return UInt32(index)
+                }
+                // An infinite threshold (a split for missing values only) is kept: x <= +inf is x < +inf for every
+                // finite x, and `scores` runs rows with an infinite value on the generic path.
+                let t = Float(n.threshold)
+                guard !t.isNaN, n.feature < 0x7FFF_FFFF else { return nil }
+                let swap: Bool
+                let threshold: Float
+                switch n.mode {
+                case .leq: (swap, threshold) = (false, t.nextUp)
+                case .lt: (swap, threshold) = (false, t)
+                case .gte: (swap, threshold) = (true, t)
+                case .gt: (swap, threshold) = (true, t.nextUp)
+                default: return nil
+                }
+                // NaN goes to the true branch when tracked, else to the false one.
+                let nanLeft = swap ? !n.missingTracksTrue : n.missingTracksTrue
+                compact.append(CompactForest.Node(
+                    threshold: threshold, featureAndFlag: UInt32(n.feature) | (nanLeft ? 0x8000_0000 : 0), left: 0, right: 0))
+                leaves.append(0)
+                guard let a = copy(Int(swap ? n.falseChild : n.trueChild)), let b = copy(Int(swap ? n.trueChild : n.falseChild)) else { return nil }
+                compact[index].left = a
+                compact[index].right = b
+                return UInt32(index)
+            }
+            guard let r = copy(Int(root)), let target else { return nil }
+            compactRoots.append(r)
+            groups.append(target)
+            written[Int(target)] = true
+        }
+        return (CompactForest(nodes: compact, leafValues: leaves, roots: compactRoots), groups, written)
     }
 
     static func checkAcyclic(_ nodes: [Node], roots: [Int32]) throws {
@@ -88,6 +148,9 @@ struct ONNXTreeEnsemble: Sendable {
     /// `singlePrecision`: the input is not double, so values, thresholds and sums are float32 (onnxruntime's
     /// ThresholdType follows the input type).
     func scores(_ x: [Double], rows: Int, columns: Int, singlePrecision: Bool) -> (scores: [Double], hasScore: [Bool]) {
+        if singlePrecision, let compact, !x.contains(where: \.isInfinite) {
+            return compactScores(compact, x, rows: rows, columns: columns)
+        }
         var scores = [Double](repeating: 0, count: rows * targets)
         var has = [Bool](repeating: false, count: rows * targets)
         var row = [Double](repeating: 0, count: columns)
@@ -132,6 +195,32 @@ struct ONNXTreeEnsemble: Sendable {
 }
 
 extension ONNXTreeEnsemble {
+    func compactScores(_ compact: (forest: CompactForest, groups: [Int32], targetsWritten: [Bool]), _ x: [Double],
+                       rows: Int, columns: Int) -> (scores: [Double], hasScore: [Bool]) {
+        var sums = [Float](repeating: 0, count: rows * targets)
+        let block = 64
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block * max(columns, 1)) { buffer in
+            sums.withUnsafeMutableBufferPointer { out in
+                var start = 0
+                while start < rows {
+                    let end = min(start + block, rows)
+                    for i in 0..<((end - start) * columns) { buffer[i] = Float(x[start * columns + i]) }
+                    compact.forest.accumulate(
+                        buffer.baseAddress!, rows: end - start, featureCount: columns, out: out.baseAddress! + start * targets,
+                        outputs: targets, groups: compact.groups, weights: nil)
+                    start = end
+                }
+            }
+        }
+        if aggregate == .average {
+            let n = Float(roots.count)
+            for i in sums.indices { sums[i] /= n }
+        }
+        var has = [Bool](repeating: false, count: rows * targets)
+        for r in 0..<rows { for t in 0..<targets { has[r * targets + t] = compact.targetsWritten[t] } }
+        return (sums.map(Double.init), has)
+    }
+
     /// A regressor's outputs from the aggregated scores (onnxruntime's `FinalizeScores1` / `FinalizeScores`): the
     /// base value added; with one target only PROBIT is applied; with several, a target no leaf reached is 0
     /// (its base value dropped) and then every transform applies.
