@@ -77,8 +77,9 @@ public final class PostgresCoordinator: Leadership, Sendable {
         while !Task.isCancelled {
             if stopping.load(ordering: .acquiring) {
                 if isLeader {
-                    try await PostgresDatabase.execute(connection, "SELECT pg_advisory_unlock(\(Self.leaderLockKey))", logger)
+                    // Stop acting as the leader before the lock is free, so no two replicas ever both believe they lead.
                     step(down: "shutting down")
+                    try await PostgresDatabase.execute(connection, "SELECT pg_advisory_unlock(\(Self.leaderLockKey))", logger)
                 }
                 return
             }
