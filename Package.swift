@@ -144,7 +144,8 @@ let package = Package(
                 "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryServer", "FerryTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

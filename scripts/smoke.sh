@@ -68,6 +68,32 @@ export FERRY_SERVER=$server
 "$FERRY" predict fraud --csv examples/fraud/rows.csv
 "$FERRY" models register fraud examples/fraud/model.json --description "same bytes, second version" --alias staging
 "$FERRY" alias set fraud production 2 --reason "smoke test"
+
+# MLflow model folders: the xgboost, lightgbm and onnx flavors register with their signature as the schema and a
+# logged model's run, params and metrics as lineage; pickles and external ONNX data are refused with the way out.
+mlflow=Tests/FerryHTTPTests/Fixtures/mlflow
+"$FERRY" models register mlflow-xgb "$mlflow/xgboost" --json > "$work/mlflow-xgb.json" || fail "MLflow xgboost folder refused"
+"$FERRY" models register mlflow-lgb "$mlflow/lightgbm" --json > "$work/mlflow-lgb.json" || fail "MLflow lightgbm folder refused"
+"$FERRY" models register mlflow-onnx "$mlflow/onnx" --json > "$work/mlflow-onnx.json" || fail "MLflow onnx folder refused"
+logged="$work/mlruns/1/models/m-454ff7b2019047ef8e02e717142775ff"
+mkdir -p "$logged" && cp -r "$mlflow/xgboost_logged" "$logged/artifacts" && cp -r "$mlflow/xgboost_logged_record/." "$logged/"
+"$FERRY" models register mlflow-xgb "$logged/artifacts" --json > "$work/mlflow-logged.json" || fail "a logged MLflow model refused"
+python3 - "$work" <<'PY' || fail "MLflow folders registered wrongly"
+import json, sys
+work = sys.argv[1]
+xgb, lgb, onnx, logged = (json.load(open(f"{work}/mlflow-{n}.json")) for n in ("xgb", "lgb", "onnx", "logged"))
+assert xgb["format"] == "xgboost-json", xgb["format"]
+assert [f["name"] for f in xgb["input_schema"]["features"]] == ["amount", "distance_km", "hour", "velocity"], xgb["input_schema"]
+assert [f["datatype"] for f in lgb["input_schema"]["features"]] == ["FP64", "FP64", "INT64", "FP64"], lgb["input_schema"]
+assert lgb["format"] == "lightgbm-text" and onnx["format"] == "onnx"
+assert logged["lineage"]["run"] == "mlflow:f7375845fe6c433eba31940bf1a36552", logged["lineage"]
+assert logged["metrics"]["val_accuracy"] == 0.8 and logged["params"]["max_depth"] == "3", (logged["metrics"], logged["params"])
+print("MLflow folders: xgboost, lightgbm, onnx and a logged model registered with schema and lineage")
+PY
+for refused in "sklearn:export it to ONNX" "lightgbm_pickled:log the Booster instead" "onnx_external:save_as_external_data=False"; do
+  if "$FERRY" models register mlflow-bad "$mlflow/${refused%%:*}" > "$work/refused.txt" 2>&1; then fail "MLflow folder ${refused%%:*} was registered"; fi
+  grep -q "${refused#*:}" "$work/refused.txt" || fail "unclear refusal of ${refused%%:*}: $(cat "$work/refused.txt")"
+done
 "$FERRY" alias history fraud
 "$FERRY" models show fraud
 "$FERRY" predict fraud --version staging --input examples/fraud/request-v1.json

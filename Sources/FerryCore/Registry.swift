@@ -62,10 +62,13 @@ public struct Lineage: Sendable, Equatable, Codable {
     public var trainingData: String?
     public var trainingDataDigest: String?
     public var code: String?
-    public init(trainingData: String? = nil, trainingDataDigest: String? = nil, code: String? = nil) {
+    /// The experiment-tracking run that produced the model (e.g. `mlflow:<run_id>`).
+    public var run: String?
+    public init(trainingData: String? = nil, trainingDataDigest: String? = nil, code: String? = nil, run: String? = nil) {
         self.trainingData = trainingData
         self.trainingDataDigest = trainingDataDigest
         self.code = code
+        self.run = run
     }
 }
 

@@ -281,16 +281,21 @@ public final class Registry: Sendable {
         }
         let derivedNames = derived.featureNames
         let anonymous = derivedNames.enumerated().allSatisfy { $0.element == "f\($0.offset)" }
+        var merged = override
         for (i, feature) in override.features.enumerated() {
-            try Model.validateFeature(feature, index: i)
+            // A string input of the model (an ONNX graph's) stays one; everything else must be numeric.
+            if feature.datatype != .bytes || derived.features[i].datatype != .bytes { try Model.validateFeature(feature, index: i) }
             if !anonymous && feature.name != derivedNames[i] {
                 throw FerryError.invalid("inputSchema feature \(i) is '\(feature.name)' but the model names it '\(derivedNames[i])'")
             }
+            if feature.categories == nil { merged.features[i].categories = derived.features[i].categories }
         }
         if Set(override.featureNames).count != override.features.count {
             throw FerryError.invalid("inputSchema has duplicate feature names")
         }
-        return override
+        // The model's own named input tensors (an ONNX graph's) are what its clients send.
+        merged.tensors = override.tensors ?? derived.tensors
+        return merged
     }
 }
 

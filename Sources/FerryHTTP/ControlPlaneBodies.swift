@@ -48,18 +48,20 @@ enum API {
         var trainingData: String?
         var trainingDataDigest: String?
         var code: String?
+        var run: String?
 
         enum CodingKeys: String, CodingKey {
-            case trainingData = "training_data", trainingDataDigest = "training_data_digest", code
+            case trainingData = "training_data", trainingDataDigest = "training_data_digest", code, run
         }
 
         init(_ l: Lineage) {
             trainingData = l.trainingData
             trainingDataDigest = l.trainingDataDigest
             code = l.code
+            run = l.run
         }
 
-        var domain: Lineage { Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code) }
+        var domain: Lineage { Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run) }
     }
 
     struct ArtifactBody: Codable, Sendable {

@@ -178,10 +178,11 @@ package struct LineageRecord: Codable, Sendable, Equatable {
     var trainingData: String?
     var trainingDataDigest: String?
     var code: String?
+    var run: String?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case trainingData = "trainingData", trainingDataDigest = "trainingDataDigest", code = "code"
+        case trainingData = "trainingData", trainingDataDigest = "trainingDataDigest", code = "code", run = "run"
     }
 
     package init(_ domain: Lineage) {
@@ -189,6 +190,7 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         trainingData = domain.trainingData
         trainingDataDigest = domain.trainingDataDigest
         code = domain.code
+        run = domain.run
     }
 
     package init(from decoder: any Decoder) throws {
@@ -198,6 +200,7 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         trainingData = try c.decodeIfPresent(String.self, forKey: .trainingData)
         trainingDataDigest = try c.decodeIfPresent(String.self, forKey: .trainingDataDigest)
         code = try c.decodeIfPresent(String.self, forKey: .code)
+        run = try c.decodeIfPresent(String.self, forKey: .run)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -206,10 +209,11 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(trainingData, forKey: .trainingData)
         try c.encodeIfPresent(trainingDataDigest, forKey: .trainingDataDigest)
         try c.encodeIfPresent(code, forKey: .code)
+        try c.encodeIfPresent(run, forKey: .run)
     }
 
     package func domain() throws -> Lineage {
-        Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code)
+        Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run)
     }
 }
 

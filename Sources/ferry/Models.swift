@@ -11,11 +11,17 @@ struct Models: AsyncParsableCommand {
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a model file as a new version (creating the model if needed).",
-            discussion: "Example: ferry models register fraud examples/fraud/model.json --alias staging"
+            discussion: """
+                Example: ferry models register fraud examples/fraud/model.json --alias staging
+
+                An MLflow model folder (the one with the MLmodel file) registers its xgboost, lightgbm or onnx \
+                flavor, with the signature's named columns as the input schema and the run id, params and \
+                metrics as lineage: ferry models register fraud mlruns/1/models/m-…/artifacts
+                """
         )
 
         @Argument(help: "Model name.") var name: String
-        @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt).") var file: String
+        @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt, model.onnx) or of an MLflow model folder.") var file: String
         @Option(help: "Model format: xgboost-json (JSON or UBJSON), lightgbm-text or onnx (default: detected from the file).") var format: String?
         @Option(help: "Description of this version.") var description: String?
         @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
@@ -31,11 +37,15 @@ struct Models: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            guard let artifact = FileManager.default.contents(atPath: file) else {
+            let mlflow = MLflowModel.isFolder(file) ? try MLflowModel(folder: file) : nil
+            guard let artifact = mlflow?.artifact ?? FileManager.default.contents(atPath: file) else {
                 throw ValidationError("cannot read model file '\(file)'")
             }
             var body: [String: Any] = ["artifact": artifact.base64EncodedString()]
-            if let format { body["format"] = format }
+            if let format = format ?? mlflow?.format { body["format"] = format }
+            if let features = mlflow?.features, schema == nil { body["input_schema"] = ["features": features] }
+            if let mlflow, !mlflow.params.isEmpty { body["params"] = mlflow.params }
+            if let mlflow, !mlflow.metrics.isEmpty { body["metrics"] = mlflow.metrics }
             if let description { body["description"] = description }
             if !alias.isEmpty { body["aliases"] = alias }
             if let schema {
@@ -48,6 +58,7 @@ struct Models: AsyncParsableCommand {
             if let params { body["params"] = try Self.jsonObject(params, option: "--params") }
             if let metrics { body["metrics"] = try Self.jsonObject(metrics, option: "--metrics") }
             var lineage: [String: String] = [:]
+            if let run = mlflow?.runID { lineage["run"] = "mlflow:\(run)" }
             if let trainingData { lineage["training_data"] = trainingData }
             if let trainingDataDigest { lineage["training_data_digest"] = trainingDataDigest }
             if let code { lineage["code"] = code }

@@ -84,6 +84,25 @@ struct ONNXServingTests {
         }
     }
 
+    /// A schema given at registration (descriptions, sensitivity) keeps what the graph says: its named input
+    /// tensors and the string inputs' categories.
+    @Test func aGivenSchemaKeepsTheGraphsInputTensorsAndCategories() async throws {
+        let model = try Data(contentsOf: Self.fixtures.appendingPathComponent("columns_rf.onnx")).base64EncodedString()
+        try await withFerry { client, _ in
+            let features = #"[{"name": "age", "description": "years"}, {"name": "income"}, {"name": "score"}, {"name": "color", "datatype": "BYTES"}, {"name": "city", "datatype": "BYTES", "sensitive": "hash"}]"#
+            let registered = try await client.post("/api/v1/models/churn/versions", #"{"artifact": "\#(model)", "input_schema": {"features": \#(features)}}"#)
+            #expect(registered.status == .created, "\(registered.text)")
+            let schema = registered.json["input_schema"] as? [String: Any]
+            let listed = schema?["features"] as? [[String: Any]] ?? []
+            #expect(listed.first?["description"] as? String == "years")
+            #expect((listed.last?["categories"] as? [String])?.contains("paris") == true, "\(listed)")
+            let metadata = try await client.get("/v2/models/churn")
+            #expect((metadata.json["inputs"] as? [[String: Any]])?.map { $0["name"] as? String } == ["age", "income", "score", "color", "city"])
+            let numeric = try await client.post("/api/v1/models/churn/versions", #"{"artifact": "\#(model)", "input_schema": {"features": [{"name": "age", "datatype": "BYTES"}, {"name": "income"}, {"name": "score"}, {"name": "color"}, {"name": "city"}]}}"#)
+            #expect(numeric.status == .badRequest && numeric.errorMessage.contains("'age' has datatype BYTES"), "\(numeric.text)")
+        }
+    }
+
     @Test func aModelWithAnUnsupportedOperatorIsRefusedAndNothingIsRegistered() async throws {
         let model = onnxModelWithOperator("LSTM")
         try await withFerry { client, _ in
