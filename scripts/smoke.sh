@@ -90,6 +90,18 @@ assert logged["lineage"]["run"] == "mlflow:f7375845fe6c433eba31940bf1a36552", lo
 assert logged["metrics"]["val_accuracy"] == 0.8 and logged["params"]["max_depth"] == "3", (logged["metrics"], logged["params"])
 print("MLflow folders: xgboost, lightgbm, onnx and a logged model registered with schema and lineage")
 PY
+# A remote backend: this server's own fraud model called over HTTP as if it were a GPU node (its key from the
+# server's environment), answering what the local version answers.
+"$FERRY" models register fraud-remote --remote "$server" --remote-model fraud --remote-header 'Authorization: Bearer ${FERRY_API_KEY}' \
+  || fail "remote version refused"
+remote_answer=$(curl -sf "${auth[@]}" "$server/v2/models/fraud-remote/infer" -d @examples/fraud/request.json) || fail "remote version did not answer"
+local_answer=$(curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
+python3 - "$remote_answer" "$local_answer" <<'PY' || fail "remote and local answers differ"
+import json, sys
+remote, local = (json.loads(a)["outputs"][0]["data"] for a in sys.argv[1:3])
+assert remote == local, (remote[:3], local[:3])
+print(f"remote backend: {len(remote)} rows equal to the local version's")
+PY
 for refused in "sklearn:export it to ONNX" "lightgbm_pickled:log the Booster instead" "onnx_external:save_as_external_data=False"; do
   if "$FERRY" models register mlflow-bad "$mlflow/${refused%%:*}" > "$work/refused.txt" 2>&1; then fail "MLflow folder ${refused%%:*} was registered"; fi
   grep -q "${refused#*:}" "$work/refused.txt" || fail "unclear refusal of ${refused%%:*}: $(cat "$work/refused.txt")"

@@ -103,10 +103,14 @@ public protocol ModelRuntime: Sendable {
     func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor
     /// Whether the bytes look like this runtime's format (used when a registration names no format).
     func recognizes(_ artifact: Data) -> Bool
+    /// Completes an artifact before it is inspected and stored, where that needs I/O (a remote backend's
+    /// descriptor gets the remote's inputs and outputs). Most runtimes return it unchanged.
+    func prepare(_ artifact: Data, options: [String: String]) async throws -> Data
 }
 
 extension ModelRuntime {
     public func recognizes(_ artifact: Data) -> Bool { false }
+    public func prepare(_ artifact: Data, options: [String: String]) async throws -> Data { artifact }
     public func inspect(_ artifact: Data) throws -> ModelDescription { try inspect(artifact, options: [:]) }
     public func load(_ artifact: Data) async throws -> any Predictor { try await load(artifact, options: [:]) }
 
@@ -124,6 +128,12 @@ public protocol Explainer: Predictor {
     /// Contributions of shape `[rows, groups, features + 1]`: one value per feature then the bias, per output
     /// group (class); for each row and group they sum to the model's raw (margin) output.
     func contributions(_ batch: FeatureMatrix) throws -> (values: [Double], groups: Int)
+}
+
+/// A predictor whose answers come from another server (a remote inference backend): asked asynchronously, so a
+/// request waiting on the network holds no thread.
+public protocol RemotePredictor: Predictor {
+    func predictRemotely(_ batch: FeatureMatrix) async throws -> [Tensor]
 }
 
 /// A loaded model that predicts on a batch of rows.

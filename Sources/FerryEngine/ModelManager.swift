@@ -24,6 +24,7 @@ public final class ModelManager: Sendable {
         /// Predicts through the batcher when batching is on.
         @inline(__always)
         func predict(_ batch: FeatureMatrix) async throws -> [Tensor] {
+            if let remote = predictor as? any RemotePredictor { return try await remote.predictRemotely(batch) }
             if let batcher { return try await batcher.predict(batch) }
             return try predictor.predict(batch)
         }
@@ -275,9 +276,13 @@ public final class ModelManager: Sendable {
             guard predictor.featureCount == version.inputSchema.features.count else {
                 throw FerryError(.internal, "the artifact has \(predictor.featureCount) features but the registered schema has \(version.inputSchema.features.count)")
             }
-            // Warm-up: one synthetic row through the whole predictor before the version is reported ready.
-            let row = FeatureMatrix(rows: 1, columns: predictor.featureCount, values: .init(repeating: 0, count: predictor.featureCount))
-            _ = try predictor.predict(row)
+            // Warm-up: one synthetic row through the whole predictor before the version is reported ready. A remote
+            // version was checked against its server's metadata while loading; no synthetic traffic goes out.
+            let remote = predictor is any RemotePredictor
+            if !remote {
+                let row = FeatureMatrix(rows: 1, columns: predictor.featureCount, values: .init(repeating: 0, count: predictor.featureCount))
+                _ = try predictor.predict(row)
+            }
             logger.info("model loaded", metadata: [
                 "model": "\(version.model)", "version": "\(version.version)",
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
@@ -286,7 +291,7 @@ public final class ModelManager: Sendable {
             return Served(
                 version: version, predictor: predictor, metrics: counters,
                 admission: VersionGuard(label: label, policy: serving),
-                batcher: serving.batchMaxRows > 1
+                batcher: serving.batchMaxRows > 1 && !remote
                     ? Batcher(predictor: predictor, maxRows: serving.batchMaxRows, maxDelay: .microseconds(Int64(serving.batchMaxDelay * 1e6)))
                     : nil)
         } catch let error as FerryError {

@@ -117,13 +117,16 @@ public final class Registry: Sendable {
     /// aliases in one transaction: a registration that is refused (a bad artifact or alias, an alias that needs a
     /// signature) leaves nothing behind. Creates the model when it does not exist yet. When the new version becomes
     /// what the model name serves, it is loaded and warmed before this returns.
-    public func register(_ new: NewVersion) async throws -> ModelVersion {
+    public func register(_ given: NewVersion) async throws -> ModelVersion {
+        var new = given
         try Model.validate(name: new.model, field: "model name")
         for alias in new.aliases { try Model.validate(name: alias, field: "alias") }
         if Set(new.aliases).count != new.aliases.count { throw FerryError.invalid("field 'aliases' names an alias twice") }
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
         let format = try new.format ?? runtimes.detectFormat(new.artifact)
         let runtime = try runtimes.runtime(for: format)
+        new.artifact = try await runtime.prepare(new.artifact, options: new.runtimeOptions)
+        let requestedAliases = new.aliases
         let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
         let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
         if !new.features.isEmpty {
@@ -164,7 +167,7 @@ public final class Registry: Sendable {
                     "format": .string(stored.format.rawValue), "sha256": .string(stored.artifact.sha256),
                     "size": .number(Double(stored.artifact.size)), "runtime_options": try JSONValue(encoding: stored.runtimeOptions),
                     "signed_by": stored.signature.map { .string($0.keyID) } ?? .null,
-                    "aliases": .array(new.aliases.map { .string($0) }),
+                    "aliases": .array(requestedAliases.map { .string($0) }),
                 ])
         }
         logger.info("version registered", metadata: [

@@ -79,7 +79,7 @@ public struct FerryServer: Sendable {
         }
         // Changes committed from here on are followed; what was committed before is what the loading below reads.
         let head = try await store.latestAuditSeq()
-        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), ONNXRuntime()] + configuration.extraRuntimes)
+        let runtimes = RuntimeCatalog([XGBoostRuntime(), LightGBMRuntime(), ONNXRuntime(), RemoteRuntime()] + configuration.extraRuntimes)
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
             metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,

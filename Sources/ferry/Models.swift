@@ -17,11 +17,21 @@ struct Models: AsyncParsableCommand {
                 An MLflow model folder (the one with the MLmodel file) registers its xgboost, lightgbm or onnx \
                 flavor, with the signature's named columns as the input schema and the run id, params and \
                 metrics as lineage: ferry models register fraud mlruns/1/models/m-…/artifacts
+
+                A version served by a remote Open Inference Protocol server (Triton, MLServer, KServe, another \
+                Ferry) names it instead of a file; its inputs and outputs are read from the remote's metadata: \
+                ferry models register fraud --remote http://gpu-node:8000 --remote-model fraud \
+                --remote-header 'Authorization: Bearer ${TRITON_TOKEN}'
                 """
         )
 
         @Argument(help: "Model name.") var name: String
-        @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt, model.onnx) or of an MLflow model folder.") var file: String
+        @Argument(help: "Path of the model artifact (XGBoost model.json / model.ubj, LightGBM model.txt, model.onnx) or of an MLflow model folder.") var file: String?
+        @Option(help: "URL of a remote Open Inference Protocol server that serves this version (instead of a file).") var remote: String?
+        @Option(name: .customLong("remote-model"), help: "The model's name on the remote server (default: NAME).") var remoteModel: String?
+        @Option(name: .customLong("remote-version"), help: "The model version on the remote server (default: its own default).") var remoteVersion: String?
+        @Option(name: .customLong("remote-timeout-ms"), help: "Timeout of each call to the remote, in milliseconds (default 5000).") var remoteTimeoutMs: Int?
+        @Option(name: .customLong("remote-header"), help: "Header sent to the remote, 'Name: value' (repeatable); ${VAR} is read from the server's environment.") var remoteHeader: [String] = []
         @Option(help: "Model format: xgboost-json (JSON or UBJSON), lightgbm-text or onnx (default: detected from the file).") var format: String?
         @Option(help: "Description of this version.") var description: String?
         @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
@@ -36,13 +46,40 @@ struct Models: AsyncParsableCommand {
         @Option(name: .customLong("runtime-option"), help: "Runtime option key=value (repeatable), e.g. iterations=best to use an XGBoost model's early-stopping best iteration.") var runtimeOption: [String] = []
         @OptionGroup var options: ClientOptions
 
+        /// The remote backend's descriptor: where it is and how to call it (the server adds its inputs and outputs).
+        func remoteDescriptor(url: String) throws -> Data {
+            var remote: [String: Any] = ["url": url, "model": remoteModel ?? name]
+            if let remoteVersion { remote["version"] = remoteVersion }
+            if let remoteTimeoutMs { remote["timeout_ms"] = remoteTimeoutMs }
+            var headers: [String: String] = [:]
+            for header in remoteHeader {
+                guard let colon = header.firstIndex(of: ":"), colon != header.startIndex else {
+                    throw ValidationError("--remote-header '\(header)' must look like 'Name: value'")
+                }
+                headers[String(header[..<colon]).trimmingCharacters(in: .whitespaces)] =
+                    String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            }
+            if !headers.isEmpty { remote["headers"] = headers }
+            return try JSONSerialization.data(withJSONObject: ["remote": remote], options: [.sortedKeys])
+        }
+
         func run() async throws {
-            let mlflow = MLflowModel.isFolder(file) ? try MLflowModel(folder: file) : nil
-            guard let artifact = mlflow?.artifact ?? FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read model file '\(file)'")
+            let artifact: Data
+            var mlflow: MLflowModel?
+            if let remote {
+                guard file == nil else { throw ValidationError("give a model file or --remote, not both") }
+                artifact = try remoteDescriptor(url: remote)
+            } else if let file {
+                mlflow = MLflowModel.isFolder(file) ? try MLflowModel(folder: file) : nil
+                guard let read = mlflow?.artifact ?? FileManager.default.contents(atPath: file) else {
+                    throw ValidationError("cannot read model file '\(file)'")
+                }
+                artifact = read
+            } else {
+                throw ValidationError("give a model file (or an MLflow model folder), or --remote URL")
             }
             var body: [String: Any] = ["artifact": artifact.base64EncodedString()]
-            if let format = format ?? mlflow?.format { body["format"] = format }
+            if let format = format ?? mlflow?.format ?? (remote != nil ? "remote-v2" : nil) { body["format"] = format }
             if let features = mlflow?.features, schema == nil { body["input_schema"] = ["features": features] }
             if let mlflow, !mlflow.params.isEmpty { body["params"] = mlflow.params }
             if let mlflow, !mlflow.metrics.isEmpty { body["metrics"] = mlflow.metrics }
