@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        // TLS trust for remote inference backends with their own certificate authority (also under AsyncHTTPClient).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         // `ferry features apply features.yaml` reads YAML (the CLI turns it into the API's JSON).
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
     ],
@@ -60,6 +62,7 @@ let package = Package(
                 "FerryCore", "FerryEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -209,6 +209,18 @@ for _ in $(seq 1 100); do curl -sf --cacert "$work/tls.crt" "https://localhost:$
 curl -sf --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/v2/models/fraud/infer" -d @examples/fraud/request.json >/dev/null \
   || fail "HTTPS inference failed"
 echo "HTTPS serves with the configured certificate"
+# A remote backend over https whose certificate a private authority signed (here: the server itself, its own
+# certificate as the authority); without the authority the certificate is refused and nothing is registered.
+descriptor() { printf '{"remote": {"url": "https://localhost:%s", "model": "fraud", "headers": {"Authorization": "Bearer ${FERRY_API_KEY}"}%s}}' "$port" "$1" | base64 -w0; }
+status=$(curl -s -o "$work/remote-tls.json" -w '%{http_code}' --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/api/v1/models/fraud-tls/versions" \
+  -d "{\"format\": \"remote-v2\", \"artifact\": \"$(descriptor ", \"ca_file\": \"$work/tls.crt\"")\"}")
+[ "$status" = 201 ] || fail "remote over https with its authority: $status $(cat "$work/remote-tls.json")"
+curl -sf --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/v2/models/fraud-tls/infer" -d @examples/fraud/request.json >/dev/null \
+  || fail "remote over https did not answer"
+status=$(curl -s -o "$work/remote-untrusted.json" -w '%{http_code}' --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/api/v1/models/fraud-untrusted/versions" \
+  -d "{\"format\": \"remote-v2\", \"artifact\": \"$(descriptor "")\"}")
+[ "$status" = 503 ] && grep -q "cannot be reached" "$work/remote-untrusted.json" || fail "an untrusted remote certificate: $status $(cat "$work/remote-untrusted.json")"
+echo "a remote backend over https is trusted through its authority's certificate only"
 stop
 
 # Tampering with the stored trail is caught offline.

@@ -3,6 +3,8 @@ import FerryCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 
 extension ModelFormat {
     /// A version served by a remote Open Inference Protocol server (Triton, MLServer, KServe, another Ferry).
@@ -25,6 +27,9 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
     var version: String?
     var timeoutMs: Int?
     var headers: [String: String]?
+    /// A PEM file on this server with the certificate authorities that sign the remote's certificate (https URLs
+    /// are otherwise checked against the system's trust store).
+    var caFile: String?
     var inputs: [TensorSpec]?
     var outputs: [TensorSpec]?
     /// Names of the remote's features, when its metadata gives them (another Ferry does).
@@ -32,7 +37,7 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case url, model, version, headers, inputs, outputs, features
-        case timeoutMs = "timeout_ms"
+        case timeoutMs = "timeout_ms", caFile = "ca_file"
     }
 
     struct Envelope: Codable { var remote: RemoteDescriptor }
@@ -52,6 +57,9 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
         }
         if let t = descriptor.timeoutMs, t <= 0 || t > 600_000 {
             throw FerryError.invalid("remote timeout_ms \(t) is outside 1...600000")
+        }
+        if descriptor.caFile != nil && url.scheme != "https" {
+            throw FerryError.invalid("remote ca_file is given but the url '\(descriptor.url)' is not https://")
         }
         return descriptor
     }
@@ -95,6 +103,25 @@ public struct RemoteRuntime: ModelRuntime {
 
     public init(client: HTTPClient = .shared) { self.client = client }
 
+    /// One client per certificate-authority file, for the life of the process; the shared client otherwise.
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    func client(for descriptor: RemoteDescriptor) throws -> HTTPClient {
+        guard let path = descriptor.caFile else { return client }
+        return try Self.clients.withLock { clients in
+            if let existing = clients[path] { return existing }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw FerryError(.failedPrecondition, "remote ca_file '\(path)' is not a readable PEM certificate file on this server (\(error))")
+            }
+            let created = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+            clients[path] = created
+            return created
+        }
+    }
+
     public var format: ModelFormat { .remoteV2 }
 
     public func prepare(_ artifact: Data, options: [String: String]) async throws -> Data {
@@ -114,7 +141,8 @@ public struct RemoteRuntime: ModelRuntime {
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
         try checkOptions(options, known: [])
-        let model = try RemoteModel(descriptor: RemoteDescriptor.parse(artifact), client: client)
+        let descriptor = try RemoteDescriptor.parse(artifact)
+        let model = try RemoteModel(descriptor: descriptor, client: client(for: descriptor))
         _ = try model.descriptor.resolvedHeaders()
         let now = try await fetchMetadata(model.descriptor)
         for (kind, registered, current) in [("input", model.descriptor.inputs ?? [], now.inputs), ("output", model.descriptor.outputs ?? [], now.outputs)] {
@@ -134,7 +162,7 @@ public struct RemoteRuntime: ModelRuntime {
     func fetchMetadata(_ descriptor: RemoteDescriptor) async throws -> Metadata {
         var request = HTTPClientRequest(url: descriptor.base)
         for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
-        let (status, body) = try await RemoteModel.send(request, descriptor: descriptor, client: client)
+        let (status, body) = try await RemoteModel.send(request, descriptor: descriptor, client: client(for: descriptor))
         guard status == 200 else {
             throw FerryError(.failedPrecondition, "remote model metadata at \(descriptor.base) answered \(status): \(RemoteModel.errorText(body))")
         }

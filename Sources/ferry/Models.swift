@@ -32,6 +32,7 @@ struct Models: AsyncParsableCommand {
         @Option(name: .customLong("remote-version"), help: "The model version on the remote server (default: its own default).") var remoteVersion: String?
         @Option(name: .customLong("remote-timeout-ms"), help: "Timeout of each call to the remote, in milliseconds (default 5000).") var remoteTimeoutMs: Int?
         @Option(name: .customLong("remote-header"), help: "Header sent to the remote, 'Name: value' (repeatable); ${VAR} is read from the server's environment.") var remoteHeader: [String] = []
+        @Option(name: .customLong("remote-ca-file"), help: "PEM file, on the server, of the authorities that sign an https remote's certificate (default: the system's).") var remoteCaFile: String?
         @Option(help: "Model format: xgboost-json (JSON or UBJSON), lightgbm-text or onnx (default: detected from the file).") var format: String?
         @Option(help: "Description of this version.") var description: String?
         @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
@@ -51,6 +52,7 @@ struct Models: AsyncParsableCommand {
             var remote: [String: Any] = ["url": url, "model": remoteModel ?? name]
             if let remoteVersion { remote["version"] = remoteVersion }
             if let remoteTimeoutMs { remote["timeout_ms"] = remoteTimeoutMs }
+            if let remoteCaFile { remote["ca_file"] = remoteCaFile }
             var headers: [String: String] = [:]
             for header in remoteHeader {
                 guard let colon = header.firstIndex(of: ":"), colon != header.startIndex else {
