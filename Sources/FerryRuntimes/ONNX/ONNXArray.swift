@@ -55,6 +55,16 @@ struct ONNXArray: Sendable, Equatable {
         }
     }
 
+    /// Values of a number tensor as doubles, exactly (for comparisons and orderings).
+    func numbers(_ op: String) throws -> [Double] {
+        switch storage {
+        case .float(let v): v.map(Double.init)
+        case .double(let v): v
+        case .int64(let v): v.map(Double.init)
+        default: throw ONNXError.type(op, "a number tensor", element.rawValue)
+        }
+    }
+
     /// Values as Int64, for tensors that hold indices, shapes or axes.
     func integers(_ what: String) throws -> [Int64] {
         switch storage {

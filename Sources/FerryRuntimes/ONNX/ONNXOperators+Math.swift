@@ -315,12 +315,7 @@ extension ONNXOperators {
     static func argMax(_ x: ONNXArray, axis: Int, keepDims: Bool, last: Bool) throws -> ONNXArray {
         let a = try Self.axis(axis, rank: x.shape.count)
         let (outer, n, inner) = around(x.shape, axis: a)
-        let values: [Double] = switch x.storage {
-        case .float(let v): v.map(Double.init)
-        case .double(let v): v
-        case .int64(let v): v.map(Double.init)
-        default: throw ONNXError.type("ArgMax", "a number tensor", x.element.rawValue)
-        }
+        let values = try x.numbers("ArgMax")
         var out: [Int64] = []
         out.reserveCapacity(outer * inner)
         for o in 0..<outer {
@@ -349,12 +344,7 @@ extension ONNXOperators {
         let a = try Self.axis(axis, rank: x.shape.count)
         let (outer, n, inner) = around(x.shape, axis: a)
         guard k >= 0, k <= n else { throw ONNXError.message("TopK's K \(k) is outside 0...\(n)") }
-        let values: [Double] = switch x.storage {
-        case .float(let v): v.map(Double.init)
-        case .double(let v): v
-        case .int64(let v): v.map(Double.init)
-        default: throw ONNXError.type("TopK", "a number tensor", x.element.rawValue)
-        }
+        let values = try x.numbers("TopK")
         var picks: [Int] = []
         var indices: [Int64] = []
         var shape = x.shape
