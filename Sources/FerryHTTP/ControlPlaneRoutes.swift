@@ -61,6 +61,18 @@ struct ControlPlaneRoutes {
             return try API.response(API.VersionBody(
                 version, aliases: try await registry.aliases(model: name), blocked: try await registry.blockedAliases(model: name)))
         }
+        api.get("/models/{name}/versions/{version}/card") { request, context in
+            let card = try await ModelCards(registry: registry, monitor: monitor)
+                .card(model: try context.parameters.require("name"), version: try number(context))
+            switch request.uri.queryParameters["format"].map(String.init) ?? "markdown" {
+            case "markdown", "md":
+                return Response(status: .ok, headers: [.contentType: "text/markdown; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: card.markdown)))
+            case "html":
+                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: card.html)))
+            case let other:
+                throw FerryError.invalid("query 'format' is '\(other)'; use markdown or html")
+            }
+        }
         api.post("/models/{name}/versions/{version}/archive") { request, context in
             let name = try context.parameters.require("name")
             let version = try await registry.archive(model: name, number: try number(context), by: context.actor)

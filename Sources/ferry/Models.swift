@@ -5,7 +5,7 @@ struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Register, list and inspect models and their versions.",
-        subcommands: [Register.self, List.self, Show.self, Archive.self]
+        subcommands: [Register.self, List.self, Show.self, Card.self, Archive.self]
     )
 
     struct Register: AsyncParsableCommand {
@@ -210,6 +210,27 @@ struct Models: AsyncParsableCommand {
                         Output.text(v["format"]), Output.text(v["created_at"]), Output.text(v["created_by"]), String(sha),
                         status, Output.pairs(v["metrics"]), Output.pairs(v["lineage"])]
             })
+        }
+    }
+
+    struct Card: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A version's model card (Markdown, or HTML with --html): lineage, metrics, inputs, aliases, drift, performance and fairness.")
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Version number.") var version: Int
+        @Flag(help: "Write a standalone HTML page instead of Markdown.") var html = false
+        @Option(help: "Write the card to this file instead of printing it.") var out: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let path = "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/card?format=\(html ? "html" : "markdown")"
+            let data = try await options.client.send(.GET, path)
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: data) else { throw ValidationError("cannot write '\(out)'") }
+                print("wrote the card of \(name) version \(version) to \(out)")
+            } else {
+                print(String(decoding: data, as: UTF8.self), terminator: "")
+            }
         }
     }
 
