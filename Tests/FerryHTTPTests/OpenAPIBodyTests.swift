@@ -180,6 +180,10 @@ struct OpenAPIBodyTests {
                 headers: [.contentType: "text/csv", .authorization: "Bearer \(admin)"], body: ByteBuffer(string: "card_id,event_timestamp\n1,2024-01-02T00:00:00Z\n"))
             #expect(training.status == .ok && String(buffer: training.body) == "card_id,event_timestamp,count\n1,2024-01-02T00:00:00Z,3\n", "\(String(buffer: training.body))")
             checked.insert("post /api/v1/features/training-set")
+            let card = try await client.execute(
+                uri: "/api/v1/models/fraud/versions/1/card", method: .get, headers: [.authorization: "Bearer \(admin)"])
+            #expect(card.status == .ok && card.headers[.contentType]?.hasPrefix("text/markdown") == true && String(buffer: card.body).hasPrefix("# fraud version 1"))
+            checked.insert("get /api/v1/models/{name}/versions/{version}/card")
             // Every JSON route was exercised (the document is served above, the metrics are text).
             let declared = Set(paths.flatMap { path, operations in
                 guard case .object(let byMethod) = operations else { return [String]() }
