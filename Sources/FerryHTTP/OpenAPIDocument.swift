@@ -16,6 +16,8 @@ enum OpenAPIDocument {
         var requestContentType = "application/json"
         var status = 200
         var responseContentType = "application/json"
+        /// Other content types the route answers with the same schema (chosen by a query parameter).
+        var otherResponseContentTypes: [String] = []
         var response: JSONValue
         var query: [(name: String, description: String)] = []
     }
@@ -66,7 +68,7 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", access: .requires(.read), response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
             Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", access: .requires(.read), response: ref("Prediction")),
             Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", access: .requires(.deploy), request: ref("PredictRequest"), response: ref("ReferenceProfile")),
-            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/card", summary: "A version's model card: purpose and owner, lineage, metrics, feature importance, inputs and outputs, signature, aliases and their history, and drift, performance and fairness on recent traffic", tag: "registry", access: .requires(.read), responseContentType: "text/markdown", response: ["type": "string"], query: [("format", "markdown (default) or html")]),
+            Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/card", summary: "A version's model card: purpose and owner, lineage, metrics, feature importance, inputs and outputs, signature, aliases and their history, and drift, performance and fairness on recent traffic", tag: "registry", access: .requires(.read), responseContentType: "text/markdown", otherResponseContentTypes: ["text/html"], response: ["type": "string"], query: [("format", "markdown (default) or html")]),
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "A version's reference profile", tag: "monitoring", access: .requires(.read), response: ref("ReferenceProfile")),
             Route(method: "post", path: "/api/v1/feedback", summary: "Ground truth for logged predictions (one item, a list, or {items: [...]}); unmatched ids are kept and counted", tag: "monitoring", access: .requires(.feedback, openToRestricted: true), request: ref("FeedbackRequest"), response: object(["accepted": integer, "matched": integer, "unmatched": integer], required: ["accepted", "matched", "unmatched"])),
             Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", access: .requires(.read), response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
@@ -341,7 +343,8 @@ enum OpenAPIDocument {
             }
             let errorContent: JSONValue = ["application/json": ["schema": ref("Error")]]
             var responses: [String: JSONValue] = [
-                String(route.status): ["description": "Success", "content": [route.responseContentType: ["schema": route.response]]],
+                String(route.status): ["description": "Success", "content": .object(Dictionary(
+                    uniqueKeysWithValues: ([route.responseContentType] + route.otherResponseContentTypes).map { ($0, ["schema": route.response]) }))],
                 "default": ["description": "Error with a message naming the problem", "content": errorContent],
             ]
             if route.path.hasSuffix("/infer") {
