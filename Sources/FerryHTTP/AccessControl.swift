@@ -38,6 +38,20 @@ public struct AccessControl: Sendable {
 
     /// No authentication and no limits, for tests that are not about access.
     public static let off = AccessControl(authenticator: nil)
+
+    /// Who a request's credentials name: an API key, or a JWT when one is configured; the anonymous admin when
+    /// authentication is off. Every transport (HTTP, gRPC) asks the same question.
+    public func principal(secret: Substring?) async throws -> Principal {
+        guard let authenticator else { return .anonymous }
+        guard let secret else {
+            throw FerryError(.unauthenticated, "this route needs credentials: send 'Authorization: Bearer <API key>' or 'X-API-Key: <API key>'")
+        }
+        if let jwt, JWTVerifier.looksLikeJWT(secret) { return try await jwt.principal(secret) }
+        guard let principal = authenticator.principal(secret: secret) else {
+            throw FerryError(.unauthenticated, "the API key is unknown, expired or revoked")
+        }
+        return principal
+    }
 }
 
 /// Authenticates the caller, checks the route's declared access (`OpenAPIDocument.routes`) and the caller's rate
@@ -77,22 +91,7 @@ struct AccessMiddleware: RouterMiddleware {
             if let decoded = value.removingPercentEncoding { context.coreContext.parameters[key] = Substring(decoded) }
         }
         guard access.permission != nil else { return try await next(request, context) }
-        let principal: Principal?
-        if let authenticator = control.authenticator {
-            guard let secret = Self.credentials(request.headers) else {
-                throw FerryError(.unauthenticated, "this route needs credentials: send 'Authorization: Bearer <API key>' or 'X-API-Key: <API key>'")
-            }
-            if let jwt = control.jwt, JWTVerifier.looksLikeJWT(secret) {
-                principal = try await jwt.principal(secret)
-            } else {
-                principal = authenticator.principal(secret: secret)
-                if principal == nil {
-                    throw FerryError(.unauthenticated, "the API key is unknown, expired or revoked")
-                }
-            }
-        } else {
-            principal = .anonymous
-        }
+        let principal: Principal? = try await control.principal(secret: Self.credentials(request.headers))
         switch access.decide(principal, model: context.parameters.get("name")) {
         case .allow: break
         case .unauthenticated: throw FerryError(.unauthenticated, "this route needs credentials")
