@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         // TLS trust for remote inference backends with their own certificate authority (also under AsyncHTTPClient).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        // The Open Inference Protocol over gRPC (code generated once from Protos/ by scripts/generate-grpc.sh).
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
         // `ferry features apply features.yaml` reads YAML (the CLI turns it into the API's JSON).
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
     ],
@@ -67,12 +72,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Open Inference Protocol's gRPC service on the same data plane and access rules as the HTTP API.
+        .target(
+            name: "FerryGRPC",
+            dependencies: [
+                "FerryCore", "FerryEngine", "FerryHTTP",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The composition root: one `ServerConfiguration` to stores, engine, router and background services.
         // `ferry serve` and the tests both build their server here.
         .target(
             name: "FerryServer",
             dependencies: [
-                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryHTTP",
+                "FerryCore", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryHTTP", "FerryGRPC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -144,8 +162,10 @@ let package = Package(
         .testTarget(
             name: "FerryHTTPTests",
             dependencies: [
-                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryServer", "FerryTesting",
+                "FerryHTTP", "FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryStorePostgres", "FerryServer", "FerryTesting", "FerryGRPC",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             exclude: ["Fixtures"]

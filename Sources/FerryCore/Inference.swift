@@ -58,6 +58,21 @@ public struct InferenceResponse: Sendable {
     }
 }
 
+extension InferenceResponse {
+    /// Response parameters as every transport answers them: the prediction id feedback refers to, and for endpoint
+    /// requests the version that answered (`served_by`), the variant that failed (`fallback_from`), `fallback` and
+    /// `cached` when so.
+    public var wireParameters: Parameters {
+        var parameters = self.parameters
+        if let id = serving.predictionID { parameters["prediction_id"] = .string(id) }
+        if let servedBy = serving.servedBy { parameters["served_by"] = .string(servedBy.description) }
+        if let failed = serving.fallbackFrom { parameters["fallback_from"] = .string(failed.description) }
+        if serving.fallback { parameters["fallback"] = .bool(true) }
+        if serving.cached { parameters["cached"] = .bool(true) }
+        return parameters
+    }
+}
+
 /// One row of a V1 `{"instances": [...]}` request: either values in schema order or values keyed by feature name.
 public enum Instance: Sendable, Equatable {
     case values([FeatureValue])

@@ -2,8 +2,8 @@ import FerryCore
 import Foundation
 
 /// Little-endian, row-major tensor bytes as in Triton's binary tensor extension.
-enum BinaryTensor {
-    static func decode(_ bytes: UnsafeRawBufferPointer, datatype: DataType, count: Int, label: String) throws -> TensorData {
+package enum BinaryTensor {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, datatype: DataType, count: Int, label: String) throws -> TensorData {
         if datatype == .bytes {
             var items: [[UInt8]] = []
             var offset = 0
@@ -63,7 +63,7 @@ enum BinaryTensor {
     }
 
     /// Appends a tensor's elements in the width its datatype names.
-    static func encode(_ tensor: Tensor, into out: inout [UInt8]) {
+    package static func encode(_ tensor: Tensor, into out: inout [UInt8]) {
         func append<T: FixedWidthInteger>(_ values: [T]) {
             for v in values { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         }

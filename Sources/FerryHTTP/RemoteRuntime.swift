@@ -77,6 +77,8 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
     }
 
     var timeout: TimeAmount { .milliseconds(Int64(timeoutMs ?? 5000)) }
+    /// Reading the remote's metadata (at registration and load, off the request path) may take longer.
+    var metadataTimeout: TimeAmount { .milliseconds(Int64(max(timeoutMs ?? 5000, 3000))) }
 
     /// The headers to send, `${NAME}` replaced from the environment.
     func resolvedHeaders() throws -> [(String, String)] {
@@ -162,7 +164,8 @@ public struct RemoteRuntime: ModelRuntime {
     func fetchMetadata(_ descriptor: RemoteDescriptor) async throws -> Metadata {
         var request = HTTPClientRequest(url: descriptor.base)
         for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
-        let (status, body) = try await RemoteModel.send(request, descriptor: descriptor, client: client(for: descriptor))
+        let (status, body, _) = try await RemoteModel.sendForInference(
+            request, descriptor: descriptor, client: client(for: descriptor), timeout: descriptor.metadataTimeout)
         guard status == 200 else {
             throw FerryError(.failedPrecondition, "remote model metadata at \(descriptor.base) answered \(status): \(RemoteModel.errorText(body))")
         }
@@ -342,18 +345,17 @@ struct RemoteModel: RemotePredictor {
         }
     }
 
-    static func send(_ request: HTTPClientRequest, descriptor: RemoteDescriptor, client: HTTPClient) async throws -> (Int, Data) {
-        let (status, body, _) = try await sendForInference(request, descriptor: descriptor, client: client)
-        return (status, body)
-    }
-
-    /// One exchange within the descriptor's timeout; transport failures become errors that name the remote.
-    static func sendForInference(_ request: HTTPClientRequest, descriptor: RemoteDescriptor, client: HTTPClient) async throws -> (Int, Data, Int?) {
+    /// One exchange within the timeout (the descriptor's by default); transport failures become errors that name
+    /// the remote.
+    static func sendForInference(
+        _ request: HTTPClientRequest, descriptor: RemoteDescriptor, client: HTTPClient, timeout: TimeAmount? = nil
+    ) async throws -> (Int, Data, Int?) {
         let response: HTTPClientResponse
+        let limit = timeout ?? descriptor.timeout
         do {
-            response = try await client.execute(request, timeout: descriptor.timeout)
+            response = try await client.execute(request, timeout: limit)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw FerryError(.deadlineExceeded, "remote backend \(descriptor.url) did not answer within \(descriptor.timeoutMs ?? 5000) ms")
+            throw FerryError(.deadlineExceeded, "remote backend \(descriptor.url) did not answer within \(limit.nanoseconds / 1_000_000) ms")
         } catch is CancellationError {
             throw CancellationError()
         } catch {

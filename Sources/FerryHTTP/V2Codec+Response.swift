@@ -2,19 +2,6 @@ import FerryCore
 import Foundation
 
 extension V2Codec {
-    /// Response parameters: the prediction id feedback refers to, and for endpoint requests the version that
-    /// answered (`served_by`), the variant that failed (`fallback_from`), `fallback` and `cached` when so.
-    static func wireParameters(_ response: InferenceResponse) -> Parameters {
-        var parameters = response.parameters
-        let serving = response.serving
-        if let id = serving.predictionID { parameters["prediction_id"] = .string(id) }
-        if let servedBy = serving.servedBy { parameters["served_by"] = .string(servedBy.description) }
-        if let failed = serving.fallbackFrom { parameters["fallback_from"] = .string(failed.description) }
-        if serving.fallback { parameters["fallback"] = .bool(true) }
-        if serving.cached { parameters["cached"] = .bool(true) }
-        return parameters
-    }
-
     /// Encodes a response; outputs flagged for binary go after the JSON header. Returns the body and, when any
     /// output is binary, the JSON header's length for `Inference-Header-Content-Length`.
     static func encodeResponse(_ response: InferenceResponse, request: InferenceRequest) -> (body: [UInt8], jsonLength: Int?) {
@@ -32,7 +19,7 @@ extension V2Codec {
             w.raw(",\"id\":")
             w.string(id)
         }
-        let parameters = wireParameters(response)
+        let parameters = response.wireParameters
         if !parameters.isEmpty {
             w.raw(",\"parameters\":")
             w.parameters(parameters)

@@ -1,5 +1,6 @@
 import FerryCore
 import FerryEngine
+import FerryGRPC
 import FerryHTTP
 import FerryRuntimes
 import FerryStorePostgres
@@ -38,6 +39,8 @@ public struct FerryServer: Sendable {
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
     let coordinator: PostgresCoordinator?
+    /// The gRPC service, when `grpcPort` is set.
+    package let grpc: GRPCInferenceServer?
     /// The admin key created on first start, to show once (nil when keys already existed or one was preset).
     public let newAdminKey: String?
     let lock: DataDirectoryLock?
@@ -127,8 +130,13 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, replica: replica, coordinator: coordinator, newAdminKey: newAdminKey,
-            lock: lock, logger: logger)
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, replica: replica, coordinator: coordinator,
+            grpc: configuration.grpcPort.map { port in
+                GRPCInferenceServer(
+                    host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
+                    service: InferenceService(dataPlane: dataPlane, access: access))
+            },
+            newAdminKey: newAdminKey, lock: lock, logger: logger)
     }
 
     /// The router of the whole HTTP API on this server's parts (built on each call; routers are not Sendable).
@@ -194,7 +202,8 @@ public struct FerryServer: Sendable {
     /// prediction log writes what they queued.
     public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
         // Shutdown runs in reverse order, so the prediction log, first here, stops last.
-        let services = backgroundServices + [try application(onServerRunning: onServerRunning), ReadinessService(dataPlane: dataPlane, logger: logger)]
+        let services = backgroundServices + [try application(onServerRunning: onServerRunning)] + (grpc.map { [$0] } ?? [])
+            + [ReadinessService(dataPlane: dataPlane, logger: logger)]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

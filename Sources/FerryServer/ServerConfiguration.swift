@@ -75,6 +75,8 @@ public struct ServerConfiguration: Sendable {
     public var leadershipInterval: Duration
 
     public var tls: TLS?
+    /// The Open Inference Protocol's gRPC service on this port of `host` (0: any free port); nil turns it off.
+    public var grpcPort: Int?
     public var idleTimeout: Duration
     /// Runtimes beyond the built-in XGBoost and LightGBM ones (tests add a fake).
     public var extraRuntimes: [any ModelRuntime]
@@ -87,7 +89,7 @@ public struct ServerConfiguration: Sendable {
         predictionLog: PredictionLogger.Configuration? = PredictionLogger.Configuration(),
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
-        leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, idleTimeout: Duration = .seconds(60),
+        leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
         extraRuntimes: [any ModelRuntime] = []
     ) {
         self.store = store
@@ -112,6 +114,7 @@ public struct ServerConfiguration: Sendable {
         self.changePollInterval = changePollInterval
         self.leadershipInterval = leadershipInterval
         self.tls = tls
+        self.grpcPort = grpcPort
         self.idleTimeout = idleTimeout
         self.extraRuntimes = extraRuntimes
     }

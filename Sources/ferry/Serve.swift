@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port = 8080
 
+    @Option(name: .customLong("grpc-port"), help: "Port of the Open Inference Protocol's gRPC service on the same address, with the same TLS (0 turns it off).")
+    var grpcPort = 8081
+
     @Option(name: .customLong("data-dir"), help: "Folder for the registry database and artifacts.")
     var dataDir = ".ferry"
 
@@ -127,6 +130,8 @@ struct Serve: AsyncParsableCommand {
         }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        guard (0...65535).contains(grpcPort) else { throw ValidationError("--grpc-port must be between 0 and 65535") }
+        guard grpcPort == 0 || grpcPort != port else { throw ValidationError("--grpc-port \(grpcPort) is the HTTP port too; give it another one, or 0 to turn gRPC off") }
         if let id = replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] {
             // It names this replica's rows in the shared store: an empty or outsized one would mix or bloat them.
             guard !id.trimmingCharacters(in: .whitespaces).isEmpty, id.count <= 128 else {
@@ -225,6 +230,7 @@ struct Serve: AsyncParsableCommand {
             alertInterval: .seconds(alertInterval), rolloutInterval: .milliseconds(Int64(rolloutInterval * 1000)),
             replicaID: replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] ?? Replica.defaultID,
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
+            grpcPort: grpcPort == 0 ? nil : grpcPort,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
     }
 
@@ -263,7 +269,7 @@ struct Serve: AsyncParsableCommand {
             "max_rows": .number(Double(maxRows)), "max_body_mb": .number(Double(maxBodyMB)),
             "log_sample_rate": .number(logSampleRate),
             "jwt": .bool(jwtSecretFile != nil || !jwtPublicKey.isEmpty), "jwt_issuer": jwtIssuer.map { .string($0) } ?? .null,
-            "tls": .bool(tlsCert != nil), "idle_timeout": .number(idleTimeout),
+            "tls": .bool(tlsCert != nil), "idle_timeout": .number(idleTimeout), "grpc_port": .number(Double(grpcPort)),
             "trusted_keys": .array(try signaturePolicy().trusted.keys.sorted().map { .string($0) }),
             "require_signature": .bool(requireSignature), "require_signed_alias": .array(requireSignedAlias.map { .string($0) }),
         ])

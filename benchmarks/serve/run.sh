@@ -252,16 +252,16 @@ export FERRY_ADMIN_KEY="fry_benchmrk_$(python3 -c 'import secrets; print(secrets
 export FERRY_API_KEY="$FERRY_ADMIN_KEY"
 # FERRY_ARGS adds flags to the measured Ferry, e.g. FERRY_ARGS="--log-sample-rate 0" to cost the metrics alone.
 # shellcheck disable=SC2086
-start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" \
+start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FERRY_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-data" --example "examples/$MODEL_NAME" ${FERRY_ARGS:-}
 # The same Ferry with per-request metrics and the prediction log off: the difference is what monitoring costs.
-[[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" \
+[[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-bare-data" --example "examples/$MODEL_NAME" --request-metrics off --log-sample-rate 0
 # Dynamic batching, and an endpoint with the answer cache: what each changes against the defaults above.
 # shellcheck disable=SC2086
-[[ "${SKIP_BATCHED:-0}" == 1 ]] || start_server ferry-batched "$BATCHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BATCHED_PORT" \
+[[ "${SKIP_BATCHED:-0}" == 1 ]] || start_server ferry-batched "$BATCHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BATCHED_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-batched-data" --example "examples/$MODEL_NAME" ${BATCH_ARGS:---batch-max-rows 32}
-[[ "${SKIP_CACHED:-0}" == 1 ]] || start_server ferry-cached "$CACHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$CACHED_PORT" \
+[[ "${SKIP_CACHED:-0}" == 1 ]] || start_server ferry-cached "$CACHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$CACHED_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-cached-data" --example "examples/$MODEL_NAME"
 start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
 [[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"

@@ -434,7 +434,7 @@ class Replica:
         self.killed = False
 
     def command(self):
-        command = [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir]
+        command = [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--grpc-port", "0", "--data-dir", self.data_dir]
         if self.database_url:
             command += ["--database-url", self.database_url]
         if self.database_url and serve_supports(self.binary, "--replica-id"):

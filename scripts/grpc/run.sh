@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Ferry's gRPC service with the unchanged tritonclient: serve the example model and the scikit-learn pipeline on a
+# free HTTP and gRPC port, then run check_tritonclient.py. Usage, from the repository root:
+#   bash scripts/grpc/run.sh [path/to/ferry]
+set -euo pipefail
+FERRY=$(realpath "${1:-.build/debug/ferry}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+BENCH_TAG=grpc
+source benchmarks/lib.sh
+setup_venv "$ROOT/.venv-grpc" "$ROOT/scripts/grpc/requirements.txt" bin/python
+
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port) grpc_port=$(free_port)
+pid=""
+cleanup() { if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "GRPC FAILED: $*"; tail -n 30 "$work/server.log" || true; exit 1; }
+
+export FERRY_ADMIN_KEY="fry_grpctest_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+"$FERRY" serve --port "$port" --grpc-port "$grpc_port" --data-dir "$work/data" --example examples/fraud >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break; kill -0 "$pid" 2>/dev/null || fail "server exited"; sleep 0.1; done
+FERRY_API_KEY=$FERRY_ADMIN_KEY "$FERRY" models register shop examples/sklearn/pipeline.onnx --server "http://127.0.0.1:$port" >/dev/null \
+  || fail "could not register the ONNX pipeline"
+"$ROOT/.venv-grpc/bin/python" scripts/grpc/check_tritonclient.py "$grpc_port" "$FERRY_ADMIN_KEY" || fail "tritonclient check"
+echo "gRPC passed"
