@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Ferry's gRPC service with the unchanged tritonclient: serve the example model and the scikit-learn pipeline on a
-# free HTTP and gRPC port, then run check_tritonclient.py. Usage, from the repository root:
+# Ferry's gRPC service with the unchanged tritonclient and KServe's own Python client: serve the example model and the
+# scikit-learn pipeline on a free HTTP and gRPC port, then run check_tritonclient.py and check_kserve.py (each client in
+# its own venv, so neither pinned set constrains the other). Usage, from the repository root:
 #   bash scripts/grpc/run.sh [path/to/ferry]
 set -euo pipefail
 FERRY=$(realpath "${1:-.build/debug/ferry}")
@@ -9,6 +10,7 @@ cd "$ROOT"
 BENCH_TAG=grpc
 source benchmarks/lib.sh
 setup_venv "$ROOT/.venv-grpc" "$ROOT/scripts/grpc/requirements.txt" bin/python
+setup_venv "$ROOT/.venv-kserve" "$ROOT/scripts/grpc/requirements-kserve.txt" bin/python
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -25,4 +27,5 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/de
 FERRY_API_KEY=$FERRY_ADMIN_KEY "$FERRY" models register shop examples/sklearn/pipeline.onnx --server "http://127.0.0.1:$port" >/dev/null \
   || fail "could not register the ONNX pipeline"
 "$ROOT/.venv-grpc/bin/python" scripts/grpc/check_tritonclient.py "$grpc_port" "$FERRY_ADMIN_KEY" || fail "tritonclient check"
+"$ROOT/.venv-kserve/bin/python" scripts/grpc/check_kserve.py "$grpc_port" "$FERRY_ADMIN_KEY" || fail "kserve client check"
 echo "gRPC passed"
