@@ -407,6 +407,12 @@ public final class Endpoints: Sendable {
                 observation.stable.accuracy = s.accuracy
                 observation.stable.labelled = s.count
             }
+            if let attribute = rollout.plan.gates.fairnessAttribute {
+                observation.candidate.parityDifference = try? await monitor.fairness(
+                    model: rollout.candidate.model, version: rollout.candidate.version, window: window, attribute: attribute).report.demographicParityDifference
+                observation.stable.parityDifference = try? await monitor.fairness(
+                    model: rollout.stable.model, version: rollout.stable.version, window: since, attribute: attribute).report.demographicParityDifference
+            }
         }
         return observation
     }

@@ -214,12 +214,14 @@ extension API {
         var minOutputs: Int
         var maxAccuracyDrop: Double
         var minLabels: Int
+        var fairnessAttribute: String?
+        var maxParityIncrease: Double
 
         enum CodingKeys: String, CodingKey {
             case minRequests = "min_requests", maxErrorRateIncrease = "max_error_rate_increase"
             case maxLatencyRatio = "max_latency_ratio", latencySlackSeconds = "latency_slack_seconds"
             case maxOutputPSI = "max_output_psi", minOutputs = "min_outputs", maxAccuracyDrop = "max_accuracy_drop"
-            case minLabels = "min_labels"
+            case minLabels = "min_labels", fairnessAttribute = "fairness_attribute", maxParityIncrease = "max_parity_increase"
         }
 
         init(_ domain: RolloutGates) {
@@ -231,6 +233,8 @@ extension API {
             minOutputs = domain.minOutputs
             maxAccuracyDrop = domain.maxAccuracyDrop
             minLabels = domain.minLabels
+            fairnessAttribute = domain.fairnessAttribute
+            maxParityIncrease = domain.maxParityIncrease
         }
     }
 
@@ -279,9 +283,10 @@ extension API {
         var accuracy: Double?
         var labelled: Int
         var outputs: Int
+        var parityDifference: Double?
 
         enum CodingKeys: String, CodingKey {
-            case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs
+            case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs, parityDifference = "parity_difference"
         }
 
         init(_ domain: VariantStats) {
@@ -291,6 +296,7 @@ extension API {
             accuracy = domain.accuracy
             labelled = domain.labelled
             outputs = domain.outputs
+            parityDifference = domain.parityDifference
         }
     }
 

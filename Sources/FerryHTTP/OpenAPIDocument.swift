@@ -143,6 +143,8 @@ enum OpenAPIDocument {
             "RolloutGates": object([
                 "min_requests": integer, "max_error_rate_increase": number, "max_latency_ratio": number,
                 "latency_slack_seconds": number, "max_output_psi": number, "min_outputs": integer, "max_accuracy_drop": number, "min_labels": integer,
+                "fairness_attribute": ["type": "string", "description": "sensitive input whose groups the fairness gate compares (no fairness gate when absent)"],
+                "max_parity_increase": number,
             ]),
             "RolloutRequest": object([
                 "model": ["type": "string", "description": "default: the endpoint's current model"], "version": integer,
@@ -151,7 +153,7 @@ enum OpenAPIDocument {
                 "bake_seconds": number, "gates": ref("RolloutGates"),
             ], required: ["version"]),
             "GateResult": object(["gate": string, "candidate": number, "limit": number, "passed": boolean], required: ["gate"]),
-            "VariantStats": object(["requests": integer, "errors": integer, "p99_seconds": number, "accuracy": number, "labelled": integer, "outputs": integer], required: ["requests", "errors", "labelled", "outputs"]),
+            "VariantStats": object(["requests": integer, "errors": integer, "p99_seconds": number, "accuracy": number, "labelled": integer, "outputs": integer, "parity_difference": number], required: ["requests", "errors", "labelled", "outputs"]),
             "RolloutObservation": object(["stable": ref("VariantStats"), "candidate": ref("VariantStats"), "output_psi": number], required: ["stable", "candidate"]),
             "RolloutStatus": object([
                 "rollout": object([

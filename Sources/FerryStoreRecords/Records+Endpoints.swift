@@ -277,12 +277,14 @@ package struct RolloutGatesRecord: Codable, Sendable, Equatable {
     var minOutputs: Int
     var maxAccuracyDrop: Double
     var minLabels: Int
+    var fairnessAttribute: String?
+    var maxParityIncrease: Double
 
     enum CodingKeys: String, CodingKey {
         case minRequests = "min_requests", maxErrorRateIncrease = "max_error_rate_increase"
         case maxLatencyRatio = "max_latency_ratio", latencySlackSeconds = "latency_slack_seconds"
         case maxOutputPSI = "max_output_psi", minOutputs = "min_outputs", maxAccuracyDrop = "max_accuracy_drop"
-        case minLabels = "min_labels"
+        case minLabels = "min_labels", fairnessAttribute = "fairness_attribute", maxParityIncrease = "max_parity_increase"
     }
 
     package init(_ domain: RolloutGates) {
@@ -294,6 +296,8 @@ package struct RolloutGatesRecord: Codable, Sendable, Equatable {
         minOutputs = domain.minOutputs
         maxAccuracyDrop = domain.maxAccuracyDrop
         minLabels = domain.minLabels
+        fairnessAttribute = domain.fairnessAttribute
+        maxParityIncrease = domain.maxParityIncrease
     }
 
     package init(from decoder: any Decoder) throws {
@@ -306,13 +310,16 @@ package struct RolloutGatesRecord: Codable, Sendable, Equatable {
         minOutputs = try c.decodeIfPresent(Int.self, forKey: .minOutputs) ?? 200
         maxAccuracyDrop = try c.decodeIfPresent(Double.self, forKey: .maxAccuracyDrop) ?? 0.05
         minLabels = try c.decodeIfPresent(Int.self, forKey: .minLabels) ?? 50
+        fairnessAttribute = try c.decodeIfPresent(String.self, forKey: .fairnessAttribute)
+        maxParityIncrease = try c.decodeIfPresent(Double.self, forKey: .maxParityIncrease) ?? 0.05
     }
 
     package func domain() -> RolloutGates {
         RolloutGates(
             minRequests: minRequests, maxErrorRateIncrease: maxErrorRateIncrease, maxLatencyRatio: maxLatencyRatio,
             latencySlackSeconds: latencySlackSeconds, maxOutputPSI: maxOutputPSI, minOutputs: minOutputs,
-            maxAccuracyDrop: maxAccuracyDrop, minLabels: minLabels)
+            maxAccuracyDrop: maxAccuracyDrop, minLabels: minLabels, fairnessAttribute: fairnessAttribute,
+            maxParityIncrease: maxParityIncrease)
     }
 }
 
@@ -450,8 +457,11 @@ package struct VariantStatsRecord: Codable, Sendable, Equatable {
     var accuracy: Double?
     var labelled: Int
     var outputs: Int
+    var parityDifference: Double?
 
-    enum CodingKeys: String, CodingKey { case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs }
+    enum CodingKeys: String, CodingKey {
+        case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs, parityDifference = "parity_difference"
+    }
 
     package init(_ domain: VariantStats) {
         requests = domain.requests
@@ -460,9 +470,12 @@ package struct VariantStatsRecord: Codable, Sendable, Equatable {
         accuracy = domain.accuracy
         labelled = domain.labelled
         outputs = domain.outputs
+        parityDifference = domain.parityDifference
     }
 
     package func domain() -> VariantStats {
-        VariantStats(requests: requests, errors: errors, p99Seconds: p99Seconds, accuracy: accuracy, labelled: labelled, outputs: outputs)
+        VariantStats(
+            requests: requests, errors: errors, p99Seconds: p99Seconds, accuracy: accuracy, labelled: labelled, outputs: outputs,
+            parityDifference: parityDifference)
     }
 }

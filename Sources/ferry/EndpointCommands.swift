@@ -161,7 +161,7 @@ struct RolloutCommands: AsyncParsableCommand {
         @Option(help: "canary or blue-green.") var strategy = "canary"
         @Option(help: "Candidate percent per step, comma-separated, ending at 100 (canary).") var steps: String?
         @Option(help: "Seconds each step bakes (blue-green: how long the old version stays ready).") var bake: Double?
-        @Option(name: .customLong("gate"), help: "Gate threshold NAME=VALUE (repeatable): min_requests, max_error_rate_increase, max_latency_ratio, latency_slack_seconds, max_output_psi, max_accuracy_drop, min_labels.") var gates: [String] = []
+        @Option(name: .customLong("gate"), help: "Gate threshold NAME=VALUE (repeatable): min_requests, max_error_rate_increase, max_latency_ratio, latency_slack_seconds, max_output_psi, max_accuracy_drop, min_labels; fairness_attribute=INPUT with max_parity_increase adds the fairness gate.") var gates: [String] = []
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -177,7 +177,11 @@ struct RolloutCommands: AsyncParsableCommand {
                 var object: [String: Any] = [:]
                 for gate in gates {
                     let parts = gate.split(separator: "=", maxSplits: 1)
-                    guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("--gate '\(gate)' must look like NAME=NUMBER") }
+                    if parts.count == 2, parts[0] == "fairness_attribute" {
+                        object["fairness_attribute"] = String(parts[1])
+                        continue
+                    }
+                    guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("--gate '\(gate)' must look like NAME=NUMBER (or fairness_attribute=INPUT)") }
                     object[String(parts[0])] = value
                 }
                 body["gates"] = object

@@ -51,6 +51,28 @@ struct RolloutPolicyTests {
         #expect(gates.map(\.gate) == ["error_rate", "latency_p99", "output_psi", "accuracy_drop"])
     }
 
+    /// The fairness gate: the candidate may widen the demographic parity gap of the named input by at most the limit.
+    @Test func aCandidateThatWidensTheParityGapRollsBack() {
+        var rollout = Self.rollout()
+        rollout.plan.gates.fairnessAttribute = "is_night"
+        rollout.plan.gates.maxParityIncrease = 0.05
+        let stable = VariantStats(requests: 5000, errors: 10, p99Seconds: 0.010, accuracy: 0.90, labelled: 500, outputs: 5000, parityDifference: 0.10)
+        func decide(_ parity: Double?, labelled: Int = 200) -> (Rollout.Decision, [GateResult]) {
+            var candidate = Self.healthy
+            candidate.parityDifference = parity
+            candidate.labelled = labelled
+            return rollout.decide(RolloutObservation(stable: stable, candidate: candidate, outputPSI: 0.01), now: Self.t0.addingTimeInterval(60))
+        }
+        #expect(decide(0.30).0 == .rollback("gate failed at 5%: parity_increase 0.2 over the limit 0.05"))
+        #expect(decide(0.12).0 == .advance(to: 1), "a small widening passes")
+        #expect(decide(0.00).0 == .advance(to: 1), "a narrower gap passes")
+        let unjudged = decide(0.90, labelled: 10)
+        #expect(unjudged.0 == .advance(to: 1), "too few labels: not judged")
+        #expect(unjudged.1.last == GateResult(gate: "parity_increase", candidate: nil, limit: 0.05, passed: nil))
+        #expect(decide(nil).1.map(\.gate) == ["error_rate", "latency_p99", "output_psi", "accuracy_drop", "parity_increase"])
+        #expect(throws: FerryError.self) { try RolloutGates(fairnessAttribute: "").validate() }
+    }
+
     @Test func pausedAndFinishedRolloutsNeverAct() {
         let bad = RolloutObservation(stable: Self.healthy, candidate: VariantStats(requests: 1000, errors: 1000))
         for status in [Rollout.Status.paused, .promoted, .rolledBack] {

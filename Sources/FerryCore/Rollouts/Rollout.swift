@@ -67,12 +67,16 @@ public struct RolloutGates: Sendable, Equatable, Codable {
     /// Largest drop in accuracy on labelled predictions (judged once both sides have `minLabels`).
     public var maxAccuracyDrop: Double
     public var minLabels: Int
+    /// A sensitive input whose groups the fairness gate compares: the candidate may widen the demographic parity
+    /// difference between them (on labelled predictions, at probability 0.5) by at most `maxParityIncrease`.
+    public var fairnessAttribute: String?
+    public var maxParityIncrease: Double
 
     enum CodingKeys: String, CodingKey {
         case minRequests = "min_requests", maxErrorRateIncrease = "max_error_rate_increase"
         case maxLatencyRatio = "max_latency_ratio", latencySlackSeconds = "latency_slack_seconds"
         case maxOutputPSI = "max_output_psi", minOutputs = "min_outputs", maxAccuracyDrop = "max_accuracy_drop"
-        case minLabels = "min_labels"
+        case minLabels = "min_labels", fairnessAttribute = "fairness_attribute", maxParityIncrease = "max_parity_increase"
     }
 
     /// Decodes a partial object: absent thresholds keep their defaults.
@@ -87,13 +91,17 @@ public struct RolloutGates: Sendable, Equatable, Codable {
         minOutputs = try c.decodeIfPresent(Int.self, forKey: .minOutputs) ?? d.minOutputs
         maxAccuracyDrop = try c.decodeIfPresent(Double.self, forKey: .maxAccuracyDrop) ?? d.maxAccuracyDrop
         minLabels = try c.decodeIfPresent(Int.self, forKey: .minLabels) ?? d.minLabels
+        fairnessAttribute = try c.decodeIfPresent(String.self, forKey: .fairnessAttribute)
+        maxParityIncrease = try c.decodeIfPresent(Double.self, forKey: .maxParityIncrease) ?? d.maxParityIncrease
     }
 
     public init(
         minRequests: Int = 100, maxErrorRateIncrease: Double = 0.01, maxLatencyRatio: Double = 1.5,
         latencySlackSeconds: Double = 0.005, maxOutputPSI: Double = 0.2, minOutputs: Int = 200, maxAccuracyDrop: Double = 0.05,
-        minLabels: Int = 50
+        minLabels: Int = 50, fairnessAttribute: String? = nil, maxParityIncrease: Double = 0.05
     ) {
+        self.fairnessAttribute = fairnessAttribute
+        self.maxParityIncrease = maxParityIncrease
         self.minOutputs = minOutputs
         self.minRequests = minRequests
         self.maxErrorRateIncrease = maxErrorRateIncrease
@@ -108,11 +116,12 @@ public struct RolloutGates: Sendable, Equatable, Codable {
         guard minRequests >= 1 else { throw FerryError.invalid("field 'gates.min_requests' must be at least 1") }
         for (name, value) in [("max_error_rate_increase", maxErrorRateIncrease), ("max_latency_ratio", maxLatencyRatio),
                               ("latency_slack_seconds", latencySlackSeconds), ("max_output_psi", maxOutputPSI),
-                              ("max_accuracy_drop", maxAccuracyDrop)] {
+                              ("max_accuracy_drop", maxAccuracyDrop), ("max_parity_increase", maxParityIncrease)] {
             guard value >= 0, value.isFinite else { throw FerryError.invalid("field 'gates.\(name)' must be a number >= 0") }
         }
         guard minLabels >= 1 else { throw FerryError.invalid("field 'gates.min_labels' must be at least 1") }
         guard minOutputs >= 10 else { throw FerryError.invalid("field 'gates.min_outputs' must be at least 10") }
+        if let fairnessAttribute, fairnessAttribute.isEmpty { throw FerryError.invalid("field 'gates.fairness_attribute' must name an input") }
     }
 }
 
@@ -126,12 +135,18 @@ public struct VariantStats: Sendable, Equatable, Codable {
     public var labelled: Int
     /// Output values recorded (the first output of each row).
     public var outputs: Int
+    /// Demographic parity difference between the groups of the fairness gate's attribute, on labelled predictions.
+    public var parityDifference: Double?
 
-    enum CodingKeys: String, CodingKey { case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs }
+    enum CodingKeys: String, CodingKey {
+        case requests, errors, p99Seconds = "p99_seconds", accuracy, labelled, outputs, parityDifference = "parity_difference"
+    }
 
     public init(
-        requests: Int = 0, errors: Int = 0, p99Seconds: Double? = nil, accuracy: Double? = nil, labelled: Int = 0, outputs: Int = 0
+        requests: Int = 0, errors: Int = 0, p99Seconds: Double? = nil, accuracy: Double? = nil, labelled: Int = 0, outputs: Int = 0,
+        parityDifference: Double? = nil
     ) {
+        self.parityDifference = parityDifference
         self.outputs = outputs
         self.requests = requests
         self.errors = errors
@@ -285,6 +300,16 @@ public struct Rollout: Sendable, Equatable, Codable {
             results.append(GateResult(gate: "accuracy_drop", candidate: stable - candidate, limit: g.maxAccuracyDrop, passed: candidate >= limit))
         } else {
             results.append(GateResult(gate: "accuracy_drop", candidate: nil, limit: g.maxAccuracyDrop, passed: nil))
+        }
+        if g.fairnessAttribute != nil {
+            // Reported as the widening of the gap, judged on as many labelled predictions as the accuracy gate.
+            if let candidate = o.candidate.parityDifference, let stable = o.stable.parityDifference,
+               o.candidate.labelled >= g.minLabels, o.stable.labelled >= g.minLabels {
+                let increase = candidate - stable
+                results.append(GateResult(gate: "parity_increase", candidate: increase, limit: g.maxParityIncrease, passed: increase <= g.maxParityIncrease))
+            } else {
+                results.append(GateResult(gate: "parity_increase", candidate: nil, limit: g.maxParityIncrease, passed: nil))
+            }
         }
         return results
     }
