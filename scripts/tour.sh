@@ -8,7 +8,7 @@ FERRY=$(realpath "${1:-.build/debug/ferry}")
 [ "$FERRY" = "$(realpath .build/debug/ferry)" ] || { echo "the tour calls .build/debug/ferry; build it (swift build)"; exit 1; }
 work=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; rm -f audit.jsonl train.csv; }
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; rm -f audit.jsonl train.csv window.csv; }
 trap cleanup EXIT
 
 if curl -s -o /dev/null http://127.0.0.1:8080/v2/health/live; then echo "TOUR FAILED: port 8080 is taken"; exit 1; fi

@@ -259,7 +259,7 @@ public final class ModelMonitor: Sendable {
 
     // MARK: Columns
 
-    private func records(model: String, version: Int, _ window: Window) async throws -> [PredictionRecord] {
+    func records(model: String, version: Int, _ window: Window) async throws -> [PredictionRecord] {
         switch window {
         case .last(let n):
             guard n > 0 else { throw FerryError.invalid("the window must hold at least one prediction") }

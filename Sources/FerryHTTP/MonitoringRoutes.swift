@@ -48,6 +48,20 @@ struct MonitoringRoutes {
                 segmentBy: q["segment_by"].map(String.init))
             return try API.response(API.PerformanceSummaryBody(summary))
         }
+        api.get("/models/{name}/data") { request, context in
+            let q = request.uri.queryParameters
+            let version = try q["version"].map { try Self.number(String($0), "version") }
+            let labelled = try q["labelled"].map { text -> Bool in
+                guard let value = Bool(String(text)) else { throw FerryError.invalid("query 'labelled' must be true or false") }
+                return value
+            } ?? false
+            let (served, csv) = try await requireMonitor().export(
+                model: try context.parameters.require("name"), version: version, window: try Self.window(request, prefix: "") ?? .last(100_000),
+                labelledOnly: labelled)
+            return Response(
+                status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .init("Ferry-Model-Version")!: String(served)],
+                body: .init(byteBuffer: ByteBuffer(string: csv)))
+        }
         api.get("/models/{name}/fairness") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(100_000)
             let q = request.uri.queryParameters

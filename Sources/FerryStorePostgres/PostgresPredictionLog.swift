@@ -130,7 +130,8 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
             let rows = try await PostgresDatabase.rows(
                 c,
                 """
-                SELECT (p.inputs -> f.row::int)::text AS input, (p.outputs -> f.row::int)::text AS output, f.label
+                SELECT (p.inputs -> f.row::int)::text AS input, (p.outputs -> f.row::int)::text AS output, f.label,
+                    p.id AS prediction_id, f.row::int8 AS row
                 FROM feedback f JOIN prediction p ON p.id = f.prediction_id
                 WHERE p.model = \(model) AND (\(version)::int8 IS NULL OR p.version = \(version)::int8) AND p.at >= \(since) AND p.at < \(until)
                 ORDER BY p.at DESC, p.id, f.row LIMIT \(max(0, limit))
@@ -141,7 +142,8 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
                 guard let input = try row["input"].decode(String?.self), let output = try row["output"].decode(String?.self) else { return nil }
                 return LabeledPrediction(
                     output: try decoder.decode([Double].self, from: Data(output.utf8)), label: try row["label"].decode(Double.self),
-                    inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)))
+                    inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)),
+                    predictionID: try row["prediction_id"].decode(String.self), row: Int(try row["row"].decode(Int64.self)))
             }
         }
     }

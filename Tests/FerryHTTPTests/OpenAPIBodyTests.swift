@@ -184,6 +184,9 @@ struct OpenAPIBodyTests {
                 uri: "/api/v1/models/fraud/versions/1/card", method: .get, headers: [.authorization: "Bearer \(admin)"])
             #expect(card.status == .ok && card.headers[.contentType]?.hasPrefix("text/markdown") == true && String(buffer: card.body).hasPrefix("# fraud version 1"))
             checked.insert("get /api/v1/models/{name}/versions/{version}/card")
+            let data = try await client.execute(uri: "/api/v1/models/fraud/data", method: .get, headers: [.authorization: "Bearer \(admin)"])
+            #expect(data.status == .ok && data.headers[.contentType]?.hasPrefix("text/csv") == true && String(buffer: data.body).hasPrefix("prediction_id,row,at,"))
+            checked.insert("get /api/v1/models/{name}/data")
             // Every JSON route was exercised (the document is served above, the metrics are text).
             let declared = Set(paths.flatMap { path, operations in
                 guard case .object(let byMethod) = operations else { return [String]() }

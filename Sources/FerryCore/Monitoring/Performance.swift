@@ -27,11 +27,16 @@ public struct LabeledPrediction: Sendable, Equatable {
     public var output: [Double]
     public var label: Double
     public var inputs: [JSONValue]
+    /// Which logged row this is: the prediction's id, the row within it.
+    public var predictionID: String
+    public var row: Int
 
-    public init(output: [Double], label: Double, inputs: [JSONValue]) {
+    public init(output: [Double], label: Double, inputs: [JSONValue], predictionID: String = "", row: Int = 0) {
         self.output = output
         self.label = label
         self.inputs = inputs
+        self.predictionID = predictionID
+        self.row = row
     }
 }
 
