@@ -26,15 +26,19 @@ public final class Registry: Sendable {
         public var aliases: [String]
         /// Features the online store supplies at inference (see `ModelVersion.features`).
         public var features: [FeatureRef]
+        /// Inputs named sensitive at registration and how the prediction log keeps them (hashed values still group
+        /// for fairness); applied on top of the schema.
+        public var sensitive: [String: Sensitivity]
         public var createdBy: String
 
         public init(
             model: String, format: ModelFormat? = nil, artifact: Data, description: String = "",
             inputSchema: InputSchema? = nil, params: [String: JSONValue] = [:], metrics: [String: Double] = [:],
             lineage: Lineage = Lineage(), runtimeOptions: [String: String] = [:], signature: ModelSignature? = nil,
-            aliases: [String] = [], features: [FeatureRef] = [], createdBy: String
+            aliases: [String] = [], features: [FeatureRef] = [], sensitive: [String: Sensitivity] = [:], createdBy: String
         ) {
             self.features = features
+            self.sensitive = sensitive
             self.signature = signature
             self.aliases = aliases
             self.model = model
@@ -128,7 +132,13 @@ public final class Registry: Sendable {
         new.artifact = try await runtime.prepare(new.artifact, options: new.runtimeOptions)
         let requestedAliases = new.aliases
         let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
-        let schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
+        var schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
+        for (name, how) in new.sensitive.sorted(by: { $0.key < $1.key }) {
+            guard let index = schema.features.firstIndex(where: { $0.name == name }) else {
+                throw FerryError.invalid("field 'sensitive' names '\(name)', which is not an input of this model (it has \(schema.featureNames.prefix(12).joined(separator: ", ")))")
+            }
+            schema.features[index].sensitive = how
+        }
         if !new.features.isEmpty {
             guard let features else { throw FerryError(.failedPrecondition, "field 'features' needs the feature store, which this server does not run") }
             try await features.checkBinding(new.features, schema: schema)

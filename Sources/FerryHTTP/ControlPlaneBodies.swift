@@ -193,9 +193,11 @@ enum API {
         var signature: ModelSignature?
         /// `view:feature` references the feature store supplies at inference.
         var features: [String]?
+        /// Sensitive inputs and how they are logged: `{"is_night": "hash"}` (`hash` or `redact`).
+        var sensitive: [String: String]?
 
         enum CodingKeys: String, CodingKey {
-            case format, artifact, description, params, metrics, lineage, aliases, signature, features
+            case format, artifact, description, params, metrics, lineage, aliases, signature, features, sensitive
             case inputSchema = "input_schema", runtimeOptions = "runtime_options"
         }
     }

@@ -144,7 +144,11 @@ struct ControlPlaneRoutes {
             description: body.description ?? "", inputSchema: body.inputSchema, params: body.params ?? [:],
             metrics: body.metrics ?? [:], lineage: body.lineage?.domain ?? Lineage(),
             runtimeOptions: body.runtimeOptions ?? [:], signature: body.signature, aliases: body.aliases ?? [],
-            features: try (body.features ?? []).enumerated().map { try FeatureRef(parsing: $1, field: "features[\($0)]") }, createdBy: by)
+            features: try (body.features ?? []).enumerated().map { try FeatureRef(parsing: $1, field: "features[\($0)]") },
+            sensitive: try (body.sensitive ?? [:]).mapValues { text in
+                guard let how = Sensitivity(rawValue: text) else { throw FerryError.invalid("field 'sensitive' values must be hash or redact, not '\(text)'") }
+                return how
+            }, createdBy: by)
     }
 
     private func requireMonitor() throws -> ModelMonitor {

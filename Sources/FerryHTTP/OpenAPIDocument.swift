@@ -282,12 +282,13 @@ enum OpenAPIDocument {
                 "signature": ["type": "string", "format": "byte", "description": "Ed25519 over the canonical JSON of digest, format, key_id, model, signed_at"],
             ], required: ["key_id", "sha256", "signed_at", "signature"]),
             "RegisterVersionRequest": object([
-                "format": ["type": "string", "enum": ["xgboost-json", "lightgbm-text"], "description": "detected from the artifact when absent"], "artifact": ["type": "string", "format": "byte"],
+                "format": ["type": "string", "enum": ["xgboost-json", "lightgbm-text", "onnx", "remote-v2"], "description": "detected from the artifact when absent (remote-v2: a remote backend's descriptor, named explicitly)"], "artifact": ["type": "string", "format": "byte"],
                 "description": string, "input_schema": ref("InputSchema"), "params": ["type": "object"],
                 "metrics": map(number), "lineage": lineage, "aliases": array(string),
                 "runtime_options": ["type": "object", "additionalProperties": string, "description": "xgboost-json: iterations = all | best | N"],
                 "signature": ref("ModelSignature"),
                 "features": ["type": "array", "items": string, "description": "view:feature references the feature store supplies at inference; requests then send the views' join keys instead"],
+                "sensitive": ["type": "object", "additionalProperties": ["type": "string", "enum": ["hash", "redact"]], "description": "sensitive inputs and how the prediction log keeps them (hashed values still group for fairness)"],
             ], required: ["artifact"]),
             "Alias": object(["model": string, "name": string, "version": integer, "updated_by": string, "updated_at": ["type": "string", "format": "date-time"]], required: ["model", "name", "version"]),
             "AliasEvent": object([

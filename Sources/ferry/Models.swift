@@ -44,6 +44,7 @@ struct Models: AsyncParsableCommand {
         @Option(help: "Code reference (e.g. git commit) that trained the model.") var code: String?
         @Option(help: "Signature file from `ferry sign` (FILE.sig.json).") var signature: String?
         @Option(help: "Feature references the feature store supplies at inference, view:feature (comma-separated); requests then send the views' join keys instead.") var features: String?
+        @Option(help: "A sensitive input, NAME or NAME=hash|redact (repeatable; default hash): the prediction log keeps it hashed (fairness still groups by it) or not at all.") var sensitive: [String] = []
         @Option(name: .customLong("runtime-option"), help: "Runtime option key=value (repeatable), e.g. iterations=best to use an XGBoost model's early-stopping best iteration.") var runtimeOption: [String] = []
         @OptionGroup var options: ClientOptions
 
@@ -120,6 +121,14 @@ struct Models: AsyncParsableCommand {
                 body["signature"] = object
             }
             if let features { body["features"] = features.split(separator: ",").map(String.init) }
+            if !sensitive.isEmpty {
+                var named: [String: String] = [:]
+                for item in sensitive {
+                    let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                    named[parts[0]] = parts.count == 2 ? parts[1] : "hash"
+                }
+                body["sensitive"] = named
+            }
             let request = try JSONSerialization.data(withJSONObject: body)
             let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions", json: request)
             if options.json { return Output.printJSON(data) }

@@ -44,6 +44,36 @@ struct FairnessRouteTests {
     }
 }
 
+/// A sensitive input named at registration: the prediction log keeps it hashed, fairness still groups by it (by
+/// the hashes), and the model card reports it.
+struct SensitiveAtRegistrationTests {
+    @Test func aSensitiveInputIsLoggedHashedAndStillGroups() async throws {
+        let artifact = try TestStack.exampleModel().base64EncodedString()
+        try await withFerry { client, stack in
+            let registered = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"is_night": "hash"}, "aliases": ["production"]}"#)
+            #expect(registered.status == .created, "\(registered.text)")
+            let features = ((registered.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]]) ?? []
+            #expect(features.first { $0["name"] as? String == "is_night" }?["sensitive"] as? String == "hash")
+            let expected = try TestStack.exampleExpectations()
+            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
+            let id = try #require(predicted.json["prediction_id"] as? String)
+            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+            await stack.predictionLogger.flush()
+            let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
+            let groups = (fairness.json["by_group"] as? [String: Any])?.keys.sorted() ?? []
+            #expect(groups.count == 2 && groups.allSatisfy { $0.hasPrefix("sha256:") }, "groups by the logged hashes: \(groups)")
+            let card = try await client.get("/api/v1/models/fraud/versions/2/card")
+            #expect(card.text.contains("Fairness by 'is_night'"), "\(card.text)")
+            let unknown = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"gender": "hash"}}"#)
+            #expect(unknown.status == .badRequest && unknown.errorMessage.contains("names 'gender', which is not an input"), "\(unknown.text)")
+            let bad = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"is_night": "encrypt"}}"#)
+            #expect(bad.status == .badRequest && bad.errorMessage.contains("must be hash or redact"), "\(bad.text)")
+        }
+    }
+}
+
 /// Fairness as an alert metric: the rule names the sensitive feature and fires on the gap between its groups.
 struct FairnessAlertTests {
     @Test func aFairnessRuleFiresOnTheGapBetweenGroups() async throws {
