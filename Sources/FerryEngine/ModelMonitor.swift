@@ -191,6 +191,15 @@ public final class ModelMonitor: Sendable {
     public func fairness(
         model: String, version number: Int?, window: Window, attribute: String, threshold: Double = 0.5
     ) async throws -> (version: Int, report: FairnessReport) {
+        let (version, report, _) = try await fairness(model: model, version: number, window: window, attribute: attribute, threshold: threshold, every: nil)
+        return (version, report)
+    }
+
+    /// The same fairness figures over the whole window and, with `every` (seconds), per period of prediction time
+    /// (periods aligned to multiples of `every`, oldest first; periods without labelled predictions are left out).
+    public func fairness(
+        model: String, version number: Int?, window: Window, attribute: String, threshold: Double = 0.5, every: TimeInterval?
+    ) async throws -> (version: Int, report: FairnessReport, series: [FairnessPeriod]) {
         let version = try await models.served(model: model, selector: number.map { .number($0) } ?? .default).version
         guard Self.task(version) == .binaryClassification else {
             throw FerryError(.failedPrecondition, "fairness needs a binary classifier; model '\(model)' version \(version.version) is \(Self.task(version).rawValue)")
@@ -219,10 +228,28 @@ public final class ModelMonitor: Sendable {
             default: return "missing"
             }
         }
-        let report = try FairnessReport(
-            labels: labeled.map { $0.label == 1 ? 1 : 0 }, predictions: labeled.map { (Self.positiveScore($0.output) ?? 0) >= threshold ? 1 : 0 },
-            groups: groups)
-        return (version.version, report)
+        let labels = labeled.map { $0.label == 1 ? 1 : 0 }
+        let predictions = labeled.map { (Self.positiveScore($0.output) ?? 0) >= threshold ? 1 : 0 }
+        let report = try FairnessReport(labels: labels, predictions: predictions, groups: groups)
+        guard let every else { return (version.version, report, []) }
+        guard every > 0, every <= 366 * 86_400 else { throw FerryError.invalid("every must be a number of seconds between 1 and 31622400") }
+        var periods: [Double: [Int]] = [:]
+        for (i, row) in labeled.enumerated() {
+            periods[(row.at.timeIntervalSince1970 / every).rounded(.down) * every, default: []].append(i)
+        }
+        let series = try periods.keys.sorted().map { start in
+            let rows = periods[start]!
+            return FairnessPeriod(
+                start: Date(timeIntervalSince1970: start), end: Date(timeIntervalSince1970: start + every),
+                report: try FairnessReport(labels: rows.map { labels[$0] }, predictions: rows.map { predictions[$0] }, groups: rows.map { groups[$0] }))
+        }
+        return (version.version, report, series)
+    }
+
+    public struct FairnessPeriod: Sendable {
+        public var start: Date
+        public var end: Date
+        public var report: FairnessReport
     }
 
     /// A binary classifier's score for the positive class: its one output, or the second of two (probabilities

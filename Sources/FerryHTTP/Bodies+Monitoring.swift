@@ -249,9 +249,38 @@ extension API {
         var equalizedOddsDifference: Double
         var equalizedOddsRatio: Double?
         var accuracyDifference: Double
+        /// Per period of prediction time, when asked with `every`.
+        var series: [Period]?
+
+        /// One period's figures (`series`).
+        struct Period: Encodable, Sendable {
+            var start: Date
+            var end: Date
+            var count: Int
+            var demographicParityDifference: Double
+            var equalOpportunityDifference: Double
+            var equalizedOddsDifference: Double
+            var accuracyDifference: Double
+
+            enum CodingKeys: String, CodingKey {
+                case start, end, count
+                case demographicParityDifference = "demographic_parity_difference", equalOpportunityDifference = "equal_opportunity_difference"
+                case equalizedOddsDifference = "equalized_odds_difference", accuracyDifference = "accuracy_difference"
+            }
+
+            init(_ p: ModelMonitor.FairnessPeriod) {
+                start = p.start
+                end = p.end
+                count = p.report.overall.count
+                demographicParityDifference = p.report.demographicParityDifference
+                equalOpportunityDifference = p.report.equalOpportunityDifference
+                equalizedOddsDifference = p.report.equalizedOddsDifference
+                accuracyDifference = p.report.accuracyDifference
+            }
+        }
 
         enum CodingKeys: String, CodingKey {
-            case model, version, attribute, threshold, overall
+            case model, version, attribute, threshold, overall, series
             case byGroup = "by_group", demographicParityDifference = "demographic_parity_difference",
                  demographicParityRatio = "demographic_parity_ratio", equalOpportunityDifference = "equal_opportunity_difference",
                  equalOpportunityRatio = "equal_opportunity_ratio", equalizedOddsDifference = "equalized_odds_difference",

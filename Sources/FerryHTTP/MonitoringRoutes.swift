@@ -72,11 +72,17 @@ struct MonitoringRoutes {
                 guard let t = Double(String(text)) else { throw FerryError.invalid("query 'threshold' must be a number between 0 and 1") }
                 return t
             } ?? 0.5
+            let every = try q["every"].map { text -> Double in
+                guard let seconds = Double(String(text)) else { throw FerryError.invalid("query 'every' must be a number of seconds") }
+                return seconds
+            }
             let name = try context.parameters.require("name")
-            let (version, report) = try await requireMonitor().fairness(
+            let (version, report, series) = try await requireMonitor().fairness(
                 model: name, version: try q["version"].map { try Self.number(String($0), "version") }, window: window,
-                attribute: String(attribute), threshold: threshold)
-            return try API.response(API.FairnessBody(model: name, version: version, attribute: String(attribute), threshold: threshold, report))
+                attribute: String(attribute), threshold: threshold, every: every)
+            var body = API.FairnessBody(model: name, version: version, attribute: String(attribute), threshold: threshold, report)
+            if every != nil { body.series = series.map(API.FairnessBody.Period.init) }
+            return try API.response(body)
         }
         api.get("/models/{name}/drift") { request, context in
             let window = try Self.window(request, prefix: "") ?? .last(10_000)

@@ -131,7 +131,7 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
                 c,
                 """
                 SELECT (p.inputs -> f.row::int)::text AS input, (p.outputs -> f.row::int)::text AS output, f.label,
-                    p.id AS prediction_id, f.row::int8 AS row
+                    p.id AS prediction_id, f.row::int8 AS row, p.at AS at
                 FROM feedback f JOIN prediction p ON p.id = f.prediction_id
                 WHERE p.model = \(model) AND (\(version)::int8 IS NULL OR p.version = \(version)::int8) AND p.at >= \(since) AND p.at < \(until)
                 ORDER BY p.at DESC, p.id, f.row LIMIT \(max(0, limit))
@@ -143,7 +143,8 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
                 return LabeledPrediction(
                     output: try decoder.decode([Double].self, from: Data(output.utf8)), label: try row["label"].decode(Double.self),
                     inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)),
-                    predictionID: try row["prediction_id"].decode(String.self), row: Int(try row["row"].decode(Int64.self)))
+                    predictionID: try row["prediction_id"].decode(String.self), row: Int(try row["row"].decode(Int64.self)),
+                    at: Date(timeIntervalSince1970: Double(try row["at"].decode(Int64.self)) / 1000))
             }
         }
     }

@@ -135,7 +135,7 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
             // SQLite picks the labelled row out of each record's JSON, so a large request is not decoded per label.
             var sql = """
                 SELECT json_extract(p.inputs, '$[' || f.row || ']') AS input, json_extract(p.outputs, '$[' || f.row || ']') AS output,
-                    f.label, p.id AS prediction_id, f.row AS row FROM feedback f JOIN prediction p ON p.id = f.prediction_id
+                    f.label, p.id AS prediction_id, f.row AS row, p.at AS at FROM feedback f JOIN prediction p ON p.id = f.prediction_id
                 WHERE p.model = ?
                 """
             var arguments: StatementArguments = [model]
@@ -149,7 +149,8 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
                 guard let input = row["input"] as String?, let output = row["output"] as String? else { return nil }   // row out of range
                 return LabeledPrediction(
                     output: try decoder.decode([Double].self, from: Data(output.utf8)), label: row["label"],
-                    inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)), predictionID: row["prediction_id"], row: row["row"])
+                    inputs: try decoder.decode([JSONValue].self, from: Data(input.utf8)), predictionID: row["prediction_id"], row: row["row"],
+                    at: Date(timeIntervalSince1970: Double(row["at"] as Int64) / 1000))
             }
         }
     }

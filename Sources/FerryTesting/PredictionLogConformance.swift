@@ -55,6 +55,7 @@ public enum PredictionLogConformance {
             let labeled = try await log.labeled(model: "m", version: nil, since: nil, until: nil, limit: 100)
             try expect(labeled.map(\.label) == [1, 0], "later label replaces: \(labeled.map(\.label))")
             try expect(labeled.map(\.output) == [[0.9], [0.2]] && labeled[1].inputs == [.number(2)], "joined rows")
+            try expect(labeled.allSatisfy { $0.at == two.at }, "each labelled row carries its prediction's time: \(labeled.map(\.at))")
             try expect(labeled.map { "\($0.predictionID)/\($0.row)" } == ["p/0", "p/1"], "each labelled row names its prediction and row: \(labeled.map { "\($0.predictionID)/\($0.row)" })")
             try expect(try await log.labeled(model: "other", version: nil, since: nil, until: nil, limit: 100).isEmpty, "per model")
             try expect(try await log.unmatchedFeedbackCount() == 1, "one unknown id")

@@ -192,12 +192,14 @@ struct Monitor: AsyncParsableCommand {
         @Option(help: "Probability at or above which a prediction is positive.") var threshold = 0.5
         @Option(help: "Version number (default: the served version).") var version: Int?
         @Option(help: "The last N labelled rows.") var last: Int?
+        @Option(help: "Also per period of this many seconds of prediction time (e.g. 3600 for hourly).") var every: Double?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             var query = ["attribute=\(APIClient.segment(attribute))", "threshold=\(threshold)"]
             if let version { query.append("version=\(version)") }
             if let last { query.append("last=\(last)") }
+            if let every { query.append("every=\(every)") }
             let data = try await options.client.get("/api/v1/models/\(APIClient.segment(model))/fairness?" + query.joined(separator: "&"))
             if options.json { return Output.printJSON(data) }
             let s = try Output.object(data)
@@ -213,6 +215,13 @@ struct Monitor: AsyncParsableCommand {
             for name in ["demographic_parity_difference", "demographic_parity_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
                          "equalized_odds_difference", "equalized_odds_ratio", "accuracy_difference"] {
                 print("\(name): \((s[name] as? Double).map { String(format: "%.4f", $0) } ?? "- (no group selected)")")
+            }
+            if let series = s["series"] as? [[String: Any]] {
+                print("")
+                let keys = ["demographic_parity_difference", "equal_opportunity_difference", "equalized_odds_difference", "accuracy_difference"]
+                Output.table(["PERIOD START", "COUNT", "PARITY DIFF", "OPPORTUNITY DIFF", "ODDS DIFF", "ACCURACY DIFF"], series.map { p in
+                    [Output.text(p["start"]), Output.text(p["count"])] + keys.map { k in (p[k] as? Double).map { String(format: "%.4f", $0) } ?? "-" }
+                })
             }
         }
     }

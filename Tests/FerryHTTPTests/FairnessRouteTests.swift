@@ -33,7 +33,15 @@ struct FairnessRouteTests {
             #expect(abs((body["equalized_odds_difference"] as! Double) - want.equalizedOddsDifference) < 1e-12)
             #expect((body["overall"] as! [String: Any])["count"] as? Int == rows.count, "every labelled row is counted")
 
+            // Per period: one request is one instant, so one period with the whole window's figures.
+            let series = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night&threshold=0.01&every=3600")
+            let periods = series.json["series"] as? [[String: Any]] ?? []
+            #expect(periods.count == 1 && periods.first?["count"] as? Int == rows.count, "\(series.text)")
+            #expect((periods.first?["demographic_parity_difference"] as? Double).map { abs($0 - want.demographicParityDifference) < 1e-12 } == true)
+            #expect(body["series"] == nil, "no series unless asked")
+
             for (query, message) in [
+                ("?attribute=hour&every=0", "every must be a number of seconds"), ("?attribute=hour&every=soon", "'every' must be a number of seconds"),
                 ("", "query 'attribute' is required"), ("?attribute=nope", "attribute 'nope' is not a feature"),
                 ("?attribute=hour&threshold=2", "threshold must be between 0 and 1"),
             ] {

@@ -30,13 +30,19 @@ public struct LabeledPrediction: Sendable, Equatable {
     /// Which logged row this is: the prediction's id, the row within it.
     public var predictionID: String
     public var row: Int
+    /// When the prediction was made.
+    public var at: Date
 
-    public init(output: [Double], label: Double, inputs: [JSONValue], predictionID: String = "", row: Int = 0) {
+    public init(
+        output: [Double], label: Double, inputs: [JSONValue], predictionID: String = "", row: Int = 0,
+        at: Date = Date(timeIntervalSince1970: 0)
+    ) {
         self.output = output
         self.label = label
         self.inputs = inputs
         self.predictionID = predictionID
         self.row = row
+        self.at = at
     }
 }
 
