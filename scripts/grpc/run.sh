@@ -28,4 +28,32 @@ FERRY_API_KEY=$FERRY_ADMIN_KEY "$FERRY" models register shop examples/sklearn/pi
   || fail "could not register the ONNX pipeline"
 "$ROOT/.venv-grpc/bin/python" scripts/grpc/check_tritonclient.py "$grpc_port" "$FERRY_ADMIN_KEY" || fail "tritonclient check"
 "$ROOT/.venv-kserve/bin/python" scripts/grpc/check_kserve.py "$grpc_port" "$FERRY_ADMIN_KEY" || fail "kserve client check"
+
+# The same service over TLS with the HTTP server's certificate: a client trusting it is answered, a plaintext one
+# is not.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
+  -days 1 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+"$FERRY" serve --port "$port" --grpc-port "$grpc_port" --data-dir "$work/data" --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" >>"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf --cacert "$work/tls.crt" "https://localhost:$port/v2/health/ready" >/dev/null 2>&1 && break; kill -0 "$pid" 2>/dev/null || fail "TLS server exited"; sleep 0.1; done
+"$ROOT/.venv-grpc/bin/python" - "$grpc_port" "$FERRY_ADMIN_KEY" "$work/tls.crt" <<'PY' || fail "gRPC over TLS"
+import sys
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+port, key, ca = sys.argv[1:4]
+secure = grpcclient.InferenceServerClient(url=f"localhost:{port}", ssl=True, root_certificates=ca)
+rows = grpcclient.InferInput("input", [1, 12], "FP32")
+rows.set_data_from_numpy(np.zeros((1, 12), dtype=np.float32))
+answer = secure.infer("fraud", [rows], headers={"authorization": f"Bearer {key}"}).as_numpy("predict")
+assert answer is not None and answer.shape == (1,), answer
+try:
+    grpcclient.InferenceServerClient(url=f"localhost:{port}").is_server_live()
+    sys.exit("a plaintext client was answered by the TLS server")
+except InferenceServerException:
+    pass
+print("tritonclient: gRPC over TLS with the server's certificate; plaintext refused")
+PY
 echo "gRPC passed"
