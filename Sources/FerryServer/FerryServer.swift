@@ -14,7 +14,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.

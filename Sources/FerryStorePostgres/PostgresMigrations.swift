@@ -237,5 +237,106 @@ enum PostgresMigrations {
         Migration(name: "0006-version-features", statements: [
             "ALTER TABLE model_version ADD COLUMN feature_refs TEXT NOT NULL DEFAULT '[]'",
         ]),
+        Migration(name: "0007-tracking", statements: [
+            """
+            CREATE TABLE tracking_experiment (
+                id BIGINT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                artifact_location TEXT NOT NULL,
+                lifecycle_stage TEXT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_update_time BIGINT NOT NULL,
+                tags TEXT NOT NULL
+            )
+            """,
+            """
+            INSERT INTO tracking_experiment VALUES (
+                0, 'Default', 'mlflow-artifacts:/0', 'active',
+                (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT, '{}')
+            """,
+            """
+            CREATE TABLE tracking_run (
+                run_id TEXT PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES tracking_experiment(id),
+                run_name TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                start_time BIGINT,
+                end_time BIGINT,
+                artifact_uri TEXT NOT NULL,
+                lifecycle_stage TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX tracking_run_experiment ON tracking_run(experiment_id, start_time)",
+            """
+            CREATE TABLE tracking_param (
+                run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_id, key)
+            )
+            """,
+            "CREATE INDEX tracking_param_key ON tracking_param(key, value)",
+            """
+            CREATE TABLE tracking_tag (
+                run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_id, key)
+            )
+            """,
+            "CREATE INDEX tracking_tag_key ON tracking_tag(key, value)",
+            """
+            CREATE TABLE tracking_metric (
+                run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                key TEXT NOT NULL,
+                step BIGINT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                is_nan INT NOT NULL,
+                PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+            )
+            """,
+            """
+            CREATE TABLE tracking_latest_metric (
+                run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                key TEXT NOT NULL,
+                step BIGINT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                is_nan INT NOT NULL,
+                PRIMARY KEY (run_id, key)
+            )
+            """,
+            "CREATE INDEX tracking_latest_metric_key ON tracking_latest_metric(key, value)",
+            """
+            CREATE TABLE tracking_run_output (
+                run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                model_id TEXT NOT NULL,
+                step BIGINT NOT NULL,
+                PRIMARY KEY (run_id, model_id)
+            )
+            """,
+            """
+            CREATE TABLE tracking_logged_model (
+                model_id TEXT PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES tracking_experiment(id),
+                name TEXT NOT NULL,
+                artifact_location TEXT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL,
+                model_type TEXT NOT NULL,
+                source_run_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                status_message TEXT NOT NULL,
+                lifecycle_stage TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                params TEXT NOT NULL
+            )
+            """,
+            // Byte order, whatever the database's collation: folders are selected as ranges of paths.
+            "CREATE TABLE tracking_file (path TEXT COLLATE \"C\" PRIMARY KEY, sha256 TEXT NOT NULL, size BIGINT NOT NULL)",
+            "CREATE SEQUENCE tracking_experiment_id START 1",
+        ]),
     ]
 }

@@ -52,7 +52,7 @@ package enum Records {
     }
 
     /// The enum case a stored raw string names; throws `.internal` naming the record and field when it is unknown.
-    static func parse<E: RawRepresentable>(_ raw: String, as type: E.Type, field: String, in record: String) throws -> E
+    package static func parse<E: RawRepresentable>(_ raw: String, as type: E.Type, field: String, in record: String) throws -> E
     where E.RawValue == String {
         guard let value = E(rawValue: raw) else {
             throw FerryError(.internal, "a stored \(record) has an unknown \(field) '\(raw)' (written by a newer Ferry, or damaged)")

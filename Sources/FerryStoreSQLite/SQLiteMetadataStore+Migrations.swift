@@ -206,6 +206,93 @@ extension SQLiteMetadataStore {
         migrator.registerMigration("v11-version-features") { db in
             try db.execute(sql: "ALTER TABLE model_version ADD COLUMN feature_refs TEXT NOT NULL DEFAULT '[]'")
         }
+        migrator.registerMigration("v12-tracking") { db in
+            try db.execute(sql: """
+                CREATE TABLE tracking_experiment (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL UNIQUE,
+                    artifact_location TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL,
+                    creation_time INTEGER NOT NULL,
+                    last_update_time INTEGER NOT NULL,
+                    tags TEXT NOT NULL
+                );
+                INSERT INTO tracking_experiment VALUES (
+                    0, 'Default', 'mlflow-artifacts:/0', 'active',
+                    CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000, '{}');
+                CREATE TABLE tracking_run (
+                    run_id TEXT PRIMARY KEY NOT NULL,
+                    experiment_id INTEGER NOT NULL REFERENCES tracking_experiment(id),
+                    run_name TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    start_time INTEGER,
+                    end_time INTEGER,
+                    artifact_uri TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL
+                );
+                CREATE INDEX tracking_run_experiment ON tracking_run(experiment_id, start_time);
+                CREATE TABLE tracking_param (
+                    run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX tracking_param_key ON tracking_param(key, value);
+                CREATE TABLE tracking_tag (
+                    run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX tracking_tag_key ON tracking_tag(key, value);
+                CREATE TABLE tracking_metric (
+                    run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                    key TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    is_nan INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+                ) WITHOUT ROWID;
+                CREATE TABLE tracking_latest_metric (
+                    run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                    key TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    is_nan INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX tracking_latest_metric_key ON tracking_latest_metric(key, value);
+                CREATE TABLE tracking_run_output (
+                    run_id TEXT NOT NULL REFERENCES tracking_run(run_id),
+                    model_id TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, model_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE tracking_logged_model (
+                    model_id TEXT PRIMARY KEY NOT NULL,
+                    experiment_id INTEGER NOT NULL REFERENCES tracking_experiment(id),
+                    name TEXT NOT NULL,
+                    artifact_location TEXT NOT NULL,
+                    creation_time INTEGER NOT NULL,
+                    last_updated_time INTEGER NOT NULL,
+                    model_type TEXT NOT NULL,
+                    source_run_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    status_message TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    params TEXT NOT NULL
+                );
+                CREATE TABLE tracking_file (
+                    path TEXT PRIMARY KEY NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -20,6 +20,11 @@ struct PostgresMetadataStoreTests {
         try await Self.withStore { try await check.run($0) }
     }
 
+    @Test(arguments: TrackingStoreConformance.cases)
+    func trackingConformance(_ check: ConformanceCase<TrackingStoreConformance.Store>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
     @Test(arguments: SecurityStoreConformance.cases)
     func securityConformance(_ check: ConformanceCase<SecurityStoreConformance.Store>) async throws {
         try await Self.withStore { try await check.run($0) }

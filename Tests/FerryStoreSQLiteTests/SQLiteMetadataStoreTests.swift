@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: TrackingStoreConformance.cases)
+    func trackingConformance(_ check: ConformanceCase<TrackingStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: FeatureStoreConformance.cases)
     func featureConformance(_ check: ConformanceCase<FeatureStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

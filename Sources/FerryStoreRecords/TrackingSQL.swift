@@ -1,0 +1,143 @@
+import FerryCore
+
+/// The SQL both stores run for a run search, written once: the two dialects differ only in placeholders and in how
+/// LIKE matches case (PostgreSQL's LIKE is case-sensitive, SQLite's is not, so SQLite gets GLOB).
+package enum TrackingSQL {
+    package enum Dialect: Sendable { case sqlite, postgres }
+
+    package enum Value: Sendable, Equatable {
+        case text(String), integer(Int64), real(Double)
+    }
+
+    package struct Query: Sendable {
+        package var text: String
+        package var values: [Value]
+    }
+
+    /// The ids of the page of runs `search` selects (one more than the page, to tell whether more follow), in order.
+    ///
+    /// Each filter clause on a metric, param or tag joins that key's row (runs without it never match, as in
+    /// MLflow); each ordering key joins it optionally, and runs without it come last in either direction. A NaN
+    /// metric satisfies no comparison and sorts above every number. Ties fall back to the newest start, then run id.
+    package static func searchPage(_ search: RunSearch, experimentIDs: [Int64], dialect: Dialect) -> Query {
+        var values: [Value] = []
+        func bind(_ value: Value) -> String {
+            values.append(value)
+            // Numbered, since the joins are written before the conditions bound first.
+            return dialect == .sqlite ? "?\(values.count)" : "$\(values.count)"
+        }
+        var joins: [String] = []
+        var conditions: [String] = []
+        func table(_ field: RunSearch.Field) -> String? {
+            switch field {
+            case .metric: "tracking_latest_metric"
+            case .param: "tracking_param"
+            case .tag: "tracking_tag"
+            case .attribute: nil
+            }
+        }
+        func key(_ field: RunSearch.Field) -> String? {
+            switch field {
+            case .metric(let k), .param(let k), .tag(let k): k
+            case .attribute: nil
+            }
+        }
+        func column(_ a: RunSearch.Attribute) -> String { "r.\(a.rawValue)" }
+
+        conditions.append("r.experiment_id IN (\(experimentIDs.map { bind(.integer($0)) }.joined(separator: ", ")))")
+        conditions.append("r.lifecycle_stage IN (\(search.view.stages.map { bind(.text($0.rawValue)) }.joined(separator: ", ")))")
+        for (i, clause) in search.filter.enumerated() {
+            let subject: String
+            if let table = table(clause.field), let key = key(clause.field) {
+                joins.append("JOIN \(table) f\(i) ON f\(i).run_id = r.run_id AND f\(i).key = \(bind(.text(key)))")
+                subject = "f\(i).value"
+                if case .metric = clause.field { conditions.append("f\(i).is_nan = 0") }
+            } else if case .attribute(let a) = clause.field {
+                subject = column(a)
+            } else {
+                continue
+            }
+            switch (clause.comparison, clause.value) {
+            case (.in, .list(let items)), (.notIn, .list(let items)):
+                let negate = clause.comparison == .notIn
+                if items.isEmpty {
+                    conditions.append(negate ? "1 = 1" : "1 = 0")
+                } else {
+                    conditions.append("\(subject) \(negate ? "NOT IN" : "IN") (\(items.map { bind(.text($0)) }.joined(separator: ", ")))")
+                }
+            case (.like, .string(let pattern)):
+                conditions.append(dialect == .sqlite ? "\(subject) GLOB \(bind(.text(glob(pattern))))" : "\(subject) LIKE \(bind(.text(pattern)))")
+            case (.ilike, .string(let pattern)):
+                conditions.append(dialect == .sqlite ? "\(subject) LIKE \(bind(.text(pattern)))" : "\(subject) ILIKE \(bind(.text(pattern)))")
+            case (let c, .string(let s)):
+                conditions.append("\(subject) \(c.rawValue) \(bind(.text(s)))")
+            case (let c, .number(let n)):
+                if case .attribute = clause.field {
+                    conditions.append("\(subject) \(c.rawValue) \(bind(.integer(Int64(n))))")
+                } else {
+                    conditions.append("\(subject) \(c.rawValue) \(bind(.real(n)))")
+                }
+            default:
+                continue
+            }
+        }
+        var order: [String] = []
+        for (j, entry) in search.orderBy.enumerated() {
+            let direction = entry.ascending ? "ASC" : "DESC"
+            if let table = table(entry.field), let key = key(entry.field) {
+                joins.append("LEFT JOIN \(table) o\(j) ON o\(j).run_id = r.run_id AND o\(j).key = \(bind(.text(key)))")
+                order.append("(o\(j).run_id IS NULL) ASC")
+                if case .metric = entry.field { order.append("o\(j).is_nan \(direction)") }
+                order.append("o\(j).value \(direction)")
+            } else if case .attribute(let a) = entry.field {
+                order.append("(\(column(a)) IS NULL) ASC")
+                order.append("\(column(a)) \(direction)")
+            }
+        }
+        order += ["r.start_time DESC", "r.run_id ASC"]
+        let limit = bind(.integer(Int64(search.maxResults + 1)))
+        let offset = bind(.integer(Int64(search.offset)))
+        let text = """
+            SELECT r.run_id FROM tracking_run r \(joins.joined(separator: " "))
+            WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY \(order.joined(separator: ", "))
+            LIMIT \(limit) OFFSET \(offset)
+            """
+        return Query(text: text, values: values)
+    }
+
+    /// A LIKE pattern as a GLOB pattern: `%` and `_` become `*` and `?`; GLOB's own specials are matched literally.
+    static func glob(_ pattern: String) -> String {
+        var out = ""
+        for c in pattern {
+            switch c {
+            case "%": out += "*"
+            case "_": out += "?"
+            case "*", "?", "[": out += "[\(c)]"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// How both stores keep tracking values in columns.
+package enum TrackingColumns {
+    /// A metric value as stored: NaN is kept as 0 with a flag (SQLite reads a stored NaN back as NULL); infinities
+    /// are stored as they are.
+    package static func metricValue(_ value: Double) -> (value: Double, isNaN: Int) {
+        value.isNaN ? (0, 1) : (value, 0)
+    }
+
+    package static func metric(_ value: Double, isNaN: Int) -> Double { isNaN != 0 ? .nan : value }
+
+    /// The smallest text above every text that starts with `prefix`: `path >= prefix AND path < prefixEnd(prefix)`
+    /// selects exactly the paths under it.
+    package static func prefixEnd(_ prefix: String) -> String { prefix + "\u{10FFFF}" }
+
+    /// A param logged again with another value (MLflow keeps params immutable).
+    package static func paramConflict(key: String, stored: String, given: String, run: String) -> FerryError {
+        FerryError.invalid(
+            "param '\(key)' of run '\(run)' is already '\(stored)'; a param is logged once and cannot change to '\(given)' (log a new run, or use a tag or metric for values that change)")
+    }
+}
