@@ -42,6 +42,7 @@ let package = Package(
                 "FerryCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // The versioned JSON records every store backend writes (never domain or HTTP types).

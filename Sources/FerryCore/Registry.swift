@@ -64,11 +64,14 @@ public struct Lineage: Sendable, Equatable, Codable {
     public var code: String?
     /// The experiment-tracking run that produced the model (e.g. `mlflow:<run_id>`).
     public var run: String?
-    public init(trainingData: String? = nil, trainingDataDigest: String? = nil, code: String? = nil, run: String? = nil) {
+    /// Where the model's files were read from (e.g. the MLflow artifact location of a logged model).
+    public var source: String?
+    public init(trainingData: String? = nil, trainingDataDigest: String? = nil, code: String? = nil, run: String? = nil, source: String? = nil) {
         self.trainingData = trainingData
         self.trainingDataDigest = trainingDataDigest
         self.code = code
         self.run = run
+        self.source = source
     }
 }
 

@@ -130,10 +130,16 @@ struct AccessMiddleware: RouterMiddleware {
         return methods.sorted()
     }
 
-    /// The secret from `Authorization: Bearer ...` or `X-API-Key`.
+    /// The secret from `Authorization: Bearer ...`, `X-API-Key`, or Basic credentials whose password is the
+    /// secret (MLflow's clients send `MLFLOW_TRACKING_USERNAME`/`PASSWORD` that way; the user name is not used).
     static func credentials(_ headers: HTTPFields) -> Substring? {
         if let value = headers[.authorization] {
             let text = Substring(value)
+            if text.count > 6, text.prefix(6).lowercased() == "basic " {
+                guard let decoded = Data(base64Encoded: String(text.dropFirst(6).drop(while: { $0 == " " }))),
+                      let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":") else { return nil }
+                return Substring(pair[pair.index(after: colon)...])
+            }
             guard text.count > 7, text.prefix(7).lowercased() == "bearer " else { return nil }
             return text.dropFirst(7).drop(while: { $0 == " " })
         }

@@ -49,9 +49,10 @@ enum API {
         var trainingDataDigest: String?
         var code: String?
         var run: String?
+        var source: String?
 
         enum CodingKeys: String, CodingKey {
-            case trainingData = "training_data", trainingDataDigest = "training_data_digest", code, run
+            case trainingData = "training_data", trainingDataDigest = "training_data_digest", code, run, source
         }
 
         init(_ l: Lineage) {
@@ -59,9 +60,10 @@ enum API {
             trainingDataDigest = l.trainingDataDigest
             code = l.code
             run = l.run
+            source = l.source
         }
 
-        var domain: Lineage { Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run) }
+        var domain: Lineage { Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run, source: source) }
     }
 
     struct ArtifactBody: Codable, Sendable {

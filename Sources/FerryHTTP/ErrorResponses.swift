@@ -13,7 +13,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let (status, message) = Self.describe(error)
+            var (status, message) = Self.describe(error)
+            let routeMissing = (error as? HTTPError)?.status == .notFound
+            if routeMissing, MLflowErrors.applies(to: request.uri.path) {
+                message = "Ferry does not serve \(request.method) \(request.uri.path) of MLflow's API; see docs/mlflow.md for the calls it serves"
+            }
             if status.code >= 500 {
                 context.logger.error("request failed", metadata: [
                     "request_id": "\(context.id)",
@@ -24,11 +28,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var response: Response
             if status == .internalServerError {
-                response = errorResponse(status, "internal error; the server logged it with request id \(context.id)")
-                response.headers[.ferryRequestID] = context.id
+                message = "internal error; the server logged it with request id \(context.id)"
+            }
+            if MLflowErrors.applies(to: request.uri.path) {
+                response = MLflowErrors.response(status, message, code: (error as? FerryError)?.code, routeMissing: routeMissing)
             } else {
                 response = errorResponse(status, message)
             }
+            if status == .internalServerError { response.headers[.ferryRequestID] = context.id }
             if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
             if status == .tooManyRequests { response.headers[.retryAfter] = "1" }
             return response

@@ -53,12 +53,12 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 /// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
-    replica: Replica? = nil, features: FeatureService? = nil, limits: HTTPLimits = HTTPLimits()
+    replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes))
+    router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes + (tracking == nil ? [] : MLflowRoutes.routes)))
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
     ControlPlaneRoutes(registry: registry, monitor: monitor, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
@@ -68,6 +68,7 @@ public func makeRouter(
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
+    if let tracking { MLflowRoutes(tracking: tracking, registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes

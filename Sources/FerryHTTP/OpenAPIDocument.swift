@@ -120,7 +120,7 @@ enum OpenAPIDocument {
         ], required: ["name"])
         let outputSpec = object(["name": string, "datatype": string, "shape": array(integer), "description": string], required: ["name", "datatype", "shape"])
         let tensorMeta = object(["name": string, "datatype": string, "shape": array(integer)], required: ["name", "datatype", "shape"])
-        let lineage = object(["training_data": string, "training_data_digest": string, "code": string, "run": string])
+        let lineage = object(["training_data": string, "training_data_digest": string, "code": string, "run": string, "source": string])
         return [
             "Error": object(["error": string], required: ["error"]),
             "VersionRef": object(["model": string, "version": integer], required: ["model", "version"]),

@@ -35,6 +35,8 @@ public struct FerryServer: Sendable {
     public let access: AccessControl
     /// Feature definitions, training sets and the online store.
     public let features: FeatureService
+    /// Experiment tracking (MLflow's API).
+    public let tracking: TrackingService
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -91,6 +93,7 @@ public struct FerryServer: Sendable {
         let features = FeatureService(store: store, database: PostgresFeatureSource(logger: logger), logger: logger)
         let registry = Registry(
             store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, logger: logger)
+        let tracking = TrackingService(store: store, artifacts: artifacts, registry: registry, logger: logger)
         let authenticator = Authenticator(store: store, logger: logger)
         let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
         if !configuration.authentication { try await authenticator.reload() }
@@ -130,7 +133,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -143,7 +146,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, limits: configuration.http)
+            features: features, tracking: tracking, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections

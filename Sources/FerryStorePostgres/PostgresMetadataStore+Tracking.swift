@@ -292,6 +292,18 @@ extension PostgresMetadataStore: TrackingStore {
         }
     }
 
+    public func loggedModels(experimentIDs: [String], name: String?) async throws -> [LoggedModel] {
+        let ids = experimentIDs.compactMap { Int64($0) }
+        return try await database.read { c in
+            try await PostgresDatabase.rows(
+                c, """
+                    SELECT * FROM tracking_logged_model WHERE experiment_id = ANY(\(ids)::bigint[]) AND lifecycle_stage = 'active'
+                        AND (\(name)::text IS NULL OR name = \(name)) ORDER BY creation_time DESC, model_id COLLATE "C"
+                    """, self.database.logger
+            ).map(Self.loggedModel)
+        }
+    }
+
     public func updateLoggedModel(_ model: LoggedModel) async throws {
         let tags = try Self.json(model.tags), params = try Self.json(model.params)
         try await database.transaction { c in

@@ -179,10 +179,11 @@ package struct LineageRecord: Codable, Sendable, Equatable {
     var trainingDataDigest: String?
     var code: String?
     var run: String?
+    var source: String?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case trainingData = "trainingData", trainingDataDigest = "trainingDataDigest", code = "code", run = "run"
+        case trainingData = "trainingData", trainingDataDigest = "trainingDataDigest", code = "code", run = "run", source = "source"
     }
 
     package init(_ domain: Lineage) {
@@ -191,6 +192,7 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         trainingDataDigest = domain.trainingDataDigest
         code = domain.code
         run = domain.run
+        source = domain.source
     }
 
     package init(from decoder: any Decoder) throws {
@@ -201,6 +203,7 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         trainingDataDigest = try c.decodeIfPresent(String.self, forKey: .trainingDataDigest)
         code = try c.decodeIfPresent(String.self, forKey: .code)
         run = try c.decodeIfPresent(String.self, forKey: .run)
+        source = try c.decodeIfPresent(String.self, forKey: .source)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -210,10 +213,11 @@ package struct LineageRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(trainingDataDigest, forKey: .trainingDataDigest)
         try c.encodeIfPresent(code, forKey: .code)
         try c.encodeIfPresent(run, forKey: .run)
+        try c.encodeIfPresent(source, forKey: .source)
     }
 
     package func domain() throws -> Lineage {
-        Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run)
+        Lineage(trainingData: trainingData, trainingDataDigest: trainingDataDigest, code: code, run: run, source: source)
     }
 }
 

@@ -17,8 +17,9 @@ package enum TrackingSQL {
     /// The ids of the page of runs `search` selects (one more than the page, to tell whether more follow), in order.
     ///
     /// Each filter clause on a metric, param or tag joins that key's row (runs without it never match, as in
-    /// MLflow); each ordering key joins it optionally, and runs without it come last in either direction. A NaN
-    /// metric satisfies no comparison and sorts above every number. Ties fall back to the newest start, then run id.
+    /// MLflow; `IS NULL` selects the runs without it); each ordering key joins it optionally, and runs without it
+    /// come last in either direction, after NaN metrics. A NaN metric satisfies only `!=`. Ties fall back to the
+    /// newest start (unless ordered by start time), then run id.
     package static func searchPage(_ search: RunSearch, experimentIDs: [Int64], dialect: Dialect) -> Query {
         var values: [Value] = []
         func bind(_ value: Value) -> String {
@@ -44,14 +45,25 @@ package enum TrackingSQL {
         }
         func column(_ a: RunSearch.Attribute) -> String { "r.\(a.rawValue)" }
 
-        conditions.append("r.experiment_id IN (\(experimentIDs.map { bind(.integer($0)) }.joined(separator: ", ")))")
+        conditions.append(
+            experimentIDs.isEmpty ? "1 = 0" : "r.experiment_id IN (\(experimentIDs.map { bind(.integer($0)) }.joined(separator: ", ")))")
         conditions.append("r.lifecycle_stage IN (\(search.view.stages.map { bind(.text($0.rawValue)) }.joined(separator: ", ")))")
         for (i, clause) in search.filter.enumerated() {
             let subject: String
-            if let table = table(clause.field), let key = key(clause.field) {
+            if clause.comparison == .isNull || clause.comparison == .isNotNull, let table = table(clause.field), let key = key(clause.field) {
+                let exists = "EXISTS (SELECT 1 FROM \(table) n\(i) WHERE n\(i).run_id = r.run_id AND n\(i).key = \(bind(.text(key))))"
+                conditions.append(clause.comparison == .isNull ? "NOT \(exists)" : exists)
+                continue
+            } else if let table = table(clause.field), let key = key(clause.field) {
                 joins.append("JOIN \(table) f\(i) ON f\(i).run_id = r.run_id AND f\(i).key = \(bind(.text(key)))")
                 subject = "f\(i).value"
-                if case .metric = clause.field { conditions.append("f\(i).is_nan = 0") }
+                if case .metric = clause.field, case .number(let n) = clause.value {
+                    conditions.append(
+                        clause.comparison == .notEqual
+                            ? "(f\(i).is_nan = 1 OR f\(i).value != \(bind(.real(n))))"
+                            : "(f\(i).is_nan = 0 AND f\(i).value \(clause.comparison.rawValue) \(bind(.real(n))))")
+                    continue
+                }
             } else if case .attribute(let a) = clause.field {
                 subject = column(a)
             } else {
@@ -87,14 +99,15 @@ package enum TrackingSQL {
             if let table = table(entry.field), let key = key(entry.field) {
                 joins.append("LEFT JOIN \(table) o\(j) ON o\(j).run_id = r.run_id AND o\(j).key = \(bind(.text(key)))")
                 order.append("(o\(j).run_id IS NULL) ASC")
-                if case .metric = entry.field { order.append("o\(j).is_nan \(direction)") }
+                if case .metric = entry.field { order.append("o\(j).is_nan ASC") }
                 order.append("o\(j).value \(direction)")
             } else if case .attribute(let a) = entry.field {
                 order.append("(\(column(a)) IS NULL) ASC")
                 order.append("\(column(a)) \(direction)")
             }
         }
-        order += ["r.start_time DESC", "r.run_id ASC"]
+        if !search.orderBy.contains(where: { $0.field == .attribute(.startTime) }) { order.append("r.start_time DESC") }
+        order.append("r.run_id ASC")
         let limit = bind(.integer(Int64(search.maxResults + 1)))
         let offset = bind(.integer(Int64(search.offset)))
         let text = """

@@ -255,6 +255,21 @@ extension SQLiteMetadataStore: TrackingStore {
         }
     }
 
+    public func loggedModels(experimentIDs: [String], name: String?) async throws -> [LoggedModel] {
+        let ids = experimentIDs.compactMap { Int64($0) }
+        guard !ids.isEmpty else { return [] }
+        return try await writer.read { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            var arguments = StatementArguments(ids.map { $0 as (any DatabaseValueConvertible)? })
+            var sql = "SELECT * FROM tracking_logged_model WHERE experiment_id IN (\(marks)) AND lifecycle_stage = 'active'"
+            if let name {
+                sql += " AND name = ?"
+                arguments += [name]
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY creation_time DESC, model_id", arguments: arguments).map(Self.loggedModel)
+        }
+    }
+
     public func updateLoggedModel(_ model: LoggedModel) async throws {
         try await writer.write { db in
             try db.execute(

@@ -98,7 +98,11 @@ public enum TrackingStoreConformance {
             try await seed(store)
             let below = try await ids(store, "metrics.loss < 0.6")
             try expect(below == ["b", "a"], "metric filter, newest first: \(below)")
-            try expect(try await ids(store, "metrics.loss != 0.5") == ["d", "b"], "!= excludes NaN and runs without the metric")
+            try expect(try await ids(store, "metrics.loss != 0.5") == ["d", "c", "b"], "!= takes NaN, not runs without the metric")
+            try expect(try await ids(store, "metrics.loss >= 0") == ["d", "b", "a"], "NaN satisfies no other comparison")
+            try expect(try await ids(store, "tags.team IS NULL").isEmpty, "IS NULL: every run has the tag")
+            try expect(try await ids(store, "params.lr IS NULL").count == 5, "IS NULL: no run has the param")
+            try expect(try await ids(store, "params.depth IS NOT NULL").count == 5, "IS NOT NULL")
             try expect(try await ids(store, "params.depth = '3' and metrics.loss >= 0.5") == ["d", "a"], "and")
             try expect(try await ids(store, "tags.team LIKE 'risk%'") == ["e", "d", "b"], "LIKE is case-sensitive")
             try expect(try await ids(store, "tags.team ILIKE 'risk%'") == ["e", "d", "b", "a"], "ILIKE is not")
@@ -108,12 +112,14 @@ public enum TrackingStoreConformance {
             try expect(try await ids(store, "attributes.start_time > \(t0 + 2)") == ["e", "d"], "numeric attribute")
             try expect(try await ids(store, "attributes.status = 'RUNNING' and tags.team NOT IN ('risk')") == ["d", "c", "a"], "NOT IN")
         },
-        .init("search orders by metric (missing last, NaN above numbers), param or attribute; pages; deleted runs only when asked") { store in
+        .init("search orders by metric (NaN, then missing last either way), param or attribute; pages; deleted runs only when asked") { store in
             try await seed(store)
             let ascending = try await ids(store, order: ["metrics.loss ASC"])
             try expect(ascending == ["b", "a", "d", "c", "e"], "ascending: \(ascending)")
             let descending = try await ids(store, order: ["metrics.loss DESC"])
-            try expect(descending == ["c", "d", "a", "b", "e"], "descending: \(descending)")
+            try expect(descending == ["d", "a", "b", "c", "e"], "descending, NaN then missing last: \(descending)")
+            let byStart = try await ids(store, order: ["attributes.start_time ASC"])
+            try expect(byStart == ["a", "b", "c", "d", "e"], "start time ascending: \(byStart)")
             try expect(try await ids(store, order: ["params.depth DESC", "attributes.run_name"]) == ["c", "a", "b", "d", "e"], "param then name")
             try expect(try await ids(store) == ["e", "d", "c", "b", "a"], "default: newest first")
             let first = try await store.searchRuns(RunSearch(experimentIDs: ["0"], maxResults: 2))
@@ -141,6 +147,14 @@ public enum TrackingStoreConformance {
             model.tags["c"] = "d"
             try await store.updateLoggedModel(model)
             try expect(try await store.loggedModel(id: "m-1") == model, "updated")
+            var other = model
+            other.modelID = "m-0"
+            other.name = "other"
+            other.creationTime = t0 + 7
+            try await store.createLoggedModel(other)
+            try expect(try await store.loggedModels(experimentIDs: ["0"], name: nil).map(\.modelID) == ["m-0", "m-1"], "newest first")
+            try expect(try await store.loggedModels(experimentIDs: ["0", "5"], name: "model").map(\.modelID) == ["m-1"], "by name")
+            try expect(try await store.loggedModels(experimentIDs: ["5"], name: nil).isEmpty, "by experiment")
             try await expectError(.notFound) { try await store.updateLoggedModel(LoggedModel(modelID: "m-2", experimentID: "0", name: "x", artifactLocation: "", creationTime: 0)) }
             try await store.logOutputs(runID: "r", [RunOutput(modelID: "m-1", step: 3)])
             try expect(try await store.run(id: "r")?.outputs == [RunOutput(modelID: "m-1", step: 3)], "outputs")

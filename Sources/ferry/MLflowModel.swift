@@ -1,19 +1,23 @@
 import ArgumentParser
+import FerryCore
+import FerryEngine
 import Foundation
 import Yams
 
-/// An MLflow model folder (the one holding an `MLmodel` file), read for registration: the model file of a flavor
-/// Ferry runs natively (xgboost, lightgbm, onnx), the signature's named columns as the input schema, and the run
-/// with its params and metrics as lineage. Nothing in the folder is executed: it is read as YAML, JSON and bytes.
+/// An MLflow model folder on disk, read for `ferry models register DIR` (see `MLflowModelFolder`), with the params and
+/// metrics MLflow 3 keeps beside a logged model's artifacts folder as lineage.
 struct MLflowModel {
-    var artifact: Data
-    var format: String
-    var flavor: String
-    /// `input_schema.features` from a signature of named columns (nil for tensor signatures, e.g. ONNX's).
-    var features: [[String: Any]]?
-    var runID: String?
+    var folder: MLflowModelFolder
     var params: [String: String] = [:]
     var metrics: [String: Double] = [:]
+
+    var artifact: Data { folder.artifact }
+    var format: String { folder.format.rawValue }
+    var runID: String? { folder.runID }
+    /// `input_schema.features` for the registration body, from a signature of named columns.
+    var features: [[String: Any]]? {
+        folder.inputSchema.map { $0.features.map { ["name": $0.name, "datatype": $0.datatype.rawValue] } }
+    }
 
     /// Whether `path` is a folder with an MLmodel file.
     static func isFolder(_ path: String) -> Bool {
@@ -21,65 +25,17 @@ struct MLflowModel {
         return FileManager.default.fileExists(atPath: path, isDirectory: &directory) && directory.boolValue
     }
 
-    init(folder: String) throws {
-        let root = URL(fileURLWithPath: folder)
-        guard let text = try? String(contentsOf: root.appendingPathComponent("MLmodel"), encoding: .utf8) else {
-            throw ValidationError("'\(folder)' is a folder without an MLmodel file; give a model file or an MLflow model folder")
-        }
-        guard let model = try? Yams.load(yaml: text) as? [String: Any], let flavors = model["flavors"] as? [String: Any] else {
-            throw ValidationError("'\(folder)/MLmodel' is not an MLflow model file (it has no flavors)")
-        }
-        func file(_ name: String) throws -> Data {
-            guard !name.contains(".."), let data = FileManager.default.contents(atPath: root.appendingPathComponent(name).path) else {
-                throw ValidationError("the MLflow model's data file '\(name)' is missing from '\(folder)'")
+    init(folder path: String) throws {
+        let root = URL(fileURLWithPath: path)
+        let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []
+        do {
+            folder = try MLflowModelFolder(files: files, place: "'\(path)'") { name in
+                FileManager.default.contents(atPath: root.appendingPathComponent(name).path)
             }
-            return data
+        } catch let error as FerryError {
+            throw ValidationError(error.message)
         }
-        if let onnx = flavors["onnx"] as? [String: Any] {
-            let name = onnx["data"] as? String ?? "model.onnx"
-            let others = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            if others.contains(where: { $0.hasSuffix(".data") }) {
-                throw ValidationError("the MLflow model's ONNX file keeps its weights in external .data files (MLflow's default); log it with mlflow.onnx.log_model(..., save_as_external_data=False) to register it")
-            }
-            (artifact, format, flavor) = (try file(name), "onnx", "onnx")
-        } else if let xgboost = flavors["xgboost"] as? [String: Any] {
-            let name = xgboost["data"] as? String ?? "model.xgb"
-            let data = try file(name)
-            // model_format json or ubj; "xgb" may be either of them or the legacy binary format.
-            let first = data.first { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }
-            guard first == UInt8(ascii: "{") else {
-                throw ValidationError("the MLflow model's XGBoost file '\(name)' is in XGBoost's legacy binary format; log it with mlflow.xgboost.log_model(..., model_format=\"ubj\") (or \"json\") to register it")
-            }
-            (artifact, format, flavor) = (data, "xgboost-json", "xgboost")
-        } else if let lightgbm = flavors["lightgbm"] as? [String: Any] {
-            let name = lightgbm["data"] as? String ?? "model.lgb"
-            let data = try file(name)
-            guard name.hasSuffix(".lgb"), data.starts(with: Array("tree".utf8)) else {
-                throw ValidationError("the MLflow model's LightGBM file '\(name)' is a pickled \(lightgbm["model_class"] as? String ?? "scikit-learn-API model"), which Ferry does not load (it never unpickles); log the Booster instead: mlflow.lightgbm.log_model(model.booster_, ...)")
-            }
-            (artifact, format, flavor) = (data, "lightgbm-text", "lightgbm")
-        } else if flavors["sklearn"] != nil {
-            throw ValidationError("the MLflow model is a pickled scikit-learn model (sklearn flavor), which Ferry does not load (it never unpickles); export it to ONNX and register that: skl2onnx.to_onnx(model, X[:1]) then save the .onnx file, or mlflow.onnx.log_model(onnx_model, ..., save_as_external_data=False)")
-        } else {
-            let names = flavors.keys.sorted().joined(separator: ", ")
-            throw ValidationError("the MLflow model has the flavors \(names); Ferry registers the xgboost, lightgbm and onnx flavors")
-        }
-        runID = model["run_id"] as? String
-        features = Self.features(fromSignature: (model["signature"] as? [String: Any])?["inputs"] as? String)
-        (params, metrics) = Self.record(beside: root, modelID: model["model_id"] as? String)
-    }
-
-    /// Named column specs as Ferry features (their order is the model's); tensor specs give none.
-    static func features(fromSignature inputs: String?) -> [[String: Any]]? {
-        guard let inputs, let columns = try? JSONSerialization.jsonObject(with: Data(inputs.utf8)) as? [[String: Any]],
-              !columns.isEmpty else { return nil }
-        let types = ["double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32", "boolean": "BOOL", "string": "BYTES"]
-        var features: [[String: Any]] = []
-        for column in columns {
-            guard let name = column["name"] as? String, let type = column["type"] as? String, let datatype = types[type] else { return nil }
-            features.append(["name": name, "datatype": datatype])
-        }
-        return features
+        (params, metrics) = Self.record(beside: root, modelID: folder.modelID)
     }
 
     /// MLflow 3 keeps a logged model's params and metrics beside its artifacts folder (`models/<id>/params`,

@@ -15,6 +15,7 @@ struct RunSearchTests {
         ("attribute.run_id IN ('a', \"b\")", [S.Clause(.attribute(.runID), .in, .list(["a", "b"]))]),
         ("run_name NOT IN ('x')", [S.Clause(.attribute(.runName), .notIn, .list(["x"]))]),
         ("attributes.start_time > 1700000000000", [S.Clause(.attribute(.startTime), .greater, .number(1_700_000_000_000))]),
+        ("tags.team is not null and params.x IS NULL", [S.Clause(.tag("team"), .isNotNull, .list([])), S.Clause(.param("x"), .isNull, .list([]))]),
         ("", []),
     ])
     func parses(_ text: String, _ expected: [S.Clause]) throws {
@@ -32,6 +33,7 @@ struct RunSearchTests {
         ("params.depth = '3", "quote is not closed"),
         ("attributes.start_time > 1.5", "compare it with a whole number"),
         ("metrics.loss <", "needs a value"),
+        ("metrics.loss IS NULL", "apply to params and tags only"),
     ])
     func refuses(_ text: String, _ message: String) {
         #expect {

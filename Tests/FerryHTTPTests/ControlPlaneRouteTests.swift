@@ -1,5 +1,5 @@
 import FerryCore
-import FerryHTTP
+@testable import FerryHTTP
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -122,7 +122,11 @@ struct OpenAPITests {
                     #expect(Set(declared) == Set(inPath), "\(method) \(path) declares \(declared)")
                 }
             }
-            #expect(described == served, "only described: \(described.subtracting(served)); only served: \(served.subtracting(described))")
+            // MLflow's API is served beside the document (its protos describe it), with its own access table.
+            let mlflow = Set(MLflowRoutes.routes.map { "\($0.method) \($0.path)" })
+            #expect(described.isDisjoint(with: mlflow))
+            let all = described.union(mlflow)
+            #expect(all == served, "only described: \(all.subtracting(served)); only served: \(served.subtracting(all))")
             // Every schema reference resolves.
             let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
             let text = response.text

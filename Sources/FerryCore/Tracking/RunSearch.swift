@@ -49,6 +49,8 @@ public struct RunSearch: Sendable, Equatable {
     public enum Comparison: String, Sendable, CaseIterable {
         case equal = "=", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
         case like = "LIKE", ilike = "ILIKE", `in` = "IN", notIn = "NOT IN"
+        /// The run has no such param or tag (only for params and tags).
+        case isNull = "IS NULL", isNotNull = "IS NOT NULL"
     }
 
     public enum Value: Sendable, Equatable {
@@ -123,6 +125,20 @@ extension RunSearch {
                 throw FerryError.invalid("filter '\(text)': '\(s)' is not a comparison")
             }
             comparison = c
+        case .word(let w) where w.lowercased() == "is":
+            var negated = false
+            if case .word(let n)? = tokens.first, n.lowercased() == "not" {
+                negated = true
+                tokens.removeFirst()
+            }
+            guard case .word(let null)? = tokens.first, null.lowercased() == "null" else {
+                throw FerryError.invalid("filter '\(text)': 'is' must be followed by 'null' or 'not null'")
+            }
+            tokens.removeFirst()
+            switch field {
+            case .param, .tag: return Clause(field, negated ? .isNotNull : .isNull, .list([]))
+            default: throw FerryError.invalid("filter '\(text)': IS NULL and IS NOT NULL apply to params and tags only, not to \(field)")
+            }
         case .word(let w) where w.lowercased() == "not":
             guard case .word(let w2)? = tokens.first, w2.lowercased() == "in" else {
                 throw FerryError.invalid("filter '\(text)': 'not' must be followed by 'in'")
@@ -193,7 +209,8 @@ extension RunSearch {
         case "param", "params", "parameter", "parameters": return .param(key)
         case "tag", "tags": return .tag(key)
         case "attribute", "attributes", "attr", "run", nil:
-            let name = key == "run_uuid" ? "run_id" : key == "created" || key == "Created" ? "start_time" : key
+            // `name` is how experiments, registered models and logged models are searched: the run name's place.
+            let name = key == "run_uuid" ? "run_id" : key == "created" || key == "Created" ? "start_time" : key == "name" ? "run_name" : key
             guard let attribute = Attribute(rawValue: name) else {
                 throw FerryError.invalid("'\(text)': '\(key)' is not a run attribute; use one of \(Attribute.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -245,7 +262,7 @@ private enum Lexer {
         }
     }
 
-    static let keywords: Set<String> = ["and", "not", "in", "like", "ilike", "asc", "desc"]
+    static let keywords: Set<String> = ["and", "not", "in", "like", "ilike", "asc", "desc", "is", "null"]
 
     static func tokens(_ text: String, what: String) throws -> [Token] {
         let chars = Array(text)

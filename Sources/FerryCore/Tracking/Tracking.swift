@@ -239,6 +239,8 @@ public protocol TrackingStore: Sendable {
 
     func createLoggedModel(_ model: LoggedModel) async throws
     func loggedModel(id: String) async throws -> LoggedModel?
+    /// Active logged models of some experiments (optionally only those of one name), newest first.
+    func loggedModels(experimentIDs: [String], name: String?) async throws -> [LoggedModel]
     /// Replaces a logged model's mutable parts (status, message, tags, params, stage, update time).
     func updateLoggedModel(_ model: LoggedModel) async throws
 
