@@ -35,13 +35,18 @@ struct APIClient {
         let body = Data(buffer: try await response.body.collect(upTo: 1 << 30))
         guard (200..<300).contains(response.status.code) else {
             let hint = response.status.code == 401 && apiKey == nil ? "; set FERRY_API_KEY or pass --api-key" : ""
-            if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["error"] as? String {
+            // Ferry's `{"error"}`, or MLflow's `{"error_code", "message"}` on its API.
+            if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+               let message = object["error"] as? String ?? object["message"] as? String {
                 throw CLIError("\(message) (HTTP \(response.status.code))\(hint)")
             }
             throw CLIError("server answered HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
         }
         return body
     }
+
+    /// Percent-encodes one query value.
+    static func query(_ s: String) -> String { segment(s) }
 
     /// Percent-encodes one path segment.
     static func segment(_ s: String) -> String {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MLflow's own Python client (mlflow-skinny) against Ferry's MLflow tracking, artifact and model-registry API: start
-# Ferry on free ports with a fresh data folder, make a viewer key, then run training_script.py, an unchanged training
+# Ferry on free ports with a fresh data folder, make a viewer key, then run check.py: examples/mlflow/train.py, an unchanged training
 # script (log a run, train XGBoost, log_model, register_model, set an alias) followed by checks of what Ferry made of
 # it (Open Inference Protocol, pyfunc through models:/name@alias, search, errors, a viewer key). Usage, from the
 # repository root:
@@ -11,7 +11,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BENCH_TAG=mlflow
 source benchmarks/lib.sh
-setup_venv "$ROOT/.venv-mlflow" "$ROOT/scripts/mlflow/requirements.txt" bin/python
+# Not .venv-mlflow: that name is the fixtures venv (scripts/fixtures/requirements-mlflow.txt, another set).
+setup_venv "$ROOT/.venv-mlflow-client" "$ROOT/scripts/mlflow/requirements.txt" bin/python
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -33,5 +34,5 @@ viewer=$(FERRY_API_KEY=$FERRY_ADMIN_KEY "$FERRY" keys create --name mlflow-viewe
 # The client retries 408/429/5xx for minutes by default: no retries and a short timeout make a server error fail now.
 (cd "$work" && MLFLOW_TRACKING_URI="http://127.0.0.1:$port" MLFLOW_TRACKING_TOKEN="$FERRY_ADMIN_KEY" FERRY_VIEWER_KEY="$viewer" \
   MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 MLFLOW_HTTP_REQUEST_TIMEOUT=30 PYTHONWARNINGS=ignore \
-  "$ROOT/.venv-mlflow/bin/python" "$ROOT/scripts/mlflow/training_script.py") || fail "training_script.py"
+  "$ROOT/.venv-mlflow-client/bin/python" "$ROOT/scripts/mlflow/check.py") || fail "check.py"
 echo "MLflow passed"

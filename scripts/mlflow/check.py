@@ -1,54 +1,24 @@
-"""An ordinary MLflow training script pointed at Ferry, then checks of what Ferry made of it.
-
-The first half is what a data scientist writes: it knows only MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN, logs a
-run, trains an XGBoost classifier, logs and registers it and sets an alias. The second half checks, with MLflow's
-client and plain HTTP, that Ferry serves the registered version, that MLflow reads back what it logged, and that
-errors arrive as MLflow's own. FERRY_VIEWER_KEY is a read-only key. Run by scripts/mlflow/run.sh, which also sets
-MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 so that a server error fails at once instead of being retried for minutes.
+"""Checks of what Ferry made of an MLflow training run: examples/mlflow/train.py runs first, unchanged, then its run,
+model and registered version are read back with MLflow's client and plain HTTP: Ferry serves the version with the
+library's probabilities, MLflow reads back what it logged, and errors arrive as MLflow's own. FERRY_VIEWER_KEY is a
+read-only key. Run by scripts/mlflow/run.sh, which sets MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 so that a server error
+fails at once instead of being retried for minutes.
 """
 import os
+import runpy
 import sys
-import tempfile
 
 import mlflow
-import mlflow.xgboost
+import mlflow.artifacts
+import mlflow.pyfunc
 import numpy as np
-import pandas as pd
+import requests
 from mlflow import MlflowClient
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-from xgboost import XGBClassifier
+from mlflow.exceptions import MlflowException
 
-# ---------------------------------------------------------------- training, as a data scientist writes it
-rng = np.random.default_rng(42)
-X = pd.DataFrame(rng.normal(size=(2000, 6)), columns=[f"f{i}" for i in range(6)])
-y = ((X.f0 + 0.8 * X.f1 - X.f2 * X.f3 + 0.3 * rng.normal(size=len(X))) > 0.5).astype(int)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=42)
-params = {"n_estimators": 20, "max_depth": 4, "learning_rate": 0.3, "objective": "binary:logistic"}
-
-mlflow.set_experiment("fraud-training")
-with mlflow.start_run(run_name="xgb-baseline") as run:
-    mlflow.log_params(params)
-    mlflow.set_tag("team", "risk")
-    model = XGBClassifier(**params, eval_metric="logloss", random_state=42)
-    model.fit(X_train, y_train, eval_set=[(X_test, y_test)], verbose=False)
-    for step, loss in enumerate(model.evals_result()["validation_0"]["logloss"]):
-        mlflow.log_metric("val_logloss", loss, step=step)
-    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
-    mlflow.log_metrics({"val_auc": auc, "val_accuracy": float((model.predict(X_test) == y_test).mean())})
-    notes = os.path.join(tempfile.mkdtemp(), "data_notes.txt")
-    with open(notes, "w") as f:
-        f.write(f"synthetic fraud data: {len(X)} rows, features {list(X.columns)}\n")
-    mlflow.log_artifact(notes)
-    model_info = mlflow.xgboost.log_model(model, name="model", input_example=X.iloc[:3])
-
-version = mlflow.register_model(model_info.model_uri, "fraud-mlflow").version
-MlflowClient().set_registered_model_alias("fraud-mlflow", "champion", version)
-print(f"trained and registered fraud-mlflow version {version} from run {run.info.run_id} (val_auc {auc:.3f})")
-
-# ---------------------------------------------------------------- checks
-import requests  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
+trained = runpy.run_path(os.path.join(os.path.dirname(__file__), "../../examples/mlflow/train.py"))
+model, model_info, X, run, version, auc, params = (
+    trained[k] for k in ("model", "model_info", "X", "run", "version", "auc", "params"))
 
 URI = os.environ["MLFLOW_TRACKING_URI"].rstrip("/")
 ADMIN = os.environ["MLFLOW_TRACKING_TOKEN"]
