@@ -190,6 +190,13 @@ public final class Registry: Sendable {
         return version
     }
 
+    /// What a runtime makes of an artifact (its format detected when nil), without storing anything.
+    public func describe(_ artifact: Data, format: ModelFormat?, options: [String: String] = [:]) async throws -> ModelDescription {
+        let format = try format ?? runtimes.detectFormat(artifact)
+        let runtime = try runtimes.runtime(for: format)
+        return try runtime.inspect(try await runtime.prepare(artifact, options: options), options: options)
+    }
+
     public func version(model: String, number: Int) async throws -> ModelVersion {
         _ = try await self.model(named: model)
         guard let version = try await store.version(model: model, number: number) else {

@@ -53,7 +53,8 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 /// Every route's access rule comes from `OpenAPIDocument.routes`; `access` decides how callers prove who they are.
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
-    replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, limits: HTTPLimits = HTTPLimits()
+    replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
+    limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -68,6 +69,7 @@ public func makeRouter(
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
+    if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
     if let tracking { MLflowRoutes(tracking: tracking, registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))

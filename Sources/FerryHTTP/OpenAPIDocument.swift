@@ -74,6 +74,13 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/performance", summary: "Accuracy, precision, recall, F1, ROC AUC, log loss (classifiers) or RMSE, MAE, R2 (regressors) on predictions with ground truth, optionally per cohort", tag: "monitoring", access: .requires(.read), response: ref("PerformanceSummary"), query: [("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("segment_by", "a feature name: cohorts by its categories or quartiles")]),
             Route(method: "get", path: "/api/v1/models/{name}/data", summary: "Training data from production: a version's logged rows (features as logged, sensitive ones redacted or hashed; categories by name), its outputs and the ground-truth label where feedback arrived, as CSV with prediction_id, row and time", tag: "monitoring", access: .requires(.read), responseContentType: "text/csv", response: ["type": "string"], query: [("labelled", "true: only rows with ground truth"), ("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end")]),
             Route(method: "get", path: "/api/v1/models/{name}/fairness", summary: "Group fairness of a binary classifier's decisions on predictions with ground truth, by a sensitive feature's logged values: selection rate, TPR, FPR and accuracy per group and overall; demographic parity, equal opportunity and equalized odds differences and ratios, accuracy difference (fairlearn's definitions)", tag: "monitoring", access: .requires(.read), response: ref("Fairness"), query: [("attribute", "the sensitive feature whose groups are compared (required)"), ("threshold", "probability at or above which a prediction is positive (default 0.5)"), ("version", "version number (default: the served version)"), ("last", "the last N labelled rows (default 100000)"), ("since", "ISO 8601 start (prediction time)"), ("until", "ISO 8601 end"), ("every", "seconds: the figures per period of prediction time too (series)")]),
+            Route(method: "put", path: "/api/v1/models/{name}/retrain/policy", summary: "Set the model's retraining policy: the trainer command, the alerts and schedule that trigger it, the labelled window and its held-out fraction, the evaluation gate, and the endpoint a winner is rolled out on", tag: "retraining", access: .requires(.deploy), request: ref("RetrainPolicyRequest"), response: ref("RetrainPolicy")),
+            Route(method: "get", path: "/api/v1/models/{name}/retrain/policy", summary: "The model's retraining policy", tag: "retraining", access: .requires(.read), response: ref("RetrainPolicy")),
+            Route(method: "delete", path: "/api/v1/models/{name}/retrain/policy", summary: "Remove the model's retraining policy", tag: "retraining", access: .requires(.deploy), response: object(["deleted": boolean], required: ["deleted"])),
+            Route(method: "post", path: "/api/v1/models/{name}/retrain", summary: "Queue a retraining by hand (refused while one is queued or running)", tag: "retraining", access: .requires(.deploy), status: 202, response: ref("RetrainJob")),
+            Route(method: "get", path: "/api/v1/models/{name}/retrain/jobs", summary: "The model's retraining jobs, newest first: trigger, state, data window, candidate and evaluation", tag: "retraining", access: .requires(.read), response: list("RetrainJob"), query: [("limit", "most jobs to list (default 50)")]),
+            Route(method: "get", path: "/api/v1/models/{name}/retrain/jobs/{id}", summary: "One retraining job, with the trainer's output", tag: "retraining", access: .requires(.read), response: ref("RetrainJob")),
+            Route(method: "post", path: "/api/v1/models/{name}/retrain/jobs/{id}/cancel", summary: "Cancel a queued retraining job", tag: "retraining", access: .requires(.deploy), response: ref("RetrainJob")),
             Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", access: .requires(.read), response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
             Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", access: .requires(.deploy), request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
             Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", access: .requires(.deploy), response: object(["deleted": boolean])),
@@ -121,6 +128,11 @@ enum OpenAPIDocument {
         let outputSpec = object(["name": string, "datatype": string, "shape": array(integer), "description": string], required: ["name", "datatype", "shape"])
         let tensorMeta = object(["name": string, "datatype": string, "shape": array(integer)], required: ["name", "datatype", "shape"])
         let lineage = object(["training_data": string, "training_data_digest": string, "code": string, "run": string, "source": string])
+        let retrainPolicy: [String: JSONValue] = [
+            "command": array(string), "alerts": array(string), "every_seconds": integer, "window_rows": integer, "holdout_fraction": number,
+            "timeout_seconds": integer, "retries": integer, "endpoint": string,
+            "gate": object(["metric": string, "min_improvement": number, "require_confidence": boolean, "max_latency_ratio": number]),
+        ]
         return [
             "Error": object(["error": string], required: ["error"]),
             "VersionRef": object(["model": string, "version": integer], required: ["model", "version"]),
@@ -325,6 +337,19 @@ enum OpenAPIDocument {
                 "model": string, "version": integer, "task": string, "overall": ref("PerformanceReport"), "unmatched_feedback": integer,
                 "segments": array(object(["segment": string, "report": ref("PerformanceReport")])),
             ], required: ["model", "version", "task", "overall"]),
+            "RetrainPolicyRequest": object(retrainPolicy, required: ["command"]),
+            "RetrainPolicy": object(retrainPolicy.merging(["model": string, "updated_by": string, "updated_at": string]) { $1 }, required: ["model", "command"]),
+            "RetrainJob": object([
+                "id": string, "model": string, "trigger": string,
+                "state": ["type": "string", "enum": ["queued", "running", "succeeded", "rejected", "failed", "cancelled"]],
+                "attempt": integer, "created_by": string, "created_at": string, "started_at": string, "finished_at": string, "reason": string,
+                "logs": string, "champion": integer, "candidate": integer, "training_rows": integer, "holdout_rows": integer,
+                "data_since": string, "data_until": string, "data_digest": string,
+                "evaluation": object([
+                    "metric": string, "rows": integer, "champion": number, "challenger": number, "improvement": number, "lower": number,
+                    "upper": number, "resamples": integer, "champion_micros_per_row": number, "challenger_micros_per_row": number,
+                ]),
+            ], required: ["id", "model", "trigger", "state", "attempt", "created_by", "created_at", "reason", "training_rows", "holdout_rows"]),
             "AlertRuleRequest": object([
                 "metric": ["type": "string", "enum": .array(AlertRule.Metric.allCases.map { .string($0.rawValue) })],
                 "feature": string, "comparison": ["type": "string", "enum": [">", ">=", "<", "<="]], "threshold": number,

@@ -14,7 +14,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
@@ -37,6 +37,8 @@ public struct FerryServer: Sendable {
     public let features: FeatureService
     /// Experiment tracking (MLflow's API).
     public let tracking: TrackingService
+    /// Retraining policies and jobs (needs the prediction log).
+    public let retrainer: Retrainer?
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -108,6 +110,14 @@ public struct FerryServer: Sendable {
                 store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger, replica: configuration.replicaID,
                 retryDelays: configuration.webhookRetryDelays)
         }
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
+        let retrainer = monitor.map {
+            Retrainer(
+                store: store, registry: registry, models: models, monitor: $0, endpoints: endpoints,
+                workDirectory: data.appendingPathComponent("retrain"), trainers: configuration.trainers,
+                trackingURI: configuration.port == 0 ? nil : "\(scheme)://\(host):\(configuration.port)", logger: logger)
+        }
         var jwt: JWTVerifier?
         if let settings = configuration.jwt {
             jwt = try await JWTVerifier(
@@ -133,7 +143,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -146,7 +156,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
@@ -197,6 +207,7 @@ public struct FerryServer: Sendable {
             services.append(FollowerService(follower: follower, interval: configuration.changePollInterval, hints: coordinator?.hints))
         }
         if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval, leadership: leadership)) }
+        if let retrainer { services.append(RetrainService(retrainer: retrainer, interval: .seconds(5), leadership: leadership)) }
         services.append(RolloutService(endpoints: endpoints, store: store, interval: configuration.rolloutInterval, leadership: leadership))
         return services
     }

@@ -80,6 +80,8 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Runtimes beyond the built-in XGBoost and LightGBM ones (tests add a fake).
     public var extraRuntimes: [any ModelRuntime]
+    /// The programs retraining policies may run as trainers (a policy's first word must be one of them).
+    public var trainers: [String]
 
     public init(
         store: Store = .sqlite, dataDirectory: URL, host: String = "127.0.0.1", port: Int = 8080, serverVersion: String,
@@ -90,7 +92,7 @@ public struct ServerConfiguration: Sendable {
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
         leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
-        extraRuntimes: [any ModelRuntime] = []
+        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = []
     ) {
         self.store = store
         self.dataDirectory = dataDirectory
@@ -117,5 +119,6 @@ public struct ServerConfiguration: Sendable {
         self.grpcPort = grpcPort
         self.idleTimeout = idleTimeout
         self.extraRuntimes = extraRuntimes
+        self.trainers = trainers
     }
 }

@@ -35,6 +35,21 @@ struct AlertService: Service {
     }
 }
 
+/// Runs retraining jobs while this replica leads (one runner for the cluster), until shutdown.
+struct RetrainService: Service {
+    let retrainer: Retrainer
+    let interval: Duration
+    let leadership: any Leadership
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await retrainer.run(interval: interval, when: { leadership.isLeader })
+        } onGracefulShutdown: {
+            retrainer.finish()
+        }
+    }
+}
+
 /// On every replica, stores the figures of running rollouts; on the leader, also evaluates their gates and, once
 /// an hour, deletes figures of rollouts that began more than 30 days ago.
 struct RolloutService: Service {

@@ -338,5 +338,12 @@ enum PostgresMigrations {
             "CREATE TABLE tracking_file (path TEXT COLLATE \"C\" PRIMARY KEY, sha256 TEXT NOT NULL, size BIGINT NOT NULL)",
             "CREATE SEQUENCE tracking_experiment_id START 1",
         ]),
+        Migration(name: "0008-retraining", statements: [
+            "CREATE TABLE retrain_policy (model TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+            "CREATE TABLE retrain_job (id TEXT PRIMARY KEY, model TEXT NOT NULL, state TEXT NOT NULL, created_at BIGINT NOT NULL, spec TEXT NOT NULL)",
+            "CREATE INDEX retrain_job_model ON retrain_job(model, created_at)",
+            // At most one queued or running job per model, whichever replica creates it.
+            "CREATE UNIQUE INDEX retrain_job_active ON retrain_job(model) WHERE state IN ('queued', 'running')",
+        ]),
     ]
 }

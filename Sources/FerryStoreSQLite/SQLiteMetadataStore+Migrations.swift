@@ -293,6 +293,23 @@ extension SQLiteMetadataStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v13-retraining") { db in
+            try db.execute(sql: """
+                CREATE TABLE retrain_policy (
+                    model TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE TABLE retrain_job (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    model TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE INDEX retrain_job_model ON retrain_job(model, created_at);
+                CREATE UNIQUE INDEX retrain_job_active ON retrain_job(model) WHERE state IN ('queued', 'running');
+                """)
+        }
         return migrator
     }
 }

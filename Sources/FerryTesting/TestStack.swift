@@ -33,7 +33,7 @@ public struct TestStack: Sendable {
         var configuration = ServerConfiguration(
             store: .memory, dataDirectory: folder, serverVersion: "test", authentication: false, signatures: signatures,
             serving: serving, inference: limits, webhookRetryDelays: [.milliseconds(20), .milliseconds(20)],
-            extraRuntimes: [FakeRuntime()])
+            extraRuntimes: [FakeRuntime()], trainers: ["sh", "python"])
         configure(&configuration)
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical

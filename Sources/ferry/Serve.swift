@@ -22,6 +22,9 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
+    @Option(name: .customLong("trainer"), help: "A program retraining policies may run as their trainer (repeatable), e.g. --trainer python or --trainer /opt/ml/train.sh. None by default: a policy can run only what the operator allows here.")
+    var trainers: [String] = []
+
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -231,7 +234,7 @@ struct Serve: AsyncParsableCommand {
             replicaID: replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] ?? Replica.defaultID,
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
             grpcPort: grpcPort == 0 ? nil : grpcPort,
-            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
+            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers)
     }
 
     func signaturePolicy() throws -> SignaturePolicy {

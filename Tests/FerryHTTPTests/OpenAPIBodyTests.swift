@@ -130,6 +130,15 @@ struct OpenAPIBodyTests {
             try await call(.put, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow",
                            #"{"metric": "latency_p99_seconds", "comparison": ">", "threshold": 0, "window_seconds": 3600}"#)
             try await call(.get, "/api/v1/models/{name}/alerts", "/api/v1/models/fraud/alerts")
+            try await call(.put, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy",
+                           #"{"command": ["python", "train.py"], "alerts": ["slow"], "every_seconds": 86400, "gate": {"metric": "log_loss"}}"#)
+            try await call(.get, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy")
+            let queued = try await call(.post, "/api/v1/models/{name}/retrain", "/api/v1/models/fraud/retrain")
+            let job = queued["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? ""
+            try await call(.get, "/api/v1/models/{name}/retrain/jobs", "/api/v1/models/fraud/retrain/jobs")
+            try await call(.get, "/api/v1/models/{name}/retrain/jobs/{id}", "/api/v1/models/fraud/retrain/jobs/\(job)")
+            try await call(.post, "/api/v1/models/{name}/retrain/jobs/{id}/cancel", "/api/v1/models/fraud/retrain/jobs/\(job)/cancel")
+            try await call(.delete, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy")
             try await call(.post, "/api/v1/alerts/evaluate")
             try await call(.get, "/api/v1/alerts/events")
             try await call(.delete, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow")

@@ -20,6 +20,11 @@ struct PostgresMetadataStoreTests {
         try await Self.withStore { try await check.run($0) }
     }
 
+    @Test(arguments: RetrainStoreConformance.cases)
+    func retrainConformance(_ check: ConformanceCase<RetrainStoreConformance.Store>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
     @Test(arguments: TrackingStoreConformance.cases)
     func trackingConformance(_ check: ConformanceCase<TrackingStoreConformance.Store>) async throws {
         try await Self.withStore { try await check.run($0) }

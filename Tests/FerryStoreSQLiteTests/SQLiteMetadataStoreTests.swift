@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: RetrainStoreConformance.cases)
+    func retrainConformance(_ check: ConformanceCase<RetrainStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: TrackingStoreConformance.cases)
     func trackingConformance(_ check: ConformanceCase<TrackingStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

@@ -1,0 +1,118 @@
+import FerryCore
+import FerryEngine
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The retraining loop end to end on the example model: labelled traffic, a policy, a trainer program, the
+/// candidate registered with lineage and judged on held-out rows; and each way a trainer fails.
+struct RetrainScenarioTests {
+    /// A trainer script in a fresh folder.
+    static func trainer(_ body: String) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-trainer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("train.sh").path
+        try ("#!/bin/sh\nset -e\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// 2 × the example rows predicted, every row labelled (both classes present).
+    static func labelledTraffic(_ client: any TestClientProtocol, _ stack: TestStack) async throws {
+        let expected = try TestStack.exampleExpectations()
+        let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+        for _ in 0..<2 {
+            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
+            let id = try #require(predicted.json["prediction_id"] as? String)
+            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#(expected.probabilities[$0] > 0.5 ? 1 : 0)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+        }
+        await stack.predictionLogger.flush()
+    }
+
+    @Test func aCandidateIsTrainedRegisteredJudgedAndAliased() async throws {
+        try await withFerry { client, stack in
+            try await Self.labelledTraffic(client, stack)
+            let model = TestStack.repositoryRoot.appendingPathComponent("examples/fraud/model.json").path
+            let script = try Self.trainer("""
+                test -s "$FERRY_TRAINING_DATA"
+                echo "training on $(wc -l < "$FERRY_TRAINING_DATA") lines for $FERRY_MODEL from version $FERRY_CHAMPION_VERSION"
+                cp "\(model)" "$FERRY_OUTPUT_DIR/model.json"
+                """)
+            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc"}}"#
+            let set = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
+            #expect(set.status == .ok && set.json["window_rows"] as? Int == 100_000, "\(set.text)")
+            let queued = try await client.post("/api/v1/models/fraud/retrain", "")
+            #expect(queued.status == .accepted && queued.json["state"] as? String == "queued", "\(queued.text)")
+            let again = try await client.post("/api/v1/models/fraud/retrain", "")
+            #expect(again.status == .conflict && again.errorMessage.contains("already has a retraining job"), "one at a time: \(again.text)")
+            await stack.server.retrainer!.tick()
+
+            let id = try #require(queued.json["id"] as? String)
+            let job = try await client.get("/api/v1/models/fraud/retrain/jobs/\(id)").json
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect((job["logs"] as? String)?.contains("from version 1") == true && job["training_rows"] as? Int == job["holdout_rows"] as? Int)
+            let evaluation = job["evaluation"] as? [String: Any] ?? [:]
+            #expect(evaluation["metric"] as? String == "roc_auc" && evaluation["improvement"] as? Double == 0, "the same model: \(evaluation)")
+            #expect(job["candidate"] as? Int == 2 && job["champion"] as? Int == 1)
+            let candidate = try await stack.registry.version(model: "fraud", number: 2)
+            #expect(candidate.lineage.trainingDataDigest?.hasPrefix("sha256:") == true && candidate.params["retrain_job"] == .string(id))
+            #expect(try await stack.registry.aliases(model: "fraud").first { $0.name == "challenger" }?.version == 2)
+            #expect(try await stack.registry.aliases(model: "fraud").first { $0.name == "production" }?.version == 1, "the champion still serves")
+
+            // The same candidate against a gate that wants a confident gain is rejected, and stays registered.
+            let strict = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "require_confidence": true}}"#
+            _ = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: strict))
+            let second = try await stack.server.retrainer!.trigger(model: "fraud", by: "test")
+            let judged = await stack.server.retrainer!.execute(second)
+            #expect(judged.state == .rejected && judged.reason.contains("does not lie above 0") && judged.candidate == 3, "\(judged.reason)")
+            let list = try await client.get("/api/v1/models/fraud/retrain/jobs").json["items"] as? [[String: Any]] ?? []
+            #expect(list.compactMap { $0["state"] as? String } == ["rejected", "succeeded"])
+            let actions = try await stack.store.auditEntries(after: 0, limit: 1000).map(\.action).filter { $0.hasPrefix("retrain.") }
+            #expect(actions.filter { $0 == "retrain.finish" }.count == 2 && actions.contains("retrain.policy.set"), "\(actions)")
+        }
+    }
+
+    @Test(arguments: [
+        ("exit 3", "exited with status 3"),
+        ("echo nothing to see", "wrote no model into FERRY_OUTPUT_DIR"),
+        ("sleep 30", "ran past the policy's timeout of 1 s"),
+        ("cp \"\(TestStack.repositoryRoot.path)/Tests/FerryHTTPTests/Fixtures/mlflow/xgboost/model.ubj\" \"$FERRY_OUTPUT_DIR/model.ubj\"", "not the champion's"),
+    ])
+    func aTrainerThatFailsEndsTheJobAndTheChampionServes(_ body: String, _ reason: String) async throws {
+        try await withFerry { client, stack in
+            try await Self.labelledTraffic(client, stack)
+            let retrainer = stack.server.retrainer!
+            _ = try await retrainer.setPolicy(
+                RetrainPolicy(model: "fraud", trainer: .command(["sh", try Self.trainer(body)]), holdoutFraction: 0.5, timeoutSeconds: 1), by: "test")
+            let job = await retrainer.execute(try await retrainer.trigger(model: "fraud", by: "test"))
+            #expect(job.state == .failed && job.reason.contains(reason), "\(job.reason)")
+            #expect(try await stack.registry.versions(model: "fraud").count == 1, "nothing registered")
+            #expect(try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#).status == .ok)
+        }
+    }
+
+    @Test func policiesAreRefusedByField() async throws {
+        try await withFerry { client, _ in
+            func put(_ body: String) async throws -> TestResponse {
+                try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            }
+            let cases: [(String, String)] = [
+                (#"{"command": []}"#, "trainer.command"),
+                (#"{"command": ["sh"], "alerts": ["nope"]}"#, "'nope', which is not an alert rule"),
+                (#"{"command": ["sh"], "gate": {"metric": "vibes"}}"#, "gate.metric"),
+                (#"{"command": ["sh"], "endpoint": "nowhere"}"#, "not an endpoint"),
+            ]
+            for (body, message) in cases {
+                let response = try await put(body)
+                #expect(response.status == .badRequest && response.errorMessage.contains(message), "\(response.text)")
+            }
+            let unlisted = try await put(#"{"command": ["rm", "-rf", "/"]}"#)
+            #expect(unlisted.status == .badRequest && unlisted.errorMessage.contains("does not allow as a trainer"), "\(unlisted.text)")
+            #expect(try await client.post("/api/v1/models/fraud/retrain", "").status == .notFound, "no policy yet")
+            #expect(try await client.get("/api/v1/models/fraud/retrain/jobs/rt_nope").status == .notFound)
+        }
+    }
+}
