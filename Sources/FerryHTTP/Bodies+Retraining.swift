@@ -27,13 +27,15 @@ extension API {
         var retries: Int?
         var gate: Gate?
         var endpoint: String?
+        var rolloutSteps: [Double]?
+        var rolloutBakeSeconds: Double?
         var updatedBy: String?
         var updatedAt: Date?
 
         enum CodingKeys: String, CodingKey {
             case model, command, alerts, retries, gate, endpoint
             case everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction", timeoutSeconds = "timeout_seconds"
-            case updatedBy = "updated_by", updatedAt = "updated_at"
+            case updatedBy = "updated_by", updatedAt = "updated_at", rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds"
         }
 
         init(_ p: RetrainPolicy) {
@@ -49,6 +51,8 @@ extension API {
             retries = p.retries
             gate = Gate(metric: p.gate.metric, minImprovement: p.gate.minImprovement, requireConfidence: p.gate.requireConfidence, maxLatencyRatio: p.gate.maxLatencyRatio)
             endpoint = p.endpoint
+            rolloutSteps = p.rolloutSteps
+            rolloutBakeSeconds = p.rolloutBakeSeconds
             updatedBy = p.updatedBy
             updatedAt = p.updatedAt
         }
@@ -63,7 +67,7 @@ extension API {
                 gate: RetrainGate(
                     metric: gate?.metric ?? d.metric, minImprovement: gate?.minImprovement ?? d.minImprovement,
                     requireConfidence: gate?.requireConfidence ?? d.requireConfidence, maxLatencyRatio: gate?.maxLatencyRatio ?? d.maxLatencyRatio),
-                endpoint: endpoint)
+                endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds)
         }
     }
 

@@ -130,7 +130,7 @@ enum OpenAPIDocument {
         let lineage = object(["training_data": string, "training_data_digest": string, "code": string, "run": string, "source": string])
         let retrainPolicy: [String: JSONValue] = [
             "command": array(string), "alerts": array(string), "every_seconds": integer, "window_rows": integer, "holdout_fraction": number,
-            "timeout_seconds": integer, "retries": integer, "endpoint": string,
+            "timeout_seconds": integer, "retries": integer, "endpoint": string, "rollout_steps": array(number), "rollout_bake_seconds": number,
             "gate": object(["metric": string, "min_improvement": number, "require_confidence": boolean, "max_latency_ratio": number]),
         ]
         return [

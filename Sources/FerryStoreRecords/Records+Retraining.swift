@@ -29,10 +29,13 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
     var retries: Int
     var gate: Gate
     var endpoint: String?
+    var rolloutSteps: [Double]?
+    var rolloutBakeSeconds: Double?
     var updatedBy: String
     var updatedAt: Double
 
     enum CodingKeys: String, CodingKey {
+        case rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds"
         case schemaVersion = "schema_version", everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction"
         case timeoutSeconds = "timeout_seconds", updatedBy = "updated_by", updatedAt = "updated_at"
         case model, command, alerts, retries, gate, endpoint
@@ -52,6 +55,8 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         retries = p.retries
         gate = Gate(metric: p.gate.metric, minImprovement: p.gate.minImprovement, requireConfidence: p.gate.requireConfidence, maxLatencyRatio: p.gate.maxLatencyRatio)
         endpoint = p.endpoint
+        rolloutSteps = p.rolloutSteps
+        rolloutBakeSeconds = p.rolloutBakeSeconds
         updatedBy = p.updatedBy
         updatedAt = Records.seconds(p.updatedAt)
     }
@@ -69,6 +74,8 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         retries = try c.decode(Int.self, forKey: .retries)
         gate = try c.decode(Gate.self, forKey: .gate)
         endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint)
+        rolloutSteps = try c.decodeIfPresent([Double].self, forKey: .rolloutSteps)
+        rolloutBakeSeconds = try c.decodeIfPresent(Double.self, forKey: .rolloutBakeSeconds)
         updatedBy = try c.decode(String.self, forKey: .updatedBy)
         updatedAt = try c.decode(Double.self, forKey: .updatedAt)
     }
@@ -78,7 +85,8 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
             model: model, trainer: .command(command), alerts: alerts, everySeconds: everySeconds, windowRows: windowRows,
             holdoutFraction: holdoutFraction, timeoutSeconds: timeoutSeconds, retries: retries,
             gate: RetrainGate(metric: gate.metric, minImprovement: gate.minImprovement, requireConfidence: gate.requireConfidence, maxLatencyRatio: gate.maxLatencyRatio),
-            endpoint: endpoint, updatedBy: updatedBy, updatedAt: Records.date(updatedAt))
+            endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds, updatedBy: updatedBy,
+            updatedAt: Records.date(updatedAt))
     }
 }
 

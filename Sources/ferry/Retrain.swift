@@ -37,6 +37,8 @@ struct Retrain: AsyncParsableCommand {
             @Flag(name: .customLong("require-confidence"), help: "The 95% interval of the improvement must lie above 0.") var requireConfidence = false
             @Option(name: .customLong("max-latency-ratio"), help: "The candidate's time per row may be at most this multiple of the champion's (default 1.5).") var maxLatencyRatio: Double?
             @Option(help: "Endpoint a winner is rolled out on as a canary (default: the challenger alias).") var endpoint: String?
+            @Option(name: .customLong("rollout-steps"), help: "The canary's traffic steps in percent, comma-separated (default: the canary defaults).") var rolloutSteps: String?
+            @Option(name: .customLong("rollout-bake"), help: "Seconds the canary bakes at each step.") var rolloutBake: Double?
             @OptionGroup var options: ClientOptions
 
             func validate() throws {
@@ -51,6 +53,13 @@ struct Retrain: AsyncParsableCommand {
                 if let timeout { body["timeout_seconds"] = timeout }
                 if let retries { body["retries"] = retries }
                 if let endpoint { body["endpoint"] = endpoint }
+                if let rolloutSteps {
+                    body["rollout_steps"] = try rolloutSteps.split(separator: ",").map { item -> Double in
+                        guard let v = Double(item.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--rollout-steps '\(rolloutSteps)' must be numbers separated by commas") }
+                        return v
+                    }
+                }
+                if let rolloutBake { body["rollout_bake_seconds"] = rolloutBake }
                 var gate: [String: Any] = ["require_confidence": requireConfidence]
                 if let metric { gate["metric"] = metric }
                 if let minImprovement { gate["min_improvement"] = minImprovement }

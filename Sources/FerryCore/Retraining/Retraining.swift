@@ -29,14 +29,20 @@ public struct RetrainPolicy: Sendable, Equatable {
     /// The endpoint a passing candidate is rolled out on (a canary with the endpoint's gates); nil points the
     /// `challenger` alias at it and leaves the promotion to people.
     public var endpoint: String?
+    /// The canary's traffic steps (percent) and bake time per step on that endpoint (nil: the canary defaults).
+    public var rolloutSteps: [Double]?
+    public var rolloutBakeSeconds: Double?
     public var updatedBy: String
     public var updatedAt: Date
 
     public init(
         model: String, trainer: Trainer, alerts: [String] = [], everySeconds: Int? = nil, windowRows: Int = 100_000,
         holdoutFraction: Double = 0.2, timeoutSeconds: Int = 3600, retries: Int = 0, gate: RetrainGate = RetrainGate(),
-        endpoint: String? = nil, updatedBy: String = "", updatedAt: Date = Date(timeIntervalSince1970: 0)
+        endpoint: String? = nil, rolloutSteps: [Double]? = nil, rolloutBakeSeconds: Double? = nil, updatedBy: String = "",
+        updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
+        self.rolloutSteps = rolloutSteps
+        self.rolloutBakeSeconds = rolloutBakeSeconds
         self.model = model
         self.trainer = trainer
         self.alerts = alerts
@@ -64,6 +70,14 @@ public struct RetrainPolicy: Sendable, Equatable {
         guard (0...10).contains(retries) else { throw FerryError.invalid("field 'retries' must be 0 to 10") }
         if let every = everySeconds, every < 60 { throw FerryError.invalid("field 'every_seconds' must be at least 60") }
         try gate.validate()
+        if rolloutSteps != nil || rolloutBakeSeconds != nil {
+            guard endpoint != nil else { throw FerryError.invalid("fields 'rollout_steps' and 'rollout_bake_seconds' need 'endpoint'") }
+            do {
+                _ = try RolloutPlan.make(strategy: "canary", steps: rolloutSteps, bakeSeconds: rolloutBakeSeconds, gates: nil)
+            } catch let error as FerryError {
+                throw FerryError.invalid("rollout: \(error.message)")
+            }
+        }
     }
 }
 
