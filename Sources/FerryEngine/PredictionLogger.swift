@@ -49,6 +49,8 @@ public final class PredictionLogger: Sendable {
         var queue: [PredictionRecord] = []
         var counters = Counters()
         var finished = false
+        /// Batches taken off the queue whose write has not ended yet.
+        var writing = 0
     }
 
     public let log: any PredictionLog
@@ -110,16 +112,23 @@ public final class PredictionLogger: Sendable {
     /// Stops accepting records; `run` writes the rest and returns.
     public func finish() { state.withLock { $0.finished = true } }
 
-    /// Writes everything queued now, in batches.
+    /// Writes everything queued now, in batches, and returns once every record queued before the call is written
+    /// (also those another flush took off the queue and is still writing: feedback for a prediction just answered
+    /// must find it).
     public func flush() async {
         while true {
             let batch: [PredictionRecord] = state.withLock { s in
                 let n = min(configuration.batchSize, s.queue.count)
                 let taken = Array(s.queue.prefix(n))
                 s.queue.removeFirst(n)
+                if n > 0 { s.writing += 1 }
                 return taken
             }
-            guard !batch.isEmpty else { return }
+            guard !batch.isEmpty else {
+                while state.withLock({ $0.writing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
+                return
+            }
+            defer { state.withLock { $0.writing -= 1 } }
             do {
                 let start = ContinuousClock.now
                 try await log.append(batch)

@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .customLong("trainer"), help: "A program retraining policies may run as their trainer (repeatable), e.g. --trainer python or --trainer /opt/ml/train.sh. None by default: a policy can run only what the operator allows here.")
+    @Option(name: .customLong("trainer"), help: "A command retraining policies may run as their trainer, or its first words (repeatable): --trainer 'python3 /opt/ml/train.py' admits that script with any arguments, --trainer python3 any python3 command. None by default: a policy runs only what the operator allows here. Trainers get PATH, HOME, the locale, TMPDIR, PYTHONPATH, VIRTUAL_ENV and MLFLOW_* of the server's environment, never its secrets.")
     var trainers: [String] = []
 
     @Option(help: "Address to listen on.")

@@ -49,9 +49,9 @@ public final class Retrainer: Sendable {
     public func setPolicy(_ given: RetrainPolicy, by actor: String) async throws -> RetrainPolicy {
         var policy = given
         try policy.validate()
-        if case .command(let argv) = policy.trainer, !trainers.contains(argv[0]) {
+        if case .command(let argv) = policy.trainer, !Self.allowed(argv, by: trainers) {
             throw FerryError.invalid(
-                "field 'command' runs '\(argv[0])', which this server does not allow as a trainer (\(trainers.isEmpty ? "it allows none" : "it allows \(trainers.joined(separator: ", "))")); its operator allows a program with `ferry serve --trainer \(argv[0])`")
+                "field 'command' runs '\(argv.joined(separator: " "))', which this server does not allow as a trainer (\(trainers.isEmpty ? "it allows none" : "it allows \(trainers.map { "'\($0)'" }.joined(separator: ", "))")); its operator allows a command with `ferry serve --trainer '\(argv.joined(separator: " "))'`")
         }
         _ = try await registry.model(named: policy.model)
         let rules = Set(try await store.rules(model: policy.model).map(\.name))
@@ -225,7 +225,7 @@ public final class Retrainer: Sendable {
 
         // 2. The trainer.
         guard case .command(let argv) = policy.trainer else { throw FerryError.invalid("unknown trainer") }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Self.trainerEnvironment(ProcessInfo.processInfo.environment)
         environment["FERRY_TRAINING_DATA"] = dataFile.path
         environment["FERRY_OUTPUT_DIR"] = output.path
         environment["FERRY_MODEL"] = job.model
@@ -233,7 +233,7 @@ public final class Retrainer: Sendable {
         environment["FERRY_CHAMPION_VERSION"] = String(champion.version.version)
         if let trackingURI { environment["MLFLOW_TRACKING_URI"] = trackingURI }
         let (status, logs) = try await TrainerProcess.run(
-            argv, environment: environment, directory: folder, log: folder.appendingPathComponent("trainer.log"),
+            argv, environment: environment, log: folder.appendingPathComponent("trainer.log"),
             timeout: .seconds(policy.timeoutSeconds))
         job.logs = logs
         switch status {
@@ -286,6 +286,23 @@ public final class Retrainer: Sendable {
     }
 
     // MARK: Steps
+
+    /// What a trainer inherits of the server's environment: where programs and libraries are, the locale and
+    /// temporary folder, and `MLFLOW_*` settings the operator set for trainers (e.g. `MLFLOW_TRACKING_TOKEN`); never
+    /// the server's own secrets (`FERRY_ADMIN_KEY`, the database URL, ...).
+    static func trainerEnvironment(_ server: [String: String]) -> [String: String] {
+        let kept: Set<String> = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH"]
+        return server.filter { kept.contains($0.key) || $0.key.hasPrefix("MLFLOW_") }
+    }
+
+    /// Whether the operator's allow-list admits a command: an entry is a whole command or its first words
+    /// (`python3` admits any python3 command; `python3 /opt/ml/train.py` only that script, with any arguments).
+    static func allowed(_ argv: [String], by trainers: [String]) -> Bool {
+        trainers.contains { entry in
+            let words = entry.split(separator: " ").map(String.init)
+            return !words.isEmpty && argv.count >= words.count && Array(argv.prefix(words.count)) == words
+        }
+    }
 
     /// The training rows as CSV: the features as logged (categories by name), then `label`.
     static func trainingCSV(_ rows: [LabeledPrediction], schema: InputSchema) -> String {

@@ -10,8 +10,9 @@ enum TrainerProcess {
         case timedOut
     }
 
+    /// Runs in the server's working directory, so a policy's relative paths mean what they mean to the operator.
     static func run(
-        _ argv: [String], environment: [String: String], directory: URL, log: URL, timeout: Duration
+        _ argv: [String], environment: [String: String], log: URL, timeout: Duration
     ) async throws -> (Status, String) {
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -21,7 +22,6 @@ enum TrainerProcess {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = argv
         process.environment = environment
-        process.currentDirectoryURL = directory
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
