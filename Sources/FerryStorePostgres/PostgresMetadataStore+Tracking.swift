@@ -201,21 +201,29 @@ extension PostgresMetadataStore: TrackingStore {
     }
 
     public func searchRuns(_ search: RunSearch) async throws -> (runs: [Run], more: Bool) {
-        let query = TrackingSQL.searchPage(search, experimentIDs: search.experimentIDs.compactMap { Int64($0) }, dialect: .postgres)
-        var binds = PostgresBindings()
-        for value in query.values {
-            switch value {
-            case .text(let s): binds.append(s)
-            case .integer(let i): binds.append(i)
-            case .real(let d): binds.append(d)
+        let start = TrackingSQL.Pager(search, experimentIDs: search.experimentIDs.compactMap { Int64($0) }, dialect: .postgres)
+        @Sendable func sql(_ query: TrackingSQL.Query) -> PostgresQuery {
+            var binds = PostgresBindings()
+            for value in query.values {
+                switch value {
+                case .text(let s): binds.append(s)
+                case .integer(let i): binds.append(i)
+                case .real(let d): binds.append(d)
+                }
             }
+            return PostgresQuery(unsafeSQL: query.text, binds: binds)
         }
-        let sql = PostgresQuery(unsafeSQL: query.text, binds: binds)
         return try await database.read { c in
             let logger = self.database.logger
-            let ids = try await PostgresDatabase.rows(c, sql, logger).map { try $0["run_id"].decode(String.self) }
-            let page = Array(ids.prefix(search.maxResults))
-            return (try await Self.runs(c, ids: page, logger), ids.count > search.maxResults)
+            var pager = start
+            while let request = pager.next() {
+                switch request {
+                case .rows(let q): pager.received(rows: try await PostgresDatabase.rows(c, sql(q), logger).map { try $0["run_id"].decode(String.self) })
+                case .count(let q): pager.received(count: Int(try await PostgresDatabase.rows(c, sql(q), logger).first?["count"].decode(Int64.self) ?? 0))
+                }
+            }
+            let page = Array(pager.ids.prefix(search.maxResults))
+            return (try await Self.runs(c, ids: page, logger), pager.ids.count > search.maxResults)
         }
     }
 

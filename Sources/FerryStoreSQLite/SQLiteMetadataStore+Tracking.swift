@@ -167,19 +167,26 @@ extension SQLiteMetadataStore: TrackingStore {
     }
 
     public func searchRuns(_ search: RunSearch) async throws -> (runs: [Run], more: Bool) {
-        let experiments = search.experimentIDs.compactMap { Int64($0) }
-        let query = TrackingSQL.searchPage(search, experimentIDs: experiments, dialect: .sqlite)
+        let start = TrackingSQL.Pager(search, experimentIDs: search.experimentIDs.compactMap { Int64($0) }, dialect: .sqlite)
         return try await writer.read { db in
-            let arguments = StatementArguments(query.values.map { value -> (any DatabaseValueConvertible)? in
-                switch value {
-                case .text(let s): s
-                case .integer(let i): i
-                case .real(let d): d
+            var pager = start
+            func arguments(_ query: TrackingSQL.Query) -> StatementArguments {
+                StatementArguments(query.values.map { value -> (any DatabaseValueConvertible)? in
+                    switch value {
+                    case .text(let s): s
+                    case .integer(let i): i
+                    case .real(let d): d
+                    }
+                })
+            }
+            while let request = pager.next() {
+                switch request {
+                case .rows(let q): pager.received(rows: try String.fetchAll(db, sql: q.text, arguments: arguments(q)))
+                case .count(let q): pager.received(count: try Int.fetchOne(db, sql: q.text, arguments: arguments(q)) ?? 0)
                 }
-            })
-            let ids = try String.fetchAll(db, sql: query.text, arguments: arguments)
-            let page = Array(ids.prefix(search.maxResults))
-            return (try Self.runs(db, ids: page), ids.count > search.maxResults)
+            }
+            let page = Array(pager.ids.prefix(search.maxResults))
+            return (try Self.runs(db, ids: page), pager.ids.count > search.maxResults)
         }
     }
 

@@ -118,6 +118,12 @@ public enum TrackingStoreConformance {
             try expect(ascending == ["b", "a", "d", "c", "e"], "ascending: \(ascending)")
             let descending = try await ids(store, order: ["metrics.loss DESC"])
             try expect(descending == ["d", "a", "b", "c", "e"], "descending, NaN then missing last: \(descending)")
+            // Pages through the phases (valued, NaN, missing), each page starting anywhere in them.
+            var paged: [String] = []
+            for offset in stride(from: 0, to: 5, by: 2) { paged += try await ids(store, order: ["metrics.loss ASC"], max: 2, offset: offset) }
+            try expect(paged == ascending, "pages of 2 in order: \(paged)")
+            try expect(try await ids(store, order: ["metrics.loss DESC"], max: 1, offset: 4) == ["e"], "a page past the valued and NaN runs")
+            try expect(try await ids(store, order: ["params.depth DESC"], max: 2, offset: 1) == ["e", "d"], "a page inside the valued params")
             let byStart = try await ids(store, order: ["attributes.start_time ASC"])
             try expect(byStart == ["a", "b", "c", "d", "e"], "start time ascending: \(byStart)")
             try expect(try await ids(store, order: ["params.depth DESC", "attributes.run_name"]) == ["c", "a", "b", "d", "e"], "param then name")
