@@ -29,6 +29,8 @@ extension API {
         var endpoint: String?
         var rolloutSteps: [Double]?
         var rolloutBakeSeconds: Double?
+        /// Decoded as the rollout API decodes a plan's gates (absent thresholds take the defaults).
+        var rolloutGates: RolloutGates?
         var updatedBy: String?
         var updatedAt: Date?
 
@@ -36,6 +38,7 @@ extension API {
             case model, command, alerts, retries, gate, endpoint
             case everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction", timeoutSeconds = "timeout_seconds"
             case updatedBy = "updated_by", updatedAt = "updated_at", rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds"
+            case rolloutGates = "rollout_gates"
         }
 
         init(_ p: RetrainPolicy) {
@@ -53,6 +56,7 @@ extension API {
             endpoint = p.endpoint
             rolloutSteps = p.rolloutSteps
             rolloutBakeSeconds = p.rolloutBakeSeconds
+            rolloutGates = p.rolloutGates
             updatedBy = p.updatedBy
             updatedAt = p.updatedAt
         }
@@ -67,7 +71,7 @@ extension API {
                 gate: RetrainGate(
                     metric: gate?.metric ?? d.metric, minImprovement: gate?.minImprovement ?? d.minImprovement,
                     requireConfidence: gate?.requireConfidence ?? d.requireConfidence, maxLatencyRatio: gate?.maxLatencyRatio ?? d.maxLatencyRatio),
-                endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds)
+                endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds, rolloutGates: rolloutGates)
         }
     }
 

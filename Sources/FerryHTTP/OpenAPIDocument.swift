@@ -131,6 +131,7 @@ enum OpenAPIDocument {
         let retrainPolicy: [String: JSONValue] = [
             "command": array(string), "alerts": array(string), "every_seconds": integer, "window_rows": integer, "holdout_fraction": number,
             "timeout_seconds": integer, "retries": integer, "endpoint": string, "rollout_steps": array(number), "rollout_bake_seconds": number,
+            "rollout_gates": ref("RolloutGates"),
             "gate": object(["metric": string, "min_improvement": number, "require_confidence": boolean, "max_latency_ratio": number]),
         ]
         return [

@@ -31,11 +31,12 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
     var endpoint: String?
     var rolloutSteps: [Double]?
     var rolloutBakeSeconds: Double?
+    var rolloutGates: RolloutGatesRecord?
     var updatedBy: String
     var updatedAt: Double
 
     enum CodingKeys: String, CodingKey {
-        case rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds"
+        case rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds", rolloutGates = "rollout_gates"
         case schemaVersion = "schema_version", everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction"
         case timeoutSeconds = "timeout_seconds", updatedBy = "updated_by", updatedAt = "updated_at"
         case model, command, alerts, retries, gate, endpoint
@@ -57,6 +58,7 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         endpoint = p.endpoint
         rolloutSteps = p.rolloutSteps
         rolloutBakeSeconds = p.rolloutBakeSeconds
+        rolloutGates = p.rolloutGates.map(RolloutGatesRecord.init)
         updatedBy = p.updatedBy
         updatedAt = Records.seconds(p.updatedAt)
     }
@@ -76,6 +78,7 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint)
         rolloutSteps = try c.decodeIfPresent([Double].self, forKey: .rolloutSteps)
         rolloutBakeSeconds = try c.decodeIfPresent(Double.self, forKey: .rolloutBakeSeconds)
+        rolloutGates = try c.decodeIfPresent(RolloutGatesRecord.self, forKey: .rolloutGates)
         updatedBy = try c.decode(String.self, forKey: .updatedBy)
         updatedAt = try c.decode(Double.self, forKey: .updatedAt)
     }
@@ -85,7 +88,8 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
             model: model, trainer: .command(command), alerts: alerts, everySeconds: everySeconds, windowRows: windowRows,
             holdoutFraction: holdoutFraction, timeoutSeconds: timeoutSeconds, retries: retries,
             gate: RetrainGate(metric: gate.metric, minImprovement: gate.minImprovement, requireConfidence: gate.requireConfidence, maxLatencyRatio: gate.maxLatencyRatio),
-            endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds, updatedBy: updatedBy,
+            endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds, rolloutGates: rolloutGates?.domain(),
+            updatedBy: updatedBy,
             updatedAt: Records.date(updatedAt))
     }
 }

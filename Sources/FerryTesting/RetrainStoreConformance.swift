@@ -10,6 +10,7 @@ public enum RetrainStoreConformance {
             model: model, trainer: .command(["python", "train.py", "--fast"]), alerts: ["drift"], everySeconds: every, windowRows: 5000,
             holdoutFraction: 0.25, timeoutSeconds: 600, retries: 2,
             gate: RetrainGate(metric: "log_loss", minImprovement: 0.01, requireConfidence: true, maxLatencyRatio: 2), endpoint: "fraud-ep",
+            rolloutSteps: [50, 100], rolloutBakeSeconds: 30, rolloutGates: RolloutGates(maxOutputPSI: 0.5, fairnessAttribute: "is_night"),
             updatedBy: "ann", updatedAt: Fixtures.time)
     }
 

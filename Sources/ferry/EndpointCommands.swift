@@ -144,6 +144,21 @@ struct RolloutCommands: AsyncParsableCommand {
         subcommands: [Start.self, Status.self, Pause.self, Resume.self, Promote.self, Rollback.self, Events.self]
     )
 
+    /// Gate thresholds given as NAME=NUMBER (and fairness_attribute=INPUT), as a JSON object.
+    static func gates(_ items: [String], option: String) throws -> [String: Any] {
+        var object: [String: Any] = [:]
+        for gate in items {
+            let parts = gate.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == "fairness_attribute" {
+                object["fairness_attribute"] = String(parts[1])
+                continue
+            }
+            guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("\(option) '\(gate)' must look like NAME=NUMBER (or fairness_attribute=INPUT)") }
+            object[String(parts[0])] = value
+        }
+        return object
+    }
+
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start moving an endpoint to a version.",
@@ -173,19 +188,7 @@ struct RolloutCommands: AsyncParsableCommand {
                 body["steps"] = values.map { $0! }
             }
             if let bake { body["bake_seconds"] = bake }
-            if !gates.isEmpty {
-                var object: [String: Any] = [:]
-                for gate in gates {
-                    let parts = gate.split(separator: "=", maxSplits: 1)
-                    if parts.count == 2, parts[0] == "fairness_attribute" {
-                        object["fairness_attribute"] = String(parts[1])
-                        continue
-                    }
-                    guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("--gate '\(gate)' must look like NAME=NUMBER (or fairness_attribute=INPUT)") }
-                    object[String(parts[0])] = value
-                }
-                body["gates"] = object
-            }
+            if !gates.isEmpty { body["gates"] = try RolloutCommands.gates(gates, option: "--gate") }
             let data = try await options.client.send(
                 .POST, "/api/v1/endpoints/\(APIClient.segment(endpoint))/rollout", json: try JSONSerialization.data(withJSONObject: body))
             if options.json { return Output.printJSON(data) }

@@ -39,6 +39,7 @@ struct Retrain: AsyncParsableCommand {
             @Option(help: "Endpoint a winner is rolled out on as a canary (default: the challenger alias).") var endpoint: String?
             @Option(name: .customLong("rollout-steps"), help: "The canary's traffic steps in percent, comma-separated (default: the canary defaults).") var rolloutSteps: String?
             @Option(name: .customLong("rollout-bake"), help: "Seconds the canary bakes at each step.") var rolloutBake: Double?
+            @Option(name: .customLong("rollout-gate"), help: "A canary gate threshold NAME=VALUE (repeatable), as `ferry rollout start --gate`; e.g. max_output_psi=0.5 for a retrained model that shifts its scores on purpose.") var rolloutGates: [String] = []
             @OptionGroup var options: ClientOptions
 
             func validate() throws {
@@ -60,6 +61,7 @@ struct Retrain: AsyncParsableCommand {
                     }
                 }
                 if let rolloutBake { body["rollout_bake_seconds"] = rolloutBake }
+                if !rolloutGates.isEmpty { body["rollout_gates"] = try RolloutCommands.gates(rolloutGates, option: "--rollout-gate") }
                 var gate: [String: Any] = ["require_confidence": requireConfidence]
                 if let metric { gate["metric"] = metric }
                 if let minImprovement { gate["min_improvement"] = minImprovement }

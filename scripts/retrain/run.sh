@@ -48,7 +48,7 @@ ferry endpoints set fraud-ep --variant fraud:1=100 >/dev/null || fail "ferry end
 ferry endpoints list || fail "ferry endpoints list"
 ferry alerts set fraud amount-drift --metric drift_psi --feature amount --above 0.2 --window 3600 >/dev/null || fail "ferry alerts set"
 ferry retrain policy set fraud --alert amount-drift --metric roc_auc --min-improvement 0.01 --holdout 0.3 \
-  --endpoint fraud-ep --rollout-steps 50,100 --rollout-bake 2 -- "$PYTHON" examples/fraud/retrain.py || fail "ferry retrain policy set"
+  --endpoint fraud-ep --rollout-steps 50,100 --rollout-bake 2 --rollout-gate max_output_psi=0.5 -- "$PYTHON" examples/fraud/retrain.py || fail "ferry retrain policy set"
 
 (cd scripts/retrain && RETRAIN_WHY="$work/why" "$PYTHON" scenario.py "$FERRY_SERVER") \
   || fail "$(cat "$work/why" 2>/dev/null || echo "scenario.py exited with an error")"

@@ -32,15 +32,19 @@ public struct RetrainPolicy: Sendable, Equatable {
     /// The canary's traffic steps (percent) and bake time per step on that endpoint (nil: the canary defaults).
     public var rolloutSteps: [Double]?
     public var rolloutBakeSeconds: Double?
+    /// The canary's gates (nil: the canary defaults). A retrained model often shifts its scores on purpose, so the
+    /// output-PSI gate is the one most often loosened here.
+    public var rolloutGates: RolloutGates?
     public var updatedBy: String
     public var updatedAt: Date
 
     public init(
         model: String, trainer: Trainer, alerts: [String] = [], everySeconds: Int? = nil, windowRows: Int = 100_000,
         holdoutFraction: Double = 0.2, timeoutSeconds: Int = 3600, retries: Int = 0, gate: RetrainGate = RetrainGate(),
-        endpoint: String? = nil, rolloutSteps: [Double]? = nil, rolloutBakeSeconds: Double? = nil, updatedBy: String = "",
-        updatedAt: Date = Date(timeIntervalSince1970: 0)
+        endpoint: String? = nil, rolloutSteps: [Double]? = nil, rolloutBakeSeconds: Double? = nil, rolloutGates: RolloutGates? = nil,
+        updatedBy: String = "", updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
+        self.rolloutGates = rolloutGates
         self.rolloutSteps = rolloutSteps
         self.rolloutBakeSeconds = rolloutBakeSeconds
         self.model = model
@@ -70,10 +74,10 @@ public struct RetrainPolicy: Sendable, Equatable {
         guard (0...10).contains(retries) else { throw FerryError.invalid("field 'retries' must be 0 to 10") }
         if let every = everySeconds, every < 60 { throw FerryError.invalid("field 'every_seconds' must be at least 60") }
         try gate.validate()
-        if rolloutSteps != nil || rolloutBakeSeconds != nil {
-            guard endpoint != nil else { throw FerryError.invalid("fields 'rollout_steps' and 'rollout_bake_seconds' need 'endpoint'") }
+        if rolloutSteps != nil || rolloutBakeSeconds != nil || rolloutGates != nil {
+            guard endpoint != nil else { throw FerryError.invalid("fields 'rollout_steps', 'rollout_bake_seconds' and 'rollout_gates' need 'endpoint'") }
             do {
-                _ = try RolloutPlan.make(strategy: "canary", steps: rolloutSteps, bakeSeconds: rolloutBakeSeconds, gates: nil)
+                _ = try RolloutPlan.make(strategy: "canary", steps: rolloutSteps, bakeSeconds: rolloutBakeSeconds, gates: rolloutGates)
             } catch let error as FerryError {
                 throw FerryError.invalid("rollout: \(error.message)")
             }

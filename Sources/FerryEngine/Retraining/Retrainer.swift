@@ -275,8 +275,7 @@ public final class Retrainer: Sendable {
         if let endpoint = policy.endpoint {
             try await endpoints.startRollout(
                 endpoint: endpoint, to: VersionRef(model: job.model, version: candidate.version), strategy: nil, steps: policy.rolloutSteps,
-                bakeSeconds: policy.rolloutBakeSeconds,
-                gates: nil, by: "retrain:\(job.id)")
+                bakeSeconds: policy.rolloutBakeSeconds, gates: policy.rolloutGates, by: "retrain:\(job.id)")
             (job.state, job.reason) = (.succeeded, "the candidate won; a canary rollout of version \(candidate.version) started on endpoint '\(endpoint)'")
         } else {
             _ = try await registry.setAlias(
