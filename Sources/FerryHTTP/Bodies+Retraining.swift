@@ -4,8 +4,14 @@ import Foundation
 
 // Retraining: the policy as sent and shown, and jobs as shown.
 extension API {
-    /// `PUT /api/v1/models/{name}/retrain/policy` and its answers. Only `command` is required.
+    /// `PUT /api/v1/models/{name}/retrain/policy` and its answers. Only the trainer is required: `command` or
+    /// `webhook` (whose secret is never echoed).
     struct RetrainPolicyBody: Codable, Sendable {
+        struct Webhook: Codable, Sendable {
+            var url: String
+            var secret: String?
+        }
+
         struct Gate: Codable, Sendable {
             var metric: String?
             var minImprovement: Double?
@@ -18,7 +24,8 @@ extension API {
         }
 
         var model: String?
-        var command: [String]
+        var command: [String]?
+        var webhook: Webhook?
         var alerts: [String]?
         var everySeconds: Int?
         var windowRows: Int?
@@ -35,7 +42,7 @@ extension API {
         var updatedAt: Date?
 
         enum CodingKeys: String, CodingKey {
-            case model, command, alerts, retries, gate, endpoint
+            case model, command, webhook, alerts, retries, gate, endpoint
             case everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction", timeoutSeconds = "timeout_seconds"
             case updatedBy = "updated_by", updatedAt = "updated_at", rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds"
             case rolloutGates = "rollout_gates"
@@ -45,6 +52,7 @@ extension API {
             model = p.model
             switch p.trainer {
             case .command(let argv): command = argv
+            case .webhook(let url, let secret): webhook = Webhook(url: url, secret: secret.map { _ in AlertRuleBody.maskedSecret })
             }
             alerts = p.alerts
             everySeconds = p.everySeconds
@@ -61,11 +69,18 @@ extension API {
             updatedAt = p.updatedAt
         }
 
-        func domain(model: String) -> RetrainPolicy {
-            let defaults = RetrainPolicy(model: model, trainer: .command(command))
+        func domain(model: String) throws -> RetrainPolicy {
+            let trainer: RetrainPolicy.Trainer
+            switch (command, webhook) {
+            case (let argv?, nil): trainer = .command(argv)
+            case (nil, let hook?): trainer = .webhook(url: hook.url, secret: hook.secret)
+            default:
+                throw FerryError.invalid("give the trainer as exactly one of field 'command' (a program this server runs) or field 'webhook' ({\"url\": ..., \"secret\": ...}, an orchestrator it calls)")
+            }
+            let defaults = RetrainPolicy(model: model, trainer: trainer)
             let d = RetrainGate()
             return RetrainPolicy(
-                model: model, trainer: .command(command), alerts: alerts ?? [], everySeconds: everySeconds,
+                model: model, trainer: trainer, alerts: alerts ?? [], everySeconds: everySeconds,
                 windowRows: windowRows ?? defaults.windowRows, holdoutFraction: holdoutFraction ?? defaults.holdoutFraction,
                 timeoutSeconds: timeoutSeconds ?? defaults.timeoutSeconds, retries: retries ?? defaults.retries,
                 gate: RetrainGate(
@@ -114,8 +129,13 @@ extension API {
         var dataUntil: Date?
         var dataDigest: String?
         var evaluation: Evaluation?
+        var dataBytes: Int?
+        /// A webhook trainer's report: the version it registered, or its error.
+        var reportedVersion: Int?
+        var reportedError: String?
 
         enum CodingKeys: String, CodingKey {
+            case dataBytes = "data_bytes", reportedVersion = "reported_version", reportedError = "reported_error"
             case id, model, trigger, state, attempt, reason, logs, champion, candidate, evaluation
             case createdBy = "created_by", createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
             case trainingRows = "training_rows", holdoutRows = "holdout_rows", dataSince = "data_since", dataUntil = "data_until"
@@ -142,11 +162,32 @@ extension API {
             dataSince = j.dataSince
             dataUntil = j.dataUntil
             dataDigest = j.dataDigest
+            dataBytes = j.dataBytes
+            switch j.report {
+            case .version(let v): reportedVersion = v
+            case .failure(let why): reportedError = why
+            case nil: break
+            }
             evaluation = j.evaluation.map {
                 Evaluation(
                     metric: $0.metric, rows: $0.rows, champion: $0.champion, challenger: $0.challenger, improvement: $0.improvement,
                     lower: $0.lower.isFinite ? $0.lower : nil, upper: $0.upper.isFinite ? $0.upper : nil, resamples: $0.resamples,
                     championMicrosPerRow: $0.championMicrosPerRow, challengerMicrosPerRow: $0.challengerMicrosPerRow)
+            }
+        }
+    }
+
+    /// `POST /api/v1/models/{name}/retrain/jobs/{id}/report`: a webhook trainer's answer.
+    struct TrainerReportBody: Decodable, Sendable {
+        var version: Int?
+        var error: String?
+
+        func domain() throws -> TrainerReport {
+            switch (version, error) {
+            case (let v?, nil): return .version(v)
+            case (nil, let why?) where !why.isEmpty: return .failure(why)
+            default:
+                throw FerryError.invalid("send exactly one of field 'version' (the version of the model the trainer registered) or field 'error' (why it could not train one)")
             }
         }
     }

@@ -81,6 +81,8 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/retrain/jobs", summary: "The model's retraining jobs, newest first: trigger, state, data window, candidate and evaluation", tag: "retraining", access: .requires(.read), response: list("RetrainJob"), query: [("limit", "most jobs to list (default 50)")]),
             Route(method: "get", path: "/api/v1/models/{name}/retrain/jobs/{id}", summary: "One retraining job, with the trainer's output", tag: "retraining", access: .requires(.read), response: ref("RetrainJob")),
             Route(method: "post", path: "/api/v1/models/{name}/retrain/jobs/{id}/cancel", summary: "Cancel a queued retraining job", tag: "retraining", access: .requires(.deploy), response: ref("RetrainJob")),
+            Route(method: "post", path: "/api/v1/models/{name}/retrain/jobs/{id}/report", summary: "A webhook trainer's answer to the job it was called for: the version of the model it registered, or the error that stopped it", tag: "retraining", access: .requires(.deploy), request: object(["version": integer, "error": string]), response: ref("RetrainJob")),
+            Route(method: "get", path: "/api/v1/models/{name}/retrain/jobs/{id}/data", summary: "The CSV the job trains on (the logged features by name, then label), for a webhook trainer to download", tag: "retraining", access: .requires(.deploy), responseContentType: "text/csv", response: string),
             Route(method: "get", path: "/api/v1/models/{name}/alerts", summary: "A model's alert rules with their current status", tag: "alerts", access: .requires(.read), response: object(["items": array(object(["rule": ref("AlertRule"), "status": ref("AlertStatus")]))], required: ["items"])),
             Route(method: "put", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Create or replace an alert rule", tag: "alerts", access: .requires(.deploy), request: ref("AlertRuleRequest"), response: object(["rule": ref("AlertRule"), "status": ref("AlertStatus")])),
             Route(method: "delete", path: "/api/v1/models/{name}/alerts/{alert}", summary: "Delete an alert rule", tag: "alerts", access: .requires(.deploy), response: object(["deleted": boolean])),
@@ -129,7 +131,7 @@ enum OpenAPIDocument {
         let tensorMeta = object(["name": string, "datatype": string, "shape": array(integer)], required: ["name", "datatype", "shape"])
         let lineage = object(["training_data": string, "training_data_digest": string, "code": string, "run": string, "source": string])
         let retrainPolicy: [String: JSONValue] = [
-            "command": array(string), "alerts": array(string), "every_seconds": integer, "window_rows": integer, "holdout_fraction": number,
+            "command": array(string), "webhook": object(["url": string, "secret": string], required: ["url"]), "alerts": array(string), "every_seconds": integer, "window_rows": integer, "holdout_fraction": number,
             "timeout_seconds": integer, "retries": integer, "endpoint": string, "rollout_steps": array(number), "rollout_bake_seconds": number,
             "rollout_gates": ref("RolloutGates"),
             "gate": object(["metric": string, "min_improvement": number, "require_confidence": boolean, "max_latency_ratio": number]),
@@ -338,14 +340,15 @@ enum OpenAPIDocument {
                 "model": string, "version": integer, "task": string, "overall": ref("PerformanceReport"), "unmatched_feedback": integer,
                 "segments": array(object(["segment": string, "report": ref("PerformanceReport")])),
             ], required: ["model", "version", "task", "overall"]),
-            "RetrainPolicyRequest": object(retrainPolicy, required: ["command"]),
-            "RetrainPolicy": object(retrainPolicy.merging(["model": string, "updated_by": string, "updated_at": string]) { $1 }, required: ["model", "command"]),
+            "RetrainPolicyRequest": object(retrainPolicy),
+            "RetrainPolicy": object(retrainPolicy.merging(["model": string, "updated_by": string, "updated_at": string]) { $1 }, required: ["model"]),
             "RetrainJob": object([
                 "id": string, "model": string, "trigger": string,
                 "state": ["type": "string", "enum": ["queued", "running", "succeeded", "rejected", "failed", "cancelled"]],
                 "attempt": integer, "created_by": string, "created_at": string, "started_at": string, "finished_at": string, "reason": string,
                 "logs": string, "champion": integer, "candidate": integer, "training_rows": integer, "holdout_rows": integer,
-                "data_since": string, "data_until": string, "data_digest": string,
+                "data_since": string, "data_until": string, "data_digest": string, "data_bytes": integer,
+                "reported_version": integer, "reported_error": string,
                 "evaluation": object([
                     "metric": string, "rows": integer, "champion": number, "challenger": number, "improvement": number, "lower": number,
                     "upper": number, "resamples": integer, "champion_micros_per_row": number, "challenger_micros_per_row": number,

@@ -14,7 +14,13 @@ struct RetrainRoutes {
             let body = try API.decode(API.RetrainPolicyBody.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
             let model = try context.parameters.require("name")
             if let named = body.model, named != model { throw FerryError.invalid("field 'model' is '\(named)' but the path names '\(model)'") }
-            return try API.response(API.RetrainPolicyBody(try await retrainer.setPolicy(body.domain(model: model), by: context.actor)))
+            var policy = try body.domain(model: model)
+            // A policy read back and sent again keeps its webhook secret, which reads as the mask.
+            if case .webhook(let url, API.AlertRuleBody.maskedSecret) = policy.trainer,
+                case .webhook(_, let kept)? = try? await retrainer.policy(model: model).trainer {
+                policy.trainer = .webhook(url: url, secret: kept)
+            }
+            return try API.response(API.RetrainPolicyBody(try await retrainer.setPolicy(policy, by: context.actor)))
         }
         api.get("/policy") { _, context in
             try API.response(API.RetrainPolicyBody(try await retrainer.policy(model: try context.parameters.require("name"))))
@@ -41,6 +47,16 @@ struct RetrainRoutes {
         api.post("/jobs/{id}/cancel") { _, context in
             let job = try await job(context)
             return try API.response(API.RetrainJobBody(try await retrainer.cancel(id: job.id, by: context.actor)))
+        }
+        api.post("/jobs/{id}/report") { request, context in
+            let body = try API.decode(API.TrainerReportBody.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
+            let job = try await retrainer.report(
+                model: try context.parameters.require("name"), id: try context.parameters.require("id"), try body.domain(), by: context.actor)
+            return try API.response(API.RetrainJobBody(job))
+        }
+        api.get("/jobs/{id}/data") { _, context in
+            let data = try await retrainer.trainingData(model: try context.parameters.require("name"), id: try context.parameters.require("id"))
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 

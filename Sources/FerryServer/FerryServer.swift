@@ -114,8 +114,8 @@ public struct FerryServer: Sendable {
         let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
         let retrainer = monitor.map {
             Retrainer(
-                store: store, registry: registry, models: models, monitor: $0, endpoints: endpoints,
-                workDirectory: data.appendingPathComponent("retrain"), trainers: configuration.trainers,
+                store: store, registry: registry, models: models, monitor: $0, endpoints: endpoints, artifacts: artifacts,
+                sender: HTTPWebhookSender(), retryDelays: configuration.webhookRetryDelays, workDirectory: data.appendingPathComponent("retrain"), trainers: configuration.trainers,
                 trackingURI: configuration.port == 0 ? nil : "\(scheme)://\(host):\(configuration.port)", logger: logger)
         }
         var jwt: JWTVerifier?

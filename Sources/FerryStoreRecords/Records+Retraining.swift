@@ -21,6 +21,8 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
     var schemaVersion: Int
     var model: String
     var command: [String]
+    var webhookURL: String?
+    var webhookSecret: String?
     var alerts: [String]
     var everySeconds: Int?
     var windowRows: Int
@@ -39,7 +41,7 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         case rolloutSteps = "rollout_steps", rolloutBakeSeconds = "rollout_bake_seconds", rolloutGates = "rollout_gates"
         case schemaVersion = "schema_version", everySeconds = "every_seconds", windowRows = "window_rows", holdoutFraction = "holdout_fraction"
         case timeoutSeconds = "timeout_seconds", updatedBy = "updated_by", updatedAt = "updated_at"
-        case model, command, alerts, retries, gate, endpoint
+        case model, command, alerts, retries, gate, endpoint, webhookURL = "webhook_url", webhookSecret = "webhook_secret"
     }
 
     package init(_ p: RetrainPolicy) {
@@ -47,6 +49,7 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         model = p.model
         switch p.trainer {
         case .command(let argv): command = argv
+        case .webhook(let url, let secret): (command, webhookURL, webhookSecret) = ([], url, secret)
         }
         alerts = p.alerts
         everySeconds = p.everySeconds
@@ -67,7 +70,9 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try Records.schemaVersion(in: c, forKey: .schemaVersion, record: "RetrainPolicyRecord", current: Self.currentSchemaVersion)
         model = try c.decode(String.self, forKey: .model)
-        command = try c.decode([String].self, forKey: .command)
+        command = try c.decodeIfPresent([String].self, forKey: .command) ?? []
+        webhookURL = try c.decodeIfPresent(String.self, forKey: .webhookURL)
+        webhookSecret = try c.decodeIfPresent(String.self, forKey: .webhookSecret)
         alerts = try c.decode([String].self, forKey: .alerts)
         everySeconds = try c.decodeIfPresent(Int.self, forKey: .everySeconds)
         windowRows = try c.decode(Int.self, forKey: .windowRows)
@@ -85,7 +90,7 @@ package struct RetrainPolicyRecord: Codable, Sendable, Equatable {
 
     package func domain() -> RetrainPolicy {
         RetrainPolicy(
-            model: model, trainer: .command(command), alerts: alerts, everySeconds: everySeconds, windowRows: windowRows,
+            model: model, trainer: webhookURL.map { .webhook(url: $0, secret: webhookSecret) } ?? .command(command), alerts: alerts, everySeconds: everySeconds, windowRows: windowRows,
             holdoutFraction: holdoutFraction, timeoutSeconds: timeoutSeconds, retries: retries,
             gate: RetrainGate(metric: gate.metric, minImprovement: gate.minImprovement, requireConfidence: gate.requireConfidence, maxLatencyRatio: gate.maxLatencyRatio),
             endpoint: endpoint, rolloutSteps: rolloutSteps, rolloutBakeSeconds: rolloutBakeSeconds, rolloutGates: rolloutGates?.domain(),
@@ -136,8 +141,12 @@ package struct RetrainJobRecord: Codable, Sendable, Equatable {
     var dataUntil: Double?
     var dataDigest: String?
     var evaluation: Evaluation?
+    var dataBytes: Int?
+    var reportedVersion: Int?
+    var reportedFailure: String?
 
     enum CodingKeys: String, CodingKey {
+        case dataBytes = "data_bytes", reportedVersion = "reported_version", reportedFailure = "reported_failure"
         case schemaVersion = "schema_version", createdBy = "created_by", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", trainingRows = "training_rows", holdoutRows = "holdout_rows", dataSince = "data_since"
         case dataUntil = "data_until", dataDigest = "data_digest"
@@ -164,6 +173,12 @@ package struct RetrainJobRecord: Codable, Sendable, Equatable {
         dataSince = j.dataSince.map(Records.seconds)
         dataUntil = j.dataUntil.map(Records.seconds)
         dataDigest = j.dataDigest
+        dataBytes = j.dataBytes
+        switch j.report {
+        case .version(let v): reportedVersion = v
+        case .failure(let why): reportedFailure = why
+        case nil: break
+        }
         // JSON has no NaN: an undefined interval end is left out.
         evaluation = j.evaluation.map {
             Evaluation(
@@ -195,6 +210,9 @@ package struct RetrainJobRecord: Codable, Sendable, Equatable {
         dataUntil = try c.decodeIfPresent(Double.self, forKey: .dataUntil)
         dataDigest = try c.decodeIfPresent(String.self, forKey: .dataDigest)
         evaluation = try c.decodeIfPresent(Evaluation.self, forKey: .evaluation)
+        dataBytes = try c.decodeIfPresent(Int.self, forKey: .dataBytes)
+        reportedVersion = try c.decodeIfPresent(Int.self, forKey: .reportedVersion)
+        reportedFailure = try c.decodeIfPresent(String.self, forKey: .reportedFailure)
     }
 
     package func domain() throws -> RetrainJob {
@@ -209,7 +227,8 @@ package struct RetrainJobRecord: Codable, Sendable, Equatable {
                     metric: $0.metric, rows: $0.rows, champion: $0.champion, challenger: $0.challenger, improvement: $0.improvement,
                     lower: $0.lower ?? .nan, upper: $0.upper ?? .nan, resamples: $0.resamples,
                     championMicrosPerRow: $0.championMicrosPerRow, challengerMicrosPerRow: $0.challengerMicrosPerRow)
-            })
+            },
+            dataBytes: dataBytes, report: reportedVersion.map(TrainerReport.version) ?? reportedFailure.map(TrainerReport.failure))
     }
 }
 

@@ -26,6 +26,11 @@ public enum RetrainStoreConformance {
             try await store.setRetrainPolicy(policy("fraud", every: 3600), audit: nil)
             try expect(try await store.retrainPolicy(model: "fraud")?.everySeconds == 3600, "replaced")
             try expect(try await store.retrainPolicies().map(\.model) == ["churn", "fraud"], "by model")
+            var hooked = policy("hooked")
+            hooked.trainer = .webhook(url: "https://airflow.internal/retrain", secret: "s3cret")
+            try await store.setRetrainPolicy(hooked, audit: nil)
+            try expect(try await store.retrainPolicy(model: "hooked") == hooked, "a webhook trainer round-trips with its secret")
+            try await store.deleteRetrainPolicy(model: "hooked", audit: nil)
             try await store.deleteRetrainPolicy(model: "churn") { _ in AuditDraft(at: Fixtures.time, actor: "t", action: "retrain.policy.delete", target: "churn") }
             try expect(try await store.retrainPolicy(model: "churn") == nil, "deleted")
             try await expectError(.notFound) { try await store.deleteRetrainPolicy(model: "churn", audit: nil) }
@@ -47,8 +52,12 @@ public enum RetrainStoreConformance {
             first.evaluation = RetrainEvaluation(
                 metric: "roc_auc", rows: 200, champion: 0.9, challenger: 0.89, improvement: -0.01, lower: -0.03, upper: 0.01, resamples: 1000,
                 championMicrosPerRow: 1.5, challengerMicrosPerRow: 1.7)
+            (first.dataBytes, first.report) = (4096, .failure("out of GPUs"))
             try await store.updateRetrainJob(first, audit: nil)
             try expect(try await store.retrainJob(id: "j1") == first, "every field round-trips")
+            first.report = .version(7)
+            try await store.updateRetrainJob(first, audit: nil)
+            try expect(try await store.retrainJob(id: "j1")?.report == .version(7), "a reported version round-trips")
             try await store.createRetrainJob(job("j2", at: 3), audit: nil)
             try expect(try await store.retrainJobs(model: "fraud", limit: 10).map(\.id) == ["j2", "j1"], "newest first")
             try expect(try await store.retrainJobs(model: nil, limit: 2).map(\.id) == ["j2", "k1"], "every model, limited")

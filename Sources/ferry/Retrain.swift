@@ -10,8 +10,13 @@ struct Retrain: AsyncParsableCommand {
             model file or an MLflow model folder) and MLFLOW_TRACKING_URI in its environment, registers the model as a
             candidate, and judges it against the champion on the held-out rows. The server runs only trainers its
             operator allowed with `ferry serve --trainer PROGRAM`.
+
+            A trainer outside the server (an orchestrator such as Airflow or a CI pipeline) is a webhook instead
+            (`--webhook URL`): the server POSTs the job to it, signed with `--webhook-secret` as alert webhooks are,
+            with the training data's URL; the orchestrator registers its model and answers with
+            `ferry retrain report MODEL JOB --version N` (or `--error WHY`) before the policy's timeout.
             """,
-        subcommands: [Policy.self, Run.self, Status.self, Show.self, Cancel.self]
+        subcommands: [Policy.self, Run.self, Status.self, Show.self, Cancel.self, Report.self, DataFile.self]
     )
 
     struct Policy: AsyncParsableCommand {
@@ -26,6 +31,8 @@ struct Retrain: AsyncParsableCommand {
                     """)
             @Argument(help: "Model name.") var model: String
             @Argument(parsing: .postTerminator, help: "The trainer command, after --.") var command: [String] = []
+            @Option(help: "Instead of a command, the URL of an orchestrator that trains (it gets the job as a signed POST and reports back).") var webhook: String?
+            @Option(name: .customLong("webhook-secret"), help: "Signs the webhook's POST (Ferry-Signature: sha256=HMAC of timestamp.body).") var webhookSecret: String?
             @Option(name: .customLong("alert"), help: "An alert rule of the model whose firing retrains it (repeatable).") var alerts: [String] = []
             @Option(help: "Retrain every this many seconds.") var every: Int?
             @Option(name: .customLong("window-rows"), help: "Newest labelled rows to use (default 100000).") var windowRows: Int?
@@ -43,11 +50,21 @@ struct Retrain: AsyncParsableCommand {
             @OptionGroup var options: ClientOptions
 
             func validate() throws {
-                guard !command.isEmpty else { throw ValidationError("give the trainer command after --, e.g. -- python train.py") }
+                guard command.isEmpty != (webhook == nil) else {
+                    throw ValidationError("give the trainer as a command after -- (e.g. -- python train.py) or as --webhook URL, not both")
+                }
+                if webhookSecret != nil, webhook == nil { throw ValidationError("--webhook-secret signs --webhook's calls; give --webhook too") }
             }
 
             func run() async throws {
-                var body: [String: Any] = ["command": command, "alerts": alerts]
+                var body: [String: Any] = ["alerts": alerts]
+                if let webhook {
+                    var hook: [String: Any] = ["url": webhook]
+                    if let webhookSecret { hook["secret"] = webhookSecret }
+                    body["webhook"] = hook
+                } else {
+                    body["command"] = command
+                }
                 if let every { body["every_seconds"] = every }
                 if let windowRows { body["window_rows"] = windowRows }
                 if let holdout { body["holdout_fraction"] = holdout }
@@ -189,6 +206,48 @@ struct Retrain: AsyncParsableCommand {
         }
     }
 
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A webhook trainer's answer to a job: the version it registered (--version) or why it failed (--error).",
+            discussion: """
+                ferry models register fraud model.json --description "retrained for job rt_..."   # prints the version
+                ferry retrain report fraud rt_0123456789abcdef --version 7
+                """)
+        @Argument(help: "Model name.") var model: String
+        @Argument(help: "Job id (the webhook's `job`).") var job: String
+        @Option(help: "The version of the model the trainer registered.") var version: Int?
+        @Option(help: "Why the trainer could not train a model.") var error: String?
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            guard (version == nil) != (error == nil) else { throw ValidationError("give exactly one of --version N or --error WHY") }
+        }
+
+        func run() async throws {
+            let body: [String: Any] = version.map { ["version": $0] } ?? ["error": error ?? ""]
+            let data = try await options.client.send(
+                .POST, "/api/v1/models/\(APIClient.segment(model))/retrain/jobs/\(APIClient.segment(job))/report",
+                json: try JSONSerialization.data(withJSONObject: body))
+            if options.json { return Output.printJSON(data) }
+            print("job \(job) has its report; the server evaluates it next (follow it with `ferry retrain show \(model) \(job)`)")
+        }
+    }
+
+    struct DataFile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "data", abstract: "Download the CSV a retraining job trains on (the logged features, then label).")
+        @Argument(help: "Model name.") var model: String
+        @Argument(help: "Job id.") var job: String
+        @Option(help: "Write it here instead of standard output.") var out: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let data = try await options.client.get("/api/v1/models/\(APIClient.segment(model))/retrain/jobs/\(APIClient.segment(job))/data")
+            guard let out else { return FileHandle.standardOutput.write(data) }
+            try data.write(to: URL(fileURLWithPath: out))
+            print("wrote \(data.count) bytes to \(out)")
+        }
+    }
+
     static func number(_ v: Any?) -> String {
         guard let n = v as? NSNumber else { return "" }
         return String(format: "%.4g", n.doubleValue)
@@ -197,7 +256,11 @@ struct Retrain: AsyncParsableCommand {
     static func printPolicy(_ p: [String: Any]) {
         let gate = p["gate"] as? [String: Any] ?? [:]
         print("retraining policy of \(Output.text(p["model"]))")
-        print("  trainer:   \((p["command"] as? [String] ?? []).joined(separator: " "))")
+        if let hook = p["webhook"] as? [String: Any] {
+            print("  trainer:   webhook \(Output.text(hook["url"]))\(hook["secret"] == nil ? "" : " (signed)")")
+        } else {
+            print("  trainer:   \((p["command"] as? [String] ?? []).joined(separator: " "))")
+        }
         let alerts = (p["alerts"] as? [String] ?? []).joined(separator: ", ")
         print("  triggers:  by hand\(alerts.isEmpty ? "" : ", alerts \(alerts)")\(p["every_seconds"].map { ", every \(Output.text($0)) s" } ?? "")")
         print("  data:      newest \(Output.text(p["window_rows"])) labelled rows, \(Output.text(p["holdout_fraction"])) of them held out")

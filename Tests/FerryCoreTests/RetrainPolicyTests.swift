@@ -54,7 +54,11 @@ struct RetrainPolicyTests {
         #expect { try p.validate() } throws: { ($0 as? FerryError)?.message.contains("holdout_fraction") == true }
         p = Self.policy()
         p.trainer = .command([])
-        #expect { try p.validate() } throws: { ($0 as? FerryError)?.message.contains("trainer.command") == true }
+        #expect { try p.validate() } throws: { ($0 as? FerryError)?.message.contains("field 'command'") == true }
+        p.trainer = .webhook(url: "airflow.internal/retrain", secret: nil)
+        #expect { try p.validate() } throws: { ($0 as? FerryError)?.message.contains("field 'webhook.url'") == true }
+        p.trainer = .webhook(url: "https://airflow.internal/retrain", secret: nil)
+        #expect(throws: Never.self) { try p.validate() }
         p = Self.policy(every: 10)
         #expect { try p.validate() } throws: { ($0 as? FerryError)?.message.contains("every_seconds") == true }
     }

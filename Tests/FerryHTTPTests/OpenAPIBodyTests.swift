@@ -138,6 +138,16 @@ struct OpenAPIBodyTests {
             try await call(.get, "/api/v1/models/{name}/retrain/jobs", "/api/v1/models/fraud/retrain/jobs")
             try await call(.get, "/api/v1/models/{name}/retrain/jobs/{id}", "/api/v1/models/fraud/retrain/jobs/\(job)")
             try await call(.post, "/api/v1/models/{name}/retrain/jobs/{id}/cancel", "/api/v1/models/fraud/retrain/jobs/\(job)/cancel")
+            // A webhook trainer's job, waiting for its report with its data kept.
+            try await call(.put, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy", #"{"webhook": {"url": "https://orchestrator.test/train"}}"#)
+            let kept = try await stack.artifacts.put(Data("amount,label\n1,0\n".utf8))
+            try await stack.store.createRetrainJob(
+                RetrainJob(id: "rt_hook", model: "fraud", trigger: "manual", state: .running, createdBy: "t", createdAt: Date(), dataDigest: "sha256:" + kept.sha256, dataBytes: kept.size),
+                audit: nil)
+            let trainingData = try await client.execute(uri: "/api/v1/models/fraud/retrain/jobs/rt_hook/data", method: .get, headers: [.authorization: "Bearer \(admin)"])
+            #expect(trainingData.status == .ok && trainingData.headers[.contentType]?.hasPrefix("text/csv") == true && String(buffer: trainingData.body) == "amount,label\n1,0\n")
+            checked.insert("get /api/v1/models/{name}/retrain/jobs/{id}/data")
+            try await call(.post, "/api/v1/models/{name}/retrain/jobs/{id}/report", "/api/v1/models/fraud/retrain/jobs/rt_hook/report", #"{"version": 1}"#)
             try await call(.delete, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy")
             try await call(.post, "/api/v1/alerts/evaluate")
             try await call(.get, "/api/v1/alerts/events")

@@ -100,7 +100,10 @@ struct RetrainScenarioTests {
                 try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
             }
             let cases: [(String, String)] = [
-                (#"{"command": []}"#, "trainer.command"),
+                (#"{"command": []}"#, "field 'command'"),
+                (#"{"alerts": []}"#, "exactly one of field 'command'"),
+                (#"{"command": ["sh"], "webhook": {"url": "https://x.test/"}}"#, "exactly one of field 'command'"),
+                (#"{"webhook": {"url": "ftp://x.test/"}}"#, "field 'webhook.url'"),
                 (#"{"command": ["sh"], "alerts": ["nope"]}"#, "'nope', which is not an alert rule"),
                 (#"{"command": ["sh"], "gate": {"metric": "vibes"}}"#, "gate.metric"),
                 (#"{"command": ["sh"], "endpoint": "nowhere"}"#, "not an endpoint"),
@@ -113,6 +116,107 @@ struct RetrainScenarioTests {
             #expect(unlisted.status == .badRequest && unlisted.errorMessage.contains("does not allow as a trainer"), "\(unlisted.text)")
             #expect(try await client.post("/api/v1/models/fraud/retrain", "").status == .notFound, "no policy yet")
             #expect(try await client.get("/api/v1/models/fraud/retrain/jobs/rt_nope").status == .notFound)
+        }
+    }
+
+    /// Sets a webhook policy on `fraud`, starts a job and waits for the receiver to get the call.
+    static func startWebhookJob(
+        _ client: any TestClientProtocol, _ stack: TestStack, url: String, timeout: Int = 30
+    ) async throws -> (job: RetrainJob, running: Task<RetrainJob, Never>) {
+        let policy = #"{"webhook": {"url": "\#(url)", "secret": "s3cret"}, "holdout_fraction": 0.5, "timeout_seconds": \#(timeout)}"#
+        let set = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
+        #expect(set.status == .ok && (set.json["webhook"] as? [String: Any])?["secret"] as? String == "********", "the secret is not echoed: \(set.text)")
+        let retrainer = stack.server.retrainer!
+        let job = try await retrainer.trigger(model: "fraud", by: "test")
+        return (job, Task { await retrainer.execute(job) })
+    }
+
+    static func firstDelivery(_ receiver: WebhookReceiver) async throws -> WebhookReceiver.Delivery {
+        for _ in 0..<1000 {
+            if let delivery = receiver.deliveries.withLock({ $0.first }) { return delivery }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw FerryError(.deadlineExceeded, "the webhook was not called")
+    }
+
+    @Test(arguments: [false, true])
+    func aWebhookTrainerGetsASignedCallAndTheDataAndReportsItsVersion(postgres: Bool) async throws {
+        let receiver = WebhookReceiver(failures: 1)
+        try await receiver.run { url in
+            try await withFerry(postgres: postgres) { client, stack in
+                try await Self.labelledTraffic(client, stack)
+                let (job, running) = try await Self.startWebhookJob(client, stack, url: url)
+                let hook = try await Self.firstDelivery(receiver)
+                let timestamp = try #require(hook.headers[HTTPField.Name("Ferry-Timestamp")!])
+                #expect(hook.headers[HTTPField.Name("Ferry-Signature")!] == AlertManager.signature(secret: "s3cret", timestamp: timestamp, body: hook.body), "signed as alert webhooks are, after a retry")
+                let payload = try #require(try JSONSerialization.jsonObject(with: hook.body) as? [String: Any])
+                #expect(payload["job"] as? String == job.id && payload["champion_version"] as? Int == 1 && payload["event"] as? String == "retrain.requested")
+                let data = try #require(payload["training_data"] as? [String: Any])
+                let reportURL = try #require(payload["report_url"] as? String), dataURL = try #require(data["url"] as? String)
+                let report = URL(string: reportURL)?.path ?? reportURL
+                #expect(report == "/api/v1/models/fraud/retrain/jobs/\(job.id)/report" && payload["tracking_uri"] as? String == "http://127.0.0.1:8080", "this server's own address")
+
+                let csv = try await client.get(URL(string: dataURL)?.path ?? dataURL)
+                let lines = csv.text.split(separator: "\n")
+                #expect(csv.status == .ok && lines.count == (data["rows"] as? Int ?? -1) + 1, "\(csv.status) \(lines.count) lines")
+                #expect(lines.first.map(String.init) == ((data["columns"] as? [String]) ?? []).joined(separator: ","), "the header names the columns")
+
+                let unknown = try await client.post(report, #"{"version": 9}"#)
+                #expect(unknown.status == .badRequest && unknown.errorMessage.contains("field 'version'"), "\(unknown.text)")
+                let neither = try await client.post(report, #"{}"#)
+                #expect(neither.status == .badRequest && neither.errorMessage.contains("exactly one of field 'version'"), "\(neither.text)")
+                let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "orchestrator"))
+                let reported = try await client.post(report, #"{"version": \#(version.version)}"#)
+                #expect(reported.status == .ok && reported.json["reported_version"] as? Int == version.version, "\(reported.text)")
+                let twice = try await client.post(report, #"{"error": "late"}"#)
+                #expect(twice.status == .conflict, "one report per job: \(twice.text)")
+
+                let ended = await running.value
+                #expect(ended.state == .succeeded && ended.candidate == version.version && ended.report == .version(version.version), "\(ended.reason)")
+                #expect(ended.evaluation?.improvement == 0 && ended.dataDigest == "sha256:" + LocalArtifactStore.sha256(Data(csv.text.utf8)))
+                let actions = try await stack.store.auditEntries(after: 0, limit: 1000).map(\.action)
+                #expect(actions.contains("retrain.report"), "\(actions)")
+            }
+        }
+    }
+
+    @Test func aWebhookTrainerThatFailsRefusesOrNeverAnswersEndsTheJob() async throws {
+        let receiver = WebhookReceiver(failures: 0)
+        try await receiver.run { url in
+            try await withFerry { client, stack in
+                try await Self.labelledTraffic(client, stack)
+                // It reports an error.
+                let (first, running) = try await Self.startWebhookJob(client, stack, url: url)
+                _ = try await Self.firstDelivery(receiver)
+                #expect(try await client.post("/api/v1/models/fraud/retrain/jobs/\(first.id)/report", #"{"error": "out of GPUs"}"#).status == .ok)
+                let failed = await running.value
+                #expect(failed.state == .failed && failed.reason.contains("reported that it failed: out of GPUs"), "\(failed.reason)")
+
+                // It reports a model of other inputs.
+                let (second, other) = try await Self.startWebhookJob(client, stack, url: url)
+                let foreign = try Data(contentsOf: TestStack.repositoryRoot.appendingPathComponent("Tests/FerryHTTPTests/Fixtures/mlflow/xgboost/model.ubj"))
+                let version = try await stack.registry.register(.init(model: "fraud", artifact: foreign, createdBy: "orchestrator"))
+                for _ in 0..<500 where try await stack.server.retrainer!.job(id: second.id).dataDigest == nil { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(try await client.post("/api/v1/models/fraud/retrain/jobs/\(second.id)/report", #"{"version": \#(version.version)}"#).status == .ok)
+                let mismatched = await other.value
+                #expect(mismatched.state == .failed && mismatched.reason.contains("which the trainer reported, takes the inputs"), "\(mismatched.reason)")
+
+                // It never reports.
+                let (_, silent) = try await Self.startWebhookJob(client, stack, url: url, timeout: 1)
+                let waited = await silent.value
+                #expect(waited.state == .failed && waited.reason.contains("reported no model within the policy's timeout of 1 s"), "\(waited.reason)")
+                #expect(try await client.post("/v1/models/fraud:predict", #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#).status == .ok, "the champion serves")
+            }
+        }
+        // It refuses every attempt.
+        let refusing = WebhookReceiver(failures: 100)
+        try await refusing.run { url in
+            try await withFerry { client, stack in
+                try await Self.labelledTraffic(client, stack)
+                let (_, running) = try await Self.startWebhookJob(client, stack, url: url)
+                let refused = await running.value
+                #expect(refused.state == .failed && refused.reason.contains("did not take the job after 3 attempts (it answered HTTP 500)"), "\(refused.reason)")
+            }
         }
     }
 }

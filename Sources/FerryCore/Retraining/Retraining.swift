@@ -10,6 +10,10 @@ public struct RetrainPolicy: Sendable, Equatable {
         /// A program run with the exported window's path, an output folder and the tracking URI in its environment
         /// (`FERRY_TRAINING_DATA`, `FERRY_OUTPUT_DIR`, `MLFLOW_TRACKING_URI`, `FERRY_MODEL`, `FERRY_JOB_ID`).
         case command([String])
+        /// A POST to an external orchestrator (Airflow, Kubeflow, a CI job, ...), signed like alert webhooks when a
+        /// secret is set, with the job, where to download its training data and where to report back: the
+        /// orchestrator registers its model as a version and reports the number (or a failure) to the job.
+        case webhook(url: String, secret: String?)
     }
 
     public var model: String
@@ -63,8 +67,15 @@ public struct RetrainPolicy: Sendable, Equatable {
 
     /// Refuses a policy that cannot work, naming the field.
     public func validate() throws {
-        if case .command(let argv) = trainer, argv.first?.isEmpty ?? true {
-            throw FerryError.invalid("field 'trainer.command' must name a program to run, e.g. [\"python\", \"train.py\"]")
+        switch trainer {
+        case .command(let argv):
+            if argv.first?.isEmpty ?? true {
+                throw FerryError.invalid("field 'command' must name a program to run, e.g. [\"python\", \"train.py\"]")
+            }
+        case .webhook(let url, _):
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+                throw FerryError.invalid("field 'webhook.url' must be an http or https URL, e.g. https://airflow.internal/api/retrain (it is '\(url)')")
+            }
         }
         guard windowRows >= 20 else { throw FerryError.invalid("field 'window_rows' must be at least 20 (it is \(windowRows))") }
         guard holdoutFraction > 0, holdoutFraction < 1 else {
@@ -262,13 +273,19 @@ public struct RetrainJob: Sendable, Equatable {
     public var dataUntil: Date?
     public var dataDigest: String?
     public var evaluation: RetrainEvaluation?
+    /// The training data's size in bytes: the file is kept in the artifact store under `dataDigest`.
+    public var dataBytes: Int?
+    /// What a webhook trainer reported back (nil until it does).
+    public var report: TrainerReport?
 
     public init(
         id: String, model: String, trigger: String, state: State = .queued, attempt: Int = 1, createdBy: String, createdAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, reason: String = "", logs: String = "", champion: Int? = nil, candidate: Int? = nil,
         trainingRows: Int = 0, holdoutRows: Int = 0, dataSince: Date? = nil, dataUntil: Date? = nil, dataDigest: String? = nil,
-        evaluation: RetrainEvaluation? = nil
+        evaluation: RetrainEvaluation? = nil, dataBytes: Int? = nil, report: TrainerReport? = nil
     ) {
+        self.dataBytes = dataBytes
+        self.report = report
         self.id = id
         self.model = model
         self.trigger = trigger
@@ -289,6 +306,12 @@ public struct RetrainJob: Sendable, Equatable {
         self.dataDigest = dataDigest
         self.evaluation = evaluation
     }
+}
+
+/// A webhook trainer's answer: the version of the model it registered, or why it could not train one.
+public enum TrainerReport: Sendable, Equatable {
+    case version(Int)
+    case failure(String)
 }
 
 /// Whether a policy's automatic triggers call for a retraining now: an alert it names firing since after the last

@@ -1,4 +1,3 @@
-import Crypto
 import FerryCore
 import Foundation
 import Logging
@@ -16,6 +15,14 @@ public final class Retrainer: Sendable {
     let models: ModelManager
     let monitor: ModelMonitor
     let endpoints: Endpoints
+    /// Keeps each job's training data (under its digest), which a webhook trainer downloads.
+    let artifacts: any ArtifactStore
+    /// Calls webhook trainers, retried after each of `retryDelays`.
+    let sender: (any WebhookSender)?
+    let retryDelays: [Duration]
+    /// How often a job waiting for a webhook trainer looks for its report in the store (which any replica may have
+    /// written).
+    let reportPoll: Duration
     /// Where each job's folder (training data, the trainer's output and log) is made.
     let workDirectory: URL
     /// Given to trainers as `MLFLOW_TRACKING_URI`: this server's own address.
@@ -29,9 +36,14 @@ public final class Retrainer: Sendable {
     public static let challengerAlias = "challenger"
 
     public init(
-        store: any Store, registry: Registry, models: ModelManager, monitor: ModelMonitor, endpoints: Endpoints, workDirectory: URL, trainers: [String], trackingURI: String?,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        store: any Store, registry: Registry, models: ModelManager, monitor: ModelMonitor, endpoints: Endpoints, artifacts: any ArtifactStore,
+        sender: (any WebhookSender)?, retryDelays: [Duration], reportPoll: Duration = .seconds(1), workDirectory: URL, trainers: [String],
+        trackingURI: String?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.artifacts = artifacts
+        self.sender = sender
+        self.retryDelays = retryDelays
+        self.reportPoll = reportPoll
         self.store = store
         self.registry = registry
         self.models = models
@@ -114,6 +126,46 @@ public final class Retrainer: Sendable {
         return job
     }
 
+    /// A webhook trainer's report on a job it was asked for: the version of the job's model it registered, or
+    /// why it could not train one. The job's runner (on whichever replica leads) picks it up from the store.
+    public func report(model: String, id: String, _ report: TrainerReport, by actor: String) async throws -> RetrainJob {
+        var job = try await self.job(id: id)
+        guard job.model == model else { throw FerryError.notFound("model '\(model)' has no retraining job '\(id)'") }
+        guard job.state == .running, job.dataDigest != nil, job.candidate == nil, job.report == nil else {
+            throw FerryError(.failedPrecondition, job.report != nil || job.candidate != nil
+                ? "job '\(id)' already has its candidate or report"
+                : "job '\(id)' is \(job.state.rawValue) and is not waiting for a trainer's report")
+        }
+        guard case .webhook = try await policy(model: model).trainer else {
+            throw FerryError(.failedPrecondition, "model '\(model)' is retrained by a command, which reports by exiting; only a webhook trainer reports through the API")
+        }
+        if case .version(let number) = report {
+            guard (try? await registry.version(model: model, number: number)) != nil else {
+                throw FerryError.invalid("field 'version' is \(number), which is not a version of model '\(model)'; register the trainer's model first")
+            }
+        }
+        job.report = report
+        try await store.updateRetrainJob(job) { stored in
+            var after: [String: JSONValue] = ["job": .string(stored.id)]
+            switch report {
+            case .version(let v): after["version"] = .number(Double(v))
+            case .failure(let why): after["error"] = .string(why)
+            }
+            return AuditDraft(at: self.now(), actor: actor, action: "retrain.report", target: model, after: .object(after))
+        }
+        return job
+    }
+
+    /// The CSV a job trained on (features as logged, then `label`), kept in the artifact store.
+    public func trainingData(model: String, id: String) async throws -> Data {
+        let job = try await self.job(id: id)
+        guard job.model == model else { throw FerryError.notFound("model '\(model)' has no retraining job '\(id)'") }
+        guard let digest = job.dataDigest, digest.hasPrefix("sha256:"), let bytes = job.dataBytes else {
+            throw FerryError.notFound("job '\(id)' has no training data kept (\(job.state.rawValue))")
+        }
+        return try await artifacts.get(ArtifactRef(sha256: String(digest.dropFirst(7)), size: bytes))
+    }
+
     // MARK: Running
 
     /// Evaluates every `interval` while `when()` holds (this replica leads): first marks jobs a restart interrupted,
@@ -173,7 +225,7 @@ public final class Retrainer: Sendable {
     @discardableResult
     public func execute(_ queued: RetrainJob) async -> RetrainJob {
         var job = queued
-        (job.state, job.startedAt, job.finishedAt) = (.running, now(), nil)
+        (job.state, job.startedAt, job.finishedAt, job.report) = (.running, now(), nil, nil)
         do {
             try await store.updateRetrainJob(job, audit: Self.audit("retrain.start", job.createdBy))
             let policy = try await policy(model: job.model)
@@ -220,49 +272,27 @@ public final class Retrainer: Sendable {
         job.trainingRows = training.count
         job.holdoutRows = holdout.count
         (job.dataSince, job.dataUntil) = (training.first?.at, training.last?.at)
-        job.dataDigest = "sha256:" + SHA256.hash(data: csv).map { String(format: "%02x", $0) }.joined()
+        let kept = try await artifacts.put(csv)
+        (job.dataDigest, job.dataBytes) = ("sha256:" + kept.sha256, kept.size)
         try await store.updateRetrainJob(job, audit: nil)
 
-        // 2. The trainer.
-        guard case .command(let argv) = policy.trainer else { throw FerryError.invalid("unknown trainer") }
-        var environment = Self.trainerEnvironment(ProcessInfo.processInfo.environment)
-        environment["FERRY_TRAINING_DATA"] = dataFile.path
-        environment["FERRY_OUTPUT_DIR"] = output.path
-        environment["FERRY_MODEL"] = job.model
-        environment["FERRY_JOB_ID"] = job.id
-        environment["FERRY_CHAMPION_VERSION"] = String(champion.version.version)
-        if let trackingURI { environment["MLFLOW_TRACKING_URI"] = trackingURI }
-        let (status, logs) = try await TrainerProcess.run(
-            argv, environment: environment, log: folder.appendingPathComponent("trainer.log"),
-            timeout: .seconds(policy.timeoutSeconds))
-        job.logs = logs
-        switch status {
-        case .exited(0): break
-        case .exited(let code): throw FerryError(.failedPrecondition, "the trainer exited with status \(code); see the job's logs")
-        case .timedOut: throw FerryError(.deadlineExceeded, "the trainer ran past the policy's timeout of \(policy.timeoutSeconds) s and was stopped")
+        // 2. The trainer, and 3. its candidate, which must take the champion's inputs.
+        let candidate: Int
+        switch policy.trainer {
+        case .command(let argv):
+            candidate = try await runCommand(argv, &job, policy: policy, champion: champion.version, folder: folder, dataFile: dataFile)
+        case .webhook(let url, let secret):
+            candidate = try await callWebhook(url, secret: secret, &job, policy: policy, champion: champion.version)
+            let version = try await registry.version(model: job.model, number: candidate)
+            guard version.inputSchema.featureNames == schema.featureNames else {
+                throw FerryError(.failedPrecondition, Self.otherInputs(version.inputSchema.featureNames, schema.featureNames, "version \(candidate), which the trainer reported, takes"))
+            }
         }
-
-        // 3. The candidate, checked against the champion's inputs before it is registered.
-        let found = try await Self.candidate(in: output)
-        let described = try await registry.describe(found.artifact, format: found.format)
-        let names = (found.inputSchema ?? described.inputSchema).featureNames
-        guard names == schema.featureNames else {
-            throw FerryError(.failedPrecondition, "the trainer's model takes the inputs [\(names.prefix(12).joined(separator: ", "))], not the champion's [\(schema.featureNames.prefix(12).joined(separator: ", "))]; it was not registered")
-        }
-        let candidate = try await registry.register(Registry.NewVersion(
-            model: job.model, format: found.format, artifact: found.artifact,
-            description: "retrained by job \(job.id) (\(job.trigger)) from version \(champion.version.version)",
-            inputSchema: found.inputSchema,
-            params: ["retrain_job": .string(job.id), "trigger": .string(job.trigger), "parent_version": .number(Double(champion.version.version))],
-            lineage: Lineage(
-                trainingData: "ferry:retrain/\(job.id)/training.csv (\(training.count) labelled rows of version \(champion.version.version))",
-                trainingDataDigest: job.dataDigest, code: argv.joined(separator: " "), run: found.runID.map { "mlflow:\($0)" }),
-            createdBy: "retrain:\(job.id)"))
-        job.candidate = candidate.version
+        job.candidate = candidate
         try await store.updateRetrainJob(job, audit: nil)
 
         // 4. Champion against candidate on the held-out rows.
-        let challenger = try await models.served(model: job.model, selector: .number(candidate.version))
+        let challenger = try await models.served(model: job.model, selector: .number(candidate))
         let evaluation = try Self.evaluate(champion: champion, challenger: challenger, rows: holdout, gate: policy.gate)
         job.evaluation = evaluation
         let (passed, reasons) = policy.gate.decide(evaluation)
@@ -274,17 +304,111 @@ public final class Retrainer: Sendable {
         // 5. Out it goes.
         if let endpoint = policy.endpoint {
             try await endpoints.startRollout(
-                endpoint: endpoint, to: VersionRef(model: job.model, version: candidate.version), strategy: nil, steps: policy.rolloutSteps,
+                endpoint: endpoint, to: VersionRef(model: job.model, version: candidate), strategy: nil, steps: policy.rolloutSteps,
                 bakeSeconds: policy.rolloutBakeSeconds, gates: policy.rolloutGates, by: "retrain:\(job.id)")
-            (job.state, job.reason) = (.succeeded, "the candidate won; a canary rollout of version \(candidate.version) started on endpoint '\(endpoint)'")
+            (job.state, job.reason) = (.succeeded, "the candidate won; a canary rollout of version \(candidate) started on endpoint '\(endpoint)'")
         } else {
             _ = try await registry.setAlias(
-                model: job.model, alias: Self.challengerAlias, version: candidate.version, by: "retrain:\(job.id)", reason: "won retraining job \(job.id)")
-            (job.state, job.reason) = (.succeeded, "the candidate won; alias '\(Self.challengerAlias)' points at version \(candidate.version) (promote it with `ferry alias set \(job.model) production \(candidate.version)`)")
+                model: job.model, alias: Self.challengerAlias, version: candidate, by: "retrain:\(job.id)", reason: "won retraining job \(job.id)")
+            (job.state, job.reason) = (.succeeded, "the candidate won; alias '\(Self.challengerAlias)' points at version \(candidate) (promote it with `ferry alias set \(job.model) production \(candidate)`)")
         }
     }
 
     // MARK: Steps
+
+    /// Runs a trainer program on the exported window and registers the model it writes; returns the version.
+    func runCommand(_ argv: [String], _ job: inout RetrainJob, policy: RetrainPolicy, champion: ModelVersion, folder: URL, dataFile: URL) async throws -> Int {
+        let output = folder.appendingPathComponent("output")
+        var environment = Self.trainerEnvironment(ProcessInfo.processInfo.environment)
+        environment["FERRY_TRAINING_DATA"] = dataFile.path
+        environment["FERRY_OUTPUT_DIR"] = output.path
+        environment["FERRY_MODEL"] = job.model
+        environment["FERRY_JOB_ID"] = job.id
+        environment["FERRY_CHAMPION_VERSION"] = String(champion.version)
+        if let trackingURI { environment["MLFLOW_TRACKING_URI"] = trackingURI }
+        let (status, logs) = try await TrainerProcess.run(
+            argv, environment: environment, log: folder.appendingPathComponent("trainer.log"),
+            timeout: .seconds(policy.timeoutSeconds))
+        job.logs = logs
+        switch status {
+        case .exited(0): break
+        case .exited(let code): throw FerryError(.failedPrecondition, "the trainer exited with status \(code); see the job's logs")
+        case .timedOut: throw FerryError(.deadlineExceeded, "the trainer ran past the policy's timeout of \(policy.timeoutSeconds) s and was stopped")
+        }
+        let found = try await Self.candidate(in: output)
+        let described = try await registry.describe(found.artifact, format: found.format)
+        let names = (found.inputSchema ?? described.inputSchema).featureNames
+        guard names == champion.inputSchema.featureNames else {
+            throw FerryError(.failedPrecondition, Self.otherInputs(names, champion.inputSchema.featureNames, "the trainer's model takes") + "; it was not registered")
+        }
+        let registered = try await registry.register(Registry.NewVersion(
+            model: job.model, format: found.format, artifact: found.artifact,
+            description: "retrained by job \(job.id) (\(job.trigger)) from version \(champion.version)",
+            inputSchema: found.inputSchema,
+            params: ["retrain_job": .string(job.id), "trigger": .string(job.trigger), "parent_version": .number(Double(champion.version))],
+            lineage: Lineage(
+                trainingData: "ferry:retrain/\(job.id)/training.csv (\(job.trainingRows) labelled rows of version \(champion.version))",
+                trainingDataDigest: job.dataDigest, code: argv.joined(separator: " "), run: found.runID.map { "mlflow:\($0)" }),
+            createdBy: "retrain:\(job.id)"))
+        return registered.version
+    }
+
+    static func otherInputs(_ names: [String], _ champion: [String], _ subject: String) -> String {
+        "\(subject) the inputs [\(names.prefix(12).joined(separator: ", "))], not the champion's [\(champion.prefix(12).joined(separator: ", "))]"
+    }
+
+    /// Asks a webhook trainer for a model (a signed POST, retried) and waits, until the policy's timeout, for the
+    /// version it reports back through any replica; returns that version.
+    func callWebhook(_ url: String, secret: String?, _ job: inout RetrainJob, policy: RetrainPolicy, champion: ModelVersion) async throws -> Int {
+        guard let sender else { throw FerryError(.unavailable, "this server has no webhook client to call trainers with") }
+        let started = ContinuousClock.now
+        let deadline = now().addingTimeInterval(Double(policy.timeoutSeconds))
+        let path = "/api/v1/models/\(job.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? job.model)/retrain/jobs/\(job.id)"
+        let base = trackingURI ?? ""
+        var payload: [String: Any] = [
+            "event": "retrain.requested", "job": job.id, "model": job.model, "trigger": job.trigger, "attempt": job.attempt,
+            "champion_version": champion.version, "deadline": ISO8601DateFormatter().string(from: deadline),
+            "training_data": [
+                "url": base + path + "/data", "rows": job.trainingRows, "sha256": job.dataDigest ?? "",
+                "columns": champion.inputSchema.featureNames + ["label"],
+            ] as [String: Any],
+            "report_url": base + path + "/report",
+        ]
+        if let trackingURI { payload["tracking_uri"] = trackingURI }
+        let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+        let timestamp = String(Int(now().timeIntervalSince1970))
+        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "retrain:\(job.id):\(job.attempt)"]
+        if let secret { headers["Ferry-Signature"] = AlertManager.signature(secret: secret, timestamp: timestamp, body: body) }
+        var refusal = ""
+        for attempt in 0...retryDelays.count {
+            do {
+                let status = try await sender.post(url: url, body: body, headers: headers)
+                if (200..<300).contains(status) {
+                    refusal = ""
+                    break
+                }
+                refusal = "it answered HTTP \(status)"
+            } catch {
+                refusal = "\(error)"
+            }
+            if attempt < retryDelays.count { try await Task.sleep(for: retryDelays[attempt]) }
+        }
+        guard refusal.isEmpty else {
+            throw FerryError(.unavailable, "the trainer webhook \(url) did not take the job after \(retryDelays.count + 1) attempts (\(refusal))")
+        }
+        logger.notice("retraining webhook called", metadata: ["model": "\(job.model)", "job": "\(job.id)", "url": "\(url)"])
+        // The job is not written again until the report is in, so a report is never overwritten.
+        while ContinuousClock.now - started < .seconds(policy.timeoutSeconds) {
+            try await Task.sleep(for: reportPoll)
+            guard let report = try await store.retrainJob(id: job.id)?.report else { continue }
+            job.report = report
+            switch report {
+            case .version(let version): return version
+            case .failure(let why): throw FerryError(.failedPrecondition, "the trainer reported that it failed: \(why)")
+            }
+        }
+        throw FerryError(.deadlineExceeded, "the trainer webhook \(url) took the job but reported no model within the policy's timeout of \(policy.timeoutSeconds) s")
+    }
 
     /// What a trainer inherits of the server's environment: where programs and libraries are, the locale and
     /// temporary folder, and `MLFLOW_*` settings the operator set for trainers (e.g. `MLFLOW_TRACKING_TOKEN`); never
