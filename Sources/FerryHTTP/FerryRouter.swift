@@ -54,7 +54,7 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
-    limits: HTTPLimits = HTTPLimits()
+    jobs: BatchScoring? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -70,6 +70,7 @@ public func makeRouter(
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
+    if let jobs { JobRoutes(jobs: jobs, maxUploadBytes: limits.maxArtifactBytes).add(to: router) }
     if let tracking { MLflowRoutes(tracking: tracking, registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))

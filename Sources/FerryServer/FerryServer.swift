@@ -14,7 +14,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore & BatchJobStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
@@ -39,6 +39,8 @@ public struct FerryServer: Sendable {
     public let tracking: TrackingService
     /// Retraining policies and jobs (needs the prediction log).
     public let retrainer: Retrainer?
+    /// Batch scoring jobs.
+    public let jobs: BatchScoring
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -118,6 +120,10 @@ public struct FerryServer: Sendable {
                 sender: HTTPWebhookSender(), retryDelays: configuration.webhookRetryDelays, workDirectory: data.appendingPathComponent("retrain"), trainers: configuration.trainers,
                 trackingURI: configuration.port == 0 ? nil : "\(scheme)://\(host):\(configuration.port)", logger: logger)
         }
+        let jobs = BatchScoring(
+            store: store, models: models, endpoints: endpoints, artifacts: artifacts, sender: HTTPWebhookSender(),
+            retryDelays: configuration.webhookRetryDelays, inputDirectories: configuration.jobInputDirectories,
+            maxQueued: configuration.maxQueuedJobs, logger: logger)
         var jwt: JWTVerifier?
         if let settings = configuration.jwt {
             jwt = try await JWTVerifier(
@@ -143,7 +149,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -156,7 +162,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, retrainer: retrainer, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
@@ -208,6 +214,7 @@ public struct FerryServer: Sendable {
         }
         if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval, leadership: leadership)) }
         if let retrainer { services.append(RetrainService(retrainer: retrainer, interval: .seconds(5), leadership: leadership)) }
+        services.append(BatchJobService(jobs: jobs, interval: .seconds(1), leadership: leadership))
         services.append(RolloutService(endpoints: endpoints, store: store, interval: configuration.rolloutInterval, leadership: leadership))
         return services
     }

@@ -82,6 +82,10 @@ public struct ServerConfiguration: Sendable {
     public var extraRuntimes: [any ModelRuntime]
     /// The programs retraining policies may run as trainers (a policy's first word must be one of them).
     public var trainers: [String]
+    /// Folders whose files batch jobs may read by path; none by default (jobs then take uploaded files only).
+    public var jobInputDirectories: [String]
+    /// Batch jobs that may wait in the queue, across replicas.
+    public var maxQueuedJobs: Int
 
     public init(
         store: Store = .sqlite, dataDirectory: URL, host: String = "127.0.0.1", port: Int = 8080, serverVersion: String,
@@ -92,8 +96,10 @@ public struct ServerConfiguration: Sendable {
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
         leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
-        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = []
+        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], maxQueuedJobs: Int = 100
     ) {
+        self.jobInputDirectories = jobInputDirectories
+        self.maxQueuedJobs = maxQueuedJobs
         self.store = store
         self.dataDirectory = dataDirectory
         self.host = host

@@ -50,6 +50,22 @@ struct RetrainService: Service {
     }
 }
 
+/// Runs batch jobs while this replica leads (one at a time for the cluster), until shutdown; a job cut short
+/// resumes from its checkpoint on the next leader or start.
+struct BatchJobService: Service {
+    let jobs: BatchScoring
+    let interval: Duration
+    let leadership: any Leadership
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await jobs.run(interval: interval, when: { leadership.isLeader })
+        } onGracefulShutdown: {
+            jobs.finish()
+        }
+    }
+}
+
 /// On every replica, stores the figures of running rollouts; on the leader, also evaluates their gates and, once
 /// an hour, deletes figures of rollouts that began more than 30 days ago.
 struct RolloutService: Service {

@@ -345,5 +345,9 @@ enum PostgresMigrations {
             // At most one queued or running job per model, whichever replica creates it.
             "CREATE UNIQUE INDEX retrain_job_active ON retrain_job(model) WHERE state IN ('queued', 'running')",
         ]),
+        Migration(name: "0009-batch-jobs", statements: [
+            "CREATE TABLE batch_job (id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at BIGINT NOT NULL, spec TEXT NOT NULL)",
+            "CREATE INDEX batch_job_state ON batch_job(state, created_at)",
+        ]),
     ]
 }

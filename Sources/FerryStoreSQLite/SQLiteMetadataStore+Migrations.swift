@@ -310,6 +310,17 @@ extension SQLiteMetadataStore {
                 CREATE UNIQUE INDEX retrain_job_active ON retrain_job(model) WHERE state IN ('queued', 'running');
                 """)
         }
+        migrator.registerMigration("v14-batch-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE batch_job (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE INDEX batch_job_state ON batch_job(state, created_at);
+                """)
+        }
         return migrator
     }
 }

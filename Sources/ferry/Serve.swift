@@ -25,6 +25,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("trainer"), help: "A command retraining policies may run as their trainer, or its first words (repeatable): --trainer 'python3 /opt/ml/train.py' admits that script with any arguments, --trainer python3 any python3 command. None by default: a policy runs only what the operator allows here. Trainers get PATH, HOME, the locale, TMPDIR, PYTHONPATH, VIRTUAL_ENV and MLFLOW_* of the server's environment, never its secrets.")
     var trainers: [String] = []
 
+    @Option(name: .customLong("job-input-dir"), help: "A folder whose files batch jobs may read by path (repeatable). None by default: jobs then score uploaded files only.")
+    var jobInputDirectories: [String] = []
+
+    @Option(name: .customLong("max-queued-jobs"), help: "Batch jobs that may wait in the queue; more are refused with 503.")
+    var maxQueuedJobs = 100
+
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -128,6 +134,7 @@ struct Serve: AsyncParsableCommand {
     var jwtAudience: String?
 
     func validate() throws {
+        guard maxQueuedJobs >= 1 else { throw ValidationError("--max-queued-jobs must be at least 1") }
         if auth == "none" && (jwtSecretFile != nil || !jwtPublicKey.isEmpty) {
             throw ValidationError("JWT options need authentication on; drop --auth none")
         }
@@ -234,7 +241,8 @@ struct Serve: AsyncParsableCommand {
             replicaID: replicaID ?? ProcessInfo.processInfo.environment["FERRY_REPLICA_ID"] ?? Replica.defaultID,
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
             grpcPort: grpcPort == 0 ? nil : grpcPort,
-            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers)
+            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers,
+            jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs)
     }
 
     func signaturePolicy() throws -> SignaturePolicy {

@@ -138,6 +138,28 @@ struct OpenAPIBodyTests {
             try await call(.get, "/api/v1/models/{name}/retrain/jobs", "/api/v1/models/fraud/retrain/jobs")
             try await call(.get, "/api/v1/models/{name}/retrain/jobs/{id}", "/api/v1/models/fraud/retrain/jobs/\(job)")
             try await call(.post, "/api/v1/models/{name}/retrain/jobs/{id}/cancel", "/api/v1/models/fraud/retrain/jobs/\(job)/cancel")
+            // A batch job on an uploaded file, scored, then its files.
+            let e = try TestStack.exampleExpectations()
+            let rows = e.rows.map { $0.map { $0.map { "\($0)" } ?? "" }.joined(separator: ",") }.joined(separator: "\n")
+            let uploaded = try await call(.post, "/api/v1/jobs/uploads", nil, e.feature_names.joined(separator: ",") + "\n" + rows + "\n")
+            let upload = uploaded["upload"].map { value -> String in
+                guard case .object(let o) = value, case .string(let sha)? = o["sha256"], case .number(let size)? = o["size"] else { return "" }
+                return #"{"sha256": "\#(sha)", "size": \#(Int(size))}"#
+            } ?? ""
+            let submitted = try await call(.post, "/api/v1/jobs", nil, #"{"model": "fraud", "version": 1, "input": {"upload": \#(upload)}}"#)
+            let batch = submitted["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? ""
+            await stack.server.jobs.tick()
+            try await call(.get, "/api/v1/jobs")
+            try await call(.get, "/api/v1/jobs/{id}", "/api/v1/jobs/\(batch)")
+            for file in ["results", "errors"] {
+                let answer = try await client.execute(uri: "/api/v1/jobs/\(batch)/\(file)", method: .get, headers: [.authorization: "Bearer \(admin)"])
+                #expect(answer.status == .ok && answer.headers[.contentType]?.hasPrefix("text/csv") == true && String(buffer: answer.body).hasPrefix("row,"))
+                checked.insert("get /api/v1/jobs/{id}/\(file)")
+            }
+            let another = try await call(.post, "/api/v1/jobs", nil, #"{"model": "fraud", "input": {"upload": \#(upload)}}"#)
+            let queuedJob = another["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? ""
+            try await call(.post, "/api/v1/jobs/{id}/cancel", "/api/v1/jobs/\(queuedJob)/cancel")
+
             // A webhook trainer's job, waiting for its report with its data kept.
             try await call(.put, "/api/v1/models/{name}/retrain/policy", "/api/v1/models/fraud/retrain/policy", #"{"webhook": {"url": "https://orchestrator.test/train"}}"#)
             let kept = try await stack.artifacts.put(Data("amount,label\n1,0\n".utf8))

@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: BatchJobStoreConformance.cases)
+    func batchJobConformance(_ check: ConformanceCase<BatchJobStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: RetrainStoreConformance.cases)
     func retrainConformance(_ check: ConformanceCase<RetrainStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

@@ -1,0 +1,411 @@
+import FerryCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Batch scoring's use cases and its runner. A job scores a CSV or JSON Lines file (uploaded, or a path under a
+/// folder the operator allowed) with one model version, a chunk at a time on the tree engines' batch path (every
+/// core): each chunk's results and errors go into the artifact store, then the job records them with the input
+/// offset they reach, in one write. A job interrupted by a restart or a change of leader resumes after its last
+/// recorded chunk, so no row is scored twice in its output; rows that cannot be scored go to its errors file with
+/// the reason. One job runs at a time (on the leading replica), oldest first, and the queue is bounded.
+public final class BatchScoring: Sendable {
+    let store: any BatchJobStore
+    let models: ModelManager
+    let endpoints: Endpoints
+    let artifacts: any ArtifactStore
+    let sender: (any WebhookSender)?
+    let retryDelays: [Duration]
+    /// Folders whose files a job may read by path (the operator's `--job-input-dir`).
+    let inputDirectories: [String]
+    let maxQueued: Int
+    /// Bytes of input read per chunk.
+    let chunkBytes: Int
+    let logger: Logger
+    let now: @Sendable () -> Date
+    private let finished = Mutex(false)
+
+    public init(
+        store: any BatchJobStore, models: ModelManager, endpoints: Endpoints, artifacts: any ArtifactStore, sender: (any WebhookSender)?,
+        retryDelays: [Duration], inputDirectories: [String], maxQueued: Int = 100, chunkBytes: Int = 4 << 20, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.models = models
+        self.endpoints = endpoints
+        self.artifacts = artifacts
+        self.sender = sender
+        self.retryDelays = retryDelays
+        self.inputDirectories = inputDirectories.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+        self.maxQueued = maxQueued
+        self.chunkBytes = chunkBytes
+        self.logger = logger
+        self.now = now
+    }
+
+    /// What a caller asks for: a model (at a version or alias, default: what it serves) or an endpoint (its
+    /// primary version), and an input.
+    public struct Submission: Sendable {
+        public var model: String?
+        public var version: VersionSelector
+        public var endpoint: String?
+        public var input: BatchJob.Input
+        public var format: BatchJob.Format?
+        public var keyColumns: [String]
+        public var webhook: String?
+        public var webhookSecret: String?
+
+        public init(
+            model: String?, version: VersionSelector = .default, endpoint: String? = nil, input: BatchJob.Input, format: BatchJob.Format? = nil,
+            keyColumns: [String] = [], webhook: String? = nil, webhookSecret: String? = nil
+        ) {
+            self.model = model
+            self.version = version
+            self.endpoint = endpoint
+            self.input = input
+            self.format = format
+            self.keyColumns = keyColumns
+            self.webhook = webhook
+            self.webhookSecret = webhookSecret
+        }
+    }
+
+    // MARK: Use cases
+
+    /// Keeps an uploaded input file in the artifact store.
+    public func upload(_ data: Data) async throws -> ArtifactRef {
+        guard !data.isEmpty else { throw FerryError.invalid("the uploaded input is empty; send a CSV or JSON Lines file as the body") }
+        return try await artifacts.put(data)
+    }
+
+    /// Checks a submission (the model, the input and its columns) and queues it.
+    public func submit(_ s: Submission, by actor: String) async throws -> BatchJob {
+        let (model, selector): (String, VersionSelector)
+        switch (s.model, s.endpoint) {
+        case (let m?, nil): (model, selector) = (m, s.version)
+        case (nil, let e?):
+            guard let endpoint = endpoints.endpoint(named: e) else { throw FerryError.notFound("field 'endpoint' names '\(e)', which is not an endpoint") }
+            let primary = endpoints.primary(of: endpoint).ref
+            (model, selector) = (primary.model, .number(primary.version))
+        default: throw FerryError.invalid("name exactly one of field 'model' or field 'endpoint'")
+        }
+        if let webhook = s.webhook {
+            guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+                throw FerryError.invalid("field 'webhook' must be an http or https URL (it is '\(webhook)')")
+            }
+        }
+        if let empty = s.keyColumns.firstIndex(where: \.isEmpty) { throw FerryError.invalid("field 'key_columns' item \(empty) is empty") }
+        let served = try await models.served(model: model, selector: selector)
+        var input = s.input
+        switch s.input {
+        case .path(let path): input = .path(try allowedPath(path))
+        case .upload(let ref):
+            guard (try? await artifacts.contains(sha256: ref.sha256)) == true else {
+                throw FerryError.notFound("field 'input.upload' names sha256:\(ref.sha256), which is not an uploaded file; upload it with POST /api/v1/jobs/uploads")
+            }
+        }
+        let format = s.format ?? {
+            if case .path(let p) = input, p.hasSuffix(".jsonl") || p.hasSuffix(".ndjson") { return .jsonl }
+            return .csv
+        }()
+        let source = try BatchSource(input, artifacts: artifacts)
+        let header = format == .csv ? try await source.firstLine().text : nil
+        _ = try BatchLayout(format: format, header: header, schema: served.version.inputSchema, keys: s.keyColumns, source: "the input")
+        let job = BatchJob(
+            id: "job_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)), model: model,
+            version: served.version.version, endpoint: s.endpoint, input: input, format: format, keyColumns: s.keyColumns, webhook: s.webhook,
+            webhookSecret: s.webhookSecret, createdBy: actor, createdAt: now())
+        try await store.createBatchJob(job, maxQueued: maxQueued, audit: Self.audit("job.submit", actor))
+        logger.notice("batch job queued", metadata: ["job": "\(job.id)", "model": "\(model)", "version": "\(job.version)"])
+        return job
+    }
+
+    public func job(id: String) async throws -> BatchJob {
+        guard let job = try await store.batchJob(id: id) else { throw FerryError.notFound("no batch job '\(id)'") }
+        return job
+    }
+
+    public func jobs(limit: Int = 50) async throws -> [BatchJob] {
+        try await store.batchJobs(states: nil, limit: limit)
+    }
+
+    /// Cancels a queued or running job; a running one stops before its next chunk, keeping what it recorded.
+    public func cancel(id: String, by actor: String) async throws -> BatchJob {
+        for _ in 0..<5 {
+            var job = try await self.job(id: id)
+            guard job.state.isActive else {
+                throw FerryError(.failedPrecondition, "job '\(id)' is \(job.state.rawValue); only a queued or running job can be cancelled")
+            }
+            let was = job.state
+            (job.state, job.finishedAt, job.reason) = (.cancelled, now(), "cancelled by \(actor)")
+            if try await store.updateBatchJob(job, expected: was, audit: Self.audit("job.cancel", actor)) { return job }
+        }
+        throw FerryError(.unavailable, "job '\(id)' kept changing state; try again")
+    }
+
+    /// A job's results (or errors) file: its header line and the recorded chunks, in order.
+    public func output(id: String, errors: Bool) async throws -> (header: String, chunks: [ArtifactRef]) {
+        let job = try await self.job(id: id)
+        if errors { return ("row,error\n", job.errorChunks) }
+        let columns = job.outputColumns.isEmpty ? ["row"] + job.keyColumns : job.outputColumns
+        return (columns.map(ModelMonitor.csvField).joined(separator: ",") + "\n", job.outputChunks)
+    }
+
+    public func chunk(_ ref: ArtifactRef) async throws -> Data { try await artifacts.get(ref) }
+
+    // MARK: Running
+
+    /// While `when()` holds (this replica leads): resumes running jobs (interrupted by a restart or a change of
+    /// leader), then runs queued ones, oldest first, one at a time.
+    public func run(interval: Duration, when: @escaping @Sendable () -> Bool = { true }) async {
+        while !finished.withLock({ $0 }) && !Task.isCancelled {
+            if when() { await tick(while: when) }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    public func finish() { finished.withLock { $0 = true } }
+
+    /// Runs every running and queued job, oldest first.
+    public func tick(while when: @escaping @Sendable () -> Bool = { true }) async {
+        do {
+            let active = try await store.batchJobs(states: [.running, .queued], limit: 1000).reversed()
+            for job in active.sorted(by: { ($0.state == .running ? 0 : 1, $0.createdAt) < ($1.state == .running ? 0 : 1, $1.createdAt) }) {
+                guard when(), !finished.withLock({ $0 }) else { return }
+                _ = await execute(job, while: when)
+            }
+        } catch {
+            logger.error("batch job pass failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs a job from its checkpoint to its end; returns it as stored. It stops early, still running, when
+    /// `when()` no longer holds or the server stops (the next leader resumes it), and when it is cancelled.
+    @discardableResult
+    public func execute(_ given: BatchJob, while when: @escaping @Sendable () -> Bool = { true }) async -> BatchJob {
+        var job = given
+        do {
+            if job.state == .queued {
+                (job.state, job.startedAt) = (.running, now())
+                guard try await store.updateBatchJob(job, expected: .queued, audit: Self.audit("job.start", job.createdBy)) else {
+                    return (try? await self.job(id: job.id)) ?? job
+                }
+            }
+            guard job.state == .running else { return job }
+            if try await score(&job, while: when) == false { return (try? await self.job(id: job.id)) ?? job }
+            job.state = .succeeded
+        } catch {
+            (job.state, job.reason) = (.failed, (error as? FerryError)?.message ?? "\(error)")
+        }
+        job.finishedAt = now()
+        guard (try? await store.updateBatchJob(job, expected: .running, audit: Self.audit("job.finish", job.createdBy))) == true else {
+            return (try? await self.job(id: job.id)) ?? job
+        }
+        logger.notice("batch job ended", metadata: [
+            "job": "\(job.id)", "state": "\(job.state.rawValue)", "rows": "\(job.rowsDone)", "failed": "\(job.rowsFailed)", "reason": "\(job.reason)"])
+        await notify(job)
+        return job
+    }
+
+    /// Scores chunk after chunk from the checkpoint; false when it stopped early (cancelled, or no longer its turn).
+    private func score(_ job: inout BatchJob, while when: @Sendable () -> Bool) async throws -> Bool {
+        let served = try await models.served(model: job.model, selector: .number(job.version))
+        let source = try BatchSource(job.input, artifacts: artifacts)
+        let size = try await source.size()
+        if let known = job.inputBytes, known != size {
+            throw FerryError(.failedPrecondition, "the input changed while the job ran (\(known) bytes when it started, \(size) now); what was scored before is kept")
+        }
+        job.inputBytes = size
+        var header: String?
+        if job.format == .csv {
+            let first = try await source.firstLine()
+            header = first.text
+            if job.bytesDone == 0 { job.bytesDone = first.end }
+        }
+        let layout = try BatchLayout(format: job.format, header: header, schema: served.version.inputSchema, keys: job.keyColumns, source: "the input")
+        while job.bytesDone < size {
+            guard when(), !finished.withLock({ $0 }) else { return false }
+            let (bytes, consumed) = try await source.lines(from: job.bytesDone, upTo: chunkBytes, size: size)
+            let parsed = Self.parse(bytes, layout: layout, firstRow: job.rowsDone + job.rowsFailed + 1)
+            if !parsed.rows.isEmpty {
+                let outputs = try served.predictor.predict(FeatureMatrix(rows: parsed.rows.count, columns: layout.features.count, values: parsed.values))
+                if job.outputColumns.isEmpty { job.outputColumns = BatchOutput.columns(keys: job.keyColumns, outputs: outputs, rows: parsed.rows.count) }
+                job.outputChunks.append(try await artifacts.put(BatchOutput.lines(parsed, outputs: outputs)))
+            }
+            if !parsed.errors.isEmpty { job.errorChunks.append(try await artifacts.put(BatchOutput.errors(parsed))) }
+            job.bytesDone += consumed
+            job.rowsDone += parsed.rows.count
+            job.rowsFailed += parsed.errors.count
+            guard try await store.updateBatchJob(job, expected: .running, audit: nil) else { return false }
+            await Task.yield()
+        }
+        return true
+    }
+
+    /// Parses a chunk's lines, split between the cores at line ends.
+    static func parse(_ bytes: [UInt8], layout: BatchLayout, firstRow: Int) -> BatchLayout.Parsed {
+        let parts = bytes.count >= 1 << 20 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        var cuts = [0]
+        for p in 1..<max(parts, 1) {
+            var at = max(bytes.count * p / parts, cuts.last!)
+            while at < bytes.count, bytes[at - 1] != 0x0A { at += 1 }
+            cuts.append(at)
+        }
+        cuts.append(bytes.count)
+        let bounds = cuts
+        let pieces = Mutex([BatchLayout.Parsed?](repeating: nil, count: parts))
+        bytes.withUnsafeBufferPointer { all in
+            let shared = SharedBytes(base: all)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let parsed = layout.parse(UnsafeBufferPointer(rebasing: shared.base[bounds[p]..<bounds[p + 1]]), firstRow: 0)
+                pieces.withLock { $0[p] = parsed }
+            }
+        }
+        var merged = BatchLayout.Parsed()
+        var row = firstRow
+        for piece in pieces.withLock({ $0 }) {
+            guard let piece else { continue }
+            merged.values += piece.values
+            merged.rows += piece.rows.map { $0 + row }
+            merged.keys += piece.keys
+            merged.errors += piece.errors.map { ($0.row + row, $0.message) }
+            merged.count += piece.count
+            row += piece.count
+        }
+        return merged
+    }
+
+    /// The webhook named at submission, told how the job ended (signed like alert webhooks, retried).
+    private func notify(_ job: BatchJob) async {
+        guard let url = job.webhook, let sender else { return }
+        var payload: [String: Any] = [
+            "event": "job.finished", "job": job.id, "state": job.state.rawValue, "model": job.model, "version": job.version,
+            "rows_done": job.rowsDone, "rows_failed": job.rowsFailed, "results": "/api/v1/jobs/\(job.id)/results",
+            "errors": "/api/v1/jobs/\(job.id)/errors",
+        ]
+        if !job.reason.isEmpty { payload["reason"] = job.reason }
+        guard let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else { return }
+        let timestamp = String(Int(now().timeIntervalSince1970))
+        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "job:\(job.id)"]
+        if let secret = job.webhookSecret { headers["Ferry-Signature"] = AlertManager.signature(secret: secret, timestamp: timestamp, body: body) }
+        for attempt in 0...retryDelays.count {
+            if let status = try? await sender.post(url: url, body: body, headers: headers), (200..<300).contains(status) { return }
+            if attempt < retryDelays.count { try? await Task.sleep(for: retryDelays[attempt]) }
+        }
+        logger.warning("batch job webhook failed after every attempt", metadata: ["job": "\(job.id)", "url": "\(url)"])
+    }
+
+    /// A path a job may read: an existing file inside one of the operator's input folders (symbolic links resolved).
+    func allowedPath(_ path: String) throws -> String {
+        guard !inputDirectories.isEmpty else {
+            throw FerryError(.permissionDenied, "field 'path': this server reads no input files by path (its operator allows folders with `ferry serve --job-input-dir DIR`); upload the file instead")
+        }
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard inputDirectories.contains(where: { resolved.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw FerryError(.permissionDenied, "field 'path' is '\(path)', which is outside the folders this server reads jobs from (\(inputDirectories.joined(separator: ", ")))")
+        }
+        var directory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &directory), !directory.boolValue else {
+            throw FerryError.invalid("field 'path' is '\(path)', which is not a file this server can read")
+        }
+        return resolved
+    }
+
+    static func audit(_ action: String, _ actor: String) -> AuditBuilder<BatchJob> {
+        { job in
+            var after: [String: JSONValue] = [
+                "job": .string(job.id), "model": .string(job.model), "version": .number(Double(job.version)), "state": .string(job.state.rawValue),
+            ]
+            if !job.reason.isEmpty { after["reason"] = .string(job.reason) }
+            return AuditDraft(at: job.finishedAt ?? job.startedAt ?? job.createdAt, actor: actor, action: action, target: job.model, after: .object(after))
+        }
+    }
+}
+
+struct SharedBytes: @unchecked Sendable {
+    let base: UnsafeBufferPointer<UInt8>
+}
+
+/// A job's input: an uploaded artifact (read once, kept in memory) or a file read a chunk at a time, opened anew
+/// for each chunk so a file removed mid-job ends the job with that reason.
+final class BatchSource: Sendable {
+    let input: BatchJob.Input
+    let artifacts: any ArtifactStore
+    private let uploaded = Mutex<Data?>(nil)
+
+    init(_ input: BatchJob.Input, artifacts: any ArtifactStore) throws {
+        self.input = input
+        self.artifacts = artifacts
+    }
+
+    func size() async throws -> Int {
+        switch input {
+        case .upload(let ref): return ref.size
+        case .path(let path):
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int else {
+                throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable")
+            }
+            return size
+        }
+    }
+
+    /// Bytes `offset..<offset+count` (fewer at the end).
+    func read(_ offset: Int, _ count: Int) async throws -> [UInt8] {
+        switch input {
+        case .upload(let ref):
+            let data: Data
+            if let kept = uploaded.withLock({ $0 }) {
+                data = kept
+            } else {
+                data = try await artifacts.get(ref)
+                uploaded.withLock { $0 = data }
+            }
+            let end = min(data.count, offset + count)
+            return offset < end ? [UInt8](data[(data.startIndex + offset)..<(data.startIndex + end)]) : []
+        case .path(let path):
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable")
+            }
+            defer { try? handle.close() }
+            do {
+                try handle.seek(toOffset: UInt64(offset))
+                return [UInt8](try handle.read(upToCount: count) ?? Data())
+            } catch {
+                throw FerryError(.failedPrecondition, "the input file '\(path)' could not be read at byte \(offset): \(error)")
+            }
+        }
+    }
+
+    /// The first line (without its line end) and the offset after it.
+    func firstLine() async throws -> (text: String, end: Int) {
+        var bytes: [UInt8] = []
+        while true {
+            let more = try await read(bytes.count, 64 << 10)
+            if let newline = more.firstIndex(of: 0x0A) {
+                bytes += more[..<newline]
+                let end = bytes.count + 1
+                if bytes.last == 0x0D { bytes.removeLast() }
+                return (String(decoding: bytes, as: UTF8.self), end)
+            }
+            bytes += more
+            if more.isEmpty || bytes.count > 1 << 20 { return (String(decoding: bytes, as: UTF8.self), bytes.count) }
+        }
+    }
+
+    /// Whole lines from `offset`: about `count` bytes, up to the last line end in them (everything left at the end
+    /// of the input; more than `count` when one line is longer).
+    func lines(from offset: Int, upTo count: Int, size: Int) async throws -> (bytes: [UInt8], consumed: Int) {
+        var bytes = try await read(offset, count)
+        guard !bytes.isEmpty else { throw FerryError(.failedPrecondition, "the input ended at byte \(offset), before its \(size) bytes were read") }
+        if offset + bytes.count >= size { return (bytes, bytes.count) }
+        while true {
+            if let last = bytes.lastIndex(of: 0x0A) {
+                bytes.removeSubrange((last + 1)...)
+                return (bytes, bytes.count)
+            }
+            let more = try await read(offset + bytes.count, count)
+            if more.isEmpty { return (bytes, bytes.count) }
+            bytes += more
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Crypto
+import FerryCore
+import FerryEngine
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+
+/// Batch scoring end to end: upload, submit, score, results and errors files, checkpoints and resumption, cancel,
+/// the completion webhook, and each way an input is refused.
+struct BatchJobTests {
+    /// The example rows as CSV with an `id` key column (the feature order reversed: columns are matched by name),
+    /// then a row with text in a number column and a row too short.
+    static func exampleCSV() throws -> (csv: String, expected: [Double]) {
+        let e = try TestStack.exampleExpectations()
+        let names = Array(e.feature_names.reversed())
+        var lines = [(["id"] + names).joined(separator: ",")]
+        for (i, row) in e.rows.enumerated() {
+            lines.append((["tx-\(i)"] + row.reversed().map { $0.map { "\($0)" } ?? "" }).joined(separator: ","))
+        }
+        lines.append((["bad-text"] + names.map { _ in "1" }.dropLast() + ["lots"]).joined(separator: ","))
+        lines.append("short,1,2")
+        return (lines.joined(separator: "\n") + "\n", e.probabilities)
+    }
+
+    static func submit(_ client: any TestClientProtocol, _ csv: String, extra: String = "") async throws -> TestResponse {
+        let upload = try await client.execute(
+            uri: "/api/v1/jobs/uploads", method: .post, headers: [.contentType: "text/csv"], body: ByteBuffer(string: csv))
+        #expect(upload.status == .created, "\(upload.text)")
+        let ref = try #require(upload.json["upload"] as? [String: Any])
+        return try await client.post(
+            "/api/v1/jobs", #"{"model": "fraud", "input": {"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}, "key_columns": ["id"]\#(extra)}"#)
+    }
+
+    /// The results file's rows: id → score.
+    static func scores(_ text: String) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            out[String(fields[1])] = Double(fields[2])
+        }
+        return out
+    }
+
+    @Test(arguments: [false, true])
+    func aJobScoresEveryRowKeepsBadRowsAsideAndReportsProgress(postgres: Bool) async throws {
+        try await withFerry(postgres: postgres) { client, stack in
+            let (csv, expected) = try Self.exampleCSV()
+            let queued = try await Self.submit(client, csv)
+            #expect(queued.status == .accepted && queued.json["state"] as? String == "queued" && queued.json["version"] as? Int == 1, "\(queued.text)")
+            let id = try #require(queued.json["id"] as? String)
+            await stack.server.jobs.tick()
+
+            let job = try await client.get("/api/v1/jobs/\(id)").json
+            let progress = job["progress"] as? [String: Any] ?? [:]
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect(progress["rows_done"] as? Int == expected.count && progress["rows_failed"] as? Int == 2 && progress["fraction"] as? Double == 1, "\(progress)")
+            #expect(progress["bytes_done"] as? Int == csv.utf8.count)
+
+            let results = try await client.get("/api/v1/jobs/\(id)/results")
+            #expect(results.status == .ok && results.text.hasPrefix("row,id,"), "\(results.text.prefix(200))")
+            let scores = Self.scores(results.text)
+            #expect(scores.count == expected.count)
+            for (i, p) in expected.enumerated() {
+                #expect(abs((scores["tx-\(i)"] ?? -1) - p) < 1e-6, "row \(i): \(scores["tx-\(i)"] ?? -1) vs xgboost's \(p)")
+            }
+            let errors = try await client.get("/api/v1/jobs/\(id)/errors").text.split(separator: "\n")
+            #expect(errors.count == 3 && errors[0] == "row,error", "\(errors)")
+            #expect(errors[1].hasPrefix("\(expected.count + 1),") && errors[1].contains("expected a number, got \"\"lots\"\""), "\(errors)")
+            #expect(errors[2].hasPrefix("\(expected.count + 2),") && errors[2].contains("has 3 fields; the header has"), "\(errors)")
+            let listed = try await client.get("/api/v1/jobs").json["items"] as? [[String: Any]] ?? []
+            #expect(listed.map { $0["id"] as? String } == [id])
+            let actions = try await stack.store.auditEntries(after: 0, limit: 1000).map(\.action)
+            #expect(["job.submit", "job.start", "job.finish"].allSatisfy(actions.contains), "\(actions)")
+        }
+    }
+
+    /// A scorer of the stack's model reading small chunks, stopped after `chunks` of them.
+    static func scorer(_ stack: TestStack, folder: URL? = nil) -> BatchScoring {
+        BatchScoring(
+            store: stack.store, models: stack.models, endpoints: stack.endpoints, artifacts: stack.artifacts, sender: nil, retryDelays: [],
+            inputDirectories: folder.map { [$0.path] } ?? [], chunkBytes: 600, logger: Logger(label: "test"))
+    }
+
+    static func stopping(after chunks: Int) -> @Sendable () -> Bool {
+        let calls = Mutex(0)
+        return { calls.withLock { $0 += 1; return $0 <= chunks } }
+    }
+
+    @Test func aStoppedJobResumesFromItsCheckpointAndNoRowIsScoredTwice() async throws {
+        try await withFerry { client, stack in
+            let (csv, expected) = try Self.exampleCSV()
+            let id = try #require(try await Self.submit(client, csv).json["id"] as? String)
+            let scorer = Self.scorer(stack)
+            let stopped = await scorer.execute(try await scorer.job(id: id), while: Self.stopping(after: 2))
+            #expect(stopped.state == .running && stopped.outputChunks.count == 2 && stopped.rowsDone > 0 && stopped.rowsDone < expected.count, "\(stopped.rowsDone)")
+            // As after a restart: the runner picks the running job up where its checkpoint says.
+            await scorer.tick()
+            let done = try await scorer.job(id: id)
+            #expect(done.state == .succeeded && done.rowsDone == expected.count && done.rowsFailed == 2, "\(done.reason)")
+            let lines = try await client.get("/api/v1/jobs/\(id)/results").text.split(separator: "\n").dropFirst()
+            let rows = lines.map { Int($0.split(separator: ",")[0]) ?? -1 }
+            #expect(rows == Array(1...expected.count), "each row once, in order")
+            #expect(Self.scores(try await client.get("/api/v1/jobs/\(id)/results").text).count == expected.count)
+        }
+    }
+
+    @Test func aJobReadsAllowedPathsAndFailsCleanlyWhenItsFileDisappears() async throws {
+        try await withFerry { client, stack in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let file = folder.appendingPathComponent("rows.csv")
+            try Self.exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
+            let scorer = Self.scorer(stack, folder: folder)
+            let refused = try await client.post("/api/v1/jobs", #"{"model": "fraud", "input": {"path": "\#(file.path)"}}"#)
+            #expect(refused.status == .forbidden && refused.errorMessage.contains("--job-input-dir"), "the server's own scorer reads no paths: \(refused.text)")
+            await #expect(throws: FerryError.self) {
+                _ = try await scorer.submit(.init(model: "fraud", input: .path("/etc/passwd")), by: "test")
+            }
+            let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
+            let stopped = await scorer.execute(job, while: Self.stopping(after: 1))
+            #expect(stopped.state == .running && stopped.outputChunks.count == 1)
+            try FileManager.default.removeItem(at: file)
+            let failed = await scorer.execute(stopped)
+            #expect(failed.state == .failed && failed.reason.contains("is gone"), "\(failed.reason)")
+            #expect(failed.outputChunks.count == 1 && failed.rowsDone == stopped.rowsDone, "what was written stays")
+            #expect(try await client.get("/api/v1/jobs/\(job.id)/results").text.split(separator: "\n").count == stopped.rowsDone + 1)
+        }
+    }
+
+    @Test func queuedAndRunningJobsCanBeCancelled() async throws {
+        try await withFerry { client, stack in
+            let (csv, _) = try Self.exampleCSV()
+            let id = try #require(try await Self.submit(client, csv).json["id"] as? String)
+            let cancelled = try await client.post("/api/v1/jobs/\(id)/cancel", "")
+            #expect(cancelled.status == .ok && cancelled.json["state"] as? String == "cancelled", "\(cancelled.text)")
+            await stack.server.jobs.tick()
+            #expect(try await stack.server.jobs.job(id: id).state == .cancelled, "not run")
+            #expect(try await client.post("/api/v1/jobs/\(id)/cancel", "").status == .conflict)
+
+            let second = try #require(try await Self.submit(client, csv).json["id"] as? String)
+            let scorer = Self.scorer(stack)
+            let running = await scorer.execute(try await scorer.job(id: second), while: Self.stopping(after: 1))
+            #expect(try await client.post("/api/v1/jobs/\(second)/cancel", "").status == .ok)
+            let after = await scorer.execute(running)
+            #expect(after.state == .cancelled && after.rowsDone == running.rowsDone, "the runner stops at its next checkpoint: \(after.state)")
+        }
+    }
+
+    @Test func submissionsAreRefusedByField() async throws {
+        try await withFerry { client, _ in
+            let cases: [(String, HTTPResponse.Status, String)] = [
+                (#"{"model": "nope", "input": {"path": "/tmp/x.csv"}}"#, .notFound, "nope"),
+                (#"{"model": "fraud", "input": {}}"#, .badRequest, "field 'input'"),
+                (#"{"input": {"path": "/tmp/x.csv"}}"#, .badRequest, "exactly one of field 'model' or field 'endpoint'"),
+                (#"{"model": "fraud", "input": {"path": "/tmp/x.csv"}, "format": "xlsx"}"#, .badRequest, "field 'format'"),
+                (#"{"model": "fraud", "input": {"upload": {"sha256": "00", "size": 3}}}"#, .notFound, "field 'input.upload'"),
+                (#"{"model": "fraud", "input": {"path": "/tmp/x.csv"}, "webhook": {"url": "nowhere"}}"#, .badRequest, "field 'webhook'"),
+            ]
+            for (body, status, message) in cases {
+                let response = try await client.post("/api/v1/jobs", body)
+                #expect(response.status == status && response.errorMessage.contains(message), "\(body): \(response.text)")
+            }
+            let missing = try await Self.submit(client, "id,amount\n1,2\n")
+            #expect(missing.status == .badRequest && missing.errorMessage.contains("has no column"), "\(missing.text)")
+            #expect(try await client.get("/api/v1/jobs/job_nope").status == .notFound)
+        }
+    }
+
+    @Test func theWebhookHearsHowTheJobEnded() async throws {
+        let receiver = WebhookReceiver(failures: 1)
+        try await receiver.run { url in
+            try await withFerry { client, stack in
+                let (csv, expected) = try Self.exampleCSV()
+                let id = try #require(try await Self.submit(client, csv, extra: #", "webhook": {"url": "\#(url)", "secret": "s3cret"}"#).json["id"] as? String)
+                await stack.server.jobs.tick()
+                let hook = try #require(receiver.deliveries.withLock { $0.first })
+                let timestamp = try #require(hook.headers[HTTPField.Name("Ferry-Timestamp")!])
+                #expect(hook.headers[HTTPField.Name("Ferry-Signature")!] == AlertManager.signature(secret: "s3cret", timestamp: timestamp, body: hook.body))
+                let payload = try #require(try JSONSerialization.jsonObject(with: hook.body) as? [String: Any])
+                #expect(payload["job"] as? String == id && payload["state"] as? String == "succeeded" && payload["rows_done"] as? Int == expected.count)
+            }
+        }
+    }
+}
