@@ -12,12 +12,17 @@ struct BatchLayout: Sendable {
     let width: Int
     let featureColumns: [Int]
     let keyColumns: [Int]
+    /// Per feature: whether it may be missing, and whether text names one of its categories.
+    let nullable: [Bool]
+    let categorical: [Bool]
 
     /// The layout of a CSV header line, or of a JSON Lines file (whose objects are read by name).
     init(format: BatchJob.Format, header: String?, schema: InputSchema, keys: [String], source: String) throws {
         self.format = format
         features = schema.features
         self.keys = keys
+        nullable = schema.features.map(\.nullable)
+        categorical = schema.features.map { $0.categories != nil }
         guard format == .csv else {
             (width, featureColumns, keyColumns) = (0, [], [])
             return
@@ -40,8 +45,8 @@ struct BatchLayout: Sendable {
         var values: [Double] = []
         /// Each scorable row's number in the input (1-based, counting rows, not the header or blank lines).
         var rows: [Int] = []
-        /// Each scorable row's key fields.
-        var keys: [[String]] = []
+        /// Each scorable row's key fields, row after row.
+        var keys: [String] = []
         var errors: [(row: Int, message: String)] = []
         /// Rows seen (scorable or not).
         var count = 0
@@ -54,6 +59,10 @@ struct BatchLayout: Sendable {
         var start = 0
         var row = firstRow
         var buffer = [Double](repeating: 0, count: features.count)
+        var starts: [Int] = []
+        starts.reserveCapacity(width + 1)
+        var keyFields: [String] = []
+        keyFields.reserveCapacity(keys.count)
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }
@@ -66,13 +75,17 @@ struct BatchLayout: Sendable {
             }
             if !blank {
                 parsed.count += 1
+                keyFields.removeAll(keepingCapacity: true)
                 do {
-                    let keys = format == .csv
-                        ? try csvRow(UnsafeBufferPointer(rebasing: bytes[start..<end]), into: &buffer)
-                        : try jsonRow(UnsafeBufferPointer(rebasing: bytes[start..<end]), into: &buffer)
+                    let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                    if format == .csv {
+                        try csvRow(line, into: &buffer, starts: &starts, keys: &keyFields)
+                    } else {
+                        try jsonRow(line, into: &buffer, keys: &keyFields)
+                    }
                     parsed.values.append(contentsOf: buffer)
                     parsed.rows.append(row)
-                    if !keys.isEmpty { parsed.keys.append(keys) }
+                    parsed.keys.append(contentsOf: keyFields)
                 } catch {
                     parsed.errors.append((row, (error as? FerryError)?.message ?? "\(error)"))
                 }
@@ -83,15 +96,16 @@ struct BatchLayout: Sendable {
         return parsed
     }
 
-    private func csvRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double]) throws -> [String] {
+    private func csvRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double], starts: inout [Int], keys: inout [String]) throws {
         if line.contains(0x22) {
             let fields = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: "the row", line: 0)
             guard fields.count == width else { throw FerryError.invalid("the row has \(fields.count) fields; the header has \(width)") }
-            for (f, c) in featureColumns.enumerated() { out[f] = try value(fields[c], feature: features[f]) }
-            return keyColumns.map { fields[$0] }
+            for (f, c) in featureColumns.enumerated() { out[f] = try value(fields[c], f) }
+            for c in keyColumns { keys.append(fields[c]) }
+            return
         }
-        var starts: [Int] = [0]
-        starts.reserveCapacity(width + 1)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
         for i in 0..<line.count where line[i] == 0x2C { starts.append(i + 1) }
         guard starts.count == width else { throw FerryError.invalid("the row has \(starts.count) fields; the header has \(width)") }
         func field(_ c: Int) -> UnsafeBufferPointer<UInt8> {
@@ -100,25 +114,27 @@ struct BatchLayout: Sendable {
             while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
             return UnsafeBufferPointer(rebasing: line[a..<b])
         }
-        for (f, c) in featureColumns.enumerated() {
-            let bytes = field(c)
+        for f in 0..<featureColumns.count {
+            let bytes = field(featureColumns[f])
             if let v = Self.number(bytes) {
                 out[f] = v
+            } else if bytes.isEmpty, nullable[f] {
+                out[f] = .nan
             } else {
-                out[f] = try value(String(decoding: bytes, as: UTF8.self), feature: features[f])
+                out[f] = try value(String(decoding: bytes, as: UTF8.self), f)
             }
         }
-        return keyColumns.map { String(decoding: field($0), as: UTF8.self) }
+        for c in keyColumns { keys.append(String(decoding: field(c), as: UTF8.self)) }
     }
 
-    private func jsonRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double]) throws -> [String] {
+    private func jsonRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double], keys fields: inout [String]) throws {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
             throw FerryError.invalid("the line is not a JSON object")
         }
         for (f, feature) in features.enumerated() {
             switch object[feature.name] {
-            case nil, is NSNull: out[f] = try value("", feature: feature)
-            case let text as String: out[f] = try value(text, feature: feature)
+            case nil, is NSNull: out[f] = try value("", f)
+            case let text as String: out[f] = try value(text, f)
             case let number as NSNumber:
                 let d = number.doubleValue
                 guard d.isFinite else { throw FerryError.invalid("feature '\(feature.name)': value \(d) is not finite") }
@@ -126,19 +142,20 @@ struct BatchLayout: Sendable {
             default: throw FerryError.invalid("feature '\(feature.name)': expected a number, a category or null")
             }
         }
-        return keys.map { key in
+        for key in keys {
             switch object[key] {
-            case nil, is NSNull: ""
-            case let text as String: text
-            case let number as NSNumber: ModelMonitor.number(number.doubleValue)
-            case let other?: "\(other)"
+            case nil, is NSNull: fields.append("")
+            case let text as String: fields.append(text)
+            case let number as NSNumber: fields.append(ModelMonitor.number(number.doubleValue))
+            case let other?: fields.append("\(other)")
             }
         }
     }
 
     /// A field as a feature's value, by `CSVTable.value`'s rules: empty, NA or NaN is missing (if the feature
     /// allows it), a number is a number, other text a category of a categorical feature.
-    private func value(_ field: String, feature: FeatureSpec) throws -> Double {
+    private func value(_ field: String, _ f: Int) throws -> Double {
+        let feature = features[f]
         switch CSVTable.value(field) {
         case .number(let d): return d
         case .missing:
@@ -158,7 +175,7 @@ struct BatchLayout: Sendable {
     static func number(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
         var i = 0
         let n = s.count
-        guard n > 0, n < 40 else { return nil }
+        guard n > 0, n < 40 else { return n == 0 ? nil : strtod(s) }
         var negative = false
         if s[0] == 0x2D || s[0] == 0x2B {
             negative = s[0] == 0x2D
@@ -169,22 +186,22 @@ struct BatchLayout: Sendable {
         var scale = 0
         var seenDigit = false
         while i < n, s[i] &- 0x30 < 10 {
+            if digits > 0 || s[i] != 0x30 { digits += 1 }
             mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
-            if mantissa != 0 { digits += 1 }
             seenDigit = true
             i += 1
         }
         if i < n, s[i] == 0x2E {
             i += 1
             while i < n, s[i] &- 0x30 < 10 {
+                if digits > 0 || s[i] != 0x30 { digits += 1 }
                 mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
-                if mantissa != 0 { digits += 1 }
                 scale -= 1
                 seenDigit = true
                 i += 1
             }
         }
-        guard seenDigit, digits <= 15 else { return nil }
+        guard seenDigit, digits <= 19 else { return n < 40 ? strtod(s) : nil }
         if i < n, s[i] == 0x65 || s[i] == 0x45 {
             i += 1
             var exponentNegative = false
@@ -199,13 +216,45 @@ struct BatchLayout: Sendable {
                 exponentDigits += 1
                 i += 1
             }
-            guard exponentDigits > 0 else { return nil }
+            guard exponentDigits > 0 else { return strtod(s) }
             scale += exponentNegative ? -exponent : exponent
         }
-        guard i == n, mantissa < (1 << 53), scale >= -22, scale <= 22 else { return nil }
-        var value = Double(mantissa)
-        value = scale < 0 ? value / powers[-scale] : value * powers[scale]
-        return negative ? -value : value
+        guard i == n else { return strtod(s) }
+        if digits <= 15, scale >= -22, scale <= 22 {
+            var value = Double(mantissa)
+            value = scale < 0 ? value / powers[-scale] : value * powers[scale]
+            return negative ? -value : value
+        }
+        #if arch(x86_64)
+        // Up to 19 digits: the mantissa and 10^|scale| (|scale| <= 27) are exact in Float80, so one operation
+        // rounds once to 64 bits; rounding that to 53 bits is correct unless it lies on a halfway point.
+        if digits <= 19, scale >= -27, scale <= 27 {
+            let exact = scale < 0 ? Float80(mantissa) / powers80[-scale] : Float80(mantissa) * powers80[scale]
+            let low = exact.significandBitPattern & 0x7FF
+            if low < 0x3FF || low > 0x401 {
+                let value = Double(exact)
+                return negative ? -value : value
+            }
+        }
+        #endif
+        return strtod(s)
+    }
+
+    #if arch(x86_64)
+    private static let powers80: [Float80] = (0...27).map { k in (0..<k).reduce(Float80(1)) { p, _ in p * 10 } }
+    #endif
+
+    /// The C library's correctly rounded parse, for numbers too long for the fast paths; nil unless the whole
+    /// field is a finite number.
+    private static func strtod(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: s.count + 1) { text in
+            for i in 0..<s.count { text[i] = CChar(bitPattern: s[i]) }
+            text[s.count] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let value = Foundation.strtod(text.baseAddress!, &end)
+            guard end == text.baseAddress! + s.count, value.isFinite else { return nil }
+            return value
+        }
     }
 }
 
@@ -221,28 +270,29 @@ enum BatchOutput {
         return names
     }
 
-    static func lines(_ parsed: BatchLayout.Parsed, outputs: [Tensor]) -> Data {
+    static func lines(_ parsed: BatchLayout.Parsed, keyCount: Int, outputs: [Tensor]) -> Data {
         let rows = parsed.rows.count
-        var text = ""
-        text.reserveCapacity(rows * 32)
+        var text: [UInt8] = []
+        text.reserveCapacity(rows * (24 + 12 * keyCount))
         let widths = outputs.map { rows > 0 ? $0.data.count / rows : 0 }
         for r in 0..<rows {
-            text += String(parsed.rows[r])
-            if r < parsed.keys.count {
-                for key in parsed.keys[r] {
-                    text += ","
-                    text += ModelMonitor.csvField(key)
-                }
+            text.append(contentsOf: String(parsed.rows[r]).utf8)
+            for k in 0..<keyCount {
+                text.append(0x2C)
+                text.append(contentsOf: ModelMonitor.csvField(parsed.keys[r * keyCount + k]).utf8)
             }
             for (t, tensor) in outputs.enumerated() {
                 for k in 0..<widths[t] {
-                    text += ","
-                    text += field(tensor.data, r * widths[t] + k)
+                    text.append(0x2C)
+                    switch tensor.data {
+                    case .float32(let v): if !v[r * widths[t] + k].isNaN { text.append(contentsOf: v[r * widths[t] + k].description.utf8) }
+                    default: text.append(contentsOf: field(tensor.data, r * widths[t] + k).utf8)
+                    }
                 }
             }
-            text += "\n"
+            text.append(0x0A)
         }
-        return Data(text.utf8)
+        return Data(text)
     }
 
     static func field(_ data: TensorData, _ i: Int) -> String {

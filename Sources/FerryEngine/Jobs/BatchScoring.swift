@@ -230,7 +230,7 @@ public final class BatchScoring: Sendable {
             if !parsed.rows.isEmpty {
                 let outputs = try served.predictor.predict(FeatureMatrix(rows: parsed.rows.count, columns: layout.features.count, values: parsed.values))
                 if job.outputColumns.isEmpty { job.outputColumns = BatchOutput.columns(keys: job.keyColumns, outputs: outputs, rows: parsed.rows.count) }
-                job.outputChunks.append(try await artifacts.put(BatchOutput.lines(parsed, outputs: outputs)))
+                job.outputChunks.append(try await artifacts.put(BatchOutput.lines(parsed, keyCount: job.keyColumns.count, outputs: outputs)))
             }
             if !parsed.errors.isEmpty { job.errorChunks.append(try await artifacts.put(BatchOutput.errors(parsed))) }
             job.bytesDone += consumed

@@ -1,0 +1,50 @@
+import FerryCore
+import Foundation
+import Testing
+
+@testable import FerryEngine
+
+/// The batch reader's number parser is exactly the C library's (Swift's `Double(String)`): the fast paths may only
+/// skip work, never change a value.
+struct BatchChunkTests {
+    static func parse(_ text: String) -> Double? {
+        Array(text.utf8).withUnsafeBufferPointer { BatchLayout.number($0) }
+    }
+
+    @Test func numbersParseExactlyAsTheCLibraryDoes() {
+        var rng = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "1", "+2.5", ".25", "1.", "1e5", "1E-5", "-3.75e+2", "123456789012345678", "0.1", "0.30000000000000004",
+                     "9007199254740993", "1.7976931348623157e308", "5e-324", "2.2250738585072014e-308", "1234567890123456789012",
+                     "0.000000000000000000000000000001", "12345678901234567.5", "0x1p3"]
+        for _ in 0..<20_000 {
+            let d = Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF)  // finite
+            texts.append("\(d)")
+            texts.append(String(format: "%.17g", Double.random(in: -1e6...1e6, using: &rng)))
+            texts.append(String(format: "%.19g", Double.random(in: 0...1, using: &rng)))
+            texts.append(String(format: "%.6f", Double.random(in: -1000...1000, using: &rng)))
+        }
+        for text in texts {
+            let expected = Double(text)
+            let got = Self.parse(text)
+            #expect(got?.bitPattern == expected?.bitPattern, "\(text): \(String(describing: got)) vs \(String(describing: expected))")
+        }
+        for text in ["", "-", ".", "e5", "1e", "abc", "1,5", "nan", "inf", "1.2.3"] {
+            #expect(Self.parse(text) == nil || Double(text)?.isFinite == true, "\(text)")
+        }
+    }
+
+    @Test func rowsAreParsedWithTheirErrorsAndKeys() throws {
+        let schema = InputSchema(features: [
+            FeatureSpec(name: "a", datatype: .fp32, nullable: true), FeatureSpec(name: "b", datatype: .fp32, nullable: false),
+        ])
+        let layout = try BatchLayout(format: .csv, header: "id,b,a", schema: schema, keys: ["id"], source: "the input")
+        let text = "x1,1.5,2\n\nx2,3,\n\"x,3\",4,5\nx4,,1\nx5,abc,1\nx6,1\n"
+        let parsed = Array(text.utf8).withUnsafeBufferPointer { layout.parse($0, firstRow: 10) }
+        #expect(parsed.rows == [10, 11, 12] && parsed.count == 6)
+        #expect(parsed.keys == ["x1", "x2", "x,3"])
+        #expect(parsed.values[0] == 2 && parsed.values[1] == 1.5 && parsed.values[2].isNaN && parsed.values[3] == 3)
+        #expect(parsed.errors.map(\.row) == [13, 14, 15])
+        #expect(parsed.errors[0].message.contains("'b': a value is required") && parsed.errors[1].message.contains("expected a number, got \"abc\""))
+        #expect(parsed.errors[2].message.contains("has 2 fields; the header has 3"))
+    }
+}

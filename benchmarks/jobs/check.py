@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Checks that the batch-scoring outputs of benchmarks/jobs/run.sh agree.
+
+    check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE NAME=OUTPUT_CSV...
+
+Every output must have the header `row,id,predict` and ROWS rows, and on every row: row = 1..ROWS in order,
+id = 1,000,000,000 + row (the input's key, see make_input.py), and predict within TOLERANCE of the example's
+probability in EXPECTED_JSON (the input cycles over its rows, so row r is example (r-1) % n). The outputs are
+also compared with each other on every row, and on SAMPLE rows drawn with a fixed seed (the figure the
+report shows). Prints one JSON object; exits 1, naming the output and the first bad rows, if anything differs.
+"""
+import json
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ID_BASE = 1_000_000_000
+
+
+def main():
+    if len(sys.argv) < 6:
+        sys.exit("usage: check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE NAME=OUTPUT_CSV...")
+    expected = json.load(open(sys.argv[1]))
+    rows, tol, sample = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    outputs = dict(arg.split("=", 1) for arg in sys.argv[5:])
+    probs = np.asarray(expected["probabilities"], dtype=np.float64)
+    want_row = np.arange(1, rows + 1, dtype=np.int64)
+    want_pred = probs[(want_row - 1) % len(probs)]
+    problems, preds, report = [], {}, {"rows": rows, "tolerance": tol, "outputs": {}}
+    for name, path in outputs.items():
+        try:
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types={"row": pa.int64(), "id": pa.int64(), "predict": pa.float64()}))
+        except Exception as e:  # noqa: BLE001 - any parse failure is a failed check
+            problems.append(f"{name}: {path} cannot be read as CSV: {e}")
+            continue
+        if table.column_names != ["row", "id", "predict"]:
+            problems.append(f"{name}: header is {','.join(table.column_names)}; want row,id,predict")
+            continue
+        if table.num_rows != rows:
+            problems.append(f"{name}: {table.num_rows:,} rows; want {rows:,}")
+            continue
+        if any(table.column(c).null_count for c in table.column_names):
+            problems.append(f"{name}: empty fields in " + ", ".join(c for c in table.column_names if table.column(c).null_count))
+            continue
+        row = table.column("row").to_numpy()
+        ids = table.column("id").to_numpy()
+        pred = table.column("predict").to_numpy()
+        bad_row = np.flatnonzero(row != want_row)
+        bad_id = np.flatnonzero(ids != ID_BASE + want_row)
+        diff = np.abs(pred - want_pred)
+        bad_pred = np.flatnonzero(~(diff <= tol))
+        for what, bad, got, want in (("row", bad_row, row, want_row), ("id", bad_id, ids, ID_BASE + want_row),
+                                     ("predict", bad_pred, pred, want_pred)):
+            if len(bad):
+                shown = ", ".join(f"line {i + 2}: {got[i]!r} (want {want[i]!r})" for i in bad[:5])
+                problems.append(f"{name}: {len(bad):,} rows with a wrong {what}; first: {shown}")
+        preds[name] = pred
+        report["outputs"][name] = {"path": path, "rows": int(table.num_rows),
+                                   "max_abs_diff_vs_expected": float(diff.max()) if rows else 0.0}
+    names = list(preds)
+    rng = np.random.default_rng(12345)
+    idx = np.sort(rng.choice(rows, size=min(sample, rows), replace=False))
+    report["sample_rows"] = int(len(idx))
+    report["pairs"] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = np.abs(preds[a] - preds[b])
+            report["pairs"][f"{a}-{b}"] = {"max_abs_diff_all": float(d.max()), "max_abs_diff_sample": float(d[idx].max())}
+            if not (d.max() <= tol):
+                problems.append(f"{a} and {b} differ by up to {d.max():.3g} (tolerance {tol:g}) on {int((d > tol).sum()):,} rows")
+    report["ok"] = not problems
+    report["problems"] = problems
+    print(json.dumps(report))
+    for p in problems:
+        print(f"check.py: MISMATCH: {p}", file=sys.stderr)
+    sys.exit(0 if not problems else 1)
+
+
+if __name__ == "__main__":
+    main()
