@@ -108,8 +108,10 @@ extension API {
         var chi2DegreesOfFreedom: Int?
         var referenceMean: Double?
         var currentMean: Double?
+        var bins: DriftResult.Bins?
 
         enum CodingKeys: String, CodingKey {
+            case bins
             case name, kind, psi, wasserstein
             case referenceCount = "reference_count", currentCount = "current_count"
             case missingRateReference = "missing_rate_reference", missingRateCurrent = "missing_rate_current"
@@ -136,6 +138,7 @@ extension API {
             chi2DegreesOfFreedom = domain.chi2DegreesOfFreedom
             referenceMean = domain.referenceMean
             currentMean = domain.currentMean
+            bins = domain.bins
         }
     }
 

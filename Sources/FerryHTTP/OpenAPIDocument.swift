@@ -336,6 +336,9 @@ enum OpenAPIDocument {
                 "missing_rate_reference": number, "missing_rate_current": number, "missing_rate_change": number,
                 "psi": number, "js_distance": number, "ks_statistic": number, "ks_pvalue": number, "wasserstein": number,
                 "chi2_statistic": number, "chi2_pvalue": number, "chi2_dof": integer, "reference_mean": number, "current_mean": number,
+                "bins": object([
+                    "edges": array(number), "categories": array(string), "reference": array(number), "current": array(number),
+                ], required: ["reference", "current"]),
             ], required: ["name", "kind"]),
             "FeedbackItem": object(["prediction_id": string, "row": ["type": "integer", "minimum": 0], "label": number], required: ["prediction_id", "label"]),
             "FeedbackRequest": ["oneOf": [ref("FeedbackItem"), array(ref("FeedbackItem")), object(["items": array(ref("FeedbackItem"))], required: ["items"])]],

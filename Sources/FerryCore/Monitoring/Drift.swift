@@ -101,8 +101,19 @@ public struct DriftResult: Codable, Sendable, Equatable {
     public var chi2DegreesOfFreedom: Int?
     public var referenceMean: Double?
     public var currentMean: Double?
+    /// The distributions PSI compared, for pictures: each bin's share of the reference and of the current values
+    /// (numeric: the reference's decile bins between `edges`; categorical: one bin per category, named).
+    public var bins: Bins?
+
+    public struct Bins: Codable, Sendable, Equatable {
+        public var edges: [Double]?
+        public var categories: [String]?
+        public var reference: [Double]
+        public var current: [Double]
+    }
 
     enum CodingKeys: String, CodingKey {
+        case bins
         case name, kind, psi, wasserstein
         case referenceCount = "reference_count", currentCount = "current_count"
         case missingRateReference = "missing_rate_reference", missingRateCurrent = "missing_rate_current"
@@ -132,6 +143,7 @@ public enum DriftAnalysis {
         let curProps = curCounts.map { Double($0) / Double(present.count) }
         result.psi = Statistics.psi(reference: refProps, current: curProps)
         result.jsDistance = Statistics.jensenShannon(refProps, curProps)
+        result.bins = DriftResult.Bins(edges: edges, categories: nil, reference: refProps, current: curProps)
         let d = Statistics.ksStatistic(sortedReference: sample, sortedCurrent: present)
         let n = Double(sample.count)
         let m = Double(present.count)
@@ -159,6 +171,7 @@ public enum DriftAnalysis {
         let curProps = c.map { Double($0) / Double(current.count) }
         result.psi = Statistics.psi(reference: refProps, current: curProps)
         result.jsDistance = Statistics.jensenShannon(refProps, curProps)
+        result.bins = DriftResult.Bins(edges: nil, categories: names, reference: refProps, current: curProps)
         let chi2 = Statistics.chiSquaredHomogeneity(r, c)
         result.chi2Statistic = chi2.statistic
         result.chi2PValue = chi2.pValue
