@@ -71,6 +71,7 @@ public func makeRouter(
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
     if let jobs { JobRoutes(jobs: jobs, maxUploadBytes: limits.maxArtifactBytes).add(to: router) }
+    ConsoleRoutes().add(to: router)
     if let tracking { MLflowRoutes(tracking: tracking, registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))

@@ -228,6 +228,13 @@ struct OpenAPIBodyTests {
             let data = try await client.execute(uri: "/api/v1/models/fraud/data", method: .get, headers: [.authorization: "Bearer \(admin)"])
             #expect(data.status == .ok && data.headers[.contentType]?.hasPrefix("text/csv") == true && String(buffer: data.body).hasPrefix("prediction_id,row,at,"))
             checked.insert("get /api/v1/models/{name}/data")
+            // The console's files: public, with a policy that allows scripts and styles from this server only.
+            for (path, type) in [("/ui", "text/html"), ("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")] {
+                let file = try await client.execute(uri: path, method: .get)
+                #expect(file.status == .ok && file.headers[.contentType]?.hasPrefix(type) == true, "\(path)")
+                #expect(file.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'self'") == true && file.body.readableBytes > 500)
+                checked.insert("get \(path)")
+            }
             // Every JSON route was exercised (the document is served above, the metrics are text).
             let declared = Set(paths.flatMap { path, operations in
                 guard case .object(let byMethod) = operations else { return [String]() }

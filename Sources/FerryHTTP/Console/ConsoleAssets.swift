@@ -1,0 +1,394 @@
+// The web console's files, embedded in the binary (no build step, no network). Edit them here.
+enum ConsoleAssets {
+    static let html = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Ferry</title>
+<link rel="stylesheet" href="/ui/app.css">
+<script type="module" src="/ui/app.js"></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header>
+<p class="brand">Ferry</p>
+<nav id="nav" aria-label="Sections"></nav>
+</header>
+<main id="main" tabindex="-1">
+<noscript><p>The console needs JavaScript; the same data is in the API (<a href="/openapi.json">/openapi.json</a>) and the CLI.</p></noscript>
+</main>
+</body>
+</html>
+"""#
+
+    static let css = #"""
+:root { --blue: #0072b2; --orange: #e69f00; --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #ffffff; --panel: #f6f8fa; --red: #b3261e; --green: #1a7f37; color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
+a { color: #0550ae; }
+a:focus-visible, button:focus-visible, input:focus-visible, main:focus-visible { outline: 3px solid var(--orange); outline-offset: 2px; }
+.skip { position: absolute; left: -999px; top: 0; background: var(--bg); padding: .5rem; }
+.skip:focus { left: .5rem; }
+header { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; padding: .75rem 1rem; background: var(--panel); border-bottom: 1px solid var(--line); }
+header .brand { font-weight: 700; font-size: 1.2rem; margin: 0; }
+#nav { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; flex: 1; }
+#nav ul { display: flex; flex-wrap: wrap; gap: .25rem 1rem; list-style: none; margin: 0; padding: 0; }
+#nav a[aria-current="page"] { font-weight: 700; text-decoration-thickness: 3px; }
+#nav .who { margin: 0 0 0 auto; color: var(--muted); }
+main { padding: 1rem; max-width: 72rem; margin: 0 auto; }
+h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
+h2 { font-size: 1.25rem; margin-top: 2rem; }
+.scroll { overflow-x: auto; margin: 1rem 0; }
+table { border-collapse: collapse; width: 100%; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; color: var(--muted); }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+thead th { background: var(--panel); }
+tbody th { font-weight: 600; }
+form { display: grid; gap: .5rem; max-width: 28rem; }
+label { font-weight: 600; }
+input { font: inherit; padding: .5rem; border: 1px solid var(--muted); border-radius: 4px; }
+button { font: inherit; padding: .45rem .9rem; border-radius: 4px; border: 1px solid var(--blue); background: var(--blue); color: #fff; cursor: pointer; }
+button.danger { background: var(--red); border-color: var(--red); }
+header button { background: transparent; color: var(--ink); border-color: var(--line); padding: .2rem .6rem; }
+.actions { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
+.notice { padding: .6rem .8rem; border-left: 4px solid var(--blue); background: var(--panel); }
+.notice.error { border-color: var(--red); }
+.notice.ok { border-color: var(--green); }
+.legend { color: var(--muted); font-size: .9rem; }
+.swatch { display: inline-block; width: 1rem; height: .8rem; vertical-align: middle; border: 1px solid var(--ink); }
+.series-0 { fill: var(--blue); background: var(--blue); }
+.series-1 { fill: var(--orange); background: repeating-linear-gradient(45deg, var(--orange) 0 3px, #fff 3px 5px); stroke: #8a5d00; stroke-width: 1; }
+svg.split { width: 100%; max-width: 36rem; height: auto; display: block; }
+svg .bar-label { font-size: 12px; fill: #fff; paint-order: stroke; stroke: #000; stroke-width: 2px; }
+svg .axis { stroke: var(--muted); }
+svg .axis-label { font-size: 11px; fill: var(--muted); }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 20rem), 1fr)); gap: 1rem; }
+figure.chart { margin: 0; padding: .5rem; border: 1px solid var(--line); border-radius: 6px; }
+figure.chart svg { width: 100%; height: auto; }
+figcaption { font-size: .9rem; }
+progress { width: 8rem; }
+pre { background: var(--panel); padding: .75rem; overflow-x: auto; }
+"""#
+
+    static let javascript = #"""
+// Ferry's web console: a hand-written module, no build step. It signs in with an API key kept in this tab's
+// session storage (never in a URL or a cookie), calls the same API as everything else with it, and draws charts as
+// SVG. The server enforces every permission; the page only hides what the key may not do.
+const $ = (selector, root = document) => root.querySelector(selector);
+const main = () => $("#main");
+const keyName = "ferry.key";
+let refresh = null;
+
+function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attributes = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children.flat()) if (child) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+const session = {
+  get key() { return sessionStorage.getItem(keyName); },
+  get principal() { return JSON.parse(sessionStorage.getItem(keyName + ".principal") || "null"); },
+  save(key, principal) {
+    sessionStorage.setItem(keyName, key);
+    sessionStorage.setItem(keyName + ".principal", JSON.stringify(principal));
+  },
+  clear() { sessionStorage.removeItem(keyName); sessionStorage.removeItem(keyName + ".principal"); },
+  // Deployers and admins change what is served; a key restricted to some models acts only on those.
+  canDeploy(model) {
+    const p = this.principal;
+    if (!p || !["deployer", "admin"].includes(p.role)) return false;
+    return !p.models || model === undefined || p.models.includes(model);
+  },
+};
+
+class APIError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${options.key || session.key}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET", headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: "omit", cache: "no-store",
+  });
+  const text = await response.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = { error: text }; }
+  if (!response.ok) {
+    if (response.status === 401 && !options.key) { session.clear(); location.hash = "#/signin"; }
+    throw new APIError(response.status, (body && body.error) || `HTTP ${response.status}`);
+  }
+  return body;
+}
+
+const fmt = {
+  number(v, digits = 4) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v !== "number") return String(v);
+    return Number.isInteger(v) ? v.toLocaleString("en") : v.toPrecision(digits);
+  },
+  time(v) { return v ? new Date(v).toLocaleString() : "–"; },
+  percent(v) { return v === null || v === undefined ? "–" : `${(v * 100).toFixed(0)}%`; },
+};
+
+function table(caption, columns, rows) {
+  return h("div", { class: "scroll" },
+    h("table", {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((cell, i) => i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell))))
+        : h("tr", {}, h("td", { colspan: columns.length }, "none yet")))));
+}
+
+function notice(text, kind = "info") { return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text); }
+function link(href, text) { return h("a", { href }, text); }
+const enc = encodeURIComponent;
+
+// Charts. Okabe–Ito blue (reference, stable) and orange (current, candidate) read for every kind of colour vision;
+// bars also differ in pattern (solid and hatched) and every chart has a text alternative.
+function splitBar(label, parts) {
+  const width = 600, height = 28;
+  let x = 0;
+  const total = parts.reduce((s, p) => s + p.weight, 0) || 1;
+  const shapes = parts.map((p, i) => {
+    const w = (p.weight / total) * width;
+    const rect = svg("rect", { x, y: 0, width: Math.max(w, 0), height, class: `series-${i % 2}` }, svg("title", {}, `${p.label}: ${fmt.percent(p.weight / total)}`));
+    const text = w > 70 ? svg("text", { x: x + 6, y: 19, class: "bar-label" }, `${p.label} ${fmt.percent(p.weight / total)}`) : null;
+    x += w;
+    return [rect, text];
+  });
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label}: ${parts.map((p) => `${p.label} ${fmt.percent(p.weight / total)}`).join(", ")}`, class: "split" }, shapes);
+}
+
+function distributionChart(feature) {
+  const bins = feature.bins;
+  if (!bins) return notice("no distribution to draw (no current values yet)");
+  const n = bins.reference.length, width = 360, height = 140, pad = 24;
+  const top = Math.max(...bins.reference, ...bins.current, 0.01);
+  const slot = (width - pad) / n, bar = slot / 2 - 1;
+  const names = bins.categories || bins.reference.map((_, i) => i === 0 ? `≤ ${fmt.number(bins.edges[0], 3)}`
+    : i === n - 1 ? `> ${fmt.number(bins.edges[n - 2], 3)}` : `${fmt.number(bins.edges[i - 1], 3)}–${fmt.number(bins.edges[i], 3)}`);
+  const shapes = [];
+  for (let i = 0; i < n; i++) {
+    for (const [series, values, offset] of [[0, bins.reference, 0], [1, bins.current, bar + 1]]) {
+      const hgt = (values[i] / top) * (height - pad);
+      shapes.push(svg("rect", { x: pad + i * slot + offset, y: height - pad - hgt, width: bar, height: hgt, class: `series-${series}` },
+        svg("title", {}, `${names[i]}: ${series ? "current" : "reference"} ${fmt.percent(values[i])}`)));
+    }
+  }
+  shapes.push(svg("line", { x1: pad, y1: height - pad, x2: width, y2: height - pad, class: "axis" }));
+  shapes.push(svg("text", { x: 0, y: 12, class: "axis-label" }, fmt.percent(top)));
+  const summary = names.map((name, i) => `${name}: reference ${fmt.percent(bins.reference[i])}, current ${fmt.percent(bins.current[i])}`).join("; ");
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${feature.name}: ${summary}`, class: "dist" }, shapes);
+}
+
+const legend = () => h("p", { class: "legend" }, h("span", { class: "swatch series-0" }), " reference / stable ",
+  h("span", { class: "swatch series-1" }), " current / candidate");
+
+// Pages
+
+async function signIn() {
+  const status = h("div", { "aria-live": "polite" });
+  const input = h("input", { id: "key", name: "key", type: "password", autocomplete: "off", required: true, spellcheck: "false" });
+  const form = h("form", {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      status.replaceChildren();
+      try {
+        const principal = await api("/api/v1/whoami", { key: input.value.trim() });
+        session.save(input.value.trim(), principal);
+        location.hash = "#/models";
+      } catch (error) {
+        status.replaceChildren(notice(error.status === 401 ? "That key is not valid (unknown, expired or revoked)." : error.message, "error"));
+      }
+    },
+  }, h("label", { for: "key" }, "API key"), input, h("button", { type: "submit" }, "Sign in"), status);
+  return [h("h1", {}, "Sign in to Ferry"),
+    h("p", {}, "Use an API key (ferry keys create). It is kept in this tab only and sent with each request."), form];
+}
+
+async function models() {
+  const list = await api("/api/v1/models");
+  return [h("h1", {}, "Models"), table("Registered models", ["Model", "Description", "Latest version", "Aliases", "Created"],
+    list.items.map((m) => [link(`#/models/${enc(m.name)}`, m.name), m.description || "", m.latest_version ?? "–",
+      Object.entries(m.aliases || {}).map(([a, v]) => `${a} → ${v}`).join(", "), fmt.time(m.created_at)]))];
+}
+
+async function model(name) {
+  const [info, versions, history] = await Promise.all([
+    api(`/api/v1/models/${enc(name)}`), api(`/api/v1/models/${enc(name)}/versions`), api(`/api/v1/models/${enc(name)}/alias-history`)]);
+  const latest = versions.items[0];
+  const out = [h("h1", {}, `Model ${name}`), h("p", {}, info.description || "")];
+  out.push(table("Versions", ["Version", "Created", "By", "Description", "Aliases", "Lineage", "State"],
+    versions.items.map((v) => [String(v.version), fmt.time(v.created_at), v.created_by, v.description || "", (v.aliases || []).join(", "),
+      Object.entries(v.lineage || {}).map(([k, x]) => `${k}: ${x}`).join("; "), v.archived ? "archived" : "active"])));
+  out.push(table("Alias history", ["Alias", "Version", "When", "By", "Reason"],
+    history.items.slice().reverse().map((e) => [e.alias, e.to ?? "removed", fmt.time(e.at), e.by, e.reason || ""])));
+  if (latest) {
+    out.push(table(`Inputs of version ${latest.version}`, ["Feature", "Type", "Missing allowed", "Categories"],
+      (latest.input_schema?.features || []).map((f) => [f.name, f.datatype, f.nullable ? "yes" : "no", (f.categories || []).join(", ")])));
+    out.push(h("p", {}, link(`/api/v1/models/${enc(name)}/versions/${latest.version}/card?format=html`, `Model card of version ${latest.version}`)));
+  }
+  out.push(h("h2", {}, "Drift of live traffic"));
+  try {
+    const drift = await api(`/api/v1/models/${enc(name)}/drift`);
+    out.push(h("p", {}, `Version ${drift.version}: ${drift.current_rows} recent rows against ${drift.reference_rows} reference rows.`), legend());
+    out.push(h("div", { class: "charts" }, [...drift.features, ...drift.outputs].map((f) => h("figure", { class: "chart" },
+      distributionChart(f),
+      h("figcaption", {}, h("strong", {}, f.name), ` PSI ${fmt.number(f.psi, 3)}`,
+        f.ks_statistic !== undefined ? `, KS ${fmt.number(f.ks_statistic, 3)} (p ${fmt.number(f.ks_pvalue, 2)})` : "",
+        f.chi2_pvalue !== undefined ? `, χ² p ${fmt.number(f.chi2_pvalue, 2)}` : "")))));
+  } catch (error) {
+    out.push(notice(error.message));
+  }
+  out.push(h("h2", {}, "Performance"));
+  try {
+    const perf = await api(`/api/v1/models/${enc(name)}/performance`);
+    const o = perf.overall || {};
+    out.push(table(`Version ${perf.version} on predictions with ground truth`, ["Rows", "Accuracy", "ROC AUC", "F1", "Log loss", "RMSE"],
+      [[fmt.number(o.count), fmt.number(o.accuracy), fmt.number(o.roc_auc), fmt.number(o.f1), fmt.number(o.log_loss), fmt.number(o.rmse)]]));
+  } catch (error) {
+    out.push(notice(error.message));
+  }
+  return out;
+}
+
+async function endpoints() {
+  const list = await api("/api/v1/endpoints");
+  return [h("h1", {}, "Endpoints"), legend(), table("Endpoints and their traffic", ["Endpoint", "Traffic", "Shadows", "Updated"],
+    list.items.map((e) => [link(`#/endpoints/${enc(e.name)}`, e.name),
+      splitBar(`traffic of ${e.name}`, e.variants.map((v) => ({ label: `${v.model}:${v.version}`, weight: v.weight }))),
+      (e.shadows || []).map((s) => `${s.model}:${s.version} (${fmt.percent(s.share)})`).join(", "), fmt.time(e.updated_at)]))];
+}
+
+async function endpoint(name) {
+  const [detail, events] = await Promise.all([api(`/api/v1/endpoints/${enc(name)}`), api(`/api/v1/endpoints/${enc(name)}/rollout/events`)]);
+  const e = detail.endpoint, r = detail.rollout;
+  const out = [h("h1", {}, `Endpoint ${name}`), legend(),
+    h("h2", {}, "Live traffic"), splitBar(`traffic of ${name}`, e.variants.map((v) => ({ label: `${v.model}:${v.version}`, weight: v.weight })))];
+  if (r) {
+    const plan = r.rollout.plan || {};
+    out.push(h("h2", {}, "Rollout"), h("p", { id: "rollout-state" },
+      `${r.rollout.stable.model}:${r.rollout.stable.version} → ${r.rollout.candidate.model}:${r.rollout.candidate.version}: `,
+      h("strong", {}, r.rollout.status), `, candidate at ${fmt.number(r.candidate_percent)}% (step ${r.rollout.step + 1} of ${(plan.steps || []).length}, steps ${(plan.steps || []).join(" → ")}%, bake ${plan.bake_seconds} s)`));
+    out.push(table("Gates at this step", ["Gate", "Candidate", "Limit", "Passed"],
+      (r.gates || []).map((g) => [g.gate, fmt.number(g.candidate), fmt.number(g.limit), g.passed === undefined ? "waiting" : g.passed ? "yes" : "no"])));
+    if (session.canDeploy(r.rollout.candidate.model)) {
+      const status = h("div", { "aria-live": "polite" });
+      const act = (action) => async () => {
+        try {
+          await api(`/api/v1/endpoints/${enc(name)}/rollout/${action}`, { method: "POST" });
+          render();
+        } catch (error) { status.replaceChildren(notice(error.message, "error")); }
+      };
+      const running = ["running", "paused"].includes(r.rollout.status);
+      out.push(h("div", { class: "actions", role: "group", "aria-label": "Rollout actions" },
+        running && r.rollout.status !== "paused" ? h("button", { onclick: act("pause") }, "Pause") : null,
+        r.rollout.status === "paused" ? h("button", { onclick: act("resume") }, "Resume") : null,
+        running ? h("button", { onclick: act("promote") }, "Promote") : null,
+        running ? h("button", { class: "danger", onclick: act("rollback") }, "Roll back") : null), status);
+    }
+    if (["running", "paused"].includes(r.rollout.status)) refresh = setTimeout(render, 2000);
+  } else {
+    out.push(notice("No rollout on this endpoint."));
+  }
+  out.push(table("Rollout timeline", ["#", "When", "Action", "Traffic", "By", "Reason"],
+    events.items.slice().reverse().map((ev) => [String(ev.sequence), fmt.time(ev.at), ev.action,
+      `${fmt.number(ev.from_percent)}% → ${fmt.number(ev.to_percent)}%`, ev.by, ev.reason || ""])));
+  try {
+    const shadow = await api(`/api/v1/endpoints/${enc(name)}/shadow`);
+    out.push(h("h2", {}, "Shadow comparison"), h("pre", {}, JSON.stringify(shadow, null, 2)));
+  } catch { /* no shadows */ }
+  return out;
+}
+
+async function jobs() {
+  const list = await api("/api/v1/jobs");
+  if (list.items.some((j) => ["queued", "running"].includes(j.state))) refresh = setTimeout(render, 2000);
+  return [h("h1", {}, "Batch jobs"), table("Jobs, newest first", ["Job", "Model", "State", "Progress", "Rows", "Failed", "Rows/s", "Reason"],
+    list.items.map((j) => [j.id, `${j.model}:${j.version}`, j.state,
+      h("progress", { max: "1", value: String(j.progress.fraction ?? 0), "aria-label": `${j.id} progress` }, fmt.percent(j.progress.fraction)),
+      fmt.number(j.progress.rows_done), fmt.number(j.progress.rows_failed), fmt.number(j.progress.rows_per_second, 3), j.reason || ""]))];
+}
+
+async function alerts() {
+  const events = await api("/api/v1/alerts/events");
+  return [h("h1", {}, "Alerts"), table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
+    events.items.map((e) => [fmt.time(e.at), e.model, e.rule || e.alert, `${e.from} → ${e.to}`, fmt.number(e.value)]))];
+}
+
+async function audit() {
+  const [verify, entries] = await Promise.all([api("/api/v1/audit/verify"), api("/api/v1/audit?limit=100")]);
+  return [h("h1", {}, "Audit trail"),
+    notice(verify.intact ? `The hash chain of ${verify.entries} entries is intact.` : `The chain is broken: ${verify.problems.join("; ")}`, verify.intact ? "ok" : "error"),
+    table("Entries", ["#", "When", "Actor", "Action", "Target"],
+      entries.items.slice().reverse().map((e) => [String(e.seq), fmt.time(e.at), e.actor, e.action, e.target]))];
+}
+
+async function keys() {
+  const list = await api("/api/v1/keys");
+  return [h("h1", {}, "API keys"), table("Keys", ["Key", "Name", "Role", "Models", "Expires", "State"],
+    list.items.map((k) => [k.id, k.name, k.role, (k.models || []).join(", ") || "all", fmt.time(k.expires_at), k.revoked_at ? "revoked" : "active"]))];
+}
+
+const pages = [
+  [/^#\/models$/, models], [/^#\/models\/(.+)$/, model], [/^#\/endpoints$/, endpoints], [/^#\/endpoints\/(.+)$/, endpoint],
+  [/^#\/jobs$/, jobs], [/^#\/alerts$/, alerts], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
+];
+
+function navigation() {
+  const p = session.principal;
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/alerts", "Alerts"], ["#/audit", "Audit"]];
+  if (p && p.role === "admin") items.push(["#/keys", "Keys"]);
+  const current = location.hash.split("/").slice(0, 2).join("/");
+  $("#nav").replaceChildren(...(p ? [
+    h("ul", {}, items.map(([href, text]) => h("li", {}, h("a", { href, "aria-current": current === href ? "page" : false }, text)))),
+    h("p", { class: "who" }, `${p.name} (${p.role}${p.models ? `, models ${p.models.join(", ")}` : ""}) `,
+      h("button", { type: "button", onclick: () => { session.clear(); location.hash = "#/signin"; } }, "Sign out")),
+  ] : []));
+}
+
+async function render() {
+  clearTimeout(refresh);
+  refresh = null;
+  if (!session.key && location.hash !== "#/signin") { location.hash = "#/signin"; return; }
+  navigation();
+  const hash = location.hash || "#/models";
+  let content;
+  try {
+    if (hash === "#/signin") content = await signIn();
+    else {
+      const found = pages.find(([pattern]) => pattern.test(hash));
+      if (!found) content = [h("h1", {}, "Not found"), notice(`There is no page ${hash}.`)];
+      else content = await found[1](...hash.match(found[0]).slice(1).map(decodeURIComponent));
+    }
+  } catch (error) {
+    content = [h("h1", {}, "Something went wrong"), notice(error.status === 403 ? `This key may not see this: ${error.message}` : error.message, "error")];
+  }
+  main().replaceChildren(...content);
+  main().setAttribute("data-page", hash.split("/")[1] || "");
+  document.title = `${$("h1", main())?.textContent || "Ferry"} · Ferry`;
+}
+
+window.addEventListener("hashchange", () => { render(); $("#main").focus(); });
+render();
+"""#
+}
