@@ -9,6 +9,29 @@ public protocol WebhookSender: Sendable {
     func post(url: String, body: Data, headers: [String: String]) async throws -> Int
 }
 
+extension WebhookSender {
+    /// POSTs a JSON body as every Ferry webhook is sent: `Ferry-Timestamp`, `Ferry-Event` and, with a secret,
+    /// `Ferry-Signature: sha256=<HMAC>` over `<timestamp>.<body>`; retried after each of `retryDelays` until a 2xx.
+    /// Returns nil once delivered, else why the last attempt failed.
+    func deliver(url: String, body: Data, event: String, secret: String?, at time: Date, retryDelays: [Duration]) async -> String? {
+        let timestamp = String(Int(time.timeIntervalSince1970))
+        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": event]
+        if let secret { headers["Ferry-Signature"] = AlertManager.signature(secret: secret, timestamp: timestamp, body: body) }
+        var failure = "not attempted"
+        for attempt in 0...retryDelays.count {
+            do {
+                let status = try await post(url: url, body: body, headers: headers)
+                if (200..<300).contains(status) { return nil }
+                failure = "it answered HTTP \(status)"
+            } catch {
+                failure = "\(error)"
+            }
+            if attempt < retryDelays.count { try? await Task.sleep(for: retryDelays[attempt]) }
+        }
+        return failure
+    }
+}
+
 /// Evaluates alert rules on a schedule, keeps their state and history, and notifies webhooks on changes.
 ///
 /// The state machine is `AlertStatus.next` (pure); this class gathers each rule's metric value, applies it,
@@ -250,23 +273,13 @@ public final class AlertManager: Sendable {
         if let feature = rule.feature { payload["feature"] = feature }
         if let value = event.value { payload["value"] = value }
         guard let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else { return }
-        let timestamp = String(Int(now().timeIntervalSince1970))
-        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "\(event.sequence)"]
-        if let secret = rule.webhookSecret { headers["Ferry-Signature"] = Self.signature(secret: secret, timestamp: timestamp, body: body) }
-        for attempt in 0...retryDelays.count {
-            do {
-                let status = try await sender.post(url: url, body: body, headers: headers)
-                if (200..<300).contains(status) {
-                    deliveries.withLock { $0.sent += 1 }
-                    return
-                }
-                logger.warning("webhook refused", metadata: ["alert": "\(rule.name)", "status": "\(status)", "attempt": "\(attempt + 1)"])
-            } catch {
-                logger.warning("webhook failed", metadata: ["alert": "\(rule.name)", "error": "\(error)", "attempt": "\(attempt + 1)"])
-            }
-            if attempt < retryDelays.count { try? await Task.sleep(for: retryDelays[attempt]) }
+        if let failure = await sender.deliver(
+            url: url, body: body, event: "\(event.sequence)", secret: rule.webhookSecret, at: now(), retryDelays: retryDelays) {
+            logger.warning("webhook failed after every attempt", metadata: ["alert": "\(rule.name)", "error": "\(failure)"])
+            deliveries.withLock { $0.failed += 1 }
+        } else {
+            deliveries.withLock { $0.sent += 1 }
         }
-        deliveries.withLock { $0.failed += 1 }
     }
 }
 

@@ -285,14 +285,9 @@ public final class BatchScoring: Sendable {
         ]
         if !job.reason.isEmpty { payload["reason"] = job.reason }
         guard let body = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) else { return }
-        let timestamp = String(Int(now().timeIntervalSince1970))
-        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "job:\(job.id)"]
-        if let secret = job.webhookSecret { headers["Ferry-Signature"] = AlertManager.signature(secret: secret, timestamp: timestamp, body: body) }
-        for attempt in 0...retryDelays.count {
-            if let status = try? await sender.post(url: url, body: body, headers: headers), (200..<300).contains(status) { return }
-            if attempt < retryDelays.count { try? await Task.sleep(for: retryDelays[attempt]) }
-        }
-        logger.warning("batch job webhook failed after every attempt", metadata: ["job": "\(job.id)", "url": "\(url)"])
+        guard let failure = await sender.deliver(
+            url: url, body: body, event: "job:\(job.id)", secret: job.webhookSecret, at: now(), retryDelays: retryDelays) else { return }
+        logger.warning("batch job webhook failed after every attempt", metadata: ["job": "\(job.id)", "url": "\(url)", "error": "\(failure)"])
     }
 
     /// A path a job may read: an existing file inside one of the operator's input folders (symbolic links resolved).

@@ -376,24 +376,8 @@ public final class Retrainer: Sendable {
         ]
         if let trackingURI { payload["tracking_uri"] = trackingURI }
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
-        let timestamp = String(Int(now().timeIntervalSince1970))
-        var headers = ["Content-Type": "application/json", "Ferry-Timestamp": timestamp, "Ferry-Event": "retrain:\(job.id):\(job.attempt)"]
-        if let secret { headers["Ferry-Signature"] = AlertManager.signature(secret: secret, timestamp: timestamp, body: body) }
-        var refusal = ""
-        for attempt in 0...retryDelays.count {
-            do {
-                let status = try await sender.post(url: url, body: body, headers: headers)
-                if (200..<300).contains(status) {
-                    refusal = ""
-                    break
-                }
-                refusal = "it answered HTTP \(status)"
-            } catch {
-                refusal = "\(error)"
-            }
-            if attempt < retryDelays.count { try await Task.sleep(for: retryDelays[attempt]) }
-        }
-        guard refusal.isEmpty else {
+        if let refusal = await sender.deliver(
+            url: url, body: body, event: "retrain:\(job.id):\(job.attempt)", secret: secret, at: now(), retryDelays: retryDelays) {
             throw FerryError(.unavailable, "the trainer webhook \(url) did not take the job after \(retryDelays.count + 1) attempts (\(refusal))")
         }
         logger.notice("retraining webhook called", metadata: ["model": "\(job.model)", "job": "\(job.id)", "url": "\(url)"])
