@@ -51,6 +51,9 @@ public final class ModelManager: Sendable {
         var generation: [String: Int] = [:]
         /// Versions archived while loaded.
         var archived: Set<Key> = []
+        /// With a memory budget: when each loaded version last served (a counter, higher is more recent).
+        var lastUsed: [Key: UInt64] = [:]
+        var clock: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -63,11 +66,19 @@ public final class ModelManager: Sendable {
     public let signatures: SignaturePolicy
     /// Load shedding and circuit breaking limits of every version.
     public let serving: ServingPolicy
+    /// Bytes the loaded versions may hold together (nil: no limit). Past it, the least recently used versions are
+    /// unloaded; the next request for one loads it again.
+    public let memoryBudget: Int?
+    /// Whether versions an alias points at stay loaded whatever the budget says.
+    public let pinAliased: Bool
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, logger: Logger,
-        metrics: ServingMetrics = ServingMetrics(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy()
+        metrics: ServingMetrics = ServingMetrics(), signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(),
+        memoryBudget: Int? = nil, pinAliased: Bool = false
     ) {
+        self.memoryBudget = memoryBudget
+        self.pinAliased = pinAliased
         self.serving = serving
         self.signatures = signatures
         self.store = store
@@ -80,7 +91,16 @@ public final class ModelManager: Sendable {
     /// The ready version a request names, loading it first if needed.
     public func served(model: String, selector: VersionSelector) async throws -> Served {
         let number = try await resolve(model: model, selector: selector)
-        if let served = state.withLock({ $0.loaded[Key(model: model, version: number)] }) {
+        let key = Key(model: model, version: number)
+        let budgeted = memoryBudget != nil
+        if let served = state.withLock({ state -> Served? in
+            guard let served = state.loaded[key] else { return nil }
+            if budgeted {
+                state.clock += 1
+                state.lastUsed[key] = state.clock
+            }
+            return served
+        }) {
             // A loaded version archived later (an alias may still hold it) is not served by its number.
             if case .number = selector, served.version.archived || state.withLock({ $0.archived.contains(Key(model: model, version: number)) }) {
                 throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
@@ -123,7 +143,10 @@ public final class ModelManager: Sendable {
                 state.withLock { state in
                     state.loaded[key] = served
                     state.loading[key] = nil
+                    state.clock += 1
+                    state.lastUsed[key] = state.clock
                 }
+                if memoryBudget != nil { evict(keeping: key) }
                 return served
             } catch {
                 state.withLock { $0.loading[key] = nil }
@@ -140,8 +163,38 @@ public final class ModelManager: Sendable {
     }
 
     public func unload(model: String, version: Int) {
-        let removed = state.withLock { $0.loaded.removeValue(forKey: Key(model: model, version: version)) }
+        let removed = state.withLock { state in
+            state.lastUsed[Key(model: model, version: version)] = nil
+            return state.loaded.removeValue(forKey: Key(model: model, version: version))
+        }
         removed?.metrics.recordUnload()
+    }
+
+    /// Unloads the least recently used versions until the loaded ones fit the memory budget, never `keeping` (just
+    /// loaded) nor, with `pinAliased`, a version an alias points at. Requests holding an unloaded version finish
+    /// with it.
+    private func evict(keeping: Key) {
+        guard let budget = memoryBudget else { return }
+        let evicted: [Served] = state.withLock { state in
+            var total = state.loaded.values.reduce(0) { $0 + $1.predictor.memoryBytes }
+            guard total > budget else { return [] }
+            let pinned: Set<Key> = pinAliased
+                ? Set(state.routes.flatMap { model, route in route.aliases.values.map { Key(model: model, version: $0) } }) : []
+            var out: [Served] = []
+            for key in state.loaded.keys.sorted(by: { state.lastUsed[$0, default: 0] < state.lastUsed[$1, default: 0] })
+            where total > budget && key != keeping && !pinned.contains(key) {
+                guard let served = state.loaded.removeValue(forKey: key) else { continue }
+                state.lastUsed[key] = nil
+                total -= served.predictor.memoryBytes
+                out.append(served)
+            }
+            return out
+        }
+        for served in evicted {
+            served.metrics.recordUnload()
+            logger.info("model unloaded to stay within the memory budget", metadata: [
+                "model": "\(served.version.model)", "version": "\(served.version.version)", "memory_bytes": "\(served.predictor.memoryBytes)"])
+        }
     }
 
     /// Re-reads a model's aliases and default version after the registry changed them.

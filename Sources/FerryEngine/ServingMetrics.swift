@@ -39,6 +39,8 @@ public final class ServingMetrics: Sendable {
         public var loaded = false
         public var loadFailures: UInt64 = 0
         public var memoryBytes = 0
+        public var loads: UInt64 = 0
+        public var unloads: UInt64 = 0
     }
 
     /// The counters of one version; recording takes its own lock, so versions never contend with each other.
@@ -75,11 +77,17 @@ public final class ServingMetrics: Sendable {
                 s.loadSeconds = seconds
                 s.loaded = true
                 s.memoryBytes = memoryBytes
+                s.loads += 1
             }
         }
 
         func recordLoadFailure() { state.withLock { $0.loadFailures += 1 } }
-        func recordUnload() { state.withLock { $0.loaded = false } }
+        func recordUnload() {
+            state.withLock { s in
+                if s.loaded { s.unloads += 1 }
+                s.loaded = false
+            }
+        }
     }
 
     private struct Key: Hashable { var model: String; var version: Int }

@@ -56,6 +56,10 @@ enum PrometheusExposition {
         for s in versions { out += "ferry_model_loaded{\(labels(s))} \(s.loaded ? 1 : 0)\n" }
         header("ferry_model_load_seconds", "How long the version's last load and warm-up took, in seconds.", "gauge")
         for s in versions { if let t = s.loadSeconds { out += "ferry_model_load_seconds{\(labels(s))} \(number(t))\n" } }
+        header("ferry_model_loads_total", "Loads of the version (the first, and each reload after an unload).", "counter")
+        for s in versions { out += "ferry_model_loads_total{\(labels(s))} \(s.loads)\n" }
+        header("ferry_model_unloads_total", "Unloads of the version (to keep within --model-memory-budget, or after archiving).", "counter")
+        for s in versions { out += "ferry_model_unloads_total{\(labels(s))} \(s.unloads)\n" }
         header("ferry_model_load_failures_total", "Failed loads of the version.", "counter")
         for s in versions { out += "ferry_model_load_failures_total{\(labels(s))} \(s.loadFailures)\n" }
         header("ferry_model_memory_bytes", "Approximate memory the loaded version holds.", "gauge")

@@ -92,7 +92,7 @@ public struct FerryServer: Sendable {
         let models = ModelManager(
             store: store, artifacts: artifacts, runtimes: runtimes, logger: logger,
             metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,
-            serving: configuration.serving)
+            serving: configuration.serving, memoryBudget: configuration.modelMemoryBudget, pinAliased: configuration.pinAliased)
         let audit = AuditTrail(store: store, logger: logger)
         let features = FeatureService(store: store, database: PostgresFeatureSource(logger: logger), logger: logger)
         let registry = Registry(

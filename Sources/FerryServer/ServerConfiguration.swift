@@ -86,6 +86,10 @@ public struct ServerConfiguration: Sendable {
     public var jobInputDirectories: [String]
     /// Batch jobs that may wait in the queue, across replicas.
     public var maxQueuedJobs: Int
+    /// Bytes the loaded model versions may hold together; the least recently used are unloaded past it (nil: no
+    /// limit). With `pinAliased`, versions an alias points at are never unloaded for it.
+    public var modelMemoryBudget: Int?
+    public var pinAliased: Bool
 
     public init(
         store: Store = .sqlite, dataDirectory: URL, host: String = "127.0.0.1", port: Int = 8080, serverVersion: String,
@@ -96,8 +100,11 @@ public struct ServerConfiguration: Sendable {
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
         leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
-        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], maxQueuedJobs: Int = 100
+        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], maxQueuedJobs: Int = 100,
+        modelMemoryBudget: Int? = nil, pinAliased: Bool = false
     ) {
+        self.modelMemoryBudget = modelMemoryBudget
+        self.pinAliased = pinAliased
         self.jobInputDirectories = jobInputDirectories
         self.maxQueuedJobs = maxQueuedJobs
         self.store = store

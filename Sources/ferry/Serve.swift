@@ -28,6 +28,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("job-input-dir"), help: "A folder whose files batch jobs may read by path (repeatable). None by default: jobs then score uploaded files only.")
     var jobInputDirectories: [String] = []
 
+    @Option(name: .customLong("model-memory-budget"), help: "MiB the loaded model versions may hold together; past it the least recently used are unloaded and reloaded on their next request (0: no limit).")
+    var modelMemoryBudget = 0
+
+    @Flag(name: .customLong("pin-aliased"), help: "Never unload a version an alias points at to stay within --model-memory-budget.")
+    var pinAliased = false
+
     @Option(name: .customLong("max-queued-jobs"), help: "Batch jobs that may wait in the queue; more are refused with 503.")
     var maxQueuedJobs = 100
 
@@ -135,6 +141,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard maxQueuedJobs >= 1 else { throw ValidationError("--max-queued-jobs must be at least 1") }
+        guard modelMemoryBudget >= 0 else { throw ValidationError("--model-memory-budget must be 0 (no limit) or a number of MiB") }
         if auth == "none" && (jwtSecretFile != nil || !jwtPublicKey.isEmpty) {
             throw ValidationError("JWT options need authentication on; drop --auth none")
         }
@@ -242,7 +249,8 @@ struct Serve: AsyncParsableCommand {
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
             grpcPort: grpcPort == 0 ? nil : grpcPort,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers,
-            jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs)
+            jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs,
+            modelMemoryBudget: modelMemoryBudget > 0 ? modelMemoryBudget << 20 : nil, pinAliased: pinAliased)
     }
 
     func signaturePolicy() throws -> SignaturePolicy {

@@ -24,6 +24,8 @@ public final class BatchScoring: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     private let finished = Mutex(false)
+    /// Rung by a submission on this replica, so the runner starts it without waiting out its interval.
+    private let doorbell = Mutex(false)
 
     public init(
         store: any BatchJobStore, models: ModelManager, endpoints: Endpoints, artifacts: any ArtifactStore, sender: (any WebhookSender)?,
@@ -116,6 +118,7 @@ public final class BatchScoring: Sendable {
             version: served.version.version, endpoint: s.endpoint, input: input, format: format, keyColumns: s.keyColumns, webhook: s.webhook,
             webhookSecret: s.webhookSecret, createdBy: actor, createdAt: now())
         try await store.createBatchJob(job, maxQueued: maxQueued, audit: Self.audit("job.submit", actor))
+        doorbell.withLock { $0 = true }
         logger.notice("batch job queued", metadata: ["job": "\(job.id)", "model": "\(model)", "version": "\(job.version)"])
         return job
     }
@@ -160,7 +163,11 @@ public final class BatchScoring: Sendable {
     public func run(interval: Duration, when: @escaping @Sendable () -> Bool = { true }) async {
         while !finished.withLock({ $0 }) && !Task.isCancelled {
             if when() { await tick(while: when) }
-            try? await Task.sleep(for: interval)
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < interval, !doorbell.withLock({ $0 }), !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            doorbell.withLock { $0 = false }
         }
     }
 
