@@ -18,7 +18,7 @@
 #   SKIP_MLSERVER=1       Ferry only (the venv is still built: its grpcio and protobuf build and check the request)
 #   FERRY_BIN=path        use this binary instead of `swift build -c release --build-path .build-release --product ferry`
 #   SERVER_CPUS, LOAD_CPUS  taskset CPU lists for the servers / for h2load and wrk (default: unpinned)
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -95,12 +95,15 @@ MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4
 # ---------------------------------------------------------------- process helpers (as in serve/run.sh)
 declare -A PID=() SLOG=()
 SERVERS=()
+# A process that exits between the glob and the read makes cat fail; with pipefail that would end the script (or
+# call a live session dead), so cat's status is ignored.
+proc_stats() { cat /proc/[0-9]*/stat 2>/dev/null || true; }
 session_ticks() { # utime+stime+cutime+cstime (clock ticks) of every process in a session
-  cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^.*) //' |
+  proc_stats | sed 's/^.*) //' |
     awk -v sid="$1" '$4 == sid { t += $12 + $13 + $14 + $15 } END { printf "%d\n", t }'
 }
 session_alive() {
-  cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^.*) //' |
+  proc_stats | sed 's/^.*) //' |
     awk -v sid="$1" '$4 == sid && $1 != "Z" { n++ } END { exit (n > 0 ? 0 : 1) }'
 }
 pid_running() { local s; s="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1; [[ -n "$s" && "$s" != Z ]]; }
@@ -126,6 +129,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'log "ERROR: command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
