@@ -141,7 +141,7 @@ async function api(path, options = {}) {
 
 const fmt = {
   number(v, digits = 4) {
-    if (v === null || v === undefined) return "–";
+    if (v === null || v === undefined || Number.isNaN(v)) return "–";
     if (typeof v !== "number") return String(v);
     return Number.isInteger(v) ? v.toLocaleString("en") : v.toPrecision(digits);
   },
@@ -247,6 +247,18 @@ async function model(name) {
       (latest.input_schema?.features || []).map((f) => [f.name, f.datatype, f.nullable ? "yes" : "no", (f.categories || []).join(", ")])));
     out.push(h("p", {}, link(`/api/v1/models/${enc(name)}/versions/${latest.version}/card?format=html`, `Model card of version ${latest.version}`)));
   }
+  out.push(h("h2", {}, "Serving"));
+  try {
+    const versionsServed = parseMetrics(await text("/metrics"), name);
+    const rates = servingRates(name, versionsServed);
+    out.push(table("Per version since the server started (rate over the last refresh)", ["Version", "Requests", "Errors", "Requests/s", "p50 ms", "p99 ms", "Loaded", "Memory"],
+      versionsServed.map((v) => [String(v.version), fmt.number(v.requests), fmt.number(v.errors), rates[v.version] === undefined ? "–" : fmt.number(rates[v.version], 3),
+        fmt.number(quantile(v.buckets, 0.5) * 1000, 3), fmt.number(quantile(v.buckets, 0.99) * 1000, 3), v.loaded ? "yes" : "no",
+        v.memory ? `${(v.memory / 1048576).toFixed(1)} MiB` : "–"])));
+    refresh = setTimeout(render, 5000);
+  } catch (error) {
+    out.push(notice(error.message));
+  }
   out.push(h("h2", {}, "Drift of live traffic"));
   try {
     const drift = await api(`/api/v1/models/${enc(name)}/drift`);
@@ -268,7 +280,77 @@ async function model(name) {
   } catch (error) {
     out.push(notice(error.message));
   }
+  out.push(h("h2", {}, "Retraining"));
+  try {
+    const policy = await api(`/api/v1/models/${enc(name)}/retrain/policy`).catch((error) => error.status === 404 ? null : Promise.reject(error));
+    const jobs = await api(`/api/v1/models/${enc(name)}/retrain/jobs?limit=20`);
+    out.push(policy ? h("p", {}, `Trainer: ${policy.webhook ? `webhook ${policy.webhook.url}` : (policy.command || []).join(" ")}; gate: ${policy.gate.metric} better by ${policy.gate.min_improvement}; triggers: ${["by hand", ...(policy.alerts || []).map((a) => `alert ${a}`), policy.every_seconds ? `every ${policy.every_seconds} s` : null].filter(Boolean).join(", ")}.`)
+      : notice("No retraining policy."));
+    out.push(table("Retraining jobs, newest first", ["Job", "Trigger", "State", "Champion", "Candidate", "Metric", "Improvement (95% interval)", "Reason"],
+      jobs.items.map((j) => [j.id, j.trigger, j.state, j.champion ?? "–", j.candidate ?? "–", j.evaluation ? `${j.evaluation.metric} ${fmt.number(j.evaluation.champion)} → ${fmt.number(j.evaluation.challenger)}` : "–",
+        j.evaluation ? `${fmt.number(j.evaluation.improvement, 3)} [${fmt.number(j.evaluation.lower, 3)}, ${fmt.number(j.evaluation.upper, 3)}]` : "–", j.reason || ""])));
+  } catch (error) {
+    out.push(notice(error.message));
+  }
   return out;
+}
+
+// /metrics as figures per version of one model: requests, errors, the latency histogram, load state.
+async function text(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${session.key}` }, credentials: "omit", cache: "no-store" });
+  if (!response.ok) throw new APIError(response.status, `HTTP ${response.status} from ${path}`);
+  return response.text();
+}
+
+function parseMetrics(body, model) {
+  const versions = {};
+  const get = (v) => (versions[v] ||= { version: Number(v), requests: 0, errors: 0, buckets: [], loaded: false, memory: 0 });
+  for (const line of body.split("\n")) {
+    const m = line.match(/^(ferry_[a-z_]+)\{model="((?:[^"\\]|\\.)*)",version="(\d+)"(?:,(?:le|kind)="([^"]*)")?\} (\S+)$/);
+    if (!m || m[2] !== model) continue;
+    const [, name, , version, label, value] = m;
+    const v = get(version), n = Number(value);
+    if (name === "ferry_inference_requests_total") v.requests = n;
+    else if (name === "ferry_inference_errors_total") v.errors += n;
+    else if (name === "ferry_inference_duration_seconds_bucket") v.buckets.push([label === "+Inf" ? Infinity : Number(label), n]);
+    else if (name === "ferry_model_loaded") v.loaded = n === 1;
+    else if (name === "ferry_model_memory_bytes") v.memory = n;
+  }
+  return Object.values(versions).sort((a, b) => b.version - a.version);
+}
+
+// A quantile from cumulative histogram buckets, interpolated within its bucket as Prometheus does.
+function quantile(buckets, q) {
+  const total = buckets.length ? buckets[buckets.length - 1][1] : 0;
+  if (!total) return NaN;
+  let previous = [0, 0];
+  for (const [bound, count] of buckets) {
+    if (count >= q * total) {
+      if (bound === Infinity) return previous[0];
+      return previous[0] + (bound - previous[0]) * ((q * total - previous[1]) / Math.max(count - previous[1], 1));
+    }
+    previous = [bound, count];
+  }
+  return previous[0];
+}
+
+const lastCounts = {};
+function servingRates(model, versions) {
+  const now = performance.now(), rates = {};
+  for (const v of versions) {
+    const key = `${model}:${v.version}`, last = lastCounts[key];
+    if (last && now > last.at) rates[v.version] = ((v.requests - last.requests) * 1000) / (now - last.at);
+    lastCounts[key] = { at: now, requests: v.requests };
+  }
+  return rates;
+}
+
+async function features() {
+  const [entities, views] = await Promise.all([api("/api/v1/features/entities"), api("/api/v1/features/views")]);
+  return [h("h1", {}, "Feature store"),
+    table("Entities", ["Entity", "Join keys", "Description"], entities.items.map((e) => [e.name, (e.join_keys || []).map((k) => k.name || k).join(", "), e.description || ""])),
+    table("Feature views", ["View", "Entity", "Features", "TTL", "Owner", "Version"], views.items.map((v) => [v.name, v.entity || (v.entities || []).join(", "),
+      (v.features || []).map((f) => f.name).join(", "), v.ttl ?? "–", v.owner || "", v.version ?? "–"]))];
 }
 
 async function endpoints() {
@@ -310,9 +392,11 @@ async function endpoint(name) {
   } else {
     out.push(notice("No rollout on this endpoint."));
   }
-  out.push(table("Rollout timeline", ["#", "When", "Action", "Traffic", "By", "Reason"],
+  out.push(table("Rollout timeline", ["#", "When", "Action", "Traffic", "Gates", "By", "Reason"],
     events.items.slice().reverse().map((ev) => [String(ev.sequence), fmt.time(ev.at), ev.action,
-      `${fmt.number(ev.from_percent)}% → ${fmt.number(ev.to_percent)}%`, ev.by, ev.reason || ""])));
+      `${fmt.number(ev.from_percent)}% → ${fmt.number(ev.to_percent)}%`,
+      (ev.gates || []).map((g) => `${g.gate} ${fmt.number(g.candidate)} (limit ${fmt.number(g.limit)}) ${g.passed === undefined ? "waiting" : g.passed ? "passed" : "failed"}`).join("; ") || "–",
+      ev.by, ev.reason || ""])));
   try {
     const shadow = await api(`/api/v1/endpoints/${enc(name)}/shadow`);
     out.push(h("h2", {}, "Shadow comparison"), h("pre", {}, JSON.stringify(shadow, null, 2)));
@@ -351,12 +435,12 @@ async function keys() {
 
 const pages = [
   [/^#\/models$/, models], [/^#\/models\/(.+)$/, model], [/^#\/endpoints$/, endpoints], [/^#\/endpoints\/(.+)$/, endpoint],
-  [/^#\/jobs$/, jobs], [/^#\/alerts$/, alerts], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
+  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
 ];
 
 function navigation() {
   const p = session.principal;
-  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/alerts", "Alerts"], ["#/audit", "Audit"]];
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/audit", "Audit"]];
   if (p && p.role === "admin") items.push(["#/keys", "Keys"]);
   const current = location.hash.split("/").slice(0, 2).join("/");
   $("#nav").replaceChildren(...(p ? [
