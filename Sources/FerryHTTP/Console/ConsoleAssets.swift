@@ -7,6 +7,7 @@ enum ConsoleAssets {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Ferry</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/app.css">
 <script type="module" src="/ui/app.js"></script>
 </head>
@@ -60,6 +61,8 @@ header button { background: transparent; color: var(--ink); border-color: var(--
 .swatch { display: inline-block; width: 1rem; height: .8rem; vertical-align: middle; border: 1px solid var(--ink); }
 .series-0 { fill: var(--blue); background: var(--blue); }
 .series-1 { fill: var(--orange); background: repeating-linear-gradient(45deg, var(--orange) 0 3px, #fff 3px 5px); stroke: #8a5d00; stroke-width: 1; }
+svg .series-1 { fill: url(#hatch); }
+svg.defs { position: absolute; }
 svg.split { width: 100%; max-width: 36rem; height: auto; display: block; }
 svg .bar-label { font-size: 12px; fill: #fff; paint-order: stroke; stroke: #000; stroke-width: 2px; }
 svg .axis { stroke: var(--muted); }
@@ -80,6 +83,7 @@ const $ = (selector, root = document) => root.querySelector(selector);
 const main = () => $("#main");
 const keyName = "ferry.key";
 let refresh = null;
+let generation = 0;
 
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -98,7 +102,7 @@ function h(tag, attributes = {}, ...children) {
 function svg(tag, attributes = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children.flat()) if (child) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children.flat(Infinity)) if (child) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
@@ -143,7 +147,7 @@ const fmt = {
   number(v, digits = 4) {
     if (v === null || v === undefined || Number.isNaN(v)) return "–";
     if (typeof v !== "number") return String(v);
-    return Number.isInteger(v) ? v.toLocaleString("en") : v.toPrecision(digits);
+    return Number.isInteger(v) ? v.toLocaleString("en") : String(Number(v.toPrecision(digits)));
   },
   time(v) { return v ? new Date(v).toLocaleString() : "–"; },
   percent(v) { return v === null || v === undefined ? "–" : `${(v * 100).toFixed(0)}%`; },
@@ -170,7 +174,7 @@ function splitBar(label, parts) {
   const total = parts.reduce((s, p) => s + p.weight, 0) || 1;
   const shapes = parts.map((p, i) => {
     const w = (p.weight / total) * width;
-    const rect = svg("rect", { x, y: 0, width: Math.max(w, 0), height, class: `series-${i % 2}` }, svg("title", {}, `${p.label}: ${fmt.percent(p.weight / total)}`));
+    const rect = svg("rect", { x, y: 0, width: Math.max(w, 0), height, class: `series-${p.series ?? i % 2}` }, svg("title", {}, `${p.label}: ${fmt.percent(p.weight / total)}`));
     const text = w > 70 ? svg("text", { x: x + 6, y: 19, class: "bar-label" }, `${p.label} ${fmt.percent(p.weight / total)}`) : null;
     x += w;
     return [rect, text];
@@ -202,6 +206,13 @@ function distributionChart(feature) {
 
 const legend = () => h("p", { class: "legend" }, h("span", { class: "swatch series-0" }), " reference / stable ",
   h("span", { class: "swatch series-1" }), " current / candidate");
+
+// An endpoint's variants as parts of its traffic bar: during a rollout the candidate is series 1 (orange, hatched) and
+// the rest series 0, as the legend says; otherwise the variants alternate.
+function variantParts(variants, rollout) {
+  const isCandidate = (v) => rollout && v.model === rollout.candidate.model && v.version === rollout.candidate.version;
+  return variants.map((v, i) => ({ label: `${v.model}:${v.version}`, weight: v.weight, series: rollout ? (isCandidate(v) ? 1 : 0) : i % 2 }));
+}
 
 // Pages
 
@@ -235,7 +246,7 @@ async function models() {
 async function model(name) {
   const [info, versions, history] = await Promise.all([
     api(`/api/v1/models/${enc(name)}`), api(`/api/v1/models/${enc(name)}/versions`), api(`/api/v1/models/${enc(name)}/alias-history`)]);
-  const latest = versions.items[0];
+  const latest = versions.items.reduce((a, v) => (a && a.version > v.version ? a : v), null);
   const out = [h("h1", {}, `Model ${name}`), h("p", {}, info.description || "")];
   out.push(table("Versions", ["Version", "Created", "By", "Description", "Aliases", "Lineage", "State"],
     versions.items.map((v) => [String(v.version), fmt.time(v.created_at), v.created_by, v.description || "", (v.aliases || []).join(", "),
@@ -245,7 +256,19 @@ async function model(name) {
   if (latest) {
     out.push(table(`Inputs of version ${latest.version}`, ["Feature", "Type", "Missing allowed", "Categories"],
       (latest.input_schema?.features || []).map((f) => [f.name, f.datatype, f.nullable ? "yes" : "no", (f.categories || []).join(", ")])));
-    out.push(h("p", {}, link(`/api/v1/models/${enc(name)}/versions/${latest.version}/card?format=html`, `Model card of version ${latest.version}`)));
+    // A link would open without the key (401): fetch the card with it and save it as a file.
+    const cardStatus = h("span", { "aria-live": "polite" });
+    out.push(h("p", {}, h("button", { type: "button", onclick: async () => {
+      cardStatus.replaceChildren();
+      try {
+        const response = await fetch(`/api/v1/models/${enc(name)}/versions/${latest.version}/card?format=html`,
+          { headers: { Authorization: `Bearer ${session.key}` }, credentials: "omit", cache: "no-store" });
+        if (!response.ok) throw new APIError(response.status, `HTTP ${response.status}`);
+        const save = h("a", { href: URL.createObjectURL(await response.blob()), download: `${name}-${latest.version}-model-card.html` });
+        save.click();
+        setTimeout(() => URL.revokeObjectURL(save.href), 1000);
+      } catch (error) { cardStatus.replaceChildren(notice(error.message, "error")); }
+    } }, `Download the model card of version ${latest.version}`), " ", cardStatus));
   }
   out.push(h("h2", {}, "Serving"));
   try {
@@ -255,7 +278,7 @@ async function model(name) {
       versionsServed.map((v) => [String(v.version), fmt.number(v.requests), fmt.number(v.errors), rates[v.version] === undefined ? "–" : fmt.number(rates[v.version], 3),
         fmt.number(quantile(v.buckets, 0.5) * 1000, 3), fmt.number(quantile(v.buckets, 0.99) * 1000, 3), v.loaded ? "yes" : "no",
         v.memory ? `${(v.memory / 1048576).toFixed(1)} MiB` : "–"])));
-    refresh = setTimeout(render, 5000);
+    out.poll = 5000;
   } catch (error) {
     out.push(notice(error.message));
   }
@@ -355,9 +378,10 @@ async function features() {
 
 async function endpoints() {
   const list = await api("/api/v1/endpoints");
+  const details = await Promise.all(list.items.map((e) => api(`/api/v1/endpoints/${enc(e.name)}`)));
   return [h("h1", {}, "Endpoints"), legend(), table("Endpoints and their traffic", ["Endpoint", "Traffic", "Shadows", "Updated"],
-    list.items.map((e) => [link(`#/endpoints/${enc(e.name)}`, e.name),
-      splitBar(`traffic of ${e.name}`, e.variants.map((v) => ({ label: `${v.model}:${v.version}`, weight: v.weight }))),
+    list.items.map((e, i) => [link(`#/endpoints/${enc(e.name)}`, e.name),
+      splitBar(`traffic of ${e.name}`, variantParts(e.variants, details[i].rollout?.rollout)),
       (e.shadows || []).map((s) => `${s.model}:${s.version} (${fmt.percent(s.share)})`).join(", "), fmt.time(e.updated_at)]))];
 }
 
@@ -365,7 +389,7 @@ async function endpoint(name) {
   const [detail, events] = await Promise.all([api(`/api/v1/endpoints/${enc(name)}`), api(`/api/v1/endpoints/${enc(name)}/rollout/events`)]);
   const e = detail.endpoint, r = detail.rollout;
   const out = [h("h1", {}, `Endpoint ${name}`), legend(),
-    h("h2", {}, "Live traffic"), splitBar(`traffic of ${name}`, e.variants.map((v) => ({ label: `${v.model}:${v.version}`, weight: v.weight })))];
+    h("h2", {}, "Live traffic"), splitBar(`traffic of ${name}`, variantParts(e.variants, r?.rollout))];
   if (r) {
     const plan = r.rollout.plan || {};
     out.push(h("h2", {}, "Rollout"), h("p", { id: "rollout-state" },
@@ -388,7 +412,7 @@ async function endpoint(name) {
         running ? h("button", { onclick: act("promote") }, "Promote") : null,
         running ? h("button", { class: "danger", onclick: act("rollback") }, "Roll back") : null), status);
     }
-    if (["running", "paused"].includes(r.rollout.status)) refresh = setTimeout(render, 2000);
+    if (["running", "paused"].includes(r.rollout.status)) out.poll = 2000;
   } else {
     out.push(notice("No rollout on this endpoint."));
   }
@@ -399,28 +423,30 @@ async function endpoint(name) {
       ev.by, ev.reason || ""])));
   try {
     const shadow = await api(`/api/v1/endpoints/${enc(name)}/shadow`);
-    out.push(h("h2", {}, "Shadow comparison"), h("pre", {}, JSON.stringify(shadow, null, 2)));
+    if ((shadow.items || []).length) out.push(h("h2", {}, "Shadow comparison"), h("pre", {}, JSON.stringify(shadow, null, 2)));
   } catch { /* no shadows */ }
   return out;
 }
 
 async function jobs() {
   const list = await api("/api/v1/jobs");
-  if (list.items.some((j) => ["queued", "running"].includes(j.state))) refresh = setTimeout(render, 2000);
-  return [h("h1", {}, "Batch jobs"), table("Jobs, newest first", ["Job", "Model", "State", "Progress", "Rows", "Failed", "Rows/s", "Reason"],
+  const page = [h("h1", {}, "Batch jobs"), table("Jobs, newest first", ["Job", "Model", "State", "Progress", "Rows", "Failed", "Rows/s", "Reason"],
     list.items.map((j) => [j.id, `${j.model}:${j.version}`, j.state,
       h("progress", { max: "1", value: String(j.progress.fraction ?? 0), "aria-label": `${j.id} progress` }, fmt.percent(j.progress.fraction)),
       fmt.number(j.progress.rows_done), fmt.number(j.progress.rows_failed), fmt.number(j.progress.rows_per_second, 3), j.reason || ""]))];
+  if (list.items.some((j) => ["queued", "running"].includes(j.state))) page.poll = 2000;
+  return page;
 }
 
 async function alerts() {
   const events = await api("/api/v1/alerts/events");
   return [h("h1", {}, "Alerts"), table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
-    events.items.map((e) => [fmt.time(e.at), e.model, e.rule || e.alert, `${e.from} → ${e.to}`, fmt.number(e.value)]))];
+    events.items.slice().reverse().map((e) => [fmt.time(e.at), e.model, e.rule || e.alert, `${e.from} → ${e.to}`, fmt.number(e.value)]))];
 }
 
 async function audit() {
-  const [verify, entries] = await Promise.all([api("/api/v1/audit/verify"), api("/api/v1/audit?limit=100")]);
+  const verify = await api("/api/v1/audit/verify");
+  const entries = await api(`/api/v1/audit?after=${Math.max(0, verify.entries - 100)}&limit=100`);
   return [h("h1", {}, "Audit trail"),
     notice(verify.intact ? `The hash chain of ${verify.entries} entries is intact.` : `The chain is broken: ${verify.problems.join("; ")}`, verify.intact ? "ok" : "error"),
     table("Entries", ["#", "When", "Actor", "Action", "Target"],
@@ -440,8 +466,8 @@ const pages = [
 
 function navigation() {
   const p = session.principal;
-  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/audit", "Audit"]];
-  if (p && p.role === "admin") items.push(["#/keys", "Keys"]);
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"]];
+  if (p && p.role === "admin") items.push(["#/audit", "Audit"], ["#/keys", "Keys"]);
   const current = location.hash.split("/").slice(0, 2).join("/");
   $("#nav").replaceChildren(...(p ? [
     h("ul", {}, items.map(([href, text]) => h("li", {}, h("a", { href, "aria-current": current === href ? "page" : false }, text)))),
@@ -451,6 +477,7 @@ function navigation() {
 }
 
 async function render() {
+  const mine = ++generation;
   clearTimeout(refresh);
   refresh = null;
   if (!session.key && location.hash !== "#/signin") { location.hash = "#/signin"; return; }
@@ -467,12 +494,27 @@ async function render() {
   } catch (error) {
     content = [h("h1", {}, "Something went wrong"), notice(error.status === 403 ? `This key may not see this: ${error.message}` : error.message, "error")];
   }
+  if (mine !== generation) return; // a newer render started while this one waited: its page wins
+  // Keep keyboard focus on the same control across a re-render (a refresh, an action), else on <main>.
+  const before = document.activeElement;
+  const focusKey = before && before !== main() && main().contains(before) ? `${before.tagName}|${before.id}|${before.textContent}` : null;
   main().replaceChildren(...content);
+  if (focusKey) {
+    const same = [...main().querySelectorAll("a, button, input, select, textarea")].find((el) => `${el.tagName}|${el.id}|${el.textContent}` === focusKey);
+    (same || main()).focus({ preventScroll: true });
+  }
+  if (content.poll) refresh = setTimeout(render, content.poll);
   main().setAttribute("data-page", hash.split("/")[1] || "");
   document.title = `${$("h1", main())?.textContent || "Ferry"} · Ferry`;
 }
 
 window.addEventListener("hashchange", () => { render(); $("#main").focus(); });
+// "Skip to content" moves focus without touching location.hash, which holds the route.
+$(".skip").addEventListener("click", (event) => { event.preventDefault(); main().focus(); });
+// The hatching of series 1 (current, candidate) in every chart: a CSS background does not paint SVG shapes.
+document.body.append(svg("svg", { class: "defs", width: 0, height: 0, "aria-hidden": "true", focusable: "false" },
+  svg("defs", {}, svg("pattern", { id: "hatch", patternUnits: "userSpaceOnUse", width: 6, height: 6, patternTransform: "rotate(45)" },
+    svg("rect", { width: 6, height: 6, fill: "#e69f00" }), svg("rect", { width: 2, height: 6, fill: "#fff" })))));
 render();
 """#
 }
