@@ -15,8 +15,7 @@ Reads the API key from FERRY_API_KEY. Steps, all on one clock (time.monotonic):
  6. downloads GET /api/v1/jobs/{id}/results with `curl -sS --fail -o OUT_CSV`.
 
 Prints one JSON object: `seconds` (submission to download done: the end-to-end figure), `submit_seconds`,
-`queued_seconds` (submission until a poll first saw the job running; the server picks up queued jobs once a
-second), `run_seconds_observed` (first poll that saw it running until the poll that saw it end),
+`queued_seconds` (submission until a poll first saw the job running), `run_seconds_observed` (first poll that saw it running until the poll that saw it end),
 `job_seconds` (the job's own finished_at - started_at: whole seconds, as Ferry's timestamps have no fraction),
 `download_seconds`, the final progress, the server's RSS (before, peak = VmHWM, sampled max, after) and CPU
 time (utime+stime of every thread, delta over steps 3-6).

@@ -70,14 +70,15 @@ def main():
     L.append(f"## Batch scoring: {rows:,} rows, model `fraud` (XGBoost, 12 features), one CSV file")
     L.append("")
     L.append(f"Input `{meta['input_rel']}`: {meta['input_bytes'] / 1e6:,.1f} MB. Machine: {meta['cpus']} cores, "
-             f"{meta['cpu_model']}. Ferry {meta['ferry_version']} ({meta['ferry_bin']}); "
+             f"{meta['cpu_model']}. Ferry {meta['ferry_version']} ({meta['ferry_bin']}, sha256 {meta.get('ferry_sha256_16', '?')}…, "
+             f"built {meta.get('ferry_mtime', '?')}); "
              f"{', '.join(f'{k} {v}' for k, v in meta['versions'].items())}. Git {meta['git_rev']}. "
              f"Best of {meta['repeats']} per tool. CPUs {meta.get('cpu_busy_pct_before_start', '?')}% busy just before the "
              f"run; load average (1/5/15 min) {meta.get('load_average_at_start', '?')} at the start, "
              f"{meta.get('load_average_at_end', '?')} at the end.")
     L.append("")
-    L.append("| tool | seconds end to end | rows/s | ratio vs Ferry (tool s / Ferry s) | CPU s | peak RSS MB |")
-    L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| tool | seconds end to end | rows/s | ratio vs Ferry (tool s / Ferry s) | CPU s | peak RSS MB | other CPU s |")
+    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for tool in order:
         t = results["tools"][tool]
         ratio = t["seconds"] / fs if fs else float("nan")
@@ -89,10 +90,14 @@ def main():
                  "pandas": f"pandas + xgboost (read_csv engine `{t.get('engine')}`)",
                  "polars": "polars + xgboost"}.get(tool, tool)
         L.append(f"| {label} | {t['seconds']:.2f} | {t['rows_per_second']:,.0f} | {ratio:.2f}x | {cpu:.1f} | "
-                 f"{mb(rss)} |")
+                 f"{mb(rss)} | {t.get('other_cpu_seconds', float('nan')):.1f} |")
     L.append("")
+    L.append("- CPU s: the tool's own CPU time (Ferry: the server's, submit to download). Other CPU s: what the rest "
+             "of the machine used meanwhile (/proc/stat; it includes the kernel writing the output back and, for Ferry, "
+             "the polling client and curl). A few seconds more than that means something else was running and the "
+             "row is not to be trusted.")
     L.append(f"- Ferry: submit {ferry['submit_seconds']:.3f} s, wait until a poll saw the job running "
-             f"{ferry['queued_seconds']:.2f} s (the server picks up queued jobs once a second), running "
+             f"{ferry['queued_seconds']:.2f} s, running "
              f"{ferry['run_seconds_observed']:.2f} s (polls every {ferry['poll_interval_s']} s), download "
              f"{ferry['download_seconds']:.2f} s ({ferry['output_bytes'] / 1e6:,.1f} MB). "
              f"**Job-only time (started_at → finished_at): {ferry['job_seconds']:.0f} s** (whole seconds: Ferry's "

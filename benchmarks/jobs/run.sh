@@ -75,6 +75,9 @@ fi
 case "$FERRY_BIN" in */debug/*) log "WARNING: $FERRY_BIN looks like a debug build; its numbers say little about a release";; esac
 FERRY_BIN="$(cd "$(dirname "$FERRY_BIN")" && pwd)/$(basename "$FERRY_BIN")"
 FERRY_VERSION="$("$FERRY_BIN" --version 2>/dev/null | head -n1 || true)"
+# Which build was measured: the binary's sha256 and mtime go into the results (a rebuilt binary changes both).
+FERRY_SHA256="$(sha256sum "$FERRY_BIN" | cut -c1-16)"
+FERRY_MTIME="$(date -u -r "$FERRY_BIN" +%Y-%m-%dT%H:%M:%SZ)"
 
 # ---------------------------------------------------------------- venv, input
 setup_venv "$VENV" "$HERE/requirements.txt" bin/python
@@ -166,29 +169,49 @@ cpu_busy_pct() {
   printf '%s\n%s\n' "$a" "$b" | awk '{ idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i
     if (NR == 1) { i0 = idle; t0 = total } else { printf "%.0f\n", 100 * (1 - (idle - i0) / (total - t0)) } }'
 }
+sync # the kernel writing back a just-generated input would count as busy
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 BUSY_AT_START="$(cpu_busy_pct)"
 if ((BUSY_AT_START > 10)); then
   log "WARNING: the CPUs were ${BUSY_AT_START}% busy over 2 s before the run (load average $LOAD_AT_START): other work is running and the numbers will be noisy"
 fi
 
+# CPU time (s) the whole machine spent busy (user, nice, system, irq, softirq, steal; not idle or iowait).
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" 'NR == 1 { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+# add_machine_cpu result.json before after: records machine_cpu_seconds, and other_cpu_seconds = what the rest of the
+# machine used during the run (the tool's own CPU subtracted; for Ferry that leaves the polling client and curl).
+add_machine_cpu() {
+  "$PY" - "$1" "$2" "$3" <<'EOF'
+import json, sys
+path, before, after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+r = json.load(open(path))
+r["machine_cpu_seconds"] = round(after - before, 2)
+own = r.get("server_cpu_seconds", r.get("cpu_seconds")) or 0.0
+r["other_cpu_seconds"] = round(max(0.0, after - before - own), 2)
+json.dump(r, open(path, "w"))
+EOF
+}
+
 warm_input() { cat "$INPUT" >/dev/null; sync; } # same page-cache state for every tool; earlier outputs flushed
 now() { date +%s.%N; }
 
 run_ferry() { # out.json out.csv [wrk args...]
-  local json=$1 csv=$2; shift 2
+  local json=$1 csv=$2 c0; shift 2
   rm -f "$csv"
+  c0="$(machine_cpu)"
   "$PY" "$HERE/ferry_job.py" --url "$URL" --pid "$FERRY_PID" --input "$INPUT" --out "$csv" --model "$MODEL_NAME" \
     --key id --poll "$POLL" --timeout "$JOB_TIMEOUT" "$@" >"$json" || {
       alive || fail_server "the server died during the job"
       fail_server "the batch job failed (see above)"
     }
   alive || fail_server "the server died during the job"
+  add_machine_cpu "$json" "$c0" "$(machine_cpu)"
 }
 
 run_peer() { # tool out.json out.csv
-  local tool=$1 json=$2 csv=$3 t0 t1
+  local tool=$1 json=$2 csv=$3 t0 t1 c0
   rm -f "$csv"
+  c0="$(machine_cpu)"
   t0="$(now)"
   PANDAS_ENGINE="$PANDAS_ENGINE" "$PY" "$HERE/peer.py" "$tool" "$MODEL_JSON" "$EXPECTED" "$INPUT" "$csv" >"$json.tmp" ||
     die "peer $tool failed"
@@ -200,6 +223,7 @@ r["process_seconds"] = round(float(sys.argv[4]) - float(sys.argv[3]), 3)
 json.dump(r, open(sys.argv[2], "w"))
 EOF
   rm -f "$json.tmp"
+  add_machine_cpu "$json" "$c0" "$(machine_cpu)"
 }
 
 summary() { # result.json -> one line
@@ -261,6 +285,7 @@ GIT_REV="$(git rev-parse --short HEAD 2>/dev/null)" || GIT_REV=unknown
 CPU_MODEL="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 ROWS="$ROWS" REPEATS="$REPEATS" PEERS="$PEERS" ONLINE="$ONLINE" INPUT="$INPUT" ROOT="$ROOT" INPUT_BYTES="$INPUT_BYTES" \
 CPU_MODEL="$CPU_MODEL" GIT_REV="$GIT_REV" FERRY_BIN="$FERRY_BIN" FERRY_VERSION="$FERRY_VERSION" FERRY_ARGS="${FERRY_ARGS:-}" \
+FERRY_SHA256="$FERRY_SHA256" FERRY_MTIME="$FERRY_MTIME" \
 PANDAS_ENGINE="$PANDAS_ENGINE" POLL="$POLL" TOLERANCE="$TOLERANCE" LOAD_AT_START="$LOAD_AT_START" BUSY_AT_START="$BUSY_AT_START" \
 LOAD_AT_END="$(cut -d' ' -f1-3 /proc/loadavg)" "$PY" - "$RUN/meta.json" <<'EOF'
 import importlib.metadata as m, json, os, sys
@@ -270,6 +295,7 @@ json.dump({
     "input": e["INPUT"], "input_rel": os.path.relpath(e["INPUT"], e["ROOT"]), "input_bytes": int(e["INPUT_BYTES"]),
     "cpus": os.cpu_count(), "cpu_model": e["CPU_MODEL"], "git_rev": e["GIT_REV"],
     "ferry_bin": e["FERRY_BIN"], "ferry_version": e["FERRY_VERSION"] or "unknown", "ferry_args": e["FERRY_ARGS"],
+    "ferry_sha256_16": e["FERRY_SHA256"], "ferry_mtime": e["FERRY_MTIME"],
     "pandas_engine": e["PANDAS_ENGINE"], "poll_s": float(e["POLL"]), "tolerance": float(e["TOLERANCE"]),
     "load_average_at_start": e["LOAD_AT_START"], "load_average_at_end": e["LOAD_AT_END"],
     "cpu_busy_pct_before_start": int(e["BUSY_AT_START"]),
