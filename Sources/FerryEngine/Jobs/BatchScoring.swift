@@ -230,23 +230,62 @@ public final class BatchScoring: Sendable {
             if job.bytesDone == 0 { job.bytesDone = first.end }
         }
         let layout = try BatchLayout(format: job.format, header: header, schema: served.version.inputSchema, keys: job.keyColumns, source: "the input")
-        while job.bytesDone < size {
-            guard when(), !finished.withLock({ $0 }) else { return false }
-            let (bytes, consumed) = try await source.lines(from: job.bytesDone, upTo: chunkBytes, size: size)
-            let parsed = Self.parse(bytes, layout: layout, firstRow: job.rowsDone + job.rowsFailed + 1)
-            if !parsed.rows.isEmpty {
-                let outputs = try served.predictor.predict(FeatureMatrix(rows: parsed.rows.count, columns: layout.features.count, values: parsed.values))
-                if job.outputColumns.isEmpty { job.outputColumns = BatchOutput.columns(keys: job.keyColumns, outputs: outputs, rows: parsed.rows.count) }
-                job.outputChunks.append(try await artifacts.put(BatchOutput.lines(parsed, keyCount: job.keyColumns.count, outputs: outputs)))
+        // A pipeline of two: while one chunk's results are formatted and stored, the next is read, parsed and
+        // scored. Chunks are recorded in order, each once its files are stored.
+        var pending: Task<Written, any Error>?
+        defer { pending?.cancel() }
+        var offset = job.bytesDone
+        var nextRow = job.rowsDone + job.rowsFailed + 1
+        while offset < size {
+            guard when(), !finished.withLock({ $0 }) else {
+                if let written = pending { pending = nil; _ = try await record(try await written.value, into: &job) }
+                return false
             }
-            if !parsed.errors.isEmpty { job.errorChunks.append(try await artifacts.put(BatchOutput.errors(parsed))) }
-            job.bytesDone += consumed
-            job.rowsDone += parsed.rows.count
-            job.rowsFailed += parsed.errors.count
-            guard try await store.updateBatchJob(job, expected: .running, audit: nil) else { return false }
-            await Task.yield()
+            let (bytes, consumed) = try await source.lines(from: offset, upTo: chunkBytes, size: size)
+            let parsed = Self.parse(bytes, layout: layout, firstRow: nextRow)
+            let outputs = parsed.rows.isEmpty
+                ? [] : try served.predictor.predict(FeatureMatrix(rows: parsed.rows.count, columns: layout.features.count, values: parsed.values))
+            offset += consumed
+            nextRow += parsed.count
+            if let written = pending {
+                pending = nil
+                guard try await record(try await written.value, into: &job) else { return false }
+            }
+            let (keys, artifacts) = (job.keyColumns, self.artifacts)
+            pending = Task {
+                Written(
+                    output: parsed.rows.isEmpty ? nil : try await artifacts.put(BatchOutput.lines(parsed, keyCount: keys.count, outputs: outputs)),
+                    errors: parsed.errors.isEmpty ? nil : try await artifacts.put(BatchOutput.errors(parsed)),
+                    columns: parsed.rows.isEmpty ? nil : BatchOutput.columns(keys: keys, outputs: outputs, rows: parsed.rows.count),
+                    consumed: consumed, rows: parsed.rows.count, failed: parsed.errors.count)
+            }
+        }
+        if let written = pending {
+            pending = nil
+            guard try await record(try await written.value, into: &job) else { return false }
         }
         return true
+    }
+
+    /// One chunk's stored files and what it consumed.
+    struct Written: Sendable {
+        var output: ArtifactRef?
+        var errors: ArtifactRef?
+        var columns: [String]?
+        var consumed: Int
+        var rows: Int
+        var failed: Int
+    }
+
+    /// Records a stored chunk as the job's checkpoint; false when the job is no longer running (cancelled).
+    private func record(_ written: Written, into job: inout BatchJob) async throws -> Bool {
+        if let output = written.output { job.outputChunks.append(output) }
+        if let errors = written.errors { job.errorChunks.append(errors) }
+        if job.outputColumns.isEmpty, let columns = written.columns { job.outputColumns = columns }
+        job.bytesDone += written.consumed
+        job.rowsDone += written.rows
+        job.rowsFailed += written.failed
+        return try await store.updateBatchJob(job, expected: .running, audit: nil)
     }
 
     /// Parses a chunk's lines, split between the cores at line ends.
