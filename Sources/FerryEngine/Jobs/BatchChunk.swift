@@ -306,6 +306,27 @@ enum BatchOutput {
         }
     }
 
+    /// Batches of outputs (each a list of tensors, batch dimension first) as one.
+    static func concatenate(_ batches: [[Tensor]]) -> [Tensor] {
+        let batches = batches.filter { !$0.isEmpty }
+        guard let first = batches.first else { return [] }
+        if batches.count == 1 { return first }
+        return first.indices.map { t in
+            let pieces = batches.map { $0[t] }
+            let rows = pieces.reduce(0) { $0 + ($1.shape.first ?? 0) }
+            func join<E>(_ values: (TensorData) -> [E]?) -> [E] { pieces.flatMap { values($0.data) ?? [] } }
+            let data: TensorData = switch first[t].data {
+            case .float32: .float32(join { if case .float32(let v) = $0 { v } else { nil } })
+            case .float64: .float64(join { if case .float64(let v) = $0 { v } else { nil } })
+            case .int64: .int64(join { if case .int64(let v) = $0 { v } else { nil } })
+            case .uint64: .uint64(join { if case .uint64(let v) = $0 { v } else { nil } })
+            case .bool: .bool(join { if case .bool(let v) = $0 { v } else { nil } })
+            case .bytes: .bytes(join { if case .bytes(let v) = $0 { v } else { nil } })
+            }
+            return Tensor(name: first[t].name, datatype: first[t].datatype, shape: [rows] + first[t].shape.dropFirst(), data: data)
+        }
+    }
+
     static func errors(_ parsed: BatchLayout.Parsed) -> Data {
         Data(parsed.errors.map { "\($0.row),\(ModelMonitor.csvField($0.message))\n" }.joined().utf8)
     }

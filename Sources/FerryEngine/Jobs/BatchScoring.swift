@@ -29,7 +29,7 @@ public final class BatchScoring: Sendable {
 
     public init(
         store: any BatchJobStore, models: ModelManager, endpoints: Endpoints, artifacts: any ArtifactStore, sender: (any WebhookSender)?,
-        retryDelays: [Duration], inputDirectories: [String], maxQueued: Int = 100, chunkBytes: Int = 4 << 20, logger: Logger,
+        retryDelays: [Duration], inputDirectories: [String], maxQueued: Int = 100, chunkBytes: Int = 2 << 20, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -242,9 +242,7 @@ public final class BatchScoring: Sendable {
                 return false
             }
             let (bytes, consumed) = try await source.lines(from: offset, upTo: chunkBytes, size: size)
-            let parsed = Self.parse(bytes, layout: layout, firstRow: nextRow)
-            let outputs = parsed.rows.isEmpty
-                ? [] : try served.predictor.predict(FeatureMatrix(rows: parsed.rows.count, columns: layout.features.count, values: parsed.values))
+            let (parsed, outputs) = try await Self.score(bytes, layout: layout, firstRow: nextRow, predictor: served.predictor)
             offset += consumed
             nextRow += parsed.count
             if let written = pending {
@@ -253,9 +251,16 @@ public final class BatchScoring: Sendable {
             }
             let (keys, artifacts) = (job.keyColumns, self.artifacts)
             pending = Task {
-                Written(
-                    output: parsed.rows.isEmpty ? nil : try await artifacts.put(BatchOutput.lines(parsed, keyCount: keys.count, outputs: outputs)),
-                    errors: parsed.errors.isEmpty ? nil : try await artifacts.put(BatchOutput.errors(parsed)),
+                // Formatting is the job's work too: on an idle-priority thread, off the pool requests run on.
+                let (lines, errors) = await IdleThreads.run(parts: 1) { _ in
+                    (parsed.rows.isEmpty ? nil : BatchOutput.lines(parsed, keyCount: keys.count, outputs: outputs),
+                     parsed.errors.isEmpty ? nil : BatchOutput.errors(parsed))
+                }[0]
+                var stored: (output: ArtifactRef?, errors: ArtifactRef?) = (nil, nil)
+                if let lines { stored.output = try await artifacts.put(lines) }
+                if let errors { stored.errors = try await artifacts.put(errors) }
+                return Written(
+                    output: stored.output, errors: stored.errors,
                     columns: parsed.rows.isEmpty ? nil : BatchOutput.columns(keys: keys, outputs: outputs, rows: parsed.rows.count),
                     consumed: consumed, rows: parsed.rows.count, failed: parsed.errors.count)
             }
@@ -288,8 +293,10 @@ public final class BatchScoring: Sendable {
         return try await store.updateBatchJob(job, expected: .running, audit: nil)
     }
 
-    /// Parses a chunk's lines, split between the cores at line ends.
-    static func parse(_ bytes: [UInt8], layout: BatchLayout, firstRow: Int) -> BatchLayout.Parsed {
+    /// Parses and scores a chunk on every core at idle priority: the chunk is cut at line ends into one part per
+    /// core, and each part is parsed and predicted (in batches small enough to stay on its thread) by a thread
+    /// that runs only when no request needs the CPU, so online traffic goes first.
+    static func score(_ bytes: [UInt8], layout: BatchLayout, firstRow: Int, predictor: any Predictor) async throws -> (BatchLayout.Parsed, [Tensor]) {
         let parts = bytes.count >= 1 << 20 ? ProcessInfo.processInfo.activeProcessorCount : 1
         var cuts = [0]
         for p in 1..<max(parts, 1) {
@@ -299,26 +306,34 @@ public final class BatchScoring: Sendable {
         }
         cuts.append(bytes.count)
         let bounds = cuts
-        let pieces = Mutex([BatchLayout.Parsed?](repeating: nil, count: parts))
-        bytes.withUnsafeBufferPointer { all in
-            let shared = SharedBytes(base: all)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                let parsed = layout.parse(UnsafeBufferPointer(rebasing: shared.base[bounds[p]..<bounds[p + 1]]), firstRow: 0)
-                pieces.withLock { $0[p] = parsed }
+        let width = layout.features.count
+        let pieces = await IdleThreads.run(parts: parts) { p -> Result<(BatchLayout.Parsed, [Tensor]), any Error> in
+            let parsed = bytes.withUnsafeBufferPointer { layout.parse(UnsafeBufferPointer(rebasing: $0[bounds[p]..<bounds[p + 1]]), firstRow: 0) }
+            return Result {
+                var outputs: [[Tensor]] = []
+                var row = 0
+                while row < parsed.rows.count {
+                    let n = min(TreeParallelismLimit.rows, parsed.rows.count - row)
+                    outputs.append(try predictor.predict(FeatureMatrix(rows: n, columns: width, values: Array(parsed.values[(row * width)..<((row + n) * width)]))))
+                    row += n
+                }
+                return (parsed, BatchOutput.concatenate(outputs))
             }
         }
         var merged = BatchLayout.Parsed()
+        var outputs: [[Tensor]] = []
         var row = firstRow
-        for piece in pieces.withLock({ $0 }) {
-            guard let piece else { continue }
-            merged.values += piece.values
-            merged.rows += piece.rows.map { $0 + row }
-            merged.keys += piece.keys
-            merged.errors += piece.errors.map { ($0.row + row, $0.message) }
-            merged.count += piece.count
-            row += piece.count
+        for piece in pieces {
+            let (part, scored) = try piece.get()
+            merged.values += part.values
+            merged.rows += part.rows.map { $0 + row }
+            merged.keys += part.keys
+            merged.errors += part.errors.map { ($0.row + row, $0.message) }
+            merged.count += part.count
+            row += part.count
+            outputs.append(scored)
         }
-        return merged
+        return (merged, BatchOutput.concatenate(outputs))
     }
 
     /// The webhook named at submission, told how the job ended (signed like alert webhooks, retried).
@@ -363,8 +378,45 @@ public final class BatchScoring: Sendable {
     }
 }
 
-struct SharedBytes: @unchecked Sendable {
-    let base: UnsafeBufferPointer<UInt8>
+/// Rows per predict call from a batch job's thread: below the tree engines' threshold for splitting a batch
+/// between cores, so each call stays on the (idle-priority) thread that makes it.
+enum TreeParallelismLimit {
+    static let rows = 1024
+}
+
+/// Threads that run only when nothing else wants the CPU (Linux's SCHED_IDLE policy), for a batch job's work.
+enum IdleThreads {
+    /// Runs `body` for each part on its own new idle-priority thread; returns every part's result, in order.
+    static func run<T: Sendable>(parts: Int, _ body: @escaping @Sendable (Int) -> T) async -> [T] {
+        let results = Results<T>(count: parts)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for p in 0..<parts {
+                let thread = Thread {
+                    #if os(Linux)
+                    var parameters = sched_param()
+                    _ = pthread_setschedparam(pthread_self(), 5 /* SCHED_IDLE */, &parameters)
+                    #endif
+                    if results.set(p, body(p)) { done.resume() }
+                }
+                thread.start()
+            }
+        }
+        return results.all()
+    }
+
+    final class Results<T: Sendable>: Sendable {
+        private let state: Mutex<(values: [T?], left: Int)>
+        init(count: Int) { state = Mutex((Array(repeating: nil, count: count), count)) }
+        /// Stores a part's result; true for the last one.
+        func set(_ index: Int, _ value: T) -> Bool {
+            state.withLock { s in
+                s.values[index] = value
+                s.left -= 1
+                return s.left == 0
+            }
+        }
+        func all() -> [T] { state.withLock { $0.values.map { $0! } } }
+    }
 }
 
 /// A job's input: an uploaded artifact (read once, kept in memory) or a file read a chunk at a time, opened anew
