@@ -26,6 +26,8 @@ public final class Endpoints: Sendable {
     }
 
     private let store: any EndpointStore & ObservationStore
+    /// Where protected endpoints are recorded: they change only through `Approvals`.
+    private let protections: (any ApprovalStore)?
     var observations: any ObservationStore { store }
     /// Names this replica's figures in the store.
     private let replica: String
@@ -45,9 +47,10 @@ public final class Endpoints: Sendable {
 
     public init(
         store: any EndpointStore & ObservationStore, models: ModelManager, monitor: ModelMonitor?, logger: Logger,
-        replica: String = "local", now: @escaping @Sendable () -> Date = { Date() }
+        replica: String = "local", protections: (any ApprovalStore)? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.protections = protections
         self.replica = replica
         self.models = models
         self.monitor = monitor
@@ -161,9 +164,11 @@ public final class Endpoints: Sendable {
 
     // MARK: Endpoint changes
 
-    /// Creates or replaces an endpoint after loading and warming every version it names.
+    /// Creates or replaces an endpoint after loading and warming every version it names. A protected endpoint
+    /// changes only `approved` (through `Approvals`), here and in `delete` and `startRollout`.
     @discardableResult
-    public func put(_ spec: Endpoint, by actor: String) async throws -> Endpoint {
+    public func put(_ spec: Endpoint, by actor: String, approved: Bool = false) async throws -> Endpoint {
+        try await Approvals.refuseIfProtected(protections, .endpoint(spec.name), approved: approved)
         var endpoint = spec
         endpoint.createdBy = actor
         endpoint.updatedAt = now()
@@ -185,7 +190,8 @@ public final class Endpoints: Sendable {
         return endpoint
     }
 
-    public func delete(name: String, by actor: String) async throws {
+    public func delete(name: String, by actor: String, approved: Bool = false) async throws {
+        try await Approvals.refuseIfProtected(protections, .endpoint(name), approved: approved)
         if let rollout = rollout(endpoint: name), !rollout.status.isFinished {
             throw FerryError(.failedPrecondition, "endpoint '\(name)' has a \(rollout.status.rawValue) rollout; promote or roll it back first")
         }
@@ -233,17 +239,20 @@ public final class Endpoints: Sendable {
     @discardableResult
     public func startRollout(
         endpoint name: String, to candidate: VersionRef, strategy: String?, steps: [Double]?, bakeSeconds: Double?,
-        gates: RolloutGates?, by actor: String
+        gates: RolloutGates?, by actor: String, approved: Bool = false
     ) async throws -> Rollout {
         let plan = try RolloutPlan.make(strategy: strategy, steps: steps, bakeSeconds: bakeSeconds, gates: gates)
-        return try await startRollout(endpoint: name, to: candidate, plan: plan, by: actor)
+        return try await startRollout(endpoint: name, to: candidate, plan: plan, by: actor, approved: approved)
     }
 
     /// Starts moving `endpoint` from its current version to `candidate` along `plan`. The candidate is loaded and
     /// warmed first; the stable version is the endpoint's heaviest variant.
     @discardableResult
-    public func startRollout(endpoint name: String, to candidate: VersionRef, plan: RolloutPlan, by actor: String) async throws -> Rollout {
+    public func startRollout(
+        endpoint name: String, to candidate: VersionRef, plan: RolloutPlan, by actor: String, approved: Bool = false
+    ) async throws -> Rollout {
         try plan.validate()
+        try await Approvals.refuseIfProtected(protections, .endpoint(name), approved: approved)
         guard var endpoint = self.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
         if let existing = rollout(endpoint: name), !existing.status.isFinished {
             throw FerryError(.failedPrecondition, "endpoint '\(name)' already has a \(existing.status.rawValue) rollout to \(existing.candidate); promote or roll it back first")

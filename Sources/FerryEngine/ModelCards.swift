@@ -156,8 +156,39 @@ public struct ModelCards: Sendable {
             }))
         }
 
+        blocks += try await approvals(version, format)
         blocks += await production(version)
         return CardDocument(title: "\(name) version \(number)", blocks: blocks)
+    }
+
+    /// The model's protected aliases, and the approval requests that would move one to or from this version or roll
+    /// it out on an endpoint, with who asked and who decided.
+    func approvals(_ version: ModelVersion, _ format: ISO8601DateFormatter) async throws -> [CardDocument.Block] {
+        guard let store = registry.protections else { return [] }
+        let protected = try await store.protections().compactMap { p -> String? in
+            if case .alias(let model, let alias) = p.target, model == version.model { return alias }
+            return nil
+        }
+        let about = try await store.approvalRequests(states: nil, target: nil, limit: 10_000).filter { r in
+            switch (r.target, r.change) {
+            case (.alias(let model, _), .setAlias(let to, let from)): model == version.model && (to == version.version || from == version.version)
+            case (.alias(let model, _), .removeAlias(let from)): model == version.model && from == version.version
+            case (.endpoint, .rollout(let candidate, _)): candidate == VersionRef(model: version.model, version: version.version)
+            default: false
+            }
+        }
+        var blocks: [CardDocument.Block] = [.heading("Approvals")]
+        blocks.append(.paragraph(protected.isEmpty
+            ? "No alias of this model is protected."
+            : "Protected aliases (moving one needs a second principal's approval): \(protected.joined(separator: ", "))."))
+        if !about.isEmpty {
+            let now = Date()
+            blocks.append(.table(header: ["requested", "target", "change", "by", "state", "decided by", "comment"], rows: about.reversed().map {
+                [format.string(from: $0.requestedAt), $0.target.key, $0.change.summary, $0.requestedBy, $0.state(at: now).rawValue,
+                 $0.decidedBy ?? "-", $0.comment]
+            }))
+        }
+        return blocks
     }
 
     /// Drift, performance and fairness on recent traffic, each saying why when it cannot be computed.

@@ -64,12 +64,16 @@ public final class Registry: Sendable {
     public let audit: AuditTrail?
     /// Checks the feature refs a registration declares; nil refuses them.
     let features: FeatureService?
+    /// Where protected aliases are recorded: they move only through `Approvals`.
+    let protections: (any ApprovalStore)?
 
     public init(
         store: any MetadataStore, artifacts: any ArtifactStore, runtimes: RuntimeCatalog, models: ModelManager,
-        audit: AuditTrail? = nil, features: FeatureService? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        audit: AuditTrail? = nil, features: FeatureService? = nil, protections: (any ApprovalStore)? = nil, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.features = features
+        self.protections = protections
         self.store = store
         self.audit = audit
         self.artifacts = artifacts
@@ -126,6 +130,11 @@ public final class Registry: Sendable {
         try Model.validate(name: new.model, field: "model name")
         for alias in new.aliases { try Model.validate(name: alias, field: "alias") }
         if Set(new.aliases).count != new.aliases.count { throw FerryError.invalid("field 'aliases' names an alias twice") }
+        for alias in new.aliases where try await protections?.protection(target: .alias(model: new.model, alias: alias)) != nil {
+            throw FerryError(
+                .failedPrecondition,
+                "alias '\(alias)' of model '\(new.model)' is protected and cannot be set at registration; register without it, then ask for the move with `ferry alias set` (a second principal approves it)")
+        }
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
         let format = try new.format ?? runtimes.detectFormat(new.artifact)
         let runtime = try runtimes.runtime(for: format)
@@ -239,10 +248,12 @@ public final class Registry: Sendable {
     // MARK: Aliases
 
     /// Points an alias at a version. The version is loaded and warmed first, so serving switches without a gap;
-    /// a version that cannot load is refused and the alias stays where it was.
+    /// a version that cannot load is refused and the alias stays where it was. A protected alias moves only
+    /// `approved` (through `Approvals`).
     @discardableResult
-    public func setAlias(model: String, alias: String, version number: Int, by: String, reason: String = "") async throws -> AliasEvent {
+    public func setAlias(model: String, alias: String, version number: Int, by: String, reason: String = "", approved: Bool = false) async throws -> AliasEvent {
         try Model.validate(name: alias, field: "alias")
+        try await Approvals.refuseIfProtected(protections, .alias(model: model, alias: alias), approved: approved)
         let version = try await self.version(model: model, number: number)
         guard !version.archived else {
             throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived and cannot take the alias '\(alias)'")
@@ -258,8 +269,9 @@ public final class Registry: Sendable {
     }
 
     @discardableResult
-    public func removeAlias(model: String, alias: String, by: String, reason: String = "") async throws -> AliasEvent {
+    public func removeAlias(model: String, alias: String, by: String, reason: String = "", approved: Bool = false) async throws -> AliasEvent {
         _ = try await self.model(named: model)
+        try await Approvals.refuseIfProtected(protections, .alias(model: model, alias: alias), approved: approved)
         let event = try await store.setAlias(
             model: model, alias: alias, version: nil, by: by, at: now(), reason: reason, audit: Self.aliasAudit)
         if alias == Alias.production, let fallback = try await store.versions(model: model).last(where: { !$0.archived }) {

@@ -10,6 +10,8 @@ struct ControlPlaneRoutes {
     let registry: Registry
     /// Reads the prediction log; nil when it is off.
     let monitor: ModelMonitor?
+    /// Files approval requests for protected aliases; nil when the server has none.
+    let approvals: Approvals?
     let maxArtifactBytes: Int
 
     func add(to router: Router<Context>) {
@@ -83,15 +85,22 @@ struct ControlPlaneRoutes {
         }
         api.put("/models/{name}/aliases/{alias}") { request, context in
             let body = try await decode(API.SetAliasRequest.self, request, limit: 1 << 20)
-            let event = try await registry.setAlias(
-                model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
-                version: body.version, by: context.actor, reason: body.reason ?? "")
+            let (model, alias) = (try context.parameters.require("name"), try context.parameters.require("alias"))
+            if case .pending(let pending)? = try await approvals?.clearAlias(
+                model: model, alias: alias, version: body.version, by: context.principal ?? .anonymous, reason: body.reason ?? "") {
+                return try API.response(API.PendingApprovalBody(pending), status: .accepted)
+            }
+            let event = try await registry.setAlias(model: model, alias: alias, version: body.version, by: context.actor, reason: body.reason ?? "")
             return try API.response(API.AliasEventBody(event))
         }
         api.delete("/models/{name}/aliases/{alias}") { request, context in
-            let event = try await registry.removeAlias(
-                model: try context.parameters.require("name"), alias: try context.parameters.require("alias"),
-                by: context.actor)
+            let (model, alias) = (try context.parameters.require("name"), try context.parameters.require("alias"))
+            let reason = request.uri.queryParameters["reason"].map(String.init) ?? ""
+            if case .pending(let pending)? = try await approvals?.clearAlias(
+                model: model, alias: alias, version: nil, by: context.principal ?? .anonymous, reason: reason) {
+                return try API.response(API.PendingApprovalBody(pending), status: .accepted)
+            }
+            let event = try await registry.removeAlias(model: model, alias: alias, by: context.actor, reason: reason)
             return try API.response(API.AliasEventBody(event))
         }
         api.get("/models/{name}/predictions") { request, context in

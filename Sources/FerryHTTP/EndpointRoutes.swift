@@ -8,6 +8,8 @@ import Hummingbird
 struct EndpointRoutes {
     typealias Context = FerryRequestContext
     let endpoints: Endpoints?
+    /// Files approval requests for protected endpoints; nil when the server has none.
+    let approvals: Approvals?
 
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1/endpoints")
@@ -21,7 +23,9 @@ struct EndpointRoutes {
                 name: try context.parameters.require("name"), variants: body.variants, shadows: body.shadows ?? [],
                 stickyHeader: body.stickyHeader, timeoutMs: body.timeoutMs, fallback: body.fallback, cache: body.cache,
                 createdBy: context.actor, updatedAt: Date())
-            return try API.response(API.EndpointBody(try await require().put(spec, by: context.actor)))
+            let endpoints = try require()
+            if let pending = try await pending(spec.name, .putEndpoint(spec), context) { return pending }
+            return try API.response(API.EndpointBody(try await endpoints.put(spec, by: context.actor)))
         }
         api.get("/{name}") { _, context in
             let endpoints = try require()
@@ -30,7 +34,10 @@ struct EndpointRoutes {
             return try API.response(API.EndpointStatusBody(endpoint, rollout: status(endpoints, name)))
         }
         api.delete("/{name}") { _, context in
-            try await require().delete(name: try context.parameters.require("name"), by: context.actor)
+            let endpoints = try require()
+            let name = try context.parameters.require("name")
+            if let pending = try await pending(name, .deleteEndpoint, context) { return pending }
+            try await endpoints.delete(name: name, by: context.actor)
             return jsonResponse(Array(#"{"deleted":true}"#.utf8))
         }
         api.post("/{name}/rollout") { request, context in
@@ -39,9 +46,9 @@ struct EndpointRoutes {
             let body = try API.decode(API.RolloutRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
             guard let endpoint = endpoints.endpoint(named: name) else { throw FerryError.notFound("no endpoint named '\(name)'") }
             let candidate = VersionRef(model: body.model ?? endpoints.primary(of: endpoint).model, version: body.version)
-            try await endpoints.startRollout(
-                endpoint: name, to: candidate, strategy: body.strategy, steps: body.steps, bakeSeconds: body.bakeSeconds,
-                gates: body.gates, by: context.actor)
+            let plan = try RolloutPlan.make(strategy: body.strategy, steps: body.steps, bakeSeconds: body.bakeSeconds, gates: body.gates)
+            if let pending = try await pending(name, .rollout(candidate: candidate, plan: plan), context, reason: body.reason ?? "") { return pending }
+            try await endpoints.startRollout(endpoint: name, to: candidate, plan: plan, by: context.actor)
             return try API.response(status(endpoints, name), status: .created)
         }
         api.get("/{name}/rollout") { _, context in
@@ -71,6 +78,14 @@ struct EndpointRoutes {
         api.get("/{name}/shadow") { _, context in
             try API.response(API.List(items: try await require().shadowReports(endpoint: try context.parameters.require("name")).map(API.ShadowReportBody.init)))
         }
+    }
+
+    /// The 202 answer when the endpoint is protected and the change became an approval request.
+    private func pending(_ name: String, _ change: ApprovalRequest.Change, _ context: Context, reason: String = "") async throws -> Response? {
+        guard case .pending(let request)? = try await approvals?.clearEndpoint(name, change, by: context.principal ?? .anonymous, reason: reason) else {
+            return nil
+        }
+        return try API.response(API.PendingApprovalBody(request), status: .accepted)
     }
 
     private func status(_ endpoints: Endpoints, _ name: String) -> API.RolloutStatusBody? {
@@ -107,6 +122,8 @@ extension API {
         var steps: [Double]?
         var bakeSeconds: Double?
         var gates: RolloutGates?
-        enum CodingKeys: String, CodingKey { case model, version, strategy, steps, bakeSeconds = "bake_seconds", gates }
+        /// Why: kept on the approval request when the endpoint is protected.
+        var reason: String?
+        enum CodingKeys: String, CodingKey { case model, version, strategy, steps, reason, bakeSeconds = "bake_seconds", gates }
     }
 }

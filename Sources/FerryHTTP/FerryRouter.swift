@@ -54,25 +54,26 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
-    jobs: BatchScoring? = nil, limits: HTTPLimits = HTTPLimits()
+    jobs: BatchScoring? = nil, approvals: Approvals? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes + (tracking == nil ? [] : MLflowRoutes.routes)))
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
-    ControlPlaneRoutes(registry: registry, monitor: monitor, maxArtifactBytes: limits.maxArtifactBytes)
+    ControlPlaneRoutes(registry: registry, monitor: monitor, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)
-    EndpointRoutes(endpoints: dataPlane.endpoints).add(to: router)
+    EndpointRoutes(endpoints: dataPlane.endpoints, approvals: approvals).add(to: router)
+    if let approvals { ApprovalRoutes(approvals: approvals, authentication: access.authenticator != nil || access.jwt != nil).add(to: router) }
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
     if let jobs { JobRoutes(jobs: jobs, maxUploadBytes: limits.maxArtifactBytes).add(to: router) }
     ConsoleRoutes().add(to: router)
-    if let tracking { MLflowRoutes(tracking: tracking, registry: registry, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
+    if let tracking { MLflowRoutes(tracking: tracking, registry: registry, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }
     var openAPI = JSONWriter(capacity: 32 << 10)
     openAPI.value(OpenAPIDocument.document(version: dataPlane.serverVersion))
     let document = openAPI.bytes

@@ -12,6 +12,8 @@ struct MLflowRoutes {
     typealias Context = FerryRequestContext
     let tracking: TrackingService
     let registry: Registry
+    /// Files approval requests for protected aliases; nil when the server has none.
+    let approvals: Approvals?
     let maxArtifactBytes: Int
 
     static let prefix = "/api/2.0/mlflow"
@@ -335,6 +337,13 @@ struct MLflowRoutes {
 
     // MARK: Registry
 
+    /// MLflow's clients know no "accepted": a protected alias files an approval request and the call fails saying so.
+    private func clearAlias(_ model: String, _ alias: String, _ version: Int?, _ context: Context, reason: String) async throws {
+        guard case .pending(let request)? = try await approvals?.clearAlias(
+            model: model, alias: alias, version: version, by: context.principal ?? .anonymous, reason: reason) else { return }
+        throw FerryError(.failedPrecondition, API.PendingApprovalBody(request).message + "; a second principal approves it with `ferry approvals approve \(request.id)`")
+    }
+
     private func addRegistry(_ api: RouterGroup<Context>) {
         api.post("/registered-models/create") { request, context in
             let m = try await MLflowMessage.read(request)
@@ -396,12 +405,15 @@ struct MLflowRoutes {
             let m = try await MLflowMessage.read(request)
             let name = try m.required("name"), alias = try m.required("alias")
             guard let version = Int(try m.required("version")) else { throw FerryError.invalid("version must be a version number") }
+            try await clearAlias(name, alias, version, context, reason: "set through MLflow's API")
             _ = try await registry.setAlias(model: name, alias: alias, version: version, by: context.actor, reason: "set through MLflow's API")
             return MLflowJSON.empty
         }
         api.delete("/registered-models/alias") { request, context in
             let m = try await MLflowMessage.read(request)
-            _ = try await registry.removeAlias(model: try m.required("name"), alias: try m.required("alias"), by: context.actor, reason: "removed through MLflow's API")
+            let name = try m.required("name"), alias = try m.required("alias")
+            try await clearAlias(name, alias, nil, context, reason: "removed through MLflow's API")
+            _ = try await registry.removeAlias(model: name, alias: alias, by: context.actor, reason: "removed through MLflow's API")
             return MLflowJSON.empty
         }
         api.get("/registered-models/alias") { request, _ in
@@ -422,12 +434,14 @@ struct MLflowRoutes {
             switch stage.lowercased() {
             case "production", "staging":
                 let alias = MLflowJSON.stageAliases[stage.capitalized]!
+                try await clearAlias(version.model, alias, version.version, context, reason: reason)
                 _ = try await registry.setAlias(model: version.model, alias: alias, version: version.version, by: context.actor, reason: reason)
             case "archived":
                 _ = try await registry.archive(model: version.model, number: version.version, by: context.actor)
             case "none":
                 for alias in try await registry.aliases(model: version.model)
                 where alias.version == version.version && MLflowJSON.stageAliases.values.contains(alias.name) {
+                    try await clearAlias(version.model, alias.name, nil, context, reason: reason)
                     _ = try await registry.removeAlias(model: version.model, alias: alias.name, by: context.actor, reason: reason)
                 }
             default:

@@ -20,6 +20,8 @@ enum OpenAPIDocument {
         var otherResponseContentTypes: [String] = []
         var response: JSONValue
         var query: [(name: String, description: String)] = []
+        /// Another success the route may answer, e.g. 202 with an approval request when its target is protected.
+        var alternative: (status: Int, description: String, schema: JSONValue)? = nil
     }
 
     static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
@@ -37,6 +39,7 @@ enum OpenAPIDocument {
     static func list(_ item: String) -> JSONValue { object(["items": array(ref(item))], required: ["items"]) }
 
     static let routes: [Route] = {
+        let protected = (202, "The target is protected: the change waits in an approval request for a second principal", ref("PendingApproval"))
         var r: [Route] = [
             Route(method: "get", path: "/v2/health/live", summary: "Server liveness", tag: "inference", access: .open, response: ref("Live")),
             Route(method: "get", path: "/v2/health/ready", summary: "Server readiness (503 while starting or draining)", tag: "inference", access: .open, response: ref("Ready")),
@@ -63,8 +66,8 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/versions/{version}", summary: "Show a version", tag: "registry", access: .requires(.read), response: ref("Version")),
             Route(method: "post", path: "/api/v1/models/{name}/versions/{version}/archive", summary: "Archive a version", tag: "registry", access: .requires(.deploy), response: ref("Version")),
             Route(method: "get", path: "/api/v1/models/{name}/aliases", summary: "List a model's aliases", tag: "registry", access: .requires(.read), response: list("Alias")),
-            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", access: .requires(.deploy), request: ref("SetAliasRequest"), response: ref("AliasEvent")),
-            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", access: .requires(.deploy), response: ref("AliasEvent")),
+            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Point an alias at a version (loads and warms it first)", tag: "registry", access: .requires(.deploy), request: ref("SetAliasRequest"), response: ref("AliasEvent"), alternative: protected),
+            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}", summary: "Remove an alias", tag: "registry", access: .requires(.deploy), response: ref("AliasEvent"), alternative: protected),
             Route(method: "get", path: "/api/v1/models/{name}/predictions", summary: "Logged predictions of a model, newest first", tag: "monitoring", access: .requires(.read), response: list("Prediction"), query: [("version", "only this version"), ("since", "ISO 8601 time, inclusive"), ("until", "ISO 8601 time, exclusive"), ("limit", "at most this many (1-10000, default 100)")]),
             Route(method: "get", path: "/api/v1/predictions/{id}", summary: "One logged prediction by the id its response carried", tag: "monitoring", access: .requires(.read), response: ref("Prediction")),
             Route(method: "put", path: "/api/v1/models/{name}/versions/{version}/reference", summary: "Profile a version's training or validation sample (V1 instances as JSON, or CSV with a header) and keep it as the version's drift reference", tag: "monitoring", access: .requires(.deploy), request: ref("PredictRequest"), response: ref("ReferenceProfile")),
@@ -101,14 +104,24 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/drift", summary: "Drift of logged traffic per feature and output (PSI, KS, chi-squared, Jensen-Shannon, Wasserstein, missing rate) against the reference profile or a baseline window", tag: "monitoring", access: .requires(.read), response: ref("DriftReport"), query: [("version", "version number (default: the served version)"), ("last", "the last N logged requests (default 10000)"), ("since", "ISO 8601 start"), ("until", "ISO 8601 end"), ("baseline_last", "compare against the last N requests instead of the reference"), ("baseline_since", "baseline window start"), ("baseline_until", "baseline window end")]),
             Route(method: "get", path: "/api/v1/models/{name}/alias-history", summary: "Every alias move of a model, oldest first", tag: "registry", access: .requires(.read), response: list("AliasEvent"), query: [("alias", "only this alias")]),
             Route(method: "get", path: "/api/v1/endpoints", summary: "List endpoints (named traffic splits over model versions)", tag: "rollouts", access: .requires(.read, openToRestricted: true), response: list("Endpoint")),
-            Route(method: "put", path: "/api/v1/endpoints/{name}", summary: "Create or replace an endpoint; every version it names is loaded and warmed first. Clients then call it like a model (/v2/models/{name}/infer)", tag: "rollouts", access: .requires(.deploy), request: ref("EndpointRequest"), response: ref("Endpoint")),
+            Route(method: "put", path: "/api/v1/endpoints/{name}", summary: "Create or replace an endpoint; every version it names is loaded and warmed first. Clients then call it like a model (/v2/models/{name}/infer)", tag: "rollouts", access: .requires(.deploy), request: ref("EndpointRequest"), response: ref("Endpoint"), alternative: protected),
             Route(method: "get", path: "/api/v1/endpoints/{name}", summary: "An endpoint and its rollout, if any", tag: "rollouts", access: .requires(.read), response: object(["endpoint": ref("Endpoint"), "rollout": ref("RolloutStatus")], required: ["endpoint"])),
-            Route(method: "delete", path: "/api/v1/endpoints/{name}", summary: "Delete an endpoint (not while a rollout runs)", tag: "rollouts", access: .requires(.deploy), response: object(["deleted": boolean])),
-            Route(method: "post", path: "/api/v1/endpoints/{name}/rollout", summary: "Start a canary (steps with gates on error rate, p99 latency, output shift and accuracy; automatic rollback) or blue-green rollout to a version", tag: "rollouts", access: .requires(.deploy), request: ref("RolloutRequest"), status: 201, response: ref("RolloutStatus")),
+            Route(method: "delete", path: "/api/v1/endpoints/{name}", summary: "Delete an endpoint (not while a rollout runs)", tag: "rollouts", access: .requires(.deploy), response: object(["deleted": boolean]), alternative: protected),
+            Route(method: "post", path: "/api/v1/endpoints/{name}/rollout", summary: "Start a canary (steps with gates on error rate, p99 latency, output shift and accuracy; automatic rollback) or blue-green rollout to a version", tag: "rollouts", access: .requires(.deploy), request: ref("RolloutRequest"), status: 201, response: ref("RolloutStatus"), alternative: protected),
             Route(method: "get", path: "/api/v1/endpoints/{name}/rollout", summary: "A rollout's state, its latest gate verdicts and the figures behind them", tag: "rollouts", access: .requires(.read), response: ref("RolloutStatus")),
             Route(method: "post", path: "/api/v1/endpoints/{name}/rollout/{action}", summary: "pause, resume, promote or rollback a rollout by hand", tag: "rollouts", access: .requires(.deploy), response: ref("RolloutStatus")),
             Route(method: "get", path: "/api/v1/endpoints/{name}/rollout/events", summary: "Every step of the endpoint's rollouts with the numbers that justified it, oldest first", tag: "rollouts", access: .requires(.read), response: list("RolloutEvent"), query: [("limit", "the newest N (1-10000, default 100)")]),
             Route(method: "get", path: "/api/v1/endpoints/{name}/shadow", summary: "How each shadow version compares with the answering version on mirrored traffic", tag: "rollouts", access: .requires(.read), response: list("ShadowReport")),
+            Route(method: "get", path: "/api/v1/protections", summary: "Protected aliases and endpoints: changing one needs a second principal's approval", tag: "approvals", access: .requires(.read, openToRestricted: true), response: list("Protection")),
+            Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}/protection", summary: "Protect an alias: moving or removing it files an approval request that a second principal (deployer or above, not the requester) must approve", tag: "approvals", access: .requires(.admin), request: ref("ProtectionRequest"), response: ref("Protection")),
+            Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}/protection", summary: "Remove an alias's protection", tag: "approvals", access: .requires(.admin), response: object(["deleted": boolean])),
+            Route(method: "put", path: "/api/v1/endpoints/{name}/protection", summary: "Protect an endpoint: starting a rollout, replacing or deleting it files an approval request (pausing, resuming, promoting and rolling back a running rollout do not)", tag: "approvals", access: .requires(.admin), request: ref("ProtectionRequest"), response: ref("Protection")),
+            Route(method: "delete", path: "/api/v1/endpoints/{name}/protection", summary: "Remove an endpoint's protection", tag: "approvals", access: .requires(.admin), response: object(["deleted": boolean])),
+            Route(method: "get", path: "/api/v1/approvals", summary: "Approval requests, newest first (a pending one past its expiry reads as expired)", tag: "approvals", access: .requires(.read, openToRestricted: true), response: list("Approval"), query: [("state", "pending, approved, rejected, expired, cancelled or failed"), ("limit", "at most this many (1-1000, default 100)")]),
+            Route(method: "get", path: "/api/v1/approvals/{id}", summary: "One approval request", tag: "approvals", access: .requires(.read, openToRestricted: true), response: ref("Approval")),
+            Route(method: "post", path: "/api/v1/approvals/{id}/approve", summary: "Approve a pending request (not your own) and carry its change out; answers approved with what was done, or failed with why it could not be", tag: "approvals", access: .requires(.deploy, openToRestricted: true), request: ref("Decision"), response: ref("Approval")),
+            Route(method: "post", path: "/api/v1/approvals/{id}/reject", summary: "Reject a pending request (not your own)", tag: "approvals", access: .requires(.deploy, openToRestricted: true), request: ref("Decision"), response: ref("Approval")),
+            Route(method: "post", path: "/api/v1/approvals/{id}/cancel", summary: "Withdraw your own pending request (admins may withdraw any)", tag: "approvals", access: .requires(.deploy, openToRestricted: true), response: ref("Approval")),
             Route(method: "get", path: "/api/v1/whoami", summary: "The principal the request's credentials stand for", tag: "security", access: .requires(.read, openToRestricted: true), response: ref("Principal")),
             Route(method: "get", path: "/api/v1/keys", summary: "List API keys (never their secrets)", tag: "security", access: .requires(.admin), response: list("APIKey")),
             Route(method: "post", path: "/api/v1/keys", summary: "Create an API key; the answer holds its secret, which is shown only this once", tag: "security", access: .requires(.admin), request: ref("CreateKeyRequest"), status: 201, response: ref("CreatedKey")),
@@ -177,7 +190,36 @@ enum OpenAPIDocument {
                 "strategy": ["type": "string", "enum": ["canary", "blue-green"]],
                 "steps": ["type": "array", "items": number, "description": "candidate percent per step, ending at 100 (default 5, 25, 50, 100)"],
                 "bake_seconds": number, "gates": ref("RolloutGates"),
+                "reason": ["type": "string", "description": "kept on the approval request when the endpoint is protected"],
             ], required: ["version"]),
+            "ProtectionTarget": object([
+                "kind": ["type": "string", "enum": ["alias", "endpoint"]], "model": string, "alias": string, "endpoint": string,
+                "key": ["type": "string", "description": "model@alias or endpoint:name"],
+            ], required: ["kind", "key"]),
+            "ProtectionRequest": object([
+                "expires_after_seconds": ["type": "number", "description": "how long a request waits for a decision (60 to 2592000, default 86400)"],
+                "preapproved": ["type": "array", "items": ["type": "string", "enum": ["retrain"]], "description": "sources whose changes need no request: retrain (a retraining job's winner)"],
+            ]),
+            "Protection": object([
+                "target": ref("ProtectionTarget"), "expires_after_seconds": number, "preapproved": array(string), "created_by": string,
+                "created_at": ["type": "string", "format": "date-time"],
+            ], required: ["target", "expires_after_seconds", "preapproved", "created_by", "created_at"]),
+            "Approval": object([
+                "id": string, "target": ref("ProtectionTarget"),
+                "change": object([
+                    "kind": ["type": "string", "enum": ["set_alias", "remove_alias", "rollout", "put_endpoint", "delete_endpoint"]], "summary": string,
+                    "version": integer, "from": integer, "candidate": object(["model": string, "version": integer]),
+                    "plan": object(["steps": array(number), "bake_seconds": number, "gates": ref("RolloutGates")]),
+                    "variants": array(object(["model": string, "version": integer, "weight": number])),
+                ], required: ["kind", "summary"]),
+                "reason": string, "requested_by": string, "requested_at": ["type": "string", "format": "date-time"],
+                "expires_at": ["type": "string", "format": "date-time"],
+                "state": ["type": "string", "enum": ["pending", "approved", "rejected", "expired", "cancelled", "failed"]],
+                "decided_by": string, "decided_at": ["type": "string", "format": "date-time"], "comment": string,
+                "outcome": ["type": "string", "description": "what carrying the change out did, or why it could not"],
+            ], required: ["id", "target", "change", "reason", "requested_by", "requested_at", "expires_at", "state", "comment", "outcome"]),
+            "PendingApproval": object(["approval": ref("Approval"), "message": string], required: ["approval", "message"]),
+            "Decision": object(["comment": string]),
             "GateResult": object(["gate": string, "candidate": number, "limit": number, "passed": boolean], required: ["gate"]),
             "VariantStats": object(["requests": integer, "errors": integer, "p99_seconds": number, "accuracy": number, "labelled": integer, "outputs": integer, "parity_difference": number], required: ["requests", "errors", "labelled", "outputs"]),
             "RolloutObservation": object(["stable": ref("VariantStats"), "candidate": ref("VariantStats"), "output_psi": number], required: ["stable", "candidate"]),
@@ -416,6 +458,9 @@ enum OpenAPIDocument {
                     uniqueKeysWithValues: ([route.responseContentType] + route.otherResponseContentTypes).map { ($0, ["schema": route.response]) }))],
                 "default": ["description": "Error with a message naming the problem", "content": errorContent],
             ]
+            if let other = route.alternative {
+                responses[String(other.status)] = ["description": .string(other.description), "content": ["application/json": ["schema": other.schema]]]
+            }
             if route.path.hasSuffix("/infer") {
                 responses["400"] = ["description": "Malformed request or input that does not match the model's schema", "content": errorContent]
             }

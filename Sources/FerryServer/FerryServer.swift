@@ -14,7 +14,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore & BatchJobStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore & BatchJobStore & ApprovalStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
@@ -41,6 +41,8 @@ public struct FerryServer: Sendable {
     public let retrainer: Retrainer?
     /// Batch scoring jobs.
     public let jobs: BatchScoring
+    /// Protected aliases and endpoints, and the requests to change them.
+    public let approvals: Approvals
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -96,14 +98,15 @@ public struct FerryServer: Sendable {
         let audit = AuditTrail(store: store, logger: logger)
         let features = FeatureService(store: store, database: PostgresFeatureSource(logger: logger), logger: logger)
         let registry = Registry(
-            store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, logger: logger)
+            store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, protections: store, logger: logger)
         let tracking = TrackingService(store: store, artifacts: artifacts, registry: registry, logger: logger)
         let authenticator = Authenticator(store: store, logger: logger)
         let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
         if !configuration.authentication { try await authenticator.reload() }
         let predictionLogger = zip(predictionLog, configuration.predictionLog).map { PredictionLogger(log: $0, configuration: $1, logger: logger) }
         let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
-        let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID)
+        let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID, protections: store)
+        let approvals = Approvals(store: store, registry: registry, endpoints: endpoints, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
             predictionLog: predictionLogger, endpoints: endpoints, features: features)
@@ -116,7 +119,7 @@ public struct FerryServer: Sendable {
         let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
         let retrainer = monitor.map {
             Retrainer(
-                store: store, registry: registry, models: models, monitor: $0, endpoints: endpoints, artifacts: artifacts,
+                store: store, registry: registry, models: models, monitor: $0, endpoints: endpoints, approvals: approvals, artifacts: artifacts,
                 sender: HTTPWebhookSender(), retryDelays: configuration.webhookRetryDelays, workDirectory: data.appendingPathComponent("retrain"), trainers: configuration.trainers,
                 trackingURI: configuration.port == 0 ? nil : "\(scheme)://\(host):\(configuration.port)", logger: logger)
         }
@@ -149,7 +152,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -162,7 +165,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections

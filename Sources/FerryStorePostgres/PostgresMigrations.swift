@@ -349,5 +349,11 @@ enum PostgresMigrations {
             "CREATE TABLE batch_job (id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at BIGINT NOT NULL, spec TEXT NOT NULL)",
             "CREATE INDEX batch_job_state ON batch_job(state, created_at)",
         ]),
+        Migration(name: "0010-approvals", statements: [
+            "CREATE TABLE protection (target TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+            "CREATE TABLE approval_request (id TEXT PRIMARY KEY, target TEXT NOT NULL, state TEXT NOT NULL, requested_at BIGINT NOT NULL, spec TEXT NOT NULL)",
+            "CREATE INDEX approval_request_target ON approval_request(target, state)",
+            "CREATE INDEX approval_request_time ON approval_request(requested_at)",
+        ]),
     ]
 }

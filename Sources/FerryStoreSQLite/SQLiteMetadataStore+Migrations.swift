@@ -321,6 +321,23 @@ extension SQLiteMetadataStore {
                 CREATE INDEX batch_job_state ON batch_job(state, created_at);
                 """)
         }
+        migrator.registerMigration("v15-approvals") { db in
+            try db.execute(sql: """
+                CREATE TABLE protection (
+                    target TEXT PRIMARY KEY NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE TABLE approval_request (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    target TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE INDEX approval_request_target ON approval_request(target, state);
+                CREATE INDEX approval_request_time ON approval_request(requested_at);
+                """)
+        }
         return migrator
     }
 }

@@ -16,7 +16,7 @@ struct AliasCommand: AsyncParsableCommand {
         @Argument(help: "Model name.") var model: String
         @Argument(help: "Alias name.") var alias: String
         @Argument(help: "Version number.") var version: Int
-        @Option(help: "Why the alias moves (kept in the history).") var reason: String?
+        @Option(help: "Why the alias moves (kept in the history, and on the approval request when the alias is protected).") var reason: String?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -27,6 +27,7 @@ struct AliasCommand: AsyncParsableCommand {
                 json: try JSONSerialization.data(withJSONObject: body))
             if options.json { return Output.printJSON(data) }
             let e = try Output.object(data)
+            if ApprovalCommands.printPending(e) { return }
             print("\(model)@\(alias): \(Output.text(e["from"])) -> \(Output.text(e["to"]))")
         }
     }
@@ -40,6 +41,7 @@ struct AliasCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try await options.client.send(.DELETE, "/api/v1/models/\(APIClient.segment(model))/aliases/\(APIClient.segment(alias))")
             if options.json { return Output.printJSON(data) }
+            if ApprovalCommands.printPending(try Output.object(data)) { return }
             print("removed \(model)@\(alias)")
         }
     }

@@ -60,7 +60,9 @@ struct EndpointCommands: AsyncParsableCommand {
             let data = try await options.client.send(
                 .PUT, "/api/v1/endpoints/\(APIClient.segment(name))", json: try JSONSerialization.data(withJSONObject: body))
             if options.json { return Output.printJSON(data) }
-            print("endpoint \(name): \(EndpointCommands.traffic(try Output.object(data)))")
+            let answer = try Output.object(data)
+            if ApprovalCommands.printPending(answer) { return }
+            print("endpoint \(name): \(EndpointCommands.traffic(answer))")
         }
     }
 
@@ -88,6 +90,7 @@ struct EndpointCommands: AsyncParsableCommand {
         func run() async throws {
             let data = try await options.client.send(.DELETE, "/api/v1/endpoints/\(APIClient.segment(name))")
             if options.json { return Output.printJSON(data) }
+            if ApprovalCommands.printPending(try Output.object(data)) { return }
             print("deleted endpoint \(name)")
         }
     }
@@ -177,10 +180,12 @@ struct RolloutCommands: AsyncParsableCommand {
         @Option(help: "Candidate percent per step, comma-separated, ending at 100 (canary).") var steps: String?
         @Option(help: "Seconds each step bakes (blue-green: how long the old version stays ready).") var bake: Double?
         @Option(name: .customLong("gate"), help: "Gate threshold NAME=VALUE (repeatable): min_requests, max_error_rate_increase, max_latency_ratio, latency_slack_seconds, max_output_psi, max_accuracy_drop, min_labels; fairness_attribute=INPUT with max_parity_increase adds the fairness gate.") var gates: [String] = []
+        @Option(help: "Why (kept on the approval request when the endpoint is protected).") var reason: String?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             var body: [String: Any] = ["version": to, "strategy": strategy]
+            if let reason { body["reason"] = reason }
             if let model { body["model"] = model }
             if let steps {
                 let values = steps.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -192,7 +197,9 @@ struct RolloutCommands: AsyncParsableCommand {
             let data = try await options.client.send(
                 .POST, "/api/v1/endpoints/\(APIClient.segment(endpoint))/rollout", json: try JSONSerialization.data(withJSONObject: body))
             if options.json { return Output.printJSON(data) }
-            RolloutCommands.printStatus(try Output.object(data))
+            let answer = try Output.object(data)
+            if ApprovalCommands.printPending(answer) { return }
+            RolloutCommands.printStatus(answer)
         }
     }
 
@@ -204,7 +211,9 @@ struct RolloutCommands: AsyncParsableCommand {
         func run() async throws {
             let data = try await options.client.get("/api/v1/endpoints/\(APIClient.segment(endpoint))/rollout")
             if options.json { return Output.printJSON(data) }
-            RolloutCommands.printStatus(try Output.object(data))
+            let answer = try Output.object(data)
+            if ApprovalCommands.printPending(answer) { return }
+            RolloutCommands.printStatus(answer)
         }
     }
 

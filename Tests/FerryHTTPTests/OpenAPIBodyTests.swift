@@ -69,9 +69,9 @@ struct OpenAPIBodyTests {
             var checked: Set<String> = []
             /// Sends a request to a route given as its template, checks the answer against the declared schema.
             @discardableResult
-            func call(_ method: HTTPRequest.Method, _ template: String, _ uri: String? = nil, _ body: String? = nil) async throws -> JSONValue {
+            func call(_ method: HTTPRequest.Method, _ template: String, _ uri: String? = nil, _ body: String? = nil, as key: String? = nil) async throws -> JSONValue {
                 let response = try await client.execute(
-                    uri: uri ?? template, method: method, headers: [.contentType: "application/json", .authorization: "Bearer \(admin)"],
+                    uri: uri ?? template, method: method, headers: [.contentType: "application/json", .authorization: "Bearer \(key ?? admin)"],
                     body: body.map { ByteBuffer(string: $0) })
                 let key = method.rawValue.lowercased()
                 let operation = paths[template]?[key]
@@ -188,6 +188,29 @@ struct OpenAPIBodyTests {
             try await call(.get, "/api/v1/endpoints/{name}/shadow", "/api/v1/endpoints/ep/shadow")
             try await call(.put, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone", #"{"variants": [{"model": "fraud", "version": 1, "weight": 1}]}"#)
             try await call(.delete, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone")
+
+            // Four eyes: a protected alias and endpoint; a change files a request, a second admin decides it.
+            let second = try await stack.authenticator.createKey(name: "second", role: .admin, by: "test").secret
+            func requestID(_ answer: JSONValue) -> String {
+                answer["approval"]?["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "none"
+            }
+            try await call(.put, "/api/v1/models/{name}/aliases/{alias}/protection", "/api/v1/models/fraud/aliases/guarded/protection", #"{"expires_after_seconds": 3600}"#)
+            try await call(.put, "/api/v1/endpoints/{name}/protection", "/api/v1/endpoints/ep/protection", #"{"preapproved": ["retrain"]}"#)
+            try await call(.get, "/api/v1/protections")
+            let asked = requestID(try await call(.put, "/api/v1/models/{name}/aliases/{alias}", "/api/v1/models/fraud/aliases/guarded", #"{"version": 2, "reason": "r"}"#))
+            try await call(.get, "/api/v1/approvals")
+            try await call(.get, "/api/v1/approvals/{id}", "/api/v1/approvals/\(asked)")
+            try await call(.post, "/api/v1/approvals/{id}/approve", "/api/v1/approvals/\(asked)/approve", #"{"comment": "ok"}"#, as: second)
+            let removal = requestID(try await call(.delete, "/api/v1/models/{name}/aliases/{alias}", "/api/v1/models/fraud/aliases/guarded"))
+            try await call(.post, "/api/v1/approvals/{id}/reject", "/api/v1/approvals/\(removal)/reject", #"{"comment": "no"}"#, as: second)
+            let rollout = requestID(try await call(.post, "/api/v1/endpoints/{name}/rollout", "/api/v1/endpoints/ep/rollout", #"{"version": 1, "reason": "back"}"#))
+            try await call(.post, "/api/v1/approvals/{id}/cancel", "/api/v1/approvals/\(rollout)/cancel")
+            let redefine = requestID(try await call(.put, "/api/v1/endpoints/{name}", "/api/v1/endpoints/ep", #"{"variants": [{"model": "fraud", "version": 1, "weight": 1}]}"#))
+            try await call(.post, "/api/v1/approvals/{id}/cancel", "/api/v1/approvals/\(redefine)/cancel")
+            let deletion = requestID(try await call(.delete, "/api/v1/endpoints/{name}", "/api/v1/endpoints/ep"))
+            try await call(.post, "/api/v1/approvals/{id}/cancel", "/api/v1/approvals/\(deletion)/cancel")
+            try await call(.delete, "/api/v1/endpoints/{name}/protection", "/api/v1/endpoints/ep/protection")
+            try await call(.delete, "/api/v1/models/{name}/aliases/{alias}/protection", "/api/v1/models/fraud/aliases/guarded/protection")
 
             try await call(.get, "/api/v1/whoami")
             let created = try await call(.post, "/api/v1/keys", nil, #"{"name": "svc", "role": "predictor", "models": ["fraud"], "rate_limit": 10}"#)

@@ -75,6 +75,30 @@ struct RetrainScenarioTests {
         }
     }
 
+    @Test func aWinnerIntoAProtectedAliasWaitsForApprovalUnlessRetrainingIsPreapproved() async throws {
+        try await withFerry { client, stack in
+            try await Self.labelledTraffic(client, stack)
+            let model = TestStack.repositoryRoot.appendingPathComponent("examples/fraud/model.json").path
+            let script = try Self.trainer(#"cp "\#(model)" "$FERRY_OUTPUT_DIR/model.json""#)
+            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc"}}"#
+            _ = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
+            let challenger = ProtectedTarget.alias(model: "fraud", alias: "challenger")
+            _ = try await stack.server.approvals.protect(challenger, expiresAfterSeconds: nil, preapproved: [], by: "root")
+            let retrainer = stack.server.retrainer!
+            let waiting = await retrainer.execute(try await retrainer.trigger(model: "fraud", by: "test"))
+            let pending = try await stack.server.approvals.requests(state: .pending, limit: 10)
+            #expect(waiting.state == .succeeded && pending.count == 1 && waiting.reason.contains("waits for approval request \(pending.first?.id ?? "?")"), "\(waiting.reason)")
+            #expect(pending.first?.change == .setAlias(version: 2, from: nil) && pending.first?.requestedBy == "retrain:\(waiting.id)")
+            #expect(try await stack.registry.aliases(model: "fraud").contains { $0.name == "challenger" } == false)
+
+            _ = try await stack.server.approvals.cancel(id: pending[0].id, by: .anonymous)
+            _ = try await stack.server.approvals.protect(challenger, expiresAfterSeconds: nil, preapproved: ["retrain"], by: "root")
+            let through = await retrainer.execute(try await retrainer.trigger(model: "fraud", by: "test"))
+            #expect(through.state == .succeeded && through.reason.contains("points at version 3"), "\(through.reason)")
+            #expect(try await stack.registry.aliases(model: "fraud").first { $0.name == "challenger" }?.version == 3)
+        }
+    }
+
     @Test(arguments: [
         ("exit 3", "exited with status 3"),
         ("echo nothing to see", "wrote no model into FERRY_OUTPUT_DIR"),

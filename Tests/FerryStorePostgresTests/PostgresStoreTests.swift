@@ -20,6 +20,11 @@ struct PostgresMetadataStoreTests {
         try await Self.withStore { try await check.run($0) }
     }
 
+    @Test(arguments: ApprovalStoreConformance.cases)
+    func approvalConformance(_ check: ConformanceCase<ApprovalStoreConformance.Store>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
     @Test(arguments: BatchJobStoreConformance.cases)
     func batchJobConformance(_ check: ConformanceCase<BatchJobStoreConformance.Store>) async throws {
         try await Self.withStore { try await check.run($0) }

@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: ApprovalStoreConformance.cases)
+    func approvalConformance(_ check: ConformanceCase<ApprovalStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: BatchJobStoreConformance.cases)
     func batchJobConformance(_ check: ConformanceCase<BatchJobStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

@@ -636,9 +636,36 @@ def keys_page(b):
     b.screenshot("keys", "the API keys table (admins only)")
 
 
+def approvals_page(b):
+    print("approvals", flush=True)
+    # A deployer asks to move the protected alias 'staging' of fraud to version 2; the admin (signed in) approves it.
+    api("/api/v1/models/fraud/aliases/staging/protection", method="PUT", body={"expires_after_seconds": 3600})
+    deployer = api("/api/v1/keys", method="POST", body={"name": "console-deployer", "role": "deployer"})["secret"]
+    asked = api("/api/v1/models/fraud/aliases/staging", key=deployer, method="PUT", body={"version": 2, "reason": "console test"})
+    request = asked["approval"]
+    check(request["state"] == "pending", f"moving a protected alias filed approval request {request['id']}", json.dumps(asked))
+    b.go("#/approvals", "approvals", "Approvals")
+    rows = b.js("tableRows('Waiting for a decision')")
+    check(rows is not None and len(rows) == 1 and rows[0][0] == request["id"] and rows[0][1] == "fraud@staging"
+          and rows[0][2] == request["change"]["summary"] and rows[0][3] == request["requested_by"],
+          "the page lists the pending request with its target, change and requester", str(rows))
+    protected = b.js("tableRows('Protected aliases and endpoints')")
+    check(protected == [["fraud@staging", "1 h", "–", protected[0][3] if protected else ""]], "the protections table shows fraud@staging, 1 h", str(protected))
+    b.screenshot("approvals", "the approvals page: a pending request with Approve and Reject, the protections")
+    b.click(button_named("Approve", "span.actions"), "the 'Approve' button")
+    wait_api("/api/v1/models/fraud/aliases", lambda v: any(a["name"] == "staging" and a["version"] == 2 for a in v["items"]),
+             "the alias staging of fraud at version 2 after Approve")
+    b.wait("tableRows('Requests, newest first')?.[0]?.[4] === 'approved'", "the request to show as approved")
+    done = b.js("tableRows('Requests, newest first')[0]")
+    check(done[0] == request["id"] and done[5].startswith("admin") and done[7] == "alias 'staging' of model 'fraud' points at version 2",
+          "the request is approved by the admin, with what was done", str(done))
+    check(b.js("tableRows('Waiting for a decision')") is None, "nothing waits any more", "")
+    b.no_errors("the approvals page")
+
+
 def other_pages(b):
     """Sections of the navigation this test has no own checks for (pages added later): each renders without errors."""
-    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys"}
+    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys", "#/approvals"}
     links = b.js("[...document.querySelectorAll('#nav a')].map((a) => [a.getAttribute('href'), a.textContent])")
     for href, text in links:
         if href in covered:
@@ -735,6 +762,13 @@ def viewer(b):
     check(api("/api/v1/endpoints/fraud-ep/rollout")["rollout"]["status"] == "running", "the rollout is still running")
     b.screenshot("endpoint-viewer", "the endpoint page for a viewer: the same state, no action buttons")
 
+    # A pending request: the viewer sees it and no Approve or Reject button.
+    api("/api/v1/models/fraud/aliases/staging", method="PUT", body={"version": 1, "reason": "back"})
+    b.go("#/approvals", "approvals", "Approvals")
+    rows = b.js("tableRows('Waiting for a decision')")
+    check(rows is not None and len(rows) == 1 and rows[0][6] == "–", "a viewer sees the pending request without Approve or Reject", str(rows))
+    b.screenshot("approvals-viewer", "the approvals page for a viewer: the pending request, no buttons")
+
     b.allow(r"/api/v1/audit", 403)
     b.go("#/audit", "audit", "Something went wrong")
     alert = b.js("$m.querySelector('[role=alert]')?.textContent")
@@ -752,7 +786,7 @@ def main():
         print(f"serving {sorted(OVERRIDES)} from {os.environ['CONSOLE_OVERRIDE_DIR']} instead of the server's", flush=True)
         b.call("Fetch.enable", patterns=[{"urlPattern": f"{BASE}/ui*", "requestStage": "Response"}])
     steps = [sign_in_page, skip_link, models_page, model_page, endpoints_page, endpoint_page, jobs_page, alerts_page,
-             audit_page, keys_page, other_pages, render_race, rollout_actions, viewer]
+             audit_page, keys_page, approvals_page, other_pages, render_race, rollout_actions, viewer]
     for step in steps:
         step(b)
     b.no_errors("the whole run")

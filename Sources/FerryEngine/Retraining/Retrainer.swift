@@ -15,6 +15,9 @@ public final class Retrainer: Sendable {
     let models: ModelManager
     let monitor: ModelMonitor
     let endpoints: Endpoints
+    /// Files an approval request when the winner goes to a protected alias or endpoint (unless its protection
+    /// pre-approves retraining).
+    let approvals: Approvals?
     /// Keeps each job's training data (under its digest), which a webhook trainer downloads.
     let artifacts: any ArtifactStore
     /// Calls webhook trainers, retried after each of `retryDelays`.
@@ -36,8 +39,8 @@ public final class Retrainer: Sendable {
     public static let challengerAlias = "challenger"
 
     public init(
-        store: any Store, registry: Registry, models: ModelManager, monitor: ModelMonitor, endpoints: Endpoints, artifacts: any ArtifactStore,
-        sender: (any WebhookSender)?, retryDelays: [Duration], reportPoll: Duration = .seconds(1), workDirectory: URL, trainers: [String],
+        store: any Store, registry: Registry, models: ModelManager, monitor: ModelMonitor, endpoints: Endpoints, approvals: Approvals? = nil,
+        artifacts: any ArtifactStore, sender: (any WebhookSender)?, retryDelays: [Duration], reportPoll: Duration = .seconds(1), workDirectory: URL, trainers: [String],
         trackingURI: String?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.artifacts = artifacts
@@ -49,6 +52,7 @@ public final class Retrainer: Sendable {
         self.models = models
         self.monitor = monitor
         self.endpoints = endpoints
+        self.approvals = approvals
         self.workDirectory = workDirectory
         self.trackingURI = trackingURI
         self.trainers = trainers
@@ -301,15 +305,28 @@ public final class Retrainer: Sendable {
             return
         }
 
-        // 5. Out it goes.
+        // 5. Out it goes (or, into a protected alias or endpoint, waits for a second principal's approval).
+        let actor = Principal(id: "retrain:\(job.id)", name: "retrain:\(job.id)", role: .deployer)
+        let reason = "won retraining job \(job.id)"
         if let endpoint = policy.endpoint {
-            try await endpoints.startRollout(
-                endpoint: endpoint, to: VersionRef(model: job.model, version: candidate), strategy: nil, steps: policy.rolloutSteps,
-                bakeSeconds: policy.rolloutBakeSeconds, gates: policy.rolloutGates, by: "retrain:\(job.id)")
+            let plan = try RolloutPlan.make(strategy: nil, steps: policy.rolloutSteps, bakeSeconds: policy.rolloutBakeSeconds, gates: policy.rolloutGates)
+            let candidateRef = VersionRef(model: job.model, version: candidate)
+            let clearance = try await approvals?.clearEndpoint(endpoint, .rollout(candidate: candidateRef, plan: plan), by: actor, reason: reason, source: "retrain") ?? .unprotected
+            if case .pending(let request) = clearance {
+                (job.state, job.reason) = (.succeeded, "the candidate won; endpoint '\(endpoint)' is protected, so its canary rollout of version \(candidate) waits for approval request \(request.id)")
+                return
+            }
+            try await endpoints.startRollout(endpoint: endpoint, to: candidateRef, plan: plan, by: actor.name, approved: clearance.approved)
             (job.state, job.reason) = (.succeeded, "the candidate won; a canary rollout of version \(candidate) started on endpoint '\(endpoint)'")
         } else {
+            let clearance = try await approvals?.clearAlias(
+                model: job.model, alias: Self.challengerAlias, version: candidate, by: actor, reason: reason, source: "retrain") ?? .unprotected
+            if case .pending(let request) = clearance {
+                (job.state, job.reason) = (.succeeded, "the candidate won; alias '\(Self.challengerAlias)' is protected, so pointing it at version \(candidate) waits for approval request \(request.id)")
+                return
+            }
             _ = try await registry.setAlias(
-                model: job.model, alias: Self.challengerAlias, version: candidate, by: "retrain:\(job.id)", reason: "won retraining job \(job.id)")
+                model: job.model, alias: Self.challengerAlias, version: candidate, by: actor.name, reason: reason, approved: clearance.approved)
             (job.state, job.reason) = (.succeeded, "the candidate won; alias '\(Self.challengerAlias)' points at version \(candidate) (promote it with `ferry alias set \(job.model) production \(candidate)`)")
         }
     }

@@ -438,6 +438,42 @@ async function jobs() {
   return page;
 }
 
+// Four-eyes changes: what waits for approval (with Approve and Reject for a deployer who did not ask, Withdraw for
+// the one who did), what was decided, and what is protected.
+async function approvals() {
+  const [pending, recent, protections] = await Promise.all([
+    api("/api/v1/approvals?state=pending"), api("/api/v1/approvals?limit=50"), api("/api/v1/protections")]);
+  const p = session.principal, me = p && (p.id === p.name ? p.id : `${p.name} (${p.id})`);
+  const status = h("div", { "aria-live": "polite" });
+  const decide = (id, action) => async () => {
+    try {
+      const decided = await api(`/api/v1/approvals/${enc(id)}/${action}`, { method: "POST", body: {} });
+      await render();
+      if (decided.state === "failed") $("#main").prepend(notice(`The approved change could not be carried out: ${decided.outcome}`, "error"));
+    } catch (error) { status.replaceChildren(notice(error.message, "error")); }
+  };
+  const scope = (r) => r.target.model || r.target.endpoint;
+  const actions = (r) => {
+    if (r.requested_by === me) return h("button", { type: "button", onclick: decide(r.id, "cancel"), "aria-label": `Withdraw ${r.id}` }, "Withdraw");
+    if (!session.canDeploy(scope(r))) return "–";
+    return h("span", { class: "actions", role: "group", "aria-label": `Decide ${r.id}` },
+      h("button", { type: "button", onclick: decide(r.id, "approve") }, "Approve"),
+      h("button", { type: "button", class: "danger", onclick: decide(r.id, "reject") }, "Reject"));
+  };
+  const page = [h("h1", {}, "Approvals"),
+    h("p", {}, "Changing a protected alias or endpoint files a request; a second principal with the deployer role or above approves it, and the change is made then."),
+    status,
+    pending.items.length ? table("Waiting for a decision", ["Request", "Target", "Change", "Asked by", "Reason", "Expires", "Decide"],
+      pending.items.map((r) => [r.id, r.target.key, r.change.summary, r.requested_by, r.reason || "", fmt.time(r.expires_at), actions(r)]))
+      : notice("Nothing waits for approval."),
+    table("Requests, newest first", ["Request", "Target", "Change", "Asked by", "State", "Decided by", "Comment", "Outcome"],
+      recent.items.map((r) => [r.id, r.target.key, r.change.summary, r.requested_by, r.state, r.decided_by || "–", r.comment || "", r.outcome || ""])),
+    table("Protected aliases and endpoints", ["Target", "Requests expire after", "Pre-approved", "By"],
+      protections.items.map((x) => [x.target.key, `${fmt.number(x.expires_after_seconds / 3600)} h`, (x.preapproved || []).join(", ") || "–", x.created_by]))];
+  if (pending.items.length) page.poll = 5000;
+  return page;
+}
+
 async function alerts() {
   const events = await api("/api/v1/alerts/events");
   return [h("h1", {}, "Alerts"), table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
@@ -461,12 +497,12 @@ async function keys() {
 
 const pages = [
   [/^#\/models$/, models], [/^#\/models\/(.+)$/, model], [/^#\/endpoints$/, endpoints], [/^#\/endpoints\/(.+)$/, endpoint],
-  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
+  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/approvals$/, approvals], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
 ];
 
 function navigation() {
   const p = session.principal;
-  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"]];
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/approvals", "Approvals"]];
   if (p && p.role === "admin") items.push(["#/audit", "Audit"], ["#/keys", "Keys"]);
   const current = location.hash.split("/").slice(0, 2).join("/");
   $("#nav").replaceChildren(...(p ? [
