@@ -9,10 +9,13 @@ public struct HTTPLimits: Sendable {
     public var maxInferenceBodyBytes: Int
     /// Largest model artifact accepted by registration.
     public var maxArtifactBytes: Int
+    /// Largest file a data validation reads (written to disk as it arrives).
+    public var maxValidationBytes: Int
 
-    public init(maxInferenceBodyBytes: Int = 32 << 20, maxArtifactBytes: Int = 512 << 20) {
+    public init(maxInferenceBodyBytes: Int = 32 << 20, maxArtifactBytes: Int = 512 << 20, maxValidationBytes: Int = 16 << 30) {
         self.maxInferenceBodyBytes = maxInferenceBodyBytes
         self.maxArtifactBytes = maxArtifactBytes
+        self.maxValidationBytes = maxValidationBytes
     }
 }
 
@@ -54,7 +57,8 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
-    jobs: BatchScoring? = nil, approvals: Approvals? = nil, limits: HTTPLimits = HTTPLimits()
+    jobs: BatchScoring? = nil, approvals: Approvals? = nil, validation: DataValidation? = nil,
+    limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -71,6 +75,7 @@ public func makeRouter(
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
+    if let validation { ValidationRoutes(validation: validation, maxFileBytes: limits.maxValidationBytes).add(to: router) }
     if let jobs { JobRoutes(jobs: jobs, maxUploadBytes: limits.maxArtifactBytes).add(to: router) }
     ConsoleRoutes().add(to: router)
     if let tracking { MLflowRoutes(tracking: tracking, registry: registry, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }

@@ -14,7 +14,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// Every store port one backend provides.
-public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore & BatchJobStore & ApprovalStore
+public typealias FerryStore = MetadataStore & KeyStore & AuditStore & EndpointStore & AlertStore & ObservationStore & FeatureStore & TrackingStore & RetrainStore & BatchJobStore & ApprovalStore & ValidationStore
 
 /// Ferry's composition root: the stores, engine services, router and background services of one server, built
 /// from a `ServerConfiguration`. `ferry serve` and the tests both build their server here.
@@ -43,6 +43,8 @@ public struct FerryServer: Sendable {
     public let jobs: BatchScoring
     /// Protected aliases and endpoints, and the requests to change them.
     public let approvals: Approvals
+    /// Expectations of the data a version is trained on or scores, and files checked against them.
+    public let validation: DataValidation
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -107,6 +109,7 @@ public struct FerryServer: Sendable {
         let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID, protections: store)
         let approvals = Approvals(store: store, registry: registry, endpoints: endpoints, logger: logger)
+        let validation = DataValidation(store: store, registry: registry, models: models, monitor: monitor, artifacts: artifacts, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
             predictionLog: predictionLogger, endpoints: endpoints, features: features)
@@ -152,7 +155,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -165,7 +168,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections

@@ -355,5 +355,10 @@ enum PostgresMigrations {
             "CREATE INDEX approval_request_target ON approval_request(target, state)",
             "CREATE INDEX approval_request_time ON approval_request(requested_at)",
         ]),
+        Migration(name: "0011-validation", statements: [
+            "CREATE TABLE expectations (model TEXT NOT NULL, version INTEGER NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (model, version))",
+            "CREATE TABLE validation_run (id TEXT PRIMARY KEY, model TEXT NOT NULL, created_at BIGINT NOT NULL, spec TEXT NOT NULL)",
+            "CREATE INDEX validation_run_model ON validation_run(model, created_at)",
+        ]),
     ]
 }

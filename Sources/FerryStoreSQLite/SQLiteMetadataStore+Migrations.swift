@@ -338,6 +338,23 @@ extension SQLiteMetadataStore {
                 CREATE INDEX approval_request_time ON approval_request(requested_at);
                 """)
         }
+        migrator.registerMigration("v16-validation") { db in
+            try db.execute(sql: """
+                CREATE TABLE expectations (
+                    model TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    spec TEXT NOT NULL,
+                    PRIMARY KEY (model, version)
+                );
+                CREATE TABLE validation_run (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    model TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    spec TEXT NOT NULL
+                );
+                CREATE INDEX validation_run_model ON validation_run(model, created_at);
+                """)
+        }
         return migrator
     }
 }

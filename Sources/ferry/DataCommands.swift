@@ -4,8 +4,8 @@ import Foundation
 struct DataCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Data from production for retraining and evaluation.",
-        subcommands: [Export.self]
+        abstract: "Data from production for retraining and evaluation, and data files checked before training or scoring.",
+        subcommands: [Export.self, Validate.self, Expectations.self]
     )
 
     struct Export: AsyncParsableCommand {
@@ -57,6 +57,92 @@ struct DataCommands: AsyncParsableCommand {
             }
             let formatter = ISO8601DateFormatter()
             return formatter.string(from: Date().addingTimeInterval(-seconds))
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a CSV or JSON Lines file against a model version's expectations; exit status 1 when one fails.",
+            discussion: """
+                Example: ferry data validate rows.csv --model fraud --html report.html --quarantine bad.csv
+
+                The file is sent to the server, which reads it once as it arrives (it is never held in memory) and
+                checks every row: type, range, categories, missing values, uniqueness, repeated keys and rows, and
+                rows that cannot be read. A row that breaks a rule goes to the run's quarantine with the rules it
+                broke (no failing row is left out); null rates, drift against the reference and the row count are
+                judged on the whole file. The report says pass or fail per expectation with counts and examples.
+                """
+        )
+        @Argument(help: "The CSV (with a header line) or JSON Lines file.") var file: String
+        @Option(help: "Model name.") var model: String
+        @Option(help: "Version number or alias (default: the served version).") var version: String?
+        @Option(help: "csv or jsonl (default: from the file's name, else csv).") var format: String?
+        @Option(help: "Write the report as an HTML page to this file.") var html: String?
+        @Option(help: "Write the quarantined rows to this file.") var quarantine: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
+            var query = ["source=\(APIClient.query((file as NSString).lastPathComponent))"]
+            if let version { query.append("version=\(APIClient.query(version))") }
+            if let format { query.append("format=\(APIClient.query(format))") }
+            let base = "/api/v1/models/\(APIClient.segment(model))/validations"
+            let answer = try await options.client.send(.POST, base + "?" + query.joined(separator: "&"), json: data, contentType: "application/octet-stream")
+            let run = try Output.object(answer)
+            let id = Output.text(run["id"])
+            if let html {
+                let page = try await options.client.get("\(base)/\(APIClient.segment(id))?format=html")
+                guard FileManager.default.createFile(atPath: html, contents: page) else { throw ValidationError("cannot write '\(html)'") }
+            }
+            if let quarantine {
+                let rows = try await options.client.get("\(base)/\(APIClient.segment(id))/quarantine")
+                guard FileManager.default.createFile(atPath: quarantine, contents: rows) else { throw ValidationError("cannot write '\(quarantine)'") }
+            }
+            if options.json {
+                Output.printJSON(answer)
+            } else {
+                let passed = run["passed"] as? Bool == true
+                print("\(id): \(passed ? "PASSED" : "FAILED") — \(Output.text(run["rows"])) rows, \(Output.text(run["quarantined_rows"])) quarantined (\(model) version \(Output.text(run["version"])))")
+                let results = run["results"] as? [[String: Any]] ?? []
+                Output.table(["RESULT", "RULE", "COLUMN", "EXPECTED", "FAILING", "OBSERVED", "EXAMPLES"], results.map { r in
+                    let examples = (r["examples"] as? [[String: Any]] ?? []).prefix(3).map { "\(Output.text($0["row"])): \(Output.text($0["value"]))" }
+                    return [r["passed"] as? Bool == true ? "pass" : "FAIL", Output.text(r["rule"]), Output.text(r["column"]), Output.text(r["expected"]),
+                            Output.text(r["failures"]), Output.text(r["observed"]), examples.joined(separator: "; ")]
+                })
+                if let html { print("report: \(html)") }
+                if let quarantine { print("quarantine: \(quarantine)") }
+            }
+            if run["passed"] as? Bool != true { throw ExitCode(1) }
+        }
+    }
+
+    struct Expectations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a version's expectations of its data (derived from its schema and reference until edited), or replace them.",
+            discussion: """
+                ferry data expectations fraud                          # the production version's, as JSON
+                ferry data expectations fraud --version 2 --set expectations.json
+
+                The file has the shape the command shows: {"columns": [{"name", "kind" (numeric or categorical),
+                "min", "max", "categories", "max_null_rate", "unique", "max_psi"}], "min_rows", "max_rows",
+                "unique_key": [...], "no_duplicate_rows"}.
+                """
+        )
+        @Argument(help: "Model name.") var model: String
+        @Option(help: "Version number or alias.") var version: String = "production"
+        @Option(help: "Replace them with this JSON file.") var set: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let path = "/api/v1/models/\(APIClient.segment(model))/versions/\(APIClient.segment(version))/expectations"
+            let data: Data
+            if let set {
+                guard let body = FileManager.default.contents(atPath: set) else { throw ValidationError("cannot read '\(set)'") }
+                data = try await options.client.send(.PUT, path, json: body)
+            } else {
+                data = try await options.client.get(path)
+            }
+            Output.printJSON(data)
         }
     }
 }

@@ -189,6 +189,18 @@ struct OpenAPIBodyTests {
             try await call(.put, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone", #"{"variants": [{"model": "fraud", "version": 1, "weight": 1}]}"#)
             try await call(.delete, "/api/v1/endpoints/{name}", "/api/v1/endpoints/gone")
 
+            // Data validation: derived expectations, edited ones, a file checked, its report and quarantine.
+            try await call(.get, "/api/v1/models/{name}/versions/{version}/expectations", "/api/v1/models/fraud/versions/1/expectations")
+            try await call(.put, "/api/v1/models/{name}/versions/{version}/expectations", "/api/v1/models/fraud/versions/1/expectations",
+                           #"{"columns": [{"name": "amount", "min": 0, "max": 100, "max_null_rate": 0.1}, {"name": "country", "kind": "categorical", "categories": ["DE"]}], "unique_key": ["amount"], "min_rows": 1}"#)
+            let validated = try await call(.post, "/api/v1/models/{name}/validations", "/api/v1/models/fraud/validations?source=f.csv", "amount,country\n5,DE\n500,FR\n5,DE\n")
+            let run = validated["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "none"
+            try await call(.get, "/api/v1/models/{name}/validations", "/api/v1/models/fraud/validations")
+            try await call(.get, "/api/v1/models/{name}/validations/{id}", "/api/v1/models/fraud/validations/\(run)")
+            let quarantine = try await client.execute(uri: "/api/v1/models/fraud/validations/\(run)/quarantine", method: .get, headers: [.authorization: "Bearer \(admin)"])
+            #expect(quarantine.status == .ok && String(buffer: quarantine.body).hasPrefix("row,rules,amount,country\n2,"))
+            checked.insert("get /api/v1/models/{name}/validations/{id}/quarantine")
+
             // Four eyes: a protected alias and endpoint; a change files a request, a second admin decides it.
             let second = try await stack.authenticator.createKey(name: "second", role: .admin, by: "test").secret
             func requestID(_ answer: JSONValue) -> String {

@@ -20,6 +20,11 @@ struct PostgresMetadataStoreTests {
         try await Self.withStore { try await check.run($0) }
     }
 
+    @Test(arguments: ValidationStoreConformance.cases)
+    func validationConformance(_ check: ConformanceCase<ValidationStoreConformance.Store>) async throws {
+        try await Self.withStore { try await check.run($0) }
+    }
+
     @Test(arguments: ApprovalStoreConformance.cases)
     func approvalConformance(_ check: ConformanceCase<ApprovalStoreConformance.Store>) async throws {
         try await Self.withStore { try await check.run($0) }

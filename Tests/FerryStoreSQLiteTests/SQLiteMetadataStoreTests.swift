@@ -87,6 +87,11 @@ struct SQLiteSecurityStoreTests {
 }
 
 struct SQLiteEndpointAlertStoreTests {
+    @Test(arguments: ValidationStoreConformance.cases)
+    func validationConformance(_ check: ConformanceCase<ValidationStoreConformance.Store>) async throws {
+        try await check.run(try SQLiteMetadataStore())
+    }
+
     @Test(arguments: ApprovalStoreConformance.cases)
     func approvalConformance(_ check: ConformanceCase<ApprovalStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

@@ -1,0 +1,172 @@
+import FerryCore
+import Foundation
+import Logging
+
+/// Data validation before a file is trained on or scored: a version's expectations (derived from its schema and
+/// reference profile until someone edits them), a file checked against them in one streaming pass, its failing rows
+/// kept in a quarantine (in the artifact store, with the rules each broke) and the report kept with the run.
+public final class DataValidation: Sendable {
+    let store: any ValidationStore
+    private let registry: Registry
+    private let models: ModelManager
+    private let monitor: ModelMonitor?
+    private let artifacts: any ArtifactStore
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    /// Bytes read (and quarantine pieces written) at a time.
+    let blockBytes: Int
+
+    public init(
+        store: any ValidationStore, registry: Registry, models: ModelManager, monitor: ModelMonitor?, artifacts: any ArtifactStore,
+        logger: Logger, blockBytes: Int = 4 << 20, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.registry = registry
+        self.models = models
+        self.monitor = monitor
+        self.artifacts = artifacts
+        self.logger = logger
+        self.blockBytes = blockBytes
+        self.now = { now().roundedToMilliseconds }
+    }
+
+    /// The version a selector names (the served one by default).
+    public func version(model: String, selector: VersionSelector) async throws -> ModelVersion {
+        try await models.served(model: model, selector: selector).version
+    }
+
+    /// The version's expectations: the edited ones, else those its schema and reference imply.
+    public func expectations(of version: ModelVersion) async throws -> Expectations {
+        if let stored = try await store.expectations(model: version.model, version: version.version) { return stored }
+        return Expectations.derive(
+            model: version.model, version: version.version, schema: version.inputSchema, reference: try await reference(of: version),
+            by: "ferry", at: version.createdAt)
+    }
+
+    private func reference(of version: ModelVersion) async throws -> ReferenceProfile? {
+        try await registry.store.referenceProfile(model: version.model, version: version.version)
+    }
+
+    /// Replaces a version's expectations (checked, naming the field at fault).
+    public func setExpectations(_ given: Expectations, by actor: String) async throws -> Expectations {
+        var expectations = given
+        _ = try await registry.version(model: given.model, number: given.version)
+        (expectations.origin, expectations.updatedBy, expectations.updatedAt) = ("edited", actor, now())
+        try expectations.validate()
+        let time = expectations.updatedAt
+        try await store.putExpectations(expectations) { e in
+            AuditDraft(at: time, actor: actor, action: "expectations.set", target: "\(e.model)/\(e.version)", after: try JSONValue(encoding: e.columns))
+        }
+        return expectations
+    }
+
+    /// Checks `file` against the version's expectations and keeps the run (report and quarantine).
+    public func validate(
+        version: ModelVersion, file: URL, format: BatchJob.Format, source: String, by actor: String
+    ) async throws -> ValidationRun {
+        let expectations = try await expectations(of: version)
+        let reference = try await reference(of: version)
+        guard let handle = FileHandle(forReadingAtPath: file.path) else {
+            throw FerryError.invalid("\(source) cannot be read")
+        }
+        defer { try? handle.close() }
+        var checker: DataChecker?
+        var pending: [UInt8] = []
+        var quarantine = Data()
+        var pieces: [ArtifactRef] = []
+        var header: String?
+        while true {
+            let block = try handle.read(upToCount: blockBytes) ?? Data()
+            let atEnd = block.isEmpty
+            pending.append(contentsOf: block)
+            // Whole lines only, except at the end.
+            var cut = pending.count
+            if !atEnd {
+                guard let last = pending.lastIndex(of: 0x0A) else { continue }
+                cut = last + 1
+            }
+            var start = 0
+            if checker == nil {
+                if format == .csv {
+                    guard let newline = pending[..<cut].firstIndex(of: 0x0A) ?? (atEnd && !pending.isEmpty ? pending.count : nil) else {
+                        if atEnd { break }
+                        continue
+                    }
+                    var line = pending[..<newline]
+                    if line.last == 0x0D { line = line.dropLast() }
+                    header = String(decoding: line, as: UTF8.self)
+                    start = min(newline + 1, cut)
+                }
+                checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: source)
+            }
+            pending.withUnsafeBufferPointer { all in
+                checker!.check(UnsafeBufferPointer(rebasing: all[start..<cut]), quarantine: &quarantine)
+            }
+            pending.removeFirst(cut)
+            if quarantine.count >= blockBytes || (atEnd && !quarantine.isEmpty) {
+                pieces.append(try await artifacts.put(quarantine))
+                quarantine.removeAll(keepingCapacity: true)
+            }
+            if atEnd { break }
+        }
+        guard let checker else { throw FerryError.invalid("\(source) is empty; it needs a header line and rows") }
+        let quarantineHeader = format == .csv ? "row,rules," + (header ?? "") : nil
+        let run = ValidationRun(
+            id: "val_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)), model: version.model,
+            version: version.version, source: source, format: format, report: checker.report(), quarantine: pieces,
+            quarantineHeader: quarantineHeader, createdBy: actor, createdAt: now())
+        try await store.createValidationRun(run) { r in
+            AuditDraft(
+                at: r.createdAt, actor: actor, action: "data.validate", target: "\(r.model)/\(r.version)",
+                after: ["run": .string(r.id), "source": .string(r.source), "rows": .number(Double(r.report.rows)),
+                        "quarantined_rows": .number(Double(r.report.quarantinedRows)), "passed": .bool(r.report.passed)])
+        }
+        logger.info("data validated", metadata: [
+            "run": "\(run.id)", "model": "\(run.model)", "version": "\(run.version)", "rows": "\(run.report.rows)",
+            "quarantined": "\(run.report.quarantinedRows)", "passed": "\(run.report.passed)"])
+        return run
+    }
+
+    public func run(id: String) async throws -> ValidationRun {
+        guard let run = try await store.validationRun(id: id) else { throw FerryError.notFound("no validation run '\(id)'") }
+        return run
+    }
+
+    public func runs(model: String, limit: Int) async throws -> [ValidationRun] {
+        _ = try await registry.model(named: model)
+        return try await store.validationRuns(model: model, limit: limit)
+    }
+
+    /// The quarantine as one file: the header (CSV), then every quarantined row in input order.
+    public func quarantine(of run: ValidationRun) async throws -> Data {
+        var out = Data()
+        if let header = run.quarantineHeader { out.append(contentsOf: Array((header + "\n").utf8)) }
+        for piece in run.quarantine { out.append(try await artifacts.get(piece)) }
+        return out
+    }
+}
+
+/// A run's report as a document (Markdown, or an HTML page that stands alone).
+extension DataValidation {
+    public static func document(_ run: ValidationRun) -> CardDocument {
+        let r = run.report
+        var blocks: [CardDocument.Block] = [
+            .paragraph(r.passed ? "PASSED: every expectation holds." : "FAILED: \(r.results.filter { !$0.passed }.count) of \(r.results.count) expectations do not hold."),
+            .facts([
+                .init("File", run.source), .init("Model", "\(run.model) version \(run.version)"), .init("Rows", String(r.rows)),
+                .init("Quarantined rows", String(r.quarantinedRows)), .init("Checked", "\(run.createdAt.formatted(.iso8601)) by \(run.createdBy)"),
+            ]),
+            .heading("Expectations"),
+            .table(header: ["result", "rule", "column", "expected", "failing rows", "observed", "examples (row: value)"], rows: r.results.map { x in
+                [x.passed ? "pass" : "FAIL", x.rule, x.column ?? "-", x.expected, String(x.failures), x.observed.map { Self.number($0) } ?? "-",
+                 x.examples.map { "\($0.row): \($0.value)" }.joined(separator: "; ")]
+            }),
+        ]
+        if r.quarantinedRows > 0 {
+            blocks.append(.paragraph("The quarantined rows, each with the rules it broke: GET /api/v1/models/\(run.model)/validations/\(run.id)/quarantine."))
+        }
+        return CardDocument(title: "Validation \(run.id)", blocks: blocks)
+    }
+
+    static func number(_ v: Double) -> String { String(format: "%.4g", v) }
+}

@@ -1,0 +1,150 @@
+import FerryCore
+import FerryEngine
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Data validation end to end: expectations derived from the example model's schema and reference, edited, and
+/// files checked against them with every failing row quarantined with its rules.
+struct ValidationTests {
+    static let header = "amount,amount_zscore,hour,is_night,merchant_risk,country_mismatch,card_age_days,tx_count_1h,tx_count_24h,avg_amount_30d,distance_from_home_km,device_new"
+
+    /// A row of the example's 12 features with `amount` and `hour` set.
+    static func row(amount: String, hour: String = "8", id: Int = 0) -> String {
+        "\(amount),0.5,\(hour),0,0.1,0,\(100 + id),1,2,50,3.5,0"
+    }
+
+    static func json(_ response: TestResponse, _ status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        #expect(response.status == status, "\(String(buffer: response.body))", sourceLocation: sourceLocation)
+        return try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+    }
+
+    static func result(_ run: [String: Any], _ rule: String, _ column: String? = nil) -> [String: Any]? {
+        (run["results"] as? [[String: Any]])?.first { $0["rule"] as? String == rule && (column == nil || $0["column"] as? String == column) }
+    }
+
+    @Test(arguments: ["sqlite", "postgres"])
+    func aFileIsCheckedAndEveryFailingRowIsQuarantinedWithItsRules(_ store: String) async throws {
+        try await withFerry(postgres: store == "postgres") { client, stack in
+            // A reference: amounts 10 to 100 (so the range is 5.5 to 104.5 with the 5% tolerance).
+            let reference = (0..<10).map { Self.row(amount: String(10 + $0 * 10), id: $0) }
+            let referenceCSV = ([Self.header] + reference).joined(separator: "\n")
+            let set = try await client.execute(
+                uri: "/api/v1/models/fraud/versions/1/reference", method: .put, headers: [.contentType: "text/csv"], body: ByteBuffer(string: referenceCSV))
+            #expect(set.status == .ok, "\(String(buffer: set.body))")
+
+            let derived = try Self.json(try await client.get("/api/v1/models/fraud/versions/1/expectations"), .ok)
+            #expect(derived["origin"] as? String == "derived")
+            let amount = (derived["columns"] as? [[String: Any]])?.first { $0["name"] as? String == "amount" } ?? [:]
+            #expect(amount["min"] as? Double == 5.5 && amount["max"] as? Double == 104.5 && amount["max_psi"] as? Double == 0.25, "\(amount)")
+
+            // Row 2 out of range, row 3 not a number, row 4 repeats row 1, row 5 has too few fields, row 6 is fine.
+            let rows = [
+                Self.row(amount: "50", id: 1), Self.row(amount: "500", id: 2), Self.row(amount: "lots", id: 3), Self.row(amount: "50", id: 1),
+                "1,2,3", Self.row(amount: "60", id: 6),
+            ]
+            let file = ([Self.header] + rows).joined(separator: "\n") + "\n"
+            let run = try Self.json(try await client.execute(
+                uri: "/api/v1/models/fraud/validations?source=rows.csv", method: .post, headers: [.contentType: "text/csv"],
+                body: ByteBuffer(string: file)), .created)
+            #expect(run["passed"] as? Bool == false && run["rows"] as? Int == 6 && run["quarantined_rows"] as? Int == 4, "\(run)")
+            let range = Self.result(run, "range", "amount")
+            #expect(range?["passed"] as? Bool == false && range?["failures"] as? Int == 1)
+            #expect((range?["examples"] as? [[String: Any]])?.first?["row"] as? Int == 2 && (range?["examples"] as? [[String: Any]])?.first?["value"] as? String == "500")
+            #expect(Self.result(run, "type", "amount")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "duplicate_row")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "parse")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "type", "hour")?["passed"] as? Bool == true)
+
+            // The quarantine: exactly the failing rows, in order, each with its rules and its own fields.
+            let id = try #require(run["id"] as? String)
+            let quarantine = String(buffer: try await client.get("/api/v1/models/fraud/validations/\(id)/quarantine").body)
+            let lines = quarantine.split(separator: "\n").map(String.init)
+            #expect(lines == [
+                "row,rules," + Self.header,
+                "2,range:amount," + rows[1], "3,type:amount," + rows[2], "4,duplicate_row," + rows[3], "5,parse," + rows[4],
+            ], "\(lines)")
+
+            // The report as a page, and the run among the model's runs.
+            let page = try await client.get("/api/v1/models/fraud/validations/\(id)?format=html")
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true && String(buffer: page.body).contains("FAILED: "))
+            let listed = try Self.json(try await client.get("/api/v1/models/fraud/validations"), .ok)
+            #expect((listed["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+            let audited = try await stack.store.auditEntries(after: 0, limit: 1000).map(\.action)
+            #expect(audited.contains("data.validate"))
+        }
+    }
+
+    @Test
+    func editedExpectationsAreCheckedByFieldAndApplyToJSONLines() async throws {
+        try await withFerry { client, stack in
+            func put(_ body: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/api/v1/models/fraud/versions/1/expectations", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            }
+            for (body, message) in [
+                (#"{"columns": [{"name": "amount", "min": 10, "max": 1}]}"#, "column 'amount': field 'min' (10.0) is above 'max' (1.0)"),
+                (#"{"columns": [{"name": "amount", "max_null_rate": 2}]}"#, "field 'max_null_rate' must be between 0 and 1"),
+                (#"{"columns": [{"name": "amount"}], "unique_key": ["id"]}"#, "field 'unique_key[0]' names 'id'"),
+                (#"{"columns": []}"#, "field 'columns' must name at least one column"),
+            ] {
+                let refused = try Self.json(try await put(body), .badRequest)
+                #expect((refused["error"] as? String)?.contains(message) == true, "\(refused)")
+            }
+            let edited = try Self.json(try await put(#"""
+                {"columns": [{"name": "id", "kind": "numeric", "max_null_rate": 0},
+                             {"name": "country", "kind": "categorical", "categories": ["DE", "FR"]},
+                             {"name": "amount", "min": 0}],
+                 "unique_key": ["id"], "min_rows": 5}
+                """#), .ok)
+            #expect(edited["origin"] as? String == "edited")
+
+            let lines = [
+                #"{"id": 1, "country": "DE", "amount": 5}"#, #"{"id": 2, "country": "US", "amount": 5}"#, #"{"id": 1, "country": "FR", "amount": 7}"#,
+                #"{"country": "FR", "amount": "12"}"#, "not json",
+            ]
+            let run = try Self.json(try await client.execute(
+                uri: "/api/v1/models/fraud/validations?format=jsonl", method: .post, body: ByteBuffer(string: lines.joined(separator: "\n"))), .created)
+            #expect(run["rows"] as? Int == 5 && run["quarantined_rows"] as? Int == 4, "\(run)")
+            #expect(Self.result(run, "categories", "country")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "unique_key")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "not_null", "id")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "type", "amount")?["failures"] as? Int == 1, "a JSON string is not a number")
+            #expect(Self.result(run, "parse")?["failures"] as? Int == 1)
+            let count = Self.result(run, "row_count")
+            #expect(count?["passed"] as? Bool == true && count?["observed"] as? Double == 5)
+            let quarantine = String(buffer: try await client.get("/api/v1/models/fraud/validations/\(run["id"] as? String ?? "")/quarantine").body)
+            let first = quarantine.split(separator: "\n").first.map(String.init) ?? ""
+            let object = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
+            #expect(object?["row"] as? Int == 2 && object?["rules"] as? [String] == ["categories:country"] && (object?["record"] as? [String: Any])?["country"] as? String == "US", "\(first)")
+            _ = stack
+        }
+    }
+
+    @Test
+    func aLargeFileIsReadInBlocksAndLosesNoRow() async throws {
+        // Blocks of 64 bytes: lines straddle every block boundary.
+        try await withFerry { client, stack in
+            let validation = DataValidation(
+                store: stack.store, registry: stack.registry, models: stack.models, monitor: nil, artifacts: stack.artifacts,
+                logger: .init(label: "t"), blockBytes: 64)
+            let rows = (0..<500).map { Self.row(amount: $0 % 7 == 0 ? "-1" : String($0), id: $0) }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-validate-\(UUID().uuidString).csv")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try (([Self.header] + rows).joined(separator: "\r\n")).write(to: file, atomically: true, encoding: .utf8)
+            _ = try await validation.setExpectations(
+                Expectations(model: "fraud", version: 1, columns: [.init(name: "amount", kind: .numeric, min: 0)], updatedBy: "t", updatedAt: Date()), by: "t")
+            let version = try await stack.registry.version(model: "fraud", number: 1)
+            let run = try await validation.validate(version: version, file: file, format: .csv, source: "big.csv", by: "t")
+            let failing = rows.indices.filter { $0 % 7 == 0 }
+            #expect(run.report.rows == 500 && run.report.quarantinedRows == failing.count)
+            #expect(run.quarantine.count > 1, "written in pieces")
+            let quarantined = String(decoding: try await validation.quarantine(of: run), as: UTF8.self).split(separator: "\n").dropFirst()
+            #expect(quarantined.map { Int($0.split(separator: ",")[0])! } == failing.map { $0 + 1 })
+            _ = client
+        }
+    }
+}
