@@ -96,6 +96,8 @@ public struct FeatureMatrix: Sendable, Equatable {
     public let columns: Int
     /// Row-major values, `rows * columns` of them.
     public var values: [Double]
+    /// Where a categorical feature was sent a name it does not know (read as missing): `row * columns + column`.
+    public var unseen: [Int] = []
 
     public init(rows: Int, columns: Int, values: [Double]) {
         precondition(values.count == rows * columns, "FeatureMatrix needs rows*columns values")

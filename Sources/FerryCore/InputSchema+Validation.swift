@@ -80,10 +80,12 @@ extension InputSchema {
         let f = features.count
         try check(rows: n, elements: n * f, label: "request", limits: limits)
         var values = [Double](repeating: 0, count: n * f)
+        var unseen: [Int] = []
         for (c, tensor) in columns.enumerated() {
             var converted = [Double](repeating: 0, count: n)
             if case .bytes(let names) = tensor!.data, features[c].categories != nil {
                 converted = names.map { features[c].code(of: String(decoding: $0, as: UTF8.self)) }
+                for r in 0..<n where converted[r].isNaN && !names[r].isEmpty { unseen.append(r * f + c) }
             } else {
                 try converted.withUnsafeMutableBufferPointer { out in
                     try fill(out, from: tensor!.data, label: "input '\(tensor!.name)'") { row in (row, features[c]) }
@@ -91,7 +93,9 @@ extension InputSchema {
             }
             for r in 0..<n { values[r * f + c] = converted[r] }
         }
-        return FeatureMatrix(rows: n, columns: f, values: values)
+        var matrix = FeatureMatrix(rows: n, columns: f, values: values)
+        matrix.unseen = unseen
+        return matrix
     }
 
     /// The model's named input tensors (each `[N, width]` or `[N]`) cut into one tensor per feature; inputs named
@@ -134,6 +138,7 @@ extension InputSchema {
         let f = features.count
         try check(rows: instances.count, elements: instances.count * f, label: "instances", limits: limits)
         var values = [Double](repeating: 0, count: instances.count * f)
+        var unseen: [Int] = []
         var index: [String: Int]?
         for (row, instance) in instances.enumerated() {
             switch instance {
@@ -143,6 +148,7 @@ extension InputSchema {
                 }
                 for (c, item) in items.enumerated() {
                     values[row * f + c] = try number(item, row: row, feature: features[c])
+                    if case .string = item, features[c].categories != nil, values[row * f + c].isNaN { unseen.append(row * f + c) }
                 }
             case .named(let fields):
                 if index == nil {
@@ -158,10 +164,13 @@ extension InputSchema {
                         throw FerryError.invalid("instance \(row): feature '\(feature.name)' is missing (send null for a missing value)")
                     }
                     values[row * f + c] = try number(item, row: row, feature: feature)
+                    if case .string = item, feature.categories != nil, values[row * f + c].isNaN { unseen.append(row * f + c) }
                 }
             }
         }
-        return FeatureMatrix(rows: instances.count, columns: f, values: values)
+        var matrix = FeatureMatrix(rows: instances.count, columns: f, values: values)
+        matrix.unseen = unseen
+        return matrix
     }
 
     // MARK: - Checks

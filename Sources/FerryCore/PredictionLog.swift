@@ -12,8 +12,14 @@ public struct PredictionRecord: Sendable, Equatable {
     public var inputs: [[JSONValue]]
     /// Output values per row (a class's probabilities, or one value).
     public var outputs: [[Double]]
+    /// Per row, what the serving path noticed of its inputs (`out_of_range:amount`, `unseen_category:country`);
+    /// empty when nothing was.
+    public var flags: [[String]]
 
-    public init(id: String, model: String, version: Int, at: Date, latencyMicros: Int, inputs: [[JSONValue]], outputs: [[Double]]) {
+    public init(
+        id: String, model: String, version: Int, at: Date, latencyMicros: Int, inputs: [[JSONValue]], outputs: [[Double]], flags: [[String]] = []
+    ) {
+        self.flags = flags
         self.id = id
         self.model = model
         self.version = version

@@ -39,12 +39,19 @@ public final class DataPlane: Sendable {
     public let endpoints: Endpoints?
     /// Supplies the features a version declares, from the online store.
     public let features: FeatureService?
+    /// Each version's expectations, whose ranges and categories every request's rows are checked against.
+    let validation: DataValidation?
+    /// Each version's checks, as last read (they are read again after `checksLifetime`, so edits on any replica
+    /// take effect).
+    private let checks = Mutex<[VersionRef: (checks: InputChecks, read: ContinuousClock.Instant)]>([:])
+    static let checksLifetime: Duration = .seconds(30)
     private let isReady = Mutex(false)
 
     public init(
         models: ModelManager, limits: InferenceLimits = InferenceLimits(), serverName: String = "ferry", serverVersion: String,
-        predictionLog: PredictionLogger? = nil, endpoints: Endpoints? = nil, features: FeatureService? = nil
+        predictionLog: PredictionLogger? = nil, endpoints: Endpoints? = nil, features: FeatureService? = nil, validation: DataValidation? = nil
     ) {
+        self.validation = validation
         self.features = features
         self.endpoints = endpoints
         self.models = models
@@ -194,7 +201,8 @@ public final class DataPlane: Sendable {
             }
             var response = InferenceResponse(
                 modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
-            response.serving.predictionID = record(served, batch, outputs, since: start)
+            let findings = await inputFindings(served, batch)
+            response.serving.predictionID = record(served, batch, outputs, flags: findings?.flags ?? [], since: start)
             served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(nil)
             return response
@@ -253,7 +261,8 @@ public final class DataPlane: Sendable {
                 if first.shape.count == 1 { return .number(values[r]) }
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
-            let id = record(served, batch, outputs, since: start)
+            let findings = await inputFindings(served, batch)
+            let id = record(served, batch, outputs, flags: findings?.flags ?? [], since: start)
             served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(nil)
             return Prediction(version: served.version.version, predictions: predictions, predictionID: id)
@@ -272,11 +281,37 @@ public final class DataPlane: Sendable {
               let batch = try? served.version.inputSchema.matrix(from: request.inputs, limits: limits)
         else { return nil }
         let modelOutputs = outputs.filter { $0.name != Self.contributionsOutput }
-        return record(served, batch, modelOutputs, since: .now)
+        return record(served, batch, modelOutputs, flags: [], since: .now)
+    }
+
+    /// What the version's expectations find in a request's rows (out-of-range values, unknown categories), counted
+    /// in its metrics; nil when nothing was found or the version has no checks.
+    private func inputFindings(_ served: ModelManager.Served, _ batch: FeatureMatrix) async -> InputChecks.Findings? {
+        guard let validation else { return nil }
+        let ref = VersionRef(model: served.version.model, version: served.version.version)
+        let now = ContinuousClock.now
+        var current = checks.withLock { all in all[ref].flatMap { now - $0.read < Self.checksLifetime ? $0.checks : nil } }
+        if current == nil {
+            // Unreadable expectations (a store outage) leave the request unchecked rather than failing it.
+            guard let expectations = try? await validation.expectations(of: served.version) else { return nil }
+            let made = InputChecks(schema: served.version.inputSchema, expectations: expectations)
+            checks.withLock { $0[ref] = (made, now) }
+            current = made
+        }
+        guard let findings = current?.check(batch), !findings.isEmpty else { return nil }
+        served.metrics.recordInputs(findings)
+        return findings
+    }
+
+    /// Forgets the checks of a model's versions, so the next request reads their expectations again.
+    public func expectationsChanged(model: String) {
+        checks.withLock { all in all = all.filter { $0.key.model != model } }
     }
 
     /// Logs a served request (when the log is on and the request is sampled) and returns its prediction id.
-    private func record(_ served: ModelManager.Served, _ batch: FeatureMatrix, _ outputs: [Tensor], since start: ContinuousClock.Instant) -> String? {
+    private func record(
+        _ served: ModelManager.Served, _ batch: FeatureMatrix, _ outputs: [Tensor], flags: [[String]], since start: ContinuousClock.Instant
+    ) -> String? {
         guard let log = predictionLog else { return nil }
         let id = Self.predictionID()
         guard log.sampled(), let first = outputs.scores else { return id }
@@ -291,7 +326,7 @@ public final class DataPlane: Sendable {
             id: id, model: served.version.model, version: served.version.version, at: Date(),
             latencyMicros: Int(ModelManager.seconds(ContinuousClock.now - start) * 1e6),
             inputs: (0..<batch.rows).map { PredictionLogger.storedRow(batch, row: $0, schema: schema) },
-            outputs: (0..<batch.rows).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }))
+            outputs: (0..<batch.rows).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }, flags: flags))
         return id
     }
 

@@ -41,6 +41,9 @@ public final class ServingMetrics: Sendable {
         public var memoryBytes = 0
         public var loads: UInt64 = 0
         public var unloads: UInt64 = 0
+        /// Input values outside their expected range, and category names the model does not know, per feature.
+        public var outOfRange: [String: UInt64] = [:]
+        public var unseenCategories: [String: UInt64] = [:]
     }
 
     /// The counters of one version; recording takes its own lock, so versions never contend with each other.
@@ -69,6 +72,14 @@ public final class ServingMetrics: Sendable {
                 s.requests += 1
                 s.errors[code.rawValue, default: 0] += 1
                 s.latency.observe(seconds, bounds: ServingMetrics.latencyBuckets)
+            }
+        }
+
+        public func recordInputs(_ findings: InputChecks.Findings) {
+            guard enabled, !findings.isEmpty else { return }
+            state.withLock { s in
+                for (feature, n) in findings.outOfRange { s.outOfRange[feature, default: 0] += UInt64(n) }
+                for (feature, n) in findings.unseenCategories { s.unseenCategories[feature, default: 0] += UInt64(n) }
             }
         }
 

@@ -152,9 +152,11 @@ enum API {
         var latencyMicros: Int
         var inputs: [[JSONValue]]
         var outputs: [[Double]]
+        /// Per row, what serving noticed of its inputs (absent when nothing was).
+        var flags: [[String]]?
 
         enum CodingKeys: String, CodingKey {
-            case id, model, version, at, inputs, outputs, latencyMicros = "latency_us"
+            case id, model, version, at, inputs, outputs, flags, latencyMicros = "latency_us"
         }
 
         init(_ r: PredictionRecord) {
@@ -165,6 +167,7 @@ enum API {
             latencyMicros = r.latencyMicros
             inputs = r.inputs
             outputs = r.outputs
+            flags = r.flags.isEmpty ? nil : r.flags
         }
     }
 

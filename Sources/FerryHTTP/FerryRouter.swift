@@ -75,7 +75,9 @@ public func makeRouter(
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
     if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
-    if let validation { ValidationRoutes(validation: validation, maxFileBytes: limits.maxValidationBytes).add(to: router) }
+    if let validation {
+        ValidationRoutes(validation: validation, maxFileBytes: limits.maxValidationBytes, changed: dataPlane.expectationsChanged).add(to: router)
+    }
     if let jobs { JobRoutes(jobs: jobs, maxUploadBytes: limits.maxArtifactBytes).add(to: router) }
     ConsoleRoutes().add(to: router)
     if let tracking { MLflowRoutes(tracking: tracking, registry: registry, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes).add(to: router) }

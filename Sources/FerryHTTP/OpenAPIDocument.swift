@@ -396,6 +396,7 @@ enum OpenAPIDocument {
             "Prediction": object([
                 "id": string, "model": string, "version": integer, "at": ["type": "string", "format": "date-time"],
                 "latency_us": integer, "inputs": array(array([:])), "outputs": array(array(number)),
+                "flags": ["type": "array", "items": array(string), "description": "per row, what serving noticed of its inputs: out_of_range:FEATURE (outside the version's expected range), unseen_category:FEATURE (a category name the version does not know); absent when nothing was"],
             ], required: ["id", "model", "version", "at", "inputs", "outputs"]),
             "ReferenceProfile": object(["rows": integer, "features": array(["type": "object"]), "outputs": array(["type": "object"]), "createdBy": string, "createdAt": ["type": "string", "format": "date-time"]], required: ["rows", "features", "outputs"]),
             "DriftReport": object([

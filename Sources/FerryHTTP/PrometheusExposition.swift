@@ -47,6 +47,18 @@ enum PrometheusExposition {
         for (kind, n) in unresolved.sorted(by: { $0.key < $1.key }) {
             out += "ferry_inference_unresolved_errors_total{kind=\"\(escape(kind))\"} \(n)\n"
         }
+        header("ferry_input_out_of_range_total", "Input values outside the range the version's expectations allow (served, not refused), by feature.", "counter")
+        for s in versions {
+            for (feature, n) in s.outOfRange.sorted(by: { $0.key < $1.key }) {
+                out += "ferry_input_out_of_range_total{\(labels(s, [("feature", feature)]))} \(n)\n"
+            }
+        }
+        header("ferry_input_unseen_category_total", "Category names the version does not know (read as missing), by feature.", "counter")
+        for s in versions {
+            for (feature, n) in s.unseenCategories.sorted(by: { $0.key < $1.key }) {
+                out += "ferry_input_unseen_category_total{\(labels(s, [("feature", feature)]))} \(n)\n"
+            }
+        }
         header("ferry_inference_rows_total", "Rows predicted, by model and version.", "counter")
         for s in versions { out += "ferry_inference_rows_total{\(labels(s))} \(s.rows)\n" }
         histogram("ferry_inference_duration_seconds", "Time from resolving the version to the response being ready, in seconds.",

@@ -11,6 +11,8 @@ struct ValidationRoutes {
     let validation: DataValidation
     /// The largest file a validation reads (it is written to disk as it arrives, never held in memory).
     let maxFileBytes: Int
+    /// Told when a model's expectations change, so serving checks requests against the new ones at once.
+    let changed: @Sendable (String) -> Void
 
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1/models/{name}")
@@ -24,7 +26,9 @@ struct ValidationRoutes {
             let expectations = Expectations(
                 model: version.model, version: version.version, columns: body.columns, minRows: body.minRows, maxRows: body.maxRows,
                 uniqueKey: body.uniqueKey, noDuplicateRows: body.noDuplicateRows ?? true, updatedBy: context.actor, updatedAt: Date())
-            return try API.response(API.ExpectationsBody(try await validation.setExpectations(expectations, by: context.actor)))
+            let saved = try await validation.setExpectations(expectations, by: context.actor)
+            changed(version.model)
+            return try API.response(API.ExpectationsBody(saved))
         }
         api.post("/validations") { request, context in
             let query = request.uri.queryParameters

@@ -112,7 +112,7 @@ public struct FerryServer: Sendable {
         let validation = DataValidation(store: store, registry: registry, models: models, monitor: monitor, artifacts: artifacts, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
-            predictionLog: predictionLogger, endpoints: endpoints, features: features)
+            predictionLog: predictionLogger, endpoints: endpoints, features: features, validation: validation)
         let alerts = monitor.map {
             AlertManager(
                 store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger, replica: configuration.replicaID,

@@ -360,5 +360,8 @@ enum PostgresMigrations {
             "CREATE TABLE validation_run (id TEXT PRIMARY KEY, model TEXT NOT NULL, created_at BIGINT NOT NULL, spec TEXT NOT NULL)",
             "CREATE INDEX validation_run_model ON validation_run(model, created_at)",
         ]),
+        Migration(name: "0012-prediction-flags", statements: [
+            "ALTER TABLE prediction ADD COLUMN flags JSONB",
+        ]),
     ]
 }

@@ -28,14 +28,15 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
         let ids = records.map(\.id), models = records.map(\.model), versions = records.map { Int64($0.version) }
         let ats = records.map { Self.millis($0.at) }, latencies = records.map { Int64($0.latencyMicros) }
         let inputs = records.map { PredictionJSON.text($0.inputs) }, outputs = records.map { PredictionJSON.text($0.outputs) }
+        let flags = records.map { PredictionJSON.flags($0.flags) ?? "" }
         try await database.transaction { c in
             try await PostgresDatabase.execute(
                 c,
                 """
-                INSERT INTO prediction (id, model, version, at, latency_us, inputs, outputs)
-                SELECT id, model, version, at, latency, inputs::jsonb, outputs::jsonb
-                FROM unnest(\(ids)::text[], \(models)::text[], \(versions)::int8[], \(ats)::int8[], \(latencies)::int8[], \(inputs)::text[], \(outputs)::text[])
-                    AS t(id, model, version, at, latency, inputs, outputs)
+                INSERT INTO prediction (id, model, version, at, latency_us, inputs, outputs, flags)
+                SELECT id, model, version, at, latency, inputs::jsonb, outputs::jsonb, NULLIF(flags, '')::jsonb
+                FROM unnest(\(ids)::text[], \(models)::text[], \(versions)::int8[], \(ats)::int8[], \(latencies)::int8[], \(inputs)::text[], \(outputs)::text[], \(flags)::text[])
+                    AS t(id, model, version, at, latency, inputs, outputs, flags)
                 ON CONFLICT (id) DO NOTHING
                 """,
                 self.logger)
@@ -157,7 +158,7 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
         }
     }
 
-    static let columns = "id, model, version, at, latency_us, inputs::text AS inputs, outputs::text AS outputs"
+    static let columns = "id, model, version, at, latency_us, inputs::text AS inputs, outputs::text AS outputs, flags::text AS flags"
 
     private static func record(_ row: PostgresRandomAccessRow) throws -> PredictionRecord {
         let decoder = JSONDecoder()
@@ -165,7 +166,8 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
             id: try row["id"].decode(String.self), model: try row["model"].decode(String.self), version: try row["version"].decode(Int.self),
             at: Date(timeIntervalSince1970: Double(try row["at"].decode(Int64.self)) / 1000), latencyMicros: try row["latency_us"].decode(Int.self),
             inputs: try decoder.decode([[JSONValue]].self, from: Data(try row["inputs"].decode(String.self).utf8)),
-            outputs: try decoder.decode([[Double]].self, from: Data(try row["outputs"].decode(String.self).utf8)))
+            outputs: try decoder.decode([[Double]].self, from: Data(try row["outputs"].decode(String.self).utf8)),
+            flags: try row["flags"].decode(String?.self).map { try decoder.decode([[String]].self, from: Data($0.utf8)) } ?? [])
     }
 
 }

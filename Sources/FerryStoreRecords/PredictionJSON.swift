@@ -22,6 +22,12 @@ package enum PredictionJSON {
         return out + "]"
     }
 
+    /// Per-row flags as JSON text, or nil when no row has any (stored as NULL).
+    package static func flags(_ rows: [[String]]) -> String? {
+        guard rows.contains(where: { !$0.isEmpty }) else { return nil }
+        return "[" + rows.map { row in "[" + row.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+    }
+
     package static func text(_ rows: [[Double]]) -> String {
         var out = "["
         for (i, row) in rows.enumerated() {

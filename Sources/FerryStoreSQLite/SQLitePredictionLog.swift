@@ -51,18 +51,21 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
                 );
                 """)
         }
+        migrator.registerMigration("v3-prediction-flags") { db in
+            try db.execute(sql: "ALTER TABLE prediction ADD COLUMN flags TEXT")
+        }
         return migrator
     }
 
     public func append(_ records: [PredictionRecord]) async throws {
         guard !records.isEmpty else { return }
-        let rows = records.map { r in (r, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs)) }
+        let rows = records.map { r in (r, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs), PredictionJSON.flags(r.flags)) }
         try await writer.write { db in
             let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (r, inputs, outputs) in rows {
-                try statement.execute(arguments: [r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, inputs, outputs])
+            for (r, inputs, outputs, flags) in rows {
+                try statement.execute(arguments: [r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, inputs, outputs, flags])
             }
         }
     }
@@ -169,7 +172,8 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
             id: row["id"], model: row["model"], version: row["version"],
             at: Date(timeIntervalSince1970: Double(row["at"] as Int64) / 1000), latencyMicros: row["latency_us"],
             inputs: try decoder.decode([[JSONValue]].self, from: Data((row["inputs"] as String).utf8)),
-            outputs: try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8)))
+            outputs: try decoder.decode([[Double]].self, from: Data((row["outputs"] as String).utf8)),
+            flags: try (row["flags"] as String?).map { try decoder.decode([[String]].self, from: Data($0.utf8)) } ?? [])
     }
 
 }

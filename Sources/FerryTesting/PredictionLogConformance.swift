@@ -15,6 +15,13 @@ public enum PredictionLogConformance {
             try await log.append([r])
             try expect(try await log.record(id: "a") == r, "round trip")
             try expect(try await log.record(id: "zz") == nil, "unknown id is nil")
+            var flagged = record("b", second: 2)
+            flagged.inputs = [[.number(1)], [.number(2)]]
+            flagged.outputs = [[0.9], [0.2]]
+            flagged.flags = [[], ["out_of_range:amount", "unseen_category:country \"x\""]]
+            try await log.append([flagged])
+            try expect(try await log.record(id: "b") == flagged, "flags round-trip")
+            try expect(try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 10).first == flagged, "and are listed")
         },
         .init("queries filter by model, version and time, newest first, with a limit") { log in
             try await log.append([

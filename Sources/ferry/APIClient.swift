@@ -18,13 +18,35 @@ struct APIClient {
     func get(_ path: String) async throws -> Data { try await send(.GET, path) }
 
     func send(_ method: HTTPMethod, _ path: String, json: Data? = nil, contentType: String = "application/json") async throws -> Data {
+        try await send(method, path, body: json.map { .bytes(ByteBuffer(bytes: $0)) }, contentType: contentType)
+    }
+
+    /// POSTs a local file as the body, read a megabyte at a time (a file may be larger than memory).
+    func upload(_ path: String, file: String, contentType: String = "application/octet-stream") async throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: file),
+              let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+            throw CLIError("cannot read '\(file)'")
+        }
+        let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            do {
+                while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { continuation.yield(ByteBuffer(bytes: data)) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+            try? handle.close()
+        }
+        return try await send(.POST, path, body: .stream(chunks, length: .known(Int64(size))), contentType: contentType)
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String) async throws -> Data {
         let url = base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        if let json {
+        if let body {
             request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: json))
+            request.body = body
         }
         let response: HTTPClientResponse
         do {

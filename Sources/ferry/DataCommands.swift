@@ -82,12 +82,11 @@ struct DataCommands: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
             var query = ["source=\(APIClient.query((file as NSString).lastPathComponent))"]
             if let version { query.append("version=\(APIClient.query(version))") }
             if let format { query.append("format=\(APIClient.query(format))") }
             let base = "/api/v1/models/\(APIClient.segment(model))/validations"
-            let answer = try await options.client.send(.POST, base + "?" + query.joined(separator: "&"), json: data, contentType: "application/octet-stream")
+            let answer = try await options.client.upload(base + "?" + query.joined(separator: "&"), file: file)
             let run = try Output.object(answer)
             let id = Output.text(run["id"])
             if let html {

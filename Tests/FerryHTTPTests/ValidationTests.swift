@@ -124,6 +124,30 @@ struct ValidationTests {
         }
     }
 
+    @Test(arguments: ["sqlite", "postgres"])
+    func servingCountsOutOfRangeInputsPerFeatureAndFlagsTheLoggedPrediction(_ store: String) async throws {
+        try await withFerry(postgres: store == "postgres") { client, stack in
+            let put = try await client.execute(
+                uri: "/api/v1/models/fraud/versions/1/expectations", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"columns": [{"name": "amount", "min": 0, "max": 100}, {"name": "hour", "min": 0, "max": 23}]}"#))
+            #expect(put.status == .ok)
+            let values = { (amount: Double, hour: Int) in "[\(amount),0.5,\(hour),0,0.1,0,100,1,2,50,3.5,0]" }
+            // Served, not refused: row 1 is fine, row 2 has amount and hour out of range.
+            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(values(50, 8)), \#(values(500, 30))]}"#)
+            #expect(predicted.status == .ok)
+            let id = try #require(predicted.json["prediction_id"] as? String)
+            let v2 = #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP64","data":\#(values(-5, 3))}]}"#
+            #expect(try await client.post("/v2/models/fraud/infer", v2).status == .ok)
+
+            let metrics = String(buffer: try await client.get("/metrics").body)
+            #expect(metrics.contains(#"ferry_input_out_of_range_total{model="fraud",version="1",feature="amount"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("out_of_range") })")
+            #expect(metrics.contains(#"ferry_input_out_of_range_total{model="fraud",version="1",feature="hour"} 1"#))
+            await stack.predictionLogger.flush()
+            let logged = try await client.get("/api/v1/predictions/\(id)").json
+            #expect(logged["flags"] as? [[String]] == [[], ["out_of_range:amount", "out_of_range:hour"]], "\(logged)")
+        }
+    }
+
     @Test
     func aLargeFileIsReadInBlocksAndLosesNoRow() async throws {
         // Blocks of 64 bytes: lines straddle every block boundary.
