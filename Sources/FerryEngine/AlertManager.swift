@@ -47,6 +47,8 @@ public final class AlertManager: Sendable {
     private let replica: String
     private let monitor: ModelMonitor
     private let metrics: ServingMetrics
+    /// Costs for budget alerts (`cost_per_1000_predictions`).
+    private let cost: CostMeter?
     private let sender: (any WebhookSender)?
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -60,8 +62,9 @@ public final class AlertManager: Sendable {
     public init(
         store: any AlertStore & ObservationStore, monitor: ModelMonitor, metrics: ServingMetrics, sender: (any WebhookSender)?,
         logger: Logger, replica: String = "local", now: @escaping @Sendable () -> Date = { Date() },
-        retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]
+        retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)], cost: CostMeter? = nil
     ) {
+        self.cost = cost
         self.store = store
         self.replica = replica
         self.monitor = monitor
@@ -155,6 +158,8 @@ public final class AlertManager: Sendable {
         switch rule.metric {
         case .errorRate:
             return await errorRate(model: rule.model, windowSeconds: rule.windowSeconds, at: time)
+        case .costPer1000:
+            return cost?.costPer1000(model: rule.model, windowSeconds: Double(rule.windowSeconds), at: time)
         case .latencyP50, .latencyP99:
             guard case .range(let since, let until) = window,
                   let records = try? await monitor.log.records(model: rule.model, version: nil, since: since, until: until, limit: ModelMonitor.maxWindowRequests),

@@ -19,6 +19,32 @@ public struct HTTPLimits: Sendable {
     }
 }
 
+func costMetrics(_ cost: CostMeter?) -> [(name: String, help: String, type: String, value: Double)] {
+    guard let cost else { return [] }
+    let label = PrometheusExposition.escape
+    typealias Sample = (name: String, help: String, type: String, value: Double)
+    // One family after another: samples of a family must follow its header together.
+    var cpu: [Sample] = [], memory: [Sample] = [], price: [Sample] = []
+    for (key, t) in cost.versions() {
+        let labels = "model=\"\(label(key.model))\",version=\"\(key.version)\""
+        cpu.append(("ferry_cpu_seconds_total{\(labels)}", "CPU time of answered inference requests on the serving path, per version.", "counter", t.cpuSeconds))
+        memory.append(("ferry_memory_gib_hours_total{\(labels)}", "Model memory held over time while loaded, in GiB-hours, per version.", "counter", t.gibHours))
+        if let c = t.costPer1000(cost.prices) {
+            price.append(("ferry_cost_per_1000_predictions{\(labels)}", "CPU and memory cost per 1,000 predictions at the configured prices, per version.", "gauge", c))
+        }
+    }
+    var principalCPU: [Sample] = [], principalPredictions: [Sample] = [], principalPrice: [Sample] = []
+    for (principal, t) in cost.principals() {
+        let labels = "principal=\"\(label(principal))\""
+        principalCPU.append(("ferry_principal_cpu_seconds_total{\(labels)}", "CPU time of answered inference requests on the serving path, per principal.", "counter", t.cpuSeconds))
+        principalPredictions.append(("ferry_principal_predictions_total{\(labels)}", "Predictions answered, per principal.", "counter", Double(t.predictions)))
+        if let c = t.costPer1000(cost.prices) {
+            principalPrice.append(("ferry_principal_cost_per_1000_predictions{\(labels)}", "CPU cost per 1,000 predictions at the configured price, per principal.", "gauge", c))
+        }
+    }
+    return cpu + memory + price + principalCPU + principalPredictions + principalPrice
+}
+
 func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: String, type: String, value: Double)] {
     guard let log else { return [] }
     let c = log.counters
@@ -57,14 +83,15 @@ func rateLimitMetrics(_ limiter: RateLimiter?) -> [(name: String, help: String, 
 public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
-    jobs: BatchScoring? = nil, approvals: Approvals? = nil, validation: DataValidation? = nil,
+    jobs: BatchScoring? = nil, approvals: Approvals? = nil, validation: DataValidation? = nil, cost: CostMeter? = nil,
     limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes + (tracking == nil ? [] : MLflowRoutes.routes)))
-    InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes).add(to: router)
+    InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes, cost: cost) { ($0.principal ?? .anonymous).id }.add(to: router)
+    if let cost { CostRoutes(cost: cost).add(to: router) }
     ControlPlaneRoutes(registry: registry, monitor: monitor, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
@@ -91,7 +118,7 @@ public func makeRouter(
             body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
                 dataPlane.models.metrics,
                 extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter) + endpointMetrics(dataPlane.endpoints)
-                    + replicaMetrics(replica)))))
+                    + replicaMetrics(replica) + costMetrics(cost)))))
     }
     return router
 }

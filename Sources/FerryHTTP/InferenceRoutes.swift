@@ -23,6 +23,9 @@ extension HTTPField.Name {
 struct InferenceRoutes<Context: RequestContext> {
     let dataPlane: DataPlane
     let maxBodyBytes: Int
+    /// Counts each answered request's CPU time per version and principal (named by `principal`).
+    var cost: CostMeter? = nil
+    var principal: @Sendable (Context) -> String = { _ in Principal.anonymous.id }
 
     func add(to router: Router<Context>) {
         router.get("/v2/health/live") { _, _ in jsonResponse(Array(#"{"live":true}"#.utf8)) }
@@ -94,6 +97,7 @@ struct InferenceRoutes<Context: RequestContext> {
     }
 
     private func infer(_ request: Request, _ context: Context) async throws -> Response {
+        let started = CostMeter.start()
         let name = try context.parameters.require("name")
         let version = context.parameters.get("version")
         let body = try await request.body.collect(upTo: maxBodyBytes)
@@ -112,6 +116,11 @@ struct InferenceRoutes<Context: RequestContext> {
             model: name, version: version, request: inferenceRequest,
             options: try options(request, parameter: inferenceRequest.parameters["timeout_ms"]))
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
+        if let cost, let answered = response.serving.servedBy ?? response.modelVersion.flatMap({ Int($0) }).map({ VersionRef(model: name, version: $0) }) {
+            cost.record(
+                model: answered.model, version: answered.version, principal: principal(context),
+                predictions: response.outputs.first?.shape.first ?? 0, since: started)
+        }
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
         if let servedBy = response.serving.servedBy { headers[.ferryServedBy] = servedBy.description }
@@ -126,6 +135,7 @@ struct InferenceRoutes<Context: RequestContext> {
     }
 
     private func predictV1(_ request: Request, _ context: Context) async throws -> Response {
+        let started = CostMeter.start()
         let name = try context.parameters.require("name")
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let instances = try body.withUnsafeReadableBytes { try V1Codec.decodeInstances($0) }
@@ -156,6 +166,9 @@ struct InferenceRoutes<Context: RequestContext> {
             headers[.ferryPredictionID] = predictionID
         }
         w.raw("}")
+        if let cost, let answered = result.serving.servedBy ?? result.version.map({ VersionRef(model: name, version: $0) }) {
+            cost.record(model: answered.model, version: answered.version, principal: principal(context), predictions: result.predictions.count, since: started)
+        }
         return jsonResponse(w.bytes, headers: headers)
     }
 }

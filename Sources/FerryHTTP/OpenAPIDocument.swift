@@ -118,6 +118,7 @@ enum OpenAPIDocument {
             Route(method: "get", path: "/api/v1/models/{name}/validations", summary: "The model's validation runs, newest first", tag: "validation", access: .requires(.read), response: list("ValidationRun"), query: [("limit", "most runs to list (default 50)")]),
             Route(method: "get", path: "/api/v1/models/{name}/validations/{id}", summary: "One validation run: pass or fail per expectation with counts and examples", tag: "validation", access: .requires(.read), otherResponseContentTypes: ["text/html"], response: ref("ValidationRun"), query: [("format", "json (default) or html (a page)")]),
             Route(method: "get", path: "/api/v1/models/{name}/validations/{id}/quarantine", summary: "The run's quarantined rows in input order: CSV with row and rules before the row's own fields, or JSON Lines objects {row, rules, record}", tag: "validation", access: .requires(.read), responseContentType: "text/csv", otherResponseContentTypes: ["application/x-ndjson"], response: string),
+            Route(method: "get", path: "/api/v1/cost", summary: "CPU time on the serving path, model memory over time and, with prices (--cost-per-cpu-hour, --cost-per-gib-hour), the cost per 1,000 predictions, per model version and per principal (other principals' for admins only), on this replica since it started", tag: "cost", access: .requires(.read, openToRestricted: true), response: ref("Cost")),
             Route(method: "get", path: "/api/v1/protections", summary: "Protected aliases and endpoints: changing one needs a second principal's approval", tag: "approvals", access: .requires(.read, openToRestricted: true), response: list("Protection")),
             Route(method: "put", path: "/api/v1/models/{name}/aliases/{alias}/protection", summary: "Protect an alias: moving or removing it files an approval request that a second principal (deployer or above, not the requester) must approve", tag: "approvals", access: .requires(.admin), request: ref("ProtectionRequest"), response: ref("Protection")),
             Route(method: "delete", path: "/api/v1/models/{name}/aliases/{alias}/protection", summary: "Remove an alias's protection", tag: "approvals", access: .requires(.admin), response: object(["deleted": boolean])),
@@ -244,6 +245,13 @@ enum OpenAPIDocument {
                     "examples": array(object(["row": integer, "value": string], required: ["row", "value"])),
                 ], required: ["rule", "expected", "passed", "failures", "examples"])),
             ], required: ["id", "model", "version", "source", "format", "passed", "rows", "quarantined_rows", "results", "created_by", "created_at"]),
+            "CostRow": object([
+                "model": string, "version": integer, "principal": string, "requests": integer, "predictions": integer, "cpu_seconds": number,
+                "cpu_us_per_request": number, "memory_gib_hours": number, "cost": number, "cost_per_1000_predictions": number,
+            ], required: ["requests", "predictions", "cpu_seconds", "memory_gib_hours"]),
+            "Cost": object([
+                "prices": object(["cpu_hour": number, "gib_hour": number]), "models": array(ref("CostRow")), "principals": array(ref("CostRow")),
+            ], required: ["prices", "models", "principals"]),
             "PendingApproval": object(["approval": ref("Approval"), "message": string], required: ["approval", "message"]),
             "Decision": object(["comment": string]),
             "GateResult": object(["gate": string, "candidate": number, "limit": number, "passed": boolean], required: ["gate"]),

@@ -45,6 +45,8 @@ public struct FerryServer: Sendable {
     public let approvals: Approvals
     /// Expectations of the data a version is trained on or scores, and files checked against them.
     public let validation: DataValidation
+    /// CPU and memory per version and principal, and what they cost.
+    public let cost: CostMeter
     /// This server among the replicas sharing its store.
     public let replica: Replica
     /// Leadership and change hints, when the store is PostgreSQL.
@@ -109,6 +111,7 @@ public struct FerryServer: Sendable {
         let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID, protections: store)
         let approvals = Approvals(store: store, registry: registry, endpoints: endpoints, logger: logger)
+        let cost = CostMeter(prices: configuration.costPrices, metrics: models.metrics)
         let validation = DataValidation(store: store, registry: registry, models: models, monitor: monitor, artifacts: artifacts, logger: logger)
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
@@ -116,7 +119,7 @@ public struct FerryServer: Sendable {
         let alerts = monitor.map {
             AlertManager(
                 store: store, monitor: $0, metrics: models.metrics, sender: HTTPWebhookSender(), logger: logger, replica: configuration.replicaID,
-                retryDelays: configuration.webhookRetryDelays)
+                retryDelays: configuration.webhookRetryDelays, cost: cost)
         }
         let scheme = configuration.tls == nil ? "http" : "https"
         let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
@@ -155,7 +158,7 @@ public struct FerryServer: Sendable {
         return FerryServer(
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
-            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, replica: replica, coordinator: coordinator,
+            dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, cost: cost, replica: replica, coordinator: coordinator,
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
@@ -168,7 +171,7 @@ public struct FerryServer: Sendable {
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, cost: cost, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
@@ -221,6 +224,7 @@ public struct FerryServer: Sendable {
         if let alerts { services.append(AlertService(alerts: alerts, interval: configuration.alertInterval, leadership: leadership)) }
         if let retrainer { services.append(RetrainService(retrainer: retrainer, interval: .seconds(5), leadership: leadership)) }
         services.append(BatchJobService(jobs: jobs, interval: .seconds(1), leadership: leadership))
+        services.append(CostService(cost: cost, interval: .seconds(10)))
         services.append(RolloutService(endpoints: endpoints, store: store, interval: configuration.rolloutInterval, leadership: leadership))
         return services
     }

@@ -90,6 +90,8 @@ public struct ServerConfiguration: Sendable {
     /// limit). With `pinAliased`, versions an alias points at are never unloaded for it.
     public var modelMemoryBudget: Int?
     public var pinAliased: Bool
+    /// Prices of a CPU hour and a GiB-hour of model memory, for the cost per 1,000 predictions (nil: no cost).
+    public var costPrices: CostMeter.Prices
 
     public init(
         store: Store = .sqlite, dataDirectory: URL, host: String = "127.0.0.1", port: Int = 8080, serverVersion: String,
@@ -101,8 +103,9 @@ public struct ServerConfiguration: Sendable {
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
         leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
         extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], maxQueuedJobs: Int = 100,
-        modelMemoryBudget: Int? = nil, pinAliased: Bool = false
+        modelMemoryBudget: Int? = nil, pinAliased: Bool = false, costPrices: CostMeter.Prices = CostMeter.Prices()
     ) {
+        self.costPrices = costPrices
         self.modelMemoryBudget = modelMemoryBudget
         self.pinAliased = pinAliased
         self.jobInputDirectories = jobInputDirectories

@@ -52,6 +52,21 @@ struct RetrainService: Service {
 
 /// Runs batch jobs while this replica leads (one at a time for the cluster), until shutdown; a job cut short
 /// resumes from its checkpoint on the next leader or start.
+/// On every replica, adds each loaded version's memory over time to the cost figures.
+struct CostService: Service {
+    let cost: CostMeter
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                cost.tick()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
+
 struct BatchJobService: Service {
     let jobs: BatchScoring
     let interval: Duration

@@ -34,8 +34,9 @@ struct Alerts: AsyncParsableCommand {
             abstract: "Create or replace an alert rule.",
             discussion: """
                 Metrics: latency_p50_seconds, latency_p99_seconds, error_rate, drift_psi, drift_pvalue, accuracy, f1,
-                roc_auc, log_loss, rmse, mae, and demographic_parity_difference or equalized_odds_difference between
-                the groups of --feature (required for them). Example:
+                roc_auc, log_loss, rmse, mae, demographic_parity_difference or equalized_odds_difference between
+                the groups of --feature (required for them), and cost_per_1000_predictions (a budget; needs
+                `ferry serve --cost-per-cpu-hour` and/or `--cost-per-gib-hour`). Example:
                   ferry alerts set fraud amount-drift --metric drift_psi --feature amount --above 0.25 \\
                     --window 3600 --for 300 --webhook https://hooks.example/ferry --secret "$SECRET"
                 """

@@ -13,7 +13,7 @@ struct Ferry: AsyncParsableCommand {
             """,
         // No `version:` here: ArgumentParser would add a `--version` flag to every subcommand, where it collides
         // with options like `ferry models show NAME --version N`. `main` answers `ferry --version` itself.
-        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, DataCommands.self, Alerts.self, EndpointCommands.self, RolloutCommands.self, Features.self, Runs.self, Retrain.self, Jobs.self, ApprovalCommands.self, Keys.self, Audit.self, Cluster.self, Sign.self]
+        subcommands: [Serve.self, Models.self, AliasCommand.self, Predict.self, Monitor.self, DataCommands.self, Alerts.self, EndpointCommands.self, RolloutCommands.self, Features.self, Runs.self, Retrain.self, Jobs.self, ApprovalCommands.self, Cost.self, Keys.self, Audit.self, Cluster.self, Sign.self]
     )
 
     /// `ferry --version` prints the version; everything else is parsed as usual.

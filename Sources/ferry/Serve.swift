@@ -34,6 +34,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("pin-aliased"), help: "Never unload a version an alias points at to stay within --model-memory-budget.")
     var pinAliased = false
 
+    @Option(name: .customLong("cost-per-cpu-hour"), help: "Price of one CPU hour: with it, /metrics, GET /api/v1/cost and `ferry cost report` give the cost per 1,000 predictions per model and per client.")
+    var costPerCPUHour: Double?
+
+    @Option(name: .customLong("cost-per-gib-hour"), help: "Price of one GiB of model memory held for an hour (added to each model's cost).")
+    var costPerGiBHour: Double?
+
     @Option(name: .customLong("max-queued-jobs"), help: "Batch jobs that may wait in the queue; more are refused with 503.")
     var maxQueuedJobs = 100
 
@@ -141,6 +147,9 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard maxQueuedJobs >= 1 else { throw ValidationError("--max-queued-jobs must be at least 1") }
+        for (flag, price) in [("--cost-per-cpu-hour", costPerCPUHour), ("--cost-per-gib-hour", costPerGiBHour)] {
+            if let price, !(price.isFinite && price >= 0) { throw ValidationError("\(flag) must be a price of 0 or more, got \(price)") }
+        }
         guard modelMemoryBudget >= 0 else { throw ValidationError("--model-memory-budget must be 0 (no limit) or a number of MiB") }
         if auth == "none" && (jwtSecretFile != nil || !jwtPublicKey.isEmpty) {
             throw ValidationError("JWT options need authentication on; drop --auth none")
@@ -250,7 +259,8 @@ struct Serve: AsyncParsableCommand {
             grpcPort: grpcPort == 0 ? nil : grpcPort,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers,
             jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs,
-            modelMemoryBudget: modelMemoryBudget > 0 ? modelMemoryBudget << 20 : nil, pinAliased: pinAliased)
+            modelMemoryBudget: modelMemoryBudget > 0 ? modelMemoryBudget << 20 : nil, pinAliased: pinAliased,
+            costPrices: CostMeter.Prices(cpuHour: costPerCPUHour, gibHour: costPerGiBHour))
     }
 
     func signaturePolicy() throws -> SignaturePolicy {

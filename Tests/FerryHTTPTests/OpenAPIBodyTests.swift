@@ -224,6 +224,7 @@ struct OpenAPIBodyTests {
             try await call(.delete, "/api/v1/endpoints/{name}/protection", "/api/v1/endpoints/ep/protection")
             try await call(.delete, "/api/v1/models/{name}/aliases/{alias}/protection", "/api/v1/models/fraud/aliases/guarded/protection")
 
+            try await call(.get, "/api/v1/cost")
             try await call(.get, "/api/v1/whoami")
             let created = try await call(.post, "/api/v1/keys", nil, #"{"name": "svc", "role": "predictor", "models": ["fraud"], "rate_limit": 10}"#)
             try await call(.get, "/api/v1/keys")

@@ -21,12 +21,12 @@ Timed (time.time(), so run.sh can add the interpreter's start): imports, reading
 in, the script prints nothing yet: it first records `validated_at`, then (untimed) translates GE's results into
 Ferry's terms for compare.py and writes OUT_JSON:
   - GE counts every row of a repeated group as unexpected (pandas `duplicated(keep=False)`); Ferry counts only the
-    rows after the first. With COMPLETE, the rows after the first are found from GE's unexpected index list and
-    values; with SUMMARY only GE's raw count is reported (`repeats: null`).
+    rows after the first. With COMPLETE, the rows after the first are found from GE's unexpected index list (complete)
+    and the values at those indices in the data frame GE read (GE's unexpected value list stops at 200); with SUMMARY
+    only GE's raw count is reported (`repeats: null`).
   - rows are 1-based data rows (GE's pandas index + 1), as in Ferry's quarantine.
 """
 import json
-import math
 import os
 import resource
 import sys
@@ -66,26 +66,13 @@ def suite_for(spec, header):
     return items
 
 
-def hashable(v):
-    if isinstance(v, dict):
-        return tuple(hashable(v[k]) for k in sorted(v))
-    if isinstance(v, (list, tuple)):
-        return tuple(hashable(x) for x in v)
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def repeats(indices, values):
-    """The rows after the first of each group of equal values (Ferry's count), 1-based."""
-    first, out = set(), []
-    for i, v in sorted(zip(indices, values), key=lambda p: p[0]):
-        k = hashable(v)
-        if k in first:
-            out.append(int(i) + 1)
-        else:
-            first.add(k)
-    return out
+def repeats(df, indices, columns):
+    """The rows after the first of each group of equal values (Ferry's count), 1-based. GE's COMPLETE result lists
+    every unexpected index but at most 200 unexpected values (great_expectations.constants.MAX_RESULT_RECORDS), so
+    the values are taken from the data frame GE validated, at GE's indices (pandas treats missing values as equal,
+    as GE's duplicated(keep=False) did)."""
+    sub = df.loc[sorted(indices), columns]
+    return [int(i) + 1 for i in sub.index[sub.duplicated(keep="first")]]
 
 
 def main():
@@ -124,7 +111,7 @@ def main():
         if rule in ("range", "not_null", "unique_key", "duplicate_row") and idx is not None:
             idx = [int(i) if not isinstance(i, dict) else int(next(iter(i.values()))) for i in idx]
             if rule in ("unique_key", "duplicate_row"):
-                a["rows"] = repeats(idx, res.get("unexpected_list") or [])
+                a["rows"] = repeats(batch.data.dataframe, idx, spec["unique_key"] if rule == "unique_key" else header)
                 a["repeats"] = len(a["rows"])
             else:
                 a["rows"] = sorted(i + 1 for i in idx)

@@ -100,7 +100,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [[ -n "$FERRY_PID" ]]; then log "stopping ferry"; stop_server; fi
   rm -rf "$DATA"
-  if [[ "$KEEP_OUTPUTS" != 1 ]]; then rm -f "$RUN"/quarantine-*.csv "$RUN"/ge-*-full.json; fi
+  if [[ "$KEEP_OUTPUTS" != 1 ]]; then rm -f "$RUN"/quarantine-*.csv "$RUN"/ge-full-*.json; fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -165,25 +165,45 @@ if ((BUSY_AT_START > 10)); then
   log "WARNING: the CPUs were ${BUSY_AT_START}% busy over 2 s before the run (load average $LOAD_AT_START): other work is running and the numbers will be noisy"
 fi
 
+# CPU time (s) the whole machine spent busy (user, nice, system, irq, softirq, steal; not idle or iowait).
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" 'NR == 1 { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+# add_machine_cpu result.json before after: records machine_cpu_seconds, and other_cpu_seconds = what the rest of the
+# machine used during the run (the tool's own CPU subtracted): the check that nothing else was running.
+add_machine_cpu() {
+  "$PY" - "$1" "$2" "$3" <<'EOF2'
+import json, sys
+path, before, after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+r = json.load(open(path))
+own = r["server_cpu_seconds"] + r["cli_cpu_seconds"] if r["tool"] == "ferry" else r["cpu_seconds"]
+r["machine_cpu_seconds"] = round(after - before, 2)
+r["other_cpu_seconds"] = round(max(0.0, after - before - own), 2)
+json.dump(r, open(path, "w"))
+EOF2
+}
+
 warm_input() { cat "$INPUT" >/dev/null; sync; } # same page-cache state for every tool; earlier outputs flushed
 now() { date +%s.%N; }
 
 run_ferry() { # rep
-  local rep=$1
+  local rep=$1 c0
   rm -f "$RUN/quarantine-$rep.csv"
+  c0="$(machine_cpu)"
   "$PY" "$HERE/ferry_validate.py" --ferry "$FERRY_BIN" --pid "$FERRY_PID" --input "$INPUT" --quarantine "$RUN/quarantine-$rep.csv" \
     --answer "$RUN/ferry-answer-$rep.json" --model "$MODEL_NAME" --version "$MODEL_VERSION" >"$RUN/ferry-$rep.json" || {
       alive || fail_server "the server died during the validation"
       fail_server "ferry data validate failed (see above)"
     }
   alive || fail_server "the server died during the validation"
+  add_machine_cpu "$RUN/ferry-$rep.json" "$c0" "$(machine_cpu)"
 }
 
 run_ge() { # format rep
-  local fmt=$1 rep=$2 t0 t1
+  local fmt=$1 rep=$2 t0 t1 c0
+  c0="$(machine_cpu)"
   t0="$(now)"
-  GX_ANALYTICS_ENABLED=false TQDM_DISABLE=1 "$PY" "$HERE/bench_ge.py" "$EXPECTATIONS" "$INPUT" "$fmt" "$RUN/ge-$fmt-$rep-full.json" \
-    >"$RUN/ge-$fmt-$rep.stdout" || die "great_expectations ($fmt) failed"
+  # GE's progress bars and warnings go to ge-FORMAT-N.log.
+  GX_ANALYTICS_ENABLED=false TQDM_DISABLE=1 "$PY" "$HERE/bench_ge.py" "$EXPECTATIONS" "$INPUT" "$fmt" "$RUN/ge-full-$fmt-$rep.json" \
+    >"$RUN/ge-$fmt-$rep.stdout" 2>"$RUN/ge-$fmt-$rep.log" || { tail -n 20 "$RUN/ge-$fmt-$rep.log" >&2; die "great_expectations ($fmt) failed"; }
   t1="$(now)"
   # GE's figure: from the interpreter's start (t0) to the validation result (validated_at); the translation of its
   # results for compare.py afterwards is not counted. process_seconds is the whole process.
@@ -197,6 +217,7 @@ r["process_seconds"] = round(t1 - t0, 3)
 json.dump(r, open(sys.argv[2], "w"))
 EOF
   rm -f "$RUN/ge-$fmt-$rep.stdout"
+  add_machine_cpu "$RUN/ge-$fmt-$rep.json" "$c0" "$(machine_cpu)"
 }
 
 summary() { # result.json -> one line
@@ -204,11 +225,12 @@ summary() { # result.json -> one line
 import json, sys
 r = json.load(open(sys.argv[1]))
 if r["tool"] == "ferry":
-    print("%.2f s (exit status %d), server CPU %.1f s, CLI CPU %.1f s, server RSS %s MB before, peak %s MB" % (
-        r["seconds"], r["exit_status"], r["server_cpu_seconds"], r["cli_cpu_seconds"], r["server_rss_before_mb"], r["server_rss_peak_mb"]))
+    print("%.2f s (exit status %d; upload ~%s s, then ~%s s), server CPU %.1f s, CLI CPU %.1f s, other CPU %.1f s, server RSS %s MB before, peak %s MB" % (
+        r["seconds"], r["exit_status"], r["upload_seconds_observed"], r["after_upload_seconds_observed"], r["server_cpu_seconds"],
+        r["cli_cpu_seconds"], r["other_cpu_seconds"], r["server_rss_before_mb"], r["server_rss_peak_mb"]))
 else:
-    print("%.2f s from python start to result (%s), process %.2f s, CPU %.1f s, peak RSS %s MB" % (
-        r["seconds"], r["phases"], r["process_seconds"], r["cpu_seconds"], r["peak_rss_mb"]))
+    print("%.2f s from python start to result (%s), process %.2f s, CPU %.1f s, other CPU %.1f s, peak RSS %s MB" % (
+        r["seconds"], r["phases"], r["process_seconds"], r["cpu_seconds"], r["other_cpu_seconds"], r["peak_rss_mb"]))
 ' "$1"
 }
 
@@ -228,7 +250,7 @@ done
 
 # ---------------------------------------------------------------- agreement
 GE_FULL=()
-for fmt in $GE_FORMATS; do GE_FULL+=("$RUN/ge-$fmt-1-full.json"); done
+for fmt in $GE_FORMATS; do GE_FULL+=("$RUN/ge-full-$fmt-1.json"); done
 log "comparing the failures each tool found (and both against the input's layout)"
 agree=0
 "$PY" "$HERE/compare.py" "$INPUT.meta.json" "$EXPECTATIONS" "$RUN/ferry-answer-1.json" "$RUN/quarantine-1.csv" \

@@ -16,6 +16,9 @@ public struct AlertRule: Codable, Sendable, Equatable {
         /// groups of `feature` (required): the largest minus the smallest selection rate, or the worse of the TPR
         /// and FPR gaps (`FairnessReport`).
         case demographicParityDifference = "demographic_parity_difference", equalizedOddsDifference = "equalized_odds_difference"
+        /// The model's cost per 1,000 predictions in the window (needs prices: `--cost-per-cpu-hour`,
+        /// `--cost-per-gib-hour`), on the replica that evaluates alerts: a budget.
+        case costPer1000 = "cost_per_1000_predictions"
 
         /// Whether the metric compares groups of a feature, which the rule must then name.
         public var isFairness: Bool { self == .demographicParityDifference || self == .equalizedOddsDifference }

@@ -1,0 +1,141 @@
+import FerryCore
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What serving costs: CPU time per request measured on the serving path (per model version and per principal),
+/// the memory each loaded version holds over time, and, priced with `Prices`, the cost per 1,000 predictions.
+///
+/// A request's CPU time is its thread's CPU clock from when its handler starts to when its answer is encoded (the
+/// handler runs without suspending in the usual case; when it did suspend and resume on another thread, its wall
+/// time stands in, as an upper bound). It leaves out reading the request off the socket and writing the answer,
+/// which the event loop does before and after. Memory is each loaded version's estimated size, integrated over time
+/// every `tick` (GiB-hours). Figures are this replica's since it started.
+public final class CostMeter: Sendable {
+    public struct Prices: Sendable, Equatable {
+        public var cpuHour: Double?
+        public var gibHour: Double?
+        public init(cpuHour: Double? = nil, gibHour: Double? = nil) {
+            self.cpuHour = cpuHour
+            self.gibHour = gibHour
+        }
+    }
+
+    public struct Totals: Sendable, Equatable {
+        public var requests = 0
+        public var predictions = 0
+        public var cpuSeconds = 0.0
+        public var gibHours = 0.0
+        public init() {}
+
+        /// The cost at `prices` (nil when no price is set), and per 1,000 predictions.
+        public func cost(_ prices: Prices) -> Double? {
+            guard prices.cpuHour != nil || prices.gibHour != nil else { return nil }
+            return cpuSeconds / 3600 * (prices.cpuHour ?? 0) + gibHours * (prices.gibHour ?? 0)
+        }
+
+        public func costPer1000(_ prices: Prices) -> Double? {
+            guard predictions > 0, let cost = cost(prices) else { return nil }
+            return cost / Double(predictions) * 1000
+        }
+    }
+
+    public struct VersionKey: Hashable, Sendable, Comparable {
+        public var model: String
+        public var version: Int
+        public static func < (a: VersionKey, b: VersionKey) -> Bool { (a.model, a.version) < (b.model, b.version) }
+    }
+
+    struct State {
+        var versions: [VersionKey: Totals] = [:]
+        var principals: [String: Totals] = [:]
+        var lastTick: ContinuousClock.Instant?
+        /// Per model, cumulative totals at each tick (the last day), for costs over a window.
+        var history: [(at: Date, models: [String: Totals])] = []
+    }
+
+    public let prices: Prices
+    private let metrics: ServingMetrics
+    private let state = Mutex(State())
+
+    public init(prices: Prices, metrics: ServingMetrics) {
+        self.prices = prices
+        self.metrics = metrics
+    }
+
+    /// A point on the current thread's CPU clock, to hand back to `record`.
+    public struct Start: Sendable {
+        let cpu: Double
+        let thread: UInt
+        let wall: ContinuousClock.Instant
+    }
+
+    public static func start() -> Start {
+        Start(cpu: threadCPU(), thread: UInt(bitPattern: Int(bitPattern: pthread_self())), wall: .now)
+    }
+
+    static func threadCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    /// Counts one answered request of `predictions` rows, its CPU time since `start`.
+    public func record(model: String, version: Int, principal: String, predictions: Int, since start: Start) {
+        let sameThread = UInt(bitPattern: Int(bitPattern: pthread_self())) == start.thread
+        let elapsed = ContinuousClock.now - start.wall
+        let cpu = sameThread ? max(0, Self.threadCPU() - start.cpu) : Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        state.withLock { s in
+            let key = VersionKey(model: model, version: version)
+            s.versions[key, default: Totals()].requests += 1
+            s.versions[key, default: Totals()].predictions += predictions
+            s.versions[key, default: Totals()].cpuSeconds += cpu
+            s.principals[principal, default: Totals()].requests += 1
+            s.principals[principal, default: Totals()].predictions += predictions
+            s.principals[principal, default: Totals()].cpuSeconds += cpu
+        }
+    }
+
+    /// Adds each loaded version's memory over the time since the last tick, and keeps a point of history.
+    public func tick(at date: Date = Date()) {
+        let now = ContinuousClock.now
+        let loaded = metrics.snapshot().versions.filter { $0.loaded && $0.memoryBytes > 0 }
+        state.withLock { s in
+            if let last = s.lastTick {
+                let hours = Double((now - last).components.seconds) / 3600 + Double((now - last).components.attoseconds) / 3.6e21
+                for v in loaded {
+                    s.versions[VersionKey(model: v.model, version: v.version), default: Totals()].gibHours += Double(v.memoryBytes) / Double(1 << 30) * hours
+                }
+            }
+            s.lastTick = now
+            var models: [String: Totals] = [:]
+            for (key, t) in s.versions {
+                models[key.model, default: Totals()].requests += t.requests
+                models[key.model, default: Totals()].predictions += t.predictions
+                models[key.model, default: Totals()].cpuSeconds += t.cpuSeconds
+                models[key.model, default: Totals()].gibHours += t.gibHours
+            }
+            s.history.append((date, models))
+            s.history.removeAll { date.timeIntervalSince($0.at) > 86_400 }
+        }
+    }
+
+    public func versions() -> [(VersionKey, Totals)] { state.withLock { $0.versions.sorted { $0.key < $1.key } } }
+    public func principals() -> [(String, Totals)] { state.withLock { $0.principals.sorted { $0.key < $1.key } } }
+
+    /// A model's cost per 1,000 predictions over the last `seconds` (from the ticks), nil without prices or
+    /// predictions in the window.
+    public func costPer1000(model: String, windowSeconds seconds: Double, at date: Date) -> Double? {
+        state.withLock { s in
+            guard let latest = s.history.last?.models[model] else { return nil }
+            let earlier = s.history.last { date.timeIntervalSince($0.at) >= seconds }?.models[model] ?? Totals()
+            var window = Totals()
+            window.predictions = latest.predictions - earlier.predictions
+            window.cpuSeconds = latest.cpuSeconds - earlier.cpuSeconds
+            window.gibHours = latest.gibHours - earlier.gibHours
+            return window.costPer1000(prices)
+        }
+    }
+}
