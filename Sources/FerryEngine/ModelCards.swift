@@ -75,10 +75,13 @@ public struct CardDocument: Sendable, Equatable {
 public struct ModelCards: Sendable {
     let registry: Registry
     let monitor: ModelMonitor?
+    /// The version's expectations of its data.
+    let validation: DataValidation?
 
-    public init(registry: Registry, monitor: ModelMonitor?) {
+    public init(registry: Registry, monitor: ModelMonitor?, validation: DataValidation? = nil) {
         self.registry = registry
         self.monitor = monitor
+        self.validation = validation
     }
 
     /// Recent traffic the card's production figures are computed on.
@@ -128,6 +131,23 @@ public struct ModelCards: Sendable {
             }))
         if !version.features.isEmpty {
             blocks.append(.paragraph("From the feature store at inference: \(version.features.map(\.description).joined(separator: ", "))."))
+        }
+        if let validation, let expectations = try? await validation.expectations(of: version) {
+            blocks.append(.heading("Expectations of its data"))
+            blocks.append(.paragraph(expectations.origin == "derived"
+                ? "Derived from the input schema and reference profile (no one has edited them)."
+                : "Edited by \(expectations.updatedBy) at \(format.string(from: expectations.updatedAt))."))
+            blocks.append(.table(header: ["column", "kind", "range", "categories", "missing at most", "unique", "drift (PSI) at most"], rows: expectations.columns.map { c in
+                let range = c.min == nil && c.max == nil ? "-" : "\(c.min.map(Self.number) ?? "-∞") to \(c.max.map(Self.number) ?? "∞")"
+                return [c.name, c.kind.rawValue, range, c.categories.map { $0.prefix(8).joined(separator: ", ") + ($0.count > 8 ? ", …" : "") } ?? "-",
+                        c.maxNullRate.map { String(format: "%.3g %%", $0 * 100) } ?? "-", c.unique ? "yes" : "no", c.maxPSI.map(Self.number) ?? "-"]
+            }))
+            var file: [String] = []
+            if let key = expectations.uniqueKey, !key.isEmpty { file.append("unique key \(key.joined(separator: ", "))") }
+            if expectations.noDuplicateRows { file.append("no duplicate rows") }
+            if let lo = expectations.minRows { file.append("at least \(lo) rows") }
+            if let hi = expectations.maxRows { file.append("at most \(hi) rows") }
+            if !file.isEmpty { blocks.append(.paragraph("Per file: \(file.joined(separator: "; ")).")) }
         }
         blocks.append(.heading("Outputs"))
         blocks.append(.table(

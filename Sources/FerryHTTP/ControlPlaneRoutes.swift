@@ -12,6 +12,8 @@ struct ControlPlaneRoutes {
     let monitor: ModelMonitor?
     /// Files approval requests for protected aliases; nil when the server has none.
     let approvals: Approvals?
+    /// Versions' expectations of their data, for model cards.
+    var validation: DataValidation? = nil
     let maxArtifactBytes: Int
 
     func add(to router: Router<Context>) {
@@ -64,7 +66,7 @@ struct ControlPlaneRoutes {
                 version, aliases: try await registry.aliases(model: name), blocked: try await registry.blockedAliases(model: name)))
         }
         api.get("/models/{name}/versions/{version}/card") { request, context in
-            let card = try await ModelCards(registry: registry, monitor: monitor)
+            let card = try await ModelCards(registry: registry, monitor: monitor, validation: validation)
                 .card(model: try context.parameters.require("name"), version: try number(context))
             switch request.uri.queryParameters["format"].map(String.init) ?? "markdown" {
             case "markdown", "md":

@@ -92,7 +92,7 @@ public func makeRouter(
     router.add(middleware: AccessMiddleware(control: access, routes: OpenAPIDocument.routes + (tracking == nil ? [] : MLflowRoutes.routes)))
     InferenceRoutes(dataPlane: dataPlane, maxBodyBytes: limits.maxInferenceBodyBytes, cost: cost) { ($0.principal ?? .anonymous).id }.add(to: router)
     if let cost { CostRoutes(cost: cost).add(to: router) }
-    ControlPlaneRoutes(registry: registry, monitor: monitor, approvals: approvals, maxArtifactBytes: limits.maxArtifactBytes)
+    ControlPlaneRoutes(registry: registry, monitor: monitor, approvals: approvals, validation: validation, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
     MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)

@@ -41,6 +41,9 @@ struct ValidationTests {
             let amount = (derived["columns"] as? [[String: Any]])?.first { $0["name"] as? String == "amount" } ?? [:]
             #expect(amount["min"] as? Double == 5.5 && amount["max"] as? Double == 104.5 && amount["max_psi"] as? Double == 0.25, "\(amount)")
 
+            let card = String(buffer: try await client.get("/api/v1/models/fraud/versions/1/card").body)
+            #expect(card.contains("## Expectations of its data") && card.contains("| amount | numeric | 5.5 to 104.5 |"), "\(card)")
+
             // Row 2 out of range, row 3 not a number, row 4 repeats row 1, row 5 has too few fields, row 6 is fine.
             let rows = [
                 Self.row(amount: "50", id: 1), Self.row(amount: "500", id: 2), Self.row(amount: "lots", id: 3), Self.row(amount: "50", id: 1),

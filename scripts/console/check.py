@@ -663,9 +663,29 @@ def approvals_page(b):
     b.no_errors("the approvals page")
 
 
+def cost_page(b):
+    print("cost", flush=True)
+    b.go("#/cost", "cost", "Cost")
+    report = api("/api/v1/cost")
+    rows = b.js("tableRows('Per model version')")
+    want = [[m["model"], str(m["version"]), f"{m['requests']:,}", f"{m['predictions']:,}"] for m in report["models"]]
+    check(rows is not None and [r[:4] for r in rows] == want, f"the cost page lists the API's {len(want)} version(s) with requests and predictions",
+          f"page {rows}, API {want}")
+    clients = b.js("tableRows('Per client')")
+    check(clients is not None and sorted(r[0] for r in clients) == sorted(p["principal"] for p in report["principals"]),
+          "the cost page lists the API's clients", str(clients))
+    # The model page shows the data validation run the setup made.
+    runs = api("/api/v1/models/fraud/validations")["items"]
+    b.go("#/models/fraud", "models", "Model fraud")
+    shown = b.js("tableRows(\"Files checked against the version's expectations, newest first\")")
+    check(shown is not None and [r[0] for r in shown] == [r["id"] for r in runs] and len(runs) >= 1,
+          f"the model page lists the API's {len(runs)} validation run(s)", str(shown))
+    b.screenshot("cost", "the model page's data validation runs (after the cost page was checked)")
+
+
 def other_pages(b):
     """Sections of the navigation this test has no own checks for (pages added later): each renders without errors."""
-    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys", "#/approvals"}
+    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys", "#/approvals", "#/cost"}
     links = b.js("[...document.querySelectorAll('#nav a')].map((a) => [a.getAttribute('href'), a.textContent])")
     for href, text in links:
         if href in covered:
@@ -786,7 +806,7 @@ def main():
         print(f"serving {sorted(OVERRIDES)} from {os.environ['CONSOLE_OVERRIDE_DIR']} instead of the server's", flush=True)
         b.call("Fetch.enable", patterns=[{"urlPattern": f"{BASE}/ui*", "requestStage": "Response"}])
     steps = [sign_in_page, skip_link, models_page, model_page, endpoints_page, endpoint_page, jobs_page, alerts_page,
-             audit_page, keys_page, approvals_page, other_pages, render_race, rollout_actions, viewer]
+             audit_page, keys_page, approvals_page, cost_page, other_pages, render_race, rollout_actions, viewer]
     for step in steps:
         step(b)
     b.no_errors("the whole run")

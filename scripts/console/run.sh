@@ -76,6 +76,8 @@ done
 "$FERRY" alerts evaluate >/dev/null || fail "ferry alerts evaluate"
 "$FERRY" alerts set fraud p99-latency --metric latency_p99_seconds --above 0.000001 >/dev/null || fail "ferry alerts set"
 "$FERRY" alerts evaluate >/dev/null || fail "ferry alerts evaluate"
+# A data validation run (the example rows against version 1's derived expectations; it may fail, which is fine).
+"$FERRY" data validate examples/fraud/rows.csv --model fraud --version 1 >/dev/null 2>&1 || true
 viewer=$("$FERRY" keys create --name console-viewer --role viewer --json \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])') || fail "could not create a viewer key"
 

@@ -315,6 +315,16 @@ async function model(name) {
   } catch (error) {
     out.push(notice(error.message));
   }
+  out.push(h("h2", {}, "Data validation"));
+  try {
+    const runs = await api(`/api/v1/models/${enc(name)}/validations?limit=10`);
+    out.push(table("Files checked against the version's expectations, newest first", ["Run", "File", "Version", "Result", "Rows", "Quarantined", "Failed expectations", "When"],
+      runs.items.map((r) => [r.id, r.source, String(r.version),
+        r.passed ? "passed" : "failed", fmt.number(r.rows), fmt.number(r.quarantined_rows),
+        r.results.filter((x) => !x.passed).map((x) => `${x.rule}${x.column ? ` (${x.column})` : ""}`).join(", ") || "–", fmt.time(r.created_at)])));
+  } catch (error) {
+    out.push(notice(error.message));
+  }
   return out;
 }
 
@@ -474,6 +484,21 @@ async function approvals() {
   return page;
 }
 
+// What serving costs, per model version and per client (this replica, since it started).
+async function cost() {
+  const report = await api("/api/v1/cost");
+  const money = (v) => v === undefined || v === null ? "–" : Number(v.toPrecision(4)).toString();
+  const priced = report.prices.cpu_hour !== undefined || report.prices.gib_hour !== undefined;
+  return [h("h1", {}, "Cost"),
+    priced ? h("p", {}, `Prices: ${money(report.prices.cpu_hour)} per CPU hour, ${money(report.prices.gib_hour)} per GiB-hour of model memory.`)
+      : notice("No prices are set (ferry serve --cost-per-cpu-hour, --cost-per-gib-hour): CPU time and memory only."),
+    table("Per model version", ["Model", "Version", "Requests", "Predictions", "CPU µs per request", "Memory GiB-hours", "Cost", "Cost per 1,000 predictions"],
+      report.models.map((r) => [r.model, String(r.version), fmt.number(r.requests), fmt.number(r.predictions), fmt.number(r.cpu_us_per_request, 3),
+        fmt.number(r.memory_gib_hours, 3), money(r.cost), money(r.cost_per_1000_predictions)])),
+    table("Per client", ["Client", "Requests", "Predictions", "CPU µs per request", "Cost", "Cost per 1,000 predictions"],
+      report.principals.map((r) => [r.principal, fmt.number(r.requests), fmt.number(r.predictions), fmt.number(r.cpu_us_per_request, 3), money(r.cost), money(r.cost_per_1000_predictions)]))];
+}
+
 async function alerts() {
   const events = await api("/api/v1/alerts/events");
   return [h("h1", {}, "Alerts"), table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
@@ -497,12 +522,12 @@ async function keys() {
 
 const pages = [
   [/^#\/models$/, models], [/^#\/models\/(.+)$/, model], [/^#\/endpoints$/, endpoints], [/^#\/endpoints\/(.+)$/, endpoint],
-  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/approvals$/, approvals], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
+  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/approvals$/, approvals], [/^#\/cost$/, cost], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
 ];
 
 function navigation() {
   const p = session.principal;
-  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/approvals", "Approvals"]];
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/approvals", "Approvals"], ["#/cost", "Cost"]];
   if (p && p.role === "admin") items.push(["#/audit", "Audit"], ["#/keys", "Keys"]);
   const current = location.hash.split("/").slice(0, 2).join("/");
   $("#nav").replaceChildren(...(p ? [
