@@ -11,10 +11,13 @@ import GRPCCore
 package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol {
     let dataPlane: DataPlane
     let access: AccessControl
+    /// Counts each answered ModelInfer's CPU time per version and principal, as the REST routes do.
+    let cost: CostMeter?
 
-    package init(dataPlane: DataPlane, access: AccessControl) {
+    package init(dataPlane: DataPlane, access: AccessControl, cost: CostMeter? = nil) {
         self.dataPlane = dataPlane
         self.access = access
+        self.cost = cost
     }
 
     // MARK: Health and metadata
@@ -93,8 +96,9 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         request: ServerRequest<Inference_ModelInferRequest>, context: ServerContext
     ) async throws -> ServerResponse<Inference_ModelInferResponse> {
         try await guarded {
+            let started = CostMeter.start()
             let message = request.message
-            try await authorize(request.metadata, .requires(.predict), model: message.modelName)
+            let principal = try await authorize(request.metadata, .requires(.predict), model: message.modelName)
             let inference = try GRPCCodec.request(message)
             let metadata = request.metadata
             var options = CallOptions(header: { name in metadata[stringValues: name.lowercased()].first(where: { _ in true }) })
@@ -108,15 +112,23 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
             }
             let response = try await dataPlane.infer(
                 model: message.modelName, version: Self.version(message.modelVersion), request: inference, options: options)
-            return ServerResponse(message: GRPCCodec.response(response, requestID: message.id))
+            let answer = GRPCCodec.response(response, requestID: message.id)
+            if let cost, let answered = response.serving.servedBy ?? response.modelVersion.flatMap({ Int($0) }).map({ VersionRef(model: message.modelName, version: $0) }) {
+                cost.record(
+                    model: answered.model, version: answered.version, principal: (principal ?? .anonymous).id,
+                    predictions: response.outputs.first?.shape.first ?? 0, since: started)
+            }
+            return ServerResponse(message: answer)
         }
     }
 
     // MARK: Access and errors
 
     /// Authenticates the caller from its metadata and applies the route's rule and the caller's rate limit.
-    func authorize(_ metadata: Metadata, _ rule: RouteAccess, model: String?) async throws {
-        guard rule.permission != nil else { return }
+    /// Answers the principal (nil for an open call).
+    @discardableResult
+    func authorize(_ metadata: Metadata, _ rule: RouteAccess, model: String?) async throws -> Principal? {
+        guard rule.permission != nil else { return nil }
         let principal = try await access.principal(secret: Self.credentials(metadata))
         switch rule.decide(principal, model: model?.isEmpty == true ? nil : model) {
         case .allow: break
@@ -126,6 +138,7 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         if let limiter = access.rateLimiter, let wait = limiter.admit(principal) {
             throw FerryError(.rateLimited, "rate limit of \(principal.id) exceeded; retry after \(max(1, Int(wait.rounded(.up)))) s")
         }
+        return principal
     }
 
     /// The secret from `authorization: Bearer ...` or `x-api-key`.

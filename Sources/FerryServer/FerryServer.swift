@@ -162,7 +162,7 @@ public struct FerryServer: Sendable {
             grpc: configuration.grpcPort.map { port in
                 GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
-                    service: InferenceService(dataPlane: dataPlane, access: access))
+                    service: InferenceService(dataPlane: dataPlane, access: access, cost: cost))
             },
             newAdminKey: newAdminKey, lock: lock, logger: logger)
     }

@@ -72,6 +72,9 @@ struct GRPCTests {
                 for (g, w) in zip(got, expected.probabilities.prefix(3)) { #expect(abs(Double(g) - w) <= 1e-6 * max(abs(w), 1e-6)) }
                 if case .stringParam(let id)? = response.parameters["prediction_id"]?.parameterChoice { #expect(!id.isEmpty) } else { Issue.record("no prediction_id") }
             }
+            // Metered like REST requests: per version and per principal.
+            let principal = stack.server.cost.principals().first { $0.0.hasPrefix("key:") }?.1
+            #expect(principal?.requests == 2 && principal?.predictions == 6 && (principal?.cpuSeconds ?? 0) > 0)
         }
     }
 
