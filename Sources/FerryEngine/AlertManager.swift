@@ -159,7 +159,16 @@ public final class AlertManager: Sendable {
         case .errorRate:
             return await errorRate(model: rule.model, windowSeconds: rule.windowSeconds, at: time)
         case .costPer1000:
-            return cost?.costPer1000(model: rule.model, windowSeconds: Double(rule.windowSeconds), at: time)
+            // Every replica's figures, from the counts each stores.
+            guard let prices = cost?.prices else { return nil }
+            let windowStart = time.addingTimeInterval(-Double(rule.windowSeconds))
+            guard let samples = try? await store.requestCounts(model: rule.model, since: windowStart.addingTimeInterval(-Double(rule.windowSeconds))) else {
+                return nil
+            }
+            let figures = RequestCountSample.costFigures(samples.filter { $0.at <= time }, windowStart: windowStart)
+            var window = CostMeter.Totals()
+            (window.predictions, window.cpuSeconds, window.gibHours) = (Int(figures.predictions), figures.cpuSeconds, figures.gibHours)
+            return window.costPer1000(prices)
         case .latencyP50, .latencyP99:
             guard case .range(let since, let until) = window,
                   let records = try? await monitor.log.records(model: rule.model, version: nil, since: since, until: until, limit: ModelMonitor.maxWindowRequests),
@@ -199,7 +208,18 @@ public final class AlertManager: Sendable {
             totals[s.model, default: (0, 0)].0 += Int64(s.requests)
             totals[s.model, default: (0, 0)].1 += Int64(s.errors.values.reduce(0, +))
         }
-        let samples = totals.map { RequestCountSample(replica: replica, model: $0.key, at: time, requests: $0.value.0, errors: $0.value.1) }
+        var costs: [String: CostMeter.Totals] = [:]
+        for (key, t) in cost?.versions() ?? [] {
+            costs[key.model, default: CostMeter.Totals()].predictions += t.predictions
+            costs[key.model, default: CostMeter.Totals()].cpuSeconds += t.cpuSeconds
+            costs[key.model, default: CostMeter.Totals()].gibHours += t.gibHours
+        }
+        let samples = totals.map { model, counts in
+            let c = costs[model] ?? CostMeter.Totals()
+            return RequestCountSample(
+                replica: replica, model: model, at: time, requests: counts.0, errors: counts.1, predictions: Int64(c.predictions),
+                cpuSeconds: c.cpuSeconds, gibHours: c.gibHours)
+        }
         do {
             try await store.putRequestCounts(samples)
         } catch {

@@ -252,9 +252,10 @@ extension PostgresMetadataStore: ObservationStore {
                 try await PostgresDatabase.execute(
                     c,
                     """
-                    INSERT INTO request_count (model, replica, at, requests, errors)
-                    VALUES (\(s.model), \(s.replica), \(Self.millis(s.at)), \(s.requests), \(s.errors))
-                    ON CONFLICT (model, at, replica) DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors
+                    INSERT INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours)
+                    VALUES (\(s.model), \(s.replica), \(Self.millis(s.at)), \(s.requests), \(s.errors), \(s.predictions), \(s.cpuSeconds), \(s.gibHours))
+                    ON CONFLICT (model, at, replica) DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors,
+                        predictions = EXCLUDED.predictions, cpu_seconds = EXCLUDED.cpu_seconds, gib_hours = EXCLUDED.gib_hours
                     """,
                     self.database.logger)
             }
@@ -269,7 +270,8 @@ extension PostgresMetadataStore: ObservationStore {
                 RequestCountSample(
                     replica: try row["replica"].decode(String.self), model: try row["model"].decode(String.self),
                     at: Self.date(try row["at"].decode(Int64.self)), requests: try row["requests"].decode(Int64.self),
-                    errors: try row["errors"].decode(Int64.self))
+                    errors: try row["errors"].decode(Int64.self), predictions: try row["predictions"].decode(Int64.self),
+                    cpuSeconds: try row["cpu_seconds"].decode(Double.self), gibHours: try row["gib_hours"].decode(Double.self))
             }
         }
     }

@@ -363,5 +363,10 @@ enum PostgresMigrations {
         Migration(name: "0012-prediction-flags", statements: [
             "ALTER TABLE prediction ADD COLUMN flags JSONB",
         ]),
+        Migration(name: "0013-cost-figures", statements: [
+            "ALTER TABLE request_count ADD COLUMN predictions BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE request_count ADD COLUMN cpu_seconds DOUBLE PRECISION NOT NULL DEFAULT 0",
+            "ALTER TABLE request_count ADD COLUMN gib_hours DOUBLE PRECISION NOT NULL DEFAULT 0",
+        ]),
     ]
 }

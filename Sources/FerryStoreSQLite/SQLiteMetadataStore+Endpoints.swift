@@ -119,8 +119,11 @@ extension SQLiteMetadataStore: ObservationStore {
         try await writer.write { db in
             for s in samples {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO request_count (model, replica, at, requests, errors) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [s.model, s.replica, Self.millis(s.at), s.requests, s.errors])
+                    sql: """
+                        INSERT OR REPLACE INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [s.model, s.replica, Self.millis(s.at), s.requests, s.errors, s.predictions, s.cpuSeconds, s.gibHours])
             }
         }
     }
@@ -130,7 +133,9 @@ extension SQLiteMetadataStore: ObservationStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM request_count WHERE model = ? AND at >= ? ORDER BY replica, at", arguments: [model, Self.millis(since)]
             ).map { row in
-                RequestCountSample(replica: row["replica"], model: row["model"], at: Self.date(row["at"]), requests: row["requests"], errors: row["errors"])
+                RequestCountSample(
+                    replica: row["replica"], model: row["model"], at: Self.date(row["at"]), requests: row["requests"], errors: row["errors"],
+                    predictions: row["predictions"], cpuSeconds: row["cpu_seconds"], gibHours: row["gib_hours"])
             }
         }
     }

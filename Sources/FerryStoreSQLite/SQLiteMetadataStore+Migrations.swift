@@ -355,6 +355,13 @@ extension SQLiteMetadataStore {
                 CREATE INDEX validation_run_model ON validation_run(model, created_at);
                 """)
         }
+        migrator.registerMigration("v17-cost-figures") { db in
+            try db.execute(sql: """
+                ALTER TABLE request_count ADD COLUMN predictions INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE request_count ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
+                ALTER TABLE request_count ADD COLUMN gib_hours REAL NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

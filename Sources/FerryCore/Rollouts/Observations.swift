@@ -51,8 +51,18 @@ public struct RequestCountSample: Sendable, Equatable {
     public var at: Date
     public var requests: Int64
     public var errors: Int64
+    /// The replica's running cost figures of the model: predictions answered, their CPU seconds on the serving
+    /// path, and model memory in GiB-hours (`CostMeter`).
+    public var predictions: Int64
+    public var cpuSeconds: Double
+    public var gibHours: Double
 
-    public init(replica: String, model: String, at: Date, requests: Int64, errors: Int64) {
+    public init(
+        replica: String, model: String, at: Date, requests: Int64, errors: Int64, predictions: Int64 = 0, cpuSeconds: Double = 0, gibHours: Double = 0
+    ) {
+        self.predictions = predictions
+        self.cpuSeconds = cpuSeconds
+        self.gibHours = gibHours
         self.replica = replica
         self.model = model
         self.at = at
@@ -80,6 +90,27 @@ public struct RequestCountSample: Sendable, Equatable {
             }
         }
         return requests == 0 ? nil : Double(errors) / Double(requests)
+    }
+
+    /// Predictions, CPU seconds and GiB-hours since `windowStart`, summed over replicas the way `errorRate` sums
+    /// requests.
+    public static func costFigures(_ samples: [RequestCountSample], windowStart: Date) -> (predictions: Int64, cpuSeconds: Double, gibHours: Double) {
+        var total: (predictions: Int64, cpuSeconds: Double, gibHours: Double) = (0, 0, 0)
+        for (_, mine) in Dictionary(grouping: samples, by: \.replica) {
+            let sorted = mine.sorted { $0.at < $1.at }
+            guard let latest = sorted.last, latest.at > windowStart else { continue }
+            let start = sorted.last { $0.at <= windowStart }
+            if let start, latest.predictions >= start.predictions, latest.cpuSeconds >= start.cpuSeconds, latest.gibHours >= start.gibHours {
+                total.predictions += latest.predictions - start.predictions
+                total.cpuSeconds += latest.cpuSeconds - start.cpuSeconds
+                total.gibHours += latest.gibHours - start.gibHours
+            } else {
+                total.predictions += latest.predictions
+                total.cpuSeconds += latest.cpuSeconds
+                total.gibHours += latest.gibHours
+            }
+        }
+        return total
     }
 }
 
