@@ -40,10 +40,19 @@ struct ValidationRoutes {
                 guard let f = BatchJob.Format(rawValue: String(text)) else { throw FerryError.invalid("query 'format' is '\(text)'; use csv or jsonl") }
                 return f
             } ?? (source.hasSuffix(".jsonl") || source.hasSuffix(".ndjson") ? .jsonl : .csv)
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-validate-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: file) }
-            try await Self.save(request.body, to: file, limit: maxFileBytes)
-            let run = try await validation.validate(version: version, file: file, format: format, source: source, by: context.actor)
+            // Checked as it arrives, a block at a time: the file is never stored whole, in memory or on disk.
+            var body = request.body.makeAsyncIterator()
+            var size = 0
+            let limit = maxFileBytes
+            let run = try await validation.validate(version: version, format: format, source: source, by: context.actor) {
+                guard let buffer = try await body.next() else {
+                    if size == 0 { throw FerryError.invalid("the request body is empty; send the file to check (CSV with a header line, or JSON Lines)") }
+                    return Data()
+                }
+                size += buffer.readableBytes
+                guard size <= limit else { throw FerryError(.tooLarge, "the file is larger than this server's limit of \(limit >> 20) MiB") }
+                return Data(buffer: buffer)
+            }
             return try API.response(API.ValidationRunBody(run), status: .created)
         }
         api.get("/validations") { request, context in
@@ -68,7 +77,11 @@ struct ValidationRoutes {
         api.get("/validations/{id}/quarantine") { _, context in
             let run = try await self.run(context)
             let type = run.format == .csv ? "text/csv; charset=utf-8" : "application/x-ndjson"
-            return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(data: try await validation.quarantine(of: run))))
+            let validation = self.validation
+            return Response(status: .ok, headers: [.contentType: type], body: ResponseBody { writer in
+                try await validation.quarantine(of: run) { try await writer.write(ByteBuffer(data: $0)) }
+                try await writer.finish(nil)
+            })
         }
     }
 
@@ -81,20 +94,5 @@ struct ValidationRoutes {
 
     private func selector(_ context: Context) throws -> VersionSelector {
         try VersionSelector(parsing: try context.parameters.require("version"))
-    }
-
-    /// Writes a request body to `file` as it arrives; refuses one larger than `limit`.
-    static func save(_ body: RequestBody, to file: URL, limit: Int) async throws {
-        guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
-            throw FerryError(.internal, "cannot write the uploaded file to \(file.path)")
-        }
-        defer { try? handle.close() }
-        var size = 0
-        for try await buffer in body {
-            size += buffer.readableBytes
-            guard size <= limit else { throw FerryError(.tooLarge, "the file is larger than this server's limit of \(limit >> 20) MiB") }
-            try handle.write(contentsOf: Data(buffer: buffer))
-        }
-        guard size > 0 else { throw FerryError.invalid("the request body is empty; send the file to check (CSV with a header line, or JSON Lines)") }
     }
 }

@@ -66,8 +66,8 @@ struct DataCommands: AsyncParsableCommand {
             discussion: """
                 Example: ferry data validate rows.csv --model fraud --html report.html --quarantine bad.csv
 
-                The file is sent to the server, which reads it once as it arrives (it is never held in memory) and
-                checks every row: type, range, categories, missing values, uniqueness, repeated keys and rows, and
+                The file is streamed to the server, which checks it as it arrives (it is never stored whole), row
+                by row: type, range, categories, missing values, uniqueness, repeated keys and rows, and
                 rows that cannot be read. A row that breaks a rule goes to the run's quarantine with the rules it
                 broke (no failing row is left out); null rates, drift against the reference and the row count are
                 judged on the whole file. The report says pass or fail per expectation with counts and examples.

@@ -153,18 +153,37 @@ struct DataChecker {
             broken.append("parse")
             return
         }
-        func field(_ c: Int) -> String {
-            if let quoted { return quoted[c].trimmingCharacters(in: .whitespaces) }
+        if var quoted {
+            for c in columns.indices {
+                guard let index = columns[c].index else { continue }
+                quoted[index] = quoted[index].trimmingCharacters(in: .whitespaces)
+                quoted[index].withUTF8 { checkValue(c, $0, row) }
+            }
+            if !keyColumns.isEmpty {
+                var h = Hasher()
+                for k in keyColumns { quoted[k].withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }; h.combine(0x1F as UInt8) }
+                if repeatedKey(h.finalize()) { repeatedKey(row, keyColumns.map { quoted[$0] }.joined(separator: ",")) }
+            }
+            return
+        }
+        func field(_ c: Int) -> UnsafeBufferPointer<UInt8> {
             var a = starts[c], b = c + 1 < starts.count ? starts[c + 1] - 1 : line.count
             while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
             while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: line[a..<b]), as: UTF8.self)
+            return UnsafeBufferPointer(rebasing: line[a..<b])
         }
         for c in columns.indices {
             guard let index = columns[c].index else { continue }
             checkValue(c, field(index), row)
         }
-        if !keyColumns.isEmpty { checkKey(keyColumns.map(field), row) }
+        if !keyColumns.isEmpty {
+            var h = Hasher()
+            for k in keyColumns { h.combine(bytes: UnsafeRawBufferPointer(field(k))); h.combine(0x1F as UInt8) }
+            if repeatedKey(h.finalize()) {
+                let text = keyColumns.map { String(decoding: field($0), as: UTF8.self) }.joined(separator: ",")
+                repeatedKey(row, text)
+            }
+        }
     }
 
     private mutating func checkJSON(_ line: UnsafeBufferPointer<UInt8>, _ row: Int) {
@@ -189,61 +208,71 @@ struct DataChecker {
                 broken.append("type:\(columns[c].spec.name)")
                 continue
             }
-            checkValue(c, text(value), row)
+            var field = text(value)
+            field.withUTF8 { checkValue(c, $0, row) }
         }
-        if let key = expectations.uniqueKey, !key.isEmpty { checkKey(key.map { text(object[$0]) }, row) }
-    }
-
-    private mutating func checkKey(_ fields: [String], _ row: Int) {
-        var h = Hasher()
-        for f in fields {
-            h.combine(f)
-            h.combine(0x1F as UInt8)
-        }
-        if !keys.insert(h.finalize()).inserted {
-            uniqueKey.add(row, fields.joined(separator: ","))
-            broken.append("unique_key")
+        if let key = expectations.uniqueKey, !key.isEmpty {
+            let fields = key.map { text(object[$0]) }
+            var h = Hasher()
+            for var f in fields { f.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }; h.combine(0x1F as UInt8) }
+            if repeatedKey(h.finalize()) { repeatedKey(row, fields.joined(separator: ",")) }
         }
     }
 
-    private mutating func checkValue(_ c: Int, _ field: String, _ row: Int) {
-        let name = columns[c].spec.name
-        let lower = field.count <= 3 ? field.lowercased() : ""
-        if field.isEmpty || lower == "na" || lower == "nan" {
+    /// Whether a key (by its hash) was seen before; records it.
+    private mutating func repeatedKey(_ hash: Int) -> Bool { !keys.insert(hash).inserted }
+
+    private mutating func repeatedKey(_ row: Int, _ text: String) {
+        uniqueKey.add(row, text)
+        broken.append("unique_key")
+    }
+
+    /// Whether a field spells a missing value: empty, NA or NaN (any case).
+    static func isMissing(_ f: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch f.count {
+        case 0: return true
+        case 2: return f[0] | 0x20 == 0x6E && f[1] | 0x20 == 0x61
+        case 3: return f[0] | 0x20 == 0x6E && f[1] | 0x20 == 0x61 && f[2] | 0x20 == 0x6E
+        default: return false
+        }
+    }
+
+    private mutating func checkValue(_ c: Int, _ field: UnsafeBufferPointer<UInt8>, _ row: Int) {
+        func text() -> String { String(decoding: field, as: UTF8.self) }
+        if Self.isMissing(field) {
             columns[c].nulls += 1
             if columns[c].spec.maxNullRate == 0 {
-                columns[c].notNull.add(row, field)
-                broken.append("not_null:\(name)")
+                columns[c].notNull.add(row, text())
+                broken.append("not_null:\(columns[c].spec.name)")
             }
             return
         }
         if columns[c].spec.unique {
-            if !columns[c].seen.insert(field.hashValue).inserted {
-                columns[c].unique.add(row, field)
-                broken.append("unique:\(name)")
+            var h = Hasher()
+            h.combine(bytes: UnsafeRawBufferPointer(field))
+            if !columns[c].seen.insert(h.finalize()).inserted {
+                columns[c].unique.add(row, text())
+                broken.append("unique:\(columns[c].spec.name)")
             }
         }
         switch columns[c].spec.kind {
         case .categorical:
-            if let allowed = columns[c].allowed, !allowed.contains(field) {
-                columns[c].categories.add(row, field)
-                broken.append("categories:\(name)")
+            if let allowed = columns[c].allowed, !allowed.contains(text()) {
+                columns[c].categories.add(row, text())
+                broken.append("categories:\(columns[c].spec.name)")
             }
         case .numeric:
-            var utf8 = field
-            let parsed = utf8.withUTF8 { BatchLayout.number($0) } ?? Double(field)
-            guard let value = parsed, value.isFinite else {
-                columns[c].type.add(row, field)
-                broken.append("type:\(name)")
+            guard let value = BatchLayout.number(field) ?? Double(text()), value.isFinite else {
+                columns[c].type.add(row, text())
+                broken.append("type:\(columns[c].spec.name)")
                 return
             }
-            let spec = columns[c].spec
-            if let min = spec.min, value < min {
-                columns[c].range.add(row, field)
-                broken.append("range:\(name)")
-            } else if let max = spec.max, value > max {
-                columns[c].range.add(row, field)
-                broken.append("range:\(name)")
+            if let min = columns[c].spec.min, value < min {
+                columns[c].range.add(row, text())
+                broken.append("range:\(columns[c].spec.name)")
+            } else if let max = columns[c].spec.max, value > max {
+                columns[c].range.add(row, text())
+                broken.append("range:\(columns[c].spec.name)")
             }
             if let edges = columns[c].edges {
                 // The bin is the number of edges strictly below the value (as the reference was binned).
@@ -289,7 +318,9 @@ struct DataChecker {
             if s.unique { row("unique", "no value twice", state.unique) }
             if let rate = s.maxNullRate, rate > 0 {
                 let observed = rows == 0 ? 0 : Double(state.nulls) / Double(rows)
-                results.append(.init(rule: "null_rate", column: name, expected: "at most \(number(rate * 100))% missing", passed: observed <= rate, observed: observed))
+                results.append(.init(
+                    rule: "null_rate", column: name, expected: "at most \(number(rate * 100))% missing", passed: observed <= rate,
+                    failures: observed <= rate ? 0 : state.nulls, observed: observed))
             }
             if let limit = s.maxPSI {
                 let total = Double(state.bins.reduce(0, +))
@@ -308,7 +339,7 @@ struct DataChecker {
         if expectations.minRows != nil || expectations.maxRows != nil {
             let passed = rows >= (expectations.minRows ?? 0) && rows <= (expectations.maxRows ?? Int.max)
             let expected = [expectations.minRows.map { "at least \($0)" }, expectations.maxRows.map { "at most \($0)" }].compactMap { $0 }.joined(separator: " and ")
-            results.append(.init(rule: "row_count", column: nil, expected: "\(expected) rows", passed: passed, observed: Double(rows)))
+            results.append(.init(rule: "row_count", column: nil, expected: "rows: \(expected)", passed: passed, observed: Double(rows)))
         }
         return ValidationReport(rows: rows, quarantinedRows: quarantined, results: results)
     }

@@ -64,19 +64,28 @@ public final class DataValidation: Sendable {
     public func validate(
         version: ModelVersion, file: URL, format: BatchJob.Format, source: String, by actor: String
     ) async throws -> ValidationRun {
-        let expectations = try await expectations(of: version)
-        let reference = try await reference(of: version)
         guard let handle = FileHandle(forReadingAtPath: file.path) else {
             throw FerryError.invalid("\(source) cannot be read")
         }
         defer { try? handle.close() }
+        let size = blockBytes
+        return try await validate(version: version, format: format, source: source, by: actor) { try handle.read(upToCount: size) ?? Data() }
+    }
+
+    /// Checks the bytes `next` hands out, block after block (an empty block ends them), as they come: an upload is
+    /// checked while it arrives, never stored whole.
+    public func validate(
+        version: ModelVersion, format: BatchJob.Format, source: String, by actor: String, next: () async throws -> Data
+    ) async throws -> ValidationRun {
+        let expectations = try await expectations(of: version)
+        let reference = try await reference(of: version)
         var checker: DataChecker?
         var pending: [UInt8] = []
         var quarantine = Data()
         var pieces: [ArtifactRef] = []
         var header: String?
         while true {
-            let block = try handle.read(upToCount: blockBytes) ?? Data()
+            let block = try await next()
             let atEnd = block.isEmpty
             pending.append(contentsOf: block)
             // Whole lines only, except at the end.
@@ -137,11 +146,16 @@ public final class DataValidation: Sendable {
         return try await store.validationRuns(model: model, limit: limit)
     }
 
-    /// The quarantine as one file: the header (CSV), then every quarantined row in input order.
+    /// The quarantine as one file: the header (CSV), then every quarantined row in input order; `write` gets it a
+    /// piece at a time.
+    public func quarantine(of run: ValidationRun, write: (Data) async throws -> Void) async throws {
+        if let header = run.quarantineHeader { try await write(Data((header + "\n").utf8)) }
+        for piece in run.quarantine { try await write(try await artifacts.get(piece)) }
+    }
+
     public func quarantine(of run: ValidationRun) async throws -> Data {
         var out = Data()
-        if let header = run.quarantineHeader { out.append(contentsOf: Array((header + "\n").utf8)) }
-        for piece in run.quarantine { out.append(try await artifacts.get(piece)) }
+        try await quarantine(of: run) { out.append($0) }
         return out
     }
 }
