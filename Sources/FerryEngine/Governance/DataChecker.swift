@@ -27,7 +27,7 @@ struct DataChecker {
         var nulls = 0
         var type = Tally(), range = Tally(), categories = Tally(), notNull = Tally(), unique = Tally()
         var allowed: Set<String>?
-        var seen: Set<Int> = []
+        var seen = HashSet64(capacity: 8)
         /// The reference's bin edges and shares, and the file's counts per bin (for the PSI).
         var edges: [Double]?
         var referenceShares: [Double] = []
@@ -43,8 +43,8 @@ struct DataChecker {
     var rows = 0
     var quarantined = 0
     var parse = Tally(), uniqueKey = Tally(), duplicateRow = Tally()
-    var keys: Set<Int> = []
-    var lines: Set<Int> = []
+    var keys = HashSet64()
+    var lines = HashSet64()
     /// Reused per row.
     private var starts: [Int] = []
     private var broken: [String] = []
@@ -124,7 +124,7 @@ struct DataChecker {
         if expectations.noDuplicateRows {
             var h = Hasher()
             h.combine(bytes: UnsafeRawBufferPointer(line))
-            if !lines.insert(h.finalize()).inserted {
+            if !lines.insert(h.finalize()) {
                 duplicateRow.add(row, String(decoding: line, as: UTF8.self))
                 broken.append("duplicate_row")
             }
@@ -220,7 +220,7 @@ struct DataChecker {
     }
 
     /// Whether a key (by its hash) was seen before; records it.
-    private mutating func repeatedKey(_ hash: Int) -> Bool { !keys.insert(hash).inserted }
+    private mutating func repeatedKey(_ hash: Int) -> Bool { !keys.insert(hash) }
 
     private mutating func repeatedKey(_ row: Int, _ text: String) {
         uniqueKey.add(row, text)
@@ -250,7 +250,7 @@ struct DataChecker {
         if columns[c].spec.unique {
             var h = Hasher()
             h.combine(bytes: UnsafeRawBufferPointer(field))
-            if !columns[c].seen.insert(h.finalize()).inserted {
+            if !columns[c].seen.insert(h.finalize()) {
                 columns[c].unique.add(row, text())
                 broken.append("unique:\(columns[c].spec.name)")
             }
