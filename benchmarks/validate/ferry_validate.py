@@ -8,20 +8,16 @@ The CLI reads FERRY_SERVER and FERRY_API_KEY. Steps, on one clock (time.monotoni
  1. resets the server's peak RSS (writes 5 to /proc/PID/clear_refs, so VmHWM restarts from the current RSS) and
     reads its CPU time;
  2. runs `BIN data validate CSV --model M --version V --json --quarantine OUT_CSV`, its stdout (the server's JSON
-    answer) going to OUT_JSON: the CLI streams the file to the server (which writes it to a temporary file as it
-    arrives, then checks it in one pass and stores the quarantine), then downloads the quarantine. Exit status 1
-    means an expectation failed, which this benchmark expects; any other status is an error;
+    answer) going to OUT_JSON: the CLI streams the file to the server (which checks it as it arrives and stores the
+    quarantine), then downloads the quarantine. Exit status 1 means an expectation failed, which this benchmark
+    expects; any other status is an error;
  3. reads the server's VmHWM and CPU time again.
-While the command runs it polls (every 20 ms) the size of the server's temporary copy of the upload
-(--server-tmpdir, default $TMPDIR or /tmp: ferry-validate-<uuid>): `upload_seconds_observed` is when it held every
-byte, `after_upload_seconds_observed` the rest (the check, storing the quarantine, downloading it). Approximate.
 
 Prints one JSON object: `seconds` (the command's wall clock: Ferry's figure), `cli_cpu_seconds` (the CLI process's
 user+system time), `server_cpu_seconds` (utime+stime of every server thread over step 2), the server's RSS before
 and its peak (VmHWM) and after, and the command's exit status.
 """
 import argparse
-import glob
 import json
 import os
 import resource
@@ -53,7 +49,6 @@ def main():
     ap.add_argument("--answer", required=True)
     ap.add_argument("--model", default="fraud")
     ap.add_argument("--version", default="1")
-    ap.add_argument("--server-tmpdir", default=os.environ.get("TMPDIR") or "/tmp")
     a = ap.parse_args()
     hz = os.sysconf("SC_CLK_TCK")
 
@@ -66,25 +61,9 @@ def main():
     rss_before = status_kb(a.pid, "VmRSS")
     c0 = cpu_ticks(a.pid)
     cmd = [a.ferry, "data", "validate", a.input, "--model", a.model, "--version", a.version, "--json", "--quarantine", a.quarantine]
-    # The server writes the upload to <its temporary directory>/ferry-validate-<uuid> before checking it: watching that
-    # file's size tells when the upload ended (a diagnostic; the split is approximate to the 20 ms poll).
-    tmpdir = a.server_tmpdir
-    before = set(glob.glob(os.path.join(tmpdir, "ferry-validate-*")))
-    size = os.path.getsize(a.input)
-    upload_done = None
     with open(a.answer, "wb") as out:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out)
-        while proc.poll() is None:
-            if upload_done is None:
-                for f in set(glob.glob(os.path.join(tmpdir, "ferry-validate-*"))) - before:
-                    try:
-                        if os.path.getsize(f) >= size:
-                            upload_done = time.monotonic()
-                    except OSError:
-                        pass
-            time.sleep(0.02)
-        rc = proc.returncode
+        rc = subprocess.run(cmd, stdout=out).returncode
         t1 = time.monotonic()
     c1 = cpu_ticks(a.pid)
     peak = status_kb(a.pid, "VmHWM")
@@ -103,8 +82,6 @@ def main():
         "command": " ".join(cmd),
         "exit_status": rc,
         "seconds": round(t1 - t0, 3),
-        "upload_seconds_observed": None if upload_done is None else round(upload_done - t0, 2),
-        "after_upload_seconds_observed": None if upload_done is None else round(t1 - upload_done, 2),
         "cli_cpu_seconds": round(ru.ru_utime + ru.ru_stime, 2),
         "server_cpu_seconds": round((c1 - c0) / hz, 2),
         "server_rss_before_mb": round(rss_before / 1024, 1),

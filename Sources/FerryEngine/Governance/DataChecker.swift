@@ -6,7 +6,7 @@ import Foundation
 /// not_null, unique, unique_key, duplicate_row, parse), a row that breaks any goes to the quarantine with the rules
 /// it broke, and the file-wide rules (null_rate, drift, row_count) are judged at the end.
 ///
-/// Uniqueness is tracked by 64-bit hashes of the values, keys and lines seen (8 bytes each, not the values): two
+/// Uniqueness is tracked by 64-bit hashes of the values, keys and lines seen (12 to 23 bytes each in `HashSet64`, not the values): two
 /// different values share a hash with a probability of about n²/2⁶⁵ (under 3·10⁻⁶ for 10 million rows).
 struct DataChecker {
     /// A rule's tally: rows that broke it and up to five examples.
