@@ -71,7 +71,8 @@ public final class AlertManager: Sendable {
         self.metrics = metrics
         self.sender = sender
         self.logger = logger
-        self.now = now
+        // Times kept at the store's precision, so the counts stored "now" are found by a read "until now".
+        self.now = { now().roundedToMilliseconds }
         self.retryDelays = retryDelays
     }
 

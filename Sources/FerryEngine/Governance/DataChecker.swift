@@ -82,28 +82,14 @@ struct DataChecker {
     /// Checks the whole lines in `bytes` (the last may lack its line end), appending each quarantined row to
     /// `quarantine`.
     mutating func check(_ bytes: UnsafeBufferPointer<UInt8>, quarantine: inout Data) {
-        var start = 0
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
-            let next = end + 1
-            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
-            var blank = true
-            for i in start..<end where bytes[i] != 0x20 && bytes[i] != 0x09 {
-                blank = false
-                break
+        BatchLayout.forEachLine(bytes) { line in
+            rows += 1
+            broken.removeAll(keepingCapacity: true)
+            checkRow(line)
+            if !broken.isEmpty {
+                quarantined += 1
+                Self.quarantine(line, row: rows, rules: broken, format: format, into: &quarantine)
             }
-            if !blank {
-                rows += 1
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                broken.removeAll(keepingCapacity: true)
-                checkRow(line)
-                if !broken.isEmpty {
-                    quarantined += 1
-                    Self.quarantine(line, row: rows, rules: broken, format: format, into: &quarantine)
-                }
-            }
-            start = next
         }
     }
 

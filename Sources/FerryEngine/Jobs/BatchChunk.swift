@@ -56,44 +56,47 @@ struct BatchLayout: Sendable {
     func parse(_ bytes: UnsafeBufferPointer<UInt8>, firstRow: Int) -> Parsed {
         var parsed = Parsed()
         parsed.values.reserveCapacity(bytes.count / 4)
-        var start = 0
         var row = firstRow
         var buffer = [Double](repeating: 0, count: features.count)
         var starts: [Int] = []
         starts.reserveCapacity(width + 1)
         var keyFields: [String] = []
         keyFields.reserveCapacity(keys.count)
+        Self.forEachLine(bytes) { line in
+            parsed.count += 1
+            keyFields.removeAll(keepingCapacity: true)
+            do {
+                if format == .csv {
+                    try csvRow(line, into: &buffer, starts: &starts, keys: &keyFields)
+                } else {
+                    try jsonRow(line, into: &buffer, keys: &keyFields)
+                }
+                parsed.values.append(contentsOf: buffer)
+                parsed.rows.append(row)
+                parsed.keys.append(contentsOf: keyFields)
+            } catch {
+                parsed.errors.append((row, (error as? FerryError)?.message ?? "\(error)"))
+            }
+            row += 1
+        }
+        return parsed
+    }
+
+    /// Calls `body` with each line of `bytes` that is not blank, without its line end (`\n` or `\r\n`); the last line
+    /// may lack one.
+    static func forEachLine(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }
             let next = end + 1
             if end > start, bytes[end - 1] == 0x0D { end -= 1 }
-            var blank = true
             for i in start..<end where bytes[i] != 0x20 && bytes[i] != 0x09 {
-                blank = false
+                body(UnsafeBufferPointer(rebasing: bytes[start..<end]))
                 break
-            }
-            if !blank {
-                parsed.count += 1
-                keyFields.removeAll(keepingCapacity: true)
-                do {
-                    let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                    if format == .csv {
-                        try csvRow(line, into: &buffer, starts: &starts, keys: &keyFields)
-                    } else {
-                        try jsonRow(line, into: &buffer, keys: &keyFields)
-                    }
-                    parsed.values.append(contentsOf: buffer)
-                    parsed.rows.append(row)
-                    parsed.keys.append(contentsOf: keyFields)
-                } catch {
-                    parsed.errors.append((row, (error as? FerryError)?.message ?? "\(error)"))
-                }
-                row += 1
             }
             start = next
         }
-        return parsed
     }
 
     private func csvRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double], starts: inout [Int], keys: inout [String]) throws {
