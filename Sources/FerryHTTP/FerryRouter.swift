@@ -28,7 +28,9 @@ func costMetrics(_ cost: CostMeter?) -> [(name: String, help: String, type: Stri
     for (key, t) in cost.versions() {
         let labels = "model=\"\(label(key.model))\",version=\"\(key.version)\""
         cpu.append(("ferry_cpu_seconds_total{\(labels)}", "CPU time of answered inference requests on the serving path, per version.", "counter", t.cpuSeconds))
-        memory.append(("ferry_memory_gib_hours_total{\(labels)}", "Model memory held over time while loaded, in GiB-hours, per version.", "counter", t.gibHours))
+        memory.append((
+            "ferry_model_memory_byte_seconds_total{\(labels)}", "Model memory held over time while loaded, in byte-seconds (GiB-hours × 2^30 × 3600), per version.",
+            "counter", t.gibHours * Double(1 << 30) * 3600))
         if let c = t.costPer1000(cost.prices) {
             price.append(("ferry_cost_per_1000_predictions{\(labels)}", "CPU and memory cost per 1,000 predictions at the configured prices, per version.", "gauge", c))
         }
