@@ -52,8 +52,6 @@ public final class CostMeter: Sendable {
         var versions: [VersionKey: Totals] = [:]
         var principals: [String: Totals] = [:]
         var lastTick: ContinuousClock.Instant?
-        /// Per model, cumulative totals at each tick (the last day), for costs over a window.
-        var history: [(at: Date, models: [String: Totals])] = []
     }
 
     public let prices: Prices
@@ -98,8 +96,8 @@ public final class CostMeter: Sendable {
         }
     }
 
-    /// Adds each loaded version's memory over the time since the last tick, and keeps a point of history.
-    public func tick(at date: Date = Date()) {
+    /// Adds each loaded version's memory over the time since the last tick.
+    public func tick() {
         let now = ContinuousClock.now
         let loaded = metrics.snapshot().versions.filter { $0.loaded && $0.memoryBytes > 0 }
         state.withLock { s in
@@ -110,32 +108,9 @@ public final class CostMeter: Sendable {
                 }
             }
             s.lastTick = now
-            var models: [String: Totals] = [:]
-            for (key, t) in s.versions {
-                models[key.model, default: Totals()].requests += t.requests
-                models[key.model, default: Totals()].predictions += t.predictions
-                models[key.model, default: Totals()].cpuSeconds += t.cpuSeconds
-                models[key.model, default: Totals()].gibHours += t.gibHours
-            }
-            s.history.append((date, models))
-            s.history.removeAll { date.timeIntervalSince($0.at) > 86_400 }
         }
     }
 
     public func versions() -> [(VersionKey, Totals)] { state.withLock { $0.versions.sorted { $0.key < $1.key } } }
     public func principals() -> [(String, Totals)] { state.withLock { $0.principals.sorted { $0.key < $1.key } } }
-
-    /// A model's cost per 1,000 predictions over the last `seconds` (from the ticks), nil without prices or
-    /// predictions in the window.
-    public func costPer1000(model: String, windowSeconds seconds: Double, at date: Date) -> Double? {
-        state.withLock { s in
-            guard let latest = s.history.last?.models[model] else { return nil }
-            let earlier = s.history.last { date.timeIntervalSince($0.at) >= seconds }?.models[model] ?? Totals()
-            var window = Totals()
-            window.predictions = latest.predictions - earlier.predictions
-            window.cpuSeconds = latest.cpuSeconds - earlier.cpuSeconds
-            window.gibHours = latest.gibHours - earlier.gibHours
-            return window.costPer1000(prices)
-        }
-    }
 }
