@@ -167,6 +167,13 @@ struct BatchJobTests {
             }
             let missing = try await Self.submit(client, "id,amount\n1,2\n")
             #expect(missing.status == .badRequest && missing.errorMessage.contains("has no column"), "\(missing.text)")
+            // A real upload named with the wrong size is the caller's mistake, not the server's.
+            let upload = try await client.execute(uri: "/api/v1/jobs/uploads", method: .post, body: ByteBuffer(string: "id,amount\n1,2\n"))
+            let sha = try #require((upload.json["upload"] as? [String: Any])?["sha256"] as? String)
+            for format in ["csv", "jsonl"] {
+                let wrong = try await client.post("/api/v1/jobs", #"{"model": "fraud", "format": "\#(format)", "input": {"upload": {"sha256": "\#(sha)", "size": 1}}}"#)
+                #expect(wrong.status == .badRequest && wrong.errorMessage.contains("field 'input.upload'"), "\(wrong.text)")
+            }
             #expect(try await client.get("/api/v1/jobs/job_nope").status == .notFound)
         }
     }

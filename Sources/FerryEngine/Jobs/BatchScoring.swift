@@ -111,7 +111,16 @@ public final class BatchScoring: Sendable {
             return .csv
         }()
         let source = try BatchSource(input, artifacts: artifacts)
-        let header = format == .csv ? try await source.firstLine().text : nil
+        let header: String?
+        do {
+            // An upload is read (and its digest and size checked) here, so a wrong reference is the caller's error.
+            if case .upload = input { _ = try await source.read(0, 1) }
+            header = format == .csv ? try await source.firstLine().text : nil
+        } catch let error as FerryError where error.code == .integrity {
+            guard case .upload(let ref) = input else { throw error }
+            throw FerryError.invalid(
+                "field 'input.upload' names sha256:\(ref.sha256) with size \(ref.size), which is not the uploaded file's size; send the upload reference POST /api/v1/jobs/uploads answered, unchanged")
+        }
         _ = try BatchLayout(format: format, header: header, schema: served.version.inputSchema, keys: s.keyColumns, source: "the input")
         let job = BatchJob(
             id: "job_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)), model: model,
