@@ -41,7 +41,7 @@ struct RetrainScenarioTests {
                 echo "training on $(wc -l < "$FERRY_TRAINING_DATA") lines for $FERRY_MODEL from version $FERRY_CHAMPION_VERSION"
                 cp "\(model)" "$FERRY_OUTPUT_DIR/model.json"
                 """)
-            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc"}}"#
+            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "max_latency_ratio": 1000}}"#
             let set = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
             #expect(set.status == .ok && set.json["window_rows"] as? Int == 100_000, "\(set.text)")
             let queued = try await client.post("/api/v1/models/fraud/retrain", "")
@@ -63,7 +63,7 @@ struct RetrainScenarioTests {
             #expect(try await stack.registry.aliases(model: "fraud").first { $0.name == "production" }?.version == 1, "the champion still serves")
 
             // The same candidate against a gate that wants a confident gain is rejected, and stays registered.
-            let strict = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "require_confidence": true}}"#
+            let strict = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "require_confidence": true, "max_latency_ratio": 1000}}"#
             _ = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: strict))
             let second = try await stack.server.retrainer!.trigger(model: "fraud", by: "test")
             let judged = await stack.server.retrainer!.execute(second)
@@ -80,7 +80,7 @@ struct RetrainScenarioTests {
             try await Self.labelledTraffic(client, stack)
             let model = TestStack.repositoryRoot.appendingPathComponent("examples/fraud/model.json").path
             let script = try Self.trainer(#"cp "\#(model)" "$FERRY_OUTPUT_DIR/model.json""#)
-            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc"}}"#
+            let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "max_latency_ratio": 1000}}"#
             _ = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
             let challenger = ProtectedTarget.alias(model: "fraud", alias: "challenger")
             _ = try await stack.server.approvals.protect(challenger, expiresAfterSeconds: nil, preapproved: [], by: "root")
@@ -147,7 +147,7 @@ struct RetrainScenarioTests {
     static func startWebhookJob(
         _ client: any TestClientProtocol, _ stack: TestStack, url: String, timeout: Int = 30
     ) async throws -> (job: RetrainJob, running: Task<RetrainJob, Never>) {
-        let policy = #"{"webhook": {"url": "\#(url)", "secret": "s3cret"}, "holdout_fraction": 0.5, "timeout_seconds": \#(timeout)}"#
+        let policy = #"{"webhook": {"url": "\#(url)", "secret": "s3cret"}, "holdout_fraction": 0.5, "timeout_seconds": \#(timeout), "gate": {"max_latency_ratio": 1000}}"#
         let set = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
         #expect(set.status == .ok && (set.json["webhook"] as? [String: Any])?["secret"] as? String == "********", "the secret is not echoed: \(set.text)")
         let retrainer = stack.server.retrainer!
