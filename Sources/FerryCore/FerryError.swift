@@ -40,11 +40,15 @@ public struct FerryError: Error, Sendable, CustomStringConvertible, Equatable {
     public var code: Code
     public var message: String
     public var cause: (any Error)?
+    /// Seconds after which the same call is likely to succeed (a model still loading, a breaker cooling down);
+    /// the HTTP adapter sends it as Retry-After.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.retryAfter = retryAfter
     }
 
     public var description: String {

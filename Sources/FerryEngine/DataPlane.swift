@@ -104,7 +104,7 @@ public final class DataPlane: Sendable {
             metadata.versions = endpoint.variants.map(\.ref.description)
             return metadata
         }
-        let served = try await models.served(model: model, selector: VersionSelector(parsing: version))
+        let served = try await models.served(model: model, selector: VersionSelector(parsing: version), bounded: true)
         let all = try await models.servableVersions(model: model)
         let v = served.version
         return ModelMetadata(
@@ -124,7 +124,7 @@ public final class DataPlane: Sendable {
             return true
         }
         do {
-            _ = try await models.served(model: model, selector: VersionSelector(parsing: version))
+            _ = try await models.served(model: model, selector: VersionSelector(parsing: version), bounded: true)
             return true
         } catch let error as FerryError where error.code == .unavailable {
             return false
@@ -373,7 +373,7 @@ public final class DataPlane: Sendable {
     /// Resolves the version a request names; failures here are counted without a version label.
     private func resolve(model: String, version: String?) async throws -> ModelManager.Served {
         do {
-            return try await models.served(model: model, selector: VersionSelector(parsing: version))
+            return try await models.served(model: model, selector: VersionSelector(parsing: version), bounded: true)
         } catch {
             models.metrics.recordUnresolved((error as? FerryError)?.code ?? .internal)
             throw error

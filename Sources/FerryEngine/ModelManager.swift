@@ -44,16 +44,44 @@ public final class ModelManager: Sendable {
         var blocked: [String: String] = [:]
     }
 
+    /// A loaded version and, with a memory budget, when it last served (a counter, higher is more recent).
+    struct Entry: Sendable {
+        var served: Served
+        var lastUsed: UInt64
+    }
+
+    /// A version being loaded, and the requests waiting for it (each by its ticket).
+    struct Loading: Sendable {
+        var waiters: [UInt64: CheckedContinuation<Served, any Error>] = [:]
+        /// The bounded waiters' timers, cancelled when the load ends.
+        var timers: [Task<Void, Never>] = []
+    }
+
     struct State: Sendable {
-        var loaded: [Key: Served] = [:]
-        var loading: [Key: Task<Served, any Error>] = [:]
+        var loaded: [Key: Entry] = [:]
+        var loading: [Key: Loading] = [:]
         var routes: [String: Route] = [:]
         var generation: [String: Int] = [:]
         /// Versions archived while loaded.
         var archived: Set<Key> = []
-        /// With a memory budget: when each loaded version last served (a counter, higher is more recent).
-        var lastUsed: [Key: UInt64] = [:]
+        /// What the loaded versions hold together, in bytes.
+        var loadedBytes = 0
         var clock: UInt64 = 0
+        var tickets: UInt64 = 0
+
+        mutating func install(_ key: Key, _ served: Served) {
+            clock += 1
+            if let old = loaded.updateValue(Entry(served: served, lastUsed: clock), forKey: key) {
+                loadedBytes -= old.served.predictor.memoryBytes
+            }
+            loadedBytes += served.predictor.memoryBytes
+        }
+
+        mutating func remove(_ key: Key) -> Served? {
+            guard let entry = loaded.removeValue(forKey: key) else { return nil }
+            loadedBytes -= entry.served.predictor.memoryBytes
+            return entry.served
+        }
     }
 
     private let state = Mutex(State())
@@ -88,16 +116,17 @@ public final class ModelManager: Sendable {
         self.metrics = metrics
     }
 
-    /// The ready version a request names, loading it first if needed.
-    public func served(model: String, selector: VersionSelector) async throws -> Served {
+    /// The ready version a request names, loading it first if needed. A `bounded` caller (a request) waits for a
+    /// load at most `serving.coldLoadWait` seconds, then gets 503 with Retry-After while the load goes on.
+    public func served(model: String, selector: VersionSelector, bounded: Bool = false) async throws -> Served {
         let number = try await resolve(model: model, selector: selector)
         let key = Key(model: model, version: number)
         let budgeted = memoryBudget != nil
         if let served = state.withLock({ state -> Served? in
-            guard let served = state.loaded[key] else { return nil }
+            guard let served = state.loaded[key]?.served else { return nil }
             if budgeted {
                 state.clock += 1
-                state.lastUsed[key] = state.clock
+                state.loaded[key]?.lastUsed = state.clock
             }
             return served
         }) {
@@ -113,7 +142,7 @@ public final class ModelManager: Sendable {
         if version.archived, case .number = selector {
             throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
         }
-        return try await prepare(version)
+        return try await prepare(version, waitingAtMost: bounded ? serving.coldLoadWait : nil)
     }
 
     /// Whether the version a selector names is loaded, without loading it.
@@ -122,37 +151,71 @@ public final class ModelManager: Sendable {
         return state.withLock { $0.loaded[Key(model: model, version: number)] != nil }
     }
 
-    /// Loads and warms a version (once, however many callers ask at the same time).
+    /// Loads and warms a version (once, however many callers ask at the same time). With `waitingAtMost`, the
+    /// caller gives up after that many seconds with 503 and Retry-After; the load itself goes on and installs the
+    /// version when it is done.
     @discardableResult
-    public func prepare(_ version: ModelVersion) async throws -> Served {
+    public func prepare(_ version: ModelVersion, waitingAtMost limit: Double? = nil) async throws -> Served {
         let key = Key(model: version.model, version: version.version)
-        enum Next { case ready(Served), wait(Task<Served, any Error>) }
-        let next: Next = state.withLock { state in
-            if let served = state.loaded[key] { return .ready(served) }
-            if let task = state.loading[key] { return .wait(task) }
-            let task = Task { try await self.load(version) }
-            state.loading[key] = task
-            return .wait(task)
-        }
-        switch next {
-        case .ready(let served):
-            return served
-        case .wait(let task):
-            do {
-                let served = try await task.value
-                state.withLock { state in
-                    state.loaded[key] = served
-                    state.loading[key] = nil
-                    state.clock += 1
-                    state.lastUsed[key] = state.clock
+        enum Start { case ready(Served), wait(UInt64), load(UInt64) }
+        return try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state -> Start in
+                if let entry = state.loaded[key] { return .ready(entry.served) }
+                state.tickets += 1
+                let ticket = state.tickets
+                if state.loading[key] != nil {
+                    state.loading[key]!.waiters[ticket] = continuation
+                    return .wait(ticket)
                 }
-                if memoryBudget != nil { evict(keeping: key) }
-                return served
-            } catch {
-                state.withLock { $0.loading[key] = nil }
-                throw error
+                state.loading[key] = Loading(waiters: [ticket: continuation])
+                return .load(ticket)
             }
+            let ticket: UInt64
+            switch start {
+            case .ready(let served):
+                return continuation.resume(returning: served)
+            case .load(let t):
+                ticket = t
+                Task {
+                    do { self.finish(key, .success(try await self.load(version))) } catch { self.finish(key, .failure(error)) }
+                }
+            case .wait(let t):
+                ticket = t
+            }
+            guard let limit else { return }
+            let label = "version \(version.version) of model '\(version.model)'"
+            let timer = Task { await self.giveUp(key, ticket: ticket, after: limit, label: label) }
+            let stale = state.withLock { state -> Bool in
+                guard state.loading[key] != nil else { return true }
+                state.loading[key]!.timers.append(timer)
+                return false
+            }
+            if stale { timer.cancel() }
         }
+    }
+
+    /// Installs a finished load (or drops a failed one) and answers everyone waiting for it.
+    private func finish(_ key: Key, _ result: Result<Served, any Error>) {
+        let loading = state.withLock { state in
+            if case .success(let served) = result { state.install(key, served) }
+            return state.loading.removeValue(forKey: key)
+        }
+        if case .success = result, memoryBudget != nil { evict(keeping: key) }
+        for timer in loading?.timers ?? [] { timer.cancel() }
+        for waiter in loading?.waiters.values.map({ $0 }) ?? [] { waiter.resume(with: result) }
+    }
+
+    /// Answers one waiting request with 503 if the load it waits for is still going after `limit` seconds.
+    private func giveUp(_ key: Key, ticket: UInt64, after limit: Double, label: String) async {
+        try? await Task.sleep(for: .seconds(limit))
+        guard let waiter = state.withLock({ $0.loading[key]?.waiters.removeValue(forKey: ticket) }) else { return }
+        waiter.resume(throwing: FerryError(
+            .unavailable, "\(label) is loading (it was not in memory) and took longer than the \(Self.format(limit)) s a request waits for it; retry shortly",
+            retryAfter: 1))
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 
     /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
@@ -163,29 +226,25 @@ public final class ModelManager: Sendable {
     }
 
     public func unload(model: String, version: Int) {
-        let removed = state.withLock { state in
-            state.lastUsed[Key(model: model, version: version)] = nil
-            return state.loaded.removeValue(forKey: Key(model: model, version: version))
-        }
+        let removed = state.withLock { $0.remove(Key(model: model, version: version)) }
         removed?.metrics.recordUnload()
     }
 
     /// Unloads the least recently used versions until the loaded ones fit the memory budget, never `keeping` (just
     /// loaded) nor, with `pinAliased`, a version an alias points at. Requests holding an unloaded version finish
-    /// with it.
+    /// with it. Each victim is found by one pass over the loaded versions (no sorting, no allocation per version):
+    /// usually one version makes room for the one just loaded.
     private func evict(keeping: Key) {
         guard let budget = memoryBudget else { return }
         let evicted: [Served] = state.withLock { state in
-            var total = state.loaded.values.reduce(0) { $0 + $1.predictor.memoryBytes }
-            guard total > budget else { return [] }
-            let pinned: Set<Key> = pinAliased
-                ? Set(state.routes.flatMap { model, route in route.aliases.values.map { Key(model: model, version: $0) } }) : []
             var out: [Served] = []
-            for key in state.loaded.keys.sorted(by: { state.lastUsed[$0, default: 0] < state.lastUsed[$1, default: 0] })
-            where total > budget && key != keeping && !pinned.contains(key) {
-                guard let served = state.loaded.removeValue(forKey: key) else { continue }
-                state.lastUsed[key] = nil
-                total -= served.predictor.memoryBytes
+            while state.loadedBytes > budget {
+                var victim: (key: Key, lastUsed: UInt64)?
+                for (key, entry) in state.loaded where key != keeping && entry.lastUsed < (victim?.lastUsed ?? .max) {
+                    if pinAliased, state.routes[key.model]?.aliases.values.contains(key.version) == true { continue }
+                    victim = (key, entry.lastUsed)
+                }
+                guard let victim, let served = state.remove(victim.key) else { break }
                 out.append(served)
             }
             return out
@@ -226,9 +285,17 @@ public final class ModelManager: Sendable {
         state.withLock { $0.routes[model] = route }
     }
 
-    /// Loads every aliased version and every model's default version; failures are logged, not fatal.
+    /// Loads every aliased version and every model's default version; failures are logged, not fatal. With a
+    /// memory budget it stops loading once the budget is full (the rest load at their first request), so a replica
+    /// with thousands of models starts without loading and unloading most of them.
     public func warmStart() async {
         do {
+            var deferred = 0
+            defer {
+                if deferred > 0 {
+                    logger.info("versions left to load at their first request: the memory budget is full", metadata: ["versions": "\(deferred)"])
+                }
+            }
             for model in try await store.models() {
                 let route = try await readRoute(model: model.name)
                 state.withLock { $0.routes[model.name] = route }
@@ -238,6 +305,10 @@ public final class ModelManager: Sendable {
                         "model": "\(model.name)", "alias": "\(alias)", "reason": "\(reason)"])
                 }
                 for number in numbers.sorted() {
+                    if let budget = memoryBudget, state.withLock({ $0.loadedBytes >= budget }) {
+                        deferred += 1
+                        continue
+                    }
                     do {
                         _ = try await served(model: model.name, selector: .number(number))
                     } catch {

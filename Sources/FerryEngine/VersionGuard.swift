@@ -15,11 +15,15 @@ public struct ServingPolicy: Sendable {
     /// ... and 0 merges only requests that arrive while the version is busy (greedy, no added wait), or above 0
     /// waits up to this many seconds for a batch to fill (timed).
     public var batchMaxDelay: Double
+    /// Seconds a request waits for a version that is not loaded (unloaded to keep within the memory budget, or
+    /// never used) before it is answered 503 with Retry-After; the load goes on, so a retry finds it ready.
+    public var coldLoadWait: Double
 
     public init(
         maxConcurrent: Int = 1024, breakerThreshold: Int = 5, breakerCooldown: Double = 10, batchMaxRows: Int = 0,
-        batchMaxDelay: Double = 0
+        batchMaxDelay: Double = 0, coldLoadWait: Double = 5
     ) {
+        self.coldLoadWait = coldLoadWait
         self.batchMaxRows = batchMaxRows
         self.batchMaxDelay = batchMaxDelay
         self.maxConcurrent = maxConcurrent
@@ -73,7 +77,7 @@ public final class VersionGuard: Sendable {
             }
             guard s.breaker.allow(now: t) else {
                 let wait = Int(s.breaker.retryAfter(now: t).rounded(.up))
-                return FerryError(.unavailable, "\(label) is failing (circuit breaker open after \(policy.breakerThreshold) consecutive failures); it is retried in \(wait) s")
+                return FerryError(.unavailable, "\(label) is failing (circuit breaker open after \(policy.breakerThreshold) consecutive failures); it is retried in \(wait) s", retryAfter: max(1, wait))
             }
             s.inFlight += 1
             return nil

@@ -37,7 +37,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             if status == .internalServerError { response.headers[.ferryRequestID] = context.id }
             if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
-            if status == .tooManyRequests { response.headers[.retryAfter] = "1" }
+            if let seconds = (error as? FerryError)?.retryAfter {
+                response.headers[.retryAfter] = String(seconds)
+            } else if status == .tooManyRequests {
+                response.headers[.retryAfter] = "1"
+            }
             return response
         }
     }

@@ -15,11 +15,14 @@ public struct FakeRuntime: ModelRuntime {
         public var failRequests: Bool
         /// The task reported in the version's details (`binary_classification` makes outputs probabilities).
         public var task: String?
+        /// Loading waits this long without holding a thread (a slow artifact store).
+        public var loadDelayMillis: Int
 
         public init(
             features: Int = 3, value: Float = 0, fail: Bool = false, delayMillis: Int = 0, failRequests: Bool = false,
-            task: String? = nil
+            task: String? = nil, loadDelayMillis: Int = 0
         ) {
+            self.loadDelayMillis = loadDelayMillis
             self.task = task
             self.features = features
             self.value = value
@@ -36,6 +39,7 @@ public struct FakeRuntime: ModelRuntime {
             delayMillis = try c.decodeIfPresent(Int.self, forKey: .delayMillis) ?? 0
             failRequests = try c.decodeIfPresent(Bool.self, forKey: .failRequests) ?? false
             task = try c.decodeIfPresent(String.self, forKey: .task)
+            loadDelayMillis = try c.decodeIfPresent(Int.self, forKey: .loadDelayMillis) ?? 0
         }
 
         public var artifact: Data { try! JSONEncoder().encode(self) }
@@ -54,7 +58,9 @@ public struct FakeRuntime: ModelRuntime {
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
-        FakePredictor(spec: try decode(artifact))
+        let spec = try decode(artifact)
+        if spec.loadDelayMillis > 0 { try await Task.sleep(for: .milliseconds(spec.loadDelayMillis)) }
+        return FakePredictor(spec: spec)
     }
 
     private func decode(_ artifact: Data) throws -> Spec {

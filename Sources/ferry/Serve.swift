@@ -31,6 +31,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("model-memory-budget"), help: "MiB the loaded model versions may hold together; past it the least recently used are unloaded and reloaded on their next request (0: no limit).")
     var modelMemoryBudget = 0
 
+    @Option(name: .customLong("cold-load-wait"), help: "Seconds a request waits for a version that is not in memory to load; past it the answer is 503 with Retry-After and the load goes on.")
+    var coldLoadWait = 5.0
+
     @Flag(name: .customLong("pin-aliased"), help: "Never unload a version an alias points at to stay within --model-memory-budget.")
     var pinAliased = false
 
@@ -189,6 +192,7 @@ struct Serve: AsyncParsableCommand {
         guard batchMaxDelayMs >= 0 && batchMaxDelayMs <= 1000 else { throw ValidationError("--batch-max-delay-ms must be between 0 and 1000") }
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard breakerThreshold >= 1 else { throw ValidationError("--breaker-threshold must be at least 1") }
+        guard coldLoadWait > 0 else { throw ValidationError("--cold-load-wait must be more than 0 seconds") }
         guard breakerCooldown >= 0 else { throw ValidationError("--breaker-cooldown must be 0 or more seconds") }
         guard rolloutInterval >= 0.1 else { throw ValidationError("--rollout-interval must be at least 0.1 second") }
     }
@@ -246,7 +250,7 @@ struct Serve: AsyncParsableCommand {
             jwt: try jwtSettings(), signatures: signatures,
             serving: ServingPolicy(
                 maxConcurrent: maxConcurrent, breakerThreshold: breakerThreshold, breakerCooldown: breakerCooldown,
-                batchMaxRows: batchMaxRows, batchMaxDelay: batchMaxDelayMs / 1000),
+                batchMaxRows: batchMaxRows, batchMaxDelay: batchMaxDelayMs / 1000, coldLoadWait: coldLoadWait),
             inference: InferenceLimits(maxRows: maxRows, maxElements: max(maxRows * 64, 4_000_000)),
             http: HTTPLimits(maxInferenceBodyBytes: maxBodyMB << 20), requestMetrics: requestMetrics == "on",
             predictionLog: logSampleRate > 0

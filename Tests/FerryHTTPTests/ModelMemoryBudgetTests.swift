@@ -3,6 +3,8 @@ import FerryCore
 import FerryEngine
 import FerryTesting
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import Testing
 
 /// `--model-memory-budget`: past the budget the least recently used versions are unloaded, the next request loads
@@ -64,5 +66,34 @@ struct ModelMemoryBudgetTests {
         try await Self.register(stack, ["b", "c"])
         for name in ["pinned", "b", "c"] { _ = try await stack.models.served(model: name, selector: .number(1)) }
         #expect(try await Self.loaded(stack, ["pinned", "b", "c"]) == ["pinned", "c"], "over budget rather than unload the aliased version")
+    }
+
+    /// A request for a version that is not in memory waits for its load at most `coldLoadWait`, then gets 503 with
+    /// Retry-After; the load goes on, and a later request finds the version ready. Requests arriving during one load
+    /// share it (one load is counted).
+    @Test func aSlowColdLoadAnswers503WithRetryAfterAndFinishesInTheBackground() async throws {
+        try await withFerry(serving: ServingPolicy(coldLoadWait: 0.05), example: false) { client, stack in
+            let spec = FakeRuntime.Spec(loadDelayMillis: 2000)
+            try await stack.registry.register(.init(model: "slow", format: FakeRuntime.format, artifact: spec.artifact, createdBy: "t"))
+            stack.models.unload(model: "slow", version: 1)
+            let row = #"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}"#
+            async let first = client.post("/v2/models/slow/infer", row)
+            async let second = client.post("/v2/models/slow/infer", row)
+            for cold in try await [first, second] {
+                #expect(cold.status == .serviceUnavailable && cold.headers[.retryAfter] == "1", "\(cold.status) \(cold.text)")
+                #expect(cold.errorMessage.contains("version 1 of model 'slow' is loading") && cold.errorMessage.contains("0.05 s"), "\(cold.text)")
+            }
+            var loaded = false
+            for _ in 0..<1000 where !loaded {
+                try await Task.sleep(for: .milliseconds(10))
+                loaded = try await stack.models.isLoaded(model: "slow", selector: .number(1))
+            }
+            #expect(loaded, "the load went on after the requests gave up")
+            let warm = try await client.post("/v2/models/slow/infer", row)
+            #expect(warm.status == .ok, "\(warm.text)")
+            let loads = PrometheusExposition.render(stack.models.metrics).split(separator: "\n")
+                .first { $0.hasPrefix(#"ferry_model_loads_total{model="slow",version="1"} "#) }
+            #expect(loads?.hasSuffix(" 2") == true, "one load at registration and one shared by both cold requests: \(loads ?? "none")")
+        }
     }
 }
