@@ -14,6 +14,9 @@ public protocol MetadataStore: Sendable {
     func model(named name: String) async throws -> Model?
     /// All models, ordered by name.
     func models() async throws -> [Model]
+    /// At most `limit` models ordered by name, after the name `after` when given, each with its newest version's
+    /// number and its aliases: a fixed number of queries however many models and versions there are.
+    func modelSummaries(after: String?, limit: Int) async throws -> [ModelSummary]
 
     /// Stores a new version, assigning it the next number of its model atomically; `version.version` is ignored.
     /// Points `aliases` at it (each move in the alias history, by the version's creator, with `reason`) in the same

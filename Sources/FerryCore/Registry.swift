@@ -128,6 +128,19 @@ public struct ModelVersion: Sendable, Equatable, Codable {
     }
 }
 
+/// A model as lists show it: with its newest version's number and its aliases.
+public struct ModelSummary: Sendable, Equatable {
+    public var model: Model
+    public var latestVersion: Int?
+    public var aliases: [Alias]
+
+    public init(model: Model, latestVersion: Int?, aliases: [Alias]) {
+        self.model = model
+        self.latestVersion = latestVersion
+        self.aliases = aliases
+    }
+}
+
 /// A movable name (`production`, `staging`, anything) that points at one version of a model.
 public struct Alias: Sendable, Equatable, Codable {
     public var model: String

@@ -142,6 +142,7 @@ public final class ModelManager: Sendable {
         if version.archived, case .number = selector {
             throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
         }
+        if bounded { metrics.recordColdRequest() }
         return try await prepare(version, waitingAtMost: bounded ? serving.coldLoadWait : nil)
     }
 
@@ -412,6 +413,7 @@ public final class ModelManager: Sendable {
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
                 "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
             counters.recordLoad(seconds: Self.seconds(ContinuousClock.now - start), memoryBytes: predictor.memoryBytes)
+            metrics.recordLoadDuration(Self.seconds(ContinuousClock.now - start))
             return Served(
                 version: version, predictor: predictor, metrics: counters,
                 admission: VersionGuard(label: label, policy: serving),

@@ -119,6 +119,11 @@ public final class Registry: Sendable {
 
     public func models() async throws -> [Model] { try await store.models() }
 
+    /// A page of models by name with their newest version and aliases (see `MetadataStore.modelSummaries`).
+    public func modelSummaries(after: String?, limit: Int) async throws -> [ModelSummary] {
+        try await store.modelSummaries(after: after, limit: limit)
+    }
+
     // MARK: Versions
 
     /// Validates the artifact with its runtime, stores it content-addressed, and records a new version with its

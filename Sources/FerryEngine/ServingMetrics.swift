@@ -7,6 +7,8 @@ import Synchronization
 public final class ServingMetrics: Sendable {
     /// Upper bounds of the latency histogram, in seconds.
     public static let latencyBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Upper bounds of the model load histogram, in seconds.
+    public static let loadBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     /// Upper bounds of the rows-per-request histogram.
     public static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384]
 
@@ -15,7 +17,7 @@ public final class ServingMetrics: Sendable {
         public var sum: Double = 0
         public var count: UInt64 = 0
 
-        init(buckets: Int) { counts = .init(repeating: 0, count: buckets) }
+        public init(buckets: Int) { counts = .init(repeating: 0, count: buckets) }
 
         mutating func observe(_ value: Double, bounds: [Double]) {
             var i = 0
@@ -100,6 +102,23 @@ public final class ServingMetrics: Sendable {
             }
         }
     }
+
+    /// How model versions come into memory, over every version: each load's duration, and the requests that found
+    /// their version not loaded (they waited for a load, or gave up after the cold-load wait).
+    public struct Loading: Sendable {
+        public var durations = Histogram(buckets: ServingMetrics.loadBuckets.count)
+        public var coldRequests: UInt64 = 0
+    }
+
+    private let loading = Mutex(Loading())
+
+    func recordLoadDuration(_ seconds: Double) {
+        loading.withLock { $0.durations.observe(seconds, bounds: ServingMetrics.loadBuckets) }
+    }
+
+    func recordColdRequest() { loading.withLock { $0.coldRequests += 1 } }
+
+    public func loadingSnapshot() -> Loading { loading.withLock { $0 } }
 
     private struct Key: Hashable { var model: String; var version: Int }
     private let versions = Mutex<[Key: Version]>([:])

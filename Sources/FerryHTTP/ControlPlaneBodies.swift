@@ -216,6 +216,39 @@ enum API {
         var items: [Item]
     }
 
+    /// One page of the model list; `next_page_token` asks for the next (absent on the last page).
+    struct ModelPage: Encodable, Sendable {
+        var items: [ModelBody]
+        var nextPageToken: String?
+
+        enum CodingKeys: String, CodingKey {
+            case items, nextPageToken = "next_page_token"
+        }
+    }
+
+    /// A page token: the last name of the page, opaque to clients.
+    static func pageToken(_ name: String) -> String {
+        Data(name.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func pageName(_ token: String) throws -> String {
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let name = String(data: data, encoding: .utf8), (try? Model.validate(name: name)) != nil else {
+            throw FerryError.invalid("query 'page_token' '\(token)' is not a token this server gave out")
+        }
+        return name
+    }
+
+    /// A whole number in 1...max from a query parameter.
+    static func positive(_ text: String, field: String, max: Int) throws -> Int {
+        guard let n = Int(text), n >= 1, n <= max else {
+            throw FerryError.invalid("query '\(field)' must be a whole number from 1 to \(max), not '\(text)'")
+        }
+        return n
+    }
+
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]

@@ -18,15 +18,23 @@ struct ControlPlaneRoutes {
 
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1")
-        api.get("/models") { _, context in
-            var items: [API.ModelBody] = []
+        api.get("/models") { request, context in
+            // Without max_results every model is listed (read in pages); with it, one page and the token of the next.
+            let query = request.uri.queryParameters
+            let pageSize = try query["max_results"].map { try API.positive(String($0), field: "max_results", max: 10_000) }
+            var after = try query["page_token"].map { try API.pageName(String($0)) }
             let visible = context.principal?.models.map(Set.init)
-            for model in try await registry.models() where visible?.contains(model.name) ?? true {
-                let versions = try await registry.versions(model: model.name)
-                let aliases = try await registry.aliases(model: model.name)
-                items.append(API.ModelBody(model, latestVersion: versions.last?.version, aliases: aliases))
-            }
-            return try API.response(API.List(items: items))
+            var items: [API.ModelBody] = []
+            var next: String?
+            repeat {
+                let page = try await registry.modelSummaries(after: after, limit: pageSize ?? 1000)
+                for summary in page where visible?.contains(summary.model.name) ?? true {
+                    items.append(API.ModelBody(summary.model, latestVersion: summary.latestVersion, aliases: summary.aliases))
+                }
+                after = page.count == (pageSize ?? 1000) ? page.last?.model.name : nil
+                if pageSize != nil { next = after.map(API.pageToken) }
+            } while pageSize == nil && after != nil
+            return try API.response(API.ModelPage(items: items, nextPageToken: next))
         }
         api.post("/models") { request, context in
             let body = try await decode(API.CreateModelRequest.self, request, limit: 1 << 20)

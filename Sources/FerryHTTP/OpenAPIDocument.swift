@@ -57,7 +57,7 @@ enum OpenAPIDocument {
             r.append(Route(method: "post", path: explain, summary: "Exact TreeSHAP explanations (per-feature contributions and bias) for instances on \(which)", tag: "inference", access: .requires(.predict), request: ref("PredictRequest"), response: ref("ExplainResponse")))
         }
         r += [
-            Route(method: "get", path: "/api/v1/models", summary: "List models", tag: "registry", access: .requires(.read, openToRestricted: true), response: list("Model")),
+            Route(method: "get", path: "/api/v1/models", summary: "List models by name (all of them, or one page with max_results)", tag: "registry", access: .requires(.read, openToRestricted: true), response: object(["items": array(ref("Model")), "next_page_token": ["type": "string", "description": "pass as page_token for the next page; absent on the last"]], required: ["items"]), query: [("max_results", "at most this many models (1-10000); the answer carries next_page_token when more follow"), ("page_token", "next_page_token of the previous page")]),
             Route(method: "post", path: "/api/v1/models", summary: "Create a model", tag: "registry", access: .requires(.deploy), request: ref("CreateModelRequest"), status: 201, response: ref("Model")),
             Route(method: "get", path: "/api/v1/models/{name}", summary: "Show a model", tag: "registry", access: .requires(.read), response: ref("Model")),
             Route(method: "patch", path: "/api/v1/models/{name}", summary: "Update a model's description or tags", tag: "registry", access: .requires(.deploy), request: ref("UpdateModelRequest"), response: ref("Model")),

@@ -76,6 +76,23 @@ enum PrometheusExposition {
         for s in versions { out += "ferry_model_load_failures_total{\(labels(s))} \(s.loadFailures)\n" }
         header("ferry_model_memory_bytes", "Approximate memory the loaded version holds.", "gauge")
         for s in versions where s.loaded { out += "ferry_model_memory_bytes{\(labels(s))} \(s.memoryBytes)\n" }
+        let resident = versions.filter(\.loaded)
+        header("ferry_models_loaded", "Model versions loaded in this replica.", "gauge")
+        out += "ferry_models_loaded \(resident.count)\n"
+        header("ferry_models_memory_bytes", "Approximate memory the loaded versions hold together (what --model-memory-budget bounds).", "gauge")
+        out += "ferry_models_memory_bytes \(resident.reduce(0) { $0 + $1.memoryBytes })\n"
+        let loading = metrics.loadingSnapshot()
+        header("ferry_model_cold_requests_total", "Inference requests whose version was not loaded: they waited for its load, or got 503 after --cold-load-wait.", "counter")
+        out += "ferry_model_cold_requests_total \(loading.coldRequests)\n"
+        header("ferry_model_load_duration_seconds", "How long loads and warm-ups of model versions took, over every version, in seconds.", "histogram")
+        var cumulative: UInt64 = 0
+        for (i, bound) in ServingMetrics.loadBuckets.enumerated() {
+            cumulative += loading.durations.counts[i]
+            out += "ferry_model_load_duration_seconds_bucket{le=\"\(number(bound))\"} \(cumulative)\n"
+        }
+        out += "ferry_model_load_duration_seconds_bucket{le=\"+Inf\"} \(loading.durations.count)\n"
+        out += "ferry_model_load_duration_seconds_sum \(number(loading.durations.sum))\n"
+        out += "ferry_model_load_duration_seconds_count \(loading.durations.count)\n"
 
         // An extra sample's name may carry labels (`family{label="v"}`); consecutive samples share one header.
         var family = ""

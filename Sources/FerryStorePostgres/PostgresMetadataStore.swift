@@ -57,6 +57,27 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
         try await database.read { c in try await Self.rows(c, "SELECT * FROM model ORDER BY name", self.logger).map(Self.model) }
     }
 
+    public func modelSummaries(after: String?, limit: Int) async throws -> [ModelSummary] {
+        let after = after ?? ""
+        return try await database.read { c in
+            var aliases: [String: [Alias]] = [:]
+            for row in try await Self.rows(
+                c, "SELECT * FROM alias WHERE model IN (SELECT name FROM model WHERE name > \(after) ORDER BY name LIMIT \(limit)) ORDER BY model, name",
+                self.logger) {
+                let alias = try Self.alias(row)
+                aliases[alias.model, default: []].append(alias)
+            }
+            return try await Self.rows(c, """
+                SELECT m.*, (SELECT MAX(v.version) FROM model_version v WHERE v.model = m.name) AS latest_version
+                FROM model m WHERE m.name > \(after) ORDER BY m.name LIMIT \(limit)
+                """, self.logger
+            ).map { row in
+                let model = try Self.model(row)
+                return ModelSummary(model: model, latestVersion: try row["latest_version"].decode(Int?.self), aliases: aliases[model.name] ?? [])
+            }
+        }
+    }
+
     // MARK: Versions
 
     public func addVersion(
@@ -176,12 +197,7 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
 
     public func aliases(model: String) async throws -> [Alias] {
         try await database.read { c in
-            try await Self.rows(c, "SELECT * FROM alias WHERE model = \(model) ORDER BY name", self.logger).map { row in
-                Alias(
-                    model: try row["model"].decode(String.self), name: try row["name"].decode(String.self),
-                    version: try row["version"].decode(Int.self), updatedBy: try row["updated_by"].decode(String.self),
-                    updatedAt: Self.date(try row["updated_at"].decode(Int64.self)))
-            }
+            try await Self.rows(c, "SELECT * FROM alias WHERE model = \(model) ORDER BY name", self.logger).map(Self.alias)
         }
     }
 
@@ -319,6 +335,13 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
     static let changeChannel = "ferry_changes"
 
     // MARK: Rows
+
+    private static func alias(_ row: PostgresRandomAccessRow) throws -> Alias {
+        Alias(
+            model: try row["model"].decode(String.self), name: try row["name"].decode(String.self),
+            version: try row["version"].decode(Int.self), updatedBy: try row["updated_by"].decode(String.self),
+            updatedAt: date(try row["updated_at"].decode(Int64.self)))
+    }
 
     private static func rows(_ c: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRandomAccessRow] {
         try await PostgresDatabase.rows(c, query, logger)

@@ -67,6 +67,25 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
         }
     }
 
+    public func modelSummaries(after: String?, limit: Int) async throws -> [ModelSummary] {
+        try await writer.read { db in
+            let page = "SELECT name FROM model WHERE name > ? ORDER BY name LIMIT ?"
+            var aliases: [String: [Alias]] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT * FROM alias WHERE model IN (\(page)) ORDER BY model, name", arguments: [after ?? "", limit]) {
+                aliases[row["model"], default: []].append(Self.alias(row))
+            }
+            return try Row.fetchAll(db, sql: """
+                SELECT m.*, (SELECT MAX(v.version) FROM model_version v WHERE v.model = m.name) AS latest_version
+                FROM model m WHERE m.name > ? ORDER BY m.name LIMIT ?
+                """, arguments: [after ?? "", limit]
+            ).map { row in
+                let model = try Self.model(row)
+                return ModelSummary(model: model, latestVersion: row["latest_version"], aliases: aliases[model.name] ?? [])
+            }
+        }
+    }
+
     // MARK: Versions
 
     public func addVersion(
@@ -192,10 +211,7 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
 
     public func aliases(model: String) async throws -> [Alias] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM alias WHERE model = ? ORDER BY name", arguments: [model]).map { row in
-                Alias(model: row["model"], name: row["name"], version: row["version"],
-                      updatedBy: row["updated_by"], updatedAt: Self.date(row["updated_at"]))
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM alias WHERE model = ? ORDER BY name", arguments: [model]).map(Self.alias)
         }
     }
 
@@ -220,6 +236,10 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
 
     static func modelExists(_ db: Database, _ name: String) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM model WHERE name = ?)", arguments: [name]) ?? false
+    }
+
+    private static func alias(_ row: Row) -> Alias {
+        Alias(model: row["model"], name: row["name"], version: row["version"], updatedBy: row["updated_by"], updatedAt: date(row["updated_at"]))
     }
 
     private static func model(_ row: Row) throws -> Model {

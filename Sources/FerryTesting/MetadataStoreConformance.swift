@@ -17,6 +17,20 @@ public enum MetadataStoreConformance {
             try await expectError(.alreadyExists) { try await store.createModel(Fixtures.model("alpha")) }
             try expect(try await store.model(named: "missing") == nil, "unknown model is nil")
         },
+        .init("model summaries come in pages by name with the newest version and the aliases") { store in
+            for name in ["c", "a", "d", "b"] { try await store.createModel(Fixtures.model(name)) }
+            for _ in 0..<3 { _ = try await store.addVersion(Fixtures.version("b")) }
+            _ = try await store.addVersion(Fixtures.version("c"))
+            try await store.setAlias(model: "b", alias: "staging", version: 3, by: "t", at: Fixtures.time, reason: "", audit: nil)
+            try await store.setAlias(model: "b", alias: "production", version: 2, by: "t", at: Fixtures.time, reason: "", audit: nil)
+            let first = try await store.modelSummaries(after: nil, limit: 2)
+            try expect(first.map(\.model.name) == ["a", "b"] && first.map(\.latestVersion) == [nil, 3], "\(first)")
+            try expect(first[1].aliases.map { "\($0.name)=\($0.version)" } == ["production=2", "staging=3"] && first[0].aliases.isEmpty, "\(first)")
+            try expect(first[0].model == Fixtures.model("a"), "the model round-trips: \(first[0].model)")
+            let rest = try await store.modelSummaries(after: "b", limit: 2)
+            try expect(rest.map(\.model.name) == ["c", "d"] && rest.map(\.latestVersion) == [1, nil] && rest.allSatisfy(\.aliases.isEmpty), "\(rest)")
+            try expect(try await store.modelSummaries(after: "d", limit: 2).isEmpty, "after the last")
+        },
         .init("model description and tags can be updated") { store in
             try await store.createModel(Fixtures.model("m"))
             var m = Fixtures.model("m")

@@ -40,7 +40,22 @@ struct ControlPlaneRouteTests {
 
             let list = try await client.get("/api/v1/models")
             let names = (list.json["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-            #expect(names == ["churn", "fraud"])
+            #expect(names == ["churn", "fraud"] && list.json["next_page_token"] == nil, "everything, no token: \(list.text)")
+            let churn = (list.json["items"] as? [[String: Any]])?.first
+            #expect(churn?["latest_version"] as? Int == 2 && churn?["aliases"] as? [String: Int] == ["staging": 1, "candidate": 2], "\(list.text)")
+
+            // One page at a time, following the tokens.
+            let page = try await client.get("/api/v1/models?max_results=1")
+            let token = try #require(page.json["next_page_token"] as? String)
+            #expect((page.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["churn"])
+            let last = try await client.get("/api/v1/models?max_results=1&page_token=\(token)")
+            #expect((last.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["fraud"], "\(last.text)")
+            let end = try await client.get("/api/v1/models?max_results=1&page_token=\(try #require(last.json["next_page_token"] as? String))")
+            #expect((end.json["items"] as? [Any])?.isEmpty == true && end.json["next_page_token"] == nil, "\(end.text)")
+            for (query, field) in [("max_results=0", "max_results"), ("max_results=x", "max_results"), ("page_token=%21%21", "page_token")] {
+                let bad = try await client.get("/api/v1/models?\(query)")
+                #expect(bad.status == .badRequest && bad.errorMessage.contains("query '\(field)'"), "\(query): \(bad.text)")
+            }
 
             let moved = try await client.execute(uri: "/api/v1/models/churn/aliases/production", method: .put,
                                                  headers: actor, body: ByteBuffer(string: #"{"version": 2, "reason": "go"}"#))
