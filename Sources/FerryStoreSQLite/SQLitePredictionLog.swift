@@ -105,6 +105,11 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
 
     public func trim(keepNewest count: Int) async throws -> Int {
         try await writer.write { db in
+            // Rowids grow with every insert, so their span bounds the row count; reading it takes two index lookups.
+            // Only a log that may hold more than `count` rows pays for the exact (sorting) delete.
+            let span = try Int.fetchOne(
+                db, sql: "SELECT COALESCE((SELECT MAX(rowid) FROM prediction) - (SELECT MIN(rowid) FROM prediction) + 1, 0)") ?? 0
+            guard span > count else { return 0 }
             try db.execute(
                 sql: "DELETE FROM prediction WHERE rowid NOT IN (SELECT rowid FROM prediction ORDER BY at DESC, rowid DESC LIMIT ?)",
                 arguments: [max(0, count)])
