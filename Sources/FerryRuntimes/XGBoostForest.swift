@@ -50,14 +50,7 @@ struct XGBoostForest: Predictor {
             // One decoding path for both encodings: UBJSON is re-expressed as JSON (float32 values round-trip exactly).
             json = try JSONEncoder().encode(UBJSON.decode(artifact))
         }
-        let file: XGBoostModelFile
-        do {
-            file = try JSONDecoder().decode(XGBoostModelFile.self, from: json)
-        } catch let error as DecodingError {
-            throw FerryError.invalid("not a valid XGBoost JSON model: \(Self.describe(error))")
-        } catch {
-            throw FerryError.invalid("not a valid XGBoost JSON model: \(error)")
-        }
+        let file = try XGBoostJSONReader.read(json)
         try self.init(file, iterations: iterations)
     }
 
@@ -317,18 +310,6 @@ extension XGBoostForest {
                     stack.append((Int(node.right), d + 1))
                 }
             }
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context).isEmpty ? "top level" : path(context))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "\(context.debugDescription) at \(path(context).isEmpty ? "top level" : path(context))"
-        @unknown default: return "\(error)"
         }
     }
 }

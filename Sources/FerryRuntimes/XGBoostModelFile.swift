@@ -1,11 +1,12 @@
 import Foundation
 
-/// The parts of XGBoost's JSON model document (`doc/model.schema`) that prediction needs.
-struct XGBoostModelFile: Decodable {
+/// The parts of XGBoost's JSON model document (`doc/model.schema`) that prediction needs, as `XGBoostJSONReader`
+/// reads them (field names are the document's keys).
+struct XGBoostModelFile {
     var version: [Int]?
     var learner: Learner
 
-    struct Learner: Decodable {
+    struct Learner {
         var feature_names: [String]?
         var feature_types: [String]?
         var gradient_booster: Booster
@@ -15,46 +16,26 @@ struct XGBoostModelFile: Decodable {
         var attributes: [String: String]?
     }
 
-    struct ModelParam: Decodable {
+    struct ModelParam {
         var base_score: String
         var num_class: String?
         var num_feature: String
         var num_target: String?
     }
 
-    struct Objective: Decodable {
+    struct Objective {
         var name: String
     }
 
-    struct Booster: Decodable {
+    struct Booster {
         var name: String
         /// Decoded only for tree boosters, so others get a clear "unsupported" instead of a decoding error.
         var model: GBTree?
         /// Dart: the weight each tree's output is multiplied by.
         var weightDrop: [Float]?
-
-        enum CodingKeys: String, CodingKey { case name, model, gbtree, weight_drop }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            name = try c.decode(String.self, forKey: .name)
-            switch name {
-            case "gbtree":
-                model = try c.decode(GBTree.self, forKey: .model)
-            case "dart":
-                model = try c.decode(DartInner.self, forKey: .gbtree).model
-                weightDrop = try c.decode([Float].self, forKey: .weight_drop)
-            default:
-                model = nil
-            }
-        }
-
-        struct DartInner: Decodable {
-            var model: GBTree
-        }
     }
 
-    struct GBTree: Decodable {
+    struct GBTree {
         var gbtree_model_param: TreeModelParam
         var trees: [Tree]
         var tree_info: [Int]
@@ -62,12 +43,12 @@ struct XGBoostModelFile: Decodable {
         var iteration_indptr: [Int]?
     }
 
-    struct TreeModelParam: Decodable {
+    struct TreeModelParam {
         var num_trees: String
         var num_parallel_tree: String?
     }
 
-    struct Tree: Decodable {
+    struct Tree {
         var left_children: [Int32]
         var right_children: [Int32]
         var split_indices: [Int64]
@@ -89,21 +70,13 @@ struct XGBoostModelFile: Decodable {
         var leaf_weights: [Float]?
     }
 
-    struct TreeParam: Decodable {
+    struct TreeParam {
         var num_nodes: String
         var size_leaf_vector: String?
     }
 
-    /// XGBoost writes flags as 0/1 integers; some versions write booleans.
-    struct FlagArray: Decodable {
+    /// Flags (XGBoost writes them as 0/1 integers; some versions write booleans).
+    struct FlagArray {
         var values: [Bool]
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let ints = try? c.decode([Int].self) {
-                values = ints.map { $0 != 0 }
-            } else {
-                values = try c.decode([Bool].self)
-            }
-        }
     }
 }
