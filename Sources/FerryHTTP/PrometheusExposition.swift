@@ -22,7 +22,9 @@ enum PrometheusExposition {
         }
         func histogram(_ name: String, _ help: String, bounds: [Double], _ pick: (ServingMetrics.Snapshot) -> ServingMetrics.Histogram) {
             header(name, help, "histogram")
-            for s in versions {
+            // A version that never answered has no histogram lines: with thousands of registered versions they
+            // were most of the exposition.
+            for s in versions where pick(s).count > 0 {
                 let h = pick(s)
                 var cumulative: UInt64 = 0
                 for (i, bound) in bounds.enumerated() {
@@ -106,7 +108,8 @@ enum PrometheusExposition {
     }
 
     static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 0x0A }) else { return value }
+        return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 

@@ -6,8 +6,8 @@ import Foundation
 /// of a 100-tree model's load in per-element dispatch. Numbers keep their text until a field reads them, so a
 /// `Float` field is parsed from its text directly (as `strtof` does, never through a `Double`).
 struct XGBoostJSONReader {
-    /// A parsed value; numbers are byte ranges of the document.
-    indirect enum Value {
+    /// A parsed value; numbers are byte ranges of the document. (Not `indirect`: that would box every number.)
+    enum Value {
         case null
         case bool(Bool)
         case number(Range<Int>)
@@ -194,36 +194,45 @@ struct XGBoostJSONReader {
         return items
     }
 
-    func float(_ value: Value, _ path: Path) throws -> Float {
-        guard case .number(let range) = value else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a number at \(path.shown)") }
+    func float(_ value: Value, _ path: @autoclosure () -> Path) throws -> Float {
+        guard case .number(let range) = value else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a number at \(path().shown)") }
         // The character after a number is a delimiter, so strtof stops exactly at the range's end.
         return strtof(bytes.baseAddress!.assumingMemoryBound(to: CChar.self) + range.lowerBound, nil)
     }
 
-    func integer<T: FixedWidthInteger>(_ value: Value, _ path: Path, as: T.Type = T.self) throws -> T {
-        guard case .number(let range) = value else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a number at \(path.shown)") }
+    func integer<T: FixedWidthInteger>(_ value: Value, _ path: @autoclosure () -> Path, as: T.Type = T.self) throws -> T {
+        guard case .number(let range) = value else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a number at \(path().shown)") }
         var i = range.lowerBound
         let negative = bytes[i] == UInt8(ascii: "-")
         if negative { i += 1 }
         var n: T = 0
         while i < range.upperBound {
             let d = bytes[i]
-            guard d >= 0x30, d <= 0x39 else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a whole number at \(path.shown)") }
+            guard d >= 0x30, d <= 0x39 else { throw FerryError.invalid("not a valid XGBoost JSON model: expected a whole number at \(path().shown)") }
             let (times, o1) = n.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times.addingReportingOverflow(T(d - 0x30))
-            guard !o1, !o2 else { throw FerryError.invalid("not a valid XGBoost JSON model: number out of range at \(path.shown)") }
+            guard !o1, !o2 else { throw FerryError.invalid("not a valid XGBoost JSON model: number out of range at \(path().shown)") }
             n = sum
             i += 1
         }
         return negative ? 0 - n : n
     }
 
+    // The element readers build an element's path only for an error message.
     func floats(_ value: Value, _ path: Path) throws -> [Float] {
-        try array(value, path).enumerated().map { try float($1, path.item($0)) }
+        let items = try array(value, path)
+        var out: [Float] = []
+        out.reserveCapacity(items.count)
+        for i in items.indices { out.append(try float(items[i], path.item(i))) }
+        return out
     }
 
     func integers<T: FixedWidthInteger>(_ value: Value, _ path: Path, as: T.Type = T.self) throws -> [T] {
-        try array(value, path).enumerated().map { try integer($1, path.item($0), as: T.self) }
+        let items = try array(value, path)
+        var out: [T] = []
+        out.reserveCapacity(items.count)
+        for i in items.indices { out.append(try integer(items[i], path.item(i), as: T.self)) }
+        return out
     }
 
     func strings(_ value: Value, _ path: Path) throws -> [String] {
