@@ -20,6 +20,8 @@ public final class ModelManager: Sendable {
         public let admission: VersionGuard
         /// Merges concurrent requests when dynamic batching is on.
         let batcher: Batcher?
+        /// How long loading and warming it took (counted when it is installed).
+        let loadSeconds: Double
 
         /// Predicts through the batcher when batching is on.
         @inline(__always)
@@ -197,11 +199,24 @@ public final class ModelManager: Sendable {
 
     /// Installs a finished load (or drops a failed one) and answers everyone waiting for it.
     private func finish(_ key: Key, _ result: Result<Served, any Error>) {
+        var evicted: [Served] = []
         let loading = state.withLock { state in
-            if case .success(let served) = result { state.install(key, served) }
+            if case .success(let served) = result {
+                // Room is made before the version counts as loaded, so the loaded versions never hold more than the
+                // budget, not even between two steps.
+                evicted = makeRoom(for: served.predictor.memoryBytes, keeping: key, in: &state)
+                state.install(key, served)
+            }
             return state.loading.removeValue(forKey: key)
         }
-        if case .success = result, memoryBudget != nil { evict(keeping: key) }
+        for served in evicted {
+            served.metrics.recordUnload()
+            logger.info("model unloaded to stay within the memory budget", metadata: [
+                "model": "\(served.version.model)", "version": "\(served.version.version)", "memory_bytes": "\(served.predictor.memoryBytes)"])
+        }
+        if case .success(let served) = result {
+            served.metrics.recordLoad(seconds: served.loadSeconds, memoryBytes: served.predictor.memoryBytes)
+        }
         for timer in loading?.timers ?? [] { timer.cancel() }
         for waiter in loading?.waiters.values.map({ $0 }) ?? [] { waiter.resume(with: result) }
     }
@@ -231,30 +246,23 @@ public final class ModelManager: Sendable {
         removed?.metrics.recordUnload()
     }
 
-    /// Unloads the least recently used versions until the loaded ones fit the memory budget, never `keeping` (just
-    /// loaded) nor, with `pinAliased`, a version an alias points at. Requests holding an unloaded version finish
+    /// Unloads the least recently used versions until `bytes` more fit the memory budget, never `keeping` (being
+    /// installed) nor, with `pinAliased`, a version an alias points at. Requests holding an unloaded version finish
     /// with it. Each victim is found by one pass over the loaded versions (no sorting, no allocation per version):
-    /// usually one version makes room for the one just loaded.
-    private func evict(keeping: Key) {
-        guard let budget = memoryBudget else { return }
-        let evicted: [Served] = state.withLock { state in
-            var out: [Served] = []
-            while state.loadedBytes > budget {
-                var victim: (key: Key, lastUsed: UInt64)?
-                for (key, entry) in state.loaded where key != keeping && entry.lastUsed < (victim?.lastUsed ?? .max) {
-                    if pinAliased, state.routes[key.model]?.aliases.values.contains(key.version) == true { continue }
-                    victim = (key, entry.lastUsed)
-                }
-                guard let victim, let served = state.remove(victim.key) else { break }
-                out.append(served)
+    /// usually one version makes room for the one being loaded.
+    private func makeRoom(for bytes: Int, keeping: Key, in state: inout State) -> [Served] {
+        guard let budget = memoryBudget else { return [] }
+        var out: [Served] = []
+        while state.loadedBytes + bytes > budget {
+            var victim: (key: Key, lastUsed: UInt64)?
+            for (key, entry) in state.loaded where key != keeping && entry.lastUsed < (victim?.lastUsed ?? .max) {
+                if pinAliased, state.routes[key.model]?.aliases.values.contains(key.version) == true { continue }
+                victim = (key, entry.lastUsed)
             }
-            return out
+            guard let victim, let served = state.remove(victim.key) else { break }
+            out.append(served)
         }
-        for served in evicted {
-            served.metrics.recordUnload()
-            logger.info("model unloaded to stay within the memory budget", metadata: [
-                "model": "\(served.version.model)", "version": "\(served.version.version)", "memory_bytes": "\(served.predictor.memoryBytes)"])
-        }
+        return out
     }
 
     /// Re-reads a model's aliases and default version after the registry changed them.
@@ -412,14 +420,15 @@ public final class ModelManager: Sendable {
                 "model": "\(version.model)", "version": "\(version.version)",
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
                 "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
-            counters.recordLoad(seconds: Self.seconds(ContinuousClock.now - start), memoryBytes: predictor.memoryBytes)
-            metrics.recordLoadDuration(Self.seconds(ContinuousClock.now - start))
+            let seconds = Self.seconds(ContinuousClock.now - start)
+            metrics.recordLoadDuration(seconds)
             return Served(
                 version: version, predictor: predictor, metrics: counters,
                 admission: VersionGuard(label: label, policy: serving),
                 batcher: serving.batchMaxRows > 1 && !remote
                     ? Batcher(predictor: predictor, maxRows: serving.batchMaxRows, maxDelay: .microseconds(Int64(serving.batchMaxDelay * 1e6)))
-                    : nil)
+                    : nil,
+                loadSeconds: seconds)
         } catch let error as FerryError {
             metrics.version(model: version.model, version: version.version).recordLoadFailure()
             logger.error("model failed to load", metadata: ["model": "\(version.model)", "version": "\(version.version)", "error": "\(error.message)"])
