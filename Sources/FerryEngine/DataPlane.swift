@@ -104,9 +104,8 @@ public final class DataPlane: Sendable {
             metadata.versions = endpoint.variants.map(\.ref.description)
             return metadata
         }
-        let served = try await models.served(model: model, selector: VersionSelector(parsing: version), bounded: true)
+        let v = try await models.version(model: model, selector: VersionSelector(parsing: version))
         let all = try await models.servableVersions(model: model)
-        let v = served.version
         return ModelMetadata(
             name: model, versions: all.map(String.init), platform: Self.platform(v.format),
             inputs: v.inputSchema.tensors?.map { .init(name: $0.name, datatype: $0.datatype, shape: [-1] + $0.perRowShape) }

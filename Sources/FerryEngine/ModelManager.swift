@@ -132,20 +132,42 @@ public final class ModelManager: Sendable {
             }
             return served
         }) {
-            // A loaded version archived later (an alias may still hold it) is not served by its number.
-            if case .number = selector, served.version.archived || state.withLock({ $0.archived.contains(Key(model: model, version: number)) }) {
-                throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
-            }
+            try refuseArchived(served, selector)
             return served
         }
+        let version = try await stored(model: model, number: number, selector: selector)
+        if bounded { metrics.recordColdRequest() }
+        return try await prepare(version, waitingAtMost: bounded ? serving.coldLoadWait : nil)
+    }
+
+    /// The version a request names, without loading it: metadata needs no predictor, and asking for it must not
+    /// unload another version to make room.
+    public func version(model: String, selector: VersionSelector) async throws -> ModelVersion {
+        let number = try await resolve(model: model, selector: selector)
+        if let served = state.withLock({ $0.loaded[Key(model: model, version: number)]?.served }) {
+            try refuseArchived(served, selector)
+            return served.version
+        }
+        return try await stored(model: model, number: number, selector: selector)
+    }
+
+    /// A loaded version archived later (an alias may still hold it) is not served by its number.
+    private func refuseArchived(_ served: Served, _ selector: VersionSelector) throws {
+        let v = served.version
+        if case .number = selector, v.archived || state.withLock({ $0.archived.contains(Key(model: v.model, version: v.version)) }) {
+            throw FerryError(.failedPrecondition, "version \(v.version) of model '\(v.model)' is archived; it is no longer served")
+        }
+    }
+
+    /// A registered version as the store has it; one that is archived is not served by its number.
+    private func stored(model: String, number: Int, selector: VersionSelector) async throws -> ModelVersion {
         guard let version = try await store.version(model: model, number: number) else {
             throw FerryError.notFound("model '\(model)' has no version \(number)")
         }
         if version.archived, case .number = selector {
             throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived; it is no longer served")
         }
-        if bounded { metrics.recordColdRequest() }
-        return try await prepare(version, waitingAtMost: bounded ? serving.coldLoadWait : nil)
+        return version
     }
 
     /// Whether the version a selector names is loaded, without loading it.
@@ -254,12 +276,24 @@ public final class ModelManager: Sendable {
         guard let budget = memoryBudget else { return [] }
         var out: [Served] = []
         while state.loadedBytes + bytes > budget {
-            var victim: (key: Key, lastUsed: UInt64)?
-            for (key, entry) in state.loaded where key != keeping && entry.lastUsed < (victim?.lastUsed ?? .max) {
-                if pinAliased, state.routes[key.model]?.aliases.values.contains(key.version) == true { continue }
-                victim = (key, entry.lastUsed)
+            // Reads only each entry's clock (copying entries would retain every version's metadata); a key is looked
+            // at only when its entry is older than the best so far.
+            var victim: Dictionary<Key, Entry>.Index?
+            var oldest = UInt64.max
+            var i = state.loaded.startIndex
+            while i != state.loaded.endIndex {
+                let used = state.loaded.values[i].lastUsed
+                if used < oldest {
+                    let key = state.loaded.keys[i]
+                    let pinned = pinAliased && state.routes[key.model]?.aliases.values.contains(key.version) == true
+                    if key != keeping && !pinned {
+                        victim = i
+                        oldest = used
+                    }
+                }
+                state.loaded.formIndex(after: &i)
             }
-            guard let victim, let served = state.remove(victim.key) else { break }
+            guard let victim, let served = state.remove(state.loaded.keys[victim]) else { break }
             out.append(served)
         }
         return out

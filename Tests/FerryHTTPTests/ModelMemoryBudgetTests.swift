@@ -70,12 +70,15 @@ struct ModelMemoryBudgetTests {
 
     /// A request for a version that is not in memory waits for its load at most `coldLoadWait`, then gets 503 with
     /// Retry-After; the load goes on, and a later request finds the version ready. Requests arriving during one load
-    /// share it (one load is counted).
+    /// share it (one load is counted). Metadata is answered without loading.
     @Test func aSlowColdLoadAnswers503WithRetryAfterAndFinishesInTheBackground() async throws {
         try await withFerry(serving: ServingPolicy(coldLoadWait: 0.05), example: false) { client, stack in
             let spec = FakeRuntime.Spec(loadDelayMillis: 2000)
             try await stack.registry.register(.init(model: "slow", format: FakeRuntime.format, artifact: spec.artifact, createdBy: "t"))
             stack.models.unload(model: "slow", version: 1)
+            let metadata = try await client.get("/v2/models/slow")
+            #expect(metadata.status == .ok && metadata.json["name"] as? String == "slow", "\(metadata.text)")
+            #expect(try await !stack.models.isLoaded(model: "slow", selector: .number(1)), "metadata needs no load (it would unload another version)")
             let row = #"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}"#
             async let first = client.post("/v2/models/slow/infer", row)
             async let second = client.post("/v2/models/slow/infer", row)
