@@ -228,6 +228,7 @@ public final class ModelManager: Sendable {
                 // budget, not even between two steps.
                 evicted = makeRoom(for: served.predictor.memoryBytes, keeping: key, in: &state)
                 state.install(key, served)
+                metrics.setResident(versions: state.loaded.count, bytes: state.loadedBytes)
             }
             return state.loading.removeValue(forKey: key)
         }
@@ -264,7 +265,10 @@ public final class ModelManager: Sendable {
     }
 
     public func unload(model: String, version: Int) {
-        let removed = state.withLock { $0.remove(Key(model: model, version: version)) }
+        let removed = state.withLock { state in
+            defer { metrics.setResident(versions: state.loaded.count, bytes: state.loadedBytes) }
+            return state.remove(Key(model: model, version: version))
+        }
         removed?.metrics.recordUnload()
     }
 

@@ -111,6 +111,13 @@ public final class ServingMetrics: Sendable {
     }
 
     private let loading = Mutex(Loading())
+    /// The versions loaded now and the bytes they hold, exactly as the model manager counts them against the
+    /// budget (a sum over the per-version figures, read one version at a time, can count a swap twice).
+    private let resident = Mutex((versions: 0, bytes: 0))
+
+    func setResident(versions: Int, bytes: Int) { resident.withLock { $0 = (versions, bytes) } }
+
+    public func residentSnapshot() -> (versions: Int, bytes: Int) { resident.withLock { $0 } }
 
     func recordLoadDuration(_ seconds: Double) {
         loading.withLock { $0.durations.observe(seconds, bounds: ServingMetrics.loadBuckets) }

@@ -78,11 +78,11 @@ enum PrometheusExposition {
         for s in versions { out += "ferry_model_load_failures_total{\(labels(s))} \(s.loadFailures)\n" }
         header("ferry_model_memory_bytes", "Approximate memory the loaded version holds.", "gauge")
         for s in versions where s.loaded { out += "ferry_model_memory_bytes{\(labels(s))} \(s.memoryBytes)\n" }
-        let resident = versions.filter(\.loaded)
+        let resident = metrics.residentSnapshot()
         header("ferry_models_loaded", "Model versions loaded in this replica.", "gauge")
-        out += "ferry_models_loaded \(resident.count)\n"
+        out += "ferry_models_loaded \(resident.versions)\n"
         header("ferry_models_memory_bytes", "Approximate memory the loaded versions hold together (what --model-memory-budget bounds).", "gauge")
-        out += "ferry_models_memory_bytes \(resident.reduce(0) { $0 + $1.memoryBytes })\n"
+        out += "ferry_models_memory_bytes \(resident.bytes)\n"
         let loading = metrics.loadingSnapshot()
         header("ferry_model_cold_requests_total", "Inference requests whose version was not loaded: they waited for its load, or got 503 after --cold-load-wait.", "counter")
         out += "ferry_model_cold_requests_total \(loading.coldRequests)\n"

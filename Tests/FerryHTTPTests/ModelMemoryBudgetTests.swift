@@ -53,6 +53,8 @@ struct ModelMemoryBudgetTests {
         let (loads, unloads) = (count("ferry_model_loads_total", "a") ?? 0, count("ferry_model_unloads_total", "a") ?? 0)
         #expect(unloads >= 1 && loads == unloads + 1, "a: \(loads) loads, \(unloads) unloads")
         #expect((count("ferry_model_unloads_total", "c") ?? 0) >= 1 && count("ferry_model_loaded", "c") == 0)
+        let resident = metrics.split(separator: "\n").first { $0.hasPrefix("ferry_models_memory_bytes ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        #expect(metrics.contains("\nferry_models_loaded 2\n") && resident > bytes && resident <= bytes * 2 + bytes / 2, "the residency the budget counts: \(resident)")
     }
 
     @Test func aliasedVersionsArePinnedWhenAsked() async throws {
