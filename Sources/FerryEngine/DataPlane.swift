@@ -174,42 +174,90 @@ public final class DataPlane: Sendable {
                 inputs = try await requireFeatures(served).join(inputs, refs: served.version.features, schema: served.version.inputSchema)
             }
             let batch = try served.version.inputSchema.matrix(from: inputs, limits: limits)
-            var outputs = try await served.predict(batch)
-            let asked = request.parameters[Self.contributionsParameter]
-            if let asked, asked.boolValue == nil {
-                throw FerryError.invalid("parameter 'contributions' must be a boolean (true or false)")
-            }
-            let wantsContributions = asked?.boolValue == true
-                || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
-            if wantsContributions {
-                let (values, groups) = try contributions(served, batch)
-                let width = batch.columns + 1
-                outputs.append(Tensor(
-                    name: Self.contributionsOutput, datatype: .fp64,
-                    shape: groups == 1 ? [batch.rows, width] : [batch.rows, groups, width], data: .float64(values)))
-            }
-            if let requested = request.outputs {
-                outputs = try requested.map { wanted in
-                    guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
-                        let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
-                        throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
-                    }
-                    tensor.parameters = wanted.parameters
-                    return tensor
-                }
-            }
-            var response = InferenceResponse(
-                modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
-            let findings = await inputFindings(served, batch)
-            response.serving.predictionID = record(served, batch, outputs, flags: findings?.flags ?? [], since: start)
-            served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
-            served.admission.exit(nil)
-            return response
+            let outputs = try await served.predict(batch)
+            let checks = await inputChecks(served)
+            return try answer(served, model: model, request: request, batch: batch, outputs: outputs, checks: checks, since: start)
         } catch {
             served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(error)
             throw error
         }
+    }
+
+    /// A version that can answer a request at once: loaded, predicting in the caller's thread (no batcher, not
+    /// remote), reading no features, with its input checks in hand.
+    public struct ReadyVersion: Sendable {
+        let served: ModelManager.Served
+        let checks: InputChecks?
+    }
+
+    /// The version a V2 request names when answering it needs no wait, or nil: the request names an endpoint, or
+    /// the version must be resolved, loaded, batched, called remotely, joined with features or have its
+    /// expectations read first. Then `infer` answers it. Nothing is counted or changed but the version's use.
+    public func readyVersion(model: String, version: String?) -> ReadyVersion? {
+        if version == nil, endpoints?.endpoint(named: model) != nil { return nil }
+        guard let selector = try? VersionSelector(parsing: version),
+              let served = models.servedNow(model: model, selector: selector),
+              served.predictsNow, served.version.features.isEmpty,
+              case .some(let checks) = cachedChecks(served)
+        else { return nil }
+        return ReadyVersion(served: served, checks: checks)
+    }
+
+    /// Answers a V2 request on a ready version without suspending: the same checks, metrics, prediction log and
+    /// errors as `infer`, for a transport that answers on its I/O thread. No deadline applies (nothing waits).
+    public func infer(_ ready: ReadyVersion, model: String, request: InferenceRequest) throws -> InferenceResponse {
+        let start = ContinuousClock.now
+        let served = ready.served
+        try admit(served, since: start)
+        do {
+            let batch = try served.version.inputSchema.matrix(from: request.inputs, limits: limits)
+            let outputs = try served.predictor.predict(batch)
+            return try answer(served, model: model, request: request, batch: batch, outputs: outputs, checks: ready.checks, since: start)
+        } catch {
+            served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
+            served.admission.exit(error)
+            throw error
+        }
+    }
+
+    /// The response to a predicted request: contributions if asked, the requested outputs, input findings counted,
+    /// the prediction logged, success counted and the version's admission released.
+    private func answer(
+        _ served: ModelManager.Served, model: String, request: InferenceRequest, batch: FeatureMatrix, outputs predicted: [Tensor],
+        checks: InputChecks?, since start: ContinuousClock.Instant
+    ) throws -> InferenceResponse {
+        var outputs = predicted
+        let asked = request.parameters[Self.contributionsParameter]
+        if let asked, asked.boolValue == nil {
+            throw FerryError.invalid("parameter 'contributions' must be a boolean (true or false)")
+        }
+        let wantsContributions = asked?.boolValue == true
+            || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
+        if wantsContributions {
+            let (values, groups) = try contributions(served, batch)
+            let width = batch.columns + 1
+            outputs.append(Tensor(
+                name: Self.contributionsOutput, datatype: .fp64,
+                shape: groups == 1 ? [batch.rows, width] : [batch.rows, groups, width], data: .float64(values)))
+        }
+        if let requested = request.outputs {
+            outputs = try requested.map { wanted in
+                guard var tensor = outputs.first(where: { $0.name == wanted.name }) else {
+                    let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
+                    throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
+                }
+                tensor.parameters = wanted.parameters
+                return tensor
+            }
+        }
+        var response = InferenceResponse(
+            modelName: model, modelVersion: String(served.version.version), id: request.id, outputs: outputs)
+        let findings = inputFindings(checks, served, batch)
+        response.serving.predictionID = record(served, batch, outputs, flags: findings?.flags ?? [], since: start)
+        served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
+        served.admission.exit(nil)
+        return response
     }
 
     /// Runs V1 instances; returns the version that answered and one prediction per instance (a number for a
@@ -260,7 +308,7 @@ public final class DataPlane: Sendable {
                 if first.shape.count == 1 { return .number(values[r]) }
                 return .array((0..<width).map { .number(values[r * width + $0]) })
             }
-            let findings = await inputFindings(served, batch)
+            let findings = inputFindings(await inputChecks(served), served, batch)
             let id = record(served, batch, outputs, flags: findings?.flags ?? [], since: start)
             served.metrics.recordSuccess(rows: batch.rows, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(nil)
@@ -283,21 +331,33 @@ public final class DataPlane: Sendable {
         return record(served, batch, modelOutputs, flags: [], since: .now)
     }
 
-    /// What the version's expectations find in a request's rows (out-of-range values, unknown categories), counted
-    /// in its metrics; nil when nothing was found or the version has no checks.
-    private func inputFindings(_ served: ModelManager.Served, _ batch: FeatureMatrix) async -> InputChecks.Findings? {
-        guard let validation else { return nil }
+    /// A version's input checks (read from its expectations when not read within `checksLifetime`); nil when
+    /// validation is off, the version has no expectations or they cannot be read (a store outage leaves requests
+    /// unchecked rather than failing them).
+    private func inputChecks(_ served: ModelManager.Served) async -> InputChecks? {
+        if case .some(let checks) = cachedChecks(served) { return checks }
+        guard let validation, let expectations = try? await validation.expectations(of: served.version) else { return nil }
+        let made = InputChecks(schema: served.version.inputSchema, expectations: expectations)
+        checks.withLock { $0[VersionRef(model: served.version.model, version: served.version.version)] = (made, .now) }
+        return made
+    }
+
+    /// The version's input checks when no read is needed: `.some(nil)` with validation off, nil when they must be
+    /// read first.
+    private func cachedChecks(_ served: ModelManager.Served) -> InputChecks?? {
+        guard validation != nil else { return .some(nil) }
         let ref = VersionRef(model: served.version.model, version: served.version.version)
         let now = ContinuousClock.now
-        var current = checks.withLock { all in all[ref].flatMap { now - $0.read < Self.checksLifetime ? $0.checks : nil } }
-        if current == nil {
-            // Unreadable expectations (a store outage) leave the request unchecked rather than failing it.
-            guard let expectations = try? await validation.expectations(of: served.version) else { return nil }
-            let made = InputChecks(schema: served.version.inputSchema, expectations: expectations)
-            checks.withLock { $0[ref] = (made, now) }
-            current = made
+        return checks.withLock { all -> InputChecks?? in
+            guard let entry = all[ref], now - entry.read < Self.checksLifetime else { return nil }
+            return .some(entry.checks)
         }
-        guard let findings = current?.check(batch), !findings.isEmpty else { return nil }
+    }
+
+    /// What the checks find in a request's rows (out-of-range values, unknown categories), counted in the
+    /// version's metrics; nil when nothing was found.
+    private func inputFindings(_ checks: InputChecks?, _ served: ModelManager.Served, _ batch: FeatureMatrix) -> InputChecks.Findings? {
+        guard let findings = checks?.check(batch), !findings.isEmpty else { return nil }
         served.metrics.recordInputs(findings)
         return findings
     }

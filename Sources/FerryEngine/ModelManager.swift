@@ -30,6 +30,9 @@ public final class ModelManager: Sendable {
             if let batcher { return try await batcher.predict(batch) }
             return try predictor.predict(batch)
         }
+
+        /// Whether `predictor.predict` answers in the caller's thread: no batcher to merge requests, not remote.
+        var predictsNow: Bool { batcher == nil && !(predictor is any RemotePredictor) }
     }
 
     struct Key: Hashable, Sendable {
@@ -138,6 +141,32 @@ public final class ModelManager: Sendable {
         let version = try await stored(model: model, number: number, selector: selector)
         if bounded { metrics.recordColdRequest() }
         return try await prepare(version, waitingAtMost: bounded ? serving.coldLoadWait : nil)
+    }
+
+    /// The loaded version a request names when finding it needs no wait (its model's names are cached and it is in
+    /// memory), counted as used; nil otherwise, and for an archived version asked by number (`served` says why).
+    public func servedNow(model: String, selector: VersionSelector) -> Served? {
+        let budgeted = memoryBudget != nil
+        return state.withLock { state -> Served? in
+            let number: Int
+            switch selector {
+            case .number(let n): number = n
+            case .default:
+                guard let n = state.routes[model]?.defaultVersion else { return nil }
+                number = n
+            case .alias(let name):
+                guard let route = state.routes[model], route.blocked[name] == nil, let n = route.aliases[name] else { return nil }
+                number = n
+            }
+            let key = Key(model: model, version: number)
+            guard let served = state.loaded[key]?.served else { return nil }
+            if case .number = selector, served.version.archived || state.archived.contains(key) { return nil }
+            if budgeted {
+                state.clock += 1
+                state.loaded[key]?.lastUsed = state.clock
+            }
+            return served
+        }
     }
 
     /// The version a request names, without loading it: metadata needs no predictor, and asking for it must not

@@ -98,13 +98,19 @@ struct AccessMiddleware: RouterMiddleware {
         case .forbidden(let reason): throw FerryError(.permissionDenied, reason)
         }
         if let limiter = control.rateLimiter, let principal, let wait = limiter.admit(principal) {
-            let seconds = max(1, Int(wait.rounded(.up)))
-            var response = errorResponse(.tooManyRequests, "rate limit of \(principal.id) exceeded; retry after \(seconds) s")
-            response.headers[.retryAfter] = String(seconds)
+            let (message, seconds) = Self.rateLimited(principal, wait: wait)
+            var response = errorResponse(.tooManyRequests, message)
+            response.headers[.retryAfter] = seconds
             return response
         }
         context.principal = principal
         return try await next(request, context)
+    }
+
+    /// The message and Retry-After seconds of a request refused by the rate limiter, `wait` seconds before a token.
+    static func rateLimited(_ principal: Principal, wait: Double) -> (message: String, retryAfter: String) {
+        let seconds = max(1, Int(wait.rounded(.up)))
+        return ("rate limit of \(principal.id) exceeded; retry after \(seconds) s", String(seconds))
     }
 
     /// The methods the routes matching `path` accept (empty when no route has this path). As in the router, a

@@ -13,37 +13,43 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            var (status, message) = Self.describe(error)
-            let routeMissing = (error as? HTTPError)?.status == .notFound
-            if routeMissing, MLflowErrors.applies(to: request.uri.path) {
-                message = "Ferry does not serve \(request.method) \(request.uri.path) of MLflow's API; see docs/mlflow.md for the calls it serves"
-            }
-            if status.code >= 500 {
-                context.logger.error("request failed", metadata: [
-                    "request_id": "\(context.id)",
-                    "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(error)"])
-            } else {
-                context.logger.debug("request refused", metadata: [
-                    "path": "\(request.uri.path)", "status": "\(status.code)", "error": "\(message)"])
-            }
-            var response: Response
-            if status == .internalServerError {
-                message = "internal error; the server logged it with request id \(context.id)"
-            }
-            if MLflowErrors.applies(to: request.uri.path) {
-                response = MLflowErrors.response(status, message, code: (error as? FerryError)?.code, routeMissing: routeMissing)
-            } else {
-                response = errorResponse(status, message)
-            }
-            if status == .internalServerError { response.headers[.ferryRequestID] = context.id }
-            if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
-            if let seconds = (error as? FerryError)?.retryAfter {
-                response.headers[.retryAfter] = String(seconds)
-            } else if status == .tooManyRequests {
-                response.headers[.retryAfter] = "1"
-            }
+            let path = request.uri.path
+            let (status, message, headers) = Self.resolve(error, method: request.method, path: path, requestID: context.id, logger: context.logger)
+            var response = MLflowErrors.applies(to: path)
+                ? MLflowErrors.response(status, message, code: (error as? FerryError)?.code, routeMissing: (error as? HTTPError)?.status == .notFound)
+                : errorResponse(status, message)
+            response.headers.append(contentsOf: headers)
             return response
         }
+    }
+
+    /// The status, message and extra headers of an error's answer, with the error logged. An internal error's
+    /// text is logged under the request id and replaced by a message naming it.
+    static func resolve(
+        _ error: any Error, method: HTTPRequest.Method, path: String, requestID: String, logger: Logger
+    ) -> (HTTPResponse.Status, String, HTTPFields) {
+        var (status, message) = describe(error)
+        if (error as? HTTPError)?.status == .notFound, MLflowErrors.applies(to: path) {
+            message = "Ferry does not serve \(method) \(path) of MLflow's API; see docs/mlflow.md for the calls it serves"
+        }
+        if status.code >= 500 {
+            logger.error("request failed", metadata: [
+                "request_id": "\(requestID)", "path": "\(path)", "status": "\(status.code)", "error": "\(error)"])
+        } else {
+            logger.debug("request refused", metadata: ["path": "\(path)", "status": "\(status.code)", "error": "\(message)"])
+        }
+        var headers: HTTPFields = [:]
+        if status == .internalServerError {
+            message = "internal error; the server logged it with request id \(requestID)"
+            headers[.ferryRequestID] = requestID
+        }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let seconds = (error as? FerryError)?.retryAfter {
+            headers[.retryAfter] = String(seconds)
+        } else if status == .tooManyRequests {
+            headers[.retryAfter] = "1"
+        }
+        return (status, message, headers)
     }
 
     static func describe(_ error: any Error) -> (HTTPResponse.Status, String) {
@@ -88,11 +94,16 @@ extension HTTPField.Name {
 }
 
 func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    jsonResponse(errorBody(message), status: status)
+}
+
+/// The Open Inference Protocol's error body, `{"error": "<message>"}`.
+func errorBody(_ message: String) -> [UInt8] {
     var w = JSONWriter()
     w.raw("{\"error\":")
     w.string(message)
     w.raw("}")
-    return jsonResponse(w.bytes, status: status)
+    return w.bytes
 }
 
 func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {

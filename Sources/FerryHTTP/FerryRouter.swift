@@ -61,6 +61,11 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
     ]
 }
 
+func directMetrics(_ direct: DirectInference?) -> [(name: String, help: String, type: String, value: Double)] {
+    guard let direct else { return [] }
+    return [("ferry_direct_inference_requests_total", "Inference requests answered on the connection's event loop, without the router.", "counter", Double(direct.answered))]
+}
+
 func endpointMetrics(_ endpoints: Endpoints?) -> [(name: String, help: String, type: String, value: Double)] {
     guard let endpoints else { return [] }
     let counts = endpoints.cacheCounts
@@ -86,7 +91,7 @@ public func makeRouter(
     dataPlane: DataPlane, registry: Registry, monitor: ModelMonitor? = nil, alerts: AlertManager? = nil, access: AccessControl,
     replica: Replica? = nil, features: FeatureService? = nil, tracking: TrackingService? = nil, retrainer: Retrainer? = nil,
     jobs: BatchScoring? = nil, approvals: Approvals? = nil, validation: DataValidation? = nil, cost: CostMeter? = nil,
-    limits: HTTPLimits = HTTPLimits()
+    direct: DirectInference? = nil, limits: HTTPLimits = HTTPLimits()
 ) -> Router<FerryRequestContext> {
     let router = Router(context: FerryRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -120,7 +125,7 @@ public func makeRouter(
             body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(
                 dataPlane.models.metrics,
                 extra: predictionLogMetrics(dataPlane.predictionLog) + rateLimitMetrics(access.rateLimiter) + endpointMetrics(dataPlane.endpoints)
-                    + replicaMetrics(replica) + costMetrics(cost)))))
+                    + replicaMetrics(replica) + costMetrics(cost) + directMetrics(direct)))))
     }
     return router
 }

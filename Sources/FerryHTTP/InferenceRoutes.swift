@@ -115,12 +115,14 @@ struct InferenceRoutes<Context: RequestContext> {
         let response = try await dataPlane.infer(
             model: name, version: version, request: inferenceRequest,
             options: try options(request, parameter: inferenceRequest.parameters["timeout_ms"]))
-        let (bytes, headerLength) = V2Codec.encodeResponse(response, request: inferenceRequest)
-        if let cost, let answered = response.serving.servedBy ?? response.modelVersion.flatMap({ Int($0) }).map({ VersionRef(model: name, version: $0) }) {
-            cost.record(
-                model: answered.model, version: answered.version, principal: principal(context),
-                predictions: response.outputs.first?.shape.first ?? 0, since: started)
-        }
+        Self.recordCost(cost, response, model: name, principal: principal(context), since: started)
+        let (headers, bytes) = Self.answer(response, to: inferenceRequest)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The headers and body answering a V2 inference request (JSON, or binary tensors when the request asked so).
+    static func answer(_ response: InferenceResponse, to request: InferenceRequest) -> (HTTPFields, [UInt8]) {
+        let (bytes, headerLength) = V2Codec.encodeResponse(response, request: request)
         var headers: HTTPFields = [:]
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
         if let servedBy = response.serving.servedBy { headers[.ferryServedBy] = servedBy.description }
@@ -129,9 +131,19 @@ struct InferenceRoutes<Context: RequestContext> {
         if let headerLength {
             headers[.inferenceHeaderContentLength] = String(headerLength)
             headers[.contentType] = "application/octet-stream"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        } else {
+            headers[.contentType] = "application/json"
         }
-        return jsonResponse(bytes, headers: headers)
+        return (headers, bytes)
+    }
+
+    /// Counts an answered V2 request's CPU time against the version that answered and the caller.
+    static func recordCost(_ cost: CostMeter?, _ response: InferenceResponse, model name: String, principal: @autoclosure () -> String, since started: CostMeter.Start) {
+        guard let cost, let answered = response.serving.servedBy ?? response.modelVersion.flatMap({ Int($0) }).map({ VersionRef(model: name, version: $0) })
+        else { return }
+        cost.record(
+            model: answered.model, version: answered.version, principal: principal(),
+            predictions: response.outputs.first?.shape.first ?? 0, since: started)
     }
 
     private func predictV1(_ request: Request, _ context: Context) async throws -> Response {

@@ -57,6 +57,8 @@ public struct FerryServer: Sendable {
     public let newAdminKey: String?
     let lock: DataDirectoryLock?
     let logger: Logger
+    /// Answers inference on the event loop where it can (nil with `directInference` off).
+    public let direct: DirectInference?
 
     /// Opens the stores (locking the data directory), wires the engine and the router, creates the first admin key
     /// when none exists, loads aliased versions and endpoints, and reports ready.
@@ -164,22 +166,24 @@ public struct FerryServer: Sendable {
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
                     service: InferenceService(dataPlane: dataPlane, access: access, cost: cost))
             },
-            newAdminKey: newAdminKey, lock: lock, logger: logger)
+            newAdminKey: newAdminKey, lock: lock, logger: logger,
+            direct: configuration.directInference ? DirectInference(
+                dataPlane: dataPlane, access: access, cost: cost, maxBodyBytes: configuration.http.maxInferenceBodyBytes,
+                serverName: "ferry", logger: logger) : nil)
     }
 
     /// The router of the whole HTTP API on this server's parts (built on each call; routers are not Sendable).
     public var router: Router<FerryRequestContext> {
         makeRouter(
             dataPlane: dataPlane, registry: registry, monitor: monitor, alerts: alerts, access: access, replica: replica,
-            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, cost: cost, limits: configuration.http)
+            features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, cost: cost, direct: direct, limits: configuration.http)
     }
 
     /// HTTP/1.1 (HTTPS when a certificate is configured) answering `Expect: 100-continue`, closing connections
     /// silent for the idle timeout. Throws naming the file that cannot be read.
-    public static func httpServer(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
-        let http = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [ExpectContinueHandler()],
-            idleTimeout: .milliseconds(Int64(configuration.idleTimeout / .milliseconds(1)))))
+    public static func httpServer(_ configuration: ServerConfiguration, direct: DirectInference? = nil) throws -> HTTPServerBuilder {
+        let idleTimeout = TimeAmount.milliseconds(Int64(configuration.idleTimeout / .milliseconds(1)))
+        let http = HTTPServerBuilder { responder in FerryHTTP1Channel(responder: responder, idleTimeout: idleTimeout, direct: direct) }
         guard let tls = configuration.tls else { return http }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
@@ -204,7 +208,7 @@ public struct FerryServer: Sendable {
     ) throws -> some ApplicationProtocol {
         Application(
             router: router,
-            server: try Self.httpServer(configuration),
+            server: try Self.httpServer(configuration, direct: direct),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ferry"),
             onServerRunning: onServerRunning,
             logger: logger)

@@ -62,6 +62,9 @@ public struct ServerConfiguration: Sendable {
     public var inference: InferenceLimits
     public var http: HTTPLimits
     public var requestMetrics: Bool
+    /// Answers inference requests that need no wait on the connection's event loop (`DirectInference`); off, the
+    /// router answers every request.
+    public var directInference = true
     /// nil turns the prediction log off (and with it monitoring and alerts).
     public var predictionLog: PredictionLogger.Configuration?
     public var alertInterval: Duration

@@ -79,6 +79,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("request-metrics"), help: "Count every inference request in /metrics: on or off.")
     var requestMetrics = "on"
 
+    @Option(name: .customLong("direct-inference"), help: "Answer V2 inference requests to loaded models on the connection's I/O thread, without the router (same auth, limits, metrics and answers): on or off.")
+    var directInference = "on"
+
     @Option(name: .customLong("log-sample-rate"), help: "Share of inference requests recorded in the prediction log (0 turns it off, 1 logs all).")
     var logSampleRate = 1.0
 
@@ -184,6 +187,7 @@ struct Serve: AsyncParsableCommand {
         guard maxRows > 0 else { throw ValidationError("--max-rows must be positive") }
         guard maxBodyMB > 0 else { throw ValidationError("--max-body-mb must be positive") }
         guard ["on", "off"].contains(requestMetrics) else { throw ValidationError("--request-metrics must be 'on' or 'off'") }
+        guard ["on", "off"].contains(directInference) else { throw ValidationError("--direct-inference must be 'on' or 'off'") }
         guard (0...1).contains(logSampleRate) else { throw ValidationError("--log-sample-rate must be between 0 and 1") }
         guard logRetentionDays > 0 else { throw ValidationError("--log-retention-days must be positive") }
         guard logMaxRecords > 0 else { throw ValidationError("--log-max-records must be positive") }
@@ -242,7 +246,7 @@ struct Serve: AsyncParsableCommand {
 
     /// The server these flags describe.
     func configuration(signatures: SignaturePolicy) throws -> ServerConfiguration {
-        ServerConfiguration(
+        var configuration = ServerConfiguration(
             store: databaseURLSetting.map { .postgres(url: $0) } ?? .sqlite,
             dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true), host: host, port: port,
             serverVersion: Ferry.version, authentication: auth == "keys",
@@ -265,6 +269,8 @@ struct Serve: AsyncParsableCommand {
             jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs,
             modelMemoryBudget: modelMemoryBudget > 0 ? modelMemoryBudget << 20 : nil, pinAliased: pinAliased,
             costPrices: CostMeter.Prices(cpuHour: costPerCPUHour, gibHour: costPerGiBHour))
+        configuration.directInference = directInference == "on"
+        return configuration
     }
 
     func signaturePolicy() throws -> SignaturePolicy {

@@ -7,16 +7,17 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 
-/// Runs `body` against Ferry's router on a fresh in-process stack with the example fraud model as 'fraud'
+/// Runs `body` against Ferry's HTTP server on a fresh in-process stack with the example fraud model as 'fraud'
 /// (unless `example` is false).
 ///
 /// `postgres` keeps the server's state in a fresh database of a real PostgreSQL instead of SQLite.
+/// `direct: false` has the router answer every inference request (`DirectInference` off).
 /// `authenticated` turns API-key authentication on (create keys with `stack.authenticator`); `rateLimits` are
 /// requests per second per role.
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
     rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
-    postgres: Bool = false, _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
+    postgres: Bool = false, direct: Bool = true, _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
     let database = postgres ? try await PostgresTestServer.shared.freshDatabase() : nil
     let stack = try await TestStack(limits: inference, signatures: signatures, serving: serving) {
@@ -24,14 +25,17 @@ func withFerry(
         $0.authentication = authenticated
         $0.rateLimits = rateLimits
         $0.http = limits
+        $0.port = 0
+        $0.directInference = direct
     }
     defer { stack.tearDown() }
     if example {
         let version = try await stack.registry.register(.init(model: "fraud", artifact: try TestStack.exampleModel(), createdBy: "test"))
         try await stack.registry.setAlias(model: "fraud", alias: "production", version: version.version, by: "test")
     }
-    let app = Application(router: stack.server.router)
-    try await app.test(.router) { client in try await body(client, stack) }
+    // Over a real connection to the server as `ferry serve` builds it, so requests take the path they take in
+    // production (inference answered on the event loop where it can be).
+    try await stack.server.application().test(.live) { client in try await body(client, stack) }
 }
 
 extension TestClientProtocol {

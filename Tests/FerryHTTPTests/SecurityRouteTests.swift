@@ -52,6 +52,7 @@ struct SecurityRouteTests {
                 let uri = path.replacingOccurrences(of: "{name}", with: "fraud").replacingOccurrences(of: "{version}", with: "1")
                     .replacingOccurrences(of: "{alias}", with: "zz").replacingOccurrences(of: "{id}", with: "nope")
                     .replacingOccurrences(of: "{alert}", with: "a")
+                    .replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "x", options: .regularExpression)
                 for (method, operation) in operations.sorted(by: { $0.key < $1.key }) {
                     let permission = (operation["x-ferry-permission"] as? String).flatMap(Permission.init(rawValue:))
                     let send: @Sendable (HTTPFields) async throws -> TestResponse = { headers in

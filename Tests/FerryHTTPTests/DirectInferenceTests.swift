@@ -1,0 +1,105 @@
+import FerryCore
+import FerryEngine
+import FerryTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+
+/// Inference answered on the event loop (`DirectInference`) answers exactly as the router does, keeps the order of
+/// a connection's answers, and hands the router whatever it cannot answer at once.
+struct DirectInferenceTests {
+    static let secret = "fry_directtest_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+    static let limitedSecret = "fry_directlim_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+    static let viewerSecret = "fry_directview_0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+
+    /// One request and how it is sent.
+    struct Call: Sendable {
+        var path: String
+        var body: String
+        var secret: String? = DirectInferenceTests.secret
+    }
+
+    static func calls() throws -> [Call] {
+        let request = try String(contentsOf: TestStack.repositoryRoot.appendingPathComponent("examples/fraud/request.json"), encoding: .utf8)
+        let row = "[1,2,3,4,5,6,7,8,9,10,11,12]"
+        return [
+            Call(path: "/v2/models/fraud/infer", body: request),
+            Call(path: "/v2/models/fraud/versions/1/infer", body: request),
+            Call(path: "/v2/models/fraud/infer", body: #"{"id": "r-1", "inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": \#(row)}], "parameters": {"contributions": true}}"#),
+            Call(path: "/v2/models/fraud/infer", body: #"{"inputs": [{"name": "input", "shape": [1, 11], "datatype": "FP32", "data": [1,2,3,4,5,6,7,8,9,10,11]}]}"#),
+            Call(path: "/v2/models/fraud/infer", body: #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": \#(row)}], "outputs": [{"name": "nope"}]}"#),
+            Call(path: "/v2/models/fraud/infer", body: #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": \#(row)}], "parameters": {"contributions": "yes"}}"#),
+            Call(path: "/v2/models/fraud/infer", body: #"{"inputs": "#),
+            Call(path: "/v2/models/fraud/versions/7/infer", body: request),
+            Call(path: "/v2/models/nobody/infer", body: request),
+            Call(path: "/v2/models/fraud/infer", body: request, secret: nil),
+            Call(path: "/v2/models/fraud/infer", body: request, secret: "fry_unknown_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI"),
+            Call(path: "/v2/models/fraud/infer", body: request, secret: viewerSecret),
+            Call(path: "/v2/models/fraud/infer", body: request, secret: limitedSecret),
+            Call(path: "/v2/models/fraud/infer", body: request, secret: limitedSecret),
+        ]
+    }
+
+    /// Status, the headers that do not vary between runs, and the body without its prediction id.
+    static func answers(direct: Bool) async throws -> [String] {
+        let calls = try calls()
+        let results = Mutex<[String]>([])
+        try await withFerry(authenticated: true, direct: direct) { client, stack in
+            _ = try await stack.authenticator.createKey(name: "p", role: .predictor, by: "test", secret: secret)
+            _ = try await stack.authenticator.createKey(name: "l", role: .predictor, rateLimit: 0.001, by: "test", secret: limitedSecret)
+            _ = try await stack.authenticator.createKey(name: "v", role: .viewer, by: "test", secret: viewerSecret)
+            for call in calls {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let secret = call.secret { headers[.authorization] = "Bearer \(secret)" }
+                let response = try await client.post(call.path, call.body, headers: headers)
+                var text = response.text
+                if let id = response.headers[HTTPField.Name("Ferry-Prediction-Id")!] { text = text.replacingOccurrences(of: id, with: "<id>") }
+                let kept = response.headers
+                    .filter { ![HTTPField.Name.date, HTTPField.Name("Ferry-Prediction-Id")!].contains($0.name) }
+                    .map { "\($0.name.canonicalName): \($0.value)" }.sorted()
+                #expect(response.headers[.date] != nil && response.headers[.server] == "ferry", "\(call.path)")
+                results.withLock { $0.append("\(call.path) \(call.secret == nil ? "-" : "key") -> \(response.status.code) \(kept) \(text)") }
+            }
+            let answered = stack.server.direct?.answered ?? 0
+            // Valid requests, bad inputs and both of the limited key are answered directly. The router answers the
+            // first request (the version's expectations are read then), unparsable bodies, versions not loaded,
+            // unknown models and keys and a role without the permission.
+            if direct { #expect(answered == 7) } else { #expect(stack.server.direct == nil) }
+            let metrics = try await client.get("/metrics", headers: [.authorization: "Bearer \(secret)"]).text
+            #expect(metrics.contains("ferry_direct_inference_requests_total \(answered)") == direct, "\(metrics.prefix(300))")
+        }
+        return results.withLock { $0 }
+    }
+
+    @Test func answersAsTheRouterDoes() async throws {
+        let direct = try await Self.answers(direct: true)
+        let routed = try await Self.answers(direct: false)
+        #expect(direct.count == routed.count)
+        for (d, r) in zip(direct, routed) { #expect(d == r) }
+        #expect(direct.first?.contains("-> 200") == true && direct.last?.contains("-> 429") == true, "\(direct)")
+    }
+
+    /// Three requests sent at once on one connection (the middle one only the router answers) are answered in order.
+    @Test func pipelinedAnswersKeepTheirOrder() async throws {
+        try await withFerry { client, _ in
+            let port = try #require(client.port)
+            let body = #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": [1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+            let infer = "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let metadata = "GET /v2/models/fraud HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            let connection = try RawConnection(port: port)
+            try connection.send(infer + metadata + infer + infer)
+            var received = ""
+            for _ in 0..<50 where received.components(separatedBy: "HTTP/1.1 200").count < 5 {
+                let more = try connection.receive()
+                if more.isEmpty { break }
+                received += more
+            }
+            let order = received.components(separatedBy: "HTTP/1.1 200").dropFirst().map { $0.contains("\"platform\"") ? "metadata" : $0.contains("\"outputs\"") ? "infer" : "?" }
+            #expect(order == ["infer", "metadata", "infer", "infer"], "\(received)")
+            #expect(received.components(separatedBy: "HTTP/1.1 ").count == 5, "four answers and no other: \(received)")
+        }
+    }
+}
