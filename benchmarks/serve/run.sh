@@ -15,6 +15,7 @@
 #   SKIP_BARE=1           do not measure Ferry with metrics and the prediction log off
 #   SKIP_BATCHED=1        do not measure Ferry with dynamic batching on (BATCH_ARGS, default --batch-max-rows 32,
 #                         greedy; add --batch-max-delay-ms 1 for the timed batcher)
+#   SKIP_NGINX=1          do not measure nginx returning the baseline's constant body (the machine's HTTP ceiling)
 #   SKIP_CACHED=1         do not measure an endpoint with the answer cache on (the body never changes, so this is
 #                         the cache's best case: every request after the first is a hit)
 #   FERRY_ARGS="..."      extra flags for the measured Ferry
@@ -54,6 +55,8 @@ command -v wrk >/dev/null || { log "installing wrk (apt)"; apt_install wrk; }
 command -v curl >/dev/null || { log "installing curl (apt)"; apt_install curl; }
 command -v python3 >/dev/null || { log "installing python3 (apt)"; apt_install python3; }
 command -v setsid >/dev/null || die "setsid (util-linux) is required"
+NGINX="${NGINX:-/usr/sbin/nginx}"
+if [[ "${SKIP_NGINX:-0}" != 1 && ! -x "$NGINX" ]]; then log "installing nginx (apt)"; apt_install nginx; fi
 CLK_TCK="$(getconf CLK_TCK)"
 
 WRK_PREFIX=(); SERVER_PREFIX=()
@@ -94,13 +97,13 @@ fi
 read -r -a PORTS <<<"$(python3 -c '
 import socket
 socks = []
-for _ in range(8):
+for _ in range(9):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
 FERRY_PORT=${PORTS[0]}; BASELINE_PORT=${PORTS[1]}
 MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}; BARE_PORT=${PORTS[5]}
-BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}
+BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}; NGINX_PORT=${PORTS[8]}
 
 # ---------------------------------------------------------------- process helpers
 declare -A PID=() PORT=() SLOG=()
@@ -264,6 +267,27 @@ start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FE
 [[ "${SKIP_CACHED:-0}" == 1 ]] || start_server ferry-cached "$CACHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$CACHED_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-cached-data" --example "examples/$MODEL_NAME"
 start_server baseline "$BASELINE_PORT" "$BASELINE_BIN" --host 127.0.0.1 --port "$BASELINE_PORT"
+# nginx answering the baseline's constant body with as many workers as cores: the HTTP ceiling of this machine.
+if [[ "${SKIP_NGINX:-0}" != 1 ]]; then
+  mkdir -p "$RUN_TMP/nginx"
+  cat >"$RUN_TMP/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $RUN_TMP/nginx/nginx.pid;
+error_log $RUN_TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $RUN_TMP/nginx/body;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /v2/health/ready { default_type application/json; return 200 '{"ready":true}'; }
+    location / { default_type application/json; return 200 '{"model_name":"fraud","model_version":"1","outputs":[{"name":"predict","datatype":"FP32","shape":[1],"data":[0.5]}]}'; }
+  }
+}
+EOF
+  start_server nginx "$NGINX_PORT" "$NGINX" -c "$RUN_TMP/nginx/nginx.conf" -e "$RUN_TMP/nginx/error.log"
+fi
 [[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
@@ -278,6 +302,7 @@ if [[ "${SKIP_CACHED:-0}" != 1 ]]; then
   INFER[ferry-cached]="/v2/models/$MODEL_NAME-cached/infer"
 fi
 wait_ready baseline /v2/health/ready
+[[ "${SKIP_NGINX:-0}" == 1 ]] || wait_ready nginx /v2/health/ready
 [[ "$SKIP_MLSERVER" == 1 ]] || wait_ready mlserver "/v2/models/$MODEL_NAME/ready"
 
 for name in "${SERVERS[@]}"; do smoke_infer "$name"; done
@@ -339,6 +364,7 @@ ratios = []
 for c in conn_list:
     f, b, m = by.get(("ferry", c)), by.get(("baseline", c)), by.get(("mlserver", c))
     bare = by.get(("ferry-bare", c))
+    nginx = by.get(("nginx", c))
     batched, cached = by.get(("ferry-batched", c)), by.get(("ferry-cached", c))
     ratios.append({
         "batched_over_ferry": round(batched["rps"] / f["rps"], 3) if f and batched and f["rps"] else None,
@@ -350,6 +376,7 @@ for c in conn_list:
             if f and bare and f["cpu_us_per_request"] is not None and bare["cpu_us_per_request"] is not None else None,
         "ferry_over_baseline": round(f["rps"] / b["rps"], 3) if f and b and b["rps"] else None,
         "ferry_over_mlserver": round(f["rps"] / m["rps"], 3) if f and m and m["rps"] else None,
+        "ferry_over_nginx": round(f["rps"] / nginx["rps"], 3) if f and nginx and nginx["rps"] else None,
     })
 
 result = {
@@ -385,9 +412,9 @@ for c in conn_list:
               f"{r['latency_ms']['p99']:>8.3f} {errs:>12} {cpu:>11}")
 print()
 fmt = lambda v: "-" if v is None else f"{v:.2f}x"
-print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; bare = metrics and prediction log off)")
+print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/nginx':>12} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; bare = metrics and prediction log off)")
 for r in ratios:
-    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_ferry_bare']):>11} "
+    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_nginx']):>12} {fmt(r['ferry_over_ferry_bare']):>11} "
           f"{fmt(r['batched_over_ferry']):>14} {fmt(r['cached_over_ferry']):>13}")
 print()
 print(f"results written to {os.path.relpath(out_path)}")
