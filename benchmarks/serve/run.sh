@@ -13,6 +13,7 @@
 #   READY_TIMEOUT=120     seconds to wait for each server to become ready
 #   SKIP_MLSERVER=1       do not install/start/measure MLServer
 #   SKIP_BARE=1           do not measure Ferry with metrics and the prediction log off
+#   SKIP_ROUTED=1         do not measure Ferry with --direct-inference off (every request through the router)
 #   SKIP_BATCHED=1        do not measure Ferry with dynamic batching on (BATCH_ARGS, default --batch-max-rows 32,
 #                         greedy; add --batch-max-delay-ms 1 for the timed batcher)
 #   SKIP_NGINX=1          do not measure nginx returning the baseline's constant body (the machine's HTTP ceiling)
@@ -97,13 +98,13 @@ fi
 read -r -a PORTS <<<"$(python3 -c '
 import socket
 socks = []
-for _ in range(9):
+for _ in range(10):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
 FERRY_PORT=${PORTS[0]}; BASELINE_PORT=${PORTS[1]}
 MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}; BARE_PORT=${PORTS[5]}
-BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}; NGINX_PORT=${PORTS[8]}
+BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}; NGINX_PORT=${PORTS[8]}; ROUTED_PORT=${PORTS[9]}
 
 # ---------------------------------------------------------------- process helpers
 declare -A PID=() PORT=() SLOG=()
@@ -260,6 +261,9 @@ start_server ferry "$FERRY_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$FE
 # The same Ferry with per-request metrics and the prediction log off: the difference is what monitoring costs.
 [[ "${SKIP_BARE:-0}" == 1 ]] || start_server ferry-bare "$BARE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BARE_PORT" --grpc-port 0 \
   --data-dir "$RUN_TMP/ferry-bare-data" --example "examples/$MODEL_NAME" --request-metrics off --log-sample-rate 0
+# The same Ferry with every request through the router: the difference is what answering on the event loop saves.
+[[ "${SKIP_ROUTED:-0}" == 1 ]] || start_server ferry-routed "$ROUTED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$ROUTED_PORT" --grpc-port 0 \
+  --data-dir "$RUN_TMP/ferry-routed-data" --example "examples/$MODEL_NAME" --direct-inference off
 # Dynamic batching, and an endpoint with the answer cache: what each changes against the defaults above.
 # shellcheck disable=SC2086
 [[ "${SKIP_BATCHED:-0}" == 1 ]] || start_server ferry-batched "$BATCHED_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$BATCHED_PORT" --grpc-port 0 \
@@ -292,6 +296,7 @@ fi
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 [[ "${SKIP_BARE:-0}" == 1 ]] || wait_ready ferry-bare /v2/health/ready "/v2/models/$MODEL_NAME/ready"
+[[ "${SKIP_ROUTED:-0}" == 1 ]] || wait_ready ferry-routed /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 [[ "${SKIP_BATCHED:-0}" == 1 ]] || wait_ready ferry-batched /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 if [[ "${SKIP_CACHED:-0}" != 1 ]]; then
   wait_ready ferry-cached /v2/health/ready "/v2/models/$MODEL_NAME/ready"
@@ -365,6 +370,7 @@ for c in conn_list:
     f, b, m = by.get(("ferry", c)), by.get(("baseline", c)), by.get(("mlserver", c))
     bare = by.get(("ferry-bare", c))
     nginx = by.get(("nginx", c))
+    routed = by.get(("ferry-routed", c))
     batched, cached = by.get(("ferry-batched", c)), by.get(("ferry-cached", c))
     ratios.append({
         "batched_over_ferry": round(batched["rps"] / f["rps"], 3) if f and batched and f["rps"] else None,
@@ -376,6 +382,7 @@ for c in conn_list:
             if f and bare and f["cpu_us_per_request"] is not None and bare["cpu_us_per_request"] is not None else None,
         "ferry_over_baseline": round(f["rps"] / b["rps"], 3) if f and b and b["rps"] else None,
         "ferry_over_mlserver": round(f["rps"] / m["rps"], 3) if f and m and m["rps"] else None,
+        "ferry_over_ferry_routed": round(f["rps"] / routed["rps"], 3) if f and routed and routed["rps"] else None,
         "ferry_over_nginx": round(f["rps"] / nginx["rps"], 3) if f and nginx and nginx["rps"] else None,
     })
 
@@ -412,9 +419,9 @@ for c in conn_list:
               f"{r['latency_ms']['p99']:>8.3f} {errs:>12} {cpu:>11}")
 print()
 fmt = lambda v: "-" if v is None else f"{v:.2f}x"
-print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/nginx':>12} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; bare = metrics and prediction log off)")
+print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/nginx':>12} {'ferry/routed':>13} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; routed = --direct-inference off; bare = metrics and prediction log off)")
 for r in ratios:
-    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_nginx']):>12} {fmt(r['ferry_over_ferry_bare']):>11} "
+    print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_nginx']):>12} {fmt(r['ferry_over_ferry_routed']):>13} {fmt(r['ferry_over_ferry_bare']):>11} "
           f"{fmt(r['batched_over_ferry']):>14} {fmt(r['cached_over_ferry']):>13}")
 print()
 print(f"results written to {os.path.relpath(out_path)}")
