@@ -1,5 +1,6 @@
 import FerryCore
 import FerryEngine
+import FerryHTTP
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -82,6 +83,35 @@ struct DirectInferenceTests {
         #expect(direct.first?.contains("-> 200") == true && direct.last?.contains("-> 429") == true, "\(direct)")
     }
 
+    /// A chunked body (no Content-Length) over the limit is handed to the router, which refuses it; the same body
+    /// under the limit is answered.
+    @Test func chunkedBodiesAreHeldToTheLimit() async throws {
+        try await withFerry(limits: HTTPLimits(maxInferenceBodyBytes: 400)) { client, _ in
+            let port = try #require(client.port)
+            @Sendable func send(_ body: String) throws -> String {
+                let connection = try RawConnection(port: port)
+                let half = body.utf8.count / 2
+                let chunks = [String(body.prefix(half)), String(body.dropFirst(half))]
+                var text = "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                for chunk in chunks { text += String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n" }
+                try connection.send(text + "0\r\n\r\n")
+                var answer = ""
+                for _ in 0..<20 where !answer.contains("\r\n\r\n{") || !answer.hasSuffix("}") {
+                    let more = try connection.receive()
+                    if more.isEmpty { break }
+                    answer += more
+                }
+                return answer
+            }
+            let row = #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": [1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+            let small = try await onOwnThread { try send(row) }
+            #expect(small.hasPrefix("HTTP/1.1 200") && small.contains("\"outputs\""), "\(small)")
+            let padded = row.replacingOccurrences(of: "{\"inputs\"", with: "{\"id\": \"\(String(repeating: "x", count: 500))\", \"inputs\"")
+            let large = try await onOwnThread { try send(padded) }
+            #expect(large.hasPrefix("HTTP/1.1 413") && large.contains("larger than the server's limit"), "\(large)")
+        }
+    }
+
     /// Three requests sent at once on one connection (the middle one only the router answers) are answered in order.
     @Test func pipelinedAnswersKeepTheirOrder() async throws {
         try await withFerry { client, _ in
@@ -89,17 +119,28 @@ struct DirectInferenceTests {
             let body = #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": [1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
             let infer = "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             let metadata = "GET /v2/models/fraud HTTP/1.1\r\nHost: localhost\r\n\r\n"
-            let connection = try RawConnection(port: port)
-            try connection.send(infer + metadata + infer + infer)
-            var received = ""
-            for _ in 0..<50 where received.components(separatedBy: "HTTP/1.1 200").count < 5 {
-                let more = try connection.receive()
-                if more.isEmpty { break }
-                received += more
+            let received = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                try connection.send(infer + metadata + infer + infer)
+                var received = ""
+                for _ in 0..<50 where received.components(separatedBy: "HTTP/1.1 200").count < 5 {
+                    let more = try connection.receive()
+                    if more.isEmpty { break }
+                    received += more
+                }
+                return received
             }
             let order = received.components(separatedBy: "HTTP/1.1 200").dropFirst().map { $0.contains("\"platform\"") ? "metadata" : $0.contains("\"outputs\"") ? "infer" : "?" }
             #expect(order == ["infer", "metadata", "infer", "infer"], "\(received)")
             #expect(received.components(separatedBy: "HTTP/1.1 ").count == 5, "four answers and no other: \(received)")
         }
+    }
+}
+
+/// Runs blocking socket I/O on a thread of its own: blocking a thread of the shared pool could starve the server
+/// under test, which answers on the same pool.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
