@@ -531,8 +531,17 @@ def rollout_view(b, who):
     want = split_label("fraud-ep", detail["endpoint"]["variants"])
     check(label == want, f"the live traffic bar reads '{want}'", repr(label))
     split_bars(b, 0, detail["endpoint"]["variants"], f"endpoint page, {who}")
-    rows = b.js("tableRows('Gates at this step')")
-    check([x[0] for x in rows] == [g["gate"] for g in r["gates"]], f"the gates table lists {[g['gate'] for g in r['gates']]}", str(rows))
+    # A rollout just started has no gate figures until the controller's first look (within its interval); the page
+    # refreshes itself while the rollout runs, so page and API are compared until both have seen the same look.
+    deadline = time.time() + 10
+    while True:
+        rows = b.js("tableRows('Gates at this step')")
+        gates = [g["gate"] for g in r["gates"]]
+        if [x[0] for x in rows] == gates or time.time() > deadline:
+            break
+        time.sleep(0.25)
+        r = api("/api/v1/endpoints/fraud-ep")["rollout"]
+    check([x[0] for x in rows] == gates, f"the gates table lists {gates}", str(rows))
     rows = b.js("tableRows('Rollout timeline')")
     check([(x[0], x[2]) for x in rows] == [(str(e["sequence"]), e["action"]) for e in reversed(events)],
           f"the timeline has the API's {len(events)} event(s), newest first: {[e['action'] for e in reversed(events)]}", str(rows))
