@@ -23,7 +23,8 @@ public struct DirectInference: Sendable {
     let access: AccessControl
     let cost: CostMeter?
     let maxBodyBytes: Int
-    let rule: RouteAccess
+    /// The access rules of the V2 infer routes, without and with a version.
+    let rules: (unversioned: RouteAccess, versioned: RouteAccess)
     let serverName: String?
     let logger: Logger
     let dates = HTTPDate()
@@ -39,8 +40,8 @@ public struct DirectInference: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.serverName = serverName
         self.logger = logger
-        // Both V2 infer routes (with and without a version) declare the same rule.
-        rule = OpenAPIDocument.routes.first { $0.method == "post" && $0.path == "/v2/models/{name}/infer" }!.access
+        func rule(_ path: String) -> RouteAccess { OpenAPIDocument.routes.first { $0.method == "post" && $0.path == path }!.access }
+        rules = (rule("/v2/models/{name}/infer"), rule("/v2/models/{name}/versions/{version}/infer"))
     }
 
     /// An answer built in full: status, headers (Content-Type included) and body.
@@ -78,6 +79,7 @@ public struct DirectInference: Sendable {
     /// Nothing is counted or changed before it is certain that the answer is given here.
     func answer(_ head: HTTPRequest, model: String, version: String?, body: ByteBuffer) -> Answer? {
         var principal: Principal?
+        let rule = version == nil ? rules.unversioned : rules.versioned
         if rule.permission != nil {
             if let authenticator = access.authenticator {
                 guard let secret = AccessMiddleware.credentials(head.headerFields),

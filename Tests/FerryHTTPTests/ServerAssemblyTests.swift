@@ -74,16 +74,19 @@ struct ServerAssemblyTests {
         try await stack.server.application().test(.live) { client in
             let port = try #require(client.port)
             let body = #"{"instances": [[1,2,3,4,5,6,7,8,9,10,11,12]]}"#
-            let connection = try RawConnection(port: port)
-            try connection.send(
-                "POST /v1/models/fraud:predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
-            // No body yet: the server must answer 100 before the client sends it. A silent server times out here.
-            let interim = try connection.receive()
+            let (interim, answer) = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                try connection.send(
+                    "POST /v1/models/fraud:predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+                // No body yet: the server must answer 100 before the client sends it. A silent server times out here.
+                let interim = try connection.receive()
+                try connection.send(body)
+                var answer = try connection.receive()
+                if answer.isEmpty || !answer.contains("HTTP/1.1 ") { answer += try connection.receive() }
+                return (interim, answer)
+            }
             #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
-            try connection.send(body)
-            var answer = try connection.receive()
-            if answer.isEmpty || !answer.contains("HTTP/1.1 ") { answer += try connection.receive() }
             #expect(answer.contains("HTTP/1.1 404") || answer.contains("HTTP/1.1 200"), "\(answer)")
         }
     }
