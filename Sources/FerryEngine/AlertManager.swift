@@ -205,9 +205,14 @@ public final class AlertManager: Sendable {
     /// every replica.
     public func publishCounts(at time: Date) async {
         var totals: [String: (Int64, Int64)] = [:]
+        var latency: [String: [Int64]] = [:]
         for s in metrics.snapshot().versions {
             totals[s.model, default: (0, 0)].0 += Int64(s.requests)
             totals[s.model, default: (0, 0)].1 += Int64(s.errors.values.reduce(0, +))
+            var counts = latency[s.model] ?? [Int64](repeating: 0, count: ServingMetrics.latencyBuckets.count + 1)
+            for (b, n) in s.latency.counts.enumerated() { counts[b] += Int64(n) }
+            counts[counts.count - 1] += Int64(s.latency.count) - Int64(s.latency.counts.reduce(0, +))
+            latency[s.model] = counts
         }
         var costs: [String: CostMeter.Totals] = [:]
         for (key, t) in cost?.versions() ?? [] {
@@ -219,13 +224,33 @@ public final class AlertManager: Sendable {
             let c = costs[model] ?? CostMeter.Totals()
             return RequestCountSample(
                 replica: replica, model: model, at: time, requests: counts.0, errors: counts.1, predictions: Int64(c.predictions),
-                cpuSeconds: c.cpuSeconds, gibHours: c.gibHours)
+                cpuSeconds: c.cpuSeconds, gibHours: c.gibHours, latencyCounts: latency[model] ?? [])
         }
         do {
             try await store.putRequestCounts(samples)
         } catch {
             logger.warning("could not store request counts", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// A model's traffic per period of `every` seconds from `since` to `until`, over every replica's stored counts
+    /// (kept for a day: the window starts a day ago at the earliest). Counts land in the period of the sample that
+    /// took them, one per replica every alert interval, so periods shorter than that interval alternate between
+    /// empty and full.
+    public func traffic(model: String, since: Date?, until: Date?, every: TimeInterval) async throws -> (since: Date, until: Date, periods: [TrafficPeriod]) {
+        _ = try await monitor.registry.model(named: model)
+        try Periods.check(every)
+        let time = now()
+        let until = until ?? time
+        let since = max(since ?? until.addingTimeInterval(-3600), time.addingTimeInterval(-86_400))
+        guard since < until else { throw FerryError.invalid("the window's since must be before its until, within the last day") }
+        guard until.timeIntervalSince(since) / every <= 10_000 else {
+            throw FerryError.invalid("the window holds more than 10000 periods of 'every' seconds; widen every or narrow the window")
+        }
+        // From before the first period, so each replica's first sample in it has a predecessor to count from.
+        let first = Periods.start(of: since, every: every)
+        let samples = try await store.requestCounts(model: model, since: first.addingTimeInterval(-max(every, 300)))
+        return (since, until, RequestCountSample.traffic(samples, since: since, until: until, every: every, bounds: ServingMetrics.latencyBuckets))
     }
 
     /// Once an hour, deletes request counts older than a day (the longest alert window).

@@ -65,8 +65,10 @@ public final class ModelMonitor: Sendable {
         return profile
     }
 
-    /// Drift of a version's logged traffic in `window`, against its reference profile or against another window.
-    public func drift(model: String, version number: Int?, window: Window, against baseline: Window? = nil) async throws -> DriftReport {
+    /// Drift of a version's logged traffic in `window`, against its reference profile or against another window;
+    /// with `every` (seconds), each period of the window against the same reference too (`series`).
+    public func drift(model: String, version number: Int?, window: Window, against baseline: Window? = nil, every: TimeInterval? = nil) async throws -> DriftReport {
+        if let every { try Periods.check(every) }
         let resolved = try await models.served(model: model, selector: number.map { .number($0) } ?? .default)
         let version = resolved.version
         let current = try await records(model: model, version: version.version, window)
@@ -93,22 +95,41 @@ public final class ModelMonitor: Sendable {
             reference = try await self.reference(model: model, version: version.version)
             against = "reference"
         }
+        let (featureResults, outputResults) = await Self.compare(current, with: reference, version)
+        var report = DriftReport(
+            model: model, version: version.version, against: against, referenceRows: reference.rows,
+            currentRows: current.reduce(0) { $0 + $1.inputs.count }, features: featureResults, outputs: outputResults)
+        if let every {
+            var series: [DriftReport.Period] = []
+            for period in Periods.group(current, every: every, at: \.at) {
+                let (f, o) = await Self.compare(period.items, with: reference, version)
+                // A period's bins are left out: the whole window's are drawn, the periods give the statistics.
+                series.append(DriftReport.Period(
+                    start: period.start, end: period.end, rows: period.items.reduce(0) { $0 + $1.inputs.count },
+                    features: f.map { var r = $0; r.bins = nil; return r }, outputs: o.map { var r = $0; r.bins = nil; return r }))
+            }
+            report.series = series
+        }
+        return report
+    }
+
+    /// Each feature (hashed ones aside) and output of `records` against `reference`.
+    static func compare(_ records: [PredictionRecord], with reference: ReferenceProfile, _ version: ModelVersion) async -> (features: [DriftResult], outputs: [DriftResult]) {
+        let features = version.inputSchema.features
         // Features are independent: compute them in parallel (benchmarks/drift: 0.31 s on 2 threads against 0.46 s on
         // one for 1M rows × 30 features).
         let featureResults = await withTaskGroup(of: (Int, DriftResult).self) { group in
             for (c, feature) in features.enumerated() where feature.sensitive != .hash && c < reference.features.count {
                 let profile = reference.features[c]
-                group.addTask { (c, Self.drift(profile, feature, Self.column(current, c))) }
+                group.addTask { (c, Self.drift(profile, feature, Self.column(records, c))) }
             }
             var results: [(Int, DriftResult)] = []
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        let outputColumns = Self.loggedOutputs(current, names: version.outputSchema)
+        let outputColumns = Self.loggedOutputs(records, names: version.outputSchema)
         let outputResults = zip(reference.outputs, outputColumns).map { DriftAnalysis.numeric(reference: $0, current: $1.values) }
-        return DriftReport(
-            model: model, version: version.version, against: against, referenceRows: reference.rows,
-            currentRows: current.reduce(0) { $0 + $1.inputs.count }, features: featureResults, outputs: outputResults)
+        return (featureResults, outputResults)
     }
 
     // MARK: Logged predictions
@@ -143,7 +164,10 @@ public final class ModelMonitor: Sendable {
 
     /// Scores of a version's predictions that have ground truth, overall and per cohort of `segmentBy`
     /// (categories of a categorical feature, or quartiles of a numeric one over the scored rows).
-    public func performance(model: String, version number: Int?, window: Window, segmentBy: String? = nil) async throws -> PerformanceSummary {
+    /// With `every` (seconds), the same scores per period of prediction time too (`series`; periods without
+    /// labelled predictions are left out).
+    public func performance(model: String, version number: Int?, window: Window, segmentBy: String? = nil, every: TimeInterval? = nil) async throws -> PerformanceSummary {
+        if let every { try Periods.check(every) }
         let served = try await models.served(model: model, selector: number.map { .number($0) } ?? .default)
         let version = served.version
         let (since, until, limit): (Date?, Date?, Int) = switch window {
@@ -155,6 +179,7 @@ public final class ModelMonitor: Sendable {
         var summary = PerformanceSummary(
             model: model, version: version.version, task: task, overall: Self.score(labeled, task),
             unmatchedFeedback: try await log.unmatchedFeedbackCount(), segments: nil)
+        var cohortOf: [String]?
         if let segmentBy {
             guard let c = version.inputSchema.features.firstIndex(where: { $0.name == segmentBy }) else {
                 throw FerryError.invalid("segment_by '\(segmentBy)' is not a feature of this model")
@@ -164,9 +189,9 @@ public final class ModelMonitor: Sendable {
                 if c < row.inputs.count, case .number(let v) = row.inputs[c] { return v }
                 return .nan
             }
-            var groups: [String: [LabeledPrediction]] = [:]
+            var cohorts: [String] = []
             if let categories = feature.categories {
-                for (row, v) in zip(labeled, values) { groups[Self.names([v], categories)[0] ?? "missing", default: []].append(row) }
+                cohorts = values.map { Self.names([$0], categories)[0] ?? "missing" }
             } else {
                 let present = values.filter { !$0.isNaN }.sorted()
                 let edges = present.isEmpty ? [] : [0.25, 0.5, 0.75].map { Statistics.quantile(sorted: present, $0) }
@@ -178,11 +203,26 @@ public final class ModelMonitor: Sendable {
                     guard let k = edges.firstIndex(where: { v <= $0 }) else { return "> \(shown.last!)" }
                     return k == 0 ? "<= \(shown[0])" : "(\(shown[k - 1]), \(shown[k])]"
                 }
-                for (row, v) in zip(labeled, values) { groups[label(v), default: []].append(row) }
+                cohorts = values.map(label)
             }
-            summary.segments = groups.keys.sorted().map { PerformanceSummary.Segment(segment: $0, report: Self.score(groups[$0]!, task)) }
+            cohortOf = cohorts
+            summary.segments = Self.segments(Array(labeled.indices), labeled, cohorts, task)
+        }
+        if let every {
+            summary.series = Periods.group(Array(labeled.indices), every: every, at: { labeled[$0].at }).map { period in
+                PerformanceSummary.Period(
+                    start: period.start, end: period.end, overall: Self.score(period.items.map { labeled[$0] }, task),
+                    segments: cohortOf.map { Self.segments(period.items, labeled, $0, task) })
+            }
         }
         return summary
+    }
+
+    /// The scores of rows `indices` of `labeled` per cohort (`cohorts[i]` is row i's), cohorts in name order.
+    static func segments(_ indices: [Int], _ labeled: [LabeledPrediction], _ cohorts: [String], _ task: ModelTask) -> [PerformanceSummary.Segment] {
+        var groups: [String: [LabeledPrediction]] = [:]
+        for i in indices { groups[cohorts[i], default: []].append(labeled[i]) }
+        return groups.keys.sorted().map { PerformanceSummary.Segment(segment: $0, report: Self.score(groups[$0]!, task)) }
     }
 
     /// Group fairness of a binary classifier's logged decisions (probability >= `threshold`) against ground truth,
@@ -232,15 +272,11 @@ public final class ModelMonitor: Sendable {
         let predictions = labeled.map { (Self.positiveScore($0.output) ?? 0) >= threshold ? 1 : 0 }
         let report = try FairnessReport(labels: labels, predictions: predictions, groups: groups)
         guard let every else { return (version.version, report, []) }
-        guard every > 0, every <= 366 * 86_400 else { throw FerryError.invalid("every must be a number of seconds between 1 and 31622400") }
-        var periods: [Double: [Int]] = [:]
-        for (i, row) in labeled.enumerated() {
-            periods[(row.at.timeIntervalSince1970 / every).rounded(.down) * every, default: []].append(i)
-        }
-        let series = try periods.keys.sorted().map { start in
-            let rows = periods[start]!
+        try Periods.check(every)
+        let series = try Periods.group(Array(labeled.indices), every: every, at: { labeled[$0].at }).map { period in
+            let rows = period.items
             return FairnessPeriod(
-                start: Date(timeIntervalSince1970: start), end: Date(timeIntervalSince1970: start + every),
+                start: period.start, end: period.end,
                 report: try FairnessReport(labels: rows.map { labels[$0] }, predictions: rows.map { predictions[$0] }, groups: rows.map { groups[$0] }))
         }
         return (version.version, report, series)

@@ -71,9 +71,20 @@ extension API {
         var currentRows: Int
         var features: [DriftResultBody]
         var outputs: [DriftResultBody]
+        /// Per period of prediction time, when asked with `every` (without bins).
+        var series: [Period]?
+
+        /// One period's drift (`series`).
+        struct Period: Encodable, Sendable {
+            var start: Date
+            var end: Date
+            var rows: Int
+            var features: [DriftResultBody]
+            var outputs: [DriftResultBody]
+        }
 
         enum CodingKeys: String, CodingKey {
-            case model, version, against, features, outputs
+            case model, version, against, features, outputs, series
             case referenceRows = "reference_rows", currentRows = "current_rows"
         }
 
@@ -85,6 +96,9 @@ extension API {
             currentRows = domain.currentRows
             features = domain.features.map(DriftResultBody.init)
             outputs = domain.outputs.map(DriftResultBody.init)
+            series = domain.series?.map {
+                Period(start: $0.start, end: $0.end, rows: $0.rows, features: $0.features.map(DriftResultBody.init), outputs: $0.outputs.map(DriftResultBody.init))
+            }
         }
     }
 
@@ -152,9 +166,19 @@ extension API {
         var overall: PerformanceReportBody
         var unmatchedFeedback: Int
         var segments: [PerformanceSegmentBody]?
+        /// Per period of prediction time, when asked with `every`.
+        var series: [Period]?
+
+        /// One period's scores (`series`).
+        struct Period: Encodable, Sendable {
+            var start: Date
+            var end: Date
+            var overall: PerformanceReportBody
+            var segments: [PerformanceSegmentBody]?
+        }
 
         enum CodingKeys: String, CodingKey {
-            case model, version, task, overall, segments
+            case model, version, task, overall, segments, series
             case unmatchedFeedback = "unmatched_feedback"
         }
 
@@ -165,6 +189,50 @@ extension API {
             overall = PerformanceReportBody(domain.overall)
             unmatchedFeedback = domain.unmatchedFeedback
             segments = domain.segments.map { $0.map(PerformanceSegmentBody.init) }
+            series = domain.series?.map {
+                Period(start: $0.start, end: $0.end, overall: PerformanceReportBody($0.overall), segments: $0.segments.map { $0.map(PerformanceSegmentBody.init) })
+            }
+        }
+    }
+
+    /// `GET /api/v1/models/{name}/traffic`: a model's requests, errors, latency percentiles, predictions and serving
+    /// CPU per period, over every replica.
+    struct TrafficBody: Encodable, Sendable {
+        struct Period: Encodable, Sendable {
+            var start: Date
+            var end: Date
+            var requests: Int64
+            var errors: Int64
+            var errorRate: Double?
+            var p50Ms: Double?
+            var p90Ms: Double?
+            var p99Ms: Double?
+            var predictions: Int64
+            var cpuSeconds: Double
+
+            enum CodingKeys: String, CodingKey {
+                case start, end, requests, errors, predictions
+                case errorRate = "error_rate", p50Ms = "p50_ms", p90Ms = "p90_ms", p99Ms = "p99_ms", cpuSeconds = "cpu_seconds"
+            }
+        }
+
+        var model: String
+        var since: Date
+        var until: Date
+        var every: Double
+        var periods: [Period]
+
+        init(model: String, since: Date, until: Date, every: Double, periods: [TrafficPeriod]) {
+            self.model = model
+            self.since = since
+            self.until = until
+            self.every = every
+            self.periods = periods.map {
+                Period(
+                    start: $0.start, end: $0.end, requests: $0.requests, errors: $0.errors, errorRate: $0.errorRate,
+                    p50Ms: $0.p50Seconds.map { $0 * 1000 }, p90Ms: $0.p90Seconds.map { $0 * 1000 }, p99Ms: $0.p99Seconds.map { $0 * 1000 },
+                    predictions: $0.predictions, cpuSeconds: $0.cpuSeconds)
+            }
         }
     }
 

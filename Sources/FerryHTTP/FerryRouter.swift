@@ -101,7 +101,7 @@ public func makeRouter(
     if let cost { CostRoutes(cost: cost).add(to: router) }
     ControlPlaneRoutes(registry: registry, monitor: monitor, approvals: approvals, validation: validation, maxArtifactBytes: limits.maxArtifactBytes)
         .add(to: router)
-    MonitoringRoutes(monitor: monitor, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
+    MonitoringRoutes(monitor: monitor, alerts: alerts, maxBodyBytes: limits.maxArtifactBytes).add(to: router)
     AlertRoutes(alerts: alerts).add(to: router)
     EndpointRoutes(endpoints: dataPlane.endpoints, approvals: approvals).add(to: router)
     if let approvals { ApprovalRoutes(approvals: approvals, authentication: access.authenticator != nil || access.jwt != nil).add(to: router) }

@@ -4,10 +4,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Reference profiles and drift under `/api/v1`.
+/// Reference profiles, drift, performance, fairness and traffic over time under `/api/v1`.
 struct MonitoringRoutes {
     typealias Context = FerryRequestContext
     let monitor: ModelMonitor?
+    let alerts: AlertManager?
     let maxBodyBytes: Int
 
     func add(to router: Router<Context>) {
@@ -45,7 +46,7 @@ struct MonitoringRoutes {
             let version = try q["version"].map { try Self.number(String($0), "version") }
             let summary = try await requireMonitor().performance(
                 model: try context.parameters.require("name"), version: version, window: window,
-                segmentBy: q["segment_by"].map(String.init))
+                segmentBy: q["segment_by"].map(String.init), every: try Self.every(request))
             return try API.response(API.PerformanceSummaryBody(summary))
         }
         api.get("/models/{name}/data") { request, context in
@@ -72,10 +73,7 @@ struct MonitoringRoutes {
                 guard let t = Double(String(text)) else { throw FerryError.invalid("query 'threshold' must be a number between 0 and 1") }
                 return t
             } ?? 0.5
-            let every = try q["every"].map { text -> Double in
-                guard let seconds = Double(String(text)) else { throw FerryError.invalid("query 'every' must be a number of seconds") }
-                return seconds
-            }
+            let every = try Self.every(request)
             let name = try context.parameters.require("name")
             let (version, report, series) = try await requireMonitor().fairness(
                 model: name, version: try q["version"].map { try Self.number(String($0), "version") }, window: window,
@@ -89,8 +87,27 @@ struct MonitoringRoutes {
             let baseline = try Self.window(request, prefix: "baseline_")
             let version = try request.uri.queryParameters["version"].map { try Self.number(String($0), "version") }
             let report = try await requireMonitor().drift(
-                model: try context.parameters.require("name"), version: version, window: window, against: baseline)
+                model: try context.parameters.require("name"), version: version, window: window, against: baseline, every: try Self.every(request))
             return try API.response(API.DriftReportBody(report))
+        }
+        api.get("/models/{name}/traffic") { request, context in
+            guard let alerts else { throw FerryError(.failedPrecondition, "traffic over time needs the alert evaluator, which is off on this server") }
+            let q = request.uri.queryParameters
+            let every = try Self.every(request) ?? 60
+            let (since, until, periods) = try await alerts.traffic(
+                model: try context.parameters.require("name"), since: try ControlPlaneRoutes.date(q["since"], "since"),
+                until: try ControlPlaneRoutes.date(q["until"], "until"), every: every)
+            return try API.response(API.TrafficBody(
+                model: try context.parameters.require("name"), since: since, until: until, every: every, periods: periods))
+        }
+    }
+
+    /// `every=` seconds (figures per period), nil when not given.
+    static func every(_ request: Request) throws -> TimeInterval? {
+        try request.uri.queryParameters["every"].map { text -> Double in
+            guard let seconds = Double(String(text)), seconds.isFinite else { throw FerryError.invalid("query 'every' must be a number of seconds, got '\(text)'") }
+            try Periods.check(seconds)
+            return seconds
         }
     }
 

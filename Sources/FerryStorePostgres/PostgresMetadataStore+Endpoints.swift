@@ -252,10 +252,12 @@ extension PostgresMetadataStore: ObservationStore {
                 try await PostgresDatabase.execute(
                     c,
                     """
-                    INSERT INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours)
-                    VALUES (\(s.model), \(s.replica), \(Self.millis(s.at)), \(s.requests), \(s.errors), \(s.predictions), \(s.cpuSeconds), \(s.gibHours))
+                    INSERT INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours, latency_counts)
+                    VALUES (\(s.model), \(s.replica), \(Self.millis(s.at)), \(s.requests), \(s.errors), \(s.predictions), \(s.cpuSeconds), \(s.gibHours),
+                        \(RequestCountSample.latencyText(s.latencyCounts)))
                     ON CONFLICT (model, at, replica) DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors,
-                        predictions = EXCLUDED.predictions, cpu_seconds = EXCLUDED.cpu_seconds, gib_hours = EXCLUDED.gib_hours
+                        predictions = EXCLUDED.predictions, cpu_seconds = EXCLUDED.cpu_seconds, gib_hours = EXCLUDED.gib_hours,
+                        latency_counts = EXCLUDED.latency_counts
                     """,
                     self.database.logger)
             }
@@ -271,7 +273,8 @@ extension PostgresMetadataStore: ObservationStore {
                     replica: try row["replica"].decode(String.self), model: try row["model"].decode(String.self),
                     at: Self.date(try row["at"].decode(Int64.self)), requests: try row["requests"].decode(Int64.self),
                     errors: try row["errors"].decode(Int64.self), predictions: try row["predictions"].decode(Int64.self),
-                    cpuSeconds: try row["cpu_seconds"].decode(Double.self), gibHours: try row["gib_hours"].decode(Double.self))
+                    cpuSeconds: try row["cpu_seconds"].decode(Double.self), gibHours: try row["gib_hours"].decode(Double.self),
+                    latencyCounts: RequestCountSample.latencyCounts(try row["latency_counts"].decode(String.self)))
             }
         }
     }

@@ -368,5 +368,8 @@ enum PostgresMigrations {
             "ALTER TABLE request_count ADD COLUMN cpu_seconds DOUBLE PRECISION NOT NULL DEFAULT 0",
             "ALTER TABLE request_count ADD COLUMN gib_hours DOUBLE PRECISION NOT NULL DEFAULT 0",
         ]),
+        Migration(name: "0014-latency-counts", statements: [
+            "ALTER TABLE request_count ADD COLUMN latency_counts TEXT NOT NULL DEFAULT ''",
+        ]),
     ]
 }

@@ -479,3 +479,17 @@ package struct VariantStatsRecord: Codable, Sendable, Equatable {
             parityDifference: parityDifference)
     }
 }
+
+extension RequestCountSample {
+    /// Latency bucket counts as stored: decimal numbers separated by commas (empty for none).
+    public static func latencyText(_ counts: [Int64]) -> String {
+        counts.map(String.init).joined(separator: ",")
+    }
+
+    /// Counts read back from `latencyText`; a malformed text (never written by Ferry) reads as none.
+    public static func latencyCounts(_ text: String) -> [Int64] {
+        guard !text.isEmpty else { return [] }
+        let counts = text.split(separator: ",").compactMap { Int64($0) }
+        return counts.count == text.split(separator: ",", omittingEmptySubsequences: false).count ? counts : []
+    }
+}

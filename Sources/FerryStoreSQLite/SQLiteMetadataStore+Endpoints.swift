@@ -120,10 +120,13 @@ extension SQLiteMetadataStore: ObservationStore {
             for s in samples {
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO request_count (model, replica, at, requests, errors, predictions, cpu_seconds, gib_hours, latency_counts)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [s.model, s.replica, Self.millis(s.at), s.requests, s.errors, s.predictions, s.cpuSeconds, s.gibHours])
+                    arguments: [
+                        s.model, s.replica, Self.millis(s.at), s.requests, s.errors, s.predictions, s.cpuSeconds, s.gibHours,
+                        RequestCountSample.latencyText(s.latencyCounts),
+                    ])
             }
         }
     }
@@ -135,7 +138,8 @@ extension SQLiteMetadataStore: ObservationStore {
             ).map { row in
                 RequestCountSample(
                     replica: row["replica"], model: row["model"], at: Self.date(row["at"]), requests: row["requests"], errors: row["errors"],
-                    predictions: row["predictions"], cpuSeconds: row["cpu_seconds"], gibHours: row["gib_hours"])
+                    predictions: row["predictions"], cpuSeconds: row["cpu_seconds"], gibHours: row["gib_hours"],
+                    latencyCounts: RequestCountSample.latencyCounts(row["latency_counts"]))
             }
         }
     }

@@ -362,6 +362,9 @@ extension SQLiteMetadataStore {
                 ALTER TABLE request_count ADD COLUMN gib_hours REAL NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v18-latency-counts") { db in
+            try db.execute(sql: "ALTER TABLE request_count ADD COLUMN latency_counts TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 }

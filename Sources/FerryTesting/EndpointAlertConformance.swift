@@ -111,7 +111,8 @@ public enum EndpointStoreConformance {
             func sample(_ replica: String, _ model: String, _ seconds: Double, _ requests: Int64) -> RequestCountSample {
                 RequestCountSample(
                     replica: replica, model: model, at: Fixtures.time.addingTimeInterval(seconds), requests: requests, errors: requests / 4,
-                    predictions: requests * 3, cpuSeconds: Double(requests) * 0.001, gibHours: Double(requests) / 64)
+                    predictions: requests * 3, cpuSeconds: Double(requests) * 0.001, gibHours: Double(requests) / 64,
+                    latencyCounts: replica == "b" ? [] : [requests, 0, requests / 2, 1 << 40])
             }
             try await store.putRequestCounts([sample("a", "m", 0, 10), sample("b", "m", 5, 40), sample("a", "other", 0, 7)])
             try await store.putRequestCounts([sample("a", "m", 30, 30), sample("a", "m", 30, 32)])

@@ -5,8 +5,8 @@ import FerryCore
 struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
-        abstract: "Reference profiles, drift and the prediction log.",
-        subcommands: [Reference.self, Drift.self, Predictions.self, FeedbackCommand.self, Performance.self, Fairness.self]
+        abstract: "Reference profiles, drift, performance, fairness, traffic over time and the prediction log.",
+        subcommands: [Reference.self, Drift.self, Predictions.self, FeedbackCommand.self, Performance.self, Fairness.self, Traffic.self]
     )
 
     struct Reference: AsyncParsableCommand {
@@ -56,6 +56,7 @@ struct Monitor: AsyncParsableCommand {
         @Option(name: .customLong("baseline-last"), help: "Compare against the last N requests instead of the reference.") var baselineLast: Int?
         @Option(name: .customLong("baseline-since"), help: "Baseline window start, ISO 8601.") var baselineSince: String?
         @Option(name: .customLong("baseline-until"), help: "Baseline window end, ISO 8601.") var baselineUntil: String?
+        @Option(help: "Also the PSI per period of this many seconds of prediction time (e.g. 3600 for hourly).") var every: Double?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -64,7 +65,7 @@ struct Monitor: AsyncParsableCommand {
                 if let value { query.append("\(name)=\(APIClient.segment(value.description))") }
             }
             add("version", version); add("last", last); add("since", since); add("until", until)
-            add("baseline_last", baselineLast); add("baseline_since", baselineSince); add("baseline_until", baselineUntil)
+            add("baseline_last", baselineLast); add("baseline_since", baselineSince); add("baseline_until", baselineUntil); add("every", every)
             let path = "/api/v1/models/\(APIClient.segment(model))/drift" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
             let data = try await options.client.get(path)
             if options.json { return Output.printJSON(data) }
@@ -82,6 +83,15 @@ struct Monitor: AsyncParsableCommand {
                         number(r["js_distance"]), number(r["wasserstein"]), number(r["missing_rate_change"]), flag]
             }
             Output.table(["NAME", "PSI", "KS/CHI2", "P-VALUE", "JS", "WASSERSTEIN", "MISSING+", ""], rows)
+            if let series = report["series"] as? [[String: Any]] {
+                let names = rows.map(\.[0])
+                print("\nPSI per period:")
+                Output.table(["PERIOD START", "ROWS"] + names, series.map { p in
+                    let results = (p["features"] as? [[String: Any]] ?? []) + (p["outputs"] as? [[String: Any]] ?? [])
+                    let psi = Dictionary(results.map { (Output.text($0["name"]), $0["psi"]) }, uniquingKeysWith: { a, _ in a })
+                    return [Output.text(p["start"]), Output.text(p["rows"])] + names.map { number(psi[$0] ?? nil, 3) }
+                })
+            }
         }
     }
 
@@ -158,6 +168,9 @@ struct Monitor: AsyncParsableCommand {
         @Option(help: "Version number (default: the served version).") var version: Int?
         @Option(help: "The last N labelled rows.") var last: Int?
         @Option(name: .customLong("segment-by"), help: "A feature: cohorts by its categories or quartiles.") var segmentBy: String?
+        @Option(help: "Window start, ISO 8601 (prediction time).") var since: String?
+        @Option(help: "Window end, ISO 8601.") var until: String?
+        @Option(help: "Also per period of this many seconds of prediction time (e.g. 3600 for hourly).") var every: Double?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -165,6 +178,9 @@ struct Monitor: AsyncParsableCommand {
             if let version { query.append("version=\(version)") }
             if let last { query.append("last=\(last)") }
             if let segmentBy { query.append("segment_by=\(APIClient.segment(segmentBy))") }
+            if let since { query.append("since=\(APIClient.segment(since))") }
+            if let until { query.append("until=\(APIClient.segment(until))") }
+            if let every { query.append("every=\(every)") }
             let path = "/api/v1/models/\(APIClient.segment(model))/performance" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
             let data = try await options.client.get(path)
             if options.json { return Output.printJSON(data) }
@@ -179,6 +195,45 @@ struct Monitor: AsyncParsableCommand {
                 rows.append(cells(Output.text(segment["segment"]), segment["report"] as? [String: Any] ?? [:]))
             }
             Output.table(["SEGMENT"] + keys.map { $0.uppercased() }, rows)
+            if let series = s["series"] as? [[String: Any]] {
+                print("\nPer period:")
+                var periods: [[String]] = []
+                for p in series {
+                    periods.append([Output.text(p["start"])] + cells("overall", p["overall"] as? [String: Any] ?? [:]))
+                    for segment in p["segments"] as? [[String: Any]] ?? [] {
+                        periods.append([""] + cells(Output.text(segment["segment"]), segment["report"] as? [String: Any] ?? [:]))
+                    }
+                }
+                Output.table(["PERIOD START", "SEGMENT"] + keys.map { $0.uppercased() }, periods)
+            }
+        }
+    }
+
+    struct Traffic: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A model's requests, errors, latency percentiles and predictions per period, over every replica.",
+            discussion: "Example: ferry monitor traffic fraud --every 300 (the last hour by default; counts are kept for a day)"
+        )
+        @Argument(help: "Model name.") var model: String
+        @Option(help: "Window start, ISO 8601 (default: an hour before the end).") var since: String?
+        @Option(help: "Window end, ISO 8601 (default: now).") var until: String?
+        @Option(help: "Seconds per period.") var every: Double = 60
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            var query = ["every=\(every)"]
+            if let since { query.append("since=\(APIClient.segment(since))") }
+            if let until { query.append("until=\(APIClient.segment(until))") }
+            let data = try await options.client.get("/api/v1/models/\(APIClient.segment(model))/traffic?" + query.joined(separator: "&"))
+            if options.json { return Output.printJSON(data) }
+            let s = try Output.object(data)
+            func ms(_ v: Any?) -> String { (v as? Double).map { String(format: "%.3f", $0) } ?? "-" }
+            Output.table(["PERIOD START", "REQUESTS", "ERRORS", "ERROR RATE", "P50 MS", "P90 MS", "P99 MS", "PREDICTIONS"],
+                         (s["periods"] as? [[String: Any]] ?? []).map { p in
+                [Output.text(p["start"]), Output.text(p["requests"]), Output.text(p["errors"]),
+                 (p["error_rate"] as? Double).map { String(format: "%.4f", $0) } ?? "-", ms(p["p50_ms"]), ms(p["p90_ms"]), ms(p["p99_ms"]),
+                 Output.text(p["predictions"])]
+            })
         }
     }
 

@@ -119,12 +119,13 @@ struct OpenAPIBodyTests {
             try await call(.put, "/api/v1/models/{name}/versions/{version}/reference", "/api/v1/models/fraud/versions/1/reference", #"{"instances": [\#(reference)]}"#)
             try await call(.get, "/api/v1/models/{name}/versions/{version}/reference", "/api/v1/models/fraud/versions/1/reference")
             await stack.predictionLogger.flush()
-            try await call(.get, "/api/v1/models/{name}/drift", "/api/v1/models/fraud/drift")
+            try await call(.get, "/api/v1/models/{name}/drift", "/api/v1/models/fraud/drift?every=3600")
             let id = inferred["parameters"]?["prediction_id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "none"
             try await call(.get, "/api/v1/models/{name}/predictions", "/api/v1/models/fraud/predictions")
             try await call(.get, "/api/v1/predictions/{id}", "/api/v1/predictions/\(id)")
             try await call(.post, "/api/v1/feedback", nil, #"{"prediction_id": "\#(id)", "label": 1}"#)
-            try await call(.get, "/api/v1/models/{name}/performance", "/api/v1/models/fraud/performance?segment_by=hour")
+            try await call(.get, "/api/v1/models/{name}/performance", "/api/v1/models/fraud/performance?segment_by=hour&every=3600")
+            try await call(.get, "/api/v1/models/{name}/traffic", "/api/v1/models/fraud/traffic?every=60")
             try await call(.get, "/api/v1/models/{name}/fairness", "/api/v1/models/fraud/fairness?attribute=is_night")
 
             try await call(.put, "/api/v1/models/{name}/alerts/{alert}", "/api/v1/models/fraud/alerts/slow",

@@ -445,7 +445,7 @@ def model_page(b):
     expected = f"Version {drift['version']}: {drift['current_rows']} recent rows against {drift['reference_rows']} reference rows."
     check(b.js(f"[...$m.querySelectorAll('p')].some((p) => p.textContent === {json.dumps(expected)})"),
           f"the drift summary reads '{expected}'")
-    charts = b.js("""[...$m.querySelectorAll('figure.chart')].map((f) => ({caption: f.querySelector('figcaption')?.textContent,
+    charts = b.js("""[...$m.querySelectorAll('figure.chart:not(.wide)')].map((f) => ({caption: f.querySelector('figcaption')?.textContent,
         name: f.querySelector('figcaption strong')?.textContent, svg: !!f.querySelector('svg.dist'),
         label: f.querySelector('svg.dist')?.getAttribute('aria-label'), role: f.querySelector('svg.dist')?.getAttribute('role'),
         bars: f.querySelectorAll('svg.dist rect').length}))""")
@@ -468,7 +468,82 @@ def model_page(b):
     perf_rows = b.js(f"tableRows('Version {perf['version']} on predictions with ground truth')")
     check(perf_rows is not None, f"the performance table is that of version {perf['version']}")
     check(perf_rows[0][0] == str(overall.get("count")), f"the performance table counts {overall.get('count')} labelled rows", str(perf_rows))
-    b.screenshot("model-fraud", "the model page: versions, alias history, inputs, drift charts, performance")
+    over_time(b)
+    b.screenshot("model-fraud", "the model page: versions, alias history, inputs, serving, traffic and latency over time, drift charts with PSI over time, performance over time")
+
+
+def since(seconds=3600):
+    return urllib.parse.quote(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds)))
+
+
+def chart_points(b, label):
+    """The points of the line chart whose text alternative starts with label: [[series, value], ...], or None."""
+    return b.js(f"""(() => {{ const s = [...$m.querySelectorAll('svg.line')].find((s) => s.getAttribute('aria-label').startsWith({json.dumps(label)}));
+        return s ? [...s.querySelectorAll('.point')].map((p) => [p.getAttribute('data-series'), Number(p.getAttribute('data-value'))]) : null; }})()""")
+
+
+def close(a, b, tolerance=1e-9):
+    return a is not None and b is not None and abs(a - b) <= tolerance * max(1, abs(b))
+
+
+def over_time(b):
+    """The model page's figures over time (the last hour, per minute) against the API's series."""
+    traffic = api(f"/api/v1/models/fraud/traffic?since={since()}&every=60")
+    points = chart_points(b, "Requests and errors per period")
+    check(points is not None, "the model page draws requests and errors per period", str(b.state()))
+    shown = sum(v for s, v in points if s == "requests")
+    want = sum(p["requests"] for p in traffic["periods"])
+    check(want >= 30 and shown == want, f"the requests per period add up to the API's {want}", f"the chart adds up to {shown}")
+    check(sum(v for s, v in points if s == "errors") == sum(p["errors"] for p in traffic["periods"]), "the errors per period are the API's")
+    latency = chart_points(b, "Latency per period")
+    want_p99 = sorted(p["p99_ms"] for p in traffic["periods"] if p.get("p99_ms") is not None)
+    shown_p99 = sorted(v for s, v in latency or [] if s == "p99")
+    check(len(shown_p99) == len(want_p99) and all(close(x, y) for x, y in zip(shown_p99, want_p99)),
+          f"the latency chart's p99 points are the API's {want_p99}", str(shown_p99))
+    check(b.js("$m.querySelector('#range')?.value") == "hour", "the range picker offers the last hour, per minute, by default")
+
+    drift = api(f"/api/v1/models/fraud/drift?since={since()}&every=60")
+    sparks = b.js("""[...$m.querySelectorAll('figure.chart')].filter((f) => f.querySelector('svg.dist'))
+        .map((f) => [f.querySelector('figcaption strong').textContent, [...f.querySelectorAll('svg.line.small .point')].map((p) => Number(p.getAttribute('data-value')))])""")
+    names = [f["name"] for f in drift["series"][-1]["features"] + drift["series"][-1]["outputs"]]
+    check(len(sparks) == len(names) and all(len(v) >= 1 for _, v in sparks),
+          f"every drift chart has its PSI over time ({len(names)} charts)", str(sparks)[:300])
+    last = {f["name"]: f["psi"] for f in drift["series"][-1]["features"] + drift["series"][-1]["outputs"]}
+    for name, values in sparks:
+        check(close(values[-1], last.get(name), 1e-6), f"{name}: the last PSI point is the API's {last.get(name):.4g}", str(values))
+
+    perf = api(f"/api/v1/models/fraud/performance?since={since()}&every=60")
+    points = chart_points(b, "ROC AUC per period")
+    want = [p["overall"].get("roc_auc") for p in perf["series"]]
+    check(points is not None and [v for s, v in points if s == "overall"] == [v for v in want if v is not None] and want,
+          f"the performance chart draws ROC AUC per period, the API's {want}", str(points))
+    # Cohorts by is_night: one line per cohort, named as the API's segments.
+    b.js("(() => { const s = $m.querySelector('#cohorts'); s.value = 'is_night'; s.dispatchEvent(new Event('change')); return true; })()")
+    b.wait("[...$m.querySelectorAll('svg.line')].some((s) => s.getAttribute('aria-label').startsWith('ROC AUC per period by is_night'))",
+           "the performance chart by is_night")
+    perf = api(f"/api/v1/models/fraud/performance?since={since()}&every=60&segment_by=is_night")
+    cohorts = sorted({c["segment"] for p in perf["series"] for c in p.get("segments") or []})
+    drawn = sorted({s for s, _ in chart_points(b, "ROC AUC per period by is_night") if s != "overall"})
+    check(cohorts and drawn == cohorts, f"the chart by is_night has one series per cohort {cohorts}", str(drawn))
+    b.no_errors("the figures over time")
+
+
+def fairness_page(b):
+    print("fairness", flush=True)
+    b.go("#/fairness/fraud/is_night", "fairness", "Fairness")
+    report = api(f"/api/v1/models/fraud/fairness?attribute=is_night&since={since()}&every=60")
+    rows = b.js("tableRows('Version', true)")
+    want = [[g, f"{r['count']:,}"] for g, r in sorted(report["by_group"].items())] + [["overall", f"{report['overall']['count']:,}"]]
+    check(rows is not None and [r[:2] for r in rows] == want, f"the fairness table has the API's groups and counts {want}", str(rows))
+    disparities = b.js("tableRows('Disparities between the groups')")
+    shown = float(disparities[0][1]) if disparities else None
+    check(close(shown, report["demographic_parity_difference"], 1e-3),
+          f"the demographic parity difference is the API's {report['demographic_parity_difference']:.4g}", str(disparities))
+    points = chart_points(b, "Differences between the groups per period")
+    check(points is not None and len([1 for s, _ in points if s == "demographic parity"]) == len(report["series"]),
+          f"the chart has a demographic parity point per period ({len(report['series'])})", str(points))
+    check(b.js("$m.querySelector('#fair-attribute').value") == "is_night", "the group picker shows is_night")
+    b.screenshot("fairness", "the fairness page: rates per group of is_night, the disparities, their differences over time")
 
 
 def split_label(name, variants):
@@ -694,7 +769,7 @@ def cost_page(b):
 
 def other_pages(b):
     """Sections of the navigation this test has no own checks for (pages added later): each renders without errors."""
-    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys", "#/approvals", "#/cost"}
+    covered = {"#/models", "#/endpoints", "#/jobs", "#/alerts", "#/audit", "#/keys", "#/approvals", "#/cost", "#/fairness"}
     links = b.js("[...document.querySelectorAll('#nav a')].map((a) => [a.getAttribute('href'), a.textContent])")
     for href, text in links:
         if href in covered:
@@ -815,7 +890,7 @@ def main():
         print(f"serving {sorted(OVERRIDES)} from {os.environ['CONSOLE_OVERRIDE_DIR']} instead of the server's", flush=True)
         b.call("Fetch.enable", patterns=[{"urlPattern": f"{BASE}/ui*", "requestStage": "Response"}])
     steps = [sign_in_page, skip_link, models_page, model_page, endpoints_page, endpoint_page, jobs_page, alerts_page,
-             audit_page, keys_page, approvals_page, cost_page, other_pages, render_race, rollout_actions, viewer]
+             audit_page, keys_page, approvals_page, fairness_page, cost_page, other_pages, render_race, rollout_actions, viewer]
     for step in steps:
         step(b)
     b.no_errors("the whole run")

@@ -60,13 +60,23 @@ pid=$!
 for _ in $(seq 1 100); do curl -sf "$FERRY_SERVER/v2/health/ready" >/dev/null 2>&1 && break; kill -0 "$pid" 2>/dev/null || fail "server exited"; sleep 0.1; done
 curl -sf "$FERRY_SERVER/v2/health/ready" >/dev/null || fail "server not ready after 10 s"
 
-# What the pages show: a drift reference and 30 requests (drift charts), version 2 and an endpoint with a canary
+# What the pages show: a drift reference and 30 requests with ground truth (drift, performance, fairness), version 2 and an endpoint with a canary
 # rollout to it (traffic split, gates, timeline, actions), a finished batch job, two alert events, a viewer key.
 "$FERRY" monitor reference fraud 1 --csv examples/fraud/rows.csv >/dev/null || fail "ferry monitor reference"
+: >"$work/ids"
 for _ in $(seq 1 30); do
   curl -sf -X POST "$FERRY_SERVER/v2/models/fraud/infer" -H "Authorization: Bearer $FERRY_ADMIN_KEY" \
-    -H 'content-type: application/json' -d @examples/fraud/request.json >/dev/null || fail "inference request"
+    -H 'content-type: application/json' -d @examples/fraud/request.json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["parameters"]["prediction_id"])' >>"$work/ids" || fail "inference request"
 done
+# Ground truth for them (alternating labels), for performance and fairness over time.
+python3 - "$work/ids" >"$work/feedback.json" <<'PY'
+import json, sys
+ids = open(sys.argv[1]).read().split()
+print(json.dumps([{"prediction_id": p, "label": i % 2} for i, p in enumerate(ids)]))
+PY
+curl -sf -X POST "$FERRY_SERVER/api/v1/feedback" -H "Authorization: Bearer $FERRY_ADMIN_KEY" \
+  -H 'content-type: application/json' -d @"$work/feedback.json" >/dev/null || fail "feedback"
 "$FERRY" models register fraud examples/fraud/model.json --description v2 >/dev/null || fail "ferry models register"
 "$FERRY" endpoints set fraud-ep --variant fraud:1=100 >/dev/null || fail "ferry endpoints set"
 "$FERRY" rollout start fraud-ep --to 2 --steps 10,50,100 --bake 300 >/dev/null || fail "ferry rollout start"

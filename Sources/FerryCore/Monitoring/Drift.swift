@@ -207,6 +207,25 @@ public struct DriftReport: Codable, Sendable, Equatable {
     public var currentRows: Int
     public var features: [DriftResult]
     public var outputs: [DriftResult]
+    /// Per period of prediction time, when asked for: each period's rows against the same reference.
+    public var series: [Period]?
+
+    /// One period's drift (`series`).
+    public struct Period: Codable, Sendable, Equatable {
+        public var start: Date
+        public var end: Date
+        public var rows: Int
+        public var features: [DriftResult]
+        public var outputs: [DriftResult]
+
+        public init(start: Date, end: Date, rows: Int, features: [DriftResult], outputs: [DriftResult]) {
+            self.start = start
+            self.end = end
+            self.rows = rows
+            self.features = features
+            self.outputs = outputs
+        }
+    }
 
     public init(model: String, version: Int, against: String, referenceRows: Int, currentRows: Int, features: [DriftResult], outputs: [DriftResult]) {
         self.model = model
@@ -219,7 +238,7 @@ public struct DriftReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, version, against, features, outputs
+        case model, version, against, features, outputs, series
         case referenceRows = "reference_rows", currentRows = "current_rows"
     }
 }

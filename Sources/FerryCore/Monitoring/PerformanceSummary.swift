@@ -1,3 +1,5 @@
+import Foundation
+
 /// A version's performance on predictions with ground truth, overall and per cohort.
 public struct PerformanceSummary: Codable, Sendable, Equatable {
     public struct Segment: Codable, Sendable, Equatable {
@@ -17,6 +19,24 @@ public struct PerformanceSummary: Codable, Sendable, Equatable {
     /// Feedback (across all models) whose prediction was never logged or has expired.
     public var unmatchedFeedback: Int
     public var segments: [Segment]?
+    /// Per period of prediction time, when asked for: the overall scores and each cohort's (cohorts as over the
+    /// whole window).
+    public var series: [Period]?
+
+    /// One period's scores (`series`).
+    public struct Period: Codable, Sendable, Equatable {
+        public var start: Date
+        public var end: Date
+        public var overall: PerformanceReport
+        public var segments: [Segment]?
+
+        public init(start: Date, end: Date, overall: PerformanceReport, segments: [Segment]?) {
+            self.start = start
+            self.end = end
+            self.overall = overall
+            self.segments = segments
+        }
+    }
 
     public init(model: String, version: Int, task: ModelTask, overall: PerformanceReport, unmatchedFeedback: Int, segments: [Segment]?) {
         self.model = model
@@ -28,7 +48,7 @@ public struct PerformanceSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, version, task, overall, segments
+        case model, version, task, overall, segments, series
         case unmatchedFeedback = "unmatched_feedback"
     }
 }

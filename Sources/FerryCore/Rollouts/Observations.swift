@@ -56,10 +56,15 @@ public struct RequestCountSample: Sendable, Equatable {
     public var predictions: Int64
     public var cpuSeconds: Double
     public var gibHours: Double
+    /// The replica's running count of the model's requests per serving latency bucket (`ServingMetrics`' bounds,
+    /// then one count past the last bound); empty from a replica that did not report them.
+    public var latencyCounts: [Int64]
 
     public init(
-        replica: String, model: String, at: Date, requests: Int64, errors: Int64, predictions: Int64 = 0, cpuSeconds: Double = 0, gibHours: Double = 0
+        replica: String, model: String, at: Date, requests: Int64, errors: Int64, predictions: Int64 = 0, cpuSeconds: Double = 0, gibHours: Double = 0,
+        latencyCounts: [Int64] = []
     ) {
+        self.latencyCounts = latencyCounts
         self.predictions = predictions
         self.cpuSeconds = cpuSeconds
         self.gibHours = gibHours

@@ -71,6 +71,14 @@ svg .axis-label { font-size: 11px; fill: var(--muted); }
 figure.chart { margin: 0; padding: .5rem; border: 1px solid var(--line); border-radius: 6px; }
 figure.chart svg { width: 100%; height: auto; }
 figcaption { font-size: .9rem; }
+figure.chart.wide { grid-column: 1 / -1; }
+svg.line .threshold { stroke: var(--muted); stroke-dasharray: 4 3; }
+svg.line.small { margin-top: .25rem; }
+.legend .key { white-space: nowrap; margin-right: .5rem; }
+figure.chart svg.key-line { width: 28px; height: 10px; vertical-align: middle; }
+.pickers { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin: 1rem 0; }
+select { font: inherit; padding: .35rem; border: 1px solid var(--muted); border-radius: 4px; }
+select:focus-visible { outline: 3px solid var(--orange); outline-offset: 2px; }
 progress { width: 8rem; }
 pre { background: var(--panel); padding: .75rem; overflow-x: auto; }
 """#
@@ -207,6 +215,95 @@ function distributionChart(feature) {
 const legend = () => h("p", { class: "legend" }, h("span", { class: "swatch series-0" }), " reference / stable ",
   h("span", { class: "swatch series-1" }), " current / candidate");
 
+// Figures over time. Series take the Okabe–Ito colours in order and each also has its own dash pattern and marker,
+// so none depends on colour; every point has a title and data attributes, the chart a text alternative.
+const palette = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#f0e442"];
+const dashes = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4", "12 2 2 2"];
+const clock = (ms, span) => new Date(ms).toLocaleString("en-GB", span > 2 * 86400e3 ? { month: "short", day: "numeric" }
+  : span > 86400e3 ? { day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+
+function marker(i, x, y, size) {
+  const style = { fill: palette[i % 8], stroke: "#1b1f24", "stroke-width": 0.5 };
+  switch (i % 3) {
+    case 1: return svg("rect", { x: x - size, y: y - size, width: 2 * size, height: 2 * size, ...style });
+    case 2: return svg("path", { d: `M${x},${y - 1.3 * size}L${x + 1.3 * size},${y + size}L${x - 1.3 * size},${y + size}Z`, ...style });
+    default: return svg("circle", { cx: x, cy: y, r: size, ...style });
+  }
+}
+
+// label: what is drawn; times: period starts (ms); series: [{name, values}] (null: no value in that period);
+// options: unit (appended to values), threshold (a dashed reference line), small (a sparkline).
+function lineChart(label, times, series, { unit = "", threshold, small = false } = {}) {
+  const width = small ? 360 : 600, height = small ? 90 : 180, left = 58, bottom = 22, top = 10, right = 8;
+  const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+  if (!times.length || !values.length) return notice(`${label}: no figures in this range yet.`);
+  let lo = Math.min(0, ...values), hi = Math.max(...values, threshold ?? -Infinity);
+  if (hi === lo) hi = lo + 1;
+  const t0 = times[0], t1 = times[times.length - 1], span = t1 - t0;
+  const x = (t) => span ? left + ((t - t0) / span) * (width - left - right) : left + (width - left - right) / 2;
+  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (height - top - bottom);
+  const shapes = [
+    svg("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }),
+    svg("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }),
+    svg("text", { x: 2, y: top + 8, class: "axis-label" }, `${fmt.number(hi, 3)}${unit}`),
+    svg("text", { x: 2, y: height - bottom, class: "axis-label" }, `${fmt.number(lo, 3)}${unit}`),
+    svg("text", { x: left, y: height - 6, class: "axis-label" }, clock(t0, span)),
+    span ? svg("text", { x: width - right, y: height - 6, class: "axis-label", "text-anchor": "end" }, clock(t1, span)) : null,
+  ];
+  if (threshold !== undefined) {
+    shapes.push(svg("line", { x1: left, y1: y(threshold), x2: width - right, y2: y(threshold), class: "threshold" },
+      svg("title", {}, `threshold ${fmt.number(threshold)}${unit}`)));
+  }
+  series.forEach((s, i) => {
+    // A period without a value breaks the line.
+    let d = "", pen = false;
+    s.values.forEach((v, k) => {
+      if (v === null || v === undefined || !Number.isFinite(v)) { pen = false; return; }
+      d += `${pen ? "L" : "M"}${x(times[k]).toFixed(1)},${y(v).toFixed(1)} `;
+      pen = true;
+    });
+    shapes.push(svg("path", { d: d.trim() || "M0,0", fill: "none", stroke: palette[i % 8], "stroke-width": 2, "stroke-dasharray": dashes[i % 8] }));
+    s.values.forEach((v, k) => {
+      if (v === null || v === undefined || !Number.isFinite(v)) return;
+      const point = marker(i, x(times[k]), y(v), times.length > 30 ? 1.5 : 3);
+      point.setAttribute("class", "point");
+      point.setAttribute("data-series", s.name);
+      point.setAttribute("data-value", String(v));
+      point.append(svg("title", {}, `${clock(times[k], span)}: ${s.name} ${fmt.number(v)}${unit}`));
+      shapes.push(point);
+    });
+  });
+  const summary = series.map((s) => {
+    const present = s.values.filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+    return present.length ? `${s.name}: ${present.length} periods, latest ${fmt.number(present[present.length - 1])}${unit}, highest ${fmt.number(Math.max(...present))}${unit}`
+      : `${s.name}: no values`;
+  }).join("; ");
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: small ? "line small" : "line",
+    "aria-label": `${label}, ${clock(t0, span)} to ${clock(t1, span)}: ${summary}` }, shapes);
+  if (small) return chart;
+  return h("figure", { class: "chart wide" }, chart, h("figcaption", {}, h("strong", {}, label), " ",
+    h("span", { class: "legend" }, series.map((s, i) => h("span", { class: "key" },
+      svg("svg", { width: 28, height: 10, class: "key-line", "aria-hidden": "true" }, svg("line", { x1: 0, y1: 5, x2: 28, y2: 5, stroke: palette[i % 8], "stroke-width": 2, "stroke-dasharray": dashes[i % 8] })),
+      ` ${s.name} `)))));
+}
+
+// The time range of the figures over time, kept for this tab: [window seconds, period seconds, words].
+const ranges = { hour: [3600, 60, "the last hour, per minute"], day: [86400, 3600, "the last day, per hour"], month: [30 * 86400, 86400, "the last 30 days, per day"] };
+function currentRange() { return ranges[sessionStorage.getItem("ferry.range")] ? sessionStorage.getItem("ferry.range") : "hour"; }
+function rangeQuery() {
+  const [seconds, every] = ranges[currentRange()];
+  return `since=${enc(new Date(Date.now() - seconds * 1000).toISOString())}&every=${every}`;
+}
+function rangePicker() {
+  return h("p", {}, h("label", { for: "range" }, "Figures over time: "), h("select", { id: "range", onchange: (event) => {
+    sessionStorage.setItem("ferry.range", event.target.value);
+    render();
+  } }, Object.entries(ranges).map(([key, [, , words]]) => h("option", { value: key, selected: key === currentRange() }, words))));
+}
+const periodTimes = (periods) => periods.map((p) => Date.parse(p.start));
+// The score a task is judged by first, for pictures over time.
+const mainScore = (task) => task === "regression" ? ["rmse", "RMSE"] : task === "binary_classification" ? ["roc_auc", "ROC AUC"] : ["accuracy", "accuracy"];
+
 // An endpoint's variants as parts of its traffic bar: during a rollout the candidate is series 1 (orange, hatched) and
 // the rest series 0, as the legend says; otherwise the variants alternate.
 function variantParts(variants, rollout) {
@@ -282,12 +379,28 @@ async function model(name) {
   } catch (error) {
     out.push(notice(error.message));
   }
+  out.push(h("h2", {}, "Over time"), rangePicker());
+  try {
+    const traffic = await api(`/api/v1/models/${enc(name)}/traffic?${rangeQuery()}`);
+    const times = periodTimes(traffic.periods);
+    out.push(h("div", { class: "charts" },
+      lineChart("Requests and errors per period", times, [{ name: "requests", values: traffic.periods.map((p) => p.requests) },
+        { name: "errors", values: traffic.periods.map((p) => p.errors) }]),
+      lineChart("Latency per period", times, ["p50", "p90", "p99"].map((q) => ({ name: q, values: traffic.periods.map((p) => p[`${q}_ms`] ?? null) })), { unit: " ms" })));
+  } catch (error) {
+    out.push(notice(error.message));
+  }
   out.push(h("h2", {}, "Drift of live traffic"));
   try {
     const drift = await api(`/api/v1/models/${enc(name)}/drift`);
-    out.push(h("p", {}, `Version ${drift.version}: ${drift.current_rows} recent rows against ${drift.reference_rows} reference rows.`), legend());
+    // PSI per period over the chosen range (none when nothing was logged in it).
+    const over = await api(`/api/v1/models/${enc(name)}/drift?${rangeQuery()}`).catch((error) => error.status === 409 ? null : Promise.reject(error));
+    const psiOver = (name) => over ? over.series.map((p) => [...p.features, ...p.outputs].find((f) => f.name === name)?.psi ?? null) : [];
+    out.push(h("p", {}, `Version ${drift.version}: ${drift.current_rows} recent rows against ${drift.reference_rows} reference rows.`), legend(),
+      h("p", { class: "legend" }, `Below each chart: PSI per period over ${ranges[currentRange()][2]}, with the dashed line at 0.2 (a large shift).`));
     out.push(h("div", { class: "charts" }, [...drift.features, ...drift.outputs].map((f) => h("figure", { class: "chart" },
       distributionChart(f),
+      over ? lineChart(`${f.name} PSI over time`, periodTimes(over.series), [{ name: "PSI", values: psiOver(f.name) }], { threshold: 0.2, small: true }) : null,
       h("figcaption", {}, h("strong", {}, f.name), ` PSI ${fmt.number(f.psi, 3)}`,
         f.ks_statistic !== undefined ? `, KS ${fmt.number(f.ks_statistic, 3)} (p ${fmt.number(f.ks_pvalue, 2)})` : "",
         f.chi2_pvalue !== undefined ? `, χ² p ${fmt.number(f.chi2_pvalue, 2)}` : "")))));
@@ -300,6 +413,23 @@ async function model(name) {
     const o = perf.overall || {};
     out.push(table(`Version ${perf.version} on predictions with ground truth`, ["Rows", "Accuracy", "ROC AUC", "F1", "Log loss", "RMSE"],
       [[fmt.number(o.count), fmt.number(o.accuracy), fmt.number(o.roc_auc), fmt.number(o.f1), fmt.number(o.log_loss), fmt.number(o.rmse)]]));
+    const cohortKey = `ferry.cohorts.${name}`, by = sessionStorage.getItem(cohortKey) || "";
+    const features = (latest?.input_schema?.features || []).map((f) => f.name);
+    out.push(h("p", {}, h("label", { for: "cohorts" }, "Cohorts by: "), h("select", { id: "cohorts", onchange: (event) => {
+      sessionStorage.setItem(cohortKey, event.target.value);
+      render();
+    } }, h("option", { value: "" }, "none (overall only)"), features.map((f) => h("option", { value: f, selected: f === by }, f)))));
+    const over = await api(`/api/v1/models/${enc(name)}/performance?${rangeQuery()}${by && features.includes(by) ? `&segment_by=${enc(by)}` : ""}`)
+      .catch((error) => error.status === 409 ? null : Promise.reject(error));
+    const [score, words] = mainScore(perf.task);
+    if (over && over.series.length) {
+      const cohorts = [...new Set(over.series.flatMap((p) => (p.segments || []).map((c) => c.segment)))].sort();
+      out.push(lineChart(`${words} per period${by ? ` by ${by}` : ""}`, periodTimes(over.series),
+        [{ name: "overall", values: over.series.map((p) => p.overall[score] ?? null) },
+          ...cohorts.map((c) => ({ name: c, values: over.series.map((p) => (p.segments || []).find((x) => x.segment === c)?.report[score] ?? null) }))]));
+    } else {
+      out.push(notice(`No predictions with ground truth in ${ranges[currentRange()][2]}.`));
+    }
   } catch (error) {
     out.push(notice(error.message));
   }
@@ -484,6 +614,46 @@ async function approvals() {
   return page;
 }
 
+// Group fairness of a binary classifier's decisions by one of its inputs: per group, the disparities, and how they
+// moved over time.
+async function fairness(model, attribute) {
+  const list = await api("/api/v1/models");
+  const names = list.items.map((m) => m.name);
+  model = model || names[0];
+  const page = [h("h1", {}, "Fairness")];
+  if (!model) return [...page, notice("No models yet.")];
+  const versions = await api(`/api/v1/models/${enc(model)}/versions`);
+  const latest = versions.items.reduce((a, v) => (a && a.version > v.version ? a : v), null);
+  const features = latest?.input_schema?.features || [];
+  attribute = attribute || (features.find((f) => f.sensitive) || features.find((f) => f.categories) || features[0])?.name;
+  const go = () => { location.hash = `#/fairness/${enc($("#fair-model").value)}/${$("#fair-model").value === model ? enc($("#fair-attribute").value) : ""}`; };
+  page.push(h("p", {}, "Decisions (probability at or above 0.5) against ground truth, grouped by the input's logged values (hashed inputs by their hashes); fairlearn's definitions."),
+    h("div", { class: "pickers" },
+      h("label", { for: "fair-model" }, "Model "), h("select", { id: "fair-model", onchange: go }, names.map((n) => h("option", { value: n, selected: n === model }, n))),
+      h("label", { for: "fair-attribute" }, " Groups by "), h("select", { id: "fair-attribute", onchange: go },
+        features.map((f) => h("option", { value: f.name, selected: f.name === attribute }, `${f.name}${f.sensitive ? " (sensitive)" : ""}`)))),
+    rangePicker());
+  try {
+    const report = await api(`/api/v1/models/${enc(model)}/fairness?attribute=${enc(attribute)}&${rangeQuery()}`);
+    const groups = Object.keys(report.by_group).sort();
+    page.push(table(`Version ${report.version} by ${attribute}`, ["Group", "Rows", "Selection rate", "True positive rate", "False positive rate", "Accuracy"],
+      [...groups.map((g) => [g, report.by_group[g]]), ["overall", report.overall]].map(([g, r]) =>
+        [g, fmt.number(r.count), fmt.number(r.selection_rate), fmt.number(r.true_positive_rate), fmt.number(r.false_positive_rate), fmt.number(r.accuracy)])),
+      table("Disparities between the groups", ["Measure", "Difference", "Ratio"], [
+        ["Demographic parity", fmt.number(report.demographic_parity_difference), fmt.number(report.demographic_parity_ratio)],
+        ["Equal opportunity", fmt.number(report.equal_opportunity_difference), fmt.number(report.equal_opportunity_ratio)],
+        ["Equalized odds", fmt.number(report.equalized_odds_difference), fmt.number(report.equalized_odds_ratio)],
+        ["Accuracy", fmt.number(report.accuracy_difference), "–"]]),
+      lineChart("Differences between the groups per period", periodTimes(report.series || []), [
+        { name: "demographic parity", values: (report.series || []).map((p) => p.demographic_parity_difference) },
+        { name: "equal opportunity", values: (report.series || []).map((p) => p.equal_opportunity_difference) },
+        { name: "equalized odds", values: (report.series || []).map((p) => p.equalized_odds_difference) }]));
+  } catch (error) {
+    page.push(notice(error.message));
+  }
+  return page;
+}
+
 // What serving costs, per model version and per client (this replica, since it started).
 async function cost() {
   const report = await api("/api/v1/cost");
@@ -522,12 +692,12 @@ async function keys() {
 
 const pages = [
   [/^#\/models$/, models], [/^#\/models\/(.+)$/, model], [/^#\/endpoints$/, endpoints], [/^#\/endpoints\/(.+)$/, endpoint],
-  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/approvals$/, approvals], [/^#\/cost$/, cost], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
+  [/^#\/jobs$/, jobs], [/^#\/features$/, features], [/^#\/alerts$/, alerts], [/^#\/approvals$/, approvals], [/^#\/fairness(?:\/([^/]*)(?:\/([^/]*))?)?$/, fairness], [/^#\/cost$/, cost], [/^#\/audit$/, audit], [/^#\/keys$/, keys],
 ];
 
 function navigation() {
   const p = session.principal;
-  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/approvals", "Approvals"], ["#/cost", "Cost"]];
+  const items = [["#/models", "Models"], ["#/endpoints", "Endpoints"], ["#/jobs", "Jobs"], ["#/features", "Features"], ["#/alerts", "Alerts"], ["#/approvals", "Approvals"], ["#/fairness", "Fairness"], ["#/cost", "Cost"]];
   if (p && p.role === "admin") items.push(["#/audit", "Audit"], ["#/keys", "Keys"]);
   const current = location.hash.split("/").slice(0, 2).join("/");
   $("#nav").replaceChildren(...(p ? [
@@ -550,7 +720,7 @@ async function render() {
     else {
       const found = pages.find(([pattern]) => pattern.test(hash));
       if (!found) content = [h("h1", {}, "Not found"), notice(`There is no page ${hash}.`)];
-      else content = await found[1](...hash.match(found[0]).slice(1).map(decodeURIComponent));
+      else content = await found[1](...hash.match(found[0]).slice(1).map((part) => part ? decodeURIComponent(part) : undefined));
     }
   } catch (error) {
     content = [h("h1", {}, "Something went wrong"), notice(error.status === 403 ? `This key may not see this: ${error.message}` : error.message, "error")];
