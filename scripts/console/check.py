@@ -428,6 +428,10 @@ def model_page(b):
     described = {r[0]: r[3] for r in rows}
     check(described.get("2") == "v2", "version 2 shows its description 'v2'", str(described))
     check([r[0] for r in rows if "production" in r[4]] == ["1"], "the production alias shows on version 1")
+    by_number = {str(v["version"]): v for v in versions}
+    check(all(r[7] == by_number[r[0]]["format"] for r in rows), "each version shows its format", str([r[7] for r in rows]))
+    check(all(r[9] == ("unsigned" if "signature" not in by_number[r[0]] else r[9]) for r in rows),
+          "each unsigned version says so in its signature column", str([r[9] for r in rows]))
 
     rows = b.js("tableRows('Alias history')")
     check(len(rows) == len(history) and rows[0][:2] == [history[-1]["alias"], str(history[-1]["to"])],
@@ -610,13 +614,15 @@ def rollout_view(b, who):
     # refreshes itself while the rollout runs, so page and API are compared until both have seen the same look.
     deadline = time.time() + 10
     while True:
-        rows = b.js("tableRows('Gates at this step')")
+        rows = b.js("tableRows('Gates at', true)")
         gates = [g["gate"] for g in r["gates"]]
         if [x[0] for x in rows] == gates or time.time() > deadline:
             break
         time.sleep(0.25)
         r = api("/api/v1/endpoints/fraud-ep")["rollout"]
     check([x[0] for x in rows] == gates, f"the gates table lists {gates}", str(rows))
+    if r["rollout"]["status"] not in ("running", "paused"):
+        check(all(x[3] != "waiting" for x in rows), "an ended rollout's gates wait for nothing", str(rows))
     rows = b.js("tableRows('Rollout timeline')")
     check([(x[0], x[2]) for x in rows] == [(str(e["sequence"]), e["action"]) for e in reversed(events)],
           f"the timeline has the API's {len(events)} event(s), newest first: {[e['action'] for e in reversed(events)]}", str(rows))
@@ -687,7 +693,21 @@ def alerts_page(b):
     check([r[2] for r in rows] == [e["rule"] for e in newest], f"alert events are newest first, as captioned: {[e['rule'] for e in newest]}",
           f"the page shows {[r[2] for r in rows]}", bug="alerts-order")
     check(all(r[1] == "fraud" and r[3] == "inactive → firing" for r in rows), "each event shows its model and 'inactive → firing'", str(rows))
-    b.screenshot("alerts", "the alert events table")
+    rules = api("/api/v1/models/fraud/alerts")["items"]
+    shown = b.js("tableRows('Alert rules and their state')")
+    want = sorted([["fraud", x["rule"]["name"], x["status"]["state"]] for x in rules])
+    check(shown is not None and sorted([r[0], r[1], r[3]] for r in shown) == want, f"the rules table has the API's rules and states {want}", str(shown))
+    b.screenshot("alerts", "the alerts page: every rule with its state now, and the events")
+
+
+def shadow_page(b):
+    print("endpoint shadow-ep", flush=True)
+    report = wait_api("/api/v1/endpoints/shadow-ep/shadow", lambda r: r["items"] and r["items"][0]["compared"] >= 10, "10 shadow comparisons")
+    b.go("#/endpoints/shadow-ep", "endpoints", "Endpoint shadow-ep")
+    rows = b.js("tableRows('Shadows against the answering version on mirrored traffic')")
+    want = [[f"{x['shadow']['model']}:{x['shadow']['version']}", f"{x['compared']:,}", f"{x['shadow_errors']:,}"] for x in report["items"]]
+    check(rows is not None and [r[:3] for r in rows] == want, f"the shadow table shows the API's comparison {want}", str(rows))
+    b.screenshot("endpoint-shadow", "an endpoint with a shadow: the split and the shadow comparison table")
 
 
 def audit_page(b):
@@ -890,7 +910,7 @@ def main():
         print(f"serving {sorted(OVERRIDES)} from {os.environ['CONSOLE_OVERRIDE_DIR']} instead of the server's", flush=True)
         b.call("Fetch.enable", patterns=[{"urlPattern": f"{BASE}/ui*", "requestStage": "Response"}])
     steps = [sign_in_page, skip_link, models_page, model_page, endpoints_page, endpoint_page, jobs_page, alerts_page,
-             audit_page, keys_page, approvals_page, fairness_page, cost_page, other_pages, render_race, rollout_actions, viewer]
+             audit_page, keys_page, approvals_page, fairness_page, shadow_page, cost_page, other_pages, render_race, rollout_actions, viewer]
     for step in steps:
         step(b)
     b.no_errors("the whole run")

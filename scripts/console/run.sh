@@ -80,6 +80,12 @@ curl -sf -X POST "$FERRY_SERVER/api/v1/feedback" -H "Authorization: Bearer $FERR
 "$FERRY" models register fraud examples/fraud/model.json --description v2 >/dev/null || fail "ferry models register"
 "$FERRY" endpoints set fraud-ep --variant fraud:1=100 >/dev/null || fail "ferry endpoints set"
 "$FERRY" rollout start fraud-ep --to 2 --steps 10,50,100 --bake 300 >/dev/null || fail "ferry rollout start"
+# An endpoint with a shadow (version 2 gets a copy of every request) and 10 requests, for the shadow comparison.
+"$FERRY" endpoints set shadow-ep --variant fraud:1=100 --shadow fraud:2=1 >/dev/null || fail "ferry endpoints set shadow-ep"
+for _ in $(seq 1 10); do
+  curl -sf -X POST "$FERRY_SERVER/v2/models/shadow-ep/infer" -H "Authorization: Bearer $FERRY_ADMIN_KEY" \
+    -H 'content-type: application/json' -d @examples/fraud/request.json >/dev/null || fail "inference request to shadow-ep"
+done
 "$FERRY" jobs submit examples/fraud/rows.csv --model fraud --wait >/dev/null 2>&1 || fail "ferry jobs submit"
 # Two alert events in a known order (the drift of amount fires first, then p99 latency above 1 µs).
 "$FERRY" alerts set fraud amount-drift --metric drift_psi --feature amount --above 0.25 >/dev/null || fail "ferry alerts set"

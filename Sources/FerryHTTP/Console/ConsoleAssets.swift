@@ -345,9 +345,13 @@ async function model(name) {
     api(`/api/v1/models/${enc(name)}`), api(`/api/v1/models/${enc(name)}/versions`), api(`/api/v1/models/${enc(name)}/alias-history`)]);
   const latest = versions.items.reduce((a, v) => (a && a.version > v.version ? a : v), null);
   const out = [h("h1", {}, `Model ${name}`), h("p", {}, info.description || "")];
-  out.push(table("Versions", ["Version", "Created", "By", "Description", "Aliases", "Lineage", "State"],
+  // A signature was checked against a trusted key when the version was registered; serving_blocked says why the
+  // signature policy keeps an alias from serving the version.
+  const signature = (v) => `${v.signature ? `signed with key ${v.signature.key_id} at ${fmt.time(v.signature.signed_at)}` : "unsigned"}${v.serving_blocked ? `; not served: ${v.serving_blocked}` : ""}`;
+  out.push(table("Versions", ["Version", "Created", "By", "Description", "Aliases", "Lineage", "State", "Format", "Metrics", "Signature"],
     versions.items.map((v) => [String(v.version), fmt.time(v.created_at), v.created_by, v.description || "", (v.aliases || []).join(", "),
-      Object.entries(v.lineage || {}).map(([k, x]) => `${k}: ${x}`).join("; "), v.archived ? "archived" : "active"])));
+      Object.entries(v.lineage || {}).map(([k, x]) => `${k}: ${x}`).join("; "), v.archived ? "archived" : "active", v.format,
+      Object.entries(v.metrics || {}).map(([k, x]) => `${k} ${fmt.number(x)}`).join(", ") || "–", signature(v)])));
   out.push(table("Alias history", ["Alias", "Version", "When", "By", "Reason"],
     history.items.slice().reverse().map((e) => [e.alias, e.to ?? "removed", fmt.time(e.at), e.by, e.reason || ""])));
   if (latest) {
@@ -535,8 +539,9 @@ async function endpoint(name) {
     out.push(h("h2", {}, "Rollout"), h("p", { id: "rollout-state" },
       `${r.rollout.stable.model}:${r.rollout.stable.version} → ${r.rollout.candidate.model}:${r.rollout.candidate.version}: `,
       h("strong", {}, r.rollout.status), `, candidate at ${fmt.number(r.candidate_percent)}% (step ${r.rollout.step + 1} of ${(plan.steps || []).length}, steps ${(plan.steps || []).join(" → ")}%, bake ${plan.bake_seconds} s)`));
-    out.push(table("Gates at this step", ["Gate", "Candidate", "Limit", "Passed"],
-      (r.gates || []).map((g) => [g.gate, fmt.number(g.candidate), fmt.number(g.limit), g.passed === undefined ? "waiting" : g.passed ? "yes" : "no"])));
+    const live = ["running", "paused"].includes(r.rollout.status);
+    out.push(table(live ? "Gates at this step" : "Gates at the last step", ["Gate", "Candidate", "Limit", "Passed"],
+      (r.gates || []).map((g) => [g.gate, fmt.number(g.candidate), fmt.number(g.limit), g.passed === undefined ? (live ? "waiting" : "not judged") : g.passed ? "yes" : "no"])));
     if (session.canDeploy(r.rollout.candidate.model)) {
       const status = h("div", { "aria-live": "polite" });
       const act = (action) => async () => {
@@ -563,7 +568,12 @@ async function endpoint(name) {
       ev.by, ev.reason || ""])));
   try {
     const shadow = await api(`/api/v1/endpoints/${enc(name)}/shadow`);
-    if ((shadow.items || []).length) out.push(h("h2", {}, "Shadow comparison"), h("pre", {}, JSON.stringify(shadow, null, 2)));
+    const ms = (v) => v === undefined || v === null ? "–" : fmt.number(v * 1000, 3);
+    if ((shadow.items || []).length) out.push(h("h2", {}, "Shadow comparison"),
+      table("Shadows against the answering version on mirrored traffic", ["Shadow", "Compared", "Shadow errors", "Skipped", "Same class", "Mean |difference|", "p99 |difference|", "Max |difference|", "Answering p50 / p99 ms", "Shadow p50 / p99 ms"],
+        shadow.items.map((x) => [`${x.shadow.model}:${x.shadow.version}`, fmt.number(x.compared), fmt.number(x.shadow_errors), fmt.number(x.skipped),
+          fmt.percent(x.agreement), fmt.number(x.mean_abs_difference), fmt.number(x.p99_abs_difference), fmt.number(x.max_abs_difference),
+          `${ms(x.primary_latency_p50_seconds)} / ${ms(x.primary_latency_p99_seconds)}`, `${ms(x.shadow_latency_p50_seconds)} / ${ms(x.shadow_latency_p99_seconds)}`])));
   } catch { /* no shadows */ }
   return out;
 }
@@ -670,9 +680,17 @@ async function cost() {
 }
 
 async function alerts() {
-  const events = await api("/api/v1/alerts/events");
-  return [h("h1", {}, "Alerts"), table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
-    events.items.slice().reverse().map((e) => [fmt.time(e.at), e.model, e.rule || e.alert, `${e.from} → ${e.to}`, fmt.number(e.value)]))];
+  const [events, list] = await Promise.all([api("/api/v1/alerts/events"), api("/api/v1/models")]);
+  // Every model's rules with their state now (a key restricted to some models sees theirs).
+  const rules = (await Promise.all(list.items.map((m) => api(`/api/v1/models/${enc(m.name)}/alerts`).then((r) => r.items, () => [])))).flat();
+  const condition = (r) => `${r.metric}${r.feature ? `(${r.feature})` : ""} ${r.comparison} ${fmt.number(r.threshold)}${r.window_seconds ? ` over ${r.window_seconds} s` : ""}${r.for_seconds ? ` for ${r.for_seconds} s` : ""}`;
+  const page = [h("h1", {}, "Alerts"),
+    table("Alert rules and their state", ["Model", "Alert", "Condition", "State", "Since", "Value", "Evaluated"],
+      rules.map(({ rule, status }) => [rule.model, rule.name, condition(rule), h("strong", {}, status.state), fmt.time(status.since), fmt.number(status.value), fmt.time(status.evaluated_at)])),
+    table("Alert events, newest first", ["When", "Model", "Alert", "Change", "Value"],
+      events.items.slice().reverse().map((e) => [fmt.time(e.at), e.model, e.rule || e.alert, `${e.from} → ${e.to}`, fmt.number(e.value)]))];
+  page.poll = 10000;
+  return page;
 }
 
 async function audit() {
