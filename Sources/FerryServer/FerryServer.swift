@@ -102,7 +102,9 @@ public struct FerryServer: Sendable {
             metrics: ServingMetrics(requestMetrics: configuration.requestMetrics), signatures: configuration.signatures,
             serving: configuration.serving, memoryBudget: configuration.modelMemoryBudget, pinAliased: configuration.pinAliased)
         let audit = AuditTrail(store: store, logger: logger)
-        let features = FeatureService(store: store, database: PostgresFeatureSource(logger: logger), logger: logger)
+        let features = FeatureService(
+            store: store, database: PostgresFeatureSource(logger: logger), sourceFolders: ReadableFolders(configuration.featureSourceDirectories),
+            logger: logger)
         let registry = Registry(
             store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, protections: store, logger: logger)
         let tracking = TrackingService(store: store, artifacts: artifacts, registry: registry, logger: logger)

@@ -87,6 +87,8 @@ public struct ServerConfiguration: Sendable {
     public var trainers: [String]
     /// Folders whose files batch jobs may read by path; none by default (jobs then take uploaded files only).
     public var jobInputDirectories: [String]
+    /// Folders whose files feature views may use as sources; none: file sources are refused.
+    public var featureSourceDirectories: [String]
     /// Batch jobs that may wait in the queue, across replicas.
     public var maxQueuedJobs: Int
     /// Bytes the loaded model versions may hold together; the least recently used are unloaded past it (nil: no
@@ -105,13 +107,14 @@ public struct ServerConfiguration: Sendable {
         alertInterval: Duration = .seconds(30), webhookRetryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)],
         rolloutInterval: Duration = .seconds(1), replicaID: String = Replica.defaultID, changePollInterval: Duration = .milliseconds(250),
         leadershipInterval: Duration = .seconds(1), tls: TLS? = nil, grpcPort: Int? = nil, idleTimeout: Duration = .seconds(60),
-        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], maxQueuedJobs: Int = 100,
+        extraRuntimes: [any ModelRuntime] = [], trainers: [String] = [], jobInputDirectories: [String] = [], featureSourceDirectories: [String] = [], maxQueuedJobs: Int = 100,
         modelMemoryBudget: Int? = nil, pinAliased: Bool = false, costPrices: CostMeter.Prices = CostMeter.Prices()
     ) {
         self.costPrices = costPrices
         self.modelMemoryBudget = modelMemoryBudget
         self.pinAliased = pinAliased
         self.jobInputDirectories = jobInputDirectories
+        self.featureSourceDirectories = featureSourceDirectories
         self.maxQueuedJobs = maxQueuedJobs
         self.store = store
         self.dataDirectory = dataDirectory

@@ -34,6 +34,8 @@ public struct TestStack: Sendable {
             store: .memory, dataDirectory: folder, serverVersion: "test", authentication: false, signatures: signatures,
             serving: serving, inference: limits, webhookRetryDelays: [.milliseconds(20), .milliseconds(20)],
             extraRuntimes: [FakeRuntime()], trainers: ["sh", "python"])
+        // Tests read feature sources from fixture and temporary folders; FeatureSourceFolderTests narrows this.
+        configuration.featureSourceDirectories = ["/"]
         configure(&configuration)
         var logger = Logger(label: "ferry-test")
         logger.logLevel = .critical

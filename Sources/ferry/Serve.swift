@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("job-input-dir"), help: "A folder whose files batch jobs may read by path (repeatable). None by default: jobs then score uploaded files only.")
     var jobInputDirectories: [String] = []
 
+    @Option(name: .customLong("feature-source-dir"), help: "A folder whose CSV and JSON Lines files feature views may use as sources (repeatable). None by default (file sources are refused; PostgreSQL sources and pushes work); --example adds the example's folder.")
+    var featureSourceDirectories: [String] = []
+
     @Option(name: .customLong("model-memory-budget"), help: "MiB the loaded model versions may hold together; past it the least recently used are unloaded and reloaded on their next request (0: no limit).")
     var modelMemoryBudget = 0
 
@@ -266,7 +269,8 @@ struct Serve: AsyncParsableCommand {
             tls: zip(tlsCert, tlsKey).map { ServerConfiguration.TLS(certificateChain: $0, privateKey: $1) },
             grpcPort: grpcPort == 0 ? nil : grpcPort,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), trainers: trainers,
-            jobInputDirectories: jobInputDirectories, maxQueuedJobs: maxQueuedJobs,
+            jobInputDirectories: jobInputDirectories,
+            featureSourceDirectories: featureSourceDirectories + (example.map { [$0] } ?? []), maxQueuedJobs: maxQueuedJobs,
             modelMemoryBudget: modelMemoryBudget > 0 ? modelMemoryBudget << 20 : nil, pinAliased: pinAliased,
             costPrices: CostMeter.Prices(cpuHour: costPerCPUHour, gibHour: costPerGiBHour))
         configuration.directInference = directInference == "on"

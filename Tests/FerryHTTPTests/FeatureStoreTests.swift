@@ -124,7 +124,7 @@ struct FeatureStoreTests {
         let now = FeatureTime.date(FeatureTime.parse(end)!)
         let stack = try await TestStack()
         defer { stack.tearDown() }
-        let features = FeatureService(store: stack.store, logger: Logger(label: "t"), now: { now })
+        let features = FeatureService(store: stack.store, sourceFolders: ReadableFolders(["/"]), logger: Logger(label: "t"), now: { now })
         let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off, features: features)
         try await Application(router: router).test(.router) { client in
             #expect(try await client.post("/api/v1/features/apply", try Self.definitions("definitions.json")).status == .ok)
@@ -347,5 +347,51 @@ struct JoinedInferenceTests {
             let bad = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(try TestStack.exampleModel().base64EncodedString())", "features": ["card_activity:nope"]}"#)
             #expect(bad.status == .notFound && bad.errorMessage.contains("view 'card_activity' has no feature 'nope'"), "\(bad.errorMessage)")
         }
+    }
+}
+
+/// File sources are read only under the operator's folders (`ferry serve --feature-source-dir`): checked when
+/// definitions are applied, naming the field, and again before a source is read (another replica, or a server with
+/// other folders, may have applied them). Symbolic links cannot lead out of a folder.
+struct FeatureSourceFolderTests {
+    @Test func sourcesOutsideTheOperatorsFoldersAreRefused() async throws {
+        let fixtures = FeatureStoreTests.fixtures.resolvingSymlinksInPath().path
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sources-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        // A link inside an allowed folder that points at a fixture outside it.
+        try FileManager.default.createSymbolicLink(
+            atPath: elsewhere.appendingPathComponent("link.csv").path, withDestinationPath: fixtures + "/card_stats.csv")
+        let definitions = try FeatureStoreTests.definitions("definitions.json")
+        // JSONSerialization writes "/" as "\/".
+        func escaped(_ path: String) -> String { path.replacingOccurrences(of: "/", with: "\\/") }
+        let linked = definitions.replacingOccurrences(of: escaped(fixtures + "/card_stats.csv"), with: escaped(elsewhere.path + "/link.csv"))
+        #expect(linked != definitions, "the definitions read card_stats.csv")
+
+        for (folders, body, message) in [
+            ([String](), definitions, "this server reads no feature source files"),
+            ([elsewhere.path], definitions, "is outside the folders this server reads feature sources from"),
+            ([elsewhere.path], linked, "is outside the folders this server reads feature sources from"),
+        ] {
+            let stack = try await TestStack { $0.featureSourceDirectories = folders }
+            defer { stack.tearDown() }
+            try await stack.server.application().test(.router) { client in
+                let applied = try await client.post("/api/v1/features/apply", body)
+                #expect(applied.status == .forbidden && applied.errorMessage.contains("feature_views[") && applied.errorMessage.contains(".source.path")
+                        && applied.errorMessage.contains(message), "\(folders): \(applied.text)")
+                #expect((try await client.get("/api/v1/features/views").json["items"] as? [Any])?.isEmpty == true, "nothing applied")
+            }
+        }
+
+        // Allowed where it was applied; refused where it is read by a server with other folders.
+        let stack = try await TestStack { $0.featureSourceDirectories = [fixtures] }
+        defer { stack.tearDown() }
+        try await stack.server.application().test(.router) { client in
+            #expect(try await client.post("/api/v1/features/apply", definitions).status == .ok)
+            let materialized = try await client.post("/api/v1/features/materialize", #"{"start": "2023-01-01T00:00:00Z", "end": "2024-01-01T10:00:00Z"}"#)
+            #expect(materialized.status == .ok, "\(materialized.text)")
+        }
+        let narrower = FeatureService(store: stack.store, sourceFolders: ReadableFolders([elsewhere.path]), logger: Logger(label: "t"))
+        await #expect(throws: FerryError.self) { _ = try await narrower.materialize(start: 0, end: Int64.max / 2) }
     }
 }

@@ -144,7 +144,7 @@ else
     SERVER_LOG="$RES/ferry-serve-$phase.log"
     log "starting ferry serve ($phase) on 127.0.0.1:$port"
     setsid "$FERRY_BIN" serve --host 127.0.0.1 --port "$port" --grpc-port 0 --data-dir "$RUN_TMP/data-$phase" \
-      --log-sample-rate 0 >"$SERVER_LOG" 2>&1 </dev/null &
+      --feature-source-dir "$SIZE_DIR" --log-sample-rate 0 >"$SERVER_LOG" 2>&1 </dev/null &
     SERVER_PID=$!
     export FERRY_PID=$SERVER_PID FERRY_URL="http://127.0.0.1:$port" FERRY_SERVER="http://127.0.0.1:$port"
     deadline=$((SECONDS + READY_TIMEOUT))

@@ -36,6 +36,9 @@ public final class FeatureService: Sendable {
     public let store: any FeatureStore
     /// Reads views whose source is a database table or query.
     let database: (any FeatureSourceDatabase)?
+    /// Folders whose files a view's source may be (the operator's `--feature-source-dir`); checked when definitions
+    /// are applied and again before a source is read, since another replica may have applied them.
+    public let sourceFolders: ReadableFolders
     private let logger: Logger
     private let now: @Sendable () -> Date
     /// The stored definitions, read once and again after every change (here or, through the change follower, on
@@ -43,10 +46,12 @@ public final class FeatureService: Sendable {
     private let definitions = Mutex<FeatureDefinitions?>(nil)
 
     public init(
-        store: any FeatureStore, database: (any FeatureSourceDatabase)? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        store: any FeatureStore, database: (any FeatureSourceDatabase)? = nil, sourceFolders: ReadableFolders, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.database = database
+        self.sourceFolders = sourceFolders
         self.logger = logger
         self.now = now
     }
@@ -56,6 +61,7 @@ public final class FeatureService: Sendable {
     /// Validates and stores definitions in one transaction; returns what is stored for each.
     public func apply(_ given: FeatureDefinitions, by actor: String) async throws -> FeatureDefinitions {
         try given.validate(known: try await store.featureEntities())
+        for (i, view) in given.views.enumerated() { try readable(view, field: "feature_views[\(i)].source.path") }
         let applied = try await store.applyFeatures(given, by: actor, at: now(), audit: { stored in
             AuditDraft(
                 at: stored.views.first?.updatedAt ?? stored.entities.first?.updatedAt ?? Date(), actor: actor, action: "features.apply",
@@ -67,6 +73,15 @@ public final class FeatureService: Sendable {
         })
         try await reload()
         return applied
+    }
+
+    /// Refuses a view whose source is a file outside the operator's folders, naming `field`.
+    func readable(_ view: FeatureView, field: String) throws {
+        guard case .file(let path, _) = view.source.kind, sourceFolders.resolve(path) == nil else { return }
+        guard !sourceFolders.folders.isEmpty else {
+            throw FerryError(.permissionDenied, "\(field) '\(path)' (view '\(view.name)'): this server reads no feature source files (its operator allows folders with `ferry serve --feature-source-dir DIR`); use a PostgreSQL source or push rows instead")
+        }
+        throw FerryError(.permissionDenied, "\(field) '\(path)' (view '\(view.name)') is outside the folders this server reads feature sources from (\(sourceFolders.description))")
     }
 
     /// Re-reads the definitions from the store.
@@ -146,6 +161,7 @@ public final class FeatureService: Sendable {
                 return values.contains(.null) ? nil : try EntityKey.make(values, keys: joinKeys)
             }
             let fields = indices.map { resolved[$0].feature }
+            try readable(view, field: "source.path")
             let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: fields, database: database)
             results.append(try await Self.join(reader, keys: keys, times: times, ttlSeconds: view.ttlSeconds).results())
         }
@@ -226,6 +242,7 @@ public final class FeatureService: Sendable {
         let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: entities)
         var latest: [String: (row: FeatureSourceRow, sequence: Int)] = [:]
         var read = 0
+        try readable(view, field: "source.path")
         try await FeatureSourceReader(view: view, joinKeys: joinKeys, features: view.features, database: database).forEach { row in
             read += 1
             guard row.event >= start, row.event <= end else { return }

@@ -17,7 +17,7 @@ public final class BatchScoring: Sendable {
     let sender: (any WebhookSender)?
     let retryDelays: [Duration]
     /// Folders whose files a job may read by path (the operator's `--job-input-dir`).
-    let inputDirectories: [String]
+    let inputDirectories: ReadableFolders
     let maxQueued: Int
     /// Bytes of input read per chunk.
     let chunkBytes: Int
@@ -38,7 +38,7 @@ public final class BatchScoring: Sendable {
         self.artifacts = artifacts
         self.sender = sender
         self.retryDelays = retryDelays
-        self.inputDirectories = inputDirectories.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+        self.inputDirectories = ReadableFolders(inputDirectories)
         self.maxQueued = maxQueued
         self.chunkBytes = chunkBytes
         self.logger = logger
@@ -362,12 +362,11 @@ public final class BatchScoring: Sendable {
 
     /// A path a job may read: an existing file inside one of the operator's input folders (symbolic links resolved).
     func allowedPath(_ path: String) throws -> String {
-        guard !inputDirectories.isEmpty else {
+        guard !inputDirectories.folders.isEmpty else {
             throw FerryError(.permissionDenied, "field 'path': this server reads no input files by path (its operator allows folders with `ferry serve --job-input-dir DIR`); upload the file instead")
         }
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard inputDirectories.contains(where: { resolved.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-            throw FerryError(.permissionDenied, "field 'path' is '\(path)', which is outside the folders this server reads jobs from (\(inputDirectories.joined(separator: ", ")))")
+        guard let resolved = inputDirectories.resolve(path) else {
+            throw FerryError(.permissionDenied, "field 'path' is '\(path)', which is outside the folders this server reads jobs from (\(inputDirectories.description))")
         }
         var directory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &directory), !directory.boolValue else {
