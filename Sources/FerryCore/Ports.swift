@@ -133,6 +133,15 @@ public protocol Explainer: Predictor {
     func contributions(_ batch: FeatureMatrix) throws -> (values: [Double], groups: Int)
 }
 
+/// A predictor that explains against a background sample (interventional TreeSHAP: ONNX trees keep no node covers):
+/// each feature's contribution to the raw output, averaged over the background rows, which the version's reference
+/// sample supplies (`ReferenceProfile.background`).
+public protocol BackgroundExplainer: Predictor {
+    /// Contributions of shape `[rows, groups, features + 1]` as `Explainer` gives them; the last value of each group
+    /// is the mean raw output on the background rows.
+    func contributions(_ batch: FeatureMatrix, background: FeatureMatrix) throws -> (values: [Double], groups: Int)
+}
+
 /// A predictor whose answers come from another server (a remote inference backend): asked asynchronously, so a
 /// request waiting on the network holds no thread.
 public protocol RemotePredictor: Predictor {

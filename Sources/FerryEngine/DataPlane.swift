@@ -176,7 +176,8 @@ public final class DataPlane: Sendable {
             let batch = try served.version.inputSchema.matrix(from: inputs, limits: limits)
             let outputs = try await served.predict(batch)
             let checks = await inputChecks(served)
-            return try answer(served, model: model, request: request, batch: batch, outputs: outputs, checks: checks, since: start)
+            let background = Self.asksContributions(request) && served.predictor is any BackgroundExplainer ? try await background(served) : nil
+            return try answer(served, model: model, request: request, batch: batch, outputs: outputs, checks: checks, background: background, since: start)
         } catch {
             served.metrics.recordError((error as? FerryError)?.code ?? .internal, seconds: ModelManager.seconds(ContinuousClock.now - start))
             served.admission.exit(error)
@@ -189,6 +190,12 @@ public final class DataPlane: Sendable {
     public struct ReadyVersion: Sendable {
         let served: ModelManager.Served
         let checks: InputChecks?
+
+        /// Whether `request` asks for contributions this version measures against its reference's background,
+        /// which must be read first (then `infer` answers it).
+        public func needsBackground(_ request: InferenceRequest) -> Bool {
+            DataPlane.asksContributions(request) && served.predictor is any BackgroundExplainer
+        }
     }
 
     /// The version a V2 request names when answering it needs no wait, or nil: the request names an endpoint, or
@@ -225,17 +232,14 @@ public final class DataPlane: Sendable {
     /// the prediction logged, success counted and the version's admission released.
     private func answer(
         _ served: ModelManager.Served, model: String, request: InferenceRequest, batch: FeatureMatrix, outputs predicted: [Tensor],
-        checks: InputChecks?, since start: ContinuousClock.Instant
+        checks: InputChecks?, background: FeatureMatrix? = nil, since start: ContinuousClock.Instant
     ) throws -> InferenceResponse {
         var outputs = predicted
-        let asked = request.parameters[Self.contributionsParameter]
-        if let asked, asked.boolValue == nil {
+        if let asked = request.parameters[Self.contributionsParameter], asked.boolValue == nil {
             throw FerryError.invalid("parameter 'contributions' must be a boolean (true or false)")
         }
-        let wantsContributions = asked?.boolValue == true
-            || request.outputs?.contains(where: { $0.name == Self.contributionsOutput }) == true
-        if wantsContributions {
-            let (values, groups) = try contributions(served, batch)
+        if Self.asksContributions(request) {
+            let (values, groups) = try contributions(served, batch, background: background)
             let width = batch.columns + 1
             outputs.append(Tensor(
                 name: Self.contributionsOutput, datatype: .fp64,
@@ -403,10 +407,11 @@ public final class DataPlane: Sendable {
         if !served.version.features.isEmpty {
             rows = try await requireFeatures(served).join(rows, refs: served.version.features, schema: served.version.inputSchema)
         }
+        let background = served.predictor is any BackgroundExplainer ? try await background(served) : nil
         return try measured(served, since: start) {
             guard !rows.isEmpty else { throw FerryError.invalid("instances is empty; send at least one row") }
             let batch = try served.version.inputSchema.matrix(from: rows, limits: limits)
-            let (values, groups) = try contributions(served, batch)
+            let (values, groups) = try contributions(served, batch, background: background)
             let names = served.version.inputSchema.featureNames
             let width = names.count + 1
             let explanations: [JSONValue] = (0..<batch.rows).map { r in
@@ -465,11 +470,33 @@ public final class DataPlane: Sendable {
     public static let contributionsParameter = "contributions"
     public static let contributionsOutput = "contributions"
 
-    private func contributions(_ served: ModelManager.Served, _ batch: FeatureMatrix) throws -> (values: [Double], groups: Int) {
-        guard let explainer = served.predictor as? any Explainer else {
-            throw FerryError(.unsupported, "model '\(served.version.model)' version \(served.version.version) (\(served.version.format)) cannot explain its predictions")
+    /// Whether a V2 request asks for the `contributions` output (by parameter or by naming the output).
+    static func asksContributions(_ request: InferenceRequest) -> Bool {
+        request.parameters[contributionsParameter]?.boolValue == true || request.outputs?.contains(where: { $0.name == contributionsOutput }) == true
+    }
+
+    private func contributions(_ served: ModelManager.Served, _ batch: FeatureMatrix, background: FeatureMatrix?) throws -> (values: [Double], groups: Int) {
+        if let explainer = served.predictor as? any Explainer { return try explainer.contributions(batch) }
+        if let explainer = served.predictor as? any BackgroundExplainer, let background {
+            return try explainer.contributions(batch, background: background)
         }
-        return try explainer.contributions(batch)
+        throw FerryError(.unsupported, "model '\(served.version.model)' version \(served.version.version) (\(served.version.format)) cannot explain its predictions")
+    }
+
+    /// The rows a version's explanations are measured against: its reference sample's background, read from the
+    /// store each time (so every replica explains against the one most recently set).
+    private func background(_ served: ModelManager.Served) async throws -> FeatureMatrix {
+        let v = served.version
+        guard let profile = try await models.store.referenceProfile(model: v.model, version: v.version),
+              let rows = profile.background, !rows.isEmpty
+        else {
+            throw FerryError(.failedPrecondition, "model '\(v.model)' version \(v.version) explains its predictions against a background sample of its reference, and it has none: upload its training or validation sample first (ferry monitor reference \(v.model) \(v.version) --csv FILE)")
+        }
+        let width = v.inputSchema.features.count
+        guard rows.allSatisfy({ $0.count == width }) else {
+            throw FerryError(.failedPrecondition, "the reference background of model '\(v.model)' version \(v.version) does not have its \(width) features; set the reference again")
+        }
+        return FeatureMatrix(rows: rows.count, columns: width, values: rows.flatMap { $0 })
     }
 
     static func platform(_ format: ModelFormat) -> String {

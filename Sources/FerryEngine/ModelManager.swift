@@ -90,7 +90,7 @@ public final class ModelManager: Sendable {
     }
 
     private let state = Mutex(State())
-    let store: any MetadataStore
+    public let store: any MetadataStore
     private let artifacts: any ArtifactStore
     private let runtimes: RuntimeCatalog
     private let logger: Logger

@@ -41,13 +41,19 @@ public final class ModelMonitor: Sendable {
         let served = try await models.served(model: model, selector: .number(number))
         let batch = try version.inputSchema.matrix(from: instances, limits: InferenceLimits(maxRows: 1_000_000, maxElements: 200_000_000))
         let outputs = try served.predictor.predict(batch)
-        let profile = ReferenceProfile(
+        var profile = ReferenceProfile(
             rows: batch.rows,
             features: version.inputSchema.features.enumerated().map { c, feature in
                 Self.profile(feature, (0..<batch.rows).map { batch[$0, c] })
             },
             outputs: Self.outputColumns(outputs, rows: batch.rows).map { DistributionProfile.numeric($0.name, $0.values) },
             createdBy: by, createdAt: now())
+        // Hashed and redacted inputs are never kept as values.
+        let kept = min(batch.rows, ReferenceProfile.backgroundRows)
+        profile.background = (0..<kept).map { k in
+            let r = k * batch.rows / kept
+            return version.inputSchema.features.indices.map { c in version.inputSchema.features[c].sensitive == nil ? batch[r, c] : .nan }
+        }
         let time = now()
         try await registry.store.setReferenceProfile(model: model, version: number, profile: profile) { profile in
             AuditDraft(

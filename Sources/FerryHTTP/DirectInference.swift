@@ -100,7 +100,7 @@ public struct DirectInference: Sendable {
         }
         guard let request = try? body.withUnsafeReadableBytes({ try V2Codec.decodeRequest($0, jsonLength: jsonLength) }),
               request.parameters["timeout_ms"] == nil,
-              let ready = dataPlane.readyVersion(model: model, version: version)
+              let ready = dataPlane.readyVersion(model: model, version: version), !ready.needsBackground(request)
         else { return nil }
         if let limiter = access.rateLimiter, let principal, let wait = limiter.admit(principal) {
             counter.value.withLock { $0 += 1 }

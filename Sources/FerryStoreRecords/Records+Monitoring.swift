@@ -15,10 +15,12 @@ package struct ReferenceProfileRecord: Codable, Sendable, Equatable {
     var createdBy: String
     /// Seconds since 2001-01-01.
     var createdAt: Double
+    /// Rows of the sample in schema order (a missing value is null); absent in profiles stored before it was kept.
+    var background: [[Double?]]?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case rows, features, outputs, createdBy = "createdBy", createdAt = "createdAt"
+        case rows, features, outputs, createdBy = "createdBy", createdAt = "createdAt", background
     }
 
     package init(_ domain: ReferenceProfile) {
@@ -28,6 +30,7 @@ package struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         outputs = domain.outputs.map(DistributionProfileRecord.init)
         createdBy = domain.createdBy
         createdAt = Records.seconds(domain.createdAt)
+        background = domain.background?.map { $0.map { $0.isNaN ? nil : $0 } }
     }
 
     package init(from decoder: any Decoder) throws {
@@ -39,6 +42,7 @@ package struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         outputs = try c.decode([DistributionProfileRecord].self, forKey: .outputs)
         createdBy = try c.decode(String.self, forKey: .createdBy)
         createdAt = try c.decode(Double.self, forKey: .createdAt)
+        background = try c.decodeIfPresent([[Double?]].self, forKey: .background)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -49,12 +53,15 @@ package struct ReferenceProfileRecord: Codable, Sendable, Equatable {
         try c.encode(outputs, forKey: .outputs)
         try c.encode(createdBy, forKey: .createdBy)
         try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(background, forKey: .background)
     }
 
     package func domain() throws -> ReferenceProfile {
-        ReferenceProfile(
+        var profile = ReferenceProfile(
             rows: rows, features: try features.map { try $0.domain() }, outputs: try outputs.map { try $0.domain() },
             createdBy: createdBy, createdAt: Records.date(createdAt))
+        profile.background = background?.map { $0.map { $0 ?? .nan } }
+        return profile
     }
 }
 

@@ -127,3 +127,64 @@ struct ONNXServingTests {
         return Data([0x08, 0x08] + field(7, graph) + opset)
     }
 }
+
+/// An ONNX tree ensemble explains against its reference's background (interventional TreeSHAP): `:explain` and the
+/// V2 `contributions` output equal the real shap with the same background rows.
+struct ONNXExplanationRouteTests {
+    struct Golden: Decodable {
+        var background: [[Double?]]
+        var rows: [[Double?]]
+        var expected_value: [Double]
+        var shap: [[[Double]]]
+    }
+
+    static func json(_ rows: [[Double?]]) -> String {
+        "[" + rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+    }
+
+    @Test func explanationsEqualShapAgainstTheReferenceBackground() async throws {
+        let folder = TestStack.repositoryRoot.appendingPathComponent("Tests/FerryRuntimesTests/Fixtures/onnx_shap")
+        let model = try Data(contentsOf: folder.appendingPathComponent("hgb_binary_nan.onnx"))
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: folder.appendingPathComponent("hgb_binary_nan.json")))
+        try await withFerry(example: false) { client, _ in
+            let registered = try await client.execute(uri: "/api/v1/models/risk/versions", method: .post,
+                                                      headers: [.contentType: "application/octet-stream"], body: ByteBuffer(bytes: model))
+            try #require(registered.status == .created, "\(registered.text)")
+            let names = ((registered.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            func instances(_ rows: [[Double?]]) -> String {
+                "[" + rows.map { row in "{" + zip(names, row).map { "\"\($0)\": \($1.map { "\($0)" } ?? "null")" }.joined(separator: ",") + "}" }.joined(separator: ",") + "]"
+            }
+
+            let early = try await client.post("/v1/models/risk:explain", #"{"instances": \#(instances(golden.rows))}"#)
+            #expect(early.status == .conflict && early.errorMessage.contains("background sample of its reference"), "\(early.text)")
+
+            let reference = try await client.execute(
+                uri: "/api/v1/models/risk/versions/1/reference", method: .put, body: ByteBuffer(string: #"{"instances": \#(instances(golden.background))}"#))
+            try #require(reference.status == .ok, "\(reference.text.prefix(300))")
+
+            func close(_ a: Double?, _ b: Double) -> Bool { a.map { abs($0 - b) <= 1e-4 * max(1, abs(b)) } ?? false }
+            let explained = try await client.post("/v1/models/risk:explain", #"{"instances": \#(instances(golden.rows))}"#)
+            try #require(explained.status == .ok, "\(explained.text.prefix(300))")
+            let explanations = explained.json["explanations"] as? [[String: Any]] ?? []
+            #expect(explanations.count == golden.rows.count)
+            for (r, explanation) in explanations.enumerated() {
+                let contributions = explanation["contributions"] as? [String: Double] ?? [:]
+                for (f, name) in names.enumerated() {
+                    #expect(close(contributions[name], golden.shap[r][0][f]), "row \(r) \(name): \(String(describing: contributions[name])) against \(golden.shap[r][0][f])")
+                }
+                #expect(close(explanation["bias"] as? Double, golden.expected_value[0]))
+            }
+
+            // The V2 contributions output: the same values, row by row, then the bias.
+            let body = #"{"inputs": [{"name": "X", "shape": [\#(golden.rows.count), \#(names.count)], "datatype": "FP32", "data": \#(Self.json(golden.rows))}], "parameters": {"contributions": true}}"#
+            let inferred = try await client.post("/v2/models/risk/infer", body)
+            try #require(inferred.status == .ok, "\(inferred.text.prefix(300))")
+            let output = (inferred.json["outputs"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "contributions" }
+            let data = output?["data"] as? [Double] ?? []
+            #expect(output?["shape"] as? [Int] == [golden.rows.count, names.count + 1])
+            for r in golden.rows.indices {
+                for f in names.indices { #expect(close(data[r * (names.count + 1) + f], golden.shap[r][0][f]), "V2 row \(r) feature \(f)") }
+            }
+        }
+    }
+}

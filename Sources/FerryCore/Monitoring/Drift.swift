@@ -187,6 +187,12 @@ public struct ReferenceProfile: Codable, Sendable, Equatable {
     public var outputs: [DistributionProfile]
     public var createdBy: String
     public var createdAt: Date
+    /// Up to `backgroundRows` rows of the sample in schema order (NaN where missing), spread evenly over it: what
+    /// explanations that need a background (interventional TreeSHAP of ONNX tree ensembles) measure against.
+    public var background: [[Double]]?
+
+    /// Most rows kept as the background.
+    public static let backgroundRows = 100
 
     public init(rows: Int, features: [DistributionProfile], outputs: [DistributionProfile], createdBy: String, createdAt: Date) {
         self.rows = rows

@@ -61,6 +61,8 @@ struct ONNXModel: Predictor {
     let featureCount: Int
     let outputSchema: OutputSchema
     let description: ModelDescription
+    /// What `contributions` explains, or why the graph cannot be explained.
+    let explainable: Result<ExplainableTrees, FerryError>
     var threads = 1
 
     init(parsing artifact: Data) throws {
@@ -117,6 +119,7 @@ struct ONNXModel: Predictor {
         graph = try ONNXGraph(file.graph, opsets: file.opsets)
         self.inputs = inputs
         featureCount = features.count
+        explainable = ExplainableTrees.find(in: file.graph, inputs: inputs)
 
         var outputs: [OutputSpec] = []
         var types: [DataType] = []
