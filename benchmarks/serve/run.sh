@@ -19,6 +19,8 @@
 #   SKIP_NGINX=1          do not measure nginx returning the baseline's constant body (the machine's HTTP ceiling)
 #   SKIP_CACHED=1         do not measure an endpoint with the answer cache on (the body never changes, so this is
 #                         the cache's best case: every request after the first is a hit)
+#   SKIP_REMOTE=1         do not measure Ferry serving the model through MLServer as its remote backend
+#                         (ferry-remote: Ferry's auth, validation, metrics and log around MLServer's answer; needs MLServer)
 #   FERRY_ARGS="..."      extra flags for the measured Ferry
 #   MLSERVER_METRICS=0    disable MLServer's metrics server/middleware (default: on, own port)
 #   MLSERVER_WORKERS=N    MLServer parallel_workers (default: MLServer's default, 1)
@@ -98,13 +100,14 @@ fi
 read -r -a PORTS <<<"$(python3 -c '
 import socket
 socks = []
-for _ in range(10):
+for _ in range(11):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
 FERRY_PORT=${PORTS[0]}; BASELINE_PORT=${PORTS[1]}
 MLS_HTTP_PORT=${PORTS[2]}; MLS_GRPC_PORT=${PORTS[3]}; MLS_METRICS_PORT=${PORTS[4]}; BARE_PORT=${PORTS[5]}
-BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}; NGINX_PORT=${PORTS[8]}; ROUTED_PORT=${PORTS[9]}
+BATCHED_PORT=${PORTS[6]}; CACHED_PORT=${PORTS[7]}; NGINX_PORT=${PORTS[8]}; ROUTED_PORT=${PORTS[9]}; REMOTE_PORT=${PORTS[10]}
+SKIP_REMOTE="${SKIP_REMOTE:-$SKIP_MLSERVER}"
 
 # ---------------------------------------------------------------- process helpers
 declare -A PID=() PORT=() SLOG=()
@@ -243,6 +246,9 @@ json.dump(
         "name": name,
         "implementation": "mlserver_xgboost.XGBoostModel",
         "parameters": {"uri": os.path.join(model_dir, "model.json")},
+        # Declared so that V2 metadata describes them: Ferry reads a remote backend's inputs and outputs from it.
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 12]}],
+        "outputs": [{"name": "predict", "datatype": "FP32", "shape": [-1]}],
     },
     open(os.path.join(model_dir, "model-settings.json"), "w"),
     indent=2,
@@ -293,6 +299,9 @@ EOF
   start_server nginx "$NGINX_PORT" "$NGINX" -c "$RUN_TMP/nginx/nginx.conf" -e "$RUN_TMP/nginx/error.log"
 fi
 [[ "$SKIP_MLSERVER" == 1 ]] || start_server mlserver "$MLS_HTTP_PORT" "$VENV/bin/mlserver" start "$MLS_DIR"
+# Ferry with the model served by MLServer as its remote backend (registered once MLServer is ready, below).
+[[ "$SKIP_REMOTE" == 1 ]] || start_server ferry-remote "$REMOTE_PORT" "$FERRY_BIN" serve --host 127.0.0.1 --port "$REMOTE_PORT" --grpc-port 0 \
+  --data-dir "$RUN_TMP/ferry-remote-data"
 
 wait_ready ferry /v2/health/ready "/v2/models/$MODEL_NAME/ready"
 [[ "${SKIP_BARE:-0}" == 1 ]] || wait_ready ferry-bare /v2/health/ready "/v2/models/$MODEL_NAME/ready"
@@ -309,6 +318,15 @@ fi
 wait_ready baseline /v2/health/ready
 [[ "${SKIP_NGINX:-0}" == 1 ]] || wait_ready nginx /v2/health/ready
 [[ "$SKIP_MLSERVER" == 1 ]] || wait_ready mlserver "/v2/models/$MODEL_NAME/ready"
+if [[ "$SKIP_REMOTE" != 1 ]]; then
+  wait_ready ferry-remote /v2/health/ready
+  FERRY_SERVER="http://127.0.0.1:$REMOTE_PORT" "$FERRY_BIN" models register "$MODEL_NAME" \
+    --remote "http://127.0.0.1:$MLS_HTTP_PORT" --remote-model "$MODEL_NAME" >"$LOGS/ferry-remote-register.txt" 2>&1 \
+    || fail_server ferry-remote "could not register MLServer as the remote backend: $(cat "$LOGS/ferry-remote-register.txt")"
+  FERRY_SERVER="http://127.0.0.1:$REMOTE_PORT" "$FERRY_BIN" alias set "$MODEL_NAME" production 1 >/dev/null 2>&1 \
+    || fail_server ferry-remote "could not set the production alias"
+  wait_ready ferry-remote "/v2/models/$MODEL_NAME/ready"
+fi
 
 for name in "${SERVERS[@]}"; do smoke_infer "$name"; done
 for name in "${SERVERS[@]}"; do
@@ -372,7 +390,10 @@ for c in conn_list:
     nginx = by.get(("nginx", c))
     routed = by.get(("ferry-routed", c))
     batched, cached = by.get(("ferry-batched", c)), by.get(("ferry-cached", c))
+    remote = by.get(("ferry-remote", c))
     ratios.append({
+        "remote_over_mlserver": round(remote["rps"] / m["rps"], 3) if remote and m and m["rps"] else None,
+        "remote_added_p50_ms": round(remote["latency_ms"]["p50"] - m["latency_ms"]["p50"], 3) if remote and m else None,
         "batched_over_ferry": round(batched["rps"] / f["rps"], 3) if f and batched and f["rps"] else None,
         "batched_p50_p99_ms": [batched["latency_ms"]["p50"], batched["latency_ms"]["p99"]] if batched else None,
         "cached_over_ferry": round(cached["rps"] / f["rps"], 3) if f and cached and f["rps"] else None,
@@ -419,10 +440,11 @@ for c in conn_list:
               f"{r['latency_ms']['p99']:>8.3f} {errs:>12} {cpu:>11}")
 print()
 fmt = lambda v: "-" if v is None else f"{v:.2f}x"
-print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/nginx':>12} {'ferry/routed':>13} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13}   (req/s ratios; routed = --direct-inference off; bare = metrics and prediction log off)")
+print(f"{'conns':>5} {'ferry/baseline':>15} {'ferry/mlserver':>15} {'ferry/nginx':>12} {'ferry/routed':>13} {'ferry/bare':>11} {'batched/ferry':>14} {'cached/ferry':>13} {'remote/mlserver':>16} {'remote +p50 ms':>15}   (req/s ratios; routed = --direct-inference off; bare = metrics and prediction log off; remote = Ferry in front of MLServer as its remote backend)")
 for r in ratios:
+    added = "-" if r["remote_added_p50_ms"] is None else f"{r['remote_added_p50_ms']:.3f}"
     print(f"{r['connections']:>5} {fmt(r['ferry_over_baseline']):>15} {fmt(r['ferry_over_mlserver']):>15} {fmt(r['ferry_over_nginx']):>12} {fmt(r['ferry_over_ferry_routed']):>13} {fmt(r['ferry_over_ferry_bare']):>11} "
-          f"{fmt(r['batched_over_ferry']):>14} {fmt(r['cached_over_ferry']):>13}")
+          f"{fmt(r['batched_over_ferry']):>14} {fmt(r['cached_over_ferry']):>13} {fmt(r['remote_over_mlserver']):>16} {added:>15}")
 print()
 print(f"results written to {os.path.relpath(out_path)}")
 

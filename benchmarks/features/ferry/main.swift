@@ -14,7 +14,7 @@ try FileManager.default.createDirectory(at: folder, withIntermediateDirectories:
 defer { try? FileManager.default.removeItem(at: folder) }
 
 let store = try SQLiteMetadataStore(path: folder.appendingPathComponent("ferry.sqlite").path)
-let service = FeatureService(store: store, logger: Logger(label: "bench"))
+let service = FeatureService(store: store, sourceFolders: ReadableFolders(["/"]), logger: Logger(label: "bench"))
 let names = (0..<10).map { "f\($0)" }
 _ = try await service.apply(FeatureDefinitions(
     entities: [FeatureEntity(name: "card", joinKeys: [JoinKey(name: "card_id", type: .int64)])],
