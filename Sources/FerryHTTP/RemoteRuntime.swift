@@ -76,6 +76,12 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
         return version.map { "\(path)/versions/\($0)" } ?? path
     }
 
+    /// The remote server's metadata (`GET /v2`), whose `extensions` say whether it reads binary tensors.
+    var serverBase: String {
+        let root = url.hasSuffix("/") ? String(url.dropLast()) : url
+        return "\(root)/v2"
+    }
+
     var timeout: TimeAmount { .milliseconds(Int64(timeoutMs ?? 5000)) }
     /// Reading the remote's metadata (at registration and load, off the request path) may take longer.
     var metadataTimeout: TimeAmount { .milliseconds(Int64(max(timeoutMs ?? 5000, 3000))) }
@@ -98,7 +104,8 @@ struct RemoteDescriptor: Codable, Sendable, Equatable {
 
 /// Serves versions from a remote Open Inference Protocol server: its metadata is read at registration and checked
 /// again at every load, and each request goes out as a V2 request with binary tensors (missing values travel as
-/// NaN). Everything else stays Ferry's: authentication, limits, validation against the schema, rollouts, the
+/// NaN), or as JSON to a server that does not list the binary tensor extension (MLServer). Everything else stays
+/// Ferry's: authentication, limits, validation against the schema, rollouts, the
 /// breaker, fallbacks, metrics, the prediction log and drift.
 public struct RemoteRuntime: ModelRuntime {
     let client: HTTPClient
@@ -144,15 +151,27 @@ public struct RemoteRuntime: ModelRuntime {
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
         try checkOptions(options, known: [])
         let descriptor = try RemoteDescriptor.parse(artifact)
-        let model = try RemoteModel(descriptor: descriptor, client: client(for: descriptor))
+        var model = try RemoteModel(descriptor: descriptor, client: client(for: descriptor))
         _ = try model.descriptor.resolvedHeaders()
         let now = try await fetchMetadata(model.descriptor)
+        model.binary = try await readsBinaryTensors(descriptor)
         for (kind, registered, current) in [("input", model.descriptor.inputs ?? [], now.inputs), ("output", model.descriptor.outputs ?? [], now.outputs)] {
             guard registered == current else {
                 throw FerryError(.failedPrecondition, "remote model '\(model.descriptor.model)' at \(model.descriptor.url) changed since it was registered: its \(kind)s are now \(current.map(\.description).joined(separator: ", ")), registered \(registered.map(\.description).joined(separator: ", ")); register it again")
             }
         }
         return model
+    }
+
+    /// Whether the remote server lists the binary tensor extension (`binary_tensor_data`: Triton, KServe's
+    /// servers, Ferry); MLServer does not, and takes JSON only.
+    func readsBinaryTensors(_ descriptor: RemoteDescriptor) async throws -> Bool {
+        var request = HTTPClientRequest(url: descriptor.serverBase)
+        for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
+        let (status, body, _) = try await RemoteModel.sendForInference(
+            request, descriptor: descriptor, client: client(for: descriptor), timeout: descriptor.metadataTimeout)
+        guard status == 200, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return false }
+        return (object["extensions"] as? [String])?.contains("binary_tensor_data") == true
     }
 
     struct Metadata {
@@ -198,6 +217,8 @@ struct RemoteModel: RemotePredictor {
     let featureCount: Int
     let outputSchema: OutputSchema
     let description: ModelDescription
+    /// Requests go out with binary tensors when the remote reads them (read at load), else as JSON.
+    var binary = true
 
     init(descriptor: RemoteDescriptor, client: HTTPClient) throws {
         guard let inputs = descriptor.inputs, let outputs = descriptor.outputs else {
@@ -255,6 +276,7 @@ struct RemoteModel: RemotePredictor {
         guard batch.columns == featureCount else {
             throw FerryError.invalid("batch has \(batch.columns) columns; the model takes \(featureCount)")
         }
+        if !binary { return try await predictAsJSON(batch) }
         // A V2 request with binary tensors: a JSON header, then each input's bytes.
         var blobs: [UInt8] = []
         var inputHeaders: [[String: Any]] = []
@@ -288,6 +310,47 @@ struct RemoteModel: RemotePredictor {
         request.headers.add(name: "Inference-Header-Content-Length", value: String(header.count))
         for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: [UInt8](header) + blobs))
+        let (status, body, headerLength) = try await Self.sendForInference(request, descriptor: descriptor, client: client)
+        guard status == 200 else {
+            let message = "remote backend \(descriptor.url) answered \(status): \(Self.errorText(body))"
+            throw (400..<500).contains(status) && status != 429 ? FerryError.invalid(message) : FerryError(.unavailable, message)
+        }
+        return try decode(body, headerLength: headerLength, rows: batch.rows)
+    }
+
+    /// The same request as plain JSON, for a remote without the binary tensor extension. JSON has no NaN, so a
+    /// missing value is refused, naming its feature.
+    func predictAsJSON(_ batch: FeatureMatrix) async throws -> [Tensor] {
+        var inputHeaders: [[String: Any]] = []
+        var column = 0
+        let names = description.inputSchema.featureNames
+        for input in inputs {
+            var values: [Any] = []
+            values.reserveCapacity(batch.rows * input.width)
+            for r in 0..<batch.rows {
+                for j in 0..<input.width {
+                    let v = batch.values[r * batch.columns + column + j]
+                    guard v.isFinite else {
+                        throw FerryError.invalid("row \(r), feature '\(names[column + j])' is \(v.isNaN ? "missing" : "infinite"), and remote backend \(descriptor.url) takes JSON only (its server metadata lists no binary_tensor_data extension), which cannot carry it")
+                    }
+                    switch input.type {
+                    case .fp32, .fp64: values.append(v)
+                    case .bool: values.append(v != 0)
+                    default: values.append(Int64(v))
+                    }
+                }
+            }
+            column += input.width
+            inputHeaders.append([
+                "name": input.spec.name, "datatype": input.type.rawValue,
+                "shape": input.spec.shape.count == 1 ? [batch.rows] : [batch.rows, input.width], "data": values,
+            ])
+        }
+        var request = HTTPClientRequest(url: "\(descriptor.base)/infer")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: [UInt8](try JSONSerialization.data(withJSONObject: ["inputs": inputHeaders]))))
         let (status, body, headerLength) = try await Self.sendForInference(request, descriptor: descriptor, client: client)
         guard status == 200 else {
             let message = "remote backend \(descriptor.url) answered \(status): \(Self.errorText(body))"

@@ -63,7 +63,7 @@ struct RemoteBackendTests {
     /// A stand-in remote: metadata for every model, and an infer route per model that misbehaves as named.
     static func misbehaving(changed: Switch) -> Router<BasicRequestContext> {
         let router = Router()
-        for model in ["slow", "junk", "failing", "json"] {
+        for model in ["slow", "junk", "failing", "json", "strict"] {
             router.get("/v2/models/\(model)") { _, _ -> Response in
                 let width = changed.isOn ? 3 : 2
                 let body = #"{"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, \#(width)]}], "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1]}]}"#
@@ -81,6 +81,18 @@ struct RemoteBackendTests {
             Response(status: .internalServerError, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: #"{"error": "CUDA out of memory"}"#)))
         }
+        // As MLServer: no /v2 listing the binary extension, and a body that is not JSON is a 500.
+        router.post("/v2/models/strict/infer") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard request.headers[.contentType] == "application/json",
+                  let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let input = (object["inputs"] as? [[String: Any]])?.first, let data = input["data"] as? [Double], let shape = input["shape"] as? [Int]
+            else { return Response(status: .internalServerError) }
+            let rows = shape[0], width = shape.count > 1 ? shape[1] : 1
+            let sums = (0..<rows).map { r in data[(r * width)..<((r + 1) * width)].reduce(0, +) }
+            let answer = #"{"model_name": "strict", "outputs": [{"name": "y", "datatype": "FP32", "shape": [\#(rows)], "data": \#(sums)}]}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
+        }
         router.post("/v2/models/json/infer") { _, _ -> Response in
             let body = #"{"model_name": "json", "outputs": [{"name": "y", "datatype": "FP32", "shape": [1], "data": [0.25]}]}"#
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
@@ -94,7 +106,7 @@ struct RemoteBackendTests {
             let port = try #require(remoteClient.port)
             try await withFerry { client, _ in
                 let row = #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}"#
-                for (model, timeout) in [("slow", 200), ("junk", 2000), ("failing", 2000), ("json", 2000)] {
+                for (model, timeout) in [("slow", 200), ("junk", 2000), ("failing", 2000), ("json", 2000), ("strict", 2000)] {
                     let registered = try await Self.register(client, model, port: port, model: model, timeoutMs: timeout)
                     #expect(registered.status == .created, "\(model): \(registered.text)")
                 }
@@ -107,6 +119,12 @@ struct RemoteBackendTests {
                 // A remote answering plain JSON (no binary extension) is read too.
                 let json = try await client.post("/v2/models/json/infer", row)
                 #expect(json.status == .ok && (json.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double] == [0.25], "\(json.text)")
+                // A remote without the binary tensor extension (MLServer) gets plain JSON; a missing value, which JSON
+                // cannot carry, is refused naming its feature.
+                let strict = try await client.post("/v2/models/strict/infer", #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [1, 2, 3, 4.5]}]}"#)
+                #expect(strict.status == .ok && (strict.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double] == [3, 7.5], "\(strict.text)")
+                let missing = try await client.post("/v1/models/strict:predict", #"{"instances": [{"x_0": 1, "x_1": null}]}"#)
+                #expect(missing.status == .badRequest && missing.errorMessage.contains("feature 'x_1' is missing") && missing.errorMessage.contains("takes JSON only"), "\(missing.text)")
 
                 // The remote's inputs changed since registration: the version refuses to load, saying so.
                 let registered = try await Self.register(client, "drifting", port: port, model: "json")
