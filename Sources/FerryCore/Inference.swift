@@ -98,6 +98,9 @@ public struct FeatureMatrix: Sendable, Equatable {
     public var values: [Double]
     /// Where a categorical feature was sent a name it does not know (read as missing): `row * columns + column`.
     public var unseen: [Int] = []
+    /// The values of text features (`FeatureSpec.isText`): such a feature's value in `values` is its index here
+    /// (NaN when missing).
+    public var texts: [[UInt8]] = []
 
     public init(rows: Int, columns: Int, values: [Double]) {
         precondition(values.count == rows * columns, "FeatureMatrix needs rows*columns values")
@@ -107,4 +110,11 @@ public struct FeatureMatrix: Sendable, Equatable {
     }
 
     public subscript(row: Int, column: Int) -> Double { values[row * columns + column] }
+
+    /// The text at a text feature's cell, nil when missing.
+    public func text(row: Int, column: Int) -> [UInt8]? {
+        let v = values[row * columns + column]
+        guard v.isFinite, v >= 0, Int(v) < texts.count else { return nil }
+        return texts[Int(v)]
+    }
 }

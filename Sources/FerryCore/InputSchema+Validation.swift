@@ -35,6 +35,9 @@ extension InputSchema {
         guard tensor.shape.count == 2, tensor.shape[1] == f, tensor.shape[0] >= 0 else {
             throw FerryError.invalid("\(label) has shape \(tensor.shape); expected [N, \(f)] (N rows of the features \(featureList))")
         }
+        if let text = features.first(where: \.isText) {
+            throw FerryError.invalid("\(label) cannot carry feature '\(text.name)', which is text; send one tensor per input of this model")
+        }
         let rows = tensor.shape[0]
         try check(rows: rows, elements: rows * f, label: label, limits: limits)
         try checkType(tensor, label: label)
@@ -67,7 +70,13 @@ extension InputSchema {
                 throw FerryError.invalid("\(label) has \(n) rows but other inputs have \(rows); every feature needs the same number of rows")
             }
             rows = n
-            if tensor.datatype != .bytes || features[column].categories == nil { try checkType(tensor, label: label) }
+            if features[column].isText {
+                guard tensor.datatype == .bytes else {
+                    throw FerryError.invalid("\(label) has datatype \(tensor.datatype.rawValue); feature '\(features[column].name)' is text: send BYTES")
+                }
+            } else if tensor.datatype != .bytes || features[column].categories == nil {
+                try checkType(tensor, label: label)
+            }
             guard tensor.data.count == n else {
                 throw FerryError.invalid("\(label) has shape \(tensor.shape), which needs \(n) values, but it carries \(tensor.data.count)")
             }
@@ -81,9 +90,12 @@ extension InputSchema {
         try check(rows: n, elements: n * f, label: "request", limits: limits)
         var values = [Double](repeating: 0, count: n * f)
         var unseen: [Int] = []
+        var texts: [[UInt8]] = []
         for (c, tensor) in columns.enumerated() {
             var converted = [Double](repeating: 0, count: n)
-            if case .bytes(let names) = tensor!.data, features[c].categories != nil {
+            if case .bytes(let values) = tensor!.data, features[c].isText {
+                for r in 0..<n { converted[r] = Double(texts.count); texts.append(values[r]) }
+            } else if case .bytes(let names) = tensor!.data, features[c].categories != nil {
                 converted = names.map { features[c].code(of: String(decoding: $0, as: UTF8.self)) }
                 for r in 0..<n where converted[r].isNaN && !names[r].isEmpty { unseen.append(r * f + c) }
             } else {
@@ -95,6 +107,7 @@ extension InputSchema {
         }
         var matrix = FeatureMatrix(rows: n, columns: f, values: values)
         matrix.unseen = unseen
+        matrix.texts = texts
         return matrix
     }
 
@@ -114,10 +127,10 @@ extension InputSchema {
                 continue
             }
             let label = "input '\(input.name)'"
-            let expected = spec.perRowShape.isEmpty ? "[N]" : "[N, \(spec.width)]"
+            let expected = "[" + (["N"] + spec.perRowShape.map(String.init)).joined(separator: ", ") + "]"
             let fits = spec.perRowShape.isEmpty
                 ? input.shape.count == 1 || (input.shape.count == 2 && input.shape[1] == 1)
-                : input.shape.count == 2 && input.shape[1] == spec.width
+                : Array(input.shape.dropFirst()) == spec.perRowShape || (input.shape.count == 2 && input.shape[1] == spec.width)
             guard fits, input.shape[0] >= 0 else {
                 throw FerryError.invalid("\(label) has shape \(input.shape); expected \(expected)")
             }
@@ -139,6 +152,7 @@ extension InputSchema {
         try check(rows: instances.count, elements: instances.count * f, label: "instances", limits: limits)
         var values = [Double](repeating: 0, count: instances.count * f)
         var unseen: [Int] = []
+        var texts: [[UInt8]] = []
         var index: [String: Int]?
         for (row, instance) in instances.enumerated() {
             switch instance {
@@ -147,7 +161,7 @@ extension InputSchema {
                     throw FerryError.invalid("instance \(row) has \(items.count) values; expected \(f) in the order \(featureList)")
                 }
                 for (c, item) in items.enumerated() {
-                    values[row * f + c] = try number(item, row: row, feature: features[c])
+                    values[row * f + c] = try cell(item, row: row, feature: features[c], texts: &texts)
                     if case .string = item, features[c].categories != nil, values[row * f + c].isNaN { unseen.append(row * f + c) }
                 }
             case .named(let fields):
@@ -163,13 +177,14 @@ extension InputSchema {
                     guard let item = fields[feature.name] else {
                         throw FerryError.invalid("instance \(row): feature '\(feature.name)' is missing (send null for a missing value)")
                     }
-                    values[row * f + c] = try number(item, row: row, feature: feature)
+                    values[row * f + c] = try cell(item, row: row, feature: feature, texts: &texts)
                     if case .string = item, feature.categories != nil, values[row * f + c].isNaN { unseen.append(row * f + c) }
                 }
             }
         }
         var matrix = FeatureMatrix(rows: instances.count, columns: f, values: values)
         matrix.unseen = unseen
+        matrix.texts = texts
         return matrix
     }
 
@@ -195,6 +210,22 @@ extension InputSchema {
             throw FerryError.invalid("\(label) has datatype \(tensor.datatype.rawValue); this model's features are numeric: send FP32, FP64, INT*, UINT* or BOOL")
         default:
             return
+        }
+    }
+
+    /// A V1 value as the matrix holds it: a number, a category's code, or a text's index in `texts`.
+    private func cell(_ item: FeatureValue, row: Int, feature: FeatureSpec, texts: inout [[UInt8]]) throws -> Double {
+        guard feature.isText else { return try number(item, row: row, feature: feature) }
+        switch item {
+        case .string(let s):
+            texts.append(Array(s.utf8))
+            return Double(texts.count - 1)
+        case .missing:
+            return try number(.missing, row: row, feature: feature)
+        case .number(let d):
+            throw FerryError.invalid("instance \(row), feature '\(feature.name)': expected text (a string), got the number \(d)")
+        case .bool(let b):
+            throw FerryError.invalid("instance \(row), feature '\(feature.name)': expected text (a string), got \(b)")
         }
     }
 

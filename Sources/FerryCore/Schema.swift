@@ -40,6 +40,10 @@ public struct FeatureSpec: Sendable, Equatable, Codable {
         self.sensitive = sensitive
     }
 
+    /// A text feature: BYTES without categories, passed to the model as the text sent (a remote model's string
+    /// input). The feature matrix carries its index into `FeatureMatrix.texts`.
+    public var isText: Bool { datatype == .bytes && categories == nil }
+
     /// The code of a category sent by name: its index, or NaN when the model never saw it.
     public func code(of category: String) -> Double {
         categories?.firstIndex(of: category).map(Double.init) ?? .nan

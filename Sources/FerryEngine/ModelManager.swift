@@ -27,7 +27,8 @@ public final class ModelManager: Sendable {
         @inline(__always)
         func predict(_ batch: FeatureMatrix) async throws -> [Tensor] {
             if let remote = predictor as? any RemotePredictor { return try await remote.predictRemotely(batch) }
-            if let batcher { return try await batcher.predict(batch) }
+            // The batcher merges numbers; a batch with texts goes alone.
+            if let batcher, batch.texts.isEmpty { return try await batcher.predict(batch) }
             return try predictor.predict(batch)
         }
 

@@ -40,11 +40,15 @@ public final class ModelMonitor: Sendable {
         let version = try await registry.version(model: model, number: number)
         let served = try await models.served(model: model, selector: .number(number))
         let batch = try version.inputSchema.matrix(from: instances, limits: InferenceLimits(maxRows: 1_000_000, maxElements: 200_000_000))
-        let outputs = try served.predictor.predict(batch)
+        // Through the version's own path: a remote version predicts remotely.
+        let outputs = try await served.predict(batch)
         var profile = ReferenceProfile(
             rows: batch.rows,
             features: version.inputSchema.features.enumerated().map { c, feature in
-                Self.profile(feature, (0..<batch.rows).map { batch[$0, c] })
+                guard !feature.isText else {
+                    return .categorical(feature.name, (0..<batch.rows).map { r in batch.text(row: r, column: c).map { String(decoding: $0, as: UTF8.self) } })
+                }
+                return Self.profile(feature, (0..<batch.rows).map { batch[$0, c] })
             },
             outputs: Self.outputColumns(outputs, rows: batch.rows).map { DistributionProfile.numeric($0.name, $0.values) },
             createdBy: by, createdAt: now())
@@ -90,7 +94,7 @@ public final class ModelMonitor: Sendable {
             reference = ReferenceProfile(
                 rows: rows.reduce(0) { $0 + $1.inputs.count },
                 features: features.enumerated().map { c, f in
-                    Self.profile(f, Self.column(rows, c), sampleCap: Int.max)
+                    f.isText ? .categorical(f.name, Self.texts(rows, c)) : Self.profile(f, Self.column(rows, c), sampleCap: Int.max)
                 },
                 outputs: Self.loggedOutputs(rows, names: version.outputSchema).map {
                     DistributionProfile.numeric($0.name, $0.values, sampleCap: Int.max)
@@ -127,7 +131,10 @@ public final class ModelMonitor: Sendable {
         let featureResults = await withTaskGroup(of: (Int, DriftResult).self) { group in
             for (c, feature) in features.enumerated() where feature.sensitive != .hash && c < reference.features.count {
                 let profile = reference.features[c]
-                group.addTask { (c, Self.drift(profile, feature, Self.column(records, c))) }
+                group.addTask {
+                    guard !feature.isText else { return (c, DriftAnalysis.categorical(reference: profile, current: Self.texts(records, c))) }
+                    return (c, Self.drift(profile, feature, Self.column(records, c)))
+                }
             }
             var results: [(Int, DriftResult)] = []
             for await result in group { results.append(result) }
@@ -348,6 +355,16 @@ public final class ModelMonitor: Sendable {
             }
         }
         return values
+    }
+
+    /// A text feature's logged values; redacted and hashed values read as missing.
+    static func texts(_ records: [PredictionRecord], _ c: Int) -> [String?] {
+        records.flatMap { record in
+            record.inputs.map { row -> String? in
+                guard c < row.count, case .string(let text) = row[c], !text.hasPrefix("sha256:") else { return nil }
+                return text
+            }
+        }
     }
 
     static func profile(_ feature: FeatureSpec, _ values: [Double], sampleCap: Int = DistributionProfile.sampleCap) -> DistributionProfile {

@@ -162,12 +162,14 @@ public final class PredictionLogger: Sendable {
     public static func storedRow(_ batch: FeatureMatrix, row r: Int, schema: InputSchema) -> [JSONValue] {
         schema.features.enumerated().map { c, feature in
             let v = batch[r, c]
+            let text = feature.isText ? batch.text(row: r, column: c).map { String(decoding: $0, as: UTF8.self) } : nil
             switch feature.sensitive {
             case .redact?: return .null
             case .hash?:
-                let text = v.isNaN ? "null" : String(v)
-                return .string("sha256:" + SHA256.hash(data: Data(text.utf8)).hexString)
+                let shown = text ?? (v.isNaN ? "null" : String(v))
+                return .string("sha256:" + SHA256.hash(data: Data(shown.utf8)).hexString)
             case nil:
+                if feature.isText { return text.map { .string($0) } ?? .null }
                 return v.isNaN ? .null : .number(v)
             }
         }

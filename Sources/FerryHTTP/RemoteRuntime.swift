@@ -208,11 +208,24 @@ public struct RemoteRuntime: ModelRuntime {
     }
 }
 
-/// A remote version behind Ferry's feature-matrix interface.
+/// A remote version behind Ferry's feature-matrix interface. Each remote input of shape `[-1, d1, d2, ...]` gives
+/// d1·d2·... features (named after the input when there is one, `input_j` otherwise); a BYTES input gives text
+/// features, sent on as the text the request carried.
 struct RemoteModel: RemotePredictor {
+    struct Input {
+        var spec: RemoteDescriptor.TensorSpec
+        var type: DataType
+        var width: Int
+        var perRowShape: [Int]
+    }
+
+    /// Values per row of one input Ferry forwards at most: every value is a feature with its own schema entry,
+    /// log column and drift statistics.
+    static let maxValuesPerRow = 4096
+
     let descriptor: RemoteDescriptor
     let client: HTTPClient
-    let inputs: [(spec: RemoteDescriptor.TensorSpec, type: DataType, width: Int)]
+    let inputs: [Input]
     let outputs: [(spec: RemoteDescriptor.TensorSpec, type: DataType)]
     let featureCount: Int
     let outputSchema: OutputSchema
@@ -227,30 +240,36 @@ struct RemoteModel: RemotePredictor {
         self.descriptor = descriptor
         self.client = client
         self.inputs = try inputs.map { spec in
-            guard let type = DataType(rawValue: spec.datatype), type.isNumeric, type != .fp16, type != .bf16 else {
-                throw FerryError(.unsupported, "remote input \(spec) is not a number tensor; Ferry forwards numeric tabular inputs ([N, k])")
+            guard let type = DataType(rawValue: spec.datatype), type != .fp16, type != .bf16 else {
+                throw FerryError(.unsupported, "remote input \(spec) has a datatype Ferry does not forward; it forwards FP32, FP64, INT*, UINT*, BOOL and BYTES")
             }
-            guard spec.shape.first == -1, spec.shape.count <= 2, spec.shape.count == 1 || spec.shape[1] > 0 else {
-                throw FerryError(.unsupported, "remote input \(spec) is not [N, k] or [N] with a variable batch dimension; Ferry forwards tabular inputs")
+            let perRow = Array(spec.shape.dropFirst())
+            guard spec.shape.first == -1, perRow.allSatisfy({ $0 > 0 }) else {
+                throw FerryError(.unsupported, "remote input \(spec) needs a variable batch dimension first and fixed dimensions after it ([-1, d1, ...]); Ferry forwards batches of rows")
             }
-            return (spec, type, spec.shape.count == 1 ? 1 : spec.shape[1])
+            let width = perRow.reduce(1, *)
+            guard width <= Self.maxValuesPerRow else {
+                throw FerryError(.unsupported, "remote input \(spec) has \(width) values per row; Ferry forwards at most \(Self.maxValuesPerRow) per input, each a feature it validates, logs and watches for drift")
+            }
+            return Input(spec: spec, type: type, width: width, perRowShape: perRow)
         }
         self.outputs = try outputs.map { spec in
-            guard let type = DataType(rawValue: spec.datatype), type != .bytes else {
-                throw FerryError(.unsupported, "remote output \(spec) is not a number tensor; Ferry answers numeric outputs of remote models")
+            guard let type = DataType(rawValue: spec.datatype), type != .fp16, type != .bf16 else {
+                throw FerryError(.unsupported, "remote output \(spec) has a datatype Ferry does not answer (FP16 and BF16 aside, every V2 datatype)")
             }
             return (spec, type)
         }
         let total = self.inputs.reduce(0) { $0 + $1.width }
         featureCount = total
         let names: [String] = descriptor.features?.count == total ? descriptor.features! : self.inputs.flatMap { input in
-            input.width == 1 ? [input.spec.name] : (0..<input.width).map { "\(input.spec.name)_\($0)" }
+            input.width == 1 && input.perRowShape.count <= 1 ? [input.spec.name] : (0..<input.width).map { "\(input.spec.name)_\($0)" }
         }
         var features: [FeatureSpec] = []
         var offset = 0
         for input in self.inputs {
             for _ in 0..<input.width {
-                let integer = [.int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool].contains(input.type)
+                // Neither binary tensors nor JSON carry a missing integer or text.
+                let integer = [.int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool, .bytes].contains(input.type)
                 features.append(FeatureSpec(name: names[offset], datatype: input.type, nullable: !integer))
                 offset += 1
             }
@@ -258,7 +277,7 @@ struct RemoteModel: RemotePredictor {
         outputSchema = OutputSchema(outputs: self.outputs.map { OutputSpec(name: $0.spec.name, datatype: $0.type, shape: Array($0.spec.shape.dropFirst())) })
         description = ModelDescription(
             inputSchema: InputSchema(features: features, tensors: self.inputs.map {
-                InputTensor(name: $0.spec.name, datatype: $0.type, width: $0.width, perRowShape: Array($0.spec.shape.dropFirst()))
+                InputTensor(name: $0.spec.name, datatype: $0.type, width: $0.width, perRowShape: $0.perRowShape)
             }),
             outputSchema: outputSchema,
             details: [
@@ -272,31 +291,47 @@ struct RemoteModel: RemotePredictor {
         throw FerryError(.internal, "a remote version predicts asynchronously")
     }
 
-    func predictRemotely(_ batch: FeatureMatrix) async throws -> [Tensor] {
-        guard batch.columns == featureCount else {
-            throw FerryError.invalid("batch has \(batch.columns) columns; the model takes \(featureCount)")
-        }
-        if !binary { return try await predictAsJSON(batch) }
-        // A V2 request with binary tensors: a JSON header, then each input's bytes.
-        var blobs: [UInt8] = []
-        var inputHeaders: [[String: Any]] = []
+    /// Each input's tensor for the rows of `batch`, in the remote's types and shapes.
+    func tensors(_ batch: FeatureMatrix) -> [Tensor] {
         var column = 0
-        for input in inputs {
+        return inputs.map { input in
+            defer { column += input.width }
+            let shape = [batch.rows] + input.perRowShape
+            if input.type == .bytes {
+                var texts: [[UInt8]] = []
+                texts.reserveCapacity(batch.rows * input.width)
+                for r in 0..<batch.rows { for j in 0..<input.width { texts.append(batch.text(row: r, column: column + j) ?? []) } }
+                return Tensor(name: input.spec.name, datatype: .bytes, shape: shape, data: .bytes(texts))
+            }
             var values = [Double](repeating: 0, count: batch.rows * input.width)
             for r in 0..<batch.rows { for j in 0..<input.width { values[r * input.width + j] = batch.values[r * batch.columns + column + j] } }
-            column += input.width
             let data: TensorData = switch input.type {
             case .fp32: .float32(values.map(Float.init))
             case .fp64: .float64(values)
             case .bool: .bool(values.map { $0 != 0 })
-            case .uint64: .uint64(values.map { $0.isFinite && $0 >= 0 ? UInt64($0) : 0 })
+            case .uint8, .uint16, .uint32, .uint64: .uint64(values.map { $0.isFinite && $0 >= 0 ? UInt64($0) : 0 })
             default: .int64(values.map { $0.isFinite ? Int64($0) : 0 })
             }
-            let shape = input.spec.shape.count == 1 ? [batch.rows] : [batch.rows, input.width]
+            return Tensor(name: input.spec.name, datatype: input.type, shape: shape, data: data)
+        }
+    }
+
+    func predictRemotely(_ batch: FeatureMatrix) async throws -> [Tensor] {
+        guard batch.columns == featureCount else {
+            throw FerryError.invalid("batch has \(batch.columns) columns; the model takes \(featureCount)")
+        }
+        let tensors = tensors(batch)
+        if !binary {
+            return try await exchange(try jsonBody(tensors, batch), contentType: "application/json", headerLength: nil, rows: batch.rows)
+        }
+        // A V2 request with binary tensors: a JSON header, then each input's bytes.
+        var blobs: [UInt8] = []
+        var inputHeaders: [[String: Any]] = []
+        for tensor in tensors {
             let before = blobs.count
-            BinaryTensor.encode(Tensor(name: input.spec.name, datatype: input.type, shape: shape, data: data), into: &blobs)
+            BinaryTensor.encode(tensor, into: &blobs)
             inputHeaders.append([
-                "name": input.spec.name, "datatype": input.type.rawValue, "shape": shape,
+                "name": tensor.name, "datatype": tensor.datatype.rawValue, "shape": tensor.shape,
                 "parameters": ["binary_data_size": blobs.count - before],
             ])
         }
@@ -304,59 +339,52 @@ struct RemoteModel: RemotePredictor {
             "inputs": inputHeaders,
             "outputs": outputs.map { ["name": $0.spec.name, "parameters": ["binary_data": true]] },
         ])
-        var request = HTTPClientRequest(url: "\(descriptor.base)/infer")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/octet-stream")
-        request.headers.add(name: "Inference-Header-Content-Length", value: String(header.count))
-        for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: [UInt8](header) + blobs))
-        let (status, body, headerLength) = try await Self.sendForInference(request, descriptor: descriptor, client: client)
-        guard status == 200 else {
-            let message = "remote backend \(descriptor.url) answered \(status): \(Self.errorText(body))"
-            throw (400..<500).contains(status) && status != 429 ? FerryError.invalid(message) : FerryError(.unavailable, message)
-        }
-        return try decode(body, headerLength: headerLength, rows: batch.rows)
+        return try await exchange([UInt8](header) + blobs, contentType: "application/octet-stream", headerLength: header.count, rows: batch.rows)
     }
 
-    /// The same request as plain JSON, for a remote without the binary tensor extension. JSON has no NaN, so a
-    /// missing value is refused, naming its feature.
-    func predictAsJSON(_ batch: FeatureMatrix) async throws -> [Tensor] {
-        var inputHeaders: [[String: Any]] = []
-        var column = 0
+    /// The request as plain JSON, for a remote without the binary tensor extension. JSON has no NaN, so a missing
+    /// value is refused, naming its feature.
+    func jsonBody(_ tensors: [Tensor], _ batch: FeatureMatrix) throws -> [UInt8] {
         let names = description.inputSchema.featureNames
-        for input in inputs {
-            var values: [Any] = []
-            values.reserveCapacity(batch.rows * input.width)
-            for r in 0..<batch.rows {
-                for j in 0..<input.width {
+        var column = 0
+        let inputs: [[String: Any]] = try zip(inputs, tensors).map { input, tensor in
+            defer { column += input.width }
+            let data: [Any]
+            switch tensor.data {
+            case .bytes(let v): data = v.map { String(decoding: $0, as: UTF8.self) }
+            case .bool(let v): data = v
+            case .int64(let v): data = v
+            case .uint64(let v): data = v
+            case .float32, .float64:
+                data = try (0..<batch.rows * input.width).map { i -> Double in
+                    let (r, j) = i.quotientAndRemainder(dividingBy: input.width)
                     let v = batch.values[r * batch.columns + column + j]
                     guard v.isFinite else {
                         throw FerryError.invalid("row \(r), feature '\(names[column + j])' is \(v.isNaN ? "missing" : "infinite"), and remote backend \(descriptor.url) takes JSON only (its server metadata lists no binary_tensor_data extension), which cannot carry it")
                     }
-                    switch input.type {
-                    case .fp32, .fp64: values.append(v)
-                    case .bool: values.append(v != 0)
-                    default: values.append(Int64(v))
-                    }
+                    return v
                 }
             }
-            column += input.width
-            inputHeaders.append([
-                "name": input.spec.name, "datatype": input.type.rawValue,
-                "shape": input.spec.shape.count == 1 ? [batch.rows] : [batch.rows, input.width], "data": values,
-            ])
+            return ["name": tensor.name, "datatype": tensor.datatype.rawValue, "shape": tensor.shape, "data": data]
         }
+        return [UInt8](try JSONSerialization.data(withJSONObject: ["inputs": inputs]))
+    }
+
+    /// Sends one inference request and reads its answer: a 4xx (429 aside) is the caller's error, anything else
+    /// not 200 is the remote's.
+    func exchange(_ body: [UInt8], contentType: String, headerLength: Int?, rows: Int) async throws -> [Tensor] {
         var request = HTTPClientRequest(url: "\(descriptor.base)/infer")
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: contentType)
+        if let headerLength { request.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
         for (name, value) in try descriptor.resolvedHeaders() { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: [UInt8](try JSONSerialization.data(withJSONObject: ["inputs": inputHeaders]))))
-        let (status, body, headerLength) = try await Self.sendForInference(request, descriptor: descriptor, client: client)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let (status, answer, answerHeaderLength) = try await Self.sendForInference(request, descriptor: descriptor, client: client)
         guard status == 200 else {
-            let message = "remote backend \(descriptor.url) answered \(status): \(Self.errorText(body))"
+            let message = "remote backend \(descriptor.url) answered \(status): \(Self.errorText(answer))"
             throw (400..<500).contains(status) && status != 429 ? FerryError.invalid(message) : FerryError(.unavailable, message)
         }
-        return try decode(body, headerLength: headerLength, rows: batch.rows)
+        return try decode(answer, headerLength: answerHeaderLength, rows: rows)
     }
 
     /// The remote's answer as Ferry's outputs, in the registered order.
@@ -389,6 +417,12 @@ struct RemoteModel: RemotePredictor {
                 var flat: [Any] = []
                 func flatten(_ value: Any) { if let list = value as? [Any] { list.forEach(flatten) } else { flat.append(value) } }
                 flatten(item["data"] ?? [])
+                if datatype == .bytes {
+                    let texts = flat.compactMap { $0 as? String }
+                    guard texts.count == flat.count, texts.count == count else { throw garbage("output '\(name)' has data that does not fit its shape") }
+                    byName[name] = Tensor(name: name, datatype: datatype, shape: shape, data: .bytes(texts.map { Array($0.utf8) }))
+                    continue
+                }
                 let numbers = flat.compactMap { ($0 as? NSNumber)?.doubleValue }
                 guard numbers.count == flat.count, numbers.count == count else { throw garbage("output '\(name)' has data that does not fit its shape") }
                 data = switch datatype {

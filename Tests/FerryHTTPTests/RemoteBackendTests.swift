@@ -50,6 +50,108 @@ struct RemoteBackendTests {
                 // Ferry's own validation runs before anything goes out.
                 let bad = try await client.post("/v2/models/fraud-gpu/infer", #"{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}"#)
                 #expect(bad.status == .badRequest && bad.errorMessage.contains("expected [N, 12]"), "\(bad.text)")
+                // A batch job scores on Ferry's own engines: a remote version is refused when the job is submitted.
+                let job = try await client.post("/api/v1/jobs", #"{"model": "fraud-gpu", "input": {"path": "/tmp/rows.csv"}}"#)
+                #expect(job.status == .badRequest && job.errorMessage.contains("served by a remote backend"), "\(job.text)")
+            }
+        }
+    }
+
+    @Test func stringInputsReachARemoteFerryAsTheTextSentInBinaryTensors() async throws {
+        // The remote Ferry serves a scikit-learn ColumnTransformer pipeline with string columns: its metadata says
+        // BYTES, so here they are text features, forwarded as sent; the remote reads them as categories.
+        let remote = try await TestStack()
+        defer { remote.tearDown() }
+        let fixtures = TestStack.repositoryRoot.appendingPathComponent("Tests/FerryRuntimesTests/Fixtures/onnx")
+        let artifact = try Data(contentsOf: fixtures.appendingPathComponent("columns_rf.onnx"))
+        _ = try await remote.registry.register(.init(model: "columns", format: .onnx, artifact: artifact, createdBy: "test"))
+        let golden = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("columns_rf.json"))) as? [String: Any])
+        let inputs = try #require(golden["inputs"] as? [[String: Any]]).map { input -> [String: Any] in
+            // JSON has no NaN: a missing number is null.
+            ["name": input["name"]!, "datatype": input["datatype"]!, "shape": input["shape"]!, "data": (input["data"] as? [Any])!.map { $0 is NSNull ? NSNull() : $0 }]
+        }
+        let request = String(decoding: try JSONSerialization.data(withJSONObject: ["inputs": inputs]), as: UTF8.self)
+        let want = (try #require(golden["outputs"] as? [[String: Any]]))[1]["data"] as? [Double]
+        try await Application(router: remote.server.router).test(.live) { remoteClient in
+            let port = try #require(remoteClient.port)
+            try await withFerry { client, stack in
+                let registered = try await Self.register(client, "columns-remote", port: port, model: "columns")
+                #expect(registered.status == .created, "\(registered.text)")
+                let features = try #require((registered.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]])
+                #expect(features.map { $0["name"] as? String } == ["age", "income", "score", "color", "city"])
+                #expect(features[3]["datatype"] as? String == "BYTES" && features[3]["categories"] == nil, "a text feature: \(features[3])")
+
+                let here = try await client.post("/v2/models/columns-remote/infer", request)
+                #expect(here.status == .ok, "\(here.text)")
+                let direct = try await remoteClient.post("/v2/models/columns/infer", request)
+                let mine = (here.json["outputs"] as? [[String: Any]])?.first { $0["name"] as? String == "output_probability" }?["data"] as? [Double]
+                let theirs = (direct.json["outputs"] as? [[String: Any]])?.first { $0["name"] as? String == "output_probability" }?["data"] as? [Double]
+                #expect(mine != nil && mine == theirs)
+                #expect(mine?.count == want?.count && zip(mine ?? [], want ?? []).allSatisfy { abs($0 - $1) < 1e-5 })
+
+                // V1 rows by name carry the text as a string; a number where text belongs is refused by name.
+                let v1 = try await client.post("/v1/models/columns-remote:predict", #"{"instances": [{"age": 40, "income": 21000, "score": 0.2, "color": "blue", "city": "oslo"}]}"#)
+                #expect(v1.status == .ok, "\(v1.text)")
+                // The log keeps the text as it was sent.
+                await stack.predictionLogger.flush()
+                let logged = try await client.get("/api/v1/predictions/\(v1.json["prediction_id"] as? String ?? "-")")
+                #expect((logged.json["inputs"] as? [[Any]])?.first?[3] as? String == "blue", "\(logged.text)")
+                // Text features drift as categories: a reference of blue only, traffic of many colours.
+                let blue = #"{"age": 40, "income": 21000, "score": 0.2, "color": "blue", "city": "oslo"}"#
+                let reference = try await client.execute(
+                    uri: "/api/v1/models/columns-remote/versions/1/reference", method: .put,
+                    body: ByteBuffer(string: #"{"instances": [\#(Array(repeating: blue, count: 20).joined(separator: ","))]}"#))
+                #expect(reference.status == .ok, "\(reference.text)")
+                let drift = try await client.get("/api/v1/models/columns-remote/drift?last=100")
+                let color = (drift.json["features"] as? [[String: Any]])?.first { $0["name"] as? String == "color" }
+                #expect(color?["kind"] as? String == "categorical" && (color?["psi"] as? Double ?? 0) > 1, "\(drift.text.prefix(600))")
+                let wrong = try await client.post("/v1/models/columns-remote:predict", #"{"instances": [{"age": 40, "income": 21000, "score": 0.2, "color": 3, "city": "oslo"}]}"#)
+                #expect(wrong.status == .badRequest && wrong.errorMessage.contains("feature 'color': expected text"), "\(wrong.text)")
+            }
+        }
+    }
+
+    @Test func textAndImageShapedInputsGoToAJSONOnlyRemoteAsSent() async throws {
+        // As MLServer would serve a model with a BYTES input and a [N, 2, 2] input: no binary extension, so JSON.
+        let router = Router()
+        router.get("/v2/models/words") { _, _ -> Response in
+            let body = #"{"name": "words", "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}, {"name": "pixels", "datatype": "FP32", "shape": [-1, 2, 2]}], "outputs": [{"name": "label", "datatype": "BYTES", "shape": [-1]}, {"name": "total", "datatype": "FP32", "shape": [-1]}]}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.post("/v2/models/words/infer") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let inputs = object["inputs"] as? [[String: Any]],
+                  let text = inputs.first(where: { $0["name"] as? String == "text" }), let words = text["data"] as? [String],
+                  let pixels = inputs.first(where: { $0["name"] as? String == "pixels" }), let values = pixels["data"] as? [Double],
+                  pixels["shape"] as? [Int] == [words.count, 2, 2]
+            else { return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"error": "bad request"}"#))) }
+            let labels = words.map { "\"\($0.uppercased())\"" }.joined(separator: ", ")
+            let totals = (0..<words.count).map { r in values[(r * 4)..<((r + 1) * 4)].reduce(0, +) }
+            let answer = #"{"model_name": "words", "outputs": [{"name": "label", "datatype": "BYTES", "shape": [\#(words.count)], "data": [\#(labels)]}, {"name": "total", "datatype": "FP32", "shape": [\#(words.count)], "data": \#(totals)}]}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
+        }
+        try await Application(router: router).test(.live) { remoteClient in
+            let port = try #require(remoteClient.port)
+            try await withFerry { client, _ in
+                let registered = try await Self.register(client, "words", port: port, model: "words")
+                #expect(registered.status == .created, "\(registered.text)")
+                let metadata = try await client.get("/v2/models/words")
+                let pixels = (metadata.json["inputs"] as? [[String: Any]])?.first { $0["name"] as? String == "pixels" }
+                #expect(pixels?["shape"] as? [Int] == [-1, 2, 2], "\(metadata.text)")
+
+                let request = #"{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["héllo", "ferry"]}, {"name": "pixels", "datatype": "FP32", "shape": [2, 2, 2], "data": [1, 2, 3, 4, 0.5, 0.5, 0.5, 0.5]}]}"#
+                let answer = try await client.post("/v2/models/words/infer", request)
+                #expect(answer.status == .ok, "\(answer.text)")
+                let outputs = answer.json["outputs"] as? [[String: Any]]
+                #expect(outputs?.first { $0["name"] as? String == "label" }?["data"] as? [String] == ["HÉLLO", "FERRY"], "\(answer.text)")
+                #expect(outputs?.first { $0["name"] as? String == "total" }?["data"] as? [Double] == [10, 2], "\(answer.text)")
+
+                // A shape that does not fit the remote's is refused here, naming the input and the shape it takes.
+                let flat = try await client.post("/v2/models/words/infer", #"{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}, {"name": "pixels", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]}"#)
+                #expect(flat.status == .badRequest && flat.errorMessage.contains("input 'pixels' has shape [1, 3]; expected [N, 2, 2]"), "\(flat.text)")
+                let numbers = try await client.post("/v2/models/words/infer", #"{"inputs": [{"name": "text", "datatype": "FP32", "shape": [1], "data": [1]}, {"name": "pixels", "datatype": "FP32", "shape": [1, 2, 2], "data": [1, 2, 3, 4]}]}"#)
+                #expect(numbers.status == .badRequest && numbers.errorMessage.contains("feature 'text' is text: send BYTES"), "\(numbers.text)")
             }
         }
     }

@@ -14,8 +14,12 @@ struct ONNXGoldenTests {
             var shape: [Int]
             var data: [JSONScalar]
             var zipmap_labels: [JSONScalar]?
+            /// A map input's entries.
+            var keys: [JSONScalar]?
+            var values: [JSONScalar]?
+            var key_datatype: String?
 
-            enum CodingKeys: String, CodingKey { case name, datatype, shape, data, zipmap_labels }
+            enum CodingKeys: String, CodingKey { case name, datatype, shape, data, zipmap_labels, keys, values, key_datatype }
 
             init(from decoder: any Decoder) throws {
                 let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -25,6 +29,9 @@ struct ONNXGoldenTests {
                 shape = try c.decodeIfPresent([Int].self, forKey: .shape) ?? []
                 data = try c.decodeIfPresent([JSONScalar].self, forKey: .data) ?? []
                 zipmap_labels = try c.decodeIfPresent([JSONScalar].self, forKey: .zipmap_labels)
+                keys = try c.decodeIfPresent([JSONScalar].self, forKey: .keys)
+                values = try c.decodeIfPresent([JSONScalar].self, forKey: .values)
+                key_datatype = try c.decodeIfPresent(String.self, forKey: .key_datatype)
             }
         }
         var description: String
@@ -130,12 +137,25 @@ struct ONNXGoldenTests {
     func pipelineMatchesOnnxruntime(name: String) async throws {
         let (artifact, golden) = try Self.load(name)
         let runtime = ONNXRuntime(threads: 1)
-        if golden.inputs.contains(where: { $0.datatype == "MAP" }) {
-            // A map input cannot arrive over the Open Inference Protocol (it carries tensors): refused by name.
-            #expect { try runtime.inspect(artifact) } throws: { error in
-                let e = error as? FerryError
-                return e?.code == .unsupported && e!.message.contains("'\(golden.inputs[0].name)' is not a tensor")
+        if let map = golden.inputs.first(where: { $0.datatype == "MAP" }) {
+            guard map.key_datatype == "INT64" else {
+                // Only map(int64, float), as CastMap reads it, is taken: refused by name.
+                #expect { try runtime.inspect(artifact) } throws: { error in
+                    let e = error as? FerryError
+                    return e?.code == .unsupported && e!.message.contains("'\(map.name)' is a map other than map(int64, float)")
+                }
+                return
             }
+            // One row: feature k is the map's value at key k, missing where the map has no key k.
+            let description = try runtime.inspect(artifact)
+            let width = try #require(description.inputSchema.tensors?.first?.width)
+            var row = [Float](repeating: .nan, count: width)
+            for (key, value) in zip(map.keys ?? [], map.values ?? []) { row[Int(key.integer)] = Float(value.number) }
+            let matrix = try description.inputSchema.matrix(
+                from: [Tensor(name: map.name, datatype: .fp32, shape: [1, width], data: .float32(row))], limits: InferenceLimits())
+            let outputs = try await runtime.load(artifact).predict(matrix)
+            #expect(outputs.map(\.name) == golden.outputs.map(\.name))
+            for (got, want) in zip(outputs, golden.outputs) { Self.compare(got, want, case: name) }
             return
         }
         #expect(runtime.recognizes(artifact))

@@ -158,6 +158,32 @@ struct ONNXRuntimeTests {
         #expect(short?.message.contains("tensor 'w' has 8 bytes of raw data for 3 values") == true, "\(String(describing: short))")
     }
 
+    @Test func aMapInputReadByCastMapIsOneFeaturePerKey() async throws {
+        // cast_map.onnx: a map(int64, float) read by DENSE and SPARSE (max_map 8) CastMaps.
+        let artifact = try Data(contentsOf: ONNXGoldenTests.directory.appendingPathComponent("cast_map.onnx"))
+        let schema = try runtime.inspect(artifact).inputSchema
+        #expect(schema.featureNames == (0..<8).map { "Xf_\($0)" })
+        let predictor = try await runtime.load(artifact)
+        // Two rows with keys {0, 2} and {1, 7}: SPARSE places them, DENSE packs two per row.
+        let nan = Double.nan
+        let rows = FeatureMatrix(rows: 2, columns: 8, values: [1, nan, 2, nan, nan, nan, nan, nan, nan, 3, nan, nan, nan, nan, nan, 4.5])
+        let out = try predictor.predict(rows)
+        let byName = Dictionary(uniqueKeysWithValues: out.map { ($0.name, $0) })
+        #expect(byName["dense_float"]?.shape == [2, 2] && byName["dense_float"]?.data == .float32([1, 2, 3, 4.5]))
+        #expect(byName["sparse_float"]?.data == .float32([1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4.5]))
+        #expect(byName["dense_int64"]?.data == .int64([1, 2, 3, 4]))
+        // DENSE cannot pack rows with different numbers of keys into one tensor: a clear error, not a crash.
+        let uneven = FeatureMatrix(rows: 2, columns: 8, values: [1, nan, 2, nan, nan, nan, nan, nan, nan, 3, nan, nan, nan, nan, nan, nan])
+        #expect { try predictor.predict(uneven) } throws: { error in
+            (error as? FerryError)?.message.contains("row 0 has 2 and row 1 has 1") == true
+        }
+        // The number of keys may be given; a bad value is refused naming the option.
+        #expect(try runtime.inspect(artifact, options: ["map_keys": "12"]).inputSchema.features.count == 12)
+        #expect { try runtime.inspect(artifact, options: ["map_keys": "0"]) } throws: { error in
+            (error as? FerryError)?.message.contains("runtime option map_keys '0'") == true
+        }
+    }
+
     @Test func aBadAttributeIsRefusedAtRegistrationNotAtTheFirstRequest() {
         let error = refusal(onnxModel(op: "Normalizer", domain: "ai.onnx.ml", opsets: ["": 17, "ai.onnx.ml": 1], attributes: { n in
             n.message(5) { a in

@@ -98,6 +98,9 @@ public final class BatchScoring: Sendable {
         }
         if let empty = s.keyColumns.firstIndex(where: \.isEmpty) { throw FerryError.invalid("field 'key_columns' item \(empty) is empty") }
         let served = try await models.served(model: model, selector: selector)
+        if served.predictor is any RemotePredictor {
+            throw FerryError.invalid("model '\(model)' version \(served.version.version) is served by a remote backend; batch jobs score on Ferry's own engines, so send its rows to the remote server instead")
+        }
         var input = s.input
         switch s.input {
         case .path(let path): input = .path(try allowedPath(path))

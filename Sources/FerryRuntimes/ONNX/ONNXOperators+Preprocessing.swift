@@ -155,6 +155,57 @@ extension ONNXOperators {
                 return [.float(out, shape: [rows, width])]
             }
         },
+        // A map(int64, float) arrives as [N, K]: column k holds key k's value, NaN where a row's map lacks key k.
+        // SPARSE puts key k at position k (keys from max_map on are dropped) and pads with 0 ("0.f" as a string);
+        // DENSE packs each row's keys in order, and every row of a batch must have as many.
+        "CastMap": { a, _ in
+            let castTo = a.string("cast_to") ?? "TO_FLOAT"
+            let form = a.string("map_form") ?? "DENSE"
+            let maxMap = a.int("max_map") ?? 1
+            guard ["TO_FLOAT", "TO_INT64", "TO_STRING"].contains(castTo) else {
+                throw ONNXError.message("CastMap cast_to '\(castTo)' is not TO_FLOAT, TO_INT64 or TO_STRING")
+            }
+            guard form == "DENSE" || (form == "SPARSE" && maxMap > 0) else {
+                throw ONNXError.message("CastMap map_form '\(form)' is not DENSE or SPARSE with max_map > 0")
+            }
+            return ONNXKernel { inputs in
+                let x = try required(inputs, 0, "CastMap")
+                let v = try x.floats("CastMap")
+                let rows = x.shape.first ?? 1
+                let keys = rows == 0 ? 0 : v.count / rows
+                var width = maxMap
+                var picked: [Float?] = []
+                if form == "SPARSE" {
+                    picked.reserveCapacity(rows * width)
+                    for r in 0..<rows {
+                        for k in 0..<width { picked.append(k < keys && !v[r * keys + k].isNaN ? v[r * keys + k] : nil) }
+                    }
+                } else {
+                    for r in 0..<rows {
+                        let present = v[(r * keys)..<((r + 1) * keys)].filter { !$0.isNaN }
+                        if r == 0 { width = present.count }
+                        guard present.count == width else {
+                            throw ONNXError.message("CastMap (DENSE) packs each row's keys: row 0 has \(width) and row \(r) has \(present.count), which cannot form one tensor; send them separately")
+                        }
+                        picked += present.map { Optional($0) }
+                    }
+                    if rows == 0 { width = 0 }
+                }
+                let shape = [rows, width]
+                switch castTo {
+                case "TO_INT64":
+                    return [.int64(try picked.map { f in
+                        guard let f else { return 0 }
+                        guard f.isFinite, abs(f) < 9.2e18 else { throw ONNXError.message("CastMap cannot cast \(f) to int64") }
+                        return Int64(f)
+                    }, shape: shape)]
+                case "TO_STRING":
+                    return [ONNXArray(shape: shape, .string(picked.map { $0.map { String(format: "%f", Double($0)) } ?? "0.f" }))]
+                default:
+                    return [.float(picked.map { $0 ?? 0 }, shape: shape)]
+                }
+            }
+        },
         // Ferry answers tensors, not sequences of maps: ZipMap passes the probabilities through as [N, classes];
         // the class labels are named in the output's metadata.
         "ZipMap": { _, _ in

@@ -20,13 +20,13 @@ public struct ONNXRuntime: ModelRuntime {
     public var format: ModelFormat { .onnx }
 
     public func inspect(_ artifact: Data, options: [String: String]) throws -> ModelDescription {
-        try checkOptions(options, known: [])
-        return try ONNXModel(parsing: artifact).description
+        try checkOptions(options, known: [ONNXModel.mapKeysOption])
+        return try ONNXModel(parsing: artifact, options: options).description
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
-        try checkOptions(options, known: [])
-        var model = try ONNXModel(parsing: artifact)
+        try checkOptions(options, known: [ONNXModel.mapKeysOption])
+        var model = try ONNXModel(parsing: artifact, options: options)
         model.threads = threads
         return model
     }
@@ -43,7 +43,14 @@ public struct ONNXRuntime: ModelRuntime {
 /// after the input when k is 1, `input_j` otherwise). A string input is a categorical feature whose categories are
 /// the strings the graph compares it with; any other string reaches the graph as one value none of them equals,
 /// which is what every string operator Ferry runs does with an unseen category.
+///
+/// A `map(int64, float)` input read only by CastMap gives features `input_0 ... input_{K-1}`, one per key: a row's
+/// map holds key k when `input_k` is not missing. K is the largest `max_map` of its SPARSE CastMaps, or the
+/// `map_keys` runtime option.
 struct ONNXModel: Predictor {
+    /// The runtime option that gives the number of keys of a map input (keys 0 to K-1).
+    static let mapKeysOption = "map_keys"
+
     struct Input {
         var name: String
         var element: ONNXArray.Element
@@ -65,7 +72,7 @@ struct ONNXModel: Predictor {
     let explainable: Result<ExplainableTrees, FerryError>
     var threads = 1
 
-    init(parsing artifact: Data) throws {
+    init(parsing artifact: Data, options: [String: String] = [:]) throws {
         let file = try ONNXModelFile(parsing: [UInt8](artifact))
         for (domain, version) in file.opsets.sorted(by: { $0.key < $1.key }) {
             guard let newest = ONNXOperators.newestOpsets[domain] else { continue }
@@ -80,8 +87,15 @@ struct ONNXModel: Predictor {
         var inputs: [Input] = []
         var features: [FeatureSpec] = []
         for info in file.graph.inputs where !initialized.contains(info.name) {
+            if case .map = info.type {
+                let width = try Self.mapKeys(of: info, in: file.graph, options: options)
+                inputs.append(Input(
+                    name: info.name, element: .float, columns: features.count..<(features.count + width), rank: 2, vocabulary: [], unseen: ""))
+                features += (0..<width).map { FeatureSpec(name: "\(info.name)_\($0)", datatype: .fp32, description: "the map's value at key \($0) (null: no such key)") }
+                continue
+            }
             guard case .tensor(let code, let shape) = info.type else {
-                throw FerryError(.unsupported, "ONNX graph input '\(info.name)' is not a tensor (a map or sequence); Ferry takes tensors [N, k]")
+                throw FerryError(.unsupported, "ONNX graph input '\(info.name)' is a sequence; Ferry takes tensors [N, k] and maps read by CastMap")
             }
             guard let element = ONNXDataType.element(code) else {
                 throw FerryError(.unsupported, "ONNX graph input '\(info.name)' has element type \(ONNXDataType.name(code)), which Ferry does not take")
@@ -167,6 +181,28 @@ struct ONNXModel: Predictor {
                     perRowShape: input.rank == 1 ? [] : [input.columns.count])
             }),
             outputSchema: outputSchema, details: details)
+    }
+
+    /// The number of keys of a map input: it must be a `map(int64, float)` that only CastMap nodes read.
+    static func mapKeys(of info: ONNXModelFile.ValueInfo, in graph: ONNXModelFile.Graph, options: [String: String]) throws -> Int {
+        guard case .map(let key, let value) = info.type, key == 7, case .tensor(1, _) = value else {
+            throw FerryError(.unsupported, "ONNX graph input '\(info.name)' is a map other than map(int64, float); Ferry takes tensors [N, k] and map(int64, float) inputs read by CastMap")
+        }
+        let readers = graph.nodes.filter { $0.inputs.contains(info.name) }
+        if let other = readers.first(where: { $0.opType != "CastMap" || $0.domain != "ai.onnx.ml" }) {
+            throw FerryError(.unsupported, "ONNX graph input '\(info.name)' is a map read by \(other.opType) (node '\(other.name)'); Ferry takes a map input only where CastMap reads it")
+        }
+        if let text = options[mapKeysOption] {
+            guard let k = Int(text), (1...4096).contains(k) else {
+                throw FerryError.invalid("runtime option \(mapKeysOption) '\(text)' is not a number of keys between 1 and 4096")
+            }
+            return k
+        }
+        let sparse = readers.filter { ONNXAttributes(node: $0).string("map_form") == "SPARSE" }.compactMap { ONNXAttributes(node: $0).int("max_map") }
+        guard let k = sparse.max(), (1...4096).contains(k) else {
+            throw FerryError(.unsupported, "ONNX graph input '\(info.name)' is a map whose keys no SPARSE CastMap bounds; give their number with the runtime option \(mapKeysOption)=K (keys 0 to K-1)")
+        }
+        return k
     }
 
     /// The strings a string input is compared with anywhere downstream of it (categories, label keys, constants).
