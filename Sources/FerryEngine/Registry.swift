@@ -322,6 +322,9 @@ public final class Registry: Sendable {
         for (i, feature) in override.features.enumerated() {
             // A string input of the model (an ONNX graph's) stays one; everything else must be numeric.
             if feature.datatype != .bytes || derived.features[i].datatype != .bytes { try Model.validateFeature(feature, index: i) }
+            if derived.features[i].isText, feature.categories != nil {
+                throw FerryError.invalid("inputSchema feature '\(feature.name)' is text the model reads as sent; it takes no categories")
+            }
             if !anonymous && feature.name != derivedNames[i] {
                 throw FerryError.invalid("inputSchema feature \(i) is '\(feature.name)' but the model names it '\(derivedNames[i])'")
             }

@@ -80,6 +80,10 @@ struct RemoteBackendTests {
                 let features = try #require((registered.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]])
                 #expect(features.map { $0["name"] as? String } == ["age", "income", "score", "color", "city"])
                 #expect(features[3]["datatype"] as? String == "BYTES" && features[3]["categories"] == nil, "a text feature: \(features[3])")
+                // Text goes out as sent, so it cannot be given categories.
+                let schema = #"{"features": [{"name": "age"}, {"name": "income"}, {"name": "score"}, {"name": "color", "datatype": "BYTES", "categories": ["blue"]}, {"name": "city", "datatype": "BYTES"}]}"#
+                let categorized = try await client.post("/api/v1/models/columns-cat/versions", #"{"artifact": "\#(Self.descriptor(port: port, model: "columns"))", "format": "remote-v2", "input_schema": \#(schema)}"#)
+                #expect(categorized.status == .badRequest && categorized.errorMessage.contains("feature 'color' is text the model reads as sent"), "\(categorized.text)")
 
                 let here = try await client.post("/v2/models/columns-remote/infer", request)
                 #expect(here.status == .ok, "\(here.text)")
