@@ -126,13 +126,15 @@ public struct CSVLines: Sendable {
     public let lines: [Int]
     let source: String
 
-    public init(bytes: [UInt8], source: String) throws {
+    /// Reads `bytes`: the header line, then rows; or, with `header`, rows only (a block of a longer file whose
+    /// first line is line `firstLine`).
+    public init(bytes: [UInt8], source: String, header given: [String]? = nil, firstLine: Int = 1) throws {
         self.bytes = bytes
         self.source = source
-        var header: [String]?
+        var header = given
         var rows: [Range<Int>] = []
         var lines: [Int] = []
-        var number = 0
+        var number = firstLine - 1
         var start = 0
         while start <= bytes.count {
             var end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count

@@ -8,6 +8,8 @@ struct FeatureRoutes {
     typealias Context = FerryRequestContext
     let features: FeatureService
     let maxBodyBytes: Int
+    /// The largest entity CSV a training set takes (it is kept in a temporary file, not in memory).
+    let maxEntityFileBytes: Int
 
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1/features")
@@ -59,11 +61,26 @@ struct FeatureRoutes {
                 guard let b = Bool(String(text)) else { throw FerryError.invalid("query 'full_feature_names' must be true or false") }
                 return b
             } ?? false
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
-            let table = try CSVLines(bytes: Array(buffer.readableBytesView), source: "the entity CSV")
-            let csv = try await features.trainingSet(
-                entities: table, features: refs, fullFeatureNames: full, timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
-            return Response(status: .ok, headers: [.contentType: "text/csv"], body: .init(byteBuffer: ByteBuffer(bytes: csv)))
+            // The entity table goes to a temporary file, so a table of any size is joined a block at a time. Its
+            // rows are all checked and the first block joined before the answer starts; the rest streams.
+            let entities = try await TemporaryFile.receive(request.body, limit: maxEntityFileBytes, what: "the entity CSV")
+            let run: TrainingSetRun
+            do {
+                run = try await features.trainingSet(
+                    entityFile: entities.path, features: refs, fullFeatureNames: full,
+                    timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
+            } catch {
+                entities.remove()
+                throw error
+            }
+            return Response(status: .ok, headers: [.contentType: "text/csv"], body: ResponseBody { writer in
+                defer {
+                    run.close()
+                    entities.remove()
+                }
+                while let part = try await run.next() { try await writer.write(ByteBuffer(bytes: part)) }
+                try await writer.finish(nil)
+            })
         }
         // Feast's feature server, for clients written against `feast serve`: column-major, entity columns first.
         router.post("/get-online-features") { request, _ in
@@ -171,5 +188,44 @@ struct FeatureRoutes {
     /// Feast prints whole seconds.
     static func feastTime(_ micros: Int64) -> String {
         FeatureTime.format(micros - ((micros % 1_000_000) + 1_000_000) % 1_000_000)
+    }
+}
+
+/// A file in the system's temporary folder (`TMPDIR`) that a request writes and reads once, then removes.
+final class TemporaryFile: Sendable {
+    let path: String
+    private let handle: FileHandle
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw FerryError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)")
+        }
+        self.handle = handle
+    }
+
+    /// A request body written to a new temporary file, refused past `limit` bytes.
+    static func receive(_ body: RequestBody, limit: Int, what: String) async throws -> TemporaryFile {
+        let file = try TemporaryFile()
+        do {
+            var size = 0
+            for try await buffer in body {
+                size += buffer.readableBytes
+                guard size <= limit else { throw FerryError(.tooLarge, "\(what) is larger than this server's limit of \(limit >> 20) MiB") }
+                try file.append(Array(buffer.readableBytesView))
+            }
+            return file
+        } catch {
+            file.remove()
+            throw error
+        }
+    }
+
+    func append(_ bytes: [UInt8]) throws { try handle.write(contentsOf: bytes) }
+
+    func remove() {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: path)
     }
 }

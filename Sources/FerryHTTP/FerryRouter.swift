@@ -9,7 +9,8 @@ public struct HTTPLimits: Sendable {
     public var maxInferenceBodyBytes: Int
     /// Largest model artifact accepted by registration.
     public var maxArtifactBytes: Int
-    /// Largest file a data validation reads (written to disk as it arrives).
+    /// Largest file a data validation reads (checked as it arrives), and largest entity table of a training set
+    /// (written to a temporary file as it arrives).
     public var maxValidationBytes: Int
 
     public init(maxInferenceBodyBytes: Int = 32 << 20, maxArtifactBytes: Int = 512 << 20, maxValidationBytes: Int = 16 << 30) {
@@ -107,7 +108,7 @@ public func makeRouter(
     if let approvals { ApprovalRoutes(approvals: approvals, authentication: access.authenticator != nil || access.jwt != nil).add(to: router) }
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
-    if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes).add(to: router) }
+    if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes, maxEntityFileBytes: limits.maxValidationBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
     if let validation {
         ValidationRoutes(validation: validation, maxFileBytes: limits.maxValidationBytes, changed: dataPlane.expectationsChanged).add(to: router)

@@ -6,7 +6,11 @@ enum PrometheusExposition {
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     static func render(_ metrics: ServingMetrics, extra: [(name: String, help: String, type: String, value: Double)] = []) -> String {
-        let (versions, unresolved) = metrics.snapshot()
+        let (all, unresolved) = metrics.snapshot()
+        // Per-version series are for the versions that serve: loaded now, asked for, failed to load, or loaded
+        // again after an unload. A version registered (and loaded once) but idle since has none, so a registry of
+        // 100,000 versions does not put 100,000 label sets in every scrape; the fleet-wide totals below count them.
+        let versions = all.filter { $0.requests > 0 || $0.loaded || $0.loadFailures > 0 || $0.loads > 1 }
         var out = ""
         func header(_ name: String, _ help: String, _ type: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -78,6 +82,12 @@ enum PrometheusExposition {
         for s in versions { out += "ferry_model_load_failures_total{\(labels(s))} \(s.loadFailures)\n" }
         header("ferry_model_memory_bytes", "Approximate memory the loaded version holds.", "gauge")
         for s in versions where s.loaded { out += "ferry_model_memory_bytes{\(labels(s))} \(s.memoryBytes)\n" }
+        header("ferry_models_loads_total", "Loads of model versions in this replica, over every version.", "counter")
+        out += "ferry_models_loads_total \(all.reduce(0) { $0 + $1.loads })\n"
+        header("ferry_models_unloads_total", "Unloads of model versions in this replica, over every version.", "counter")
+        out += "ferry_models_unloads_total \(all.reduce(0) { $0 + $1.unloads })\n"
+        header("ferry_models_load_failures_total", "Failed loads of model versions in this replica, over every version.", "counter")
+        out += "ferry_models_load_failures_total \(all.reduce(0) { $0 + $1.loadFailures })\n"
         let resident = metrics.residentSnapshot()
         header("ferry_models_loaded", "Model versions loaded in this replica.", "gauge")
         out += "ferry_models_loaded \(resident.versions)\n"

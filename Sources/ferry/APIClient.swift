@@ -21,25 +21,34 @@ struct APIClient {
         try await send(method, path, body: json.map { .bytes(ByteBuffer(bytes: $0)) }, contentType: contentType)
     }
 
-    /// POSTs a local file as the body, read a megabyte at a time (a file may be larger than memory).
-    func upload(_ path: String, file: String, contentType: String = "application/octet-stream") async throws -> Data {
+    /// POSTs a local file as the body, read a megabyte at a time (a file may be larger than memory); with `into`,
+    /// a successful answer is written to that file as it arrives instead of returned.
+    func upload(_ path: String, file: String, contentType: String = "application/octet-stream", into output: FileHandle? = nil) async throws -> Data {
         guard let handle = FileHandle(forReadingAtPath: file),
               let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
             throw CLIError("cannot read '\(file)'")
         }
-        let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
-            do {
-                while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { continuation.yield(ByteBuffer(bytes: data)) }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-            try? handle.close()
-        }
-        return try await send(.POST, path, body: .stream(chunks, length: .known(Int64(size))), contentType: contentType)
+        defer { try? handle.close() }
+        return try await send(.POST, path, body: .stream(FileChunks(handle: handle), length: .known(Int64(size))), contentType: contentType, into: output)
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String) async throws -> Data {
+    /// A file's bytes a megabyte at a time, each read when the upload asks for it.
+    struct FileChunks: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let handle: FileHandle
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let handle: FileHandle
+            mutating func next() async throws -> ByteBuffer? {
+                guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+                return ByteBuffer(bytes: data)
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String, into output: FileHandle? = nil) async throws -> Data {
         let url = base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -53,6 +62,10 @@ struct APIClient {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
         } catch {
             throw CLIError("could not reach Ferry at \(base) (\(error)); is `ferry serve` running? Use --server to point elsewhere.")
+        }
+        if let output, (200..<300).contains(response.status.code) {
+            for try await buffer in response.body { try output.write(contentsOf: buffer.readableBytesView) }
+            return Data()
         }
         let body = Data(buffer: try await response.body.collect(upTo: 1 << 30))
         guard (200..<300).contains(response.status.code) else {

@@ -163,21 +163,28 @@ struct Features: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let csv = try Definitions.contents(entities)
             var query = URLComponents()
             query.queryItems = [
                 URLQueryItem(name: "features", value: features), URLQueryItem(name: "full_feature_names", value: String(fullFeatureNames)),
                 URLQueryItem(name: "timestamp_column", value: timestampColumn),
             ]
-            let data = try await options.client.send(
-                .POST, "/api/v1/features/training-set?" + (query.percentEncodedQuery ?? ""), json: csv, contentType: "text/csv")
-            if let out {
-                guard FileManager.default.createFile(atPath: out, contents: data) else { throw CLIError("cannot write --out '\(out)'") }
-                let rows = data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } - 1
-                print("wrote \(rows) rows to \(out)")
-            } else {
-                FileHandle.standardOutput.write(data)
+            // Both files stream: the entity table goes up and the training set comes down a megabyte at a time.
+            let path = "/api/v1/features/training-set?" + (query.percentEncodedQuery ?? "")
+            guard let out else {
+                _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: FileHandle.standardOutput)
+                return
             }
+            guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
+                throw CLIError("cannot write --out '\(out)'")
+            }
+            defer { try? handle.close() }
+            _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle)
+            var lines = 0
+            if let reader = FileHandle(forReadingAtPath: out) {
+                while let data = try reader.read(upToCount: 1 << 20), !data.isEmpty { lines += data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+                try? reader.close()
+            }
+            print("wrote \(max(lines - 1, 0)) rows to \(out)")
         }
     }
 }

@@ -79,6 +79,46 @@ struct FeatureStoreTests {
         }
     }
 
+    /// The entity table is joined a block at a time: any block size gives the same training set, and an error in a
+    /// later block names its line in the whole file.
+    @Test func anEntityTableJoinedInBlocksGivesTheSameTrainingSet() async throws {
+        try await withFerry(example: false) { client, stack in
+            let applied = try await client.post("/api/v1/features/apply", try Self.definitions("definitions.json"))
+            #expect(applied.status == .ok, "\(applied.text)")
+            let caseInfo = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent("case.json"))) as! [String: Any]
+            let refs = try (caseInfo["feature_refs"] as! [String]).enumerated().map { try FeatureRef(parsing: $1, field: "features[\($0)]") }
+            // Blank lines and a last line without its line end, as files come.
+            var text = try String(contentsOf: Self.fixtures.appendingPathComponent("entities.csv"), encoding: .utf8)
+            text = text.replacingOccurrences(of: "\n", with: "\n\n", options: [], range: text.index(text.startIndex, offsetBy: text.count / 2)..<text.endIndex)
+            while text.hasSuffix("\n") { text.removeLast() }
+            let file = stack.folder.appendingPathComponent("entities.csv")
+            try Data(text.utf8).write(to: file)
+            func training(blockRows: Int) async throws -> String {
+                var bytes: [UInt8] = []
+                let run = try await stack.server.features.trainingSet(entityFile: file.path, features: refs, blockRows: blockRows)
+                defer { run.close() }
+                while let part = try await run.next() { bytes += part }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            let whole = try await training(blockRows: 1_000_000)
+            #expect(whole.split(separator: "\n").count == 24, "the header and 23 rows: \(whole)")
+            for blockRows in [1, 2, 3, 7] {
+                #expect(try await training(blockRows: blockRows) == whole, "blocks of \(blockRows) lines")
+            }
+            // The file's last line (in a later block, after blank lines) has a bad time: named by its line in the file.
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let column = lines[0].split(separator: ",").firstIndex(of: "event_timestamp")!
+            var fields = lines[lines.count - 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            fields[column] = "soon"
+            lines[lines.count - 1] = Substring(fields.joined(separator: ","))
+            try Data(lines.joined(separator: "\n").utf8).write(to: file)
+            #expect(lines.count > 30)
+            await #expect { _ = try await training(blockRows: 4) } throws: { error in
+                (error as? FerryError)?.message.contains("line \(lines.count), column 'event_timestamp': 'soon'") == true
+            }
+        }
+    }
+
     @Test func trainingSetsEqualFeastsOnPostgreSQL() async throws {
         try await withFerry(example: false, postgres: true) { client, _ in
             try await Self.checkTrainingSet(client, folder: "", definitions: "")

@@ -57,6 +57,23 @@ struct ModelMemoryBudgetTests {
         #expect(metrics.contains("\nferry_models_loaded 2\n") && resident > bytes && resident <= bytes * 2 + bytes / 2, "the residency the budget counts: \(resident)")
     }
 
+    @Test func versionsIdleSinceRegistrationHaveNoSeriesOfTheirOwnButCountInTheTotals() async throws {
+        let bytes = try await Self.modelBytes()
+        let stack = try await TestStack { $0.modelMemoryBudget = bytes * 2 + bytes / 2 }  // room for two
+        defer { stack.tearDown() }
+        // Each registration loads its version; the third pushes the first out. Nothing asks for any of them.
+        try await Self.register(stack, ["a", "b", "c"])
+        var metrics = PrometheusExposition.render(stack.models.metrics)
+        #expect(!metrics.contains(#"{model="a",version="1"}"#), "a, loaded once and unloaded, idle: no series")
+        #expect(metrics.contains(#"ferry_model_loaded{model="c",version="1"} 1"#))
+        #expect(metrics.contains("\nferry_models_loads_total 3\n") && metrics.contains("\nferry_models_unloads_total 1\n"), "\(metrics.prefix(3000))")
+        // Asked for, a has its series again.
+        _ = try await stack.dataPlane.predict(model: "a", version: nil, instances: [.values(Array(repeating: .number(0), count: 12))])
+        metrics = PrometheusExposition.render(stack.models.metrics)
+        #expect(metrics.contains(#"ferry_inference_requests_total{model="a",version="1"} 1"#))
+        #expect(metrics.contains(#"ferry_model_loads_total{model="a",version="1"} 2"#))
+    }
+
     @Test func aliasedVersionsArePinnedWhenAsked() async throws {
         let bytes = try await Self.modelBytes()
         let stack = try await TestStack {

@@ -167,8 +167,9 @@ def parse_metrics(text: str) -> dict:
     out = {"requests": 0.0, "cold_requests": 0.0, "loads": 0.0, "unloads": 0.0, "load_failures": 0.0,
            "models_loaded": 0.0, "models_memory_bytes": 0.0, "load_buckets": {}, "load_count": 0.0, "load_sum": 0.0,
            "errors": {}, "unresolved": {}, "loaded": set()}
-    simple = {"ferry_inference_requests_total{": "requests", "ferry_model_loads_total{": "loads",
-              "ferry_model_unloads_total{": "unloads", "ferry_model_load_failures_total{": "load_failures"}
+    # Loads, unloads and load failures from the fleet-wide totals: idle versions have no per-version series.
+    simple = {"ferry_inference_requests_total{": "requests", "ferry_models_loads_total{": "loads",
+              "ferry_models_unloads_total{": "unloads", "ferry_models_load_failures_total{": "load_failures"}
     for line in text.splitlines():
         if not line.startswith("ferry_"):
             continue

@@ -1,0 +1,285 @@
+import FerryCore
+import Foundation
+
+/// Point-in-time-correct training sets. The entity table is read a block of rows at a time: each block is joined
+/// with every view it asks for (one pass over each view's source, row by row) and handed out before the next
+/// block is read, so neither the entity table nor a source is ever held whole.
+extension FeatureService {
+    /// Entity rows joined at once; a larger table costs one more pass over each source per block.
+    public static let entityBlockRows = 1_000_000
+
+    /// The views a training set reads, each once per block whatever number of its features are asked for, and
+    /// where each feature reference's values come from.
+    struct TrainingPlan: Sendable {
+        var views: [(view: FeatureView, joinKeys: [JoinKey], features: [FeatureField])] = []
+        var slots: [(view: Int, position: Int)] = []
+        var timestampColumn: String
+        var source: String
+    }
+
+    /// Starts the training set for the entity CSV at `entityFile` (the views' join keys and a timestamp column):
+    /// the entity columns as given, then one column per feature reference. Every entity row's time and keys are
+    /// checked and the first block is joined before this returns, so bad input is an error here, not halfway
+    /// through the answer; the run then gives the rest a block at a time.
+    public func trainingSet(
+        entityFile: String, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
+        source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows
+    ) async throws -> TrainingSetRun {
+        guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
+        let all = try await current()
+        let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
+        var plan = TrainingPlan(timestampColumn: timestampColumn, source: source)
+        for (i, ref) in refs.enumerated() {
+            if let v = plan.views.firstIndex(where: { $0.view.name == ref.view }) {
+                plan.views[v].features.append(resolved[i].feature)
+                plan.slots.append((v, plan.views[v].features.count - 1))
+            } else {
+                plan.views.append((resolved[i].view, try FeatureDefinitions.joinKeys(of: resolved[i].view, entities: all.entities), [resolved[i].feature]))
+                plan.slots.append((plan.views.count - 1, 0))
+            }
+        }
+        for view in plan.views { try readable(view.view, field: "source.path") }
+
+        guard let handle = FileHandle(forReadingAtPath: entityFile) else {
+            throw FerryError(.internal, "cannot read the entity file '\(entityFile)'")
+        }
+        do {
+            // Blocks of equal size: a header line, or a few rows past a round number, must not cost a pass of its own.
+            let lines = try LineBlocks.count(handle)
+            let count = max(1, (lines - 1 + blockRows - 1) / max(blockRows, 1))
+            let linesPerBlock = max(1, (lines + count - 1) / count)
+            var blocks = LineBlocks(handle: handle)
+            guard let (first, _) = try blocks.next(lines: linesPerBlock) else {
+                throw FerryError.invalid("\(source) is empty; it needs a header line and rows")
+            }
+            let block = try CSVLines(bytes: first, source: source)
+            // Every later block's times and keys, checked now (the first block's are checked as it joins).
+            while let (bytes, line) = try blocks.next(lines: linesPerBlock) {
+                _ = try Self.entityColumns(CSVLines(bytes: bytes, source: source, header: block.header, firstLine: line), plan)
+            }
+            try handle.seek(toOffset: 0)
+            blocks = LineBlocks(handle: handle)
+            _ = try blocks.next(lines: linesPerBlock)
+            var out = CSVWriter()
+            out.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
+            out.raw(ArraySlice(try await joined(block, plan)))
+            return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: out.bytes)
+        } catch {
+            try? handle.close()
+            throw error
+        }
+    }
+
+    /// A block's entity times and, per view, each row's key (nil when a key value is missing); errors name the
+    /// line and column.
+    static func entityColumns(_ entities: CSVLines, _ plan: TrainingPlan) throws -> (times: [Int64], keys: [[String?]]) {
+        let source = plan.source
+        let timeIndex = try entities.column(plan.timestampColumn)
+        let times = try entities.rows.indices.map { r -> Int64 in
+            let text = try entities.fields(r, [timeIndex])[0]
+            guard let t = FeatureTime.parse(text) else {
+                throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(plan.timestampColumn)': '\(text)' is not an ISO 8601 timestamp")
+            }
+            return t
+        }
+        let keys = try plan.views.map { view, joinKeys, _ in
+            let keyColumns = try joinKeys.map { key -> Int in
+                guard let i = entities.header.firstIndex(of: key.name) else {
+                    throw FerryError.invalid("\(source) has no column '\(key.name)', the join key of feature view '\(view.name)' (its header is \(entities.header.joined(separator: ",")))")
+                }
+                return i
+            }
+            return try entities.rows.indices.map { r -> String? in
+                var values: [FeatureDatum] = []
+                for (text, key) in zip(try entities.fields(r, keyColumns), joinKeys) {
+                    do {
+                        values.append(try FeatureDatum.parse(Substring(text), as: key.type))
+                    } catch let error as FerryError {
+                        throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(key.name)': \(error.message)")
+                    }
+                }
+                return values.contains(.null) ? nil : try EntityKey.make(values, keys: joinKeys)
+            }
+        }
+        return (times, keys)
+    }
+
+    /// One block of entity rows, each as it came followed by its features.
+    func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> [UInt8] {
+        let (times, keys) = try Self.entityColumns(entities, plan)
+        var results: [[[FeatureDatum]?]] = []
+        for (v, (view, joinKeys, features)) in plan.views.enumerated() {
+            let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: features, database: database)
+            results.append(try await Self.join(reader, keys: keys[v], times: times, ttlSeconds: view.ttlSeconds).results())
+        }
+        var out = CSVWriter()
+        for r in entities.rows.indices {
+            out.raw(entities.bytes[entities.rows[r]])
+            for slot in plan.slots {
+                out.field(results[slot.view][r]?[slot.position].csvText ?? "", first: false)
+            }
+            out.endRow()
+        }
+        return out.bytes
+    }
+
+    /// One view's point-in-time join: a large CSV source is read in parts on every core, one join per part, merged.
+    static func join(
+        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64,
+        parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20
+    ) async throws -> PointInTimeJoin {
+        // A failing part is read again in one pass, for an error naming the exact line.
+        if let join = try? joinInParts(reader, keys: keys, times: times, ttlSeconds: ttlSeconds, parts: parts, minimumBytes: minimumBytes) {
+            return join
+        }
+        var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds)
+        try await reader.forEach { row in join.offer(key: row.key, event: row.event, created: row.created, values: row.values) }
+        return join
+    }
+
+    /// The join read in parts, or nil when the source cannot be split.
+    static func joinInParts(
+        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64, parts: Int, minimumBytes: UInt64
+    ) throws -> PointInTimeJoin? {
+        let boxes = (0..<parts).map { part in
+            let box = JoinPart(PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds))
+            box.join.sequenceBase = part << 40
+            return box
+        }
+        guard try reader.forEachInParts(parts, minimumBytes: minimumBytes, { part, row in
+            boxes[part].join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
+        }) else { return nil }
+        var merged = boxes[0].join
+        for part in 1..<parts { merged.merge(boxes[part].join) }
+        return merged
+    }
+}
+
+/// A training set under way: the header and first block (joined when it started), then each later block, joined
+/// when asked for. One reader at a time.
+public final class TrainingSetRun: @unchecked Sendable {
+    private let service: FeatureService
+    private let plan: FeatureService.TrainingPlan
+    private let handle: FileHandle
+    private var blocks: LineBlocks
+    private let header: [String]
+    private let linesPerBlock: Int
+    private var first: [UInt8]?
+
+    init(service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [UInt8]) {
+        self.service = service
+        self.plan = plan
+        self.handle = handle
+        self.blocks = blocks
+        self.header = header
+        self.linesPerBlock = linesPerBlock
+        self.first = first
+    }
+
+    /// The next part of the training set as CSV bytes (the header with the first block first), nil at the end.
+    public func next() async throws -> [UInt8]? {
+        if let first {
+            self.first = nil
+            return first
+        }
+        guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
+        return try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan)
+    }
+
+    /// Closes the entity file.
+    public func close() { try? handle.close() }
+}
+
+/// A file's whole lines, a block at a time, read 8 MiB at a time.
+struct LineBlocks {
+    let handle: FileHandle
+    private var pending: [UInt8] = []
+    private var scanned = 0
+    private var ended = false
+    private var nextLine = 1
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    /// The number of lines in the file (a last line without its line end counts), leaving it at its start.
+    static func count(_ handle: FileHandle) throws -> Int {
+        try handle.seek(toOffset: 0)
+        defer { try? handle.seek(toOffset: 0) }
+        var lines = 0
+        var last: UInt8 = 0x0A
+        while let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
+            data.withUnsafeBytes { raw in
+                for byte in raw where byte == 0x0A { lines += 1 }
+            }
+            last = data.last!
+        }
+        return lines + (last == 0x0A ? 0 : 1)
+    }
+
+    /// The next `lines` lines (fewer at the end of the file) and the number of the first; nil when none are left.
+    mutating func next(lines: Int) throws -> (bytes: [UInt8], firstLine: Int)? {
+        var count = 0
+        var cut: Int?
+        scanned = 0
+        while cut == nil {
+            while scanned < pending.count {
+                if pending[scanned] == 0x0A {
+                    count += 1
+                    if count == lines {
+                        cut = scanned + 1
+                        break
+                    }
+                }
+                scanned += 1
+            }
+            if cut != nil || ended { break }
+            if let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
+                pending.append(contentsOf: data)
+            } else {
+                ended = true
+            }
+        }
+        let end = cut ?? pending.count
+        guard end > 0 else { return nil }
+        let block = Array(pending[..<end])
+        pending.removeFirst(end)
+        let first = nextLine
+        nextLine += count + (cut == nil && block.last != 0x0A ? 1 : 0)
+        return (block, first)
+    }
+}
+
+/// Writes CSV rows, quoting fields that need it.
+struct CSVWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func row(_ fields: [String]) {
+        for (i, field) in fields.enumerated() { self.field(field, first: i == 0) }
+        endRow()
+    }
+
+    /// Bytes copied as they are (a row of the input, already CSV).
+    mutating func raw(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+
+    mutating func field(_ field: String, first: Bool) {
+        if !first { bytes.append(0x2C) }
+        if field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) || field.first == " " || field.last == " " {
+            bytes.append(0x22)
+            for b in field.utf8 {
+                if b == 0x22 { bytes.append(0x22) }
+                bytes.append(b)
+            }
+            bytes.append(0x22)
+        } else {
+            bytes.append(contentsOf: field.utf8)
+        }
+    }
+
+    mutating func endRow() { bytes.append(0x0A) }
+}
+
+/// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
+/// read only after every part finished, so no two threads ever touch one.
+private final class JoinPart: @unchecked Sendable {
+    var join: PointInTimeJoin
+    init(_ join: PointInTimeJoin) { self.join = join }
+}
