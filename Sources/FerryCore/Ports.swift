@@ -109,11 +109,17 @@ public protocol ModelRuntime: Sendable {
     /// Completes an artifact before it is inspected and stored, where that needs I/O (a remote backend's
     /// descriptor gets the remote's inputs and outputs). Most runtimes return it unchanged.
     func prepare(_ artifact: Data, options: [String: String]) async throws -> Data
+    /// `load` and `inspect` together: a runtime whose predictor knows its description parses the artifact once
+    /// (registering a version that serves at once needs both).
+    func loadDescribed(_ artifact: Data, options: [String: String]) async throws -> (predictor: any Predictor, description: ModelDescription)
 }
 
 extension ModelRuntime {
     public func recognizes(_ artifact: Data) -> Bool { false }
     public func prepare(_ artifact: Data, options: [String: String]) async throws -> Data { artifact }
+    public func loadDescribed(_ artifact: Data, options: [String: String]) async throws -> (predictor: any Predictor, description: ModelDescription) {
+        (try await load(artifact, options: options), try inspect(artifact, options: options))
+    }
     public func inspect(_ artifact: Data) throws -> ModelDescription { try inspect(artifact, options: [:]) }
     public func load(_ artifact: Data) async throws -> any Predictor { try await load(artifact, options: [:]) }
 

@@ -213,9 +213,10 @@ public final class ModelManager: Sendable {
 
     /// Loads and warms a version (once, however many callers ask at the same time). With `waitingAtMost`, the
     /// caller gives up after that many seconds with 503 and Retry-After; the load itself goes on and installs the
-    /// version when it is done.
+    /// version when it is done. `loaded` is the version's predictor when the caller parsed the artifact already
+    /// (registration): it is checked and warmed the same way, without reading the artifact again.
     @discardableResult
-    public func prepare(_ version: ModelVersion, waitingAtMost limit: Double? = nil) async throws -> Served {
+    public func prepare(_ version: ModelVersion, waitingAtMost limit: Double? = nil, loaded: (any Predictor)? = nil) async throws -> Served {
         let key = Key(model: version.model, version: version.version)
         enum Start { case ready(Served), wait(UInt64), load(UInt64) }
         return try await withCheckedThrowingContinuation { continuation in
@@ -237,7 +238,7 @@ public final class ModelManager: Sendable {
             case .load(let t):
                 ticket = t
                 Task {
-                    do { self.finish(key, .success(try await self.load(version))) } catch { self.finish(key, .failure(error)) }
+                    do { self.finish(key, .success(try await self.load(version, loaded: loaded))) } catch { self.finish(key, .failure(error)) }
                 }
             case .wait(let t):
                 ticket = t
@@ -470,14 +471,18 @@ public final class ModelManager: Sendable {
         return try await readRoute(model: model).blocked
     }
 
-    private func load(_ version: ModelVersion) async throws -> Served {
+    private func load(_ version: ModelVersion, loaded: (any Predictor)? = nil) async throws -> Served {
         let start = ContinuousClock.now
         let label = "version \(version.version) of model '\(version.model)'"
         do {
             try signatures.checkLoad(version)
-            let bytes = try await artifacts.get(version.artifact)
-            let runtime = try runtimes.runtime(for: version.format)
-            let predictor = try await runtime.load(bytes, options: version.runtimeOptions)
+            let predictor: any Predictor
+            if let loaded {
+                predictor = loaded
+            } else {
+                let bytes = try await artifacts.get(version.artifact)
+                predictor = try await runtimes.runtime(for: version.format).load(bytes, options: version.runtimeOptions)
+            }
             let counters = metrics.version(model: version.model, version: version.version)
             guard predictor.featureCount == version.inputSchema.features.count else {
                 throw FerryError(.internal, "the artifact has \(predictor.featureCount) features but the registered schema has \(version.inputSchema.features.count)")
@@ -492,7 +497,7 @@ public final class ModelManager: Sendable {
             logger.info("model loaded", metadata: [
                 "model": "\(version.model)", "version": "\(version.version)",
                 "format": "\(version.format)", "seconds": "\(ContinuousClock.now - start)",
-                "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(bytes.count)"])
+                "memory_bytes": "\(predictor.memoryBytes)", "artifact_bytes": "\(version.artifact.size)"])
             let seconds = Self.seconds(ContinuousClock.now - start)
             metrics.recordLoadDuration(seconds)
             return Served(

@@ -145,7 +145,16 @@ public final class Registry: Sendable {
         let runtime = try runtimes.runtime(for: format)
         new.artifact = try await runtime.prepare(new.artifact, options: new.runtimeOptions)
         let requestedAliases = new.aliases
-        let description = try runtime.inspect(new.artifact, options: new.runtimeOptions)
+        // A version that will serve at once (it takes an alias, or its model has no production alias) is loaded
+        // now from the same parse that describes it; any other is only described.
+        var servesAtOnce = !new.aliases.isEmpty
+        if !servesAtOnce {
+            let current = (try? await store.aliases(model: new.model)) ?? []
+            servesAtOnce = !current.contains { $0.name == Alias.production }
+        }
+        let (predictor, description): ((any Predictor)?, ModelDescription) = servesAtOnce
+            ? try await runtime.loadDescribed(new.artifact, options: new.runtimeOptions)
+            : (nil, try runtime.inspect(new.artifact, options: new.runtimeOptions))
         var schema = try Self.merge(derived: description.inputSchema, override: new.inputSchema)
         for (name, how) in new.sensitive.sorted(by: { $0.key < $1.key }) {
             guard let index = schema.features.firstIndex(where: { $0.name == name }) else {
@@ -198,7 +207,7 @@ public final class Registry: Sendable {
             "model": "\(version.model)", "version": "\(version.version)", "sha256": "\(ref.sha256)", "by": "\(new.createdBy)"])
         let aliases = try await store.aliases(model: new.model)
         if aliases.contains(where: { $0.version == version.version }) || !aliases.contains(where: { $0.name == Alias.production }) {
-            try await models.prepare(version)
+            try await models.prepare(version, loaded: predictor)
         }
         try await models.routeChanged(model: new.model)
         return version

@@ -27,10 +27,14 @@ public struct LightGBMRuntime: ModelRuntime {
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
+        try await loadDescribed(artifact, options: options).predictor
+    }
+
+    public func loadDescribed(_ artifact: Data, options: [String: String]) async throws -> (predictor: any Predictor, description: ModelDescription) {
         try checkOptions(options, known: [])
         var model = try LightGBMModel(parsing: artifact)
         model.threads = threads
-        return model
+        return (model, model.description)
     }
 
     /// LightGBM text models open with the line `tree`.

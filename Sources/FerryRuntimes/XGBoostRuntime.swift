@@ -30,10 +30,14 @@ public struct XGBoostRuntime: ModelRuntime {
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
+        try await loadDescribed(artifact, options: options).predictor
+    }
+
+    public func loadDescribed(_ artifact: Data, options: [String: String]) async throws -> (predictor: any Predictor, description: ModelDescription) {
         try checkOptions(options, known: Self.options)
         var forest = try XGBoostForest(parsing: artifact, iterations: options["iterations"])
         forest.threads = threads
-        return forest
+        return (forest, forest.description)
     }
 
     /// JSON and UBJSON documents both open with `{`.

@@ -25,10 +25,14 @@ public struct ONNXRuntime: ModelRuntime {
     }
 
     public func load(_ artifact: Data, options: [String: String]) async throws -> any Predictor {
+        try await loadDescribed(artifact, options: options).predictor
+    }
+
+    public func loadDescribed(_ artifact: Data, options: [String: String]) async throws -> (predictor: any Predictor, description: ModelDescription) {
         try checkOptions(options, known: [ONNXModel.mapKeysOption])
         var model = try ONNXModel(parsing: artifact, options: options)
         model.threads = threads
-        return model
+        return (model, model.description)
     }
 
     /// A ModelProto opens with its ir_version (field 1, a varint: byte 0x08) and a small version number.
