@@ -32,6 +32,13 @@ public final class ModelManager: Sendable {
             return try predictor.predict(batch)
         }
 
+        /// Predicts without the batcher (a remote version remotely): for work that is not a request, like
+        /// comparing two versions.
+        func predictAlone(_ batch: FeatureMatrix) async throws -> [Tensor] {
+            if let remote = predictor as? any RemotePredictor { return try await remote.predictRemotely(batch) }
+            return try predictor.predict(batch)
+        }
+
         /// Whether `predictor.predict` answers in the caller's thread: no batcher to merge requests, not remote.
         var predictsNow: Bool { batcher == nil && !(predictor is any RemotePredictor) }
     }

@@ -297,7 +297,7 @@ public final class Retrainer: Sendable {
 
         // 4. Champion against candidate on the held-out rows.
         let challenger = try await models.served(model: job.model, selector: .number(candidate))
-        let evaluation = try Self.evaluate(champion: champion, challenger: challenger, rows: holdout, gate: policy.gate)
+        let evaluation = try await Self.evaluate(champion: champion, challenger: challenger, rows: holdout, gate: policy.gate)
         job.evaluation = evaluation
         let (passed, reasons) = policy.gate.decide(evaluation)
         guard passed else {
@@ -478,41 +478,51 @@ public final class Retrainer: Sendable {
         return Candidate(artifact: data, format: nil, inputSchema: nil, runID: nil)
     }
 
-    /// Both versions predict the held-out rows (as logged: numbers, with anything else missing); the gate's metric
-    /// on each, a paired bootstrap of the difference, and each version's time per row. The two are timed in turns
-    /// (so a burst of load elsewhere on the machine falls on both), each turn repeating the batch until it has run
-    /// for at least 2 ms, and each version's best turn of five is its time.
+    /// Both versions predict the held-out rows (as logged: numbers, and text for text features, with anything
+    /// else missing), each through its own path (a remote version remotely); the gate's metric on each, a paired
+    /// bootstrap of the difference, and each version's time per row. The two are timed in turns (so a burst of load
+    /// elsewhere on the machine falls on both), each turn repeating the batch until it has run for at least 2 ms,
+    /// and each version's best turn of five is its time.
     static func evaluate(
         champion: ModelManager.Served, challenger: ModelManager.Served, rows: [LabeledPrediction], gate: RetrainGate
-    ) throws -> RetrainEvaluation {
-        let width = champion.version.inputSchema.features.count
+    ) async throws -> RetrainEvaluation {
+        let features = champion.version.inputSchema.features
+        let width = features.count
         var values: [Double] = []
+        var texts: [[UInt8]] = []
         values.reserveCapacity(rows.count * width)
         for row in rows {
             for c in 0..<width {
-                if c < row.inputs.count, case .number(let v) = row.inputs[c] { values.append(v) } else { values.append(.nan) }
+                switch c < row.inputs.count ? row.inputs[c] : .null {
+                case .number(let v) where !features[c].isText: values.append(v)
+                case .string(let text) where features[c].isText:
+                    values.append(Double(texts.count))
+                    texts.append(Array(text.utf8))
+                default: values.append(.nan)
+                }
             }
         }
-        let batch = FeatureMatrix(rows: rows.count, columns: width, values: values)
+        var batch = FeatureMatrix(rows: rows.count, columns: width, values: values)
+        batch.texts = texts
         func table(_ tensors: [Tensor]) -> [[Double]] {
             let columns = ModelMonitor.outputColumns(tensors, rows: batch.rows)
             return (0..<batch.rows).map { r in columns.map { $0.values[r] } }
         }
-        func turn(_ served: ModelManager.Served) throws -> Double {
+        func turn(_ served: ModelManager.Served) async throws -> Double {
             let start = ContinuousClock.now
             var runs = 0, elapsed = 0.0
             repeat {
-                _ = try served.predictor.predict(batch)
+                _ = try await served.predictAlone(batch)
                 runs += 1
                 elapsed = ModelManager.seconds(ContinuousClock.now - start)
             } while elapsed < 0.002
             return elapsed * 1e6 / Double(runs * batch.rows)
         }
-        let a = table(try champion.predictor.predict(batch)), b = table(try challenger.predictor.predict(batch))
+        let a = table(try await champion.predictAlone(batch)), b = table(try await challenger.predictAlone(batch))
         var best = (champion: Double.infinity, challenger: Double.infinity)
         for _ in 0..<5 {
-            best.champion = min(best.champion, try turn(champion))
-            best.challenger = min(best.challenger, try turn(challenger))
+            best.champion = min(best.champion, try await turn(champion))
+            best.challenger = min(best.challenger, try await turn(challenger))
         }
         let task = ModelMonitor.task(champion.version)
         func score(_ outputs: [[Double]], _ draw: [Int]) -> Double? {
