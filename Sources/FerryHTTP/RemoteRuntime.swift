@@ -309,7 +309,8 @@ struct RemoteModel: RemotePredictor {
             case .fp32: .float32(values.map(Float.init))
             case .fp64: .float64(values)
             case .bool: .bool(values.map { $0 != 0 })
-            case .uint8, .uint16, .uint32, .uint64: .uint64(values.map { $0.isFinite && $0 >= 0 ? UInt64($0) : 0 })
+            // Narrower integers go as Int64 values, which the binary encoder writes in the datatype's width.
+            case .uint64: .uint64(values.map { $0.isFinite && $0 >= 0 ? UInt64($0) : 0 })
             default: .int64(values.map { $0.isFinite ? Int64($0) : 0 })
             }
             return Tensor(name: input.spec.name, datatype: input.type, shape: shape, data: data)
