@@ -115,15 +115,19 @@ public final class PredictionLogger: Sendable {
     /// Writes everything queued now, in batches, and returns once every record queued before the call is written
     /// (also those another flush took off the queue and is still writing: feedback for a prediction just answered
     /// must find it).
+    /// It does not chase records queued while it writes: one flush is as few transactions as the queue held at its
+    /// start needs (at 5,800 requests/s, chasing made about 6 transactions per interval instead of 1).
     public func flush() async {
+        var owed = state.withLock { $0.queue.count }
         while true {
             let batch: [PredictionRecord] = state.withLock { s in
-                let n = min(configuration.batchSize, s.queue.count)
+                let n = owed > 0 ? min(configuration.batchSize, s.queue.count) : 0
                 let taken = Array(s.queue.prefix(n))
                 s.queue.removeFirst(n)
                 if n > 0 { s.writing += 1 }
                 return taken
             }
+            owed -= batch.count
             guard !batch.isEmpty else {
                 while state.withLock({ $0.writing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
                 return

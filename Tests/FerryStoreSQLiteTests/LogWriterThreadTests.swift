@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import FerryStoreSQLite
+
+/// The prediction log's writer thread: idle priority while it can wait, the normal one once its patience is out.
+struct LogWriterThreadTests {
+    /// The scheduling policy of the calling thread (0 SCHED_OTHER, 5 SCHED_IDLE).
+    static func policy() -> Int32 {
+        var policy: Int32 = -1
+        var parameters = sched_param()
+        _ = pthread_getschedparam(pthread_self(), &policy, &parameters)
+        return policy
+    }
+
+    @Test func aJobStartsIdleAndIsRaisedOnceItsPatienceIsOut() async throws {
+        let thread = LogWriterThread(name: "test-log-writer")
+        // This machine (and CI) runs as root, which may raise a thread back; a process that may not runs every job at
+        // the normal policy, which this test would then not cover: say so instead of passing quietly.
+        try #require(thread.lowersPriority, "this process may not raise a thread back from SCHED_IDLE (no CAP_SYS_NICE, RLIMIT_NICE < 20)")
+
+        let quick = try await thread.run(patience: .seconds(60)) { Self.policy() }
+        #expect(quick == LogWriterThread.idlePolicy)
+
+        // A job that outlasts its patience sees its own policy change while it runs (bounded: 10 s).
+        let seen = try await thread.run(patience: .milliseconds(20)) { () -> [Int32] in
+            var seen = [Self.policy()]
+            let deadline = Date().addingTimeInterval(10)
+            while Self.policy() == LogWriterThread.idlePolicy, Date() < deadline { usleep(1000) }
+            seen.append(Self.policy())
+            return seen
+        }
+        #expect(seen == [LogWriterThread.idlePolicy, LogWriterThread.normal])
+
+        // The next job starts idle again, and errors reach the caller.
+        #expect(try await thread.run(patience: .seconds(60)) { Self.policy() } == LogWriterThread.idlePolicy)
+        struct Failure: Error {}
+        await #expect(throws: Failure.self) { try await thread.run(patience: .seconds(60)) { () throws -> Int in throw Failure() } }
+    }
+}
