@@ -135,7 +135,8 @@ public final class PredictionLogger: Sendable {
             defer { state.withLock { $0.writing -= 1 } }
             do {
                 let start = ContinuousClock.now
-                try await log.append(batch)
+                // A full batch means a backlog: it is written at once, not when the CPU has time to spare.
+                try await log.append(batch, backlog: batch.count == configuration.batchSize)
                 let elapsed = ContinuousClock.now - start
                 state.withLock { s in
                     s.counters.written += UInt64(batch.count)

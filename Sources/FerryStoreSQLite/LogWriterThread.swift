@@ -6,15 +6,15 @@ import Glibc
 
 /// The OS thread the SQLite prediction log writes on, below serving's priority for as long as it can afford to be.
 ///
-/// Each job starts under Linux's SCHED_IDLE policy: when a request's thread wants the core, it gets it at once. A
-/// batch of records written at the normal policy took cores from requests (measured at one connection: p99 1.9 ms
-/// with the writes, 0.3 ms without them). A job still running after its `patience` is raised to the normal policy,
-/// so under saturation, where an idle thread would hardly run, the log keeps up as before instead of dropping
-/// records. Raising a thread back from SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; a process without
+/// A job that may wait runs under Linux's SCHED_IDLE policy: when a request's thread wants the core, it gets it at
+/// once. A batch of records written at the normal policy took cores from requests (measured at one connection: p99
+/// 1.9 ms with the writes, 0.3 ms without them). A job still running after its `patience` is raised to the normal
+/// policy, and a job with no patience (a backlog) runs at the normal policy from the start, so under saturation,
+/// where an idle thread would hardly run, the log keeps up as before instead of dropping records. Raising a thread back from SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; a process without
 /// either runs every job at the normal policy (`lowersPriority` is false).
 final class LogWriterThread: Sendable {
     private struct State {
-        var jobs: [(number: UInt64, run: @Sendable () -> Void)] = []
+        var jobs: [(number: UInt64, idle: Bool, run: @Sendable () -> Void)] = []
         var stopped = false
         var thread: pthread_t?
         /// Number of the job being run (0: none) and of the last one queued.
@@ -54,7 +54,7 @@ final class LogWriterThread: Sendable {
                     guard !s.jobs.isEmpty else { return nil }
                     let job = s.jobs.removeFirst()
                     s.running = job.number
-                    if shared.lowersPriority, !s.idle, Self.setPolicy(me, Self.idlePolicy) { s.idle = true }
+                    if shared.lowersPriority, s.idle != job.idle, Self.setPolicy(me, job.idle ? Self.idlePolicy : Self.normal) { s.idle = job.idle }
                     return job.run
                 }
                 guard let next else { return }   // woken with no job: stopped
@@ -66,24 +66,37 @@ final class LogWriterThread: Sendable {
         thread.start()
     }
 
+    /// Called by a job between pieces of its work: while the job runs idle, the thread sleeps for a moment, so a
+    /// thread of another process waiting for this core gets it. SCHED_IDLE alone does not do that: the scheduler
+    /// weighs processes (sessions) against each other first, and once this process's turn on a core came, the
+    /// writer kept the core for the rest of its slice (about 2 ms at one connection, the whole p99) while the
+    /// benchmark's client in another session waited.
+    func giveWay() {
+        guard shared.state.withLock({ $0.idle }) else { return }
+        usleep(50)
+    }
+
     deinit {
         shared.state.withLock { $0.stopped = true }
         shared.ready.signal()
     }
 
-    /// Runs `body` on the thread and returns its result; after `patience` it runs at the normal policy.
+    /// Runs `body` on the thread and returns its result; after `patience` (at once when it is zero) it runs at the
+    /// normal policy.
     func run<T: Sendable>(patience: Duration, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let number = shared.state.withLock { s in
             s.queued += 1
             return s.queued
         }
+        let idle = patience > .zero
         let raise = Task { [shared] in
+            guard idle else { return }
             try await Task.sleep(for: patience)
             shared.raise(upTo: number)
         }
         defer { raise.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
-            shared.state.withLock { $0.jobs.append((number, { continuation.resume(with: Result { try body() }) })) }
+            shared.state.withLock { $0.jobs.append((number, idle, { continuation.resume(with: Result { try body() }) })) }
             shared.ready.signal()
         }
     }

@@ -8,8 +8,8 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     private let writer: any DatabaseWriter
     /// Inserts and retention run here, below serving's priority while they can afford to be (see the type).
     private let background = LogWriterThread(name: "ferry-prediction-log")
-    /// How long a write may wait for spare CPU before it competes with requests.
-    static let patience: Duration = .milliseconds(20)
+    /// How long a write may wait for spare CPU before it competes with requests (a backlog does not wait).
+    static let patience: Duration = .milliseconds(100)
 
     public init(path: String) throws {
         var config = Configuration()
@@ -62,15 +62,22 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     }
 
     public func append(_ records: [PredictionRecord]) async throws {
+        try await append(records, backlog: false)
+    }
+
+    public func append(_ records: [PredictionRecord], backlog: Bool) async throws {
         guard !records.isEmpty else { return }
-        try await background.run(patience: Self.patience) { [writer] in
-            let rows = records.map { r in (r, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs), PredictionJSON.flags(r.flags)) }
+        try await background.run(patience: backlog ? .zero : Self.patience) { [writer, background] in
             try writer.write { db in
                 let statement = try db.cachedStatement(sql: """
                     INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                for (r, inputs, outputs, flags) in rows {
-                    try statement.execute(arguments: [r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, inputs, outputs, flags])
+                for (i, r) in records.enumerated() {
+                    if i % 4 == 3 { background.giveWay() }
+                    try statement.execute(arguments: [
+                        r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs),
+                        PredictionJSON.flags(r.flags),
+                    ])
                 }
             }
         }

@@ -16,7 +16,7 @@ struct LogWriterThreadTests {
         return policy
     }
 
-    @Test func aJobStartsIdleAndIsRaisedOnceItsPatienceIsOut() async throws {
+    @Test func aJobStartsIdleAndIsRaisedOnceItsPatienceIsOutABacklogAtOnce() async throws {
         let thread = LogWriterThread(name: "test-log-writer")
         // This machine (and CI) runs as root, which may raise a thread back; a process that may not runs every job at
         // the normal policy, which this test would then not cover: say so instead of passing quietly.
@@ -35,7 +35,10 @@ struct LogWriterThreadTests {
         }
         #expect(seen == [LogWriterThread.idlePolicy, LogWriterThread.normal])
 
-        // The next job starts idle again, and errors reach the caller.
+        // The next job starts idle again; a job without patience (a backlog) runs at the normal policy from the start,
+        // and the one after it idle again; errors reach the caller.
+        #expect(try await thread.run(patience: .seconds(60)) { Self.policy() } == LogWriterThread.idlePolicy)
+        #expect(try await thread.run(patience: .zero) { Self.policy() } == LogWriterThread.normal)
         #expect(try await thread.run(patience: .seconds(60)) { Self.policy() } == LogWriterThread.idlePolicy)
         struct Failure: Error {}
         await #expect(throws: Failure.self) { try await thread.run(patience: .seconds(60)) { () throws -> Int in throw Failure() } }
