@@ -10,16 +10,19 @@ import Glibc
 /// once. A batch of records written at the normal policy took cores from requests (measured at one connection: p99
 /// 1.9 ms with the writes, 0.3 ms without them). A job still running after its `patience` is raised to the normal
 /// policy, and a job with no patience (a backlog) runs at the normal policy from the start, so under saturation,
-/// where an idle thread would hardly run, the log keeps up as before instead of dropping records. Raising a thread back from SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; a process without
-/// either runs every job at the normal policy (`lowersPriority` is false).
+/// where an idle thread would hardly run, the log keeps up as before instead of dropping records. Raising a thread
+/// back from SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; a process without either runs every job at the
+/// normal policy (`lowersPriority` is false).
 final class LogWriterThread: Sendable {
     private struct State {
         var jobs: [(number: UInt64, idle: Bool, run: @Sendable () -> Void)] = []
         var stopped = false
         var thread: pthread_t?
-        /// Number of the job being run (0: none) and of the last one queued.
+        /// Number of the job being run (0: none), of the last one queued, and of the last one raised (it and the
+        /// jobs queued before it run at the normal policy).
         var running: UInt64 = 0
         var queued: UInt64 = 0
+        var raisedUpTo: UInt64 = 0
         var idle = false
     }
 
@@ -31,10 +34,13 @@ final class LogWriterThread: Sendable {
 
         init(lowersPriority: Bool) { self.lowersPriority = lowersPriority }
 
-        /// Raises the thread to the normal policy if it is still running job `number` or one queued before it.
+        /// Raises job `number` and those queued before it to the normal policy: the thread at once if it runs one of
+        /// them or is about to pick one (an idle thread between jobs may itself wait for a core to pick it up).
         func raise(upTo number: UInt64) {
             state.withLock { s in
-                guard s.idle, s.running != 0, s.running <= number, let thread = s.thread else { return }
+                s.raisedUpTo = max(s.raisedUpTo, number)
+                guard s.idle, let current = s.running != 0 ? s.running : s.jobs.first?.number, current <= number, let thread = s.thread
+                else { return }
                 if LogWriterThread.setPolicy(thread, LogWriterThread.normal) { s.idle = false }
             }
         }
@@ -54,7 +60,8 @@ final class LogWriterThread: Sendable {
                     guard !s.jobs.isEmpty else { return nil }
                     let job = s.jobs.removeFirst()
                     s.running = job.number
-                    if shared.lowersPriority, s.idle != job.idle, Self.setPolicy(me, job.idle ? Self.idlePolicy : Self.normal) { s.idle = job.idle }
+                    let idle = job.idle && job.number > s.raisedUpTo
+                    if shared.lowersPriority, s.idle != idle, Self.setPolicy(me, idle ? Self.idlePolicy : Self.normal) { s.idle = idle }
                     return job.run
                 }
                 guard let next else { return }   // woken with no job: stopped

@@ -40,6 +40,7 @@ struct LogWriterThreadTests {
         #expect(try await thread.run(patience: .seconds(60)) { Self.policy() } == LogWriterThread.idlePolicy)
         #expect(try await thread.run(patience: .zero) { Self.policy() } == LogWriterThread.normal)
         #expect(try await thread.run(patience: .seconds(60)) { Self.policy() } == LogWriterThread.idlePolicy)
+
         struct Failure: Error {}
         await #expect(throws: Failure.self) { try await thread.run(patience: .seconds(60)) { () throws -> Int in throw Failure() } }
     }
