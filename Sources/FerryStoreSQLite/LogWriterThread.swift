@@ -116,22 +116,17 @@ final class LogWriterThread: Sendable {
         return pthread_setschedparam(thread, policy, &parameters) == 0
     }
 
-    /// Whether a thread of this process can go to SCHED_IDLE and come back: tried on a thread of its own, which
-    /// ends either way (a thread that could not come back must not be the writer).
+    /// Whether a thread of this process may come back from SCHED_IDLE: the kernel allows it with CAP_SYS_NICE or an
+    /// RLIMIT_NICE of 20 or more (the limit for nice 0). Read, not tried: a thread that goes idle to try may wait long
+    /// for a core on a busy machine, and whoever waits for its answer with it (this ran on the concurrency pool at
+    /// start: PostgreSQL tests timed out behind it while the suite ran).
     static let mayRaiseBack: Bool = {
-        final class Outcome: Sendable {
-            let ok = Mutex(false)
-            let done = DispatchSemaphore(value: 0)
-        }
-        let outcome = Outcome()
-        let probe = Thread {
-            let me = pthread_self()
-            let ok = setPolicy(me, idlePolicy) && setPolicy(me, normal)
-            outcome.ok.withLock { $0 = ok }
-            outcome.done.signal()
-        }
-        probe.start()
-        outcome.done.wait()
-        return outcome.ok.withLock { $0 }
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(13 /* RLIMIT_NICE */), &limit) == 0, limit.rlim_cur >= 20 { return true }
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return false }
+        return mask & (1 << 23 /* CAP_SYS_NICE */) != 0
     }()
 }
