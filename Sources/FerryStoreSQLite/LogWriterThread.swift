@@ -23,7 +23,6 @@ final class LogWriterThread: Sendable {
         var running: UInt64 = 0
         var queued: UInt64 = 0
         var raisedUpTo: UInt64 = 0
-        var idle = false
     }
 
     /// What the thread shares with its owner (the thread holds this, not the owner, so releasing the owner stops it).
@@ -31,6 +30,9 @@ final class LogWriterThread: Sendable {
         let state = Mutex(State())
         let ready = DispatchSemaphore(value: 0)
         let lowersPriority: Bool
+        /// Whether the thread runs at SCHED_IDLE now. The thread never holds `state` while it goes idle: an idle
+        /// thread can lose its core at any moment, and whoever waited for the lock would wait with it.
+        let idle = Atomic(false)
 
         init(lowersPriority: Bool) { self.lowersPriority = lowersPriority }
 
@@ -39,9 +41,10 @@ final class LogWriterThread: Sendable {
         func raise(upTo number: UInt64) {
             state.withLock { s in
                 s.raisedUpTo = max(s.raisedUpTo, number)
-                guard s.idle, let current = s.running != 0 ? s.running : s.jobs.first?.number, current <= number, let thread = s.thread
+                guard idle.load(ordering: .acquiring), let current = s.running != 0 ? s.running : s.jobs.first?.number, current <= number,
+                    let thread = s.thread
                 else { return }
-                if LogWriterThread.setPolicy(thread, LogWriterThread.normal) { s.idle = false }
+                if LogWriterThread.setPolicy(thread, LogWriterThread.normal) { idle.store(false, ordering: .releasing) }
             }
         }
     }
@@ -56,16 +59,26 @@ final class LogWriterThread: Sendable {
             shared.state.withLock { $0.thread = me }
             while true {
                 shared.ready.wait()
-                let next = shared.state.withLock { s -> (@Sendable () -> Void)? in
+                let picked = shared.state.withLock { s -> (number: UInt64, idle: Bool, run: @Sendable () -> Void)? in
                     guard !s.jobs.isEmpty else { return nil }
                     let job = s.jobs.removeFirst()
                     s.running = job.number
-                    let idle = job.idle && job.number > s.raisedUpTo
-                    if shared.lowersPriority, s.idle != idle, Self.setPolicy(me, idle ? Self.idlePolicy : Self.normal) { s.idle = idle }
-                    return job.run
+                    return (job.number, job.idle && job.number > s.raisedUpTo, job.run)
                 }
-                guard let next else { return }   // woken with no job: stopped
-                next()
+                guard let picked else { return }   // woken with no job: stopped
+                if shared.lowersPriority {
+                    if picked.idle, !shared.idle.load(ordering: .acquiring) {
+                        // Marked first, so a raise from now on sets the policy back; one that came before is seen below.
+                        shared.idle.store(true, ordering: .releasing)
+                        if !Self.setPolicy(me, Self.idlePolicy) { shared.idle.store(false, ordering: .releasing) }
+                        if shared.state.withLock({ $0.raisedUpTo >= picked.number }), Self.setPolicy(me, Self.normal) {
+                            shared.idle.store(false, ordering: .releasing)
+                        }
+                    } else if !picked.idle, shared.idle.load(ordering: .acquiring), Self.setPolicy(me, Self.normal) {
+                        shared.idle.store(false, ordering: .releasing)
+                    }
+                }
+                picked.run()
                 shared.state.withLock { $0.running = 0 }
             }
         }
@@ -79,7 +92,7 @@ final class LogWriterThread: Sendable {
     /// writer kept the core for the rest of its slice (about 2 ms at one connection, the whole p99) while the
     /// benchmark's client in another session waited.
     func giveWay() {
-        guard shared.state.withLock({ $0.idle }) else { return }
+        guard shared.idle.load(ordering: .acquiring) else { return }
         usleep(50)
     }
 
