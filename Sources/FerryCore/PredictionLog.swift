@@ -34,8 +34,6 @@ public struct PredictionRecord: Sendable, Equatable {
 public protocol PredictionLog: Sendable {
     /// Stores records in one transaction.
     func append(_ records: [PredictionRecord]) async throws
-    /// The same; `backlog` says more records are waiting, so the write must not give way to requests.
-    func append(_ records: [PredictionRecord], backlog: Bool) async throws
     func record(id: String) async throws -> PredictionRecord?
     /// Records of a model (optionally one version) in a time range, newest first, at most `limit`.
     func records(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord]
@@ -52,11 +50,6 @@ public protocol PredictionLog: Sendable {
     func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction]
     /// Feedback that matches no logged prediction (sampled out, expired, or an unknown id).
     func unmatchedFeedbackCount() async throws -> Int
-}
-
-extension PredictionLog {
-    /// A store whose writes never give way to requests ignores the hint.
-    public func append(_ records: [PredictionRecord], backlog: Bool) async throws { try await append(records) }
 }
 
 /// How a sensitive feature is stored in the prediction log.

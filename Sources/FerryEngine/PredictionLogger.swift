@@ -135,8 +135,7 @@ public final class PredictionLogger: Sendable {
             defer { state.withLock { $0.writing -= 1 } }
             do {
                 let start = ContinuousClock.now
-                // A full batch means a backlog: it is written at once, not when the CPU has time to spare.
-                try await log.append(batch, backlog: batch.count == configuration.batchSize)
+                try await log.append(batch)
                 let elapsed = ContinuousClock.now - start
                 state.withLock { s in
                     s.counters.written += UInt64(batch.count)

@@ -6,10 +6,6 @@ import GRDB
 /// The prediction log on SQLite, in its own database file so logging never contends with registry writes.
 public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     private let writer: any DatabaseWriter
-    /// Inserts and retention run here, below serving's priority while they can afford to be (see the type).
-    private let background = LogWriterThread(name: "ferry-prediction-log")
-    /// How long a write may wait for spare CPU before it competes with requests (a backlog does not wait).
-    static let patience: Duration = .milliseconds(100)
 
     public init(path: String) throws {
         var config = Configuration()
@@ -62,23 +58,14 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     }
 
     public func append(_ records: [PredictionRecord]) async throws {
-        try await append(records, backlog: false)
-    }
-
-    public func append(_ records: [PredictionRecord], backlog: Bool) async throws {
         guard !records.isEmpty else { return }
-        try await background.run(patience: backlog ? .zero : Self.patience) { [writer, background] in
-            try writer.write { db in
-                let statement = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for (i, r) in records.enumerated() {
-                    if i % 4 == 3 { background.giveWay() }
-                    try statement.execute(arguments: [
-                        r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs),
-                        PredictionJSON.flags(r.flags),
-                    ])
-                }
+        let rows = records.map { r in (r, PredictionJSON.text(r.inputs), PredictionJSON.text(r.outputs), PredictionJSON.flags(r.flags)) }
+        try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO prediction (id, model, version, at, latency_us, inputs, outputs, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (r, inputs, outputs, flags) in rows {
+                try statement.execute(arguments: [r.id, r.model, r.version, Self.millis(r.at), r.latencyMicros, inputs, outputs, flags])
             }
         }
     }
@@ -110,16 +97,14 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     }
 
     public func purge(olderThan date: Date) async throws -> Int {
-        try await background.run(patience: Self.patience) { [writer] in
-            try writer.write { db in
-                try db.execute(sql: "DELETE FROM prediction WHERE at < ?", arguments: [Self.millis(date)])
-                return db.changesCount
-            }
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM prediction WHERE at < ?", arguments: [Self.millis(date)])
+            return db.changesCount
         }
     }
 
     public func trim(keepNewest count: Int) async throws -> Int {
-        try await background.run(patience: Self.patience) { [writer] in try writer.write { db in
+        try await writer.write { db in
             // Rowids grow with every insert, so their span bounds the row count; reading it takes two index lookups.
             // Only a log that may hold more than `count` rows pays for the exact (sorting) delete.
             let span = try Int.fetchOne(
@@ -129,7 +114,7 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
                 sql: "DELETE FROM prediction WHERE rowid NOT IN (SELECT rowid FROM prediction ORDER BY at DESC, rowid DESC LIMIT ?)",
                 arguments: [max(0, count)])
             return db.changesCount
-        } }
+        }
     }
 
     public func addFeedback(_ items: [Feedback]) async throws -> Int {
