@@ -50,7 +50,10 @@ let package = Package(
         // Metadata store on SQLite (GRDB).
         .target(
             name: "FerryStoreSQLite",
-            dependencies: ["FerryCore", "FerryStoreRecords", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "FerryCore", "FerryStoreRecords", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The same store ports on PostgreSQL (PostgresNIO): the shared store of replicas.
         .target(

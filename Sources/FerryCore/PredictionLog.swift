@@ -34,6 +34,9 @@ public struct PredictionRecord: Sendable, Equatable {
 public protocol PredictionLog: Sendable {
     /// Stores records in one transaction.
     func append(_ records: [PredictionRecord]) async throws
+    /// The same, for a writer that is not behind: a store whose writes cost this process CPU time (SQLite) gives
+    /// the processor away between small groups of rows so requests are not kept waiting; the default is `append`.
+    func appendUnhurried(_ records: [PredictionRecord]) async throws
     func record(id: String) async throws -> PredictionRecord?
     /// Records of a model (optionally one version) in a time range, newest first, at most `limit`.
     func records(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord]
@@ -50,6 +53,10 @@ public protocol PredictionLog: Sendable {
     func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction]
     /// Feedback that matches no logged prediction (sampled out, expired, or an unknown id).
     func unmatchedFeedbackCount() async throws -> Int
+}
+
+extension PredictionLog {
+    public func appendUnhurried(_ records: [PredictionRecord]) async throws { try await append(records) }
 }
 
 /// How a sensitive feature is stored in the prediction log.

@@ -64,10 +64,10 @@ public final class DataPlane: Sendable {
     /// A time-ordered 128-bit id in UUID text form (version-7 layout: 48 bits of Unix milliseconds, then random
     /// bits), built without Foundation's formatting. Ids that grow with time keep the log's index appends cheap.
     static func predictionID(now: Date = Date()) -> String {
-        var generator = SystemRandomNumberGenerator()
+        let (r1, r2) = randomBits.withLock { $0.next() }
         let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
-        let high = (millis << 16) | 0x7000 | ((generator.next() as UInt64) & 0x0FFF)
-        let low = ((generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let high = (millis << 16) | 0x7000 | (r1 & 0x0FFF)
+        let low = (r2 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         let hex = Array("0123456789abcdef".utf8)
         var bytes = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
         var i = 0
@@ -79,6 +79,24 @@ public final class DataPlane: Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The system's random bits, fetched 4 KiB at a time (`arc4random_buf`, one `getrandom` call):
+    /// `SystemRandomNumberGenerator` makes a call per word, and two per prediction id were 1% of a request's CPU time.
+    private static let randomBits = Mutex(RandomBits())
+
+    struct RandomBits {
+        private var words = [UInt64](repeating: 0, count: 512)
+        private var used = 512
+
+        mutating func next() -> (UInt64, UInt64) {
+            if used + 2 > words.count {
+                words.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+                used = 0
+            }
+            defer { used += 2 }
+            return (words[used], words[used + 1])
+        }
     }
 
     // MARK: Health

@@ -5,9 +5,11 @@ import PostgresNIO
 /// Server-level chores outside any Ferry database (the tests create a fresh database per case with it).
 public enum PostgresAdministration {
     /// Creates database `name` (letters, digits and underscores) on the server `server` points at.
-    public static func createDatabase(named name: String, server: String, logger: Logger) async throws {
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw FerryError.invalid("database name '\(name)' must be letters, digits and underscores")
+    public static func createDatabase(named name: String, template: String? = nil, server: String, logger: Logger) async throws {
+        for given in [name] + (template.map { [$0] } ?? []) {
+            guard !given.isEmpty, given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw FerryError.invalid("database name '\(given)' must be letters, digits and underscores")
+            }
         }
         var configuration = try PostgresDatabase.configuration(server)
         configuration.options.maximumConnections = 1
@@ -15,7 +17,7 @@ public enum PostgresAdministration {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            for try await _ in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) {}
+            for try await _ in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? "")), logger: logger) {}
         }
     }
 

@@ -67,6 +67,20 @@ public enum PredictionLogConformance {
             try expect(try await log.labeled(model: "other", version: nil, since: nil, until: nil, limit: 100).isEmpty, "per model")
             try expect(try await log.unmatchedFeedbackCount() == 1, "one unknown id")
         },
+        .init("text with quotes, backslashes, newlines and control characters round-trips") { log in
+            var r = record("t", second: 1)
+            r.inputs = [[.string("line one\nline \"two\"\t\\ \u{01}\u{1F} é ✓"), .bool(true), .number(-0.5), .number(1e-300)]]
+            r.flags = [["unseen_category:note \"a\nb\""]]
+            try await log.append([r])
+            let back = try await log.record(id: "t")
+            try expect(back == r, "round trip: \(String(describing: back))")
+        },
+        .init("an unhurried append writes every record, also more than one group") { log in
+            let records = (1...11).map { record("u\($0)", second: Double($0)) }
+            try await log.appendUnhurried(records)
+            try expect(try await log.count(model: "m") == 11, "all eleven written")
+            try expect(try await log.record(id: "u7") == records[6], "in full")
+        },
         .init("appending the same id twice keeps the first") { log in
             try await log.append([record("x", second: 1)])
             try await log.append([record("x", version: 9, second: 2)])

@@ -34,6 +34,45 @@ struct PredictionLoggerTests {
         #expect(logger.submit(record("late")) == false, "no records after finish")
     }
 
+    /// A log that records how each batch was asked to be written.
+    final class PacedLog: PredictionLog, @unchecked Sendable {
+        let inner: SQLitePredictionLog
+        let calls = Mutex<[String]>([])
+        init() throws { inner = try SQLitePredictionLog() }
+        func append(_ records: [PredictionRecord]) async throws {
+            calls.withLock { $0.append("append \(records.count)") }
+            try await inner.append(records)
+        }
+        func appendUnhurried(_ records: [PredictionRecord]) async throws {
+            calls.withLock { $0.append("unhurried \(records.count)") }
+            try await inner.appendUnhurried(records)
+        }
+        func record(id: String) async throws -> PredictionRecord? { try await inner.record(id: id) }
+        func records(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [PredictionRecord] {
+            try await inner.records(model: model, version: version, since: since, until: until, limit: limit)
+        }
+        func count(model: String?) async throws -> Int { try await inner.count(model: model) }
+        func purge(olderThan date: Date) async throws -> Int { try await inner.purge(olderThan: date) }
+        func trim(keepNewest count: Int) async throws -> Int { try await inner.trim(keepNewest: count) }
+        func addFeedback(_ items: [Feedback]) async throws -> Int { try await inner.addFeedback(items) }
+        func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction] {
+            try await inner.labeled(model: model, version: version, since: since, until: until, limit: limit)
+        }
+        func unmatchedFeedbackCount() async throws -> Int { try await inner.unmatchedFeedbackCount() }
+    }
+
+    /// A flush that finds less than a batch queued writes unhurried; a backlog (a whole batch or more) at full speed.
+    @Test func aBacklogIsWrittenAtFullSpeedAndTheRestUnhurried() async throws {
+        let log = try PacedLog()
+        let logger = PredictionLogger(log: log, configuration: .init(batchSize: 4), logger: Logger(label: "t"))
+        for i in 0..<3 { logger.submit(record("a\(i)")) }
+        await logger.flush()
+        for i in 0..<6 { logger.submit(record("b\(i)")) }
+        await logger.flush()
+        #expect(log.calls.withLock { $0 } == ["unhurried 3", "append 4", "append 2"])
+        #expect(try await log.count(model: "m") == 9)
+    }
+
     @Test func sensitiveFeaturesAreRedactedOrHashed() {
         let schema = InputSchema(features: [
             FeatureSpec(name: "amount"), FeatureSpec(name: "card", sensitive: .hash), FeatureSpec(name: "ssn", sensitive: .redact),

@@ -52,7 +52,7 @@ struct PostgresMetadataStoreTests {
 
     /// Replicas that start together migrate once: the advisory lock makes the others wait, then find nothing to do.
     @Test func concurrentStartsMigrateOnce() async throws {
-        let url = try await PostgresTestServer.shared.freshDatabase()
+        let url = try await PostgresTestServer.shared.freshDatabase(migrated: false)
         let stores = try await withThrowingTaskGroup(of: PostgresMetadataStore.self) { group in
             for _ in 0..<4 { group.addTask { try await PostgresMetadataStore(url: url, logger: Logger(label: "t")) } }
             var all: [PostgresMetadataStore] = []
