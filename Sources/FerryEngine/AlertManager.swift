@@ -139,14 +139,7 @@ public final class AlertManager: Sendable {
             } else {
                 await publishCounts(at: now())
             }
-            let wake = ContinuousClock.now + interval
-            while ContinuousClock.now < wake && !finished.withLock({ $0 }) {
-                do {
-                    try await Task.sleep(for: min(.milliseconds(200), wake - ContinuousClock.now))
-                } catch {
-                    return   // cancelled
-                }
-            }
+            await pause(for: interval, unless: { finished.withLock { $0 } })
         }
     }
 

@@ -50,8 +50,6 @@ struct RetrainService: Service {
     }
 }
 
-/// Runs batch jobs while this replica leads (one at a time for the cluster), until shutdown; a job cut short
-/// resumes from its checkpoint on the next leader or start.
 /// On every replica, adds each loaded version's memory over time to the cost figures.
 struct CostService: Service {
     let cost: CostMeter
@@ -67,6 +65,8 @@ struct CostService: Service {
     }
 }
 
+/// Runs batch jobs while this replica leads (one at a time for the cluster), until shutdown; a job cut short
+/// resumes from its checkpoint on the next leader or start.
 struct BatchJobService: Service {
     let jobs: BatchScoring
     let interval: Duration

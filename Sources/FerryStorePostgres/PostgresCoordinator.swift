@@ -49,7 +49,7 @@ public final class PostgresCoordinator: Leadership, Sendable {
                 logger.warning("cannot open the coordination connection to PostgreSQL", metadata: ["error": "\(error)"])
             }
             step(down: "the coordination connection closed")
-            if !stopping.load(ordering: .acquiring) { try? await Task.sleep(for: interval) }
+            await pause(for: interval, step: .milliseconds(100), unless: { stopping.load(ordering: .acquiring) })
         }
         hintContinuation.finish()
     }
@@ -93,10 +93,8 @@ public final class PostgresCoordinator: Leadership, Sendable {
                 }
             }
             // Short sleeps, so a release is acted on at once.
-            let wake = ContinuousClock.now + interval
-            while ContinuousClock.now < wake, !stopping.load(ordering: .acquiring) {
-                try await Task.sleep(for: min(.milliseconds(100), wake - ContinuousClock.now))
-            }
+            await pause(for: interval, step: .milliseconds(100), unless: { stopping.load(ordering: .acquiring) })
+            try Task.checkCancellation()
         }
     }
 

@@ -175,10 +175,7 @@ public final class BatchScoring: Sendable {
     public func run(interval: Duration, when: @escaping @Sendable () -> Bool = { true }) async {
         while !finished.withLock({ $0 }) && !Task.isCancelled {
             if when() { await tick(while: when) }
-            let start = ContinuousClock.now
-            while ContinuousClock.now - start < interval, !doorbell.withLock({ $0 }), !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
+            await pause(for: interval, step: .milliseconds(20), unless: { doorbell.withLock { $0 } || finished.withLock { $0 } })
             doorbell.withLock { $0 = false }
         }
     }

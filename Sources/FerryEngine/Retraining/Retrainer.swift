@@ -184,7 +184,7 @@ public final class Retrainer: Sendable {
                 }
                 await tick()
             }
-            try? await Task.sleep(for: interval)
+            await pause(for: interval, unless: { finished.withLock { $0 } })
         }
     }
 
