@@ -3,14 +3,12 @@ import FerryCore
 import Foundation
 import Testing
 
-/// A source read in parts on several threads, one join per part merged, gives what one pass gives, ties included.
+/// The join's scan of a CSV source (keys and times only, in parts on several threads, winners read again) gives
+/// what a plain reading gives: every row parsed by the row-by-row reader, the best candidate picked by brute force.
 struct PointInTimeJoinTests {
     /// In time order (the ttl 0 cases) every row beats the older ones in its window; in random order few do.
     @Test(arguments: [(2, 3000, 7200), (3, 300, 0), (7, 300, 0)] as [(Int, Int, Int64)])
-    func readingInPartsEqualsOnePass(_ parts: Int, _ entityRows: Int, _ ttl: Int64) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+    func readingInPartsEqualsAPlainReading(_ parts: Int, _ entityRows: Int, _ ttl: Int64) async throws {
         var generator = SystemRandomNumberGenerator()
         var csv = "card_id,event_timestamp,created,v\n"
         // Few cards and coarse times, so many rows tie on event time and on created time: which of tied rows wins
@@ -22,21 +20,104 @@ struct PointInTimeJoinTests {
             let created = Bool.random(using: &generator) ? FeatureTime.format(Int64(Int.random(in: 0..<3, using: &generator)) * 1_000_000) : ""
             csv += "\(card),\(event),\(created),\(i)\n"
         }
+        try await check(csv: csv, features: [FeatureField(name: "v", type: .int64)], parts: [1, parts], entityRows: entityRows, ttl: ttl)
+    }
+
+    /// Values the scan cannot check on its bytes, or copy as they are, go through the row parser: quoted fields,
+    /// numbers not in their shortest form, missing markers, 32-bit floats, booleans, text that needs quotes, blank
+    /// lines and CRLF line ends.
+    @Test func unusualValuesGiveWhatTheRowParserGives() async throws {
+        var generator = SystemRandomNumberGenerator()
+        let integers = ["7", "007", "-3", "+4", "", "NA", " 12 ", "5.0", "-0", "123456789012345678"]
+        let decimals = ["1.5", "2", "1e-05", "0.00001", "12.50", "NaN", "", "-0.0", " 3.25 ", ".5", "1E3", "0.1", "123456789.123456789", "null"]
+        let texts = ["plain", "\"with, comma\"", "\"say \"\"hi\"\"\"", " padded ", "", "é"]
+        let booleans = ["true", "false", "1", "0", "", "TRUE"]
+        var csv = "card_id,event_timestamp,created,i,d,f,t,b\r\n"
+        for i in 0..<4_000 {
+            let card = Int.random(in: 0..<25, using: &generator)
+            let event = FeatureTime.format(Int64(Int.random(in: 0..<30, using: &generator)) * 3_600_000_000)
+            let created = Bool.random(using: &generator) ? FeatureTime.format(Int64(i) * 1_000_000) : ""
+            let cardText = i % 97 == 0 ? "\"\(card)\"" : (i % 89 == 0 ? " \(card)" : "\(card)")
+            csv += "\(cardText),\(event),\(created),\(integers.randomElement(using: &generator)!),\(decimals.randomElement(using: &generator)!),"
+            csv += "\(decimals.randomElement(using: &generator)!),\(texts.randomElement(using: &generator)!),\(booleans.randomElement(using: &generator)!)\r\n"
+            if i % 500 == 0 { csv += "\r\n" }
+        }
+        let features = [
+            FeatureField(name: "i", type: .int64), FeatureField(name: "d", type: .float64), FeatureField(name: "f", type: .float32),
+            FeatureField(name: "t", type: .string), FeatureField(name: "b", type: .bool),
+        ]
+        try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000)
+    }
+
+    func check(csv: String, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("source.csv").path
         try csv.write(toFile: path, atomically: true, encoding: .utf8)
         let view = FeatureView(
-            name: "v", entities: ["card"], features: [FeatureField(name: "v", type: .int64)],
+            name: "v", entities: ["card"], features: features,
             source: FeatureSource(kind: .file(path: path, format: .csv), createdTimestampField: "created"), ttlSeconds: ttl)
         let reader = FeatureSourceReader(view: view, joinKeys: [JoinKey(name: "card_id", type: .int64)], features: view.features)
+        var generator = SystemRandomNumberGenerator()
         let keys: [String?] = (0..<entityRows).map { _ in Int.random(in: 0..<45, using: &generator) }.map { $0 == 44 ? nil : String($0) }
         let times = keys.map { _ in Int64(Int.random(in: 0..<55, using: &generator)) * 3_600_000_000 }
-        var single = PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttl)
-        try await reader.forEach { single.offer(key: $0.key, event: $0.event, created: $0.created, values: $0.values) }
-        let split = try #require(try FeatureService.joinInParts(reader, keys: keys, times: times, ttlSeconds: ttl, parts: parts, minimumBytes: 0))
-        let expected = single.results()
+
+        // The reference: every row through the row parser, each entity row's best candidate by brute force.
+        var rows: [String: [(event: Int64, created: Int64, order: Int, values: [FeatureDatum])]] = [:]
+        var order = 0
+        try await reader.forEach { row in
+            order += 1
+            rows[row.key, default: []].append((row.event, row.created ?? .min, order, row.values))
+        }
+        let expected: [[String]?] = keys.indices.map { r in
+            guard let key = keys[r] else { return nil }
+            let best = rows[key, default: []].filter { $0.event <= times[r] && (ttl == 0 || $0.event >= times[r] - ttl * 1_000_000) }
+                .max { ($0.event, $0.created, $0.order) < ($1.event, $1.created, $1.order) }
+            return best.map { $0.values.map { value in
+                var field = CSVWriter()
+                field.field(value.csvText, first: true)
+                return String(decoding: field.bytes, as: UTF8.self)
+            } }
+        }
         #expect(expected.contains { $0 != nil } && expected.contains { $0 == nil }, "the case has matches and misses")
-        let got = split.results()
-        let differing = expected.indices.filter { got[$0] != expected[$0] }
-        #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. row \(differing.first ?? -1)")
+
+        // Keys as integers (the usual single integer join key) and as text (any other key) take different paths.
+        let integers = keys.map { $0.flatMap { Int64($0) } }
+        for (count, entityKeys) in parts.flatMap({ [($0, FeatureService.EntityKeys.integers(integers)), ($0, .texts(keys))] }) {
+            let joined = try await FeatureService.join(reader, keys: entityKeys, times: times, ttlSeconds: ttl, parts: count, minimumBytes: 0, minimumWinners: 0)
+            let got: [[String]?] = keys.indices.map { r in
+                guard joined.winner[r] >= 0 else { return nil }
+                return features.indices.map { String(decoding: joined.text.bytes[joined.field(row: r, feature: $0)], as: UTF8.self) }
+            }
+            let differing = expected.indices.filter { got[$0] != expected[$0] }
+            #expect(differing.isEmpty, "\(count) parts: \(differing.count) rows differ, e.g. row \(differing.first ?? -1): \(differing.first.map { "\(got[$0] ?? []) instead of \(expected[$0] ?? [])" } ?? "")")
+        }
+    }
+
+    /// The numbers a writer may copy are those that print as themselves.
+    @Test func numbersCopiedAsTheyAreAreTheirOwnText() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789.-e+ ")
+        var copied = 0
+        for _ in 0..<200_000 {
+            let text = String((0..<Int.random(in: 1...18, using: &generator)).map { _ in
+                Int.random(in: 0..<4, using: &generator) == 0 ? alphabet.randomElement(using: &generator)! : alphabet[Int.random(in: 0..<10, using: &generator)]
+            })
+            for type in [FeatureType.int64, .int32, .float64, .float32] {
+                let own = Array(text.utf8).withUnsafeBufferPointer { FeatureDatum.isOwnCSVText($0, as: type) }
+                guard own else { continue }
+                copied += 1
+                let parsed = try? FeatureDatum.parse(Substring(text), as: type)
+                #expect(parsed?.csvText == text, "'\(text)' as \(type) prints as '\(parsed?.csvText ?? "an error")'")
+            }
+        }
+        #expect(copied > 10_000)
+        for text in ["0.0001", "196.1104", "-0.5", "2.0", "12345678901234.5", "0", "-12"] {
+            #expect(Array(text.utf8).withUnsafeBufferPointer { FeatureDatum.isOwnCSVText($0, as: text.contains(".") ? .float64 : .int64) }, "\(text)")
+        }
+        for text in ["0.00001", "12.50", "1234567890123456.5", "007", "-0", "+5", "1e5", "2"] {
+            #expect(!Array(text.utf8).withUnsafeBufferPointer { FeatureDatum.isOwnCSVText($0, as: text == "007" || text == "-0" || text == "+5" ? .int64 : .float64) }, "\(text)")
+        }
     }
 }

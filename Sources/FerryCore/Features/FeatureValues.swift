@@ -41,6 +41,42 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         }
     }
 
+    /// Whether a number's text (a CSV field, trimmed) is already what `parse(text, as: type).csvText` gives, so a
+    /// writer may copy it as it is: an integer without a plus sign or leading zeros; a decimal as Swift prints a
+    /// double (a point, at most 15 significant digits so that it is the shortest text of its double, no trailing
+    /// zero but the one of `2.0`, magnitude from 0.0001 up to 10^15, which Swift prints without an exponent).
+    /// False for anything else (floats, which are rounded to 32 bits, included): the caller parses those.
+    public static func isOwnCSVText(_ t: UnsafeBufferPointer<UInt8>, as type: FeatureType) -> Bool {
+        let count = t.count
+        var i = 0
+        if count > 0, t[0] == 0x2D { i = 1 }
+        let integerStart = i
+        while i < count, t[i] &- 0x30 <= 9 { i += 1 }
+        let integerDigits = i - integerStart
+        guard integerDigits > 0, t[integerStart] != 0x30 || integerDigits == 1 else { return false }
+        switch type {
+        case .int64, .int32:
+            return i == count && integerDigits <= (type == .int32 ? 9 : 18) && !(t[integerStart] == 0x30 && integerStart == 1)
+        case .float64:
+            guard integerDigits <= 15, i < count, t[i] == 0x2E else { return false }
+            i += 1
+            let fractionStart = i
+            while i < count, t[i] &- 0x30 <= 9 { i += 1 }
+            let fractionDigits = i - fractionStart
+            guard i == count, fractionDigits > 0 else { return false }
+            if fractionDigits == 1 && t[fractionStart] == 0x30 { return true }
+            guard t[count - 1] != 0x30 else { return false }
+            if t[integerStart] == 0x30 {
+                var zeros = 0
+                while t[fractionStart + zeros] == 0x30 { zeros += 1 }
+                return zeros < 4 && fractionDigits - zeros <= 15
+            }
+            return integerDigits + fractionDigits <= 15
+        default:
+            return false
+        }
+    }
+
     /// Reads text (a CSV field) as `type`; empty, `NA`, `NaN` or `null` is null. Throws a message without location.
     public static func parse(_ text: Substring, as type: FeatureType) throws -> FeatureDatum {
         if text.isEmpty { return .null }

@@ -7,15 +7,22 @@
 ///
 /// The entity rows are held (sorted by key and time); the source is offered one row at a time and never held: each
 /// row updates, in O(log n), the range of entity rows it is a candidate for, through a segment tree whose nodes keep
-/// the best candidate seen for their whole range. Memory is bounded by the entity rows, whatever the source's size.
+/// the best candidate seen for their whole range. A candidate is three integers, its times and its sequence (its
+/// place in the source), so the tree holds no values: the caller keeps the values of the sequences that won, or
+/// reads them again. Memory is bounded by the entity rows, whatever the source's size.
 public struct PointInTimeJoin: Sendable {
-    struct Candidate: Sendable {
-        var event: Int64
-        var created: Int64
-        var sequence: Int
-        var values: [FeatureDatum]
+    /// A source row's claim: its event and created times (microseconds; no created time is `Int64.min`) and its
+    /// sequence, which orders rows of the source (greater is later) and names the row to the caller.
+    public struct Candidate: Sendable, Equatable {
+        public var event: Int64
+        public var created: Int64
+        public var sequence: Int64
 
-        func beats(_ other: Candidate) -> Bool {
+        /// No candidate: every source row beats it.
+        public static let none = Candidate(event: .min, created: .min, sequence: -1)
+        public var isNone: Bool { sequence < 0 }
+
+        @inline(__always) func beats(_ other: Candidate) -> Bool {
             if event != other.event { return event > other.event }
             if created != other.created { return created > other.created }
             return sequence > other.sequence
@@ -24,102 +31,275 @@ public struct PointInTimeJoin: Sendable {
 
     private let ttl: Int64
     /// Entity row indices sorted by (key, time); rows without a key are left out.
-    private let order: [Int]
-    /// Each key's run in the sorted order: a source row finds its key by one hash lookup, then its window by a
-    /// binary search over that run's times alone.
-    private let runs: [String: Range<Int>]
+    private let order: [Int32]
+    /// The sorted rows' times (a key's few rows share a cache line or two).
     private let times: [Int64]
+    /// The best candidate offered for each sorted row alone: the leaves of the segment tree, and all that a source
+    /// row whose window holds a few entity rows updates.
+    private var leaves: [Candidate]
+    /// The tree's inner nodes (1..<n): a candidate for a long stretch of rows is kept in the few nodes that cover it.
+    private var inner: [Candidate]
+    /// Each key's stretch of the sorted rows, found by one lookup; by integer when every key is one (the usual
+    /// single integer join key: no text is built or hashed per source row), else by text.
+    private let integerKeys: IntegerTable
+    private let textKeys: [String: Range<Int>]
+    private let byInteger: Bool
     private let rowCount: Int
-    private var tree: [Candidate?]
-    private var offered = 0
-    /// Added to the running count of offered rows to order ties: a join fed one part of a source starts where the
-    /// parts before it could end, so rows of later parts count as later in the source.
-    public var sequenceBase = 0
+    /// What a batch's early loads read, kept so they are not optimized away.
+    private var touched: Int64 = 0
 
-    /// `keys[i]` and `times[i]` (microseconds) are entity row i's key for this view (nil when it has none) and time.
+    /// Entity row `i`'s key for this view is `keys[i]` (nil when it has none) and its time `times[i]` (microseconds).
     public init(keys: [String?], times: [Int64], ttlSeconds: Int64) {
+        var integers: [Int64?] = []
+        integers.reserveCapacity(keys.count)
+        for key in keys {
+            guard let key else {
+                integers.append(nil)
+                continue
+            }
+            guard let n = Int64(key), String(n) == key else {
+                integers = []
+                break
+            }
+            integers.append(n)
+        }
+        if integers.count == keys.count {
+            self.init(integerKeys: integers, times: times, ttlSeconds: ttlSeconds)
+            return
+        }
         precondition(keys.count == times.count, "one key and one time per entity row")
-        rowCount = keys.count
-        ttl = ttlSeconds > 0 ? ttlSeconds * 1_000_000 : 0
         let order = keys.indices.filter { keys[$0] != nil }.sorted { a, b in
             let ka = keys[a]!, kb = keys[b]!
             return ka != kb ? ka < kb : (times[a] != times[b] ? times[a] < times[b] : a < b)
-        }
-        self.order = order
-        var runs: [String: Range<Int>] = [:]
+        }.map { Int32($0) }
+        var table: [String: Range<Int>] = [:]
         var start = 0
-        for position in order.indices where position == order.count - 1 || keys[order[position + 1]] != keys[order[position]] {
-            runs[keys[order[position]]!] = start..<(position + 1)
+        for position in order.indices where position == order.count - 1 || keys[Int(order[position + 1])] != keys[Int(order[position])] {
+            table[keys[Int(order[position])]!] = start..<(position + 1)
             start = position + 1
         }
-        self.runs = runs
-        self.times = order.map { times[$0] }
-        tree = Array(repeating: nil, count: 2 * max(order.count, 1))
+        self.init(order: order, times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: IntegerTable(capacity: 0), textKeys: table, byInteger: false)
     }
 
-    /// Offers one source row: its key, event and created times (microseconds) and its values.
-    public mutating func offer(key: String, event: Int64, created: Int64?, values: [FeatureDatum]) {
-        offered += 1
-        // Entity rows with this key and event <= t (<= event + ttl) form one stretch of the key's run.
-        guard let run = runs[key] else { return }
-        var l = firstIndex(in: run) { $0 >= event }
-        var r = ttl > 0 ? firstIndex(in: l..<run.upperBound) { $0 > event &+ ttl } : run.upperBound
-        guard l < r else { return }
-        let candidate = Candidate(event: event, created: created ?? Int64.min, sequence: sequenceBase + offered, values: values)
+    /// The same for a single integer join key.
+    public init(integerKeys keys: [Int64?], times: [Int64], ttlSeconds: Int64) {
+        precondition(keys.count == times.count, "one key and one time per entity row")
+        var rows: [(key: Int64, time: Int64, row: Int32)] = []
+        rows.reserveCapacity(keys.count)
+        for (i, key) in keys.enumerated() {
+            if let key { rows.append((key, times[i], Int32(i))) }
+        }
+        rows.sort { $0.key != $1.key ? $0.key < $1.key : ($0.time != $1.time ? $0.time < $1.time : $0.row < $1.row) }
+        var table = IntegerTable(capacity: rows.count)
+        var start = 0
+        for position in rows.indices where position == rows.count - 1 || rows[position + 1].key != rows[position].key {
+            table.insert(rows[position].key, start..<(position + 1))
+            start = position + 1
+        }
+        self.init(order: rows.map(\.row), times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: table, textKeys: [:], byInteger: true)
+    }
+
+    private init(order: [Int32], times: [Int64], rowCount: Int, ttlSeconds: Int64, integerKeys: IntegerTable, textKeys: [String: Range<Int>], byInteger: Bool) {
+        self.order = order
+        self.rowCount = rowCount
+        ttl = ttlSeconds > 0 ? ttlSeconds * 1_000_000 : 0
+        self.times = order.map { times[Int($0)] }
+        leaves = Array(repeating: .none, count: order.count)
+        inner = Array(repeating: .none, count: max(order.count, 1))
+        self.integerKeys = integerKeys
+        self.textKeys = textKeys
+        self.byInteger = byInteger
+    }
+
+    /// Offers one source row whose key text (as `EntityKey.make` builds it) is `key`, with its event and created
+    /// times (microseconds) and its sequence; returns whether it is, for now, the best candidate of some entity row
+    /// (a caller that keeps values keeps this row's).
+    @discardableResult
+    public mutating func offer(key: String, event: Int64, created: Int64?, sequence: Int64) -> Bool {
+        let run: Range<Int>?
+        if byInteger {
+            guard let n = Int64(key), String(n) == key else { return false }
+            run = integerKeys.find(n)
+        } else {
+            run = textKeys[key]
+        }
+        guard let run else { return false }
+        return offer(run, Candidate(event: event, created: created ?? .min, sequence: sequence))
+    }
+
+    /// The same for the value of a single integer join key.
+    @discardableResult
+    public mutating func offer(integerKey key: Int64, event: Int64, created: Int64?, sequence: Int64) -> Bool {
+        let run = byInteger ? integerKeys.find(key) : textKeys[String(key)]
+        guard let run else { return false }
+        return offer(run, Candidate(event: event, created: created ?? .min, sequence: sequence))
+    }
+
+    /// Offers source rows of a single integer join key a batch at a time (`keys[i]`, `events[i]`, `created[i]`,
+    /// with `Int64.min` for none, and `sequences[i]` are row i's). Random lookups into the key table and the rows
+    /// miss the cache; a batch issues each step's loads for all its rows before it needs any, so they overlap
+    /// instead of waiting one after another.
+    public mutating func offer(
+        integerKeys keys: UnsafeBufferPointer<Int64>, events: UnsafeBufferPointer<Int64>, created: UnsafeBufferPointer<Int64>,
+        sequences: UnsafeBufferPointer<Int64>
+    ) {
+        guard byInteger else {
+            for i in keys.indices { offer(integerKey: keys[i], event: events[i], created: created[i], sequence: sequences[i]) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: keys.count) { runs in
+            for i in keys.indices { runs[i] = integerKeys.find(keys[i]) ?? 0..<0 }
+            var touched: Int64 = 0
+            for run in runs where !run.isEmpty { touched &+= times[run.lowerBound] &+ times[run.upperBound - 1] }
+            // Each row's window, then a touch of the leaves it updates, then the updates.
+            for i in keys.indices where !runs[i].isEmpty {
+                runs[i] = window(runs[i], events[i])
+                if !runs[i].isEmpty { touched &+= leaves[runs[i].lowerBound].event &+ leaves[runs[i].upperBound - 1].event }
+            }
+            self.touched = touched
+            for i in keys.indices where !runs[i].isEmpty {
+                _ = update(runs[i], Candidate(event: events[i], created: created[i], sequence: sequences[i]))
+            }
+        }
+    }
+
+    private mutating func offer(_ run: Range<Int>, _ candidate: Candidate) -> Bool {
+        update(window(run, candidate.event), candidate)
+    }
+
+    /// The sorted rows of a key's `run` that a source row of time `event` is a candidate for: event <= t
+    /// (<= event + ttl), one stretch of the run.
+    @inline(__always) private func window(_ run: Range<Int>, _ event: Int64) -> Range<Int> {
+        let l = firstIndex(in: run) { $0 >= event }
+        let r = ttl > 0 ? firstIndex(in: l..<run.upperBound) { $0 > event &+ ttl } : run.upperBound
+        return l..<max(l, r)
+    }
+
+    /// Offers a candidate to the sorted rows `rows`.
+    @inline(__always) private mutating func update(_ rows: Range<Int>, _ candidate: Candidate) -> Bool {
+        guard !rows.isEmpty else { return false }
+        var applied = false
+        if rows.count <= 8 {
+            for i in rows where candidate.beats(leaves[i]) {
+                leaves[i] = candidate
+                applied = true
+            }
+            return applied
+        }
+        var l = rows.lowerBound, r = rows.upperBound
         let n = order.count
         l += n
         r += n
         while l < r {
             if l & 1 == 1 {
-                apply(candidate, at: l)
+                applied = apply(candidate, l, n) || applied
                 l += 1
             }
             if r & 1 == 1 {
                 r -= 1
-                apply(candidate, at: r)
+                applied = apply(candidate, r, n) || applied
             }
             l >>= 1
             r >>= 1
         }
+        return applied
+    }
+
+    @inline(__always) private mutating func apply(_ candidate: Candidate, _ node: Int, _ n: Int) -> Bool {
+        if node >= n {
+            guard candidate.beats(leaves[node - n]) else { return false }
+            leaves[node - n] = candidate
+        } else {
+            guard candidate.beats(inner[node]) else { return false }
+            inner[node] = candidate
+        }
+        return true
     }
 
     /// Takes in what another join over the same entity rows was offered (another part of the source): each
     /// node keeps the better candidate, so the results are those of one join offered both parts.
     public mutating func merge(_ other: PointInTimeJoin) {
-        precondition(other.tree.count == tree.count, "joins over the same entity rows")
-        for node in tree.indices {
-            if let theirs = other.tree[node], tree[node].map({ theirs.beats($0) }) ?? true { tree[node] = theirs }
-        }
+        precondition(other.leaves.count == leaves.count, "joins over the same entity rows")
+        for i in leaves.indices where other.leaves[i].beats(leaves[i]) { leaves[i] = other.leaves[i] }
+        for i in inner.indices where other.inner[i].beats(inner[i]) { inner[i] = other.inner[i] }
     }
 
-    /// Each entity row's winning values (nil when no source row qualified), in input order.
-    public func results() -> [[FeatureDatum]?] {
-        var out = [[FeatureDatum]?](repeating: nil, count: rowCount)
+    /// Each entity row's winner (`Candidate.none` when no source row qualified), in input order.
+    public func winners() -> [Candidate] {
+        // Each inner node's best is pushed down to its children, parents first: a leaf ends with the best of its path.
+        var inner = inner
+        var leaves = leaves
         let n = order.count
-        for (position, row) in order.enumerated() {
-            var node = position + n
-            var best: Candidate?
-            while node >= 1 {
-                if let c = tree[node], best.map({ c.beats($0) }) ?? true { best = c }
-                node >>= 1
+        if n > 1 {
+            for node in 1..<n {
+                let best = inner[node]
+                guard !best.isNone else { continue }
+                for child in (2 * node)...(2 * node + 1) {
+                    if child >= n {
+                        if best.beats(leaves[child - n]) { leaves[child - n] = best }
+                    } else if best.beats(inner[child]) {
+                        inner[child] = best
+                    }
+                }
             }
-            out[row] = best?.values
         }
+        var out = [Candidate](repeating: .none, count: rowCount)
+        for (position, row) in order.enumerated() { out[Int(row)] = leaves[position] }
         return out
     }
 
-    private mutating func apply(_ candidate: Candidate, at node: Int) {
-        if let current = tree[node], !candidate.beats(current) { return }
-        tree[node] = candidate
+    /// The sequences some node holds: the rows that may still win.
+    public func liveSequences() -> Set<Int64> {
+        Set(leaves.lazy.map(\.sequence).filter { $0 >= 0 }).union(inner.lazy.map(\.sequence).filter { $0 >= 0 })
     }
 
     /// The first position in `range` whose time satisfies `predicate` (false then true along the sorted times).
-    private func firstIndex(in range: Range<Int>, where predicate: (Int64) -> Bool) -> Int {
+    @inline(__always) private func firstIndex(in range: Range<Int>, where predicate: (Int64) -> Bool) -> Int {
         var lo = range.lowerBound, hi = range.upperBound
-        while lo < hi {
+        while hi - lo > 4 {
             let mid = (lo + hi) / 2
             if predicate(times[mid]) { hi = mid } else { lo = mid + 1 }
         }
+        while lo < hi, !predicate(times[lo]) { lo += 1 }
         return lo
+    }
+}
+
+/// Integers to stretches of rows, by open addressing: a lookup is a multiply and, nearly always, one cache line.
+struct IntegerTable: Sendable {
+    struct Entry: Sendable {
+        var key: Int64
+        var start: Int32
+        var end: Int32
+    }
+
+    private var entries: [Entry]
+    private let shift: UInt64
+
+    init(capacity: Int) {
+        var bits: UInt64 = 4
+        while (1 << bits) < 2 * max(capacity, 1) { bits += 1 }
+        entries = Array(repeating: Entry(key: 0, start: -1, end: -1), count: 1 << bits)
+        shift = 64 - bits
+    }
+
+    @inline(__always) private func slot(_ key: Int64) -> Int {
+        Int((UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    mutating func insert(_ key: Int64, _ rows: Range<Int>) {
+        var i = slot(key)
+        while entries[i].start >= 0 && entries[i].key != key { i = (i + 1) & (entries.count - 1) }
+        entries[i] = Entry(key: key, start: Int32(rows.lowerBound), end: Int32(rows.upperBound))
+    }
+
+    @inline(__always) func find(_ key: Int64) -> Range<Int>? {
+        var i = slot(key)
+        while true {
+            let entry = entries[i]
+            if entry.start < 0 { return nil }
+            if entry.key == key { return Int(entry.start)..<Int(entry.end) }
+            i = (i + 1) & (entries.count - 1)
+        }
     }
 }

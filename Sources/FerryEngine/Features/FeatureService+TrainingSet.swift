@@ -70,88 +70,184 @@ extension FeatureService {
         }
     }
 
-    /// A block's entity times and, per view, each row's key (nil when a key value is missing); errors name the
-    /// line and column.
-    static func entityColumns(_ entities: CSVLines, _ plan: TrainingPlan) throws -> (times: [Int64], keys: [[String?]]) {
+    /// One view's key of each entity row: integers for a single integer join key, else the key text
+    /// (`EntityKey.make`); nil when a key value is missing.
+    enum EntityKeys {
+        case integers([Int64?])
+        case texts([String?])
+    }
+
+    /// A block's entity times and, per view, each row's key; errors name the line and column.
+    static func entityColumns(_ entities: CSVLines, _ plan: TrainingPlan) throws -> (times: [Int64], keys: [EntityKeys]) {
         let source = plan.source
         let timeIndex = try entities.column(plan.timestampColumn)
-        let times = try entities.rows.indices.map { r -> Int64 in
-            let text = try entities.fields(r, [timeIndex])[0]
-            guard let t = FeatureTime.parse(text) else {
-                throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(plan.timestampColumn)': '\(text)' is not an ISO 8601 timestamp")
-            }
-            return t
-        }
-        let keys = try plan.views.map { view, joinKeys, _ in
-            let keyColumns = try joinKeys.map { key -> Int in
+        let keyColumns = try plan.views.map { view, joinKeys, _ in
+            try joinKeys.map { key -> Int in
                 guard let i = entities.header.firstIndex(of: key.name) else {
                     throw FerryError.invalid("\(source) has no column '\(key.name)', the join key of feature view '\(view.name)' (its header is \(entities.header.joined(separator: ",")))")
                 }
                 return i
             }
-            return try entities.rows.indices.map { r -> String? in
+        }
+        let integerViews = plan.views.map { $0.joinKeys.count == 1 && [.int64, .int32].contains($0.joinKeys[0].type) }
+        var times = [Int64](repeating: 0, count: entities.rows.count)
+        var integers = plan.views.map { _ in [Int64?](repeating: nil, count: integerViews.contains(true) ? entities.rows.count : 0) }
+        var texts = plan.views.map { _ in [String?](repeating: nil, count: integerViews.contains(false) ? entities.rows.count : 0) }
+
+        /// A row the byte path cannot read is read field by field, for the same values or an error naming it.
+        func slowRow(_ r: Int) throws {
+            let text = try entities.fields(r, [timeIndex])[0]
+            guard let t = FeatureTime.parse(text) else {
+                throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(plan.timestampColumn)': '\(text)' is not an ISO 8601 timestamp")
+            }
+            times[r] = t
+            for (v, (_, joinKeys, _)) in plan.views.enumerated() {
                 var values: [FeatureDatum] = []
-                for (text, key) in zip(try entities.fields(r, keyColumns), joinKeys) {
+                for (text, key) in zip(try entities.fields(r, keyColumns[v]), joinKeys) {
                     do {
                         values.append(try FeatureDatum.parse(Substring(text), as: key.type))
                     } catch let error as FerryError {
                         throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(key.name)': \(error.message)")
                     }
                 }
-                return values.contains(.null) ? nil : try EntityKey.make(values, keys: joinKeys)
+                if integerViews[v] {
+                    if case .int(let n) = values[0] { integers[v][r] = n }
+                } else if !values.contains(.null) {
+                    texts[v][r] = try EntityKey.make(values, keys: plan.views[v].joinKeys)
+                }
             }
         }
-        return (times, keys)
+
+        let integerColumns = plan.views.indices.filter { integerViews[$0] }.map { v in
+            (v, keyColumns[v][0], plan.views[v].joinKeys[0].type == .int32 ? 9 : 18)
+        }
+        let textViews = plan.views.indices.filter { !integerViews[$0] }
+        let width = entities.header.count
+        var starts: [Int] = []
+        var ends: [Int] = []
+        try entities.bytes.withUnsafeBufferPointer { bytes in
+            rows: for (r, range) in entities.rows.enumerated() {
+                let line = UnsafeBufferPointer(rebasing: bytes[range])
+                guard !line.contains(0x22), FeatureSourceReader.split(line, &starts, &ends) == width,
+                      let t = FeatureTime.parse(bytes: UnsafeBufferPointer(rebasing: line[starts[timeIndex]..<ends[timeIndex]]))
+                else {
+                    try slowRow(r)
+                    continue
+                }
+                for (v, column, digits) in integerColumns {
+                    let field = UnsafeBufferPointer(rebasing: line[starts[column]..<ends[column]])
+                    guard let n = FeatureSourceReader.integer(field, digits: digits) else {
+                        try slowRow(r)
+                        continue rows
+                    }
+                    integers[v][r] = n
+                }
+                times[r] = t
+                for v in textViews {
+                    let keyFields = try keyColumns[v].map { String(decoding: UnsafeBufferPointer(rebasing: line[starts[$0]..<ends[$0]]), as: UTF8.self) }
+                    var values: [FeatureDatum] = []
+                    for (text, key) in zip(keyFields, plan.views[v].joinKeys) {
+                        do {
+                            values.append(try FeatureDatum.parse(Substring(text), as: key.type))
+                        } catch let error as FerryError {
+                            throw FerryError.invalid("\(source) line \(entities.lines[r]), column '\(key.name)': \(error.message)")
+                        }
+                    }
+                    if !values.contains(.null) { texts[v][r] = try EntityKey.make(values, keys: plan.views[v].joinKeys) }
+                }
+            }
+        }
+        return (times, plan.views.indices.map { integerViews[$0] ? .integers(integers[$0]) : .texts(texts[$0]) })
     }
 
     /// One block of entity rows, each as it came followed by its features.
     func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> [UInt8] {
         let (times, keys) = try Self.entityColumns(entities, plan)
-        var results: [[[FeatureDatum]?]] = []
+        var views: [JoinedFields] = []
         for (v, (view, joinKeys, features)) in plan.views.enumerated() {
             let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: features, database: database)
-            results.append(try await Self.join(reader, keys: keys[v], times: times, ttlSeconds: view.ttlSeconds).results())
+            views.append(try await Self.join(reader, keys: keys[v], times: times, ttlSeconds: view.ttlSeconds))
         }
-        var out = CSVWriter()
-        for r in entities.rows.indices {
-            out.raw(entities.bytes[entities.rows[r]])
-            for slot in plan.slots {
-                out.field(results[slot.view][r]?[slot.position].csvText ?? "", first: false)
+        // Every row is its input line, then a comma and a field per feature: sized first, then copied.
+        let slots = plan.slots
+        let viewLongest = views.map(\.longest)
+        let bytes = JoinedFields.withPointers(views) { views in
+            func field(_ view: JoinedFields.Pointers, _ r: Int, _ position: Int) -> Range<Int> {
+                let w = Int(view.winner[r])
+                guard w >= 0 else { return 0..<0 }
+                let i = w * view.features + position
+                return (i == 0 ? 0 : view.ends[i - 1])..<view.ends[i]
             }
-            out.endRow()
+            // At most each row's line, its commas and line end, and its views' longest winners.
+            var size = entities.bytes.count + entities.rows.count * (1 + slots.count)
+            for view in Set(slots.map(\.view)) { size += entities.rows.count * viewLongest[view] }
+            return [UInt8](unsafeUninitializedCapacity: size) { out, count in
+                entities.bytes.withUnsafeBufferPointer { input in
+                    var at = 0
+                    func copy(_ from: UnsafeBufferPointer<UInt8>) {
+                        guard !from.isEmpty else { return }
+                        UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: from.baseAddress!, byteCount: from.count)
+                        at += from.count
+                    }
+                    for r in entities.rows.indices {
+                        copy(UnsafeBufferPointer(rebasing: input[entities.rows[r]]))
+                        for slot in slots {
+                            out[at] = 0x2C
+                            at += 1
+                            let view = views[slot.view]
+                            copy(UnsafeBufferPointer(rebasing: view.text[field(view, r, slot.position)]))
+                        }
+                        out[at] = 0x0A
+                        at += 1
+                    }
+                    count = at
+                }
+            }
         }
-        return out.bytes
+        return bytes
     }
 
-    /// One view's point-in-time join: a large CSV source is read in parts on every core, one join per part, merged.
+    /// One view's point-in-time join. A CSV file source is scanned for keys and times on every core, and only the
+    /// winning lines are read again for their values; other sources carry each row's values while it may still win.
     static func join(
-        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64,
-        parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20
-    ) async throws -> PointInTimeJoin {
-        // A failing part is read again in one pass, for an error naming the exact line.
-        if let join = try? joinInParts(reader, keys: keys, times: times, ttlSeconds: ttlSeconds, parts: parts, minimumBytes: minimumBytes) {
-            return join
+        _ reader: FeatureSourceReader, keys: EntityKeys, times: [Int64], ttlSeconds: Int64,
+        parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20, minimumWinners: Int = 100_000
+    ) async throws -> JoinedFields {
+        var join = switch keys {
+        case .integers(let keys): PointInTimeJoin(integerKeys: keys, times: times, ttlSeconds: ttlSeconds)
+        case .texts(let keys): PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds)
         }
-        var join = PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds)
-        try await reader.forEach { row in join.offer(key: row.key, event: row.event, created: row.created, values: row.values) }
-        return join
-    }
-
-    /// The join read in parts, or nil when the source cannot be split.
-    static func joinInParts(
-        _ reader: FeatureSourceReader, keys: [String?], times: [Int64], ttlSeconds: Int64, parts: Int, minimumBytes: UInt64
-    ) throws -> PointInTimeJoin? {
-        let boxes = (0..<parts).map { part in
-            let box = JoinPart(PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds))
-            box.join.sequenceBase = part << 40
-            return box
+        if let scanned = try reader.scanCSV(into: join, parts: parts, minimumBytes: minimumBytes) {
+            return try reader.csvFields(of: scanned.winners(), parts: parts, minimumWinners: minimumWinners)
         }
-        guard try reader.forEachInParts(parts, minimumBytes: minimumBytes, { part, row in
-            boxes[part].join.offer(key: row.key, event: row.event, created: row.created, values: row.values)
-        }) else { return nil }
-        var merged = boxes[0].join
-        for part in 1..<parts { merged.merge(boxes[part].join) }
-        return merged
+        var carried: [Int64: [FeatureDatum]] = [:]
+        var sequence: Int64 = 0
+        var limit = 4 * times.count + 1024
+        try await reader.forEach { row in
+            sequence += 1
+            guard join.offer(key: row.key, event: row.event, created: row.created, sequence: sequence) else { return }
+            carried[sequence] = row.values
+            // Values no node holds any more can never win: dropped now and then, so memory follows the entity rows.
+            if carried.count > limit {
+                let live = join.liveSequences()
+                carried = carried.filter { live.contains($0.key) }
+                limit = max(limit, 2 * carried.count)
+            }
+        }
+        let winners = join.winners()
+        var out = JoinedFields(rows: winners.count, features: reader.features.count)
+        var index: [Int64: Int32] = [:]
+        for (row, winner) in winners.enumerated() where !winner.isNone {
+            if let w = index[winner.sequence] {
+                out.winner[row] = w
+            } else {
+                out.append(carried[winner.sequence]!)
+                index[winner.sequence] = Int32(out.winners)
+                out.winner[row] = Int32(out.winners)
+                out.endWinner()
+            }
+        }
+        return out
     }
 }
 
@@ -258,7 +354,7 @@ struct CSVWriter {
     }
 
     /// Bytes copied as they are (a row of the input, already CSV).
-    mutating func raw(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+    mutating func raw<C: Collection<UInt8>>(_ slice: C) { bytes.append(contentsOf: slice) }
 
     mutating func field(_ field: String, first: Bool) {
         if !first { bytes.append(0x2C) }
@@ -275,11 +371,4 @@ struct CSVWriter {
     }
 
     mutating func endRow() { bytes.append(0x0A) }
-}
-
-/// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
-/// read only after every part finished, so no two threads ever touch one.
-private final class JoinPart: @unchecked Sendable {
-    var join: PointInTimeJoin
-    init(_ join: PointInTimeJoin) { self.join = join }
 }

@@ -1,6 +1,5 @@
 import FerryCore
 import Foundation
-import Synchronization
 
 /// One row of a view's source, parsed: the entity key, times in microseconds, and the asked features' values.
 public struct FeatureSourceRow: Sendable {
@@ -81,161 +80,93 @@ public struct FeatureSourceReader: Sendable {
 
     typealias CSVColumns = (keys: [Int], event: Int, created: Int?, features: [Int], width: Int)
 
-    /// Reads the file, or with `part` only the lines in its byte range, whose columns the header gave already
-    /// (line numbers in errors then count from the range's start).
-    private func readCSV(
-        path: String, name: String, part: (columns: CSVColumns, range: Range<UInt64>)? = nil, _ body: (FeatureSourceRow) throws -> Void
-    ) throws {
-        var columns: CSVColumns? = part?.columns
+    /// Reads the file row by row.
+    private func readCSV(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
+        var columns: CSVColumns?
         var starts: [Int] = []
         var ends: [Int] = []
-        try Self.lines(path: path, name: name, range: part?.range) { line, number in
-            guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
-            // Lines without quotes, nearly all of them, are split and parsed on their bytes.
-            if let c = columns, !line.contains(0x22) {
-                if let row = try line.withUnsafeBufferPointer({ bytes in
-                    try fastRow(bytes, c, &starts, &ends, name: name, number: number)
-                }) {
-                    return try body(row)
-                }
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            let fields = try CSVTable.fields(Substring(text), source: name, line: number)
+        try Self.lines(path: path, name: name) { line, number in
+            guard !Self.isBlank(line) else { return }
             guard let c = columns else {
-                func index(_ column: String, _ role: String) throws -> Int {
-                    guard let i = fields.firstIndex(of: column) else {
-                        throw FerryError.invalid("\(name) has no \(role) column '\(column)' (its header is \(fields.joined(separator: ",")))")
-                    }
-                    return i
-                }
-                columns = (
-                    try joinKeys.map { try index($0.name, "join key") }, try index(view.source.timestampField, "timestamp"),
-                    try view.source.createdTimestampField.map { try index($0, "created timestamp") },
-                    try features.map { try index($0.name, "feature") }, fields.count)
+                columns = try csvColumns(header: CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: name, line: number), name: name)
                 return
             }
-            guard fields.count == c.width else {
-                throw FerryError.invalid("\(name) line \(number) has \(fields.count) fields; the header has \(c.width)")
-            }
-            func datum(_ index: Int, _ type: FeatureType, _ column: String) throws -> FeatureDatum {
-                guard index < fields.count else { throw FerryError.invalid("\(name) line \(number) has no field for column '\(column)'") }
-                do {
-                    return try FeatureDatum.parse(Substring(fields[index]), as: type)
-                } catch let error as FerryError {
-                    throw FerryError.invalid("\(name) line \(number), column '\(column)': \(error.message)")
-                }
-            }
-            func time(_ index: Int, _ column: String) throws -> Int64 {
-                guard index < fields.count, let t = FeatureTime.parse(fields[index]) else {
-                    throw FerryError.invalid("\(name) line \(number), column '\(column)': '\(index < fields.count ? fields[index] : "")' is not an ISO 8601 timestamp")
-                }
-                return t
-            }
-            let keyValues = try zip(c.keys, joinKeys).map { try datum($0, $1.type, $1.name) }
-            let key: String
-            do {
-                key = try EntityKey.make(keyValues, keys: joinKeys)
-            } catch let error as FerryError {
-                throw FerryError.invalid("\(name) line \(number): \(error.message)")
-            }
-            var created: Int64?
-            if let index = c.created, index < fields.count, !fields[index].isEmpty {
-                created = try time(index, view.source.createdTimestampField ?? "")
-            }
-            try body(FeatureSourceRow(
-                key: key, event: try time(c.event, view.source.timestampField), created: created,
-                values: try zip(c.features, features).map { try datum($0, $1.type, $1.name) }))
+            try body(try csvRow(line, c, name: name, number: number, &starts, &ends))
         }
         if columns == nil { throw FerryError.invalid("\(name) is empty; it needs a header line") }
     }
 
-    /// Reads a CSV file source in up to `parts` byte ranges at once (one per core), calling `body` with the part's
-    /// number and each of its rows; rows of part i come before those of part i + 1 in the file. Returns false, having
-    /// read nothing, when the source cannot be split (not a CSV file, too small, or a line longer than 1 MiB).
-    /// A failing part throws its own error, whose line number counts from the part's start: callers that want the
-    /// exact line read the source again with `forEach`.
-    public func forEachInParts(
-        _ parts: Int, minimumBytes: UInt64 = 8 << 20, _ body: @escaping @Sendable (Int, FeatureSourceRow) throws -> Void
-    ) throws -> Bool {
-        guard parts > 1, case .file(let path, .csv) = view.source.kind,
-              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64, size > minimumBytes,
-              let handle = FileHandle(forReadingAtPath: path)
-        else { return false }
-        defer { try? handle.close() }
-        func lineStart(after offset: UInt64) -> UInt64? {
-            guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.read(upToCount: 1 << 20),
-                  let newline = data.firstIndex(of: 0x0A) else { return nil }
-            return offset + UInt64(newline - data.startIndex) + 1
-        }
-        guard let first = lineStart(after: 0), (try? handle.seek(toOffset: 0)) != nil, let head = try? handle.read(upToCount: Int(first)) else { return false }
-        let name = "feature view '\(view.name)' source '\(path)'"
-        var header = Array(head)
-        while header.last == 0x0A || header.last == 0x0D { header.removeLast() }
-        let fields = try CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: 1)
+    static func isBlank<C: Collection<UInt8>>(_ line: C) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+    }
+
+    /// Where the join keys, times and asked features are in a CSV source whose header is `header`.
+    func csvColumns(header fields: [String], name: String) throws -> CSVColumns {
         func index(_ column: String, _ role: String) throws -> Int {
             guard let i = fields.firstIndex(of: column) else {
                 throw FerryError.invalid("\(name) has no \(role) column '\(column)' (its header is \(fields.joined(separator: ",")))")
             }
             return i
         }
-        let columns: CSVColumns = (
+        return (
             try joinKeys.map { try index($0.name, "join key") }, try index(view.source.timestampField, "timestamp"),
             try view.source.createdTimestampField.map { try index($0, "created timestamp") },
             try features.map { try index($0.name, "feature") }, fields.count)
-        var bounds = [first]
-        for i in 1..<parts {
-            guard let start = lineStart(after: first + (size - first) * UInt64(i) / UInt64(parts) - 1) else { return false }
-            if start > bounds.last! && start < size { bounds.append(start) }
+    }
+
+    /// One (not blank) line of a CSV source as a row; errors name the line and the column.
+    func csvRow(
+        _ line: ArraySlice<UInt8>, _ c: CSVColumns, name: String, number: Int, _ starts: inout [Int], _ ends: inout [Int]
+    ) throws -> FeatureSourceRow {
+        // Lines without quotes, nearly all of them, are split and parsed on their bytes.
+        if !line.contains(0x22), let row = try line.withUnsafeBufferPointer({ bytes in
+            try fastRow(bytes, c, &starts, &ends, name: name, number: number)
+        }) {
+            return row
         }
-        bounds.append(size)
-        let ranges = (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
-        let failures = Mutex<[Int: any Error]>([:])
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
+        let fields = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: name, line: number)
+        guard fields.count == c.width else {
+            throw FerryError.invalid("\(name) line \(number) has \(fields.count) fields; the header has \(c.width)")
+        }
+        func datum(_ index: Int, _ type: FeatureType, _ column: String) throws -> FeatureDatum {
             do {
-                try readCSV(path: path, name: name, part: (columns, ranges[part])) { try body(part, $0) }
-            } catch {
-                failures.withLock { $0[part] = error }
+                return try FeatureDatum.parse(Substring(fields[index]), as: type)
+            } catch let error as FerryError {
+                throw FerryError.invalid("\(name) line \(number), column '\(column)': \(error.message)")
             }
         }
-        if let (_, error) = failures.withLock({ $0 }).min(by: { $0.key < $1.key }) { throw error }
-        return true
+        func time(_ index: Int, _ column: String) throws -> Int64 {
+            guard let t = FeatureTime.parse(fields[index]) else {
+                throw FerryError.invalid("\(name) line \(number), column '\(column)': '\(fields[index])' is not an ISO 8601 timestamp")
+            }
+            return t
+        }
+        let keyValues = try zip(c.keys, joinKeys).map { try datum($0, $1.type, $1.name) }
+        let key: String
+        do {
+            key = try EntityKey.make(keyValues, keys: joinKeys)
+        } catch let error as FerryError {
+            throw FerryError.invalid("\(name) line \(number): \(error.message)")
+        }
+        var created: Int64?
+        if let index = c.created, !fields[index].isEmpty {
+            created = try time(index, view.source.createdTimestampField ?? "")
+        }
+        return FeatureSourceRow(
+            key: key, event: try time(c.event, view.source.timestampField), created: created,
+            values: try zip(c.features, features).map { try datum($0, $1.type, $1.name) })
     }
 
     /// One unquoted CSV line parsed on its bytes: fields split at commas and trimmed of spaces, integers read
     /// digit by digit, timestamps without a copy. Returns nil to let the general path read (and explain) a line
     /// with anything unusual: a wrong field count, a value that does not parse.
     private func fastRow(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ c: (keys: [Int], event: Int, created: Int?, features: [Int], width: Int),
+        _ bytes: UnsafeBufferPointer<UInt8>, _ c: CSVColumns,
         _ starts: inout [Int], _ ends: inout [Int], name: String, number: Int
     ) throws -> FeatureSourceRow? {
-        starts.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
-        var start = 0
-        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x2C {
-            var a = start, b = i
-            while a < b, bytes[a] == 0x20 || bytes[a] == 0x09 { a += 1 }
-            while b > a, bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09 || bytes[b - 1] == 0x0D { b -= 1 }
-            starts.append(a)
-            ends.append(b)
-            start = i + 1
-        }
-        guard starts.count == c.width else { return nil }
+        guard Self.split(bytes, &starts, &ends) == c.width else { return nil }
         func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[index]..<ends[index]]) }
-        func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? {
-            guard !f.isEmpty, f.count <= 18 else { return nil }
-            var negative = false
-            var i = 0
-            if f[0] == 0x2D { negative = true; i = 1 }
-            guard i < f.count else { return nil }
-            var v: Int64 = 0
-            while i < f.count {
-                let d = f[i] &- 0x30
-                guard d <= 9 else { return nil }
-                v = v * 10 + Int64(d)
-                i += 1
-            }
-            return negative ? -v : v
-        }
+        func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { Self.integer(f, digits: 18) }
         func datum(_ index: Int, _ type: FeatureType) -> FeatureDatum? {
             let f = field(index)
             if f.isEmpty { return .null }
@@ -324,8 +255,7 @@ public struct FeatureSourceReader: Sendable {
     }
 
     /// Calls `body` with each line of a file (without its newline) and its 1-based number, reading 1 MiB at a time.
-    /// `range` (byte offsets at line starts) limits the reading to the lines it holds.
-    static func lines(path: String, name: String, range: Range<UInt64>? = nil, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+    static func lines(path: String, name: String, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server")
         }
@@ -336,19 +266,14 @@ public struct FeatureSourceReader: Sendable {
         }
         var pending: [UInt8] = []
         var number = 0
-        var left = range.map { $0.upperBound - $0.lowerBound } ?? UInt64.max
-        if let range {
-            do { try handle.seek(toOffset: range.lowerBound) } catch { throw FerryError(.unavailable, "\(name) could not be read: \(error)") }
-        }
-        while left > 0 {
+        while true {
             let chunk: Data
             do {
-                chunk = try handle.read(upToCount: Int(min(left, 1 << 20))) ?? Data()
+                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             } catch {
                 throw FerryError(.unavailable, "\(name) could not be read: \(error)")
             }
             if chunk.isEmpty { break }
-            if left != UInt64.max { left -= UInt64(chunk.count) }
             pending.append(contentsOf: chunk)
             var start = 0
             while let end = pending[start...].firstIndex(of: 0x0A) {

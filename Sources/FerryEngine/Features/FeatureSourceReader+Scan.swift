@@ -1,0 +1,605 @@
+import FerryCore
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The point-in-time join's pass over a CSV file source. Every row is checked as `forEach` checks it, but only its
+/// key and times are kept: the join is offered each row with its line's byte offset as its sequence, and only the
+/// lines that won are read again for their values. Parsing ten million rows' values to keep one in ten was most of
+/// the cost of a training set.
+extension FeatureSourceReader {
+    /// How the scan treats a column: checked and skipped, or read.
+    enum ScanRole: UInt8 {
+        case skip, key, event, created, integer, integer32, decimal, text
+        /// A column the scan leaves to the row-by-row parser (a compound key, a boolean, a column with two roles).
+        case unusual
+    }
+
+    /// Offers every row of a CSV file source to a copy of `join`, reading the file in up to `parts` byte ranges at
+    /// once (one per core; files under `minimumBytes` in one), and returns the merged join. nil when the source is
+    /// not a CSV file. A failing part is read again in one pass, for an error naming the exact line.
+    func scanCSV(into join: PointInTimeJoin, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20) throws -> PointInTimeJoin? {
+        guard case .file(let path, .csv) = view.source.kind else { return nil }
+        let name = "feature view '\(view.name)' source '\(path)'"
+        let file = try SourceFile(path: path, name: name)
+        defer { file.close() }
+        guard let (header, dataStart, headerLine) = try file.header() else { throw FerryError.invalid("\(name) is empty; it needs a header line") }
+        let columns = try csvColumns(header: CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: headerLine), name: name)
+        var roles = [ScanRole](repeating: .skip, count: columns.width)
+        func assign(_ index: Int, _ role: ScanRole) { roles[index] = roles[index] == .skip ? role : .unusual }
+        for index in columns.keys { assign(index, columns.keys.count == 1 ? .key : .unusual) }
+        assign(columns.event, .event)
+        if let created = columns.created { assign(created, .created) }
+        for (index, feature) in zip(columns.features, features) {
+            switch feature.type {
+            case .int64: assign(index, .integer)
+            case .int32: assign(index, .integer32)
+            case .float64, .float32: assign(index, .decimal)
+            case .string: assign(index, .text)
+            case .bool: assign(index, .unusual)
+            }
+        }
+        let integerKey = joinKeys.count == 1 && (joinKeys[0].type == .int64 || joinKeys[0].type == .int32)
+        let scan = Scan(reader: self, name: name, columns: columns, roles: roles, integerKey: integerKey)
+
+        var bounds = [dataStart]
+        if parts > 1 && file.size > minimumBytes {
+            for i in 1..<parts {
+                guard let start = try file.lineStart(after: dataStart + (file.size - dataStart) * UInt64(i) / UInt64(parts) - 1) else { break }
+                if start > bounds.last! && start < file.size { bounds.append(start) }
+            }
+        }
+        bounds.append(file.size)
+        let ranges = (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
+        if ranges.count == 1 {
+            var whole = join
+            try scan.run(file, ranges[0], firstLine: headerLine + 1, &whole)
+            return whole
+        }
+        let boxes = ranges.map { _ in JoinBox(join) }
+        let failed = Atomic<Bool>(false)
+        DispatchQueue.concurrentPerform(iterations: boxes.count) { part in
+            do {
+                try scan.run(file, ranges[part], firstLine: headerLine + 1, &boxes[part].join)
+            } catch {
+                failed.store(true, ordering: .relaxed)
+            }
+        }
+        if failed.load(ordering: .relaxed) {
+            var whole = join
+            try scan.run(file, dataStart..<file.size, firstLine: headerLine + 1, &whole)
+            return whole
+        }
+        var merged = boxes[0].join
+        for box in boxes.dropFirst() { merged.merge(box.join) }
+        return merged
+    }
+
+    /// Reads the winning lines of a CSV source (their offsets are the candidates' sequences) and gives each entity
+    /// row's asked features as CSV fields, in up to `parts` parts at once when there are `minimumWinners` or more.
+    /// A line whose event time is no longer the one scanned means the file changed under the join: an error, not a
+    /// mix of two files.
+    func csvFields(of winners: [PointInTimeJoin.Candidate], parts: Int, minimumWinners: Int) throws -> JoinedFields {
+        guard case .file(let path, .csv) = view.source.kind else { preconditionFailure("csvFields reads CSV file sources") }
+        let name = "feature view '\(view.name)' source '\(path)'"
+        let file = try SourceFile(path: path, name: name)
+        defer { file.close() }
+        guard let (header, _, headerLine) = try file.header() else { throw FerryError.invalid("\(name) is empty; it needs a header line") }
+        let columns = try csvColumns(header: CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: headerLine), name: name)
+        // The entity rows with a winner, in the order of their winners' lines in the file, read in parts on every
+        // core (a line shared by rows of two parts is read by both).
+        var picks: [(sequence: Int64, row: Int32)] = []
+        picks.reserveCapacity(winners.count)
+        for (row, winner) in winners.enumerated() where !winner.isNone { picks.append((winner.sequence, Int32(row))) }
+        picks.sort { $0.sequence < $1.sequence }
+        let count = picks.count < minimumWinners ? 1 : max(1, min(parts, picks.count))
+        let results = (0..<count).map { _ in FieldsBox() }
+        let sorted = picks
+        DispatchQueue.concurrentPerform(iterations: count) { part in
+            let range = (sorted.count * part / count)..<(sorted.count * (part + 1) / count)
+            let result = Result { try csvFields(sorted[range], winners, columns, file, name) }
+            results[part].result = result
+        }
+        var out = try results[0].result!.get()
+        for part in 1..<count {
+            let next = try results[part].result!.get()
+            let (winnerBase, textBase) = (Int32(out.winners), out.text.bytes.count)
+            out.text.raw(next.text.bytes)
+            out.ends.append(contentsOf: next.ends.lazy.map { $0 + textBase })
+            for (_, row) in sorted[(sorted.count * part / count)..<(sorted.count * (part + 1) / count)] {
+                out.winner[Int(row)] = next.winner[Int(row)] + winnerBase
+            }
+            out.winners += next.winners
+            out.longest = max(out.longest, next.longest)
+        }
+        return out
+    }
+
+    /// The fields of one part of the winning lines.
+    private func csvFields(
+        _ picks: ArraySlice<(sequence: Int64, row: Int32)>, _ winners: [PointInTimeJoin.Candidate], _ columns: CSVColumns, _ file: SourceFile, _ name: String
+    ) throws -> JoinedFields {
+        var out = JoinedFields(rows: winners.count, features: features.count)
+        out.ends.reserveCapacity(picks.count * features.count)
+        let window = Window(file: file)
+        let changed = FerryError(.failedPrecondition, "\(name) changed while the training set was read from it; try again")
+        var starts: [Int] = []
+        var ends: [Int] = []
+        var previous: Int64 = -1
+        for (sequence, row) in picks {
+            let winner = winners[Int(row)]
+            if sequence != previous {
+                previous = sequence
+                let line = try window.line(at: UInt64(sequence))
+                if !line.contains(0x22), Self.split(line, &starts, &ends) == columns.width {
+                    guard FeatureTime.parse(bytes: UnsafeBufferPointer(rebasing: line[starts[columns.event]..<ends[columns.event]])) == winner.event else { throw changed }
+                    for (index, feature) in zip(columns.features, features) {
+                        let field = UnsafeBufferPointer(rebasing: line[starts[index]..<ends[index]])
+                        if FeatureDatum.isOwnCSVText(field, as: feature.type)
+                            || (feature.type == .string && !field.isEmpty && field.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })) {
+                            out.text.raw(field)
+                        } else {
+                            guard let datum = try? FeatureDatum.parse(Substring(String(decoding: field, as: UTF8.self)), as: feature.type) else { throw changed }
+                            out.text.field(datum.csvText, first: true)
+                        }
+                        out.ends.append(out.text.bytes.count)
+                    }
+                } else {
+                    let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, &starts, &ends)
+                    guard let row, row.event == winner.event else { throw changed }
+                    out.append(row.values)
+                }
+                out.endWinner()
+            }
+            out.winner[Int(row)] = Int32(out.winners - 1)
+        }
+        return out
+    }
+
+    /// `-?[0-9]{1,digits}`.
+    @inline(__always)
+    static func integer(_ f: UnsafeBufferPointer<UInt8>, digits: Int) -> Int64? {
+        var i = 0
+        var negative = false
+        if f.count > 0, f[0] == 0x2D {
+            negative = true
+            i = 1
+        }
+        guard f.count > i, f.count - i <= digits else { return nil }
+        var v: Int64 = 0
+        while i < f.count {
+            let d = f[i] &- 0x30
+            guard d <= 9 else { return nil }
+            v = v &* 10 &+ Int64(d)
+            i += 1
+        }
+        return negative ? -v : v
+    }
+
+    /// Splits an unquoted line at its commas into fields trimmed of spaces and tabs; returns the field count.
+    static func split(_ line: UnsafeBufferPointer<UInt8>, _ starts: inout [Int], _ ends: inout [Int]) -> Int {
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var start = 0
+        for i in 0...line.count where i == line.count || line[i] == 0x2C {
+            var a = start, b = i
+            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
+            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
+            starts.append(a)
+            ends.append(b)
+            start = i + 1
+        }
+        return starts.count
+    }
+
+    /// One pass over a byte range of the file.
+    struct Scan: Sendable {
+        let reader: FeatureSourceReader
+        let name: String
+        let columns: CSVColumns
+        let roles: [ScanRole]
+        let integerKey: Bool
+
+        func run(_ file: SourceFile, _ range: Range<UInt64>, firstLine: Int, _ join: inout PointInTimeJoin) throws {
+            var starts: [Int] = []
+            var ends: [Int] = []
+            var batch = OfferBatch()
+            var cursor = SourceFile.LineCursor(file: file, range: range, firstLine: firstLine)
+            defer { cursor.deallocate() }
+            while let (line, offset, number) = try cursor.next() {
+                if let (key, event, created) = fast(line) {
+                    switch key {
+                    case .integer(let n):
+                        if batch.add(n, event, created ?? .min, Int64(offset)) { batch.flush(into: &join) }
+                    case .text(let field):
+                        join.offer(key: String(decoding: UnsafeBufferPointer(rebasing: line[field]), as: UTF8.self), event: event, created: created, sequence: Int64(offset))
+                    }
+                    continue
+                }
+                guard !FeatureSourceReader.isBlank(line) else { continue }
+                let row = try reader.csvRow(ArraySlice(line), columns, name: name, number: number, &starts, &ends)
+                join.offer(key: row.key, event: row.event, created: row.created, sequence: Int64(offset))
+            }
+            batch.flush(into: &join)
+        }
+
+        /// Rows of an integer key, offered a batch at a time (see `PointInTimeJoin.offer(integerKeys:...)`).
+        struct OfferBatch {
+            static let size = 32
+            var keys = [Int64](repeating: 0, count: size)
+            var events = [Int64](repeating: 0, count: size)
+            var created = [Int64](repeating: 0, count: size)
+            var sequences = [Int64](repeating: 0, count: size)
+            var count = 0
+
+            /// Adds a row; true when the batch is full.
+            @inline(__always)
+            mutating func add(_ key: Int64, _ event: Int64, _ time: Int64, _ sequence: Int64) -> Bool {
+                keys[count] = key
+                events[count] = event
+                created[count] = time
+                sequences[count] = sequence
+                count += 1
+                return count == Self.size
+            }
+
+            mutating func flush(into join: inout PointInTimeJoin) {
+                let n = count
+                keys.withUnsafeBufferPointer { k in
+                    events.withUnsafeBufferPointer { e in
+                        created.withUnsafeBufferPointer { c in
+                            sequences.withUnsafeBufferPointer { s in
+                                join.offer(
+                                    integerKeys: UnsafeBufferPointer(rebasing: k[..<n]), events: UnsafeBufferPointer(rebasing: e[..<n]),
+                                    created: UnsafeBufferPointer(rebasing: c[..<n]), sequences: UnsafeBufferPointer(rebasing: s[..<n]))
+                            }
+                        }
+                    }
+                }
+                count = 0
+            }
+        }
+
+        enum Key {
+            case integer(Int64)
+            case text(Range<Int>)
+        }
+
+        /// A line's key and times, every asked value checked on its bytes; nil leaves the line to the row-by-row
+        /// parser (quotes, a field count that is wrong, a value that may not parse).
+        @inline(__always)
+        func fast(_ line: UnsafeBufferPointer<UInt8>) -> (Key, Int64, Int64?)? {
+            guard let base = line.baseAddress else { return nil }
+            let count = line.count
+            var column = 0, start = 0, i = 0
+            var key: Key?
+            var event: Int64?
+            var created: Int64?
+            while true {
+                while i < count {
+                    let b = base[i]
+                    if b == 0x2C { break }
+                    if b == 0x22 { return nil }
+                    i += 1
+                }
+                guard column < roles.count else { return nil }
+                var a = start, z = i
+                while a < z, base[a] == 0x20 || base[a] == 0x09 { a += 1 }
+                while z > a, base[z - 1] == 0x20 || base[z - 1] == 0x09 || base[z - 1] == 0x0D { z -= 1 }
+                let field = UnsafeBufferPointer(start: base + a, count: z - a)
+                switch roles[column] {
+                case .skip, .text:
+                    break
+                case .key:
+                    if integerKey {
+                        guard let n = FeatureSourceReader.integer(field, digits: 18) else { return nil }
+                        key = .integer(n)
+                    } else {
+                        guard !field.isEmpty, !field.contains(0x1F) else { return nil }
+                        key = .text(a..<z)
+                    }
+                case .event:
+                    guard let t = FeatureTime.parse(bytes: field) else { return nil }
+                    event = t
+                case .created:
+                    if !field.isEmpty {
+                        guard let t = FeatureTime.parse(bytes: field) else { return nil }
+                        created = t
+                    }
+                case .integer:
+                    guard field.isEmpty || FeatureSourceReader.integer(field, digits: 18) != nil else { return nil }
+                case .integer32:
+                    guard field.isEmpty || FeatureSourceReader.integer(field, digits: 9) != nil else { return nil }
+                case .decimal:
+                    guard field.isEmpty || isDecimal(field) else { return nil }
+                case .unusual:
+                    return nil
+                }
+                column += 1
+                if i == count { break }
+                i += 1
+                start = i
+            }
+            guard column == roles.count, let key, let event else { return nil }
+            return (key, event, created)
+        }
+
+        /// `-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?`: text every double parser reads.
+        @inline(__always)
+        func isDecimal(_ f: UnsafeBufferPointer<UInt8>) -> Bool {
+            var i = 0
+            let n = f.count
+            if n > 0, f[0] == 0x2D { i = 1 }
+            func digits() -> Bool {
+                let s = i
+                while i < n, f[i] &- 0x30 <= 9 { i += 1 }
+                return i > s
+            }
+            guard digits() else { return false }
+            if i < n, f[i] == 0x2E {
+                i += 1
+                guard digits() else { return false }
+            }
+            if i < n, f[i] | 0x20 == 0x65 {
+                i += 1
+                if i < n, f[i] == 0x2B || f[i] == 0x2D { i += 1 }
+                guard digits() else { return false }
+            }
+            return i == n
+        }
+    }
+
+    /// Lines of the file read again by offset, from a window of it read 4 MiB at a time.
+    final class Window {
+        let file: SourceFile
+        private var buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4 << 20)
+        private var start: UInt64 = 0
+        private var count = 0
+
+        init(file: SourceFile) { self.file = file }
+        deinit { buffer.deallocate() }
+
+        /// The line at `offset`, without its line end; valid until the next call.
+        func line(at offset: UInt64) throws -> UnsafeBufferPointer<UInt8> {
+            while true {
+                if offset >= start, offset < start + UInt64(count) {
+                    let from = Int(offset - start)
+                    let all = UnsafeBufferPointer(buffer)
+                    if let end = all[from..<count].firstIndex(of: 0x0A) {
+                        return UnsafeBufferPointer(rebasing: all[from..<(end > from && all[end - 1] == 0x0D ? end - 1 : end)])
+                    }
+                    if start + UInt64(count) >= file.size { return UnsafeBufferPointer(rebasing: all[from..<count]) }
+                    if from == 0 {
+                        guard buffer.count < 64 << 20 else { throw FerryError.invalid("\(file.name) has a line longer than 64 MiB") }
+                        let larger = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: buffer.count * 2)
+                        buffer.deallocate()
+                        buffer = larger
+                    }
+                }
+                start = offset
+                count = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+                guard count > 0 else { throw FerryError(.failedPrecondition, "\(file.name) changed while the training set was read from it; try again") }
+            }
+        }
+    }
+}
+
+/// A source file open for reading at offsets (several threads may read one).
+final class SourceFile: Sendable {
+    let name: String
+    let size: UInt64
+    private let fd: Int32
+
+    init(path: String, name: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server") }
+        var info = stat()
+        // Only regular files: a device or a pipe (/dev/zero) would be read for ever.
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            throw FerryError.invalid("\(name) is not a regular file")
+        }
+        self.fd = fd
+        self.name = name
+        self.size = UInt64(info.st_size)
+    }
+
+    func close() { Glibc.close(fd) }
+
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end of the file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done))
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// One read at `offset` (0 at the end of the file).
+    func readSome(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw FerryError(.unavailable, "\(name) could not be read: \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    /// The first line that is not blank (the header), the offset of the line after it and its number; nil for a
+    /// file of blank lines.
+    func header() throws -> (line: [UInt8], end: UInt64, number: Int)? {
+        var found: (line: [UInt8], end: UInt64, number: Int)?
+        struct Done: Error {}
+        do {
+            try lines(in: 0..<size, firstLine: 1) { line, offset, number in
+                if found != nil {
+                    found!.end = offset
+                    throw Done()
+                }
+                if !FeatureSourceReader.isBlank(line) { found = (Array(line), size, number) }
+            }
+        } catch is Done {}
+        return found
+    }
+
+    /// The offset of the first line start after `offset`; nil when none is within 1 MiB.
+    func lineStart(after offset: UInt64) throws -> UInt64? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
+        defer { buffer.deallocate() }
+        let n = try read(into: buffer, at: offset)
+        guard let newline = buffer[..<n].firstIndex(of: 0x0A) else { return nil }
+        return offset + UInt64(newline) + 1
+    }
+
+    /// Calls `body` with each line in `range` (which starts at a line start), without its line end, with its offset
+    /// and its number (the first is `firstLine`).
+    func lines(in range: Range<UInt64>, firstLine: Int, _ body: (UnsafeBufferPointer<UInt8>, UInt64, Int) throws -> Void) throws {
+        var cursor = LineCursor(file: self, range: range, firstLine: firstLine)
+        defer { cursor.deallocate() }
+        while let (line, offset, number) = try cursor.next() { try body(line, offset, number) }
+    }
+
+    /// The lines of a byte range of the file (which starts at a line start), read 4 MiB at a time. A struct, so the
+    /// scan's loop runs without closures or the runtime's exclusivity checks.
+    struct LineCursor {
+        let file: SourceFile
+        let end: UInt64
+        private var buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4 << 20)
+        /// The file offset of `buffer[0]`.
+        private var start: UInt64
+        private var filled = 0
+        private var position = 0
+        private var number: Int
+        private var ended = false
+
+        init(file: SourceFile, range: Range<UInt64>, firstLine: Int) {
+            self.file = file
+            end = range.upperBound
+            start = range.lowerBound
+            number = firstLine
+        }
+
+        func deallocate() { buffer.deallocate() }
+
+        /// The next line without its line end, its offset in the file and its number; nil after the last.
+        mutating func next() throws -> (UnsafeBufferPointer<UInt8>, UInt64, Int)? {
+            while true {
+                let base = UnsafePointer(buffer.baseAddress!)
+                if position < filled, let hit = memchr(base + position, 0x0A, filled - position) {
+                    let newline = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
+                    let last = newline > position && base[newline - 1] == 0x0D ? newline - 1 : newline
+                    defer {
+                        position = newline + 1
+                        number += 1
+                    }
+                    return (UnsafeBufferPointer(start: base + position, count: last - position), start + UInt64(position), number)
+                }
+                if ended {
+                    guard position < filled else { return nil }
+                    let last = base[filled - 1] == 0x0D ? filled - 1 : filled
+                    defer {
+                        position = filled
+                        number += 1
+                    }
+                    return (UnsafeBufferPointer(start: base + position, count: last - position), start + UInt64(position), number)
+                }
+                // Keep the unfinished line, then read more after it.
+                if position > 0 {
+                    if position < filled { memmove(buffer.baseAddress!, buffer.baseAddress! + position, filled - position) }
+                    filled -= position
+                    start += UInt64(position)
+                    position = 0
+                }
+                if filled == buffer.count {
+                    guard buffer.count < 64 << 20 else { throw FerryError.invalid("\(file.name) line \(number) is longer than 64 MiB; is it a CSV file?") }
+                    let larger = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: buffer.count * 2)
+                    _ = larger.initialize(fromContentsOf: buffer)
+                    buffer.deallocate()
+                    buffer = larger
+                }
+                let want = Int(min(UInt64(buffer.count - filled), end - start - UInt64(filled)))
+                let n = want > 0 ? try file.readSome(into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[filled..<(filled + want)]), at: start + UInt64(filled)) : 0
+                filled += n
+                ended = n == 0
+            }
+        }
+    }
+}
+
+/// One view's part of a block of a training set: each entity row's winner, and each winner's asked features as
+/// CSV fields (quoted where needed) one after another.
+struct JoinedFields {
+    /// Per entity row, the index of its winner; -1 when it has none.
+    var winner: [Int32]
+    var winners = 0
+    var text = CSVWriter()
+    /// Winner w's feature f ends at `ends[w * features + f]` in `text` and starts where the one before ends.
+    var ends: [Int] = []
+    let features: Int
+    /// The length of the longest winner's fields, all of them.
+    var longest = 0
+
+    init(rows: Int, features: Int) {
+        winner = Array(repeating: -1, count: rows)
+        self.features = features
+    }
+
+    /// Ends the winner whose fields were just appended.
+    mutating func endWinner() {
+        let start = winners == 0 ? 0 : ends[winners * features - 1]
+        longest = max(longest, text.bytes.count - start)
+        winners += 1
+    }
+
+    /// Appends a winner's values.
+    mutating func append(_ values: [FeatureDatum]) {
+        for value in values {
+            text.field(value.csvText, first: true)
+            ends.append(text.bytes.count)
+        }
+    }
+
+    /// What the output loop reads of a view, without arrays to retain.
+    struct Pointers {
+        let winner: UnsafeBufferPointer<Int32>
+        let ends: UnsafeBufferPointer<Int>
+        let text: UnsafeBufferPointer<UInt8>
+        let features: Int
+    }
+
+    /// Calls `body` with the pointers of every view's arrays.
+    static func withPointers<R>(_ views: [JoinedFields], _ done: [Pointers] = [], _ body: ([Pointers]) throws -> R) rethrows -> R {
+        guard done.count < views.count else { return try body(done) }
+        let view = views[done.count]
+        return try view.winner.withUnsafeBufferPointer { winner in
+            try view.ends.withUnsafeBufferPointer { ends in
+                try view.text.bytes.withUnsafeBufferPointer { text in
+                    try withPointers(views, done + [Pointers(winner: winner, ends: ends, text: text, features: view.features)], body)
+                }
+            }
+        }
+    }
+
+    /// Entity row `row`'s feature `feature` as a CSV field; empty when the row has no winner.
+    func field(row: Int, feature: Int) -> Range<Int> {
+        let w = Int(winner[row])
+        guard w >= 0 else { return 0..<0 }
+        let i = w * features + feature
+        return (i == 0 ? 0 : ends[i - 1])..<ends[i]
+    }
+}
+
+/// One part's fields, written by that part's thread alone and read after every part finished.
+private final class FieldsBox: @unchecked Sendable {
+    var result: Result<JoinedFields, any Error>?
+}
+
+/// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
+/// read only after every part finished, so no two threads ever touch one.
+private final class JoinBox: @unchecked Sendable {
+    var join: PointInTimeJoin
+    init(_ join: PointInTimeJoin) { self.join = join }
+}
