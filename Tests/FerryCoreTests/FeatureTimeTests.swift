@@ -30,7 +30,10 @@ struct FeatureTimeTests {
         }
     }
 
-    @Test(arguments: ["", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05"])
+    @Test(arguments: [
+        "", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05",
+        "2024-00-01T05:00:00Z", "2024-01-32T05:00:00Z", "2024-01-01T05:60:00Z", "2024-01-0xT05:00:00Z", "2024-01-01T05:00:61Z", "2024-01-01T05:00:00z0",
+    ])
     func refusesWhatIsNotATimestamp(_ text: String) {
         #expect(FeatureTime.parse(text) == nil)
     }

@@ -11,6 +11,7 @@ struct PointInTimeJoinTests {
     func readingInPartsEqualsAPlainReading(_ parts: Int, _ entityRows: Int, _ ttl: Int64) async throws {
         var generator = SystemRandomNumberGenerator()
         var csv = "card_id,event_timestamp,created,v\n"
+        var jsonl = ""
         // Few cards and coarse times, so many rows tie on event time and on created time: which of tied rows wins
         // depends on the file order across the parts' boundaries.
         for i in 0..<20_000 {
@@ -19,8 +20,9 @@ struct PointInTimeJoinTests {
             let event = FeatureTime.format(Int64(hour) * 3_600_000_000)
             let created = Bool.random(using: &generator) ? FeatureTime.format(Int64(Int.random(in: 0..<3, using: &generator)) * 1_000_000) : ""
             csv += "\(card),\(event),\(created),\(i)\n"
+            jsonl += "{\"card_id\": \(card), \"event_timestamp\": \"\(event)\"\(created.isEmpty ? "" : ", \"created\": \"\(created)\"") , \"v\": \(i)}\n"
         }
-        try await check(csv: csv, features: [FeatureField(name: "v", type: .int64)], parts: [1, parts], entityRows: entityRows, ttl: ttl)
+        try await check(csv: csv, jsonl: jsonl, features: [FeatureField(name: "v", type: .int64)], parts: [1, parts], entityRows: entityRows, ttl: ttl)
     }
 
     /// Values the scan cannot check on its bytes, or copy as they are, go through the row parser: quoted fields,
@@ -49,7 +51,9 @@ struct PointInTimeJoinTests {
         try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000)
     }
 
-    func check(csv: String, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64) async throws {
+    /// With `jsonl` (the same rows), a JSON Lines source, whose rows carry their values through the join, gives
+    /// the same too; 20,000 rows against a few hundred entity rows make it drop the values that can no longer win.
+    func check(csv: String, jsonl: String? = nil, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -82,16 +86,30 @@ struct PointInTimeJoinTests {
         }
         #expect(expected.contains { $0 != nil } && expected.contains { $0 == nil }, "the case has matches and misses")
 
+        func fields(_ joined: JoinedFields) -> [[String]?] {
+            keys.indices.map { r in
+                guard joined.winner[r] >= 0 else { return nil }
+                return features.indices.map { String(decoding: joined.text.bytes[joined.field(row: r, feature: $0)], as: UTF8.self) }
+            }
+        }
         // Keys as integers (the usual single integer join key) and as text (any other key) take different paths.
         let integers = keys.map { $0.flatMap { Int64($0) } }
         for (count, entityKeys) in parts.flatMap({ [($0, FeatureService.EntityKeys.integers(integers)), ($0, .texts(keys))] }) {
             let joined = try await FeatureService.join(reader, keys: entityKeys, times: times, ttlSeconds: ttl, parts: count, minimumBytes: 0, minimumWinners: 0)
-            let got: [[String]?] = keys.indices.map { r in
-                guard joined.winner[r] >= 0 else { return nil }
-                return features.indices.map { String(decoding: joined.text.bytes[joined.field(row: r, feature: $0)], as: UTF8.self) }
-            }
+            let got = fields(joined)
             let differing = expected.indices.filter { got[$0] != expected[$0] }
             #expect(differing.isEmpty, "\(count) parts: \(differing.count) rows differ, e.g. row \(differing.first ?? -1): \(differing.first.map { "\(got[$0] ?? []) instead of \(expected[$0] ?? [])" } ?? "")")
+        }
+        if let jsonl {
+            let jsonPath = folder.appendingPathComponent("source.jsonl").path
+            try jsonl.write(toFile: jsonPath, atomically: true, encoding: .utf8)
+            var jsonView = view
+            jsonView.source = FeatureSource(kind: .file(path: jsonPath, format: .jsonl), createdTimestampField: "created")
+            let jsonReader = FeatureSourceReader(view: jsonView, joinKeys: reader.joinKeys, features: features)
+            let joined = try await FeatureService.join(jsonReader, keys: .texts(keys), times: times, ttlSeconds: ttl)
+            let got = fields(joined)
+            let differing = expected.indices.filter { got[$0] != expected[$0] }
+            #expect(differing.isEmpty, "JSON Lines: \(differing.count) rows differ")
         }
     }
 

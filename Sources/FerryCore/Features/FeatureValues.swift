@@ -153,6 +153,21 @@ public enum FeatureTime {
 
     /// The same, from UTF-8 bytes (no allocation: the hot path of reading sources).
     public static func parse(bytes text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        // The usual form, `2024-01-05T18:42:43Z`, read in one go: sources hold tens of millions of them.
+        if text.count == 20, text[19] == 0x5A, text[4] == 0x2D, text[7] == 0x2D, text[10] == 0x54 || text[10] == 0x20,
+           text[13] == 0x3A, text[16] == 0x3A {
+            var bad: UInt8 = 0
+            @inline(__always) func digit(_ i: Int) -> Int64 {
+                let d = text[i] &- 0x30
+                bad |= d > 9 ? 1 : 0
+                return Int64(d)
+            }
+            let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
+            let month = digit(5) * 10 + digit(6), day = digit(8) * 10 + digit(9)
+            let h = digit(11) * 10 + digit(12), m = digit(14) * 10 + digit(15), s = digit(17) * 10 + digit(18)
+            guard bad == 0, (1...12).contains(month), (1...31).contains(day), h < 24, m < 60, s < 61 else { return nil }
+            return (daysFromCivil(year, month, day) * 86_400 + h * 3600 + m * 60 + s) * 1_000_000
+        }
         var end = text.count
         while end > 0, text[end - 1] == 0x20 { end -= 1 }
         let u = UnsafeBufferPointer(rebasing: text[0..<end])
