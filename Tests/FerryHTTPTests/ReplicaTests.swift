@@ -130,8 +130,9 @@ struct ReplicaTests {
             try await a.registerFake("m", value: 1)
             try await a.registerFake("m", value: 2)
             _ = try await a.endpoints.put(Endpoint(name: "ep", variants: [.init(model: "m", version: 1, weight: 1)], createdBy: "t", updatedAt: Date()), by: "t")
-            var gates = RolloutGates()
-            gates.minRequests = 30
+            // Only the count is judged here: the latency, error and output gates are opened wide, so a slow moment
+            // (a loaded CI machine) cannot roll the candidate back halfway through.
+            let gates = RolloutGates(minRequests: 30, maxErrorRateIncrease: 1, maxLatencyRatio: 1000, latencySlackSeconds: 60, maxOutputPSI: 1000)
             try await a.endpoints.startRollout(
                 endpoint: "ep", to: VersionRef(model: "m", version: 2), plan: RolloutPlan(steps: [100], bakeSeconds: 0, gates: gates), by: "t")
             try await Self.eventually("B routes the rollout's traffic") { b.endpoints.endpoint(named: "ep")?.variants.map(\.model) == ["m"] && b.endpoints.rollout(endpoint: "ep") != nil }
