@@ -51,6 +51,26 @@ struct PointInTimeJoinTests {
         try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000)
     }
 
+    /// A 32-bit key that does not fit is refused as the row parser refuses it, naming the line, in any part.
+    @Test(arguments: [1, 3])
+    func aThirtyTwoBitKeyOutOfRangeIsRefusedNamingTheLine(_ parts: Int) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("source.csv").path
+        var csv = "card_id,event_timestamp,v\n"
+        for i in 0..<3_000 { csv += "\(i == 2_500 ? "3000000000" : String(i % 50)),2024-01-05T18:42:43Z,\(i)\n" }
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let view = FeatureView(
+            name: "v", entities: ["card"], features: [FeatureField(name: "v", type: .int64)],
+            source: FeatureSource(kind: .file(path: path, format: .csv)), ttlSeconds: 0)
+        let reader = FeatureSourceReader(view: view, joinKeys: [JoinKey(name: "card_id", type: .int32)], features: view.features)
+        await #expect { _ = try await FeatureService.join(reader, keys: .integers([1, 2]), times: [0, 0], ttlSeconds: 0, parts: parts, minimumBytes: 0, minimumWinners: 0) } throws: { error in
+            let message = (error as? FerryError)?.message ?? "\(error)"
+            return message.contains("line 2502") && message.contains("card_id") && message.contains("int32")
+        }
+    }
+
     /// With `jsonl` (the same rows), a JSON Lines source, whose rows carry their values through the join, gives
     /// the same too; 20,000 rows against a few hundred entity rows make it drop the values that can no longer win.
     func check(csv: String, jsonl: String? = nil, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64) async throws {

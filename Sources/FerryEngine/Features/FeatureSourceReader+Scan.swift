@@ -42,7 +42,8 @@ extension FeatureSourceReader {
             }
         }
         let integerKey = joinKeys.count == 1 && (joinKeys[0].type == .int64 || joinKeys[0].type == .int32)
-        let scan = Scan(reader: self, name: name, columns: columns, roles: roles, integerKey: integerKey)
+        // A 32-bit key of 10 digits may be out of range: the row parser judges it.
+        let scan = Scan(reader: self, name: name, columns: columns, roles: roles, integerKey: integerKey, keyDigits: joinKeys.first?.type == .int32 ? 9 : 18)
 
         var bounds = [dataStart]
         if parts > 1 && file.size > minimumBytes {
@@ -201,6 +202,8 @@ extension FeatureSourceReader {
         let columns: CSVColumns
         let roles: [ScanRole]
         let integerKey: Bool
+        /// The most digits an integer key may have to be read on its bytes.
+        let keyDigits: Int
 
         func run(_ file: SourceFile, _ range: Range<UInt64>, firstLine: Int, _ join: inout PointInTimeJoin) throws {
             var starts: [Int] = []
@@ -294,7 +297,7 @@ extension FeatureSourceReader {
                     break
                 case .key:
                     if integerKey {
-                        guard let n = FeatureSourceReader.integer(field, digits: 18) else { return nil }
+                        guard let n = FeatureSourceReader.integer(field, digits: keyDigits) else { return nil }
                         key = .integer(n)
                     } else {
                         guard !field.isEmpty, !field.contains(0x1F) else { return nil }

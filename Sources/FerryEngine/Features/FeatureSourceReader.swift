@@ -185,7 +185,8 @@ public struct FeatureSourceReader: Sendable {
             let f = field(index)
             switch joinKey.type {
             case .int64, .int32:
-                guard let n = integer(f) else { return nil }
+                // A 32-bit key of 10 digits may not fit: the general path judges it.
+                guard let n = Self.integer(f, digits: joinKey.type == .int32 ? 9 : 18) else { return nil }
                 key += String(n)
             default:
                 guard !f.isEmpty, !f.contains(0x1F) else { return nil }
