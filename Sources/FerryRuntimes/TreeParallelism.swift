@@ -20,8 +20,3 @@ public enum TreeParallelism {
         }
     }
 }
-
-/// A pointer handed to the chunks of one parallel prediction; each chunk touches only its own rows.
-struct SharedPointer<T>: @unchecked Sendable {
-    let base: T
-}

@@ -22,6 +22,10 @@ struct BatchChunkTests {
             texts.append(String(format: "%.17g", Double.random(in: -1e6...1e6, using: &rng)))
             texts.append(String(format: "%.19g", Double.random(in: 0...1, using: &rng)))
             texts.append(String(format: "%.6f", Double.random(in: -1000...1000, using: &rng)))
+            // Runs of digits of every length, with leading zeros, around the eight read at once.
+            let digits = { (count: Int) in String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) }) }
+            texts.append(String(repeating: "0", count: Int.random(in: 0...9, using: &rng)) + digits(Int.random(in: 0...20, using: &rng))
+                + "." + String(repeating: "0", count: Int.random(in: 0...9, using: &rng)) + digits(Int.random(in: 1...20, using: &rng)))
         }
         for text in texts {
             let expected = Double(text)

@@ -144,7 +144,7 @@ extension FeatureService {
                 }
                 times[r] = t
                 for v in textViews {
-                    let keyFields = try keyColumns[v].map { String(decoding: UnsafeBufferPointer(rebasing: line[starts[$0]..<ends[$0]]), as: UTF8.self) }
+                    let keyFields = keyColumns[v].map { String(decoding: UnsafeBufferPointer(rebasing: line[starts[$0]..<ends[$0]]), as: UTF8.self) }
                     var values: [FeatureDatum] = []
                     for (text, key) in zip(keyFields, plan.views[v].joinKeys) {
                         do {

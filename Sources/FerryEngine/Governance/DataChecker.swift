@@ -6,6 +6,13 @@ import Foundation
 /// not_null, unique, unique_key, duplicate_row, parse), a row that breaks any goes to the quarantine with the rules
 /// it broke, and the file-wide rules (null_rate, drift, row_count) are judged at the end.
 ///
+/// A block is checked in three steps, so that it runs on every core and still gives what a plain reading gives:
+/// 1. Its rows are checked in parts, one per core: the row rules (which only note that a row broke one), the counts
+///    the file-wide rules need, and the 64-bit hashes uniqueness is judged by.
+/// 2. Each uniqueness rule's hashes go into its own table in row order, the tables at once (`HashSet64`).
+/// 3. The rows that broke a rule are checked again in row order: each rule they broke is tallied, with examples,
+///    and the row is quarantined with its rules.
+///
 /// Uniqueness is tracked by 64-bit hashes of the values, keys and lines seen (12 to 23 bytes each in `HashSet64`, not the values): two
 /// different values share a hash with a probability of about n²/2⁶⁵ (under 3·10⁻⁶ for 10 million rows).
 struct DataChecker {
@@ -20,77 +27,259 @@ struct DataChecker {
         }
     }
 
+    /// What every row is checked against, read by every part at once.
+    struct Rules: Sendable {
+        struct Column: Sendable {
+            let spec: Expectations.Column
+            /// Where the column's value is among a row's fields: CSV, its index in the header (nil when the header
+            /// lacks it); JSON Lines, its place among the expectations' columns.
+            let slot: Int?
+            let allowed: Set<String>?
+            /// The reference's bin edges (for the PSI), and how many bins they make.
+            let edges: [Double]?
+            let bins: Int
+            /// Its uniqueness table (`unique` columns).
+            let table: Int?
+        }
+
+        /// What checking a value reads of its column, with nothing to retain: the hot path's copy of `columns`.
+        struct Check {
+            /// The column's slot and uniqueness table, -1 for none.
+            let slot: Int, table: Int
+            let numeric: Bool
+            /// Whether a missing value breaks `not_null`.
+            let notNull: Bool
+            /// The range, infinite where open.
+            let min: Double, max: Double
+            let binned: Bool
+
+            init(_ column: Column) {
+                (slot, table) = (column.slot ?? -1, column.table ?? -1)
+                numeric = column.spec.kind == .numeric
+                notNull = column.spec.maxNullRate == 0
+                (min, max) = (column.spec.min ?? -.infinity, column.spec.max ?? .infinity)
+                binned = column.edges != nil
+            }
+        }
+
+        let format: BatchJob.Format
+        /// CSV: the header's fields.
+        let header: [String]
+        let columns: [Column]
+        let checks: [Check]
+        /// The unique key's fields: CSV, header indices; JSON Lines, slots after the columns'.
+        let keySlots: [Int]
+        /// JSON Lines: the unique key's names.
+        let keyNames: [String]
+        /// The uniqueness tables: the lines (`no_duplicate_rows`), the key, then the unique columns.
+        let lineTable: Int?, keyTable: Int?
+        let tables: Int
+    }
+
+    /// What a value is, by the row rules other than uniqueness.
+    enum Verdict { case missing, fine, wrongType, outOfRange, notAllowed }
+
+    /// A row's fields as ranges of its line or, when they had to be rewritten (quoted CSV fields, JSON Lines values),
+    /// of a copy. Reused from row to row.
+    struct Fields {
+        var copy: [UInt8] = []
+        var copied = false
+        var starts: [Int] = []
+        var ends: [Int] = []
+        /// JSON Lines: per column, whether its value is a JSON string in a numeric column (a type error even when it
+        /// spells a number).
+        var strings: [Bool] = []
+
+        /// Calls `body` with the bytes the ranges are in.
+        func with<R>(_ line: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+            copied ? copy.withUnsafeBufferPointer(body) : body(line)
+        }
+
+        func field(_ slot: Int, in bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: bytes[starts[slot]..<ends[slot]])
+        }
+
+        /// Adds a field of the line, trimmed of spaces and tabs.
+        @inline(__always)
+        mutating func add(_ line: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
+            var a = from, b = to
+            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
+            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
+            starts.append(a)
+            ends.append(b)
+        }
+
+        /// Adds a field written into the copy.
+        mutating func add<S: Sequence>(copying bytes: S) where S.Element == UInt8 {
+            starts.append(copy.count)
+            copy.append(contentsOf: bytes)
+            ends.append(copy.count)
+        }
+    }
+
+    /// What step 1 found in one part of a block.
+    final class Part: @unchecked Sendable {
+        var rows = 0
+        /// Each row's line, as offsets in the block.
+        var lineStarts: [Int] = []
+        var lineEnds: [Int] = []
+        /// Rows (of the part) that broke a row rule.
+        var noted: [Int] = []
+        /// Per uniqueness table, a member per row (0 for none: a missing value, a row that does not parse).
+        var members: [[UInt64]]
+        /// Per column, missing values and the counts per reference bin.
+        var nulls: [Int]
+        var bins: [[Int]]
+
+        init(_ rules: Rules) {
+            members = [[UInt64]](repeating: [], count: rules.tables)
+            nulls = [Int](repeating: 0, count: rules.columns.count)
+            bins = rules.columns.map { [Int](repeating: 0, count: $0.bins) }
+        }
+    }
+
+    final class Table: @unchecked Sendable {
+        var set = HashSet64(capacity: 8)
+        /// Rows of the block being checked whose member was there already.
+        var repeated: [Int] = []
+    }
+
+    /// A column's tallies and counts.
     struct ColumnState {
-        var spec: Expectations.Column
-        /// CSV: the column's index in the header (nil when the file lacks it).
-        var index: Int?
         var nulls = 0
         var type = Tally(), range = Tally(), categories = Tally(), notNull = Tally(), unique = Tally()
-        var allowed: Set<String>?
-        var seen = HashSet64(capacity: 8)
-        /// The reference's bin edges and shares, and the file's counts per bin (for the PSI).
-        var edges: [Double]?
         var referenceShares: [Double] = []
         var bins: [Int] = []
     }
 
-    let format: BatchJob.Format
+    let rules: Rules
     let expectations: Expectations
     var columns: [ColumnState]
-    /// CSV: the header's fields.
-    let header: [String]
-    let keyColumns: [Int]
     var rows = 0
     var quarantined = 0
     var parse = Tally(), uniqueKey = Tally(), duplicateRow = Tally()
-    var keys = HashSet64()
-    var lines = HashSet64()
+    let tables: [Table]
     /// Reused per row.
-    private var starts: [Int] = []
+    private var fields = Fields()
     private var broken: [String] = []
+
+    var format: BatchJob.Format { rules.format }
 
     /// `header` is the CSV header line (nil for JSON Lines); `reference` gives the bins for drift.
     init(format: BatchJob.Format, header headerLine: String?, expectations: Expectations, reference: ReferenceProfile?, source: String) throws {
-        self.format = format
         self.expectations = expectations
+        var header: [String] = []
         if format == .csv {
             guard let headerLine else { throw FerryError.invalid("\(source) is empty; it needs a header line and rows") }
             header = try CSVTable.fields(Substring(headerLine), source: source, line: 1)
-        } else {
-            header = []
         }
         let profiles = Dictionary((reference?.features ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let header = self.header
-        columns = expectations.columns.map { spec in
-            var state = ColumnState(spec: spec)
-            state.index = header.firstIndex(of: spec.name)
-            state.allowed = spec.categories.map(Set.init)
-            if spec.maxPSI != nil, let profile = profiles[spec.name], let edges = profile.edges, let counts = profile.binCounts {
+        var tables = 0
+        func table() -> Int {
+            tables += 1
+            return tables - 1
+        }
+        let lineTable = expectations.noDuplicateRows ? table() : nil
+        let keyNames = expectations.uniqueKey ?? []
+        let keySlots = format == .csv
+            ? keyNames.compactMap { header.firstIndex(of: $0) }
+            : keyNames.indices.map { expectations.columns.count + $0 }
+        let keyTable = keySlots.isEmpty ? nil : table()
+        var states: [ColumnState] = []
+        var columns: [Rules.Column] = []
+        for (c, spec) in expectations.columns.enumerated() {
+            var state = ColumnState()
+            var edges: [Double]?
+            if spec.maxPSI != nil, let profile = profiles[spec.name], let e = profile.edges, let counts = profile.binCounts {
                 let total = Double(counts.reduce(0, +))
-                state.edges = edges
+                edges = e
                 state.referenceShares = counts.map { total > 0 ? Double($0) / total : 0 }
                 state.bins = [Int](repeating: 0, count: counts.count)
             }
-            return state
+            states.append(state)
+            columns.append(.init(
+                spec: spec, slot: format == .csv ? header.firstIndex(of: spec.name) : c, allowed: spec.categories.map(Set.init), edges: edges, bins: state.bins.count,
+                table: spec.unique ? table() : nil))
         }
-        keyColumns = (expectations.uniqueKey ?? []).compactMap { key in header.firstIndex(of: key) }
+        self.columns = states
+        rules = Rules(
+            format: format, header: header, columns: columns, checks: columns.map(Rules.Check.init), keySlots: keySlots, keyNames: format == .csv ? [] : keyNames,
+            lineTable: lineTable, keyTable: keyTable, tables: tables)
+        self.tables = (0..<tables).map { _ in Table() }
     }
 
     /// Columns the expectations name that a CSV file's header lacks.
-    var missingColumns: [String] { format == .csv ? columns.filter { $0.index == nil }.map(\.spec.name) : [] }
+    var missingColumns: [String] { format == .csv ? rules.columns.filter { $0.slot == nil }.map(\.spec.name) : [] }
 
     /// Checks the whole lines in `bytes` (the last may lack its line end), appending each quarantined row to
-    /// `quarantine`.
-    mutating func check(_ bytes: UnsafeBufferPointer<UInt8>, quarantine: inout Data) {
-        BatchLayout.forEachLine(bytes) { line in
-            rows += 1
-            broken.removeAll(keepingCapacity: true)
-            checkRow(line)
-            if !broken.isEmpty {
-                quarantined += 1
-                Self.quarantine(line, row: rows, rules: broken, format: format, into: &quarantine)
+    /// `quarantine`: in up to `parts` parts at once, none under `minimumPartBytes`.
+    mutating func check(
+        _ bytes: UnsafeBufferPointer<UInt8>, quarantine: inout Data, parts: Int = ProcessInfo.processInfo.activeProcessorCount,
+        minimumPartBytes: Int = 256 << 10
+    ) {
+        // Step 1: the parts, split at line ends.
+        let count = max(1, min(parts, bytes.count / max(1, minimumPartBytes)))
+        var bounds = [0]
+        for i in 1..<count {
+            var at = max(bytes.count * i / count, bounds.last!)
+            while at < bytes.count, bytes[at - 1] != 0x0A { at += 1 }
+            bounds.append(at)
+        }
+        bounds.append(bytes.count)
+        let rules = self.rules
+        let found = (0..<count).map { _ in Part(rules) }
+        let shared = SharedPointer(base: bytes), cuts = bounds
+        let scan = { @Sendable (p: Int) in rules.scan(shared.base, cuts[p]..<cuts[p + 1], into: found[p]) }
+        if count == 1 { scan(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: scan) }
+
+        // Step 2: the uniqueness tables, each in row order, all at once.
+        let tables = self.tables
+        let insert = { @Sendable (t: Int) in
+            let table = tables[t]
+            table.repeated.removeAll(keepingCapacity: true)
+            var base = 0
+            for part in found {
+                part.members[t].withUnsafeBufferPointer { members in table.set.insert(members) { table.repeated.append(base + $0) } }
+                base += part.rows
             }
         }
+        if tables.count == 1 { insert(0) } else if tables.count > 1 { DispatchQueue.concurrentPerform(iterations: tables.count, execute: insert) }
+
+        // Step 3: the counts, then the rows that broke a rule again, in row order.
+        var noted: [Int] = []
+        var base = 0
+        for part in found {
+            for c in columns.indices {
+                columns[c].nulls += part.nulls[c]
+                for b in columns[c].bins.indices { columns[c].bins[b] += part.bins[c][b] }
+            }
+            noted.append(contentsOf: part.noted.lazy.map { base + $0 })
+            base += part.rows
+        }
+        for table in tables { noted.append(contentsOf: table.repeated) }
+        noted.sort()
+        var cursors = [Int](repeating: 0, count: tables.count)
+        var part = 0, partBase = 0
+        var last = -1
+        for r in noted where r != last {
+            last = r
+            while r - partBase >= found[part].rows {
+                partBase += found[part].rows
+                part += 1
+            }
+            let i = r - partBase
+            let line = UnsafeBufferPointer(rebasing: bytes[found[part].lineStarts[i]..<found[part].lineEnds[i]])
+            recheck(line, row: rows + r + 1) { t in
+                let repeated = tables[t].repeated
+                while cursors[t] < repeated.count, repeated[cursors[t]] < r { cursors[t] += 1 }
+                return cursors[t] < repeated.count && repeated[cursors[t]] == r
+            }
+            if !broken.isEmpty {
+                quarantined += 1
+                Self.quarantine(line, row: rows + r + 1, rules: broken, format: format, into: &quarantine)
+            }
+        }
+        rows += base
     }
 
     static func quarantine(_ line: UnsafeBufferPointer<UInt8>, row: Int, rules: [String], format: BatchJob.Format, into out: inout Data) {
@@ -105,112 +294,58 @@ struct DataChecker {
         out.append(0x0A)
     }
 
-    private mutating func checkRow(_ line: UnsafeBufferPointer<UInt8>) {
-        let row = rows
-        if expectations.noDuplicateRows {
-            var h = Hasher()
-            h.combine(bytes: UnsafeRawBufferPointer(line))
-            if !lines.insert(h.finalize()) {
-                duplicateRow.add(row, String(decoding: line, as: UTF8.self))
-                broken.append("duplicate_row")
-            }
+    /// Step 3 for one row: every rule it broke tallied and listed in `broken`, `repeated(t)` telling whether its
+    /// member of uniqueness table t was seen before.
+    private mutating func recheck(_ line: UnsafeBufferPointer<UInt8>, row: Int, repeated: (Int) -> Bool) {
+        broken.removeAll(keepingCapacity: true)
+        if let t = rules.lineTable, repeated(t) {
+            duplicateRow.add(row, String(decoding: line, as: UTF8.self))
+            broken.append("duplicate_row")
         }
-        if format == .csv { checkCSV(line, row) } else { checkJSON(line, row) }
-    }
-
-    private mutating func checkCSV(_ line: UnsafeBufferPointer<UInt8>, _ row: Int) {
-        var quoted: [String]?
-        if line.contains(0x22) {
-            do {
-                quoted = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: "the row", line: row)
-            } catch {
-                parse.add(row, (error as? FerryError)?.message ?? "\(error)")
-                broken.append("parse")
-                return
-            }
-        } else {
-            starts.removeAll(keepingCapacity: true)
-            starts.append(0)
-            for i in 0..<line.count where line[i] == 0x2C { starts.append(i + 1) }
-        }
-        let count = quoted?.count ?? starts.count
-        guard count == header.count else {
-            parse.add(row, "the row has \(count) fields; the header has \(header.count)")
+        let rules = self.rules
+        var fields = self.fields
+        defer { self.fields = fields }
+        if let message = rules.read(line, into: &fields) {
+            parse.add(row, message)
             broken.append("parse")
             return
         }
-        if var quoted {
-            for c in columns.indices {
-                guard let index = columns[c].index else { continue }
-                quoted[index] = quoted[index].trimmingCharacters(in: .whitespaces)
-                quoted[index].withUTF8 { checkValue(c, $0, row) }
+        fields.with(line) { bytes in
+            for (c, column) in rules.columns.enumerated() {
+                guard let slot = column.slot else { continue }
+                let field = fields.field(slot, in: bytes)
+                func text() -> String { String(decoding: field, as: UTF8.self) }
+                let name = column.spec.name
+                let verdict = rules.verdict(c, field, string: rules.format == .jsonl && fields.strings[c]).0
+                if verdict == .missing {
+                    if column.spec.maxNullRate == 0 {
+                        columns[c].notNull.add(row, text())
+                        broken.append("not_null:\(name)")
+                    }
+                    continue
+                }
+                if let t = column.table, !(rules.format == .jsonl && fields.strings[c]), repeated(t) {
+                    columns[c].unique.add(row, text())
+                    broken.append("unique:\(name)")
+                }
+                switch verdict {
+                case .missing, .fine: break
+                case .wrongType:
+                    columns[c].type.add(row, text())
+                    broken.append("type:\(name)")
+                case .outOfRange:
+                    columns[c].range.add(row, text())
+                    broken.append("range:\(name)")
+                case .notAllowed:
+                    columns[c].categories.add(row, text())
+                    broken.append("categories:\(name)")
+                }
             }
-            if !keyColumns.isEmpty {
-                var h = Hasher()
-                for k in keyColumns { quoted[k].withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }; h.combine(0x1F as UInt8) }
-                if repeatedKey(h.finalize()) { repeatedKey(row, keyColumns.map { quoted[$0] }.joined(separator: ",")) }
-            }
-            return
-        }
-        func field(_ c: Int) -> UnsafeBufferPointer<UInt8> {
-            var a = starts[c], b = c + 1 < starts.count ? starts[c + 1] - 1 : line.count
-            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
-            return UnsafeBufferPointer(rebasing: line[a..<b])
-        }
-        for c in columns.indices {
-            guard let index = columns[c].index else { continue }
-            checkValue(c, field(index), row)
-        }
-        if !keyColumns.isEmpty {
-            var h = Hasher()
-            for k in keyColumns { h.combine(bytes: UnsafeRawBufferPointer(field(k))); h.combine(0x1F as UInt8) }
-            if repeatedKey(h.finalize()) {
-                let text = keyColumns.map { String(decoding: field($0), as: UTF8.self) }.joined(separator: ",")
-                repeatedKey(row, text)
-            }
-        }
-    }
-
-    private mutating func checkJSON(_ line: UnsafeBufferPointer<UInt8>, _ row: Int) {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-            parse.add(row, "the line is not a JSON object")
-            broken.append("parse")
-            return
-        }
-        func text(_ value: Any?) -> String {
-            switch value {
-            case nil, is NSNull: ""
-            case let s as String: s
-            case let n as NSNumber: ModelMonitor.number(n.doubleValue)
-            case let other?: "\(other)"
+            if let t = rules.keyTable, repeated(t) {
+                uniqueKey.add(row, rules.keySlots.map { String(decoding: fields.field($0, in: bytes), as: UTF8.self) }.joined(separator: ","))
+                broken.append("unique_key")
             }
         }
-        for c in columns.indices {
-            let value = object[columns[c].spec.name]
-            // A JSON string in a numeric column is a type error even when it spells a number.
-            if columns[c].spec.kind == .numeric, let s = value as? String, !s.isEmpty {
-                columns[c].type.add(row, s)
-                broken.append("type:\(columns[c].spec.name)")
-                continue
-            }
-            var field = text(value)
-            field.withUTF8 { checkValue(c, $0, row) }
-        }
-        if let key = expectations.uniqueKey, !key.isEmpty {
-            let fields = key.map { text(object[$0]) }
-            var h = Hasher()
-            for var f in fields { f.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }; h.combine(0x1F as UInt8) }
-            if repeatedKey(h.finalize()) { repeatedKey(row, fields.joined(separator: ",")) }
-        }
-    }
-
-    /// Whether a key (by its hash) was seen before; records it.
-    private mutating func repeatedKey(_ hash: Int) -> Bool { !keys.insert(hash) }
-
-    private mutating func repeatedKey(_ row: Int, _ text: String) {
-        uniqueKey.add(row, text)
-        broken.append("unique_key")
     }
 
     /// Whether a field spells a missing value: empty, NA or NaN (any case).
@@ -220,55 +355,6 @@ struct DataChecker {
         case 2: return f[0] | 0x20 == 0x6E && f[1] | 0x20 == 0x61
         case 3: return f[0] | 0x20 == 0x6E && f[1] | 0x20 == 0x61 && f[2] | 0x20 == 0x6E
         default: return false
-        }
-    }
-
-    private mutating func checkValue(_ c: Int, _ field: UnsafeBufferPointer<UInt8>, _ row: Int) {
-        func text() -> String { String(decoding: field, as: UTF8.self) }
-        if Self.isMissing(field) {
-            columns[c].nulls += 1
-            if columns[c].spec.maxNullRate == 0 {
-                columns[c].notNull.add(row, text())
-                broken.append("not_null:\(columns[c].spec.name)")
-            }
-            return
-        }
-        if columns[c].spec.unique {
-            var h = Hasher()
-            h.combine(bytes: UnsafeRawBufferPointer(field))
-            if !columns[c].seen.insert(h.finalize()) {
-                columns[c].unique.add(row, text())
-                broken.append("unique:\(columns[c].spec.name)")
-            }
-        }
-        switch columns[c].spec.kind {
-        case .categorical:
-            if let allowed = columns[c].allowed, !allowed.contains(text()) {
-                columns[c].categories.add(row, text())
-                broken.append("categories:\(columns[c].spec.name)")
-            }
-        case .numeric:
-            guard let value = BatchLayout.number(field) ?? Double(text()), value.isFinite else {
-                columns[c].type.add(row, text())
-                broken.append("type:\(columns[c].spec.name)")
-                return
-            }
-            if let min = columns[c].spec.min, value < min {
-                columns[c].range.add(row, text())
-                broken.append("range:\(columns[c].spec.name)")
-            } else if let max = columns[c].spec.max, value > max {
-                columns[c].range.add(row, text())
-                broken.append("range:\(columns[c].spec.name)")
-            }
-            if let edges = columns[c].edges {
-                // The bin is the number of edges strictly below the value (as the reference was binned).
-                var lo = 0, hi = edges.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if edges[mid] < value { lo = mid + 1 } else { hi = mid }
-                }
-                columns[c].bins[lo] += 1
-            }
         }
     }
 
@@ -282,8 +368,8 @@ struct DataChecker {
         if parse.failures > 0 || format == .jsonl {
             results.append(.init(rule: "parse", column: nil, expected: "every row is well-formed", passed: parse.failures == 0, failures: parse.failures, examples: parse.examples))
         }
-        for state in columns where state.index != nil || format == .jsonl {
-            let s = state.spec, name = s.name
+        for (column, state) in zip(rules.columns, columns) where column.slot != nil || format == .jsonl {
+            let s = column.spec, name = s.name
             func row(_ rule: String, _ expected: String, _ t: Tally) {
                 results.append(.init(rule: rule, column: name, expected: expected, passed: t.failures == 0, failures: t.failures, examples: t.examples))
             }
@@ -310,7 +396,7 @@ struct DataChecker {
             }
             if let limit = s.maxPSI {
                 let total = Double(state.bins.reduce(0, +))
-                if state.edges != nil, total > 0 {
+                if column.edges != nil, total > 0 {
                     let psi = Statistics.psi(reference: state.referenceShares, current: state.bins.map { Double($0) / total })
                     results.append(.init(rule: "drift", column: name, expected: "PSI against the reference at most \(number(limit))", passed: psi <= limit, observed: psi))
                 }
@@ -328,5 +414,175 @@ struct DataChecker {
             results.append(.init(rule: "row_count", column: nil, expected: "rows: \(expected)", passed: passed, observed: Double(rows)))
         }
         return ValidationReport(rows: rows, quarantinedRows: quarantined, results: results)
+    }
+}
+
+extension DataChecker.Rules {
+    /// Splits `line` into `fields`; the message when the row is malformed.
+    func read(_ line: UnsafeBufferPointer<UInt8>, into fields: inout DataChecker.Fields) -> String? {
+        fields.starts.removeAll(keepingCapacity: true)
+        fields.ends.removeAll(keepingCapacity: true)
+        fields.copied = false
+        switch format {
+        case .csv:
+            var start = 0, quoted = false, i = 0
+            let count = line.count
+            if let base = line.baseAddress {
+                // Eight bytes at a time: a comma or a quote sets the high bit of its byte in the masks.
+                func zeros(_ x: UInt64) -> UInt64 { ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080 }
+                while i + 8 <= count {
+                    let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    if zeros(word ^ 0x2222_2222_2222_2222) != 0 {
+                        quoted = true
+                        break
+                    }
+                    var commas = zeros(word ^ 0x2C2C_2C2C_2C2C_2C2C)
+                    while commas != 0 {
+                        let at = i + commas.trailingZeroBitCount >> 3
+                        fields.add(line, start, at)
+                        start = at + 1
+                        commas &= commas - 1
+                    }
+                    i += 8
+                }
+            }
+            while !quoted && i < count {
+                if line[i] == 0x2C {
+                    fields.add(line, start, i)
+                    start = i + 1
+                } else if line[i] == 0x22 {
+                    quoted = true
+                }
+                i += 1
+            }
+            if quoted {
+                let parsed: [String]
+                do {
+                    parsed = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: "the row", line: 0)
+                } catch {
+                    return (error as? FerryError)?.message ?? "\(error)"
+                }
+                fields.starts.removeAll(keepingCapacity: true)
+                fields.ends.removeAll(keepingCapacity: true)
+                fields.copy.removeAll(keepingCapacity: true)
+                fields.copied = true
+                for field in parsed { fields.add(copying: field.trimmingCharacters(in: .whitespaces).utf8) }
+            } else {
+                fields.add(line, start, line.count)
+            }
+            guard fields.starts.count == header.count else { return "the row has \(fields.starts.count) fields; the header has \(header.count)" }
+        case .jsonl:
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
+                return "the line is not a JSON object"
+            }
+            func text(_ value: Any?) -> String {
+                switch value {
+                case nil, is NSNull: ""
+                case let s as String: s
+                case let n as NSNumber: ModelMonitor.number(n.doubleValue)
+                case let other?: "\(other)"
+                }
+            }
+            fields.copy.removeAll(keepingCapacity: true)
+            fields.strings.removeAll(keepingCapacity: true)
+            fields.copied = true
+            for column in columns {
+                let value = object[column.spec.name]
+                fields.strings.append(column.spec.kind == .numeric && (value as? String).map { !$0.isEmpty } == true)
+                fields.add(copying: text(value).utf8)
+            }
+            for name in keyNames { fields.add(copying: text(object[name]).utf8) }
+        }
+        return nil
+    }
+
+    /// What the row rules other than uniqueness say of a value, and the number it spells (numeric columns).
+    /// `string`: a JSON string in a numeric column.
+    @inline(__always)
+    func verdict(_ c: Int, _ field: UnsafeBufferPointer<UInt8>, string: Bool) -> (DataChecker.Verdict, Double?) {
+        if string { return (.wrongType, nil) }
+        if DataChecker.isMissing(field) { return (.missing, nil) }
+        let check = checks[c]
+        guard check.numeric else {
+            if let allowed = columns[c].allowed, !allowed.contains(String(decoding: field, as: UTF8.self)) { return (.notAllowed, nil) }
+            return (.fine, nil)
+        }
+        guard let value = BatchLayout.number(field) ?? Double(String(decoding: field, as: UTF8.self)), value.isFinite else {
+            return (.wrongType, nil)
+        }
+        return (value < check.min || value > check.max ? .outOfRange : .fine, value)
+    }
+
+    /// Step 1 for the lines in `range` of `bytes`.
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into part: DataChecker.Part) {
+        guard let origin = bytes.baseAddress else { return }
+        var fields = DataChecker.Fields()
+        // Locals while the part is read, not the class's properties (each access to those is checked).
+        var (rows, lineStarts, lineEnds, noted) = (0, [Int](), [Int](), [Int]())
+        var (members, nulls, bins) = (part.members, part.nulls, part.bins)
+        defer {
+            (part.rows, part.lineStarts, part.lineEnds, part.noted) = (rows, lineStarts, lineEnds, noted)
+            (part.members, part.nulls, part.bins) = (members, nulls, bins)
+        }
+        BatchLayout.forEachLine(UnsafeBufferPointer(rebasing: bytes[range])) { line in
+            let row = rows
+            rows += 1
+            let start = line.baseAddress! - origin
+            lineStarts.append(start)
+            lineEnds.append(start + line.count)
+            if let t = lineTable { members[t].append(HashSet64.member(Self.hash(line))) }
+            var broke = false
+            if read(line, into: &fields) != nil {
+                broke = true
+                if let t = keyTable { members[t].append(0) }
+                for check in checks where check.table >= 0 { members[check.table].append(0) }
+            } else {
+                fields.with(line) { bytes in
+                    for c in checks.indices {
+                        let check = checks[c]
+                        guard check.slot >= 0 else {
+                            if check.table >= 0 { members[check.table].append(0) }
+                            continue
+                        }
+                        let field = fields.field(check.slot, in: bytes)
+                        let string = format == .jsonl && fields.strings[c]
+                        let (verdict, value) = verdict(c, field, string: string)
+                        if check.table >= 0 { members[check.table].append(verdict == .missing || string ? 0 : HashSet64.member(Self.hash(field))) }
+                        switch verdict {
+                        case .missing:
+                            nulls[c] += 1
+                            if check.notNull { broke = true }
+                        case .fine, .outOfRange, .wrongType, .notAllowed:
+                            if verdict != .fine { broke = true }
+                            if check.binned, let edges = columns[c].edges, let value {
+                                // The bin is the number of edges strictly below the value (as the reference was binned).
+                                var lo = 0, hi = edges.count
+                                while lo < hi {
+                                    let mid = (lo + hi) / 2
+                                    if edges[mid] < value { lo = mid + 1 } else { hi = mid }
+                                }
+                                bins[c][lo] += 1
+                            }
+                        }
+                    }
+                    if let t = keyTable {
+                        var h = Hasher()
+                        for k in keySlots {
+                            h.combine(bytes: UnsafeRawBufferPointer(fields.field(k, in: bytes)))
+                            h.combine(0x1F as UInt8)
+                        }
+                        members[t].append(HashSet64.member(h.finalize()))
+                    }
+                }
+            }
+            if broke { noted.append(row) }
+        }
+    }
+
+    @inline(__always)
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h = Hasher()
+        h.combine(bytes: UnsafeRawBufferPointer(bytes))
+        return h.finalize()
     }
 }

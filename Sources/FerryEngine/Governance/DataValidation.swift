@@ -88,6 +88,8 @@ public final class DataValidation: Sendable {
             let block = try await next()
             let atEnd = block.isEmpty
             pending.append(contentsOf: block)
+            // A block at a time (an upload comes in pieces much smaller), so it is checked on every core.
+            if !atEnd && pending.count < blockBytes { continue }
             // Whole lines only, except at the end.
             var cut = pending.count
             if !atEnd {

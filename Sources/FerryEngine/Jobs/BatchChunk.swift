@@ -85,10 +85,10 @@ struct BatchLayout: Sendable {
     /// Calls `body` with each line of `bytes` that is not blank, without its line end (`\n` or `\r\n`); the last line
     /// may lack one.
     static func forEachLine(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        guard let base = bytes.baseAddress else { return }
         var start = 0
         while start < bytes.count {
-            var end = start
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+            var end = memchr(base + start, 0x0A, bytes.count - start).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? bytes.count
             let next = end + 1
             if end > start, bytes[end - 1] == 0x0D { end -= 1 }
             for i in start..<end where bytes[i] != 0x20 && bytes[i] != 0x09 {
@@ -187,24 +187,14 @@ struct BatchLayout: Sendable {
         var mantissa: UInt64 = 0
         var digits = 0
         var scale = 0
-        var seenDigit = false
-        while i < n, s[i] &- 0x30 < 10 {
-            if digits > 0 || s[i] != 0x30 { digits += 1 }
-            mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
-            seenDigit = true
-            i += 1
-        }
+        var seen = digitRun(s, &i, &mantissa, &digits)
         if i < n, s[i] == 0x2E {
             i += 1
-            while i < n, s[i] &- 0x30 < 10 {
-                if digits > 0 || s[i] != 0x30 { digits += 1 }
-                mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
-                scale -= 1
-                seenDigit = true
-                i += 1
-            }
+            let fraction = digitRun(s, &i, &mantissa, &digits)
+            scale -= fraction
+            seen += fraction
         }
-        guard seenDigit, digits <= 19 else { return n < 40 ? strtod(s) : nil }
+        guard seen > 0, digits <= 19 else { return n < 40 ? strtod(s) : nil }
         if i < n, s[i] == 0x65 || s[i] == 0x45 {
             i += 1
             var exponentNegative = false
@@ -241,6 +231,41 @@ struct BatchLayout: Sendable {
         }
         #endif
         return strtod(s)
+    }
+
+    /// Reads the digits from `s[i]` on into `mantissa` (wrapping past 19 significant digits, which `digits` counts:
+    /// leading zeros are not significant), eight at a time while eight are digits; returns how many it read.
+    @inline(__always)
+    private static func digitRun(_ s: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ mantissa: inout UInt64, _ digits: inout Int) -> Int {
+        let start = i
+        if let base = s.baseAddress {
+            while i + 8 <= s.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                // Every byte 0x30...0x39: its high nibble is 3, and still 3 after adding 6.
+                guard word & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030,
+                      (word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030 else { break }
+                // The first digit is the lowest byte: pairs, then fours, then the eight.
+                var v = word &- 0x3030_3030_3030_3030
+                if mantissa == 0 {
+                    // Significant digits start at the first non-zero byte.
+                    let nonzero = v == 0 ? 8 : v.trailingZeroBitCount >> 3
+                    digits += 8 - nonzero
+                } else {
+                    digits += 8
+                }
+                v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
+                v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
+                v = (v &* 10_000 &+ (v >> 32)) & 0xFFFF_FFFF
+                mantissa = mantissa &* 100_000_000 &+ v
+                i += 8
+            }
+        }
+        while i < s.count, s[i] &- 0x30 < 10 {
+            if digits > 0 || s[i] != 0x30 { digits += 1 }
+            mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
+            i += 1
+        }
+        return i - start
     }
 
     #if arch(x86_64)

@@ -1,0 +1,116 @@
+import FerryCore
+import Foundation
+import Testing
+
+@testable import FerryEngine
+
+/// The data checker gives the same report and quarantine however a file is cut: one block or many, checked on one
+/// thread or in several parts at once. Uniqueness depends on row order across the parts, and the examples and the
+/// quarantine must stay in row order.
+struct DataCheckerTests {
+    static let expectations = Expectations(
+        model: "m", version: 1,
+        columns: [
+            .init(name: "id", kind: .numeric, maxNullRate: 0),
+            .init(name: "amount", kind: .numeric, min: 0, max: 500, maxNullRate: 0.5, maxPSI: 0.25),
+            .init(name: "country", kind: .categorical, categories: ["DE", "FR", "IT"]),
+            .init(name: "code", kind: .categorical, unique: true),
+            .init(name: "absent", kind: .numeric),
+        ],
+        uniqueKey: ["id", "country"], noDuplicateRows: true, updatedBy: "t", updatedAt: Date(timeIntervalSince1970: 0))
+
+    static let reference = ReferenceProfile(
+        rows: 400, features: [.numeric("amount", (0..<400).map { Double($0) })], outputs: [], createdBy: "t", createdAt: Date(timeIntervalSince1970: 0))
+
+    /// A few thousand rows that break every rule now and then: repeated lines, keys and codes (near and far apart),
+    /// missing, unparsable and out-of-range values, unknown categories, quoted fields, wrong field counts, blank lines.
+    static func csv() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var lines = ["id,amount,country,code"]
+        let countries = ["DE", "FR", "IT", "US", "", "\"FR\"", "\"D,E\""]
+        for i in 0..<6_000 {
+            let roll = Int.random(in: 0..<100, using: &generator)
+            if roll < 3, let earlier = lines.dropFirst().randomElement(using: &generator) {
+                lines.append(earlier)
+                continue
+            }
+            if roll == 3 { lines.append("") }
+            if roll == 4 { lines.append("\(i),1,DE") }
+            if roll == 5 { lines.append("\(i),\"unclosed,DE,c") }
+            let id = roll == 6 ? "" : String(roll == 7 ? i / 2 : i)
+            let amount = ["12.5", "-3", "700", "", "NA", "abc", " 250 ", "1e2", "99"].randomElement(using: &generator)!
+            let code = roll < 20 ? "c\(Int.random(in: 0..<50, using: &generator))" : "c\(i + 1_000)"
+            lines.append("\(id),\(amount),\(countries.randomElement(using: &generator)!),\(code)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func jsonl() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var lines: [String] = []
+        for i in 0..<4_000 {
+            let roll = Int.random(in: 0..<100, using: &generator)
+            if roll < 3, let earlier = lines.randomElement(using: &generator) {
+                lines.append(earlier)
+                continue
+            }
+            if roll == 3 { lines.append("not json") }
+            let amount = ["12.5", "-3", "700", "null", "\"42\"", "true"].randomElement(using: &generator)!
+            let id = roll == 6 ? "null" : String(roll == 7 ? i / 2 : i)
+            lines.append(#"{"id": \#(id), "amount": \#(amount), "country": "\#(["DE", "US", ""].randomElement(using: &generator)!)", "code": "c\#(roll < 20 ? roll : i + 100)"}"#)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Checks `text` in blocks of `blockBytes` (whole lines each), each in up to `parts` parts.
+    static func check(_ text: String, format: BatchJob.Format, blockBytes: Int, parts: Int) throws -> (ValidationReport, String) {
+        var body = Array(text.utf8)
+        var header: String?
+        if format == .csv {
+            let end = body.firstIndex(of: 0x0A)!
+            header = String(decoding: body[..<end], as: UTF8.self)
+            body.removeFirst(end + 1)
+        }
+        var checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: "t")
+        var quarantine = Data()
+        var start = 0
+        while start < body.count {
+            var end = min(start + blockBytes, body.count)
+            while end < body.count, body[end - 1] != 0x0A { end += 1 }
+            body.withUnsafeBufferPointer { all in
+                checker.check(UnsafeBufferPointer(rebasing: all[start..<end]), quarantine: &quarantine, parts: parts, minimumPartBytes: 0)
+            }
+            start = end
+        }
+        return (checker.report(), String(decoding: quarantine, as: UTF8.self))
+    }
+
+    @Test(arguments: [BatchJob.Format.csv, .jsonl])
+    func anyCutGivesWhatOnePlainPassGives(_ format: BatchJob.Format) throws {
+        let text = format == .csv ? Self.csv() : Self.jsonl()
+        let (report, quarantine) = try Self.check(text, format: format, blockBytes: .max / 2, parts: 1)
+        // The case breaks every rule, so every step has something to do.
+        let failing = Set(report.results.filter { $0.failures > 0 }.map(\.rule))
+        #expect(failing.isSuperset(of: ["parse", "not_null", "type", "range", "categories", "unique", "unique_key", "duplicate_row"]), "\(failing)")
+        #expect(report.results.contains { $0.rule == "drift" } && report.results.contains { $0.rule == "null_rate" })
+        #expect(report.quarantinedRows > 0 && report.quarantinedRows < report.rows)
+        for (blockBytes, parts) in [(.max / 2, 2), (.max / 2, 7), (4_096, 3), (100, 2), (1, 1)] {
+            let (other, otherQuarantine) = try Self.check(text, format: format, blockBytes: blockBytes, parts: parts)
+            #expect(other == report, "blocks of \(blockBytes) bytes in \(parts) parts: the report differs")
+            #expect(otherQuarantine == quarantine, "blocks of \(blockBytes) bytes in \(parts) parts: the quarantine differs")
+        }
+    }
+
+    /// A row's rules in the quarantine come in a fixed order: the duplicate line, then each column's (not_null, or
+    /// unique before the value's own), then the key.
+    @Test func aRowsRulesComeInTheirOrder() throws {
+        let text = "id,amount,country,code\n1,5,DE,c1\n1,-5,US,c1\n1,5,DE,c1\n,1,FR,c2\n"
+        let (_, quarantine) = try Self.check(text, format: .csv, blockBytes: .max / 2, parts: 2)
+        #expect(quarantine == """
+            2,range:amount;categories:country;unique:code,1,-5,US,c1
+            3,duplicate_row;unique:code;unique_key,1,5,DE,c1
+            4,not_null:id,,1,FR,c2
+
+            """)
+    }
+}
