@@ -101,6 +101,32 @@ struct DataCheckerTests {
         }
     }
 
+    /// Values near a limit are judged on their exact value, to the last bit.
+    @Test func valuesNearALimitAreJudgedExactly() throws {
+        var generator = SystemRandomNumberGenerator()
+        let limits = [0.01, 500, 0.1 + 0.2, 1e-7, 123456.789]
+        var values: [String] = ["0", "-0", "500", "500.0", "0.010000000000000000208", "0.0099999999999999999"]
+        for limit in limits {
+            for ulps in -3...3 {
+                var v = limit
+                for _ in 0..<abs(ulps) { v = ulps < 0 ? v.nextDown : v.nextUp }
+                values += [String(format: "%.17g", v), String(format: "%.19f", v), "\(v)"]
+            }
+            values.append(String(format: "%.16f", limit * (1 + Double.random(in: -1e-15...1e-15, using: &generator))))
+        }
+        for limit in limits {
+            let spec = Expectations(
+                model: "m", version: 1, columns: [.init(name: "x", kind: .numeric, min: limit, max: limit * 2)], noDuplicateRows: false,
+                updatedBy: "t", updatedAt: Date(timeIntervalSince1970: 0))
+            let rules = try DataChecker(format: .csv, header: "x", expectations: spec, reference: nil, source: "t").rules
+            for text in values {
+                let exact = try #require(Double(text))
+                let verdict = Array(text.utf8).withUnsafeBufferPointer { rules.verdict(0, $0, string: false).0 }
+                #expect(verdict == (exact < limit || exact > limit * 2 ? .outOfRange : .fine), "\(text) against [\(limit), \(limit * 2)]")
+            }
+        }
+    }
+
     /// A row's rules in the quarantine come in a fixed order: the duplicate line, then each column's (not_null, or
     /// unique before the value's own), then the key.
     @Test func aRowsRulesComeInTheirOrder() throws {

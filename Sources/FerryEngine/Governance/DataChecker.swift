@@ -15,7 +15,7 @@ import Foundation
 ///
 /// Uniqueness is tracked by 64-bit hashes of the values, keys and lines seen (12 to 23 bytes each in `HashSet64`, not the values): two
 /// different values share a hash with a probability of about n²/2⁶⁵ (under 3·10⁻⁶ for 10 million rows).
-struct DataChecker {
+struct DataChecker: Sendable {
     /// A rule's tally: rows that broke it and up to five examples.
     struct Tally {
         var failures = 0
@@ -25,6 +25,46 @@ struct DataChecker {
             failures += 1
             if examples.count < 5 { examples.append(.init(row: row, value: String(value().prefix(80)))) }
         }
+
+        /// Adds a tally of later rows.
+        mutating func add(_ later: Tally) {
+            failures += later.failures
+            examples += later.examples.prefix(max(0, 5 - examples.count))
+        }
+    }
+
+    /// What step 3 tallies: per column, per row-wide rule, and the rows quarantined. Each part keeps its own; they
+    /// are added up in row order.
+    struct Tallies: Sendable {
+        var type: [Tally], range: [Tally], categories: [Tally], notNull: [Tally], unique: [Tally]
+        var parse = Tally(), uniqueKey = Tally(), duplicateRow = Tally()
+        var quarantined = 0
+
+        init(columns: Int) {
+            (type, range, categories, notNull, unique) = ([Tally](repeating: .init(), count: columns), [], [], [], [])
+            (range, categories, notNull, unique) = (type, type, type, type)
+        }
+
+        mutating func add(_ later: Tallies) {
+            for c in type.indices {
+                type[c].add(later.type[c])
+                range[c].add(later.range[c])
+                categories[c].add(later.categories[c])
+                notNull[c].add(later.notNull[c])
+                unique[c].add(later.unique[c])
+            }
+            parse.add(later.parse)
+            uniqueKey.add(later.uniqueKey)
+            duplicateRow.add(later.duplicateRow)
+            quarantined += later.quarantined
+        }
+    }
+
+    /// What step 3 found in one part.
+    final class Rechecked: @unchecked Sendable {
+        var tallies: Tallies
+        var quarantine = Data()
+        init(columns: Int) { tallies = Tallies(columns: columns) }
     }
 
     /// What every row is checked against, read by every part at once.
@@ -144,10 +184,9 @@ struct DataChecker {
         var repeated: [Int] = []
     }
 
-    /// A column's tallies and counts.
+    /// A column's counts for the file-wide rules.
     struct ColumnState {
         var nulls = 0
-        var type = Tally(), range = Tally(), categories = Tally(), notNull = Tally(), unique = Tally()
         var referenceShares: [Double] = []
         var bins: [Int] = []
     }
@@ -156,12 +195,8 @@ struct DataChecker {
     let expectations: Expectations
     var columns: [ColumnState]
     var rows = 0
-    var quarantined = 0
-    var parse = Tally(), uniqueKey = Tally(), duplicateRow = Tally()
+    var tallies: Tallies
     let tables: [Table]
-    /// Reused per row.
-    private var fields = Fields()
-    private var broken: [String] = []
 
     var format: BatchJob.Format { rules.format }
 
@@ -202,6 +237,7 @@ struct DataChecker {
                 table: spec.unique ? table() : nil))
         }
         self.columns = states
+        tallies = Tallies(columns: states.count)
         rules = Rules(
             format: format, header: header, columns: columns, checks: columns.map(Rules.Check.init), keySlots: keySlots, keyNames: format == .csv ? [] : keyNames,
             lineTable: lineTable, keyTable: keyTable, tables: tables)
@@ -245,41 +281,27 @@ struct DataChecker {
         }
         if tables.count == 1 { insert(0) } else if tables.count > 1 { DispatchQueue.concurrentPerform(iterations: tables.count, execute: insert) }
 
-        // Step 3: the counts, then the rows that broke a rule again, in row order.
-        var noted: [Int] = []
-        var base = 0
+        // Step 3: the counts, then the rows that broke a rule checked again, each part's in row order, the parts at
+        // once; their tallies and quarantines are added up in row order.
+        var bases = [0]
         for part in found {
             for c in columns.indices {
                 columns[c].nulls += part.nulls[c]
                 for b in columns[c].bins.indices { columns[c].bins[b] += part.bins[c][b] }
             }
-            noted.append(contentsOf: part.noted.lazy.map { base + $0 })
-            base += part.rows
+            bases.append(bases.last! + part.rows)
         }
-        for table in tables { noted.append(contentsOf: table.repeated) }
-        noted.sort()
-        var cursors = [Int](repeating: 0, count: tables.count)
-        var part = 0, partBase = 0
-        var last = -1
-        for r in noted where r != last {
-            last = r
-            while r - partBase >= found[part].rows {
-                partBase += found[part].rows
-                part += 1
-            }
-            let i = r - partBase
-            let line = UnsafeBufferPointer(rebasing: bytes[found[part].lineStarts[i]..<found[part].lineEnds[i]])
-            recheck(line, row: rows + r + 1) { t in
-                let repeated = tables[t].repeated
-                while cursors[t] < repeated.count, repeated[cursors[t]] < r { cursors[t] += 1 }
-                return cursors[t] < repeated.count && repeated[cursors[t]] == r
-            }
-            if !broken.isEmpty {
-                quarantined += 1
-                Self.quarantine(line, row: rows + r + 1, rules: broken, format: format, into: &quarantine)
-            }
+        let repeated = tables.map(\.repeated), starts = bases, first = rows
+        let results = found.map { _ in Rechecked(columns: rules.columns.count) }
+        let recheck = { @Sendable (p: Int) in
+            rules.recheck(shared.base, found[p], rows: starts[p]..<starts[p + 1], before: first, repeated: repeated, into: results[p])
         }
-        rows += base
+        if count == 1 { recheck(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: recheck) }
+        for result in results {
+            tallies.add(result.tallies)
+            quarantine.append(result.quarantine)
+        }
+        rows += bases.last!
     }
 
     static func quarantine(_ line: UnsafeBufferPointer<UInt8>, row: Int, rules: [String], format: BatchJob.Format, into out: inout Data) {
@@ -292,60 +314,6 @@ struct DataChecker {
             out.append(UInt8(ascii: "}"))
         }
         out.append(0x0A)
-    }
-
-    /// Step 3 for one row: every rule it broke tallied and listed in `broken`, `repeated(t)` telling whether its
-    /// member of uniqueness table t was seen before.
-    private mutating func recheck(_ line: UnsafeBufferPointer<UInt8>, row: Int, repeated: (Int) -> Bool) {
-        broken.removeAll(keepingCapacity: true)
-        if let t = rules.lineTable, repeated(t) {
-            duplicateRow.add(row, String(decoding: line, as: UTF8.self))
-            broken.append("duplicate_row")
-        }
-        let rules = self.rules
-        var fields = self.fields
-        defer { self.fields = fields }
-        if let message = rules.read(line, into: &fields) {
-            parse.add(row, message)
-            broken.append("parse")
-            return
-        }
-        fields.with(line) { bytes in
-            for (c, column) in rules.columns.enumerated() {
-                guard let slot = column.slot else { continue }
-                let field = fields.field(slot, in: bytes)
-                func text() -> String { String(decoding: field, as: UTF8.self) }
-                let name = column.spec.name
-                let verdict = rules.verdict(c, field, string: rules.format == .jsonl && fields.strings[c]).0
-                if verdict == .missing {
-                    if column.spec.maxNullRate == 0 {
-                        columns[c].notNull.add(row, text())
-                        broken.append("not_null:\(name)")
-                    }
-                    continue
-                }
-                if let t = column.table, !(rules.format == .jsonl && fields.strings[c]), repeated(t) {
-                    columns[c].unique.add(row, text())
-                    broken.append("unique:\(name)")
-                }
-                switch verdict {
-                case .missing, .fine: break
-                case .wrongType:
-                    columns[c].type.add(row, text())
-                    broken.append("type:\(name)")
-                case .outOfRange:
-                    columns[c].range.add(row, text())
-                    broken.append("range:\(name)")
-                case .notAllowed:
-                    columns[c].categories.add(row, text())
-                    broken.append("categories:\(name)")
-                }
-            }
-            if let t = rules.keyTable, repeated(t) {
-                uniqueKey.add(row, rules.keySlots.map { String(decoding: fields.field($0, in: bytes), as: UTF8.self) }.joined(separator: ","))
-                broken.append("unique_key")
-            }
-        }
     }
 
     /// Whether a field spells a missing value: empty, NA or NaN (any case).
@@ -365,17 +333,18 @@ struct DataChecker {
         for name in missingColumns {
             results.append(.init(rule: "column", column: name, expected: "the file has the column", passed: false))
         }
+        let parse = tallies.parse, uniqueKey = tallies.uniqueKey, duplicateRow = tallies.duplicateRow
         if parse.failures > 0 || format == .jsonl {
             results.append(.init(rule: "parse", column: nil, expected: "every row is well-formed", passed: parse.failures == 0, failures: parse.failures, examples: parse.examples))
         }
-        for (column, state) in zip(rules.columns, columns) where column.slot != nil || format == .jsonl {
+        for (c, (column, state)) in zip(rules.columns, columns).enumerated() where column.slot != nil || format == .jsonl {
             let s = column.spec, name = s.name
             func row(_ rule: String, _ expected: String, _ t: Tally) {
                 results.append(.init(rule: rule, column: name, expected: expected, passed: t.failures == 0, failures: t.failures, examples: t.examples))
             }
             switch s.kind {
-            case .numeric: row("type", "a number", state.type)
-            case .categorical: if let c = s.categories { row("categories", "one of \(c.prefix(20).joined(separator: ", "))\(c.count > 20 ? ", …" : "")", state.categories) }
+            case .numeric: row("type", "a number", tallies.type[c])
+            case .categorical: if let names = s.categories { row("categories", "one of \(names.prefix(20).joined(separator: ", "))\(names.count > 20 ? ", …" : "")", tallies.categories[c]) }
             }
             if s.min != nil || s.max != nil {
                 let expected = switch (s.min, s.max) {
@@ -384,10 +353,10 @@ struct DataChecker {
                 case let (nil, hi?): "at most \(number(hi))"
                 default: ""
                 }
-                row("range", expected, state.range)
+                row("range", expected, tallies.range[c])
             }
-            if s.maxNullRate == 0 { row("not_null", "no missing value", state.notNull) }
-            if s.unique { row("unique", "no value twice", state.unique) }
+            if s.maxNullRate == 0 { row("not_null", "no missing value", tallies.notNull[c]) }
+            if s.unique { row("unique", "no value twice", tallies.unique[c]) }
             if let rate = s.maxNullRate, rate > 0 {
                 let observed = rows == 0 ? 0 : Double(state.nulls) / Double(rows)
                 results.append(.init(
@@ -413,7 +382,7 @@ struct DataChecker {
             let expected = [expectations.minRows.map { "at least \($0)" }, expectations.maxRows.map { "at most \($0)" }].compactMap { $0 }.joined(separator: " and ")
             results.append(.init(rule: "row_count", column: nil, expected: "rows: \(expected)", passed: passed, observed: Double(rows)))
         }
-        return ValidationReport(rows: rows, quarantinedRows: quarantined, results: results)
+        return ValidationReport(rows: rows, quarantinedRows: tallies.quarantined, results: results)
     }
 }
 
@@ -494,6 +463,96 @@ extension DataChecker.Rules {
             for name in keyNames { fields.add(copying: text(object[name]).utf8) }
         }
         return nil
+    }
+
+    /// Step 3 for one part, whose rows are `rows` of the block (`before` rows came before it): the rows it noted and
+    /// those the tables found `repeated`, checked again in row order.
+    func recheck(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ part: DataChecker.Part, rows: Range<Int>, before: Int, repeated: [[Int]], into result: DataChecker.Rechecked
+    ) {
+        // This part's repeats: slices of the tables' lists.
+        let slices: [ArraySlice<Int>] = repeated.map { list in
+            let low = list.firstIndex { $0 >= rows.lowerBound } ?? list.endIndex
+            let high = list[low...].firstIndex { $0 >= rows.upperBound } ?? list.endIndex
+            return list[low..<high]
+        }
+        var again = part.noted
+        for slice in slices { again += slice.map { $0 - rows.lowerBound } }
+        again.sort()
+        var cursors = slices.map(\.startIndex)
+        var fields = DataChecker.Fields()
+        var broken: [String] = []
+        var tallies = result.tallies
+        var quarantine = Data()
+        var last = -1
+        for i in again where i != last {
+            last = i
+            let r = rows.lowerBound + i
+            let line = UnsafeBufferPointer(rebasing: bytes[part.lineStarts[i]..<part.lineEnds[i]])
+            recheck(line, row: before + r + 1, into: &tallies, fields: &fields, broken: &broken) { t in
+                while cursors[t] < slices[t].endIndex, slices[t][cursors[t]] < r { cursors[t] += 1 }
+                return cursors[t] < slices[t].endIndex && slices[t][cursors[t]] == r
+            }
+            if !broken.isEmpty {
+                tallies.quarantined += 1
+                DataChecker.quarantine(line, row: before + r + 1, rules: broken, format: format, into: &quarantine)
+            }
+        }
+        (result.tallies, result.quarantine) = (tallies, quarantine)
+    }
+
+    /// Step 3 for one row: every rule it broke tallied and listed in `broken`, `repeated(t)` telling whether its
+    /// member of uniqueness table t was seen before.
+    func recheck(
+        _ line: UnsafeBufferPointer<UInt8>, row: Int, into tallies: inout DataChecker.Tallies, fields: inout DataChecker.Fields,
+        broken: inout [String], repeated: (Int) -> Bool
+    ) {
+        broken.removeAll(keepingCapacity: true)
+        if let t = lineTable, repeated(t) {
+            tallies.duplicateRow.add(row, String(decoding: line, as: UTF8.self))
+            broken.append("duplicate_row")
+        }
+        if let message = read(line, into: &fields) {
+            tallies.parse.add(row, message)
+            broken.append("parse")
+            return
+        }
+        fields.with(line) { [fields] bytes in
+            for (c, column) in columns.enumerated() {
+                guard let slot = column.slot else { continue }
+                let field = fields.field(slot, in: bytes)
+                func text() -> String { String(decoding: field, as: UTF8.self) }
+                let name = column.spec.name
+                let verdict = verdict(c, field, string: format == .jsonl && fields.strings[c]).0
+                if verdict == .missing {
+                    if column.spec.maxNullRate == 0 {
+                        tallies.notNull[c].add(row, text())
+                        broken.append("not_null:\(name)")
+                    }
+                    continue
+                }
+                if let t = column.table, !(format == .jsonl && fields.strings[c]), repeated(t) {
+                    tallies.unique[c].add(row, text())
+                    broken.append("unique:\(name)")
+                }
+                switch verdict {
+                case .missing, .fine: break
+                case .wrongType:
+                    tallies.type[c].add(row, text())
+                    broken.append("type:\(name)")
+                case .outOfRange:
+                    tallies.range[c].add(row, text())
+                    broken.append("range:\(name)")
+                case .notAllowed:
+                    tallies.categories[c].add(row, text())
+                    broken.append("categories:\(name)")
+                }
+            }
+            if let t = keyTable, repeated(t) {
+                tallies.uniqueKey.add(row, keySlots.map { String(decoding: fields.field($0, in: bytes), as: UTF8.self) }.joined(separator: ","))
+                broken.append("unique_key")
+            }
+        }
     }
 
     /// What the row rules other than uniqueness say of a value, and the number it spells (numeric columns).

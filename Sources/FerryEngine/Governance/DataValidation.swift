@@ -80,10 +80,24 @@ public final class DataValidation: Sendable {
         let expectations = try await expectations(of: version)
         let reference = try await reference(of: version)
         var checker: DataChecker?
+        var started = false
+        // The block being checked, on a thread of its own, while the next one arrives.
+        var running: Task<(DataChecker, Data), Never>?
         var pending: [UInt8] = []
         var quarantine = Data()
-        var pieces: [ArtifactRef] = []
+        // The quarantine's pieces, stored (written and synced) while the check goes on; in order.
+        var pieces: [Task<ArtifactRef, any Error>] = []
+        let artifacts = self.artifacts
+        func keep(_ piece: Data) { pieces.append(Task { try await artifacts.put(piece) }) }
         var header: String?
+        /// Waits for the block being checked, taking back the checker and what it quarantined.
+        func settle() async {
+            guard let task = running else { return }
+            running = nil
+            let (done, found) = await task.value
+            checker = done
+            quarantine.append(found)
+        }
         while true {
             let block = try await next()
             let atEnd = block.isEmpty
@@ -97,7 +111,7 @@ public final class DataValidation: Sendable {
                 cut = last + 1
             }
             var start = 0
-            if checker == nil {
+            if !started {
                 if format == .csv {
                     guard let newline = pending[..<cut].firstIndex(of: 0x0A) ?? (atEnd && !pending.isEmpty ? pending.count : nil) else {
                         if atEnd { break }
@@ -109,22 +123,28 @@ public final class DataValidation: Sendable {
                     start = min(newline + 1, cut)
                 }
                 checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: source)
+                started = true
             }
-            pending.withUnsafeBufferPointer { all in
-                checker!.check(UnsafeBufferPointer(rebasing: all[start..<cut]), quarantine: &quarantine)
-            }
-            pending.removeFirst(cut)
-            if quarantine.count >= blockBytes || (atEnd && !quarantine.isEmpty) {
-                pieces.append(try await artifacts.put(quarantine))
-                quarantine.removeAll(keepingCapacity: true)
+            await settle()
+            let lines = pending
+            pending = Array(lines[cut...])
+            running = Self.check(checker!, lines, start..<cut)
+            checker = nil
+            if quarantine.count >= blockBytes {
+                keep(quarantine)
+                quarantine = Data()
             }
             if atEnd { break }
         }
+        await settle()
+        if !quarantine.isEmpty { keep(quarantine) }
+        var stored: [ArtifactRef] = []
+        for piece in pieces { stored.append(try await piece.value) }
         guard let checker else { throw FerryError.invalid("\(source) is empty; it needs a header line and rows") }
         let quarantineHeader = format == .csv ? "row,rules," + (header ?? "") : nil
         let run = ValidationRun(
             id: "val_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)), model: version.model,
-            version: version.version, source: source, format: format, report: checker.report(), quarantine: pieces,
+            version: version.version, source: source, format: format, report: checker.report(), quarantine: stored,
             quarantineHeader: quarantineHeader, createdBy: actor, createdAt: now())
         try await store.createValidationRun(run) { r in
             AuditDraft(
@@ -136,6 +156,21 @@ public final class DataValidation: Sendable {
             "run": "\(run.id)", "model": "\(run.model)", "version": "\(run.version)", "rows": "\(run.report.rows)",
             "quarantined": "\(run.report.quarantinedRows)", "passed": "\(run.report.passed)"])
         return run
+    }
+
+    /// Checks `range` of `lines` on a thread of its own (off the cooperative pool, which it would hold for the
+    /// whole block; the check spreads itself over the cores).
+    private static func check(_ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>) -> Task<(DataChecker, Data), Never> {
+        Task {
+            await withCheckedContinuation { done in
+                Thread {
+                    var checker = checker
+                    var quarantine = Data()
+                    lines.withUnsafeBufferPointer { checker.check(UnsafeBufferPointer(rebasing: $0[range]), quarantine: &quarantine) }
+                    done.resume(returning: (checker, quarantine))
+                }.start()
+            }
+        }
     }
 
     public func run(id: String) async throws -> ValidationRun {
