@@ -2,6 +2,9 @@ import FerryCore
 import FerryEngine
 import Foundation
 import Hummingbird
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The feature store under `/api/v1/features`, and Feast's feature-server route `/get-online-features`.
 struct FeatureRoutes {
@@ -64,20 +67,10 @@ struct FeatureRoutes {
             // The entity table goes to a temporary file, so a table of any size is joined a block at a time. Its
             // rows are all checked and the first block joined before the answer starts; the rest streams.
             let entities = try await TemporaryFile.receive(request.body, limit: maxEntityFileBytes, what: "the entity CSV")
-            let run: TrainingSetRun
-            do {
-                run = try await features.trainingSet(
-                    entityFile: entities.path, features: refs, fullFeatureNames: full,
-                    timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
-            } catch {
-                entities.remove()
-                throw error
-            }
+            let run = try await features.trainingSet(
+                entities: entities, features: refs, fullFeatureNames: full, timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
             return Response(status: .ok, headers: [.contentType: "text/csv"], body: ResponseBody { writer in
-                defer {
-                    run.close()
-                    entities.remove()
-                }
+                defer { run.close() }
                 while let part = try await run.next() { try await writer.write(ByteBuffer(bytes: part)) }
                 try await writer.finish(nil)
             })
@@ -191,41 +184,30 @@ struct FeatureRoutes {
     }
 }
 
-/// A file in the system's temporary folder (`TMPDIR`) that a request writes and reads once, then removes.
-final class TemporaryFile: Sendable {
-    let path: String
-    private let handle: FileHandle
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-\(UUID().uuidString)").path
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forUpdatingAtPath: path) else {
-            throw FerryError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)")
+/// A file in the system's temporary folder (`TMPDIR`) with no name: it is removed as soon as it is opened, so it
+/// goes when its handle is closed, and nothing is left behind when the server is killed while a request uses it.
+enum TemporaryFile {
+    /// A request body written to a new temporary file, refused past `limit` bytes; the handle reads and writes it.
+    static func receive(_ body: RequestBody, limit: Int, what: String) async throws -> FileHandle {
+        let folder = FileManager.default.temporaryDirectory.path
+        let path = (folder as NSString).appendingPathComponent("ferry-\(UUID().uuidString)")
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw FerryError(.internal, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))")
         }
-        self.handle = handle
-    }
-
-    /// A request body written to a new temporary file, refused past `limit` bytes.
-    static func receive(_ body: RequestBody, limit: Int, what: String) async throws -> TemporaryFile {
-        let file = try TemporaryFile()
+        unlink(path)
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         do {
             var size = 0
             for try await buffer in body {
                 size += buffer.readableBytes
                 guard size <= limit else { throw FerryError(.tooLarge, "\(what) is larger than this server's limit of \(limit >> 20) MiB") }
-                try file.append(Array(buffer.readableBytesView))
+                try handle.write(contentsOf: Array(buffer.readableBytesView))
             }
-            return file
+            return handle
         } catch {
-            file.remove()
+            try? handle.close()
             throw error
         }
-    }
-
-    func append(_ bytes: [UInt8]) throws { try handle.write(contentsOf: bytes) }
-
-    func remove() {
-        try? handle.close()
-        try? FileManager.default.removeItem(atPath: path)
     }
 }

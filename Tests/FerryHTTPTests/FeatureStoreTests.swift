@@ -95,7 +95,7 @@ struct FeatureStoreTests {
             try Data(text.utf8).write(to: file)
             func training(blockRows: Int) async throws -> String {
                 var bytes: [UInt8] = []
-                let run = try await stack.server.features.trainingSet(entityFile: file.path, features: refs, blockRows: blockRows)
+                let run = try await stack.server.features.trainingSet(entities: try FileHandle(forReadingFrom: file), features: refs, blockRows: blockRows)
                 defer { run.close() }
                 while let part = try await run.next() { bytes += part }
                 return String(decoding: bytes, as: UTF8.self)

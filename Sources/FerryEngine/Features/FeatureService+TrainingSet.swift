@@ -17,13 +17,24 @@ extension FeatureService {
         var source: String
     }
 
-    /// Starts the training set for the entity CSV at `entityFile` (the views' join keys and a timestamp column):
-    /// the entity columns as given, then one column per feature reference. Every entity row's time and keys are
-    /// checked and the first block is joined before this returns, so bad input is an error here, not halfway
-    /// through the answer; the run then gives the rest a block at a time.
+    /// Starts the training set for the entity CSV read from `entities` (the views' join keys and a timestamp
+    /// column), which it owns from then on and closes: the entity columns as given, then one column per feature
+    /// reference. Every entity row's time and keys are checked and the first block is joined before this returns,
+    /// so bad input is an error here, not halfway through the answer; the run then gives the rest a block at a time.
     public func trainingSet(
-        entityFile: String, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
+        entities handle: FileHandle, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
         source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows
+    ) async throws -> TrainingSetRun {
+        do {
+            return try await trainingSet(handle, refs, fullFeatureNames, timestampColumn, source, blockRows)
+        } catch {
+            try? handle.close()
+            throw error
+        }
+    }
+
+    private func trainingSet(
+        _ handle: FileHandle, _ refs: [FeatureRef], _ fullFeatureNames: Bool, _ timestampColumn: String, _ source: String, _ blockRows: Int
     ) async throws -> TrainingSetRun {
         guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
         let all = try await current()
@@ -40,10 +51,8 @@ extension FeatureService {
         }
         for view in plan.views { try readable(view.view, field: "source.path") }
 
-        guard let handle = FileHandle(forReadingAtPath: entityFile) else {
-            throw FerryError(.internal, "cannot read the entity file '\(entityFile)'")
-        }
         do {
+            try handle.seek(toOffset: 0)
             // Blocks of equal size: a header line, or a few rows past a round number, must not cost a pass of its own.
             let lines = try LineBlocks.count(handle)
             let count = max(1, (lines - 1 + blockRows - 1) / max(blockRows, 1))
@@ -64,9 +73,6 @@ extension FeatureService {
             out.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
             out.raw(ArraySlice(try await joined(block, plan)))
             return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: out.bytes)
-        } catch {
-            try? handle.close()
-            throw error
         }
     }
 
