@@ -139,7 +139,12 @@ struct AccessMiddleware: RouterMiddleware {
     /// The secret from `Authorization: Bearer ...`, `X-API-Key`, or Basic credentials whose password is the
     /// secret (MLflow's clients send `MLFLOW_TRACKING_USERNAME`/`PASSWORD` that way; the user name is not used).
     static func credentials(_ headers: HTTPFields) -> Substring? {
-        if let value = headers[.authorization] {
+        credentials(authorization: headers[.authorization], apiKey: headers[.apiKey])
+    }
+
+    /// The secret in an `Authorization` header (Bearer, or Basic with the secret as password), else the `X-API-Key` header's.
+    static func credentials(authorization: String?, apiKey: String?) -> Substring? {
+        if let value = authorization {
             let text = Substring(value)
             if text.count > 6, text.prefix(6).lowercased() == "basic " {
                 guard let decoded = Data(base64Encoded: String(text.dropFirst(6).drop(while: { $0 == " " }))),
@@ -149,6 +154,6 @@ struct AccessMiddleware: RouterMiddleware {
             guard text.count > 7, text.prefix(7).lowercased() == "bearer " else { return nil }
             return text.dropFirst(7).drop(while: { $0 == " " })
         }
-        return headers[.apiKey].map { Substring($0) }
+        return apiKey.map { Substring($0) }
     }
 }

@@ -51,38 +51,70 @@ public struct DirectInference: Sendable {
         var body: [UInt8]
     }
 
+    /// An answer's headers as written: its own, then Content-Length, Date and Server.
+    func headers(of answer: Answer) -> HTTPFields {
+        var headers = answer.headers
+        headers[.contentLength] = String(answer.body.count)
+        headers[.date] = dates.now()
+        if let serverName { headers[.server] = serverName }
+        return headers
+    }
+
     /// The model and version a request's head names when it may be answered here: a POST to a V2 infer path
     /// with no body length over the limit, no deadline, no content encoding, no connection option but keep-alive;
     /// and request logging (debug) off.
     func target(_ head: HTTPRequest) -> (model: String, version: String?)? {
-        guard head.method == .post, let path = head.path, path.hasPrefix("/v2/models/"), path.hasSuffix("/infer"),
-              !path.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "?") }),
+        guard head.method == .post, let path = head.path,
               head.headerFields[.contentLength].flatMap({ Int($0) }).map({ $0 <= maxBodyBytes }) ?? true,
               head.headerFields[.ferryTimeoutMs] == nil,
               head.headerFields[.connection].map({ $0.lowercased() == "keep-alive" }) ?? true,
               head.headerFields[.contentEncoding].map({ $0 == "identity" }) ?? true,
               logger.logLevel > .debug
         else { return nil }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        // "", "v2", "models", name, ("versions", version,) "infer"
-        switch parts.count {
-        case 5 where !parts[3].isEmpty:
-            return (String(parts[3]), nil)
-        case 7 where parts[4] == "versions" && !parts[3].isEmpty && !parts[5].isEmpty:
-            return (String(parts[3]), String(parts[5]))
-        default:
-            return nil
+        return Self.target(path: path)
+    }
+
+    /// The model and version of a V2 infer path with nothing escaped and no query, else nil.
+    static func target(path: String) -> (model: String, version: String?)? {
+        var path = path
+        return path.withUTF8 { target(path: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `/v2/models/NAME/infer` or `/v2/models/NAME/versions/VERSION/infer`, NAME and VERSION not empty and
+    /// without `/`, `%` or `?`.
+    static func target(path: UnsafeRawBufferPointer) -> (model: String, version: String?)? {
+        let start = "/v2/models/".utf8, end = "/infer".utf8, versions = "/versions/".utf8
+        guard path.count > start.count + end.count, path.starts(with: start), path.suffix(end.count).elementsEqual(end),
+              !path.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "?") })
+        else { return nil }
+        let middle = path[start.count..<(path.count - end.count)]
+        guard let slash = middle.firstIndex(of: UInt8(ascii: "/")) else {
+            return (String(decoding: middle, as: UTF8.self), nil)
         }
+        guard slash > middle.startIndex, middle[slash...].starts(with: versions) else { return nil }
+        let version = middle[(slash + versions.count)...]
+        guard !version.isEmpty, !version.contains(UInt8(ascii: "/")) else { return nil }
+        return (String(decoding: middle[..<slash], as: UTF8.self), String(decoding: version, as: UTF8.self))
     }
 
     /// The answer to a whole request, or nil to hand it to the router (which then answers exactly as it would have).
     /// Nothing is counted or changed before it is certain that the answer is given here.
     func answer(_ head: HTTPRequest, model: String, version: String?, body: ByteBuffer) -> Answer? {
+        let fields = head.headerFields
+        return answer(
+            model: model, version: version, credentials: AccessMiddleware.credentials(fields),
+            jsonLength: fields[.inferenceHeaderContentLength], method: head.method, path: head.path ?? "", body: body)
+    }
+
+    /// The answer to a request given by what the direct path reads of it: the caller's credentials, the
+    /// `Inference-Header-Content-Length` header, the method and path (for the log) and the body.
+    func answer(model: String, version: String?, credentials: Substring?, jsonLength header: String?,
+                method: HTTPRequest.Method, path: String, body: ByteBuffer) -> Answer? {
         var principal: Principal?
         let rule = version == nil ? rules.unversioned : rules.versioned
         if rule.permission != nil {
             if let authenticator = access.authenticator {
-                guard let secret = AccessMiddleware.credentials(head.headerFields),
+                guard let secret = credentials,
                       access.jwt == nil || !JWTVerifier.looksLikeJWT(secret),
                       let known = authenticator.principal(secret: secret)
                 else { return nil }
@@ -94,7 +126,7 @@ public struct DirectInference: Sendable {
         }
         let started = CostMeter.start()
         var jsonLength: Int?
-        if let header = head.headerFields[.inferenceHeaderContentLength] {
+        if let header {
             guard let n = Int(header) else { return nil }
             jsonLength = n
         }
@@ -115,7 +147,7 @@ public struct DirectInference: Sendable {
             return Answer(status: .ok, headers: headers, body: bytes)
         } catch {
             var (status, message, headers) = ErrorMiddleware<FerryRequestContext>.resolve(
-                error, method: head.method, path: head.path ?? "", requestID: RequestID().description, logger: logger)
+                error, method: method, path: path, requestID: RequestID().description, logger: logger)
             headers[.contentType] = "application/json"
             return Answer(status: status, headers: headers, body: errorBody(message))
         }
@@ -195,11 +227,7 @@ final class DirectInferenceHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func write(_ answer: DirectInference.Answer, context: ChannelHandlerContext) {
-        var headers = answer.headers
-        headers[.contentLength] = String(answer.body.count)
-        headers[.date] = direct.dates.now()
-        if let name = direct.serverName { headers[.server] = name }
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: direct.headers(of: answer)))), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: answer.body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -222,19 +250,43 @@ public struct FerryHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderFieldSize = 80 * 1024
-            limits.maxHeaderListSize = 80 * 1024
-            limits.maxHeaderFieldCount = 1000
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(ExpectContinueHandler())
-            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout.map { .init($0) }, logger: logger))
-            if let direct { try pipeline.addHandler(DirectInferenceHandler(direct)) }
+            if let direct, direct.logger.logLevel > .debug {
+                // The HTTP handlers are added when the first request the bytes path does not answer arrives.
+                try pipeline.addHandler(DirectBytesHandler(direct, idleTimeout: idleTimeout) { pipeline, first in
+                    try addHTTPHandlers(pipeline, after: first, logger: logger)
+                })
+            } else {
+                try addHTTPHandlers(pipeline, after: nil, logger: logger)
+            }
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        }
+    }
+
+    /// The HTTP decoder and encoder, the conversion to HTTP types, `Expect: 100-continue`, the idle timeout and
+    /// quiescing, and the direct path for parts; at the end of the pipeline, or right behind `first`.
+    func addHTTPHandlers(_ pipeline: ChannelPipeline.SynchronousOperations, after first: (any ChannelHandler)?, logger: Logger) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = 80 * 1024
+        limits.maxHeaderListSize = 80 * 1024
+        limits.maxHeaderFieldCount = 1000
+        var handlers: [any ChannelHandler] = [
+            HTTP1ToHTTPServerCodec(secure: false), ExpectContinueHandler(),
+            HTTPConnectionStateHandler(idleTimeout: idleTimeout.map { .init($0) }, logger: logger),
+        ]
+        if let direct { handlers.append(DirectInferenceHandler(direct)) }
+        func addCodec(_ position: ChannelPipeline.SynchronousOperations.Position) throws {
+            try pipeline.configureHTTPServerPipeline(
+                position: position, withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        }
+        if let first {
+            // Each is added right behind `first` in turn, so the last added comes first.
+            for handler in handlers.reversed() { try pipeline.addHandler(handler, position: .after(first)) }
+            try addCodec(.after(first))
+        } else {
+            try addCodec(.last)
+            for handler in handlers { try pipeline.addHandler(handler) }
         }
     }
 

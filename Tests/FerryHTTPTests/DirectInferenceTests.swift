@@ -52,10 +52,14 @@ struct DirectInferenceTests {
             _ = try await stack.authenticator.createKey(name: "p", role: .predictor, by: "test", secret: secret)
             _ = try await stack.authenticator.createKey(name: "l", role: .predictor, rateLimit: 0.001, by: "test", secret: limitedSecret)
             _ = try await stack.authenticator.createKey(name: "v", role: .viewer, by: "test", secret: viewerSecret)
+            let port = try #require(client.port)
             for call in calls {
-                var headers: HTTPFields = [.contentType: "application/json"]
-                if let secret = call.secret { headers[.authorization] = "Bearer \(secret)" }
-                let response = try await client.post(call.path, call.body, headers: headers)
+                // Each on a connection of its own, whose first request it is: what the server may answer from the
+                // connection's bytes it answers so (`DirectBytesHandler`).
+                var head = "POST \(call.path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(call.body.utf8.count)\r\n"
+                if let secret = call.secret { head += "Authorization: Bearer \(secret)\r\n" }
+                let request = head + "\r\n" + call.body
+                let response = try await onOwnThread { try RawConnection(port: port).exchange(request) }
                 var text = response.text
                 if let id = response.headers[HTTPField.Name("Ferry-Prediction-Id")!] { text = text.replacingOccurrences(of: id, with: "<id>") }
                 // How long to wait depends on when the request came (1000 s, then 999 s a second later), and so does
@@ -75,7 +79,8 @@ struct DirectInferenceTests {
                         }
                     }.sorted()
                 #expect(response.headers[.date] != nil && response.headers[.server] == "ferry", "\(call.path)")
-                results.withLock { $0.append("\(call.path) \(call.secret == nil ? "-" : "key") -> \(response.status.code) \(kept) \(text)") }
+                #expect(response.headers.count == Set(response.headers.map(\.name)).count, "no header twice: \(response.headers)")
+                results.withLock { $0.append("\(call.path) \(call.secret == nil ? "-" : "key") -> \(response.status) \(kept) \(text)") }
             }
             let answered = stack.server.direct?.answered ?? 0
             // Valid requests, bad inputs and both of the limited key are answered directly. The router answers the
@@ -147,6 +152,58 @@ struct DirectInferenceTests {
             #expect(order == ["infer", "metadata", "infer", "infer"], "\(received)")
             #expect(received.components(separatedBy: "HTTP/1.1 ").count == 5, "four answers and no other: \(received)")
         }
+    }
+}
+
+/// A connection answered from its bytes (no HTTP handlers yet) keeps the server's idle timeout and its graceful
+/// shutdown, which the HTTP handlers keep for the others.
+struct DirectBytesConnectionTests {
+    static let body = #"{"inputs": [{"name": "input", "shape": [1, 12], "datatype": "FP32", "data": [1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+    static let infer = "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+
+    /// The version's first request goes to the router (it reads the expectations); later ones may be answered directly.
+    static func warmUp(_ client: any TestClientProtocol) async throws {
+        #expect(try await client.post("/v2/models/fraud/infer", body).status == .ok)
+    }
+
+    /// Open while requests come more often than the timeout, closed once silent for it. Not a timing assertion:
+    /// a connection that stays open past the test's 5-second receive timeout, or closes while in use, fails.
+    @Test(.timeLimit(.minutes(1))) func anIdleConnectionIsClosedAndABusyOneIsNot() async throws {
+        try await withFerry(idleTimeout: .seconds(1)) { client, stack in
+            let port = try #require(client.port)
+            try await Self.warmUp(client)
+            let (statuses, closes) = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                var statuses = [String]()
+                for _ in 0..<8 {
+                    statuses.append(try connection.exchange(Self.infer).status)
+                    Thread.sleep(forTimeInterval: 0.25)
+                }
+                return (statuses, connection.closes())
+            }
+            #expect(statuses == Array(repeating: "200 OK", count: 8))
+            #expect(closes)
+            #expect(stack.server.direct?.answered == 8)
+        }
+    }
+
+    /// Graceful shutdown closes a connection that is waiting for its next request (the server waits for its
+    /// connections, so one left open would hold the shutdown until the time limit).
+    @Test(.timeLimit(.minutes(1))) func shutdownClosesAnIdleConnection() async throws {
+        let held = Mutex<RawConnection?>(nil)
+        try await withFerry { client, stack in
+            let port = try #require(client.port)
+            try await Self.warmUp(client)
+            let connection = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                #expect(try connection.exchange(Self.infer).status == "200 OK")
+                return connection
+            }
+            held.withLock { $0 = connection }
+            #expect(stack.server.direct?.answered == 1)
+        }
+        let connection = try #require(held.withLock { $0 })
+        #expect(try await onOwnThread { connection.closes() })
     }
 }
 

@@ -17,7 +17,7 @@ import HummingbirdTesting
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
     rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
-    postgres: Bool = false, direct: Bool = true, _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
+    postgres: Bool = false, direct: Bool = true, idleTimeout: Duration = .seconds(60), _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
     let database = postgres ? try await PostgresTestServer.shared.freshDatabase() : nil
     let stack = try await TestStack(limits: inference, signatures: signatures, serving: serving) {
@@ -27,6 +27,7 @@ func withFerry(
         $0.http = limits
         $0.port = 0
         $0.directInference = direct
+        $0.idleTimeout = idleTimeout
     }
     defer { stack.tearDown() }
     if example {

@@ -2,6 +2,7 @@ import FerryCore
 import FerryServer
 import FerryTesting
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -93,7 +94,7 @@ struct ServerAssemblyTests {
 }
 
 /// A blocking TCP connection to 127.0.0.1 with a 5-second receive timeout, for protocol-level checks.
-final class RawConnection {
+final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -120,6 +121,44 @@ final class RawConnection {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = read(fd, &buffer, buffer.count)
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
+    /// Whether the server closes the connection before the receive timeout, with nothing more sent.
+    func closes() -> Bool {
+        var byte: UInt8 = 0
+        return read(fd, &byte, 1) == 0
+    }
+
+    /// An HTTP/1.1 answer read whole: its status line, headers and body (as long as its Content-Length says).
+    struct Answer {
+        var status: String
+        var headers: HTTPFields
+        var text: String
+    }
+
+    /// Sends `request` and reads the answer to it.
+    func exchange(_ request: String) throws -> Answer {
+        try send(request)
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let end = received.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let lines = String(decoding: received[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+                var headers = HTTPFields()
+                for line in lines.dropFirst() {
+                    let colon = try #require(line.firstIndex(of: ":"), "header line \(line)")
+                    headers.append(HTTPField(name: try #require(HTTPField.Name(String(line[..<colon]))), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                }
+                let length = Int(headers[.contentLength] ?? "0") ?? 0
+                if received.count >= end.upperBound + length {
+                    return Answer(status: String(lines[0].dropFirst("HTTP/1.1 ".count)), headers: headers,
+                                  text: String(decoding: received[end.upperBound..<(end.upperBound + length)], as: UTF8.self))
+                }
+            }
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { throw FerryError(.internal, "the connection ended or timed out after \(String(decoding: received, as: UTF8.self))") }
+            received += buffer[0..<n]
+        }
     }
 
     deinit { close(fd) }
