@@ -12,7 +12,42 @@ public final class Authenticator: Sendable {
     private let store: any KeyStore
     private let now: @Sendable () -> Date
     private let logger: Logger
-    private let cache = Mutex<[[UInt8]: APIKey]>([:])
+    private let cache = Mutex<[SecretHash: Cached]>([:])
+
+    /// A key with the principal it stands for, built once.
+    private struct Cached {
+        var key: APIKey
+        var principal: Principal
+    }
+
+    /// A SHA-256 digest as four words: hashed and compared without an array.
+    private struct SecretHash: Hashable {
+        var words: (UInt64, UInt64, UInt64, UInt64)
+
+        init?(_ bytes: some Collection<UInt8>) {
+            guard bytes.count == 32 else { return nil }
+            var words = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: bytes) }
+            self.words = words
+        }
+
+        init(secret: Substring) {
+            var text = secret
+            let digest = text.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+            var words = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &words) { target in digest.withUnsafeBytes { target.copyMemory(from: $0) } }
+            self.words = words
+        }
+
+        static func == (a: Self, b: Self) -> Bool { a.words == b.words }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0)
+            hasher.combine(words.1)
+            hasher.combine(words.2)
+            hasher.combine(words.3)
+        }
+    }
 
     public init(store: any KeyStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -22,18 +57,18 @@ public final class Authenticator: Sendable {
 
     /// Reads every key from the store into the cache.
     public func reload() async throws {
-        var byHash: [[UInt8]: APIKey] = [:]
+        var byHash: [SecretHash: Cached] = [:]
         for key in try await store.keys() where key.revokedAt == nil {
-            if let hash = key.secretSHA256.hexBytes { byHash[hash] = key }
+            if let bytes = key.secretSHA256.hexBytes, let hash = SecretHash(bytes) { byHash[hash] = Cached(key: key, principal: key.principal) }
         }
         cache.withLock { $0 = byHash }
     }
 
     /// The principal a presented secret stands for, or nil when it is unknown, expired or revoked.
     public func principal(secret: Substring) -> Principal? {
-        let hash = Array(SHA256.hash(data: Array(secret.utf8)))
-        guard let key = cache.withLock({ $0[hash] }), key.isActive(at: now()) else { return nil }
-        return key.principal
+        let hash = SecretHash(secret: secret)
+        guard let cached = cache.withLock({ $0[hash] }), cached.key.isActive(at: now()) else { return nil }
+        return cached.principal
     }
 
     /// Creates a key and returns it with its secret, which is not stored and cannot be shown again.

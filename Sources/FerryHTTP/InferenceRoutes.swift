@@ -123,7 +123,8 @@ struct InferenceRoutes<Context: RequestContext> {
     /// The headers and body answering a V2 inference request (JSON, or binary tensors when the request asked so).
     static func answer(_ response: InferenceResponse, to request: InferenceRequest) -> (HTTPFields, [UInt8]) {
         let (bytes, headerLength) = V2Codec.encodeResponse(response, request: request)
-        var headers: HTTPFields = [:]
+        var headers = HTTPFields()
+        headers.reserveCapacity(4)
         if let v = response.modelVersion { headers[.ferryModelVersion] = v }
         if let servedBy = response.serving.servedBy { headers[.ferryServedBy] = servedBy.description }
         if response.serving.fallback { headers[.ferryFallback] = "true" }

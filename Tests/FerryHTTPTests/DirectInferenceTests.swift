@@ -187,6 +187,29 @@ struct DirectBytesConnectionTests {
         }
     }
 
+    /// A request that arrives in pieces (the head cut in two, the body apart, as clients that write the head and
+    /// the body separately send it) is answered once whole, and so is the next one.
+    @Test func aRequestInPiecesIsAnsweredWhenWhole() async throws {
+        try await withFerry { client, stack in
+            let port = try #require(client.port)
+            try await Self.warmUp(client)
+            let statuses = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                let text = Array(Self.infer.utf8)
+                let bodyStart = text.count - Self.body.utf8.count
+                for piece in [text[..<20], text[20..<bodyStart], text[bodyStart...]] {
+                    try connection.send(String(decoding: piece, as: UTF8.self))
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                var statuses = [try connection.exchange("").status]
+                statuses.append(try connection.exchange(Self.infer).status)
+                return statuses
+            }
+            #expect(statuses == ["200 OK", "200 OK"])
+            #expect(stack.server.direct?.answered == 2)
+        }
+    }
+
     /// Graceful shutdown closes a connection that is waiting for its next request (the server waits for its
     /// connections, so one left open would hold the shutdown until the time limit).
     @Test(.timeLimit(.minutes(1))) func shutdownClosesAnIdleConnection() async throws {
