@@ -240,9 +240,10 @@ final class DirectBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        if quiescing { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
         if let bytes = received, bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
         received = nil
+        // After the bytes: the HTTP handlers then close the connection once the request they got is answered.
+        if quiescing { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
     private func write(_ answer: DirectInference.Answer, context: ChannelHandlerContext) {
