@@ -245,10 +245,12 @@ extension API {
             }
             guard let features, !features.isEmpty else { throw FerryError.invalid("features is required: a list of view:feature references") }
             let refs = try features.enumerated().map { try FeatureRef(parsing: $1, field: "features[\($0)]") }
-            guard let count = entities.values.first?.count, count > 0 else {
+            // Measured against the first join key by name, so the message does not depend on the dictionary's order.
+            let byName = entities.sorted(by: { $0.key < $1.key })
+            guard let count = byName.first?.value.count, count > 0 else {
                 throw FerryError.invalid("entities must map each join key to a non-empty list of values")
             }
-            for (name, values) in entities.sorted(by: { $0.key < $1.key }) where values.count != count {
+            for (name, values) in byName where values.count != count {
                 throw FerryError.invalid("entities.\(name) has \(values.count) values; every join key needs the same number (\(count))")
             }
             let rows = (0..<count).map { r in entities.mapValues { $0[r] } }

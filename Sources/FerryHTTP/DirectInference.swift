@@ -20,11 +20,15 @@ import Synchronization
 /// middleware chain: more than half the server's CPU per 1-row request.
 public struct DirectInference: Sendable {
     let dataPlane: DataPlane
+    /// Online feature reads are answered here too, when the store reads without suspending.
+    let features: FeatureService?
     let access: AccessControl
     let cost: CostMeter?
     let maxBodyBytes: Int
     /// The access rules of the V2 infer routes, without and with a version.
     let rules: (unversioned: RouteAccess, versioned: RouteAccess)
+    /// The access rule of the online feature routes (Ferry's and Feast's share it).
+    let featuresRule: RouteAccess
     let serverName: String?
     let logger: Logger
     let dates = HTTPDate()
@@ -33,8 +37,12 @@ public struct DirectInference: Sendable {
     /// Requests answered here since start (the rest went to the router).
     public var answered: UInt64 { counter.value.withLock { $0 } }
 
-    public init(dataPlane: DataPlane, access: AccessControl, cost: CostMeter?, maxBodyBytes: Int, serverName: String?, logger: Logger) {
+    public init(
+        dataPlane: DataPlane, features: FeatureService? = nil, access: AccessControl, cost: CostMeter?, maxBodyBytes: Int, serverName: String?,
+        logger: Logger
+    ) {
         self.dataPlane = dataPlane
+        self.features = features
         self.access = access
         self.cost = cost
         self.maxBodyBytes = maxBodyBytes
@@ -42,6 +50,8 @@ public struct DirectInference: Sendable {
         self.logger = logger
         func rule(_ path: String) -> RouteAccess { OpenAPIDocument.routes.first { $0.method == "post" && $0.path == path }!.access }
         rules = (rule("/v2/models/{name}/infer"), rule("/v2/models/{name}/versions/{version}/infer"))
+        featuresRule = rule("/api/v1/features/online")
+        precondition(featuresRule == rule("/get-online-features"), "the online feature routes share one access rule")
     }
 
     /// An answer built in full: status, headers (Content-Type included) and body.
@@ -49,6 +59,57 @@ public struct DirectInference: Sendable {
         var status: HTTPResponse.Status
         var headers: HTTPFields
         var body: [UInt8]
+    }
+
+    /// The caller when `rule` lets them in with an API key known here (nil for a route open to anyone); nil
+    /// (`.none`) when only the router can tell: no credentials, a JWT, an unknown key or one the rule refuses.
+    private func allowed(_ rule: RouteAccess, model: String?, credentials: Substring?) -> Principal?? {
+        guard rule.permission != nil else { return .some(nil) }
+        let principal: Principal
+        if let authenticator = access.authenticator {
+            guard let secret = credentials,
+                  access.jwt == nil || !JWTVerifier.looksLikeJWT(secret),
+                  let known = authenticator.principal(secret: secret)
+            else { return nil }
+            principal = known
+        } else {
+            principal = .anonymous
+        }
+        return rule.decide(principal, model: model) == .allow ? .some(principal) : nil
+    }
+
+    /// The answer to an online feature read (`POST /api/v1/features/online`, or Feast's `POST /get-online-features`
+    /// with `feast`), or nil to hand it to the router: the same access rule, rate limit, answers and errors.
+    func answerFeatures(feast: Bool, credentials: Substring?, path: String, body: ByteBuffer) -> Answer? {
+        guard let features, features.answersOnlineNow,
+              case .some(let principal) = allowed(featuresRule, model: nil, credentials: credentials)
+        else { return nil }
+        counter.value.withLock { $0 += 1 }
+        if let limiter = access.rateLimiter, let principal, let wait = limiter.admit(principal) {
+            let (message, seconds) = AccessMiddleware.rateLimited(principal, wait: wait)
+            return Answer(status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: seconds], body: errorBody(message))
+        }
+        do {
+            let request = try API.decode(API.OnlineFeaturesRequest.self, from: Data(buffer: body))
+            let (refs, rows) = try request.parsed()
+            guard let values = try features.onlineNow(features: refs, entities: rows) else {
+                throw FerryError(.unavailable, "the feature store's definitions are being read again; retry")
+            }
+            let bytes = feast
+                ? FeatureRoutes.feastAnswer(refs, request.entities, values, fullFeatureNames: request.fullFeatureNames ?? false)
+                : FeatureRoutes.ferryAnswer(refs, rows, values)
+            return Answer(status: .ok, headers: [.contentType: "application/json"], body: bytes)
+        } catch {
+            return errorAnswer(error, method: .post, path: path)
+        }
+    }
+
+    /// An error answered as the router's `ErrorMiddleware` answers it.
+    private func errorAnswer(_ error: any Error, method: HTTPRequest.Method, path: String) -> Answer {
+        var (status, message, headers) = ErrorMiddleware<FerryRequestContext>.resolve(
+            error, method: method, path: path, requestID: RequestID().description, logger: logger)
+        headers[.contentType] = "application/json"
+        return Answer(status: status, headers: headers, body: errorBody(message))
     }
 
     /// An answer's headers as written: its own, then Content-Length, Date and Server.
@@ -110,20 +171,8 @@ public struct DirectInference: Sendable {
     /// `Inference-Header-Content-Length` header, the method and path (for the log) and the body.
     func answer(model: String, version: String?, credentials: Substring?, jsonLength header: String?,
                 method: HTTPRequest.Method, path: String, body: ByteBuffer) -> Answer? {
-        var principal: Principal?
-        let rule = version == nil ? rules.unversioned : rules.versioned
-        if rule.permission != nil {
-            if let authenticator = access.authenticator {
-                guard let secret = credentials,
-                      access.jwt == nil || !JWTVerifier.looksLikeJWT(secret),
-                      let known = authenticator.principal(secret: secret)
-                else { return nil }
-                principal = known
-            } else {
-                principal = .anonymous
-            }
-            guard rule.decide(principal, model: model) == .allow else { return nil }
-        }
+        guard case .some(let principal) = allowed(version == nil ? rules.unversioned : rules.versioned, model: model, credentials: credentials)
+        else { return nil }
         let started = CostMeter.start()
         var jsonLength: Int?
         if let header {
@@ -146,10 +195,7 @@ public struct DirectInference: Sendable {
             let (headers, bytes) = InferenceRoutes<FerryRequestContext>.answer(response, to: request)
             return Answer(status: .ok, headers: headers, body: bytes)
         } catch {
-            var (status, message, headers) = ErrorMiddleware<FerryRequestContext>.resolve(
-                error, method: method, path: path, requestID: RequestID().description, logger: logger)
-            headers[.contentType] = "application/json"
-            return Answer(status: status, headers: headers, body: errorBody(message))
+            return errorAnswer(error, method: method, path: path)
         }
     }
 }

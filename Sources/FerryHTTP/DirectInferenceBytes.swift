@@ -2,11 +2,16 @@ import Foundation
 import HTTPTypes
 import NIOCore
 
-/// What the bytes path reads of a request: a plain HTTP/1.1 POST to a V2 infer path with a body of known length,
-/// or the news that only the HTTP decoder may read these bytes.
+/// What the bytes path reads of a request: a plain HTTP/1.1 POST to a V2 infer path or an online feature route
+/// with a body of known length, or the news that only the HTTP decoder may read these bytes.
 struct DirectRequestHead: Equatable {
-    var model: String
-    var version: String?
+    enum Target: Equatable {
+        case infer(model: String, version: String?)
+        /// `/api/v1/features/online`, or Feast's `/get-online-features`.
+        case onlineFeatures(feast: Bool)
+    }
+
+    var target: Target
     var path: String
     var authorization: String?
     var apiKey: String?
@@ -27,7 +32,7 @@ struct DirectRequestHead: Equatable {
     }
 
     static let longestHead = 16 * 1024
-    private static let start = Array("POST /v2/models/".utf8)
+    private static let start = Array("POST /".utf8)
     private static let version = Array(" HTTP/1.1".utf8)
 
     /// The first request in `bytes`.
@@ -49,10 +54,19 @@ struct DirectRequestHead: Equatable {
         for k in 0..<version.count where bytes[firstEnd - version.count + k] != version[k] { return .notDirect }
         let pathBytes = UnsafeRawBufferPointer(rebasing: bytes[5..<(firstEnd - version.count)])
         guard pathBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return .notDirect }
-        guard let (model, version) = DirectInference.target(path: pathBytes) else { return .notDirect }
+        let target: Target
+        if pathBytes.elementsEqual("/api/v1/features/online".utf8) {
+            target = .onlineFeatures(feast: false)
+        } else if pathBytes.elementsEqual("/get-online-features".utf8) {
+            target = .onlineFeatures(feast: true)
+        } else if let (model, version) = DirectInference.target(path: pathBytes) {
+            target = .infer(model: model, version: version)
+        } else {
+            return .notDirect
+        }
         let path = String(decoding: pathBytes, as: UTF8.self)
 
-        var head = DirectRequestHead(model: model, version: version, path: path, bodyStart: headEnd, end: headEnd)
+        var head = DirectRequestHead(target: target, path: path, bodyStart: headEnd, end: headEnd)
         var contentLength: Int?
         var line = firstEnd + 2
         while line < headEnd - 2 {
@@ -121,9 +135,9 @@ struct DirectRequestHead: Equatable {
     }
 }
 
-/// The first handler of a connection: while every request on it is one `DirectInference` answers, it reads the
-/// requests from the connection's bytes and writes the answers as bytes, with no HTTP decoder, encoder or handler
-/// chain in between (those cost about as much CPU as the inference itself). At the first request it does not
+/// The first handler of a connection: while every request on it is one `DirectInference` answers (V2 inference,
+/// online feature reads), it reads the requests from the connection's bytes and writes the answers as bytes, with
+/// no HTTP decoder, encoder or handler chain in between (those cost about as much CPU as the inference itself). At the first request it does not
 /// answer, it adds the HTTP handlers behind itself and hands them every byte from that request on; from then on
 /// the connection is an ordinary one. Answers keep the requests' order: every answer written here is written
 /// before the first request is handed on.
@@ -210,11 +224,16 @@ final class DirectBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return handOn(context: context)
             case .request(let head):
                 let body = bytes.getSlice(at: bytes.readerIndex + head.bodyStart, length: head.end - head.bodyStart)!
-                guard let answer = direct.answer(
-                    model: head.model, version: head.version,
-                    credentials: AccessMiddleware.credentials(authorization: head.authorization, apiKey: head.apiKey),
-                    jsonLength: head.jsonLength, method: .post, path: head.path, body: body)
-                else { return handOn(context: context) }
+                let credentials = AccessMiddleware.credentials(authorization: head.authorization, apiKey: head.apiKey)
+                let answer = switch head.target {
+                case .infer(let model, let version):
+                    direct.answer(
+                        model: model, version: version, credentials: credentials, jsonLength: head.jsonLength, method: .post,
+                        path: head.path, body: body)
+                case .onlineFeatures(let feast):
+                    direct.answerFeatures(feast: feast, credentials: credentials, path: head.path, body: body)
+                }
+                guard let answer else { return handOn(context: context) }
                 write(answer, context: context)
                 bytes.moveReaderIndex(forwardBy: head.end)
                 received = bytes.readableBytes > 0 ? bytes : nil

@@ -64,7 +64,7 @@ func predictionLogMetrics(_ log: PredictionLogger?) -> [(name: String, help: Str
 
 func directMetrics(_ direct: DirectInference?) -> [(name: String, help: String, type: String, value: Double)] {
     guard let direct else { return [] }
-    return [("ferry_direct_inference_requests_total", "Inference requests answered on the connection's event loop, without the router.", "counter", Double(direct.answered))]
+    return [("ferry_direct_inference_requests_total", "Inference requests and online feature reads answered on the connection's event loop, without the router.", "counter", Double(direct.answered))]
 }
 
 func endpointMetrics(_ endpoints: Endpoints?) -> [(name: String, help: String, type: String, value: Double)] {

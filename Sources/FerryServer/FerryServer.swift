@@ -170,7 +170,7 @@ public struct FerryServer: Sendable {
             },
             newAdminKey: newAdminKey, lock: lock, logger: logger,
             direct: configuration.directInference ? DirectInference(
-                dataPlane: dataPlane, access: access, cost: cost, maxBodyBytes: configuration.http.maxInferenceBodyBytes,
+                dataPlane: dataPlane, features: features, access: access, cost: cost, maxBodyBytes: configuration.http.maxInferenceBodyBytes,
                 serverName: "ferry", logger: logger) : nil)
     }
 

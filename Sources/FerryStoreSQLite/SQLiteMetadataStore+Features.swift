@@ -61,9 +61,9 @@ extension SQLiteMetadataStore: FeatureStore {
         try readOnlineNow(view: view, keys: keys)
     }
 
-    /// The hot path of online reads: a synchronous read on a pooled reader connection, without a transaction (a
+    /// The hot path of online reads (also `SynchronousOnlineReads`, for reads answered on the I/O thread): a synchronous read on a pooled reader connection, without a transaction (a
     /// few primary-key lookups need no snapshot), costs no thread hop; the async read costs several.
-    private func readOnlineNow(view: String, keys: [String]) throws -> [OnlineFeatureRow?] {
+    public func readOnlineNow(view: String, keys: [String]) throws -> [OnlineFeatureRow?] {
         try writer.unsafeRead { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT event_time, created_time, feature_values FROM feature_online WHERE view = ? AND entity_key = ?")
@@ -96,3 +96,5 @@ extension SQLiteMetadataStore: FeatureStore {
         try String.fetchAll(db, sql: "SELECT spec FROM feature_view ORDER BY name").map { try Records.decode(FeatureViewRecord.self, $0).domain() }
     }
 }
+
+extension SQLiteMetadataStore: SynchronousOnlineReads {}

@@ -24,7 +24,7 @@ struct DirectRequestHeadTests {
             Issue.record("not read: \(Self.parse(text))")
             return
         }
-        #expect(head.model == "fraud" && head.version == "3" && head.path == "/v2/models/fraud/versions/3/infer")
+        #expect(head.target == .infer(model: "fraud", version: "3") && head.path == "/v2/models/fraud/versions/3/infer")
         #expect(head.authorization == "Bearer fry_secret" && head.apiKey == "other" && head.jsonLength == "12")
         #expect(head.end == text.utf8.count && head.bodyStart == text.utf8.count - Self.body.utf8.count)
     }
@@ -37,7 +37,20 @@ struct DirectRequestHeadTests {
             #expect(parsed == .incomplete, "cut at \(cut)")
         }
         let noBody = "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: x\r\n\r\n"
-        #expect(Self.parse(noBody) == .request(DirectRequestHead(model: "fraud", path: "/v2/models/fraud/infer", bodyStart: noBody.utf8.count, end: noBody.utf8.count)))
+        #expect(Self.parse(noBody) == .request(DirectRequestHead(target: .infer(model: "fraud", version: nil), path: "/v2/models/fraud/infer", bodyStart: noBody.utf8.count, end: noBody.utf8.count)))
+    }
+
+    @Test func onlineFeatureReadsAreRead() {
+        for (path, target) in [("/api/v1/features/online", DirectRequestHead.Target.onlineFeatures(feast: false)), ("/get-online-features", .onlineFeatures(feast: true))] {
+            guard case .request(let head) = Self.parse(Self.request(path: path)) else {
+                Issue.record("\(path) not read")
+                continue
+            }
+            #expect(head.target == target && head.path == path)
+        }
+        for path in ["/api/v1/features/online/", "/api/v1/features/onlinex", "/get-online-features?x=1", "/api/v1/features/views"] {
+            #expect(Self.parse(Self.request(path: path)) == .notDirect, "\(path)")
+        }
     }
 
     @Test(arguments: [
@@ -93,8 +106,8 @@ struct DirectRequestHeadTests {
     /// Left to the decoder as soon as the first bytes show it, not when the head is complete.
     @Test func otherMethodsAreKnownAtOnce() {
         #expect(Self.parse("GET ") == .notDirect)
-        #expect(Self.parse("POST /v1/") == .notDirect)
-        #expect(Self.parse("POST /v2/mo") == .incomplete)
+        #expect(Self.parse("PUT /") == .notDirect)
+        #expect(Self.parse("POST ") == .incomplete)
     }
 
     @Test func aHeadLongerThanTheLimitIsLeftToTheDecoder() {

@@ -359,6 +359,12 @@ public struct OnlineWriteResult: Sendable, Equatable {
 }
 
 /// Feature definitions and the online store: entities, views (versioned, audited), the latest values per entity,
+/// A feature store whose online rows can be read without suspending (an embedded database), so an online read can
+/// be answered on the connection's I/O thread. The rows are those `readOnline` gives.
+public protocol SynchronousOnlineReads: Sendable {
+    func readOnlineNow(view: String, keys: [String]) throws -> [OnlineFeatureRow?]
+}
+
 /// and how far each view was materialized.
 ///
 /// Every implementation must pass `FeatureStoreConformance` in `FerryTesting`.

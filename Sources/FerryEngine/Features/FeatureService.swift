@@ -212,30 +212,65 @@ public final class FeatureService: Sendable {
     /// The online values of `refs` for each entity (join key values by name), with ttl applied: a row older than its
     /// view's ttl is reported `outside_ttl` and served as null.
     public func online(features refs: [FeatureRef], entities: [[String: JSONValue]]) async throws -> [[OnlineFeatureValue]] {
+        let plan = try OnlinePlan(refs, entities, try await current())
+        var rows: [[OnlineFeatureRow?]] = []
+        for (view, keys) in plan.reads { rows.append(try await store.readOnline(view: view.name, keys: keys)) }
+        return plan.values(rows, nowMicros: FeatureTime.micros(now()))
+    }
+
+    /// `online` without suspending, or nil when that cannot be: the definitions are not read yet, or the store's
+    /// reads suspend (PostgreSQL).
+    public func onlineNow(features refs: [FeatureRef], entities: [[String: JSONValue]]) throws -> [[OnlineFeatureValue]]? {
+        guard let all = definitions.withLock({ $0 }), let reader = store as? any SynchronousOnlineReads else { return nil }
+        let plan = try OnlinePlan(refs, entities, all)
+        let rows = try plan.reads.map { view, keys in try reader.readOnlineNow(view: view.name, keys: keys) }
+        return plan.values(rows, nowMicros: FeatureTime.micros(now()))
+    }
+
+    /// Whether `onlineNow` can answer (errors aside).
+    public var answersOnlineNow: Bool { store is any SynchronousOnlineReads && definitions.withLock { $0 != nil } }
+}
+
+/// An online read: each view's entity keys to read, and how the rows read become each ref's values.
+struct OnlinePlan {
+    let refs: [FeatureRef]
+    let entityCount: Int
+    /// Per view read (in the order of the refs' first mention): the view and its entity keys, one per entity.
+    var reads: [(view: FeatureView, keys: [String])] = []
+    /// Per view read, the refs (by index) and feature names it answers.
+    var columns: [[(index: Int, name: String)]] = []
+
+    init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ all: FeatureDefinitions) throws {
         guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
-        let all = try await current()
+        self.refs = refs
+        entityCount = entities.count
         let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
-        let nowMicros = FeatureTime.micros(now())
-        var out = Array(repeating: [OnlineFeatureValue](), count: entities.count)
-        var byView: [String: [Int]] = [:]
-        var viewOrder: [String] = []
+        var byView: [String: Int] = [:]
         for (i, ref) in refs.enumerated() {
-            if byView[ref.view] == nil { viewOrder.append(ref.view) }
-            byView[ref.view, default: []].append(i)
-        }
-        var columns = Array(repeating: [OnlineFeatureValue](), count: refs.count)
-        for viewName in viewOrder {
-            let indices = byView[viewName]!
-            let view = resolved[indices[0]].view
+            if let read = byView[ref.view] {
+                columns[read].append((i, resolved[i].feature.name))
+                continue
+            }
+            let view = resolved[i].view
             let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
             let keys = try entities.enumerated().map { r, entity in
-                try Self.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: viewName)
+                try FeatureService.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: ref.view)
             }
-            let rows = try await store.readOnline(view: viewName, keys: keys)
+            byView[ref.view] = reads.count
+            reads.append((view, keys))
+            columns.append([(i, resolved[i].feature.name)])
+        }
+    }
+
+    /// The values per entity, in the refs' order, with ttl applied: a row older than its view's ttl is reported
+    /// `outside_ttl` and served as null.
+    func values(_ rowsPerRead: [[OnlineFeatureRow?]], nowMicros: Int64) -> [[OnlineFeatureValue]] {
+        var columnsByRef = Array(repeating: [OnlineFeatureValue](), count: refs.count)
+        for (read, rows) in rowsPerRead.enumerated() {
+            let view = reads[read].view
             let stale: (OnlineFeatureRow) -> Bool = { row in view.ttlSeconds > 0 && nowMicros - row.eventTime > view.ttlSeconds * 1_000_000 }
-            for index in indices {
-                let name = resolved[index].feature.name
-                columns[index] = rows.map { row in
+            for (index, name) in columns[read] {
+                columnsByRef[index] = rows.map { row in
                     guard let row else { return OnlineFeatureValue(value: .null, status: .notFound, eventTime: nil) }
                     if stale(row) { return OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime) }
                     let value = row.values[name] ?? .null
@@ -243,8 +278,7 @@ public final class FeatureService: Sendable {
                 }
             }
         }
-        for r in entities.indices { out[r] = columns.map { $0[r] } }
-        return out
+        return (0..<entityCount).map { r in columnsByRef.map { $0[r] } }
     }
 }
 
