@@ -1,11 +1,18 @@
-/// XGBoost trees with only numeric splits and scalar leaves, laid out for speed.
+/// Trees with only ordered numeric splits and scalar leaves, laid out for speed.
 ///
-/// Each node is 16 bytes. Leaves point at themselves, so a row can take exactly `depth` steps down a tree with
-/// no "is this a leaf?" branch, and several rows go down the same tree side by side so the CPU overlaps their
-/// memory loads. The missing-value rule is folded into the comparison: for a node whose missing values go left,
-/// `!(v >= threshold)` is `v < threshold` for numbers and true for NaN; otherwise `v < threshold` is false for NaN.
-/// The results are the generic traversal's, bit for bit (same comparisons in float32, same summation order).
+/// Callers describe each node as "go left when `v < threshold`" (missing values left when flagged), leaves pointing
+/// at themselves. The layout the kernels read turns every split into one comparison, `x > threshold`, choosing
+/// between two children stored side by side:
+/// - missing values left: go right when `v >= t`, which is `v > nextDown(t)` (nothing lies between the two), and
+///   false for NaN;
+/// - missing values right: go left when `v < t`, which is `-v > -t`, read from a negated copy of the row (so
+///   false for NaN too), with the children's order swapped.
+/// A leaf reads a slot that is always 0 against +infinity and stays put, so a row takes exactly `depth` steps down a
+/// tree with no "is this a leaf?" branch, and several rows go down the same tree side by side so the CPU overlaps
+/// their memory loads. The results are the node-by-node traversal's, bit for bit (the same comparisons in float32,
+/// the same summation order).
 struct CompactForest: Sendable {
+    /// A node as callers describe it.
     struct Node {
         var threshold: Float
         /// Feature index in the low 31 bits; the top bit set when missing values go left.
@@ -14,11 +21,24 @@ struct CompactForest: Sendable {
         var right: UInt32
     }
 
-    let nodes: [Node]
+    /// A node as the kernels read it: go to `first + 1` when `row[slot] > threshold`, else to `first`.
+    struct Step {
+        var threshold: Float
+        var slot: UInt32
+        var first: UInt32
+    }
+
+    let steps: [Step]
     let roots: [UInt32]
     let depths: [Int]
-    /// Leaf values by node index (0 for split nodes).
+    /// Leaf values by step index (0 for splits).
     let leafValues: [Float]
+    /// Features the trees read (the highest index + 1); a widened row is these, their negations and a 0.
+    let width: Int
+
+    var memoryBytes: Int {
+        steps.count * MemoryLayout<Step>.stride + (leafValues.count + roots.count) * 4 + depths.count * MemoryLayout<Int>.stride
+    }
 
     /// Compacts a forest, or returns nil when it has categorical splits or vector leaves (the generic path runs those).
     init?(_ forest: XGBoostForest) {
@@ -28,7 +48,7 @@ struct CompactForest: Sendable {
         nodes.reserveCapacity(forest.nodes.count)
         for (i, n) in forest.nodes.enumerated() {
             if n.feature < 0 {
-                nodes.append(Node(threshold: 0, featureAndFlag: 0, left: UInt32(i), right: UInt32(i)))
+                nodes.append(Self.leaf(at: i))
                 leafValues.append(n.value)
             } else {
                 nodes.append(Node(
@@ -40,18 +60,54 @@ struct CompactForest: Sendable {
         self.init(nodes: nodes, leafValues: leafValues, roots: forest.roots.map { UInt32($0) })
     }
 
-    /// Nodes already in the compact form (leaves pointing at themselves), with their leaf values.
-    init(nodes: [Node], leafValues: [Float], roots: [UInt32]) {
-        self.nodes = nodes
-        self.leafValues = leafValues
-        self.roots = roots
-        depths = roots.map { root in
-            func depth(_ i: UInt32) -> Int {
-                let n = nodes[Int(i)]
-                return n.left == i ? 0 : 1 + max(depth(n.left), depth(n.right))
+    /// Lays out trees described node by node (leaves pointing at themselves). Nil when a tree shares or revisits
+    /// nodes, or when a split sends missing values left at a threshold of -infinity (then only NaN goes left, which
+    /// no single ordered comparison says): the generic path runs those.
+    init?(nodes: [Node], leafValues: [Float], roots: [UInt32]) {
+        let width = Int(nodes.lazy.filter { $0.left != $0.right }.map { $0.featureAndFlag & 0x7FFF_FFFF }.max() ?? 0) + 1
+        let zero = UInt32(2 * width)
+        var steps: [Step] = []
+        var leaves: [Float] = []
+        var placed: [UInt32] = []
+        var depths: [Int] = []
+        steps.reserveCapacity(nodes.count)
+        leaves.reserveCapacity(nodes.count)
+        for root in roots {
+            guard Int(root) < nodes.count else { return nil }
+            placed.append(UInt32(steps.count))
+            steps.append(Step(threshold: 0, slot: 0, first: 0))
+            leaves.append(0)
+            var depth = 0
+            var pending = [(node: Int(root), at: steps.count - 1, depth: 0)]
+            while let (i, at, level) = pending.popLast() {
+                let n = nodes[i]
+                if n.left == UInt32(i) && n.right == UInt32(i) {
+                    steps[at] = Step(threshold: .infinity, slot: zero, first: UInt32(at))
+                    leaves[at] = leafValues[i]
+                    depth = max(depth, level)
+                    continue
+                }
+                guard Int(n.left) < nodes.count, Int(n.right) < nodes.count, steps.count + 2 <= 2 * nodes.count else { return nil }
+                let first = steps.count
+                steps += [Step(threshold: 0, slot: 0, first: 0), Step(threshold: 0, slot: 0, first: 0)]
+                leaves += [0, 0]
+                let feature = n.featureAndFlag & 0x7FFF_FFFF
+                if n.featureAndFlag & 0x8000_0000 != 0 {
+                    guard n.threshold != -.infinity else { return nil }
+                    steps[at] = Step(threshold: n.threshold.nextDown, slot: feature, first: UInt32(first))
+                    pending += [(Int(n.left), first, level + 1), (Int(n.right), first + 1, level + 1)]
+                } else {
+                    steps[at] = Step(threshold: -n.threshold, slot: UInt32(width) + feature, first: UInt32(first))
+                    pending += [(Int(n.right), first, level + 1), (Int(n.left), first + 1, level + 1)]
+                }
             }
-            return depth(root)
+            depths.append(depth)
         }
+        self.steps = steps
+        self.leafValues = leaves
+        self.roots = placed
+        self.depths = depths
+        self.width = width
     }
 
     /// Leaves point at themselves.
@@ -59,30 +115,64 @@ struct CompactForest: Sendable {
         Node(threshold: 0, featureAndFlag: 0, left: UInt32(index), right: UInt32(index))
     }
 
+    /// Rows widened at a time: small enough that the block stays in the first-level cache while every tree passes
+    /// over it.
+    static let blockRows = 64
+
     @inline(__always)
-    static func step(_ nodes: UnsafePointer<Node>, _ i: UInt32, _ x: UnsafePointer<Float>) -> UInt32 {
-        let n = nodes[Int(i)]
-        let v = x[Int(n.featureAndFlag & 0x7FFF_FFFF)]
-        let goLeft = n.featureAndFlag & 0x8000_0000 != 0 ? !(v >= n.threshold) : v < n.threshold
-        return goLeft ? n.left : n.right
+    static func step(_ steps: UnsafePointer<Step>, _ i: UInt32, _ row: UnsafePointer<Float>) -> UInt32 {
+        let s = steps[Int(i)]
+        return s.first &+ (row[Int(s.slot)] > s.threshold ? 1 : 0)
     }
 
-    /// One row through every tree, eight trees side by side (a lone row has no other rows to overlap with);
+    /// Adds every tree's leaf to `out` (`outputs` wide per row, already holding the base scores) for `rows` rows of
+    /// features (row-major, `featureCount` wide, at least `width`), read as float32 as XGBoost reads them.
+    func accumulate(
+        _ x: UnsafePointer<Double>, rows: Int, featureCount: Int, out: UnsafeMutablePointer<Float>, outputs k: Int,
+        groups: [Int32], weights: [Float]?
+    ) {
+        precondition(featureCount >= width || steps.allSatisfy { $0.slot == UInt32(2 * width) }, "rows narrower than the trees")
+        let stride = 2 * width + 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows * stride) { block in
+            let base = block.baseAddress!
+            var start = 0
+            while start < rows {
+                let count = min(Self.blockRows, rows - start)
+                for r in 0..<count {
+                    let source = x + (start + r) * featureCount, row = base + r * stride
+                    for c in 0..<min(width, featureCount) {
+                        let v = Float(source[c])
+                        row[c] = v
+                        row[width + c] = -v
+                    }
+                    row[2 * width] = 0
+                }
+                if count < 8 {
+                    for r in 0..<count { accumulateRow(base + r * stride, out: out + (start + r) * k, groups: groups, weights: weights) }
+                } else {
+                    accumulateBlock(base, rows: count, stride: stride, out: out + start * k, outputs: k, groups: groups, weights: weights)
+                }
+                start += count
+            }
+        }
+    }
+
+    /// One widened row through every tree, eight trees side by side (a lone row has no other rows to overlap with);
     /// leaves are still added in tree order.
-    func accumulateRow(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, groups: [Int32], weights: [Float]?) {
-        nodes.withUnsafeBufferPointer { buffer in
+    private func accumulateRow(_ row: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, groups: [Int32], weights: [Float]?) {
+        steps.withUnsafeBufferPointer { buffer in
             leafValues.withUnsafeBufferPointer { leaves in
-                let nodes = buffer.baseAddress!
+                let steps = buffer.baseAddress!
                 var t = 0
                 while t + 8 <= roots.count {
                     var i = (roots[t], roots[t + 1], roots[t + 2], roots[t + 3], roots[t + 4], roots[t + 5], roots[t + 6], roots[t + 7])
                     let depth = max(max(max(depths[t], depths[t + 1]), max(depths[t + 2], depths[t + 3])),
                                     max(max(depths[t + 4], depths[t + 5]), max(depths[t + 6], depths[t + 7])))
                     for _ in 0..<depth {
-                        i.0 = Self.step(nodes, i.0, x); i.1 = Self.step(nodes, i.1, x)
-                        i.2 = Self.step(nodes, i.2, x); i.3 = Self.step(nodes, i.3, x)
-                        i.4 = Self.step(nodes, i.4, x); i.5 = Self.step(nodes, i.5, x)
-                        i.6 = Self.step(nodes, i.6, x); i.7 = Self.step(nodes, i.7, x)
+                        i.0 = Self.step(steps, i.0, row); i.1 = Self.step(steps, i.1, row)
+                        i.2 = Self.step(steps, i.2, row); i.3 = Self.step(steps, i.3, row)
+                        i.4 = Self.step(steps, i.4, row); i.5 = Self.step(steps, i.5, row)
+                        i.6 = Self.step(steps, i.6, row); i.7 = Self.step(steps, i.7, row)
                     }
                     withUnsafeBytes(of: i) { reached in
                         for j in 0..<8 {
@@ -95,7 +185,7 @@ struct CompactForest: Sendable {
                 }
                 while t < roots.count {
                     var i = roots[t]
-                    for _ in 0..<depths[t] { i = Self.step(nodes, i, x) }
+                    for _ in 0..<depths[t] { i = Self.step(steps, i, row) }
                     let g = Int(groups[t])
                     if let weights { out[g] += leaves[Int(i)] * weights[t] } else { out[g] += leaves[Int(i)] }
                     t += 1
@@ -104,18 +194,13 @@ struct CompactForest: Sendable {
         }
     }
 
-    /// Adds every tree's leaf to `out` for `rows` rows of float32 features (row-major, `featureCount` wide).
-    func accumulate(
-        _ x: UnsafePointer<Float>, rows: Int, featureCount: Int, out: UnsafeMutablePointer<Float>, outputs k: Int,
-        groups: [Int32], weights: [Float]?
+    /// A block of widened rows (`stride` apart) through every tree in turn, eight rows side by side.
+    private func accumulateBlock(
+        _ x: UnsafePointer<Float>, rows: Int, stride f: Int, out: UnsafeMutablePointer<Float>, outputs k: Int, groups: [Int32], weights: [Float]?
     ) {
-        if rows < 8 {
-            for r in 0..<rows { accumulateRow(x + r * featureCount, out: out + r * k, groups: groups, weights: weights) }
-            return
-        }
-        nodes.withUnsafeBufferPointer { buffer in
+        steps.withUnsafeBufferPointer { buffer in
             leafValues.withUnsafeBufferPointer { leaves in
-                let nodes = buffer.baseAddress!
+                let steps = buffer.baseAddress!
                 for t in roots.indices {
                     let root = roots[t]
                     let depth = depths[t]
@@ -124,16 +209,16 @@ struct CompactForest: Sendable {
                     var r = 0
                     while r + 8 <= rows {
                         var i = (root, root, root, root, root, root, root, root)
-                        let x0 = x + r * featureCount, f = featureCount
+                        let x0 = x + r * f
                         for _ in 0..<depth {
-                            i.0 = Self.step(nodes, i.0, x0)
-                            i.1 = Self.step(nodes, i.1, x0 + f)
-                            i.2 = Self.step(nodes, i.2, x0 + 2 * f)
-                            i.3 = Self.step(nodes, i.3, x0 + 3 * f)
-                            i.4 = Self.step(nodes, i.4, x0 + 4 * f)
-                            i.5 = Self.step(nodes, i.5, x0 + 5 * f)
-                            i.6 = Self.step(nodes, i.6, x0 + 6 * f)
-                            i.7 = Self.step(nodes, i.7, x0 + 7 * f)
+                            i.0 = Self.step(steps, i.0, x0)
+                            i.1 = Self.step(steps, i.1, x0 + f)
+                            i.2 = Self.step(steps, i.2, x0 + 2 * f)
+                            i.3 = Self.step(steps, i.3, x0 + 3 * f)
+                            i.4 = Self.step(steps, i.4, x0 + 4 * f)
+                            i.5 = Self.step(steps, i.5, x0 + 5 * f)
+                            i.6 = Self.step(steps, i.6, x0 + 6 * f)
+                            i.7 = Self.step(steps, i.7, x0 + 7 * f)
                         }
                         let o = out + r * k + g
                         if let weight {
@@ -151,7 +236,7 @@ struct CompactForest: Sendable {
                     }
                     while r < rows {
                         var i = root
-                        for _ in 0..<depth { i = Self.step(nodes, i, x + r * featureCount) }
+                        for _ in 0..<depth { i = Self.step(steps, i, x + r * f) }
                         if let weight { out[r * k + g] += leaves[Int(i)] * weight } else { out[r * k + g] += leaves[Int(i)] }
                         r += 1
                     }

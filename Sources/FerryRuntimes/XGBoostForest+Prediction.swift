@@ -33,22 +33,10 @@ extension XGBoostForest {
     private func marginsBlock(_ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
         let k = groupCount
         if let compact {
-            // XGBoost reads features as float32: convert each block once, then run the compact trees over it.
-            let capacity = Self.blockRows * featureCount
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity) { block in
-                var start = range.lowerBound
-                while start < range.upperBound {
-                    let end = min(start + Self.blockRows, range.upperBound)
-                    let count = (end - start) * featureCount
-                    let source = x + start * featureCount
-                    for i in 0..<count { block[i] = Float(source[i]) }
-                    for r in start..<end { for g in 0..<k { out[r * k + g] = baseMargins[g] } }
-                    compact.accumulate(
-                        block.baseAddress!, rows: end - start, featureCount: featureCount, out: out + start * k,
-                        outputs: k, groups: groups, weights: treeWeights)
-                    start = end
-                }
-            }
+            for r in range { for g in 0..<k { out[r * k + g] = baseMargins[g] } }
+            compact.accumulate(
+                x + range.lowerBound * featureCount, rows: range.count, featureCount: featureCount, out: out + range.lowerBound * k,
+                outputs: k, groups: groups, weights: treeWeights)
             return
         }
         nodes.withUnsafeBufferPointer { nodes in

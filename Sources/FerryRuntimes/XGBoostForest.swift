@@ -39,7 +39,7 @@ struct XGBoostForest: Predictor {
     var memoryBytes: Int {
         byteCount(nodes) + byteCount(roots) + byteCount(groups) + byteCount(categoryWords) + byteCount(leafVectors)
             + byteCount(covers) + (treeWeights.map(byteCount) ?? 0)
-            + (compact.map { byteCount($0.nodes) + byteCount($0.leafValues) + byteCount($0.roots) + byteCount($0.depths) } ?? 0)
+            + (compact?.memoryBytes ?? 0)
     }
     let outputSchema: OutputSchema
     let description: ModelDescription

@@ -51,4 +51,45 @@ struct BatchChunkTests {
         #expect(parsed.errors[0].message.contains("'b': a value is required") && parsed.errors[1].message.contains("expected a number, got \"abc\""))
         #expect(parsed.errors[2].message.contains("has 2 fields; the header has 3"))
     }
+
+    /// Echoes each row's first feature, so a result line says which input line it came from.
+    struct Echo: Predictor {
+        var featureCount: Int { 2 }
+        var outputSchema: OutputSchema { OutputSchema(outputs: [OutputSpec(name: "echo", datatype: .fp64, shape: [])]) }
+        func predict(_ batch: FeatureMatrix) throws -> [Tensor] {
+            [Tensor(name: "echo", datatype: .fp64, shape: [batch.rows], data: .float64((0..<batch.rows).map { batch.values[$0 * 2] }))]
+        }
+    }
+
+    @Test func aChunkOfManyPiecesIsScoredAndNumberedInOrder() async throws {
+        let schema = InputSchema(features: [
+            FeatureSpec(name: "a", datatype: .fp64, nullable: false), FeatureSpec(name: "b", datatype: .fp64, nullable: true),
+        ])
+        let layout = try BatchLayout(format: .csv, header: "id,a,b", schema: schema, keys: ["id"], source: "the input")
+        // About 1.3 MB: twenty 64 KiB pieces and more, with a blank line and bad rows here and there.
+        var text = ""
+        var expectedLines: [String] = []
+        var expectedErrors: [Int] = []
+        var row = 7
+        for i in 0..<60_000 {
+            if i % 9_999 == 5 { text += "\n" }
+            if i % 7_777 == 3 {
+                text += "k\(i),oops,1\n"
+                expectedErrors.append(row)
+            } else {
+                text += "k\(i),\(i),\(i % 3 == 0 ? "" : "0.5")\n"
+                expectedLines.append("\(row),k\(i),\(i)")
+            }
+            row += 1
+        }
+        let scored = try await BatchScoring.score(Array(text.utf8), layout: layout, firstRow: 7, predictor: Echo())
+        #expect(scored.count == 60_000 && scored.rows == expectedLines.count && scored.failed == expectedErrors.count)
+        #expect(scored.columns == ["row", "id", "echo"])
+        let lines = String(decoding: scored.lines ?? Data(), as: UTF8.self).split(separator: "\n").map(String.init)
+        // The first line out of place (comparing whole arrays would print 60,000 lines when they differ).
+        let misplaced = zip(lines, expectedLines).first { $0 != $1 }
+        #expect(lines.count == expectedLines.count && misplaced == nil, "\(lines.count) lines; first out of place: \(String(describing: misplaced))")
+        let errors = String(decoding: scored.errors ?? Data(), as: UTF8.self).split(separator: "\n").map { Int($0.split(separator: ",")[0]) }
+        #expect(errors == expectedErrors)
+    }
 }

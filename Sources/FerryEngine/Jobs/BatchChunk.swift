@@ -298,13 +298,14 @@ enum BatchOutput {
         return names
     }
 
-    static func lines(_ parsed: BatchLayout.Parsed, keyCount: Int, outputs: [Tensor]) -> Data {
+    /// The lines of parsed rows numbered from `firstRow` (the first line of the chunk they were parsed from).
+    static func lines(_ parsed: BatchLayout.Parsed, firstRow: Int, keyCount: Int, outputs: [Tensor]) -> Data {
         let rows = parsed.rows.count
         var text: [UInt8] = []
         text.reserveCapacity(rows * (24 + 12 * keyCount))
         let widths = outputs.map { rows > 0 ? $0.data.count / rows : 0 }
         for r in 0..<rows {
-            text.append(contentsOf: String(parsed.rows[r]).utf8)
+            text.append(contentsOf: String(firstRow + parsed.rows[r]).utf8)
             for k in 0..<keyCount {
                 text.append(0x2C)
                 text.append(contentsOf: ModelMonitor.csvField(parsed.keys[r * keyCount + k]).utf8)
@@ -355,7 +356,7 @@ enum BatchOutput {
         }
     }
 
-    static func errors(_ parsed: BatchLayout.Parsed) -> Data {
-        Data(parsed.errors.map { "\($0.row),\(ModelMonitor.csvField($0.message))\n" }.joined().utf8)
+    static func errors(_ parsed: BatchLayout.Parsed, firstRow: Int) -> Data {
+        Data(parsed.errors.map { "\(firstRow + $0.row),\(ModelMonitor.csvField($0.message))\n" }.joined().utf8)
     }
 }

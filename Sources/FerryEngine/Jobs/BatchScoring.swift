@@ -239,8 +239,8 @@ public final class BatchScoring: Sendable {
             if job.bytesDone == 0 { job.bytesDone = first.end }
         }
         let layout = try BatchLayout(format: job.format, header: header, schema: served.version.inputSchema, keys: job.keyColumns, source: "the input")
-        // A pipeline of two: while one chunk's results are formatted and stored, the next is read, parsed and
-        // scored. Chunks are recorded in order, each once its files are stored.
+        // A pipeline of two: while one chunk's results are stored, the next is read, parsed, scored and formatted.
+        // Chunks are recorded in order, each once its files are stored.
         var pending: Task<Written, any Error>?
         defer { pending?.cancel() }
         var offset = job.bytesDone
@@ -251,27 +251,21 @@ public final class BatchScoring: Sendable {
                 return false
             }
             let (bytes, consumed) = try await source.lines(from: offset, upTo: chunkBytes, size: size)
-            let (parsed, outputs) = try await Self.score(bytes, layout: layout, firstRow: nextRow, predictor: served.predictor)
+            let scored = try await Self.score(bytes, layout: layout, firstRow: nextRow, predictor: served.predictor)
             offset += consumed
-            nextRow += parsed.count
+            nextRow += scored.count
             if let written = pending {
                 pending = nil
                 guard try await record(try await written.value, into: &job) else { return false }
             }
-            let (keys, artifacts) = (job.keyColumns, self.artifacts)
+            let artifacts = self.artifacts
             pending = Task {
-                // Formatting is the job's work too: on an idle-priority thread, off the pool requests run on.
-                let (lines, errors) = await IdleThreads.run(parts: 1) { _ in
-                    (parsed.rows.isEmpty ? nil : BatchOutput.lines(parsed, keyCount: keys.count, outputs: outputs),
-                     parsed.errors.isEmpty ? nil : BatchOutput.errors(parsed))
-                }[0]
                 var stored: (output: ArtifactRef?, errors: ArtifactRef?) = (nil, nil)
-                if let lines { stored.output = try await artifacts.put(lines) }
-                if let errors { stored.errors = try await artifacts.put(errors) }
+                if let lines = scored.lines { stored.output = try await artifacts.put(lines) }
+                if let errors = scored.errors { stored.errors = try await artifacts.put(errors) }
                 return Written(
-                    output: stored.output, errors: stored.errors,
-                    columns: parsed.rows.isEmpty ? nil : BatchOutput.columns(keys: keys, outputs: outputs, rows: parsed.rows.count),
-                    consumed: consumed, rows: parsed.rows.count, failed: parsed.errors.count)
+                    output: stored.output, errors: stored.errors, columns: scored.columns, consumed: consumed, rows: scored.rows,
+                    failed: scored.failed)
             }
         }
         if let written = pending {
@@ -302,21 +296,33 @@ public final class BatchScoring: Sendable {
         return try await store.updateBatchJob(job, expected: .running, audit: nil)
     }
 
-    /// Parses and scores a chunk on every core at idle priority: the chunk is cut at line ends into one part per
-    /// core, and each part is parsed and predicted (in batches small enough to stay on its thread) by a thread
-    /// that runs only when no request needs the CPU, so online traffic goes first.
-    static func score(_ bytes: [UInt8], layout: BatchLayout, firstRow: Int, predictor: any Predictor) async throws -> (BatchLayout.Parsed, [Tensor]) {
-        let parts = bytes.count >= 1 << 20 ? ProcessInfo.processInfo.activeProcessorCount : 1
+    /// A chunk's results and errors as CSV lines, and its row counts.
+    struct Scored: Sendable {
+        var lines: Data?
+        var errors: Data?
+        /// The results' columns (nil when no row was scored).
+        var columns: [String]?
+        var rows = 0
+        var failed = 0
+        /// Rows seen (scored or not).
+        var count = 0
+    }
+
+    /// Parses, scores and formats a chunk on every core at idle priority (threads that run only when no request
+    /// needs the CPU, so online traffic goes first). The chunk is cut at line ends into pieces of about 64 KiB, which
+    /// the threads take in turn, so none waits long for the others: first each piece is parsed and predicted (in
+    /// batches small enough to stay on its thread), then, with every piece's first row known, formatted.
+    static func score(_ bytes: [UInt8], layout: BatchLayout, firstRow: Int, predictor: any Predictor) async throws -> Scored {
         var cuts = [0]
-        for p in 1..<max(parts, 1) {
-            var at = max(bytes.count * p / parts, cuts.last!)
+        while cuts.last! < bytes.count {
+            var at = min(cuts.last! + 64 << 10, bytes.count)
             while at < bytes.count, bytes[at - 1] != 0x0A { at += 1 }
             cuts.append(at)
         }
-        cuts.append(bytes.count)
         let bounds = cuts
         let width = layout.features.count
-        let pieces = await IdleThreads.run(parts: parts) { p -> Result<(BatchLayout.Parsed, [Tensor]), any Error> in
+        let threads = bytes.count >= 256 << 10 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        let scored = await IdleThreads.each(bounds.count - 1, threads: threads) { p -> Result<(BatchLayout.Parsed, [Tensor]), any Error> in
             let parsed = bytes.withUnsafeBufferPointer { layout.parse(UnsafeBufferPointer(rebasing: $0[bounds[p]..<bounds[p + 1]]), firstRow: 0) }
             return Result {
                 var outputs: [[Tensor]] = []
@@ -329,20 +335,25 @@ public final class BatchScoring: Sendable {
                 return (parsed, BatchOutput.concatenate(outputs))
             }
         }
-        var merged = BatchLayout.Parsed()
-        var outputs: [[Tensor]] = []
-        var row = firstRow
-        for piece in pieces {
-            let (part, scored) = try piece.get()
-            merged.values += part.values
-            merged.rows += part.rows.map { $0 + row }
-            merged.keys += part.keys
-            merged.errors += part.errors.map { ($0.row + row, $0.message) }
-            merged.count += part.count
-            row += part.count
-            outputs.append(scored)
+        let pieces = try scored.map { try $0.get() }
+        var starts: [Int] = []
+        var result = Scored()
+        for (parsed, outputs) in pieces {
+            starts.append(firstRow + result.count)
+            result.count += parsed.count
+            result.rows += parsed.rows.count
+            result.failed += parsed.errors.count
+            if result.columns == nil, !parsed.rows.isEmpty { result.columns = BatchOutput.columns(keys: layout.keys, outputs: outputs, rows: parsed.rows.count) }
         }
-        return (merged, BatchOutput.concatenate(outputs))
+        let first = starts
+        let lines = await IdleThreads.each(pieces.count, threads: threads) { p in
+            pieces[p].0.rows.isEmpty ? Data() : BatchOutput.lines(pieces[p].0, firstRow: first[p], keyCount: layout.keys.count, outputs: pieces[p].1)
+        }
+        if result.rows > 0 { result.lines = lines.reduce(into: Data()) { $0.append($1) } }
+        if result.failed > 0 {
+            result.errors = pieces.indices.reduce(into: Data()) { $0.append(BatchOutput.errors(pieces[$1].0, firstRow: first[$1])) }
+        }
+        return result
     }
 
     /// The webhook named at submission, told how the job ended (signed like alert webhooks, retried).
@@ -412,6 +423,18 @@ enum IdleThreads {
         return results.all()
     }
 
+    /// Runs `body` for items `0..<count` on `threads` idle-priority threads, each taking the next item when it is
+    /// done with one; returns every item's result, in order.
+    static func each<T: Sendable>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> T) async -> [T] {
+        let next = Atomic(0)
+        let taken = await run(parts: max(1, min(threads, count))) { _ in
+            var done: [(Int, T)] = []
+            while case let item = next.add(1, ordering: .relaxed).oldValue, item < count { done.append((item, body(item))) }
+            return done
+        }
+        return taken.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
     final class Results<T: Sendable>: Sendable {
         private let state: Mutex<(values: [T?], left: Int)>
         init(count: Int) { state = Mutex((Array(repeating: nil, count: count), count)) }
@@ -464,16 +487,27 @@ final class BatchSource: Sendable {
             let end = min(data.count, offset + count)
             return offset < end ? [UInt8](data[(data.startIndex + offset)..<(data.startIndex + end)]) : []
         case .path(let path):
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable")
+            let file = open(path, O_RDONLY)
+            guard file >= 0 else { throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable") }
+            defer { close(file) }
+            var failure: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                while initialized < count {
+                    let n = pread(file, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                    if n > 0 {
+                        initialized += n
+                    } else if n < 0, errno == EINTR {
+                        continue
+                    } else {
+                        if n < 0 { failure = errno }
+                        break
+                    }
+                }
             }
-            defer { try? handle.close() }
-            do {
-                try handle.seek(toOffset: UInt64(offset))
-                return [UInt8](try handle.read(upToCount: count) ?? Data())
-            } catch {
-                throw FerryError(.failedPrecondition, "the input file '\(path)' could not be read at byte \(offset): \(error)")
+            guard failure == 0 else {
+                throw FerryError(.failedPrecondition, "the input file '\(path)' could not be read at byte \(offset): \(String(cString: strerror(failure)))")
             }
+            return bytes
         }
     }
 

@@ -107,7 +107,8 @@ struct ONNXTreeEnsemble: Sendable {
             groups.append(target)
             written[Int(target)] = true
         }
-        return (CompactForest(nodes: compact, leafValues: leaves, roots: compactRoots), groups, written)
+        guard let forest = CompactForest(nodes: compact, leafValues: leaves, roots: compactRoots) else { return nil }
+        return (forest, groups, written)
     }
 
     static func checkAcyclic(_ nodes: [Node], roots: [Int32]) throws {
@@ -198,18 +199,10 @@ extension ONNXTreeEnsemble {
     func compactScores(_ compact: (forest: CompactForest, groups: [Int32], targetsWritten: [Bool]), _ x: [Double],
                        rows: Int, columns: Int) -> (scores: [Double], hasScore: [Bool]) {
         var sums = [Float](repeating: 0, count: rows * targets)
-        let block = 64
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: block * max(columns, 1)) { buffer in
+        x.withUnsafeBufferPointer { x in
             sums.withUnsafeMutableBufferPointer { out in
-                var start = 0
-                while start < rows {
-                    let end = min(start + block, rows)
-                    for i in 0..<((end - start) * columns) { buffer[i] = Float(x[start * columns + i]) }
-                    compact.forest.accumulate(
-                        buffer.baseAddress!, rows: end - start, featureCount: columns, out: out.baseAddress! + start * targets,
-                        outputs: targets, groups: compact.groups, weights: nil)
-                    start = end
-                }
+                compact.forest.accumulate(
+                    x.baseAddress!, rows: rows, featureCount: columns, out: out.baseAddress!, outputs: targets, groups: compact.groups, weights: nil)
             }
         }
         if aggregate == .average {
