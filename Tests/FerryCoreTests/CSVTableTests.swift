@@ -37,4 +37,27 @@ struct CSVTableTests {
         let table = try CSVTable(parsing: "x,colour\n1,red\n,\n", source: "t")
         #expect(table.instances() == [.named(["x": .number(1), "colour": .string("red")]), .named(["x": .missing, "colour": .missing])])
     }
+
+    @Test func unquotedFieldsAreFoundAtEveryPlaceInAWord() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ab,,, 9\t".utf8)
+        for _ in 0..<5_000 {
+            var line = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            if Bool.random(using: &rng), !line.isEmpty { line[Int.random(in: 0..<line.count, using: &rng)] = 0x22 }
+            var expected: [Range<Int>] = []
+            var start = 0
+            for (i, byte) in line.enumerated() where byte == 0x2C {
+                expected.append(start..<i)
+                start = i + 1
+            }
+            expected.append(start..<line.count)
+            var found: [Range<Int>] = []
+            let unquoted = line.withUnsafeBufferPointer { CSVTable.unquotedFields($0) { found.append($0..<$1) } }
+            if line.contains(0x22) {
+                #expect(!unquoted, "\(line)")
+            } else {
+                #expect(unquoted && found == expected, "\(line): \(found)")
+            }
+        }
+    }
 }

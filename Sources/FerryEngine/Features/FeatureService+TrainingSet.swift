@@ -134,7 +134,7 @@ extension FeatureService {
         try entities.bytes.withUnsafeBufferPointer { bytes in
             rows: for (r, range) in entities.rows.enumerated() {
                 let line = UnsafeBufferPointer(rebasing: bytes[range])
-                guard !line.contains(0x22), FeatureSourceReader.split(line, &starts, &ends) == width,
+                guard FeatureSourceReader.split(line, &starts, &ends) == width,
                       let t = FeatureTime.parse(bytes: UnsafeBufferPointer(rebasing: line[starts[timeIndex]..<ends[timeIndex]]))
                 else {
                     try slowRow(r)

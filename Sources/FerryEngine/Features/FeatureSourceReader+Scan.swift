@@ -134,7 +134,7 @@ extension FeatureSourceReader {
             if sequence != previous {
                 previous = sequence
                 let line = try window.line(at: UInt64(sequence))
-                if !line.contains(0x22), Self.split(line, &starts, &ends) == columns.width {
+                if Self.split(line, &starts, &ends) == columns.width {
                     guard FeatureTime.parse(bytes: UnsafeBufferPointer(rebasing: line[starts[columns.event]..<ends[columns.event]])) == winner.event else { throw changed }
                     for (index, feature) in zip(columns.features, features) {
                         let field = UnsafeBufferPointer(rebasing: line[starts[index]..<ends[index]])
@@ -179,20 +179,19 @@ extension FeatureSourceReader {
         return negative ? -v : v
     }
 
-    /// Splits an unquoted line at its commas into fields trimmed of spaces and tabs; returns the field count.
-    static func split(_ line: UnsafeBufferPointer<UInt8>, _ starts: inout [Int], _ ends: inout [Int]) -> Int {
+    /// Splits a line without quotes at its commas into fields trimmed of spaces and tabs; returns the field count,
+    /// or nil when the line has a quote.
+    static func split(_ line: UnsafeBufferPointer<UInt8>, _ starts: inout [Int], _ ends: inout [Int]) -> Int? {
         starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
-        var start = 0
-        for i in 0...line.count where i == line.count || line[i] == 0x2C {
-            var a = start, b = i
+        let unquoted = CSVTable.unquotedFields(line) { start, end in
+            var a = start, b = end
             while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
             while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
             starts.append(a)
             ends.append(b)
-            start = i + 1
         }
-        return starts.count
+        return unquoted ? starts.count : nil
     }
 
     /// One pass over a byte range of the file.

@@ -119,7 +119,7 @@ public struct FeatureSourceReader: Sendable {
         _ line: ArraySlice<UInt8>, _ c: CSVColumns, name: String, number: Int, _ starts: inout [Int], _ ends: inout [Int]
     ) throws -> FeatureSourceRow {
         // Lines without quotes, nearly all of them, are split and parsed on their bytes.
-        if !line.contains(0x22), let row = try line.withUnsafeBufferPointer({ bytes in
+        if let row = try line.withUnsafeBufferPointer({ bytes in
             try fastRow(bytes, c, &starts, &ends, name: name, number: number)
         }) {
             return row

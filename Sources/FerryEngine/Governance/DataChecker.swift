@@ -394,37 +394,7 @@ extension DataChecker.Rules {
         fields.copied = false
         switch format {
         case .csv:
-            var start = 0, quoted = false, i = 0
-            let count = line.count
-            if let base = line.baseAddress {
-                // Eight bytes at a time: a comma or a quote sets the high bit of its byte in the masks.
-                func zeros(_ x: UInt64) -> UInt64 { ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080 }
-                while i + 8 <= count {
-                    let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                    if zeros(word ^ 0x2222_2222_2222_2222) != 0 {
-                        quoted = true
-                        break
-                    }
-                    var commas = zeros(word ^ 0x2C2C_2C2C_2C2C_2C2C)
-                    while commas != 0 {
-                        let at = i + commas.trailingZeroBitCount >> 3
-                        fields.add(line, start, at)
-                        start = at + 1
-                        commas &= commas - 1
-                    }
-                    i += 8
-                }
-            }
-            while !quoted && i < count {
-                if line[i] == 0x2C {
-                    fields.add(line, start, i)
-                    start = i + 1
-                } else if line[i] == 0x22 {
-                    quoted = true
-                }
-                i += 1
-            }
-            if quoted {
+            if !CSVTable.unquotedFields(line, { fields.add(line, $0, $1) }) {
                 let parsed: [String]
                 do {
                     parsed = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: "the row", line: 0)
@@ -436,8 +406,6 @@ extension DataChecker.Rules {
                 fields.copy.removeAll(keepingCapacity: true)
                 fields.copied = true
                 for field in parsed { fields.add(copying: field.trimmingCharacters(in: .whitespaces).utf8) }
-            } else {
-                fields.add(line, start, line.count)
             }
             guard fields.starts.count == header.count else { return "the row has \(fields.starts.count) fields; the header has \(header.count)" }
         case .jsonl:

@@ -58,23 +58,20 @@ struct BatchLayout: Sendable {
         parsed.values.reserveCapacity(bytes.count / 4)
         var row = firstRow
         var buffer = [Double](repeating: 0, count: features.count)
-        var starts: [Int] = []
-        starts.reserveCapacity(width + 1)
-        var keyFields: [String] = []
-        keyFields.reserveCapacity(keys.count)
+        var starts = [Int](repeating: 0, count: width)
         Self.forEachLine(bytes) { line in
             parsed.count += 1
-            keyFields.removeAll(keepingCapacity: true)
+            let keysBefore = parsed.keys.count
             do {
                 if format == .csv {
-                    try csvRow(line, into: &buffer, starts: &starts, keys: &keyFields)
+                    try csvRow(line, into: &buffer, starts: &starts, keys: &parsed.keys)
                 } else {
-                    try jsonRow(line, into: &buffer, keys: &keyFields)
+                    try jsonRow(line, into: &buffer, keys: &parsed.keys)
                 }
                 parsed.values.append(contentsOf: buffer)
                 parsed.rows.append(row)
-                parsed.keys.append(contentsOf: keyFields)
             } catch {
+                parsed.keys.removeSubrange(keysBefore...)
                 parsed.errors.append((row, (error as? FerryError)?.message ?? "\(error)"))
             }
             row += 1
@@ -100,19 +97,23 @@ struct BatchLayout: Sendable {
     }
 
     private func csvRow(_ line: UnsafeBufferPointer<UInt8>, into out: inout [Double], starts: inout [Int], keys: inout [String]) throws {
-        if line.contains(0x22) {
+        var fields = 0
+        let unquoted = starts.withUnsafeMutableBufferPointer { starts in
+            CSVTable.unquotedFields(line) { start, _ in
+                if fields < starts.count { starts[fields] = start }
+                fields += 1
+            }
+        }
+        guard unquoted else {
             let fields = try CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: "the row", line: 0)
             guard fields.count == width else { throw FerryError.invalid("the row has \(fields.count) fields; the header has \(width)") }
             for (f, c) in featureColumns.enumerated() { out[f] = try value(fields[c], f) }
             for c in keyColumns { keys.append(fields[c]) }
             return
         }
-        starts.removeAll(keepingCapacity: true)
-        starts.append(0)
-        for i in 0..<line.count where line[i] == 0x2C { starts.append(i + 1) }
-        guard starts.count == width else { throw FerryError.invalid("the row has \(starts.count) fields; the header has \(width)") }
+        guard fields == width else { throw FerryError.invalid("the row has \(fields) fields; the header has \(width)") }
         func field(_ c: Int) -> UnsafeBufferPointer<UInt8> {
-            var a = starts[c], b = c + 1 < starts.count ? starts[c + 1] - 1 : line.count
+            var a = starts[c], b = c + 1 < width ? starts[c + 1] - 1 : line.count
             while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
             while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
             return UnsafeBufferPointer(rebasing: line[a..<b])
