@@ -214,7 +214,8 @@ struct BatchLayout: Sendable {
             scale += exponentNegative ? -exponent : exponent
         }
         guard i == n else { return strtod(s) }
-        if digits <= 15, scale >= -22, scale <= 22 {
+        // Clinger's fast path: the mantissa and 10^|scale| are exact doubles, so one operation rounds once.
+        if digits <= 19, mantissa <= 1 << 53, scale >= -22, scale <= 22 {
             var value = Double(mantissa)
             value = scale < 0 ? value / powers[-scale] : value * powers[scale]
             return negative ? -value : value
