@@ -162,14 +162,12 @@ public final class DataValidation: Sendable {
     /// whole block; the check spreads itself over the cores).
     private static func check(_ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>) -> Task<(DataChecker, Data), Never> {
         Task {
-            await withCheckedContinuation { done in
-                Thread {
-                    var checker = checker
-                    var quarantine = Data()
-                    lines.withUnsafeBufferPointer { checker.check(UnsafeBufferPointer(rebasing: $0[range]), quarantine: &quarantine) }
-                    done.resume(returning: (checker, quarantine))
-                }.start()
-            }
+            await OwnThreads.run(parts: 1, idle: false) { _ in
+                var checker = checker
+                var quarantine = Data()
+                lines.withUnsafeBufferPointer { checker.check(UnsafeBufferPointer(rebasing: $0[range]), quarantine: &quarantine) }
+                return (checker, quarantine)
+            }[0]
         }
     }
 

@@ -322,7 +322,7 @@ public final class BatchScoring: Sendable {
         let bounds = cuts
         let width = layout.features.count
         let threads = bytes.count >= 256 << 10 ? ProcessInfo.processInfo.activeProcessorCount : 1
-        let scored = await IdleThreads.each(bounds.count - 1, threads: threads) { p -> Result<(BatchLayout.Parsed, [Tensor]), any Error> in
+        let scored = await OwnThreads.each(bounds.count - 1, threads: threads) { p -> Result<(BatchLayout.Parsed, [Tensor]), any Error> in
             let parsed = bytes.withUnsafeBufferPointer { layout.parse(UnsafeBufferPointer(rebasing: $0[bounds[p]..<bounds[p + 1]]), firstRow: 0) }
             return Result {
                 var outputs: [[Tensor]] = []
@@ -346,7 +346,7 @@ public final class BatchScoring: Sendable {
             if result.columns == nil, !parsed.rows.isEmpty { result.columns = BatchOutput.columns(keys: layout.keys, outputs: outputs, rows: parsed.rows.count) }
         }
         let first = starts
-        let lines = await IdleThreads.each(pieces.count, threads: threads) { p in
+        let lines = await OwnThreads.each(pieces.count, threads: threads) { p in
             pieces[p].0.rows.isEmpty ? Data() : BatchOutput.lines(pieces[p].0, firstRow: first[p], keyCount: layout.keys.count, outputs: pieces[p].1)
         }
         if result.rows > 0 { result.lines = lines.reduce(into: Data()) { $0.append($1) } }
@@ -401,53 +401,6 @@ public final class BatchScoring: Sendable {
 /// between cores, so each call stays on the (idle-priority) thread that makes it.
 enum TreeParallelismLimit {
     static let rows = 1024
-}
-
-/// Threads that run only when nothing else wants the CPU (Linux's SCHED_IDLE policy), for a batch job's work.
-enum IdleThreads {
-    /// Runs `body` for each part on its own new idle-priority thread; returns every part's result, in order.
-    static func run<T: Sendable>(parts: Int, _ body: @escaping @Sendable (Int) -> T) async -> [T] {
-        let results = Results<T>(count: parts)
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            for p in 0..<parts {
-                let thread = Thread {
-                    #if os(Linux)
-                    var parameters = sched_param()
-                    _ = pthread_setschedparam(pthread_self(), 5 /* SCHED_IDLE */, &parameters)
-                    #endif
-                    if results.set(p, body(p)) { done.resume() }
-                }
-                thread.start()
-            }
-        }
-        return results.all()
-    }
-
-    /// Runs `body` for items `0..<count` on `threads` idle-priority threads, each taking the next item when it is
-    /// done with one; returns every item's result, in order.
-    static func each<T: Sendable>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> T) async -> [T] {
-        let next = Atomic(0)
-        let taken = await run(parts: max(1, min(threads, count))) { _ in
-            var done: [(Int, T)] = []
-            while case let item = next.add(1, ordering: .relaxed).oldValue, item < count { done.append((item, body(item))) }
-            return done
-        }
-        return taken.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
-    }
-
-    final class Results<T: Sendable>: Sendable {
-        private let state: Mutex<(values: [T?], left: Int)>
-        init(count: Int) { state = Mutex((Array(repeating: nil, count: count), count)) }
-        /// Stores a part's result; true for the last one.
-        func set(_ index: Int, _ value: T) -> Bool {
-            state.withLock { s in
-                s.values[index] = value
-                s.left -= 1
-                return s.left == 0
-            }
-        }
-        func all() -> [T] { state.withLock { $0.values.map { $0! } } }
-    }
 }
 
 /// A job's input: an uploaded artifact (read once, kept in memory) or a file read a chunk at a time, opened anew
