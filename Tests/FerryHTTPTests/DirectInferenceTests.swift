@@ -45,6 +45,34 @@ struct DirectInferenceTests {
     }
 
     /// Status, the headers that do not vary between runs, and the body without its prediction id.
+    /// Sends a POST on a connection of its own, whose first request it is (so what the server may answer from the
+    /// connection's bytes it answers so, `DirectBytesHandler`). Returns the answer as a line to compare: status,
+    /// headers and body, with the date and the prediction id left out; and its Retry-After. How long to wait depends
+    /// on when the request came (1000 s, then 999 s a second later), and so does the length of the message that
+    /// says it: both are stated for what they are, not compared.
+    static func exchange(port: Int, path: String, body: String, secret: String?) async throws -> (answer: String, wait: String?) {
+        var head = "POST \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        if let secret { head += "Authorization: Bearer \(secret)\r\n" }
+        let request = head + "\r\n" + body
+        let response = try await onOwnThread { try RawConnection(port: port).exchange(request) }
+        #expect(response.headers[.date] != nil && response.headers[.server] == "ferry", "\(path)")
+        #expect(response.headers.count == Set(response.headers.map(\.name)).count, "no header twice: \(response.headers)")
+        var text = response.text
+        if let id = response.headers[HTTPField.Name("Ferry-Prediction-Id")!] { text = text.replacingOccurrences(of: id, with: "<id>") }
+        let wait = response.headers[.retryAfter]
+        if let wait { text = text.replacingOccurrences(of: "retry after \(wait) s", with: "retry after <wait> s") }
+        let kept = response.headers
+            .filter { ![HTTPField.Name.date, HTTPField.Name("Ferry-Prediction-Id")!].contains($0.name) }
+            .map { field -> String in
+                switch field.name {
+                case .retryAfter: "retry-after: <wait>"
+                case .contentLength: "content-length: \(field.value == String(response.text.utf8.count) ? "of the body" : field.value)"
+                default: "\(field.name.canonicalName): \(field.value)"
+                }
+            }.sorted()
+        return ("\(response.status) \(kept) \(text)", wait)
+    }
+
     static func answers(direct: Bool) async throws -> [String] {
         let calls = try calls()
         let results = Mutex<[String]>([])
@@ -54,33 +82,9 @@ struct DirectInferenceTests {
             _ = try await stack.authenticator.createKey(name: "v", role: .viewer, by: "test", secret: viewerSecret)
             let port = try #require(client.port)
             for call in calls {
-                // Each on a connection of its own, whose first request it is: what the server may answer from the
-                // connection's bytes it answers so (`DirectBytesHandler`).
-                var head = "POST \(call.path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(call.body.utf8.count)\r\n"
-                if let secret = call.secret { head += "Authorization: Bearer \(secret)\r\n" }
-                let request = head + "\r\n" + call.body
-                let response = try await onOwnThread { try RawConnection(port: port).exchange(request) }
-                var text = response.text
-                if let id = response.headers[HTTPField.Name("Ferry-Prediction-Id")!] { text = text.replacingOccurrences(of: id, with: "<id>") }
-                // How long to wait depends on when the request came (1000 s, then 999 s a second later), and so does
-                // the length of the message that says it: both are checked for what they are, not compared.
-                let wait = response.headers[.retryAfter]
-                if let wait {
-                    #expect((900...1000).contains(Int(wait) ?? 0), "Retry-After \(wait)")
-                    text = text.replacingOccurrences(of: "retry after \(wait) s", with: "retry after <wait> s")
-                }
-                let kept = response.headers
-                    .filter { ![HTTPField.Name.date, HTTPField.Name("Ferry-Prediction-Id")!].contains($0.name) }
-                    .map { field -> String in
-                        switch field.name {
-                        case .retryAfter: "retry-after: <wait>"
-                        case .contentLength: "content-length: \(field.value == String(response.text.utf8.count) ? "of the body" : field.value)"
-                        default: "\(field.name.canonicalName): \(field.value)"
-                        }
-                    }.sorted()
-                #expect(response.headers[.date] != nil && response.headers[.server] == "ferry", "\(call.path)")
-                #expect(response.headers.count == Set(response.headers.map(\.name)).count, "no header twice: \(response.headers)")
-                results.withLock { $0.append("\(call.path) \(call.secret == nil ? "-" : "key") -> \(response.status) \(kept) \(text)") }
+                let (answer, wait) = try await Self.exchange(port: port, path: call.path, body: call.body, secret: call.secret)
+                if let wait { #expect((900...1000).contains(Int(wait) ?? 0), "Retry-After \(wait)") }
+                results.withLock { $0.append("\(call.path) \(call.secret == nil ? "-" : "key") -> \(answer)") }
             }
             let answered = stack.server.direct?.answered ?? 0
             // Valid requests, bad inputs and both of the limited key are answered directly. The router answers the
@@ -203,18 +207,8 @@ struct DirectFeatureReadTests {
             ]
             let port = try #require(client.port)
             for call in calls {
-                var head = "POST \(call.path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(call.body.utf8.count)\r\n"
-                if let secret = call.secret { head += "Authorization: Bearer \(secret)\r\n" }
-                let request = head + "\r\n" + call.body
-                let response = try await onOwnThread { try RawConnection(port: port).exchange(request) }
-                var text = response.text
-                if let wait = response.headers[.retryAfter] { text = text.replacingOccurrences(of: "retry after \(wait) s", with: "retry after <wait> s") }
-                // The length of a message that says how long to wait depends on when it came (1000 s, or 999 s).
-                let kept = response.headers.filter { $0.name != .date && $0.name != .retryAfter }.map { field in
-                    field.name == .contentLength && field.value == String(response.text.utf8.count)
-                        ? "content-length: of the body" : "\(field.name.canonicalName): \(field.value)"
-                }.sorted()
-                results.withLock { $0.append("\(call.path) \(call.secret?.prefix(12) ?? "-") -> \(response.status) \(kept) \(text)") }
+                let (answer, _) = try await DirectInferenceTests.exchange(port: port, path: call.path, body: call.body, secret: call.secret)
+                results.withLock { $0.append("\(call.path) \(call.secret?.prefix(12) ?? "-") -> \(answer)") }
             }
             // All but the requests the router alone answers (no key, an unknown key, a role without the permission).
             #expect(stack.server.direct?.answered == (direct ? UInt64(calls.count - 3) : nil))
