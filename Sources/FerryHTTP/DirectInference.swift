@@ -90,7 +90,7 @@ public struct DirectInference: Sendable {
             return Answer(status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: seconds], body: errorBody(message))
         }
         do {
-            let request = try API.decode(API.OnlineFeaturesRequest.self, from: Data(buffer: body))
+            let request = try API.OnlineFeaturesRequest(json: body)
             let (refs, rows) = try request.parsed()
             guard let values = try features.onlineNow(features: refs, entities: rows) else {
                 throw FerryError(.unavailable, "the feature store's definitions are being read again; retry")

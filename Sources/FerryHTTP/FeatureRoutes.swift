@@ -49,7 +49,7 @@ struct FeatureRoutes {
             return try API.response(API.PushResponse(written: result.written, ignoredOlder: result.ignoredOlder))
         }
         api.post("/online") { request, _ in
-            let body = try API.decode(API.OnlineFeaturesRequest.self, from: Data(buffer: try await request.body.collect(upTo: maxBodyBytes)))
+            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxBodyBytes))
             let (refs, rows) = try body.parsed()
             let values = try await features.online(features: refs, entities: rows)
             return jsonResponse(Self.ferryAnswer(refs, rows, values))
@@ -77,7 +77,7 @@ struct FeatureRoutes {
         }
         // Feast's feature server, for clients written against `feast serve`: column-major, entity columns first.
         router.post("/get-online-features") { request, _ in
-            let body = try API.decode(API.OnlineFeaturesRequest.self, from: Data(buffer: try await request.body.collect(upTo: maxBodyBytes)))
+            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxBodyBytes))
             let (refs, rows) = try body.parsed()
             let values = try await features.online(features: refs, entities: rows)
             return jsonResponse(Self.feastAnswer(refs, body.entities, values, fullFeatureNames: body.fullFeatureNames ?? false))
