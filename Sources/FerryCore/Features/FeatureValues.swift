@@ -242,13 +242,13 @@ public enum FeatureTime {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(28)
         func digits(_ value: Int64, _ width: Int) {
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0x30, count: width))
             var v = value
-            var out = [UInt8](repeating: 0x30, count: width)
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                out[i] = 0x30 + UInt8(v % 10)
+            for i in stride(from: start + width - 1, through: start, by: -1) {
+                bytes[i] = 0x30 + UInt8(v % 10)
                 v /= 10
             }
-            bytes += out
         }
         digits(y, 4); bytes.append(0x2D); digits(m, 2); bytes.append(0x2D); digits(d, 2); bytes.append(0x54)
         digits(rest / 3600, 2); bytes.append(0x3A); digits(rest / 60 % 60, 2); bytes.append(0x3A); digits(rest % 60, 2)
