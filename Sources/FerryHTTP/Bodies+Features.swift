@@ -228,8 +228,8 @@ extension API {
     }
 
     /// `POST /api/v1/features/online` (and Feast's `/get-online-features`): entity key columns and feature refs.
-    /// The body of both online-read routes (Ferry's and Feast's). Read with `JSONReader`: Foundation's decoder was
-    /// 14% of an online read's CPU. As a decoder would, it skips unknown members and takes null as absent.
+    /// Read with `JSONReader`: Foundation's decoder was 14% of an online read's CPU. As a decoder would, it skips
+    /// unknown members and takes null as absent.
     struct OnlineFeaturesRequest: Sendable {
         var features: [String]?
         var featureService: String?
