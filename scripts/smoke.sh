@@ -57,11 +57,13 @@ PY
 status=$(curl -s -o "$work/bad.json" -w '%{http_code}' "${auth[@]}" "$server/v2/models/fraud/infer" -d '{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,2]}]}')
 [ "$status" = 400 ] && grep -q '"error"' "$work/bad.json" || fail "bad request got $status"
 
+# Fetched to a file first: `curl | grep -q` under pipefail fails whenever grep stops reading before curl has written all.
+curl -sf "${auth[@]}" "$server/metrics" > "$work/metrics.txt" || fail "/metrics did not answer"
 if command -v promtool >/dev/null 2>&1; then
-  curl -sf "${auth[@]}" "$server/metrics" | promtool check metrics || fail "promtool rejects /metrics"
+  promtool check metrics < "$work/metrics.txt" || fail "promtool rejects /metrics"
   echo "promtool accepts /metrics"
 fi
-curl -sf "${auth[@]}" "$server/metrics" | grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' || fail "/metrics does not count requests"
+grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' "$work/metrics.txt" || fail "/metrics does not count requests"
 
 export FERRY_SERVER=$server
 "$FERRY" models list
@@ -121,7 +123,7 @@ grep -q "2 matched, 1 unmatched" "$work/feedback.txt" || fail "feedback was not 
 "$FERRY" monitor performance fraud --version 2
 "$FERRY" alerts set fraud slow --metric latency_p99_seconds --above 10 --window 3600
 "$FERRY" alerts evaluate
-"$FERRY" alerts list fraud | grep -q "slow" || fail "alert rule not listed"
+"$FERRY" alerts list fraud > "$work/alerts.txt" && grep -q "slow" "$work/alerts.txt" || fail "alert rule not listed"
 "$FERRY" alerts events fraud --alert slow > /dev/null || fail "alerts events MODEL does not work"
 "$FERRY" models show fraud --version 2 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert v["aliases"]==["production","staging"], v'
 if "$FERRY" alias set fraud production 9 2>"$work/err.txt"; then fail "alias to a missing version succeeded"; fi
