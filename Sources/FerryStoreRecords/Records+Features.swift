@@ -186,8 +186,14 @@ package enum OnlineValuesCodec {
     }
 
     package static func decode(_ text: String) throws -> [String: FeatureDatum] {
+        var text = text
+        return try text.withUTF8 { try decode(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same, from the stored text's bytes (as SQLite hands them over, without making a `String` first).
+    package static func decode(utf8 bytes: UnsafeRawBufferPointer) throws -> [String: FeatureDatum] {
         var values: [String: FeatureDatum] = [:]
-        let bytes = Array(text.utf8)
+        values.reserveCapacity(bytes.reduce(0) { $1 == record ? $0 + 1 : $0 })   // one per value: no regrowing
         var i = 0
         while i < bytes.count {
             guard let u = bytes[i...].firstIndex(of: unit), let r = bytes[u...].firstIndex(of: record), r > u + 1 else {
@@ -220,7 +226,7 @@ package enum OnlineValuesCodec {
         }
     }
 
-    private static func unescape(_ bytes: ArraySlice<UInt8>) -> String {
+    private static func unescape(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
         guard bytes.contains(0x5C) else { return String(decoding: bytes, as: UTF8.self) }
         var out: [UInt8] = []
         var escaped = false

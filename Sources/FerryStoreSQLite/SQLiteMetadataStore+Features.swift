@@ -61,10 +61,12 @@ extension SQLiteMetadataStore: FeatureStore {
         try readOnlineNow(view: view, keys: keys)
     }
 
-    /// The hot path of online reads (also `SynchronousOnlineReads`, for reads answered on the I/O thread): a synchronous read on a pooled reader connection, without a transaction (a
-    /// few primary-key lookups need no snapshot), costs no thread hop; the async read costs several.
+    /// The hot path of online reads (also `SynchronousOnlineReads`, for reads answered on the I/O thread): synchronous
+    /// (an async read costs several thread hops) and without a transaction (a few primary-key lookups need no
+    /// snapshot), on a connection of `SQLiteOnlineReaders` for a database file.
     public func readOnlineNow(view: String, keys: [String]) throws -> [OnlineFeatureRow?] {
-        try writer.unsafeRead { db in
+        if let onlineReaders { return try onlineReaders.read(view: view, keys: keys) }
+        return try writer.unsafeRead { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT event_time, created_time, feature_values FROM feature_online WHERE view = ? AND entity_key = ?")
             return try keys.map { key in

@@ -8,6 +8,8 @@ import GRDB
 /// Timestamps are stored as integer milliseconds since 1970, so they come back rounded to the millisecond.
 public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
     let writer: any DatabaseWriter
+    /// Online feature reads on a database file (an in-memory database has only GRDB's own connection).
+    let onlineReaders: SQLiteOnlineReaders?
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
     public init(path: String) throws {
@@ -19,6 +21,7 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
         writer = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(writer)
+        onlineReaders = SQLiteOnlineReaders(path: path)
     }
 
     /// An in-memory database, for tests and throwaway runs.
@@ -27,6 +30,7 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
         config.foreignKeysEnabled = true
         writer = try DatabaseQueue(configuration: config)
         try Self.migrator.migrate(writer)
+        onlineReaders = nil
     }
 
     // MARK: Models

@@ -89,8 +89,8 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
                 PredictionJSON.append(r.outputs, to: &outputs)
                 let hasFlags = PredictionJSON.appendFlags(r.flags, to: &flags)
                 sqlite3_reset(raw)
-                var rc = sqlite3_bind_text(raw, 1, r.id, -1, Self.transient)
-                if rc == SQLITE_OK { rc = sqlite3_bind_text(raw, 2, r.model, -1, Self.transient) }
+                var rc = sqlite3_bind_text(raw, 1, r.id, -1, sqliteTransient)
+                if rc == SQLITE_OK { rc = sqlite3_bind_text(raw, 2, r.model, -1, sqliteTransient) }
                 if rc == SQLITE_OK { rc = sqlite3_bind_int64(raw, 3, Int64(r.version)) }
                 if rc == SQLITE_OK { rc = sqlite3_bind_int64(raw, 4, Self.millis(r.at)) }
                 if rc == SQLITE_OK { rc = sqlite3_bind_int64(raw, 5, Int64(r.latencyMicros)) }
@@ -112,12 +112,9 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
         bytes.withUnsafeBufferPointer { buffer in
             sqlite3_bind_text(
                 statement, index, UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
-                transient)
+                sqliteTransient)
         }
     }
-
-    /// SQLITE_TRANSIENT: SQLite copies the value before the bind returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     public func record(id: String) async throws -> PredictionRecord? {
         try await writer.read { db in

@@ -44,7 +44,6 @@ struct DirectInferenceTests {
         ]
     }
 
-    /// Status, the headers that do not vary between runs, and the body without its prediction id.
     /// Sends a POST on a connection of its own, whose first request it is (so what the server may answer from the
     /// connection's bytes it answers so, `DirectBytesHandler`). Returns the answer as a line to compare: status,
     /// headers and body, with the date and the prediction id left out; and its Retry-After. How long to wait depends
@@ -73,6 +72,7 @@ struct DirectInferenceTests {
         return ("\(response.status) \(kept) \(text)", wait)
     }
 
+    /// Status, the headers that do not vary between runs, and the body without its prediction id.
     static func answers(direct: Bool) async throws -> [String] {
         let calls = try calls()
         let results = Mutex<[String]>([])

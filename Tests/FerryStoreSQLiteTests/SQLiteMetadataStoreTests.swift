@@ -117,6 +117,15 @@ struct SQLiteEndpointAlertStoreTests {
         try await check.run(try SQLiteMetadataStore())
     }
 
+    /// On a file, online reads go through connections of their own (`SQLiteOnlineReaders`).
+    @Test(arguments: FeatureStoreConformance.cases)
+    func featureConformanceOnDisk(_ check: ConformanceCase<FeatureStoreConformance.Store>) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await check.run(try SQLiteMetadataStore(path: dir.appendingPathComponent("ferry.sqlite").path))
+    }
+
     @Test(arguments: EndpointStoreConformance.cases)
     func endpointConformance(_ check: ConformanceCase<EndpointStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())

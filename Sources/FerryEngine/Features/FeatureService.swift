@@ -43,7 +43,32 @@ public final class FeatureService: Sendable {
     private let now: @Sendable () -> Date
     /// The stored definitions, read once and again after every change (here or, through the change follower, on
     /// another replica), so online reads cost no definition lookup.
-    private let definitions = Mutex<FeatureDefinitions?>(nil)
+    private let definitions = Mutex<Loaded?>(nil)
+
+    /// The definitions and, per view, what an online read needs of it, found once when they are read.
+    struct Loaded {
+        let all: FeatureDefinitions
+        let views: [String: OnlineView]
+
+        init(_ all: FeatureDefinitions) {
+            self.all = all
+            views = Dictionary(all.views.map { ($0.name, OnlineView($0, entities: all.entities)) }, uniquingKeysWith: { $1 })
+        }
+    }
+
+    /// A view with its join keys (nil when an entity is missing) and feature names; a class, so that looking it up
+    /// copies no view.
+    final class OnlineView: Sendable {
+        let view: FeatureView
+        let joinKeys: [JoinKey]?
+        let features: Set<String>
+
+        init(_ view: FeatureView, entities: [FeatureEntity]) {
+            self.view = view
+            joinKeys = try? FeatureDefinitions.joinKeys(of: view, entities: entities)
+            features = Set(view.features.map(\.name))
+        }
+    }
 
     public init(
         store: any FeatureStore, database: (any FeatureSourceDatabase)? = nil, sourceFolders: ReadableFolders, logger: Logger,
@@ -87,14 +112,19 @@ public final class FeatureService: Sendable {
     /// Re-reads the definitions from the store.
     public func reload() async throws {
         let current = FeatureDefinitions(entities: try await store.featureEntities(), views: try await store.featureViews())
-        definitions.withLock { $0 = current }
+        let loaded = Loaded(current)
+        definitions.withLock { $0 = loaded }
     }
 
     /// The stored definitions (read from the store the first time).
     public func current() async throws -> FeatureDefinitions {
+        try await loaded().all
+    }
+
+    private func loaded() async throws -> Loaded {
         if let cached = definitions.withLock({ $0 }) { return cached }
         try await reload()
-        return definitions.withLock { $0 } ?? FeatureDefinitions()
+        return definitions.withLock { $0 } ?? Loaded(FeatureDefinitions())
     }
 
     public func view(named name: String) async throws -> FeatureView {
@@ -212,7 +242,7 @@ public final class FeatureService: Sendable {
     /// The online values of `refs` for each entity (join key values by name), with ttl applied: a row older than its
     /// view's ttl is reported `outside_ttl` and served as null.
     public func online(features refs: [FeatureRef], entities: [[String: JSONValue]]) async throws -> [[OnlineFeatureValue]] {
-        let plan = try OnlinePlan(refs, entities, try await current())
+        let plan = try OnlinePlan(refs, entities, try await loaded())
         var rows: [[OnlineFeatureRow?]] = []
         for (view, keys) in plan.reads { rows.append(try await store.readOnline(view: view.name, keys: keys)) }
         return plan.values(rows, nowMicros: FeatureTime.micros(now()))
@@ -221,8 +251,8 @@ public final class FeatureService: Sendable {
     /// `online` without suspending, or nil when that cannot be: the definitions are not read yet, or the store's
     /// reads suspend (PostgreSQL).
     public func onlineNow(features refs: [FeatureRef], entities: [[String: JSONValue]]) throws -> [[OnlineFeatureValue]]? {
-        guard let all = definitions.withLock({ $0 }), let reader = store as? any SynchronousOnlineReads else { return nil }
-        let plan = try OnlinePlan(refs, entities, all)
+        guard let loaded = definitions.withLock({ $0 }), let reader = store as? any SynchronousOnlineReads else { return nil }
+        let plan = try OnlinePlan(refs, entities, loaded)
         let rows = try plan.reads.map { view, keys in try reader.readOnlineNow(view: view.name, keys: keys) }
         return plan.values(rows, nowMicros: FeatureTime.micros(now()))
     }
@@ -240,66 +270,76 @@ struct OnlinePlan {
     /// Per view read, the refs (by index) and feature names it answers.
     var columns: [[(index: Int, name: String)]] = []
 
-    init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ all: FeatureDefinitions) throws {
+    init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ loaded: FeatureService.Loaded) throws {
         guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
         self.refs = refs
         entityCount = entities.count
-        let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
+        // Every ref is checked before any entity, as `FeatureDefinitions.resolve` (which names the bad one) did.
+        let found = try refs.map { ref in
+            guard let found = loaded.views[ref.view], found.features.contains(ref.feature) else {
+                _ = try FeatureDefinitions.resolve(refs, views: loaded.all.views)
+                throw FerryError(.internal, "feature ref '\(ref)' was not resolved")
+            }
+            return found
+        }
         var byView: [String: Int] = [:]
         for (i, ref) in refs.enumerated() {
             if let read = byView[ref.view] {
-                columns[read].append((i, resolved[i].feature.name))
+                columns[read].append((i, ref.feature))
                 continue
             }
-            let view = resolved[i].view
-            let joinKeys = try FeatureDefinitions.joinKeys(of: view, entities: all.entities)
+            let joinKeys = try found[i].joinKeys ?? FeatureDefinitions.joinKeys(of: found[i].view, entities: loaded.all.entities)
             let keys = try entities.enumerated().map { r, entity in
                 try FeatureService.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: ref.view)
             }
             byView[ref.view] = reads.count
-            reads.append((view, keys))
-            columns.append([(i, resolved[i].feature.name)])
+            reads.append((found[i].view, keys))
+            columns.append([(i, ref.feature)])
         }
     }
 
     /// The values per entity, in the refs' order, with ttl applied: a row older than its view's ttl is reported
     /// `outside_ttl` and served as null.
     func values(_ rowsPerRead: [[OnlineFeatureRow?]], nowMicros: Int64) -> [[OnlineFeatureValue]] {
-        var columnsByRef = Array(repeating: [OnlineFeatureValue](), count: refs.count)
+        let missing = OnlineFeatureValue(value: .null, status: .notFound, eventTime: nil)
+        var answer = Array(repeating: Array(repeating: missing, count: refs.count), count: entityCount)
         for (read, rows) in rowsPerRead.enumerated() {
-            let view = reads[read].view
-            let stale: (OnlineFeatureRow) -> Bool = { row in view.ttlSeconds > 0 && nowMicros - row.eventTime > view.ttlSeconds * 1_000_000 }
-            for (index, name) in columns[read] {
-                columnsByRef[index] = rows.map { row in
-                    guard let row else { return OnlineFeatureValue(value: .null, status: .notFound, eventTime: nil) }
-                    if stale(row) { return OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime) }
-                    let value = row.values[name] ?? .null
-                    return OnlineFeatureValue(value: value, status: value == .null ? .nullValue : .present, eventTime: row.eventTime)
+            let ttl = reads[read].view.ttlSeconds
+            for (r, row) in rows.enumerated() {
+                guard let row else { continue }
+                let stale = ttl > 0 && nowMicros - row.eventTime > ttl * 1_000_000
+                for (index, name) in columns[read] {
+                    if stale {
+                        answer[r][index] = OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime)
+                    } else {
+                        let value = row.values[name] ?? .null
+                        answer[r][index] = OnlineFeatureValue(value: value, status: value == .null ? .nullValue : .present, eventTime: row.eventTime)
+                    }
                 }
             }
         }
-        return (0..<entityCount).map { r in columnsByRef.map { $0[r] } }
+        return answer
     }
 }
 
 extension FeatureService {
     /// The entity key of a JSON object holding a view's join keys (a pushed row, an entity to read); errors name
-    /// the object by `label` and the join key.
-    static func entityKey(_ object: [String: JSONValue], joinKeys: [JoinKey], label: String, view: String) throws -> String {
+    /// the object by `label` (made only for an error) and the join key.
+    static func entityKey(_ object: [String: JSONValue], joinKeys: [JoinKey], label: @autoclosure () -> String, view: String) throws -> String {
         let values = try joinKeys.map { key -> FeatureDatum in
             guard let value = object[key.name] else {
-                throw FerryError.invalid("\(label) has no '\(key.name)', the join key of feature view '\(view)'")
+                throw FerryError.invalid("\(label()) has no '\(key.name)', the join key of feature view '\(view)'")
             }
             do {
                 return try FeatureDatum.from(value, as: key.type)
             } catch let error as FerryError {
-                throw FerryError.invalid("\(label).\(key.name): \(error.message)")
+                throw FerryError.invalid("\(label()).\(key.name): \(error.message)")
             }
         }
         do {
             return try EntityKey.make(values, keys: joinKeys)
         } catch let error as FerryError {
-            throw FerryError.invalid("\(label): \(error.message)")
+            throw FerryError.invalid("\(label()): \(error.message)")
         }
     }
 }
