@@ -13,26 +13,21 @@ struct SQLiteMetadataStoreTests {
 
     @Test(arguments: MetadataStoreConformance.cases)
     func conformanceOnDisk(_ check: ConformanceCase<any MetadataStore>) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try await check.run(try SQLiteMetadataStore(path: dir.appendingPathComponent("ferry.sqlite").path))
+        try await withDatabaseFile { try await check.run(try SQLiteMetadataStore(path: $0)) }
     }
 
     @Test func dataSurvivesReopening() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("ferry.sqlite").path
-        do {
-            let store = try SQLiteMetadataStore(path: path)
-            try await store.createModel(Fixtures.model("m"))
-            _ = try await store.addVersion(Fixtures.version("m"))
-            try await store.setAlias(model: "m", alias: "production", version: 1, by: "t", at: Fixtures.time, reason: "")
+        try await withDatabaseFile { path in
+            do {
+                let store = try SQLiteMetadataStore(path: path)
+                try await store.createModel(Fixtures.model("m"))
+                _ = try await store.addVersion(Fixtures.version("m"))
+                try await store.setAlias(model: "m", alias: "production", version: 1, by: "t", at: Fixtures.time, reason: "")
+            }
+            let reopened = try SQLiteMetadataStore(path: path)
+            #expect(try await reopened.versions(model: "m").count == 1)
+            #expect(try await reopened.aliases(model: "m").first?.version == 1)
         }
-        let reopened = try SQLiteMetadataStore(path: path)
-        #expect(try await reopened.versions(model: "m").count == 1)
-        #expect(try await reopened.aliases(model: "m").first?.version == 1)
     }
 }
 
@@ -44,10 +39,7 @@ struct SQLiteSecurityStoreTests {
 
     @Test(arguments: SecurityStoreConformance.cases)
     func conformanceOnDisk(_ check: ConformanceCase<SecurityStoreConformance.Store>) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try await check.run(try SQLiteMetadataStore(path: dir.appendingPathComponent("ferry.sqlite").path))
+        try await withDatabaseFile { try await check.run(try SQLiteMetadataStore(path: $0)) }
     }
 
     /// Someone with write access to the database file edits, deletes or reorders rows: verification says where.
@@ -59,19 +51,17 @@ struct SQLiteSecurityStoreTests {
          "entry 2 does not link to the entry before it"),
     ])
     func tamperingIsDetected(_ sql: String, _ expected: String) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("ferry.sqlite").path
-        let store = try SQLiteMetadataStore(path: path)
-        for i in 1...5 {
-            try await store.appendAudit(AuditDraft(at: Fixtures.time, actor: "alice", action: "model.create", target: "m\(i)", after: ["n": .number(Double(i))]))
+        try await withDatabaseFile { path in
+            let store = try SQLiteMetadataStore(path: path)
+            for i in 1...5 {
+                _ = try await store.appendAudit(AuditDraft(at: Fixtures.time, actor: "alice", action: "model.create", target: "m\(i)", after: ["n": .number(Double(i))]))
+            }
+            #expect(AuditVerification.check(try await store.auditEntries(after: 0, limit: 100)).intact)
+            try await store.writer.write { db in try db.execute(sql: sql) }
+            let check = AuditVerification.check(try await store.auditEntries(after: 0, limit: 100))
+            #expect(!check.intact)
+            #expect(check.problems.contains { $0.hasPrefix(expected) }, "\(check.problems)")
         }
-        #expect(AuditVerification.check(try await store.auditEntries(after: 0, limit: 100)).intact)
-        try await store.writer.write { db in try db.execute(sql: sql) }
-        let check = AuditVerification.check(try await store.auditEntries(after: 0, limit: 100))
-        #expect(!check.intact)
-        #expect(check.problems.contains { $0.hasPrefix(expected) }, "\(check.problems)")
     }
 
     @Test func removingTheNewestEntriesIsCaughtByAnAnchor() async throws {
@@ -120,10 +110,7 @@ struct SQLiteEndpointAlertStoreTests {
     /// On a file, online reads go through connections of their own (`SQLiteOnlineReaders`).
     @Test(arguments: FeatureStoreConformance.cases)
     func featureConformanceOnDisk(_ check: ConformanceCase<FeatureStoreConformance.Store>) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try await check.run(try SQLiteMetadataStore(path: dir.appendingPathComponent("ferry.sqlite").path))
+        try await withDatabaseFile { try await check.run(try SQLiteMetadataStore(path: $0)) }
     }
 
     @Test(arguments: EndpointStoreConformance.cases)
@@ -135,4 +122,12 @@ struct SQLiteEndpointAlertStoreTests {
     func alertConformance(_ check: ConformanceCase<AlertStoreConformance.Store>) async throws {
         try await check.run(try SQLiteMetadataStore())
     }
+}
+
+/// Runs `body` with the path of a database file in a folder of its own, removed afterwards.
+func withDatabaseFile(_ body: (String) async throws -> Void) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-sqlite-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try await body(dir.appendingPathComponent("ferry.sqlite").path)
 }
