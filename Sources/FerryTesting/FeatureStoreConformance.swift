@@ -52,6 +52,15 @@ public enum FeatureStoreConformance {
             try expect(read[2] == row("1", event: 100, created: 7, count: 14), "latest created kept, values round-trip: \(String(describing: read[2]))")
             try expect(try await store.readOnline(view: "other", keys: ["1"]) == [nil], "views are separate")
         },
+        .init("a read of several keys, then newer writes: every later read sees them") { store in
+            _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
+            _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 100, count: 1), row("2", event: 100, count: 2)])
+            try expect(try await store.readOnline(view: "card_stats", keys: ["1", "2"]).map { $0?.values["count"] } == [.int(1), .int(2)], "first read")
+            _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 101, count: 11), row("2", event: 101, count: 12)])
+            try expect(try await store.readOnline(view: "card_stats", keys: ["1", "2"]).map { $0?.values["count"] } == [.int(11), .int(12)], "several keys after the write")
+            _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 102, count: 21)])
+            try expect(try await store.readOnline(view: "card_stats", keys: ["1"]).map { $0?.values["count"] } == [.int(21)], "one key after the next write")
+        },
         .init("materialization marks are kept per view; a join key change drops the view's online rows and mark") { store in
             _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
             try expect(try await store.materializedThrough(view: "card_stats") == nil, "no mark at first")
