@@ -158,7 +158,10 @@ let package = Package(
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryRuntimesTests", dependencies: ["FerryRuntimes", "FerryCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FerryStorePostgresTests", dependencies: ["FerryStorePostgres", "FerryEngine", "FerryTesting"]),
-        .testTarget(name: "FerryStoreSQLiteTests", dependencies: ["FerryStoreSQLite", "FerryStoreRecords", "FerryTesting"]),
+        .testTarget(
+            name: "FerryStoreSQLiteTests",
+            dependencies: ["FerryStoreSQLite", "FerryStoreRecords", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "FerryEngineTests",
             dependencies: ["FerryEngine", "FerryRuntimes", "FerryStoreSQLite", "FerryTesting"]

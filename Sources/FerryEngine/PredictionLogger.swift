@@ -47,6 +47,8 @@ public final class PredictionLogger: Sendable {
 
     private struct State {
         var queue: [PredictionRecord] = []
+        /// An empty queue with room, swapped in for the full one a flush takes (so requests do not regrow it).
+        var spare: [PredictionRecord] = []
         var counters = Counters()
         var finished = false
         /// Batches taken off the queue whose write has not ended yet.
@@ -115,30 +117,29 @@ public final class PredictionLogger: Sendable {
     /// Writes everything queued now, in batches, and returns once every record queued before the call is written
     /// (also those another flush took off the queue and is still writing: feedback for a prediction just answered
     /// must find it).
+    /// It takes the queue in one swap, so requests queueing meanwhile wait for the lock only that long (taking a
+    /// batch at a time copied records under the lock, and requests measured about 7 µs each of waiting and copying).
     /// It does not chase records queued while it writes: one flush is as few transactions as the queue held at its
     /// start needs (at 5,800 requests/s, chasing made about 6 transactions per interval instead of 1).
     public func flush() async {
-        var owed = state.withLock { $0.queue.count }
+        var taken: [PredictionRecord] = state.withLock { s in
+            guard !s.queue.isEmpty else { return [] }
+            s.writing += 1
+            defer { s.queue = s.spare; s.spare = [] }
+            return s.queue
+        }
+        guard !taken.isEmpty else {
+            while state.withLock({ $0.writing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
+            return
+        }
         // A queue that fills a whole batch is a backlog: written at full speed.
-        let unhurried = owed < configuration.batchSize
-        while true {
-            let batch: [PredictionRecord] = state.withLock { s in
-                let n = owed > 0 ? min(configuration.batchSize, s.queue.count) : 0
-                let taken = Array(s.queue.prefix(n))
-                s.queue.removeFirst(n)
-                if n > 0 { s.writing += 1 }
-                return taken
-            }
-            owed -= batch.count
-            guard !batch.isEmpty else {
-                while state.withLock({ $0.writing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
-                return
-            }
-            defer { state.withLock { $0.writing -= 1 } }
+        let unhurried = taken.count < configuration.batchSize
+        for start in stride(from: 0, to: taken.count, by: configuration.batchSize) {
+            let batch = taken.count <= configuration.batchSize ? taken : Array(taken[start..<min(start + configuration.batchSize, taken.count)])
             do {
-                let start = ContinuousClock.now
+                let began = ContinuousClock.now
                 if unhurried { try await log.appendUnhurried(batch) } else { try await log.append(batch) }
-                let elapsed = ContinuousClock.now - start
+                let elapsed = ContinuousClock.now - began
                 state.withLock { s in
                     s.counters.written += UInt64(batch.count)
                     s.counters.batches += 1
@@ -147,8 +148,12 @@ public final class PredictionLogger: Sendable {
             } catch {
                 state.withLock { $0.counters.writeFailures += UInt64(batch.count) }
                 logger.error("prediction log write failed", metadata: ["records": "\(batch.count)", "error": "\(error)"])
-                return
             }
+        }
+        taken.removeAll(keepingCapacity: true)
+        state.withLock { s in
+            s.writing -= 1
+            if s.spare.capacity < taken.capacity { s.spare = taken }
         }
     }
 
@@ -166,18 +171,22 @@ public final class PredictionLogger: Sendable {
 
     /// A row of inputs as stored: sensitive features redacted (null) or hashed (`sha256:` of the value's text).
     public static func storedRow(_ batch: FeatureMatrix, row r: Int, schema: InputSchema) -> [JSONValue] {
-        schema.features.enumerated().map { c, feature in
+        var stored: [JSONValue] = []
+        stored.reserveCapacity(batch.columns)
+        // Each feature's properties are read in place (mapping over the features copied each one).
+        for c in schema.features.indices {
             let v = batch[r, c]
-            let text = feature.isText ? batch.text(row: r, column: c).map { String(decoding: $0, as: UTF8.self) } : nil
-            switch feature.sensitive {
-            case .redact?: return .null
+            let isText = schema.features[c].isText
+            let text = isText ? batch.text(row: r, column: c).map { String(decoding: $0, as: UTF8.self) } : nil
+            switch schema.features[c].sensitive {
+            case .redact?: stored.append(.null)
             case .hash?:
                 let shown = text ?? (v.isNaN ? "null" : String(v))
-                return .string("sha256:" + SHA256.hash(data: Data(shown.utf8)).hexString)
+                stored.append(.string("sha256:" + SHA256.hash(data: Data(shown.utf8)).hexString))
             case nil:
-                if feature.isText { return text.map { .string($0) } ?? .null }
-                return v.isNaN ? .null : .number(v)
+                if isText { stored.append(text.map { .string($0) } ?? .null) } else { stored.append(v.isNaN ? .null : .number(v)) }
             }
         }
+        return stored
     }
 }

@@ -81,6 +81,29 @@ public enum PredictionLogConformance {
             try expect(try await log.count(model: "m") == 11, "all eleven written")
             try expect(try await log.record(id: "u7") == records[6], "in full")
         },
+        .init("hundreds of records, appended in several batches out of time order: order, windows, limits and retention stay exact") { log in
+            // Each time appears twice, so newest-first order also depends on the id; version 2 is every third record.
+            let all = (0..<200).map { i in
+                record(String(format: "k%03d", i), version: i % 3 == 0 ? 2 : 1, second: Double((i * 37) % 100))
+            }
+            try await log.append(Array(all[0..<90]))
+            try await log.appendUnhurried(Array(all[90..<150]))
+            try await log.append(Array(all[150...]))
+            let newestFirst = all.sorted { ($0.at, $1.id) > ($1.at, $0.id) }
+            let top = try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 30)
+            try expect(top == Array(newestFirst.prefix(30)), "newest 30: \(top.map(\.id))")
+            let since = Fixtures.time.addingTimeInterval(20), until = Fixtures.time.addingTimeInterval(60)
+            let window = try await log.records(model: "m", version: 2, since: since, until: until, limit: 15)
+            let expected = newestFirst.filter { $0.version == 2 && $0.at >= since && $0.at < until }.prefix(15)
+            try expect(window == Array(expected), "version 2 in [20 s, 60 s): \(window.map(\.id)), expected \(expected.map(\.id))")
+            try expect(try await log.count(model: "m") == 200, "all counted")
+            try expect(try await log.record(id: "k123") == all[123], "found by id")
+            try expect(try await log.purge(olderThan: Fixtures.time.addingTimeInterval(10)) == 20, "twenty older than 10 s")
+            try expect(try await log.trim(keepNewest: 50) == 130, "a hundred and eighty left, keep fifty")
+            let left = try await log.records(model: "m", version: nil, since: nil, until: nil, limit: 1000)
+            try expect(left == Array(newestFirst.prefix(50)), "the newest fifty kept: \(left.map(\.id))")
+            try expect(try await log.record(id: all.first { $0.at < Fixtures.time.addingTimeInterval(10) }!.id) == nil, "a purged record is gone")
+        },
         .init("appending the same id twice keeps the first") { log in
             try await log.append([record("x", second: 1)])
             try await log.append([record("x", version: 9, second: 2)])
