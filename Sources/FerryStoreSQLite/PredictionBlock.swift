@@ -161,19 +161,16 @@ enum PredictionBlock {
             return raw[position]
         }
 
-        mutating func fixed32() throws -> UInt32 {
-            guard position + 4 <= raw.count else { throw Corrupt() }
-            var v: UInt32 = 0
-            for k in 0..<4 { v |= UInt32(raw[position + k]) << (8 * UInt32(k)) }
-            position += 4
-            return v
-        }
+        mutating func fixed32() throws -> UInt32 { try fixed() }
+        mutating func fixed64() throws -> UInt64 { try fixed() }
 
-        mutating func fixed64() throws -> UInt64 {
-            guard position + 8 <= raw.count else { throw Corrupt() }
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(raw[position + k]) << (8 * UInt64(k)) }
-            position += 8
+        /// A little-endian unsigned integer.
+        private mutating func fixed<T: FixedWidthInteger & UnsignedInteger>() throws -> T {
+            let size = MemoryLayout<T>.size
+            guard position + size <= raw.count else { throw Corrupt() }
+            var v: T = 0
+            for k in 0..<size { v |= T(raw[position + k]) << (8 * k) }
+            position += size
             return v
         }
 

@@ -85,14 +85,15 @@ public final class CostMeter: Sendable {
         let sameThread = UInt(bitPattern: Int(bitPattern: pthread_self())) == start.thread
         let elapsed = ContinuousClock.now - start.wall
         let cpu = sameThread ? max(0, Self.threadCPU() - start.cpu) : Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // Each total is found once and updated in place (three lookups each hashed the key again).
+        func add(_ totals: inout Totals) {
+            totals.requests += 1
+            totals.predictions += predictions
+            totals.cpuSeconds += cpu
+        }
         state.withLock { s in
-            let key = VersionKey(model: model, version: version)
-            s.versions[key, default: Totals()].requests += 1
-            s.versions[key, default: Totals()].predictions += predictions
-            s.versions[key, default: Totals()].cpuSeconds += cpu
-            s.principals[principal, default: Totals()].requests += 1
-            s.principals[principal, default: Totals()].predictions += predictions
-            s.principals[principal, default: Totals()].cpuSeconds += cpu
+            add(&s.versions[VersionKey(model: model, version: version), default: Totals()])
+            add(&s.principals[principal, default: Totals()])
         }
     }
 
