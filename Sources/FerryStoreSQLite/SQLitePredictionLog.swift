@@ -162,9 +162,9 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
     /// The records' indexes grouped by model version, groups in order of first appearance.
     private static func grouped(_ records: [PredictionRecord]) -> [[Int]] {
         var groups: [[Int]] = []
-        var index: [VersionKey: Int] = [:]
+        var index: [VersionRef: Int] = [:]
         for (i, r) in records.enumerated() {
-            let key = VersionKey(model: r.model, version: r.version)
+            let key = VersionRef(model: r.model, version: r.version)
             if let g = index[key] { groups[g].append(i) } else {
                 index[key] = groups.count
                 groups.append([i])
@@ -173,13 +173,7 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
         return groups
     }
 
-    private struct VersionKey: Hashable {
-        var model: String
-        var version: Int
-    }
-
-    /// Binds `block` and `body` to a statement whose parameters are those two (in either order named by `sql`'s
-    /// use) and runs it.
+    /// Runs a statement whose first parameter is a block's id and whose second is its body.
     private static func writeBody(_ statement: SQLiteStatement, _ block: Int64, _ body: [UInt8], _ db: Database, _ sql: String) throws {
         sqlite3_reset(statement)
         var rc = sqlite3_bind_int64(statement, 1, block)
