@@ -141,7 +141,7 @@ class Check(LedgerCheck):
 
         # Predictions that were readable before the kill were committed: they must survive it.
         db = sqlite3.connect(f"file:{os.path.join(self.args.data_dir, 'predictions.sqlite')}?mode=ro", uri=True)
-        present = {row[0] for row in db.execute("SELECT id FROM prediction")}
+        present = {row[0] for row in db.execute("SELECT id FROM prediction_id")}   # one row per stored record
         gone = [p for p in ledger["confirmed_predictions"] if p not in present]
         if gone:
             self.fail(f"LOST: {len(gone)} predictions readable before a kill are gone, e.g. {gone[:3]}")
