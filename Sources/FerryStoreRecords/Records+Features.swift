@@ -168,9 +168,9 @@ package enum OnlineValuesCodec {
     static let unit: UInt8 = 0x1F
     static let record: UInt8 = 0x1E
 
-    package static func encode(_ values: [String: FeatureDatum]) -> String {
+    package static func encode(_ values: FeatureValues) -> String {
         var out: [UInt8] = []
-        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in zip(values.names, values.data) {
             escape(name, into: &out)
             out.append(unit)
             switch value {
@@ -185,34 +185,55 @@ package enum OnlineValuesCodec {
         return String(decoding: out, as: UTF8.self)
     }
 
-    package static func decode(_ text: String) throws -> [String: FeatureDatum] {
+    package static func decode(_ text: String) throws -> FeatureValues {
         var text = text
         return try text.withUTF8 { try decode(utf8: UnsafeRawBufferPointer($0)) }
     }
 
-    /// The same, from the stored text's bytes (as SQLite hands them over, without making a `String` first).
-    package static func decode(utf8 bytes: UnsafeRawBufferPointer) throws -> [String: FeatureDatum] {
-        var values: [String: FeatureDatum] = [:]
-        values.reserveCapacity(bytes.reduce(0) { $1 == record ? $0 + 1 : $0 })   // one per value: no regrowing
+    /// The same, from the stored text's bytes (as SQLite hands them over, without making a `String` first). Values
+    /// come in name order, as `encode` writes them; a row that is not (none should be) is sorted.
+    package static func decode(utf8 bytes: UnsafeRawBufferPointer) throws -> FeatureValues {
+        var values = FeatureValues()
+        values.reserveCapacity(bytes.reduce(0) { $1 == record ? $0 + 1 : $0 })
+        var unordered: [(String, FeatureDatum)] = []
         var i = 0
         while i < bytes.count {
             guard let u = bytes[i...].firstIndex(of: unit), let r = bytes[u...].firstIndex(of: record), r > u + 1 else {
                 throw FerryError(.internal, "a stored online feature row could not be read (damaged)")
             }
             let name = unescape(bytes[i..<u])
-            let payload = bytes[(u + 2)..<r]
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[(u + 2)..<r]).assumingMemoryBound(to: UInt8.self)
             let value: FeatureDatum
             switch bytes[u + 1] {
-            case UInt8(ascii: "i"): value = Int64(String(decoding: payload, as: UTF8.self)).map(FeatureDatum.int) ?? .null
-            case UInt8(ascii: "d"): value = Double(String(decoding: payload, as: UTF8.self)).map(FeatureDatum.double) ?? .null
-            case UInt8(ascii: "s"): value = .string(unescape(payload))
+            case UInt8(ascii: "i"): value = integer(payload).map(FeatureDatum.int) ?? .null
+            case UInt8(ascii: "d"):
+                value = (DecimalText.parse(payload) ?? Double(String(decoding: payload, as: UTF8.self))).map(FeatureDatum.double) ?? .null
+            case UInt8(ascii: "s"): value = .string(unescape(bytes[(u + 2)..<r]))
             case UInt8(ascii: "b"): value = .bool(payload.first == UInt8(ascii: "1"))
             default: value = .null
             }
-            values[name] = value
+            if !unordered.isEmpty || !values.append(name, value) { unordered.append((name, value)) }
             i = r + 1
         }
-        return values
+        guard !unordered.isEmpty else { return values }
+        return FeatureValues(zip(values.names, values.data).map { ($0, $1) } + unordered)
+    }
+
+    /// A stored integer (`String(Int64)`'s digits); nil when it is not one.
+    private static func integer(_ digits: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard let first = digits.first else { return nil }
+        let negative = first == UInt8(ascii: "-")
+        guard digits.count > (negative ? 1 : 0), digits.count <= 20 else { return nil }
+        var magnitude: UInt64 = 0
+        for d in digits.dropFirst(negative ? 1 : 0) {
+            guard d &- 0x30 < 10 else { return nil }
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(d &- 0x30))
+            guard !o1, !o2 else { return nil }
+            magnitude = sum
+        }
+        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {

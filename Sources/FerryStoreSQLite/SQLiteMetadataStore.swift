@@ -21,7 +21,10 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
         writer = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(writer)
-        onlineReaders = SQLiteOnlineReaders(path: path)
+        let readers = SQLiteOnlineReaders(path: path)
+        // Held weakly by the writer, for as long as the store holds the readers.
+        try writer.writeWithoutTransaction { db in db.add(transactionObserver: readers) }
+        onlineReaders = readers
     }
 
     /// An in-memory database, for tests and throwaway runs.

@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import Synchronization
 
 /// The behaviour every feature store (definitions, online rows, materialization marks) must show.
 public enum FeatureStoreConformance {
@@ -61,6 +62,36 @@ public enum FeatureStoreConformance {
             _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 102, count: 21)])
             try expect(try await store.readOnline(view: "card_stats", keys: ["1"]).map { $0?.values["count"] } == [.int(21)], "one key after the next write")
         },
+        .init("reads racing writes: a read sees every write that returned before it, and no reader goes back in time") { store in
+            _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
+            _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 0, count: 0)])
+            let writes: Int64 = 200
+            let done = StopFlag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Readers keep connections busy, so that writes commit while reads are under way.
+                for _ in 0..<3 {
+                    group.addTask {
+                        var seen: Int64 = 0
+                        while !done.value.load(ordering: .relaxed) {
+                            guard case .int(let count)? = try await store.readOnline(view: "card_stats", keys: ["1"])[0]?.values["count"] else {
+                                throw FerryError(.internal, "a reader found no count")
+                            }
+                            try expect(count >= seen, "a reader saw count \(count) after \(seen)")
+                            seen = count
+                            await Task.yield()   // a read that never suspends would keep the writer off the threads
+                        }
+                    }
+                }
+                defer { done.value.store(true, ordering: .relaxed) }
+                for k in 1...writes {
+                    _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: k, count: k)])
+                    let read = try await store.readOnline(view: "card_stats", keys: ["1", "2"])
+                    try expect(read[0]?.values["count"] == .int(k) && read[1] == nil, "after write \(k): \(read)")
+                }
+                done.value.store(true, ordering: .relaxed)
+                try await group.waitForAll()
+            }
+        },
         .init("materialization marks are kept per view; a join key change drops the view's online rows and mark") { store in
             _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
             try expect(try await store.materializedThrough(view: "card_stats") == nil, "no mark at first")
@@ -83,4 +114,9 @@ public enum FeatureStoreConformance {
     static let audit: AuditBuilder<FeatureDefinitions> = { stored in
         AuditDraft(at: Fixtures.time, actor: "t", action: "features.apply", target: "features", after: .number(Double(stored.views.count)))
     }
+}
+
+/// Tells concurrent loops of a conformance case to stop.
+final class StopFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -4,11 +4,11 @@ import Testing
 
 @testable import FerryEngine
 
-/// The batch reader's number parser is exactly the C library's (Swift's `Double(String)`): the fast paths may only
-/// skip work, never change a value.
+/// The number parser of batch jobs, data validation and the online store (`DecimalText`) is exactly the C library's
+/// (Swift's `Double(String)`): the fast paths may only skip work, never change a value.
 struct BatchChunkTests {
     static func parse(_ text: String) -> Double? {
-        Array(text.utf8).withUnsafeBufferPointer { BatchLayout.number($0) }
+        Array(text.utf8).withUnsafeBufferPointer { DecimalText.parse($0) }
     }
 
     @Test func numbersParseExactlyAsTheCLibraryDoes() {

@@ -49,6 +49,46 @@ struct StoredRecordTests {
         #expect(try Records.decode(EndpointRecord.self, Records.encode(EndpointRecord(Self.endpoint))).domain() == Self.endpoint)
     }
 
+    /// `feature_online.feature_values` as stores wrote it before `FeatureValues` (names sorted, escapes, every type).
+    static let onlineRow = "a\u{1F}i-9223372036854775808\u{1E}b\u{1F}d0.30000000000000004\u{1E}c\u{1F}dnan\u{1E}d\u{1F}d-inf\u{1E}"
+        + "e\u{1F}d-0.0\u{1E}f\u{1F}d1e-05\u{1E}g\u{1F}sx\\u\\\\y\u{1E}h\\uk\u{1F}b1\u{1E}i\u{1F}n\u{1E}j\u{1F}i9223372036854775807\u{1E}"
+
+    @Test func onlineValuesReadAsStoredAndWriteTheSameText() throws {
+        let values = try OnlineValuesCodec.decode(Self.onlineRow)
+        #expect(values.names == ["a", "b", "c", "d", "e", "f", "g", "h\u{1F}k", "i", "j"])
+        #expect(values["a"] == .int(.min) && values["j"] == .int(.max) && values["b"] == .double(0.30000000000000004))
+        if case .double(let nan)? = values["c"] { #expect(nan.isNaN) } else { Issue.record("nan: \(String(describing: values["c"]))") }
+        #expect(values["d"] == .double(-.infinity) && values["f"] == .double(0.00001))
+        if case .double(let zero)? = values["e"] { #expect(zero == 0 && zero.sign == .minus) } else { Issue.record("-0.0") }
+        #expect(values["g"] == .string("x\u{1F}\\y") && values["h\u{1F}k"] == .bool(true) && values["i"] == .null)
+        #expect(OnlineValuesCodec.encode(values) == Self.onlineRow)
+        // A row not in name order (no store writes one) reads the same, sorted; out-of-range integers read as null.
+        let shuffled = try OnlineValuesCodec.decode("z\u{1F}i1\u{1E}y\u{1F}i99999999999999999999\u{1E}a\u{1F}i-\u{1E}z\u{1F}i2\u{1E}")
+        #expect(shuffled == ["a": .null, "y": .null, "z": .int(2)])
+        #expect(throws: FerryError.self) { try OnlineValuesCodec.decode("a\u{1F}\u{1E}") }
+    }
+
+    /// `FeatureValues` keeps a dictionary's meaning: random sets, replacements and removals agree with one.
+    @Test func featureValuesAgreeWithADictionary() {
+        var generator = SplitMix64(seed: 7)
+        var values = FeatureValues()
+        var reference: [String: FeatureDatum] = [:]
+        for step in 0..<2_000 {
+            let name = "f\(Int.random(in: 0..<40, using: &generator))"
+            let value: FeatureDatum? = Int.random(in: 0..<4, using: &generator) == 0 ? nil : .int(Int64(step))
+            values[name] = value
+            reference[name] = value
+            #expect(values[name] == reference[name])
+        }
+        #expect(values.names == reference.keys.sorted() && values.count == reference.count)
+        #expect(values.names.map { values[$0] } == reference.keys.sorted().map { reference[$0] })
+        #expect(FeatureValues(reference.map { ($0.key, $0.value) }) == values)
+        #expect(FeatureValues([("b", .int(1)), ("a", .int(2)), ("b", .int(3))]) == ["a": .int(2), "b": .int(3)])
+        var appended = FeatureValues()
+        #expect(appended.append("a", .int(1)) && appended.append("b", .int(2)))
+        #expect(!appended.append("b", .int(3)) && !appended.append("a", .int(3)) && appended == ["a": .int(1), "b": .int(2)])
+    }
+
     @Test func aRowFromANewerSchemaIsRefusedByName() {
         let newer = "{\"schema_version\":2," + Self.endpointRow.dropFirst()
         #expect {

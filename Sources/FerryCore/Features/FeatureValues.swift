@@ -324,15 +324,78 @@ public enum EntityKey {
     }
 }
 
+/// One entity's values by feature name, kept in ascending order of name (`String`'s `<`), each name once.
+///
+/// Online reads decode a stored row (written in this order) by appending, and find a view's few features by
+/// binary search: a dictionary hashed every name twice, about a sixth of a one-entity read.
+public struct FeatureValues: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    public private(set) var names: [String] = []
+    public private(set) var data: [FeatureDatum] = []
+
+    public init() {}
+
+    /// From pairs in any order; a name given twice keeps its last value, as a dictionary would.
+    public init(_ pairs: some Sequence<(String, FeatureDatum)>) {
+        for (name, value) in pairs { self[name] = value }
+    }
+
+    public init(dictionaryLiteral elements: (String, FeatureDatum)...) {
+        self.init(elements)
+    }
+
+    public var count: Int { names.count }
+
+    public mutating func reserveCapacity(_ n: Int) {
+        names.reserveCapacity(n)
+        data.reserveCapacity(n)
+    }
+
+    /// Adds a value whose name sorts after every name held, as a stored row lists them; false (nothing added)
+    /// when it does not.
+    public mutating func append(_ name: String, _ value: FeatureDatum) -> Bool {
+        if let last = names.last, !(last < name) { return false }
+        names.append(name)
+        data.append(value)
+        return true
+    }
+
+    public subscript(name: String) -> FeatureDatum? {
+        get {
+            let i = position(of: name)
+            return i < names.count && names[i] == name ? data[i] : nil
+        }
+        set {
+            let i = position(of: name)
+            let held = i < names.count && names[i] == name
+            switch (held, newValue) {
+            case (true, let value?): data[i] = value
+            case (true, nil): names.remove(at: i); data.remove(at: i)
+            case (false, let value?): names.insert(name, at: i); data.insert(value, at: i)
+            case (false, nil): break
+            }
+        }
+    }
+
+    /// The first position whose name is not below `name`.
+    private func position(of name: String) -> Int {
+        var (low, high) = (0, names.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if names[middle] < name { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}
+
 /// A view's latest values for one entity, as the online store keeps them.
 public struct OnlineFeatureRow: Sendable, Equatable {
     public var key: String
     public var eventTime: Int64
     public var createdTime: Int64?
     /// Values by feature name.
-    public var values: [String: FeatureDatum]
+    public var values: FeatureValues
 
-    public init(key: String, eventTime: Int64, createdTime: Int64? = nil, values: [String: FeatureDatum]) {
+    public init(key: String, eventTime: Int64, createdTime: Int64? = nil, values: FeatureValues) {
         self.key = key
         self.eventTime = eventTime
         self.createdTime = createdTime

@@ -49,11 +49,26 @@ public final class FeatureService: Sendable {
     struct Loaded {
         let all: FeatureDefinitions
         let views: [String: OnlineView]
+        /// The shape of the last online read: callers name the same refs read after read (a model's features),
+        /// and resolving them again cost three dictionary lookups per ref.
+        private let lastShape = LastShape()
 
         init(_ all: FeatureDefinitions) {
             self.all = all
             views = Dictionary(all.views.map { ($0.name, OnlineView($0, entities: all.entities)) }, uniquingKeysWith: { $1 })
         }
+
+        /// How `refs` map onto view reads: the last read's shape when it named the same refs.
+        func shape(of refs: [FeatureRef]) throws -> OnlinePlan.Shape {
+            if let last = lastShape.last.withLock({ $0 }), last.refs == refs { return last }
+            let shape = try OnlinePlan.Shape(refs, self)
+            lastShape.last.withLock { $0 = shape }
+            return shape
+        }
+    }
+
+    private final class LastShape: Sendable {
+        let last = Mutex<OnlinePlan.Shape?>(nil)
     }
 
     /// A view with its join keys (nil when an entity is missing) and feature names; a class, so that looking it up
@@ -187,8 +202,7 @@ public final class FeatureService: Sendable {
         batch.reserveCapacity(10_000)
         // In key order, the store's index is filled page by page instead of all over at every batch.
         for (key, kept) in latest.sorted(by: { $0.key < $1.key }) {
-            var values: [String: FeatureDatum] = [:]
-            for (feature, value) in zip(view.features, kept.row.values) { values[feature.name] = value }
+            let values = FeatureValues(zip(view.features.lazy.map(\.name), kept.row.values))
             batch.append(OnlineFeatureRow(key: key, eventTime: kept.row.event, createdTime: kept.row.created, values: values))
             if batch.count == 10_000 {
                 written += try await store.writeOnline(view: view.name, rows: batch).written
@@ -231,7 +245,7 @@ public final class FeatureService: Sendable {
             if let unknown = row.keys.sorted().first(where: { !known.contains($0) }) {
                 throw FerryError.invalid("rows[\(i)].\(unknown) is not a join key, timestamp or feature of view '\(view.name)'")
             }
-            var values: [String: FeatureDatum] = [:]
+            var values = FeatureValues()
             for feature in view.features { values[feature.name] = try datum(feature.name, feature.type) }
             let created = try view.source.createdTimestampField.flatMap { row[$0] == nil || row[$0] == .null ? nil : try time($0) }
             return OnlineFeatureRow(key: key, eventTime: try time(view.source.timestampField), createdTime: created, values: values)
@@ -263,38 +277,53 @@ public final class FeatureService: Sendable {
 
 /// An online read: each view's entity keys to read, and how the rows read become each ref's values.
 struct OnlinePlan {
-    let refs: [FeatureRef]
+    /// How refs map onto view reads, whatever the entities.
+    struct Shape: Sendable {
+        let refs: [FeatureRef]
+        /// Per view read (in the order of the refs' first mention): the view and its join keys.
+        var views: [(view: FeatureView, joinKeys: [JoinKey])] = []
+        /// Per view read, the refs (by index) and feature names it answers.
+        var columns: [[(index: Int, name: String)]] = []
+
+        init(_ refs: [FeatureRef], _ loaded: FeatureService.Loaded) throws {
+            guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
+            self.refs = refs
+            // Every ref is checked before any entity, as `FeatureDefinitions.resolve` (which names the bad one) did.
+            let found = try refs.map { ref in
+                guard let found = loaded.views[ref.view], found.features.contains(ref.feature) else {
+                    _ = try FeatureDefinitions.resolve(refs, views: loaded.all.views)
+                    throw FerryError(.internal, "feature ref '\(ref)' was not resolved")
+                }
+                return found
+            }
+            var byView: [String: Int] = [:]
+            for (i, ref) in refs.enumerated() {
+                if let read = byView[ref.view] {
+                    columns[read].append((i, ref.feature))
+                    continue
+                }
+                let joinKeys = try found[i].joinKeys ?? FeatureDefinitions.joinKeys(of: found[i].view, entities: loaded.all.entities)
+                byView[ref.view] = views.count
+                views.append((found[i].view, joinKeys))
+                columns.append([(i, ref.feature)])
+            }
+        }
+    }
+
+    let shape: Shape
+    var refs: [FeatureRef] { shape.refs }
     let entityCount: Int
-    /// Per view read (in the order of the refs' first mention): the view and its entity keys, one per entity.
-    var reads: [(view: FeatureView, keys: [String])] = []
-    /// Per view read, the refs (by index) and feature names it answers.
-    var columns: [[(index: Int, name: String)]] = []
+    /// Per view read: the view and its entity keys, one per entity.
+    let reads: [(view: FeatureView, keys: [String])]
 
     init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ loaded: FeatureService.Loaded) throws {
-        guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
-        self.refs = refs
+        shape = try loaded.shape(of: refs)
         entityCount = entities.count
-        // Every ref is checked before any entity, as `FeatureDefinitions.resolve` (which names the bad one) did.
-        let found = try refs.map { ref in
-            guard let found = loaded.views[ref.view], found.features.contains(ref.feature) else {
-                _ = try FeatureDefinitions.resolve(refs, views: loaded.all.views)
-                throw FerryError(.internal, "feature ref '\(ref)' was not resolved")
-            }
-            return found
-        }
-        var byView: [String: Int] = [:]
-        for (i, ref) in refs.enumerated() {
-            if let read = byView[ref.view] {
-                columns[read].append((i, ref.feature))
-                continue
-            }
-            let joinKeys = try found[i].joinKeys ?? FeatureDefinitions.joinKeys(of: found[i].view, entities: loaded.all.entities)
+        reads = try shape.views.map { view, joinKeys in
             let keys = try entities.enumerated().map { r, entity in
-                try FeatureService.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: ref.view)
+                try FeatureService.entityKey(entity, joinKeys: joinKeys, label: "entities[\(r)]", view: view.name)
             }
-            byView[ref.view] = reads.count
-            reads.append((found[i].view, keys))
-            columns.append([(i, ref.feature)])
+            return (view, keys)
         }
     }
 
@@ -308,7 +337,7 @@ struct OnlinePlan {
             for (r, row) in rows.enumerated() {
                 guard let row else { continue }
                 let stale = ttl > 0 && nowMicros - row.eventTime > ttl * 1_000_000
-                for (index, name) in columns[read] {
+                for (index, name) in shape.columns[read] {
                     if stale {
                         answer[r][index] = OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime)
                     } else {

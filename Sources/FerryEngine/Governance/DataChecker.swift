@@ -534,7 +534,7 @@ extension DataChecker.Rules {
             if let allowed = columns[c].allowed, !allowed.contains(String(decoding: field, as: UTF8.self)) { return (.notAllowed, nil) }
             return (.fine, nil)
         }
-        guard let value = BatchLayout.number(field) ?? Double(String(decoding: field, as: UTF8.self)), value.isFinite else {
+        guard let value = DecimalText.parse(field) ?? Double(String(decoding: field, as: UTF8.self)), value.isFinite else {
             return (.wrongType, nil)
         }
         return (value < check.min || value > check.max ? .outOfRange : .fine, value)

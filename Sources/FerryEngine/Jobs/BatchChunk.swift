@@ -120,7 +120,7 @@ struct BatchLayout: Sendable {
         }
         for f in 0..<featureColumns.count {
             let bytes = field(featureColumns[f])
-            if let v = Self.number(bytes) {
+            if let v = DecimalText.parse(bytes) {
                 out[f] = v
             } else if bytes.isEmpty, nullable[f] {
                 out[f] = .nan
@@ -168,122 +168,6 @@ struct BatchLayout: Sendable {
         case .string(let s) where feature.categories != nil: return feature.code(of: s)
         case .string(let s): throw FerryError.invalid("feature '\(feature.name)': expected a number, got \"\(s.prefix(40))\"")
         case .bool(let b): return b ? 1 : 0
-        }
-    }
-
-    private static let powers: [Double] = (0...22).map { pow(10, Double($0)) }
-
-    /// A plain decimal (`-12.5`, `3`, `.25`, `1e-3`) parsed exactly when its digits fit in 2^53 and its power of ten
-    /// in ±22 (then one multiplication or division is correctly rounded, as strtod is); nil for anything else, which
-    /// the caller parses the slow way.
-    static func number(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
-        var i = 0
-        let n = s.count
-        guard n > 0, n < 40 else { return n == 0 ? nil : strtod(s) }
-        var negative = false
-        if s[0] == 0x2D || s[0] == 0x2B {
-            negative = s[0] == 0x2D
-            i = 1
-        }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var scale = 0
-        var seen = digitRun(s, &i, &mantissa, &digits)
-        if i < n, s[i] == 0x2E {
-            i += 1
-            let fraction = digitRun(s, &i, &mantissa, &digits)
-            scale -= fraction
-            seen += fraction
-        }
-        guard seen > 0, digits <= 19 else { return n < 40 ? strtod(s) : nil }
-        if i < n, s[i] == 0x65 || s[i] == 0x45 {
-            i += 1
-            var exponentNegative = false
-            if i < n, s[i] == 0x2D || s[i] == 0x2B {
-                exponentNegative = s[i] == 0x2D
-                i += 1
-            }
-            var exponent = 0
-            var exponentDigits = 0
-            while i < n, s[i] &- 0x30 < 10, exponentDigits < 4 {
-                exponent = exponent * 10 + Int(s[i] &- 0x30)
-                exponentDigits += 1
-                i += 1
-            }
-            guard exponentDigits > 0 else { return strtod(s) }
-            scale += exponentNegative ? -exponent : exponent
-        }
-        guard i == n else { return strtod(s) }
-        // Clinger's fast path: the mantissa and 10^|scale| are exact doubles, so one operation rounds once.
-        if digits <= 19, mantissa <= 1 << 53, scale >= -22, scale <= 22 {
-            var value = Double(mantissa)
-            value = scale < 0 ? value / powers[-scale] : value * powers[scale]
-            return negative ? -value : value
-        }
-        #if arch(x86_64)
-        // Up to 19 digits: the mantissa and 10^|scale| (|scale| <= 27) are exact in Float80, so one operation
-        // rounds once to 64 bits; rounding that to 53 bits is correct unless it lies on a halfway point.
-        if digits <= 19, scale >= -27, scale <= 27 {
-            let exact = scale < 0 ? Float80(mantissa) / powers80[-scale] : Float80(mantissa) * powers80[scale]
-            let low = exact.significandBitPattern & 0x7FF
-            if low < 0x3FF || low > 0x401 {
-                let value = Double(exact)
-                return negative ? -value : value
-            }
-        }
-        #endif
-        return strtod(s)
-    }
-
-    /// Reads the digits from `s[i]` on into `mantissa` (wrapping past 19 significant digits, which `digits` counts:
-    /// leading zeros are not significant), eight at a time while eight are digits; returns how many it read.
-    @inline(__always)
-    private static func digitRun(_ s: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ mantissa: inout UInt64, _ digits: inout Int) -> Int {
-        let start = i
-        if let base = s.baseAddress {
-            while i + 8 <= s.count {
-                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                // Every byte 0x30...0x39: its high nibble is 3, and still 3 after adding 6.
-                guard word & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030,
-                      (word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030 else { break }
-                // The first digit is the lowest byte: pairs, then fours, then the eight.
-                var v = word &- 0x3030_3030_3030_3030
-                if mantissa == 0 {
-                    // Significant digits start at the first non-zero byte.
-                    let nonzero = v == 0 ? 8 : v.trailingZeroBitCount >> 3
-                    digits += 8 - nonzero
-                } else {
-                    digits += 8
-                }
-                v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
-                v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
-                v = (v &* 10_000 &+ (v >> 32)) & 0xFFFF_FFFF
-                mantissa = mantissa &* 100_000_000 &+ v
-                i += 8
-            }
-        }
-        while i < s.count, s[i] &- 0x30 < 10 {
-            if digits > 0 || s[i] != 0x30 { digits += 1 }
-            mantissa = mantissa &* 10 &+ UInt64(s[i] &- 0x30)
-            i += 1
-        }
-        return i - start
-    }
-
-    #if arch(x86_64)
-    private static let powers80: [Float80] = (0...27).map { k in (0..<k).reduce(Float80(1)) { p, _ in p * 10 } }
-    #endif
-
-    /// The C library's correctly rounded parse, for numbers too long for the fast paths; nil unless the whole
-    /// field is a finite number.
-    private static func strtod(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: s.count + 1) { text in
-            for i in 0..<s.count { text[i] = CChar(bitPattern: s[i]) }
-            text[s.count] = 0
-            var end: UnsafeMutablePointer<CChar>?
-            let value = Foundation.strtod(text.baseAddress!, &end)
-            guard end == text.baseAddress! + s.count, value.isFinite else { return nil }
-            return value
         }
     }
 }

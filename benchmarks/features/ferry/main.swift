@@ -25,7 +25,7 @@ _ = try await service.apply(FeatureDefinitions(
 let now = FeatureTime.micros(Date())
 var batch: [OnlineFeatureRow] = []
 for id in 0..<entities {
-    var values: [String: FeatureDatum] = [:]
+    var values = FeatureValues()
     for (i, name) in names.enumerated() { values[name] = i % 2 == 0 ? .int(Int64(id * i)) : .double(Double(id) * 0.25 + Double(i)) }
     batch.append(OnlineFeatureRow(key: String(id), eventTime: now, values: values))
     if batch.count == 5000 {
