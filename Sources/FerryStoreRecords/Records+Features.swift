@@ -237,6 +237,10 @@ package enum OnlineValuesCodec {
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {
+        guard text.utf8.contains(where: { $0 == 0x5C || $0 == unit || $0 == record }) else {
+            out.append(contentsOf: text.utf8)
+            return
+        }
         for b in text.utf8 {
             switch b {
             case 0x5C: out += [0x5C, 0x5C]

@@ -84,6 +84,8 @@ struct StoredRecordTests {
         #expect(values.names.map { values[$0] } == reference.keys.sorted().map { reference[$0] })
         #expect(FeatureValues(reference.map { ($0.key, $0.value) }) == values)
         #expect(FeatureValues([("b", .int(1)), ("a", .int(2)), ("b", .int(3))]) == ["a": .int(2), "b": .int(3)])
+        let order = FeatureValues.Order(["b", "a", "c", "a"])
+        #expect(FeatureValues([.int(1), .int(2), .int(3), .int(4)], in: order) == ["a": .int(4), "b": .int(1), "c": .int(3)])
         var appended = FeatureValues()
         #expect(appended.append("a", .int(1)) && appended.append("b", .int(2)))
         #expect(!appended.append("b", .int(3)) && !appended.append("a", .int(3)) && appended == ["a": .int(1), "b": .int(2)])

@@ -335,8 +335,30 @@ public struct FeatureValues: Sendable, Equatable, ExpressibleByDictionaryLiteral
     public init() {}
 
     /// From pairs in any order; a name given twice keeps its last value, as a dictionary would.
+    @inlinable
     public init(_ pairs: some Sequence<(String, FeatureDatum)>) {
         for (name, value) in pairs { self[name] = value }
+    }
+
+    /// Where each name of a fixed list goes, found once for many rows of values in the list's order (a view's
+    /// features, materialized row after row).
+    public struct Order: Sendable {
+        let names: [String]
+        /// Per kept name (ascending), its position in the list; the last one of a name given twice.
+        let positions: [Int]
+
+        public init(_ list: [String]) {
+            var last: [String: Int] = [:]
+            for (i, name) in list.enumerated() { last[name] = i }
+            names = last.keys.sorted()
+            positions = names.map { last[$0]! }
+        }
+    }
+
+    /// Values given in the order of `order`'s list.
+    public init(_ values: [FeatureDatum], in order: Order) {
+        names = order.names
+        data = order.positions.map { values[$0] }
     }
 
     public init(dictionaryLiteral elements: (String, FeatureDatum)...) {

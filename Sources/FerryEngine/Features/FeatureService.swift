@@ -201,8 +201,9 @@ public final class FeatureService: Sendable {
         var batch: [OnlineFeatureRow] = []
         batch.reserveCapacity(10_000)
         // In key order, the store's index is filled page by page instead of all over at every batch.
+        let order = FeatureValues.Order(view.features.map(\.name))
         for (key, kept) in latest.sorted(by: { $0.key < $1.key }) {
-            let values = FeatureValues(zip(view.features.lazy.map(\.name), kept.row.values))
+            let values = FeatureValues(kept.row.values, in: order)
             batch.append(OnlineFeatureRow(key: key, eventTime: kept.row.event, createdTime: kept.row.created, values: values))
             if batch.count == 10_000 {
                 written += try await store.writeOnline(view: view.name, rows: batch).written

@@ -167,14 +167,16 @@ public struct FeatureSourceReader: Sendable {
         guard Self.split(bytes, &starts, &ends) == c.width else { return nil }
         func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[index]..<ends[index]]) }
         func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { Self.integer(f, digits: 18) }
+        /// `Double(String)`'s value: the same, faster, unless the text is `nan`, `inf` or not a decimal.
+        func decimal(_ f: UnsafeBufferPointer<UInt8>) -> Double? { DecimalText.parse(f) ?? Double(String(decoding: f, as: UTF8.self)) }
         func datum(_ index: Int, _ type: FeatureType) -> FeatureDatum? {
             let f = field(index)
             if f.isEmpty { return .null }
             switch type {
             case .int64: return integer(f).map(FeatureDatum.int)
             case .int32: return integer(f).flatMap { $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) ? .int($0) : nil }
-            case .float64: return Double(String(decoding: f, as: UTF8.self)).map(FeatureDatum.double)
-            case .float32: return Double(String(decoding: f, as: UTF8.self)).map { .double(Double(Float($0))) }
+            case .float64: return decimal(f).map(FeatureDatum.double)
+            case .float32: return decimal(f).map { .double(Double(Float($0))) }
             case .string: return .string(String(decoding: f, as: UTF8.self))
             case .bool: return nil
             }
