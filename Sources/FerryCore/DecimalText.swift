@@ -69,6 +69,24 @@ public enum DecimalText {
         return strtod(s)
     }
 
+    /// A decimal integer (an optional `-`, then at most `digits` digits, no more than 19); nil for anything else or
+    /// for a value outside Int64.
+    @inlinable
+    public static func integer(_ s: UnsafeBufferPointer<UInt8>, digits: Int = 19) -> Int64? {
+        let negative = s.first == 0x2D
+        var i = negative ? 1 : 0
+        guard s.count > i, s.count - i <= min(digits, 19) else { return nil }
+        var magnitude: UInt64 = 0   // 19 digits cannot overflow it
+        while i < s.count {
+            let d = s[i] &- 0x30
+            guard d <= 9 else { return nil }
+            magnitude = magnitude &* 10 &+ UInt64(d)
+            i += 1
+        }
+        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+    }
+
     /// Reads the digits from `s[i]` on into `mantissa` (wrapping past 19 significant digits, which `digits` counts:
     /// leading zeros are not significant), eight at a time while eight are digits; returns how many it read.
     @inlinable @inline(__always)

@@ -205,7 +205,7 @@ package enum OnlineValuesCodec {
             let payload = UnsafeRawBufferPointer(rebasing: bytes[(u + 2)..<r]).assumingMemoryBound(to: UInt8.self)
             let value: FeatureDatum
             switch bytes[u + 1] {
-            case UInt8(ascii: "i"): value = integer(payload).map(FeatureDatum.int) ?? .null
+            case UInt8(ascii: "i"): value = DecimalText.integer(payload).map(FeatureDatum.int) ?? .null
             case UInt8(ascii: "d"):
                 value = (DecimalText.parse(payload) ?? Double(String(decoding: payload, as: UTF8.self))).map(FeatureDatum.double) ?? .null
             case UInt8(ascii: "s"): value = .string(unescape(bytes[(u + 2)..<r]))
@@ -217,23 +217,6 @@ package enum OnlineValuesCodec {
         }
         guard !unordered.isEmpty else { return values }
         return FeatureValues(zip(values.names, values.data).map { ($0, $1) } + unordered)
-    }
-
-    /// A stored integer (`String(Int64)`'s digits); nil when it is not one.
-    private static func integer(_ digits: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard let first = digits.first else { return nil }
-        let negative = first == UInt8(ascii: "-")
-        guard digits.count > (negative ? 1 : 0), digits.count <= 20 else { return nil }
-        var magnitude: UInt64 = 0
-        for d in digits.dropFirst(negative ? 1 : 0) {
-            guard d &- 0x30 < 10 else { return nil }
-            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(d &- 0x30))
-            guard !o1, !o2 else { return nil }
-            magnitude = sum
-        }
-        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
-        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {

@@ -11,6 +11,17 @@ struct BatchChunkTests {
         Array(text.utf8).withUnsafeBufferPointer { DecimalText.parse($0) }
     }
 
+    @Test func integersParseWithinInt64AndTheDigitLimit() {
+        func integer(_ text: String, digits: Int = 19) -> Int64? {
+            Array(text.utf8).withUnsafeBufferPointer { DecimalText.integer($0, digits: digits) }
+        }
+        #expect(integer("0") == 0 && integer("-0") == 0 && integer("-42") == -42 && integer("007") == 7)
+        #expect(integer("9223372036854775807") == .max && integer("-9223372036854775808") == .min)
+        #expect(integer("9223372036854775808") == nil && integer("-9223372036854775809") == nil && integer("99999999999999999999") == nil)
+        #expect(integer("123456789", digits: 9) == 123_456_789 && integer("1234567890", digits: 9) == nil)
+        #expect(integer("") == nil && integer("-") == nil && integer("+1") == nil && integer("1.0") == nil && integer(" 1") == nil)
+    }
+
     @Test func numbersParseExactlyAsTheCLibraryDoes() {
         var rng = SystemRandomNumberGenerator()
         var texts = ["0", "-0", "1", "+2.5", ".25", "1.", "1e5", "1E-5", "-3.75e+2", "123456789012345678", "0.1", "0.30000000000000004",

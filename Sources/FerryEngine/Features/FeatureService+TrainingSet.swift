@@ -142,7 +142,7 @@ extension FeatureService {
                 }
                 for (v, column, digits) in integerColumns {
                     let field = UnsafeBufferPointer(rebasing: line[starts[column]..<ends[column]])
-                    guard let n = FeatureSourceReader.integer(field, digits: digits) else {
+                    guard let n = DecimalText.integer(field, digits: digits) else {
                         try slowRow(r)
                         continue rows
                     }

@@ -159,26 +159,6 @@ extension FeatureSourceReader {
         return out
     }
 
-    /// `-?[0-9]{1,digits}`.
-    @inline(__always)
-    static func integer(_ f: UnsafeBufferPointer<UInt8>, digits: Int) -> Int64? {
-        var i = 0
-        var negative = false
-        if f.count > 0, f[0] == 0x2D {
-            negative = true
-            i = 1
-        }
-        guard f.count > i, f.count - i <= digits else { return nil }
-        var v: Int64 = 0
-        while i < f.count {
-            let d = f[i] &- 0x30
-            guard d <= 9 else { return nil }
-            v = v &* 10 &+ Int64(d)
-            i += 1
-        }
-        return negative ? -v : v
-    }
-
     /// Splits a line without quotes at its commas into fields trimmed of spaces and tabs; returns the field count,
     /// or nil when the line has a quote.
     static func split(_ line: UnsafeBufferPointer<UInt8>, _ starts: inout [Int], _ ends: inout [Int]) -> Int? {
@@ -296,7 +276,7 @@ extension FeatureSourceReader {
                     break
                 case .key:
                     if integerKey {
-                        guard let n = FeatureSourceReader.integer(field, digits: keyDigits) else { return nil }
+                        guard let n = DecimalText.integer(field, digits: keyDigits) else { return nil }
                         key = .integer(n)
                     } else {
                         guard !field.isEmpty, !field.contains(0x1F) else { return nil }
@@ -311,9 +291,9 @@ extension FeatureSourceReader {
                         created = t
                     }
                 case .integer:
-                    guard field.isEmpty || FeatureSourceReader.integer(field, digits: 18) != nil else { return nil }
+                    guard field.isEmpty || DecimalText.integer(field, digits: 18) != nil else { return nil }
                 case .integer32:
-                    guard field.isEmpty || FeatureSourceReader.integer(field, digits: 9) != nil else { return nil }
+                    guard field.isEmpty || DecimalText.integer(field, digits: 9) != nil else { return nil }
                 case .decimal:
                     guard field.isEmpty || isDecimal(field) else { return nil }
                 case .unusual:

@@ -166,7 +166,7 @@ public struct FeatureSourceReader: Sendable {
     ) throws -> FeatureSourceRow? {
         guard Self.split(bytes, &starts, &ends) == c.width else { return nil }
         func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[index]..<ends[index]]) }
-        func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { Self.integer(f, digits: 18) }
+        func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { DecimalText.integer(f, digits: 18) }
         /// `Double(String)`'s value: the same, faster, unless the text is `nan`, `inf` or not a decimal.
         func decimal(_ f: UnsafeBufferPointer<UInt8>) -> Double? { DecimalText.parse(f) ?? Double(String(decoding: f, as: UTF8.self)) }
         func datum(_ index: Int, _ type: FeatureType) -> FeatureDatum? {
@@ -188,7 +188,7 @@ public struct FeatureSourceReader: Sendable {
             switch joinKey.type {
             case .int64, .int32:
                 // A 32-bit key of 10 digits may not fit: the general path judges it.
-                guard let n = Self.integer(f, digits: joinKey.type == .int32 ? 9 : 18) else { return nil }
+                guard let n = DecimalText.integer(f, digits: joinKey.type == .int32 ? 9 : 18) else { return nil }
                 key += String(n)
             default:
                 guard !f.isEmpty, !f.contains(0x1F) else { return nil }
