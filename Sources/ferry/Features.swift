@@ -181,7 +181,12 @@ struct Features: AsyncParsableCommand {
             _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle)
             var lines = 0
             if let reader = FileHandle(forReadingAtPath: out) {
-                while let data = try reader.read(upToCount: 1 << 20), !data.isEmpty { lines += data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+                // Over the raw bytes: `Data`'s own iteration took about a second for 80 MB.
+                while let data = try reader.read(upToCount: 8 << 20), !data.isEmpty {
+                    data.withUnsafeBytes { raw in
+                        for byte in raw where byte == 0x0A { lines += 1 }
+                    }
+                }
                 try? reader.close()
             }
             print("wrote \(max(lines - 1, 0)) rows to \(out)")

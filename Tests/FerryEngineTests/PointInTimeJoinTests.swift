@@ -1,4 +1,4 @@
-import FerryCore
+@testable import FerryCore
 @testable import FerryEngine
 import Foundation
 import Testing
@@ -131,6 +131,28 @@ struct PointInTimeJoinTests {
             let differing = expected.indices.filter { got[$0] != expected[$0] }
             #expect(differing.isEmpty, "JSON Lines: \(differing.count) rows differ")
         }
+    }
+
+    /// Winners are read again in file order: by sequence, then row, whether packed into one integer or not.
+    @Test(arguments: [Int64(1) << 40, Int64(1) << 61])
+    func winnersAreOrderedByLineThenRow(_ largest: Int64) {
+        var generator = SystemRandomNumberGenerator()
+        let sequences: [Int64] = (0..<50).map { _ in Int64.random(in: 0...largest, using: &generator) }
+        var winners: [PointInTimeJoin.Candidate] = []
+        var expected: [(sequence: Int64, row: Int32)] = []
+        for row in 0..<5_000 {
+            guard Int.random(in: 0..<5, using: &generator) > 0 else {
+                winners.append(.none)
+                continue
+            }
+            let sequence = sequences.randomElement(using: &generator)!
+            winners.append(PointInTimeJoin.Candidate(event: 0, created: .min, sequence: sequence))
+            expected.append((sequence, Int32(row)))
+        }
+        expected.sort { $0.sequence != $1.sequence ? $0.sequence < $1.sequence : $0.row < $1.row }
+        let got = FeatureSourceReader.byLine(winners)
+        #expect(got.map { $0.sequence } == expected.map { $0.sequence })
+        #expect(got.map { $0.row } == expected.map { $0.row })
     }
 
     /// The numbers a writer may copy are those that print as themselves.

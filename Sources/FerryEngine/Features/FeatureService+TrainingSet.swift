@@ -62,17 +62,19 @@ extension FeatureService {
                 throw FerryError.invalid("\(source) is empty; it needs a header line and rows")
             }
             let block = try CSVLines(bytes: first, source: source)
-            // Every later block's times and keys, checked now (the first block's are checked as it joins).
-            while let (bytes, line) = try blocks.next(lines: linesPerBlock) {
-                _ = try Self.entityColumns(CSVLines(bytes: bytes, source: source, header: block.header, firstLine: line), plan)
+            if count > 1 {
+                // Every later block's times and keys, checked now (the first block's are checked as it joins).
+                while let (bytes, line) = try blocks.next(lines: linesPerBlock) {
+                    _ = try Self.entityColumns(CSVLines(bytes: bytes, source: source, header: block.header, firstLine: line), plan)
+                }
+                try handle.seek(toOffset: 0)
+                blocks = LineBlocks(handle: handle)
+                _ = try blocks.next(lines: linesPerBlock)
             }
-            try handle.seek(toOffset: 0)
-            blocks = LineBlocks(handle: handle)
-            _ = try blocks.next(lines: linesPerBlock)
-            var out = CSVWriter()
-            out.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
-            out.raw(ArraySlice(try await joined(block, plan)))
-            return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: out.bytes)
+            var header = CSVWriter()
+            header.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
+            let parts = try await joined(block, plan)
+            return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: [header.bytes] + parts)
         }
     }
 
@@ -166,51 +168,71 @@ extension FeatureService {
         return (times, plan.views.indices.map { integerViews[$0] ? .integers(integers[$0]) : .texts(texts[$0]) })
     }
 
-    /// One block of entity rows, each as it came followed by its features.
-    func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> [UInt8] {
+    /// One block of entity rows, each as it came followed by its features, in parts to send one after another.
+    func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> [[UInt8]] {
         let (times, keys) = try Self.entityColumns(entities, plan)
         var views: [JoinedFields] = []
         for (v, (view, joinKeys, features)) in plan.views.enumerated() {
             let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: features, database: database)
             views.append(try await Self.join(reader, keys: keys[v], times: times, ttlSeconds: view.ttlSeconds))
         }
-        // Every row is its input line, then a comma and a field per feature: sized first, then copied.
+        // The rows are written in a part per core, each sized first, then copied.
         let slots = plan.slots
-        let viewLongest = views.map(\.longest)
-        let bytes = JoinedFields.withPointers(views) { views in
-            func field(_ view: JoinedFields.Pointers, _ r: Int, _ position: Int) -> Range<Int> {
-                let w = Int(view.winner[r])
-                guard w >= 0 else { return 0..<0 }
-                let i = w * view.features + position
-                return (i == 0 ? 0 : view.ends[i - 1])..<view.ends[i]
-            }
-            // At most each row's line, its commas and line end, and its views' longest winners.
-            var size = entities.bytes.count + entities.rows.count * (1 + slots.count)
-            for view in Set(slots.map(\.view)) { size += entities.rows.count * viewLongest[view] }
-            return [UInt8](unsafeUninitializedCapacity: size) { out, count in
-                entities.bytes.withUnsafeBufferPointer { input in
-                    var at = 0
-                    func copy(_ from: UnsafeBufferPointer<UInt8>) {
-                        guard !from.isEmpty else { return }
-                        UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: from.baseAddress!, byteCount: from.count)
-                        at += from.count
-                    }
-                    for r in entities.rows.indices {
-                        copy(UnsafeBufferPointer(rebasing: input[entities.rows[r]]))
-                        for slot in slots {
-                            out[at] = 0x2C
-                            at += 1
-                            let view = views[slot.view]
-                            copy(UnsafeBufferPointer(rebasing: view.text[field(view, r, slot.position)]))
-                        }
-                        out[at] = 0x0A
-                        at += 1
-                    }
-                    count = at
+        let rows = entities.rows
+        let longest = views.map(\.longest)
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count))
+        let results = (0..<parts).map { _ in BytesBox() }
+        JoinedFields.withPointers(views) { views in
+            entities.bytes.withUnsafeBufferPointer { input in
+                let shared = ReadOnlyPointers(input: input, views: views)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let range = (rows.count * part / parts)..<(rows.count * (part + 1) / parts)
+                    results[part].bytes = Self.csvRows(range, shared.input, rows, shared.views, slots, longest)
                 }
             }
         }
-        return bytes
+        return results.map(\.bytes)
+    }
+
+    /// Entity rows `range` of a block: each its input line, then a comma and a field per feature.
+    private static func csvRows(
+        _ range: Range<Int>, _ input: UnsafeBufferPointer<UInt8>, _ rows: [Range<Int>], _ views: [JoinedFields.Pointers],
+        _ slots: [(view: Int, position: Int)], _ longest: [Int]
+    ) -> [UInt8] {
+        // At most each row's line, its commas and line end, and its views' longest winners.
+        var size = range.count * (1 + slots.count)
+        for r in range { size += rows[r].count }
+        for view in Set(slots.map(\.view)) { size += range.count * longest[view] }
+        return [UInt8](unsafeUninitializedCapacity: size) { out, count in
+            guard let o = out.baseAddress else { return }
+            var at = 0
+            for r in range {
+                let line = rows[r]
+                if !line.isEmpty {
+                    UnsafeMutableRawPointer(o + at).copyMemory(from: input.baseAddress! + line.lowerBound, byteCount: line.count)
+                    at += line.count
+                }
+                for slot in slots {
+                    o[at] = 0x2C
+                    at += 1
+                    let view = views[slot.view]
+                    let w = Int(view.winner[r])
+                    guard w >= 0 else { continue }
+                    let i = w * view.features + slot.position
+                    // Fields are a few bytes: copied by hand, not by a call.
+                    var from = i == 0 ? 0 : view.ends[i - 1]
+                    let end = view.ends[i]
+                    while from < end {
+                        o[at] = view.text[from]
+                        at += 1
+                        from += 1
+                    }
+                }
+                o[at] = 0x0A
+                at += 1
+            }
+            count = at
+        }
     }
 
     /// One view's point-in-time join. A CSV file source is scanned for keys and times on every core, and only the
@@ -266,26 +288,26 @@ public final class TrainingSetRun: @unchecked Sendable {
     private var blocks: LineBlocks
     private let header: [String]
     private let linesPerBlock: Int
-    private var first: [UInt8]?
+    /// Parts joined and not yet handed out.
+    private var pending: [[UInt8]]
 
-    init(service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [UInt8]) {
+    init(service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [[UInt8]]) {
         self.service = service
         self.plan = plan
         self.handle = handle
         self.blocks = blocks
         self.header = header
         self.linesPerBlock = linesPerBlock
-        self.first = first
+        pending = first.reversed()
     }
 
-    /// The next part of the training set as CSV bytes (the header with the first block first), nil at the end.
+    /// The next part of the training set as CSV bytes (the header, then the first block's), nil at the end.
     public func next() async throws -> [UInt8]? {
-        if let first {
-            self.first = nil
-            return first
+        if pending.isEmpty {
+            guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
+            pending = try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan).reversed()
         }
-        guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
-        return try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan)
+        return pending.popLast()
     }
 
     /// Closes the entity file.
@@ -324,18 +346,23 @@ struct LineBlocks {
         scanned = 0
         while cut == nil {
             while scanned < pending.count {
-                if pending[scanned] == 0x0A {
-                    count += 1
-                    if count == lines {
-                        cut = scanned + 1
-                        break
-                    }
+                let newline = pending.withUnsafeBufferPointer { p in
+                    memchr(p.baseAddress! + scanned, 0x0A, p.count - scanned).map { UnsafeRawPointer($0) - UnsafeRawPointer(p.baseAddress!) }
                 }
-                scanned += 1
+                guard let newline else {
+                    scanned = pending.count
+                    break
+                }
+                count += 1
+                scanned = newline + 1
+                if count == lines {
+                    cut = scanned
+                    break
+                }
             }
             if cut != nil || ended { break }
             if let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
-                pending.append(contentsOf: data)
+                data.withUnsafeBytes { pending.append(contentsOf: $0) }
             } else {
                 ended = true
             }
@@ -348,6 +375,17 @@ struct LineBlocks {
         nextLine += count + (cut == nil && block.last != 0x0A ? 1 : 0)
         return (block, first)
     }
+}
+
+/// A block's input and its views' arrays, only read while the parts are written, and only while the arrays live.
+private struct ReadOnlyPointers: @unchecked Sendable {
+    let input: UnsafeBufferPointer<UInt8>
+    let views: [JoinedFields.Pointers]
+}
+
+/// One part's rows, written by that part's thread alone and read after every part finished.
+private final class BytesBox: @unchecked Sendable {
+    var bytes: [UInt8] = []
 }
 
 /// Writes CSV rows, quoting fields that need it.
@@ -378,3 +416,4 @@ struct CSVWriter {
 
     mutating func endRow() { bytes.append(0x0A) }
 }
+

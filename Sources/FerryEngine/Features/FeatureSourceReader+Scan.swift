@@ -91,10 +91,7 @@ extension FeatureSourceReader {
         let columns = try csvColumns(header: CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: headerLine), name: name)
         // The entity rows with a winner, in the order of their winners' lines in the file, read in parts on every
         // core (a line shared by rows of two parts is read by both).
-        var picks: [(sequence: Int64, row: Int32)] = []
-        picks.reserveCapacity(winners.count)
-        for (row, winner) in winners.enumerated() where !winner.isNone { picks.append((winner.sequence, Int32(row))) }
-        picks.sort { $0.sequence < $1.sequence }
+        let picks = Self.byLine(winners)
         let count = picks.count < minimumWinners ? 1 : max(1, min(parts, picks.count))
         let results = (0..<count).map { _ in FieldsBox() }
         let sorted = picks
@@ -116,6 +113,24 @@ extension FeatureSourceReader {
             out.longest = max(out.longest, next.longest)
         }
         return out
+    }
+
+    /// The entity rows with a winner, ordered by their winners' sequences (line offsets). Each is sorted as one
+    /// integer, its sequence above its row, when both fit: several times faster than sorting pairs.
+    static func byLine(_ winners: [PointInTimeJoin.Candidate]) -> [(sequence: Int64, row: Int32)] {
+        let rowBits = max(1, Int.bitWidth - winners.count.leadingZeroBitCount)
+        let largest = winners.lazy.map(\.sequence).max() ?? 0
+        guard rowBits < 32, largest < Int64(1) << (63 - rowBits) else {
+            var picks: [(sequence: Int64, row: Int32)] = []
+            for (row, winner) in winners.enumerated() where !winner.isNone { picks.append((winner.sequence, Int32(row))) }
+            return picks.sorted { $0.sequence != $1.sequence ? $0.sequence < $1.sequence : $0.row < $1.row }
+        }
+        var packed: [Int64] = []
+        packed.reserveCapacity(winners.count)
+        for (row, winner) in winners.enumerated() where !winner.isNone { packed.append(winner.sequence << rowBits | Int64(row)) }
+        packed.sort()
+        let mask = Int64(1) << rowBits - 1
+        return packed.map { ($0 >> rowBits, Int32($0 & mask)) }
     }
 
     /// The fields of one part of the winning lines.
@@ -349,7 +364,8 @@ extension FeatureSourceReader {
                 if offset >= start, offset < start + UInt64(count) {
                     let from = Int(offset - start)
                     let all = UnsafeBufferPointer(buffer)
-                    if let end = all[from..<count].firstIndex(of: 0x0A) {
+                    if let hit = memchr(all.baseAddress! + from, 0x0A, count - from) {
+                        let end = UnsafeRawPointer(hit) - UnsafeRawPointer(all.baseAddress!)
                         return UnsafeBufferPointer(rebasing: all[from..<(end > from && all[end - 1] == 0x0D ? end - 1 : end)])
                     }
                     if start + UInt64(count) >= file.size { return UnsafeBufferPointer(rebasing: all[from..<count]) }
