@@ -51,15 +51,20 @@ struct PointInTimeJoinTests {
         try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000)
     }
 
-    /// A 32-bit key that does not fit is refused as the row parser refuses it, naming the line, in any part.
-    @Test(arguments: [1, 3])
-    func aThirtyTwoBitKeyOutOfRangeIsRefusedNamingTheLine(_ parts: Int) async throws {
+    /// A line the scan must not take is refused as the row parser refuses it, naming the line, in any part: a
+    /// 32-bit key that does not fit, a field too many, a field too few.
+    @Test(arguments: [
+        (1, "3000000000,2024-01-05T18:42:43Z,7", ["card_id", "int32"]), (3, "3000000000,2024-01-05T18:42:43Z,7", ["card_id", "int32"]),
+        (1, "7,2024-01-05T18:42:43Z,7,8", ["has 4 fields; the header has 3"]), (3, "7,2024-01-05T18:42:43Z,7,8", ["has 4 fields; the header has 3"]),
+        (3, "7,2024-01-05T18:42:43Z", ["has 2 fields; the header has 3"]),
+    ] as [(Int, String, [String])])
+    func aLineTheScanCannotTakeIsRefusedNamingIt(_ parts: Int, _ bad: String, _ words: [String]) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("source.csv").path
         var csv = "card_id,event_timestamp,v\n"
-        for i in 0..<3_000 { csv += "\(i == 2_500 ? "3000000000" : String(i % 50)),2024-01-05T18:42:43Z,\(i)\n" }
+        for i in 0..<3_000 { csv += i == 2_500 ? "\(bad)\n" : "\(i % 50),2024-01-05T18:42:43Z,\(i)\n" }
         try csv.write(toFile: path, atomically: true, encoding: .utf8)
         let view = FeatureView(
             name: "v", entities: ["card"], features: [FeatureField(name: "v", type: .int64)],
@@ -67,7 +72,7 @@ struct PointInTimeJoinTests {
         let reader = FeatureSourceReader(view: view, joinKeys: [JoinKey(name: "card_id", type: .int32)], features: view.features)
         await #expect { _ = try await FeatureService.join(reader, keys: .integers([1, 2]), times: [0, 0], ttlSeconds: 0, parts: parts, minimumBytes: 0, minimumWinners: 0) } throws: { error in
             let message = (error as? FerryError)?.message ?? "\(error)"
-            return message.contains("line 2502") && message.contains("card_id") && message.contains("int32")
+            return message.contains("line 2502") && words.allSatisfy { message.contains($0) }
         }
     }
 

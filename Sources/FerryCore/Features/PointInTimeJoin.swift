@@ -151,11 +151,11 @@ public struct PointInTimeJoin: Sendable {
             for i in keys.indices { runs[i] = integerKeys.find(keys[i]) ?? 0..<0 }
             var touched: Int64 = 0
             for run in runs where !run.isEmpty { touched &+= times[run.lowerBound] &+ times[run.upperBound - 1] }
-            // Each row's window, then a touch of the leaves it updates, then the updates.
-            for i in keys.indices where !runs[i].isEmpty {
-                runs[i] = window(runs[i], events[i])
-                if !runs[i].isEmpty { touched &+= leaves[runs[i].lowerBound].event &+ leaves[runs[i].upperBound - 1].event }
-            }
+            // Each row's window, then a touch of the leaves it updates, then the updates. The touches are a loop of
+            // their own: a few instructions per row, so the processor has every row's loads in flight at once (after
+            // a window's search, whose branches it cannot predict, it had only a few).
+            for i in keys.indices where !runs[i].isEmpty { runs[i] = window(runs[i], events[i]) }
+            for run in runs where !run.isEmpty { touched &+= leaves[run.lowerBound].event &+ leaves[run.upperBound - 1].event }
             self.touched = touched
             for i in keys.indices where !runs[i].isEmpty {
                 _ = update(runs[i], Candidate(event: events[i], created: created[i], sequence: sequences[i]))

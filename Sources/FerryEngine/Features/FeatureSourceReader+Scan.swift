@@ -204,9 +204,13 @@ extension FeatureSourceReader {
             var ends: [Int] = []
             var batch = OfferBatch()
             var cursor = SourceFile.LineCursor(file: file, range: range, firstLine: firstLine)
-            defer { cursor.deallocate() }
+            let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: roles.count)
+            defer {
+                cursor.deallocate()
+                fieldEnds.deallocate()
+            }
             while let (line, offset, number) = try cursor.next() {
-                if let (key, event, created) = fast(line) {
+                if let (key, event, created) = fast(line, fieldEnds) {
                     switch key {
                     case .integer(let n):
                         if batch.add(n, event, created ?? .min, Int64(offset)) { batch.flush(into: &join) }
@@ -265,24 +269,27 @@ extension FeatureSourceReader {
         }
 
         /// A line's key and times, every asked value checked on its bytes; nil leaves the line to the row-by-row
-        /// parser (quotes, a field count that is wrong, a value that may not parse).
+        /// parser (quotes, a field count that is wrong, a value that may not parse). `ends` has room for each
+        /// column's end.
         @inline(__always)
-        func fast(_ line: UnsafeBufferPointer<UInt8>) -> (Key, Int64, Int64?)? {
+        func fast(_ line: UnsafeBufferPointer<UInt8>, _ ends: UnsafeMutablePointer<Int>) -> (Key, Int64, Int64?)? {
             guard let base = line.baseAddress else { return nil }
-            let count = line.count
-            var column = 0, start = 0, i = 0
+            // The fields first, eight bytes at a time: a loop over the bytes was a third of the scan.
+            let last = roles.count - 1
+            var found = 0
+            let unquoted = CSVTable.unquotedFields(line) { _, end in
+                if found <= last { ends[found] = end }
+                found += 1
+            }
+            guard unquoted, found == last + 1 else { return nil }
+
             var key: Key?
             var event: Int64?
             var created: Int64?
-            while true {
-                while i < count {
-                    let b = base[i]
-                    if b == 0x2C { break }
-                    if b == 0x22 { return nil }
-                    i += 1
-                }
-                guard column < roles.count else { return nil }
-                var a = start, z = i
+            var start = 0
+            for column in 0...last {
+                var a = start, z = ends[column]
+                start = z + 1
                 while a < z, base[a] == 0x20 || base[a] == 0x09 { a += 1 }
                 while z > a, base[z - 1] == 0x20 || base[z - 1] == 0x09 || base[z - 1] == 0x0D { z -= 1 }
                 let field = UnsafeBufferPointer(start: base + a, count: z - a)
@@ -314,12 +321,8 @@ extension FeatureSourceReader {
                 case .unusual:
                     return nil
                 }
-                column += 1
-                if i == count { break }
-                i += 1
-                start = i
             }
-            guard column == roles.count, let key, let event else { return nil }
+            guard let key, let event else { return nil }
             return (key, event, created)
         }
 
