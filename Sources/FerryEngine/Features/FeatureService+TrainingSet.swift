@@ -416,4 +416,3 @@ struct CSVWriter {
 
     mutating func endRow() { bytes.append(0x0A) }
 }
-
