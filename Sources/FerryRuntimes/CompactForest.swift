@@ -11,6 +11,17 @@
 /// tree with no "is this a leaf?" branch, and several rows go down the same tree side by side so the CPU overlaps
 /// their memory loads. The results are the node-by-node traversal's, bit for bit (the same comparisons in float32,
 /// the same summation order).
+///
+/// Widened rows are stored eight to a group, lane by lane: slot `s` of lane `j` is at `s * 8 + j` from the group's
+/// start, and a step's `slot` is kept multiplied by 8. The eight rows of a group are then read through one pointer,
+/// each at a constant offset: with a pointer per row the kernel ran out of registers, kept the pointers on the
+/// stack and turned one row's comparison into a branch the processor mispredicted about half the time (perf).
+///
+/// The comparison itself is arithmetic, so no compiler can turn it into a branch: `x > t` is the sign bit of `t - x`.
+/// That holds for a finite threshold that is not -0 (a split at -0 is stored at +0, which compares the same) and any
+/// `x` whose NaNs are positive (the widened rows store every missing value as the positive quiet NaN, which the
+/// subtraction passes on with its sign); `t - x` is zero only when `x == t`, and then +0. Splits at an infinite
+/// threshold (none that training produces) take the generic path.
 struct CompactForest: Sendable {
     /// A node as callers describe it.
     struct Node {
@@ -21,7 +32,8 @@ struct CompactForest: Sendable {
         var right: UInt32
     }
 
-    /// A node as the kernels read it: go to `first + 1` when `row[slot] > threshold`, else to `first`.
+    /// A node as the kernels read it: go to `first + 1` when `row[slot] > threshold`, else to `first` (`slot` is
+    /// already multiplied by the lanes of a group).
     struct Step {
         var threshold: Float
         var slot: UInt32
@@ -35,6 +47,9 @@ struct CompactForest: Sendable {
     let leafValues: [Float]
     /// Features the trees read (the highest index + 1); a widened row is these, their negations and a 0.
     let width: Int
+
+    /// Rows in a group of the widened layout, read side by side.
+    static let lanes = 8
 
     var memoryBytes: Int {
         steps.count * MemoryLayout<Step>.stride + (leafValues.count + roots.count) * 4 + depths.count * MemoryLayout<Int>.stride
@@ -61,11 +76,12 @@ struct CompactForest: Sendable {
     }
 
     /// Lays out trees described node by node (leaves pointing at themselves). Nil when a tree shares or revisits
-    /// nodes, or when a split sends missing values left at a threshold of -infinity (then only NaN goes left, which
-    /// no single ordered comparison says): the generic path runs those.
+    /// nodes, or when a split's threshold is not finite after the rewrite above (at -infinity with missing values
+    /// left only NaN goes left, which no single ordered comparison says): the generic path runs those.
     init?(nodes: [Node], leafValues: [Float], roots: [UInt32]) {
         let width = Int(nodes.lazy.filter { $0.left != $0.right }.map { $0.featureAndFlag & 0x7FFF_FFFF }.max() ?? 0) + 1
-        let zero = UInt32(2 * width)
+        let lanes = UInt32(Self.lanes)
+        let zero = UInt32(2 * width) * lanes
         var steps: [Step] = []
         var leaves: [Float] = []
         var placed: [UInt32] = []
@@ -92,14 +108,15 @@ struct CompactForest: Sendable {
                 steps += [Step(threshold: 0, slot: 0, first: 0), Step(threshold: 0, slot: 0, first: 0)]
                 leaves += [0, 0]
                 let feature = n.featureAndFlag & 0x7FFF_FFFF
-                if n.featureAndFlag & 0x8000_0000 != 0 {
-                    guard n.threshold != -.infinity else { return nil }
-                    steps[at] = Step(threshold: n.threshold.nextDown, slot: feature, first: UInt32(first))
-                    pending += [(Int(n.left), first, level + 1), (Int(n.right), first + 1, level + 1)]
-                } else {
-                    steps[at] = Step(threshold: -n.threshold, slot: UInt32(width) + feature, first: UInt32(first))
-                    pending += [(Int(n.right), first, level + 1), (Int(n.left), first + 1, level + 1)]
-                }
+                let missingLeft = n.featureAndFlag & 0x8000_0000 != 0
+                let threshold = missingLeft ? n.threshold.nextDown : -n.threshold
+                guard threshold.isFinite else { return nil }
+                steps[at] = Step(
+                    threshold: threshold == 0 ? 0 : threshold, slot: ((missingLeft ? 0 : UInt32(width)) + feature) * lanes,
+                    first: UInt32(first))
+                pending += missingLeft
+                    ? [(Int(n.left), first, level + 1), (Int(n.right), first + 1, level + 1)]
+                    : [(Int(n.right), first, level + 1), (Int(n.left), first + 1, level + 1)]
             }
             depths.append(depth)
         }
@@ -119,10 +136,11 @@ struct CompactForest: Sendable {
     /// over it.
     static let blockRows = 64
 
+    /// One step of the row at `lane` of a group: `first + 1` when `x > threshold`, the sign bit of `threshold - x`.
     @inline(__always)
-    static func step(_ steps: UnsafePointer<Step>, _ i: UInt32, _ row: UnsafePointer<Float>) -> UInt32 {
+    static func step(_ steps: UnsafePointer<Step>, _ i: UInt32, _ group: UnsafePointer<Float>, lane: Int) -> UInt32 {
         let s = steps[Int(i)]
-        return s.first &+ (row[Int(s.slot)] > s.threshold ? 1 : 0)
+        return s.first &+ (s.threshold - group[Int(s.slot) &+ lane]).bitPattern >> 31
     }
 
     /// Adds every tree's leaf to `out` (`outputs` wide per row, already holding the base scores) for `rows` rows of
@@ -131,34 +149,37 @@ struct CompactForest: Sendable {
         _ x: UnsafePointer<Double>, rows: Int, featureCount: Int, out: UnsafeMutablePointer<Float>, outputs k: Int,
         groups: [Int32], weights: [Float]?
     ) {
-        precondition(featureCount >= width || steps.allSatisfy { $0.slot == UInt32(2 * width) }, "rows narrower than the trees")
-        let stride = 2 * width + 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows * stride) { block in
+        precondition(featureCount >= width || steps.allSatisfy { $0.slot == UInt32(2 * width * Self.lanes) }, "rows narrower than the trees")
+        let lanes = Self.lanes
+        let groupSize = (2 * width + 1) * lanes
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows * (2 * width + 1)) { block in
             let base = block.baseAddress!
             var start = 0
             while start < rows {
                 let count = min(Self.blockRows, rows - start)
                 for r in 0..<count {
-                    let source = x + (start + r) * featureCount, row = base + r * stride
+                    let source = x + (start + r) * featureCount, row = base + (r / lanes) * groupSize + r % lanes
                     for c in 0..<min(width, featureCount) {
                         let v = Float(source[c])
-                        row[c] = v
-                        row[width + c] = -v
+                        row[c * lanes] = v.isNaN ? .nan : v
+                        row[(width + c) * lanes] = v.isNaN ? .nan : -v
                     }
-                    row[2 * width] = 0
+                    row[2 * width * lanes] = 0
                 }
-                if count < 8 {
-                    for r in 0..<count { accumulateRow(base + r * stride, out: out + (start + r) * k, groups: groups, weights: weights) }
-                } else {
-                    accumulateBlock(base, rows: count, stride: stride, out: out + start * k, outputs: k, groups: groups, weights: weights)
+                let whole = count / lanes * lanes
+                if whole > 0 {
+                    accumulateGroups(base, groups: whole / lanes, groupSize: groupSize, out: out + start * k, outputs: k, groups: groups, weights: weights)
+                }
+                for r in whole..<count {
+                    accumulateRow(base + (r / lanes) * groupSize + r % lanes, out: out + (start + r) * k, groups: groups, weights: weights)
                 }
                 start += count
             }
         }
     }
 
-    /// One widened row through every tree, eight trees side by side (a lone row has no other rows to overlap with);
-    /// leaves are still added in tree order.
+    /// One widened row (its slots `lanes` apart) through every tree, eight trees side by side (a lone row has no other
+    /// rows to overlap with); leaves are still added in tree order.
     private func accumulateRow(_ row: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, groups: [Int32], weights: [Float]?) {
         steps.withUnsafeBufferPointer { buffer in
             leafValues.withUnsafeBufferPointer { leaves in
@@ -169,10 +190,10 @@ struct CompactForest: Sendable {
                     let depth = max(max(max(depths[t], depths[t + 1]), max(depths[t + 2], depths[t + 3])),
                                     max(max(depths[t + 4], depths[t + 5]), max(depths[t + 6], depths[t + 7])))
                     for _ in 0..<depth {
-                        i.0 = Self.step(steps, i.0, row); i.1 = Self.step(steps, i.1, row)
-                        i.2 = Self.step(steps, i.2, row); i.3 = Self.step(steps, i.3, row)
-                        i.4 = Self.step(steps, i.4, row); i.5 = Self.step(steps, i.5, row)
-                        i.6 = Self.step(steps, i.6, row); i.7 = Self.step(steps, i.7, row)
+                        i.0 = Self.step(steps, i.0, row, lane: 0); i.1 = Self.step(steps, i.1, row, lane: 0)
+                        i.2 = Self.step(steps, i.2, row, lane: 0); i.3 = Self.step(steps, i.3, row, lane: 0)
+                        i.4 = Self.step(steps, i.4, row, lane: 0); i.5 = Self.step(steps, i.5, row, lane: 0)
+                        i.6 = Self.step(steps, i.6, row, lane: 0); i.7 = Self.step(steps, i.7, row, lane: 0)
                     }
                     withUnsafeBytes(of: i) { reached in
                         for j in 0..<8 {
@@ -185,7 +206,7 @@ struct CompactForest: Sendable {
                 }
                 while t < roots.count {
                     var i = roots[t]
-                    for _ in 0..<depths[t] { i = Self.step(steps, i, row) }
+                    for _ in 0..<depths[t] { i = Self.step(steps, i, row, lane: 0) }
                     let g = Int(groups[t])
                     if let weights { out[g] += leaves[Int(i)] * weights[t] } else { out[g] += leaves[Int(i)] }
                     t += 1
@@ -194,9 +215,10 @@ struct CompactForest: Sendable {
         }
     }
 
-    /// A block of widened rows (`stride` apart) through every tree in turn, eight rows side by side.
-    private func accumulateBlock(
-        _ x: UnsafePointer<Float>, rows: Int, stride f: Int, out: UnsafeMutablePointer<Float>, outputs k: Int, groups: [Int32], weights: [Float]?
+    /// Groups of widened rows (`groupSize` apart) through every tree in turn, the eight rows of a group side by side.
+    private func accumulateGroups(
+        _ x: UnsafePointer<Float>, groups count: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outputs k: Int, groups: [Int32],
+        weights: [Float]?
     ) {
         steps.withUnsafeBufferPointer { buffer in
             leafValues.withUnsafeBufferPointer { leaves in
@@ -206,21 +228,20 @@ struct CompactForest: Sendable {
                     let depth = depths[t]
                     let g = Int(groups[t])
                     let weight = weights?[t]
-                    var r = 0
-                    while r + 8 <= rows {
+                    for group in 0..<count {
                         var i = (root, root, root, root, root, root, root, root)
-                        let x0 = x + r * f
+                        let x0 = x + group * groupSize
                         for _ in 0..<depth {
-                            i.0 = Self.step(steps, i.0, x0)
-                            i.1 = Self.step(steps, i.1, x0 + f)
-                            i.2 = Self.step(steps, i.2, x0 + 2 * f)
-                            i.3 = Self.step(steps, i.3, x0 + 3 * f)
-                            i.4 = Self.step(steps, i.4, x0 + 4 * f)
-                            i.5 = Self.step(steps, i.5, x0 + 5 * f)
-                            i.6 = Self.step(steps, i.6, x0 + 6 * f)
-                            i.7 = Self.step(steps, i.7, x0 + 7 * f)
+                            i.0 = Self.step(steps, i.0, x0, lane: 0)
+                            i.1 = Self.step(steps, i.1, x0, lane: 1)
+                            i.2 = Self.step(steps, i.2, x0, lane: 2)
+                            i.3 = Self.step(steps, i.3, x0, lane: 3)
+                            i.4 = Self.step(steps, i.4, x0, lane: 4)
+                            i.5 = Self.step(steps, i.5, x0, lane: 5)
+                            i.6 = Self.step(steps, i.6, x0, lane: 6)
+                            i.7 = Self.step(steps, i.7, x0, lane: 7)
                         }
-                        let o = out + r * k + g
+                        let o = out + group * Self.lanes * k + g
                         if let weight {
                             o[0] += leaves[Int(i.0)] * weight; o[k] += leaves[Int(i.1)] * weight
                             o[2 * k] += leaves[Int(i.2)] * weight; o[3 * k] += leaves[Int(i.3)] * weight
@@ -232,13 +253,6 @@ struct CompactForest: Sendable {
                             o[4 * k] += leaves[Int(i.4)]; o[5 * k] += leaves[Int(i.5)]
                             o[6 * k] += leaves[Int(i.6)]; o[7 * k] += leaves[Int(i.7)]
                         }
-                        r += 8
-                    }
-                    while r < rows {
-                        var i = root
-                        for _ in 0..<depth { i = Self.step(steps, i, x + r * f) }
-                        if let weight { out[r * k + g] += leaves[Int(i)] * weight } else { out[r * k + g] += leaves[Int(i)] }
-                        r += 1
                     }
                 }
             }
