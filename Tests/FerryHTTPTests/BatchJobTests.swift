@@ -113,6 +113,7 @@ struct BatchJobTests {
         try await withFerry { client, stack in
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
             let file = folder.appendingPathComponent("rows.csv")
             try Self.exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
             let scorer = Self.scorer(stack, folder: folder)

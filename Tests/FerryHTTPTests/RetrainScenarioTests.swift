@@ -10,9 +10,9 @@ import Testing
 /// The retraining loop end to end on the example model: labelled traffic, a policy, a trainer program, the
 /// candidate registered with lineage and judged on held-out rows; and each way a trainer fails.
 struct RetrainScenarioTests {
-    /// A trainer script in a fresh folder.
-    static func trainer(_ body: String) throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-trainer-\(UUID().uuidString)")
+    /// A trainer script in a fresh folder inside the stack's own (removed with it).
+    static func trainer(_ body: String, in stack: TestStack) throws -> String {
+        let folder = stack.folder.appendingPathComponent("trainer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent("train.sh").path
         try ("#!/bin/sh\nset -e\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -40,7 +40,7 @@ struct RetrainScenarioTests {
                 test -s "$FERRY_TRAINING_DATA"
                 echo "training on $(wc -l < "$FERRY_TRAINING_DATA") lines for $FERRY_MODEL from version $FERRY_CHAMPION_VERSION"
                 cp "\(model)" "$FERRY_OUTPUT_DIR/model.json"
-                """)
+                """, in: stack)
             let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "max_latency_ratio": 1000}}"#
             let set = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
             #expect(set.status == .ok && set.json["window_rows"] as? Int == 100_000, "\(set.text)")
@@ -79,7 +79,7 @@ struct RetrainScenarioTests {
         try await withFerry { client, stack in
             try await Self.labelledTraffic(client, stack)
             let model = TestStack.repositoryRoot.appendingPathComponent("examples/fraud/model.json").path
-            let script = try Self.trainer(#"cp "\#(model)" "$FERRY_OUTPUT_DIR/model.json""#)
+            let script = try Self.trainer(#"cp "\#(model)" "$FERRY_OUTPUT_DIR/model.json""#, in: stack)
             let policy = #"{"command": ["sh", "\#(script)"], "holdout_fraction": 0.5, "gate": {"metric": "roc_auc", "max_latency_ratio": 1000}}"#
             _ = try await client.execute(uri: "/api/v1/models/fraud/retrain/policy", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: policy))
             let challenger = ProtectedTarget.alias(model: "fraud", alias: "challenger")
@@ -110,7 +110,7 @@ struct RetrainScenarioTests {
             try await Self.labelledTraffic(client, stack)
             let retrainer = stack.server.retrainer!
             _ = try await retrainer.setPolicy(
-                RetrainPolicy(model: "fraud", trainer: .command(["sh", try Self.trainer(body)]), holdoutFraction: 0.5, timeoutSeconds: 1), by: "test")
+                RetrainPolicy(model: "fraud", trainer: .command(["sh", try Self.trainer(body, in: stack)]), holdoutFraction: 0.5, timeoutSeconds: 1), by: "test")
             let job = await retrainer.execute(try await retrainer.trigger(model: "fraud", by: "test"))
             #expect(job.state == .failed && job.reason.contains(reason), "\(job.reason)")
             #expect(try await stack.registry.versions(model: "fraud").count == 1, "nothing registered")
