@@ -27,6 +27,12 @@ struct BatchChunkTests {
         var texts = ["0", "-0", "1", "+2.5", ".25", "1.", "1e5", "1E-5", "-3.75e+2", "123456789012345678", "0.1", "0.30000000000000004",
                      "9007199254740993", "1.7976931348623157e308", "5e-324", "2.2250738585072014e-308", "1234567890123456789012",
                      "0.000000000000000000000000000001", "12345678901234567.5", "0x1p3"]
+        // Every power of ten of both fast paths (up to 16 digits: 64 bits; 17 to 19: 80 bits), both signs of exponent.
+        for k in 0...28 {
+            for mantissa in ["1", "7.25", "-9.5", "4503599627370497", "12345678901234567", "9999999999999999999"] {
+                texts += ["\(mantissa)e\(k)", "\(mantissa)e-\(k)"]
+            }
+        }
         for _ in 0..<20_000 {
             let d = Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF)  // finite
             texts.append("\(d)")
