@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Checks that the batch-scoring outputs of benchmarks/jobs/run.sh agree.
 
-    check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE NAME=OUTPUT_CSV...
+    check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE ORDER NAME=OUTPUT_CSV...
 
 Every output must have the header `row,id,predict` and ROWS rows, and on every row: row = 1..ROWS in order,
 id = 1,000,000,000 + row (the input's key, see make_input.py), and predict within TOLERANCE of the example's
-probability in EXPECTED_JSON (the input cycles over its rows, so row r is example (r-1) % n). The outputs are
+probability in EXPECTED_JSON of the example row r repeats (make_input.py's `example` for ORDER). The outputs are
 also compared with each other on every row, and on SAMPLE rows drawn with a fixed seed (the figure the
 report shows). Prints one JSON object; exits 1, naming the output and the first bad rows, if anything differs.
 """
@@ -20,14 +20,22 @@ ID_BASE = 1_000_000_000
 
 
 def main():
-    if len(sys.argv) < 6:
-        sys.exit("usage: check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE NAME=OUTPUT_CSV...")
+    if len(sys.argv) < 7:
+        sys.exit("usage: check.py EXPECTED_JSON ROWS TOLERANCE SAMPLE ORDER NAME=OUTPUT_CSV...")
     expected = json.load(open(sys.argv[1]))
-    rows, tol, sample = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    outputs = dict(arg.split("=", 1) for arg in sys.argv[5:])
+    rows, tol, sample, order = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    outputs = dict(arg.split("=", 1) for arg in sys.argv[6:])
     probs = np.asarray(expected["probabilities"], dtype=np.float64)
     want_row = np.arange(1, rows + 1, dtype=np.int64)
-    want_pred = probs[(want_row - 1) % len(probs)]
+    n = len(probs)
+    if order == "cycle":
+        want_pred = probs[(want_row - 1) % n]
+    else:  # make_input.py's example(r, n, "shuffled")
+        x = want_row.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # wraps modulo 2^64, as make_input.py masks
+        x ^= x >> np.uint64(29)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(32)
+        want_pred = probs[x % np.uint64(n)]
     problems, preds, report = [], {}, {"rows": rows, "tolerance": tol, "outputs": {}}
     for name, path in outputs.items():
         try:

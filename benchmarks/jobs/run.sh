@@ -8,6 +8,8 @@
 #
 # Env knobs (all optional):
 #   ROWS=10000000        input rows (the file is generated once per size into benchmarks/.work/jobs/)
+#   ORDER=shuffled       which example row each input row repeats: shuffled (a fixed hash of the row number) or
+#                        cycle (row r is example (r-1) % 20, the input before 2026-11-28; see make_input.py)
 #   FERRY_BIN=path       ferry binary; unset: swift build -c release --build-path .build-release --product ferry
 #   REPEATS=1            end-to-end runs per tool (the fastest counts)
 #   PEERS="pandas polars"  peers to run
@@ -31,6 +33,7 @@ JW="$WORK/jobs"
 VENV="$WORK/jobs-venv"
 
 ROWS="${ROWS:-10000000}"
+ORDER="${ORDER:-shuffled}"
 REPEATS="${REPEATS:-1}"
 PEERS="${PEERS:-pandas polars}"
 PANDAS_ENGINE="${PANDAS_ENGINE:-c}"
@@ -83,8 +86,8 @@ FERRY_MTIME="$(date -u -r "$FERRY_BIN" +%Y-%m-%dT%H:%M:%SZ)"
 setup_venv "$VENV" "$HERE/requirements.txt" bin/python
 PY="$VENV/bin/python"
 mkdir -p "$JW"
-INPUT="$JW/rows-$ROWS.csv"
-"$PY" "$HERE/make_input.py" "$EXPECTED" "$INPUT" "$ROWS" || die "could not generate $INPUT"
+INPUT="$JW/rows-$ROWS$([ "$ORDER" = shuffled ] || echo "-$ORDER").csv"
+"$PY" "$HERE/make_input.py" "$EXPECTED" "$INPUT" "$ROWS" "$ORDER" || die "could not generate $INPUT"
 INPUT="$(cd "$(dirname "$INPUT")" && pwd -P)/$(basename "$INPUT")"
 INPUT_BYTES="$(stat -c %s "$INPUT")"
 
@@ -276,7 +279,7 @@ OUTPUTS=("ferry=$OUT/ferry.csv")
 for tool in $PEERS; do OUTPUTS+=("$tool=$OUT/$tool.csv"); done
 [[ "$ONLINE" == true ]] && OUTPUTS+=("ferry_under_load=$OUT/ferry-online.csv")
 log "checking ${#OUTPUTS[@]} outputs on all $ROWS rows"
-"$PY" "$HERE/check.py" "$EXPECTED" "$ROWS" "$TOLERANCE" "$SAMPLE" "${OUTPUTS[@]}" >"$RUN/check.json" ||
+"$PY" "$HERE/check.py" "$EXPECTED" "$ROWS" "$TOLERANCE" "$SAMPLE" "$ORDER" "${OUTPUTS[@]}" >"$RUN/check.json" ||
   die "the outputs do not agree (see the MISMATCH lines above; $RUN/check.json)"
 log "outputs agree: $(cut -c1-300 "$RUN/check.json")"
 
