@@ -152,39 +152,11 @@ public enum DecimalText {
     }
 
     #if arch(x86_64)
-    /// 10^k for k in 0...27, each exact in 80 bits (5^27 < 2^64), as `power`.
+    /// 10^k for k in 0...27, each exact in 80 bits (5^27 < 2^64): up to 10^22 the double is exact, and the product
+    /// of two exact powers whose result fits is exact too.
     @inlinable @inline(__always)
     static func power80(_ k: Int) -> Float80 {
-        switch k {
-        case 0: 1e0
-        case 1: 1e1
-        case 2: 1e2
-        case 3: 1e3
-        case 4: 1e4
-        case 5: 1e5
-        case 6: 1e6
-        case 7: 1e7
-        case 8: 1e8
-        case 9: 1e9
-        case 10: 1e10
-        case 11: 1e11
-        case 12: 1e12
-        case 13: 1e13
-        case 14: 1e14
-        case 15: 1e15
-        case 16: 1e16
-        case 17: 1e17
-        case 18: 1e18
-        case 19: 1e19
-        case 20: 1e20
-        case 21: 1e21
-        case 22: 1e22
-        case 23: 1e23
-        case 24: 1e24
-        case 25: 1e25
-        case 26: 1e26
-        default: 1e27
-        }
+        k <= 22 ? Float80(power(k)) : Float80(power(22)) * Float80(power(k - 22))
     }
     #endif
 
