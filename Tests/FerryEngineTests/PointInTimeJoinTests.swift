@@ -27,8 +27,11 @@ struct PointInTimeJoinTests {
 
     /// Values the scan cannot check on its bytes, or copy as they are, go through the row parser: quoted fields,
     /// numbers not in their shortest form, missing markers, 32-bit floats, booleans, text that needs quotes, blank
-    /// lines and CRLF line ends.
-    @Test func unusualValuesGiveWhatTheRowParserGives() async throws {
+    /// lines and CRLF line ends. Keys with spaces or a tab around them too, read as integers and as text (the
+    /// scan reads neither trimmed: it sends such a line to the row parser). A boolean asked for sends every line
+    /// there; without it the scan takes the lines it can.
+    @Test(arguments: [(FeatureType.int64, true), (.int64, false), (.string, false)])
+    func unusualValuesGiveWhatTheRowParserGives(_ keyType: FeatureType, _ withBoolean: Bool) async throws {
         var generator = SystemRandomNumberGenerator()
         let integers = ["7", "007", "-3", "+4", "", "NA", " 12 ", "5.0", "-0", "123456789012345678"]
         let decimals = ["1.5", "2", "1e-05", "0.00001", "12.50", "NaN", "", "-0.0", " 3.25 ", ".5", "1E3", "0.1", "123456789.123456789", "null"]
@@ -39,16 +42,16 @@ struct PointInTimeJoinTests {
             let card = Int.random(in: 0..<25, using: &generator)
             let event = FeatureTime.format(Int64(Int.random(in: 0..<30, using: &generator)) * 3_600_000_000)
             let created = Bool.random(using: &generator) ? FeatureTime.format(Int64(i) * 1_000_000) : ""
-            let cardText = i % 97 == 0 ? "\"\(card)\"" : (i % 89 == 0 ? " \(card)" : "\(card)")
+            let cardText = i % 97 == 0 ? "\"\(card)\"" : (i % 89 == 0 ? " \(card)" : (i % 83 == 0 ? "\(card)\t" : (i % 79 == 0 ? "\(card) " : "\(card)")))
             csv += "\(cardText),\(event),\(created),\(integers.randomElement(using: &generator)!),\(decimals.randomElement(using: &generator)!),"
             csv += "\(decimals.randomElement(using: &generator)!),\(texts.randomElement(using: &generator)!),\(booleans.randomElement(using: &generator)!)\r\n"
             if i % 500 == 0 { csv += "\r\n" }
         }
         let features = [
             FeatureField(name: "i", type: .int64), FeatureField(name: "d", type: .float64), FeatureField(name: "f", type: .float32),
-            FeatureField(name: "t", type: .string), FeatureField(name: "b", type: .bool),
-        ]
-        try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000)
+            FeatureField(name: "t", type: .string),
+        ] + (withBoolean ? [FeatureField(name: "b", type: .bool)] : [])
+        try await check(csv: csv, features: features, parts: [1, 2, 5], entityRows: 2_000, ttl: 36_000, keyType: keyType)
     }
 
     /// A line the scan must not take is refused as the row parser refuses it, naming the line, in any part: a
@@ -78,7 +81,7 @@ struct PointInTimeJoinTests {
 
     /// With `jsonl` (the same rows), a JSON Lines source, whose rows carry their values through the join, gives
     /// the same too; 20,000 rows against a few hundred entity rows make it drop the values that can no longer win.
-    func check(csv: String, jsonl: String? = nil, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64) async throws {
+    func check(csv: String, jsonl: String? = nil, features: [FeatureField], parts: [Int], entityRows: Int, ttl: Int64, keyType: FeatureType = .int64) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -87,7 +90,7 @@ struct PointInTimeJoinTests {
         let view = FeatureView(
             name: "v", entities: ["card"], features: features,
             source: FeatureSource(kind: .file(path: path, format: .csv), createdTimestampField: "created"), ttlSeconds: ttl)
-        let reader = FeatureSourceReader(view: view, joinKeys: [JoinKey(name: "card_id", type: .int64)], features: view.features)
+        let reader = FeatureSourceReader(view: view, joinKeys: [JoinKey(name: "card_id", type: keyType)], features: view.features)
         var generator = SystemRandomNumberGenerator()
         let keys: [String?] = (0..<entityRows).map { _ in Int.random(in: 0..<45, using: &generator) }.map { $0 == 44 ? nil : String($0) }
         let times = keys.map { _ in Int64(Int.random(in: 0..<55, using: &generator)) * 3_600_000_000 }
@@ -119,7 +122,8 @@ struct PointInTimeJoinTests {
         }
         // Keys as integers (the usual single integer join key) and as text (any other key) take different paths.
         let integers = keys.map { $0.flatMap { Int64($0) } }
-        for (count, entityKeys) in parts.flatMap({ [($0, FeatureService.EntityKeys.integers(integers)), ($0, .texts(keys))] }) {
+        let kinds: [FeatureService.EntityKeys] = keyType == .int64 ? [.integers(integers), .texts(keys)] : [.texts(keys)]
+        for (count, entityKeys) in parts.flatMap({ count in kinds.map { (count, $0) } }) {
             let joined = try await FeatureService.join(reader, keys: entityKeys, times: times, ttlSeconds: ttl, parts: count, minimumBytes: 0, minimumWinners: 0)
             let got = fields(joined)
             let differing = expected.indices.filter { got[$0] != expected[$0] }
@@ -158,6 +162,17 @@ struct PointInTimeJoinTests {
         let got = FeatureSourceReader.byLine(winners)
         #expect(got.map { $0.sequence } == expected.map { $0.sequence })
         #expect(got.map { $0.row } == expected.map { $0.row })
+    }
+
+    /// The entity table's lines are counted eight bytes at a time: every line feed, none of the bytes next to it.
+    @Test func lineFeedsAreCountedWhereverTheyFall() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 7, 8, 9, 63, 64, 1_000] {
+            // Bytes around a line feed's value (0x0A), so no neighbour of it is counted by mistake.
+            let bytes: [UInt8] = (0..<length).map { _ in [0x0A, 0x0B, 0x09, 0x8A, 0x00, 0xFF, 0x2C].randomElement(using: &generator)! }
+            let counted = bytes.withUnsafeBytes { LineBlocks.newlines($0) }
+            #expect(counted == bytes.filter { $0 == 0x0A }.count, "\(length) bytes")
+        }
     }
 
     /// The numbers a writer may copy are those that print as themselves.

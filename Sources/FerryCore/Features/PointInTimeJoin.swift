@@ -90,7 +90,11 @@ public struct PointInTimeJoin: Sendable {
             if let key { rows.append((key, times[i], Int32(i))) }
         }
         rows.sort { $0.key != $1.key ? $0.key < $1.key : ($0.time != $1.time ? $0.time < $1.time : $0.row < $1.row) }
-        var table = IntegerTable(capacity: rows.count)
+        // Sized by the distinct keys, not the rows: every source row looks one up at random, and a table a tenth
+        // the size stays in the cache (10 entity rows per key made it 32 MiB for 1M rows, against 4 MiB).
+        var distinct = 0
+        for position in rows.indices where position == 0 || rows[position - 1].key != rows[position].key { distinct += 1 }
+        var table = IntegerTable(capacity: distinct)
         var start = 0
         for position in rows.indices where position == rows.count - 1 || rows[position + 1].key != rows[position].key {
             table.insert(rows[position].key, start..<(position + 1))

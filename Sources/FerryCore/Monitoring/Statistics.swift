@@ -169,8 +169,7 @@ public enum Statistics {
 }
 
 extension Statistics {
-    /// The non-missing values in ascending order. Large arrays use an LSD radix sort on the values' bit patterns
-    /// (11-bit digits, six passes), several times faster than a comparison sort for a million values.
+    /// The non-missing values in ascending order, radix-sorted by their bit patterns mapped to keep their order.
     public static func sortedNonMissing(_ values: [Double]) -> [Double] {
         guard values.count > 4096 else { return values.filter { !$0.isNaN }.sorted() }
         // Order-preserving map of doubles to unsigned integers: flip all bits of negatives, the sign bit of others.
@@ -183,44 +182,12 @@ extension Statistics {
             }
             count = n
         }
-        let n = keys.count
-        var scratch = [UInt64](unsafeUninitializedCapacity: n) { _, count in count = n }
-        let radix = 11
-        let mask: UInt64 = (1 << UInt64(radix)) - 1
-        var sortedIntoScratch = false
-        keys.withUnsafeMutableBufferPointer { a in
-            scratch.withUnsafeMutableBufferPointer { b in
-                var source = a
-                var target = b
-                var counts = [Int](repeating: 0, count: 1 << radix)
-                for pass in 0..<6 {
-                    let shift = UInt64(pass * radix)
-                    for i in counts.indices { counts[i] = 0 }
-                    for k in source { counts[Int((k >> shift) & mask)] += 1 }
-                    if counts.contains(n) { continue }   // every key has this digit: the pass would not move anything
-                    var total = 0
-                    for i in counts.indices {
-                        let c = counts[i]
-                        counts[i] = total
-                        total += c
-                    }
-                    for k in source {
-                        let d = Int((k >> shift) & mask)
-                        target[counts[d]] = k
-                        counts[d] += 1
-                    }
-                    swap(&source, &target)
-                }
-                sortedIntoScratch = source.baseAddress == b.baseAddress
-            }
-        }
-        let sorted = sortedIntoScratch ? scratch : keys
-        return [Double](unsafeUninitializedCapacity: n) { buffer, count in
-            for i in 0..<n {
-                let k = sorted[i]
+        RadixSort.sort(&keys)
+        return [Double](unsafeUninitializedCapacity: keys.count) { buffer, count in
+            for (i, k) in keys.enumerated() {
                 buffer[i] = Double(bitPattern: k & (1 << 63) != 0 ? k & ~(1 << 63) : ~k)
             }
-            count = n
+            count = keys.count
         }
     }
 }

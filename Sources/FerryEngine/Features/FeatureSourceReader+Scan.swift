@@ -101,11 +101,15 @@ extension FeatureSourceReader {
             results[part].result = result
         }
         var out = try results[0].result!.get()
-        for part in 1..<count {
-            let next = try results[part].result!.get()
+        let parts = try (1..<count).map { try results[$0].result!.get() }
+        // Room for every part first: appending part after part made the arrays grow, copy and fault in pages anew.
+        out.text.reserve(out.text.bytes.count + parts.reduce(0) { $0 + $1.text.bytes.count })
+        out.ends.reserveCapacity(out.ends.count + parts.reduce(0) { $0 + $1.ends.count })
+        for (i, next) in parts.enumerated() {
+            let part = i + 1
             let (winnerBase, textBase) = (Int32(out.winners), out.text.bytes.count)
             out.text.raw(next.text.bytes)
-            out.ends.append(contentsOf: next.ends.lazy.map { $0 + textBase })
+            for end in next.ends { out.ends.append(end + textBase) }
             for (_, row) in sorted[(sorted.count * part / count)..<(sorted.count * (part + 1) / count)] {
                 out.winner[Int(row)] = next.winner[Int(row)] + winnerBase
             }
@@ -115,7 +119,7 @@ extension FeatureSourceReader {
         return out
     }
 
-    /// The entity rows with a winner, ordered by their winners' sequences (line offsets). Each is sorted as one
+    /// The entity rows with a winner, ordered by their winners' sequences (line offsets). Each is radix-sorted as one
     /// integer, its sequence above its row, when both fit: several times faster than sorting pairs.
     static func byLine(_ winners: [PointInTimeJoin.Candidate]) -> [(sequence: Int64, row: Int32)] {
         let rowBits = max(1, Int.bitWidth - winners.count.leadingZeroBitCount)
@@ -125,12 +129,12 @@ extension FeatureSourceReader {
             for (row, winner) in winners.enumerated() where !winner.isNone { picks.append((winner.sequence, Int32(row))) }
             return picks.sorted { $0.sequence != $1.sequence ? $0.sequence < $1.sequence : $0.row < $1.row }
         }
-        var packed: [Int64] = []
+        var packed: [UInt64] = []
         packed.reserveCapacity(winners.count)
-        for (row, winner) in winners.enumerated() where !winner.isNone { packed.append(winner.sequence << rowBits | Int64(row)) }
-        packed.sort()
-        let mask = Int64(1) << rowBits - 1
-        return packed.map { ($0 >> rowBits, Int32($0 & mask)) }
+        for (row, winner) in winners.enumerated() where !winner.isNone { packed.append(UInt64(winner.sequence << rowBits | Int64(row))) }
+        RadixSort.sort(&packed)
+        let mask = UInt64(1) << rowBits - 1
+        return packed.map { (Int64($0 >> rowBits), Int32($0 & mask)) }
     }
 
     /// The fields of one part of the winning lines.
@@ -141,36 +145,47 @@ extension FeatureSourceReader {
         out.ends.reserveCapacity(picks.count * features.count)
         let window = Window(file: file)
         let changed = FerryError(.failedPrecondition, "\(name) changed while the training set was read from it; try again")
+        let bounds = FieldBounds(capacity: columns.width)
+        defer { bounds.deallocate() }
+        let asked = zip(columns.features, features).map { (column: $0, type: $1.type) }
         var starts: [Int] = []
         var ends: [Int] = []
+        // The picks' rows are in no order: their winners' times are gathered, and the places of their fields
+        // scattered, in loops of their own, whose cache misses overlap (in the loop below each one stalled it).
+        let events = picks.map { winners[Int($0.row)].event }
+        var places: [Int32] = []
+        places.reserveCapacity(picks.count)
         var previous: Int64 = -1
-        for (sequence, row) in picks {
-            let winner = winners[Int(row)]
+        for (pick, (sequence, _)) in picks.enumerated() {
             if sequence != previous {
                 previous = sequence
                 let line = try window.line(at: UInt64(sequence))
-                if Self.split(line, &starts, &ends) == columns.width {
-                    guard FeatureTime.parse(bytes: UnsafeBufferPointer(rebasing: line[starts[columns.event]..<ends[columns.event]])) == winner.event else { throw changed }
-                    for (index, feature) in zip(columns.features, features) {
-                        let field = UnsafeBufferPointer(rebasing: line[starts[index]..<ends[index]])
-                        if FeatureDatum.isOwnCSVText(field, as: feature.type)
-                            || (feature.type == .string && !field.isEmpty && field.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })) {
+                if bounds.split(line) == columns.width {
+                    guard FeatureTime.parse(bytes: bounds.field(columns.event, of: line)) == events[pick] else { throw changed }
+                    for (column, type) in asked {
+                        let field = bounds.field(column, of: line)
+                        if FeatureDatum.isOwnCSVText(field, as: type)
+                            || (type == .string && !field.isEmpty && field.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })) {
                             out.text.raw(field)
                         } else {
-                            guard let datum = try? FeatureDatum.parse(Substring(String(decoding: field, as: UTF8.self)), as: feature.type) else { throw changed }
+                            guard let datum = try? FeatureDatum.parse(Substring(String(decoding: field, as: UTF8.self)), as: type) else { throw changed }
                             out.text.field(datum.csvText, first: true)
                         }
                         out.ends.append(out.text.bytes.count)
                     }
                 } else {
                     let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, &starts, &ends)
-                    guard let row, row.event == winner.event else { throw changed }
+                    guard let row, row.event == events[pick] else { throw changed }
                     out.append(row.values)
                 }
                 out.endWinner()
+                // Room for the rest, estimated from the first winners: the text grew by doubling, each time copied
+                // and faulted in anew.
+                if out.winners == 1024 { out.text.reserve(out.text.bytes.count / 1024 * picks.count * 9 / 8) }
             }
-            out.winner[Int(row)] = Int32(out.winners - 1)
+            places.append(Int32(out.winners - 1))
         }
+        for (pick, place) in zip(picks, places) { out.winner[Int(pick.row)] = place }
         return out
     }
 
@@ -194,17 +209,35 @@ extension FeatureSourceReader {
         let reader: FeatureSourceReader
         let name: String
         let columns: CSVColumns
-        let roles: [ScanRole]
         let integerKey: Bool
         /// The most digits an integer key may have to be read on its bytes.
         let keyDigits: Int
+        let width: Int
+        /// The columns by what the scan does with them; nil when a column is unusual (every line then goes to the
+        /// row parser). Columns read as text or not asked for are only counted.
+        let plan: (key: Int, event: Int, created: Int?, integers: [Int], integers32: [Int], decimals: [Int])?
+
+        init(reader: FeatureSourceReader, name: String, columns: CSVColumns, roles: [ScanRole], integerKey: Bool, keyDigits: Int) {
+            self.reader = reader
+            self.name = name
+            self.columns = columns
+            self.integerKey = integerKey
+            self.keyDigits = keyDigits
+            width = roles.count
+            func all(_ role: ScanRole) -> [Int] { roles.indices.filter { roles[$0] == role } }
+            if let key = all(.key).first, let event = all(.event).first, !roles.contains(.unusual) {
+                plan = (key, event, all(.created).first, all(.integer), all(.integer32), all(.decimal))
+            } else {
+                plan = nil
+            }
+        }
 
         func run(_ file: SourceFile, _ range: Range<UInt64>, firstLine: Int, _ join: inout PointInTimeJoin) throws {
             var starts: [Int] = []
             var ends: [Int] = []
             var batch = OfferBatch()
             var cursor = SourceFile.LineCursor(file: file, range: range, firstLine: firstLine)
-            let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: roles.count)
+            let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: width)
             defer {
                 cursor.deallocate()
                 fieldEnds.deallocate()
@@ -270,59 +303,57 @@ extension FeatureSourceReader {
 
         /// A line's key and times, every asked value checked on its bytes; nil leaves the line to the row-by-row
         /// parser (quotes, a field count that is wrong, a value that may not parse). `ends` has room for each
-        /// column's end.
+        /// column's end. Fields are not trimmed: a value with spaces around it fails its check here (a text key is
+        /// sent on by its first and last byte), and the row parser, which trims them, reads it.
         @inline(__always)
         func fast(_ line: UnsafeBufferPointer<UInt8>, _ ends: UnsafeMutablePointer<Int>) -> (Key, Int64, Int64?)? {
-            guard let base = line.baseAddress else { return nil }
+            guard let plan, let base = line.baseAddress else { return nil }
             // The fields first, eight bytes at a time: a loop over the bytes was a third of the scan.
-            let last = roles.count - 1
+            let last = width - 1
             var found = 0
             let unquoted = CSVTable.unquotedFields(line) { _, end in
                 if found <= last { ends[found] = end }
                 found += 1
             }
-            guard unquoted, found == last + 1 else { return nil }
+            guard unquoted, found == width else { return nil }
+            @inline(__always) func start(_ column: Int) -> Int { column == 0 ? 0 : ends[column - 1] + 1 }
+            @inline(__always) func field(_ column: Int) -> UnsafeBufferPointer<UInt8> {
+                let a = start(column)
+                return UnsafeBufferPointer(start: base + a, count: ends[column] - a)
+            }
 
-            var key: Key?
-            var event: Int64?
+            let key: Key
+            let keyField = field(plan.key)
+            if integerKey {
+                guard let n = DecimalText.integer(keyField, digits: keyDigits) else { return nil }
+                key = .integer(n)
+            } else {
+                guard let first = keyField.first, let end = keyField.last, first != 0x20, first != 0x09, end != 0x20, end != 0x09, end != 0x0D,
+                      !keyField.contains(0x1F)
+                else { return nil }
+                key = .text(start(plan.key)..<ends[plan.key])
+            }
+            guard let event = FeatureTime.parse(bytes: field(plan.event)) else { return nil }
             var created: Int64?
-            var start = 0
-            for column in 0...last {
-                var a = start, z = ends[column]
-                start = z + 1
-                while a < z, base[a] == 0x20 || base[a] == 0x09 { a += 1 }
-                while z > a, base[z - 1] == 0x20 || base[z - 1] == 0x09 || base[z - 1] == 0x0D { z -= 1 }
-                let field = UnsafeBufferPointer(start: base + a, count: z - a)
-                switch roles[column] {
-                case .skip, .text:
-                    break
-                case .key:
-                    if integerKey {
-                        guard let n = DecimalText.integer(field, digits: keyDigits) else { return nil }
-                        key = .integer(n)
-                    } else {
-                        guard !field.isEmpty, !field.contains(0x1F) else { return nil }
-                        key = .text(a..<z)
-                    }
-                case .event:
-                    guard let t = FeatureTime.parse(bytes: field) else { return nil }
-                    event = t
-                case .created:
-                    if !field.isEmpty {
-                        guard let t = FeatureTime.parse(bytes: field) else { return nil }
-                        created = t
-                    }
-                case .integer:
-                    guard field.isEmpty || DecimalText.integer(field, digits: 18) != nil else { return nil }
-                case .integer32:
-                    guard field.isEmpty || DecimalText.integer(field, digits: 9) != nil else { return nil }
-                case .decimal:
-                    guard field.isEmpty || isDecimal(field) else { return nil }
-                case .unusual:
-                    return nil
+            if let column = plan.created {
+                let f = field(column)
+                if !f.isEmpty {
+                    guard let t = FeatureTime.parse(bytes: f) else { return nil }
+                    created = t
                 }
             }
-            guard let key, let event else { return nil }
+            for column in plan.integers {
+                let f = field(column)
+                guard f.isEmpty || DecimalText.integer(f, digits: 18) != nil else { return nil }
+            }
+            for column in plan.integers32 {
+                let f = field(column)
+                guard f.isEmpty || DecimalText.integer(f, digits: 9) != nil else { return nil }
+            }
+            for column in plan.decimals {
+                let f = field(column)
+                guard f.isEmpty || isDecimal(f) else { return nil }
+            }
             return (key, event, created)
         }
 
@@ -527,6 +558,47 @@ final class SourceFile: Sendable {
                 ended = n == 0
             }
         }
+    }
+}
+
+/// The trimmed bounds of an unquoted line's fields, in buffers kept from line to line: no array grows or is
+/// checked for uniqueness per field.
+struct FieldBounds {
+    let capacity: Int
+    private let starts: UnsafeMutablePointer<Int>
+    private let ends: UnsafeMutablePointer<Int>
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        starts = .allocate(capacity: max(capacity, 1))
+        ends = .allocate(capacity: max(capacity, 1))
+    }
+
+    func deallocate() {
+        starts.deallocate()
+        ends.deallocate()
+    }
+
+    /// Splits `line` at its commas into fields trimmed of spaces and tabs (and a carriage return at the end); returns
+    /// the field count, of which the first `capacity` are kept, or nil when the line has a quote.
+    func split(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
+        var found = 0
+        let unquoted = CSVTable.unquotedFields(line) { start, end in
+            if found < capacity {
+                var a = start, b = end
+                while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
+                while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
+                starts[found] = a
+                ends[found] = b
+            }
+            found += 1
+        }
+        return unquoted ? found : nil
+    }
+
+    /// Field `i` of the line last split.
+    @inline(__always) func field(_ i: Int, of line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: line[starts[i]..<ends[i]])
     }
 }
 
