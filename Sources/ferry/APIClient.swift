@@ -22,14 +22,18 @@ struct APIClient {
     }
 
     /// POSTs a local file as the body, read a megabyte at a time (a file may be larger than memory); with `into`,
-    /// a successful answer is written to that file as it arrives instead of returned.
-    func upload(_ path: String, file: String, contentType: String = "application/octet-stream", into output: FileHandle? = nil) async throws -> Data {
+    /// a successful answer is written to that file as it arrives instead of returned, each piece also shown to
+    /// `written`.
+    func upload(
+        _ path: String, file: String, contentType: String = "application/octet-stream", into output: FileHandle? = nil,
+        written: (ByteBuffer) -> Void = { _ in }
+    ) async throws -> Data {
         guard let handle = FileHandle(forReadingAtPath: file),
               let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
             throw CLIError("cannot read '\(file)'")
         }
         defer { try? handle.close() }
-        return try await send(.POST, path, body: .stream(FileChunks(handle: handle), length: .known(Int64(size))), contentType: contentType, into: output)
+        return try await send(.POST, path, body: .stream(FileChunks(handle: handle), length: .known(Int64(size))), contentType: contentType, into: output, written: written)
     }
 
     /// A file's bytes a megabyte at a time, each read when the upload asks for it.
@@ -48,7 +52,10 @@ struct APIClient {
         func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String, into output: FileHandle? = nil) async throws -> Data {
+    private func send(
+        _ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String, into output: FileHandle? = nil,
+        written: (ByteBuffer) -> Void = { _ in }
+    ) async throws -> Data {
         let url = base.hasSuffix("/") ? String(base.dropLast()) + path : base + path
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -64,7 +71,10 @@ struct APIClient {
             throw CLIError("could not reach Ferry at \(base) (\(error)); is `ferry serve` running? Use --server to point elsewhere.")
         }
         if let output, (200..<300).contains(response.status.code) {
-            for try await buffer in response.body { try output.write(contentsOf: buffer.readableBytesView) }
+            for try await buffer in response.body {
+                try output.write(contentsOf: buffer.readableBytesView)
+                written(buffer)
+            }
             return Data()
         }
         let body = Data(buffer: try await response.body.collect(upTo: 1 << 30))

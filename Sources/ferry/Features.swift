@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCore
 import Foundation
 import Yams
 
@@ -178,16 +179,10 @@ struct Features: AsyncParsableCommand {
                 throw CLIError("cannot write --out '\(out)'")
             }
             defer { try? handle.close() }
-            _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle)
+            // The rows are counted as they arrive: reading the file again took a tenth of a second or more.
             var lines = 0
-            if let reader = FileHandle(forReadingAtPath: out) {
-                // Over the raw bytes: `Data`'s own iteration took about a second for 80 MB.
-                while let data = try reader.read(upToCount: 8 << 20), !data.isEmpty {
-                    data.withUnsafeBytes { raw in
-                        for byte in raw where byte == 0x0A { lines += 1 }
-                    }
-                }
-                try? reader.close()
+            _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle) { buffer in
+                buffer.withUnsafeReadableBytes { lines += CSVTable.lineFeeds($0) }
             }
             print("wrote \(max(lines - 1, 0)) rows to \(out)")
         }

@@ -170,7 +170,7 @@ struct PointInTimeJoinTests {
         for length in [0, 1, 7, 8, 9, 63, 64, 1_000] {
             // Bytes around a line feed's value (0x0A), so no neighbour of it is counted by mistake.
             let bytes: [UInt8] = (0..<length).map { _ in [0x0A, 0x0B, 0x09, 0x8A, 0x00, 0xFF, 0x2C].randomElement(using: &generator)! }
-            let counted = bytes.withUnsafeBytes { LineBlocks.newlines($0) }
+            let counted = bytes.withUnsafeBytes { CSVTable.lineFeeds($0) }
             #expect(counted == bytes.filter { $0 == 0x0A }.count, "\(length) bytes")
         }
     }
