@@ -148,8 +148,6 @@ extension FeatureSourceReader {
         let bounds = FieldBounds(capacity: columns.width)
         defer { bounds.deallocate() }
         let asked = zip(columns.features, features).map { (column: $0, type: $1.type) }
-        var starts: [Int] = []
-        var ends: [Int] = []
         // The picks' rows are in no order: their winners' times are gathered, and the places of their fields
         // scattered, in loops of their own, whose cache misses overlap (in the loop below each one stalled it).
         let events = picks.map { winners[Int($0.row)].event }
@@ -174,7 +172,7 @@ extension FeatureSourceReader {
                         out.ends.append(out.text.bytes.count)
                     }
                 } else {
-                    let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, &starts, &ends)
+                    let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, bounds)
                     guard let row, row.event == events[pick] else { throw changed }
                     out.append(row.values)
                 }
@@ -187,21 +185,6 @@ extension FeatureSourceReader {
         }
         for (pick, place) in zip(picks, places) { out.winner[Int(pick.row)] = place }
         return out
-    }
-
-    /// Splits a line without quotes at its commas into fields trimmed of spaces and tabs; returns the field count,
-    /// or nil when the line has a quote.
-    static func split(_ line: UnsafeBufferPointer<UInt8>, _ starts: inout [Int], _ ends: inout [Int]) -> Int? {
-        starts.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
-        let unquoted = CSVTable.unquotedFields(line) { start, end in
-            var a = start, b = end
-            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
-            starts.append(a)
-            ends.append(b)
-        }
-        return unquoted ? starts.count : nil
     }
 
     /// One pass over a byte range of the file.
@@ -233,14 +216,14 @@ extension FeatureSourceReader {
         }
 
         func run(_ file: SourceFile, _ range: Range<UInt64>, firstLine: Int, _ join: inout PointInTimeJoin) throws {
-            var starts: [Int] = []
-            var ends: [Int] = []
             var batch = OfferBatch()
             var cursor = SourceFile.LineCursor(file: file, range: range, firstLine: firstLine)
             let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: width)
+            let bounds = FieldBounds(capacity: width)
             defer {
                 cursor.deallocate()
                 fieldEnds.deallocate()
+                bounds.deallocate()
             }
             while let (line, offset, number) = try cursor.next() {
                 if let (key, event, created) = fast(line, fieldEnds) {
@@ -253,7 +236,7 @@ extension FeatureSourceReader {
                     continue
                 }
                 guard !FeatureSourceReader.isBlank(line) else { continue }
-                let row = try reader.csvRow(ArraySlice(line), columns, name: name, number: number, &starts, &ends)
+                let row = try reader.csvRow(ArraySlice(line), columns, name: name, number: number, bounds)
                 join.offer(key: row.key, event: row.event, created: row.created, sequence: Int64(offset))
             }
             batch.flush(into: &join)
@@ -562,7 +545,7 @@ final class SourceFile: Sendable {
 }
 
 /// The trimmed bounds of an unquoted line's fields, in buffers kept from line to line: no array grows or is
-/// checked for uniqueness per field.
+/// checked for uniqueness per field. Every reader of CSV sources and entity tables splits lines with it.
 struct FieldBounds {
     let capacity: Int
     private let starts: UnsafeMutablePointer<Int>

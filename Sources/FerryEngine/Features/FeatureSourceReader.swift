@@ -83,15 +83,17 @@ public struct FeatureSourceReader: Sendable {
     /// Reads the file row by row.
     private func readCSV(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
         var columns: CSVColumns?
-        var starts: [Int] = []
-        var ends: [Int] = []
+        var bounds: FieldBounds?
+        defer { bounds?.deallocate() }
         try Self.lines(path: path, name: name) { line, number in
             guard !Self.isBlank(line) else { return }
-            guard let c = columns else {
-                columns = try csvColumns(header: CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: name, line: number), name: name)
+            guard let c = columns, let bounds else {
+                let c = try csvColumns(header: CSVTable.fields(Substring(String(decoding: line, as: UTF8.self)), source: name, line: number), name: name)
+                columns = c
+                bounds = FieldBounds(capacity: c.width)
                 return
             }
-            try body(try csvRow(line, c, name: name, number: number, &starts, &ends))
+            try body(try csvRow(line, c, name: name, number: number, bounds))
         }
         if columns == nil { throw FerryError.invalid("\(name) is empty; it needs a header line") }
     }
@@ -116,11 +118,11 @@ public struct FeatureSourceReader: Sendable {
 
     /// One (not blank) line of a CSV source as a row; errors name the line and the column.
     func csvRow(
-        _ line: ArraySlice<UInt8>, _ c: CSVColumns, name: String, number: Int, _ starts: inout [Int], _ ends: inout [Int]
+        _ line: ArraySlice<UInt8>, _ c: CSVColumns, name: String, number: Int, _ bounds: FieldBounds
     ) throws -> FeatureSourceRow {
         // Lines without quotes, nearly all of them, are split and parsed on their bytes.
         if let row = try line.withUnsafeBufferPointer({ bytes in
-            try fastRow(bytes, c, &starts, &ends, name: name, number: number)
+            try fastRow(bytes, c, bounds, name: name, number: number)
         }) {
             return row
         }
@@ -162,10 +164,10 @@ public struct FeatureSourceReader: Sendable {
     /// with anything unusual: a wrong field count, a value that does not parse.
     private func fastRow(
         _ bytes: UnsafeBufferPointer<UInt8>, _ c: CSVColumns,
-        _ starts: inout [Int], _ ends: inout [Int], name: String, number: Int
+        _ bounds: FieldBounds, name: String, number: Int
     ) throws -> FeatureSourceRow? {
-        guard Self.split(bytes, &starts, &ends) == c.width else { return nil }
-        func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[index]..<ends[index]]) }
+        guard bounds.split(bytes) == c.width else { return nil }
+        func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { bounds.field(index, of: bytes) }
         func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { DecimalText.integer(f, digits: 18) }
         /// `Double(String)`'s value: the same, faster, unless the text is `nan`, `inf` or not a decimal.
         func decimal(_ f: UnsafeBufferPointer<UInt8>) -> Double? { DecimalText.parse(f) ?? Double(String(decoding: f, as: UTF8.self)) }
@@ -197,7 +199,7 @@ public struct FeatureSourceReader: Sendable {
         }
         guard let event = FeatureTime.parse(bytes: field(c.event)) else { return nil }
         var created: Int64?
-        if let index = c.created, starts[index] < ends[index] {
+        if let index = c.created, !field(index).isEmpty {
             guard let t = FeatureTime.parse(bytes: field(index)) else { return nil }
             created = t
         }
