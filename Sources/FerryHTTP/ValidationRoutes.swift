@@ -44,14 +44,15 @@ struct ValidationRoutes {
             var body = request.body.makeAsyncIterator()
             var size = 0
             let limit = maxFileBytes
-            let run = try await validation.validate(version: version, format: format, source: source, by: context.actor) {
+            let run = try await validation.validate(version: version, format: format, source: source, by: context.actor) { pending in
                 guard let buffer = try await body.next() else {
                     if size == 0 { throw FerryError.invalid("the request body is empty; send the file to check (CSV with a header line, or JSON Lines)") }
-                    return Data()
+                    return false
                 }
                 size += buffer.readableBytes
                 guard size <= limit else { throw FerryError(.tooLarge, "the file is larger than this server's limit of \(limit >> 20) MiB") }
-                return Data(buffer: buffer)
+                buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
+                return true
             }
             return try API.response(API.ValidationRunBody(run), status: .created)
         }

@@ -544,47 +544,6 @@ final class SourceFile: Sendable {
     }
 }
 
-/// The trimmed bounds of an unquoted line's fields, in buffers kept from line to line: no array grows or is
-/// checked for uniqueness per field. Every reader of CSV sources and entity tables splits lines with it.
-struct FieldBounds {
-    let capacity: Int
-    private let starts: UnsafeMutablePointer<Int>
-    private let ends: UnsafeMutablePointer<Int>
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        starts = .allocate(capacity: max(capacity, 1))
-        ends = .allocate(capacity: max(capacity, 1))
-    }
-
-    func deallocate() {
-        starts.deallocate()
-        ends.deallocate()
-    }
-
-    /// Splits `line` at its commas into fields trimmed of spaces and tabs (and a carriage return at the end); returns
-    /// the field count, of which the first `capacity` are kept, or nil when the line has a quote.
-    func split(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
-        var found = 0
-        let unquoted = CSVTable.unquotedFields(line) { start, end in
-            if found < capacity {
-                var a = start, b = end
-                while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-                while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
-                starts[found] = a
-                ends[found] = b
-            }
-            found += 1
-        }
-        return unquoted ? found : nil
-    }
-
-    /// Field `i` of the line last split.
-    @inline(__always) func field(_ i: Int, of line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: line[starts[i]..<ends[i]])
-    }
-}
-
 /// One view's part of a block of a training set: each entity row's winner, and each winner's asked features as
 /// CSV fields (quoted where needed) one after another.
 struct JoinedFields {

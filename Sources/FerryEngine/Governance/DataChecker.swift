@@ -114,6 +114,8 @@ struct DataChecker: Sendable {
         /// The uniqueness tables: the lines (`no_duplicate_rows`), the key, then the unique columns.
         let lineTable: Int?, keyTable: Int?
         let tables: Int
+        /// The uniqueness hashes' seed, random per check (`HashSet64.hash`).
+        let seed: UInt64
     }
 
     /// What a value is, by the row rules other than uniqueness.
@@ -139,12 +141,13 @@ struct DataChecker: Sendable {
             UnsafeBufferPointer(rebasing: bytes[starts[slot]..<ends[slot]])
         }
 
-        /// Adds a field of the line, trimmed of spaces and tabs.
+        /// Adds a field of the line, trimmed of spaces and tabs (and a carriage return at its end), as `FieldBounds`
+        /// trims it.
         @inline(__always)
         mutating func add(_ line: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
             var a = from, b = to
             while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
+            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
             starts.append(a)
             ends.append(b)
         }
@@ -240,7 +243,7 @@ struct DataChecker: Sendable {
         tallies = Tallies(columns: states.count)
         rules = Rules(
             format: format, header: header, columns: columns, checks: columns.map(Rules.Check.init), keySlots: keySlots, keyNames: format == .csv ? [] : keyNames,
-            lineTable: lineTable, keyTable: keyTable, tables: tables)
+            lineTable: lineTable, keyTable: keyTable, tables: tables, seed: .random(in: .min ... .max))
         self.tables = (0..<tables).map { _ in Table() }
     }
 
@@ -486,20 +489,20 @@ extension DataChecker.Rules {
             return
         }
         fields.with(line) { [fields] bytes in
-            for (c, column) in columns.enumerated() {
-                guard let slot = column.slot else { continue }
-                let field = fields.field(slot, in: bytes)
+            // `checks`, not `columns`: a column's copy would retain its name, categories and bins.
+            for (c, check) in checks.enumerated() where check.slot >= 0 {
+                let field = fields.field(check.slot, in: bytes)
                 func text() -> String { String(decoding: field, as: UTF8.self) }
-                let name = column.spec.name
+                var name: String { columns[c].spec.name }
                 let verdict = verdict(c, field, string: format == .jsonl && fields.strings[c]).0
                 if verdict == .missing {
-                    if column.spec.maxNullRate == 0 {
+                    if check.notNull {
                         tallies.notNull[c].add(row, text())
                         broken.append("not_null:\(name)")
                     }
                     continue
                 }
-                if let t = column.table, !(format == .jsonl && fields.strings[c]), repeated(t) {
+                if check.table >= 0, !(format == .jsonl && fields.strings[c]), repeated(check.table) {
                     tallies.unique[c].add(row, text())
                     broken.append("unique:\(name)")
                 }
@@ -544,6 +547,9 @@ extension DataChecker.Rules {
     func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into part: DataChecker.Part) {
         guard let origin = bytes.baseAddress else { return }
         var fields = DataChecker.Fields()
+        // Unquoted CSV lines are split into these, with no array growing per field; other lines are read by `read`.
+        let bounds = FieldBounds(capacity: format == .csv ? header.count : 0)
+        defer { bounds.deallocate() }
         // Locals while the part is read, not the class's properties (each access to those is checked).
         var (rows, lineStarts, lineEnds, noted) = (0, [Int](), [Int](), [Int]())
         var (members, nulls, bins) = (part.members, part.nulls, part.bins)
@@ -551,65 +557,76 @@ extension DataChecker.Rules {
             (part.rows, part.lineStarts, part.lineEnds, part.noted) = (rows, lineStarts, lineEnds, noted)
             (part.members, part.nulls, part.bins) = (members, nulls, bins)
         }
+        /// The row rules and the uniqueness members of a row whose fields `field` gives (`string(c)`: column c's value
+        /// is a JSON string); whether the row broke a rule. It takes the part's counts as arguments: captured, they
+        /// would be checked for exclusive access at run time on every use (6% of the check, perf).
+        @inline(__always)
+        func check(
+            _ field: (Int) -> UnsafeBufferPointer<UInt8>, string: (Int) -> Bool, members: inout [[UInt64]], nulls: inout [Int], bins: inout [[Int]]
+        ) -> Bool {
+            var broke = false
+            for c in checks.indices {
+                let check = checks[c]
+                guard check.slot >= 0 else {
+                    if check.table >= 0 { members[check.table].append(0) }
+                    continue
+                }
+                let value = field(check.slot)
+                let string = string(c)
+                let (verdict, number) = verdict(c, value, string: string)
+                if check.table >= 0 {
+                    members[check.table].append(verdict == .missing || string ? 0 : HashSet64.member(HashSet64.hash(value, seed: seed)))
+                }
+                switch verdict {
+                case .missing:
+                    nulls[c] += 1
+                    if check.notNull { broke = true }
+                case .fine, .outOfRange, .wrongType, .notAllowed:
+                    if verdict != .fine { broke = true }
+                    if check.binned, let edges = columns[c].edges, let number {
+                        // The bin is the number of edges strictly below the value (as the reference was binned).
+                        var lo = 0, hi = edges.count
+                        while lo < hi {
+                            let mid = (lo + hi) / 2
+                            if edges[mid] < number { lo = mid + 1 } else { hi = mid }
+                        }
+                        bins[c][lo] += 1
+                    }
+                }
+            }
+            if let t = keyTable {
+                var h = seed
+                for k in keySlots { h = HashSet64.hash(field(k), seed: h) }
+                members[t].append(HashSet64.member(h))
+            }
+            return broke
+        }
         BatchLayout.forEachLine(UnsafeBufferPointer(rebasing: bytes[range])) { line in
             let row = rows
             rows += 1
             let start = line.baseAddress! - origin
             lineStarts.append(start)
             lineEnds.append(start + line.count)
-            if let t = lineTable { members[t].append(HashSet64.member(Self.hash(line))) }
-            var broke = false
-            if read(line, into: &fields) != nil {
-                broke = true
+            if let t = lineTable { members[t].append(HashSet64.member(HashSet64.hash(line, seed: seed))) }
+            var (broke, parsed) = (true, false)
+            if format == .csv, let found = bounds.split(line) {
+                if found == header.count {
+                    parsed = true
+                    broke = check({ bounds.field($0, of: line) }, string: { _ in false }, members: &members, nulls: &nulls, bins: &bins)
+                }
+            } else if read(line, into: &fields) == nil {
+                parsed = true
+                let jsonl = format == .jsonl
+                broke = fields.with(line) { [fields] bytes in
+                    check({ fields.field($0, in: bytes) }, string: { jsonl && fields.strings[$0] }, members: &members, nulls: &nulls, bins: &bins)
+                }
+            }
+            if !parsed {
+                // A row that does not parse has no members.
                 if let t = keyTable { members[t].append(0) }
                 for check in checks where check.table >= 0 { members[check.table].append(0) }
-            } else {
-                fields.with(line) { bytes in
-                    for c in checks.indices {
-                        let check = checks[c]
-                        guard check.slot >= 0 else {
-                            if check.table >= 0 { members[check.table].append(0) }
-                            continue
-                        }
-                        let field = fields.field(check.slot, in: bytes)
-                        let string = format == .jsonl && fields.strings[c]
-                        let (verdict, value) = verdict(c, field, string: string)
-                        if check.table >= 0 { members[check.table].append(verdict == .missing || string ? 0 : HashSet64.member(Self.hash(field))) }
-                        switch verdict {
-                        case .missing:
-                            nulls[c] += 1
-                            if check.notNull { broke = true }
-                        case .fine, .outOfRange, .wrongType, .notAllowed:
-                            if verdict != .fine { broke = true }
-                            if check.binned, let edges = columns[c].edges, let value {
-                                // The bin is the number of edges strictly below the value (as the reference was binned).
-                                var lo = 0, hi = edges.count
-                                while lo < hi {
-                                    let mid = (lo + hi) / 2
-                                    if edges[mid] < value { lo = mid + 1 } else { hi = mid }
-                                }
-                                bins[c][lo] += 1
-                            }
-                        }
-                    }
-                    if let t = keyTable {
-                        var h = Hasher()
-                        for k in keySlots {
-                            h.combine(bytes: UnsafeRawBufferPointer(fields.field(k, in: bytes)))
-                            h.combine(0x1F as UInt8)
-                        }
-                        members[t].append(HashSet64.member(h.finalize()))
-                    }
-                }
             }
             if broke { noted.append(row) }
         }
-    }
-
-    @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var h = Hasher()
-        h.combine(bytes: UnsafeRawBufferPointer(bytes))
-        return h.finalize()
     }
 }

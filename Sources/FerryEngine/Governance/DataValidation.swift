@@ -69,39 +69,45 @@ public final class DataValidation: Sendable {
         }
         defer { try? handle.close() }
         let size = blockBytes
-        return try await validate(version: version, format: format, source: source, by: actor) { try handle.read(upToCount: size) ?? Data() }
+        return try await validate(version: version, format: format, source: source, by: actor) { pending in
+            guard let block = try handle.read(upToCount: size), !block.isEmpty else { return false }
+            pending.append(contentsOf: block)
+            return true
+        }
     }
 
-    /// Checks the bytes `next` hands out, block after block (an empty block ends them), as they come: an upload is
-    /// checked while it arrives, never stored whole.
+    /// Checks the bytes `next` appends to the bytes pending, piece after piece (it returns false when there are no
+    /// more), as they come: an upload is checked while it arrives, never stored whole.
     public func validate(
-        version: ModelVersion, format: BatchJob.Format, source: String, by actor: String, next: () async throws -> Data
+        version: ModelVersion, format: BatchJob.Format, source: String, by actor: String, next: (inout [UInt8]) async throws -> Bool
     ) async throws -> ValidationRun {
         let expectations = try await expectations(of: version)
         let reference = try await reference(of: version)
         var checker: DataChecker?
         var started = false
         // The block being checked, on a thread of its own, while the next one arrives.
-        var running: Task<(DataChecker, Data), Never>?
+        var running: Task<(DataChecker, Data, [UInt8]), Never>?
         var pending: [UInt8] = []
+        pending.reserveCapacity(2 * blockBytes)
+        // The block checked before, whose buffer the next block reuses: no block grows a fresh buffer page by page.
+        var spare: [UInt8] = []
         var quarantine = Data()
         // The quarantine's pieces, stored (written and synced) while the check goes on; in order.
         var pieces: [Task<ArtifactRef, any Error>] = []
         let artifacts = self.artifacts
         func keep(_ piece: Data) { pieces.append(Task { try await artifacts.put(piece) }) }
         var header: String?
-        /// Waits for the block being checked, taking back the checker and what it quarantined.
+        /// Waits for the block being checked, taking back the checker, what it quarantined and its buffer.
         func settle() async {
             guard let task = running else { return }
             running = nil
-            let (done, found) = await task.value
+            let (done, found, lines) = await task.value
             checker = done
             quarantine.append(found)
+            spare = lines
         }
         while true {
-            let block = try await next()
-            let atEnd = block.isEmpty
-            pending.append(contentsOf: block)
+            let atEnd = try await !next(&pending)
             // A block at a time (an upload comes in pieces much smaller), so it is checked on every core.
             if !atEnd && pending.count < blockBytes { continue }
             // Whole lines only, except at the end.
@@ -126,8 +132,12 @@ public final class DataValidation: Sendable {
                 started = true
             }
             await settle()
+            var rest = spare
+            spare = []
+            rest.removeAll(keepingCapacity: true)
+            rest.append(contentsOf: pending[cut...])
             let lines = pending
-            pending = Array(lines[cut...])
+            pending = rest
             running = Self.check(checker!, lines, start..<cut)
             checker = nil
             if quarantine.count >= blockBytes {
@@ -160,14 +170,15 @@ public final class DataValidation: Sendable {
 
     /// Checks `range` of `lines` on a thread of its own (off the cooperative pool, which it would hold for the
     /// whole block; the check spreads itself over the cores).
-    private static func check(_ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>) -> Task<(DataChecker, Data), Never> {
+    private static func check(_ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>) -> Task<(DataChecker, Data, [UInt8]), Never> {
         Task {
-            await OwnThreads.run(parts: 1, idle: false) { _ in
+            let (checked, quarantine) = await OwnThreads.run(parts: 1, idle: false) { _ in
                 var checker = checker
                 var quarantine = Data()
                 lines.withUnsafeBufferPointer { checker.check(UnsafeBufferPointer(rebasing: $0[range]), quarantine: &quarantine) }
                 return (checker, quarantine)
             }[0]
+            return (checked, quarantine, lines)
         }
     }
 
