@@ -44,7 +44,8 @@ struct ValidationRoutes {
             var body = request.body.makeAsyncIterator()
             var size = 0
             let limit = maxFileBytes
-            let run = try await validation.validate(version: version, format: format, source: source, by: context.actor) { pending in
+            let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min($0, limit) }
+            let run = try await validation.validate(version: version, format: format, source: source, by: context.actor, expectedBytes: declared) { pending in
                 guard let buffer = try await body.next() else {
                     if size == 0 { throw FerryError.invalid("the request body is empty; send the file to check (CSV with a header line, or JSON Lines)") }
                     return false

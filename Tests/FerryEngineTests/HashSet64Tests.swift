@@ -29,6 +29,18 @@ struct HashSet64Tests {
         #expect(repeated == [1], "a hash of zero is a value like any other")
     }
 
+    /// Room made for more members keeps the members already in: their repeats are still found.
+    @Test func reservingKeepsTheMembers() {
+        var set = HashSet64(capacity: 4)
+        let first = (1...100).map { HashSet64.member(UInt64($0) &* 0x9E37_79B9) }
+        first.withUnsafeBufferPointer { set.insert($0) { _ in Issue.record("nothing repeats yet") } }
+        set.reserve(1_000_000)
+        let again = first + [HashSet64.member(7)]
+        var repeated: [Int] = []
+        again.withUnsafeBufferPointer { set.insert($0) { repeated.append($0) } }
+        #expect(repeated == Array(0..<100))
+    }
+
     /// The checker's hash tells apart every byte string here: each length from 0 to 40 (the tail, the eight- and
     /// sixteen-byte steps), one byte changed at every place, trailing zeros, and the same bytes split differently
     /// between the fields of a key.

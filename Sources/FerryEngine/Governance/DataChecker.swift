@@ -247,6 +247,11 @@ struct DataChecker: Sendable {
         self.tables = (0..<tables).map { _ in Table() }
     }
 
+    /// Sizes the uniqueness tables for `rows` rows in all.
+    func reserve(rows: Int) {
+        for table in tables { table.set.reserve(rows) }
+    }
+
     /// Columns the expectations name that a CSV file's header lacks.
     var missingColumns: [String] { format == .csv ? rules.columns.filter { $0.slot == nil }.map(\.spec.name) : [] }
 

@@ -69,7 +69,8 @@ public final class DataValidation: Sendable {
         }
         defer { try? handle.close() }
         let size = blockBytes
-        return try await validate(version: version, format: format, source: source, by: actor) { pending in
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? Int
+        return try await validate(version: version, format: format, source: source, by: actor, expectedBytes: bytes) { pending in
             guard let block = try handle.read(upToCount: size), !block.isEmpty else { return false }
             pending.append(contentsOf: block)
             return true
@@ -77,9 +78,11 @@ public final class DataValidation: Sendable {
     }
 
     /// Checks the bytes `next` appends to the bytes pending, piece after piece (it returns false when there are no
-    /// more), as they come: an upload is checked while it arrives, never stored whole.
+    /// more), as they come: an upload is checked while it arrives, never stored whole. `expectedBytes`, the file's size
+    /// when known, sizes the uniqueness tables from the first block's rows.
     public func validate(
-        version: ModelVersion, format: BatchJob.Format, source: String, by actor: String, next: (inout [UInt8]) async throws -> Bool
+        version: ModelVersion, format: BatchJob.Format, source: String, by actor: String, expectedBytes: Int? = nil,
+        next: (inout [UInt8]) async throws -> Bool
     ) async throws -> ValidationRun {
         let expectations = try await expectations(of: version)
         let reference = try await reference(of: version)
@@ -130,6 +133,12 @@ public final class DataValidation: Sendable {
                 }
                 checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: source)
                 started = true
+                if let expectedBytes, cut > start {
+                    // At most 16 Mi slots (128 MiB) per table up front, whatever a request declares; past that the
+                    // tables grow as rows arrive.
+                    let rows = pending[start..<cut].withUnsafeBytes { CSVTable.lineFeeds($0) }
+                    checker?.reserve(rows: min(11_000_000, Int(Double(expectedBytes) / Double(cut - start) * Double(rows) * 1.05)))
+                }
             }
             await settle()
             var rest = spare

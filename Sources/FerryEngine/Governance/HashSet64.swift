@@ -95,8 +95,17 @@ struct HashSet64 {
         }
     }
 
-    private mutating func grow() {
-        var bigger = [UInt64](repeating: 0, count: slots.count * 2)
+    /// Makes room for `members` in all, so that the table does not grow (and move every member) while they arrive.
+    mutating func reserve(_ members: Int) {
+        var size = slots.count
+        while size * 7 < members * 10 { size <<= 1 }
+        if size > slots.count { resize(to: size) }
+    }
+
+    private mutating func grow() { resize(to: slots.count * 2) }
+
+    private mutating func resize(to size: Int) {
+        var bigger = [UInt64](repeating: 0, count: size)
         bigger.withUnsafeMutableBufferPointer { table in
             for h in slots where h != 0 { _ = Self.place(h, in: table) }
         }
