@@ -36,7 +36,8 @@ struct APIClient {
         return try await send(.POST, path, body: .stream(FileChunks(handle: handle), length: .known(Int64(size))), contentType: contentType, into: output, written: written)
     }
 
-    /// A file's bytes a megabyte at a time, each read when the upload asks for it.
+    /// A file's bytes a megabyte at a time, each read when the upload asks for it, straight into the buffer that is
+    /// sent (not into a `Data` copied into it: at 1.2 GB that copy and its fresh pages were a third of the CLI's CPU).
     struct FileChunks: AsyncSequence, Sendable {
         typealias Element = ByteBuffer
         let handle: FileHandle
@@ -44,8 +45,16 @@ struct APIClient {
         struct AsyncIterator: AsyncIteratorProtocol {
             let handle: FileHandle
             mutating func next() async throws -> ByteBuffer? {
-                guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
-                return ByteBuffer(bytes: data)
+                var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+                let descriptor = handle.fileDescriptor
+                let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1 << 20) { raw -> Int in
+                    while true {
+                        let n = read(descriptor, raw.baseAddress, Swift.min(raw.count, 1 << 20))
+                        if n >= 0 { return n }
+                        guard errno == EINTR else { throw CLIError("cannot read the file: \(String(cString: strerror(errno)))") }
+                    }
+                }
+                return got == 0 ? nil : buffer
             }
         }
 
