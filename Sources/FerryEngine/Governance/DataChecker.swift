@@ -63,7 +63,7 @@ struct DataChecker: Sendable {
     /// What step 3 found in one part.
     final class Rechecked: @unchecked Sendable {
         var tallies: Tallies
-        var quarantine = Data()
+        var quarantine: [UInt8] = []
         init(columns: Int) { tallies = Tallies(columns: columns) }
     }
 
@@ -307,20 +307,27 @@ struct DataChecker: Sendable {
         if count == 1 { recheck(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: recheck) }
         for result in results {
             tallies.add(result.tallies)
-            quarantine.append(result.quarantine)
+            quarantine.append(contentsOf: result.quarantine)
         }
         rows += bases.last!
     }
 
-    static func quarantine(_ line: UnsafeBufferPointer<UInt8>, row: Int, rules: [String], format: BatchJob.Format, into out: inout Data) {
-        if format == .csv {
-            out.append(contentsOf: Array("\(row),\(rules.joined(separator: ";")),".utf8))
-            out.append(contentsOf: line)
-        } else {
-            out.append(contentsOf: Array("{\"row\":\(row),\"rules\":[\(rules.map { "\"\($0)\"" }.joined(separator: ","))],\"record\":".utf8))
-            out.append(contentsOf: line)
-            out.append(UInt8(ascii: "}"))
+    /// Appends a quarantined row: CSV `row,rule;rule,line`, JSON Lines `{"row":…,"rules":[…],"record":line}`. Byte by
+    /// byte into a growing array, not through interpolated strings (those took 8% of the check's CPU, perf).
+    static func quarantine(_ line: UnsafeBufferPointer<UInt8>, row: Int, rules: [String], format: BatchJob.Format, into out: inout [UInt8]) {
+        let csv = format == .csv
+        out.append(contentsOf: (csv ? "" : "{\"row\":").utf8)
+        out.append(contentsOf: String(row).utf8)
+        out.append(contentsOf: (csv ? "," : ",\"rules\":[").utf8)
+        for (i, rule) in rules.enumerated() {
+            if i > 0 { out.append(csv ? UInt8(ascii: ";") : UInt8(ascii: ",")) }
+            if !csv { out.append(UInt8(ascii: "\"")) }
+            out.append(contentsOf: rule.utf8)
+            if !csv { out.append(UInt8(ascii: "\"")) }
         }
+        out.append(contentsOf: (csv ? "," : "],\"record\":").utf8)
+        out.append(contentsOf: line)
+        if !csv { out.append(UInt8(ascii: "}")) }
         out.append(0x0A)
     }
 
@@ -459,7 +466,7 @@ extension DataChecker.Rules {
         var fields = DataChecker.Fields()
         var broken: [String] = []
         var tallies = result.tallies
-        var quarantine = Data()
+        var quarantine: [UInt8] = []
         var last = -1
         for i in again where i != last {
             last = i
