@@ -33,8 +33,26 @@ struct FeatureTimeTests {
     @Test(arguments: [
         "", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05",
         "2024-00-01T05:00:00Z", "2024-01-32T05:00:00Z", "2024-01-01T05:60:00Z", "2024-01-0xT05:00:00Z", "2024-01-01T05:00:61Z", "2024-01-01T05:00:00z0",
+        "2024-01-01T05:00:0:Z", "/024-01-01T05:00:00Z", "2024-0 -01T05:00:00Z", "2024-01-01T 5:00:00Z",
     ])
     func refusesWhatIsNotATimestamp(_ text: String) {
         #expect(FeatureTime.parse(text) == nil)
+    }
+
+    /// The usual form (`...T05:00:00Z`) has a fast path of its own; with any one byte changed, it reads as the same
+    /// text with `+00:00` for `Z` does on the general path (a value, or nil).
+    @Test func theUsualFormReadsAsTheGeneralPathDoes() throws {
+        let formatter = ISO8601DateFormatter()
+        var generator = SystemRandomNumberGenerator()
+        let bytes: [UInt8] = Array("0123456789:-/ T.tZz+a\u{7F}".utf8) + [0xB0, 0x00]
+        for _ in 0..<3000 {
+            let seconds = Int64.random(in: -2_000_000_000...4_000_000_000, using: &generator)
+            var text = Array(formatter.string(from: Date(timeIntervalSince1970: Double(seconds))).utf8)
+            try #require(text.count == 20 && text[19] == 0x5A)
+            text[Int.random(in: 0..<19, using: &generator)] = bytes.randomElement(using: &generator)!
+            let general = Array(text.dropLast()) + Array("+00:00".utf8)
+            let fast = text.withUnsafeBufferPointer { FeatureTime.parse(bytes: $0) }
+            #expect(fast == general.withUnsafeBufferPointer { FeatureTime.parse(bytes: $0) }, "\(String(decoding: text, as: UTF8.self))")
+        }
     }
 }

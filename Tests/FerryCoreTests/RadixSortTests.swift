@@ -15,4 +15,14 @@ struct RadixSortTests {
         RadixSort.sort(&keys)
         #expect(keys == expected)
     }
+
+    /// Sorted by the bits from a given one up only, keys equal in those keep their order, whatever their low bits.
+    @Test(arguments: [100, 20_000])
+    func highBitsOnlyKeepTheOrderOfTheRest(_ count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var keys = (0..<count).map { _ in UInt64.random(in: 0..<300, using: &generator) << 20 | UInt64.random(in: 0..<(1 << 20), using: &generator) }
+        let expected = keys.enumerated().sorted { ($0.element >> 20, $0.offset) < ($1.element >> 20, $1.offset) }.map(\.element)
+        RadixSort.sort(&keys, fromBit: 20)
+        #expect(keys == expected)
+    }
 }

@@ -18,6 +18,12 @@ public struct PointInTimeJoin: Sendable {
         public var created: Int64
         public var sequence: Int64
 
+        public init(event: Int64, created: Int64, sequence: Int64) {
+            self.event = event
+            self.created = created
+            self.sequence = sequence
+        }
+
         /// No candidate: every source row beats it.
         public static let none = Candidate(event: .min, created: .min, sequence: -1)
         public var isNone: Bool { sequence < 0 }
@@ -89,7 +95,12 @@ public struct PointInTimeJoin: Sendable {
         for (i, key) in keys.enumerated() {
             if let key { rows.append((key, times[i], Int32(i))) }
         }
-        rows.sort { $0.key != $1.key ? $0.key < $1.key : ($0.time != $1.time ? $0.time < $1.time : $0.row < $1.row) }
+        // In the order of the keys' slots in the table (the mix is one to one, so a key's rows stay together): a batch
+        // of source rows offered in that order sweeps the table, the times and the leaves from start to end.
+        rows.sort { a, b in
+            let (x, y) = (IntegerTable.mix(a.key), IntegerTable.mix(b.key))
+            return x != y ? x < y : (a.time != b.time ? a.time < b.time : a.row < b.row)
+        }
         // Sized by the distinct keys, not the rows: every source row looks one up at random, and a table a tenth
         // the size stays in the cache (10 entity rows per key made it 32 MiB for 1M rows, against 4 MiB).
         var distinct = 0
@@ -139,31 +150,70 @@ public struct PointInTimeJoin: Sendable {
         return offer(run, Candidate(event: event, created: created ?? .min, sequence: sequence))
     }
 
-    /// Offers source rows of a single integer join key a batch at a time (`keys[i]`, `events[i]`, `created[i]`,
-    /// with `Int64.min` for none, and `sequences[i]` are row i's). Random lookups into the key table and the rows
-    /// miss the cache; a batch issues each step's loads for all its rows before it needs any, so they overlap
-    /// instead of waiting one after another.
-    public mutating func offer(
-        integerKeys keys: UnsafeBufferPointer<Int64>, events: UnsafeBufferPointer<Int64>, created: UnsafeBufferPointer<Int64>,
-        sequences: UnsafeBufferPointer<Int64>
-    ) {
+    /// A source row of a single integer join key: its key's value and its claim.
+    public struct KeyedRow: Sendable {
+        public var key: Int64
+        public var candidate: Candidate
+        public init(key: Int64, candidate: Candidate) {
+            self.key = key
+            self.candidate = candidate
+        }
+    }
+
+    /// Offers source rows of a single integer join key a batch at a time (at most `largestBatch`). Random lookups
+    /// into the key table, the times and the leaves miss the cache. A large batch is offered in the order of its
+    /// keys' slots, which is the order of the entity rows too, so the three are swept from start to end, each load
+    /// close after the last (the processor fetches ahead of such a sweep); within that, 32 rows at a time issue each
+    /// step's loads before any is needed, so the misses left overlap instead of waiting one after another.
+    public mutating func offer(integerKeyRows rows: UnsafeBufferPointer<KeyedRow>) {
         guard byInteger else {
-            for i in keys.indices { offer(integerKey: keys[i], event: events[i], created: created[i], sequence: sequences[i]) }
+            for row in rows { offer(integerKey: row.key, event: row.candidate.event, created: row.candidate.created, sequence: row.candidate.sequence) }
             return
         }
-        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: keys.count) { runs in
-            for i in keys.indices { runs[i] = integerKeys.find(keys[i]) ?? 0..<0 }
+        precondition(rows.count <= Self.largestBatch, "at most \(Self.largestBatch) rows a batch")
+        let chunk = 32
+        guard rows.count > 16 * chunk else {
+            var at = 0
+            while at < rows.count {
+                offerChunk(UnsafeBufferPointer(rebasing: rows[at..<min(at + chunk, rows.count)]))
+                at += chunk
+            }
+            return
+        }
+        // Each row's place in the batch under the top bits of its key's mix, sorted by those bits only.
+        let indexBits = 20
+        var order = [UInt64](unsafeUninitializedCapacity: rows.count) { out, count in
+            for i in rows.indices { out[i] = (IntegerTable.mix(rows[i].key) >> UInt64(indexBits)) << UInt64(indexBits) | UInt64(i) }
+            count = rows.count
+        }
+        RadixSort.sort(&order, fromBit: 64 - indexBits)
+        withUnsafeTemporaryAllocation(of: KeyedRow.self, capacity: chunk) { gathered in
+            var at = 0
+            while at < order.count {
+                let n = min(chunk, order.count - at)
+                for j in 0..<n { gathered[j] = rows[Int(order[at + j] & (1 << UInt64(indexBits) - 1))] }
+                offerChunk(UnsafeBufferPointer(rebasing: gathered[..<n]))
+                at += n
+            }
+        }
+    }
+
+    /// The most rows `offer(integerKeyRows:)` takes at once.
+    public static let largestBatch = 1 << 20
+
+    /// Up to 32 rows of an integer key, each step's loads issued for every row before any is needed.
+    private mutating func offerChunk(_ rows: UnsafeBufferPointer<KeyedRow>) {
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: rows.count) { runs in
+            for i in rows.indices { runs[i] = integerKeys.find(rows[i].key) ?? 0..<0 }
             var touched: Int64 = 0
             for run in runs where !run.isEmpty { touched &+= times[run.lowerBound] &+ times[run.upperBound - 1] }
             // Each row's window, then a touch of the leaves it updates, then the updates. The touches are a loop of
             // their own: a few instructions per row, so the processor has every row's loads in flight at once (after
             // a window's search, whose branches it cannot predict, it had only a few).
-            for i in keys.indices where !runs[i].isEmpty { runs[i] = window(runs[i], events[i]) }
+            for i in rows.indices where !runs[i].isEmpty { runs[i] = window(runs[i], rows[i].candidate.event) }
             for run in runs where !run.isEmpty { touched &+= leaves[run.lowerBound].event &+ leaves[run.upperBound - 1].event }
             self.touched = touched
-            for i in keys.indices where !runs[i].isEmpty {
-                _ = update(runs[i], Candidate(event: events[i], created: created[i], sequence: sequences[i]))
-            }
+            for i in rows.indices where !runs[i].isEmpty { _ = update(runs[i], rows[i].candidate) }
         }
     }
 
@@ -287,9 +337,10 @@ struct IntegerTable: Sendable {
         shift = 64 - bits
     }
 
-    @inline(__always) private func slot(_ key: Int64) -> Int {
-        Int((UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> shift)
-    }
+    /// A key's slot is the top bits of its mix. The mix is one to one: sorted by it, equal keys stay together.
+    @inline(__always) static func mix(_ key: Int64) -> UInt64 { UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15 }
+
+    @inline(__always) private func slot(_ key: Int64) -> Int { Int(Self.mix(key) >> shift) }
 
     mutating func insert(_ key: Int64, _ rows: Range<Int>) {
         var i = slot(key)

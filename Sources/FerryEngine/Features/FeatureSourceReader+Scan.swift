@@ -221,6 +221,7 @@ extension FeatureSourceReader {
             let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: width)
             let bounds = FieldBounds(capacity: width)
             defer {
+                batch.deallocate()
                 cursor.deallocate()
                 fieldEnds.deallocate()
                 bounds.deallocate()
@@ -242,41 +243,27 @@ extension FeatureSourceReader {
             batch.flush(into: &join)
         }
 
-        /// Rows of an integer key, offered a batch at a time (see `PointInTimeJoin.offer(integerKeys:...)`).
+        /// Rows of an integer key, offered a batch at a time (see `PointInTimeJoin.offer(integerKeyRows:)`): a batch
+        /// of a quarter of a million rows (8 MiB) sweeps the join's arrays in order.
         struct OfferBatch {
-            static let size = 32
-            var keys = [Int64](repeating: 0, count: size)
-            var events = [Int64](repeating: 0, count: size)
-            var created = [Int64](repeating: 0, count: size)
-            var sequences = [Int64](repeating: 0, count: size)
+            static let size = 1 << 18
+            let rows = UnsafeMutableBufferPointer<PointInTimeJoin.KeyedRow>.allocate(capacity: size)
             var count = 0
 
             /// Adds a row; true when the batch is full.
             @inline(__always)
             mutating func add(_ key: Int64, _ event: Int64, _ time: Int64, _ sequence: Int64) -> Bool {
-                keys[count] = key
-                events[count] = event
-                created[count] = time
-                sequences[count] = sequence
+                rows[count] = PointInTimeJoin.KeyedRow(key: key, candidate: PointInTimeJoin.Candidate(event: event, created: time, sequence: sequence))
                 count += 1
                 return count == Self.size
             }
 
             mutating func flush(into join: inout PointInTimeJoin) {
-                let n = count
-                keys.withUnsafeBufferPointer { k in
-                    events.withUnsafeBufferPointer { e in
-                        created.withUnsafeBufferPointer { c in
-                            sequences.withUnsafeBufferPointer { s in
-                                join.offer(
-                                    integerKeys: UnsafeBufferPointer(rebasing: k[..<n]), events: UnsafeBufferPointer(rebasing: e[..<n]),
-                                    created: UnsafeBufferPointer(rebasing: c[..<n]), sequences: UnsafeBufferPointer(rebasing: s[..<n]))
-                            }
-                        }
-                    }
-                }
+                join.offer(integerKeyRows: UnsafeBufferPointer(rebasing: rows[..<count]))
                 count = 0
             }
+
+            func deallocate() { rows.deallocate() }
         }
 
         enum Key {
