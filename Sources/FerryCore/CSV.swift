@@ -136,24 +136,32 @@ public struct CSVLines: Sendable {
         var lines: [Int] = []
         var number = firstLine - 1
         var start = 0
-        while start <= bytes.count {
-            var end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
-            let next = end + 1
-            number += 1
-            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
-            if bytes[start..<end].contains(where: { $0 != 0x20 && $0 != 0x09 }) {
-                if header == nil {
-                    let fields = try CSVTable.fields(Substring(String(decoding: bytes[start..<end], as: UTF8.self)), source: source, line: number)
-                    if let duplicate = Dictionary(fields.map { ($0, 1) }, uniquingKeysWith: +).first(where: { $0.value > 1 })?.key {
-                        throw FerryError.invalid("\(source) names the column '\(duplicate)' twice in its header")
+        try bytes.withUnsafeBufferPointer { bytes in
+            while start <= bytes.count {
+                var end = CSVTable.lineFeed(in: bytes, from: start) ?? bytes.count
+                let next = end + 1
+                number += 1
+                if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+                if bytes[start..<end].contains(where: { $0 != 0x20 && $0 != 0x09 }) {
+                    if header == nil {
+                        let fields = try CSVTable.fields(Substring(String(decoding: bytes[start..<end], as: UTF8.self)), source: source, line: number)
+                        if let duplicate = Dictionary(fields.map { ($0, 1) }, uniquingKeysWith: +).first(where: { $0.value > 1 })?.key {
+                            throw FerryError.invalid("\(source) names the column '\(duplicate)' twice in its header")
+                        }
+                        header = fields
+                    } else {
+                        if rows.isEmpty {
+                            // Room for the rows, guessed from the first one's length: the arrays grew by doubling.
+                            let guess = (bytes.count - start) / (next - start) + 1
+                            rows.reserveCapacity(guess)
+                            lines.reserveCapacity(guess)
+                        }
+                        rows.append(start..<end)
+                        lines.append(number)
                     }
-                    header = fields
-                } else {
-                    rows.append(start..<end)
-                    lines.append(number)
                 }
+                start = next
             }
-            start = next
         }
         guard let header else { throw FerryError.invalid("\(source) is empty; it needs a header line and rows") }
         self.header = header
@@ -234,6 +242,25 @@ extension CSVTable {
 }
 
 extension CSVTable {
+    /// The index of the first line feed in `bytes` at or after `from`, eight bytes at a time; nil when there is none.
+    @inlinable
+    public static func lineFeed(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        var i = from
+        if let base = bytes.baseAddress {
+            while i + 8 <= bytes.count {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+                let zeros = ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)
+                if zeros != 0 { return i + zeros.trailingZeroBitCount >> 3 }
+                i += 8
+            }
+        }
+        while i < bytes.count {
+            if bytes[i] == 0x0A { return i }
+            i += 1
+        }
+        return nil
+    }
+
     /// The line feeds in `raw`, eight bytes at a time (a byte at a time read about 450 MB/s).
     public static func lineFeeds(_ raw: UnsafeRawBufferPointer) -> Int {
         var count = 0

@@ -172,6 +172,11 @@ struct PointInTimeJoinTests {
             let bytes: [UInt8] = (0..<length).map { _ in [0x0A, 0x0B, 0x09, 0x8A, 0x00, 0xFF, 0x2C].randomElement(using: &generator)! }
             let counted = bytes.withUnsafeBytes { CSVTable.lineFeeds($0) }
             #expect(counted == bytes.filter { $0 == 0x0A }.count, "\(length) bytes")
+            // And each found from every place, as a byte-by-byte search finds it.
+            for from in 0...length {
+                let found = bytes.withUnsafeBufferPointer { CSVTable.lineFeed(in: $0, from: from) }
+                #expect(found == bytes[from...].firstIndex(of: 0x0A), "\(length) bytes from \(from)")
+            }
         }
     }
 

@@ -189,6 +189,15 @@ class Conn:
             raise Fail(f"{method} {path}: answer is not JSON ({e}): {data[:500]!r}")
 
 
+def read_once(paths):
+    """Reads each file through once, so the timed call finds it in the page cache whatever ran before (a Feast
+    run of several GB evicted part of the 1 GB source here, and Ferry then read it from disk)."""
+    for path in paths:
+        with open(path, "rb") as fh:
+            while fh.read(8 << 20):
+                pass
+
+
 def pct(sorted_us, q):
     k = max(0, min(len(sorted_us) - 1, int(np.ceil(q / 100 * len(sorted_us))) - 1))
     return float(sorted_us[k])
@@ -311,6 +320,7 @@ def phase_training(m, size_dir, feast, work, pid):
     if os.path.exists(out_csv):
         os.remove(out_csv)
     entities = os.path.join(folder, "entities.csv")
+    read_once([entities, os.path.join(folder, "card_stats.csv")])
     res["training_set"] = run_cli("training-set", ["features", "training-set", "--entities", entities, "--features",
                                                    ",".join(refs), "--out", out_csv, *flags], work, pid)
     if not os.path.isfile(out_csv):

@@ -90,16 +90,39 @@ public struct PointInTimeJoin: Sendable {
     /// The same for a single integer join key.
     public init(integerKeys keys: [Int64?], times: [Int64], ttlSeconds: Int64) {
         precondition(keys.count == times.count, "one key and one time per entity row")
-        var rows: [(key: Int64, time: Int64, row: Int32)] = []
-        rows.reserveCapacity(keys.count)
-        for (i, key) in keys.enumerated() {
-            if let key { rows.append((key, times[i], Int32(i))) }
-        }
-        // In the order of the keys' slots in the table (the mix is one to one, so a key's rows stay together): a batch
-        // of source rows offered in that order sweeps the table, the times and the leaves from start to end.
-        rows.sort { a, b in
+        // In the order of the keys' slots in the table (the mix is one to one, so a key's rows stay together), then
+        // time, then row: a batch of source rows offered in that order sweeps the table, the times and the leaves from
+        // start to end.
+        func before(_ a: (key: Int64, time: Int64, row: Int32), _ b: (key: Int64, time: Int64, row: Int32)) -> Bool {
             let (x, y) = (IntegerTable.mix(a.key), IntegerTable.mix(b.key))
             return x != y ? x < y : (a.time != b.time ? a.time < b.time : a.row < b.row)
+        }
+        var rows: [(key: Int64, time: Int64, row: Int32)] = []
+        rows.reserveCapacity(keys.count)
+        let rowBits = 20
+        if keys.count <= 1 << rowBits {
+            // Radix-sorted by the mix's top bits with the row below them, then each stretch of rows whose keys share
+            // those bits (one key's, nearly always) by the whole order: several times faster than sorting tuples.
+            var packed: [UInt64] = []
+            packed.reserveCapacity(keys.count)
+            for (i, key) in keys.enumerated() {
+                if let key { packed.append((IntegerTable.mix(key) >> UInt64(rowBits)) << UInt64(rowBits) | UInt64(i)) }
+            }
+            RadixSort.sort(&packed, fromBit: rowBits)
+            for p in packed {
+                let r = Int(p & (1 << UInt64(rowBits) - 1))
+                rows.append((keys[r]!, times[r], Int32(r)))
+            }
+            var start = 0
+            for position in packed.indices where position == packed.count - 1 || packed[position + 1] >> UInt64(rowBits) != packed[position] >> UInt64(rowBits) {
+                if position > start { rows[start...position].sort(by: before) }
+                start = position + 1
+            }
+        } else {
+            for (i, key) in keys.enumerated() {
+                if let key { rows.append((key, times[i], Int32(i))) }
+            }
+            rows.sort(by: before)
         }
         // Sized by the distinct keys, not the rows: every source row looks one up at random, and a table a tenth
         // the size stays in the cache (10 entity rows per key made it 32 MiB for 1M rows, against 4 MiB).
