@@ -5,11 +5,11 @@
 /// - the winner has the latest event time, then the latest created time, then comes last in the source;
 /// - an entity row without a candidate gets no values (it is kept: the join is a left join).
 ///
-/// The entity rows are held (sorted by key and time); the source is offered one row at a time and never held: each
-/// row updates, in O(log n), the range of entity rows it is a candidate for, through a segment tree whose nodes keep
-/// the best candidate seen for their whole range. A candidate is three integers, its times and its sequence (its
-/// place in the source), so the tree holds no values: the caller keeps the values of the sequences that won, or
-/// reads them again. Memory is bounded by the entity rows, whatever the source's size.
+/// The entity rows are held (sorted by key, an integer key by its mix, then time); the source is offered one row at a
+/// time and never held: each row updates, in O(log n), the range of entity rows it is a candidate for, through a
+/// segment tree whose nodes keep the best candidate seen for their whole range. A candidate is three integers, its
+/// times and its sequence (its place in the source), so the tree holds no values: the caller keeps the values of the
+/// sequences that won, or reads them again. Memory is bounded by the entity rows, whatever the source's size.
 public struct PointInTimeJoin: Sendable {
     /// A source row's claim: its event and created times (microseconds; no created time is `Int64.min`) and its
     /// sequence, which orders rows of the source (greater is later) and names the row to the caller.
@@ -36,7 +36,8 @@ public struct PointInTimeJoin: Sendable {
     }
 
     private let ttl: Int64
-    /// Entity row indices sorted by (key, time); rows without a key are left out.
+    /// Entity row indices sorted by key (an integer key by its mix, the order of its slot in the table), then time;
+    /// rows without a key are left out.
     private let order: [Int32]
     /// The sorted rows' times (a key's few rows share a cache line or two).
     private let times: [Int64]
