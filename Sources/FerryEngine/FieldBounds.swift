@@ -24,16 +24,19 @@ struct FieldBounds {
     func split(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
         var found = 0
         let unquoted = CSVTable.unquotedFields(line) { start, end in
-            if found < capacity {
-                var a = start, b = end
-                while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-                while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
-                starts[found] = a
-                ends[found] = b
-            }
+            if found < capacity { (starts[found], ends[found]) = Self.trim(line, start, end) }
             found += 1
         }
         return unquoted ? found : nil
+    }
+
+    /// The bounds of `line[start..<end]` without the spaces and tabs around it (and a carriage return at its end):
+    /// how every CSV field of the feature store and the data checker is trimmed.
+    @inline(__always) static func trim(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
+        var a = start, b = end
+        while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
+        while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
+        return (a, b)
     }
 
     /// Field `i` of the line last split.

@@ -141,13 +141,10 @@ struct DataChecker: Sendable {
             UnsafeBufferPointer(rebasing: bytes[starts[slot]..<ends[slot]])
         }
 
-        /// Adds a field of the line, trimmed of spaces and tabs (and a carriage return at its end), as `FieldBounds`
-        /// trims it.
+        /// Adds a field of the line, trimmed as `FieldBounds` trims it.
         @inline(__always)
         mutating func add(_ line: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
-            var a = from, b = to
-            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
-            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 || line[b - 1] == 0x0D { b -= 1 }
+            let (a, b) = FieldBounds.trim(line, from, to)
             starts.append(a)
             ends.append(b)
         }
