@@ -98,6 +98,47 @@ public enum DecimalText {
         return strtod(s)
     }
 
+    /// Whether the field `line[start..<end]` is a plain number: an optional `-`, then 1 to `digits` bytes (at most
+    /// 16), digits and, when `dot` is true, at most one dot, neither first nor last. Checked eight bytes at a time, reading
+    /// only the line's bytes before `end`, which must be at least 8 (every field but a line's first). False means
+    /// only "not known plain" (longer, an exponent, anything else): the caller then checks the field byte by byte.
+    @inlinable @inline(__always)
+    public static func isPlain(_ line: UnsafePointer<UInt8>, _ start: Int, _ end: Int, dot: Bool, digits: Int = 16) -> Bool {
+        let s = start < end && line[start] == 0x2D ? start + 1 : start
+        let m = end - s
+        guard m >= 1, m <= min(digits, 16), end >= 8 else { return false }
+        // The high bit of each byte that is not a digit: after `^ 0x30` a digit is 0...9, whose low nibble plus 6
+        // does not carry into the high nibble, which must be 0 (no sum carries out of its byte).
+        @inline(__always) func odd(_ w: UInt64) -> UInt64 {
+            let x = w ^ 0x3030_3030_3030_3030
+            let t = ((x & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0606_0606_0606) | x
+            return (((t >> 4) & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080
+        }
+        // The high bit of each byte that is a dot, and nothing else.
+        @inline(__always) func dots(_ w: UInt64) -> UInt64 {
+            let x = w ^ 0x2E2E_2E2E_2E2E_2E2E
+            return ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)
+        }
+        // At most one byte not a digit, a dot, and not on the bits of `edges` (the field's first and last bytes).
+        @inline(__always) func oneDot(_ w: UInt64, _ bad: UInt64, edges: UInt64) -> Bool {
+            bad & (bad &- 1) == 0 && dots(w) & bad == bad && bad & edges == 0
+        }
+        let high = UnsafeRawPointer(line + end - 8).loadUnaligned(as: UInt64.self)
+        if m <= 8 {
+            // The field is the top m bytes of the eight that end it.
+            let first = UInt64(1) << UInt64(71 - 8 * m)
+            let bad = odd(high) & ~(first &- 1)
+            if bad == 0 { return true }
+            return dot && oneDot(high, bad, edges: first | 1 << 63)
+        }
+        let low = UnsafeRawPointer(line + s).loadUnaligned(as: UInt64.self)
+        let (badLow, badHigh) = (odd(low), odd(high))
+        if badLow | badHigh == 0 { return true }
+        guard dot, oneDot(low, badLow, edges: 0x80), oneDot(high, badHigh, edges: 1 << 63) else { return false }
+        // The two words overlap when m < 16: a dot both see must be the same byte.
+        return badLow == 0 || badHigh == 0 || s + badLow.trailingZeroBitCount >> 3 == end - 8 + badHigh.trailingZeroBitCount >> 3
+    }
+
     /// A decimal integer (an optional `-`, then at most `digits` digits, no more than 19); nil for anything else or
     /// for a value outside Int64.
     @inlinable
@@ -106,6 +147,9 @@ public enum DecimalText {
         var i = negative ? 1 : 0
         guard s.count > i, s.count - i <= min(digits, 19) else { return nil }
         var magnitude: UInt64 = 0   // 19 digits cannot overflow it
+        // Eight digits at a time first (a card number or an id has ten or more), then one at a time.
+        var significant = 0
+        _ = digitRun(s, &i, &magnitude, &significant)
         while i < s.count {
             let d = s[i] &- 0x30
             guard d <= 9 else { return nil }

@@ -71,7 +71,15 @@ struct FeatureRoutes {
                 entities: entities, features: refs, fullFeatureNames: full, timestampColumn: q["timestamp_column"].map(String.init) ?? "event_timestamp")
             return Response(status: .ok, headers: [.contentType: "text/csv"], body: ResponseBody { writer in
                 defer { run.close() }
-                while let part = try await run.next() { try await writer.write(ByteBuffer(bytes: part)) }
+                // A MiB at a time, so a part of wide rows is not copied into one buffer of its whole size.
+                while let part = try await run.next() {
+                    var at = 0
+                    while at < part.count {
+                        let end = min(at + (1 << 20), part.count)
+                        try await writer.write(ByteBuffer(bytes: part[at..<end]))
+                        at = end
+                    }
+                }
                 try await writer.finish(nil)
             })
         }

@@ -30,6 +30,25 @@ struct FeatureTimeTests {
         }
     }
 
+    /// Every day of the four-digit years near the calendar's edges (years 0, 1, 1900, 2000, 2100, 9999) and every
+    /// 13th day of the rest: formatting (days to a date) and parsing (a date to days) undo each other, in both forms.
+    @Test func daysOfEveryFourDigitYearReadBack() throws {
+        let first = try #require(FeatureTime.parse("0000-01-01T00:00:00Z")) / 86_400_000_000
+        let last = try #require(FeatureTime.parse("9999-12-31T00:00:00Z")) / 86_400_000_000
+        #expect(last - first == 3_652_424, "10,000 years of 365.2425 days, less a day")
+        #expect(FeatureTime.parse("1970-01-01") == 0 && FeatureTime.parse("2000-03-01T00:00:00Z") == 951_868_800_000_000)
+        let edges = [0, 1, 1899, 1900, 1999, 2000, 2099, 2100, 9998, 9999].map { year in
+            (year * 3_652_425 / 10_000 + first)...(year * 3_652_425 / 10_000 + first + 366)
+        }
+        var day = first
+        while day <= last {
+            let text = FeatureTime.format(day * 86_400_000_000)
+            #expect(FeatureTime.parse(text) == day * 86_400_000_000, "\(text)")
+            #expect(FeatureTime.parse(String(text.prefix(10))) == day * 86_400_000_000, "\(text.prefix(10))")
+            day += edges.contains { $0.contains(day) } ? 1 : 13
+        }
+    }
+
     @Test(arguments: [
         "", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05",
         "2024-00-01T05:00:00Z", "2024-01-32T05:00:00Z", "2024-01-01T05:60:00Z", "2024-01-0xT05:00:00Z", "2024-01-01T05:00:61Z", "2024-01-01T05:00:00z0",

@@ -20,6 +20,52 @@ struct BatchChunkTests {
         #expect(integer("9223372036854775808") == nil && integer("-9223372036854775809") == nil && integer("99999999999999999999") == nil)
         #expect(integer("123456789", digits: 9) == 123_456_789 && integer("1234567890", digits: 9) == nil)
         #expect(integer("") == nil && integer("-") == nil && integer("+1") == nil && integer("1.0") == nil && integer(" 1") == nil)
+        // Digits are read eight at a time where eight are digits: any one byte changed anywhere gives what Swift's
+        // own parser gives.
+        var rng = SystemRandomNumberGenerator()
+        let odd = Array("/:.-+ aZ".utf8) + [0x00, 0x7F, 0xB0]
+        for _ in 0..<20_000 {
+            var bytes = (0..<Int.random(in: 1...19, using: &rng)).map { _ in UInt8.random(in: 0x30...0x39, using: &rng) }
+            if Bool.random(using: &rng) { bytes[0] = 0x2D }
+            if Bool.random(using: &rng) { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = odd.randomElement(using: &rng)! }
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(integer(text) == (bytes.first == 0x2B ? nil : Int64(text)), "\(text)")
+        }
+    }
+
+    /// `DecimalText.isPlain` (the feature store's scan checks values with it) answers exactly "an optional `-`, then up
+    /// to `digits` bytes (16 at most) of digits with, when dots are allowed, one dot neither first nor last", for
+    /// fields ending at the end of their buffer (so a byte read past the field would be outside it) after a prefix of
+    /// the same bytes.
+    @Test func plainNumbersAreKnownEightBytesAtATime() {
+        func reference(_ field: ArraySlice<UInt8>, dot: Bool, digits: Int) -> Bool {
+            let body = field.first == 0x2D ? field.dropFirst() : field
+            guard !body.isEmpty, body.count <= min(digits, 16), body.allSatisfy({ $0 &- 0x30 < 10 || $0 == 0x2E }) else { return false }
+            let dots = body.filter { $0 == 0x2E }.count
+            return dots == 0 || (dot && dots == 1 && body.first != 0x2E && body.last != 0x2E)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789".utf8) + Array("0123456789.-e+ /:,".utf8) + [0x00, 0x7F, 0xB9, 0x3A, 0x2F]
+        var plain = 0
+        for round in 0..<60_000 {
+            let length = Int.random(in: 0...18, using: &rng)
+            let prefix = (0..<Int.random(in: 8...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            var field = (0..<length).map { _ in alphabet.randomElement(using: &rng)! }
+            // Mostly numbers, so both answers are common: digits with a dot and a sign now and then.
+            if round % 2 == 0 {
+                field = field.map { _ in UInt8.random(in: 0x30...0x39, using: &rng) }
+                if length > 0, Bool.random(using: &rng) { field[Int.random(in: 0..<length, using: &rng)] = 0x2E }
+                if length > 0, Int.random(in: 0..<4, using: &rng) == 0 { field[0] = 0x2D }
+            }
+            let line = prefix + field
+            for (dot, digits) in [(true, 16), (false, 16), (false, 9)] {
+                let expected = reference(line[prefix.count...], dot: dot, digits: digits)
+                let got = line.withUnsafeBufferPointer { DecimalText.isPlain($0.baseAddress!, prefix.count, line.count, dot: dot, digits: digits) }
+                #expect(got == expected, "\(String(decoding: field, as: UTF8.self)) dot \(dot) digits \(digits)")
+                if expected { plain += 1 }
+            }
+        }
+        #expect(plain > 30_000, "enough plain fields to test both answers")
     }
 
     @Test func numbersParseExactlyAsTheCLibraryDoes() {

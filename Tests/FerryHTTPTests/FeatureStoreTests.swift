@@ -79,8 +79,8 @@ struct FeatureStoreTests {
         }
     }
 
-    /// The entity table is joined a block at a time: any block size gives the same training set, and an error in a
-    /// later block names its line in the whole file.
+    /// The entity table is joined a block at a time and written out a stretch of rows at a time: any block or
+    /// stretch size gives the same training set, and an error in a later block names its line in the whole file.
     @Test func anEntityTableJoinedInBlocksGivesTheSameTrainingSet() async throws {
         try await withFerry(example: false) { client, stack in
             let applied = try await client.post("/api/v1/features/apply", try Self.definitions("definitions.json"))
@@ -93,9 +93,10 @@ struct FeatureStoreTests {
             while text.hasSuffix("\n") { text.removeLast() }
             let file = stack.folder.appendingPathComponent("entities.csv")
             try Data(text.utf8).write(to: file)
-            func training(blockRows: Int) async throws -> String {
+            func training(blockRows: Int, stretchRows: Int = 1 << 16) async throws -> String {
                 var bytes: [UInt8] = []
-                let run = try await stack.server.features.trainingSet(entities: try FileHandle(forReadingFrom: file), features: refs, blockRows: blockRows)
+                let run = try await stack.server.features.trainingSet(
+                    entities: try FileHandle(forReadingFrom: file), features: refs, blockRows: blockRows, stretchRows: stretchRows)
                 defer { run.close() }
                 while let part = try await run.next() { bytes += part }
                 return String(decoding: bytes, as: UTF8.self)
@@ -104,6 +105,9 @@ struct FeatureStoreTests {
             #expect(whole.split(separator: "\n").count == 24, "the header and 23 rows: \(whole)")
             for blockRows in [1, 2, 3, 7] {
                 #expect(try await training(blockRows: blockRows) == whole, "blocks of \(blockRows) lines")
+            }
+            for (blockRows, stretchRows) in [(1_000_000, 1), (1_000_000, 5), (7, 3)] {
+                #expect(try await training(blockRows: blockRows, stretchRows: stretchRows) == whole, "blocks of \(blockRows) lines, stretches of \(stretchRows)")
             }
             // The file's last line (in a later block, after blank lines) has a bad time: named by its line in the file.
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)

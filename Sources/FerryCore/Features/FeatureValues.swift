@@ -269,15 +269,16 @@ public enum FeatureTime {
     public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
     public static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
 
-    // Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
+    /// Days from 1970-01-01 to a date of a four-digit year (0...9999; proleptic Gregorian calendar), by Howard
+    /// Hinnant's days-from-civil algorithm on a year counted from March. The year is moved on by 400 (146,097 days)
+    /// so that every division is of a number that is not negative: unsigned, each is a multiplication (signed, they
+    /// and the era's rounding were 4% of a training set's CPU).
+    @inline(__always)
     static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        let y = UInt64(year + (month <= 2 ? 399 : 400))
+        let mp = UInt64(month <= 2 ? month + 9 : month - 3)
+        let doy = (153 * mp + 2) / 5 + UInt64(day) - 1
+        return Int64(y * 365 + y / 4 - y / 100 + y / 400 + doy) - 719_468 - 146_097
     }
 
     static func civilFromDays(_ days: Int64) -> (Int64, Int64, Int64) {

@@ -93,13 +93,13 @@ public struct PointInTimeJoin: Sendable {
         precondition(keys.count == times.count, "one key and one time per entity row")
         // In the order of the keys' slots in the table (the mix is one to one, so a key's rows stay together), then
         // time, then row: a batch of source rows offered in that order sweeps the table, the times and the leaves from
-        // start to end.
-        func before(_ a: (key: Int64, time: Int64, row: Int32), _ b: (key: Int64, time: Int64, row: Int32)) -> Bool {
-            let (x, y) = (IntegerTable.mix(a.key), IntegerTable.mix(b.key))
-            return x != y ? x < y : (a.time != b.time ? a.time < b.time : a.row < b.row)
+        // start to end. Sorted as row numbers, each compared by its key and time where they are.
+        func before(_ a: Int32, _ b: Int32) -> Bool {
+            let (ka, kb) = (keys[Int(a)]!, keys[Int(b)]!)
+            let (x, y) = (IntegerTable.mix(ka), IntegerTable.mix(kb))
+            return x != y ? x < y : (times[Int(a)] != times[Int(b)] ? times[Int(a)] < times[Int(b)] : a < b)
         }
-        var rows: [(key: Int64, time: Int64, row: Int32)] = []
-        rows.reserveCapacity(keys.count)
+        var order: [Int32]
         let rowBits = 20
         if keys.count <= 1 << rowBits {
             // Radix-sorted by the mix's top bits with the row below them, then each stretch of rows whose keys share
@@ -110,32 +110,28 @@ public struct PointInTimeJoin: Sendable {
                 if let key { packed.append((IntegerTable.mix(key) >> UInt64(rowBits)) << UInt64(rowBits) | UInt64(i)) }
             }
             RadixSort.sort(&packed, fromBit: rowBits)
-            for p in packed {
-                let r = Int(p & (1 << UInt64(rowBits) - 1))
-                rows.append((keys[r]!, times[r], Int32(r)))
-            }
+            order = packed.map { Int32(truncatingIfNeeded: $0 & (1 << UInt64(rowBits) - 1)) }
             var start = 0
             for position in packed.indices where position == packed.count - 1 || packed[position + 1] >> UInt64(rowBits) != packed[position] >> UInt64(rowBits) {
-                if position > start { rows[start...position].sort(by: before) }
+                if position > start { order[start...position].sort(by: before) }
                 start = position + 1
             }
         } else {
-            for (i, key) in keys.enumerated() {
-                if let key { rows.append((key, times[i], Int32(i))) }
-            }
-            rows.sort(by: before)
+            order = keys.indices.filter { keys[$0] != nil }.map { Int32($0) }
+            order.sort(by: before)
         }
         // Sized by the distinct keys, not the rows: every source row looks one up at random, and a table a tenth
         // the size stays in the cache (10 entity rows per key made it 32 MiB for 1M rows, against 4 MiB).
+        let sorted = order.map { keys[Int($0)]! }
         var distinct = 0
-        for position in rows.indices where position == 0 || rows[position - 1].key != rows[position].key { distinct += 1 }
+        for position in sorted.indices where position == 0 || sorted[position - 1] != sorted[position] { distinct += 1 }
         var table = IntegerTable(capacity: distinct)
         var start = 0
-        for position in rows.indices where position == rows.count - 1 || rows[position + 1].key != rows[position].key {
-            table.insert(rows[position].key, start..<(position + 1))
+        for position in sorted.indices where position == sorted.count - 1 || sorted[position + 1] != sorted[position] {
+            table.insert(sorted[position], start..<(position + 1))
             start = position + 1
         }
-        self.init(order: rows.map(\.row), times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: table, textKeys: [:], byInteger: true)
+        self.init(order: order, times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: table, textKeys: [:], byInteger: true)
     }
 
     private init(order: [Int32], times: [Int64], rowCount: Int, ttlSeconds: Int64, integerKeys: IntegerTable, textKeys: [String: Range<Int>], byInteger: Bool) {
@@ -302,11 +298,20 @@ public struct PointInTimeJoin: Sendable {
         for i in inner.indices where other.inner[i].beats(inner[i]) { inner[i] = other.inner[i] }
     }
 
-    /// Each entity row's winner (`Candidate.none` when no source row qualified), in input order.
-    public func winners() -> [Candidate] {
-        // Each inner node's best is pushed down to its children, parents first: a leaf ends with the best of its path.
-        var inner = inner
-        var leaves = leaves
+    /// The same join over the same entity rows, offered nothing yet: it shares the rows' order, times and keys, and
+    /// has nodes of its own (for another part of a source, merged afterwards).
+    public func offeredNothing() -> PointInTimeJoin {
+        var fresh = self
+        fresh.leaves = Array(repeating: .none, count: leaves.count)
+        fresh.inner = Array(repeating: .none, count: inner.count)
+        return fresh
+    }
+
+    /// Each entity row's winner (`Candidate.none` when no source row qualified), in input order. Each inner node's
+    /// best is pushed down to its children in place (the join stays the same join: a leaf only gains the best of
+    /// its path), so its nodes are not copied.
+    public mutating func winners() -> [Candidate] {
+        // Parents first: a leaf ends with the best of its path.
         let n = order.count
         if n > 1 {
             for node in 1..<n {

@@ -1,5 +1,8 @@
 import FerryCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Point-in-time-correct training sets. The entity table is read a block of rows at a time: each block is joined
 /// with every view it asks for (one pass over each view's source, row by row) and handed out before the next
@@ -15,6 +18,8 @@ extension FeatureService {
         var slots: [(view: Int, position: Int)] = []
         var timestampColumn: String
         var source: String
+        /// Rows written out at a time.
+        var stretchRows = 1 << 16
     }
 
     /// Starts the training set for the entity CSV read from `entities` (the views' join keys and a timestamp
@@ -23,10 +28,10 @@ extension FeatureService {
     /// so bad input is an error here, not halfway through the answer; the run then gives the rest a block at a time.
     public func trainingSet(
         entities handle: FileHandle, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
-        source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows
+        source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows, stretchRows: Int = 1 << 16
     ) async throws -> TrainingSetRun {
         do {
-            return try await trainingSet(handle, refs, fullFeatureNames, timestampColumn, source, blockRows)
+            return try await trainingSet(handle, refs, fullFeatureNames, timestampColumn, source, blockRows, max(1, stretchRows))
         } catch {
             try? handle.close()
             throw error
@@ -34,12 +39,13 @@ extension FeatureService {
     }
 
     private func trainingSet(
-        _ handle: FileHandle, _ refs: [FeatureRef], _ fullFeatureNames: Bool, _ timestampColumn: String, _ source: String, _ blockRows: Int
+        _ handle: FileHandle, _ refs: [FeatureRef], _ fullFeatureNames: Bool, _ timestampColumn: String, _ source: String, _ blockRows: Int,
+        _ stretchRows: Int
     ) async throws -> TrainingSetRun {
         guard !refs.isEmpty else { throw FerryError.invalid("features is empty; name at least one view:feature") }
         let all = try await current()
         let resolved = try FeatureDefinitions.resolve(refs, views: all.views)
-        var plan = TrainingPlan(timestampColumn: timestampColumn, source: source)
+        var plan = TrainingPlan(timestampColumn: timestampColumn, source: source, stretchRows: stretchRows)
         for (i, ref) in refs.enumerated() {
             if let v = plan.views.firstIndex(where: { $0.view.name == ref.view }) {
                 plan.views[v].features.append(resolved[i].feature)
@@ -73,8 +79,8 @@ extension FeatureService {
             }
             var header = CSVWriter()
             header.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
-            let parts = try await joined(block, plan)
-            return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: [header.bytes] + parts)
+            let joined = try await joined(block, plan)
+            return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: header.bytes, joined: joined)
         }
     }
 
@@ -167,35 +173,61 @@ extension FeatureService {
         return (times, plan.views.indices.map { integerViews[$0] ? .integers(integers[$0]) : .texts(texts[$0]) })
     }
 
-    /// One block of entity rows, each as it came followed by its features, in parts to send one after another.
-    func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> [[UInt8]] {
+    /// One block of entity rows joined with every view it asks for, written out a stretch of rows at a time.
+    func joined(_ entities: CSVLines, _ plan: TrainingPlan) async throws -> JoinedBlock {
         let (times, keys) = try Self.entityColumns(entities, plan)
         var views: [JoinedFields] = []
         for (v, (view, joinKeys, features)) in plan.views.enumerated() {
             let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: features, database: database)
             views.append(try await Self.join(reader, keys: keys[v], times: times, ttlSeconds: view.ttlSeconds))
         }
-        // The rows are written in a part per core, each sized first, then copied.
-        let slots = plan.slots
-        let rows = entities.rows
-        let longest = views.map(\.longest)
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count))
-        let results = (0..<parts).map { _ in BytesBox() }
-        JoinedFields.withPointers(views) { views in
-            entities.bytes.withUnsafeBufferPointer { input in
-                let shared = ReadOnlyPointers(input: input, views: views)
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    let range = (rows.count * part / parts)..<(rows.count * (part + 1) / parts)
-                    (results[part].bytes, results[part].touched) = Self.csvRows(range, shared.input, rows, shared.views, slots, longest)
+        return JoinedBlock(entities: entities, views: views, slots: plan.slots, stretch: plan.stretchRows)
+    }
+
+    /// A joined block's rows, each as it came followed by its features, written `stretch` rows at a time: a stretch
+    /// is sent while the next is written, and the memory of one is reused for the next (the whole block at once was
+    /// tens of MiB of fresh memory, which costs most in a virtual machine whose host takes freed memory back).
+    final class JoinedBlock: @unchecked Sendable {
+        let entities: CSVLines
+        let views: [JoinedFields]
+        let slots: [(view: Int, position: Int)]
+        let longest: [Int]
+        let stretch: Int
+        private var done = 0
+
+        init(entities: CSVLines, views: [JoinedFields], slots: [(view: Int, position: Int)], stretch: Int) {
+            self.entities = entities
+            self.views = views
+            self.slots = slots
+            longest = views.map(\.longest)
+            self.stretch = stretch
+        }
+
+        /// The next stretch's rows, in a part per core (each sized first, then written); nil after the last.
+        func next() -> [[UInt8]]? {
+            let rows = entities.rows
+            guard done < rows.count else { return nil }
+            let stretch = done..<min(done + self.stretch, rows.count)
+            done = stretch.upperBound
+            let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, stretch.count / 1024))
+            let results = (0..<parts).map { _ in BytesBox() }
+            let (slots, longest) = (self.slots, self.longest)
+            JoinedFields.withPointers(views) { views in
+                entities.bytes.withUnsafeBufferPointer { input in
+                    let shared = ReadOnlyPointers(input: input, views: views)
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let range = (stretch.lowerBound + stretch.count * part / parts)..<(stretch.lowerBound + stretch.count * (part + 1) / parts)
+                        (results[part].bytes, results[part].touched) = FeatureService.csvRows(range, shared.input, rows, shared.views, slots, longest)
+                    }
                 }
             }
+            return results.map(\.bytes)
         }
-        return results.map(\.bytes)
     }
 
     /// Entity rows `range` of a block: each its input line, then a comma and a field per feature. Also returns what
     /// the early loads read, for the caller to keep, so they are not optimized away.
-    private static func csvRows(
+    fileprivate static func csvRows(
         _ range: Range<Int>, _ input: UnsafeBufferPointer<UInt8>, _ rows: [Range<Int>], _ views: [JoinedFields.Pointers],
         _ slots: [(view: Int, position: Int)], _ longest: [Int]
     ) -> ([UInt8], Int) {
@@ -263,8 +295,9 @@ extension FeatureService {
         case .integers(let keys): PointInTimeJoin(integerKeys: keys, times: times, ttlSeconds: ttlSeconds)
         case .texts(let keys): PointInTimeJoin(keys: keys, times: times, ttlSeconds: ttlSeconds)
         }
-        if let scanned = try reader.scanCSV(into: join, parts: parts, minimumBytes: minimumBytes) {
-            return try reader.csvFields(of: scanned.winners(), parts: parts, minimumWinners: minimumWinners)
+        if reader.isCSVFile {
+            try reader.scanCSV(into: &join, parts: parts, minimumBytes: minimumBytes)
+            return try reader.csvFields(of: join.winners(), parts: parts, minimumWinners: minimumWinners)
         }
         var carried: [Int64: [FeatureDatum]] = [:]
         var sequence: Int64 = 0
@@ -306,24 +339,34 @@ public final class TrainingSetRun: @unchecked Sendable {
     private var blocks: LineBlocks
     private let header: [String]
     private let linesPerBlock: Int
-    /// Parts joined and not yet handed out.
+    /// The block being written out.
+    private var joined: FeatureService.JoinedBlock
+    /// Parts written and not yet handed out, the next last.
     private var pending: [[UInt8]]
 
-    init(service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [[UInt8]]) {
+    init(
+        service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [UInt8],
+        joined: FeatureService.JoinedBlock
+    ) {
         self.service = service
         self.plan = plan
         self.handle = handle
         self.blocks = blocks
         self.header = header
         self.linesPerBlock = linesPerBlock
-        pending = first.reversed()
+        self.joined = joined
+        pending = [first]
     }
 
-    /// The next part of the training set as CSV bytes (the header, then the first block's), nil at the end.
+    /// The next part of the training set as CSV bytes (the header, then the first block's rows), nil at the end.
     public func next() async throws -> [UInt8]? {
-        if pending.isEmpty {
-            guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
-            pending = try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan).reversed()
+        while pending.isEmpty {
+            if let parts = joined.next() {
+                pending = parts.reversed()
+            } else {
+                guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
+                joined = try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan)
+            }
         }
         return pending.popLast()
     }
@@ -339,6 +382,9 @@ struct LineBlocks {
     private var scanned = 0
     private var ended = false
     private var nextLine = 1
+    /// The bytes read from the file so far.
+    private var read = 0
+    private var chunk: [UInt8] = []
 
     init(handle: FileHandle) { self.handle = handle }
 
@@ -377,16 +423,40 @@ struct LineBlocks {
                 }
             }
             if cut != nil || ended { break }
-            if let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
-                data.withUnsafeBytes { pending.append(contentsOf: $0) }
+            // Read 8 MiB at a time into one buffer kept for the purpose (a new one per read was fresh memory each time).
+            if chunk.isEmpty { chunk = [UInt8](repeating: 0, count: 8 << 20) }
+            let n = try chunk.withUnsafeMutableBytes { buffer in
+                while true {
+                    let n = Glibc.read(handle.fileDescriptor, buffer.baseAddress, buffer.count)
+                    if n >= 0 { return n }
+                    if errno != EINTR { throw FerryError(.unavailable, "the entity CSV could not be read: \(String(cString: strerror(errno)))") }
+                }
+            }
+            if n > 0 {
+                // Room for the rest of the file (up to 256 MiB) at once: grown by doubling, the buffer was copied
+                // into fresh memory again and again.
+                if pending.capacity - pending.count < n {
+                    var info = stat()
+                    let rest = fstat(handle.fileDescriptor, &info) == 0 ? max(0, Int(info.st_size) - read) : 0
+                    pending.reserveCapacity(pending.count + max(n, min(rest, 256 << 20)))
+                }
+                read += n
+                pending.append(contentsOf: chunk[..<n])
             } else {
                 ended = true
             }
         }
         let end = cut ?? pending.count
         guard end > 0 else { return nil }
-        let block = Array(pending[..<end])
-        pending.removeFirst(end)
+        let block: [UInt8]
+        if end == pending.count {
+            // The whole buffer is the block (a table of one block): handed over, not copied.
+            block = pending
+            pending = []
+        } else {
+            block = Array(pending[..<end])
+            pending.removeFirst(end)
+        }
         let first = nextLine
         nextLine += count + (cut == nil && block.last != 0x0A ? 1 : 0)
         return (block, first)

@@ -17,11 +17,18 @@ extension FeatureSourceReader {
         case unusual
     }
 
-    /// Offers every row of a CSV file source to a copy of `join`, reading the file in up to `parts` byte ranges at
-    /// once (one per core; files under `minimumBytes` in one), and returns the merged join. nil when the source is
-    /// not a CSV file. A failing part is read again in one pass, for an error naming the exact line.
-    func scanCSV(into join: PointInTimeJoin, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20) throws -> PointInTimeJoin? {
-        guard case .file(let path, .csv) = view.source.kind else { return nil }
+    /// Whether the source is a CSV file, which `scanCSV` reads.
+    var isCSVFile: Bool {
+        if case .file(_, .csv) = view.source.kind { return true }
+        return false
+    }
+
+    /// Offers every row of a CSV file source to `join`, reading the file in up to `parts` byte ranges at once (one
+    /// per core; files under `minimumBytes` in one), each range to a join of its own merged into `join` at the end.
+    /// The first range is offered to `join` itself, so only the other ranges' joins take memory of their own. A
+    /// failing part is read again in one pass, for an error naming the exact line.
+    func scanCSV(into join: inout PointInTimeJoin, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20) throws {
+        guard case .file(let path, .csv) = view.source.kind else { preconditionFailure("scanCSV reads CSV file sources") }
         let name = "feature view '\(view.name)' source '\(path)'"
         let file = try SourceFile(path: path, name: name)
         defer { file.close() }
@@ -55,11 +62,13 @@ extension FeatureSourceReader {
         bounds.append(file.size)
         let ranges = (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
         if ranges.count == 1 {
-            var whole = join
-            try scan.run(file, ranges[0], firstLine: headerLine + 1, &whole)
-            return whole
+            try scan.run(file, ranges[0], firstLine: headerLine + 1, &join)
+            return
         }
-        let boxes = ranges.map { _ in JoinBox(join) }
+        // The caller's join moves into the first box (a join is left in its place), so the first part's offers
+        // change it without copying its nodes, and so does the merge.
+        let boxes = ranges.indices.map { JoinBox($0 == 0 ? join : join.offeredNothing()) }
+        join = JoinBox.nothing
         let failed = Atomic<Bool>(false)
         DispatchQueue.concurrentPerform(iterations: boxes.count) { part in
             do {
@@ -69,13 +78,12 @@ extension FeatureSourceReader {
             }
         }
         if failed.load(ordering: .relaxed) {
-            var whole = join
-            try scan.run(file, dataStart..<file.size, firstLine: headerLine + 1, &whole)
-            return whole
+            join = boxes[0].join.offeredNothing()
+            try scan.run(file, dataStart..<file.size, firstLine: headerLine + 1, &join)
+            return
         }
-        var merged = boxes[0].join
-        for box in boxes.dropFirst() { merged.merge(box.join) }
-        return merged
+        join = boxes[0].take()
+        for box in boxes.dropFirst() { join.merge(box.take()) }
     }
 
     /// Reads the winning lines of a CSV source (their offsets are the candidates' sequences) and gives each entity
@@ -97,7 +105,9 @@ extension FeatureSourceReader {
         let sorted = picks
         DispatchQueue.concurrentPerform(iterations: count) { part in
             let range = (sorted.count * part / count)..<(sorted.count * (part + 1) / count)
-            let result = Result { try csvFields(sorted[range], winners, columns, file, name) }
+            // The first part makes room for every part's fields (memory not touched until used), so the others are
+            // appended to it without moving it.
+            let result = Result { try csvFields(sorted[range], room: part == 0 ? sorted.count : range.count, winners, columns, file, name) }
             results[part].result = result
         }
         var out = try results[0].result!.get()
@@ -137,12 +147,12 @@ extension FeatureSourceReader {
         return packed.map { (Int64($0 >> rowBits), Int32($0 & mask)) }
     }
 
-    /// The fields of one part of the winning lines.
+    /// The fields of one part of the winning lines, with room for the fields of `room` picks.
     private func csvFields(
-        _ picks: ArraySlice<(sequence: Int64, row: Int32)>, _ winners: [PointInTimeJoin.Candidate], _ columns: CSVColumns, _ file: SourceFile, _ name: String
+        _ picks: ArraySlice<(sequence: Int64, row: Int32)>, room: Int, _ winners: [PointInTimeJoin.Candidate], _ columns: CSVColumns, _ file: SourceFile, _ name: String
     ) throws -> JoinedFields {
         var out = JoinedFields(rows: winners.count, features: features.count)
-        out.ends.reserveCapacity(picks.count * features.count)
+        out.ends.reserveCapacity(room * features.count)
         let window = Window(file: file)
         let changed = FerryError(.failedPrecondition, "\(name) changed while the training set was read from it; try again")
         let bounds = FieldBounds(capacity: columns.width)
@@ -179,7 +189,7 @@ extension FeatureSourceReader {
                 out.endWinner()
                 // Room for the rest, estimated from the first winners: the text grew by doubling, each time copied
                 // and faulted in anew.
-                if out.winners == 1024 { out.text.reserve(out.text.bytes.count / 1024 * picks.count * 9 / 8) }
+                if out.winners == 1024 { out.text.reserve(out.text.bytes.count / 1024 * room * 9 / 8) }
             }
             places.append(Int32(out.winners - 1))
         }
@@ -312,15 +322,16 @@ extension FeatureSourceReader {
                     created = t
                 }
             }
-            for column in plan.integers {
+            // Values are checked eight bytes at a time when they are plain, and byte by byte when not.
+            for column in plan.integers where !DecimalText.isPlain(base, start(column), ends[column], dot: false) {
                 let f = field(column)
                 guard f.isEmpty || DecimalText.integer(f, digits: 18) != nil else { return nil }
             }
-            for column in plan.integers32 {
+            for column in plan.integers32 where !DecimalText.isPlain(base, start(column), ends[column], dot: false, digits: 9) {
                 let f = field(column)
                 guard f.isEmpty || DecimalText.integer(f, digits: 9) != nil else { return nil }
             }
-            for column in plan.decimals {
+            for column in plan.decimals where !DecimalText.isPlain(base, start(column), ends[column], dot: true) {
                 let f = field(column)
                 guard f.isEmpty || isDecimal(f) else { return nil }
             }
@@ -604,4 +615,13 @@ private final class FieldsBox: @unchecked Sendable {
 private final class JoinBox: @unchecked Sendable {
     var join: PointInTimeJoin
     init(_ join: PointInTimeJoin) { self.join = join }
+
+    /// A join over no entity rows, left where a join was taken.
+    static let nothing = PointInTimeJoin(integerKeys: [], times: [], ttlSeconds: 0)
+
+    /// The join, which the box no longer holds (`nothing` is left), so the caller's copy is the only one.
+    func take() -> PointInTimeJoin {
+        defer { join = Self.nothing }
+        return join
+    }
 }
