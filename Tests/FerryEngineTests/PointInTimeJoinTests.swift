@@ -25,6 +25,37 @@ struct PointInTimeJoinTests {
         try await check(csv: csv, jsonl: jsonl, features: [FeatureField(name: "v", type: .int64)], parts: [1, parts], entityRows: entityRows, ttl: ttl)
     }
 
+    /// A join's inner nodes exist only once a window of more than 64 rows was offered. Two parts merge the same
+    /// whichever of them has them: the part offered only short windows and the part offered a long one, both ways.
+    @Test func partsMergeWhicheverHasInnerNodes() {
+        let minute: Int64 = 60_000_000
+        // One key: 100 rows a minute apart, then 10 rows ten hours apart. With a ttl of two hours a row at time 0 is
+        // a candidate for the first 100 rows (the tree's nodes), one at 3000 or 5400 minutes for one later row alone.
+        let times = (0..<100).map { Int64($0) * minute } + (1...10).map { Int64($0) * 600 * minute }
+        let base = PointInTimeJoin(integerKeys: Array(repeating: 7, count: 110), times: times, ttlSeconds: 7200)
+        let offers: [(event: Int64, sequence: Int64, long: Bool)] = [(3000 * minute, 2, false), (0, 1, true), (5400 * minute, 3, false)]
+        var short = base.offeredNothing()
+        var long = base.offeredNothing()
+        var expected = base.offeredNothing()
+        for offer in offers {
+            if offer.long {
+                long.offer(integerKey: 7, event: offer.event, created: nil, sequence: offer.sequence)
+            } else {
+                short.offer(integerKey: 7, event: offer.event, created: nil, sequence: offer.sequence)
+            }
+            expected.offer(integerKey: 7, event: offer.event, created: nil, sequence: offer.sequence)
+        }
+        var want = Array(repeating: Int64(1), count: 100) + Array(repeating: Int64(-1), count: 10)
+        want[104] = 2
+        want[108] = 3
+        #expect(expected.winners().map(\.sequence) == want)
+        var a = short, b = long
+        a.merge(long)
+        b.merge(short)
+        #expect(a.winners().map(\.sequence) == want, "short windows, then a long one merged")
+        #expect(b.winners().map(\.sequence) == want, "a long window, then short ones merged")
+    }
+
     /// Values the scan cannot check on its bytes, or copy as they are, go through the row parser: quoted fields,
     /// numbers not in their shortest form, missing markers, 32-bit floats, booleans, text that needs quotes, blank
     /// lines and CRLF line ends. Keys with spaces or a tab around them too, read as integers and as text (the

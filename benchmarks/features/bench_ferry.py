@@ -292,6 +292,7 @@ def phase_online(m, size_dir, feast, work, pid):
     if any(s not in ("present", "null_value") for s in st):
         raise Fail(f"online read of known card {ids[0]}: statuses {st}")
     bodies = [json.dumps({"features": refs, "entities": {key: [i]}}).encode() for i in ids]
+    os.sync()  # the materialization's writes are written back now, not during the timed reads
     res["http_online"] = latency_loop(conn, "/api/v1/features/online", bodies)
     res["http_online"]["timed"] = ("POST /api/v1/features/online, 1 card x 10 features, one keep-alive connection "
                                    "(Python http.client: the client's own time is included)")
@@ -320,6 +321,7 @@ def phase_training(m, size_dir, feast, work, pid):
     if os.path.exists(out_csv):
         os.remove(out_csv)
     entities = os.path.join(folder, "entities.csv")
+    os.sync()  # earlier outputs are written back now, not during the timed call
     read_once([entities, os.path.join(folder, "card_stats.csv")])
     res["training_set"] = run_cli("training-set", ["features", "training-set", "--entities", entities, "--features",
                                                    ",".join(refs), "--out", out_csv, *flags], work, pid)

@@ -80,6 +80,7 @@ if [[ "$SKIP_FEAST" == 1 ]]; then
   log "SKIP_FEAST=1: keeping $RES/feast.json"
 else
   log "measuring Feast (bench_feast.py; --small takes about a minute, the full size several)"
+  sync
   FEAST_WORK="$RES/feast-scratch" "$PY" "$HERE/bench_feast.py" "$SIZE_DIR" "$RES/feast.json" ||
     die "bench_feast.py failed"
 fi
@@ -163,6 +164,8 @@ else
 
   # One fresh server per phase, so each phase's server memory is its own.
   for phase in online training; do
+    # What ran before (Feast's outputs, the last phase's) is written back first, not during this phase.
+    sync
     start_server "$phase"
     export FERRY_WORK_DIR="$RES/ferry-$phase"
     rc=0

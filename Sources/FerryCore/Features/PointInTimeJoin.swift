@@ -6,8 +6,9 @@
 /// - an entity row without a candidate gets no values (it is kept: the join is a left join).
 ///
 /// The entity rows are held (sorted by key, an integer key by its mix, then time); the source is offered one row at a
-/// time and never held: each row updates, in O(log n), the range of entity rows it is a candidate for, through a
-/// segment tree whose nodes keep the best candidate seen for their whole range. A candidate is three integers, its
+/// time and never held: each row updates the range of entity rows it is a candidate for, each row of a short range
+/// in place, a long one in O(log n) through a segment tree whose nodes keep the best candidate seen for their whole
+/// range. A candidate is three integers, its
 /// times and its sequence (its place in the source), so the tree holds no values: the caller keeps the values of the
 /// sequences that won, or reads them again. Memory is bounded by the entity rows, whatever the source's size.
 public struct PointInTimeJoin: Sendable {
@@ -45,7 +46,9 @@ public struct PointInTimeJoin: Sendable {
     /// row whose window holds a few entity rows updates.
     private var leaves: [Candidate]
     /// The tree's inner nodes (1..<n): a candidate for a long stretch of rows is kept in the few nodes that cover it.
-    private var inner: [Candidate]
+    /// Empty until a source row's window first holds more than 64 rows (in most joins none does, and the nodes were
+    /// as much memory as the leaves).
+    private var inner: [Candidate] = []
     /// Each key's stretch of the sorted rows, found by one lookup; by integer when every key is one (the usual
     /// single integer join key: no text is built or hashed per source row), else by text.
     private let integerKeys: IntegerTable
@@ -140,7 +143,6 @@ public struct PointInTimeJoin: Sendable {
         ttl = ttlSeconds > 0 ? ttlSeconds * 1_000_000 : 0
         self.times = order.map { times[Int($0)] }
         leaves = Array(repeating: .none, count: order.count)
-        inner = Array(repeating: .none, count: max(order.count, 1))
         self.integerKeys = integerKeys
         self.textKeys = textKeys
         self.byInteger = byInteger
@@ -253,7 +255,9 @@ public struct PointInTimeJoin: Sendable {
     @inline(__always) private mutating func update(_ rows: Range<Int>, _ candidate: Candidate) -> Bool {
         guard !rows.isEmpty else { return false }
         var applied = false
-        if rows.count <= 8 {
+        // A window of a few dozen rows is a few cache lines of leaves, updated in place; a longer one goes to the
+        // tree's nodes.
+        if rows.count <= 64 {
             for i in rows where candidate.beats(leaves[i]) {
                 leaves[i] = candidate
                 applied = true
@@ -262,6 +266,7 @@ public struct PointInTimeJoin: Sendable {
         }
         var l = rows.lowerBound, r = rows.upperBound
         let n = order.count
+        if inner.isEmpty { inner = Array(repeating: .none, count: max(n, 1)) }
         l += n
         r += n
         while l < r {
@@ -295,7 +300,11 @@ public struct PointInTimeJoin: Sendable {
     public mutating func merge(_ other: PointInTimeJoin) {
         precondition(other.leaves.count == leaves.count, "joins over the same entity rows")
         for i in leaves.indices where other.leaves[i].beats(leaves[i]) { leaves[i] = other.leaves[i] }
-        for i in inner.indices where other.inner[i].beats(inner[i]) { inner[i] = other.inner[i] }
+        if inner.isEmpty {
+            inner = other.inner
+        } else if !other.inner.isEmpty {
+            for i in inner.indices where other.inner[i].beats(inner[i]) { inner[i] = other.inner[i] }
+        }
     }
 
     /// The same join over the same entity rows, offered nothing yet: it shares the rows' order, times and keys, and
@@ -303,7 +312,7 @@ public struct PointInTimeJoin: Sendable {
     public func offeredNothing() -> PointInTimeJoin {
         var fresh = self
         fresh.leaves = Array(repeating: .none, count: leaves.count)
-        fresh.inner = Array(repeating: .none, count: inner.count)
+        fresh.inner = []
         return fresh
     }
 
@@ -313,7 +322,7 @@ public struct PointInTimeJoin: Sendable {
     public mutating func winners() -> [Candidate] {
         // Parents first: a leaf ends with the best of its path.
         let n = order.count
-        if n > 1 {
+        if n > 1 && !inner.isEmpty {
             for node in 1..<n {
                 let best = inner[node]
                 guard !best.isNone else { continue }
