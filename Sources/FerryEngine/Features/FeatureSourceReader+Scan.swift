@@ -101,30 +101,48 @@ extension FeatureSourceReader {
         // core (a line shared by rows of two parts is read by both).
         let picks = Self.byLine(winners)
         let count = picks.count < minimumWinners ? 1 : max(1, min(parts, picks.count))
-        let results = (0..<count).map { _ in FieldsBox() }
-        let sorted = picks
-        DispatchQueue.concurrentPerform(iterations: count) { part in
-            let range = (sorted.count * part / count)..<(sorted.count * (part + 1) / count)
-            // The first part makes room for every part's fields (memory not touched until used), so the others are
-            // appended to it without moving it.
-            let result = Result { try csvFields(sorted[range], room: part == 0 ? sorted.count : range.count, winners, columns, file, name) }
-            results[part].result = result
-        }
-        var out = try results[0].result!.get()
-        let parts = try (1..<count).map { try results[$0].result!.get() }
-        // Room for every part first: appending part after part made the arrays grow, copy and fault in pages anew.
-        out.text.reserve(out.text.bytes.count + parts.reduce(0) { $0 + $1.text.bytes.count })
-        out.ends.reserveCapacity(out.ends.count + parts.reduce(0) { $0 + $1.ends.count })
-        for (i, next) in parts.enumerated() {
-            let part = i + 1
-            let (winnerBase, textBase) = (Int32(out.winners), out.text.bytes.count)
-            out.text.raw(next.text.bytes)
-            for end in next.ends { out.ends.append(end + textBase) }
-            for (_, row) in sorted[(sorted.count * part / count)..<(sorted.count * (part + 1) / count)] {
-                out.winner[Int(row)] = next.winner[Int(row)] + winnerBase
+        let ranges = (0..<count).map { (picks.count * $0 / count)..<(picks.count * ($0 + 1) / count) }
+        // Each part's winners (its distinct lines) are counted first, so that every part writes its fields' ends and
+        // its rows' winners straight into the arrays of the whole, at its own place: a part's own arrays, copied
+        // into the whole's afterwards, were fresh memory twice over.
+        var counted = [0]
+        for range in ranges {
+            var lines = 0
+            var previous: Int64 = -1
+            for (sequence, _) in picks[range] where sequence != previous {
+                lines += 1
+                previous = sequence
             }
-            out.winners += next.winners
-            out.longest = max(out.longest, next.longest)
+            counted.append(counted[counted.count - 1] + lines)
+        }
+        let bases = counted
+        let width = features.count
+        var out = JoinedFields(rows: winners.count, features: width)
+        out.winners = bases[count]
+        guard out.winners > 0 else { return out }
+        out.ends = [Int](unsafeUninitializedCapacity: out.winners * width) { _, n in n = out.winners * width }
+        let results = (0..<count).map { _ in FieldsBox() }
+        out.ends.withUnsafeMutableBufferPointer { ends in
+            out.winner.withUnsafeMutableBufferPointer { winner in
+                let whole = WholeFields(ends: ends.baseAddress!, winner: winner.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: count) { part in
+                    // The first part makes room for every part's text (memory not touched until used), so the others
+                    // are appended to it without moving it.
+                    results[part].result = Result {
+                        try csvFields(picks[ranges[part]], firstWinner: bases[part], room: part == 0 ? picks.count : ranges[part].count, winners, columns, file, name, whole)
+                    }
+                }
+            }
+        }
+        let texts = try results.map { try $0.result!.get() }
+        out.text = texts[0].text
+        out.text.reserve(texts.reduce(0) { $0 + $1.text.bytes.count })
+        out.longest = texts.map(\.longest).max() ?? 0
+        for part in 1..<count {
+            // A part's ends are offsets in its own text, which now follows the parts before it.
+            let base = out.text.bytes.count
+            out.text.raw(texts[part].text.bytes)
+            for i in (bases[part] * width)..<(bases[part + 1] * width) { out.ends[i] += base }
         }
         return out
     }
@@ -147,12 +165,17 @@ extension FeatureSourceReader {
         return packed.map { (Int64($0 >> rowBits), Int32($0 & mask)) }
     }
 
-    /// The fields of one part of the winning lines, with room for the fields of `room` picks.
+    /// The fields of one part of the winning lines, its first winner numbered `firstWinner`: each winner's fields'
+    /// ends (offsets in the part's text) and each of its rows' winner go into `whole`, the part's text (with room for
+    /// `room` picks) and its longest winner's length are returned.
     private func csvFields(
-        _ picks: ArraySlice<(sequence: Int64, row: Int32)>, room: Int, _ winners: [PointInTimeJoin.Candidate], _ columns: CSVColumns, _ file: SourceFile, _ name: String
-    ) throws -> JoinedFields {
-        var out = JoinedFields(rows: winners.count, features: features.count)
-        out.ends.reserveCapacity(room * features.count)
+        _ picks: ArraySlice<(sequence: Int64, row: Int32)>, firstWinner: Int, room: Int, _ winners: [PointInTimeJoin.Candidate], _ columns: CSVColumns,
+        _ file: SourceFile, _ name: String, _ whole: WholeFields
+    ) throws -> (text: CSVWriter, longest: Int) {
+        var text = CSVWriter()
+        var longest = 0
+        var winner = firstWinner - 1
+        var end = firstWinner * features.count
         let window = Window(file: file)
         let changed = FerryError(.failedPrecondition, "\(name) changed while the training set was read from it; try again")
         let bounds = FieldBounds(capacity: columns.width)
@@ -167,6 +190,8 @@ extension FeatureSourceReader {
         for (pick, (sequence, _)) in picks.enumerated() {
             if sequence != previous {
                 previous = sequence
+                winner += 1
+                let start = text.bytes.count
                 let line = try window.line(at: UInt64(sequence))
                 if bounds.split(line) == columns.width {
                     guard FeatureTime.parse(bytes: bounds.field(columns.event, of: line)) == events[pick] else { throw changed }
@@ -174,27 +199,33 @@ extension FeatureSourceReader {
                         let field = bounds.field(column, of: line)
                         if FeatureDatum.isOwnCSVText(field, as: type)
                             || (type == .string && !field.isEmpty && field.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })) {
-                            out.text.raw(field)
+                            text.raw(field)
                         } else {
                             guard let datum = try? FeatureDatum.parse(Substring(String(decoding: field, as: UTF8.self)), as: type) else { throw changed }
-                            out.text.field(datum.csvText, first: true)
+                            text.field(datum.csvText, first: true)
                         }
-                        out.ends.append(out.text.bytes.count)
+                        whole.ends[end] = text.bytes.count
+                        end += 1
                     }
                 } else {
                     let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, bounds)
                     guard let row, row.event == events[pick] else { throw changed }
-                    out.append(row.values)
+                    precondition(row.values.count == features.count, "a row's values are the asked features")
+                    for value in row.values {
+                        text.field(value.csvText, first: true)
+                        whole.ends[end] = text.bytes.count
+                        end += 1
+                    }
                 }
-                out.endWinner()
+                longest = max(longest, text.bytes.count - start)
                 // Room for the rest, estimated from the first winners: the text grew by doubling, each time copied
                 // and faulted in anew.
-                if out.winners == 1024 { out.text.reserve(out.text.bytes.count / 1024 * room * 9 / 8) }
+                if winner - firstWinner == 1023 { text.reserve(text.bytes.count / 1024 * room * 9 / 8) }
             }
-            places.append(Int32(out.winners - 1))
+            places.append(Int32(winner))
         }
-        for (pick, place) in zip(picks, places) { out.winner[Int(pick.row)] = place }
-        return out
+        for (pick, place) in zip(picks, places) { whole.winner[Int(pick.row)] = place }
+        return (text, longest)
     }
 
     /// One pass over a byte range of the file.
@@ -605,9 +636,16 @@ struct JoinedFields {
     }
 }
 
-/// One part's fields, written by that part's thread alone and read after every part finished.
+/// One part's text, written by that part's thread alone and read after every part finished.
 private final class FieldsBox: @unchecked Sendable {
-    var result: Result<JoinedFields, any Error>?
+    var result: Result<(text: CSVWriter, longest: Int), any Error>?
+}
+
+/// The arrays of a view's fields that every part writes at once, each at its own places (its winners' ends, its
+/// rows' winners), and that are read only after every part finished.
+private struct WholeFields: @unchecked Sendable {
+    let ends: UnsafeMutablePointer<Int>
+    let winner: UnsafeMutablePointer<Int32>
 }
 
 /// The join of one part of a source. Each part's rows are offered by that part's thread alone, and the joins are
