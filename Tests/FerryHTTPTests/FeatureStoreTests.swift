@@ -93,7 +93,7 @@ struct FeatureStoreTests {
             while text.hasSuffix("\n") { text.removeLast() }
             let file = stack.folder.appendingPathComponent("entities.csv")
             try Data(text.utf8).write(to: file)
-            func training(blockRows: Int, stretchRows: Int = 1 << 16) async throws -> String {
+            func training(blockRows: Int, stretchRows: Int = FeatureService.entityStretchRows) async throws -> String {
                 var bytes: [UInt8] = []
                 let run = try await stack.server.features.trainingSet(
                     entities: try FileHandle(forReadingFrom: file), features: refs, blockRows: blockRows, stretchRows: stretchRows)

@@ -10,6 +10,8 @@ import Glibc
 extension FeatureService {
     /// Entity rows joined at once; a larger table costs one more pass over each source per block.
     public static let entityBlockRows = 1_000_000
+    /// Rows of a joined block written out at a time.
+    public static let entityStretchRows = 1 << 16
 
     /// The views a training set reads, each once per block whatever number of its features are asked for, and
     /// where each feature reference's values come from.
@@ -18,8 +20,7 @@ extension FeatureService {
         var slots: [(view: Int, position: Int)] = []
         var timestampColumn: String
         var source: String
-        /// Rows written out at a time.
-        var stretchRows = 1 << 16
+        var stretchRows = FeatureService.entityStretchRows
     }
 
     /// Starts the training set for the entity CSV read from `entities` (the views' join keys and a timestamp
@@ -28,7 +29,8 @@ extension FeatureService {
     /// so bad input is an error here, not halfway through the answer; the run then gives the rest a block at a time.
     public func trainingSet(
         entities handle: FileHandle, features refs: [FeatureRef], fullFeatureNames: Bool = false, timestampColumn: String = "event_timestamp",
-        source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows, stretchRows: Int = 1 << 16
+        source: String = "the entity CSV", blockRows: Int = FeatureService.entityBlockRows,
+        stretchRows: Int = FeatureService.entityStretchRows
     ) async throws -> TrainingSetRun {
         do {
             return try await trainingSet(handle, refs, fullFeatureNames, timestampColumn, source, blockRows, max(1, stretchRows))
@@ -184,9 +186,10 @@ extension FeatureService {
         return JoinedBlock(entities: entities, views: views, slots: plan.slots, stretch: plan.stretchRows)
     }
 
-    /// A joined block's rows, each as it came followed by its features, written `stretch` rows at a time: a stretch
-    /// is sent while the next is written, and the memory of one is reused for the next (the whole block at once was
-    /// tens of MiB of fresh memory, which costs most in a virtual machine whose host takes freed memory back).
+    /// A joined block's rows, each as it came followed by its features, written `stretch` rows at a time: each
+    /// stretch is handed out before the next is written, so the memory of one is reused for the next (the whole
+    /// block at once was tens of MiB of fresh memory, which costs most in a virtual machine whose host takes freed
+    /// memory back).
     final class JoinedBlock: @unchecked Sendable {
         let entities: CSVLines
         let views: [JoinedFields]
