@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 
 /// The folders whose files the server may read by a path a client names (an operator's allow-list: batch job inputs,
@@ -17,6 +18,23 @@ public struct ReadableFolders: Sendable {
             folder == "/" || resolved == folder || resolved.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
         }
         return inside ? resolved : nil
+    }
+
+    /// `path` with symbolic links resolved, when it is an existing file inside one of the folders; else the error a
+    /// client sees, naming `field` (e.g. "field 'path'"), what the folders hold (e.g. "jobs") and `flag`, the server
+    /// option that allows folders.
+    public func file(_ path: String, field: String, holding what: String, flag: String) throws -> String {
+        guard !folders.isEmpty else {
+            throw FerryError(.permissionDenied, "\(field): this server reads no files by path for \(what) (its operator allows folders with `ferry serve \(flag) DIR`); upload the file instead")
+        }
+        guard let resolved = resolve(path) else {
+            throw FerryError(.permissionDenied, "\(field) is '\(path)', which is outside the folders this server reads \(what) from (\(description))")
+        }
+        var directory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &directory), !directory.boolValue else {
+            throw FerryError.invalid("\(field) is '\(path)', which is not a file this server can read")
+        }
+        return resolved
     }
 
     /// The folders for a message.

@@ -35,13 +35,22 @@ struct ValidationRoutes {
             let name = try context.parameters.require("name")
             let selector = try VersionSelector(parsing: query["version"].map(String.init))
             let version = try await validation.version(model: name, selector: selector)
-            let source = query["source"].map(String.init) ?? "the uploaded file"
+            let path = query["path"].map(String.init)
+            let source = path ?? query["source"].map(String.init) ?? "the uploaded file"
             let format: BatchJob.Format = try query["format"].map { text in
                 guard let f = BatchJob.Format(rawValue: String(text)) else { throw FerryError.invalid("query 'format' is '\(text)'; use csv or jsonl") }
                 return f
             } ?? (source.hasSuffix(".jsonl") || source.hasSuffix(".ndjson") ? .jsonl : .csv)
-            // Checked as it arrives, a block at a time: the file is never stored whole, in memory or on disk.
             var body = request.body.makeAsyncIterator()
+            if let path {
+                // A file the server reads itself, from a folder its operator allowed.
+                if let buffer = try await body.next(), buffer.readableBytes > 0 {
+                    throw FerryError.invalid("query 'path' names a file on the server; send no body with it (or send the file as the body without 'path')")
+                }
+                let run = try await validation.validate(version: version, path: path, field: "query 'path'", format: format, by: context.actor)
+                return try API.response(API.ValidationRunBody(run), status: .created)
+            }
+            // Checked as it arrives, a block at a time: the file is never stored whole, in memory or on disk.
             var size = 0
             let limit = maxFileBytes
             let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min($0, limit) }

@@ -116,7 +116,9 @@ public struct FerryServer: Sendable {
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID, protections: store)
         let approvals = Approvals(store: store, registry: registry, endpoints: endpoints, logger: logger)
         let cost = CostMeter(prices: configuration.costPrices, metrics: models.metrics)
-        let validation = DataValidation(store: store, registry: registry, models: models, monitor: monitor, artifacts: artifacts, logger: logger)
+        let validation = DataValidation(
+            store: store, registry: registry, models: models, monitor: monitor, artifacts: artifacts, logger: logger,
+            inputFolders: ReadableFolders(configuration.jobInputDirectories))
         let dataPlane = DataPlane(
             models: models, limits: configuration.inference, serverVersion: configuration.serverVersion,
             predictionLog: predictionLogger, endpoints: endpoints, features: features, validation: validation)

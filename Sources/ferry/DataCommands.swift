@@ -65,15 +65,17 @@ struct DataCommands: AsyncParsableCommand {
             abstract: "Check a CSV or JSON Lines file against a model version's expectations; exit status 1 when one fails.",
             discussion: """
                 Example: ferry data validate rows.csv --model fraud --html report.html --quarantine bad.csv
+                         ferry data validate --path /data/in/rows.csv --model fraud   # read by the server, not uploaded
 
-                The file is streamed to the server, which checks it as it arrives (it is never stored whole), row
-                by row: type, range, categories, missing values, uniqueness, repeated keys and rows, and
-                rows that cannot be read. A row that breaks a rule goes to the run's quarantine with the rules it
+                The file is streamed to the server (or read by it, with --path), which checks it as it arrives
+                (it is never stored whole), row by row: type, range, categories, missing values, uniqueness,
+                repeated keys and rows, and rows that cannot be read. A row that breaks a rule goes to the run's quarantine with the rules it
                 broke (no failing row is left out); null rates, drift against the reference and the row count are
                 judged on the whole file. The report says pass or fail per expectation with counts and examples.
                 """
         )
-        @Argument(help: "The CSV (with a header line) or JSON Lines file.") var file: String
+        @Argument(help: "The CSV (with a header line) or JSON Lines file to upload.") var file: String?
+        @Option(help: "A file the server reads instead (under a folder its operator allowed with --job-input-dir): nothing is uploaded.") var path: String?
         @Option(help: "Model name.") var model: String
         @Option(help: "Version number or alias (default: the served version).") var version: String?
         @Option(help: "csv or jsonl (default: from the file's name, else csv).") var format: String?
@@ -81,12 +83,19 @@ struct DataCommands: AsyncParsableCommand {
         @Option(help: "Write the quarantined rows to this file.") var quarantine: String?
         @OptionGroup var options: ClientOptions
 
+        func validate() throws {
+            guard (file == nil) != (path == nil) else { throw ValidationError("give a local FILE to upload or --path on the server, not both") }
+        }
+
         func run() async throws {
-            var query = ["source=\(APIClient.query((file as NSString).lastPathComponent))"]
+            var query: [String] = []
+            if let file { query.append("source=\(APIClient.query((file as NSString).lastPathComponent))") }
+            if let path { query.append("path=\(APIClient.query(path))") }
             if let version { query.append("version=\(APIClient.query(version))") }
             if let format { query.append("format=\(APIClient.query(format))") }
             let base = "/api/v1/models/\(APIClient.segment(model))/validations"
-            let answer = try await options.client.upload(base + "?" + query.joined(separator: "&"), file: file)
+            let target = base + "?" + query.joined(separator: "&")
+            let answer = if let file { try await options.client.upload(target, file: file) } else { try await options.client.send(.POST, target) }
             let run = try Output.object(answer)
             let id = Output.text(run["id"])
             if let html {
@@ -94,8 +103,9 @@ struct DataCommands: AsyncParsableCommand {
                 guard FileManager.default.createFile(atPath: html, contents: page) else { throw ValidationError("cannot write '\(html)'") }
             }
             if let quarantine {
-                let rows = try await options.client.get("\(base)/\(APIClient.segment(id))/quarantine")
-                guard FileManager.default.createFile(atPath: quarantine, contents: rows) else { throw ValidationError("cannot write '\(quarantine)'") }
+                let handle = try APIClient.create(quarantine, what: "--quarantine")
+                defer { try? handle.close() }
+                try await options.client.get("\(base)/\(APIClient.segment(id))/quarantine", into: handle)
             }
             if options.json {
                 Output.printJSON(answer)

@@ -175,9 +175,7 @@ struct Features: AsyncParsableCommand {
                 _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: FileHandle.standardOutput)
                 return
             }
-            guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
-                throw CLIError("cannot write --out '\(out)'")
-            }
+            let handle = try APIClient.create(out, what: "--out")
             defer { try? handle.close() }
             // The rows are counted as they arrive: reading the file again took a tenth of a second or more.
             var lines = 0

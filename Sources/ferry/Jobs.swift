@@ -130,10 +130,14 @@ struct Jobs: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let data = try await options.client.get("/api/v1/jobs/\(APIClient.segment(job))/\(errors ? "errors" : "results")")
-            guard let out else { return FileHandle.standardOutput.write(data) }
-            try data.write(to: URL(fileURLWithPath: out))
-            print("wrote \(data.count) bytes to \(out)")
+            // Streamed: the results of a job of millions of rows need not fit in memory.
+            let path = "/api/v1/jobs/\(APIClient.segment(job))/\(errors ? "errors" : "results")"
+            guard let out else { return try await options.client.get(path, into: FileHandle.standardOutput) }
+            let handle = try APIClient.create(out, what: "--out")
+            defer { try? handle.close() }
+            var bytes = 0
+            try await options.client.get(path, into: handle) { bytes += $0.readableBytes }
+            print("wrote \(bytes) bytes to \(out)")
         }
     }
 

@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("trainer"), help: "A command retraining policies may run as their trainer, or its first words (repeatable): --trainer 'python3 /opt/ml/train.py' admits that script with any arguments, --trainer python3 any python3 command. None by default: a policy runs only what the operator allows here. Trainers get PATH, HOME, the locale, TMPDIR, PYTHONPATH, VIRTUAL_ENV and MLFLOW_* of the server's environment, never its secrets.")
     var trainers: [String] = []
 
-    @Option(name: .customLong("job-input-dir"), help: "A folder whose files batch jobs may read by path (repeatable). None by default: jobs then score uploaded files only.")
+    @Option(name: .customLong("job-input-dir"), help: "A folder whose files batch jobs and data validations may read by path (repeatable). None by default: both then take uploaded files only.")
     var jobInputDirectories: [String] = []
 
     @Option(name: .customLong("feature-source-dir"), help: "A folder whose CSV and JSON Lines files feature views may use as sources (repeatable). None by default (file sources are refused; PostgreSQL sources and pushes work); --example adds the example's folder.")

@@ -13,11 +13,12 @@ import HummingbirdTesting
 /// `postgres` keeps the server's state in a fresh database of a real PostgreSQL instead of SQLite.
 /// `direct: false` has the router answer every inference request (`DirectInference` off).
 /// `authenticated` turns API-key authentication on (create keys with `stack.authenticator`); `rateLimits` are
-/// requests per second per role.
+/// requests per second per role. `inputFolders` are the server's `--job-input-dir` folders.
 func withFerry(
     limits: HTTPLimits = HTTPLimits(), inference: InferenceLimits = InferenceLimits(), authenticated: Bool = false,
     rateLimits: [Role: Double] = [:], signatures: SignaturePolicy = .none, serving: ServingPolicy = ServingPolicy(), example: Bool = true,
-    postgres: Bool = false, direct: Bool = true, idleTimeout: Duration = .seconds(60), _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
+    postgres: Bool = false, direct: Bool = true, idleTimeout: Duration = .seconds(60), inputFolders: [String] = [],
+    _ body: @Sendable (any TestClientProtocol, TestStack) async throws -> Void
 ) async throws {
     let database = postgres ? try await PostgresTestServer.shared.freshDatabase() : nil
     let stack = try await TestStack(limits: inference, signatures: signatures, serving: serving) {
@@ -28,6 +29,7 @@ func withFerry(
         $0.port = 0
         $0.directInference = direct
         $0.idleTimeout = idleTimeout
+        $0.jobInputDirectories = inputFolders
     }
     defer { stack.tearDown() }
     if example {

@@ -151,6 +151,53 @@ struct ValidationTests {
         }
     }
 
+    /// A file the server reads by path, from a folder its operator allowed, gives the run the same file gives
+    /// uploaded; a path outside the folders, a folder, a missing file and a body sent beside a path are refused,
+    /// naming query 'path', and a server with no such folder reads no path at all.
+    @Test
+    func aFileInAnAllowedFolderIsReadByPathLikeAnUpload() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("rows.csv")
+        let rows = (0..<300).map { Self.row(amount: $0 % 11 == 5 ? "-\($0)" : "\($0)", hour: $0 % 13 == 0 ? "" : "8", id: $0 % 290) }
+        let text = ([Self.header] + rows).joined(separator: "\n") + "\n"
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        @Sendable func path(_ p: String) -> String { "/api/v1/models/fraud/validations?path=" + p.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! }
+        try await withFerry(inputFolders: [folder.path]) { client, _ in
+            let expectations = #"{"columns": [{"name": "amount", "kind": "numeric", "min": 0}, {"name": "hour", "kind": "numeric", "max_null_rate": 0}, {"name": "card_age_days", "kind": "numeric", "unique": true}], "no_duplicate_rows": true}"#
+            #expect(try await client.execute(uri: "/api/v1/models/fraud/versions/1/expectations", method: .put, body: ByteBuffer(string: expectations)).status == .ok)
+            let uploaded = try Self.json(try await client.execute(
+                uri: "/api/v1/models/fraud/validations?source=rows.csv", method: .post, headers: [.contentType: "text/csv"], body: ByteBuffer(string: text)), .created)
+            let read = try Self.json(try await client.execute(uri: path(file.path), method: .post), .created)
+            #expect(read["source"] as? String == file.path)
+            #expect(read["rows"] as? Int == 300 && read["quarantined_rows"] as? Int == uploaded["quarantined_rows"] as? Int && read["passed"] as? Bool == false, "\(read)")
+            func failures(_ run: [String: Any]) -> [String] {
+                (run["results"] as? [[String: Any]] ?? []).map { "\($0["rule"] ?? "")/\($0["column"] ?? "-")=\($0["failures"] ?? "-")" }
+            }
+            #expect(failures(read) == failures(uploaded) && failures(read).contains("range/amount=27") && failures(read).contains("unique/card_age_days=10"), "\(failures(read))")
+            func quarantine(_ run: [String: Any]) async throws -> String {
+                String(buffer: try await client.get("/api/v1/models/fraud/validations/\(run["id"] as? String ?? "")/quarantine").body)
+            }
+            #expect(try await quarantine(read) == (try await quarantine(uploaded)))
+
+            for (given, status, words) in [
+                ("/etc/passwd", HTTPResponse.Status.forbidden, "outside the folders this server reads validations from"),
+                (folder.path, .badRequest, "not a file this server can read"),
+                (folder.appendingPathComponent("gone.csv").path, .badRequest, "not a file this server can read"),
+            ] {
+                let refused = try await client.execute(uri: path(given), method: .post)
+                #expect(refused.status == status && String(buffer: refused.body).contains("query 'path'") && String(buffer: refused.body).contains(words), "\(given): \(String(buffer: refused.body))")
+            }
+            let both = try await client.execute(uri: path(file.path), method: .post, body: ByteBuffer(string: text))
+            #expect(both.status == .badRequest && String(buffer: both.body).contains("send no body"), "\(String(buffer: both.body))")
+        }
+        try await withFerry { client, _ in
+            let refused = try await client.execute(uri: path(file.path), method: .post)
+            #expect(refused.status == .forbidden && String(buffer: refused.body).contains("--job-input-dir"), "\(String(buffer: refused.body))")
+        }
+    }
+
     @Test
     func aLargeFileIsReadInBlocksAndLosesNoRow() async throws {
         // Blocks of 64 bytes: lines straddle every block boundary.

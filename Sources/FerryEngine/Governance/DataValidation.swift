@@ -15,12 +15,15 @@ public final class DataValidation: Sendable {
     private let now: @Sendable () -> Date
     /// Bytes read (and quarantine pieces written) at a time.
     let blockBytes: Int
+    /// Folders whose files a validation may read by path (the operator's `--job-input-dir`, shared with batch jobs).
+    let inputFolders: ReadableFolders
 
     public init(
         store: any ValidationStore, registry: Registry, models: ModelManager, monitor: ModelMonitor?, artifacts: any ArtifactStore,
-        logger: Logger, blockBytes: Int = 4 << 20, now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, blockBytes: Int = 4 << 20, inputFolders: ReadableFolders = ReadableFolders([]), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.inputFolders = inputFolders
         self.registry = registry
         self.models = models
         self.monitor = monitor
@@ -60,20 +63,38 @@ public final class DataValidation: Sendable {
         return expectations
     }
 
-    /// Checks `file` against the version's expectations and keeps the run (report and quarantine).
+    /// Checks a file the server reads by `path`, which must lie inside the operator's input folders (`field` names it
+    /// in errors): a file on a volume the server shares is checked without being uploaded.
+    public func validate(version: ModelVersion, path: String, field: String, format: BatchJob.Format, by actor: String) async throws -> ValidationRun {
+        let resolved = try inputFolders.file(path, field: field, holding: "validations", flag: "--job-input-dir")
+        return try await validate(version: version, file: URL(fileURLWithPath: resolved), format: format, source: path, by: actor)
+    }
+
+    /// Checks `file` against the version's expectations and keeps the run (report and quarantine), reading it a
+    /// block at a time into one kept buffer.
     public func validate(
         version: ModelVersion, file: URL, format: BatchJob.Format, source: String, by actor: String
     ) async throws -> ValidationRun {
-        guard let handle = FileHandle(forReadingAtPath: file.path) else {
-            throw FerryError.invalid("\(source) cannot be read")
-        }
-        defer { try? handle.close() }
-        let size = blockBytes
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? Int
+        let descriptor = open(file.path, O_RDONLY)
+        guard descriptor >= 0 else { throw FerryError.invalid("\(source) cannot be read: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var status = stat()
+        let bytes = fstat(descriptor, &status) == 0 ? Int(status.st_size) : nil
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = 0
         return try await validate(version: version, format: format, source: source, by: actor, expectedBytes: bytes) { pending in
-            guard let block = try handle.read(upToCount: size), !block.isEmpty else { return false }
-            pending.append(contentsOf: block)
-            return true
+            while true {
+                let n = read(descriptor, buffer.baseAddress, buffer.count)
+                if n < 0, errno == EINTR { continue }
+                guard n >= 0 else {
+                    throw FerryError(.failedPrecondition, "\(source) could not be read at byte \(offset): \(String(cString: strerror(errno)))")
+                }
+                guard n > 0 else { return false }
+                offset += n
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                return true
+            }
         }
     }
 

@@ -1,8 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A set of 64-bit hashes (already well mixed, so used as they are): open addressing with linear probing in a
 /// power-of-two table kept at most 70% full (12 to 23 bytes per member). What the data checker remembers of the
-/// values, keys and lines it has seen, with no per-insert hashing or allocation.
-struct HashSet64 {
-    private var slots: [UInt64]
+/// values, keys and lines it has seen, with no per-insert hashing or allocation. Not copyable: it owns its table.
+struct HashSet64: ~Copyable {
+    private var slots: Slots
     private var count = 0
     /// What a batch's early loads summed, kept so they are not optimized away.
     private var touched: UInt64 = 0
@@ -12,7 +16,7 @@ struct HashSet64 {
     init(capacity: Int = 1 << 16) {
         var size = 16
         while size * 7 < capacity * 10 { size <<= 1 }
-        slots = [UInt64](repeating: 0, count: size)
+        slots = Slots(count: size)
     }
 
     /// The member a hash is stored as: never 0, which `insert` takes for no member.
@@ -62,20 +66,19 @@ struct HashSet64 {
     /// it needs any, and their misses overlap instead of following one another.
     mutating func insert(_ members: UnsafeBufferPointer<UInt64>, repeated: (Int) -> Void) {
         // Room for all of them first: the table does not move under a batch.
-        while (count + members.count) * 10 > slots.count * 7 { grow() }
+        while (count + members.count) * 10 > slots.table.count * 7 { grow() }
         var added = 0
         var touched = self.touched
-        slots.withUnsafeMutableBufferPointer { table in
-            let mask = table.count - 1
-            var i = 0
-            while i < members.count {
-                let end = min(i + 16, members.count)
-                for j in i..<end { touched &+= table[Int(truncatingIfNeeded: members[j]) & mask] }
-                for j in i..<end where members[j] != 0 {
-                    if Self.place(members[j], in: table) { added += 1 } else { repeated(j) }
-                }
-                i = end
+        let table = slots.table
+        let mask = table.count - 1
+        var i = 0
+        while i < members.count {
+            let end = min(i + 16, members.count)
+            for j in i..<end { touched &+= table[Int(truncatingIfNeeded: members[j]) & mask] }
+            for j in i..<end where members[j] != 0 {
+                if Self.place(members[j], in: table) { added += 1 } else { repeated(j) }
             }
+            i = end
         }
         count += added
         self.touched = touched
@@ -97,18 +100,57 @@ struct HashSet64 {
 
     /// Makes room for `members` in all, so that the table does not grow (and move every member) while they arrive.
     mutating func reserve(_ members: Int) {
-        var size = slots.count
+        var size = slots.table.count
         while size * 7 < members * 10 { size <<= 1 }
-        if size > slots.count { resize(to: size) }
+        if size > slots.table.count { resize(to: size) }
     }
 
-    private mutating func grow() { resize(to: slots.count * 2) }
+    private mutating func grow() { resize(to: slots.table.count * 2) }
 
     private mutating func resize(to size: Int) {
-        var bigger = [UInt64](repeating: 0, count: size)
-        bigger.withUnsafeMutableBufferPointer { table in
-            for h in slots where h != 0 { _ = Self.place(h, in: table) }
-        }
+        let bigger = Slots(count: size)
+        for h in slots.table where h != 0 { _ = Self.place(h, in: bigger.table) }
         slots = bigger
+    }
+
+    /// A table of zeroed slots. One of 2 MiB or more is mapped on its own, aligned to 2 MiB and asked for in huge
+    /// pages (`MADV_HUGEPAGE`; the kernel may decline): the checker's tables hold millions of members looked up at
+    /// random, so with 4 KiB pages nearly every lookup also missed the TLB, and filling 128 MB took 32,768 page faults.
+    final class Slots {
+        let table: UnsafeMutableBufferPointer<UInt64>
+        /// The mapping to unmap (nil: allocated).
+        private let mapping: (UnsafeMutableRawPointer, Int)?
+        private static let huge = 2 << 20
+
+        init(count: Int) {
+            let bytes = count * MemoryLayout<UInt64>.stride
+            #if canImport(Glibc)
+            if bytes >= Self.huge, let raw = mmap(nil, bytes + Self.huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED {
+                // Map one huge page more than needed, then give back what lies before the first 2 MiB boundary and after the table.
+                let start = (Int(bitPattern: raw) + Self.huge - 1) & ~(Self.huge - 1)
+                let head = start - Int(bitPattern: raw)
+                if head > 0 { munmap(raw, head) }
+                if Self.huge - head > 0 { munmap(raw + head + bytes, Self.huge - head) }
+                let aligned = raw + head
+                _ = madvise(aligned, bytes, MADV_HUGEPAGE)
+                mapping = (aligned, bytes)
+                table = UnsafeMutableBufferPointer(start: aligned.bindMemory(to: UInt64.self, capacity: count), count: count)
+                return
+            }
+            #endif
+            mapping = nil
+            table = .allocate(capacity: count)
+            table.initialize(repeating: 0)
+        }
+
+        deinit {
+            #if canImport(Glibc)
+            if let (raw, bytes) = mapping {
+                munmap(raw, bytes)
+                return
+            }
+            #endif
+            table.deallocate()
+        }
     }
 }

@@ -103,7 +103,7 @@ public final class BatchScoring: Sendable {
         }
         var input = s.input
         switch s.input {
-        case .path(let path): input = .path(try allowedPath(path))
+        case .path(let path): input = .path(try inputDirectories.file(path, field: "field 'path'", holding: "jobs", flag: "--job-input-dir"))
         case .upload(let ref):
             guard (try? await artifacts.contains(sha256: ref.sha256)) == true else {
                 throw FerryError.notFound("field 'input.upload' names sha256:\(ref.sha256), which is not an uploaded file; upload it with POST /api/v1/jobs/uploads")
@@ -369,21 +369,6 @@ public final class BatchScoring: Sendable {
         guard let failure = await sender.deliver(
             url: url, body: body, event: "job:\(job.id)", secret: job.webhookSecret, at: now(), retryDelays: retryDelays) else { return }
         logger.warning("batch job webhook failed after every attempt", metadata: ["job": "\(job.id)", "url": "\(url)", "error": "\(failure)"])
-    }
-
-    /// A path a job may read: an existing file inside one of the operator's input folders (symbolic links resolved).
-    func allowedPath(_ path: String) throws -> String {
-        guard !inputDirectories.folders.isEmpty else {
-            throw FerryError(.permissionDenied, "field 'path': this server reads no input files by path (its operator allows folders with `ferry serve --job-input-dir DIR`); upload the file instead")
-        }
-        guard let resolved = inputDirectories.resolve(path) else {
-            throw FerryError(.permissionDenied, "field 'path' is '\(path)', which is outside the folders this server reads jobs from (\(inputDirectories.description))")
-        }
-        var directory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &directory), !directory.boolValue else {
-            throw FerryError.invalid("field 'path' is '\(path)', which is not a file this server can read")
-        }
-        return resolved
     }
 
     static func audit(_ action: String, _ actor: String) -> AuditBuilder<BatchJob> {
