@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Ferry's side of benchmarks/validate/run.sh: one `ferry data validate`, timed from the command's start to its exit.
 
-    ferry_validate.py --ferry BIN --pid SERVER_PID --input CSV --quarantine OUT_CSV --answer OUT_JSON [--model fraud]
-                      [--version 1]
+    ferry_validate.py --ferry BIN --pid SERVER_PID --input CSV --mode path|upload --quarantine OUT_CSV --answer OUT_JSON
+                      [--model fraud] [--version 1]
 
 The CLI reads FERRY_SERVER and FERRY_API_KEY. Steps, on one clock (time.monotonic):
  1. resets the server's peak RSS (writes 5 to /proc/PID/clear_refs, so VmHWM restarts from the current RSS) and
     reads its CPU time;
- 2. runs `BIN data validate CSV --model M --version V --json --quarantine OUT_CSV`, its stdout (the server's JSON
-    answer) going to OUT_JSON: the CLI streams the file to the server (which checks it as it arrives and stores the
-    quarantine), then downloads the quarantine. Exit status 1 means an expectation failed, which this benchmark
+ 2. runs `BIN data validate CSV --model M --version V --json --quarantine OUT_CSV` (mode upload: the CLI streams
+    the file to the server, which checks it as it arrives) or `BIN data validate --path CSV ...` (mode path: the
+    server reads the file itself, from a folder of its --job-input-dir), its stdout (the server's JSON answer) going
+    to OUT_JSON; the server stores the quarantine and the CLI then downloads it. Exit status 1 means an expectation failed, which this benchmark
     expects; any other status is an error;
  3. reads the server's VmHWM and CPU time again.
 
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--input", required=True)
     ap.add_argument("--quarantine", required=True)
     ap.add_argument("--answer", required=True)
+    ap.add_argument("--mode", choices=["path", "upload"], required=True)
     ap.add_argument("--model", default="fraud")
     ap.add_argument("--version", default="1")
     a = ap.parse_args()
@@ -60,7 +62,8 @@ def main():
         reset = False
     rss_before = status_kb(a.pid, "VmRSS")
     c0 = cpu_ticks(a.pid)
-    cmd = [a.ferry, "data", "validate", a.input, "--model", a.model, "--version", a.version, "--json", "--quarantine", a.quarantine]
+    source = ["--path", a.input] if a.mode == "path" else [a.input]
+    cmd = [a.ferry, "data", "validate", *source, "--model", a.model, "--version", a.version, "--json", "--quarantine", a.quarantine]
     with open(a.answer, "wb") as out:
         t0 = time.monotonic()
         rc = subprocess.run(cmd, stdout=out).returncode
@@ -79,6 +82,7 @@ def main():
         sys.exit(f"ferry_validate.py: exit status {rc} but the answer says passed={answer.get('passed')}")
     print(json.dumps({
         "tool": "ferry",
+        "mode": a.mode,
         "command": " ".join(cmd),
         "exit_status": rc,
         "seconds": round(t1 - t0, 3),

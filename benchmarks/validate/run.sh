@@ -13,6 +13,8 @@
 #   GE_FORMATS="COMPLETE SUMMARY"  GE result formats to run, one run each (COMPLETE lists every unexpected row's
 #                          index, as a quarantine needs: the headline ratio uses it; SUMMARY only counts)
 #   REPEATS=1              runs per tool (the fastest counts)
+#   FERRY_MODES="path upload"  how Ferry gets the file: `--path` (the server reads it from a --job-input-dir
+#                          folder) and/or uploaded by the CLI
 #   READY_TIMEOUT=120      seconds to wait for ferry serve
 #   FERRY_ARGS="..."       extra flags for ferry serve
 #   KEEP_OUTPUTS=1         keep Ferry's quarantine CSV and GE's result JSON in benchmarks/.work/validate/run-ROWS/
@@ -30,6 +32,7 @@ REPEATS="${REPEATS:-1}"
 GE_FORMATS="${GE_FORMATS:-COMPLETE SUMMARY}"
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
 KEEP_OUTPUTS="${KEEP_OUTPUTS:-0}"
+FERRY_MODES="${FERRY_MODES:-path upload}"
 BUILD="${BUILD:-0}"
 MODEL_NAME=fraud
 MODEL_VERSION=1
@@ -127,7 +130,7 @@ export FERRY_SERVER="$URL"
 log "starting ferry on $URL"
 # shellcheck disable=SC2086
 setsid "$FERRY_BIN" serve --host 127.0.0.1 --port "$PORT" --grpc-port 0 --data-dir "$DATA" \
-  --example "examples/$MODEL_NAME" ${FERRY_ARGS:-} >"$SLOG" 2>&1 </dev/null &
+  --example "examples/$MODEL_NAME" --job-input-dir "$(dirname "$INPUT")" ${FERRY_ARGS:-} >"$SLOG" 2>&1 </dev/null &
 FERRY_PID=$!
 code=""
 deadline=$((SECONDS + READY_TIMEOUT))
@@ -184,17 +187,17 @@ EOF2
 warm_input() { cat "$INPUT" >/dev/null; sync; } # same page-cache state for every tool; earlier outputs flushed
 now() { date +%s.%N; }
 
-run_ferry() { # rep
-  local rep=$1 c0
-  rm -f "$RUN/quarantine-$rep.csv"
+run_ferry() { # mode rep
+  local mode=$1 rep=$2 c0
+  rm -f "$RUN/quarantine-$mode-$rep.csv"
   c0="$(machine_cpu)"
-  "$PY" "$HERE/ferry_validate.py" --ferry "$FERRY_BIN" --pid "$FERRY_PID" --input "$INPUT" --quarantine "$RUN/quarantine-$rep.csv" \
-    --answer "$RUN/ferry-answer-$rep.json" --model "$MODEL_NAME" --version "$MODEL_VERSION" >"$RUN/ferry-$rep.json" || {
+  "$PY" "$HERE/ferry_validate.py" --ferry "$FERRY_BIN" --pid "$FERRY_PID" --input "$INPUT" --mode "$mode" --quarantine "$RUN/quarantine-$mode-$rep.csv" \
+    --answer "$RUN/ferry-answer-$mode-$rep.json" --model "$MODEL_NAME" --version "$MODEL_VERSION" >"$RUN/ferry-$mode-$rep.json" || {
       alive || fail_server "the server died during the validation"
-      fail_server "ferry data validate failed (see above)"
+      fail_server "ferry data validate ($mode) failed (see above)"
     }
   alive || fail_server "the server died during the validation"
-  add_machine_cpu "$RUN/ferry-$rep.json" "$c0" "$(machine_cpu)"
+  add_machine_cpu "$RUN/ferry-$mode-$rep.json" "$c0" "$(machine_cpu)"
 }
 
 run_ge() { # format rep
@@ -225,9 +228,9 @@ summary() { # result.json -> one line
 import json, sys
 r = json.load(open(sys.argv[1]))
 if r["tool"] == "ferry":
-    print("%.2f s (exit status %d; upload ~%s s, then ~%s s), server CPU %.1f s, CLI CPU %.1f s, other CPU %.1f s, server RSS %s MB before, peak %s MB" % (
-        r["seconds"], r["exit_status"], r["upload_seconds_observed"], r["after_upload_seconds_observed"], r["server_cpu_seconds"],
-        r["cli_cpu_seconds"], r["other_cpu_seconds"], r["server_rss_before_mb"], r["server_rss_peak_mb"]))
+    print("%.2f s (exit status %d), server CPU %.1f s, CLI CPU %.1f s, other CPU %.1f s, server RSS %s MB before, peak %s MB" % (
+        r["seconds"], r["exit_status"], r["server_cpu_seconds"], r["cli_cpu_seconds"], r["other_cpu_seconds"], r["server_rss_before_mb"],
+        r["server_rss_peak_mb"]))
 else:
     print("%.2f s from python start to result (%s), process %.2f s, CPU %.1f s, other CPU %.1f s, peak RSS %s MB" % (
         r["seconds"], r["phases"], r["process_seconds"], r["cpu_seconds"], r["other_cpu_seconds"], r["peak_rss_mb"]))
@@ -236,10 +239,12 @@ else:
 
 # ---------------------------------------------------------------- one tool at a time
 for ((rep = 1; rep <= REPEATS; rep++)); do
-  warm_input
-  log "ferry: data validate of $ROWS rows (run $rep/$REPEATS)"
-  run_ferry "$rep"
-  log "ferry: $(summary "$RUN/ferry-$rep.json")"
+  for mode in $FERRY_MODES; do
+    warm_input
+    log "ferry ($mode): data validate of $ROWS rows (run $rep/$REPEATS)"
+    run_ferry "$mode" "$rep"
+    log "ferry ($mode): $(summary "$RUN/ferry-$mode-$rep.json")"
+  done
   for fmt in $GE_FORMATS; do
     warm_input
     log "great_expectations ($fmt): validating $ROWS rows (run $rep/$REPEATS)"
@@ -253,14 +258,19 @@ GE_FULL=()
 for fmt in $GE_FORMATS; do GE_FULL+=("$RUN/ge-full-$fmt-1.json"); done
 log "comparing the failures each tool found (and both against the input's layout)"
 agree=0
-"$PY" "$HERE/compare.py" "$INPUT.meta.json" "$EXPECTATIONS" "$RUN/ferry-answer-1.json" "$RUN/quarantine-1.csv" \
+FIRST_MODE="${FERRY_MODES%% *}"
+"$PY" "$HERE/compare.py" "$INPUT.meta.json" "$EXPECTATIONS" "$RUN/ferry-answer-$FIRST_MODE-1.json" "$RUN/quarantine-$FIRST_MODE-1.csv" \
   "$RUN/check.json" "$RUN/check.txt" "${GE_FULL[@]}" || agree=$?
+# Every Ferry run, whichever way it got the file, must have quarantined the very same bytes.
+for q in "$RUN"/quarantine-*.csv; do
+  cmp -s "$q" "$RUN/quarantine-$FIRST_MODE-1.csv" || { log "MISMATCH: $(basename "$q") differs from quarantine-$FIRST_MODE-1.csv"; agree=1; }
+done
 
 # ---------------------------------------------------------------- report
 GIT_REV="$(git rev-parse --short HEAD 2>/dev/null)" || GIT_REV=unknown
 CPU_MODEL="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 GE_EXPECTATIONS="$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["expectations"])' "${GE_FULL[0]}")"
-ROWS="$ROWS" REPEATS="$REPEATS" GE_FORMATS="$GE_FORMATS" INPUT="$INPUT" ROOT="$ROOT" INPUT_BYTES="$INPUT_BYTES" \
+ROWS="$ROWS" REPEATS="$REPEATS" GE_FORMATS="$GE_FORMATS" FERRY_MODES="$FERRY_MODES" INPUT="$INPUT" ROOT="$ROOT" INPUT_BYTES="$INPUT_BYTES" \
 CPU_MODEL="$CPU_MODEL" GIT_REV="$GIT_REV" FERRY_BIN="$FERRY_BIN" FERRY_VERSION="$FERRY_VERSION" FERRY_ARGS="${FERRY_ARGS:-}" \
 FERRY_SHA256="$FERRY_SHA256" FERRY_MTIME="$FERRY_MTIME" EXPECTATIONS="$EXPECTATIONS" GE_EXPECTATIONS="$GE_EXPECTATIONS" \
 LOAD_AT_START="$LOAD_AT_START" BUSY_AT_START="$BUSY_AT_START" LOAD_AT_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -270,7 +280,7 @@ e = os.environ
 data = json.load(open(sys.argv[2]))
 spec = json.load(open(e["EXPECTATIONS"]))
 json.dump({
-    "rows": int(e["ROWS"]), "repeats": int(e["REPEATS"]), "ge_formats": e["GE_FORMATS"].split(),
+    "rows": int(e["ROWS"]), "repeats": int(e["REPEATS"]), "ge_formats": e["GE_FORMATS"].split(), "ferry_modes": e["FERRY_MODES"].split(),
     "input": e["INPUT"], "input_rel": os.path.relpath(e["INPUT"], e["ROOT"]), "input_bytes": int(e["INPUT_BYTES"]),
     "columns": data["columns"], "repeated_keys": data["repeated_keys"], "repeated_rows": data["repeated_rows"],
     "expectations_rel": os.path.relpath(e["EXPECTATIONS"], e["ROOT"]), "expectation_columns": len(spec["columns"]),
