@@ -133,6 +133,54 @@ struct BatchJobTests {
         }
     }
 
+    /// The artifact store on a disk that fills up after `room` more artifacts: each later `put` fails as
+    /// `LocalArtifactStore`'s does when `write` returns ENOSPC.
+    final class FillingDisk: ArtifactStore {
+        let inner: any ArtifactStore
+        let room: Mutex<Int>
+        init(_ inner: any ArtifactStore, room: Int) {
+            self.inner = inner
+            self.room = Mutex(room)
+        }
+
+        func put(_ data: Data) async throws -> ArtifactRef {
+            guard room.withLock({ left in
+                left -= 1
+                return left >= 0
+            }) else {
+                let write = FerryError(.internal, "write /data/artifacts/tmp/chunk failed: \(String(cString: strerror(ENOSPC)))")
+                throw FerryError(.internal, "could not store artifact sha256:\(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()) under /data/artifacts", cause: write)
+            }
+            return try await inner.put(data)
+        }
+        func get(_ ref: ArtifactRef) async throws -> Data { try await inner.get(ref) }
+        func contains(sha256: String) async throws -> Bool { try await inner.contains(sha256: sha256) }
+        func delete(sha256: String) async throws { try await inner.delete(sha256: sha256) }
+    }
+
+    /// A disk that fills up mid-job: the job fails with the storage's own reason, and what it recorded is whole
+    /// chunks: the results file reads back exactly the rows its progress counts, each once and in order.
+    @Test func aJobOnADiskThatFillsUpFailsWithTheReasonAndKeepsWhatItStored() async throws {
+        try await withFerry { client, stack in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let file = folder.appendingPathComponent("rows.csv")
+            try Self.exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
+            let scorer = BatchScoring(
+                store: stack.store, models: stack.models, endpoints: stack.endpoints, artifacts: FillingDisk(stack.artifacts, room: 2), sender: nil,
+                retryDelays: [], inputDirectories: [folder.path], chunkBytes: 600, logger: Logger(label: "test"))
+            let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
+            let failed = await scorer.execute(job)
+            #expect(failed.state == .failed && failed.reason.contains("No space left on device") && failed.reason.contains("could not store artifact"), "\(failed.reason)")
+            #expect(failed.outputChunks.count == 2 && failed.rowsDone > 0 && failed.bytesDone < failed.inputBytes ?? 0, "two chunks stored, then the disk was full")
+            let stored = try await scorer.job(id: job.id)
+            #expect(stored.state == .failed && stored.rowsDone == failed.rowsDone && stored.outputChunks == failed.outputChunks)
+            let rows = try await client.get("/api/v1/jobs/\(job.id)/results").text.split(separator: "\n").dropFirst().map { Int($0.split(separator: ",")[0]) ?? -1 }
+            #expect(rows == Array(1...failed.rowsDone), "what was written stays whole: \(rows)")
+        }
+    }
+
     @Test func queuedAndRunningJobsCanBeCancelled() async throws {
         try await withFerry { client, stack in
             let (csv, _) = try Self.exampleCSV()

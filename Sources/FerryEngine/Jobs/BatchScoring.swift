@@ -211,7 +211,8 @@ public final class BatchScoring: Sendable {
             if try await score(&job, while: when) == false { return (try? await self.job(id: job.id)) ?? job }
             job.state = .succeeded
         } catch {
-            (job.state, job.reason) = (.failed, (error as? FerryError)?.message ?? "\(error)")
+            // With its cause: storing a chunk on a full disk says "No space left on device", not only which artifact.
+            (job.state, job.reason) = (.failed, "\(error)")
         }
         job.finishedAt = now()
         guard (try? await store.updateBatchJob(job, expected: .running, audit: Self.audit("job.finish", job.createdBy))) == true else {
