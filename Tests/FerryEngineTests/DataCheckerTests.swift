@@ -62,7 +62,8 @@ struct DataCheckerTests {
         return lines.joined(separator: "\n")
     }
 
-    /// Checks `text` in blocks of `blockBytes` (whole lines each), each in up to `parts` parts.
+    /// Checks `text` in blocks of `blockBytes` (whole lines each), each scanned in up to `parts` parts, and each block
+    /// finished only after the next one was scanned, as `DataValidation` does.
     static func check(_ text: String, format: BatchJob.Format, blockBytes: Int, parts: Int) throws -> (ValidationReport, String) {
         var body = Array(text.utf8)
         var header: String?
@@ -74,14 +75,22 @@ struct DataCheckerTests {
         var checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: "t")
         var quarantine = Data()
         var start = 0
+        var scanned: (range: Range<Int>, parts: [DataChecker.Part])?
+        func finish() {
+            guard let (range, found) = scanned else { return }
+            body.withUnsafeBufferPointer { all in checker.finish(UnsafeBufferPointer(rebasing: all[range]), found, quarantine: &quarantine) }
+        }
         while start < body.count {
             var end = min(start + blockBytes, body.count)
             while end < body.count, body[end - 1] != 0x0A { end += 1 }
-            body.withUnsafeBufferPointer { all in
-                checker.check(UnsafeBufferPointer(rebasing: all[start..<end]), quarantine: &quarantine, parts: parts, minimumPartBytes: 0)
+            let found = body.withUnsafeBufferPointer { all in
+                checker.rules.scan(UnsafeBufferPointer(rebasing: all[start..<end]), parts: parts, minimumPartBytes: 0)
             }
+            finish()
+            scanned = (start..<end, found)
             start = end
         }
+        finish()
         return (checker.report(), String(decoding: quarantine, as: UTF8.self))
     }
 

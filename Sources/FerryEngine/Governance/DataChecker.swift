@@ -12,6 +12,8 @@ import Foundation
 /// 2. Each uniqueness rule's hashes go into its own table in row order, the tables at once (`HashSet64`).
 /// 3. The rows that broke a rule are checked again in row order: each rule they broke is tallied, with examples,
 ///    and the row is quarantined with its rules.
+/// Step 1 (`Rules.scan`) reads only the rules, so one block is scanned while the block before it goes through steps 2
+/// and 3 (`finish`): the cores are not left idle where one part of a step ends before the other.
 ///
 /// Uniqueness is tracked by 64-bit hashes of the values, keys and lines seen (12 to 23 bytes each in `HashSet64`, not the values): two
 /// different values share a hash with a probability of about n²/2⁶⁵ (under 3·10⁻⁶ for 10 million rows).
@@ -252,27 +254,11 @@ struct DataChecker: Sendable {
     /// Columns the expectations name that a CSV file's header lacks.
     var missingColumns: [String] { format == .csv ? rules.columns.filter { $0.slot == nil }.map(\.spec.name) : [] }
 
-    /// Checks the whole lines in `bytes` (the last may lack its line end), appending each quarantined row to
-    /// `quarantine`: in up to `parts` parts at once, none under `minimumPartBytes`.
-    mutating func check(
-        _ bytes: UnsafeBufferPointer<UInt8>, quarantine: inout Data, parts: Int = ProcessInfo.processInfo.activeProcessorCount,
-        minimumPartBytes: Int = 256 << 10
-    ) {
-        // Step 1: the parts, split at line ends.
-        let count = max(1, min(parts, bytes.count / max(1, minimumPartBytes)))
-        var bounds = [0]
-        for i in 1..<count {
-            var at = max(bytes.count * i / count, bounds.last!)
-            while at < bytes.count, bytes[at - 1] != 0x0A { at += 1 }
-            bounds.append(at)
-        }
-        bounds.append(bytes.count)
-        let rules = self.rules
-        let found = (0..<count).map { _ in Part(rules) }
-        let shared = SharedPointer(base: bytes), cuts = bounds
-        let scan = { @Sendable (p: Int) in rules.scan(shared.base, cuts[p]..<cuts[p + 1], into: found[p]) }
-        if count == 1 { scan(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: scan) }
-
+    /// Steps 2 and 3 for the whole lines in `bytes` (the last may lack its line end), which `Rules.scan` split into
+    /// `found`; blocks come in file order. Appends each quarantined row to `quarantine`.
+    mutating func finish(_ bytes: UnsafeBufferPointer<UInt8>, _ found: [Part], quarantine: inout Data) {
+        let rules = self.rules, count = found.count
+        let shared = SharedPointer(base: bytes)
         // Step 2: the uniqueness tables, each in row order, all at once.
         let tables = self.tables
         let insert = { @Sendable (t: Int) in
@@ -550,6 +536,27 @@ extension DataChecker.Rules {
             return (.wrongType, nil)
         }
         return (value < check.min || value > check.max ? .outOfRange : .fine, value)
+    }
+
+    /// Step 1 for the whole lines in `bytes` (the last may lack its line end): in up to `parts` parts at once, none
+    /// under `minimumPartBytes`, split at line ends. It reads only the rules, so a block is scanned while the block
+    /// before it goes through steps 2 and 3 (`DataChecker.finish`).
+    func scan(
+        _ bytes: UnsafeBufferPointer<UInt8>, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumPartBytes: Int = 256 << 10
+    ) -> [DataChecker.Part] {
+        let count = max(1, min(parts, bytes.count / max(1, minimumPartBytes)))
+        var bounds = [0]
+        for i in 1..<count {
+            var at = max(bytes.count * i / count, bounds.last!)
+            while at < bytes.count, bytes[at - 1] != 0x0A { at += 1 }
+            bounds.append(at)
+        }
+        bounds.append(bytes.count)
+        let found = (0..<count).map { _ in DataChecker.Part(self) }
+        let shared = SharedPointer(base: bytes), cuts = bounds
+        let scan = { @Sendable (p: Int) in self.scan(shared.base, cuts[p]..<cuts[p + 1], into: found[p]) }
+        if count == 1 { scan(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: scan) }
+        return found
     }
 
     /// Step 1 for the lines in `range` of `bytes`.

@@ -108,27 +108,38 @@ public final class DataValidation: Sendable {
         let expectations = try await expectations(of: version)
         let reference = try await reference(of: version)
         var checker: DataChecker?
+        var rules: DataChecker.Rules?
         var started = false
-        // The block being checked, on a thread of its own, while the next one arrives.
-        var running: Task<(DataChecker, Data, [UInt8]), Never>?
+        // Two blocks at once while the next one arrives, each on threads of its own: one being scanned (step 1), the
+        // one before it in steps 2 and 3.
+        var scanning: (lines: [UInt8], range: Range<Int>, parts: Task<[DataChecker.Part], Never>)?
+        var finishing: Task<(DataChecker, Data, [UInt8]), Never>?
         var pending: [UInt8] = []
         pending.reserveCapacity(2 * blockBytes)
-        // The block checked before, whose buffer the next block reuses: no block grows a fresh buffer page by page.
-        var spare: [UInt8] = []
+        // Buffers of blocks checked, which the next blocks reuse: no block grows a fresh buffer page by page.
+        var spares: [[UInt8]] = []
         var quarantine = Data()
         // The quarantine's pieces, stored (written and synced) while the check goes on; in order.
         var pieces: [Task<ArtifactRef, any Error>] = []
         let artifacts = self.artifacts
         func keep(_ piece: Data) { pieces.append(Task { try await artifacts.put(piece) }) }
         var header: String?
-        /// Waits for the block being checked, taking back the checker, what it quarantined and its buffer.
+        /// Waits for the block in steps 2 and 3, taking back the checker, what it quarantined and its buffer.
         func settle() async {
-            guard let task = running else { return }
-            running = nil
+            guard let task = finishing else { return }
+            finishing = nil
             let (done, found, lines) = await task.value
             checker = done
             quarantine.append(found)
-            spare = lines
+            spares.append(lines)
+        }
+        /// Moves the block scanned into steps 2 and 3, once the block before it is through them.
+        func advance() async {
+            guard let block = scanning else { return }
+            scanning = nil
+            await settle()
+            finishing = Self.finish(checker!, block.lines, block.range, await block.parts.value)
+            checker = nil
         }
         while true {
             let atEnd = try await !next(&pending)
@@ -153,6 +164,7 @@ public final class DataValidation: Sendable {
                     start = min(newline + 1, cut)
                 }
                 checker = try DataChecker(format: format, header: header, expectations: expectations, reference: reference, source: source)
+                rules = checker?.rules
                 started = true
                 if let expectedBytes, cut > start {
                     // At most 16 Mi slots (128 MiB) per table up front, whatever a request declares; past that the
@@ -161,21 +173,21 @@ public final class DataValidation: Sendable {
                     checker?.reserve(rows: min(11_000_000, Int(Double(expectedBytes) / Double(cut - start) * Double(rows) * 1.05)))
                 }
             }
-            await settle()
-            var rest = spare
-            spare = []
+            var rest = spares.popLast() ?? []
             rest.removeAll(keepingCapacity: true)
             rest.append(contentsOf: pending[cut...])
             let lines = pending
             pending = rest
-            running = Self.check(checker!, lines, start..<cut)
-            checker = nil
+            let scanned = (lines, start..<cut, Self.scan(rules!, lines, start..<cut))
+            await advance()
+            scanning = scanned
             if quarantine.count >= blockBytes {
                 keep(quarantine)
                 quarantine = Data()
             }
             if atEnd { break }
         }
+        await advance()
         await settle()
         if !quarantine.isEmpty { keep(quarantine) }
         var stored: [ArtifactRef] = []
@@ -198,14 +210,25 @@ public final class DataValidation: Sendable {
         return run
     }
 
-    /// Checks `range` of `lines` on a thread of its own (off the cooperative pool, which it would hold for the
-    /// whole block; the check spreads itself over the cores).
-    private static func check(_ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>) -> Task<(DataChecker, Data, [UInt8]), Never> {
+    /// Step 1 for `range` of `lines` on a thread of its own (off the cooperative pool, which it would hold for the
+    /// whole block; the scan spreads itself over the cores).
+    private static func scan(_ rules: DataChecker.Rules, _ lines: [UInt8], _ range: Range<Int>) -> Task<[DataChecker.Part], Never> {
+        Task {
+            await OwnThreads.run(parts: 1, idle: false) { _ in
+                lines.withUnsafeBufferPointer { rules.scan(UnsafeBufferPointer(rebasing: $0[range])) }
+            }[0]
+        }
+    }
+
+    /// Steps 2 and 3 for `range` of `lines`, scanned into `parts`, on a thread of its own.
+    private static func finish(
+        _ checker: DataChecker, _ lines: [UInt8], _ range: Range<Int>, _ parts: [DataChecker.Part]
+    ) -> Task<(DataChecker, Data, [UInt8]), Never> {
         Task {
             let (checked, quarantine) = await OwnThreads.run(parts: 1, idle: false) { _ in
                 var checker = checker
                 var quarantine = Data()
-                lines.withUnsafeBufferPointer { checker.check(UnsafeBufferPointer(rebasing: $0[range]), quarantine: &quarantine) }
+                lines.withUnsafeBufferPointer { checker.finish(UnsafeBufferPointer(rebasing: $0[range]), parts, quarantine: &quarantine) }
                 return (checker, quarantine)
             }[0]
             return (checked, quarantine, lines)
