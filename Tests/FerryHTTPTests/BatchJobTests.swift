@@ -80,10 +80,19 @@ struct BatchJobTests {
     }
 
     /// A scorer of the stack's model reading small chunks, stopped after `chunks` of them.
-    static func scorer(_ stack: TestStack, folder: URL? = nil) -> BatchScoring {
+    static func scorer(_ stack: TestStack, folder: URL? = nil, artifacts: (any ArtifactStore)? = nil) -> BatchScoring {
         BatchScoring(
-            store: stack.store, models: stack.models, endpoints: stack.endpoints, artifacts: stack.artifacts, sender: nil, retryDelays: [],
+            store: stack.store, models: stack.models, endpoints: stack.endpoints, artifacts: artifacts ?? stack.artifacts, sender: nil, retryDelays: [],
             inputDirectories: folder.map { [$0.path] } ?? [], chunkBytes: 600, logger: Logger(label: "test"))
+    }
+
+    /// A fresh folder holding `rows.csv`, the example rows; the caller removes it.
+    static func folderWithRows() throws -> (folder: URL, file: URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("rows.csv")
+        try exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
+        return (folder, file)
     }
 
     static func stopping(after chunks: Int) -> @Sendable () -> Bool {
@@ -111,11 +120,8 @@ struct BatchJobTests {
 
     @Test func aJobReadsAllowedPathsAndFailsCleanlyWhenItsFileDisappears() async throws {
         try await withFerry { client, stack in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (folder, file) = try Self.folderWithRows()
             defer { try? FileManager.default.removeItem(at: folder) }
-            let file = folder.appendingPathComponent("rows.csv")
-            try Self.exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
             let scorer = Self.scorer(stack, folder: folder)
             let refused = try await client.post("/api/v1/jobs", #"{"model": "fraud", "input": {"path": "\#(file.path)"}}"#)
             #expect(refused.status == .forbidden && refused.errorMessage.contains("--job-input-dir"), "the server's own scorer reads no paths: \(refused.text)")
@@ -162,14 +168,9 @@ struct BatchJobTests {
     /// chunks: the results file reads back exactly the rows its progress counts, each once and in order.
     @Test func aJobOnADiskThatFillsUpFailsWithTheReasonAndKeepsWhatItStored() async throws {
         try await withFerry { client, stack in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-jobs-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (folder, file) = try Self.folderWithRows()
             defer { try? FileManager.default.removeItem(at: folder) }
-            let file = folder.appendingPathComponent("rows.csv")
-            try Self.exampleCSV().csv.write(to: file, atomically: true, encoding: .utf8)
-            let scorer = BatchScoring(
-                store: stack.store, models: stack.models, endpoints: stack.endpoints, artifacts: FillingDisk(stack.artifacts, room: 2), sender: nil,
-                retryDelays: [], inputDirectories: [folder.path], chunkBytes: 600, logger: Logger(label: "test"))
+            let scorer = Self.scorer(stack, folder: folder, artifacts: FillingDisk(stack.artifacts, room: 2))
             let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
             let failed = await scorer.execute(job)
             #expect(failed.state == .failed && failed.reason.contains("No space left on device") && failed.reason.contains("could not store artifact"), "\(failed.reason)")
