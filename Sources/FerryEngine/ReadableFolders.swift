@@ -20,7 +20,7 @@ public struct ReadableFolders: Sendable {
         return inside ? resolved : nil
     }
 
-    /// `path` with symbolic links resolved, when it is an existing file inside one of the folders; else the error a
+    /// `path` with symbolic links resolved, when it is an existing regular file inside one of the folders; else the error a
     /// client sees, naming `field` (e.g. "field 'path'"), what the folders hold (e.g. "jobs") and `flag`, the server
     /// option that allows folders.
     public func file(_ path: String, field: String, holding what: String, flag: String) throws -> String {
@@ -30,8 +30,9 @@ public struct ReadableFolders: Sendable {
         guard let resolved = resolve(path) else {
             throw FerryError(.permissionDenied, "\(field) is '\(path)', which is outside the folders this server reads \(what) from (\(description))")
         }
-        var directory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &directory), !directory.boolValue else {
+        // A regular file: a folder is refused, and so is a named pipe or a device, whose reading might never end.
+        var status = stat()
+        guard stat(resolved, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw FerryError.invalid("\(field) is '\(path)', which is not a file this server can read")
         }
         return resolved

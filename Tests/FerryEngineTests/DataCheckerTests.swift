@@ -137,10 +137,16 @@ struct DataCheckerTests {
     }
 
     /// A row's rules in the quarantine come in a fixed order: the duplicate line, then each column's (not_null, or
-    /// unique before the value's own), then the key.
+    /// unique before the value's own), then the key; each rule's examples are the values that broke it.
     @Test func aRowsRulesComeInTheirOrder() throws {
         let text = "id,amount,country,code\n1,5,DE,c1\n1,-5,US,c1\n1,5,DE,c1\n,1,FR,c2\n"
-        let (_, quarantine) = try Self.check(text, format: .csv, blockBytes: .max / 2, parts: 2)
+        let (report, quarantine) = try Self.check(text, format: .csv, blockBytes: .max / 2, parts: 2)
+        func examples(_ rule: String, _ column: String?) -> [String] {
+            report.results.first { $0.rule == rule && $0.column == column }?.examples.map { "\($0.row):\($0.value)" } ?? []
+        }
+        #expect(examples("range", "amount") == ["2:-5"] && examples("categories", "country") == ["2:US"])
+        #expect(examples("unique", "code") == ["2:c1", "3:c1"] && examples("unique_key", "id,country") == ["3:1,DE"])
+        #expect(examples("not_null", "id") == ["4:"] && examples("duplicate_row", nil) == ["3:1,5,DE,c1"])
         #expect(quarantine == """
             2,range:amount;categories:country;unique:code,1,-5,US,c1
             3,duplicate_row;unique:code;unique_key,1,5,DE,c1

@@ -152,8 +152,8 @@ struct ValidationTests {
     }
 
     /// A file the server reads by path, from a folder its operator allowed, gives the run the same file gives
-    /// uploaded; a path outside the folders, a folder, a missing file and a body sent beside a path are refused,
-    /// naming query 'path', and a server with no such folder reads no path at all.
+    /// uploaded; a path outside the folders, a folder, a named pipe, a missing file and a body sent beside a path
+    /// are refused, naming query 'path', and a server with no such folder reads no path at all.
     @Test
     func aFileInAnAllowedFolderIsReadByPathLikeAnUpload() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-validate-\(UUID().uuidString)")
@@ -181,9 +181,12 @@ struct ValidationTests {
             }
             #expect(try await quarantine(read) == (try await quarantine(uploaded)))
 
+            let pipe = folder.appendingPathComponent("pipe.csv")
+            #expect(mkfifo(pipe.path, 0o600) == 0)
             for (given, status, words) in [
                 ("/etc/passwd", HTTPResponse.Status.forbidden, "outside the folders this server reads validations from"),
                 (folder.path, .badRequest, "not a file this server can read"),
+                (pipe.path, .badRequest, "not a file this server can read"),
                 (folder.appendingPathComponent("gone.csv").path, .badRequest, "not a file this server can read"),
             ] {
                 let refused = try await client.execute(uri: path(given), method: .post)

@@ -10,8 +10,9 @@ import Foundation
 /// 1. Its rows are checked in parts, one per core: the row rules (which only note that a row broke one), the counts
 ///    the file-wide rules need, and the 64-bit hashes uniqueness is judged by.
 /// 2. Each uniqueness rule's hashes go into its own table in row order, the tables at once (`HashSet64`).
-/// 3. The rows that broke a rule are checked again in row order: each rule they broke is tallied, with examples,
-///    and the row is quarantined with its rules.
+/// 3. The rows that broke a rule are gone through again in row order: each rule they broke (step 1 noted which
+///    values broke which rule, so they are not read again) is tallied, with examples, and the row is quarantined
+///    with its rules.
 /// Step 1 (`Rules.scan`) reads only the rules, so one block is scanned while the block before it goes through steps 2
 /// and 3 (`finish`): the cores are not left idle where one part of a step ends before the other.
 ///
@@ -121,7 +122,12 @@ struct DataChecker: Sendable {
     }
 
     /// What a value is, by the row rules other than uniqueness.
-    enum Verdict { case missing, fine, wrongType, outOfRange, notAllowed }
+    enum Verdict: UInt8 { case missing, fine, wrongType, outOfRange, notAllowed }
+
+    /// A value that broke a rule: its row (of the part), column and verdict in one integer, which orders by row.
+    static func cell(row: Int, column: Int, _ verdict: Verdict) -> UInt64 {
+        UInt64(row) << 32 | UInt64(column) << 8 | UInt64(verdict.rawValue)
+    }
 
     /// A row's fields as ranges of its line or, when they had to be rewritten (quoted CSV fields, JSON Lines values),
     /// of a copy. Reused from row to row.
@@ -167,6 +173,12 @@ struct DataChecker: Sendable {
         var lineEnds: [Int] = []
         /// Rows (of the part) that broke a row rule.
         var noted: [Int] = []
+        /// The values that broke a rule in rows that were read (`cell`): row, column and verdict, in row order, so
+        /// that step 3 need not read those rows again.
+        var cells: [UInt64] = []
+        /// Noted rows that could not be read (the wrong number of fields, a line that is not a JSON object): step 3
+        /// reads them again for the reason.
+        var unread: [Int] = []
         /// Per uniqueness table, a member per row (0 for none: a missing value, a row that does not parse).
         var members: [[UInt64]]
         /// Per column, missing values and the counts per reference bin.
@@ -272,7 +284,7 @@ struct DataChecker: Sendable {
         }
         if tables.count == 1 { insert(0) } else if tables.count > 1 { DispatchQueue.concurrentPerform(iterations: tables.count, execute: insert) }
 
-        // Step 3: the counts, then the rows that broke a rule checked again, each part's in row order, the parts at
+        // Step 3: the counts, then the rows that broke a rule gone through again, each part's in row order, the parts at
         // once; their tallies and quarantines are added up in row order.
         var bases = [0]
         for part in found {
@@ -450,15 +462,30 @@ extension DataChecker.Rules {
         var broken: [String] = []
         var tallies = result.tallies
         var quarantine: [UInt8] = []
+        // What step 1 found of each value of the row at hand (`.fine` unless it broke a rule), from the part's cells.
+        var verdicts = [DataChecker.Verdict](repeating: .fine, count: checks.count)
+        var (cell, unread) = (part.cells.startIndex, part.unread.startIndex)
         var last = -1
         for i in again where i != last {
             last = i
             let r = rows.lowerBound + i
             let line = UnsafeBufferPointer(rebasing: bytes[part.lineStarts[i]..<part.lineEnds[i]])
-            recheck(line, row: before + r + 1, into: &tallies, fields: &fields, broken: &broken) { t in
+            var set: [Int] = []
+            while cell < part.cells.endIndex, Int(part.cells[cell] >> 32) <= i {
+                if Int(part.cells[cell] >> 32) == i {
+                    let c = Int(part.cells[cell] >> 8 & 0xFF_FFFF)
+                    verdicts[c] = DataChecker.Verdict(rawValue: UInt8(truncatingIfNeeded: part.cells[cell]))!
+                    set.append(c)
+                }
+                cell += 1
+            }
+            while unread < part.unread.endIndex, part.unread[unread] < i { unread += 1 }
+            let wasUnread = unread < part.unread.endIndex && part.unread[unread] == i
+            recheck(line, row: before + r + 1, unread: wasUnread, verdicts: verdicts, into: &tallies, fields: &fields, broken: &broken) { t in
                 while cursors[t] < slices[t].endIndex, slices[t][cursors[t]] < r { cursors[t] += 1 }
                 return cursors[t] < slices[t].endIndex && slices[t][cursors[t]] == r
             }
+            for c in set { verdicts[c] = .fine }
             if !broken.isEmpty {
                 tallies.quarantined += 1
                 DataChecker.quarantine(line, row: before + r + 1, rules: broken, format: format, into: &quarantine)
@@ -468,56 +495,62 @@ extension DataChecker.Rules {
     }
 
     /// Step 3 for one row: every rule it broke tallied and listed in `broken`, `repeated(t)` telling whether its
-    /// member of uniqueness table t was seen before.
+    /// member of uniqueness table t was seen before. A row step 1 could not read (`unread`) is read again for the
+    /// reason; for the others `verdicts[c]` is what step 1 found of column c's value, and the row's fields are read
+    /// again only when a tally keeps an example of a value's text (its first five).
     func recheck(
-        _ line: UnsafeBufferPointer<UInt8>, row: Int, into tallies: inout DataChecker.Tallies, fields: inout DataChecker.Fields,
-        broken: inout [String], repeated: (Int) -> Bool
+        _ line: UnsafeBufferPointer<UInt8>, row: Int, unread: Bool, verdicts: [DataChecker.Verdict], into tallies: inout DataChecker.Tallies,
+        fields: inout DataChecker.Fields, broken: inout [String], repeated: (Int) -> Bool
     ) {
         broken.removeAll(keepingCapacity: true)
         if let t = lineTable, repeated(t) {
             tallies.duplicateRow.add(row, String(decoding: line, as: UTF8.self))
             broken.append("duplicate_row")
         }
-        if let message = read(line, into: &fields) {
-            tallies.parse.add(row, message)
+        if unread {
+            tallies.parse.add(row, read(line, into: &fields) ?? "the row could not be read")
             broken.append("parse")
             return
         }
-        fields.with(line) { [fields] bytes in
-            // `checks`, not `columns`: a column's copy would retain its name, categories and bins.
-            for (c, check) in checks.enumerated() where check.slot >= 0 {
-                let field = fields.field(check.slot, in: bytes)
-                func text() -> String { String(decoding: field, as: UTF8.self) }
-                var name: String { columns[c].spec.name }
-                let verdict = verdict(c, field, string: format == .jsonl && fields.strings[c]).0
-                if verdict == .missing {
-                    if check.notNull {
-                        tallies.notNull[c].add(row, text())
-                        broken.append("not_null:\(name)")
-                    }
-                    continue
-                }
-                if check.table >= 0, !(format == .jsonl && fields.strings[c]), repeated(check.table) {
-                    tallies.unique[c].add(row, text())
-                    broken.append("unique:\(name)")
-                }
-                switch verdict {
-                case .missing, .fine: break
-                case .wrongType:
-                    tallies.type[c].add(row, text())
-                    broken.append("type:\(name)")
-                case .outOfRange:
-                    tallies.range[c].add(row, text())
-                    broken.append("range:\(name)")
-                case .notAllowed:
-                    tallies.categories[c].add(row, text())
-                    broken.append("categories:\(name)")
-                }
+        var fieldsRead = false
+        func text(_ slot: Int) -> String {
+            if !fieldsRead {
+                _ = read(line, into: &fields)
+                fieldsRead = true
             }
-            if let t = keyTable, repeated(t) {
-                tallies.uniqueKey.add(row, keySlots.map { String(decoding: fields.field($0, in: bytes), as: UTF8.self) }.joined(separator: ","))
-                broken.append("unique_key")
+            return fields.with(line) { [fields] bytes in String(decoding: fields.field(slot, in: bytes), as: UTF8.self) }
+        }
+        // `checks`, not `columns`: a column's copy would retain its name, categories and bins.
+        for (c, check) in checks.enumerated() where check.slot >= 0 {
+            var name: String { columns[c].spec.name }
+            let verdict = verdicts[c]
+            if verdict == .missing {
+                // Noted only where a missing value breaks `not_null`.
+                tallies.notNull[c].add(row, text(check.slot))
+                broken.append("not_null:\(name)")
+                continue
             }
+            // A missing value or a JSON string has no member, so it is never repeated.
+            if check.table >= 0, repeated(check.table) {
+                tallies.unique[c].add(row, text(check.slot))
+                broken.append("unique:\(name)")
+            }
+            switch verdict {
+            case .missing, .fine: break
+            case .wrongType:
+                tallies.type[c].add(row, text(check.slot))
+                broken.append("type:\(name)")
+            case .outOfRange:
+                tallies.range[c].add(row, text(check.slot))
+                broken.append("range:\(name)")
+            case .notAllowed:
+                tallies.categories[c].add(row, text(check.slot))
+                broken.append("categories:\(name)")
+            }
+        }
+        if let t = keyTable, repeated(t) {
+            tallies.uniqueKey.add(row, keySlots.map { text($0) }.joined(separator: ","))
+            broken.append("unique_key")
         }
     }
 
@@ -568,17 +601,19 @@ extension DataChecker.Rules {
         defer { bounds.deallocate() }
         // Locals while the part is read, not the class's properties (each access to those is checked).
         var (rows, lineStarts, lineEnds, noted) = (0, [Int](), [Int](), [Int]())
-        var (members, nulls, bins) = (part.members, part.nulls, part.bins)
+        var (members, nulls, bins, cells, unread) = (part.members, part.nulls, part.bins, [UInt64](), [Int]())
         defer {
             (part.rows, part.lineStarts, part.lineEnds, part.noted) = (rows, lineStarts, lineEnds, noted)
-            (part.members, part.nulls, part.bins) = (members, nulls, bins)
+            (part.members, part.nulls, part.bins, part.cells, part.unread) = (members, nulls, bins, cells, unread)
         }
-        /// The row rules and the uniqueness members of a row whose fields `field` gives (`string(c)`: column c's value
-        /// is a JSON string); whether the row broke a rule. It takes the part's counts as arguments: captured, they
-        /// would be checked for exclusive access at run time on every use (6% of the check, perf).
+        /// The row rules and the uniqueness members of row `row`, whose fields `field` gives (`string(c)`: column c's
+        /// value is a JSON string); whether the row broke a rule, each value that broke one noted in `cells`. It takes
+        /// the part's counts as arguments: captured, they would be checked for exclusive access at run time on every
+        /// use (6% of the check, perf).
         @inline(__always)
         func check(
-            _ field: (Int) -> UnsafeBufferPointer<UInt8>, string: (Int) -> Bool, members: inout [[UInt64]], nulls: inout [Int], bins: inout [[Int]]
+            _ row: Int, _ field: (Int) -> UnsafeBufferPointer<UInt8>, string: (Int) -> Bool, members: inout [[UInt64]], nulls: inout [Int],
+            bins: inout [[Int]], cells: inout [UInt64]
         ) -> Bool {
             var broke = false
             for c in checks.indices {
@@ -596,9 +631,15 @@ extension DataChecker.Rules {
                 switch verdict {
                 case .missing:
                     nulls[c] += 1
-                    if check.notNull { broke = true }
+                    if check.notNull {
+                        broke = true
+                        cells.append(DataChecker.cell(row: row, column: c, verdict))
+                    }
                 case .fine, .outOfRange, .wrongType, .notAllowed:
-                    if verdict != .fine { broke = true }
+                    if verdict != .fine {
+                        broke = true
+                        cells.append(DataChecker.cell(row: row, column: c, verdict))
+                    }
                     if check.binned, let edges = columns[c].edges, let number {
                         // The bin is the number of edges strictly below the value (as the reference was binned).
                         var lo = 0, hi = edges.count
@@ -628,16 +669,20 @@ extension DataChecker.Rules {
             if format == .csv, let found = bounds.split(line) {
                 if found == header.count {
                     parsed = true
-                    broke = check({ bounds.field($0, of: line) }, string: { _ in false }, members: &members, nulls: &nulls, bins: &bins)
+                    broke = check(
+                        row, { bounds.field($0, of: line) }, string: { _ in false }, members: &members, nulls: &nulls, bins: &bins, cells: &cells)
                 }
             } else if read(line, into: &fields) == nil {
                 parsed = true
                 let jsonl = format == .jsonl
                 broke = fields.with(line) { [fields] bytes in
-                    check({ fields.field($0, in: bytes) }, string: { jsonl && fields.strings[$0] }, members: &members, nulls: &nulls, bins: &bins)
+                    check(
+                        row, { fields.field($0, in: bytes) }, string: { jsonl && fields.strings[$0] }, members: &members, nulls: &nulls, bins: &bins,
+                        cells: &cells)
                 }
             }
             if !parsed {
+                unread.append(row)
                 // A row that does not parse has no members.
                 if let t = keyTable { members[t].append(0) }
                 for check in checks where check.table >= 0 { members[check.table].append(0) }
