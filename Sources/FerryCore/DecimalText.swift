@@ -139,6 +139,49 @@ public enum DecimalText {
         return badLow == 0 || badHigh == 0 || s + badLow.trailingZeroBitCount >> 3 == end - 8 + badHigh.trailingZeroBitCount >> 3
     }
 
+    /// The whole part of the plain decimal `line[start..<end]` (an optional `-`, then up to 24 digits with at most
+    /// one dot, neither first nor last, and at most 15 digits before it, so the part is an exact double), and whether
+    /// a fraction follows it. Checked eight bytes at a time, reading only the line's bytes before `end`, which must be
+    /// at least 8. The value lies in [whole, whole + 1) (negated for a `-`), equal to `whole` without a fraction. Nil
+    /// means only "not known plain": the caller then parses the field.
+    @inlinable @inline(__always)
+    public static func wholePart(_ line: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> (whole: Double, negative: Bool, fraction: Bool)? {
+        let negative = start < end && line[start] == 0x2D
+        let s = negative ? start + 1 : start
+        let m = end - s
+        guard m >= 1, m <= 24, end >= 8 else { return nil }
+        // The high bit of each byte that is not a digit (as in `isPlain`).
+        @inline(__always) func odd(_ w: UInt64) -> UInt64 {
+            let x = w ^ 0x3030_3030_3030_3030
+            let t = ((x & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0606_0606_0606) | x
+            return (((t >> 4) & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080
+        }
+        @inline(__always) func load(_ at: Int) -> UInt64 { UnsafeRawPointer(line + at).loadUnaligned(as: UInt64.self) }
+        // Where the one byte that is not a digit is (-1: none); each word's bad bytes, seen at their places, must be
+        // that one dot.
+        var dot = -1
+        @inline(__always) func note(_ bad: UInt64, at base: Int) -> Bool {
+            if bad == 0 { return true }
+            guard bad & (bad &- 1) == 0 else { return false }
+            let place = base + bad.trailingZeroBitCount >> 3
+            guard line[place] == 0x2E, dot == -1 || dot == place else { return false }
+            dot = place
+            return true
+        }
+        // The field is the top m bytes of the eight that end it, and (longer) the words from its start.
+        let first = UInt64(1) << UInt64(71 - 8 * min(m, 8))
+        guard note(odd(load(end - 8)) & ~(first &- 1), at: end - 8) else { return nil }
+        if m > 8 {
+            guard note(odd(load(s)), at: s) else { return nil }
+            if m > 16 { guard note(odd(load(s + 8)), at: s + 8) else { return nil } }
+        }
+        let wholeEnd = dot >= 0 ? dot : end
+        guard wholeEnd > s, wholeEnd < end - 1 || dot < 0, wholeEnd - s <= 15 else { return nil }
+        var whole: UInt64 = 0
+        for i in s..<wholeEnd { whole = whole &* 10 &+ UInt64(line[i] &- 0x30) }
+        return (Double(whole), negative, dot >= 0)
+    }
+
     /// A decimal integer (an optional `-`, then at most `digits` digits, no more than 19); nil for anything else or
     /// for a value outside Int64.
     @inlinable

@@ -68,6 +68,42 @@ struct BatchChunkTests {
         #expect(plain > 30_000, "enough plain fields to test both answers")
     }
 
+    /// `DecimalText.wholePart` (the data checker judges plain numbers well inside their range by it) answers only for
+    /// what `isPlain`'s rule allows up to 24 bytes, with at most 15 digits before the dot, and then the value the C
+    /// library reads lies in [whole, whole + 1) (negated for a `-`), equal to whole without a fraction. Fields end at
+    /// the end of their buffer, after a prefix of the same bytes.
+    @Test func wholePartsBoundTheValue() {
+        func plain(_ field: ArraySlice<UInt8>) -> Bool {
+            let body = field.first == 0x2D ? field.dropFirst() : field
+            guard !body.isEmpty, body.count <= 24, body.allSatisfy({ $0 &- 0x30 < 10 || $0 == 0x2E }) else { return false }
+            let dots = body.filter { $0 == 0x2E }.count
+            return dots == 0 ? body.count <= 15 : dots == 1 && body.first != 0x2E && body.last != 0x2E && body.firstIndex(of: 0x2E)! - body.startIndex <= 15
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789".utf8) + Array("0123456789.-e+ /:,".utf8) + [0x00, 0x7F, 0xB9, 0x3A, 0x2F]
+        var known = 0
+        for round in 0..<60_000 {
+            let length = Int.random(in: 0...26, using: &rng)
+            let prefix = (0..<Int.random(in: 8...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            var field = (0..<length).map { _ in alphabet.randomElement(using: &rng)! }
+            if round % 2 == 0 {
+                field = field.map { _ in UInt8.random(in: 0x30...0x39, using: &rng) }
+                if length > 0, Int.random(in: 0..<4, using: &rng) > 0 { field[Int.random(in: 0..<length, using: &rng)] = 0x2E }
+                if length > 0, Int.random(in: 0..<4, using: &rng) == 0 { field[0] = 0x2D }
+            }
+            let line = prefix + field
+            let got = line.withUnsafeBufferPointer { DecimalText.wholePart($0.baseAddress!, prefix.count, line.count) }
+            let text = String(decoding: field, as: UTF8.self)
+            #expect((got != nil) == plain(line[prefix.count...]), "\(text)")
+            guard let (whole, negative, fraction) = got, let value = Double(text) else { continue }
+            known += 1
+            let magnitude = abs(value)
+            #expect(negative == (field.first == 0x2D) && fraction == field.contains(0x2E), "\(text)")
+            #expect(fraction ? magnitude >= whole && magnitude <= whole + 1 : magnitude == whole, "\(text): whole \(whole)")
+        }
+        #expect(known > 10_000, "enough plain fields")
+    }
+
     @Test func numbersParseExactlyAsTheCLibraryDoes() {
         var rng = SystemRandomNumberGenerator()
         var texts = ["0", "-0", "1", "+2.5", ".25", "1.", "1e5", "1E-5", "-3.75e+2", "123456789012345678", "0.1", "0.30000000000000004",

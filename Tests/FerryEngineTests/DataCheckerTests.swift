@@ -113,8 +113,12 @@ struct DataCheckerTests {
     /// Values near a limit are judged on their exact value, to the last bit.
     @Test func valuesNearALimitAreJudgedExactly() throws {
         var generator = SystemRandomNumberGenerator()
-        let limits = [0.01, 500, 0.1 + 0.2, 1e-7, 123456.789]
-        var values: [String] = ["0", "-0", "500", "500.0", "0.010000000000000000208", "0.0099999999999999999"]
+        let limits = [0.01, 500, 0.1 + 0.2, 1e-7, 123456.789, 3, 1e9]
+        var values: [String] = [
+            "0", "-0", "500", "500.0", "0.010000000000000000208", "0.0099999999999999999", "3", "3.5", "5.999999999999999999", "6",
+            "6.000000000000000001", "-3.5", "2.9999999999999999999", "1000000000", "1999999999.9999999", "2000000000.0000001",
+            "2000000000.5", "6.5", "1000.5", "-0.5",
+        ]
         for limit in limits {
             for ulps in -3...3 {
                 var v = limit
@@ -130,8 +134,15 @@ struct DataCheckerTests {
             let rules = try DataChecker(format: .csv, header: "x", expectations: spec, reference: nil, source: "t").rules
             for text in values {
                 let exact = try #require(Double(text))
+                let expected: DataChecker.Verdict = exact < limit || exact > limit * 2 ? .outOfRange : .fine
                 let verdict = Array(text.utf8).withUnsafeBufferPointer { rules.verdict(0, $0, string: false).0 }
-                #expect(verdict == (exact < limit || exact > limit * 2 ? .outOfRange : .fine), "\(text) against [\(limit), \(limit * 2)]")
+                #expect(verdict == expected, "\(text) against [\(limit), \(limit * 2)]")
+                // The same value in a line, where a plain number may be judged by its whole part.
+                let line = Array("12345678,".utf8) + Array(text.utf8)
+                let inLine = line.withUnsafeBufferPointer { all in
+                    rules.verdict(0, UnsafeBufferPointer(rebasing: all[9...]), string: false, floor: all.baseAddress).0
+                }
+                #expect(inLine == expected, "\(text) in a line against [\(limit), \(limit * 2)]")
             }
         }
     }

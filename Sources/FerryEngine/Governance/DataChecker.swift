@@ -462,6 +462,8 @@ extension DataChecker.Rules {
         var broken: [String] = []
         var tallies = result.tallies
         var quarantine: [UInt8] = []
+        // Room for every row's line and its rules, so the quarantine is not copied as it grows.
+        quarantine.reserveCapacity(again.reduce(0) { $0 + part.lineEnds[$1] - part.lineStarts[$1] + 48 })
         // What step 1 found of each value of the row at hand (`.fine` unless it broke a rule), from the part's cells.
         var verdicts = [DataChecker.Verdict](repeating: .fine, count: checks.count)
         var (cell, unread) = (part.cells.startIndex, part.unread.startIndex)
@@ -554,16 +556,27 @@ extension DataChecker.Rules {
         }
     }
 
-    /// What the row rules other than uniqueness say of a value, and the number it spells (numeric columns).
-    /// `string`: a JSON string in a numeric column.
+    /// What the row rules other than uniqueness say of a value, and the number it spells (numeric columns; nil when
+    /// it was not needed). `string`: a JSON string in a numeric column. `floor`: where the bytes before the field
+    /// that may be read start (the block's), letting a plain number well inside its range be judged by its whole
+    /// part, without reading its fraction's digits into a number.
     @inline(__always)
-    func verdict(_ c: Int, _ field: UnsafeBufferPointer<UInt8>, string: Bool) -> (DataChecker.Verdict, Double?) {
+    func verdict(_ c: Int, _ field: UnsafeBufferPointer<UInt8>, string: Bool, floor: UnsafePointer<UInt8>? = nil) -> (DataChecker.Verdict, Double?) {
         if string { return (.wrongType, nil) }
         if DataChecker.isMissing(field) { return (.missing, nil) }
         let check = checks[c]
         guard check.numeric else {
             if let allowed = columns[c].allowed, !allowed.contains(String(decoding: field, as: UTF8.self)) { return (.notAllowed, nil) }
             return (.fine, nil)
+        }
+        if let floor, !check.binned, let base = field.baseAddress {
+            let start = base - floor
+            if let (whole, negative, fraction) = DecimalText.wholePart(floor, start, start + field.count) {
+                // The value lies in [whole, whole + 1), or is whole itself; negated for a `-`.
+                let step: Double = fraction ? 1 : 0
+                let (low, high) = negative ? (-(whole + step), -whole) : (whole, whole + step)
+                if low >= check.min && high <= check.max { return (.fine, nil) }
+            }
         }
         guard let value = DecimalText.parse(field) ?? Double(String(decoding: field, as: UTF8.self)), value.isFinite else {
             return (.wrongType, nil)
@@ -607,13 +620,13 @@ extension DataChecker.Rules {
             (part.members, part.nulls, part.bins, part.cells, part.unread) = (members, nulls, bins, cells, unread)
         }
         /// The row rules and the uniqueness members of row `row`, whose fields `field` gives (`string(c)`: column c's
-        /// value is a JSON string); whether the row broke a rule, each value that broke one noted in `cells`. It takes
-        /// the part's counts as arguments: captured, they would be checked for exclusive access at run time on every
-        /// use (6% of the check, perf).
+        /// value is a JSON string; `floor`: the block's start when the fields lie in it, not in a copy); whether the
+        /// row broke a rule, each value that broke one noted in `cells`. It takes the part's counts as arguments:
+        /// captured, they would be checked for exclusive access at run time on every use (6% of the check, perf).
         @inline(__always)
         func check(
-            _ row: Int, _ field: (Int) -> UnsafeBufferPointer<UInt8>, string: (Int) -> Bool, members: inout [[UInt64]], nulls: inout [Int],
-            bins: inout [[Int]], cells: inout [UInt64]
+            _ row: Int, _ field: (Int) -> UnsafeBufferPointer<UInt8>, string: (Int) -> Bool, floor: UnsafePointer<UInt8>?, members: inout [[UInt64]],
+            nulls: inout [Int], bins: inout [[Int]], cells: inout [UInt64]
         ) -> Bool {
             var broke = false
             for c in checks.indices {
@@ -624,7 +637,7 @@ extension DataChecker.Rules {
                 }
                 let value = field(check.slot)
                 let string = string(c)
-                let (verdict, number) = verdict(c, value, string: string)
+                let (verdict, number) = verdict(c, value, string: string, floor: floor)
                 if check.table >= 0 {
                     members[check.table].append(verdict == .missing || string ? 0 : HashSet64.member(HashSet64.hash(value, seed: seed)))
                 }
@@ -670,15 +683,16 @@ extension DataChecker.Rules {
                 if found == header.count {
                     parsed = true
                     broke = check(
-                        row, { bounds.field($0, of: line) }, string: { _ in false }, members: &members, nulls: &nulls, bins: &bins, cells: &cells)
+                        row, { bounds.field($0, of: line) }, string: { _ in false }, floor: origin, members: &members, nulls: &nulls, bins: &bins,
+                        cells: &cells)
                 }
             } else if read(line, into: &fields) == nil {
                 parsed = true
                 let jsonl = format == .jsonl
                 broke = fields.with(line) { [fields] bytes in
                     check(
-                        row, { fields.field($0, in: bytes) }, string: { jsonl && fields.strings[$0] }, members: &members, nulls: &nulls, bins: &bins,
-                        cells: &cells)
+                        row, { fields.field($0, in: bytes) }, string: { jsonl && fields.strings[$0] }, floor: nil, members: &members, nulls: &nulls,
+                        bins: &bins, cells: &cells)
                 }
             }
             if !parsed {
