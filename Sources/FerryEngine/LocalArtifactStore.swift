@@ -42,6 +42,10 @@ public struct LocalArtifactStore: ArtifactStore {
             try Self.syncFolder(folder.path)
         } catch {
             unlink(temp.path)
+            // A full disk is said as such (503, with the reason), not hidden as an internal error.
+            if (error as? FerryError)?.code == .unavailable {
+                throw FerryError(.unavailable, "could not store artifact sha256:\(digest): the disk holding \(root.path) is full; free space and retry", cause: error)
+            }
             throw FerryError(.internal, "could not store artifact sha256:\(digest) under \(root.path)", cause: error)
         }
         return ref
@@ -96,7 +100,9 @@ public struct LocalArtifactStore: ArtifactStore {
         guard fsync(fd) == 0 else { throw posixError("fsync folder \(path)") }
     }
 
+    /// The failure of a system call, from `errno`: `.unavailable` when the disk or the quota is full.
     static func posixError(_ what: String) -> FerryError {
-        FerryError(.internal, "\(what) failed: \(String(cString: strerror(errno)))")
+        let code = errno
+        return FerryError(code == ENOSPC || code == EDQUOT ? .unavailable : .internal, "\(what) failed: \(String(cString: strerror(code)))")
     }
 }

@@ -1,8 +1,9 @@
 import FerryCore
-import FerryEngine
 import FerryTesting
 import Foundation
 import Testing
+
+@testable import FerryEngine
 
 struct RegistryTests {
     func value(_ stack: TestStack, _ model: String, _ version: String? = nil) async throws -> (Int, Float) {
@@ -191,5 +192,18 @@ struct LocalArtifactStoreTests {
         #expect(try await store.contains(sha256: ref.sha256) == false)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("tmp").path)
         #expect(leftovers.isEmpty, "no temporary files left behind")
+    }
+
+    /// A write refused for want of space (here a real one, to /dev/full) is said as such, as unavailable (503): not an
+    /// internal error. scripts/robustness/full-disk.sh fills a real artifact folder.
+    @Test func aFullDiskIsSaidAsSuch() throws {
+        let full = open("/dev/full", O_WRONLY)
+        try #require(full >= 0, "/dev/full is needed")
+        defer { close(full) }
+        #expect(write(full, "x", 1) == -1)
+        let error = LocalArtifactStore.posixError("write /dev/full")
+        #expect(error.code == .unavailable && error.message.contains(String(cString: strerror(ENOSPC))), "\(error)")
+        errno = EACCES
+        #expect(LocalArtifactStore.posixError("write x").code == .internal, "other failures stay internal")
     }
 }

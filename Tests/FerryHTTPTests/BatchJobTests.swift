@@ -140,7 +140,7 @@ struct BatchJobTests {
     }
 
     /// The artifact store on a disk that fills up after `room` more artifacts: each later `put` fails as
-    /// `LocalArtifactStore`'s does when `write` returns ENOSPC.
+    /// `LocalArtifactStore`'s does when `write` returns ENOSPC (`localStoreSaysItsDiskIsFull` checks that one).
     final class FillingDisk: ArtifactStore {
         let inner: any ArtifactStore
         let room: Mutex<Int>
@@ -154,8 +154,9 @@ struct BatchJobTests {
                 left -= 1
                 return left >= 0
             }) else {
-                let write = FerryError(.internal, "write /data/artifacts/tmp/chunk failed: \(String(cString: strerror(ENOSPC)))")
-                throw FerryError(.internal, "could not store artifact sha256:\(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()) under /data/artifacts", cause: write)
+                let write = FerryError(.unavailable, "write /data/artifacts/tmp/chunk failed: \(String(cString: strerror(ENOSPC)))")
+                let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                throw FerryError(.unavailable, "could not store artifact sha256:\(digest): the disk holding /data/artifacts is full; free space and retry", cause: write)
             }
             return try await inner.put(data)
         }
@@ -173,7 +174,7 @@ struct BatchJobTests {
             let scorer = Self.scorer(stack, folder: folder, artifacts: FillingDisk(stack.artifacts, room: 2))
             let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
             let failed = await scorer.execute(job)
-            #expect(failed.state == .failed && failed.reason.contains("No space left on device") && failed.reason.contains("could not store artifact"), "\(failed.reason)")
+            #expect(failed.state == .failed && failed.reason.contains("No space left on device") && failed.reason.contains("is full"), "\(failed.reason)")
             #expect(failed.outputChunks.count == 2 && failed.rowsDone > 0 && failed.bytesDone < failed.inputBytes ?? 0, "two chunks stored, then the disk was full")
             let stored = try await scorer.job(id: job.id)
             #expect(stored.state == .failed && stored.rowsDone == failed.rowsDone && stored.outputChunks == failed.outputChunks)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A full disk: the artifact folder of `ferry serve` is a small tmpfs (ARTIFACT_MB, default 4), and a batch job's
 # results outgrow it. The job must end `failed` with the storage's own reason (No space left on device), its results
-# must read back exactly the rows its progress counts (whole chunks, in order), and the server must go on answering:
-# health, a prediction, the job's status. Mounting the tmpfs needs root (CI runs as root); without it this fails.
+# must read back exactly the rows its progress counts (whole chunks, in order), a new artifact is refused with 503
+# saying the disk is full, and the server must go on answering: health, a prediction, the job's status. Mounting the tmpfs needs root (CI runs as root); without it this fails.
 #
 #   scripts/robustness/full-disk.sh [FERRY_BINARY]     # from anywhere; default .build/debug/ferry
 #   ROWS=200000 ARTIFACT_MB=4 KEEP_WORK=1 scripts/robustness/full-disk.sh
@@ -81,6 +81,13 @@ assert rows == list(range(1, done + 1)), f"{len(rows)} rows, first {rows[:3]}, l
 assert all(l.split(",")[1] == f"tx{r - 1}" for l, r in zip(lines[1:], rows)), "a row's key is not its own"
 print(f"results: {len(rows)} rows, 1..{done}, each once and in order")
 EOF
+
+# A new artifact on the full disk: refused as unavailable (503), saying the disk is full.
+python3 -c 'import sys; sys.stdout.write(open("examples/fraud/model.json").read() + " " * (4 << 20))' >"$work/padded.json"
+code=$(curl -s -o "$work/register.json" -w '%{http_code}' -H "Authorization: Bearer $FERRY_API_KEY" -H 'Content-Type: application/octet-stream' \
+  --data-binary @"$work/padded.json" "$FERRY_SERVER/api/v1/models/fraud/versions")
+[ "$code" = 503 ] && grep -q "is full" "$work/register.json" || fail "a version registered on the full disk got HTTP $code: $(head -c 300 "$work/register.json")"
+echo "a registration on the full disk: HTTP 503, $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["error"])' "$work/register.json")"
 
 curl -sf "$FERRY_SERVER/v2/health/ready" >/dev/null || fail "the server is not ready after the disk filled"
 code=$(curl -s -o "$work/predict.json" -w '%{http_code}' -H "Authorization: Bearer $FERRY_API_KEY" -H 'Content-Type: application/json' \
