@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A full disk: the artifact folder of `ferry serve` is a small tmpfs (ARTIFACT_MB, default 4), and a batch job's
 # results outgrow it. The job must end `failed` with the storage's own reason (No space left on device), its results
-# must read back exactly the rows its progress counts (whole chunks, in order), a new artifact is refused with 503
-# saying the disk is full, and the server must go on answering: health, a prediction, the job's status. Mounting the tmpfs needs root (CI runs as root); without it this fails.
+# must read back exactly the rows its progress counts (whole chunks, in order), a new artifact and a validation whose
+# quarantine needs room are refused with 503 saying the disk is full, and the server must go on answering: health, a
+# prediction, the job's status. Mounting the tmpfs needs root (CI runs as root); without it this fails.
 #
 #   scripts/robustness/full-disk.sh [FERRY_BINARY]     # from anywhere; default .build/debug/ferry
 #   ROWS=200000 ARTIFACT_MB=4 KEEP_WORK=1 scripts/robustness/full-disk.sh
@@ -88,6 +89,15 @@ code=$(curl -s -o "$work/register.json" -w '%{http_code}' -H "Authorization: Bea
   --data-binary @"$work/padded.json" "$FERRY_SERVER/api/v1/models/fraud/versions")
 [ "$code" = 503 ] && grep -q "is full" "$work/register.json" || fail "a version registered on the full disk got HTTP $code: $(head -c 300 "$work/register.json")"
 echo "a registration on the full disk: HTTP 503, $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["error"])' "$work/register.json")"
+
+# A validation whose quarantine cannot be stored: refused the same way, naming the full disk.
+echo '{"columns": [{"name": "amount", "kind": "numeric", "max": 1}], "no_duplicate_rows": false}' >"$work/expectations.json"
+"$binary" data expectations fraud --version 1 --set "$work/expectations.json" >/dev/null || fail "ferry data expectations --set failed"
+status=0
+"$binary" data validate --path "$work/in/rows.csv" --model fraud --version 1 >"$work/validate.out" 2>&1 || status=$?
+[ "$status" != 0 ] && grep -q "is full" "$work/validate.out" && grep -q "HTTP 503" "$work/validate.out" ||
+  fail "a validation on the full disk exited with $status: $(head -c 300 "$work/validate.out")"
+echo "a validation on the full disk: $(head -c 200 "$work/validate.out")"
 
 curl -sf "$FERRY_SERVER/v2/health/ready" >/dev/null || fail "the server is not ready after the disk filled"
 code=$(curl -s -o "$work/predict.json" -w '%{http_code}' -H "Authorization: Bearer $FERRY_API_KEY" -H 'Content-Type: application/json' \
