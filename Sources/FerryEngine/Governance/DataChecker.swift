@@ -472,13 +472,10 @@ extension DataChecker.Rules {
             last = i
             let r = rows.lowerBound + i
             let line = UnsafeBufferPointer(rebasing: bytes[part.lineStarts[i]..<part.lineEnds[i]])
-            var set: [Int] = []
-            while cell < part.cells.endIndex, Int(part.cells[cell] >> 32) <= i {
-                if Int(part.cells[cell] >> 32) == i {
-                    let c = Int(part.cells[cell] >> 8 & 0xFF_FFFF)
-                    verdicts[c] = DataChecker.Verdict(rawValue: UInt8(truncatingIfNeeded: part.cells[cell]))!
-                    set.append(c)
-                }
+            // Every noted row is gone through, in order, so the row's cells are the next ones.
+            let first = cell
+            while cell < part.cells.endIndex, Int(part.cells[cell] >> 32) == i {
+                verdicts[Int(part.cells[cell] >> 8 & 0xFF_FFFF)] = DataChecker.Verdict(rawValue: UInt8(truncatingIfNeeded: part.cells[cell]))!
                 cell += 1
             }
             while unread < part.unread.endIndex, part.unread[unread] < i { unread += 1 }
@@ -487,7 +484,7 @@ extension DataChecker.Rules {
                 while cursors[t] < slices[t].endIndex, slices[t][cursors[t]] < r { cursors[t] += 1 }
                 return cursors[t] < slices[t].endIndex && slices[t][cursors[t]] == r
             }
-            for c in set { verdicts[c] = .fine }
+            for done in part.cells[first..<cell] { verdicts[Int(done >> 8 & 0xFF_FFFF)] = .fine }
             if !broken.isEmpty {
                 tallies.quarantined += 1
                 DataChecker.quarantine(line, row: before + r + 1, rules: broken, format: format, into: &quarantine)
