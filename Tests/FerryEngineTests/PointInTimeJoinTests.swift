@@ -25,6 +25,84 @@ struct PointInTimeJoinTests {
         try await check(csv: csv, jsonl: jsonl, features: [FeatureField(name: "v", type: .int64)], parts: [1, parts], entityRows: entityRows, ttl: ttl)
     }
 
+    /// The entity rows are sorted by the top bits of their keys' mix, then within each stretch of equal bits by the
+    /// whole mix, time and row. With many keys, stretches hold several keys (many share their top 20 bits), one key
+    /// more than 32 rows, or a single row: every winner must still be the brute-force best.
+    @Test(arguments: [(600_000, 300_000), (40_000, 1_000), (5_000, 100)] as [(Int, Int)])
+    func entityRowsOfManyKeysGetTheirBestCandidate(_ entityRows: Int, _ distinctKeys: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let hour: Int64 = 3_600_000_000
+        // Random keys: keys in arithmetic progression spread over the mix's top bits without two sharing them.
+        let pool = (0..<distinctKeys + 10).map { _ in Int64.random(in: 4_000_000_000..<5_000_000_000, using: &generator) }
+        let keys: [Int64?] = (0..<entityRows).map { _ in
+            let k = Int.random(in: 0..<distinctKeys, using: &generator)
+            return k == 0 ? nil : pool[k]
+        }
+        let times = keys.map { _ in Int64.random(in: 0..<10, using: &generator) * hour }
+        var join = PointInTimeJoin(integerKeys: keys, times: times, ttlSeconds: 3 * 3600)
+        var offered: [Int64: [PointInTimeJoin.Candidate]] = [:]
+        var rows: [PointInTimeJoin.KeyedRow] = []
+        for sequence in 0..<Int64(entityRows) {
+            let key = pool[Int.random(in: 1..<pool.count, using: &generator)]
+            let candidate = PointInTimeJoin.Candidate(
+                event: Int64.random(in: 0..<10, using: &generator) * hour, created: Int64.random(in: 0..<3, using: &generator), sequence: sequence)
+            offered[key, default: []].append(candidate)
+            rows.append(PointInTimeJoin.KeyedRow(key: key, candidate: candidate))
+        }
+        rows.withUnsafeBufferPointer { join.offer(integerKeyRows: $0) }
+        let got = join.winners()
+        let differing = keys.indices.filter { r in
+            let window = (offered[keys[r] ?? -1] ?? []).filter { $0.event <= times[r] && $0.event >= times[r] - 3 * hour }
+            let best = window.max { ($0.event, $0.created, $0.sequence) < ($1.event, $1.created, $1.sequence) } ?? .none
+            return got[r] != best
+        }
+        #expect(got.contains { !$0.isNone } && got.contains(where: \.isNone), "the case has matches and misses")
+        #expect(differing.isEmpty, "\(differing.count) of \(entityRows) rows differ, e.g. row \(differing.first ?? -1)")
+    }
+
+    /// The entity table's times and keys read in parts equal one part's: rows the byte path leaves to the row reader
+    /// (a quoted key, spaces), missing keys and a text key included; with bad rows in several parts, the error names
+    /// the first.
+    @Test func entityRowsReadInPartsEqualOnePart() throws {
+        var csv = "card_id,event_timestamp,city\n"
+        for i in 0..<1_000 {
+            let time = FeatureTime.format(Int64(i) * 60_000_000)
+            switch i % 7 {
+            case 0: csv += "\"\(i)\",\(time),\"Lyon, 2\"\n"
+            case 1: csv += ",\(time),\n"
+            case 2: csv += " \(i) , \(time) ,Oslo\n"
+            default: csv += "\(i),\(time),city\(i % 5)\n"
+            }
+        }
+        let view = FeatureView(
+            name: "v", entities: ["card"], features: [FeatureField(name: "f", type: .int64)],
+            source: FeatureSource(kind: .file(path: "/nonexistent.csv", format: .csv)), ttlSeconds: 0)
+        var plan = FeatureService.TrainingPlan(timestampColumn: "event_timestamp", source: "the entity CSV")
+        plan.views = [(view, [JoinKey(name: "card_id", type: .int64)], view.features), (view, [JoinKey(name: "city", type: .string)], view.features)]
+        func read(_ text: String, parts: Int) throws -> (times: [Int64], integers: [Int64?], texts: [String?]) {
+            let (times, keys) = try FeatureService.entityColumns(CSVLines(bytes: Array(text.utf8), source: "the entity CSV"), plan, parts: parts, minimumRows: 0)
+            guard case .integers(let integers) = keys[0], case .texts(let texts) = keys[1] else { throw FerryError.invalid("unexpected key kinds") }
+            return (times, integers, texts)
+        }
+        let one = try read(csv, parts: 1)
+        #expect(one.times.count == 1_000 && one.times[999] == 999 * 60_000_000)
+        #expect(one.integers[0] == 0 && one.integers[1] == nil && one.integers[2] == 2 && one.integers[3] == 3)
+        #expect(one.texts[0] == "Lyon, 2" && one.texts[1] == nil && one.texts[2] == "Oslo" && one.texts[3] == "city3")
+        for parts in [2, 3, 8] {
+            let got = try read(csv, parts: parts)
+            #expect(got.times == one.times && got.integers == one.integers && got.texts == one.texts, "\(parts) parts")
+        }
+        // Lines 2... hold rows 0...: a bad time in row 800 (a later part) and a bad key in row 300 (an earlier one).
+        var lines = csv.split(separator: "\n").map(String.init)
+        lines[801] = "801,later,city1"
+        lines[301] = "x301,\(FeatureTime.format(0)),city1"
+        for parts in [1, 2, 3] {
+            #expect { _ = try read(lines.joined(separator: "\n"), parts: parts) } throws: { error in
+                (error as? FerryError)?.message.contains("line 302, column 'card_id'") == true
+            }
+        }
+    }
+
     /// A join's inner nodes exist only once a window of more than 64 rows was offered. Two parts merge the same
     /// whichever of them has them: the part offered only short windows and the part offered a long one, both ways.
     @Test func partsMergeWhicheverHasInnerNodes() {

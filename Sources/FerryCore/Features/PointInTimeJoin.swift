@@ -88,7 +88,7 @@ public struct PointInTimeJoin: Sendable {
             table[keys[Int(order[position])]!] = start..<(position + 1)
             start = position + 1
         }
-        self.init(order: order, times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: IntegerTable(capacity: 0), textKeys: table, byInteger: false)
+        self.init(order: order, sortedTimes: order.map { times[Int($0)] }, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: IntegerTable(capacity: 0), textKeys: table, byInteger: false)
     }
 
     /// The same for a single integer join key.
@@ -96,52 +96,77 @@ public struct PointInTimeJoin: Sendable {
         precondition(keys.count == times.count, "one key and one time per entity row")
         // In the order of the keys' slots in the table (the mix is one to one, so a key's rows stay together), then
         // time, then row: a batch of source rows offered in that order sweeps the table, the times and the leaves from
-        // start to end. Sorted as row numbers, each compared by its key and time where they are.
-        func before(_ a: Int32, _ b: Int32) -> Bool {
-            let (ka, kb) = (keys[Int(a)]!, keys[Int(b)]!)
-            let (x, y) = (IntegerTable.mix(ka), IntegerTable.mix(kb))
-            return x != y ? x < y : (times[Int(a)] != times[Int(b)] ? times[Int(a)] < times[Int(b)] : a < b)
-        }
+        // start to end.
         var order: [Int32]
+        var sortedKeys: [Int64]
+        var sortedTimes: [Int64]
         let rowBits = 20
         if keys.count <= 1 << rowBits {
-            // Radix-sorted by the mix's top bits with the row below them, then each stretch of rows whose keys share
-            // those bits (one key's, nearly always) by the whole order: several times faster than sorting tuples.
+            // Radix-sorted by the mix's top 20 bits with the row below them (two passes). Each row's key and time are
+            // then gathered once, in that order, and each stretch of rows whose keys share those bits (one key's, or a
+            // few) is sorted on the gathered values: compared where they lay, every comparison was two cache misses.
             var packed: [UInt64] = []
             packed.reserveCapacity(keys.count)
             for (i, key) in keys.enumerated() {
-                if let key { packed.append((IntegerTable.mix(key) >> UInt64(rowBits)) << UInt64(rowBits) | UInt64(i)) }
+                if let key { packed.append((IntegerTable.mix(key) >> UInt64(64 - rowBits)) << UInt64(rowBits) | UInt64(i)) }
             }
             RadixSort.sort(&packed, fromBit: rowBits)
             order = packed.map { Int32(truncatingIfNeeded: $0 & (1 << UInt64(rowBits) - 1)) }
+            sortedKeys = order.map { keys[Int($0)]! }
+            sortedTimes = order.map { times[Int($0)] }
             var start = 0
             for position in packed.indices where position == packed.count - 1 || packed[position + 1] >> UInt64(rowBits) != packed[position] >> UInt64(rowBits) {
-                if position > start { order[start...position].sort(by: before) }
+                if position > start { Self.sortStretch(start...position, &order, &sortedKeys, &sortedTimes) }
                 start = position + 1
             }
         } else {
             order = keys.indices.filter { keys[$0] != nil }.map { Int32($0) }
-            order.sort(by: before)
+            sortedKeys = order.map { keys[Int($0)]! }
+            sortedTimes = order.map { times[Int($0)] }
+            Self.sortStretch(0...max(0, order.count - 1), &order, &sortedKeys, &sortedTimes)
         }
         // Sized by the distinct keys, not the rows: every source row looks one up at random, and a table a tenth
         // the size stays in the cache (10 entity rows per key made it 32 MiB for 1M rows, against 4 MiB).
-        let sorted = order.map { keys[Int($0)]! }
         var distinct = 0
-        for position in sorted.indices where position == 0 || sorted[position - 1] != sorted[position] { distinct += 1 }
+        for position in sortedKeys.indices where position == 0 || sortedKeys[position - 1] != sortedKeys[position] { distinct += 1 }
         var table = IntegerTable(capacity: distinct)
         var start = 0
-        for position in sorted.indices where position == sorted.count - 1 || sorted[position + 1] != sorted[position] {
-            table.insert(sorted[position], start..<(position + 1))
+        for position in sortedKeys.indices where position == sortedKeys.count - 1 || sortedKeys[position + 1] != sortedKeys[position] {
+            table.insert(sortedKeys[position], start..<(position + 1))
             start = position + 1
         }
-        self.init(order: order, times: times, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: table, textKeys: [:], byInteger: true)
+        self.init(order: order, sortedTimes: sortedTimes, rowCount: keys.count, ttlSeconds: ttlSeconds, integerKeys: table, textKeys: [:], byInteger: true)
     }
 
-    private init(order: [Int32], times: [Int64], rowCount: Int, ttlSeconds: Int64, integerKeys: IntegerTable, textKeys: [String: Range<Int>], byInteger: Bool) {
+    /// Sorts the sorted rows `stretch` by key mix, then time, then row, moving their keys and times with them: by
+    /// insertion for the few rows of a key, else as tuples.
+    private static func sortStretch(_ stretch: ClosedRange<Int>, _ order: inout [Int32], _ keys: inout [Int64], _ times: inout [Int64]) {
+        guard stretch.count > 1, !order.isEmpty else { return }
+        @inline(__always) func before(_ a: (UInt64, Int64, Int32), _ b: (UInt64, Int64, Int32)) -> Bool {
+            a.0 != b.0 ? a.0 < b.0 : (a.1 != b.1 ? a.1 < b.1 : a.2 < b.2)
+        }
+        if stretch.count <= 32 {
+            for i in (stretch.lowerBound + 1)...stretch.upperBound {
+                let row = (order[i], keys[i], times[i])
+                let mix = IntegerTable.mix(row.1)
+                var j = i
+                while j > stretch.lowerBound, before((mix, row.2, row.0), (IntegerTable.mix(keys[j - 1]), times[j - 1], order[j - 1])) {
+                    (order[j], keys[j], times[j]) = (order[j - 1], keys[j - 1], times[j - 1])
+                    j -= 1
+                }
+                (order[j], keys[j], times[j]) = row
+            }
+            return
+        }
+        let rows = stretch.map { (IntegerTable.mix(keys[$0]), times[$0], order[$0], keys[$0]) }.sorted { before(($0.0, $0.1, $0.2), ($1.0, $1.1, $1.2)) }
+        for (i, row) in zip(stretch, rows) { (order[i], keys[i], times[i]) = (row.2, row.3, row.1) }
+    }
+
+    private init(order: [Int32], sortedTimes: [Int64], rowCount: Int, ttlSeconds: Int64, integerKeys: IntegerTable, textKeys: [String: Range<Int>], byInteger: Bool) {
         self.order = order
         self.rowCount = rowCount
         ttl = ttlSeconds > 0 ? ttlSeconds * 1_000_000 : 0
-        self.times = order.map { times[Int($0)] }
+        self.times = sortedTimes
         leaves = Array(repeating: .none, count: order.count)
         self.integerKeys = integerKeys
         self.textKeys = textKeys

@@ -93,8 +93,11 @@ extension FeatureService {
         case texts([String?])
     }
 
-    /// A block's entity times and, per view, each row's key; errors name the line and column.
-    static func entityColumns(_ entities: CSVLines, _ plan: TrainingPlan) throws -> (times: [Int64], keys: [EntityKeys]) {
+    /// A block's entity times and, per view, each row's key; errors name the line and column. Read in up to
+    /// `parts` parts at once when there are `minimumRows` rows or more.
+    static func entityColumns(
+        _ entities: CSVLines, _ plan: TrainingPlan, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumRows: Int = 65_536
+    ) throws -> (times: [Int64], keys: [EntityKeys]) {
         let source = plan.source
         let timeIndex = try entities.column(plan.timestampColumn)
         let keyColumns = try plan.views.map { view, joinKeys, _ in
@@ -139,25 +142,64 @@ extension FeatureService {
         }
         let textViews = plan.views.indices.filter { !integerViews[$0] }
         let width = entities.header.count
+        // Each row's time and integer keys on its bytes, in a part per core; a row the byte path cannot read is
+        // noted, and read afterwards, in order, with the text keys (so an error names the first bad row).
+        let parts = entities.rows.count < minimumRows ? 1 : max(1, min(parts, entities.rows.count))
+        let slow = (0..<parts).map { _ in RowsBox() }
+        let rows = entities.rows
+        /// Runs the parts with a pointer to each integer view's keys (each array taken out while its pointer is used).
+        func withKeys(_ done: [(UnsafeMutablePointer<Int64?>, column: Int, digits: Int)]) {
+            guard done.count == integerColumns.count else {
+                let (v, column, digits) = integerColumns[done.count]
+                var keys = integers[v]
+                integers[v] = []
+                keys.withUnsafeMutableBufferPointer { withKeys(done + [($0.baseAddress!, column, digits)]) }
+                integers[v] = keys
+                return
+            }
+            entities.bytes.withUnsafeBufferPointer { bytes in
+                times.withUnsafeMutableBufferPointer { times in
+                    let out = EntityColumnPointers(bytes: bytes, times: times.baseAddress!, keys: done)
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let bounds = FieldBounds(capacity: width)
+                        defer { bounds.deallocate() }
+                        rows: for r in (rows.count * part / parts)..<(rows.count * (part + 1) / parts) {
+                            let line = UnsafeBufferPointer(rebasing: out.bytes[rows[r]])
+                            guard bounds.split(line) == width, let t = FeatureTime.parse(bytes: bounds.field(timeIndex, of: line)) else {
+                                slow[part].rows.append(r)
+                                continue
+                            }
+                            for (key, column, digits) in out.keys {
+                                guard let n = DecimalText.integer(bounds.field(column, of: line), digits: digits) else {
+                                    slow[part].rows.append(r)
+                                    continue rows
+                                }
+                                key[r] = n
+                            }
+                            out.times[r] = t
+                        }
+                    }
+                }
+            }
+        }
+        withKeys([])
+        let slowRows = slow.flatMap(\.rows)
+        guard !textViews.isEmpty else {
+            for r in slowRows { try slowRow(r) }
+            return (times, plan.views.indices.map { integerViews[$0] ? .integers(integers[$0]) : .texts(texts[$0]) })
+        }
         let bounds = FieldBounds(capacity: width)
         defer { bounds.deallocate() }
+        var nextSlow = 0
         try entities.bytes.withUnsafeBufferPointer { bytes in
-            rows: for (r, range) in entities.rows.enumerated() {
-                let line = UnsafeBufferPointer(rebasing: bytes[range])
-                guard bounds.split(line) == width, let t = FeatureTime.parse(bytes: bounds.field(timeIndex, of: line))
-                else {
+            for (r, range) in entities.rows.enumerated() {
+                if nextSlow < slowRows.count && slowRows[nextSlow] == r {
+                    nextSlow += 1
                     try slowRow(r)
                     continue
                 }
-                for (v, column, digits) in integerColumns {
-                    let field = bounds.field(column, of: line)
-                    guard let n = DecimalText.integer(field, digits: digits) else {
-                        try slowRow(r)
-                        continue rows
-                    }
-                    integers[v][r] = n
-                }
-                times[r] = t
+                let line = UnsafeBufferPointer(rebasing: bytes[range])
+                _ = bounds.split(line)
                 for v in textViews {
                     let keyFields = keyColumns[v].map { String(decoding: bounds.field($0, of: line), as: UTF8.self) }
                     var values: [FeatureDatum] = []
@@ -470,6 +512,18 @@ struct LineBlocks {
 private struct ReadOnlyPointers: @unchecked Sendable {
     let input: UnsafeBufferPointer<UInt8>
     let views: [JoinedFields.Pointers]
+}
+
+/// What the parts of `entityColumns` read and write: each part writes only its own rows' times and keys.
+private struct EntityColumnPointers: @unchecked Sendable {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let times: UnsafeMutablePointer<Int64>
+    let keys: [(UnsafeMutablePointer<Int64?>, column: Int, digits: Int)]
+}
+
+/// The rows one part of `entityColumns` left to the row-by-row reader, written by that part alone.
+private final class RowsBox: @unchecked Sendable {
+    var rows: [Int] = []
 }
 
 /// One part's rows, written by that part's thread alone and read after every part finished.
