@@ -62,6 +62,7 @@ STORES = os.environ.get("FEAST_OFFLINE_STORES", "file duckdb").split()
 ONLINE_CALLS = int(os.environ.get("ONLINE_CALLS", "5000"))
 ONLINE_WARMUP = int(os.environ.get("ONLINE_WARMUP", "200"))
 TRAINING_TIMEOUT_S = float(os.environ.get("TRAINING_TIMEOUT_S", "1800"))
+TRAINING_REPEATS = max(1, int(os.environ.get("TRAINING_REPEATS", "1")))  # the fastest child counts
 # The file (dask) store needs more than 23 GB for 1M x 10M and would be OOM-killed on a 24 GB machine
 # (taking the kernel's choice of victim with it): the child is killed first when its RSS passes this.
 TRAINING_MEM_LIMIT_GB = float(os.environ.get("TRAINING_MEM_LIMIT_GB", "16"))
@@ -402,11 +403,20 @@ def main() -> int:
 
     training = {}
     for offline in STORES:
-        try:
-            training[offline] = bench_training(size_dir, work, offline)
-        except Exception as ex:  # noqa: BLE001
-            traceback.print_exc()
-            training[offline] = {"skipped": f"failed: {type(ex).__name__}: {ex}"}
+        runs = []
+        for _ in range(TRAINING_REPEATS):
+            try:
+                runs.append(bench_training(size_dir, work, offline))
+            except Exception as ex:  # noqa: BLE001
+                traceback.print_exc()
+                runs.append({"skipped": f"failed: {type(ex).__name__}: {ex}"})
+            if "skipped" in runs[-1]:
+                break
+        if "skipped" in runs[-1]:
+            training[offline] = runs[-1]
+        else:
+            training[offline] = min(runs, key=lambda r: r["seconds"])
+            training[offline]["runs_seconds"] = [r["seconds"] for r in runs]
         if "skipped" in training[offline]:
             log(f"training set ({offline}): SKIPPED: {training[offline]['skipped']}")
     tok = {k: v for k, v in training.items() if "skipped" not in v}

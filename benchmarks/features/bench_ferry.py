@@ -50,6 +50,7 @@ ONLINE_CALLS = int(os.environ.get("ONLINE_CALLS", "5000"))
 ONLINE_WARMUP = int(os.environ.get("ONLINE_WARMUP", "200"))
 SKIP_FEAST_COMPAT = os.environ.get("SKIP_FEAST_COMPAT") == "1"
 CLI_TIMEOUT_S = float(os.environ.get("FERRY_CLI_TIMEOUT_S", "3600"))
+TRAINING_REPEATS = max(1, int(os.environ.get("TRAINING_REPEATS", "1")))  # the fastest call counts
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -321,10 +322,14 @@ def phase_training(m, size_dir, feast, work, pid):
     if os.path.exists(out_csv):
         os.remove(out_csv)
     entities = os.path.join(folder, "entities.csv")
-    os.sync()  # earlier outputs are written back now, not during the timed call
-    read_once([entities, os.path.join(folder, "card_stats.csv")])
-    res["training_set"] = run_cli("training-set", ["features", "training-set", "--entities", entities, "--features",
-                                                   ",".join(refs), "--out", out_csv, *flags], work, pid)
+    runs = []
+    for _ in range(TRAINING_REPEATS):
+        os.sync()  # earlier outputs are written back now, not during the timed call
+        read_once([entities, os.path.join(folder, "card_stats.csv")])
+        runs.append(run_cli("training-set", ["features", "training-set", "--entities", entities, "--features",
+                                             ",".join(refs), "--out", out_csv, *flags], work, pid))
+    res["training_set"] = min(runs, key=lambda r: r["seconds"])
+    res["training_set"]["runs_seconds"] = [r["seconds"] for r in runs]
     if not os.path.isfile(out_csv):
         raise Fail(f"training-set exited 0 but wrote no {out_csv}")
     res["training_set"].update({"entity_rows": m["training"]["entity_rows"], "feature_rows": m["training"]["source_rows"],

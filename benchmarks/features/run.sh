@@ -16,6 +16,8 @@
 #   SKIP_FEAST_COMPAT=1         no /get-online-features latency loop
 #   FEAST_OFFLINE_STORES="file duckdb"   Feast offline stores to try
 #   ONLINE_CALLS=5000 ONLINE_WARMUP=200  online-read loop sizes (Feast in-process and Ferry HTTP)
+#   TRAINING_REPEATS=1          training sets per side (Ferry: CLI calls on one server; Feast: children per
+#                               store); the fastest counts
 #   TRAINING_TIMEOUT_S=1800     longest Feast training-set child; a longer one is recorded as skipped
 #   TRAINING_MEM_LIMIT_GB=16    a Feast training-set child whose RSS passes this is killed, recorded as skipped
 #   READY_TIMEOUT=60            seconds to wait for `ferry serve` to answer /v2/health/ready
