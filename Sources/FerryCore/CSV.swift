@@ -142,6 +142,7 @@ public struct CSVLines: Sendable {
                 let next = end + 1
                 number += 1
                 if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+                if start == 0 && given == nil { start = CSVTable.byteOrderMarkLength(bytes[..<end]) }
                 if bytes[start..<end].contains(where: { $0 != 0x20 && $0 != 0x09 }) {
                     if header == nil {
                         let fields = try CSVTable.fields(Substring(String(decoding: bytes[start..<end], as: UTF8.self)), source: source, line: number)
@@ -242,6 +243,15 @@ extension CSVTable {
 }
 
 extension CSVTable {
+    /// The UTF-8 byte order mark, which spreadsheet programs write before a CSV file's first line: not part of it.
+    public static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// How many bytes of a file's first line, at its start, are a byte order mark (0 or 3).
+    @inlinable
+    public static func byteOrderMarkLength<C: Collection<UInt8>>(_ firstLine: C) -> Int {
+        firstLine.starts(with: byteOrderMark) ? byteOrderMark.count : 0
+    }
+
     /// The index of the first line feed in `bytes` at or after `from`, eight bytes at a time; nil when there is none.
     @inlinable
     public static func lineFeed(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {

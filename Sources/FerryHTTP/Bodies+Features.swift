@@ -55,7 +55,13 @@ extension API {
 
             init(from decoder: any Decoder) throws {
                 let c = try decoder.singleValueContainer()
-                if let n = try? c.decode(Int64.self) { self = .seconds(n) } else { self = .text(try c.decode(String.self)) }
+                if let n = try? c.decode(Int64.self) {
+                    self = .seconds(n)
+                } else if let text = try? c.decode(String.self) {
+                    self = .text(text)
+                } else {
+                    throw DecodingError.dataCorruptedError(in: c, debugDescription: "must be whole seconds (86400) or a duration (\"1d\", \"2h\")")
+                }
             }
 
             func encode(to encoder: any Encoder) throws {
@@ -117,6 +123,41 @@ extension API {
                     name: v.name, entities: v.entities, features: v.features.map { FieldBody(name: $0.name, type: $0.type.rawValue, description: $0.description) },
                     source: source, ttl: .seconds(v.ttlSeconds), owner: v.owner, description: v.description, tags: v.tags, version: v.version,
                     updatedBy: v.updatedBy, updatedAt: v.updatedAt)
+            }
+        }
+
+        /// The fields each object of a definitions file may have (`tags` holds any): a misspelt field
+        /// (`tll`, `timestamp_feild`) is refused, not ignored, since ignoring it changes what the definition means.
+        static let knownFields: [String: Set<String>] = [
+            "": ["entities", "feature_views"],
+            "entity": ["name", "join_keys", "description", "version", "updated_by", "updated_at"],
+            "key": ["name", "type"],
+            "view": ["name", "entities", "features", "source", "ttl", "owner", "description", "tags", "version", "updated_by", "updated_at"],
+            "feature": ["name", "type", "description"],
+            "source": ["type", "path", "format", "url", "table", "query", "timestamp_field", "created_timestamp_field"],
+        ]
+
+        /// Refuses a definitions body with a field no definition has, naming it (`feature_views[0].tll`).
+        static func refuseUnknownFields(_ data: Data) throws {
+            guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+            func check(_ object: Any?, _ kind: String, _ path: String) throws {
+                guard let object = object as? [String: Any] else { return }
+                let known = knownFields[kind]!
+                if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+                    throw FerryError.invalid("\(path.isEmpty ? "" : path + ".")\(unknown) is not a field of \(kind.isEmpty ? "a definitions file" : "a \(kind == "key" ? "join key" : kind == "view" ? "feature view" : kind)") (its fields: \(known.sorted().joined(separator: ", ")))")
+                }
+            }
+            func each(_ list: Any?, _ kind: String, _ path: String, _ inner: (Any, String) throws -> Void = { _, _ in }) throws {
+                for (i, item) in ((list as? [Any]) ?? []).enumerated() {
+                    try check(item, kind, "\(path)[\(i)]")
+                    try inner(item, "\(path)[\(i)]")
+                }
+            }
+            try check(top, "", "")
+            try each(top["entities"], "entity", "entities") { entity, path in try each((entity as? [String: Any])?["join_keys"], "key", path + ".join_keys") }
+            try each(top["feature_views"], "view", "feature_views") { view, path in
+                try each((view as? [String: Any])?["features"], "feature", path + ".features")
+                try check((view as? [String: Any])?["source"], "source", path + ".source")
             }
         }
 

@@ -17,7 +17,9 @@ struct FeatureRoutes {
     func add(to router: Router<Context>) {
         let api = router.group("/api/v1/features")
         api.post("/apply") { request, context in
-            let body = try API.decode(API.FeatureDefinitionsBody.self, from: Data(buffer: try await request.body.collect(upTo: 8 << 20)))
+            let data = Data(buffer: try await request.body.collect(upTo: 8 << 20))
+            try API.FeatureDefinitionsBody.refuseUnknownFields(data)
+            let body = try API.decode(API.FeatureDefinitionsBody.self, from: data)
             let applied = try await features.apply(try body.domain(), by: context.actor)
             return try API.response(API.FeatureDefinitionsBody(applied))
         }

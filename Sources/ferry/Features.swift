@@ -44,8 +44,9 @@ struct Features: AsyncParsableCommand {
             let entities = try await options.client.get("/api/v1/features/entities")
             let views = try await options.client.get("/api/v1/features/views")
             if options.json {
-                Output.printJSON(entities)
-                return Output.printJSON(views)
+                // One document, as the definitions file has them: {"entities": [...], "feature_views": [...]}.
+                let both: [String: Any] = ["entities": try Output.object(entities)["items"] ?? [], "feature_views": try Output.object(views)["items"] ?? []]
+                return Output.printJSON(try JSONSerialization.data(withJSONObject: both))
             }
             Output.table(["ENTITY", "VERSION", "JOIN KEYS"], (try Output.object(entities)["items"] as? [[String: Any]] ?? []).map { e in
                 [Output.text(e["name"]), Output.text(e["version"]),

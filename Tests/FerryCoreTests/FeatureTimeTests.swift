@@ -53,9 +53,19 @@ struct FeatureTimeTests {
         "", "2024", "2024-13-01", "2024-01-01T25:00:00Z", "yesterday", "2024-01-01T05:00:00Zjunk", "2024-01-01T05",
         "2024-00-01T05:00:00Z", "2024-01-32T05:00:00Z", "2024-01-01T05:60:00Z", "2024-01-0xT05:00:00Z", "2024-01-01T05:00:61Z", "2024-01-01T05:00:00z0",
         "2024-01-01T05:00:0:Z", "/024-01-01T05:00:00Z", "2024-0 -01T05:00:00Z", "2024-01-01T 5:00:00Z",
+        // Days a month does not have, a 60th second (Python's datetime and pandas refuse both), offsets of a day or more.
+        "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-02-29", "1900-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-11-31",
+        "2026-11-25T08:00:60Z", "2026-11-25T08:00:60+00:00", "2026-11-25T08:00:00+25:00", "2026-11-25T08:00:00-24:00", "2026-11-25T08:00:00+01:60",
     ])
     func refusesWhatIsNotATimestamp(_ text: String) {
         #expect(FeatureTime.parse(text) == nil)
+    }
+
+    @Test func theLastDayOfEachMonthIsADay() throws {
+        for (text, days) in [("2024-02-29", 19_782), ("2000-02-29", 11_016), ("2026-04-30", 20_573), ("2026-12-31", 20_818), ("2026-11-25T08:00:00+23:59", 20_781)] {
+            let micros = try #require(FeatureTime.parse(text), "\(text) parses")
+            #expect(micros / 86_400_000_000 == days, "\(text)")
+        }
     }
 
     /// The usual form (`...T05:00:00Z`) has a fast path of its own; with any one byte changed, it reads as the same

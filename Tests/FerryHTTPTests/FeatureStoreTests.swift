@@ -37,6 +37,8 @@ struct FeatureStoreTests {
     /// Two CSV fields hold the same value: both empty, equal numbers, equal booleans (any case), or equal text.
     static func same(_ a: String, _ b: String) -> Bool {
         if a == b { return true }
+        // Integers exactly: as doubles, 9007199254740993 equals 9007199254740992.
+        if let x = Int64(a), let y = Int64(b) { return x == y }
         if let x = Double(a), let y = Double(b) { return x == y }
         return a.lowercased() == b.lowercased() && ["true", "false"].contains(a.lowercased())
     }
@@ -160,6 +162,50 @@ struct FeatureStoreTests {
         }
     }
 
+    /// Files as users have them: a byte order mark before the header (spreadsheet programs write one) is not part
+    /// of the first column's name, in a source or an entity table; a named pipe as a source is refused at once (it
+    /// was opened first, which waits for a writer); materialization says which views it loaded before one failed,
+    /// and an incremental end before a view's mark is refused instead of moving the mark back.
+    @Test func sourcesAndEntityTablesAsUsersHaveThem() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-fs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bom = "\u{FEFF}"
+        try Data((bom + "card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,5\n2,2024-01-01T00:00:00Z,6\n").utf8).write(to: folder.appendingPathComponent("stats.csv"))
+        try Data("card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,oops\n".utf8).write(to: folder.appendingPathComponent("bad.csv"))
+        let pipe = folder.appendingPathComponent("pipe.csv").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        func view(_ name: String, _ file: String) -> String {
+            #"{"name": "\#(name)", "entities": ["card"], "features": [{"name": "count", "type": "int64"}], "source": {"path": "\#(folder.appendingPathComponent(file).path)"}}"#
+        }
+        let definitions = #"{"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}], "feature_views": [\#(view("a", "stats.csv")), \#(view("b", "bad.csv")), \#(view("p", "pipe.csv"))]}"#
+        try await withFerry(example: false) { client, stack in
+            let features = FeatureService(store: stack.store, sourceFolders: ReadableFolders(["/"]), logger: Logger(label: "t"))
+            let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off, features: features)
+            try await Application(router: router).test(.router) { client in
+                #expect(try await client.post("/api/v1/features/apply", definitions).status == .ok)
+                let entities = bom + "card_id,event_timestamp\n2,2024-01-02T00:00:00Z\n1,2024-01-02T00:00:00Z\n"
+                let training = try await client.post("/api/v1/features/training-set?features=a:count", entities, headers: [.contentType: "text/csv"])
+                #expect(training.status == .ok && training.text == "card_id,event_timestamp,count\n2,2024-01-02T00:00:00Z,6\n1,2024-01-02T00:00:00Z,5\n", "\(training.text)")
+                let piped = try await client.post("/api/v1/features/training-set?features=p:count", entities, headers: [.contentType: "text/csv"])
+                #expect(piped.status == .badRequest && piped.errorMessage.contains("is not a regular file"), "\(piped.errorMessage)")
+                let pipedMaterialize = try await client.post("/api/v1/features/materialize", #"{"start": "2023-01-01", "end": "2025-01-01", "views": ["p"]}"#)
+                #expect(pipedMaterialize.status == .badRequest && pipedMaterialize.errorMessage.contains("is not a regular file"), "\(pipedMaterialize.errorMessage)")
+
+                let both = try await client.post("/api/v1/features/materialize", #"{"start": "2023-01-01", "end": "2025-01-01", "views": ["a", "b"]}"#)
+                #expect(both.status == .badRequest && both.errorMessage.contains("'oops' is not an integer")
+                    && both.errorMessage.contains("feature view 'a' was materialized before it; 'b' and any after it were not"), "\(both.errorMessage)")
+                let online = try await client.post("/api/v1/features/online", #"{"features": ["a:count"], "entities": {"card_id": [1, 2]}}"#)
+                #expect(online.text.contains(#""values":[5]"#) && online.text.contains(#""values":[6]"#), "\(online.text)")
+
+                #expect(try await client.post("/api/v1/features/materialize-incremental", #"{"end": "2025-01-01T00:00:00Z", "views": ["a"]}"#).status == .ok)
+                let back = try await client.post("/api/v1/features/materialize-incremental", #"{"end": "2024-06-01T00:00:00Z", "views": ["a"]}"#)
+                #expect(back.status == .badRequest && back.errorMessage.contains(
+                    "end 2024-06-01T00:00:00Z is before 2025-01-01T00:00:00Z, where feature view 'a' is materialized through"), "\(back.errorMessage)")
+            }
+        }
+    }
+
     /// Feast's feature server answer after the same materialization, except where Ferry applies the ttl online
     /// (Feast does not): there the value is null and the status OUTSIDE_MAX_AGE, with the row's event time.
     @Test(arguments: ["online", "online_compound"])
@@ -265,6 +311,18 @@ struct FeatureStoreTests {
                  "feature_views[0].ttl '9000000000000000000w' is too long"),
                 ("/api/v1/features/apply", #"{"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "float64"}]}]}"#, .badRequest,
                  "entities[0].join_keys[0].type 'float64' cannot be a join key type"),
+                // A misspelt field is refused, not ignored (ignored, `tll` left the view without a ttl).
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""tll": "1h""#), .badRequest,
+                 "feature_views[0].tll is not a field of a feature view"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""path": "/nonexistent/stats.csv""#, with: #""path": "/x.csv", "timestamp_feild": "ts""#),
+                 .badRequest, "feature_views[0].source.timestamp_feild is not a field of a source"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #"{"name": "count", "type": "int64"}"#, with: #"{"name": "count", "type": "int64", "dtype": "x"}"#),
+                 .badRequest, "feature_views[0].features[0].dtype is not a field of a feature"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""type": "int64"}]}],"#, with: #""type": "int64", "size": 8}]}],"#),
+                 .badRequest, "entities[0].join_keys[0].size is not a field of a join key"),
+                ("/api/v1/features/apply", #"{"entities": [], "bogus": 1}"#, .badRequest, "bogus is not a field of a definitions file"),
+                ("/api/v1/features/apply", Self.small.replacingOccurrences(of: #""ttl": "1h""#, with: #""ttl": 3.5"#), .badRequest,
+                 "must be whole seconds (86400) or a duration"),
             ]
             for (path, body, status, message) in cases {
                 let response = try await client.post(path, body)
@@ -290,6 +348,13 @@ struct FeatureStoreTests {
                  .badRequest, "rows[0].count: 'many' is not an integer"),
                 ("/api/v1/features/materialize", #"{"start": "2024-01-01", "end": "2024-02-01", "views": ["card_stats"]}"#, .badRequest,
                  "source '/nonexistent/stats.csv' cannot be read"),
+                // A JSON number is a double: past 2^53 it may already be another integer, so it is refused, not rounded.
+                ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card_id": [9007199254740993]}}"#, .badRequest,
+                 "entities[0].card_id: 9007199254740992 is too large to be read exactly as a JSON number"),
+                ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "2024-01-01T00:00:00Z", "count": 9223372036854775807, "country": "x"}]}"#,
+                 .badRequest, "rows[0].count: 9223372036854775808 is too large to be read exactly as a JSON number (2^53 or more); send it as a string"),
+                ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "2026-02-30T00:00:00Z", "count": 1, "country": "x"}]}"#,
+                 .badRequest, "rows[0].event_timestamp must be an ISO 8601 timestamp"),
             ]
             for (path, body, status, message) in requests {
                 let response = try await client.post(path, body)
@@ -299,6 +364,10 @@ struct FeatureStoreTests {
                 ("card_stats:count", "card,event_timestamp\n1,2024-01-01T00:00:00Z\n", "has no column 'card_id', the join key of feature view 'card_stats'"),
                 ("card_stats:count", "card_id,event_timestamp\n1,2024-01-01T00:00:00Z\n2,tomorrow\n", "the entity CSV line 3, column 'event_timestamp': 'tomorrow' is not an ISO 8601 timestamp"),
                 ("other:count", "card_id,event_timestamp\n1,2024-01-01T00:00:00Z\n", "names no feature view 'other'"),
+                // Two columns of one name: an entity column and a feature, a feature asked twice.
+                ("card_stats:count", "card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,5\n",
+                 "features[0] 'card_stats:count' would be a second column named 'count' (a column of the entity CSV has that name); ask for full feature names"),
+                ("card_stats:count,card_stats:count", "card_id,event_timestamp\n1,2024-01-01T00:00:00Z\n", "features[1] 'card_stats:count' is asked for twice"),
             ]
             for (refs, csv, message) in training {
                 let response = try await client.post("/api/v1/features/training-set?features=\(refs)", csv, headers: [.contentType: "text/csv"])

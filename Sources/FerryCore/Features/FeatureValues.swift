@@ -108,7 +108,12 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         switch (value, type) {
         case (.null, _): return .null
         case (.number(let d), .int64), (.number(let d), .int32):
-            guard d == d.rounded(), abs(d) < 9.2e18 else { throw FerryError.invalid("\(d) is not an integer (\(type.rawValue))") }
+            guard d == d.rounded() else { throw FerryError.invalid("\(d) is not an integer (\(type.rawValue))") }
+            // A JSON number is read as a double, exact only below 2^53: a larger one may already be another integer
+            // (9007199254740993 reads as 9007199254740992), so it is refused rather than rounded.
+            guard abs(d) < 9_007_199_254_740_992 else {
+                throw FerryError.invalid("\(String(format: "%.0f", d)) is too large to be read exactly as a JSON number (2^53 or more); send it as a string, e.g. \"\(String(format: "%.0f", d))\"")
+            }
             return try checked(Int64(d), type)
         case (.number(let d), .float64): return .double(d)
         case (.number(let d), .float32): return .double(Double(Float(d)))
@@ -116,6 +121,14 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         case (.bool(let b), .bool): return .bool(b)
         case (.string(let s), _): return try parse(Substring(s), as: type)
         default: throw FerryError.invalid("\(describe(value)) is not a \(type.rawValue)")
+        }
+    }
+
+    /// Reads an integer known exactly (a JSON integer read as one) as `type`.
+    public static func from(integer n: Int64, as type: FeatureType) throws -> FeatureDatum {
+        switch type {
+        case .int64, .int32: return try checked(n, type)
+        default: return try from(.number(Double(n)), as: type)
         }
     }
 
@@ -165,7 +178,7 @@ public enum FeatureTime {
             let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
             let month = digit(5) * 10 + digit(6), day = digit(8) * 10 + digit(9)
             let h = digit(11) * 10 + digit(12), m = digit(14) * 10 + digit(15), s = digit(17) * 10 + digit(18)
-            guard bad == 0, (1...12).contains(month), (1...31).contains(day), h < 24, m < 60, s < 61 else { return nil }
+            guard bad == 0, (1...12).contains(month), day >= 1, day <= daysIn(month, of: year), h < 24, m < 60, s < 60 else { return nil }
             return (daysFromCivil(year, month, day) * 86_400 + h * 3600 + m * 60 + s) * 1_000_000
         }
         var end = text.count
@@ -182,7 +195,7 @@ public enum FeatureTime {
             return v
         }
         guard let year = digits(0, 4), u.count >= 10, u[4] == 0x2D, let month = digits(5, 2), u[7] == 0x2D, let day = digits(8, 2),
-              (1...12).contains(month), (1...31).contains(day)
+              (1...12).contains(month), day >= 1, day <= daysIn(month, of: year)
         else { return nil }
         var seconds: Int64 = 0
         var micros: Int64 = 0
@@ -194,7 +207,7 @@ public enum FeatureTime {
             seconds = h * 3600 + m * 60
             i += 6
             if i < u.count, u[i] == 0x3A {
-                guard let s = digits(i + 1, 2), s < 61 else { return nil }
+                guard let s = digits(i + 1, 2), s < 60 else { return nil }
                 seconds += s
                 i += 3
                 if i < u.count, u[i] == 0x2E {
@@ -214,12 +227,12 @@ public enum FeatureTime {
                     i += 1
                 } else if u[i] == 0x2B || u[i] == 0x2D {
                     let sign: Int64 = u[i] == 0x2B ? 1 : -1
-                    guard let oh = digits(i + 1, 2) else { return nil }
+                    guard let oh = digits(i + 1, 2), oh < 24 else { return nil }
                     var om: Int64 = 0
                     i += 3
                     if i < u.count, u[i] == 0x3A { i += 1 }
                     if i < u.count {
-                        guard let m = digits(i, 2) else { return nil }
+                        guard let m = digits(i, 2), m < 60 else { return nil }
                         om = m
                         i += 2
                     }
@@ -229,6 +242,12 @@ public enum FeatureTime {
             }
         }
         return (daysFromCivil(year, month, day) * 86_400 + seconds) * 1_000_000 + micros
+    }
+
+    /// The days of `month` (1-12) in `year` of the proleptic Gregorian calendar.
+    @inline(__always) static func daysIn(_ month: Int64, of year: Int64) -> Int64 {
+        if month == 2 { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28 }
+        return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31
     }
 
     /// `2024-01-01T05:00:00Z`, with a fraction only when there is one.

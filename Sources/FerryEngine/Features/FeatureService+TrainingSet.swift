@@ -79,11 +79,33 @@ extension FeatureService {
                 blocks = LineBlocks(handle: handle)
                 _ = try blocks.next(lines: linesPerBlock)
             }
+            let names = try Self.columnNames(refs, entityColumns: block.header, fullFeatureNames: fullFeatureNames, source: source)
             var header = CSVWriter()
-            header.row(block.header + refs.map { fullFeatureNames ? $0.fullName : $0.feature })
+            header.row(block.header + names)
             let joined = try await joined(block, plan)
             return TrainingSetRun(service: self, plan: plan, handle: handle, blocks: blocks, header: block.header, linesPerBlock: linesPerBlock, first: header.bytes, joined: joined)
         }
+    }
+
+    /// The feature columns' names, after the entity columns: refused when two columns would share a name (a table
+    /// with two columns of one name is read as one, or renamed, by whatever reads it next).
+    static func columnNames(_ refs: [FeatureRef], entityColumns: [String], fullFeatureNames: Bool, source: String) throws -> [String] {
+        var seen = Set(entityColumns)
+        var names: [String] = []
+        for (i, ref) in refs.enumerated() {
+            if let first = refs[..<i].firstIndex(of: ref) {
+                throw FerryError.invalid("features[\(i)] '\(ref)' is asked for twice (also features[\(first)])")
+            }
+            let name = fullFeatureNames ? ref.fullName : ref.feature
+            guard seen.insert(name).inserted else {
+                let other = entityColumns.contains(name) ? "a column of \(source)" : "another feature"
+                throw FerryError.invalid(
+                    "features[\(i)] '\(ref)' would be a second column named '\(name)' (\(other) has that name); "
+                        + (fullFeatureNames ? "rename that column" : "ask for full feature names (view__feature: full_feature_names=true, --full-feature-names)"))
+            }
+            names.append(name)
+        }
+        return names
     }
 
     /// One view's key of each entity row: integers for a single integer join key, else the key text

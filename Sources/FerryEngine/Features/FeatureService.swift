@@ -162,9 +162,20 @@ public final class FeatureService: Sendable {
         guard start <= end else { throw FerryError.invalid("start must not be after end") }
         let all = try await current()
         let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
+        return try await materialize(views.map { ($0, start) }, end: end, entities: all.entities)
+    }
+
+    /// Materializes each view in turn from its start. A view that fails stops the rest; the error says which views
+    /// were loaded before it (each view is loaded whole or not at all, but the views are not one transaction).
+    private func materialize(_ views: [(FeatureView, start: Int64)], end: Int64, entities: [FeatureEntity]) async throws -> [MaterializationResult] {
         var results: [MaterializationResult] = []
-        for view in views {
-            results.append(try await materialize(view, start: start, end: end, entities: all.entities))
+        for (view, start) in views {
+            do {
+                results.append(try await materialize(view, start: min(start, end), end: end, entities: entities))
+            } catch let error as FerryError where !results.isEmpty {
+                let done = results.map { "'\($0.view)'" }.joined(separator: ", ")
+                throw FerryError(error.code, "\(error.message) (feature view\(results.count == 1 ? " \(done) was" : "s \(done) were") materialized before it; '\(view.name)' and any after it were not)")
+            }
         }
         return results
     }
@@ -174,13 +185,18 @@ public final class FeatureService: Sendable {
     public func materializeIncremental(end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
         let all = try await current()
         let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
-        var results: [MaterializationResult] = []
+        // An end before where a view was loaded through would move its mark back: refused, before any view is loaded.
+        var starts: [Int64] = []
         for view in views {
-            let start = try await store.materializedThrough(view: view.name)
-                ?? (view.ttlSeconds > 0 ? end - view.ttlSeconds * 1_000_000 : Int64.min)
-            results.append(try await materialize(view, start: min(start, end), end: end, entities: all.entities))
+            let through = try await store.materializedThrough(view: view.name)
+            if let through, end < through {
+                throw FerryError.invalid(
+                    "end \(FeatureTime.format(end)) is before \(FeatureTime.format(through)), where feature view '\(view.name)' is materialized through; "
+                        + "to load an earlier window, use materialize with start and end")
+            }
+            starts.append(through ?? (view.ttlSeconds > 0 ? end - view.ttlSeconds * 1_000_000 : Int64.min))
         }
-        return results
+        return try await materialize(Array(zip(views, starts)), end: end, entities: all.entities)
     }
 
     private func materialize(_ view: FeatureView, start: Int64, end: Int64, entities: [FeatureEntity]) async throws -> MaterializationResult {

@@ -437,7 +437,8 @@ final class SourceFile: Sendable {
     private let fd: Int32
 
     init(path: String, name: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Opened without waiting: opening a named pipe waits for a writer, and a pipe is refused below anyway.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server") }
         var info = stat()
         // Only regular files: a device or a pipe (/dev/zero) would be read for ever.
@@ -483,6 +484,7 @@ final class SourceFile: Sendable {
                     found!.end = offset
                     throw Done()
                 }
+                let line = UnsafeBufferPointer(rebasing: line[(offset == 0 ? CSVTable.byteOrderMarkLength(line) : 0)...])
                 if !FeatureSourceReader.isBlank(line) { found = (Array(line), size, number) }
             }
         } catch is Done {}

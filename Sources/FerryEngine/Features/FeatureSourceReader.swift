@@ -215,21 +215,25 @@ public struct FeatureSourceReader: Sendable {
     private func readJSONLines(path: String, name: String, _ body: (FeatureSourceRow) throws -> Void) throws {
         try Self.lines(path: path, name: name) { line, number in
             guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
-            let object: [String: JSONValue]
+            let object: [String: SourceValue]
             do {
-                object = try JSONDecoder().decode([String: JSONValue].self, from: Data(line))
+                object = try JSONDecoder().decode([String: SourceValue].self, from: Data(line))
             } catch {
                 throw FerryError.invalid("\(name) line \(number) is not a JSON object")
             }
             func datum(_ column: String, _ type: FeatureType) throws -> FeatureDatum {
                 do {
-                    return try FeatureDatum.from(object[column] ?? .null, as: type)
+                    switch object[column] {
+                    case .integer(let n)?: return try FeatureDatum.from(integer: n, as: type)
+                    case .other(let value)?: return try FeatureDatum.from(value, as: type)
+                    case nil: return .null
+                    }
                 } catch let error as FerryError {
                     throw FerryError.invalid("\(name) line \(number), field '\(column)': \(error.message)")
                 }
             }
             func time(_ column: String, required: Bool) throws -> Int64? {
-                switch object[column] {
+                switch object[column].map(\.json) {
                 case .string(let s)?:
                     guard let t = FeatureTime.parse(s) else {
                         throw FerryError.invalid("\(name) line \(number), field '\(column)': '\(s)' is not an ISO 8601 timestamp")
@@ -259,13 +263,36 @@ public struct FeatureSourceReader: Sendable {
         }
     }
 
+    /// A JSON Lines field: an integer read exactly (a JSON number is otherwise a double, which rounds past 2^53),
+    /// or any other value.
+    enum SourceValue: Decodable {
+        case integer(Int64)
+        case other(JSONValue)
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let n = try? c.decode(Int64.self) { self = .integer(n) } else { self = .other(try c.decode(JSONValue.self)) }
+        }
+
+        var json: JSONValue {
+            switch self {
+            case .integer(let n): .number(Double(n))
+            case .other(let value): value
+            }
+        }
+    }
+
     /// Calls `body` with each line of a file (without its newline) and its 1-based number, reading 1 MiB at a time.
     static func lines(path: String, name: String, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+        // Only regular files: a device or a pipe (/dev/zero) would be read for ever, and opening a named pipe waits
+        // for a writer, so the type is looked at first.
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType, type != .typeRegular {
+            throw FerryError.invalid("\(name) is not a regular file")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FerryError.invalid("\(name) cannot be read: no such file, or not readable by the server")
         }
         defer { try? handle.close() }
-        // Only regular files: a device or a pipe (/dev/zero) would be read for ever.
         guard (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType == .typeRegular else {
             throw FerryError.invalid("\(name) is not a regular file")
         }
@@ -285,6 +312,7 @@ public struct FeatureSourceReader: Sendable {
                 number += 1
                 var line = pending[start..<end]
                 if line.last == 0x0D { line = line.dropLast() }
+                if number == 1 { line = line.dropFirst(CSVTable.byteOrderMarkLength(line)) }
                 try body(line, number)
                 start = end + 1
             }
@@ -295,7 +323,7 @@ public struct FeatureSourceReader: Sendable {
         }
         if !pending.isEmpty {
             number += 1
-            try body(pending[...], number)
+            try body(pending.dropFirst(number == 1 ? CSVTable.byteOrderMarkLength(pending) : 0), number)
         }
     }
 }
