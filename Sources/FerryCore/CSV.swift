@@ -99,7 +99,8 @@ public struct CSVTable: Sendable, Equatable {
             }
             i = line.index(after: i)
         }
-        guard !quoted else { throw FerryError.invalid("\(source) line \(number) has a quote that is never closed") }
+        // Line 0: a row whose line number the caller gives apart ("the row has ...", not "the row line 0 has ...").
+        guard !quoted else { throw FerryError.invalid("\(source)\(number > 0 ? " line \(number)" : "") has a quote that is never closed") }
         fields.append(wasQuoted ? field : field.trimmingSpaces)
         return fields
     }

@@ -30,6 +30,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
     var finishedAt: Double?
     var reason: String
     var inputBytes: Int?
+    var inputStamp: String?
     var bytesDone: Int
     var rowsDone: Int
     var rowsFailed: Int
@@ -39,7 +40,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", keyColumns = "key_columns", webhookSecret = "webhook_secret", createdBy = "created_by"
-        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", inputBytes = "input_bytes"
+        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", inputBytes = "input_bytes", inputStamp = "input_stamp"
         case bytesDone = "bytes_done", rowsDone = "rows_done", rowsFailed = "rows_failed", outputChunks = "output_chunks"
         case errorChunks = "error_chunks", outputColumns = "output_columns"
         case id, model, version, endpoint, upload, path, format, webhook, state, reason
@@ -66,6 +67,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
         finishedAt = j.finishedAt.map(Records.seconds)
         reason = j.reason
         inputBytes = j.inputBytes
+        inputStamp = j.inputStamp
         bytesDone = j.bytesDone
         rowsDone = j.rowsDone
         rowsFailed = j.rowsFailed
@@ -94,6 +96,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
         finishedAt = try c.decodeIfPresent(Double.self, forKey: .finishedAt)
         reason = try c.decode(String.self, forKey: .reason)
         inputBytes = try c.decodeIfPresent(Int.self, forKey: .inputBytes)
+        inputStamp = try c.decodeIfPresent(String.self, forKey: .inputStamp)
         bytesDone = try c.decode(Int.self, forKey: .bytesDone)
         rowsDone = try c.decode(Int.self, forKey: .rowsDone)
         rowsFailed = try c.decode(Int.self, forKey: .rowsFailed)
@@ -111,7 +114,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
         } else {
             throw FerryError(.internal, "a stored BatchJobRecord '\(id)' has neither an upload nor a path")
         }
-        return BatchJob(
+        var job = BatchJob(
             id: id, model: model, version: version, endpoint: endpoint, input: input,
             format: try Records.parse(format, as: BatchJob.Format.self, field: "format", in: "BatchJobRecord"), keyColumns: keyColumns,
             webhook: webhook, webhookSecret: webhookSecret, state: try Records.parse(state, as: BatchJob.State.self, field: "state", in: "BatchJobRecord"),
@@ -119,6 +122,8 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
             reason: reason, inputBytes: inputBytes, bytesDone: bytesDone, rowsDone: rowsDone, rowsFailed: rowsFailed,
             outputChunks: outputChunks.map { ArtifactRef(sha256: $0.sha256, size: $0.size) },
             errorChunks: errorChunks.map { ArtifactRef(sha256: $0.sha256, size: $0.size) }, outputColumns: outputColumns)
+        job.inputStamp = inputStamp
+        return job
     }
 }
 

@@ -139,6 +139,54 @@ struct BatchJobTests {
         }
     }
 
+    /// A byte order mark before the header (spreadsheet programs write one) is not part of the first column's name;
+    /// a row with a quote never closed is an error of that row, said without a line number of its own.
+    @Test func aFileFromASpreadsheetIsScoredAsWithoutItsMark() async throws {
+        try await withFerry { client, stack in
+            let (csv, expected) = try Self.exampleCSV()
+            let unclosed = "\"open" + String(repeating: ",1", count: 12)
+            let id = try #require(try await Self.submit(client, "\u{FEFF}" + csv + unclosed + "\n").json["id"] as? String)
+            let scorer = Self.scorer(stack)
+            await scorer.tick()
+            let done = try await scorer.job(id: id)
+            #expect(done.state == .succeeded && done.rowsDone == expected.count && done.rowsFailed == 3, "\(done.state) \(done.reason)")
+            let errors = try await client.get("/api/v1/jobs/\(id)/errors").text
+            #expect(errors.contains("the row has a quote that is never closed") && !errors.contains("line 0"), "\(errors)")
+        }
+    }
+
+    /// A file replaced (renamed over) or written to in place while its job runs, or while the server is down, even
+    /// at the same size, fails the job: before, the job went on with the new file's rows after the old one's.
+    @Test(arguments: ["replaced", "written to"])
+    func aJobWhoseFileChangesAtTheSameSizeFails(_ how: String) async throws {
+        try await withFerry { client, stack in
+            let (folder, file) = try Self.folderWithRows()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let scorer = Self.scorer(stack, folder: folder)
+            let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
+            let stopped = await scorer.execute(job, while: Self.stopping(after: 1))
+            #expect(stopped.state == .running && stopped.outputChunks.count == 1 && stopped.inputStamp != nil)
+            let original = try Data(contentsOf: file)
+            var changed = original
+            changed[changed.count - 2] = changed[changed.count - 2] == 0x31 ? 0x32 : 0x31
+            if how == "replaced" {
+                let other = folder.appendingPathComponent("next.csv")
+                try changed.write(to: other)
+                #expect(rename(other.path, file.path) == 0)
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+                let handle = try FileHandle(forWritingTo: file)
+                try handle.seek(toOffset: UInt64(changed.count - 2))
+                try handle.write(contentsOf: changed[(changed.count - 2)...])
+                try handle.close()
+            }
+            #expect(try Data(contentsOf: file).count == original.count, "the same size")
+            let failed = await scorer.execute(try await scorer.job(id: job.id))
+            #expect(failed.state == .failed && failed.reason.contains("the input file changed while the job ran"), "\(failed.state) \(failed.reason)")
+            #expect(failed.outputChunks.count == 1 && failed.rowsDone == stopped.rowsDone, "what was written stays")
+        }
+    }
+
     /// The artifact store on a disk that fills up after `room` more artifacts: each later `put` fails as
     /// `LocalArtifactStore`'s does when `write` returns ENOSPC (`localStoreSaysItsDiskIsFull` checks that one).
     final class FillingDisk: ArtifactStore {

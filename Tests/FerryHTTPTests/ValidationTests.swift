@@ -44,22 +44,23 @@ struct ValidationTests {
             let card = String(buffer: try await client.get("/api/v1/models/fraud/versions/1/card").body)
             #expect(card.contains("## Expectations of its data") && card.contains("| amount | numeric | 5.5 to 104.5 |"), "\(card)")
 
-            // Row 2 out of range, row 3 not a number, row 4 repeats row 1, row 5 has too few fields, row 6 is fine.
+            // Row 2 out of range, row 3 not a number, row 4 repeats row 1, row 5 has too few fields, row 6 is fine, row 7
+            // has a quote never closed.
             let rows = [
                 Self.row(amount: "50", id: 1), Self.row(amount: "500", id: 2), Self.row(amount: "lots", id: 3), Self.row(amount: "50", id: 1),
-                "1,2,3", Self.row(amount: "60", id: 6),
+                "1,2,3", Self.row(amount: "60", id: 6), #""open,1,2"#,
             ]
             let file = ([Self.header] + rows).joined(separator: "\n") + "\n"
             let run = try Self.json(try await client.execute(
                 uri: "/api/v1/models/fraud/validations?source=rows.csv", method: .post, headers: [.contentType: "text/csv"],
                 body: ByteBuffer(string: file)), .created)
-            #expect(run["passed"] as? Bool == false && run["rows"] as? Int == 6 && run["quarantined_rows"] as? Int == 4, "\(run)")
+            #expect(run["passed"] as? Bool == false && run["rows"] as? Int == 7 && run["quarantined_rows"] as? Int == 5, "\(run)")
             let range = Self.result(run, "range", "amount")
             #expect(range?["passed"] as? Bool == false && range?["failures"] as? Int == 1)
             #expect((range?["examples"] as? [[String: Any]])?.first?["row"] as? Int == 2 && (range?["examples"] as? [[String: Any]])?.first?["value"] as? String == "500")
             #expect(Self.result(run, "type", "amount")?["failures"] as? Int == 1)
             #expect(Self.result(run, "duplicate_row")?["failures"] as? Int == 1)
-            #expect(Self.result(run, "parse")?["failures"] as? Int == 1)
+            #expect(Self.result(run, "parse")?["failures"] as? Int == 2)
             #expect(Self.result(run, "type", "hour")?["passed"] as? Bool == true)
 
             // The quarantine: exactly the failing rows, in order, each with its rules and its own fields.
@@ -69,7 +70,10 @@ struct ValidationTests {
             #expect(lines == [
                 "row,rules," + Self.header,
                 "2,range:amount," + rows[1], "3,type:amount," + rows[2], "4,duplicate_row," + rows[3], "5,parse," + rows[4],
+                // Kept whole as one quoted field: pasted as it was, its quote swallowed every quarantined row after it.
+                #"7,parse,"""open,1,2""#,
             ], "\(lines)")
+            #expect(try CSVTable.fields(Substring(lines[5]), source: "the quarantine", line: 6) == ["7", "parse", rows[6]])
 
             // The report as a page, and the run among the model's runs.
             let page = try await client.get("/api/v1/models/fraud/validations/\(id)?format=html")
@@ -78,6 +82,11 @@ struct ValidationTests {
             #expect((listed["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
             let audited = try await stack.store.auditEntries(after: 0, limit: 1000).map(\.action)
             #expect(audited.contains("data.validate"))
+            // The same file as a spreadsheet program writes it, a byte order mark first: the same verdicts.
+            let marked = try Self.json(try await client.execute(
+                uri: "/api/v1/models/fraud/validations?source=rows.csv", method: .post, headers: [.contentType: "text/csv"],
+                body: ByteBuffer(string: "\u{FEFF}" + file)), .created)
+            #expect(marked["rows"] as? Int == 7 && marked["quarantined_rows"] as? Int == 5 && Self.result(marked, "column", "amount") == nil, "\(marked)")
         }
     }
 
@@ -107,7 +116,7 @@ struct ValidationTests {
 
             let lines = [
                 #"{"id": 1, "country": "DE", "amount": 5}"#, #"{"id": 2, "country": "US", "amount": 5}"#, #"{"id": 1, "country": "FR", "amount": 7}"#,
-                #"{"country": "FR", "amount": "12"}"#, "not json",
+                #"{"country": "FR", "amount": "12"}"#, #"not "json\ {"#,
             ]
             let run = try Self.json(try await client.execute(
                 uri: "/api/v1/models/fraud/validations?format=jsonl", method: .post, body: ByteBuffer(string: lines.joined(separator: "\n"))), .created)
@@ -123,6 +132,10 @@ struct ValidationTests {
             let first = quarantine.split(separator: "\n").first.map(String.init) ?? ""
             let object = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
             #expect(object?["row"] as? Int == 2 && object?["rules"] as? [String] == ["categories:country"] && (object?["record"] as? [String: Any])?["country"] as? String == "US", "\(first)")
+            // Every quarantined line is JSON; a line that is not JSON is kept as a string.
+            let objects = quarantine.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == 4 && objects.allSatisfy { $0 != nil }, "\(quarantine)")
+            #expect(objects.last??["record"] as? String == lines[4] && objects.last??["rules"] as? [String] == ["parse"], "\(quarantine)")
             _ = stack
         }
     }

@@ -321,9 +321,30 @@ struct DataChecker: Sendable {
             if !csv { out.append(UInt8(ascii: "\"")) }
         }
         out.append(contentsOf: (csv ? "," : "],\"record\":").utf8)
-        out.append(contentsOf: line)
+        if rules.contains("parse") && (csv ? line.contains(0x22) : true) {
+            // A line that could not be read (a quote never closed, text that is not JSON) is kept whole as one
+            // quoted field or one JSON string: pasted as it was, it made the quarantine itself unreadable.
+            quoted(line, json: !csv, into: &out)
+        } else {
+            out.append(contentsOf: line)
+        }
         if !csv { out.append(UInt8(ascii: "}")) }
         out.append(0x0A)
+    }
+
+    /// `line` as one CSV field in quotes (a quote doubled) or as a JSON string (quotes, backslashes and control
+    /// characters escaped).
+    static func quoted(_ line: UnsafeBufferPointer<UInt8>, json: Bool, into out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in line {
+            switch byte {
+            case 0x22: out.append(contentsOf: json ? [0x5C, 0x22] : [0x22, 0x22])
+            case 0x5C where json: out.append(contentsOf: [0x5C, 0x5C])
+            case 0..<0x20 where json: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
     }
 
     /// Whether a field spells a missing value: empty, NA or NaN (any case).

@@ -153,12 +153,15 @@ public final class DataValidation: Sendable {
             }
             var start = 0
             if !started {
+                // A byte order mark (spreadsheet programs write one) is not part of the first line.
+                guard pending.count >= 3 || atEnd else { continue }
+                start = CSVTable.byteOrderMarkLength(pending[..<cut])
                 if format == .csv {
-                    guard let newline = pending[..<cut].firstIndex(of: 0x0A) ?? (atEnd && !pending.isEmpty ? pending.count : nil) else {
+                    guard let newline = pending[start..<cut].firstIndex(of: 0x0A) ?? (atEnd && !pending.isEmpty ? pending.count : nil) else {
                         if atEnd { break }
                         continue
                     }
-                    var line = pending[..<newline]
+                    var line = pending[start..<newline]
                     if line.last == 0x0D { line = line.dropLast() }
                     header = String(decoding: line, as: UTF8.self)
                     start = min(newline + 1, cut)

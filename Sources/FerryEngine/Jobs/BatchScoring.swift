@@ -233,6 +233,9 @@ public final class BatchScoring: Sendable {
             throw FerryError(.failedPrecondition, "the input changed while the job ran (\(known) bytes when it started, \(size) now); what was scored before is kept")
         }
         job.inputBytes = size
+        let stamp = try source.stamp()
+        if let known = job.inputStamp, known != stamp { throw source.changed() }
+        job.inputStamp = stamp
         var header: String?
         if job.format == .csv {
             let first = try await source.firstLine()
@@ -252,6 +255,8 @@ public final class BatchScoring: Sendable {
                 return false
             }
             let (bytes, consumed) = try await source.lines(from: offset, upTo: chunkBytes, size: size)
+            // Looked at after the read: a write during it has changed the stamp by now.
+            if try source.stamp() != stamp { throw source.changed() }
             let scored = try await Self.score(bytes, layout: layout, firstRow: nextRow, predictor: served.predictor)
             offset += consumed
             nextRow += scored.count
@@ -412,6 +417,18 @@ final class BatchSource: Sendable {
         }
     }
 
+    /// A path input's device, inode and modification time (nil for an upload, which cannot change).
+    func stamp() throws -> String? {
+        guard case .path(let path) = input else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable") }
+        return "\(info.st_dev):\(info.st_ino):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size)"
+    }
+
+    func changed() -> FerryError {
+        FerryError(.failedPrecondition, "the input file changed while the job ran (it was replaced or written to); what was scored before is kept")
+    }
+
     /// Bytes `offset..<offset+count` (fewer at the end).
     func read(_ offset: Int, _ count: Int) async throws -> [UInt8] {
         switch input {
@@ -459,7 +476,8 @@ final class BatchSource: Sendable {
                 bytes += more[..<newline]
                 let end = bytes.count + 1
                 if bytes.last == 0x0D { bytes.removeLast() }
-                return (String(decoding: bytes, as: UTF8.self), end)
+                // A byte order mark (spreadsheet programs write one) is not part of the header.
+                return (String(decoding: bytes.dropFirst(CSVTable.byteOrderMarkLength(bytes)), as: UTF8.self), end)
             }
             bytes += more
             if more.isEmpty || bytes.count > 1 << 20 { return (String(decoding: bytes, as: UTF8.self), bytes.count) }
