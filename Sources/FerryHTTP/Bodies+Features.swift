@@ -126,40 +126,19 @@ extension API {
             }
         }
 
-        /// The fields each object of a definitions file may have (`tags` holds any): a misspelt field
-        /// (`tll`, `timestamp_feild`) is refused, not ignored, since ignoring it changes what the definition means.
-        static let knownFields: [String: Set<String>] = [
-            "": ["entities", "feature_views"],
-            "entity": ["name", "join_keys", "description", "version", "updated_by", "updated_at"],
-            "key": ["name", "type"],
-            "view": ["name", "entities", "features", "source", "ttl", "owner", "description", "tags", "version", "updated_by", "updated_at"],
-            "feature": ["name", "type", "description"],
-            "source": ["type", "path", "format", "url", "table", "query", "timestamp_field", "created_timestamp_field"],
-        ]
-
-        /// Refuses a definitions body with a field no definition has, naming it (`feature_views[0].tll`).
-        static func refuseUnknownFields(_ data: Data) throws {
-            guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
-            func check(_ object: Any?, _ kind: String, _ path: String) throws {
-                guard let object = object as? [String: Any] else { return }
-                let known = knownFields[kind]!
-                if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-                    throw FerryError.invalid("\(path.isEmpty ? "" : path + ".")\(unknown) is not a field of \(kind.isEmpty ? "a definitions file" : "a \(kind == "key" ? "join key" : kind == "view" ? "feature view" : kind)") (its fields: \(known.sorted().joined(separator: ", ")))")
-                }
-            }
-            func each(_ list: Any?, _ kind: String, _ path: String, _ inner: (Any, String) throws -> Void = { _, _ in }) throws {
-                for (i, item) in ((list as? [Any]) ?? []).enumerated() {
-                    try check(item, kind, "\(path)[\(i)]")
-                    try inner(item, "\(path)[\(i)]")
-                }
-            }
-            try check(top, "", "")
-            try each(top["entities"], "entity", "entities") { entity, path in try each((entity as? [String: Any])?["join_keys"], "key", path + ".join_keys") }
-            try each(top["feature_views"], "view", "feature_views") { view, path in
-                try each((view as? [String: Any])?["features"], "feature", path + ".features")
-                try check((view as? [String: Any])?["source"], "source", path + ".source")
-            }
-        }
+        /// The fields of a definitions file (`tags` holds any).
+        static let shape = Shape(what: "a definitions file", fields: ["entities", "feature_views"], inner: [
+            "entities": Shape(
+                what: "an entity", fields: ["name", "join_keys", "description", "version", "updated_by", "updated_at"],
+                inner: ["join_keys": Shape(what: "a join key", fields: ["name", "type"])]),
+            "feature_views": Shape(
+                what: "a feature view",
+                fields: ["name", "entities", "features", "source", "ttl", "owner", "description", "tags", "version", "updated_by", "updated_at"],
+                inner: [
+                    "features": Shape(what: "a feature", fields: ["name", "type", "description"]),
+                    "source": Shape(what: "a source", fields: ["type", "path", "format", "url", "table", "query", "timestamp_field", "created_timestamp_field"]),
+                ]),
+        ])
 
         /// The definitions, with errors naming the field (`feature_views[0].features[1].type`).
         func domain() throws -> FeatureDefinitions {

@@ -30,6 +30,11 @@ extension API {
 
     /// `PUT .../expectations`: what `GET` shows, without the bookkeeping.
     struct ExpectationsRequest: Decodable, Sendable {
+        /// Its fields, and `GET`'s bookkeeping (ignored), so a file read with `GET` and edited can be sent back.
+        static let shape = Shape(
+            what: "expectations", fields: ["columns", "min_rows", "max_rows", "unique_key", "no_duplicate_rows", "model", "version", "origin", "updated_by", "updated_at"],
+            inner: ["columns": Shape(what: "a column's expectations", fields: ["name", "kind", "min", "max", "categories", "unique", "max_null_rate", "max_psi"])])
+
         var columns: [Expectations.Column]
         var minRows: Int?
         var maxRows: Int?

@@ -273,7 +273,40 @@ enum API {
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
+            // A number that does not fit its field (2.5 for a count) is reported without a path by the decoder.
+            if case .dataCorrupted(let c) = error, c.codingPath.isEmpty, (try? JSONSerialization.jsonObject(with: data)) != nil {
+                throw FerryError.invalid("the body has a value its field cannot hold: \(c.debugDescription)")
+            }
             throw FerryError.invalid(describe(error))
+        }
+    }
+
+    /// The fields a JSON object of a request may have; `inner` gives the shape of a field that holds an object or a
+    /// list of them. A misspelt field is refused, not ignored: ignored, it silently changes what the request means.
+    struct Shape: Sendable {
+        var what: String
+        var fields: Set<String>
+        var inner: [String: Shape] = [:]
+
+        /// Refuses `data` when one of its objects has a field its shape does not name, naming it
+        /// (`feature_views[0].tll`). Anything else wrong with `data` is left to the decoder.
+        func refuseUnknownFields(_ data: Data) throws {
+            guard let top = try? JSONSerialization.jsonObject(with: data) else { return }
+            try check(top, "")
+        }
+
+        private func check(_ value: Any, _ path: String) throws {
+            if let list = value as? [Any] {
+                for (i, item) in list.enumerated() { try check(item, "\(path)[\(i)]") }
+                return
+            }
+            guard let object = value as? [String: Any] else { return }
+            if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+                throw FerryError.invalid("\(path.isEmpty ? "" : path + ".")\(unknown) is not a field of \(what) (its fields: \(fields.sorted().joined(separator: ", ")))")
+            }
+            for (key, shape) in inner.sorted(by: { $0.key < $1.key }) {
+                if let inside = object[key] { try shape.check(inside, path.isEmpty ? key : "\(path).\(key)") }
+            }
         }
     }
 

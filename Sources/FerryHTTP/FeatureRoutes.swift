@@ -18,7 +18,7 @@ struct FeatureRoutes {
         let api = router.group("/api/v1/features")
         api.post("/apply") { request, context in
             let data = Data(buffer: try await request.body.collect(upTo: 8 << 20))
-            try API.FeatureDefinitionsBody.refuseUnknownFields(data)
+            try API.FeatureDefinitionsBody.shape.refuseUnknownFields(data)
             let body = try API.decode(API.FeatureDefinitionsBody.self, from: data)
             let applied = try await features.apply(try body.domain(), by: context.actor)
             return try API.response(API.FeatureDefinitionsBody(applied))

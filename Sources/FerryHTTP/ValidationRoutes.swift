@@ -22,7 +22,9 @@ struct ValidationRoutes {
         }
         api.put("/versions/{version}/expectations") { request, context in
             let version = try await validation.version(model: try context.parameters.require("name"), selector: try selector(context))
-            let body = try API.decode(API.ExpectationsRequest.self, from: Data(buffer: try await request.body.collect(upTo: 4 << 20)))
+            let data = Data(buffer: try await request.body.collect(upTo: 4 << 20))
+            try API.ExpectationsRequest.shape.refuseUnknownFields(data)
+            let body = try API.decode(API.ExpectationsRequest.self, from: data)
             let expectations = Expectations(
                 model: version.model, version: version.version, columns: body.columns, minRows: body.minRows, maxRows: body.maxRows,
                 uniqueKey: body.uniqueKey, noDuplicateRows: body.noDuplicateRows ?? true, updatedBy: context.actor, updatedAt: Date())

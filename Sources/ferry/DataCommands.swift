@@ -84,7 +84,9 @@ struct DataCommands: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func validate() throws {
-            guard (file == nil) != (path == nil) else { throw ValidationError("give a local FILE to upload or --path on the server, not both") }
+            guard (file == nil) != (path == nil) else {
+                throw ValidationError(file == nil ? "give a local FILE to upload or --path on the server" : "give a local FILE to upload or --path on the server, not both")
+            }
         }
 
         func run() async throws {

@@ -31,8 +31,10 @@ struct Jobs: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func validate() throws {
-            guard (file == nil) != (path == nil) else { throw ValidationError("give a local FILE to upload or --path on the server, not both") }
-            guard (model == nil) != (endpoint == nil) else { throw ValidationError("give --model or --endpoint") }
+            guard (file == nil) != (path == nil) else {
+                throw ValidationError(file == nil ? "give a local FILE to upload or --path on the server" : "give a local FILE to upload or --path on the server, not both")
+            }
+            guard (model == nil) != (endpoint == nil) else { throw ValidationError(model == nil ? "give --model or --endpoint" : "give --model or --endpoint, not both") }
             if webhookSecret != nil, webhook == nil { throw ValidationError("--webhook-secret signs --webhook's calls; give --webhook too") }
         }
 
@@ -130,6 +132,11 @@ struct Jobs: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
+            // A job still running has results so far: said on standard error, so a pipeline does not take them for all.
+            let state = Output.text(try Output.object(try await options.client.get("/api/v1/jobs/\(APIClient.segment(job))"))["state"])
+            if ["queued", "running"].contains(state) {
+                FileHandle.standardError.write(Data("warning: job \(job) is \(state); these are its \(errors ? "errors" : "results") so far, not all of them\n".utf8))
+            }
             // Streamed: the results of a job of millions of rows need not fit in memory.
             let path = "/api/v1/jobs/\(APIClient.segment(job))/\(errors ? "errors" : "results")"
             guard let out else { return try await options.client.get(path, into: FileHandle.standardOutput) }

@@ -266,6 +266,20 @@ struct BatchJobTests {
             }
             let missing = try await Self.submit(client, "id,amount\n1,2\n")
             #expect(missing.status == .badRequest && missing.errorMessage.contains("has no column"), "\(missing.text)")
+            // A header of megabytes is not repeated in the answer.
+            let wide = try await Self.submit(client, "id," + String(repeating: "x", count: 100_000) + "\n1,2\n")
+            #expect(wide.status == .badRequest && wide.errorMessage.contains("has no column") && wide.text.count < 2_000, "\(wide.text.prefix(300))")
+            // Ambiguous columns: a feature named twice in the header, a key column asked for twice.
+            let (csv, _) = try Self.exampleCSV()
+            var lines = csv.split(separator: "\n").map(String.init)
+            lines[0] += ",amount"
+            lines = lines.enumerated().map { $0 == 0 ? $1 : $1 + ",1" }
+            let twice = try await Self.submit(client, lines.joined(separator: "\n") + "\n")
+            #expect(twice.status == .badRequest && twice.errorMessage.contains("names the column 'amount' (a feature of the model) twice in its header"), "\(twice.text)")
+            let uploaded = try await client.execute(uri: "/api/v1/jobs/uploads", method: .post, headers: [.contentType: "text/csv"], body: ByteBuffer(string: csv))
+            let ref = try #require(uploaded.json["upload"] as? [String: Any])
+            let keys = try await client.post("/api/v1/jobs", #"{"model": "fraud", "input": {"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}, "key_columns": ["id", "id"]}"#)
+            #expect(keys.status == .badRequest && keys.errorMessage.contains("field 'key_columns' item 1 names 'id' again"), "\(keys.text)")
             // A real upload named with the wrong size is the caller's mistake, not the server's.
             let upload = try await client.execute(uri: "/api/v1/jobs/uploads", method: .post, body: ByteBuffer(string: "id,amount\n1,2\n"))
             let sha = try #require((upload.json["upload"] as? [String: Any])?["sha256"] as? String)

@@ -102,6 +102,10 @@ struct ValidationTests {
                 (#"{"columns": [{"name": "amount", "max_null_rate": 2}]}"#, "field 'max_null_rate' must be between 0 and 1"),
                 (#"{"columns": [{"name": "amount"}], "unique_key": ["id"]}"#, "field 'unique_key[0]' names 'id'"),
                 (#"{"columns": []}"#, "field 'columns' must name at least one column"),
+                // A misspelt field is refused: ignored, it silently dropped a rule.
+                (#"{"columns": [{"name": "amount", "max_nul_rate": 0}]}"#, "columns[0].max_nul_rate is not a field of a column's expectations"),
+                (#"{"columns": [{"name": "amount"}], "foo_rule": true}"#, "foo_rule is not a field of expectations"),
+                (#"{"columns": [{"name": "amount"}], "min_rows": 2.5}"#, "the body has a value its field cannot hold"),
             ] {
                 let refused = try Self.json(try await put(body), .badRequest)
                 #expect((refused["error"] as? String)?.contains(message) == true, "\(refused)")

@@ -31,8 +31,12 @@ struct BatchLayout: Sendable {
         let names = try CSVTable.fields(Substring(header), source: source, line: 1)
         func column(_ name: String, _ what: String) throws -> Int {
             guard let i = names.firstIndex(of: name) else {
-                throw FerryError.invalid("\(source) has no column '\(name)' (\(what)); its header is \(names.prefix(20).joined(separator: ","))")
+                // At most 20 names of at most 64 characters: a header of megabytes is not repeated in the answer.
+                let shown = names.prefix(20).map { $0.count > 64 ? $0.prefix(64) + "…" : Substring($0) }.joined(separator: ",") + (names.count > 20 ? ",…" : "")
+                throw FerryError.invalid("\(source) has no column '\(name)' (\(what)); its header is \(shown)")
             }
+            // A column named twice is ambiguous: which one the model reads would be a guess.
+            guard names[(i + 1)...].firstIndex(of: name) == nil else { throw FerryError.invalid("\(source) names the column '\(name)' (\(what)) twice in its header") }
             return i
         }
         width = names.count

@@ -97,6 +97,9 @@ public final class BatchScoring: Sendable {
             }
         }
         if let empty = s.keyColumns.firstIndex(where: \.isEmpty) { throw FerryError.invalid("field 'key_columns' item \(empty) is empty") }
+        for (i, key) in s.keyColumns.enumerated() where s.keyColumns[..<i].contains(key) {
+            throw FerryError.invalid("field 'key_columns' item \(i) names '\(key)' again; each key column is written once")
+        }
         let served = try await models.served(model: model, selector: selector)
         if served.predictor is any RemotePredictor {
             throw FerryError.invalid("model '\(model)' version \(served.version.version) is served by a remote backend; batch jobs score on Ferry's own engines, so send its rows to the remote server instead")
