@@ -106,15 +106,24 @@ struct Features: AsyncParsableCommand {
         func run() async throws {
             let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Definitions.contents(file)
             var rows: [Any] = []
-            for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated()
+            // Each row's line in the file (blank lines are skipped), so the server's rows[i] can be said as a line.
+            var lines: [Int] = []
+            for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.allSatisfy(\.isWhitespace) {
                 guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                     throw CLIError("\(file) line \(i + 1) is not a JSON object")
                 }
                 rows.append(row)
+                lines.append(i + 1)
             }
             let body = try JSONSerialization.data(withJSONObject: ["view": view, "rows": rows])
-            let answer = try await options.client.send(.POST, "/api/v1/features/push", json: body)
+            let answer: Data
+            do {
+                answer = try await options.client.send(.POST, "/api/v1/features/push", json: body)
+            } catch let error as CLIError {
+                guard let match = error.description.firstMatch(of: /rows\[(\d+)\]/), let i = Int(match.1), lines.indices.contains(i) else { throw error }
+                throw CLIError("\(file) line \(lines[i]): \(error.description)")
+            }
             if options.json { return Output.printJSON(answer) }
             let o = try Output.object(answer)
             print("written \(Output.text(o["written"])), ignored as older \(Output.text(o["ignored_older"]))")
@@ -132,7 +141,9 @@ struct Features: AsyncParsableCommand {
             for pair in entities {
                 guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { throw CLIError("--entity '\(pair)' must be key=value") }
                 let value = String(pair[pair.index(after: eq)...])
-                columns[String(pair[..<eq]), default: []].append(Int64(value).map { $0 as Any } ?? value)
+                // As text, which the server reads by the join key's declared type: `007` stays `007` for a string key
+                // (sent as a number, it was refused as "not a string"), and is 7 for an integer key.
+                columns[String(pair[..<eq]), default: []].append(value)
             }
             let body = try JSONSerialization.data(withJSONObject: ["features": features.split(separator: ",").map(String.init), "entities": columns])
             let data = try await options.client.send(.POST, "/api/v1/features/online", json: body)
