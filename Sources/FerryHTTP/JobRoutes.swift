@@ -18,29 +18,49 @@ struct JobRoutes {
         }
         api.post("") { request, context in
             let body = try API.decode(API.JobRequest.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
-            return try API.response(API.JobBody(try await jobs.submit(try body.domain(), by: context.actor)), status: .accepted)
+            let spec = try body.domain()
+            try Self.check(spec.endpoint ?? spec.model, context)
+            return try API.response(API.JobBody(try await jobs.submit(spec, by: context.actor)), status: .accepted)
         }
-        api.get("") { request, _ in
+        api.get("") { request, context in
             let limit = try request.uri.queryParameters["limit"].map { text -> Int in
                 guard let n = Int(text), (1...1000).contains(n) else { throw FerryError.invalid("query 'limit' must be a number from 1 to 1000") }
                 return n
             } ?? 50
             let now = Date()
-            return try API.response(API.List(items: try await jobs.jobs(limit: limit).map { API.JobBody($0, now: now) }))
+            let visible = try await jobs.jobs(limit: limit).filter { (try? Self.check(Self.target($0), context)) != nil }
+            return try API.response(API.List(items: visible.map { API.JobBody($0, now: now) }))
         }
         api.get("/{id}") { _, context in
-            try API.response(API.JobBody(try await jobs.job(id: try context.parameters.require("id"))))
+            try API.response(API.JobBody(try await job(context)))
         }
         api.post("/{id}/cancel") { _, context in
-            try API.response(API.JobBody(try await jobs.cancel(id: try context.parameters.require("id"), by: context.actor)))
+            try API.response(API.JobBody(try await jobs.cancel(id: try await job(context).id, by: context.actor)))
         }
         api.get("/{id}/results") { _, context in try await file(context, errors: false) }
         api.get("/{id}/errors") { _, context in try await file(context, errors: true) }
     }
 
+    /// A key limited to some models may run and see jobs of those models (or endpoints) only; it may upload, which
+    /// uses no model.
+    private static func check(_ target: String?, _ context: Context) throws {
+        guard let allowed = context.principal?.models, let target, !allowed.contains(target) else { return }
+        throw FerryError(.permissionDenied, "this key is restricted to models \(allowed.joined(separator: ", ")) and may not use '\(target)'")
+    }
+
+    /// What a job uses, as keys limited to models name it: its endpoint, else its model.
+    private static func target(_ job: BatchJob) -> String { job.endpoint ?? job.model }
+
+    /// The job the path names, if the caller may see it.
+    private func job(_ context: Context) async throws -> BatchJob {
+        let job = try await jobs.job(id: try context.parameters.require("id"))
+        try Self.check(Self.target(job), context)
+        return job
+    }
+
     /// The results (or errors) as one CSV file streamed chunk by chunk: a job's output may be far larger than memory.
     private func file(_ context: Context, errors: Bool) async throws -> Response {
-        let (header, chunks) = try await jobs.output(id: try context.parameters.require("id"), errors: errors)
+        let (header, chunks) = try await jobs.output(id: try await job(context).id, errors: errors)
         let jobs = self.jobs
         return Response(
             status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],

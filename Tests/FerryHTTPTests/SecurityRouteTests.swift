@@ -164,6 +164,32 @@ struct SecurityRouteTests {
             #expect((list.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["churn"])
             let metrics = try await client.get("/metrics", headers: Self.bearer(secret))
             #expect(metrics.status == .forbidden)
+
+            // Batch jobs: a key limited to models runs and sees the jobs of those models only (it was refused every job).
+            let fraudKey = try await stack.authenticator.createKey(name: "scorer", role: .predictor, models: ["fraud"], by: "test").secret
+            let (csv, _) = try BatchJobTests.exampleCSV()
+            var csvHeaders = Self.bearer(fraudKey, json: false)
+            csvHeaders[.contentType] = "text/csv"
+            let upload = try await client.execute(uri: "/api/v1/jobs/uploads", method: .post, headers: csvHeaders, body: ByteBuffer(string: csv))
+            #expect(upload.status == .created, "\(upload.text)")
+            let ref = try #require(upload.json["upload"] as? [String: Any])
+            func job(_ model: String) -> String {
+                #"{"model": "\#(model)", "input": {"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}}"#
+            }
+            let submitted = try await client.post("/api/v1/jobs", job("fraud"), headers: Self.bearer(fraudKey))
+            #expect(submitted.status == .accepted, "\(submitted.text)")
+            let id = try #require(submitted.json["id"] as? String)
+            let refused = try await client.post("/api/v1/jobs", job("churn"), headers: Self.bearer(fraudKey))
+            #expect(refused.status == .forbidden && refused.errorMessage.contains("may not use 'churn'"), "\(refused.text)")
+            #expect(try await client.get("/api/v1/jobs/\(id)", headers: Self.bearer(fraudKey)).status == .ok)
+            let listed = try await client.get("/api/v1/jobs", headers: Self.bearer(fraudKey))
+            #expect((listed.json["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id], "\(listed.text)")
+            for path in ["/api/v1/jobs/\(id)", "/api/v1/jobs/\(id)/results", "/api/v1/jobs/\(id)/errors"] {
+                let hidden = try await client.get(path, headers: Self.bearer(secret))
+                #expect(hidden.status == .forbidden && hidden.errorMessage.contains("may not use 'fraud'"), "\(path): \(hidden.text)")
+            }
+            #expect(try await client.post("/api/v1/jobs/\(id)/cancel", "", headers: Self.bearer(secret)).status == .forbidden)
+            #expect((try await client.get("/api/v1/jobs", headers: Self.bearer(secret)).json["items"] as? [Any])?.isEmpty == true)
         }
     }
 
