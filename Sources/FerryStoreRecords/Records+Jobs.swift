@@ -130,6 +130,6 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
 /// What both stores say when the queue is full.
 package enum BatchJobs {
     package static func queueFull(_ maxQueued: Int) -> FerryError {
-        FerryError(.unavailable, "the batch job queue is full (\(maxQueued) jobs wait); submit again when one has finished")
+        FerryError(.unavailable, "the batch job queue is full (\(maxQueued) jobs wait); submit again when one has finished", retryAfter: 60)
     }
 }

@@ -15,8 +15,14 @@ public enum BatchJobStoreConformance {
         .init("jobs round-trip with every field, list newest first and by state, and the queue is bounded") { store in
             try await store.createBatchJob(job("b1"), maxQueued: 2) { j in AuditDraft(at: Fixtures.time, actor: "ann", action: "job.submit", target: j.id) }
             try await store.createBatchJob(job("b2", at: 1), maxQueued: 2, audit: nil)
-            try await expectError(.unavailable) { try await store.createBatchJob(job("b3", at: 2), maxQueued: 2, audit: nil) }
+            do {
+                try await store.createBatchJob(job("b3", at: 2), maxQueued: 2, audit: nil)
+                throw ConformanceFailure(description: "a third job in a queue of two was accepted")
+            } catch let error as FerryError {
+                try expect(error.code == .unavailable && error.retryAfter == 60, "a full queue is unavailable with Retry-After 60: \(error.code) \(String(describing: error.retryAfter))")
+            }
             var first = job("b1")
+            first.inputStamp = "2049:131:1764410000.5:4096"
             (first.state, first.startedAt, first.inputBytes, first.bytesDone, first.rowsDone, first.rowsFailed) = (.running, Fixtures.time, 4096, 1024, 90, 2)
             first.input = .upload(ArtifactRef(sha256: "ab", size: 4096))
             (first.format, first.keyColumns, first.endpoint, first.webhook, first.webhookSecret) = (.jsonl, ["id"], "fraud-ep", "https://hooks.test/done", "s")
