@@ -348,6 +348,8 @@ struct FeatureStoreTests {
                  .badRequest, "rows[0].count: 'many' is not an integer"),
                 ("/api/v1/features/materialize", #"{"start": "2024-01-01", "end": "2024-02-01", "views": ["card_stats"]}"#, .badRequest,
                  "source '/nonexistent/stats.csv' cannot be read"),
+                ("/api/v1/features/materialize", #"{"start": "2024-01-01", "end": "2024-02-01", "views": []}"#, .badRequest, "views is empty"),
+                ("/api/v1/features/materialize-incremental", #"{"end": "2024-02-01", "views": []}"#, .badRequest, "views is empty"),
                 // A JSON number is a double: past 2^53 it may already be another integer, so it is refused, not rounded.
                 ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card_id": [9007199254740993]}}"#, .badRequest,
                  "entities[0].card_id: 9007199254740992 is too large to be read exactly as a JSON number"),

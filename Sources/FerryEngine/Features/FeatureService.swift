@@ -154,6 +154,13 @@ public final class FeatureService: Sendable {
         return view
     }
 
+    /// The views `names` names, or every view when nil; an empty list is refused (it materialized nothing, silently).
+    static func views(named names: [String]?, in all: FeatureDefinitions) throws -> [FeatureView] {
+        guard let names else { return all.views }
+        guard !names.isEmpty else { throw FerryError.invalid("views is empty; name at least one feature view, or leave views out for all of them") }
+        return try names.map { try view(named: $0, in: all) }
+    }
+
     // MARK: Online store
 
     /// Reads each view's source rows with `start <= event time <= end`, keeps the latest per entity, and writes them
@@ -161,7 +168,7 @@ public final class FeatureService: Sendable {
     public func materialize(start: Int64, end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
         guard start <= end else { throw FerryError.invalid("start must not be after end") }
         let all = try await current()
-        let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
+        let views = try Self.views(named: names, in: all)
         return try await materialize(views.map { ($0, start) }, end: end, entities: all.entities)
     }
 
@@ -184,7 +191,7 @@ public final class FeatureService: Sendable {
     /// or from the beginning when it has no ttl) to `end`.
     public func materializeIncremental(end: Int64, views names: [String]? = nil) async throws -> [MaterializationResult] {
         let all = try await current()
-        let views = try names.map { try $0.map { name in try Self.view(named: name, in: all) } } ?? all.views
+        let views = try Self.views(named: names, in: all)
         // An end before where a view was loaded through would move its mark back: refused, before any view is loaded.
         var starts: [Int64] = []
         for view in views {
