@@ -179,10 +179,14 @@ struct FeatureStoreTests {
             #"{"name": "\#(name)", "entities": ["card"], "features": [{"name": "count", "type": "int64"}], "source": {"path": "\#(folder.appendingPathComponent(file).path)"}}"#
         }
         let definitions = #"{"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}], "feature_views": [\#(view("a", "stats.csv")), \#(view("b", "bad.csv")), \#(view("p", "pipe.csv"))]}"#
+        let shop = #"{"entities": [{"name": "shop", "join_keys": [{"name": "shop_id", "type": "int64"}]}], "feature_views": [\#(view("s", "stats.csv").replacingOccurrences(of: #"["card"]"#, with: #"["shop"]"#))]}"#
         try await withFerry(example: false) { client, stack in
             let features = FeatureService(store: stack.store, sourceFolders: ReadableFolders(["/"]), logger: Logger(label: "t"))
             let router = makeRouter(dataPlane: stack.dataPlane, registry: stack.registry, access: .off, features: features)
             try await Application(router: router).test(.router) { client in
+                // A source file that is there is checked when its view is applied: a column it lacks is refused now.
+                let missing = try await client.post("/api/v1/features/apply", shop)
+                #expect(missing.status == .badRequest && missing.errorMessage.contains("feature_views[0].source '\(folder.path)/stats.csv' (view 's') has no join key column 'shop_id'"), "\(missing.errorMessage)")
                 #expect(try await client.post("/api/v1/features/apply", definitions).status == .ok)
                 let entities = bom + "card_id,event_timestamp\n2,2024-01-02T00:00:00Z\n1,2024-01-02T00:00:00Z\n"
                 let training = try await client.post("/api/v1/features/training-set?features=a:count", entities, headers: [.contentType: "text/csv"])

@@ -100,8 +100,13 @@ public final class FeatureService: Sendable {
 
     /// Validates and stores definitions in one transaction; returns what is stored for each.
     public func apply(_ given: FeatureDefinitions, by actor: String) async throws -> FeatureDefinitions {
-        try given.validate(known: try await store.featureEntities())
-        for (i, view) in given.views.enumerated() { try readable(view, field: "feature_views[\(i)].source.path") }
+        let stored = try await store.featureEntities()
+        try given.validate(known: stored)
+        let entities = given.entities + stored.filter { old in !given.entities.contains { $0.name == old.name } }
+        for (i, view) in given.views.enumerated() {
+            try readable(view, field: "feature_views[\(i)].source.path")
+            try Self.checkHeader(view, joinKeys: try FeatureDefinitions.joinKeys(of: view, entities: entities), field: "feature_views[\(i)].source")
+        }
         let applied = try await store.applyFeatures(given, by: actor, at: now(), audit: { stored in
             AuditDraft(
                 at: stored.views.first?.updatedAt ?? stored.entities.first?.updatedAt ?? Date(), actor: actor, action: "features.apply",
@@ -113,6 +118,21 @@ public final class FeatureService: Sendable {
         })
         try await reload()
         return applied
+    }
+
+    /// Refuses a view whose CSV source file is there but lacks a column the view reads (a join key, the timestamps,
+    /// a feature): found when the view is applied, not at its first materialization. A file not there yet is
+    /// checked when it is read.
+    static func checkHeader(_ view: FeatureView, joinKeys: [JoinKey], field: String) throws {
+        guard case .file(let path, .csv) = view.source.kind,
+              (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType == .typeRegular
+        else { return }
+        let name = "\(field) '\(path)' (view '\(view.name)')"
+        let file = try SourceFile(path: path, name: name)
+        defer { file.close() }
+        guard let (header, _, line) = try file.header() else { return }
+        let reader = FeatureSourceReader(view: view, joinKeys: joinKeys, features: view.features)
+        _ = try reader.csvColumns(header: CSVTable.fields(Substring(String(decoding: header, as: UTF8.self)), source: name, line: line), name: name)
     }
 
     /// Refuses a view whose source is a file outside the operator's folders, naming `field`.
