@@ -154,7 +154,6 @@ public final class DataValidation: Sendable {
             var start = 0
             if !started {
                 // A byte order mark (spreadsheet programs write one) is not part of the first line.
-                guard pending.count >= 3 || atEnd else { continue }
                 start = CSVTable.byteOrderMarkLength(pending[..<cut])
                 if format == .csv {
                     guard let newline = pending[start..<cut].firstIndex(of: 0x0A) ?? (atEnd && !pending.isEmpty ? pending.count : nil) else {
