@@ -44,7 +44,7 @@ public struct BatchJob: Sendable, Equatable {
     public var reason: String
     /// The input's size in bytes (nil until the job starts reading it).
     public var inputBytes: Int?
-    /// A path input's identity when the job first read it (device, inode, modification time): a file replaced or
+    /// A path input's identity when the job first read it (inode, modification time, size): a file replaced or
     /// written to since, even at the same size, fails the job instead of mixing two files' rows.
     public var inputStamp: String?
     /// The checkpoint: bytes of the input consumed by the recorded chunks, and their rows.

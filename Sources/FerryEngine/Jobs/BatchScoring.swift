@@ -420,12 +420,13 @@ final class BatchSource: Sendable {
         }
     }
 
-    /// A path input's device, inode and modification time (nil for an upload, which cannot change).
+    /// A path input's inode, modification time and size (nil for an upload, which cannot change). Not its device:
+    /// a shared volume may have another device number on the replica that resumes the job.
     func stamp() throws -> String? {
         guard case .path(let path) = input else { return nil }
         var info = stat()
         guard stat(path, &info) == 0 else { throw FerryError(.failedPrecondition, "the input file '\(path)' is gone or unreadable") }
-        return "\(info.st_dev):\(info.st_ino):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size)"
+        return "\(info.st_ino):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size)"
     }
 
     func changed() -> FerryError {
