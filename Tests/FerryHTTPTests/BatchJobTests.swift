@@ -79,6 +79,26 @@ struct BatchJobTests {
         }
     }
 
+    /// A file none of whose rows can be scored is a wrong file (or a wrong model), not a few bad rows: the job fails,
+    /// its reason names the first row's error, and its results still have the model's columns.
+    @Test func aJobWhoseEveryRowFailsFailsAndItsResultsKeepTheirColumns() async throws {
+        try await withFerry { client, stack in
+            let (csv, _) = try Self.exampleCSV()
+            let good = try #require(try await Self.submit(client, csv).json["id"] as? String)
+            let header = csv.prefix { $0 != "\n" }
+            let bad = try #require(try await Self.submit(client, header + "\n" + "short,1,2\nshorter,1\n").json["id"] as? String)
+            await stack.server.jobs.tick()
+            let done = try await client.get("/api/v1/jobs/\(good)/results").text
+            let failed = try await client.get("/api/v1/jobs/\(bad)").json
+            #expect(failed["state"] as? String == "failed", "\(failed)")
+            let reason = failed["reason"] as? String ?? ""
+            #expect(reason.contains("none of the 2 rows could be scored (row 1: ") && reason.contains("has 3 fields"), "\(reason)")
+            let results = try await client.get("/api/v1/jobs/\(bad)/results").text
+            #expect(results == done.prefix { $0 != "\n" } + "\n", "\(results) against \(done.prefix(80))")
+            #expect(try await client.get("/api/v1/jobs/\(bad)/errors").text.split(separator: "\n").count == 3)
+        }
+    }
+
     /// A scorer of the stack's model reading small chunks, stopped after `chunks` of them.
     static func scorer(_ stack: TestStack, folder: URL? = nil, artifacts: (any ArtifactStore)? = nil) -> BatchScoring {
         BatchScoring(

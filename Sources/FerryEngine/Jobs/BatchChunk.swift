@@ -188,6 +188,16 @@ enum BatchOutput {
         return names
     }
 
+    /// The columns a model's results would have, from its declared outputs (for results without a scored row).
+    static func columns(keys: [String], schema: OutputSchema) -> [String] {
+        var names = ["row"] + keys
+        for output in schema.outputs {
+            let width = output.shape.allSatisfy { $0 > 0 } ? output.shape.reduce(1, *) : 1
+            names += width == 1 ? [output.name] : (0..<width).map { "\(output.name)[\($0)]" }
+        }
+        return names
+    }
+
     /// The lines of parsed rows numbered from `firstRow` (the first line of the chunk they were parsed from).
     static func lines(_ parsed: BatchLayout.Parsed, firstRow: Int, keyCount: Int, outputs: [Tensor]) -> Data {
         let rows = parsed.rows.count

@@ -212,7 +212,12 @@ public final class BatchScoring: Sendable {
             }
             guard job.state == .running else { return job }
             if try await score(&job, while: when) == false { return (try? await self.job(id: job.id)) ?? job }
-            job.state = .succeeded
+            if job.rowsDone == 0, job.rowsFailed > 0 {
+                // Nothing to use: a wrong file or a wrong model, not a few bad rows. The errors file stays readable.
+                (job.state, job.reason) = (.failed, "none of the \(job.rowsFailed) rows could be scored\(await firstError(job).map { " (row \($0))" } ?? ""); the errors file has every row's reason")
+            } else {
+                job.state = .succeeded
+            }
         } catch {
             // With its cause: storing a chunk on a full disk says "No space left on device", not only which artifact.
             (job.state, job.reason) = (.failed, "\(error)")
@@ -281,7 +286,22 @@ public final class BatchScoring: Sendable {
             pending = nil
             guard try await record(try await written.value, into: &job) else { return false }
         }
+        // No row scored: the results still get the columns the model answers with.
+        if job.outputColumns.isEmpty { job.outputColumns = BatchOutput.columns(keys: job.keyColumns, schema: served.predictor.outputSchema) }
         return true
+    }
+
+    /// The first line of a job's errors (`row,error`), to say in its reason.
+    private func firstError(_ job: BatchJob) async -> String? {
+        guard let first = job.errorChunks.first, let data = try? await artifacts.get(first) else { return nil }
+        let line = data.prefix { $0 != 0x0A }
+        guard let comma = line.firstIndex(of: 0x2C) else { return nil }
+        let row = String(decoding: line[..<comma], as: UTF8.self)
+        var message = String(decoding: line[(comma + 1)...], as: UTF8.self)
+        if message.hasPrefix("\""), message.hasSuffix("\""), message.count >= 2 {
+            message = String(message.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"")
+        }
+        return "\(row): \(message)"
     }
 
     /// One chunk's stored files and what it consumed.
