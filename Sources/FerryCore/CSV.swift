@@ -3,7 +3,9 @@
 ///
 /// - the first non-blank line is the header; blank lines are skipped; every row has as many fields as the header;
 /// - fields are separated by commas; a field may be quoted with double quotes (then it may hold commas, and `""`
-///   is a quote); unquoted fields are trimmed of surrounding spaces;
+///   is a quote); unquoted fields are trimmed of surrounding spaces and may not hold a quote (RFC 4180). One row is
+///   one line: a quoted field may not span lines, and the rule on quotes makes sure the lines of one that does are
+///   refused rather than read as rows of their own;
 /// - as a feature value (`value(_:)`), an empty field, `NA` or `NaN` (any case) is a missing value, a number is a
 ///   number, and anything else is a category name.
 public struct CSVTable: Sendable, Equatable {
@@ -71,6 +73,8 @@ public struct CSVTable: Sendable, Equatable {
         var field = ""
         var quoted = false
         var wasQuoted = false
+        // Line 0: a row whose line number the caller gives apart ("the row has ...", not "the row line 0 has ...").
+        let place = number > 0 ? " line \(number)" : ""
         var i = line.startIndex
         while i < line.endIndex {
             let c = line[i]
@@ -94,13 +98,18 @@ public struct CSVTable: Sendable, Equatable {
                 field = ""
                 quoted = true
                 wasQuoted = true
+            } else if c == "\"" && !wasQuoted {
+                // `5" screen`, or the end of a quoted field that began on an earlier line.
+                throw FerryError.invalid(
+                    "\(source)\(place) has a quote inside a field that does not start with one: quote the whole field and double its quotes (\"5\"\" screen\"); a quoted field may not span lines")
             } else {
                 field.append(c)
             }
             i = line.index(after: i)
         }
-        // Line 0: a row whose line number the caller gives apart ("the row has ...", not "the row line 0 has ...").
-        guard !quoted else { throw FerryError.invalid("\(source)\(number > 0 ? " line \(number)" : "") has a quote that is never closed") }
+        guard !quoted else {
+            throw FerryError.invalid("\(source)\(place) has a quote that is never closed (a quoted field may not span lines)")
+        }
         fields.append(wasQuoted ? field : field.trimmingSpaces)
         return fields
     }

@@ -23,9 +23,14 @@ struct CSVTableTests {
         ("", "t is empty"),
         ("a,b\n1\n", "t line 2 has 1 fields; the header has 2"),
         ("a,b\n1,\"2\n", "t line 2 has a quote that is never closed"),
+        ("a,b\n1,5\" screen\n", "t line 2 has a quote inside a field that does not start with one"),
+        // A quoted field over two lines: its second line is not read as a row of its own.
+        ("a,b\n1,2\n3,4\n", nil), ("a,b,c\nx,\"y,\nz\",w\n", "t line 2 has a quote that is never closed"),
+        ("a,b\nnote,z\"\n", "t line 2 has a quote inside a field that does not start with one"),
         ("a,a\n1,2\n", "t names the column 'a' twice"),
-    ])
-    func badDocumentsNameTheLine(_ text: String, _ message: String) {
+    ] as [(String, String?)])
+    func badDocumentsNameTheLine(_ text: String, _ message: String?) throws {
+        guard let message else { return #expect(try CSVTable(parsing: text, source: "t").rows.count == 2) }
         #expect {
             _ = try CSVTable(parsing: text, source: "t")
         } throws: { error in

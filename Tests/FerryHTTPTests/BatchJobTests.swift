@@ -165,13 +165,16 @@ struct BatchJobTests {
         try await withFerry { client, stack in
             let (csv, expected) = try Self.exampleCSV()
             let unclosed = "\"open" + String(repeating: ",1", count: 12)
-            let id = try #require(try await Self.submit(client, "\u{FEFF}" + csv + unclosed + "\n").json["id"] as? String)
+            // The second line of an id quoted over two lines: before, scored as a row with the id `two"`.
+            let rest = "two\"" + String(repeating: ",1", count: 12)
+            let id = try #require(try await Self.submit(client, "\u{FEFF}" + csv + unclosed + "\n" + rest + "\n").json["id"] as? String)
             let scorer = Self.scorer(stack)
             await scorer.tick()
             let done = try await scorer.job(id: id)
-            #expect(done.state == .succeeded && done.rowsDone == expected.count && done.rowsFailed == 3, "\(done.state) \(done.reason)")
+            #expect(done.state == .succeeded && done.rowsDone == expected.count && done.rowsFailed == 4, "\(done.state) \(done.reason)")
             let errors = try await client.get("/api/v1/jobs/\(id)/errors").text
             #expect(errors.contains("the row has a quote that is never closed") && !errors.contains("line 0"), "\(errors)")
+            #expect(errors.contains("\(expected.count + 4),\"the row has a quote inside a field that does not start with one"), "\(errors)")
         }
     }
 
