@@ -79,6 +79,36 @@ struct BatchJobTests {
         }
     }
 
+    /// JSON Lines rows are read by name and typed as a V1 request's are: a number in text is refused, not read out of
+    /// it (before, a job scored `"amount": "12"` as 12 while V1 refused it and validation flagged it).
+    @Test func jsonLinesRowsAreTypedAsInAV1Request() async throws {
+        try await withFerry { client, stack in
+            let e = try TestStack.exampleExpectations()
+            var lines: [String] = []
+            for (i, row) in e.rows.enumerated() {
+                let fields = zip(e.feature_names, row).map { "\"\($0)\": \($1.map { "\($0)" } ?? "null")" }
+                lines.append("{\"id\": \"tx-\(i)\", " + fields.joined(separator: ", ") + "}")
+            }
+            let text = lines[0].replacingOccurrences(of: "\"\(e.feature_names[0])\": ", with: "\"\(e.feature_names[0])\": \"12\", \"was\": ")
+            lines += [text, "[1, 2]"]
+            let upload = try await client.execute(
+                uri: "/api/v1/jobs/uploads", method: .post, body: ByteBuffer(string: lines.joined(separator: "\n") + "\n"))
+            let ref = try #require(upload.json["upload"] as? [String: Any])
+            let id = try #require(try await client.post(
+                "/api/v1/jobs", #"{"model": "fraud", "format": "jsonl", "input": {"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}, "key_columns": ["id"]}"#).json["id"] as? String)
+            await stack.server.jobs.tick()
+            let scores = Self.scores(try await client.get("/api/v1/jobs/\(id)/results").text)
+            #expect(scores.count == e.probabilities.count)
+            for (i, p) in e.probabilities.enumerated() {
+                #expect(abs((scores["tx-\(i)"] ?? -1) - p) < 1e-6, "row \(i): \(scores["tx-\(i)"] ?? -1) vs xgboost's \(p)")
+            }
+            let errors = try await client.get("/api/v1/jobs/\(id)/errors").text.split(separator: "\n")
+            #expect(errors.count == 3, "\(errors)")
+            #expect(errors.count == 3 && errors[1].contains("feature '\(e.feature_names[0])': expected a number, got the string \"\"12\"\""), "\(errors)")
+            #expect(errors.count == 3 && errors[2].contains("the line is not a JSON object"), "\(errors)")
+        }
+    }
+
     /// A file none of whose rows can be scored is a wrong file (or a wrong model), not a few bad rows: the job fails,
     /// its reason names the first row's error, and its results still have the model's columns.
     @Test func aJobWhoseEveryRowFailsFailsAndItsResultsKeepTheirColumns() async throws {

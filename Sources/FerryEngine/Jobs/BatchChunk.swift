@@ -142,7 +142,9 @@ struct BatchLayout: Sendable {
         for (f, feature) in features.enumerated() {
             switch object[feature.name] {
             case nil, is NSNull: out[f] = try value("", f)
-            case let text as String: out[f] = try value(text, f)
+            // As in a V1 request: JSON says what is text, so text is a category, never a number read out of it.
+            case let text as String where feature.categories != nil: out[f] = feature.code(of: text)
+            case let text as String: throw FerryError.invalid("feature '\(feature.name)': expected a number, got the string \"\(text.prefix(40))\"")
             case let number as NSNumber:
                 let d = number.doubleValue
                 guard d.isFinite else { throw FerryError.invalid("feature '\(feature.name)': value \(d) is not finite") }
