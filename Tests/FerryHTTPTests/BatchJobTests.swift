@@ -178,6 +178,14 @@ struct BatchJobTests {
             await #expect(throws: FerryError.self) {
                 _ = try await scorer.submit(.init(model: "fraud", input: .path("/etc/passwd")), by: "test")
             }
+            // An empty file is refused as an empty upload is, in either format.
+            let empty = folder.appendingPathComponent("empty.jsonl")
+            try Data().write(to: empty)
+            for format in [BatchJob.Format.jsonl, .csv] {
+                await #expect {
+                    _ = try await scorer.submit(.init(model: "fraud", input: .path(empty.path), format: format), by: "test")
+                } throws: { ($0 as? FerryError)?.message.contains("names '\(empty.path)', which is empty") == true }
+            }
             let job = try await scorer.submit(.init(model: "fraud", input: .path(file.path), keyColumns: ["id"]), by: "test")
             let stopped = await scorer.execute(job, while: Self.stopping(after: 1))
             #expect(stopped.state == .running && stopped.outputChunks.count == 1)

@@ -117,6 +117,10 @@ public final class BatchScoring: Sendable {
             return .csv
         }()
         let source = try BatchSource(input, artifacts: artifacts)
+        // As an empty upload is: an empty file is a mistake (a CSV one would have no header either).
+        if case .path(let path) = input, try await source.size() == 0 {
+            throw FerryError.invalid("field 'path' names '\(path)', which is empty; it needs \(format == .csv ? "a header line and rows" : "rows")")
+        }
         let header: String?
         do {
             // An upload is read (and its digest and size checked) here, so a wrong reference is the caller's error.
