@@ -110,6 +110,32 @@ struct DataCheckerTests {
         }
     }
 
+    /// The file-wide rules count what they can judge: a row that could not be read has no value to be missing (so
+    /// it is not in the null rate's denominator), and a handful of values is too few to judge drift from.
+    @Test func fileWideRulesCountWhatTheyCanJudge() throws {
+        // 4 rows read (2 of them missing `amount`: 50%, the limit), 4 that could not be.
+        let lines = ["id,amount,country,code", "1,,DE,a", "2,,DE,b", "3,10,DE,c", "4,20,DE,d", "5", "6", "7,\"x", "8,1,DE,e,extra"]
+        let (report, _) = try Self.check(lines.joined(separator: "\n") + "\n", format: .csv, blockBytes: .max / 2, parts: 1)
+        let nulls = try #require(report.results.first { $0.rule == "null_rate" && $0.column == "amount" })
+        #expect(nulls.observed == 0.5 && nulls.passed, "\(nulls)")
+        let drift = try #require(report.results.first { $0.rule == "drift" && $0.column == "amount" })
+        #expect(drift.passed && drift.observed == nil && drift.expected.contains("judged from 100 values (this file has 2: not judged)"), "\(drift)")
+        // From 100 values on, drift is judged: all of them at one end of the reference's range is drift.
+        let many = ["id,amount,country,code"] + (0..<100).map { "\($0),399,DE,c\($0)" }
+        let (judged, _) = try Self.check(many.joined(separator: "\n") + "\n", format: .csv, blockBytes: .max / 2, parts: 1)
+        let shifted = try #require(judged.results.first { $0.rule == "drift" && $0.column == "amount" })
+        #expect(!shifted.passed && (shifted.observed ?? 0) > 1, "\(shifted)")
+    }
+
+    /// A JSON array or object where a value was expected is shown as JSON in examples, not as a Swift dictionary.
+    @Test func jsonValuesInExamplesAreJSON() throws {
+        let text = #"{"id": 1, "amount": {"b": [1, "x/y"], "a": null}, "country": "DE", "code": "c"}"# + "\n"
+        let (report, quarantine) = try Self.check(text, format: .jsonl, blockBytes: .max / 2, parts: 1)
+        let type = try #require(report.results.first { $0.rule == "type" && $0.column == "amount" })
+        #expect(type.examples.map(\.value) == [#"{"a":null,"b":[1,"x/y"]}"#], "\(type)")
+        #expect(quarantine.contains(#""amount": {"b": [1, "x/y"], "a": null}"#), "the record as it was: \(quarantine)")
+    }
+
     /// Values near a limit are judged on their exact value, to the last bit.
     @Test func valuesNearALimitAreJudgedExactly() throws {
         var generator = SystemRandomNumberGenerator()

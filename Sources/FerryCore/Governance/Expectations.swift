@@ -90,6 +90,8 @@ public struct Expectations: Sendable, Equatable, Codable {
     public static let nullRateSlack = 0.05
     /// Drift above this PSI fails (the usual "significant shift" threshold).
     public static let defaultMaxPSI = 0.25
+    /// Drift is judged from at least this many present values of a column; a file with fewer passes it unjudged.
+    public static let minDriftValues = 100
 
     /// What a version's schema and reference profile imply: each input's type; its reference range widened by
     /// `tolerance`; its categories (the schema's, else the reference's); its null rate (0 when the schema forbids

@@ -157,7 +157,7 @@ struct BatchLayout: Sendable {
             case nil, is NSNull: fields.append("")
             case let text as String: fields.append(text)
             case let number as NSNumber: fields.append(ModelMonitor.number(number.doubleValue))
-            case let other?: fields.append("\(other)")
+            case let other?: fields.append(DataChecker.Rules.json(other))
             }
         }
     }
