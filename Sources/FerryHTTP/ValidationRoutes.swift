@@ -32,6 +32,12 @@ struct ValidationRoutes {
             changed(version.model)
             return try API.response(API.ExpectationsBody(saved))
         }
+        api.delete("/versions/{version}/expectations") { _, context in
+            let version = try await validation.version(model: try context.parameters.require("name"), selector: try selector(context))
+            let derived = try await validation.resetExpectations(of: version, by: context.actor)
+            changed(version.model)
+            return try API.response(API.ExpectationsBody(derived))
+        }
         api.post("/validations") { request, context in
             let query = request.uri.queryParameters
             let name = try context.parameters.require("name")

@@ -23,6 +23,18 @@ extension PostgresMetadataStore: ValidationStore {
         }
     }
 
+    public func removeExpectations(model: String, version: Int, audit: AuditBuilder<Expectations>?) async throws -> Bool {
+        try await database.transaction { c in
+            let logger = self.database.logger
+            let removed = try await PostgresDatabase.rows(
+                c, "DELETE FROM expectations WHERE model = \(model) AND version = \(version) RETURNING spec", logger
+            ).first
+            guard let removed else { return false }
+            try await Self.audit(c, audit, try Records.decode(ExpectationsRecord.self, try removed["spec"].decode(String.self)).domain(), logger)
+            return true
+        }
+    }
+
     public func createValidationRun(_ run: ValidationRun, audit: AuditBuilder<ValidationRun>?) async throws {
         let spec = try Records.encode(ValidationRunRecord(run))
         let created = Self.millis(run.createdAt)

@@ -20,6 +20,17 @@ extension SQLiteMetadataStore: ValidationStore {
         }
     }
 
+    public func removeExpectations(model: String, version: Int, audit: AuditBuilder<Expectations>?) async throws -> Bool {
+        try await writer.write { db in
+            guard let spec = try String.fetchOne(db, sql: "SELECT spec FROM expectations WHERE model = ? AND version = ?", arguments: [model, version]) else {
+                return false
+            }
+            try db.execute(sql: "DELETE FROM expectations WHERE model = ? AND version = ?", arguments: [model, version])
+            try Self.audit(db, audit, try Records.decode(ExpectationsRecord.self, spec).domain())
+            return true
+        }
+    }
+
     public func createValidationRun(_ run: ValidationRun, audit: AuditBuilder<ValidationRun>?) async throws {
         try await writer.write { db in
             try db.execute(

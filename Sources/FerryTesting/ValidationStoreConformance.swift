@@ -32,8 +32,16 @@ public enum ValidationStoreConformance {
             edited.minRows = nil
             try await store.putExpectations(edited, audit: nil)
             try expect(try await store.expectations(model: "fraud", version: 2) == edited, "replaced")
-            let actions = try await store.auditEntries(after: 0, limit: 10).map(\.action)
-            try expect(actions == ["expectations.set"], "audited: \(actions)")
+            try expect(try await store.removeExpectations(model: "fraud", version: 1, audit: nil) == false, "a version without any has none to remove")
+            let removed = try await store.removeExpectations(model: "fraud", version: 2) { x in
+                AuditDraft(at: Fixtures.time, actor: "bob", action: "expectations.reset", target: "\(x.model)/\(x.version)/\(x.minRows == nil)")
+            }
+            try expect(removed, "removed")
+            try expect(try await store.expectations(model: "fraud", version: 2) == nil, "gone: they are derived again")
+            try expect(try await store.removeExpectations(model: "fraud", version: 2, audit: nil) == false, "once")
+            let entries = try await store.auditEntries(after: 0, limit: 10)
+            try expect(entries.map(\.action) == ["expectations.set", "expectations.reset"], "audited: \(entries.map(\.action))")
+            try expect(entries.last?.target == "fraud/2/true", "the audit entry is built from what was removed: \(entries.last?.target ?? "")")
         },
         .init("validation runs round-trip and list per model, newest first") { store in
             try await store.createValidationRun(run("v1")) { r in AuditDraft(at: Fixtures.time, actor: "ann", action: "data.validate", target: r.id) }

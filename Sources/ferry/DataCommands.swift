@@ -133,6 +133,7 @@ struct DataCommands: AsyncParsableCommand {
             discussion: """
                 ferry data expectations fraud                          # the production version's, as JSON
                 ferry data expectations fraud --version 2 --set expectations.json
+                ferry data expectations fraud --version 2 --reset      # drop the edits: derived again
 
                 The file has the shape the command shows: {"columns": [{"name", "kind" (numeric or categorical),
                 "min", "max", "categories", "max_null_rate", "unique", "max_psi"}], "min_rows", "max_rows",
@@ -142,12 +143,19 @@ struct DataCommands: AsyncParsableCommand {
         @Argument(help: "Model name.") var model: String
         @Option(help: "Version number or alias.") var version: String = "production"
         @Option(help: "Replace them with this JSON file.") var set: String?
+        @Flag(help: "Drop the edited expectations: they are derived from the schema and reference again.") var reset = false
         @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            if set != nil && reset { throw ValidationError("give --set or --reset, not both") }
+        }
 
         func run() async throws {
             let path = "/api/v1/models/\(APIClient.segment(model))/versions/\(APIClient.segment(version))/expectations"
             let data: Data
-            if let set {
+            if reset {
+                data = try await options.client.send(.DELETE, path)
+            } else if let set {
                 guard let body = FileManager.default.contents(atPath: set) else { throw ValidationError("cannot read '\(set)'") }
                 data = try await options.client.send(.PUT, path, json: body)
             } else {

@@ -201,6 +201,7 @@ struct OpenAPIBodyTests {
             let quarantine = try await client.execute(uri: "/api/v1/models/fraud/validations/\(run)/quarantine", method: .get, headers: [.authorization: "Bearer \(admin)"])
             #expect(quarantine.status == .ok && String(buffer: quarantine.body).hasPrefix("row,rules,amount,country\n2,"))
             checked.insert("get /api/v1/models/{name}/validations/{id}/quarantine")
+            try await call(.delete, "/api/v1/models/{name}/versions/{version}/expectations", "/api/v1/models/fraud/versions/1/expectations")
 
             // Four eyes: a protected alias and endpoint; a change files a request, a second admin decides it.
             let second = try await stack.authenticator.createKey(name: "second", role: .admin, by: "test").secret

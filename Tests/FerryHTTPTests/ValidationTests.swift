@@ -140,7 +140,15 @@ struct ValidationTests {
             let objects = quarantine.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             #expect(objects.count == 4 && objects.allSatisfy { $0 != nil }, "\(quarantine)")
             #expect(objects.last??["record"] as? String == lines[4] && objects.last??["rules"] as? [String] == ["parse"], "\(quarantine)")
-            _ = stack
+
+            // The way back: dropping the edits gives the derived expectations again, audited with what was dropped.
+            let reset = try Self.json(try await client.execute(uri: "/api/v1/models/fraud/versions/1/expectations", method: .delete), .ok)
+            #expect(reset["origin"] as? String == "derived" && reset["min_rows"] == nil, "\(reset)")
+            let shown = try Self.json(try await client.get("/api/v1/models/fraud/versions/1/expectations"), .ok)
+            #expect(shown["origin"] as? String == "derived" && (shown["columns"] as? [Any])?.count == 12, "\(shown)")
+            let entry = try #require(try await stack.store.auditEntries(after: 0, limit: 100).last)
+            #expect(entry.action == "expectations.reset" && entry.target == "fraud/1" && "\(entry.before ?? .null)".contains("country"), "\(entry)")
+            #expect(try await client.execute(uri: "/api/v1/models/fraud/versions/1/expectations", method: .delete).status == .ok, "again: nothing to drop")
         }
     }
 

@@ -248,6 +248,9 @@ public protocol ValidationStore: Sendable {
     func putExpectations(_ expectations: Expectations, audit: AuditBuilder<Expectations>?) async throws
     /// The version's stored expectations (nil: none were edited; they are derived).
     func expectations(model: String, version: Int) async throws -> Expectations?
+    /// Removes a version's edited expectations (so they are derived again); false when it had none. The audit entry
+    /// is built from the removed expectations.
+    func removeExpectations(model: String, version: Int, audit: AuditBuilder<Expectations>?) async throws -> Bool
     func createValidationRun(_ run: ValidationRun, audit: AuditBuilder<ValidationRun>?) async throws
     func validationRun(id: String) async throws -> ValidationRun?
     /// A model's runs, newest first.

@@ -63,6 +63,15 @@ public final class DataValidation: Sendable {
         return expectations
     }
 
+    /// Drops a version's edited expectations, so they are derived from its schema and reference again; returns those.
+    public func resetExpectations(of version: ModelVersion, by actor: String) async throws -> Expectations {
+        let time = now()
+        _ = try await store.removeExpectations(model: version.model, version: version.version) { e in
+            AuditDraft(at: time, actor: actor, action: "expectations.reset", target: "\(e.model)/\(e.version)", before: try JSONValue(encoding: e.columns))
+        }
+        return try await expectations(of: version)
+    }
+
     /// Checks a file the server reads by `path`, which must lie inside the operator's input folders (`field` names it
     /// in errors): a file on a volume the server shares is checked without being uploaded.
     public func validate(version: ModelVersion, path: String, field: String, format: BatchJob.Format, by actor: String) async throws -> ValidationRun {
