@@ -10,7 +10,10 @@ import Glibc
 struct FeatureRoutes {
     typealias Context = FerryRequestContext
     let features: FeatureService
+    /// The largest push.
     let maxBodyBytes: Int
+    /// The largest online read (as an inference request's body).
+    let maxOnlineBodyBytes: Int
     /// The largest entity CSV a training set takes (it is kept in a temporary file, not in memory).
     let maxEntityFileBytes: Int
 
@@ -51,7 +54,7 @@ struct FeatureRoutes {
             return try API.response(API.PushResponse(written: result.written, ignoredOlder: result.ignoredOlder))
         }
         api.post("/online") { request, _ in
-            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxBodyBytes))
+            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxOnlineBodyBytes))
             let (refs, rows) = try body.parsed()
             let values = try await features.online(features: refs, entities: rows)
             return jsonResponse(Self.ferryAnswer(refs, rows, values))
@@ -87,7 +90,7 @@ struct FeatureRoutes {
         }
         // Feast's feature server, for clients written against `feast serve`: column-major, entity columns first.
         router.post("/get-online-features") { request, _ in
-            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxBodyBytes))
+            let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxOnlineBodyBytes))
             let (refs, rows) = try body.parsed()
             let values = try await features.online(features: refs, entities: rows)
             return jsonResponse(Self.feastAnswer(refs, body.entities, values, fullFeatureNames: body.fullFeatureNames ?? false))

@@ -108,7 +108,7 @@ public func makeRouter(
     if let approvals { ApprovalRoutes(approvals: approvals, authentication: access.authenticator != nil || access.jwt != nil).add(to: router) }
     SecurityRoutes(authenticator: access.authenticator, audit: registry.audit).add(to: router)
     if let replica { ClusterRoutes(replica: replica).add(to: router) }
-    if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes, maxEntityFileBytes: limits.maxValidationBytes).add(to: router) }
+    if let features { FeatureRoutes(features: features, maxBodyBytes: limits.maxArtifactBytes, maxOnlineBodyBytes: limits.maxInferenceBodyBytes, maxEntityFileBytes: limits.maxValidationBytes).add(to: router) }
     if let retrainer { RetrainRoutes(retrainer: retrainer).add(to: router) }
     if let validation {
         ValidationRoutes(validation: validation, maxFileBytes: limits.maxValidationBytes, changed: dataPlane.expectationsChanged).add(to: router)

@@ -104,7 +104,7 @@ public struct FerryServer: Sendable {
         let audit = AuditTrail(store: store, logger: logger)
         let features = FeatureService(
             store: store, database: PostgresFeatureSource(logger: logger), sourceFolders: ReadableFolders(configuration.featureSourceDirectories),
-            logger: logger)
+            logger: logger, maxOnlineEntities: configuration.inference.maxRows)
         let registry = Registry(
             store: store, artifacts: artifacts, runtimes: runtimes, models: models, audit: audit, features: features, protections: store, logger: logger)
         let tracking = TrackingService(store: store, artifacts: artifacts, registry: registry, logger: logger)

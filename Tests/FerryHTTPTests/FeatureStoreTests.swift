@@ -361,6 +361,11 @@ struct FeatureStoreTests {
                  .badRequest, "rows[0].count: 9223372036854775808 is too large to be read exactly as a JSON number (2^53 or more); send it as a string"),
                 ("/api/v1/features/push", #"{"view": "card_stats", "rows": [{"card_id": 1, "event_timestamp": "2026-02-30T00:00:00Z", "count": 1, "country": "x"}]}"#,
                  .badRequest, "rows[0].event_timestamp must be an ISO 8601 timestamp"),
+                // One read is bounded as an inference request is (--max-rows): before, any number was read and answered.
+                ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card_id": [\#((0...10_000).map(String.init).joined(separator: ","))]}}"#,
+                 .badRequest, "entities has 10001 entities; the limit is 10000 per request"),
+                ("/get-online-features", #"{"features": ["card_stats:count"], "entities": {"card_id": [\#((0...10_000).map(String.init).joined(separator: ","))]}}"#,
+                 .badRequest, "entities has 10001 entities; the limit is 10000 per request"),
             ]
             for (path, body, status, message) in requests {
                 let response = try await client.post(path, body)

@@ -40,6 +40,8 @@ public final class FeatureService: Sendable {
     /// are applied and again before a source is read, since another replica may have applied them.
     public let sourceFolders: ReadableFolders
     private let logger: Logger
+    /// The most entities one online read may name.
+    let maxOnlineEntities: Int
     private let now: @Sendable () -> Date
     /// The stored definitions, read once and again after every change (here or, through the change follower, on
     /// another replica), so online reads cost no definition lookup.
@@ -87,9 +89,10 @@ public final class FeatureService: Sendable {
 
     public init(
         store: any FeatureStore, database: (any FeatureSourceDatabase)? = nil, sourceFolders: ReadableFolders, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        maxOnlineEntities: Int = InferenceLimits().maxRows, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.maxOnlineEntities = maxOnlineEntities
         self.database = database
         self.sourceFolders = sourceFolders
         self.logger = logger
@@ -300,7 +303,7 @@ public final class FeatureService: Sendable {
     /// The online values of `refs` for each entity (join key values by name), with ttl applied: a row older than its
     /// view's ttl is reported `outside_ttl` and served as null.
     public func online(features refs: [FeatureRef], entities: [[String: JSONValue]]) async throws -> [[OnlineFeatureValue]] {
-        let plan = try OnlinePlan(refs, entities, try await loaded())
+        let plan = try OnlinePlan(refs, entities, try await loaded(), maxEntities: maxOnlineEntities)
         var rows: [[OnlineFeatureRow?]] = []
         for (view, keys) in plan.reads { rows.append(try await store.readOnline(view: view.name, keys: keys)) }
         return plan.values(rows, nowMicros: FeatureTime.micros(now()))
@@ -310,7 +313,7 @@ public final class FeatureService: Sendable {
     /// reads suspend (PostgreSQL).
     public func onlineNow(features refs: [FeatureRef], entities: [[String: JSONValue]]) throws -> [[OnlineFeatureValue]]? {
         guard let loaded = definitions.withLock({ $0 }), let reader = store as? any SynchronousOnlineReads else { return nil }
-        let plan = try OnlinePlan(refs, entities, loaded)
+        let plan = try OnlinePlan(refs, entities, loaded, maxEntities: maxOnlineEntities)
         let rows = try plan.reads.map { view, keys in try reader.readOnlineNow(view: view.name, keys: keys) }
         return plan.values(rows, nowMicros: FeatureTime.micros(now()))
     }
@@ -360,7 +363,11 @@ struct OnlinePlan {
     /// Per view read: the view and its entity keys, one per entity.
     let reads: [(view: FeatureView, keys: [String])]
 
-    init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ loaded: FeatureService.Loaded) throws {
+    init(_ refs: [FeatureRef], _ entities: [[String: JSONValue]], _ loaded: FeatureService.Loaded, maxEntities: Int) throws {
+        // As an inference request's rows are bounded (`--max-rows`): one read is not a bulk export.
+        guard entities.count <= maxEntities else {
+            throw FerryError(.tooLarge, "entities has \(entities.count) entities; the limit is \(maxEntities) per request (the server's --max-rows); read them in several requests, or build a training set for a bulk read")
+        }
         shape = try loaded.shape(of: refs)
         entityCount = entities.count
         reads = try shape.views.map { view, joinKeys in
