@@ -17,6 +17,19 @@ public enum DataType: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The values an integer type of at most 32 bits holds (nil for the others).
+    public var smallIntegerBounds: ClosedRange<Int64>? {
+        switch self {
+        case .int8: -128...127
+        case .int16: -32768...32767
+        case .int32: -2_147_483_648...2_147_483_647
+        case .uint8: 0...255
+        case .uint16: 0...65535
+        case .uint32: 0...4_294_967_295
+        default: nil
+        }
+    }
+
     /// Whether the type carries numbers a tabular model can take as features.
     public var isNumeric: Bool { self != .bytes }
 }

@@ -48,9 +48,9 @@ enum GRPCCodec {
     static func contents(_ c: Inference_InferTensorContents, datatype: DataType, count: Int, label: String) throws -> TensorData {
         let data: TensorData = switch datatype {
         case .bool: .bool(c.boolContents)
-        case .int8, .int16, .int32: .int64(c.intContents.map(Int64.init))
+        case .int8, .int16, .int32: .int64(try bounded(c.intContents.map(Int64.init), datatype, label))
         case .int64: .int64(c.int64Contents)
-        case .uint8, .uint16, .uint32: .int64(c.uintContents.map(Int64.init))
+        case .uint8, .uint16, .uint32: .int64(try bounded(c.uintContents.map(Int64.init), datatype, label))
         case .uint64: .uint64(c.uint64Contents)
         case .fp32: .float32(c.fp32Contents)
         case .fp64: .float64(c.fp64Contents)
@@ -61,6 +61,12 @@ enum GRPCCodec {
             throw FerryError.invalid("\(label) has \(data.count) values in its contents but its shape needs \(count)")
         }
         return data
+    }
+
+    /// `values` when each fits `datatype` (`int_contents` carries INT8 and INT16 in 32 bits), or REST's error.
+    private static func bounded(_ values: [Int64], _ datatype: DataType, _ label: String) throws -> [Int64] {
+        guard let bounds = datatype.smallIntegerBounds, let i = values.firstIndex(where: { !bounds.contains($0) }) else { return values }
+        throw FerryError.invalid("\(label) element \(i): \(Double(values[i])) is not a valid \(datatype.rawValue)")
     }
 
     static func parameters(_ wire: [String: Inference_InferParameter]) -> Parameters {

@@ -141,14 +141,13 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         return principal
     }
 
-    /// The secret from `authorization: Bearer ...` or `x-api-key`.
+    /// The secret from `authorization` (Bearer, or Basic with the secret as password) or `x-api-key`, as REST reads
+    /// its headers (whose values the HTTP parser trims of spaces).
     static func credentials(_ metadata: Metadata) -> Substring? {
-        if let value = metadata[stringValues: "authorization"].first(where: { _ in true }) {
-            let text = Substring(value)
-            guard text.count > 7, text.prefix(7).lowercased() == "bearer " else { return nil }
-            return text.dropFirst(7).drop(while: { $0 == " " })
+        func first(_ name: String) -> String? {
+            metadata[stringValues: name].first(where: { _ in true }).map { $0.trimmingCharacters(in: .whitespaces) }
         }
-        return metadata[stringValues: "x-api-key"].first(where: { _ in true }).map { Substring($0) }
+        return AccessControl.credentials(authorization: first("authorization"), apiKey: first("x-api-key"))
     }
 
     static func version(_ text: String) -> String? { text.isEmpty ? nil : text }
@@ -158,7 +157,8 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         do {
             return try await body()
         } catch let error as FerryError {
-            throw RPCError(code: Self.code(error.code), message: error.message)
+            // Names are echoed in messages: a name of kilobytes would pass the client's limit on metadata.
+            throw RPCError(code: Self.code(error.code), message: error.message.count > 2048 ? String(error.message.prefix(2048)) + "…" : error.message)
         } catch let error as RPCError {
             throw error
         } catch is CancellationError {
@@ -175,7 +175,9 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         case .alreadyExists: .alreadyExists
         case .failedPrecondition: .failedPrecondition
         case .unsupported: .unimplemented
-        case .tooLarge, .rateLimited: .resourceExhausted
+        // Too many rows can never succeed, as REST's 400 says; RESOURCE_EXHAUSTED would have clients retry it.
+        case .tooLarge: .invalidArgument
+        case .rateLimited: .resourceExhausted
         case .unavailable: .unavailable
         case .integrity: .dataLoss
         case .unauthenticated: .unauthenticated

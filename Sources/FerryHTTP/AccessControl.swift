@@ -139,11 +139,13 @@ struct AccessMiddleware: RouterMiddleware {
     /// The secret from `Authorization: Bearer ...`, `X-API-Key`, or Basic credentials whose password is the
     /// secret (MLflow's clients send `MLFLOW_TRACKING_USERNAME`/`PASSWORD` that way; the user name is not used).
     static func credentials(_ headers: HTTPFields) -> Substring? {
-        credentials(authorization: headers[.authorization], apiKey: headers[.apiKey])
+        AccessControl.credentials(authorization: headers[.authorization], apiKey: headers[.apiKey])
     }
+}
 
+extension AccessControl {
     /// The secret in an `Authorization` header (Bearer, or Basic with the secret as password), else the `X-API-Key` header's.
-    static func credentials(authorization: String?, apiKey: String?) -> Substring? {
+    package static func credentials(authorization: String?, apiKey: String?) -> Substring? {
         if let value = authorization {
             let text = Substring(value)
             if text.count > 6, text.prefix(6).lowercased() == "basic " {

@@ -19,8 +19,11 @@ package enum BinaryTensor {
             return .bytes(items)
         }
         let size = datatype.byteSize!
-        guard bytes.count == count * size else {
-            throw FerryError.invalid("\(label) has binary_data_size \(bytes.count) but shape and datatype \(datatype.rawValue) need \(count * size) bytes")
+        // A shape whose element count fits an Int may still be too many bytes for one (gRPC's [2^31-1, 2^31-1]).
+        let (need, overflow) = count.multipliedReportingOverflow(by: size)
+        guard !overflow else { throw FerryError.invalid("\(label) has an impossibly large shape for its \(bytes.count) bytes") }
+        guard bytes.count == need else {
+            throw FerryError.invalid("\(label) has binary_data_size \(bytes.count) but shape and datatype \(datatype.rawValue) need \(need) bytes")
         }
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             (0..<count).map { T(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }

@@ -224,7 +224,7 @@ final class DirectBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return handOn(context: context)
             case .request(let head):
                 let body = bytes.getSlice(at: bytes.readerIndex + head.bodyStart, length: head.end - head.bodyStart)!
-                let credentials = AccessMiddleware.credentials(authorization: head.authorization, apiKey: head.apiKey)
+                let credentials = AccessControl.credentials(authorization: head.authorization, apiKey: head.apiKey)
                 let answer = switch head.target {
                 case .infer(let model, let version):
                     direct.answer(

@@ -229,15 +229,7 @@ enum V2Codec {
     }
 
     private static func range(_ type: DataType) -> (Double, Double) {
-        switch type {
-        case .int8: (-128, 127)
-        case .int16: (-32768, 32767)
-        case .int32: (-2147483648, 2147483647)
-        case .uint8: (0, 255)
-        case .uint16: (0, 65535)
-        case .uint32: (0, 4294967295)
-        default: (-9.223372036854775e18, 9.223372036854775e18)
-        }
+        type.smallIntegerBounds.map { (Double($0.lowerBound), Double($0.upperBound)) } ?? (-9.223372036854775e18, 9.223372036854775e18)
     }
 
     static func parameters(_ r: inout JSONReader, at field: @autoclosure () -> String) throws -> Parameters {

@@ -165,10 +165,10 @@ public struct FerryServer: Sendable {
             configuration: configuration, store: store, artifacts: artifacts, models: models, registry: registry, audit: audit,
             authenticator: authenticator, predictionLogger: predictionLogger, monitor: monitor, endpoints: endpoints,
             dataPlane: dataPlane, alerts: alerts, access: access, features: features, tracking: tracking, retrainer: retrainer, jobs: jobs, approvals: approvals, validation: validation, cost: cost, replica: replica, coordinator: coordinator,
-            grpc: configuration.grpcPort.map { port in
-                GRPCInferenceServer(
+            grpc: try configuration.grpcPort.map { port in
+                try GRPCInferenceServer(
                     host: configuration.host, port: port, tls: configuration.tls.map { ($0.certificateChain, $0.privateKey) },
-                    service: InferenceService(dataPlane: dataPlane, access: access, cost: cost))
+                    maxRequestBytes: configuration.http.maxInferenceBodyBytes, service: InferenceService(dataPlane: dataPlane, access: access, cost: cost))
             },
             newAdminKey: newAdminKey, lock: lock, logger: logger,
             direct: configuration.directInference ? DirectInference(

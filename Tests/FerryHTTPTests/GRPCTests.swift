@@ -78,6 +78,17 @@ struct GRPCTests {
         }
     }
 
+    /// `--host` may be a name, as for the HTTP server: before, any name but `localhost` stopped the server at start.
+    @Test func theServerListensOnAnAddressOrAResolvedName() throws {
+        #expect(try GRPCInferenceServer.address("10.1.2.3", port: 1).ipv4?.host == "10.1.2.3")
+        #expect(try GRPCInferenceServer.address("::1", port: 1).ipv6?.host == "::1")
+        let local = try GRPCInferenceServer.address("localhost", port: 8081)
+        #expect(local.ipv4?.host == "127.0.0.1" || local.ipv6?.host == "::1", "\(local)")
+        #expect {
+            _ = try GRPCInferenceServer.address("no-such-host.invalid", port: 1)
+        } throws: { ($0 as? FerryError)?.message.contains("--host 'no-such-host.invalid' cannot be resolved") == true }
+    }
+
     @Test func errorsAreStatusesWithTheHTTPMessages() async throws {
         try await Self.withGRPC { client, stack in
             let key = try await stack.authenticator.createKey(name: "svc", role: .predictor, by: "test").secret
@@ -99,7 +110,28 @@ struct GRPCTests {
             missing.modelName = "nope"
             var mixed = good
             mixed.inputs[0].contents.fp32Contents = [1]
+            // A shape whose element count fits 64 bits but whose bytes do not: before, the server crashed.
+            var huge = good
+            huge.inputs[0].shape = [(1 << 31) - 1, (1 << 31) - 1]
+            huge.inputs[0].datatype = "FP64"
+            huge.rawInputContents = [Data(count: 8)]
+            // INT8 values travel in 32 bits: one that INT8 cannot hold is refused, as REST refuses it.
+            var wide = Self.request(rows: [[Float](repeating: 0, count: 12)], raw: false)
+            wide.inputs[0].datatype = "INT8"
+            wide.inputs[0].contents = Inference_InferTensorContents()
+            wide.inputs[0].contents.intContents = [Int32](repeating: 1000, count: 12)
+            let tooMany = Self.request(rows: [[Float]](repeating: [Float](repeating: 0, count: 12), count: 10_001), raw: true)
+            var long = good
+            long.modelName = String(repeating: "m", count: 50_000)
             for (request, metadata, code, message) in [
+                (huge, ["authorization": "Bearer \(key)"], .invalidArgument, "has an impossibly large shape"),
+                (wide, ["authorization": "Bearer \(key)"], .invalidArgument, "element 0: 1000.0 is not a valid INT8"),
+                // Too many rows can never succeed: not RESOURCE_EXHAUSTED, which clients retry.
+                (tooMany, ["authorization": "Bearer \(key)"], .invalidArgument, "the limit is 10000 rows per request"),
+                // A name of 50 KB is not echoed whole (it would pass the client's limit on metadata).
+                (long, ["authorization": "Bearer \(key)"], .notFound, "…"),
+                // Spaces around a header's value are trimmed in HTTP; in gRPC metadata too.
+                (narrow, ["authorization": "Bearer \(key) "], .invalidArgument, "expected [N, 12]"),
                 (good, [:] as Metadata, RPCError.Code.unauthenticated, "needs credentials"),
                 (good, ["authorization": "Bearer fry_nope_nope"], .unauthenticated, "unknown, expired or revoked"),
                 (good, ["authorization": "Bearer \(viewer)"], .permissionDenied, "lacks the 'predict' permission"),

@@ -45,6 +45,20 @@ if got is None or got.shape != (len(rows),) or not np.allclose(got, want, rtol=1
 prediction_id = result.get_response(as_json=True)["parameters"]["prediction_id"]["string_param"]
 print(f"tritonclient: {len(rows)} rows equal to xgboost's, prediction id {prediction_id}")
 
+# Compressed requests (as Triton takes them), and one of 4.8 MB: past gRPC's default limit of 4 MiB, within
+# --max-body-mb (32 MiB), as over REST.
+for algorithm in ("gzip", "deflate"):
+    got = client.infer("fraud", [tensor], headers=auth, compression_algorithm=algorithm).as_numpy("predict")
+    if got is None or not np.allclose(got, want, rtol=1e-6, atol=0):
+        fail(f"a {algorithm} request's predictions differ: {got[:3] if got is not None else None}")
+copies = 100_000 // len(rows)
+big = grpcclient.InferInput("input", [copies * len(rows), 12], "FP32")
+big.set_data_from_numpy(np.tile(rows, (copies, 1)))
+got = client.infer("fraud", [big], headers=auth).as_numpy("predict")
+if got is None or not np.allclose(got, np.tile(want, copies), rtol=1e-6, atol=0):
+    fail("the 4.8 MB request's predictions differ from xgboost's")
+print(f"tritonclient: gzip and deflate requests, and one of {copies * len(rows)} rows (4.8 MB), answered as xgboost")
+
 # A scikit-learn pipeline exported to ONNX: one tensor per column, strings as BYTES (an unseen one included).
 golden = json.load(open("Tests/FerryRuntimesTests/Fixtures/onnx/columns_rf.json"))
 n = 6

@@ -21,7 +21,8 @@ trap cleanup EXIT
 fail() { echo "GRPC FAILED: $*"; tail -n 30 "$work/server.log" || true; exit 1; }
 
 export FERRY_ADMIN_KEY="fry_grpctest_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-"$FERRY" serve --port "$port" --grpc-port "$grpc_port" --data-dir "$work/data" --example examples/fraud >"$work/server.log" 2>&1 &
+# --max-rows 100000: a request of more than gRPC's default 4 MiB fits (the limit follows --max-body-mb).
+"$FERRY" serve --port "$port" --grpc-port "$grpc_port" --data-dir "$work/data" --example examples/fraud --max-rows 100000 >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break; kill -0 "$pid" 2>/dev/null || fail "server exited"; sleep 0.1; done
 FERRY_API_KEY=$FERRY_ADMIN_KEY "$FERRY" models register shop examples/sklearn/pipeline.onnx --server "http://127.0.0.1:$port" >/dev/null \
