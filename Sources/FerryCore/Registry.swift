@@ -214,3 +214,10 @@ public enum VersionSelector: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension FerryError {
+    /// An alias asked of an archived version (checked by the registry, and again by stores in the alias's transaction).
+    public static func archivedTakesNoAlias(model: String, version: Int, alias: String) -> FerryError {
+        FerryError(.failedPrecondition, "version \(version) of model '\(model)' is archived and cannot take the alias '\(alias)'")
+    }
+}

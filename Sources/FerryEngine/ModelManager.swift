@@ -436,7 +436,7 @@ public final class ModelManager: Sendable {
         case .default:
             guard let n = route.defaultVersion else {
                 if let reason = route.blocked[Alias.production] { throw FerryError(.unavailable, reason) }
-                throw FerryError.notFound("model '\(model)' has no version to serve: register one, or un-archive one")
+                throw FerryError.notFound("model '\(model)' has no version to serve: register one")
             }
             return n
         case .alias(let name):

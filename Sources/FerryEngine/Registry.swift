@@ -233,10 +233,24 @@ public final class Registry: Sendable {
         return try await store.versions(model: model)
     }
 
-    /// Marks a version archived: it is no longer the default and cannot take an alias. Its artifact is deleted
-    /// unless an alias still points at it or another live version shares the same bytes.
+    /// Marks a version archived: it is no longer the default and cannot take an alias (an alias that points at it
+    /// keeps serving it until moved). Its artifact is deleted unless an alias still points at it or another live
+    /// version shares the same bytes. A version an endpoint uses (a variant, a shadow, its fallback, a rollout's
+    /// candidate) is refused: the endpoint would fail every request it sends there.
     public func archive(model: String, number: Int, by: String) async throws -> ModelVersion {
         let version = try await self.version(model: model, number: number)
+        if let endpoints = store as? any EndpointStore {
+            let ref = VersionRef(model: model, version: number)
+            let candidates = Set(try await endpoints.rollouts().filter { !$0.status.isFinished && $0.candidate == ref }.map(\.endpoint))
+            let users = try await endpoints.endpoints().filter { e in
+                candidates.contains(e.name) || e.variants.contains { $0.ref == ref } || e.shadows.contains { $0.ref == ref } || e.fallback?.ref == ref
+            }
+            if !users.isEmpty {
+                throw FerryError(
+                    .failedPrecondition,
+                    "version \(number) of model '\(model)' is used by the endpoint\(users.count == 1 ? "" : "s") \(users.map { "'\($0.name)'" }.joined(separator: ", ")); take it out of \(users.count == 1 ? "it" : "them") (ferry endpoints set, or end its rollout) before archiving it")
+            }
+        }
         let time = now()
         let archived = try await store.setArchived(model: model, number: number, archived: true) { version in
             AuditDraft(at: time, actor: by, action: "version.archive", target: "\(model)/\(number)", before: ["archived": false], after: ["archived": true])
@@ -269,9 +283,7 @@ public final class Registry: Sendable {
         try Model.validate(name: alias, field: "alias")
         try await Approvals.refuseIfProtected(protections, .alias(model: model, alias: alias), approved: approved)
         let version = try await self.version(model: model, number: number)
-        guard !version.archived else {
-            throw FerryError(.failedPrecondition, "version \(number) of model '\(model)' is archived and cannot take the alias '\(alias)'")
-        }
+        guard !version.archived else { throw FerryError.archivedTakesNoAlias(model: model, version: number, alias: alias) }
         try models.signatures.checkAlias(alias, version)
         try await models.prepare(version)
         let event = try await store.setAlias(

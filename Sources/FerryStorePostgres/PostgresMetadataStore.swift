@@ -136,6 +136,8 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
 
     public func setArchived(model: String, number: Int, archived: Bool, audit: AuditBuilder<ModelVersion>?) async throws -> ModelVersion {
         try await database.transaction { c in
+            // The model's row lock, as moving an alias takes it: an alias is set before this or refused after.
+            _ = try await Self.rows(c, "SELECT name FROM model WHERE name = \(model) FOR UPDATE", self.logger)
             guard let row = try await Self.rows(
                 c, "UPDATE model_version SET archived = \(archived) WHERE model = \(model) AND version = \(number) RETURNING *", self.logger).first
             else { throw FerryError.notFound("model '\(model)' has no version \(number)") }
@@ -169,9 +171,12 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
             .first.map { try $0["version"].decode(Int.self) }
         let when = millis(at)
         if let version {
-            guard try await !rows(c, "SELECT 1 FROM model_version WHERE model = \(model) AND version = \(version)", logger).isEmpty else {
+            guard let found = try await rows(c, "SELECT archived FROM model_version WHERE model = \(model) AND version = \(version)", logger).first else {
                 throw FerryError.notFound("model '\(model)' has no version \(version)")
             }
+            // Under the model's row lock, which archiving takes too: a version archived since the caller looked is
+            // refused, not given the alias.
+            guard try !found["archived"].decode(Bool.self) else { throw FerryError.archivedTakesNoAlias(model: model, version: version, alias: alias) }
             try await Self.execute(
                 c,
                 """

@@ -193,10 +193,11 @@ public final class SQLiteMetadataStore: MetadataStore, StoreCoding {
             db, sql: "SELECT version FROM alias WHERE model = ? AND name = ?", arguments: [model, alias])
         let when = Self.millis(at)
         if let version {
-            let exists = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM model_version WHERE model = ? AND version = ?)",
-                arguments: [model, version]) ?? false
-            guard exists else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
+            guard let archived = try Bool.fetchOne(
+                db, sql: "SELECT archived FROM model_version WHERE model = ? AND version = ?", arguments: [model, version])
+            else { throw FerryError.notFound("model '\(model)' has no version \(version)") }
+            // In the transaction: a version archived since the caller looked is refused, not given the alias.
+            guard !archived else { throw FerryError.archivedTakesNoAlias(model: model, version: version, alias: alias) }
             try db.execute(
                 sql: """
                     INSERT INTO alias (model, name, version, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)

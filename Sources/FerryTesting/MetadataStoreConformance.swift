@@ -80,6 +80,15 @@ public enum MetadataStoreConformance {
             try expect(try await store.setArchived(model: "a", number: 1, archived: false).archived == false, "unarchived")
             try await expectError(.notFound) { _ = try await store.setArchived(model: "a", number: 9, archived: true) }
         },
+        .init("an archived version takes no alias (checked in the alias's transaction)") { store in
+            try await store.createModel(Fixtures.model("a"))
+            _ = try await store.addVersion(Fixtures.version("a"))
+            _ = try await store.setArchived(model: "a", number: 1, archived: true)
+            try await expectError(.failedPrecondition) {
+                try await store.setAlias(model: "a", alias: "staging", version: 1, by: "ann", at: Fixtures.time, reason: "")
+            }
+            try expect(try await store.aliases(model: "a").isEmpty, "no alias")
+        },
         .init("aliases move and every move is kept in order") { store in
             try await store.createModel(Fixtures.model("a"))
             for i in 0..<3 { _ = try await store.addVersion(Fixtures.version("a", digest: "v\(i)")) }

@@ -244,7 +244,7 @@ struct Models: AsyncParsableCommand {
     }
 
     struct Archive: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Archive a version (it stops being served; its artifact is kept while an alias points at it).")
+        static let configuration = CommandConfiguration(abstract: "Archive a version: no longer served by number or as the default; an alias that points at it keeps serving it (and its artifact) until moved. Refused while an endpoint uses it.")
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Version number.") var version: Int
         @OptionGroup var options: ClientOptions

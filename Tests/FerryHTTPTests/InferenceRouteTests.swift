@@ -262,6 +262,23 @@ struct FuzzFindingTests {
             #expect(try await client.post("/v2/models/fraud/infer", body).status == .ok, "the production alias still serves it")
         }
     }
+
+    /// A version an endpoint sends traffic to is not archived: before, archiving it deleted its artifact and the
+    /// endpoint failed every request from then on.
+    @Test func aVersionAnEndpointUsesIsNotArchived() async throws {
+        try await withFerry { client, stack in
+            let body = #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+            let artifact = try TestStack.exampleModel()
+            _ = try await stack.registry.register(.init(model: "fraud", artifact: artifact + Data(" ".utf8), createdBy: "t"))
+            let set = try await client.execute(
+                uri: "/api/v1/endpoints/checkout", method: .put, body: ByteBuffer(string: #"{"variants": [{"model": "fraud", "version": 2, "weight": 1}]}"#))
+            #expect(set.status == .ok || set.status == .created, "\(set.text)")
+            let refused = try await client.post("/api/v1/models/fraud/versions/2/archive", "")
+            #expect(refused.status == .conflict && refused.errorMessage.contains("is used by the endpoint 'checkout'"), "\(refused.status) \(refused.text)")
+            #expect(try await client.post("/v2/models/checkout/infer", body).status == .ok, "the endpoint still serves it")
+            #expect(try await stack.registry.version(model: "fraud", number: 2).archived == false)
+        }
+    }
 }
 
 struct AllowHeaderTests {
