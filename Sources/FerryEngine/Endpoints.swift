@@ -176,7 +176,15 @@ public final class Endpoints: Sendable {
         if let rollout = rollout(endpoint: endpoint.name), !rollout.status.isFinished {
             throw FerryError(.failedPrecondition, "endpoint '\(endpoint.name)' has a \(rollout.status.rawValue) rollout; promote or roll it back before changing its variants")
         }
-        if let existing = self.endpoint(named: endpoint.name) { endpoint.createdBy = existing.createdBy }
+        if let existing = self.endpoint(named: endpoint.name) {
+            endpoint.createdBy = existing.createdBy
+        } else if try await models.store.model(named: endpoint.name) != nil {
+            // A name answers as the endpoint first: a new endpoint named like a model would take over its requests
+            // (past its aliases and their protections), answering in its name with another model's outputs.
+            throw FerryError(
+                .alreadyExists,
+                "'\(endpoint.name)' is a model; an endpoint of that name would take over its requests. Name the endpoint differently (e.g. '\(endpoint.name)-ep')")
+        }
         try await prepare(endpoint.variants.map(\.ref) + endpoint.shadows.map(\.ref) + (endpoint.fallback?.ref.map { [$0] } ?? []))
         let before = self.endpoint(named: endpoint.name)
         let time = endpoint.updatedAt

@@ -141,6 +141,12 @@ public final class Registry: Sendable {
                 "alias '\(alias)' of model '\(new.model)' is protected and cannot be set at registration; register without it, then ask for the move with `ferry alias set` (a second principal approves it)")
         }
         guard !new.artifact.isEmpty else { throw FerryError.invalid("artifact is empty") }
+        if try await store.model(named: new.model) == nil, let endpoints = store as? any EndpointStore,
+           try await endpoints.endpoints().contains(where: { $0.name == new.model }) {
+            throw FerryError(
+                .alreadyExists,
+                "'\(new.model)' is an endpoint; a model of that name could not be reached by it (the endpoint answers first). Name the model differently")
+        }
         let format = try new.format ?? runtimes.detectFormat(new.artifact)
         let runtime = try runtimes.runtime(for: format)
         new.artifact = try await runtime.prepare(new.artifact, options: new.runtimeOptions)

@@ -26,7 +26,7 @@ struct EndpointCommands: AsyncParsableCommand {
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or replace an endpoint; its versions are loaded and warmed before it takes traffic.",
-            discussion: "Example: ferry endpoints set fraud --variant fraud:1=100 --shadow fraud:3=0.2 --sticky-header X-Customer-Id"
+            discussion: "Example: ferry endpoints set fraud-ep --variant fraud:1=100 --shadow fraud:3=0.2 --sticky-header X-Customer-Id"
         )
         @Argument(help: "Endpoint name (clients call /v2/models/NAME/infer).") var name: String
         @Option(name: .customLong("variant"), help: "MODEL:VERSION=WEIGHT (repeatable).") var variants: [String] = []

@@ -277,6 +277,14 @@ struct FuzzFindingTests {
             #expect(refused.status == .conflict && refused.errorMessage.contains("is used by the endpoint 'checkout'"), "\(refused.status) \(refused.text)")
             #expect(try await client.post("/v2/models/checkout/infer", body).status == .ok, "the endpoint still serves it")
             #expect(try await stack.registry.version(model: "fraud", number: 2).archived == false)
+
+            // Names: an endpoint answers first, so one named like a model (or a model named like an endpoint) is refused.
+            let taken = try await client.execute(
+                uri: "/api/v1/endpoints/fraud", method: .put, body: ByteBuffer(string: #"{"variants": [{"model": "fraud", "version": 2, "weight": 1}]}"#))
+            #expect(taken.status == .conflict && taken.errorMessage.contains("'fraud' is a model; an endpoint of that name would take over its requests"), "\(taken.text)")
+            await #expect {
+                _ = try await stack.registry.register(.init(model: "checkout", artifact: artifact, createdBy: "t"))
+            } throws: { ($0 as? FerryError)?.message.contains("'checkout' is an endpoint") == true }
         }
     }
 }
