@@ -112,3 +112,18 @@ public struct InferenceLimits: Sendable, Equatable {
         self.maxElements = maxElements
     }
 }
+
+extension InputSchema {
+    /// Checks that `attribute` names an input whose groups fairness can compare from the prediction log: one of the
+    /// inputs, and not redacted (a redacted input is logged as missing, one group of everything: "perfectly fair").
+    public func checkFairnessAttribute(_ attribute: String, field: String, model: String, version: Int) throws {
+        guard let feature = features.first(where: { $0.name == attribute }) else {
+            throw FerryError.invalid(
+                "\(field) '\(attribute)' is not an input of model '\(model)' version \(version) (it has \(featureNames.prefix(12).joined(separator: ", "))\(featureNames.count > 12 ? ", …" : ""))")
+        }
+        if feature.sensitive == .redact {
+            throw FerryError.invalid(
+                "\(field) '\(attribute)' is redacted in the prediction log of model '\(model)' version \(version), so its groups cannot be compared; register the version with it hashed (`--sensitive \(attribute)=hash`) to measure fairness by it")
+        }
+    }
+}

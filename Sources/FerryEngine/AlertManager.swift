@@ -81,6 +81,15 @@ public final class AlertManager: Sendable {
     /// Checks and stores a rule (its model must exist).
     public func put(_ rule: AlertRule, by actor: String) async throws {
         try rule.validate()
+        // A rule that could never be evaluated is refused, not left `inactive` for good.
+        if rule.metric == .costPer1000, cost.map({ $0.prices.cpuHour == nil && $0.prices.gibHour == nil }) ?? true {
+            throw FerryError(
+                .failedPrecondition,
+                "field 'metric' cost_per_1000_predictions needs prices: start the server with --cost-per-cpu-hour and/or --cost-per-gib-hour")
+        }
+        if rule.metric.isFairness, let attribute = rule.feature, let served = try? await monitor.models.served(model: rule.model, selector: .default) {
+            try served.version.inputSchema.checkFairnessAttribute(attribute, field: "field 'feature'", model: rule.model, version: served.version.version)
+        }
         let before = try await store.rules(model: rule.model).first { $0.name == rule.name }
         let time = now()
         try await store.putRule(rule) { rule in

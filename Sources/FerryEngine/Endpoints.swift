@@ -270,6 +270,13 @@ public final class Endpoints: Sendable {
             throw FerryError(.failedPrecondition, "\(candidate) already serves endpoint '\(name)'")
         }
         try await prepare([candidate])
+        // The fairness gate compares the candidate's groups with the stable version's: both must have them.
+        if let attribute = plan.gates.fairnessAttribute {
+            for ref in [stable, candidate] {
+                guard let version = try await models.store.version(model: ref.model, number: ref.version) else { continue }
+                try version.inputSchema.checkFairnessAttribute(attribute, field: "field 'gates.fairness_attribute'", model: ref.model, version: ref.version)
+            }
+        }
         let time = now()
         let rollout = Rollout(endpoint: name, stable: stable, candidate: candidate, plan: plan, by: actor, at: time)
         endpoint.variants = Self.traffic(rollout)

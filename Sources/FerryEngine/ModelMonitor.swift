@@ -257,9 +257,8 @@ public final class ModelMonitor: Sendable {
         guard Self.task(version) == .binaryClassification else {
             throw FerryError(.failedPrecondition, "fairness needs a binary classifier; model '\(model)' version \(version.version) is \(Self.task(version).rawValue)")
         }
-        guard let c = version.inputSchema.features.firstIndex(where: { $0.name == attribute }) else {
-            throw FerryError.invalid("attribute '\(attribute)' is not a feature of model '\(model)' (it has \(version.inputSchema.featureNames.prefix(12).joined(separator: ", ")))")
-        }
+        try version.inputSchema.checkFairnessAttribute(attribute, field: "attribute", model: model, version: version.version)
+        let c = version.inputSchema.features.firstIndex { $0.name == attribute }!
         guard (0...1).contains(threshold) else { throw FerryError.invalid("threshold must be between 0 and 1") }
         let (since, until, limit): (Date?, Date?, Int) = switch window {
         case .last(let n): (nil, nil, n)

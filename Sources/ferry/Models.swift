@@ -124,8 +124,13 @@ struct Models: AsyncParsableCommand {
             if !sensitive.isEmpty {
                 var named: [String: String] = [:]
                 for item in sensitive {
-                    let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                    named[parts[0]] = parts.count == 2 ? parts[1] : "hash"
+                    let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    let (input, mode) = (parts[0], parts.count == 2 ? parts[1] : "hash")
+                    guard !input.isEmpty, !mode.isEmpty else {
+                        throw ValidationError("--sensitive '\(item)' must be INPUT or INPUT=hash|redact")
+                    }
+                    guard named[input] == nil else { throw ValidationError("--sensitive names the input '\(input)' twice") }
+                    named[input] = mode
                 }
                 body["sensitive"] = named
             }

@@ -42,7 +42,7 @@ struct FairnessRouteTests {
 
             for (query, message) in [
                 ("?attribute=hour&every=0", "every must be a number of seconds"), ("?attribute=hour&every=soon", "'every' must be a number of seconds"),
-                ("", "query 'attribute' is required"), ("?attribute=nope", "attribute 'nope' is not a feature"),
+                ("", "query 'attribute' is required"), ("?attribute=nope", "attribute 'nope' is not an input of model 'fraud'"),
                 ("?attribute=hour&threshold=2", "threshold must be between 0 and 1"),
             ] {
                 let bad = try await client.get("/api/v1/models/fraud/fairness\(query)")
@@ -78,6 +78,41 @@ struct SensitiveAtRegistrationTests {
             #expect(unknown.status == .badRequest && unknown.errorMessage.contains("names 'gender', which is not an input"), "\(unknown.text)")
             let bad = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"is_night": "encrypt"}}"#)
             #expect(bad.status == .badRequest && bad.errorMessage.contains("must be hash or redact"), "\(bad.text)")
+        }
+    }
+
+    /// A redacted input is logged as missing: one group of everything, which looked perfectly fair. Fairness by it,
+    /// an alert on it and a rollout gate on it are refused, naming the way out.
+    @Test func fairnessByARedactedInputIsRefusedEverywhere() async throws {
+        let artifact = try TestStack.exampleModel().base64EncodedString()
+        try await withFerry { client, stack in
+            let registered = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"is_night": "redact"}, "aliases": ["production"]}"#)
+            #expect(registered.status == .created, "\(registered.text)")
+            let expected = try TestStack.exampleExpectations()
+            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            let id = try #require(try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#).json["prediction_id"] as? String)
+            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+            await stack.predictionLogger.flush()
+            let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
+            #expect(fairness.status == .badRequest && fairness.errorMessage.contains("'is_night' is redacted in the prediction log"), "\(fairness.text)")
+            for (feature, message) in [("is_night", "is redacted in the prediction log"), ("nope", "field 'feature' 'nope' is not an input of model 'fraud'")] {
+                let rule = try await client.execute(
+                    uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"metric": "demographic_parity_difference", "feature": "\#(feature)", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+                #expect(rule.status == .badRequest && rule.errorMessage.contains(message), "\(rule.text)")
+            }
+            // No prices: a budget could never be evaluated.
+            let budget = try await client.execute(
+                uri: "/api/v1/models/fraud/alerts/budget", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"metric": "cost_per_1000_predictions", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+            #expect(budget.status == .conflict && budget.errorMessage.contains("needs prices"), "\(budget.text)")
+            _ = try await stack.endpoints.put(Endpoint(name: "ep", variants: [.init(model: "fraud", version: 1, weight: 1)], createdBy: "t", updatedAt: Date()), by: "t")
+            await #expect {
+                _ = try await stack.endpoints.startRollout(
+                    endpoint: "ep", to: VersionRef(model: "fraud", version: 2), strategy: nil, steps: [50, 100], bakeSeconds: 0,
+                    gates: RolloutGates(fairnessAttribute: "is_night"), by: "t")
+            } throws: { ($0 as? FerryError)?.message.contains("field 'gates.fairness_attribute' 'is_night' is redacted") == true }
         }
     }
 }
