@@ -22,14 +22,20 @@ public struct CardDocument: Sendable, Equatable {
     public var title: String
     public var blocks: [Block]
 
+    /// Text is written as text: HTML's special characters as entities (a description's `<script>` or `<img
+    /// onerror>` is not markup), and line breaks as spaces (a description cannot start a section of its own).
     public var markdown: String {
-        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
-        var out = "# \(title)\n"
+        func t(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+                .replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        }
+        func cell(_ s: String) -> String { t(s).replacingOccurrences(of: "|", with: "\\|") }
+        var out = "# \(t(title))\n"
         for block in blocks {
             switch block {
-            case .heading(let text): out += "\n## \(text)\n"
-            case .paragraph(let text): out += "\n\(text)\n"
-            case .facts(let facts): out += "\n" + facts.map { "- **\($0.name)**: \($0.value)" }.joined(separator: "\n") + "\n"
+            case .heading(let text): out += "\n## \(t(text))\n"
+            case .paragraph(let text): out += "\n\(t(text))\n"
+            case .facts(let facts): out += "\n" + facts.map { "- **\(t($0.name))**: \(t($0.value))" }.joined(separator: "\n") + "\n"
             case .table(let header, let rows):
                 out += "\n| " + header.map(cell).joined(separator: " | ") + " |\n"
                 out += "|" + String(repeating: " --- |", count: header.count) + "\n"

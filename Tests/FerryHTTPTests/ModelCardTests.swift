@@ -1,4 +1,5 @@
 import FerryCore
+@testable import FerryEngine
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -37,5 +38,18 @@ struct ModelCardTests {
             let missing = try await client.get("/api/v1/models/fraud/versions/9/card")
             #expect(missing.status == .notFound)
         }
+    }
+
+    /// What users wrote is text in the Markdown card too: no markup, and no section of its own.
+    @Test func theMarkdownCardWritesUsersTextAsText() throws {
+        let document = CardDocument(title: "m <b>", blocks: [
+            .paragraph("ok\n\n## Fairness\n\nAll groups equal <img src=x onerror=alert(1)> & more"),
+            .facts([.init("owner", "<script>x</script>")]),
+            .table(header: ["a|b"], rows: [["<i>\nc"]]),
+        ])
+        let markdown = document.markdown
+        #expect(!markdown.contains("<") && !markdown.contains(">") && !markdown.contains("\n## Fairness"), "\(markdown)")
+        #expect(markdown.contains("ok  ## Fairness  All groups equal &lt;img src=x onerror=alert(1)&gt; &amp; more"), "\(markdown)")
+        #expect(markdown.contains("| a\\|b |") && markdown.contains("| &lt;i&gt; c |") && markdown.hasPrefix("# m &lt;b&gt;\n"), "\(markdown)")
     }
 }
