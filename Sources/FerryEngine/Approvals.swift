@@ -158,9 +158,46 @@ public final class Approvals: Sendable {
 
     // MARK: Reading
 
+    /// A request in its state now (a pending one past its expiry reads as expired, as in `requests`).
     public func request(id: String) async throws -> ApprovalRequest {
+        var request = try await stored(id)
+        request.state = request.state(at: now())
+        return request
+    }
+
+    private func stored(_ id: String) async throws -> ApprovalRequest {
         guard let request = try await store.approvalRequest(id: id) else { throw FerryError.notFound("no approval request '\(id)'") }
         return request
+    }
+
+    /// Records every pending request past its expiry as expired, audited (`approval.expire`) when it happens, not
+    /// when someone next acts on it. Returns how many.
+    @discardableResult
+    public func expireDue() async throws -> Int {
+        let time = now()
+        var expired = 0
+        for request in try await store.approvalRequests(states: [.pending], target: nil, limit: 1000) where request.state(at: time) == .expired {
+            var request = request
+            request.state = .expired
+            // Expected pending: one decided meanwhile (here or on another replica) is left as it was decided.
+            if try await store.updateApprovalRequest(request, expected: .pending, audit: { r in
+                AuditDraft(at: time, actor: "ferry", action: "approval.expire", target: r.target.key, after: Self.describe(r))
+            }) {
+                expired += 1
+                logger.info("approval request expired", metadata: ["request": "\(request.id)", "target": "\(request.target.key)"])
+            }
+        }
+        return expired
+    }
+
+    /// While `when()` holds (this replica leads), records expiries every `interval`.
+    public func run(interval: Duration, when: @escaping @Sendable () -> Bool) async {
+        while !Task.isCancelled {
+            if when() {
+                do { try await expireDue() } catch { logger.error("approval expiry pass failed", metadata: ["error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 
     /// Requests newest first, each in its state now (a pending one past its expiry reads as expired).
@@ -240,7 +277,7 @@ public final class Approvals: Sendable {
 
     /// A pending request that has not expired; an expired one is recorded as such and refused.
     private func pending(_ id: String) async throws -> ApprovalRequest {
-        var request = try await self.request(id: id)
+        var request = try await stored(id)
         let time = now()
         switch request.state(at: time) {
         case .pending:

@@ -233,6 +233,7 @@ public struct FerryServer: Sendable {
         if let retrainer { services.append(RetrainService(retrainer: retrainer, interval: .seconds(5), leadership: leadership)) }
         services.append(BatchJobService(jobs: jobs, interval: .seconds(1), leadership: leadership))
         services.append(CostService(cost: cost, interval: .seconds(10)))
+        services.append(ApprovalExpiryService(approvals: approvals, leadership: leadership))
         services.append(RolloutService(endpoints: endpoints, store: store, interval: configuration.rolloutInterval, leadership: leadership))
         return services
     }

@@ -50,6 +50,18 @@ struct RetrainService: Service {
     }
 }
 
+/// On the leader, records approval requests that expired without a decision (audited when they expire).
+struct ApprovalExpiryService: Service {
+    let approvals: Approvals
+    let leadership: any Leadership
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await approvals.run(interval: .seconds(10), when: { leadership.isLeader })
+        }
+    }
+}
+
 /// On every replica, adds each loaded version's memory over time to the cost figures.
 struct CostService: Service {
     let cost: CostMeter

@@ -139,6 +139,13 @@ struct ApprovalTests {
             clock.advance(601)
             #expect(try await approvals.requests(state: .expired, limit: 10).map(\.id) == [second.id])
             #expect(try await approvals.requests(state: .pending, limit: 10).isEmpty)
+            // Read alone, it says expired too (before, pending until someone acted on it).
+            #expect(try await approvals.request(id: second.id).state == .expired)
+            // The leader's pass records the expiry (audited) when it happens, once.
+            let firstPass = try await approvals.expireDue(), secondPass = try await approvals.expireDue()
+            #expect(firstPass == 1 && secondPass == 0)
+            let expiries = try await stack.store.auditEntries(after: 0, limit: 1000).filter { $0.action == "approval.expire" }
+            #expect(expiries.count == 1 && expiries.first?.target == "fraud@staging", "\(expiries)")
             await #expect(throws: FerryError.self) { try await approvals.approve(id: second.id, by: bob, comment: "") }
             #expect(try await approvals.request(id: second.id).state == .expired)
             #expect(try await stack.registry.aliases(model: "fraud").first { $0.name == "staging" }?.version == 1)
