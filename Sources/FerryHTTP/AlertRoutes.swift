@@ -71,6 +71,26 @@ struct AlertRoutes {
             case windowSeconds = "window_seconds", forSeconds = "for_seconds", webhookSecret = "webhook_secret"
         }
 
+        /// The metric and comparison are read as text first, so an unknown one is answered with the known ones.
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let metricText = try c.decode(String.self, forKey: .metric)
+            guard let metric = AlertRule.Metric(rawValue: metricText) else {
+                throw FerryError.invalid("field 'metric' is '\(metricText)'; use one of \(AlertRule.Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let comparisonText = try c.decode(String.self, forKey: .comparison)
+            guard let comparison = AlertRule.Comparison(rawValue: comparisonText) else {
+                throw FerryError.invalid("field 'comparison' is '\(comparisonText)'; use one of >, >=, <, <=")
+            }
+            (self.metric, self.comparison) = (metric, comparison)
+            feature = try c.decodeIfPresent(String.self, forKey: .feature)
+            threshold = try c.decode(Double.self, forKey: .threshold)
+            windowSeconds = try c.decodeIfPresent(Int.self, forKey: .windowSeconds)
+            forSeconds = try c.decodeIfPresent(Int.self, forKey: .forSeconds)
+            webhook = try c.decodeIfPresent(String.self, forKey: .webhook)
+            webhookSecret = try c.decodeIfPresent(String.self, forKey: .webhookSecret)
+        }
+
         var rule: AlertRule {
             AlertRule(
                 name: name, model: model, metric: metric, feature: feature, comparison: comparison, threshold: threshold,

@@ -156,7 +156,9 @@ struct RolloutCommands: AsyncParsableCommand {
                 object["fairness_attribute"] = String(parts[1])
                 continue
             }
-            guard parts.count == 2, let value = Double(parts[1]) else { throw ValidationError("\(option) '\(gate)' must look like NAME=NUMBER (or fairness_attribute=INPUT)") }
+            guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
+                throw ValidationError("\(option) '\(gate)' must look like NAME=NUMBER, a finite number (or fairness_attribute=INPUT)")
+            }
             object[String(parts[0])] = value
         }
         return object

@@ -107,6 +107,11 @@ struct SensitiveAtRegistrationTests {
                 uri: "/api/v1/models/fraud/alerts/budget", method: .put, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"metric": "cost_per_1000_predictions", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
             #expect(budget.status == .conflict && budget.errorMessage.contains("needs prices"), "\(budget.text)")
+            // An unknown metric is answered with the known ones.
+            let unknownMetric = try await client.execute(
+                uri: "/api/v1/models/fraud/alerts/x", method: .put, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"metric": "demographic_parity_ratio", "feature": "hour", "comparison": ">", "threshold": 0.1}"#))
+            #expect(unknownMetric.status == .badRequest && unknownMetric.errorMessage.contains("field 'metric' is 'demographic_parity_ratio'; use one of latency_p50_seconds"), "\(unknownMetric.text)")
             _ = try await stack.endpoints.put(Endpoint(name: "ep", variants: [.init(model: "fraud", version: 1, weight: 1)], createdBy: "t", updatedAt: Date()), by: "t")
             await #expect {
                 _ = try await stack.endpoints.startRollout(
