@@ -280,7 +280,8 @@ public final class ModelMonitor: Sendable {
             default: return "missing"
             }
         }
-        let labels = labeled.map { $0.label == 1 ? 1 : 0 }
+        // A label of 0.5 or more is positive, as performance reads it (a stray 2 or 0.7 is not read two ways).
+        let labels = labeled.map { $0.label >= 0.5 ? 1 : 0 }
         let predictions = labeled.map { (Self.positiveScore($0.output) ?? 0) >= threshold ? 1 : 0 }
         let report = try FairnessReport(labels: labels, predictions: predictions, groups: groups)
         guard let every else { return (version.version, report, []) }
