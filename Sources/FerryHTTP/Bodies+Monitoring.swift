@@ -358,6 +358,25 @@ extension API {
                  equalizedOddsRatio = "equalized_odds_ratio", accuracyDifference = "accuracy_difference"
         }
 
+        /// Undefined ratios are written as null, not left out.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(model, forKey: .model)
+            try c.encode(version, forKey: .version)
+            try c.encode(attribute, forKey: .attribute)
+            try c.encode(threshold, forKey: .threshold)
+            try c.encode(overall, forKey: .overall)
+            try c.encode(byGroup, forKey: .byGroup)
+            try c.encode(demographicParityDifference, forKey: .demographicParityDifference)
+            try c.encode(demographicParityRatio, forKey: .demographicParityRatio)
+            try c.encode(equalOpportunityDifference, forKey: .equalOpportunityDifference)
+            try c.encode(equalOpportunityRatio, forKey: .equalOpportunityRatio)
+            try c.encode(equalizedOddsDifference, forKey: .equalizedOddsDifference)
+            try c.encode(equalizedOddsRatio, forKey: .equalizedOddsRatio)
+            try c.encode(accuracyDifference, forKey: .accuracyDifference)
+            try c.encodeIfPresent(series, forKey: .series)
+        }
+
         init(model: String, version: Int, attribute: String, threshold: Double, _ r: FairnessReport) {
             self.model = model
             self.version = version

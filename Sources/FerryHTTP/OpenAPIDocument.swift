@@ -320,16 +320,21 @@ enum OpenAPIDocument {
             "Fairness": {
                 let rates = object(["count": integer, "selection_rate": number, "true_positive_rate": number, "false_positive_rate": number, "accuracy": number],
                                    required: ["count", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"])
+                // A ratio over a zero largest value is undefined: null, as the README says (fairlearn gives NaN).
+                let ratio: JSONValue = ["type": "number", "nullable": true]
                 return object([
                     "model": string, "version": integer, "attribute": string, "threshold": number, "overall": rates, "by_group": map(rates),
-                    "demographic_parity_difference": number, "demographic_parity_ratio": number, "equal_opportunity_difference": number,
-                    "equal_opportunity_ratio": number, "equalized_odds_difference": number, "equalized_odds_ratio": number, "accuracy_difference": number,
+                    "demographic_parity_difference": number, "demographic_parity_ratio": ratio, "equal_opportunity_difference": number,
+                    "equal_opportunity_ratio": ratio, "equalized_odds_difference": number, "equalized_odds_ratio": ratio, "accuracy_difference": number,
                     "series": array(object([
                         "start": ["type": "string", "format": "date-time"], "end": ["type": "string", "format": "date-time"], "count": integer,
                         "demographic_parity_difference": number, "equal_opportunity_difference": number, "equalized_odds_difference": number,
                         "accuracy_difference": number,
                     ], required: ["start", "end", "count", "demographic_parity_difference", "equal_opportunity_difference", "equalized_odds_difference", "accuracy_difference"])),
-                ], required: ["model", "version", "attribute", "overall", "by_group", "demographic_parity_difference", "equal_opportunity_difference", "equalized_odds_difference", "accuracy_difference"])
+                ], required: [
+                    "model", "version", "attribute", "overall", "by_group", "demographic_parity_difference", "demographic_parity_ratio",
+                    "equal_opportunity_difference", "equal_opportunity_ratio", "equalized_odds_difference", "equalized_odds_ratio", "accuracy_difference",
+                ])
             }(),
             "Cluster": object(["replica": string, "leader": boolean, "store": string, "applied_change": integer], required: ["replica", "leader", "store"]),
             "Live": object(["live": boolean], required: ["live"]),

@@ -269,7 +269,7 @@ struct Monitor: AsyncParsableCommand {
             print("")
             for name in ["demographic_parity_difference", "demographic_parity_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
                          "equalized_odds_difference", "equalized_odds_ratio", "accuracy_difference"] {
-                print("\(name): \((s[name] as? Double).map { String(format: "%.4f", $0) } ?? "- (no group selected)")")
+                print("\(name): \((s[name] as? Double).map { String(format: "%.4f", $0) } ?? "- (undefined: the largest group rate is 0)")")
             }
             if let series = s["series"] as? [[String: Any]] {
                 print("")

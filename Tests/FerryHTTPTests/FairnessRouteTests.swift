@@ -122,6 +122,25 @@ struct SensitiveAtRegistrationTests {
     }
 }
 
+/// A ratio over a zero largest value (no positives labelled: every true positive rate is 0) is undefined: null in the
+/// answer, not left out; labels of 0.5 or more are positive, as performance reads them.
+struct UndefinedFairnessRatioTests {
+    @Test func undefinedRatiosAreNull() async throws {
+        try await withFerry { client, stack in
+            let expected = try TestStack.exampleExpectations()
+            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            let id = try #require(try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#).json["prediction_id"] as? String)
+            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 == 0 ? 0.4 : 0)}"# }
+            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
+            await stack.predictionLogger.flush()
+            let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
+            #expect(fairness.status == .ok, "\(fairness.text)")
+            #expect(fairness.json["equal_opportunity_ratio"] is NSNull && fairness.json["equalized_odds_ratio"] is NSNull, "\(fairness.text)")
+            #expect(fairness.json["demographic_parity_ratio"] != nil)
+        }
+    }
+}
+
 /// Fairness as an alert metric: the rule names the sensitive feature and fires on the gap between its groups.
 struct FairnessAlertTests {
     @Test func aFairnessRuleFiresOnTheGapBetweenGroups() async throws {

@@ -36,7 +36,9 @@ struct OpenAPIBodyTests {
             var found: [String] = []
             let properties: [String: JSONValue]? = if case .object(let p)? = s["properties"] { p } else { nil }
             if case .array(let required)? = s["required"] {
-                for case .string(let name) in required where members[name] == nil || members[name] == .null {
+                // A required field may be null only where its schema says it is nullable.
+                func nullable(_ name: String) -> Bool { if case .object(let p)? = properties?[name] { p["nullable"] == .bool(true) } else { false } }
+                for case .string(let name) in required where members[name] == nil || (members[name] == .null && !nullable(name)) {
                     found.append("\(path): required field '\(name)' is missing")
                 }
             }
