@@ -1,5 +1,8 @@
 import FerryCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -103,6 +106,8 @@ public final class ModelManager: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Bytes of unloaded versions since the heap was last trimmed.
+    private let trimDebt = Mutex(0)
     public let store: any MetadataStore
     private let artifacts: any ArtifactStore
     private let runtimes: RuntimeCatalog
@@ -280,11 +285,20 @@ public final class ModelManager: Sendable {
             logger.info("model unloaded to stay within the memory budget", metadata: [
                 "model": "\(served.version.model)", "version": "\(served.version.version)", "memory_bytes": "\(served.predictor.memoryBytes)"])
         }
+        let freed = evicted.reduce(0) { $0 + $1.predictor.memoryBytes }
+        evicted.removeAll()
         if case .success(let served) = result {
             served.metrics.recordLoad(seconds: served.loadSeconds, memoryBytes: served.predictor.memoryBytes)
+            if let budget = memoryBudget, case let loaded = state.withLock({ $0.loadedBytes }), loaded > budget {
+                // Nothing more could be unloaded: the version alone, or with the pinned ones, is larger than the budget.
+                logger.warning("the loaded versions exceed the memory budget: nothing else can be unloaded (the version alone, or with the versions pinned by --pin-aliased, is larger)", metadata: [
+                    "model": "\(served.version.model)", "version": "\(served.version.version)", "memory_bytes": "\(served.predictor.memoryBytes)",
+                    "loaded_bytes": "\(loaded)", "budget_bytes": "\(budget)"])
+            }
         }
         for timer in loading?.timers ?? [] { timer.cancel() }
         for waiter in loading?.waiters.values.map({ $0 }) ?? [] { waiter.resume(with: result) }
+        freedSinceTrim(freed)
     }
 
     /// Answers one waiting request with 503 if the load it waits for is still going after `limit` seconds.
@@ -313,7 +327,33 @@ public final class ModelManager: Sendable {
             return state.remove(Key(model: model, version: version))
         }
         removed?.metrics.recordUnload()
+        freedSinceTrim(removed?.predictor.memoryBytes ?? 0)
     }
+
+    /// Counts what unloading freed; past 64 MiB since the last time, gives the heap's free pages back to the system
+    /// (glibc keeps them for reuse otherwise), so the process's resident memory follows the budget rather than the
+    /// most it ever held. Not at every unload: trimming walks the heap. Versions still held by a request in flight
+    /// are freed when it ends, and returned at a later trim.
+    private func freedSinceTrim(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        let due = trimDebt.withLock { debt -> Bool in
+            debt += bytes
+            guard debt >= 64 << 20 else { return false }
+            debt = 0
+            return true
+        }
+        if due { Self.mallocTrim?(0) }
+    }
+
+    /// glibc's `malloc_trim` (not in the Glibc module's headers), looked up once; nil on other C libraries.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 
     /// Unloads the least recently used versions until `bytes` more fit the memory budget, never `keeping` (being
     /// installed) nor, with `pinAliased`, a version an alias points at. Requests holding an unloaded version finish
@@ -375,36 +415,44 @@ public final class ModelManager: Sendable {
         state.withLock { $0.routes[model] = route }
     }
 
-    /// Loads every aliased version and every model's default version; failures are logged, not fatal. With a
-    /// memory budget it stops loading once the budget is full (the rest load at their first request), so a replica
-    /// with thousands of models starts without loading and unloading most of them.
+    /// Loads every aliased version and every model's default version, aliased ones first; failures are logged, not
+    /// fatal. With a memory budget it stops at the first version that does not fit beside those loaded (the rest load
+    /// at their first request), so a replica with thousands of models starts without loading and unloading most of
+    /// them.
     public func warmStart() async {
         do {
-            var deferred = 0
-            defer {
-                if deferred > 0 {
-                    logger.info("versions left to load at their first request: the memory budget is full", metadata: ["versions": "\(deferred)"])
-                }
-            }
+            var wanted: [(model: String, version: Int, aliased: Bool)] = []
             for model in try await store.models() {
                 let route = try await readRoute(model: model.name)
                 state.withLock { $0.routes[model.name] = route }
-                let numbers = Set(route.aliases.values).union(route.defaultVersion.map { [$0] } ?? [])
+                let aliased = Set(route.aliases.values)
+                wanted += aliased.sorted().map { (model.name, $0, true) }
+                if let d = route.defaultVersion, !aliased.contains(d) { wanted.append((model.name, d, false)) }
                 for (alias, reason) in route.blocked.sorted(by: { $0.key < $1.key }) {
                     logger.error("alias not served: the signature policy forbids it", metadata: [
                         "model": "\(model.name)", "alias": "\(alias)", "reason": "\(reason)"])
                 }
-                for number in numbers.sorted() {
-                    if let budget = memoryBudget, state.withLock({ $0.loadedBytes >= budget }) {
-                        deferred += 1
-                        continue
-                    }
-                    do {
-                        _ = try await served(model: model.name, selector: .number(number))
-                    } catch {
-                        logger.error("model failed to load at start", metadata: [
-                            "model": "\(model.name)", "version": "\(number)", "error": "\(error)"])
-                    }
+            }
+            let ordered = wanted.filter(\.aliased) + wanted.filter { !$0.aliased }
+            for (i, item) in ordered.enumerated() {
+                let (before, bytes) = state.withLock { ($0.loaded.count, $0.loadedBytes) }
+                // The next version is guessed to be as large as the average of those loaded: one that would not fit
+                // is not loaded, so no version loaded first (an aliased one) is unloaded to make room for it.
+                if let budget = memoryBudget, before > 0, bytes + bytes / before > budget {
+                    logger.info("versions left to load at their first request: the memory budget is full", metadata: ["versions": "\(ordered.count - i)"])
+                    break
+                }
+                do {
+                    _ = try await served(model: item.model, selector: .number(item.version))
+                } catch {
+                    logger.error("model failed to load at start", metadata: [
+                        "model": "\(item.model)", "version": "\(item.version)", "error": "\(error)"])
+                    continue
+                }
+                // A load that had to unload another version to fit: the budget is full.
+                if memoryBudget != nil, state.withLock({ $0.loaded.count }) <= before, i + 1 < ordered.count {
+                    logger.info("versions left to load at their first request: the memory budget is full", metadata: ["versions": "\(ordered.count - i - 1)"])
+                    break
                 }
             }
         } catch {

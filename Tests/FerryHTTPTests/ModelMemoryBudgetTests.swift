@@ -1,6 +1,7 @@
 import FerryCore
 @testable import FerryHTTP
 import FerryEngine
+import FerryRuntimes
 import FerryTesting
 import Foundation
 import HTTPTypes
@@ -72,6 +73,24 @@ struct ModelMemoryBudgetTests {
         metrics = PrometheusExposition.render(stack.models.metrics)
         #expect(metrics.contains(#"ferry_inference_requests_total{model="a",version="1"} 1"#))
         #expect(metrics.contains(#"ferry_model_loads_total{model="a",version="1"} 2"#))
+    }
+
+    /// At start, aliased versions load first, and loading stops at the first version that does not fit: before, the
+    /// check was "the budget is full", which unloading kept from ever holding, so every version loaded and unloaded.
+    @Test func aWarmStartLoadsAliasedVersionsFirstAndStopsWhenTheBudgetIsFull() async throws {
+        let bytes = try await Self.modelBytes()
+        let stack = try await TestStack()
+        defer { stack.tearDown() }
+        try await Self.register(stack, ["a", "b", "c", "d", "e"])
+        try await Self.register(stack, ["z"], alias: true)
+        let restarted = ModelManager(
+            store: stack.store, artifacts: stack.artifacts, runtimes: RuntimeCatalog([XGBoostRuntime()]), logger: .init(label: "t"),
+            memoryBudget: bytes * 2 + bytes / 2)  // room for two
+        await restarted.warmStart()
+        let loaded = restarted.loadedVersions.map(\.model)
+        #expect(loaded.count == 2 && loaded.contains("z"), "the aliased version first, then until one did not fit: \(loaded)")
+        let metrics = PrometheusExposition.render(restarted.metrics)
+        #expect(metrics.contains("\nferry_models_loads_total 2\n") && metrics.contains("\nferry_models_unloads_total 0\n"), "two loads, not six loads and four unloads: \(metrics.split(separator: "\n").filter { $0.hasPrefix("ferry_models_") })")
     }
 
     @Test func aliasedVersionsArePinnedWhenAsked() async throws {
