@@ -269,6 +269,13 @@ public final class DataPlane: Sendable {
                     let names = outputs.map { "'\($0.name)'" }.joined(separator: ", ")
                     throw FerryError.invalid("requested output '\(wanted.name)' does not exist; this model returns \(names)")
                 }
+                // Triton's classification extension answers "score:index" strings; ignored, the numbers would be
+                // read as those. Refused, so a client asking for it knows.
+                if wanted.parameters["classification"] != nil {
+                    throw FerryError(
+                        .unsupported,
+                        "requested output '\(wanted.name)': the classification extension (parameter 'classification', tritonclient's class_count) is not supported; ask without it and read the output's numbers")
+                }
                 tensor.parameters = wanted.parameters
                 return tensor
             }

@@ -123,6 +123,14 @@ struct GRPCTests {
             let tooMany = Self.request(rows: [[Float]](repeating: [Float](repeating: 0, count: 12), count: 10_001), raw: true)
             var long = good
             long.modelName = String(repeating: "m", count: 50_000)
+            // tritonclient's class_count: refused, not ignored (the numbers would be read as "score:index" strings).
+            var classify = good
+            var output = Inference_ModelInferRequest.InferRequestedOutputTensor()
+            output.name = "predict"
+            var count = Inference_InferParameter()
+            count.int64Param = 1
+            output.parameters["classification"] = count
+            classify.outputs = [output]
             for (request, metadata, code, message) in [
                 (huge, ["authorization": "Bearer \(key)"], .invalidArgument, "has an impossibly large shape"),
                 (wide, ["authorization": "Bearer \(key)"], .invalidArgument, "element 0: 1000.0 is not a valid INT8"),
@@ -130,6 +138,7 @@ struct GRPCTests {
                 (tooMany, ["authorization": "Bearer \(key)"], .invalidArgument, "the limit is 10000 rows per request"),
                 // A name of 50 KB is not echoed whole (it would pass the client's limit on metadata).
                 (long, ["authorization": "Bearer \(key)"], .notFound, "…"),
+                (classify, ["authorization": "Bearer \(key)"], .unimplemented, "the classification extension"),
                 // Spaces around a header's value are trimmed in HTTP; in gRPC metadata too.
                 (narrow, ["authorization": "Bearer \(key) "], .invalidArgument, "expected [N, 12]"),
                 (good, [:] as Metadata, RPCError.Code.unauthenticated, "needs credentials"),
