@@ -53,6 +53,9 @@ public protocol PredictionLog: Sendable {
     func labeled(model: String, version: Int?, since: Date?, until: Date?, limit: Int) async throws -> [LabeledPrediction]
     /// Feedback that matches no logged prediction (sampled out, expired, or an unknown id).
     func unmatchedFeedbackCount() async throws -> Int
+    /// The deployment's secret key for hashing sensitive inputs (32 random bytes, hex): made the first time it is
+    /// asked for, then the same for every caller and every replica that shares the store.
+    func hashKey() async throws -> String
 }
 
 extension PredictionLog {
@@ -63,6 +66,7 @@ extension PredictionLog {
 public enum Sensitivity: String, Sendable, Codable, Equatable {
     /// Not stored (null).
     case redact
-    /// Stored as `sha256:<hex>` of the value's text, so equal values can still be matched.
+    /// Stored as `hmac:<hex>`, HMAC-SHA256 of the value's text under the deployment's secret key (the log's
+    /// `hashKey`), so equal values can still be matched but a value cannot be found by hashing candidates.
     case hash
 }

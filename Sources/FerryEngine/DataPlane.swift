@@ -410,10 +410,11 @@ public final class DataPlane: Sendable {
         }
         let width = batch.rows > 0 ? values.count / batch.rows : 0
         let schema = served.version.inputSchema
+        let key = log.hashKey
         log.submit(PredictionRecord(
             id: id, model: served.version.model, version: served.version.version, at: Date(),
             latencyMicros: Int(ModelManager.seconds(ContinuousClock.now - start) * 1e6),
-            inputs: (0..<batch.rows).map { PredictionLogger.storedRow(batch, row: $0, schema: schema) },
+            inputs: (0..<batch.rows).map { PredictionLogger.storedRow(batch, row: $0, schema: schema, key: key) },
             outputs: (0..<batch.rows).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }, flags: flags))
         return id
     }

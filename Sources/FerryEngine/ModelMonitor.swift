@@ -361,7 +361,7 @@ public final class ModelMonitor: Sendable {
     static func texts(_ records: [PredictionRecord], _ c: Int) -> [String?] {
         records.flatMap { record in
             record.inputs.map { row -> String? in
-                guard c < row.count, case .string(let text) = row[c], !text.hasPrefix("sha256:") else { return nil }
+                guard c < row.count, case .string(let text) = row[c], !text.hasPrefix("hmac:"), !text.hasPrefix("sha256:") else { return nil }
                 return text
             }
         }

@@ -60,11 +60,25 @@ public final class PredictionLogger: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
 
+    /// The key sensitive inputs are hashed with: the deployment's (`loadHashKey`, at start), a random one until then.
+    private let key = Mutex(SymmetricKey(size: .bits256))
+
     public init(log: any PredictionLog, configuration: Configuration = Configuration(), logger: Logger) {
         self.log = log
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// Reads (or makes) the deployment's key for hashing sensitive inputs from the log's store: the same on every
+    /// replica and after every restart, so equal values hash equally across them.
+    public func loadHashKey() async throws {
+        let hex = try await log.hashKey()
+        guard let bytes = hex.hexBytes, bytes.count == 32 else { throw FerryError(.integrity, "the prediction log's hash key is not 32 bytes of hex") }
+        key.withLock { $0 = SymmetricKey(data: bytes) }
+    }
+
+    /// The key `storedRow` hashes sensitive inputs with.
+    public var hashKey: SymmetricKey { key.withLock { $0 } }
 
     /// Whether a request should be logged (decided before building its record).
     public func sampled() -> Bool {
@@ -169,8 +183,9 @@ public final class PredictionLogger: Sendable {
         }
     }
 
-    /// A row of inputs as stored: sensitive features redacted (null) or hashed (`sha256:` of the value's text).
-    public static func storedRow(_ batch: FeatureMatrix, row r: Int, schema: InputSchema) -> [JSONValue] {
+    /// A row of inputs as stored: sensitive features redacted (null) or hashed (`hmac:`, HMAC-SHA256 of the value's
+    /// text under `key`: a plain digest of a card number or an age is found by hashing the few possible values).
+    public static func storedRow(_ batch: FeatureMatrix, row r: Int, schema: InputSchema, key: SymmetricKey) -> [JSONValue] {
         var stored: [JSONValue] = []
         stored.reserveCapacity(batch.columns)
         // Each feature's properties are read in place (mapping over the features copied each one).
@@ -182,7 +197,7 @@ public final class PredictionLogger: Sendable {
             case .redact?: stored.append(.null)
             case .hash?:
                 let shown = text ?? (v.isNaN ? "null" : String(v))
-                stored.append(.string("sha256:" + SHA256.hash(data: Data(shown.utf8)).hexString))
+                stored.append(.string("hmac:" + HMAC<SHA256>.authenticationCode(for: Data(shown.utf8), using: key).hexString))
             case nil:
                 if isText { stored.append(text.map { .string($0) } ?? .null) } else { stored.append(v.isNaN ? .null : .number(v)) }
             }

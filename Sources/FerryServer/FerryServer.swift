@@ -112,6 +112,7 @@ public struct FerryServer: Sendable {
         let newAdminKey = configuration.authentication ? try await authenticator.bootstrap(preset: configuration.adminKeyPreset) : nil
         if !configuration.authentication { try await authenticator.reload() }
         let predictionLogger = zip(predictionLog, configuration.predictionLog).map { PredictionLogger(log: $0, configuration: $1, logger: logger) }
+        try await predictionLogger?.loadHashKey()
         let monitor = predictionLogger.map { ModelMonitor(registry: registry, models: models, log: $0.log, writer: $0) }
         let endpoints = Endpoints(store: store, models: models, monitor: monitor, logger: logger, replica: configuration.replicaID, protections: store)
         let approvals = Approvals(store: store, registry: registry, endpoints: endpoints, logger: logger)

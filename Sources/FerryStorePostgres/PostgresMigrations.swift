@@ -371,5 +371,8 @@ enum PostgresMigrations {
         Migration(name: "0014-latency-counts", statements: [
             "ALTER TABLE request_count ADD COLUMN latency_counts TEXT NOT NULL DEFAULT ''",
         ]),
+        Migration(name: "0015-log-secret", statements: [
+            "CREATE TABLE log_secret (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]),
     ]
 }

@@ -158,6 +158,16 @@ public final class PostgresPredictionLog: PredictionLog, StoreCoding {
         }
     }
 
+    public func hashKey() async throws -> String {
+        let fresh = Self.freshKey()
+        return try await database.transaction { c in
+            // Two replicas asking at once both insert; the first commits, the other's does nothing, and both read it.
+            try await PostgresDatabase.execute(c, "INSERT INTO log_secret (name, value) VALUES ('hash', \(fresh)) ON CONFLICT (name) DO NOTHING", self.logger)
+            let rows = try await PostgresDatabase.rows(c, "SELECT value FROM log_secret WHERE name = 'hash'", self.logger)
+            return try rows.first!["value"].decode(String.self)
+        }
+    }
+
     static let columns = "id, model, version, at, latency_us, inputs::text AS inputs, outputs::text AS outputs, flags::text AS flags"
 
     private static func record(_ row: PostgresRandomAccessRow) throws -> PredictionRecord {

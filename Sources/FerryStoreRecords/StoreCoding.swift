@@ -21,6 +21,12 @@ extension StoreCoding {
         try (decode(text) as [String]).map { try FeatureRef(parsing: $0, field: "a stored version's feature_refs") }
     }
 
+    /// 32 random bytes as hex: a secret key made once per deployment (the log's hash key).
+    package static func freshKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexString
+    }
+
     package static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
     package static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 }

@@ -85,6 +85,9 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
             try insert(moving, into: db, unhurried: false)
             try db.execute(sql: "DROP TABLE prediction")
         }
+        migrator.registerMigration("v5-log-secret") { db in
+            try db.execute(sql: "CREATE TABLE log_secret (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+        }
         return migrator
     }
 
@@ -402,6 +405,14 @@ public final class SQLitePredictionLog: PredictionLog, StoreCoding {
             try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM feedback f LEFT JOIN prediction_id i ON i.id = f.prediction_id WHERE i.id IS NULL
                 """) ?? 0
+        }
+    }
+
+    public func hashKey() async throws -> String {
+        let fresh = Self.freshKey()
+        return try await writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO log_secret (name, value) VALUES ('hash', ?)", arguments: [fresh])
+            return try String.fetchOne(db, sql: "SELECT value FROM log_secret WHERE name = 'hash'")!
         }
     }
 

@@ -10,6 +10,14 @@ public enum PredictionLogConformance {
     }
 
     public static let cases: [ConformanceCase<any PredictionLog>] = [
+        .init("the hash key is made once: every caller, at once or later, gets the same 32 bytes") { log in
+            async let a = log.hashKey()
+            async let b = log.hashKey()
+            let (first, second) = try await (a, b)
+            let third = try await log.hashKey()
+            try expect(first == second && second == third, "one key: \(first) \(second) \(third)")
+            try expect(first.count == 64 && first.hexBytes?.count == 32, "32 bytes of hex: \(first)")
+        },
         .init("records round-trip and are found by id") { log in
             let r = record("a", second: 1)
             try await log.append([r])

@@ -1,3 +1,4 @@
+import Crypto
 import FerryCore
 @testable import FerryEngine
 import FerryStoreSQLite
@@ -59,6 +60,7 @@ struct PredictionLoggerTests {
             try await inner.labeled(model: model, version: version, since: since, until: until, limit: limit)
         }
         func unmatchedFeedbackCount() async throws -> Int { try await inner.unmatchedFeedbackCount() }
+        func hashKey() async throws -> String { try await inner.hashKey() }
     }
 
     /// A flush that finds less than a batch queued writes unhurried; a backlog (a whole batch or more) at full speed.
@@ -78,13 +80,17 @@ struct PredictionLoggerTests {
             FeatureSpec(name: "amount"), FeatureSpec(name: "card", sensitive: .hash), FeatureSpec(name: "ssn", sensitive: .redact),
         ])
         let batch = FeatureMatrix(rows: 1, columns: 3, values: [12.5, 4242, 123])
-        let row = PredictionLogger.storedRow(batch, row: 0, schema: schema)
+        let key = SymmetricKey(size: .bits256)
+        let row = PredictionLogger.storedRow(batch, row: 0, schema: schema, key: key)
         #expect(row[0] == .number(12.5))
         #expect(row[1].isHash, "\(row[1])")
         #expect(row[1] != .string("4242.0"))
         #expect(row[2] == .null)
-        let again = PredictionLogger.storedRow(batch, row: 0, schema: schema)
+        let again = PredictionLogger.storedRow(batch, row: 0, schema: schema, key: key)
         #expect(again[1] == row[1], "equal values hash equally, so they can still be matched")
+        // Keyed: not the plain digest anyone can compute from a guess, and another key gives another value.
+        #expect(row[1] != .string("sha256:" + SHA256.hash(data: Data("4242.0".utf8)).hexString))
+        #expect(PredictionLogger.storedRow(batch, row: 0, schema: schema, key: SymmetricKey(size: .bits256))[1] != row[1])
     }
 
     @Test func servedRequestsAreLoggedWithTheirPredictionID() async throws {
@@ -107,7 +113,7 @@ struct PredictionLoggerTests {
 
 extension JSONValue {
     var isHash: Bool {
-        if case .string(let s) = self { return s.hasPrefix("sha256:") && s.count == 71 }
+        if case .string(let s) = self { return s.hasPrefix("hmac:") && s.count == 69 }
         return false
     }
 }

@@ -71,7 +71,7 @@ struct SensitiveAtRegistrationTests {
             await stack.predictionLogger.flush()
             let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
             let groups = (fairness.json["by_group"] as? [String: Any])?.keys.sorted() ?? []
-            #expect(groups.count == 2 && groups.allSatisfy { $0.hasPrefix("sha256:") }, "groups by the logged hashes: \(groups)")
+            #expect(groups.count == 2 && groups.allSatisfy { $0.hasPrefix("hmac:") }, "groups by the logged keyed hashes: \(groups)")
             let card = try await client.get("/api/v1/models/fraud/versions/2/card")
             #expect(card.text.contains("Fairness by 'is_night'"), "\(card.text)")
             let unknown = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"gender": "hash"}}"#)
