@@ -26,14 +26,17 @@ struct ControlPlaneRoutes {
             let visible = context.principal?.models.map(Set.init)
             var items: [API.ModelBody] = []
             var next: String?
+            // A key limited to some models reads on until its page is full (or the models end): before, it got
+            // empty pages to walk through, and a client stopping at an empty page missed its models.
             repeat {
-                let page = try await registry.modelSummaries(after: after, limit: pageSize ?? 1000)
+                let limit = pageSize.map { $0 - items.count } ?? 1000
+                let page = try await registry.modelSummaries(after: after, limit: limit)
                 for summary in page where visible?.contains(summary.model.name) ?? true {
                     items.append(API.ModelBody(summary.model, latestVersion: summary.latestVersion, aliases: summary.aliases))
                 }
-                after = page.count == (pageSize ?? 1000) ? page.last?.model.name : nil
+                after = page.count == limit ? page.last?.model.name : nil
                 if pageSize != nil { next = after.map(API.pageToken) }
-            } while pageSize == nil && after != nil
+            } while after != nil && (pageSize.map { items.count < $0 } ?? true)
             return try API.response(API.ModelPage(items: items, nextPageToken: next))
         }
         api.post("/models") { request, context in

@@ -112,6 +112,26 @@ struct ControlPlaneRouteTests {
             #expect(response.errorMessage.contains(expected), "\(method) \(uri): \(response.errorMessage)")
         }
     }
+
+    /// A key limited to some models gets full pages of them: before, pages were cut before the filter, so it walked
+    /// empty pages (and a client stopping at an empty one missed its models).
+    @Test func aKeyLimitedToSomeModelsGetsFullPagesOfThem() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            for name in ["a", "b", "c", "d", "e"] {
+                _ = try await stack.registry.register(.init(model: name, artifact: try TestStack.exampleModel(), createdBy: "t"))
+            }
+            let key = try await stack.authenticator.createKey(name: "few", role: .viewer, models: ["b", "e", "fraud"], by: "t").secret
+            func page(_ query: String) async throws -> (names: [String], token: String?) {
+                let response = try await client.execute(uri: "/api/v1/models?\(query)", method: .get, headers: [.authorization: "Bearer \(key)"])
+                #expect(response.status == .ok, "\(response.text)")
+                return ((response.json["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? [], response.json["next_page_token"] as? String)
+            }
+            let first = try await page("max_results=2")
+            #expect(first.names == ["b", "e"] && first.token != nil, "\(first)")
+            let second = try await page("max_results=2&page_token=\(first.token ?? "")")
+            #expect(second.names == ["fraud"] && second.token == nil, "\(second)")
+        }
+    }
 }
 
 struct OpenAPITests {
