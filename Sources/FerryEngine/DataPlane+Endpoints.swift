@@ -41,7 +41,7 @@ extension DataPlane {
         _ endpoint: Endpoint, _ endpoints: Endpoints, _ options: CallOptions, mirror: InferenceRequest?,
         cacheKey: @autoclosure () -> [UInt8]?,
         _ run: @escaping @Sendable (Endpoint.Variant) async throws -> (Result, [Double]),
-        constant: @Sendable (Double, String) -> Result,
+        constant: @Sendable (Double, OutputSpec?) -> Result,
         mark: (inout Result, Serving) -> Void
     ) async throws -> Result {
         let routingKey = endpoint.stickyHeader.flatMap(options.header)
@@ -97,8 +97,8 @@ extension DataPlane {
                 answered.fallbackFrom = chosen.ref
                 answered.fallback = true
             } else {
-                let name = (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.scores?.name ?? "predict"
-                result = constant(fallback.value ?? 0, name)
+                // Named and typed as the primary version's scores output, as its metadata says.
+                result = constant(fallback.value ?? 0, (try? await models.store.version(model: primary.model, number: primary.version))?.outputSchema.scores)
                 outputs = []
                 answered.servedBy = nil
                 answered.fallbackFrom = chosen.ref

@@ -160,10 +160,11 @@ public final class DataPlane: Sendable {
                 var response = try await self.inferOnVersion(model: variant.model, version: String(variant.version), request: request)
                 response.modelName = endpoint.name
                 return (response, Self.firstOutput(response.outputs))
-            } constant: { value, outputName in
-                InferenceResponse(
+            } constant: { value, spec in
+                let data: TensorData = spec?.datatype == .fp32 ? .float32(Array(repeating: Float(value), count: rows)) : .float64(Array(repeating: value, count: rows))
+                return InferenceResponse(
                     modelName: endpoint.name, modelVersion: nil, id: request.id,
-                    outputs: [Tensor(name: outputName, datatype: .fp64, shape: [rows], data: .float64(Array(repeating: value, count: rows)))])
+                    outputs: [Tensor(name: spec?.name ?? "predict", datatype: spec?.datatype == .fp32 ? .fp32 : .fp64, shape: [rows], data: data)])
             } mark: { response, serving in
                 // The version's own prediction id stays; a cached answer gets its own below.
                 let id = response.serving.predictionID

@@ -91,6 +91,8 @@ struct ResilienceTests {
                 #expect((response.json["parameters"] as? [String: Any])?["served_by"] as? String == servedBy)
                 let value = ((response.json["outputs"] as? [[String: Any]])?.first?["data"] as? [Double])?.first
                 #expect(value == (servedBy == nil ? 0.5 : 6.25), "\(response.text)")
+                // Typed as the version's metadata says (FP32), the static value too: before, FP64.
+                #expect((response.json["outputs"] as? [[String: Any]])?.first?["datatype"] as? String == "FP32", "\(response.text)")
             }
             let v1 = try await client.post("/v1/models/ep:predict", #"{"instances": [[1, 2, 3], [0, 0, 1]]}"#)
             #expect(v1.status == .ok && v1.json["fallback"] as? Bool == true && (v1.json["predictions"] as? [Any])?.count == 2, "\(v1.text)")
