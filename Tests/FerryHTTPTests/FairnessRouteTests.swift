@@ -3,6 +3,7 @@ import FerryTesting
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTesting
 import Testing
 
 /// Fairness through the API: logged decisions of the example model with ground truth, grouped by a logged feature,
@@ -62,13 +63,7 @@ struct SensitiveAtRegistrationTests {
             #expect(registered.status == .created, "\(registered.text)")
             let features = ((registered.json["input_schema"] as? [String: Any])?["features"] as? [[String: Any]]) ?? []
             #expect(features.first { $0["name"] as? String == "is_night" }?["sensitive"] as? String == "hash")
-            let expected = try TestStack.exampleExpectations()
-            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
-            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
-            let id = try #require(predicted.json["prediction_id"] as? String)
-            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
-            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
-            await stack.predictionLogger.flush()
+            try await predictExampleRowsWithLabels(client, stack) { $0 % 3 == 0 ? 1 : 0 }
             let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
             let groups = (fairness.json["by_group"] as? [String: Any])?.keys.sorted() ?? []
             #expect(groups.count == 2 && groups.allSatisfy { $0.hasPrefix("hmac:") }, "groups by the logged keyed hashes: \(groups)")
@@ -88,29 +83,18 @@ struct SensitiveAtRegistrationTests {
         try await withFerry { client, stack in
             let registered = try await client.post("/api/v1/models/fraud/versions", #"{"artifact": "\#(artifact)", "sensitive": {"is_night": "redact"}, "aliases": ["production"]}"#)
             #expect(registered.status == .created, "\(registered.text)")
-            let expected = try TestStack.exampleExpectations()
-            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
-            let id = try #require(try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#).json["prediction_id"] as? String)
-            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
-            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
-            await stack.predictionLogger.flush()
+            try await predictExampleRowsWithLabels(client, stack) { $0 % 3 == 0 ? 1 : 0 }
             let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
             #expect(fairness.status == .badRequest && fairness.errorMessage.contains("'is_night' is redacted in the prediction log"), "\(fairness.text)")
             for (feature, message) in [("is_night", "is redacted in the prediction log"), ("nope", "field 'feature' 'nope' is not an input of model 'fraud'")] {
-                let rule = try await client.execute(
-                    uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"metric": "demographic_parity_difference", "feature": "\#(feature)", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+                let rule = try await putFraudAlert(client, "gap", #"{"metric": "demographic_parity_difference", "feature": "\#(feature)", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#)
                 #expect(rule.status == .badRequest && rule.errorMessage.contains(message), "\(rule.text)")
             }
             // No prices: a budget could never be evaluated.
-            let budget = try await client.execute(
-                uri: "/api/v1/models/fraud/alerts/budget", method: .put, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"metric": "cost_per_1000_predictions", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+            let budget = try await putFraudAlert(client, "budget", #"{"metric": "cost_per_1000_predictions", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#)
             #expect(budget.status == .conflict && budget.errorMessage.contains("needs prices"), "\(budget.text)")
             // An unknown metric is answered with the known ones.
-            let unknownMetric = try await client.execute(
-                uri: "/api/v1/models/fraud/alerts/x", method: .put, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"metric": "demographic_parity_ratio", "feature": "hour", "comparison": ">", "threshold": 0.1}"#))
+            let unknownMetric = try await putFraudAlert(client, "x", #"{"metric": "demographic_parity_ratio", "feature": "hour", "comparison": ">", "threshold": 0.1}"#)
             #expect(unknownMetric.status == .badRequest && unknownMetric.errorMessage.contains("field 'metric' is 'demographic_parity_ratio'; use one of latency_p50_seconds"), "\(unknownMetric.text)")
             _ = try await stack.endpoints.put(Endpoint(name: "ep", variants: [.init(model: "fraud", version: 1, weight: 1)], createdBy: "t", updatedAt: Date()), by: "t")
             await #expect {
@@ -127,12 +111,7 @@ struct SensitiveAtRegistrationTests {
 struct UndefinedFairnessRatioTests {
     @Test func undefinedRatiosAreNull() async throws {
         try await withFerry { client, stack in
-            let expected = try TestStack.exampleExpectations()
-            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
-            let id = try #require(try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#).json["prediction_id"] as? String)
-            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 == 0 ? 0.4 : 0)}"# }
-            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
-            await stack.predictionLogger.flush()
+            try await predictExampleRowsWithLabels(client, stack) { $0 == 0 ? 0.4 : 0 }
             let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
             #expect(fairness.status == .ok, "\(fairness.text)")
             #expect(fairness.json["equal_opportunity_ratio"] is NSNull && fairness.json["equalized_odds_ratio"] is NSNull, "\(fairness.text)")
@@ -145,20 +124,10 @@ struct UndefinedFairnessRatioTests {
 struct FairnessAlertTests {
     @Test func aFairnessRuleFiresOnTheGapBetweenGroups() async throws {
         try await withFerry { client, stack in
-            let expected = try TestStack.exampleExpectations()
-            let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
-            let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
-            let id = predicted.json["prediction_id"] as! String
-            let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#($0 % 3 == 0 ? 1 : 0)}"# }
-            #expect(try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]").status == .ok)
-            await stack.predictionLogger.flush()
-            let missing = try await client.execute(
-                uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"metric": "demographic_parity_difference", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#))
+            try await predictExampleRowsWithLabels(client, stack) { $0 % 3 == 0 ? 1 : 0 }
+            let missing = try await putFraudAlert(client, "gap", #"{"metric": "demographic_parity_difference", "comparison": ">", "threshold": 0.1, "window_seconds": 3600}"#)
             #expect(missing.status == .badRequest && missing.errorMessage.contains("field 'feature' is required for demographic_parity_difference"), "\(missing.errorMessage)")
-            let put = try await client.execute(
-                uri: "/api/v1/models/fraud/alerts/gap", method: .put, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"metric": "equalized_odds_difference", "feature": "is_night", "comparison": ">=", "threshold": 0, "window_seconds": 3600}"#))
+            let put = try await putFraudAlert(client, "gap", #"{"metric": "equalized_odds_difference", "feature": "is_night", "comparison": ">=", "threshold": 0, "window_seconds": 3600}"#)
             #expect(put.status == .ok, "\(put.text)")
             #expect(try await client.post("/api/v1/alerts/evaluate", "").status == .ok)
             let fairness = try await client.get("/api/v1/models/fraud/fairness?attribute=is_night")
@@ -168,4 +137,10 @@ struct FairnessAlertTests {
                     "the rule's value is the route's: \(String(describing: status.value)) vs \(routeValue)")
         }
     }
+}
+
+/// `PUT /api/v1/models/fraud/alerts/{name}` with a JSON rule.
+private func putFraudAlert(_ client: any TestClientProtocol, _ name: String, _ rule: String) async throws -> TestResponse {
+    try await client.execute(
+        uri: "/api/v1/models/fraud/alerts/\(name)", method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: rule))
 }

@@ -62,3 +62,18 @@ extension TestResponse {
 func relativeError(_ a: Double, _ b: Double) -> Double {
     abs(a - b) / max(abs(b), 1e-12)
 }
+
+/// Predicts the example rows of 'fraud' in one V1 request, posts `label(row)` for each as ground truth and flushes
+/// the prediction log; returns the prediction id.
+@discardableResult
+func predictExampleRowsWithLabels(_ client: any TestClientProtocol, _ stack: TestStack, label: (Int) -> Double) async throws -> String {
+    let expected = try TestStack.exampleExpectations()
+    let instances = expected.rows.map { "[" + $0.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ",") + "]" }.joined(separator: ",")
+    let predicted = try await client.post("/v1/models/fraud:predict", #"{"instances": [\#(instances)]}"#)
+    guard let id = predicted.json["prediction_id"] as? String else { throw FerryError.invalid("no prediction id: \(predicted.text)") }
+    let items = expected.rows.indices.map { #"{"prediction_id": "\#(id)", "row": \#($0), "label": \#(label($0))}"# }
+    let feedback = try await client.post("/api/v1/feedback", "[\(items.joined(separator: ","))]")
+    guard feedback.status == .ok else { throw FerryError.invalid("feedback refused: \(feedback.text)") }
+    await stack.predictionLogger.flush()
+    return id
+}
