@@ -21,6 +21,8 @@ public final class RateLimiter: Sendable {
     /// Takes a token for `principal`. Returns nil when the request may proceed, else the seconds to wait.
     public func admit(_ principal: Principal) -> Double? {
         guard let rate = principal.rateLimit ?? defaults[principal.role] else { return nil }
+        // Sources check limits (positive, finite); one that slipped through refuses rather than traps.
+        guard rate.isFinite, rate > 0 else { return 86_400 }
         let t = now()
         return state.withLock { state in
             var bucket = state.buckets[principal.id].flatMap { $0.rate == rate ? $0 : nil }

@@ -136,7 +136,7 @@ package struct InferenceService: Inference_GRPCInferenceService.ServiceProtocol 
         case .forbidden(let reason): throw FerryError(.permissionDenied, reason)
         }
         if let limiter = access.rateLimiter, let wait = limiter.admit(principal) {
-            throw FerryError(.rateLimited, "rate limit of \(principal.id) exceeded; retry after \(max(1, Int(wait.rounded(.up)))) s")
+            throw FerryError(.rateLimited, "rate limit of \(principal.id) exceeded; retry after \(max(1, Int(min(wait, 86_400).rounded(.up)))) s")
         }
         return principal
     }

@@ -109,7 +109,8 @@ struct AccessMiddleware: RouterMiddleware {
 
     /// The message and Retry-After seconds of a request refused by the rate limiter, `wait` seconds before a token.
     static func rateLimited(_ principal: Principal, wait: Double) -> (message: String, retryAfter: String) {
-        let seconds = max(1, Int(wait.rounded(.up)))
+        // At most a day: a limit of 1e-19 per second would wait longer than an Int holds.
+        let seconds = max(1, Int(min(wait, 86_400).rounded(.up)))
         return ("rate limit of \(principal.id) exceeded; retry after \(seconds) s", String(seconds))
     }
 

@@ -37,6 +37,7 @@ public struct JWTVerifier: Sendable {
     struct Claims: JWTPayload {
         var sub: SubjectClaim
         var exp: ExpirationClaim
+        var nbf: NotBeforeClaim?
         var iss: IssuerClaim?
         var aud: AudienceClaim?
         var role: String
@@ -45,6 +46,7 @@ public struct JWTVerifier: Sendable {
 
         func verify(using algorithm: some JWTAlgorithm) async throws {
             try exp.verifyNotExpired()
+            try nbf?.verifyNotBefore()
         }
     }
 
@@ -57,7 +59,9 @@ public struct JWTVerifier: Sendable {
     func principal(_ token: Substring) async throws -> Principal {
         let claims: Claims
         do {
-            claims = try await keys.verify(String(token), as: Claims.self)
+            // Every configured key is tried (an identity provider's `kid` names its own keys, not Ferry's labels), so
+            // a second public key works during a rotation; each key verifies only its own algorithm.
+            claims = try await keys.verify(String(token), as: Claims.self, iteratingKeys: true)
         } catch {
             throw FerryError(.unauthenticated, "the JWT was refused: \(Self.reason(error))")
         }
@@ -69,6 +73,12 @@ public struct JWTVerifier: Sendable {
         }
         guard let role = Role(rawValue: claims.role) else {
             throw FerryError(.unauthenticated, "the JWT's role claim '\(claims.role)' is not one of viewer, predictor, deployer, admin")
+        }
+        guard !claims.sub.value.isEmpty, !claims.sub.value.contains(where: \.isNewline) else {
+            throw FerryError(.unauthenticated, "the JWT's sub claim must name who it is for, on one line")
+        }
+        if let rate = claims.rate_limit, !(rate.isFinite && rate > 0) {
+            throw FerryError(.unauthenticated, "the JWT's rate_limit claim must be a positive number of requests per second")
         }
         return Principal(
             id: "jwt:\(claims.sub.value)", name: claims.sub.value, role: role, models: claims.models, rateLimit: claims.rate_limit)

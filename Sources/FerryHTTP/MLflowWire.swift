@@ -41,7 +41,7 @@ struct MLflowMessage {
         switch fields[name] {
         case nil, .null?: return nil
         case .string(let s)?: return s
-        case .number(let n)? where n == n.rounded(): return String(Int64(n))
+        case .number(let n)? where Int64(exactly: n) != nil: return String(Int64(exactly: n)!)
         case .array(let items)? where items.count == 1: return try MLflowMessage(fields: [name: items[0]]).string(name)
         case let other?: throw Self.invalid(name, other)
         }
@@ -64,7 +64,8 @@ struct MLflowMessage {
     func int64(_ name: String) throws -> Int64? {
         switch fields[name] {
         case nil, .null?: return nil
-        case .number(let n)? where n == n.rounded(): return Int64(n)
+        // `exactly`: a number past Int64 (1e20, 2^63) is refused, not a crash of the server.
+        case .number(let n)?: if let i = Int64(exactly: n) { return i }
         case .string(let s)?: if let n = Int64(s) { return n }
         default: break
         }

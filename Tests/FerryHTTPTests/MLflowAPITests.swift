@@ -66,6 +66,11 @@ struct MLflowAPITests {
             #expect(r.status == .badRequest && (r.json["message"] as? String)?.contains("'name'") == true, "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/runs/search", #"{"experiment_ids":["1"],"filter":"metrics.loss < 'a'"}"#)
             #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(r.text)")
+            // Numbers past Int64 are refused (before, they crashed the server, for a read-only key too).
+            for body in [#"{"experiment_ids":["1"],"max_results":1e20}"#, #"{"experiment_ids":[9223372036854775808]}"#] {
+                r = try await call(.post, "/api/2.0/mlflow/runs/search", body)
+                #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(body): \(r.text)")
+            }
             r = try await call(.post, "/api/2.0/mlflow/runs/frobnicate", "{}")
             #expect(r.status == .notFound && r.json["error_code"] as? String == "ENDPOINT_NOT_FOUND", "\(r.text)")
             r = try await call(.get, "/api/2.0/mlflow/registered-models/alias?name=nope&alias=champion")

@@ -212,6 +212,11 @@ struct SecurityRouteTests {
                 statuses.append(Int(response.status.code))
             }
             #expect(statuses == [200, 429, 429], "\(statuses)")
+            // A tiny limit waits longer than an Int holds: Retry-After says a day (before, the server crashed).
+            let tiny = try await stack.authenticator.createKey(name: "tiny", role: .viewer, rateLimit: 1e-19, by: "test").secret
+            _ = try await client.get("/api/v1/whoami", headers: Self.bearer(tiny))
+            let refused = try await client.get("/api/v1/whoami", headers: Self.bearer(tiny))
+            #expect(refused.status == .tooManyRequests && refused.headers[.retryAfter] == "86400", "\(refused.status) \(refused.headers)")
         }
     }
 
@@ -247,6 +252,8 @@ struct JWTRouteTests {
         var iss: IssuerClaim?
         var role: String
         var models: [String]?
+        var nbf: NotBeforeClaim?
+        var rate_limit: Double?
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
@@ -305,6 +312,33 @@ struct JWTRouteTests {
             #expect(me.status == .ok && (me.json["models"] as? [String]) == ["fraud"], "\(me.text)")
             let other = try await client.get("/v2/models/churn", headers: SecurityRouteTests.bearer(token))
             #expect(other.status == .forbidden)
+        }
+    }
+
+    /// During a key rotation the identity provider signs with a second key, under a `kid` of its own: every configured
+    /// key is tried (before, only the first, or one whose `kid` happened to be Ferry's label). Tokens not yet valid
+    /// (`nbf`), for nobody, or whose rate limit would stop the rate limiter (before, `rate_limit: -1` crashed the
+    /// server) are refused.
+    @Test func aRotatedKeyVerifiesAndBadClaimsAreRefused() async throws {
+        let (old, new) = (ES256PrivateKey(), ES256PrivateKey())
+        let verifier = try await JWTVerifier(
+            hs256Secret: Self.secret, publicKeysPEM: [old.publicKey.pemRepresentation, new.publicKey.pemRepresentation], issuer: nil, audience: nil)
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: new, kid: "idp-2026")
+        let hmac = JWTKeyCollection()
+        await hmac.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
+        let future = ExpirationClaim(value: Date().addingTimeInterval(600))
+        let rotated = try await Self.token(.init(sub: "ci", exp: future, role: "viewer"), keys: signer)
+        let early = try await Self.token(.init(sub: "ci", exp: future, role: "viewer", nbf: .init(value: Date().addingTimeInterval(3600))), keys: hmac)
+        let nobody = try await Self.token(.init(sub: "", exp: future, role: "viewer"), keys: hmac)
+        let stopped = try await Self.token(.init(sub: "ci", exp: future, role: "viewer", rate_limit: -1), keys: hmac)
+        try await Self.withJWT(verifier) { client in
+            let me = try await client.get("/api/v1/whoami", headers: SecurityRouteTests.bearer(rotated))
+            #expect(me.status == .ok && me.json["id"] as? String == "jwt:ci", "\(me.text)")
+            for (token, reason) in [(early, "JWT was refused"), (nobody, "sub claim"), (stopped, "rate_limit claim must be a positive number")] {
+                let response = try await client.get("/api/v1/whoami", headers: SecurityRouteTests.bearer(token))
+                #expect(response.status == .unauthorized && response.errorMessage.contains(reason), "\(reason): \(response.status) \(response.errorMessage)")
+            }
         }
     }
 }
