@@ -95,7 +95,7 @@ public final class AlertManager: Sendable {
         try await store.putRule(rule) { rule in
             AuditDraft(
                 at: time, actor: actor, action: "alert.put", target: "\(rule.model)/\(rule.name)",
-                before: try before.map { try JSONValue(encoding: $0) }, after: try JSONValue(encoding: rule))
+                before: try before.map { try JSONValue(encoding: Self.masked($0)) }, after: try JSONValue(encoding: Self.masked(rule)))
         }
     }
 
@@ -103,8 +103,15 @@ public final class AlertManager: Sendable {
     public func delete(model: String, name: String, by actor: String) async throws {
         let time = now()
         try await store.deleteRule(model: model, name: name) { rule in
-            AuditDraft(at: time, actor: actor, action: "alert.delete", target: "\(model)/\(name)", before: try JSONValue(encoding: rule))
+            AuditDraft(at: time, actor: actor, action: "alert.delete", target: "\(model)/\(name)", before: try JSONValue(encoding: Self.masked(rule)))
         }
+    }
+
+    /// A rule as the audit trail keeps it: its webhook secret masked (the trail is permanent and exported).
+    static func masked(_ rule: AlertRule) -> AlertRule {
+        var shown = rule
+        if shown.webhookSecret != nil { shown.webhookSecret = "********" }
+        return shown
     }
 
     /// Evaluates every rule once, now; returns the state changes.

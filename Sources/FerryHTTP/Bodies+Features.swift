@@ -100,6 +100,13 @@ extension API {
             case featureViews = "feature_views"
         }
 
+        /// `url` with its password, if it has one, shown as `****`.
+        static func maskingPassword(_ url: String) -> String {
+            guard var components = URLComponents(string: url), components.password != nil else { return url }
+            components.password = "****"
+            return components.string ?? url
+        }
+
         init(_ domain: FeatureDefinitions) {
             entities = domain.entities.map { e in
                 EntityBody(
@@ -115,7 +122,8 @@ extension API {
                     source.format = format.rawValue
                 case .postgres(let url, let table, let query):
                     source.type = "postgres"
-                    source.url = url
+                    // Any reader may list views: the password is not theirs to read (errors mask it too).
+                    source.url = Self.maskingPassword(url)
                     source.table = table
                     source.query = query
                 }

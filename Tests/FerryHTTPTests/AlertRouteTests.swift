@@ -73,6 +73,8 @@ struct AlertRouteTests {
                 let put = try await client.execute(uri: "/api/v1/models/fraud/alerts/amount-drift", method: .put, body: ByteBuffer(string: rule))
                 #expect(put.status == .ok, "\(put.text)")
                 #expect((put.json["rule"] as? [String: Any])?["webhook_secret"] as? String == "********", "the secret is never echoed")
+                let audited = try await stack.store.auditEntries(after: 0, limit: 1000).filter { $0.action == "alert.put" }
+                #expect(!audited.isEmpty && !audited.contains { "\($0.after ?? .null)".contains("s3cret") }, "nor kept in the audit trail: \(audited)")
 
                 func send(_ rows: [[Double]]) async throws {
                     let body = #"{"inputs":[{"name":"input","shape":[\#(rows.count),12],"datatype":"FP64","data":[\#(DriftRouteTests.json(rows[...]))]}]}"#

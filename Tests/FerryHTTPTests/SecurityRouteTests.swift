@@ -203,6 +203,24 @@ struct SecurityRouteTests {
     }
 
     /// A key's own limit holds even when the server sets no role limits (it used to be ignored then).
+    /// A feature view's PostgreSQL source is listed to any reader with its password masked (before, in full).
+    @Test func aSourcePasswordIsNotShownToReaders() async throws {
+        try await withFerry { client, _ in
+            let definitions = #"""
+                {"entities": [{"name": "card", "join_keys": [{"name": "card_id", "type": "int64"}]}],
+                 "feature_views": [{"name": "pgview", "entities": ["card"], "features": [{"name": "n", "type": "int64"}],
+                   "source": {"type": "postgres", "url": "postgres://reader:SuperSecretPW123@127.0.0.1:1/warehouse", "table": "t", "timestamp_field": "ts"}}]}
+                """#
+            let applied = try await client.post("/api/v1/features/apply", definitions)
+            #expect(applied.status == .ok, "\(applied.text)")
+            for path in ["/api/v1/features/views", "/api/v1/features/views/pgview"] {
+                let read = try await client.get(path)
+                #expect(read.status == .ok && !read.text.contains("SuperSecretPW123") && read.text.contains("reader:****@127.0.0.1"), "\(path): \(read.text)")
+            }
+            #expect(!applied.text.contains("SuperSecretPW123"))
+        }
+    }
+
     @Test func aKeysOwnRateLimitHoldsWithoutServerLimits() async throws {
         try await withFerry(authenticated: true) { client, stack in
             let limited = try await stack.authenticator.createKey(name: "five", role: .predictor, rateLimit: 0.01, by: "test").secret
