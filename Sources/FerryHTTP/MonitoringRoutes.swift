@@ -31,9 +31,20 @@ struct MonitoringRoutes {
             try API.response(API.ReferenceProfileBody(try await requireMonitor().reference(
                 model: try context.parameters.require("name"), version: try Self.number(context.parameters.require("version"), "version"))))
         }
-        api.post("/feedback") { request, _ in
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+        api.post("/feedback") { request, context in
+            // 100,000 labels take a few MiB: not the artifacts' 512 MiB held in memory.
+            let buffer = try await request.body.collect(upTo: min(maxBodyBytes, 32 << 20))
             let items = try FeedbackBody.items(Data(buffer: buffer))
+            // A key limited to some models labels only their predictions: another model's ground truth would move its
+            // accuracy, alerts and retraining data. (A prediction that was never logged cannot be checked; it stays
+            // unmatched.)
+            if let allowed = context.principal?.models {
+                let monitor = try requireMonitor()
+                for id in Set(items.map(\.predictionID)) {
+                    guard let record = try? await monitor.prediction(id: id), !allowed.contains(record.model) else { continue }
+                    throw FerryError(.permissionDenied, "prediction '\(id)' is of model '\(record.model)'; this key is restricted to models \(allowed.joined(separator: ", "))")
+                }
+            }
             let now = Date()
             let (matched, unmatched) = try await requireMonitor().addFeedback(items.map {
                 Feedback(predictionID: $0.predictionID, row: $0.row ?? 0, label: $0.label, receivedAt: now)

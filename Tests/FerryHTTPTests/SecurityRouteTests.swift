@@ -160,6 +160,16 @@ struct SecurityRouteTests {
             #expect(other.status == .forbidden && other.errorMessage.contains("restricted to models churn"), "\(other.text)")
             let own = try await client.post("/v1/models/churn:predict", #"{"instances": [[1, 2, 3]]}"#, headers: Self.bearer(secret))
             #expect(own.status == .ok, "\(own.text)")
+            // Ground truth for its own model's prediction is taken; for another model's, refused (before, counted).
+            let admin = try await stack.authenticator.createKey(name: "root", role: .admin, by: "test").secret
+            let fraudRow = #"{"inputs":[{"name":"input","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12]}]}"#
+            let fraudPrediction = try #require((try await client.post("/v2/models/fraud/infer", fraudRow, headers: Self.bearer(admin)).json["parameters"] as? [String: Any])?["prediction_id"] as? String)
+            await stack.predictionLogger.flush()
+            let foreign = try await client.post("/api/v1/feedback", #"{"prediction_id": "\#(fraudPrediction)", "label": 1}"#, headers: Self.bearer(secret))
+            #expect(foreign.status == .forbidden && foreign.errorMessage.contains("is of model 'fraud'"), "\(foreign.text)")
+            let ownID = try #require(own.json["prediction_id"] as? String)
+            let mine = try await client.post("/api/v1/feedback", #"{"prediction_id": "\#(ownID)", "label": 1}"#, headers: Self.bearer(secret))
+            #expect(mine.status == .ok && mine.json["matched"] as? Int == 1, "\(mine.text)")
             let list = try await client.get("/api/v1/models", headers: Self.bearer(secret))
             #expect((list.json["items"] as? [[String: Any]])?.map { $0["name"] as? String } == ["churn"])
             let metrics = try await client.get("/metrics", headers: Self.bearer(secret))
