@@ -210,7 +210,12 @@ pid=$!
 for _ in $(seq 1 100); do curl -sf --cacert "$work/tls.crt" "https://localhost:$port/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -sf --cacert "$work/tls.crt" "${auth[@]}" "https://localhost:$port/v2/models/fraud/infer" -d @examples/fraud/request.json >/dev/null \
   || fail "HTTPS inference failed"
-echo "HTTPS serves with the configured certificate"
+# TLS 1.2 at least (RFC 8996): a client offering only TLS 1.1 is refused, even one willing to use old ciphers.
+echo | openssl s_client -connect "127.0.0.1:$port" -tls1_2 >/dev/null 2>&1 || fail "a TLS 1.2 handshake failed"
+if echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1; then
+  fail "a TLS 1.1 handshake was accepted"
+fi
+echo "HTTPS serves with the configured certificate, TLS 1.2 or later"
 # A remote backend over https whose certificate a private authority signed (here: the server itself, its own
 # certificate as the authority); without the authority the certificate is refused and nothing is registered.
 descriptor() { printf '{"remote": {"url": "https://localhost:%s", "model": "fraud", "headers": {"Authorization": "Bearer ${FERRY_API_KEY}"}%s}}' "$port" "$1" | base64 -w0; }

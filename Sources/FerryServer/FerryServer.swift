@@ -203,8 +203,10 @@ public struct FerryServer: Sendable {
             throw FerryError.invalid("--tls-key '\(tls.privateKey)' is not a readable PEM private key file (\(error))")
         }
         guard !chain.isEmpty else { throw FerryError.invalid("--tls-cert '\(tls.certificateChain)' holds no certificate") }
-        return try .tls(http, tlsConfiguration: .makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // TLS 1.0 and 1.1 are deprecated (RFC 8996); NIOSSL's default still accepts them.
+        configuration.minimumTLSVersion = .tlsv12
+        return try .tls(http, tlsConfiguration: configuration)
     }
 
     /// The HTTP application on the configured address.
