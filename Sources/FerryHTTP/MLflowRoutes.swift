@@ -211,7 +211,7 @@ struct MLflowRoutes {
         api.post("/runs/log-batch") { request, _ in
             let m = try await MLflowMessage.read(request)
             let metrics = try m.messages("metrics").map(Self.metric)
-            try await tracking.log(runID: try m.runID(), metrics: metrics, params: try m.keyValues("params"), tags: try m.keyValues("tags"))
+            try await tracking.log(runID: try m.runID(), metrics: metrics, params: try m.keyValues("params", unique: true), tags: try m.keyValues("tags"))
             return MLflowJSON.empty
         }
         api.post("/runs/search") { request, _ in

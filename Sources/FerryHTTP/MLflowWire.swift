@@ -125,9 +125,17 @@ struct MLflowMessage {
     }
 
     /// `[{"key": ..., "value": ...}]` as a dictionary.
-    func keyValues(_ name: String) throws -> [String: String] {
+    /// Key-value messages (params, tags); with `unique`, a key sent twice is refused, as MLflow refuses duplicate
+    /// param keys in one batch (the last value silently won).
+    func keyValues(_ name: String, unique: Bool = false) throws -> [String: String] {
         var out: [String: String] = [:]
-        for item in try messages(name) { out[try item.required("key")] = try item.string("value") ?? "" }
+        for item in try messages(name) {
+            let key = try item.required("key")
+            if unique, out[key] != nil {
+                throw FerryError.invalid("Duplicate parameter keys have been submitted: ['\(key)']. Please ensure the request contains only one param value per param key.")
+            }
+            out[key] = try item.string("value") ?? ""
+        }
         return out
     }
 

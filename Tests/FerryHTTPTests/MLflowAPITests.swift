@@ -71,6 +71,15 @@ struct MLflowAPITests {
                 r = try await call(.post, "/api/2.0/mlflow/runs/search", body)
                 #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(body): \(r.text)")
             }
+            // A batch of 60 params and 60 tags is within MLflow's limits (100 of each; before, 100 together were refused);
+            // a param key twice in one batch is refused (before, the last value won).
+            r = try await call(.post, "/api/2.0/mlflow/runs/create", #"{"experiment_id":"0"}"#)
+            let runID = ((r.json["run"] as? [String: Any])?["info"] as? [String: Any])?["run_id"] as? String ?? ""
+            let params = (0..<60).map { #"{"key":"p\#($0)","value":"v"}"# }.joined(separator: ","), tags = (0..<60).map { #"{"key":"t\#($0)","value":"v"}"# }.joined(separator: ",")
+            r = try await call(.post, "/api/2.0/mlflow/runs/log-batch", #"{"run_id":"\#(runID)","params":[\#(params)],"tags":[\#(tags)]}"#)
+            #expect(r.status == .ok, "\(r.text)")
+            r = try await call(.post, "/api/2.0/mlflow/runs/log-batch", #"{"run_id":"\#(runID)","params":[{"key":"zz","value":"1"},{"key":"zz","value":"2"}]}"#)
+            #expect(r.status == .badRequest && (r.json["message"] as? String)?.contains("Duplicate parameter keys") == true, "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/runs/frobnicate", "{}")
             #expect(r.status == .notFound && r.json["error_code"] as? String == "ENDPOINT_NOT_FOUND", "\(r.text)")
             r = try await call(.get, "/api/2.0/mlflow/registered-models/alias?name=nope&alias=champion")

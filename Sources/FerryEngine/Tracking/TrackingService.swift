@@ -87,12 +87,15 @@ public final class TrackingService: Sendable {
         return try await store.updateRun(id: id, update)
     }
 
-    /// Logs metrics, params and tags to an active run, within MLflow's limits (1000 metrics, 100 params and tags,
-    /// keys of 250 characters, param values of 6000, tag values of 8000), refusing what exceeds them by name.
+    /// Logs metrics, params and tags to an active run, within MLflow's limits (1000 metrics, 100 params, 100 tags,
+    /// 1000 of them together; keys of 250 characters, param values of 6000, tag values of 8000), refusing what exceeds
+    /// them by name. (MLflow's client sends 100 params and 100 tags in one batch.)
     public func log(runID: String, metrics: [Metric], params: [String: String], tags: [String: String]) async throws {
         guard metrics.count <= 1000 else { throw FerryError.invalid("a batch holds at most 1000 metrics; this one has \(metrics.count)") }
-        guard params.count + tags.count <= 100 else {
-            throw FerryError.invalid("a batch holds at most 100 params and tags together; this one has \(params.count + tags.count)")
+        guard params.count <= 100 else { throw FerryError.invalid("a batch holds at most 100 params; this one has \(params.count)") }
+        guard tags.count <= 100 else { throw FerryError.invalid("a batch holds at most 100 tags; this one has \(tags.count)") }
+        guard metrics.count + params.count + tags.count <= 1000 else {
+            throw FerryError.invalid("a batch holds at most 1000 metrics, params and tags together; this one has \(metrics.count + params.count + tags.count)")
         }
         try Self.check(params: params, tags: tags)
         for metric in metrics { try Self.key(metric.key, kind: "metric") }
