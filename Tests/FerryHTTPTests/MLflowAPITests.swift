@@ -80,6 +80,9 @@ struct MLflowAPITests {
             #expect(r.status == .ok, "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/runs/log-batch", #"{"run_id":"\#(runID)","params":[{"key":"zz","value":"1"},{"key":"zz","value":"2"}]}"#)
             #expect(r.status == .badRequest && (r.json["message"] as? String)?.contains("Duplicate parameter keys") == true, "\(r.text)")
+            // A version of a registered model that does not exist is refused (before, the model was made).
+            r = try await call(.post, "/api/2.0/mlflow/model-versions/create", #"{"name":"does-not-exist","source":"runs:/\#(runID)/model"}"#)
+            #expect(r.status == .notFound && r.json["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/runs/frobnicate", "{}")
             #expect(r.status == .notFound && r.json["error_code"] as? String == "ENDPOINT_NOT_FOUND", "\(r.text)")
             r = try await call(.get, "/api/2.0/mlflow/registered-models/alias?name=nope&alias=champion")

@@ -207,6 +207,10 @@ public final class TrackingService: Sendable {
     /// location) as a new version of `model` in Ferry's registry, with the run's params and latest metrics and the
     /// run as lineage. Returns the version and where its files were read from.
     public func registerVersion(model: String, source: String, runID: String?, description: String, by: String) async throws -> ModelVersion {
+        // As MLflow: a version is created in a registered model that exists (`mlflow.register_model` creates it first).
+        guard try await registry.store.model(named: model) != nil else {
+            throw FerryError.notFound("Registered Model with name=\(model) not found")
+        }
         let location = try await resolve(source: source)
         let folder = try Self.path(ofURI: location)
         let files = try await store.trackedFiles(under: folder + "/")
