@@ -59,7 +59,12 @@ extension PostgresMetadataStore: TrackingStore {
                 }
                 experiment.name = name
             }
-            if let stage { experiment.lifecycleStage = stage }
+            if let stage, stage != experiment.lifecycleStage {
+                experiment.lifecycleStage = stage
+                // As MLflow: an experiment's runs are deleted with it and restored with it.
+                try await PostgresDatabase.execute(
+                    c, "UPDATE tracking_run SET lifecycle_stage = \(stage.rawValue) WHERE experiment_id = \(number)", logger)
+            }
             experiment.tags.merge(tags) { $1 }
             experiment.lastUpdateTime = at
             let json = try Self.json(experiment.tags)

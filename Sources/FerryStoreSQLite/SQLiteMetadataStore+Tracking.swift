@@ -56,7 +56,11 @@ extension SQLiteMetadataStore: TrackingStore {
                 }
                 experiment.name = name
             }
-            if let stage { experiment.lifecycleStage = stage }
+            if let stage, stage != experiment.lifecycleStage {
+                experiment.lifecycleStage = stage
+                // As MLflow: an experiment's runs are deleted with it and restored with it.
+                try db.execute(sql: "UPDATE tracking_run SET lifecycle_stage = ? WHERE experiment_id = ?", arguments: [stage.rawValue, number])
+            }
             experiment.tags.merge(tags) { $1 }
             experiment.lastUpdateTime = at
             try db.execute(

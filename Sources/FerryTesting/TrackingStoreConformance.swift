@@ -51,6 +51,12 @@ public enum TrackingStoreConformance {
             try expect(try await store.experiments(.all).map(\.id) == ["0", "1", "2"], "all, by id")
             try await expectError(.alreadyExists) { _ = try await store.updateExperiment(id: "2", name: "fraud", stage: nil, tags: [:], at: t0) }
             try await expectError(.notFound) { _ = try await store.updateExperiment(id: "7", name: nil, stage: nil, tags: [:], at: t0) }
+            // As MLflow: the runs of an experiment are deleted with it and restored with it.
+            _ = try await store.createRun(info("e1", experiment: "1"), tags: [:])
+            _ = try await store.updateExperiment(id: "1", name: nil, stage: .deleted, tags: [:], at: t0 + 6)
+            try expect(try await store.run(id: "e1")?.info.lifecycleStage == .deleted, "deleted with its experiment")
+            _ = try await store.updateExperiment(id: "1", name: nil, stage: .active, tags: [:], at: t0 + 7)
+            try expect(try await store.run(id: "e1")?.info.lifecycleStage == .active, "restored with it")
         },
         .init("runs round-trip; updates change status, end time and name (mirrored in the mlflow.runName tag); unknown ones are not found") { store in
             let created = try await store.createRun(info("r1"), tags: ["mlflow.runName": "run-r1", "mlflow.user": "ann"])
