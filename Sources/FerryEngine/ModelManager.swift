@@ -316,6 +316,11 @@ public final class ModelManager: Sendable {
 
     /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
     /// Stops serving an archived version by number (an alias that still points at it keeps working).
+    /// Serves an un-archived version by number again.
+    public func unarchived(model: String, version: Int) {
+        state.withLock { _ = $0.archived.remove(Key(model: model, version: version)) }
+    }
+
     public func archived(model: String, version: Int) {
         state.withLock { _ = $0.archived.insert(Key(model: model, version: version)) }
         unload(model: model, version: version)
@@ -484,7 +489,7 @@ public final class ModelManager: Sendable {
         case .default:
             guard let n = route.defaultVersion else {
                 if let reason = route.blocked[Alias.production] { throw FerryError(.unavailable, reason) }
-                throw FerryError.notFound("model '\(model)' has no version to serve: register one")
+                throw FerryError.notFound("model '\(model)' has no version to serve: register one, or take one out of the archive (ferry models unarchive)")
             }
             return n
         case .alias(let name):

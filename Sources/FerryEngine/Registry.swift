@@ -240,8 +240,8 @@ public final class Registry: Sendable {
     }
 
     /// Marks a version archived: it is no longer the default and cannot take an alias (an alias that points at it
-    /// keeps serving it until moved). Its artifact is deleted unless an alias still points at it or another live
-    /// version shares the same bytes. A version an endpoint uses (a variant, a shadow, its fallback, a rollout's
+    /// keeps serving it until moved). Its artifact is kept, so `unarchive` brings it back (archiving by mistake
+    /// loses nothing; before, an artifact nothing else held was deleted). A version an endpoint uses (a variant, a shadow, its fallback, a rollout's
     /// candidate) is refused: the endpoint would fail every request it sends there.
     public func archive(model: String, number: Int, by: String) async throws -> ModelVersion {
         let version = try await self.version(model: model, number: number)
@@ -261,22 +261,29 @@ public final class Registry: Sendable {
         let archived = try await store.setArchived(model: model, number: number, archived: true) { version in
             AuditDraft(at: time, actor: by, action: "version.archive", target: "\(model)/\(number)", before: ["archived": false], after: ["archived": true])
         }
-        let sharing = try await store.versions(artifactSHA256: version.artifact.sha256)
-        var keep = sharing.contains { !$0.archived }
-        if !keep {
-            for other in sharing {
-                if try await store.aliases(model: other.model).contains(where: { $0.version == other.version }) {
-                    keep = true
-                    break
-                }
-            }
-        }
-        if !keep { try await artifacts.delete(sha256: version.artifact.sha256) }
         models.archived(model: model, version: number)
         try await models.routeChanged(model: model)
-        logger.info("version archived", metadata: [
-            "model": "\(model)", "version": "\(number)", "by": "\(by)", "artifact_kept": "\(keep)"])
+        logger.info("version archived", metadata: ["model": "\(model)", "version": "\(number)", "by": "\(by)"])
         return archived
+    }
+
+    /// Takes a version out of the archive (MLflow's transition from Archived to another stage, `ferry models
+    /// unarchive`). A version archived by an older Ferry may have lost its artifact then: it stays archived.
+    public func unarchive(model: String, number: Int, by: String) async throws -> ModelVersion {
+        let version = try await self.version(model: model, number: number)
+        guard version.archived else { return version }
+        guard try await artifacts.contains(sha256: version.artifact.sha256) else {
+            throw FerryError(
+                .failedPrecondition,
+                "version \(number) of model '\(model)' cannot leave the archive: its artifact was deleted when it was archived; register the model file again")
+        }
+        let time = now()
+        let restored = try await store.setArchived(model: model, number: number, archived: false) { _ in
+            AuditDraft(at: time, actor: by, action: "version.unarchive", target: "\(model)/\(number)", before: ["archived": true], after: ["archived": false])
+        }
+        models.unarchived(model: model, version: number)
+        try await models.routeChanged(model: model)
+        return restored
     }
 
     // MARK: Aliases

@@ -93,6 +93,11 @@ struct ControlPlaneRoutes {
             let version = try await registry.archive(model: name, number: try number(context), by: context.actor)
             return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
         }
+        api.post("/models/{name}/versions/{version}/unarchive") { request, context in
+            let name = try context.parameters.require("name")
+            let version = try await registry.unarchive(model: name, number: try number(context), by: context.actor)
+            return try API.response(API.VersionBody(version, aliases: try await registry.aliases(model: name)))
+        }
         api.get("/models/{name}/aliases") { _, context in
             try API.response(API.List(items: try await registry.aliases(model: try context.parameters.require("name")).map(API.AliasBody.init)))
         }

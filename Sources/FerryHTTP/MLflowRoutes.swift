@@ -431,19 +431,39 @@ struct MLflowRoutes {
             let version = try await version(m)
             let stage = try m.required("stage")
             let reason = "stage \(stage) set through MLflow's API"
-            switch stage.lowercased() {
-            case "production", "staging":
-                let alias = MLflowJSON.stageAliases[stage.capitalized]!
-                try await clearAlias(version.model, alias, version.version, context, reason: reason)
-                _ = try await registry.setAlias(model: version.model, alias: alias, version: version.version, by: context.actor, reason: reason)
-            case "archived":
-                _ = try await registry.archive(model: version.model, number: version.version, by: context.actor)
-            case "none":
+            let archiveOthers = try m.bool("archive_existing_versions") ?? false
+            /// Takes the stage aliases (production, staging) off the version: it leaves its stage.
+            func leaveStages() async throws {
                 for alias in try await registry.aliases(model: version.model)
                 where alias.version == version.version && MLflowJSON.stageAliases.values.contains(alias.name) {
                     try await clearAlias(version.model, alias.name, nil, context, reason: reason)
                     _ = try await registry.removeAlias(model: version.model, alias: alias.name, by: context.actor, reason: reason)
                 }
+            }
+            switch stage.lowercased() {
+            case "production", "staging":
+                let alias = MLflowJSON.stageAliases[stage.capitalized]!
+                if version.archived { _ = try await registry.unarchive(model: version.model, number: version.version, by: context.actor) }
+                let previous = try await registry.aliases(model: version.model).first { $0.name == alias && $0.version != version.version }?.version
+                try await clearAlias(version.model, alias, version.version, context, reason: reason)
+                _ = try await registry.setAlias(model: version.model, alias: alias, version: version.version, by: context.actor, reason: reason)
+                // MLflow's archive_existing_versions: the version that was in this stage is archived.
+                if archiveOthers, let previous {
+                    _ = try await registry.archive(model: version.model, number: previous, by: context.actor)
+                }
+            case "archived":
+                guard !archiveOthers else {
+                    throw FerryError.invalid("archive_existing_versions applies only to the Staging and Production stages")
+                }
+                // An archived version is in no stage: Production and Staging leave it (as in MLflow).
+                try await leaveStages()
+                _ = try await registry.archive(model: version.model, number: version.version, by: context.actor)
+            case "none":
+                guard !archiveOthers else {
+                    throw FerryError.invalid("archive_existing_versions applies only to the Staging and Production stages")
+                }
+                if version.archived { _ = try await registry.unarchive(model: version.model, number: version.version, by: context.actor) }
+                try await leaveStages()
             default:
                 throw FerryError.invalid("Invalid Model Version stage: \(stage). Value must be one of None, Staging, Production, Archived.")
             }

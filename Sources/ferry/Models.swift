@@ -5,7 +5,7 @@ struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Register, list and inspect models and their versions.",
-        subcommands: [Register.self, List.self, Show.self, Card.self, Archive.self]
+        subcommands: [Register.self, List.self, Show.self, Card.self, Archive.self, Unarchive.self]
     )
 
     struct Register: AsyncParsableCommand {
@@ -249,7 +249,7 @@ struct Models: AsyncParsableCommand {
     }
 
     struct Archive: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Archive a version: no longer served by number or as the default; an alias that points at it keeps serving it (and its artifact) until moved. Refused while an endpoint uses it.")
+        static let configuration = CommandConfiguration(abstract: "Archive a version: no longer served by number or as the default (its artifact is kept; `ferry models unarchive` brings it back); an alias that points at it keeps serving it until moved. Refused while an endpoint uses it.")
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Version number.") var version: Int
         @OptionGroup var options: ClientOptions
@@ -258,6 +258,19 @@ struct Models: AsyncParsableCommand {
             let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/archive")
             if options.json { return Output.printJSON(data) }
             print("archived \(name) version \(version)")
+        }
+    }
+
+    struct Unarchive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a version out of the archive: served by number, and as the default when it is the newest, again.")
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Version number.") var version: Int
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/unarchive")
+            if options.json { return Output.printJSON(data) }
+            print("unarchived \(name) version \(version)")
         }
     }
 }

@@ -55,7 +55,7 @@ struct RegistryTests {
         #expect(try await stack.registry.version(model: "m", number: 1) == v1)
     }
 
-    @Test func archivingKeepsArtifactsThatAnAliasPointsAt() async throws {
+    @Test func archivingKeepsArtifactsAndCanBeUndone() async throws {
         let stack = try await TestStack()
         defer { stack.tearDown() }
         let v1 = try await stack.registerFake("m", value: 1)
@@ -65,11 +65,15 @@ struct RegistryTests {
         #expect(try await stack.artifacts.contains(sha256: v1.artifact.sha256), "aliased artifact kept")
         #expect(try await value(stack, "m") == (1, 1), "production still serves the archived version")
         _ = try await stack.registry.archive(model: "m", number: 2, by: "t")
-        #expect(try await stack.artifacts.contains(sha256: v2.artifact.sha256) == false, "unreferenced artifact deleted")
+        #expect(try await stack.artifacts.contains(sha256: v2.artifact.sha256), "kept too: archiving by mistake loses nothing")
         await #expect(throws: FerryError.self) {
             try await stack.registry.setAlias(model: "m", alias: "staging", version: 2, by: "t")
         }
         await #expect(throws: FerryError.self) { _ = try await value(stack, "m", "2") }
+        // Out of the archive: served by number, and it can take an alias, again.
+        #expect(try await stack.registry.unarchive(model: "m", number: 2, by: "t").archived == false)
+        #expect(try await value(stack, "m", "2") == (2, 2))
+        try await stack.registry.setAlias(model: "m", alias: "staging", version: 2, by: "t")
     }
 
     @Test func unsupportedModelsAreRefusedAtRegistration() async throws {

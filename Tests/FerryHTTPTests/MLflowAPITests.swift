@@ -151,6 +151,23 @@ struct MLflowAPITests {
                 uri: "/v2/models/fraud-mlflow/versions/champion/infer", method: .post, headers: Self.headers(nil),
                 body: ByteBuffer(string: #"{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[120.5,3.2,23,4]}]}"#))
             #expect(infer.status == .ok, "\(infer.text)")
+
+            // Stages as MLflow has them: an archived version leaves Production; Archived -> None brings it back;
+            // archive_existing_versions archives the version that was in the stage.
+            let second = try await call(.post, "/api/2.0/mlflow/model-versions/create", #"{"name":"fraud-mlflow","source":"models:/\#(modelID)","run_id":"\#(runID)"}"#)
+            #expect((second["model_version"] as? [String: Any])?["version"] as? String == "2")
+            func stage(_ version: Int, _ stage: String, archiveOthers: Bool = false) async throws -> String? {
+                let body = #"{"name":"fraud-mlflow","version":"\#(version)","stage":"\#(stage)","archive_existing_versions":\#(archiveOthers)}"#
+                return (try await call(.post, "/api/2.0/mlflow/model-versions/transition-stage", body)["model_version"] as? [String: Any])?["current_stage"] as? String
+            }
+            #expect(try await stage(1, "Production") == "Production")
+            #expect(try await stage(1, "Archived") == "Archived")
+            #expect(try await stack.registry.aliases(model: "fraud-mlflow").contains { $0.name == "production" } == false, "out of Production")
+            #expect(try await stage(1, "None") == "None")
+            #expect(try await stack.registry.version(model: "fraud-mlflow", number: 1).archived == false)
+            #expect(try await stage(1, "Production") == "Production")
+            #expect(try await stage(2, "Production", archiveOthers: true) == "Production")
+            #expect(try await stack.registry.version(model: "fraud-mlflow", number: 1).archived, "the version that was in Production")
         }
     }
 }

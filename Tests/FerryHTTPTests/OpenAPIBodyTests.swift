@@ -204,6 +204,7 @@ struct OpenAPIBodyTests {
             #expect(quarantine.status == .ok && String(buffer: quarantine.body).hasPrefix("row,rules,amount,country\n2,"))
             checked.insert("get /api/v1/models/{name}/validations/{id}/quarantine")
             try await call(.delete, "/api/v1/models/{name}/versions/{version}/expectations", "/api/v1/models/fraud/versions/1/expectations")
+            try await call(.post, "/api/v1/models/{name}/versions/{version}/unarchive", "/api/v1/models/fraud/versions/1/unarchive")
 
             // Four eyes: a protected alias and endpoint; a change files a request, a second admin decides it.
             let second = try await stack.authenticator.createKey(name: "second", role: .admin, by: "test").secret
