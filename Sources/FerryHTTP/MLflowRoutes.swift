@@ -88,8 +88,12 @@ struct MLflowRoutes {
             let offset = try RunSearch.offset(pageToken: try m.string("page_token"))
             var experiments = try await tracking.store.experiments(try m.viewType("view_type"))
             if let filter = try m.string("filter"), !filter.isEmpty { experiments = try Self.filterExperiments(experiments, filter) }
-            // MLflow's default order: newest first, then by id.
+            // MLflow's default order: newest first, then by id; `order_by` clauses before it.
             experiments.sort { ($0.creationTime, Int64($1.id) ?? 0) > ($1.creationTime, Int64($0.id) ?? 0) }
+            experiments = try Self.ordered(experiments, try m.strings("order_by"), keys: [
+                "name": { .text($0.name) }, "experiment_id": { .number(Int64($0.id) ?? 0) },
+                "creation_time": { .number($0.creationTime) }, "last_update_time": { .number($0.lastUpdateTime) },
+            ])
             let page = experiments.dropFirst(offset).prefix(max)
             var out: [String: JSONValue] = ["experiments": .array(page.map(MLflowJSON.experiment))]
             if offset + page.count < experiments.count { out["next_page_token"] = .string(RunSearch.pageToken(offset: offset + page.count)) }
@@ -118,6 +122,35 @@ struct MLflowRoutes {
     }
 
     /// Experiment search filters: `name = '...'`, `name LIKE '...'` and `tags.<key> = '...'`, joined by `and`.
+    /// A value `order_by` compares.
+    enum SortValue: Comparable {
+        case number(Int64)
+        case text(String)
+    }
+
+    /// `items` sorted by MLflow `order_by` clauses (`key`, `key ASC`, `key DESC`), the first deciding first; ties keep
+    /// the order `items` came in. An unknown key is refused, naming the ones there are.
+    static func ordered<T>(_ items: [T], _ clauses: [String], keys: [String: (T) -> SortValue]) throws -> [T] {
+        guard !clauses.isEmpty else { return items }
+        let rules = try clauses.map { clause -> ((T) -> SortValue, Bool) in
+            let words = clause.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard (1...2).contains(words.count), let key = keys[words[0]] else {
+                throw FerryError.invalid("Invalid order_by clause '\(clause)': order by one of \(keys.keys.sorted().joined(separator: ", ")), then ASC or DESC")
+            }
+            guard words.count == 1 || ["ASC", "DESC"].contains(words[1].uppercased()) else {
+                throw FerryError.invalid("Invalid order_by clause '\(clause)': the direction is ASC or DESC")
+            }
+            return (key, words.count == 2 && words[1].uppercased() == "DESC")
+        }
+        return items.enumerated().sorted { a, b in
+            for (key, descending) in rules {
+                let (x, y) = (key(a.element), key(b.element))
+                if x != y { return descending ? x > y : x < y }
+            }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
     static func filterExperiments(_ experiments: [Experiment], _ filter: String) throws -> [Experiment] {
         let clauses = try RunSearch.parseFilter(filter)
         return try experiments.filter { e in
@@ -375,15 +408,27 @@ struct MLflowRoutes {
         }
         let searchModels: @Sendable (Request, Context) async throws -> Response = { request, _ in
             let m = try await MLflowMessage.read(request)
+            let max = Int(try m.int64("max_results") ?? 100)
+            guard (1...1000).contains(max) else { throw FerryError.invalid("Invalid value \(max) for parameter 'max_results': give 1 to 1000") }
+            let offset = try RunSearch.offset(pageToken: try m.string("page_token"))
             var models = try await registry.models()
             if let filter = try m.string("filter"), !filter.isEmpty {
                 let named = models.map { Experiment(id: $0.name, name: $0.name, creationTime: 0, tags: $0.tags) }
                 let kept = Set(try Self.filterExperiments(named, filter).map(\.name))
                 models = models.filter { kept.contains($0.name) }
             }
+            // MLflow's default order is by name; `order_by` clauses before it.
+            models.sort { $0.name < $1.name }
+            let created: (Model) -> SortValue = { .number(Int64(($0.createdAt.timeIntervalSince1970 * 1000).rounded())) }
+            models = try Self.ordered(models, try m.strings("order_by"), keys: [
+                "name": { .text($0.name) }, "creation_timestamp": created, "timestamp": created, "last_updated_timestamp": created,
+            ])
+            let page = models.dropFirst(offset).prefix(max)
             var out: [JSONValue] = []
-            for model in models { out.append(try await registeredModel(model)) }
-            return MLflowJSON.response(["registered_models": .array(out)])
+            for model in page { out.append(try await registeredModel(model)) }
+            var answer: [String: JSONValue] = ["registered_models": .array(out)]
+            if offset + page.count < models.count { answer["next_page_token"] = .string(RunSearch.pageToken(offset: offset + page.count)) }
+            return MLflowJSON.response(.object(answer))
         }
         api.get("/registered-models/search", use: searchModels)
         api.post("/registered-models/search", use: searchModels)

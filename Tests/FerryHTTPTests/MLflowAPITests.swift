@@ -80,6 +80,18 @@ struct MLflowAPITests {
             #expect(r.status == .ok, "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/runs/log-batch", #"{"run_id":"\#(runID)","params":[{"key":"zz","value":"1"},{"key":"zz","value":"2"}]}"#)
             #expect(r.status == .badRequest && (r.json["message"] as? String)?.contains("Duplicate parameter keys") == true, "\(r.text)")
+            // Registered models and experiments in the order asked for, a page at a time (order_by, max_results and
+            // page_token were ignored).
+            for name in ["m-b", "m-c", "m-a"] { _ = try await call(.post, "/api/2.0/mlflow/registered-models/create", #"{"name":"\#(name)"}"#) }
+            r = try await call(.post, "/api/2.0/mlflow/registered-models/search", #"{"filter":"name LIKE 'm-%'","order_by":["name DESC"],"max_results":2}"#)
+            #expect((r.json["registered_models"] as? [[String: Any]])?.map { $0["name"] as? String } == ["m-c", "m-b"], "\(r.text)")
+            let token = r.json["next_page_token"] as? String ?? ""
+            r = try await call(.post, "/api/2.0/mlflow/registered-models/search", #"{"filter":"name LIKE 'm-%'","order_by":["name DESC"],"max_results":2,"page_token":"\#(token)"}"#)
+            #expect((r.json["registered_models"] as? [[String: Any]])?.map { $0["name"] as? String } == ["m-a"] && r.json["next_page_token"] == nil, "\(r.text)")
+            r = try await call(.post, "/api/2.0/mlflow/registered-models/search", #"{"order_by":["bogus ASC"]}"#)
+            #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(r.text)")
+            r = try await call(.post, "/api/2.0/mlflow/experiments/search", #"{"order_by":["name ASC"]}"#)
+            #expect((r.json["experiments"] as? [[String: Any]])?.map { $0["name"] as? String } == ["Default", "fraud"], "\(r.text)")
             // A version of a registered model that does not exist is refused (before, the model was made).
             r = try await call(.post, "/api/2.0/mlflow/model-versions/create", #"{"name":"does-not-exist","source":"runs:/\#(runID)/model"}"#)
             #expect(r.status == .notFound && r.json["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(r.text)")
