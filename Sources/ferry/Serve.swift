@@ -205,7 +205,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        // An address in 127.0.0.0/8, not any name that starts with "127." (127.example.com is not loopback).
+        var address = in_addr()
+        if inet_pton(AF_INET, host, &address) == 1 { return UInt32(bigEndian: address.s_addr) >> 24 == 127 }
+        return host == "localhost" || host == "::1"
     }
 
     func rateLimits() throws -> [Role: Double] {
