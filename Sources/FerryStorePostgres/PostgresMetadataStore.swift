@@ -300,12 +300,14 @@ public final class PostgresMetadataStore: MetadataStore, KeyStore, AuditStore, S
             try await Self.rows(c, "SELECT * FROM audit_log WHERE seq > \(after) ORDER BY seq LIMIT \(max(0, limit))", self.logger).map { row in
                 let before = try row["before"].decode(String.self)
                 let after = try row["after"].decode(String.self)
-                return AuditEntry(
+                var entry = AuditEntry(
                     seq: try row["seq"].decode(Int64.self), at: Self.date(try row["at"].decode(Int64.self)),
                     actor: try row["actor"].decode(String.self), action: try row["action"].decode(String.self),
                     target: try row["target"].decode(String.self),
                     before: before.isEmpty ? nil : try Self.decode(before), after: after.isEmpty ? nil : try Self.decode(after),
                     previousHash: try row["previous_hash"].decode(String.self), hash: try row["hash"].decode(String.self))
+                entry.rewritten = !entry.isCanonical(before: before, after: after)
+                return entry
             }
         }
     }

@@ -92,10 +92,12 @@ extension SQLiteMetadataStore: KeyStore, AuditStore {
             ).map { row in
                 let before: String = row["before"]
                 let after: String = row["after"]
-                return AuditEntry(
+                var entry = AuditEntry(
                     seq: row["seq"], at: Self.date(row["at"]), actor: row["actor"], action: row["action"], target: row["target"],
                     before: before.isEmpty ? nil : try Self.decode(before), after: after.isEmpty ? nil : try Self.decode(after),
                     previousHash: row["previous_hash"], hash: row["hash"])
+                entry.rewritten = !entry.isCanonical(before: before, after: after)
+                return entry
             }
         }
     }

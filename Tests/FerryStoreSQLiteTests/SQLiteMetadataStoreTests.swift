@@ -47,6 +47,9 @@ struct SQLiteSecurityStoreTests {
         ("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3", "entry 3 (model.create m3) does not match its hash"),
         ("UPDATE audit_log SET after = '{\"version\":9}' WHERE seq = 2", "entry 2 (model.create m2) does not match its hash"),
         ("DELETE FROM audit_log WHERE seq = 2", "entry 3 found where entry 2 was expected"),
+        // Edits that parse to the same value: a key given twice (the first wins) and spaces. Before, they passed.
+        (#"UPDATE audit_log SET after = '{"n":3,"n":9}' WHERE seq = 3"#, "entry 3 (model.create m3) does not match its hash"),
+        (#"UPDATE audit_log SET after = '{ "n" : 4 }' WHERE seq = 4"#, "entry 4 (model.create m4) does not match its hash"),
         ("UPDATE audit_log SET seq = seq + 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 102",
          "entry 2 does not link to the entry before it"),
     ])

@@ -34,6 +34,16 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     public var after: JSONValue?
     public var previousHash: String
     public var hash: String
+    /// Whether the stored text of `before` or `after` is not the canonical JSON it was written as (a key added twice,
+    /// spaces): parsed, it may hash as before, so verification checks the text too. Set by stores when reading.
+    public var rewritten = false
+
+    enum CodingKeys: String, CodingKey { case seq, at, actor, action, target, before, after, previousHash, hash }
+
+    /// Whether `before` and `after` read from stored texts are those texts' canonical form.
+    public func isCanonical(before storedBefore: String, after storedAfter: String) -> Bool {
+        AuditEntry.canonical(before) == storedBefore && AuditEntry.canonical(after) == storedAfter
+    }
 
     /// Chains `draft` after the entry whose hash is `previousHash`, as number `seq`. Times keep millisecond precision.
     public init(seq: Int64, draft: AuditDraft, previousHash: String) {
@@ -150,7 +160,7 @@ public struct AuditVerification: Sendable, Equatable {
             if entry.previousHash != previous {
                 problems.append("entry \(entry.seq) does not link to the entry before it: an entry before it was edited, deleted or reordered")
             }
-            if entry.computedHash != entry.hash {
+            if entry.computedHash != entry.hash || entry.rewritten {
                 problems.append("entry \(entry.seq) (\(entry.action) \(entry.target)) does not match its hash: it was edited")
             }
             previous = entry.hash
