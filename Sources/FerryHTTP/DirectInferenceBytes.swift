@@ -41,7 +41,11 @@ struct DirectRequestHead: Equatable {
         for i in 0..<min(n, start.count) where bytes[i] != start[i] { return .notDirect }
         guard n > start.count else { return .incomplete }
         let searched = min(n, longestHead)
-        guard let headEnd = headEnd(bytes, searched: searched) else { return searched == longestHead ? .notDirect : .incomplete }
+        guard let headEnd = headEnd(bytes, searched: searched) else {
+            // A line ended by a bare LF never ends the head with CR LF CR LF: the HTTP decoder reads it (waiting for
+            // more would hold the connection until its idle timeout).
+            return searched == longestHead || hasBareLineFeed(bytes, searched: searched) ? .notDirect : .incomplete
+        }
 
         func lineEnd(from i: Int) -> Int {
             var j = i
@@ -122,6 +126,17 @@ struct DirectRequestHead: Equatable {
             i += 1
         }
         return nil
+    }
+
+    /// Whether an LF not preceded by CR is among the first `searched` bytes.
+    private static func hasBareLineFeed(_ bytes: UnsafeRawBufferPointer, searched: Int) -> Bool {
+        var i = 0
+        while i < searched, let lf = memchr(bytes.baseAddress! + i, 10, searched - i) {
+            i = bytes.baseAddress!.distance(to: UnsafeRawPointer(lf))
+            if i == 0 || bytes[i - 1] != 13 { return true }
+            i += 1
+        }
+        return false
     }
 
     /// RFC 9110's `tchar`.

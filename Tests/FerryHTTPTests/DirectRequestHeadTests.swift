@@ -110,6 +110,13 @@ struct DirectRequestHeadTests {
         #expect(Self.parse("POST ") == .incomplete)
     }
 
+    /// Lines ended by a bare LF never make a CR LF CR LF: left to the decoder at once (before, the connection waited
+    /// for its idle timeout).
+    @Test func bareLineFeedsAreLeftToTheDecoder() {
+        #expect(Self.parse("POST /v2/models/fraud/infer HTTP/1.1\nContent-Length: 2\n\n{}") == .notDirect)
+        #expect(Self.parse("POST /v2/models/fraud/infer HTTP/1.1\r\nContent-Length: 2\r\n") == .incomplete)
+    }
+
     @Test func aHeadLongerThanTheLimitIsLeftToTheDecoder() {
         let long = "POST /v2/models/fraud/infer HTTP/1.1\r\nX-Long: " + String(repeating: "a", count: DirectRequestHead.longestHead)
         #expect(Self.parse(long) == .notDirect)
