@@ -450,6 +450,11 @@ struct MLflowRoutes {
             let m = try await MLflowMessage.read(request)
             let name = try m.required("name"), alias = try m.required("alias")
             guard let version = Int(try m.required("version")) else { throw FerryError.invalid("version must be a version number") }
+            // As MLflow: `models:/name/latest` and `models:/name/v3` mean versions, so no alias may be named so.
+            let lowered = alias.lowercased()
+            if lowered == "latest" || (lowered.hasPrefix("v") && lowered.count > 1 && lowered.dropFirst().allSatisfy(\.isNumber)) {
+                throw FerryError.invalid("'\(alias)' alias name (alias) is reserved and cannot be used as an alias: 'latest' and 'v' followed by digits name versions")
+            }
             try await clearAlias(name, alias, version, context, reason: "set through MLflow's API")
             _ = try await registry.setAlias(model: name, alias: alias, version: version, by: context.actor, reason: "set through MLflow's API")
             return MLflowJSON.empty

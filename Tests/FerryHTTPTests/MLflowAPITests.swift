@@ -92,6 +92,10 @@ struct MLflowAPITests {
             #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/experiments/search", #"{"order_by":["name ASC"]}"#)
             #expect((r.json["experiments"] as? [[String: Any]])?.map { $0["name"] as? String } == ["Default", "fraud"], "\(r.text)")
+            for reserved in ["latest", "v1"] {
+                r = try await call(.post, "/api/2.0/mlflow/registered-models/alias", #"{"name":"m-a","alias":"\#(reserved)","version":"1"}"#)
+                #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(reserved): \(r.text)")
+            }
             // A version of a registered model that does not exist is refused (before, the model was made).
             r = try await call(.post, "/api/2.0/mlflow/model-versions/create", #"{"name":"does-not-exist","source":"runs:/\#(runID)/model"}"#)
             #expect(r.status == .notFound && r.json["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(r.text)")
