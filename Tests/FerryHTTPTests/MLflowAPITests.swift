@@ -92,6 +92,16 @@ struct MLflowAPITests {
             #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(r.text)")
             r = try await call(.post, "/api/2.0/mlflow/experiments/search", #"{"order_by":["name ASC"]}"#)
             #expect((r.json["experiments"] as? [[String: Any]])?.map { $0["name"] as? String } == ["Default", "fraud"], "\(r.text)")
+            // Deleting twice, restoring an active experiment, renaming a deleted one: refused, as MLflow refuses them.
+            let gone = try await call(.post, "/api/2.0/mlflow/experiments/create", #"{"name":"gone"}"#).json["experiment_id"] as? String ?? ""
+            #expect(try await call(.post, "/api/2.0/mlflow/experiments/delete", #"{"experiment_id":"\#(gone)"}"#).status == .ok)
+            r = try await call(.post, "/api/2.0/mlflow/experiments/delete", #"{"experiment_id":"\#(gone)"}"#)
+            #expect(r.status == .notFound && r.json["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(r.text)")
+            r = try await call(.post, "/api/2.0/mlflow/experiments/update", #"{"experiment_id":"\#(gone)","new_name":"back"}"#)
+            #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_STATE", "\(r.text)")
+            #expect(try await call(.post, "/api/2.0/mlflow/experiments/restore", #"{"experiment_id":"\#(gone)"}"#).status == .ok)
+            r = try await call(.post, "/api/2.0/mlflow/experiments/restore", #"{"experiment_id":"\#(gone)"}"#)
+            #expect(r.status == .notFound, "\(r.text)")
             for reserved in ["latest", "v1"] {
                 r = try await call(.post, "/api/2.0/mlflow/registered-models/alias", #"{"name":"m-a","alias":"\#(reserved)","version":"1"}"#)
                 #expect(r.status == .badRequest && r.json["error_code"] as? String == "INVALID_PARAMETER_VALUE", "\(reserved): \(r.text)")

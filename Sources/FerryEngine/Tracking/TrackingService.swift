@@ -55,6 +55,15 @@ public final class TrackingService: Sendable {
         if let stage, stage == .deleted, id == Experiment.defaultID {
             throw FerryError.invalid("the default experiment (id 0) cannot be deleted")
         }
+        // As MLflow: deleting a deleted experiment or restoring an active one finds no such experiment, and a deleted
+        // one is not renamed.
+        let current = try await experiment(id: id)
+        if let stage, stage == current.lifecycleStage {
+            throw FerryError.notFound("no \(stage == .deleted ? "active" : "deleted") experiment with id '\(id)'")
+        }
+        if name != nil, stage == nil, current.lifecycleStage == .deleted {
+            throw FerryError(.failedPrecondition, "experiment '\(current.name)' (id \(id)) is deleted; restore it before renaming it")
+        }
         return try await store.updateExperiment(id: id, name: name, stage: stage, tags: tags, at: millis)
     }
 
