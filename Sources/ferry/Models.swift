@@ -248,29 +248,31 @@ struct Models: AsyncParsableCommand {
         }
     }
 
-    struct Archive: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Archive a version: no longer served by number or as the default (its artifact is kept; `ferry models unarchive` brings it back); an alias that points at it keeps serving it until moved. Refused while an endpoint uses it.")
+    /// `ferry models archive` and `unarchive`: the same arguments, one POST each.
+    struct VersionArgs: ParsableArguments {
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Version number.") var version: Int
         @OptionGroup var options: ClientOptions
 
-        func run() async throws {
-            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/archive")
+        /// POSTs `.../versions/{version}/{action}` and says it was `done`.
+        func post(_ action: String, done: String) async throws {
+            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/\(action)")
             if options.json { return Output.printJSON(data) }
-            print("archived \(name) version \(version)")
+            print("\(done) \(name) version \(version)")
         }
+    }
+
+    struct Archive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Archive a version: no longer served by number or as the default (its artifact is kept; `ferry models unarchive` brings it back); an alias that points at it keeps serving it until moved. Refused while an endpoint uses it.")
+        @OptionGroup var version: VersionArgs
+
+        func run() async throws { try await version.post("archive", done: "archived") }
     }
 
     struct Unarchive: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take a version out of the archive: served by number, and as the default when it is the newest, again.")
-        @Argument(help: "Model name.") var name: String
-        @Argument(help: "Version number.") var version: Int
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var version: VersionArgs
 
-        func run() async throws {
-            let data = try await options.client.send(.POST, "/api/v1/models/\(APIClient.segment(name))/versions/\(version)/unarchive")
-            if options.json { return Output.printJSON(data) }
-            print("unarchived \(name) version \(version)")
-        }
+        func run() async throws { try await version.post("unarchive", done: "unarchived") }
     }
 }
