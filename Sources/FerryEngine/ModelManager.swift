@@ -314,13 +314,13 @@ public final class ModelManager: Sendable {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 
-    /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
-    /// Stops serving an archived version by number (an alias that still points at it keeps working).
     /// Serves an un-archived version by number again.
     public func unarchived(model: String, version: Int) {
         state.withLock { _ = $0.archived.remove(Key(model: model, version: version)) }
     }
 
+    /// Drops a loaded version (requests that already hold it finish with it); the next request reloads it.
+    /// Stops serving an archived version by number (an alias that still points at it keeps working).
     public func archived(model: String, version: Int) {
         state.withLock { _ = $0.archived.insert(Key(model: model, version: version)) }
         unload(model: model, version: version)
@@ -347,7 +347,7 @@ public final class ModelManager: Sendable {
             debt = 0
             return true
         }
-        if due { Self.mallocTrim?(0) }
+        if due { _ = Self.mallocTrim?(0) }
     }
 
     /// glibc's `malloc_trim` (not in the Glibc module's headers), looked up once; nil on other C libraries.

@@ -240,11 +240,11 @@ public final class Registry: Sendable {
     }
 
     /// Marks a version archived: it is no longer the default and cannot take an alias (an alias that points at it
-    /// keeps serving it until moved). Its artifact is kept, so `unarchive` brings it back (archiving by mistake
-    /// loses nothing; before, an artifact nothing else held was deleted). A version an endpoint uses (a variant, a shadow, its fallback, a rollout's
-    /// candidate) is refused: the endpoint would fail every request it sends there.
+    /// keeps serving it until moved). Its artifact is kept, so `unarchive` brings it back (archiving by mistake loses
+    /// nothing; before, an artifact nothing else held was deleted). A version an endpoint uses (a variant, a shadow,
+    /// its fallback, a rollout's candidate) is refused: the endpoint would fail every request it sends there.
     public func archive(model: String, number: Int, by: String) async throws -> ModelVersion {
-        let version = try await self.version(model: model, number: number)
+        _ = try await self.version(model: model, number: number)
         if let endpoints = store as? any EndpointStore {
             let ref = VersionRef(model: model, version: number)
             let candidates = Set(try await endpoints.rollouts().filter { !$0.status.isFinished && $0.candidate == ref }.map(\.endpoint))

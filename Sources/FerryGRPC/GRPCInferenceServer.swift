@@ -45,12 +45,13 @@ package struct GRPCInferenceServer: Service {
         var entry = status == 0 ? found : nil
         while let info = entry?.pointee {
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            func written() -> String { String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
             if info.ai_family == AF_INET, let sockaddr = info.ai_addr {
                 var a = sockaddr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-                if inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil { return .ipv4(host: String(cString: text), port: port) }
+                if inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil { return .ipv4(host: written(), port: port) }
             } else if info.ai_family == AF_INET6, let sockaddr = info.ai_addr {
                 var a = sockaddr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-                if inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil { return .ipv6(host: String(cString: text), port: port) }
+                if inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil { return .ipv6(host: written(), port: port) }
             }
             entry = info.ai_next
         }
