@@ -100,13 +100,6 @@ extension API {
             case featureViews = "feature_views"
         }
 
-        /// `url` with its password, if it has one, shown as `****`.
-        static func maskingPassword(_ url: String) -> String {
-            guard var components = URLComponents(string: url), components.password != nil else { return url }
-            components.password = "****"
-            return components.string ?? url
-        }
-
         init(_ domain: FeatureDefinitions) {
             entities = domain.entities.map { e in
                 EntityBody(
@@ -123,7 +116,7 @@ extension API {
                 case .postgres(let url, let table, let query):
                     source.type = "postgres"
                     // Any reader may list views: the password is not theirs to read (errors mask it too).
-                    source.url = Self.maskingPassword(url)
+                    source.url = url.maskingPassword
                     source.table = table
                     source.query = query
                 }

@@ -33,7 +33,7 @@ final class PostgresDatabase: Sendable {
                     try await Task.sleep(for: connectTimeout)
                     throw FerryError(
                         .unavailable,
-                        "PostgreSQL at \(Self.redacted(url)) did not answer within \(connectTimeout): check the host, port, user, password and sslmode (the server log of the pool has the cause)")
+                        "PostgreSQL at \(url.maskingPassword) did not answer within \(connectTimeout): check the host, port, user, password and sslmode (the server log of the pool has the cause)")
                 }
                 try await group.next()
                 group.cancelAll()
@@ -111,10 +111,10 @@ final class PostgresDatabase: Sendable {
     static func settings(_ url: String) throws -> Settings {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, !host.isEmpty else {
-            throw FerryError.invalid("database URL '\(Self.redacted(url))' is not postgres://user[:password]@host[:port]/database")
+            throw FerryError.invalid("database URL '\(url.maskingPassword)' is not postgres://user[:password]@host[:port]/database")
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
-        guard !database.isEmpty else { throw FerryError.invalid("database URL '\(Self.redacted(url))' names no database") }
+        guard !database.isEmpty else { throw FerryError.invalid("database URL '\(url.maskingPassword)' names no database") }
         let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
         let sslMode: String
         switch mode {
@@ -156,12 +156,6 @@ final class PostgresDatabase: Sendable {
         return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
     }
 
-    /// The URL with its password masked, for messages.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "****"
-        return components.string ?? url
-    }
 
     // MARK: Migrations
 

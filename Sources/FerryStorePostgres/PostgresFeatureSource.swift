@@ -25,7 +25,7 @@ public struct PostgresFeatureSource: FeatureSourceDatabase {
         do {
             connection = try await PostgresDatabase.connect(url, logger: logger)
         } catch {
-            throw FerryError(.unavailable, "the PostgreSQL source at \(PostgresDatabase.redacted(url)) cannot be reached: \(PostgresDatabase.translate(error))")
+            throw FerryError(.unavailable, "the PostgreSQL source at \(url.maskingPassword) cannot be reached: \(PostgresDatabase.translate(error))")
         }
         defer { Task { try? await connection.close() } }
         do {

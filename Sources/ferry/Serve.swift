@@ -239,9 +239,7 @@ struct Serve: AsyncParsableCommand {
     var dataDescription: String {
         let folder = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         guard let url = databaseURLSetting else { return folder }
-        var components = URLComponents(string: url)
-        if components?.password != nil { components?.password = "****" }
-        return "\(components?.string ?? "PostgreSQL"), artifacts in \(folder)"
+        return "\(URLComponents(string: url) == nil ? "PostgreSQL" : url.maskingPassword), artifacts in \(folder)"
     }
 
     /// --database-url, else FERRY_DATABASE_URL; nil keeps the embedded SQLite store.
