@@ -111,6 +111,23 @@ struct FeatureStoreTests {
             for (blockRows, stretchRows) in [(1_000_000, 1), (1_000_000, 5), (7, 3)] {
                 #expect(try await training(blockRows: blockRows, stretchRows: stretchRows) == whole, "blocks of \(blockRows) lines, stretches of \(stretchRows)")
             }
+            // The features asked in another order (views interleaved, a view's features reversed, some left out):
+            // each column holds what it held in the whole.
+            let table = try Self.rows(whole)
+            let entityColumns = table.header.count - refs.count
+            let order = [7, 0, 4, 9, 3, 2, 5, 6]
+            let reordered = try await {
+                var bytes: [UInt8] = []
+                let run = try await stack.server.features.trainingSet(entities: try FileHandle(forReadingFrom: file), features: order.map { refs[$0] })
+                defer { run.close() }
+                while let part = try await run.next() { bytes += part }
+                return try Self.rows(String(decoding: bytes, as: UTF8.self))
+            }()
+            #expect(reordered.header == Array(table.header.prefix(entityColumns)) + order.map { table.header[entityColumns + $0] })
+            try #require(reordered.rows.count == table.rows.count)
+            for (r, row) in reordered.rows.enumerated() {
+                #expect(row == Array(table.rows[r].prefix(entityColumns)) + order.map { table.rows[r][entityColumns + $0] }, "row \(r)")
+            }
             // The file's last line (in a later block, after blank lines) has a bad time: named by its line in the file.
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             let column = lines[0].split(separator: ",").firstIndex(of: "event_timestamp")!

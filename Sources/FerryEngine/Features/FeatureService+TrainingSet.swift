@@ -257,15 +257,29 @@ extension FeatureService {
     final class JoinedBlock: @unchecked Sendable {
         let entities: CSVLines
         let views: [JoinedFields]
-        let slots: [(view: Int, position: Int)]
+        let runs: [Run]
         let longest: [Int]
         let stretch: Int
         private var done = 0
 
+        /// Feature columns next to each other that are features of one view next to each other: a row's run is one
+        /// copy of its winner's text, commas and all.
+        struct Run {
+            let view: Int, first: Int, count: Int
+        }
+
         init(entities: CSVLines, views: [JoinedFields], slots: [(view: Int, position: Int)], stretch: Int) {
             self.entities = entities
             self.views = views
-            self.slots = slots
+            var runs: [Run] = []
+            for slot in slots {
+                if let last = runs.last, last.view == slot.view, last.first + last.count == slot.position {
+                    runs[runs.count - 1] = Run(view: last.view, first: last.first, count: last.count + 1)
+                } else {
+                    runs.append(Run(view: slot.view, first: slot.position, count: 1))
+                }
+            }
+            self.runs = runs
             longest = views.map(\.longest)
             self.stretch = stretch
         }
@@ -278,13 +292,13 @@ extension FeatureService {
             done = stretch.upperBound
             let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, stretch.count / 1024))
             let results = (0..<parts).map { _ in BytesBox() }
-            let (slots, longest) = (self.slots, self.longest)
+            let (runs, longest) = (self.runs, self.longest)
             JoinedFields.withPointers(views) { views in
                 entities.bytes.withUnsafeBufferPointer { input in
                     let shared = ReadOnlyPointers(input: input, views: views)
                     DispatchQueue.concurrentPerform(iterations: parts) { part in
                         let range = (stretch.lowerBound + stretch.count * part / parts)..<(stretch.lowerBound + stretch.count * (part + 1) / parts)
-                        (results[part].bytes, results[part].touched) = FeatureService.csvRows(range, shared.input, rows, shared.views, slots, longest)
+                        (results[part].bytes, results[part].touched) = FeatureService.csvRows(range, shared.input, rows, shared.views, runs, longest)
                     }
                 }
             }
@@ -296,30 +310,32 @@ extension FeatureService {
     /// the early loads read, for the caller to keep, so they are not optimized away.
     fileprivate static func csvRows(
         _ range: Range<Int>, _ input: UnsafeBufferPointer<UInt8>, _ rows: [Range<Int>], _ views: [JoinedFields.Pointers],
-        _ slots: [(view: Int, position: Int)], _ longest: [Int]
+        _ runs: [JoinedBlock.Run], _ longest: [Int]
     ) -> ([UInt8], Int) {
         // At most each row's line, its commas and line end, and its views' longest winners.
-        var size = range.count * (1 + slots.count)
+        var size = range.count * (1 + runs.reduce(0) { $0 + $1.count })
         for r in range { size += rows[r].count }
-        let asked = Set(slots.map(\.view)).sorted()
-        for view in asked { size += range.count * longest[view] }
+        for run in runs { size += range.count * longest[run.view] }
         var touched = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { out, count in
             guard let o = out.baseAddress else { return }
             var at = 0
-            // Winners' fields are stored in file order and rows come in input order, so a row's first reads of a
-            // view (its fields' ends, then their bytes) miss the cache. Loaded for a batch of rows before any is
-            // needed, the misses overlap instead of stalling the copy one after another (they were 85% of its time).
+            // Winners' fields are stored in file order and rows come in input order, so a row's reads of a run (the
+            // ends of its first and last field, then their bytes) miss the cache. Loaded for a batch of rows before
+            // any is needed, the misses overlap instead of stalling the copy one after another.
             var batch = range.lowerBound
             for r in range {
                 if r == batch {
                     batch = min(r + 16, range.upperBound)
-                    for v in asked {
-                        let view = views[v]
-                        for b in r..<batch where view.winner[b] > 0 { touched &+= view.ends[Int(view.winner[b]) * view.features - 1] }
-                        for b in r..<batch where view.winner[b] > 0 {
-                            let start = view.ends[Int(view.winner[b]) * view.features - 1]
-                            if start < view.text.count { touched &+= Int(view.text[start]) }
+                    for run in runs {
+                        let view = views[run.view]
+                        for b in r..<batch where view.winner[b] >= 0 {
+                            let i = Int(view.winner[b]) * view.features + run.first
+                            touched &+= view.ends[i + run.count - 1] &+ (i == 0 ? 0 : view.ends[i - 1])
+                        }
+                        for b in r..<batch where view.winner[b] >= 0 {
+                            let i = Int(view.winner[b]) * view.features + run.first
+                            touched &+= Int(view.text[view.start(i)])
                         }
                     }
                 }
@@ -328,21 +344,23 @@ extension FeatureService {
                     UnsafeMutableRawPointer(o + at).copyMemory(from: input.baseAddress! + line.lowerBound, byteCount: line.count)
                     at += line.count
                 }
-                for slot in slots {
+                for run in runs {
                     o[at] = 0x2C
                     at += 1
-                    let view = views[slot.view]
+                    let view = views[run.view]
                     let w = Int(view.winner[r])
-                    guard w >= 0 else { continue }
-                    let i = w * view.features + slot.position
-                    // Fields are a few bytes: copied by hand, not by a call.
-                    var from = i == 0 ? 0 : view.ends[i - 1]
-                    let end = view.ends[i]
-                    while from < end {
-                        o[at] = view.text[from]
-                        at += 1
-                        from += 1
+                    guard w >= 0 else {
+                        // No winner: empty fields.
+                        for _ in 1..<run.count {
+                            o[at] = 0x2C
+                            at += 1
+                        }
+                        continue
                     }
+                    let i = w * view.features + run.first
+                    let from = view.start(i), end = view.ends[i + run.count - 1]
+                    UnsafeMutableRawPointer(o + at).copyMemory(from: view.text.baseAddress! + from, byteCount: end - from)
+                    at += end - from
                 }
                 o[at] = 0x0A
                 at += 1
@@ -410,6 +428,9 @@ public final class TrainingSetRun: @unchecked Sendable {
     private var joined: FeatureService.JoinedBlock
     /// Parts written and not yet handed out, the next last.
     private var pending: [[UInt8]]
+    /// The block's next stretch, written on a thread of its own while the one before it goes out: written only when
+    /// asked for, the two took turns and each core was idle half the time.
+    private var ahead: Task<[[UInt8]]?, Never>?
 
     init(
         service: FeatureService, plan: FeatureService.TrainingPlan, handle: FileHandle, blocks: LineBlocks, header: [String], linesPerBlock: Int, first: [UInt8],
@@ -428,8 +449,17 @@ public final class TrainingSetRun: @unchecked Sendable {
     /// The next part of the training set as CSV bytes (the header, then the first block's rows), nil at the end.
     public func next() async throws -> [UInt8]? {
         while pending.isEmpty {
-            if let parts = joined.next() {
+            let parts: [[UInt8]]?
+            if let ahead {
+                self.ahead = nil
+                parts = await ahead.value
+            } else {
+                parts = joined.next()
+            }
+            if let parts {
                 pending = parts.reversed()
+                let block = joined
+                ahead = Task { await OwnThreads.run(parts: 1, idle: false) { _ in block.next() }[0] }
             } else {
                 guard let (bytes, line) = try blocks.next(lines: linesPerBlock) else { return nil }
                 joined = try await service.joined(CSVLines(bytes: bytes, source: plan.source, header: header, firstLine: line), plan)
@@ -567,6 +597,9 @@ struct CSVWriter {
 
     /// Bytes copied as they are (a row of the input, already CSV).
     mutating func raw<C: Collection<UInt8>>(_ slice: C) { bytes.append(contentsOf: slice) }
+
+    /// A comma after a field.
+    mutating func comma() { bytes.append(0x2C) }
 
     mutating func field(_ field: String, first: Bool) {
         if !first { bytes.append(0x2C) }

@@ -23,10 +23,12 @@ extension FeatureSourceReader {
         return false
     }
 
-    /// Offers every row of a CSV file source to `join`, reading the file in up to `parts` byte ranges at once (one
-    /// per core; files under `minimumBytes` in one), each range to a join of its own merged into `join` at the end.
-    /// The first range is offered to `join` itself, so only the other ranges' joins take memory of their own. A
-    /// failing part is read again in one pass, for an error naming the exact line.
+    /// Offers every row of a CSV file source to `join`, reading the file on up to `parts` threads at once (one per
+    /// core; files under `minimumBytes` on one). The file is cut into pieces of at least `minimumBytes`, eight per
+    /// thread, which the threads take one after another, each offering its pieces to a join of its own, merged into
+    /// `join` at the end: with a range per thread, one finished a tenth of the scan before the other and waited.
+    /// The first thread offers to `join` itself, so only the others' joins take memory of their own. A failing piece
+    /// is read again in one pass, for an error naming the exact line.
     func scanCSV(into join: inout PointInTimeJoin, parts: Int = ProcessInfo.processInfo.activeProcessorCount, minimumBytes: UInt64 = 8 << 20) throws {
         guard case .file(let path, .csv) = view.source.kind else { preconditionFailure("scanCSV reads CSV file sources") }
         let name = "feature view '\(view.name)' source '\(path)'"
@@ -53,33 +55,39 @@ extension FeatureSourceReader {
         let scan = Scan(reader: self, name: name, columns: columns, roles: roles, integerKey: integerKey, keyDigits: joinKeys.first?.type == .int32 ? 9 : 18)
 
         var bounds = [dataStart]
-        if parts > 1 && file.size > minimumBytes {
-            for i in 1..<parts {
-                guard let start = try file.lineStart(after: dataStart + (file.size - dataStart) * UInt64(i) / UInt64(parts) - 1) else { break }
+        let threads = parts > 1 && file.size > minimumBytes ? parts : 1
+        if threads > 1 {
+            let pieces = UInt64(min(8 * threads, max(threads, Int((file.size - dataStart) / max(minimumBytes, 1)))))
+            for i in 1..<pieces {
+                guard let start = try file.lineStart(after: dataStart + (file.size - dataStart) * i / pieces - 1) else { break }
                 if start > bounds.last! && start < file.size { bounds.append(start) }
             }
         }
         bounds.append(file.size)
         let ranges = (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
         if ranges.count == 1 {
-            try scan.run(file, ranges[0], firstLine: headerLine + 1, &join)
+            try scan.run(file, ranges, firstLine: headerLine + 1, &join)
             return
         }
-        // The caller's join moves into the first box (a join is left in its place), so the first part's offers
+        // The caller's join moves into the first box (a join is left in its place), so the first thread's offers
         // change it without copying its nodes, and so does the merge.
-        let boxes = ranges.indices.map { JoinBox($0 == 0 ? join : join.offeredNothing()) }
+        let boxes = (0..<min(threads, ranges.count)).map { JoinBox($0 == 0 ? join : join.offeredNothing()) }
         join = JoinBox.nothing
         let failed = Atomic<Bool>(false)
+        let taken = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: boxes.count) { part in
             do {
-                try scan.run(file, ranges[part], firstLine: headerLine + 1, &boxes[part].join)
+                try scan.run(file, AnyIterator { () -> Range<UInt64>? in
+                    let piece = taken.add(1, ordering: .relaxed).oldValue
+                    return piece < ranges.count && !failed.load(ordering: .relaxed) ? ranges[piece] : nil
+                }, firstLine: headerLine + 1, &boxes[part].join)
             } catch {
                 failed.store(true, ordering: .relaxed)
             }
         }
         if failed.load(ordering: .relaxed) {
             join = boxes[0].join.offeredNothing()
-            try scan.run(file, dataStart..<file.size, firstLine: headerLine + 1, &join)
+            try scan.run(file, [dataStart..<file.size], firstLine: headerLine + 1, &join)
             return
         }
         join = boxes[0].take()
@@ -206,6 +214,7 @@ extension FeatureSourceReader {
                         }
                         whole.ends[end] = text.bytes.count
                         end += 1
+                        text.comma()
                     }
                 } else {
                     let row = try? csvRow(ArraySlice(line), columns, name: name, number: 0, bounds)
@@ -215,6 +224,7 @@ extension FeatureSourceReader {
                         text.field(value.csvText, first: true)
                         whole.ends[end] = text.bytes.count
                         end += 1
+                        text.comma()
                     }
                 }
                 longest = max(longest, text.bytes.count - start)
@@ -256,9 +266,10 @@ extension FeatureSourceReader {
             }
         }
 
-        func run(_ file: SourceFile, _ range: Range<UInt64>, firstLine: Int, _ join: inout PointInTimeJoin) throws {
+        /// Offers the rows of each byte range `ranges` gives (each starts at a line start) to `join`.
+        func run<Ranges: Sequence<Range<UInt64>>>(_ file: SourceFile, _ ranges: Ranges, firstLine: Int, _ join: inout PointInTimeJoin) throws {
             var batch = OfferBatch()
-            var cursor = SourceFile.LineCursor(file: file, range: range, firstLine: firstLine)
+            var cursor = SourceFile.LineCursor(file: file, range: 0..<0, firstLine: firstLine)
             let fieldEnds = UnsafeMutablePointer<Int>.allocate(capacity: width)
             let bounds = FieldBounds(capacity: width)
             defer {
@@ -267,6 +278,18 @@ extension FeatureSourceReader {
                 fieldEnds.deallocate()
                 bounds.deallocate()
             }
+            for range in ranges {
+                cursor.restart(range)
+                try run(&cursor, fieldEnds, bounds, &batch, &join)
+            }
+            batch.flush(into: &join)
+        }
+
+        @inline(__always)
+        private func run(
+            _ cursor: inout SourceFile.LineCursor, _ fieldEnds: UnsafeMutablePointer<Int>, _ bounds: FieldBounds, _ batch: inout OfferBatch,
+            _ join: inout PointInTimeJoin
+        ) throws {
             while let (line, offset, number) = try cursor.next() {
                 if let (key, event, created) = fast(line, fieldEnds) {
                     switch key {
@@ -281,7 +304,6 @@ extension FeatureSourceReader {
                 let row = try reader.csvRow(ArraySlice(line), columns, name: name, number: number, bounds)
                 join.offer(key: row.key, event: row.event, created: row.created, sequence: Int64(offset))
             }
-            batch.flush(into: &join)
         }
 
         /// Rows of an integer key, offered a batch at a time (see `PointInTimeJoin.offer(integerKeyRows:)`): a batch
@@ -512,7 +534,7 @@ final class SourceFile: Sendable {
     /// scan's loop runs without closures or the runtime's exclusivity checks.
     struct LineCursor {
         let file: SourceFile
-        let end: UInt64
+        private var end: UInt64
         private var buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4 << 20)
         /// The file offset of `buffer[0]`.
         private var start: UInt64
@@ -529,6 +551,11 @@ final class SourceFile: Sendable {
         }
 
         func deallocate() { buffer.deallocate() }
+
+        /// Reads `range` (which starts at a line start) from now on, keeping the buffer.
+        mutating func restart(_ range: Range<UInt64>) {
+            (end, start, filled, position, ended) = (range.upperBound, range.lowerBound, 0, 0, false)
+        }
 
         /// The next line without its line end, its offset in the file and its number; nil after the last.
         mutating func next() throws -> (UnsafeBufferPointer<UInt8>, UInt64, Int)? {
@@ -582,7 +609,8 @@ struct JoinedFields {
     var winner: [Int32]
     var winners = 0
     var text = CSVWriter()
-    /// Winner w's feature f ends at `ends[w * features + f]` in `text` and starts where the one before ends.
+    /// Winner w's feature f ends at `ends[w * features + f]` in `text`, and a comma follows it: it starts after the
+    /// comma that follows the one before. So a winner's features next to each other are one stretch of CSV.
     var ends: [Int] = []
     let features: Int
     /// The length of the longest winner's fields, all of them.
@@ -595,7 +623,7 @@ struct JoinedFields {
 
     /// Ends the winner whose fields were just appended.
     mutating func endWinner() {
-        let start = winners == 0 ? 0 : ends[winners * features - 1]
+        let start = winners == 0 ? 0 : ends[winners * features - 1] + 1
         longest = max(longest, text.bytes.count - start)
         winners += 1
     }
@@ -605,6 +633,7 @@ struct JoinedFields {
         for value in values {
             text.field(value.csvText, first: true)
             ends.append(text.bytes.count)
+            text.comma()
         }
     }
 
@@ -614,6 +643,9 @@ struct JoinedFields {
         let ends: UnsafeBufferPointer<Int>
         let text: UnsafeBufferPointer<UInt8>
         let features: Int
+
+        /// Where field `i` (winner `i / features`'s feature `i % features`) starts in `text`.
+        @inline(__always) func start(_ i: Int) -> Int { i == 0 ? 0 : ends[i - 1] + 1 }
     }
 
     /// Calls `body` with the pointers of every view's arrays.
@@ -634,7 +666,7 @@ struct JoinedFields {
         let w = Int(winner[row])
         guard w >= 0 else { return 0..<0 }
         let i = w * features + feature
-        return (i == 0 ? 0 : ends[i - 1])..<ends[i]
+        return (i == 0 ? 0 : ends[i - 1] + 1)..<ends[i]
     }
 }
 
