@@ -44,6 +44,10 @@ grep -q "is in use by another Ferry server (pid $pid)" "$work/second.txt" || fai
 # One --version per command: the tool's own on the root only.
 [ "$("$FERRY" --version)" = "$("$FERRY" --version | head -1)" ] && "$FERRY" --version | grep -Eq '^[0-9]+\.[0-9]+' || fail "ferry --version"
 [ "$("$FERRY" models show --help | grep -c -- '--version')" = 2 ] || fail "models show --help lists --version more than once"
+# A server that is not running is reported at once (the CLI used to try again for 90 s before saying anything).
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if timeout 20 "$FERRY" models list --server "http://127.0.0.1:$closed" > "$work/unreachable.txt" 2>&1; then fail "models list against a closed port succeeded"; fi
+grep -q "could not reach Ferry at http://127.0.0.1:$closed" "$work/unreachable.txt" || fail "a closed port is not reported at once: $(cat "$work/unreachable.txt")"
 status=$(curl -s -o /dev/null -w '%{http_code}' "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
 [ "$status" = 401 ] || fail "inference without a key got $status, not 401"
 got=$(curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)

@@ -17,6 +17,16 @@ struct APIClient {
 
     func get(_ path: String) async throws -> Data { try await send(.GET, path) }
 
+    /// One client for the process, never shut down (it lives as long as the process). A server that refuses the
+    /// connection (it is not running) is reported at once, and one that does not answer within 10 s is reported
+    /// then: the shared client tried again and again for 90 s before the CLI said anything.
+    private static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// GETs `path` into `output` as it arrives, a piece at a time, each piece also shown to `written`: a quarantine
     /// or a job's results can be larger than memory (collecting 146 MB before writing it took the CLI 0.6 s).
     func get(_ path: String, into output: FileHandle, written: (ByteBuffer) -> Void = { _ in }) async throws {
@@ -89,7 +99,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
+            response = try await Self.client.execute(request, timeout: .seconds(300))
         } catch {
             throw CLIError("could not reach Ferry at \(base) (\(error)); is `ferry serve` running? Use --server to point elsewhere.")
         }
