@@ -309,7 +309,7 @@ public struct FerryHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// The HTTP decoder and encoder, the conversion to HTTP types, `Expect: 100-continue`, the idle timeout and
+    /// The HTTP decoder and encoder, `Connection: close` made plain, the conversion to HTTP types, `Expect: 100-continue`, the idle timeout and
     /// quiescing, and the direct path for parts; at the end of the pipeline, or right behind `first`.
     func addHTTPHandlers(_ pipeline: ChannelPipeline.SynchronousOperations, after first: (any ChannelHandler)?, logger: Logger) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
@@ -317,7 +317,7 @@ public struct FerryHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         limits.maxHeaderListSize = 80 * 1024
         limits.maxHeaderFieldCount = 1000
         var handlers: [any ChannelHandler] = [
-            HTTP1ToHTTPServerCodec(secure: false), ExpectContinueHandler(),
+            ConnectionCloseHandler(), HTTP1ToHTTPServerCodec(secure: false), ExpectContinueHandler(),
             HTTPConnectionStateHandler(idleTimeout: idleTimeout.map { .init($0) }, logger: logger),
         ]
         if let direct { handlers.append(DirectInferenceHandler(direct)) }

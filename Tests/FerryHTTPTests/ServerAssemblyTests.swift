@@ -93,6 +93,33 @@ struct ServerAssemblyTests {
     }
 }
 
+extension ServerAssemblyTests {
+    /// A request that does not keep its connection (HTTP/1.0 without keep-alive, `Connection: close` in any
+    /// spelling) is answered and its connection closed; one that keeps it is answered on it again.
+    @Test func connectionsAreClosedWhenTheRequestSaysSo() async throws {
+        let stack = try await TestStack { $0.port = 0 }
+        defer { stack.tearDown() }
+        try await stack.server.application().test(.live) { client in
+            let port = try #require(client.port)
+            @Sendable func get(_ version: String, _ header: String) -> String {
+                "GET /v2/health/live HTTP/1.\(version)\r\nHost: localhost\r\n\(header)\r\n"
+            }
+            for (version, header, closed) in [
+                ("0", "", true), ("1", "Connection: Close\r\n", true), ("1", "Connection: keep-alive, close\r\n", true),
+                ("0", "Connection: keep-alive\r\n", false), ("1", "", false),
+            ] {
+                let (status, closes) = try await onOwnThread {
+                    let connection = try RawConnection(port: port)
+                    let answer = try connection.exchange(get(version, header))
+                    return (answer.status, connection.closes())
+                }
+                #expect(status == "200 OK", "HTTP/1.\(version) \(header): \(status)")
+                #expect(closes == closed, "HTTP/1.\(version) \(header.isEmpty ? "(no Connection header)" : header): closed \(closes)")
+            }
+        }
+    }
+}
+
 /// A blocking TCP connection to 127.0.0.1 with a 5-second receive timeout, for protocol-level checks.
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
