@@ -5,7 +5,7 @@ import PostgresNIO
 
 extension PostgresMetadataStore: FeatureStore {
     public func applyFeatures(
-        _ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureDefinitions>?
+        _ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureApplication>?
     ) async throws -> FeatureDefinitions {
         let when = Self.date(Self.millis(at))
         return try await database.transaction { c in
@@ -30,7 +30,7 @@ extension PostgresMetadataStore: FeatureStore {
                 try await PostgresDatabase.execute(c, "DELETE FROM feature_online WHERE view = \(name)", logger)
                 try await PostgresDatabase.execute(c, "UPDATE feature_view SET materialized_through = NULL WHERE name = \(name)", logger)
             }
-            try await Self.audit(c, audit, application.result, logger)
+            try await Self.audit(c, audit, application, logger)
             return application.result
         }
     }
@@ -103,7 +103,7 @@ extension PostgresMetadataStore: FeatureStore {
 
     public func setMaterializedThrough(view: String, _ micros: Int64) async throws {
         try await database.transaction { c in
-            let updated = try await PostgresDatabase.rows(c, "UPDATE feature_view SET materialized_through = \(micros) WHERE name = \(view) RETURNING name", self.database.logger)
+            let updated = try await PostgresDatabase.rows(c, "UPDATE feature_view SET materialized_through = GREATEST(materialized_through, \(micros)) WHERE name = \(view) RETURNING name", self.database.logger)
             if updated.isEmpty { throw FerryError.notFound("no feature view named '\(view)'") }
         }
     }

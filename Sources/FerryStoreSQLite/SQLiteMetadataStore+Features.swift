@@ -5,7 +5,7 @@ import GRDB
 
 extension SQLiteMetadataStore: FeatureStore {
     public func applyFeatures(
-        _ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureDefinitions>?
+        _ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureApplication>?
     ) async throws -> FeatureDefinitions {
         let when = Self.date(Self.millis(at))
         return try await writer.write { db in
@@ -25,7 +25,7 @@ extension SQLiteMetadataStore: FeatureStore {
                 try db.execute(sql: "DELETE FROM feature_online WHERE view = ?", arguments: [name])
                 try db.execute(sql: "UPDATE feature_view SET materialized_through = NULL WHERE name = ?", arguments: [name])
             }
-            try Self.audit(db, audit, application.result)
+            try Self.audit(db, audit, application)
             return application.result
         }
     }
@@ -85,7 +85,7 @@ extension SQLiteMetadataStore: FeatureStore {
 
     public func setMaterializedThrough(view: String, _ micros: Int64) async throws {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE feature_view SET materialized_through = ? WHERE name = ?", arguments: [micros, view])
+            try db.execute(sql: "UPDATE feature_view SET materialized_through = max(coalesce(materialized_through, ?1), ?1) WHERE name = ?2", arguments: [micros, view])
             if db.changesCount == 0 { throw FerryError.notFound("no feature view named '\(view)'") }
         }
     }

@@ -34,6 +34,9 @@ public enum FeatureStoreConformance {
             try expect(try await store.featureEntities() == first.entities, "entities round-trip")
             let entries = try await store.auditEntries(after: 0, limit: 10)
             try expect(entries.map(\.action) == ["features.apply", "features.apply", "features.apply"], "audited: \(entries.map(\.action))")
+            try expect(
+                entries.map(\.after) == [.array([.string("card_stats v1")]), .array([]), .array([.string("card_stats v2")])],
+                "each entry names what its apply changed: \(entries.map(\.after))")
         },
         .init("an online row is replaced only by a newer event, or the same event created as late or later") { store in
             _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
@@ -97,6 +100,10 @@ public enum FeatureStoreConformance {
             try expect(try await store.materializedThrough(view: "card_stats") == nil, "no mark at first")
             try await store.setMaterializedThrough(view: "card_stats", 1_700_000_000_000_000)
             try expect(try await store.materializedThrough(view: "card_stats") == 1_700_000_000_000_000, "mark kept")
+            try await store.setMaterializedThrough(view: "card_stats", 1_600_000_000_000_000)
+            try expect(try await store.materializedThrough(view: "card_stats") == 1_700_000_000_000_000, "an earlier end leaves the mark")
+            try await store.setMaterializedThrough(view: "card_stats", 1_800_000_000_000_000)
+            try expect(try await store.materializedThrough(view: "card_stats") == 1_800_000_000_000_000, "a later end moves it")
             try await expectError(.notFound) { try await store.setMaterializedThrough(view: "nope", 1) }
             _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 1, count: 1)])
             // A feature change keeps the rows; a key change drops them.
@@ -111,8 +118,10 @@ public enum FeatureStoreConformance {
         },
     ]
 
-    static let audit: AuditBuilder<FeatureDefinitions> = { stored in
-        AuditDraft(at: Fixtures.time, actor: "t", action: "features.apply", target: "features", after: .number(Double(stored.views.count)))
+    static let audit: AuditBuilder<FeatureApplication> = { application in
+        AuditDraft(
+            at: Fixtures.time, actor: "t", action: "features.apply", target: "features",
+            after: .array(application.changed.views.map { .string("\($0.name) v\($0.version)") }))
     }
 }
 

@@ -315,3 +315,25 @@ struct PointInTimeJoinTests {
         }
     }
 }
+
+/// Feature values are what a model input takes: finite decimal numbers.
+struct FeatureDatumTests {
+    @Test(arguments: [
+        ("inf", FeatureType.float64), ("-Infinity", .float64), ("0x10", .float64), ("0x1p3", .float64), ("1e39", .float32), ("1e309", .float64),
+        ("0x10", .int64), ("0X1F", .int32),
+    ])
+    func nonFiniteAndHexadecimalNumbersAreRefused(_ given: (text: String, type: FeatureType)) {
+        #expect(throws: FerryError.self, "'\(given.text)' as \(given.type)") { try FeatureDatum.parse(Substring(given.text), as: given.type) }
+    }
+
+    @Test func missingSpellingsAreNullAndDecimalsRead() throws {
+        for text in ["NaN", "nan", "NA", "null", ""] {
+            #expect(try FeatureDatum.parse(Substring(text), as: .float64) == .null, "'\(text)'")
+        }
+        #expect(try FeatureDatum.parse("1e3", as: .int64) == .int(1000))
+        #expect(try FeatureDatum.parse("-2.5e-3", as: .float64) == .double(-0.0025))
+        #expect(try FeatureDatum.from(.number(1e39), as: .float64) == .double(1e39))
+        #expect(throws: FerryError.self) { try FeatureDatum.from(.number(1e39), as: .float32) }
+        #expect(throws: FerryError.self) { try FeatureDatum.from(.string("inf"), as: .float64) }
+    }
+}

@@ -77,19 +77,22 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         }
     }
 
-    /// Reads text (a CSV field) as `type`; empty, `NA`, `NaN` or `null` is null. Throws a message without location.
+    /// Reads text (a CSV field) as `type`; empty, `NA`, `NaN` or `null` is null. Numbers are decimal and finite:
+    /// `inf` (which no model input takes, so an entity holding it could not be scored) and hexadecimal (`0x10`,
+    /// which `Double` reads) are refused. Throws a message without location.
     public static func parse(_ text: Substring, as type: FeatureType) throws -> FeatureDatum {
         if text.isEmpty { return .null }
+        let hexadecimal = text.contains { $0 == "x" || $0 == "X" }
         switch type {
         case .int64, .int32:
             if let i = Int64(text) { return try checked(i, type) }
-            if let d = Double(text), d == d.rounded(), abs(d) < 9.2e18 { return try checked(Int64(d), type) }
+            if !hexadecimal, let d = Double(text), d == d.rounded(), abs(d) < 9.2e18 { return try checked(Int64(d), type) }
             if isMissing(text) { return .null }
             throw FerryError.invalid("'\(text)' is not an integer (\(type.rawValue))")
         case .float64, .float32:
-            if let d = Double(text) { return .double(type == .float32 ? Double(Float(d)) : d) }
             if isMissing(text) { return .null }
-            throw FerryError.invalid("'\(text)' is not a number (\(type.rawValue))")
+            guard !hexadecimal, let d = Double(text) else { throw FerryError.invalid("'\(text)' is not a number (\(type.rawValue))") }
+            return try finite(d, type, text)
         case .string:
             return .string(String(text))
         case .bool:
@@ -115,8 +118,7 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
                 throw FerryError.invalid("\(String(format: "%.0f", d)) is too large to be read exactly as a JSON number (2^53 or more); send it as a string, e.g. \"\(String(format: "%.0f", d))\"")
             }
             return try checked(Int64(d), type)
-        case (.number(let d), .float64): return .double(d)
-        case (.number(let d), .float32): return .double(Double(Float(d)))
+        case (.number(let d), .float64), (.number(let d), .float32): return try finite(d, type, d)
         case (.string(let s), .string): return .string(s)
         case (.bool(let b), .bool): return .bool(b)
         case (.string(let s), _): return try parse(Substring(s), as: type)
@@ -130,6 +132,13 @@ public enum FeatureDatum: Sendable, Equatable, Hashable {
         case .int64, .int32: return try checked(n, type)
         default: return try from(.number(Double(n)), as: type)
         }
+    }
+
+    /// A float feature's value, refused when it is not finite (as `type`: 1e39 overflows a float32).
+    private static func finite(_ d: Double, _ type: FeatureType, _ given: some CustomStringConvertible) throws -> FeatureDatum {
+        let value = type == .float32 ? Double(Float(d)) : d
+        guard value.isFinite else { throw FerryError.invalid("'\(given)' is not a finite \(type.rawValue)") }
+        return .double(value)
     }
 
     private static func checked(_ i: Int64, _ type: FeatureType) throws -> FeatureDatum {
@@ -475,9 +484,9 @@ public protocol SynchronousOnlineReads: Sendable {
 /// Every implementation must pass `FeatureStoreConformance` in `FerryTesting`.
 public protocol FeatureStore: Sendable {
     /// Stores the given entities and views (new ones at version 1, changed ones one version up, unchanged ones as
-    /// they were) in one transaction, with one audit entry built from the stored result. A view whose join keys
-    /// changed loses its online rows and materialization mark. Returns what is stored for each given definition.
-    func applyFeatures(_ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureDefinitions>?) async throws -> FeatureDefinitions
+    /// they were) in one transaction, with one audit entry built from what the apply changed. A view whose join
+    /// keys changed loses its online rows and materialization mark. Returns what is stored for each given definition.
+    func applyFeatures(_ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureApplication>?) async throws -> FeatureDefinitions
     /// All entities, by name.
     func featureEntities() async throws -> [FeatureEntity]
     /// All views, by name.
@@ -486,8 +495,10 @@ public protocol FeatureStore: Sendable {
     func writeOnline(view: String, rows: [OnlineFeatureRow]) async throws -> OnlineWriteResult
     /// The stored row of each key (nil when none), in the order of `keys`.
     func readOnline(view: String, keys: [String]) async throws -> [OnlineFeatureRow?]
-    /// The end of the last materialization of a view (microseconds), if any.
+    /// The latest end of a materialization of a view (microseconds), if any.
     func materializedThrough(view: String) async throws -> Int64?
+    /// Moves the mark to `micros` when that is later: a back-fill of an older window does not move it back (the next
+    /// incremental run would read the whole gap again).
     func setMaterializedThrough(view: String, _ micros: Int64) async throws
 }
 

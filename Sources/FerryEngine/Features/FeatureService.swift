@@ -110,13 +110,16 @@ public final class FeatureService: Sendable {
             try readable(view, field: "feature_views[\(i)].source.path")
             try Self.checkHeader(view, joinKeys: try FeatureDefinitions.joinKeys(of: view, entities: entities), field: "feature_views[\(i)].source")
         }
-        let applied = try await store.applyFeatures(given, by: actor, at: now(), audit: { stored in
+        let time = now()
+        // The entry names what changed (a definition given as it is stored is not), and the views whose online rows
+        // an entity's new join keys dropped.
+        let applied = try await store.applyFeatures(given, by: actor, at: time, audit: { application in
             AuditDraft(
-                at: stored.views.first?.updatedAt ?? stored.entities.first?.updatedAt ?? Date(), actor: actor, action: "features.apply",
-                target: "features",
+                at: time, actor: actor, action: "features.apply", target: "features",
                 after: .object([
-                    "entities": .array(stored.entities.map { .string("\($0.name) v\($0.version)") }),
-                    "feature_views": .array(stored.views.map { .string("\($0.name) v\($0.version)") }),
+                    "entities": .array(application.changed.entities.map { .string("\($0.name) v\($0.version)") }),
+                    "feature_views": .array(application.changed.views.map { .string("\($0.name) v\($0.version)") }),
+                    "online_rows_dropped": .array(application.reset.map { .string($0) }),
                 ]))
         })
         try await reload()
