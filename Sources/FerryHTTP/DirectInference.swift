@@ -92,6 +92,7 @@ public struct DirectInference: Sendable {
         do {
             let request = try API.OnlineFeaturesRequest(json: body)
             let (refs, rows) = try request.parsed()
+            if feast { try FeatureRoutes.checkFeastColumns(refs, entities: request.entities.keys.sorted(), fullFeatureNames: request.fullFeatureNames ?? false) }
             guard let values = try features.onlineNow(features: refs, entities: rows) else {
                 throw FerryError(.unavailable, "the feature store's definitions are being read again; retry")
             }

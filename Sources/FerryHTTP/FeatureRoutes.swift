@@ -92,6 +92,7 @@ struct FeatureRoutes {
         router.post("/get-online-features") { request, _ in
             let body = try API.OnlineFeaturesRequest(json: try await request.body.collect(upTo: maxOnlineBodyBytes))
             let (refs, rows) = try body.parsed()
+            try Self.checkFeastColumns(refs, entities: body.entities.keys.sorted(), fullFeatureNames: body.fullFeatureNames ?? false)
             let values = try await features.online(features: refs, entities: rows)
             return jsonResponse(Self.feastAnswer(refs, body.entities, values, fullFeatureNames: body.fullFeatureNames ?? false))
         }
@@ -133,6 +134,24 @@ struct FeatureRoutes {
 
     /// Feast's column-major answer: `{"metadata": {"feature_names"}, "results": [{"values", "statuses", "event_timestamps"}]}`,
     /// the entity columns first (PRESENT, at the epoch), then one column per feature.
+    /// Feast's answer names its columns, so two of one name are refused, as Feast refuses them
+    /// (`FeatureNameCollisionError`): a client reading the columns by name would keep one and lose the other.
+    static func checkFeastColumns(_ refs: [FeatureRef], entities: [String], fullFeatureNames: Bool) throws {
+        var seen: [String: String] = Dictionary(entities.map { ($0, "an entity column") }, uniquingKeysWith: { a, _ in a })
+        for (i, ref) in refs.enumerated() {
+            if let first = refs[..<i].firstIndex(of: ref) {
+                throw FerryError.invalid("features[\(i)] '\(ref)' is asked for twice (also features[\(first)])")
+            }
+            let name = fullFeatureNames ? ref.fullName : ref.feature
+            if let other = seen[name] {
+                throw FerryError.invalid(
+                    "features[\(i)] '\(ref)': its column '\(name)' would repeat \(other)"
+                        + (fullFeatureNames ? "" : "; ask for full feature names (full_feature_names: true)"))
+            }
+            seen[name] = "'\(ref)'"
+        }
+    }
+
     static func feastAnswer(
         _ refs: [FeatureRef], _ entities: [String: [JSONValue]], _ values: [[OnlineFeatureValue]], fullFeatureNames: Bool
     ) -> [UInt8] {

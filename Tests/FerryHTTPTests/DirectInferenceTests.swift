@@ -198,6 +198,7 @@ struct DirectFeatureReadTests {
                 ("/api/v1/features/online", #"{"features": ["card_stats:count"], "entities": {"card_id": [1], "other": [1, 2]}}"#, key),
                 ("/api/v1/features/online", #"{"features": [], "entities": {"card_id": [1]}}"#, key),
                 ("/api/v1/features/online", #"{"feature_service": "s", "entities": {"card_id": [1]}}"#, key),
+                ("/get-online-features", #"{"features": ["card_stats:count", "card_stats:count"], "entities": {"card_id": [1]}}"#, key),
                 ("/api/v1/features/online", #"{"features": "#, key),
                 ("/api/v1/features/online", read, nil),
                 ("/api/v1/features/online", read, "fry_unknown_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI"),
@@ -212,6 +213,14 @@ struct DirectFeatureReadTests {
             }
             // All but the requests the router alone answers (no key, an unknown key, a role without the permission).
             #expect(stack.server.direct?.answered == (direct ? UInt64(calls.count - 3) : nil))
+            // A training set reads feature values as an online read does, so it needs the same permission (past it,
+            // this view's source is not there).
+            let csv = "card_id,event_timestamp\n1,\(fresh)\n"
+            for (secret, answer) in [(DirectInferenceTests.viewerSecret, "lacks the 'predict' permission"), (DirectInferenceTests.secret, "source '/nonexistent/stats.csv' cannot be read")] {
+                let training = try await client.post(
+                    "/api/v1/features/training-set?features=card_stats:count", csv, headers: [.contentType: "text/csv", .authorization: "Bearer \(secret)"])
+                #expect(training.text.contains(answer), "\(secret.prefix(16)): \(training.status) \(training.text)")
+            }
         }
         return results.withLock { $0 }
     }

@@ -383,6 +383,11 @@ struct FeatureStoreTests {
                  .badRequest, "entities has 10001 entities; the limit is 10000 per request"),
                 ("/get-online-features", #"{"features": ["card_stats:count"], "entities": {"card_id": [\#((0...10_000).map(String.init).joined(separator: ","))]}}"#,
                  .badRequest, "entities has 10001 entities; the limit is 10000 per request"),
+                // Feast's answer names its columns: two of one name are refused, as Feast refuses them.
+                ("/get-online-features", #"{"features": ["card_stats:count", "card_stats:count"], "entities": {"card_id": [1]}}"#,
+                 .badRequest, "features[1] 'card_stats:count' is asked for twice (also features[0])"),
+                ("/get-online-features", #"{"features": ["card_stats:count"], "entities": {"card_id": [1], "count": [2]}}"#,
+                 .badRequest, "features[0] 'card_stats:count': its column 'count' would repeat an entity column; ask for full feature names"),
             ]
             for (path, body, status, message) in requests {
                 let response = try await client.post(path, body)
