@@ -90,7 +90,10 @@ struct BatchJobTests {
                 lines.append("{\"id\": \"tx-\(i)\", " + fields.joined(separator: ", ") + "}")
             }
             let text = lines[0].replacingOccurrences(of: "\"\(e.feature_names[0])\": ", with: "\"\(e.feature_names[0])\": \"12\", \"was\": ")
-            lines += [text, "[1, 2]"]
+            // A feature misspelt is missing, not a missing value (only null is); a key keeps its digits.
+            let misspelt = lines[1].replacingOccurrences(of: "\"\(e.feature_names[1])\": ", with: "\"\(e.feature_names[1])X\": ")
+            let numbered = lines[0].replacingOccurrences(of: "\"id\": \"tx-0\"", with: "\"id\": 1234567890123456789")
+            lines += [text, "[1, 2]", misspelt, "{}", numbered]
             let upload = try await client.execute(
                 uri: "/api/v1/jobs/uploads", method: .post, body: ByteBuffer(string: lines.joined(separator: "\n") + "\n"))
             let ref = try #require(upload.json["upload"] as? [String: Any])
@@ -98,14 +101,17 @@ struct BatchJobTests {
                 "/api/v1/jobs", #"{"model": "fraud", "format": "jsonl", "input": {"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}, "key_columns": ["id"]}"#).json["id"] as? String)
             await stack.server.jobs.tick()
             let scores = Self.scores(try await client.get("/api/v1/jobs/\(id)/results").text)
-            #expect(scores.count == e.probabilities.count)
+            #expect(scores.count == e.probabilities.count + 1)
             for (i, p) in e.probabilities.enumerated() {
                 #expect(abs((scores["tx-\(i)"] ?? -1) - p) < 1e-6, "row \(i): \(scores["tx-\(i)"] ?? -1) vs xgboost's \(p)")
             }
+            #expect(abs((scores["1234567890123456789"] ?? -1) - e.probabilities[0]) < 1e-6, "the numbered key as written: \(scores.keys.sorted())")
             let errors = try await client.get("/api/v1/jobs/\(id)/errors").text.split(separator: "\n")
-            #expect(errors.count == 3, "\(errors)")
-            #expect(errors.count == 3 && errors[1].contains("feature '\(e.feature_names[0])': expected a number, got the string \"\"12\"\""), "\(errors)")
-            #expect(errors.count == 3 && errors[2].contains("the line is not a JSON object"), "\(errors)")
+            #expect(errors.count == 5, "\(errors)")
+            #expect(errors.count == 5 && errors[1].contains("feature '\(e.feature_names[0])': expected a number, got the string \"\"12\"\""), "\(errors)")
+            #expect(errors.count == 5 && errors[2].contains("the line is not a JSON object"), "\(errors)")
+            #expect(errors.count == 5 && errors[3].contains("feature '\(e.feature_names[1])' is missing (send null for a missing value)"), "\(errors)")
+            #expect(errors.count == 5 && errors[4].contains("feature '\(e.feature_names[0])' is missing"), "\(errors)")
         }
     }
 

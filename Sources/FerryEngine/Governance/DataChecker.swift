@@ -467,7 +467,7 @@ extension DataChecker.Rules {
                 fields.strings.append(column.spec.kind == .numeric && (value as? String).map { !$0.isEmpty } == true)
                 fields.add(copying: text(value).utf8)
             }
-            for name in keyNames { fields.add(copying: text(object[name]).utf8) }
+            for name in keyNames { fields.add(copying: ((object[name] as? NSNumber)?.keyText ?? text(object[name])).utf8) }
         }
         return nil
     }

@@ -141,7 +141,9 @@ struct BatchLayout: Sendable {
         }
         for (f, feature) in features.enumerated() {
             switch object[feature.name] {
-            case nil, is NSNull: out[f] = try value("", f)
+            // As in a V1 request: only null means a missing value; an absent feature is a misspelt or wrong file.
+            case nil: throw FerryError.invalid("feature '\(feature.name)' is missing (send null for a missing value)")
+            case is NSNull: out[f] = try value("", f)
             // As in a V1 request: JSON says what is text, so text is a category, never a number read out of it.
             case let text as String where feature.categories != nil: out[f] = feature.code(of: text)
             case let text as String: throw FerryError.invalid("feature '\(feature.name)': expected a number, got the string \"\(text.prefix(40))\"")
@@ -154,9 +156,12 @@ struct BatchLayout: Sendable {
         }
         for key in keys {
             switch object[key] {
-            case nil, is NSNull: fields.append("")
+            case nil: throw FerryError.invalid("key '\(key)' is missing (send null for none)")
+            case is NSNull: fields.append("")
             case let text as String: fields.append(text)
-            case let number as NSNumber: fields.append(ModelMonitor.number(number.doubleValue))
+            // As the line spells it (a key read as a double lost digits past 2^53, and 0.30000000000000004 its last
+            // one), so results join back to the input; JSON's booleans as themselves.
+            case let number as NSNumber: fields.append(number.keyText)
             case let other?: fields.append(DataChecker.Rules.json(other))
             }
         }
@@ -261,4 +266,10 @@ enum BatchOutput {
     static func errors(_ parsed: BatchLayout.Parsed, firstRow: Int) -> Data {
         Data(parsed.errors.map { "\(firstRow + $0.row),\(ModelMonitor.csvField($0.message))\n" }.joined().utf8)
     }
+}
+
+extension NSNumber {
+    /// A number of a JSON line as the line spelled it, for a key: read as a double, a key lost its digits past 2^53
+    /// (two keys then looked the same) and 0.30000000000000004 its last one. JSON's booleans as themselves.
+    var keyText: String { String(cString: objCType) == "c" ? (boolValue ? "true" : "false") : stringValue }
 }
