@@ -45,12 +45,14 @@ public struct CSVTable: Sendable, Equatable {
         self.lines = lines
     }
 
-    /// A field as a feature value: empty, NA or NaN is missing; a number is a number; anything else a category.
+    /// A field as a feature value: empty, NA or NaN is missing; a decimal number is a number (`DecimalText.finite`:
+    /// not `0x1A`); anything else a category.
     public static func value(_ field: String) -> FeatureValue {
         if field.isEmpty { return .missing }
         let lower = field.lowercased()
         if lower == "na" || lower == "nan" { return .missing }
-        if let d = Double(field), d.isFinite { return .number(d) }
+        var text = field
+        if let d = text.withUTF8({ DecimalText.finite($0) }) { return .number(d) }
         return .string(field)
     }
 

@@ -34,6 +34,15 @@ public enum DecimalText {
         }
     }
 
+    /// A number as a field may spell it, decimal and finite: `parse`'s value, else Swift's reading of the text (a
+    /// decimal `parse` leaves to it), but never a hexadecimal one (`0x1A`, `0x1p4`, which C and Swift both read, and
+    /// a V1 request refuses) nor an infinite one: nil then.
+    public static func finite(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
+        if let d = parse(s) { return d }
+        guard !s.contains(where: { $0 | 0x20 == 0x78 }), let d = Double(String(decoding: s, as: UTF8.self)), d.isFinite else { return nil }
+        return d
+    }
+
     /// A decimal (`-12.5`, `3`, `.25`, `1e-3`), correctly rounded: exactly by one multiplication or division when its
     /// digits fit in 2^53 and its power of ten in ±22 (Clinger's fast path), else in 80 bits when that cannot round
     /// wrong, else by the C library's strtod; nil when the bytes are not a finite number (`nan`, `inf` and text
@@ -251,7 +260,9 @@ public enum DecimalText {
     /// field is a finite number.
     @usableFromInline
     static func strtod(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: s.count + 1) { text in
+        // C reads hexadecimal too (`0x1A`, `0x1p4`); a decimal field never holds it.
+        guard !s.contains(where: { $0 | 0x20 == 0x78 }) else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: s.count + 1) { text in
             for i in 0..<s.count { text[i] = CChar(bitPattern: s[i]) }
             text[s.count] = 0
             var end: UnsafeMutablePointer<CChar>?

@@ -43,6 +43,21 @@ struct CSVTableTests {
         #expect(table.instances() == [.named(["x": .number(1), "colour": .string("red")]), .named(["x": .missing, "colour": .missing])])
     }
 
+    /// Numbers are decimal and finite, as in a V1 request: `0x1A` and `inf` are text (which a numeric feature
+    /// refuses), however many digits a decimal has.
+    @Test func onlyDecimalFieldsAreNumbers() {
+        for (field, value) in [
+            ("0x1A", FeatureValue.string("0x1A")), ("0X1p4", .string("0X1p4")), ("inf", .string("inf")), ("-Infinity", .string("-Infinity")),
+            ("1e999", .string("1e999")), ("NaN", .missing), ("2.5e-3", .number(0.0025)), ("-7", .number(-7)),
+            ("0.1000000000000000000000000000000000000000001", .number(0.1)),
+        ] {
+            #expect(CSVTable.value(field) == value, "\(field)")
+        }
+        for text in ["0x1A", "inf", "1e999", "0x" + String(repeating: "1", count: 45)] {
+            #expect(Array(text.utf8).withUnsafeBufferPointer { DecimalText.finite($0) } == nil, "\(text)")
+        }
+    }
+
     @Test func unquotedFieldsAreFoundAtEveryPlaceInAWord() {
         var rng = SystemRandomNumberGenerator()
         let alphabet = Array("ab,,, 9\t".utf8)

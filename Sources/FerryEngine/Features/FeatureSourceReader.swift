@@ -169,8 +169,8 @@ public struct FeatureSourceReader: Sendable {
         guard bounds.split(bytes) == c.width else { return nil }
         func field(_ index: Int) -> UnsafeBufferPointer<UInt8> { bounds.field(index, of: bytes) }
         func integer(_ f: UnsafeBufferPointer<UInt8>) -> Int64? { DecimalText.integer(f, digits: 18) }
-        /// `Double(String)`'s value: the same, faster, unless the text is `nan`, `inf` or not a decimal.
-        func decimal(_ f: UnsafeBufferPointer<UInt8>) -> Double? { DecimalText.parse(f) ?? Double(String(decoding: f, as: UTF8.self)) }
+        /// A decimal's value; nil (the row parser's to read, or refuse) for `nan`, `inf`, `0x1A` or text.
+        func decimal(_ f: UnsafeBufferPointer<UInt8>) -> Double? { DecimalText.finite(f) }
         func datum(_ index: Int, _ type: FeatureType) -> FeatureDatum? {
             let f = field(index)
             if f.isEmpty { return .null }
@@ -178,7 +178,7 @@ public struct FeatureSourceReader: Sendable {
             case .int64: return integer(f).map(FeatureDatum.int)
             case .int32: return integer(f).flatMap { $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) ? .int($0) : nil }
             case .float64: return decimal(f).map(FeatureDatum.double)
-            case .float32: return decimal(f).map { .double(Double(Float($0))) }
+            case .float32: return decimal(f).flatMap { Float($0).isFinite ? .double(Double(Float($0))) : nil }
             case .string: return .string(String(decoding: f, as: UTF8.self))
             case .bool: return nil
             }

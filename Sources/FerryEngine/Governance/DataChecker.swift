@@ -610,7 +610,7 @@ extension DataChecker.Rules {
                 if low >= check.min && high <= check.max { return (.fine, nil) }
             }
         }
-        guard let value = DecimalText.parse(field) ?? Double(String(decoding: field, as: UTF8.self)), value.isFinite else {
+        guard let value = DecimalText.finite(field) else {
             return (.wrongType, nil)
         }
         return (value < check.min || value > check.max ? .outOfRange : .fine, value)
