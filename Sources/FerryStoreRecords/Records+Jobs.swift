@@ -37,12 +37,13 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
     var outputChunks: [Ref]
     var errorChunks: [Ref]
     var outputColumns: [String]
+    var webhookPending: Bool?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", keyColumns = "key_columns", webhookSecret = "webhook_secret", createdBy = "created_by"
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", inputBytes = "input_bytes", inputStamp = "input_stamp"
         case bytesDone = "bytes_done", rowsDone = "rows_done", rowsFailed = "rows_failed", outputChunks = "output_chunks"
-        case errorChunks = "error_chunks", outputColumns = "output_columns"
+        case errorChunks = "error_chunks", outputColumns = "output_columns", webhookPending = "webhook_pending"
         case id, model, version, endpoint, upload, path, format, webhook, state, reason
     }
 
@@ -74,6 +75,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
         outputChunks = j.outputChunks.map { Ref(sha256: $0.sha256, size: $0.size) }
         errorChunks = j.errorChunks.map { Ref(sha256: $0.sha256, size: $0.size) }
         outputColumns = j.outputColumns
+        webhookPending = j.webhookPending ? true : nil
     }
 
     package init(from decoder: any Decoder) throws {
@@ -103,6 +105,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
         outputChunks = try c.decode([Ref].self, forKey: .outputChunks)
         errorChunks = try c.decode([Ref].self, forKey: .errorChunks)
         outputColumns = try c.decode([String].self, forKey: .outputColumns)
+        webhookPending = try c.decodeIfPresent(Bool.self, forKey: .webhookPending)
     }
 
     package func domain() throws -> BatchJob {
@@ -123,6 +126,7 @@ package struct BatchJobRecord: Codable, Sendable, Equatable {
             outputChunks: outputChunks.map { ArtifactRef(sha256: $0.sha256, size: $0.size) },
             errorChunks: errorChunks.map { ArtifactRef(sha256: $0.sha256, size: $0.size) }, outputColumns: outputColumns)
         job.inputStamp = inputStamp
+        job.webhookPending = webhookPending ?? false
         return job
     }
 }

@@ -358,6 +358,41 @@ struct BatchJobTests {
         }
     }
 
+    /// The webhook is told off the runner (a webhook that does not answer held up the next job for a minute), for a
+    /// cancelled job too, and again once the server runs when a restart cut its delivery short.
+    @Test func everyEndIsToldAndAStopDoesNotLoseIt() async throws {
+        let receiver = WebhookReceiver(failures: 0)
+        try await receiver.run { url in
+            try await withFerry { client, stack in
+                let (csv, _) = try Self.exampleCSV()
+                let hook = #", "webhook": {"url": "\#(url)"}"#
+                let cancelled = try #require(try await Self.submit(client, csv, extra: hook).json["id"] as? String)
+                #expect(try await client.post("/api/v1/jobs/\(cancelled)/cancel", "").status == .ok)
+                await stack.server.jobs.waitForDeliveries()
+                func states() -> [String] {
+                    receiver.deliveries.withLock { $0.compactMap { (try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any])?["state"] as? String } }
+                }
+                #expect(states() == ["cancelled"])
+                let done = try #require(try await Self.submit(client, csv, extra: hook).json["id"] as? String)
+                await stack.server.jobs.tick()
+                await stack.server.jobs.waitForDeliveries()
+                #expect(states() == ["cancelled", "succeeded"])
+                #expect(try await stack.server.jobs.job(id: done).webhookPending == false, "told, so not told again")
+                // As a stop before the delivery leaves it: the runner tells it once it leads.
+                var job = try await stack.server.jobs.job(id: done)
+                job.webhookPending = true
+                #expect(try await stack.store.updateBatchJob(job, expected: .succeeded, audit: nil))
+                let runner = Task { await stack.server.jobs.run(interval: .milliseconds(10)) }
+                for _ in 0..<500 where states().count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+                stack.server.jobs.finish()
+                await runner.value
+                await stack.server.jobs.waitForDeliveries()
+                #expect(states() == ["cancelled", "succeeded", "succeeded"])
+                #expect(try await stack.server.jobs.job(id: done).webhookPending == false)
+            }
+        }
+    }
+
     @Test func theWebhookHearsHowTheJobEnded() async throws {
         let receiver = WebhookReceiver(failures: 1)
         try await receiver.run { url in
@@ -365,6 +400,7 @@ struct BatchJobTests {
                 let (csv, expected) = try Self.exampleCSV()
                 let id = try #require(try await Self.submit(client, csv, extra: #", "webhook": {"url": "\#(url)", "secret": "s3cret"}"#).json["id"] as? String)
                 await stack.server.jobs.tick()
+                await stack.server.jobs.waitForDeliveries()
                 let hook = try #require(receiver.deliveries.withLock { $0.first })
                 let timestamp = try #require(hook.headers[HTTPField.Name("Ferry-Timestamp")!])
                 #expect(hook.headers[HTTPField.Name("Ferry-Signature")!] == AlertManager.signature(secret: "s3cret", timestamp: timestamp, body: hook.body))

@@ -57,6 +57,9 @@ public struct BatchJob: Sendable, Equatable {
     public var errorChunks: [ArtifactRef]
     /// The results' header (set with the first chunk).
     public var outputColumns: [String]
+    /// Whether its webhook is still to be told how it ended: set with its end, cleared once delivered or given up,
+    /// so a delivery cut short by a restart is made again.
+    public var webhookPending = false
 
     public init(
         id: String, model: String, version: Int, endpoint: String? = nil, input: Input, format: Format, keyColumns: [String] = [],

@@ -26,6 +26,12 @@ public final class BatchScoring: Sendable {
     private let finished = Mutex(false)
     /// Rung by a submission on this replica, so the runner starts it without waiting out its interval.
     private let doorbell = Mutex(false)
+    /// Webhook deliveries under way, by job: off the runner, so a webhook that does not answer (retried for a minute)
+    /// holds up neither the next job nor a shutdown.
+    private let deliveries = Mutex<[String: Task<Void, Never>]>([:])
+    /// Whether this replica looked for ended jobs whose webhook was not told yet (a restart cut the delivery short)
+    /// since it last started leading.
+    private let pendingLookedUp = Mutex(false)
 
     public init(
         store: any BatchJobStore, models: ModelManager, endpoints: Endpoints, artifacts: any ArtifactStore, sender: (any WebhookSender)?,
@@ -160,7 +166,11 @@ public final class BatchScoring: Sendable {
             }
             let was = job.state
             (job.state, job.finishedAt, job.reason) = (.cancelled, now(), "cancelled by \(actor)")
-            if try await store.updateBatchJob(job, expected: was, audit: Self.audit("job.cancel", actor)) { return job }
+            job.webhookPending = job.webhook != nil
+            if try await store.updateBatchJob(job, expected: was, audit: Self.audit("job.cancel", actor)) {
+                deliver(job)
+                return job
+            }
         }
         throw FerryError(.unavailable, "job '\(id)' kept changing state; try again")
     }
@@ -181,7 +191,15 @@ public final class BatchScoring: Sendable {
     /// leader), then runs queued ones, oldest first, one at a time.
     public func run(interval: Duration, when: @escaping @Sendable () -> Bool = { true }) async {
         while !finished.withLock({ $0 }) && !Task.isCancelled {
-            if when() { await tick(while: when) }
+            if when() {
+                if !pendingLookedUp.withLock({ $0 }) {
+                    pendingLookedUp.withLock { $0 = true }
+                    await deliverPending()
+                }
+                await tick(while: when)
+            } else {
+                pendingLookedUp.withLock { $0 = false }
+            }
             await pause(for: interval, step: .milliseconds(20), unless: { doorbell.withLock { $0 } || finished.withLock { $0 } })
             doorbell.withLock { $0 = false }
         }
@@ -227,12 +245,13 @@ public final class BatchScoring: Sendable {
             (job.state, job.reason) = (.failed, "\(error)")
         }
         job.finishedAt = now()
+        job.webhookPending = job.webhook != nil
         guard (try? await store.updateBatchJob(job, expected: .running, audit: Self.audit("job.finish", job.createdBy))) == true else {
             return (try? await self.job(id: job.id)) ?? job
         }
         logger.notice("batch job ended", metadata: [
             "job": "\(job.id)", "state": "\(job.state.rawValue)", "rows": "\(job.rowsDone)", "failed": "\(job.rowsFailed)", "reason": "\(job.reason)"])
-        await notify(job)
+        deliver(job)
         return job
     }
 
@@ -387,6 +406,40 @@ public final class BatchScoring: Sendable {
             result.errors = pieces.indices.reduce(into: Data()) { $0.append(BatchOutput.errors(pieces[$1].0, firstRow: first[$1])) }
         }
         return result
+    }
+
+    /// Starts telling an ended job's webhook how it ended, unless that is under way; marks it told once delivered or
+    /// given up.
+    private func deliver(_ job: BatchJob) {
+        guard job.webhookPending else { return }
+        deliveries.withLock { tasks in
+            guard tasks[job.id] == nil else { return }
+            tasks[job.id] = Task {
+                await self.notify(job)
+                do {
+                    var told = try await self.job(id: job.id)
+                    told.webhookPending = false
+                    _ = try await self.store.updateBatchJob(told, expected: told.state, audit: nil)
+                } catch {
+                    self.logger.error("could not mark a batch job's webhook told; it may be told again", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                }
+                _ = self.deliveries.withLock { $0.removeValue(forKey: job.id) }
+            }
+        }
+    }
+
+    /// Ended jobs whose webhook was not told (the server stopped first), told now.
+    private func deliverPending() async {
+        do {
+            for job in try await store.batchJobs(states: [.succeeded, .failed, .cancelled], limit: 1000) where job.webhookPending { deliver(job) }
+        } catch {
+            logger.error("could not read ended batch jobs for their webhooks", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Waits until every webhook delivery started so far was made or given up.
+    public func waitForDeliveries() async {
+        for task in deliveries.withLock({ Array($0.values) }) { await task.value }
     }
 
     /// The webhook named at submission, told how the job ended (signed like alert webhooks, retried).
