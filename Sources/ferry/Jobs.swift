@@ -42,8 +42,13 @@ struct Jobs: AsyncParsableCommand {
             let client = options.client
             var input: [String: Any] = [:]
             if let file {
-                guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
-                let uploaded = try Output.object(try await client.send(.POST, "/api/v1/jobs/uploads", json: data, contentType: "application/octet-stream"))
+                // Streamed a megabyte at a time (a file may be larger than memory); a file that cannot be read is
+                // named, not shown with the usage.
+                var directory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: file, isDirectory: &directory), !directory.boolValue else {
+                    throw CLIError("cannot read '\(file)': no such file, or it is a folder")
+                }
+                let uploaded = try Output.object(try await client.upload("/api/v1/jobs/uploads", file: file))
                 input["upload"] = uploaded["upload"]
             } else if let path {
                 input["path"] = path
@@ -98,13 +103,20 @@ struct Jobs: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One batch job: state and progress.")
         @Argument(help: "Job id.") var job: String
+
+        func validate() throws {
+            guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
+        }
         @Flag(help: "Follow it with a progress bar until it ends.") var wait = false
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             if wait {
                 let ended = try await Jobs.follow(job, client: options.client)
-                return options.json ? Output.printJSON(try JSONSerialization.data(withJSONObject: ended)) : Jobs.printJob(ended)
+                options.json ? Output.printJSON(try JSONSerialization.data(withJSONObject: ended)) : Jobs.printJob(ended)
+                // As `submit --wait`: a script following a job by its id learns that it did not succeed.
+                if Output.text(ended["state"]) != "succeeded" { throw ExitCode(1) }
+                return
             }
             let data = try await options.client.get("/api/v1/jobs/\(APIClient.segment(job))")
             if options.json { return Output.printJSON(data) }
@@ -115,6 +127,10 @@ struct Jobs: AsyncParsableCommand {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running batch job (what it wrote is kept).")
         @Argument(help: "Job id.") var job: String
+
+        func validate() throws {
+            guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
+        }
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -127,6 +143,10 @@ struct Jobs: AsyncParsableCommand {
     struct Results: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Download a job's results (or, with --errors, its rows that could not be scored) as CSV.")
         @Argument(help: "Job id.") var job: String
+
+        func validate() throws {
+            guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
+        }
         @Flag(help: "The errors file instead: row and error.") var errors = false
         @Option(help: "Write it here instead of standard output.") var out: String?
         @OptionGroup var options: ClientOptions

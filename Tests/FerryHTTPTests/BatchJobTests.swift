@@ -393,6 +393,27 @@ struct BatchJobTests {
         }
     }
 
+    /// A key limited to some models lists its jobs among everyone's newest, not within the newest `limit` of them.
+    @Test func aKeyLimitedToOneModelListsItsOwnJobs() async throws {
+        try await withFerry(authenticated: true) { client, stack in
+            _ = try await stack.registry.register(.init(model: "other", artifact: try TestStack.exampleModel(), createdBy: "t"))
+            let admin = try await stack.authenticator.createKey(name: "a", role: .admin, by: "t").secret
+            let (csv, _) = try Self.exampleCSV()
+            let upload = try await client.execute(
+                uri: "/api/v1/jobs/uploads", method: .post, headers: [.contentType: "text/csv", .authorization: "Bearer \(admin)"], body: ByteBuffer(string: csv))
+            let ref = try #require(upload.json["upload"] as? [String: Any])
+            let input = #"{"upload": {"sha256": "\#(ref["sha256"] as? String ?? "")", "size": \#(ref["size"] as? Int ?? 0)}}"#
+            func submit(_ model: String) async throws -> String? {
+                try await client.post("/api/v1/jobs", #"{"model": "\#(model)", "input": \#(input)}"#, headers: [.authorization: "Bearer \(admin)"]).json["id"] as? String
+            }
+            let own = try #require(try await submit("fraud"))
+            for _ in 0..<3 { #expect(try await submit("other") != nil) }
+            let key = try await stack.authenticator.createKey(name: "f", role: .viewer, models: ["fraud"], by: "t").secret
+            let listed = try await client.execute(uri: "/api/v1/jobs?limit=2", method: .get, headers: [.authorization: "Bearer \(key)"])
+            #expect((listed.json["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [own], "\(listed.text)")
+        }
+    }
+
     @Test func theWebhookHearsHowTheJobEnded() async throws {
         let receiver = WebhookReceiver(failures: 1)
         try await receiver.run { url in
