@@ -71,6 +71,10 @@ grep -q 'ferry_inference_requests_total{model="fraud",version="1"}' "$work/metri
 
 export FERRY_SERVER=$server
 "$FERRY" models list
+# An answer that fails leaves the file --out names as it was (it was emptied before the request).
+echo keep > "$work/keep.csv"
+if "$FERRY" jobs results job_nope --out "$work/keep.csv" 2> "$work/nope.txt"; then fail "results of an unknown job succeeded"; fi
+[ "$(cat "$work/keep.csv")" = keep ] && [ -z "$(ls -A "$work" | grep partial)" ] || fail "a failed --out download changed or left files: $(ls -A "$work")"
 "$FERRY" predict fraud --csv examples/fraud/rows.csv
 "$FERRY" models register fraud examples/fraud/model.json --description "same bytes, second version" --alias staging
 "$FERRY" alias set fraud production 2 --reason "smoke test"

@@ -33,12 +33,25 @@ struct APIClient {
         _ = try await send(.GET, path, body: nil, contentType: "", into: output, written: written)
     }
 
-    /// Opens `path` for writing, emptied first; `what` names it in the error (e.g. "--out").
-    static func create(_ path: String, what: String) throws -> FileHandle {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+    /// Calls `body` with a file next to `path` to write, which takes `path`'s place once `body` returns; when it
+    /// throws, the file is removed and whatever was at `path` is left as it was (an answer that failed midway, or
+    /// an error before it, emptied the file it was to replace). `what` names it in the error (e.g. "--out").
+    static func writing<R>(_ path: String, what: String, _ body: (FileHandle) async throws -> R) async throws -> R {
+        let url = URL(fileURLWithPath: path)
+        let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
             throw CLIError("cannot write \(what) '\(path)'")
         }
-        return handle
+        do {
+            let result = try await body(handle)
+            try handle.close()
+            guard rename(partial, path) == 0 else { throw CLIError("cannot write \(what) '\(path)': \(String(cString: strerror(errno)))") }
+            return result
+        } catch {
+            try? handle.close()
+            unlink(partial)
+            throw error
+        }
     }
 
     func send(_ method: HTTPMethod, _ path: String, json: Data? = nil, contentType: String = "application/json") async throws -> Data {

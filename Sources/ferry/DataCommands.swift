@@ -105,9 +105,9 @@ struct DataCommands: AsyncParsableCommand {
                 guard FileManager.default.createFile(atPath: html, contents: page) else { throw ValidationError("cannot write '\(html)'") }
             }
             if let quarantine {
-                let handle = try APIClient.create(quarantine, what: "--quarantine")
-                defer { try? handle.close() }
-                try await options.client.get("\(base)/\(APIClient.segment(id))/quarantine", into: handle)
+                try await APIClient.writing(quarantine, what: "--quarantine") { handle in
+                    try await options.client.get("\(base)/\(APIClient.segment(id))/quarantine", into: handle)
+                }
             }
             if options.json {
                 Output.printJSON(answer)

@@ -187,12 +187,13 @@ struct Features: AsyncParsableCommand {
                 _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: FileHandle.standardOutput)
                 return
             }
-            let handle = try APIClient.create(out, what: "--out")
-            defer { try? handle.close() }
             // The rows are counted as they arrive: reading the file again took a tenth of a second or more.
-            var lines = 0
-            _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle) { buffer in
-                buffer.withUnsafeReadableBytes { lines += CSVTable.lineFeeds($0) }
+            let lines = try await APIClient.writing(out, what: "--out") { handle in
+                var lines = 0
+                _ = try await options.client.upload(path, file: entities, contentType: "text/csv", into: handle) { buffer in
+                    buffer.withUnsafeReadableBytes { lines += CSVTable.lineFeeds($0) }
+                }
+                return lines
             }
             print("wrote \(max(lines - 1, 0)) rows to \(out)")
         }

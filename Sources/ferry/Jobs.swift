@@ -160,10 +160,11 @@ struct Jobs: AsyncParsableCommand {
             // Streamed: the results of a job of millions of rows need not fit in memory.
             let path = "/api/v1/jobs/\(APIClient.segment(job))/\(errors ? "errors" : "results")"
             guard let out else { return try await options.client.get(path, into: FileHandle.standardOutput) }
-            let handle = try APIClient.create(out, what: "--out")
-            defer { try? handle.close() }
-            var bytes = 0
-            try await options.client.get(path, into: handle) { bytes += $0.readableBytes }
+            let bytes = try await APIClient.writing(out, what: "--out") { handle in
+                var bytes = 0
+                try await options.client.get(path, into: handle) { bytes += $0.readableBytes }
+                return bytes
+            }
             print("wrote \(bytes) bytes to \(out)")
         }
     }
