@@ -314,6 +314,11 @@ struct FeatureStoreTests {
                 ["present", "present"], ["outside_ttl", "outside_ttl"], ["present", "null_value"], ["not_found", "not_found"],
             ], "\(read.text)")
             #expect((results[1]["event_timestamps"] as! [Any]).first as? String == stale, "a stale row still tells its event time")
+            // A feature added to the view since: never loaded for these rows, not a stored null.
+            let wider = Self.small.replacingOccurrences(of: #"{"name": "country", "type": "string"}"#, with: #"{"name": "country", "type": "string"}, {"name": "score", "type": "float64"}"#)
+            #expect(try await client.post("/api/v1/features/apply", wider).status == .ok)
+            let added = try await client.post("/api/v1/features/online", #"{"features": ["card_stats:count", "card_stats:score"], "entities": {"card_id": [1]}}"#)
+            #expect((added.json["results"] as? [[String: Any]])?.first?["statuses"] as? [String] == ["present", "not_found"], "\(added.text)")
         }
     }
 

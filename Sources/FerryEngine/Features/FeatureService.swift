@@ -394,9 +394,11 @@ struct OnlinePlan {
                 for (index, name) in shape.columns[read] {
                     if stale {
                         answer[r][index] = OnlineFeatureValue(value: .null, status: .outsideTTL, eventTime: row.eventTime)
-                    } else {
-                        let value = row.values[name] ?? .null
+                    } else if let value = row.values[name] {
                         answer[r][index] = OnlineFeatureValue(value: value, status: value == .null ? .nullValue : .present, eventTime: row.eventTime)
+                    } else {
+                        // A feature added to the view after this row was written: never loaded, not a stored null.
+                        answer[r][index] = OnlineFeatureValue(value: .null, status: .notFound, eventTime: nil)
                     }
                 }
             }
