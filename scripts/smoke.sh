@@ -48,6 +48,9 @@ grep -q "is in use by another Ferry server (pid $pid)" "$work/second.txt" || fai
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if timeout 20 "$FERRY" models list --server "http://127.0.0.1:$closed" > "$work/unreachable.txt" 2>&1; then fail "models list against a closed port succeeded"; fi
 grep -q "could not reach Ferry at http://127.0.0.1:$closed" "$work/unreachable.txt" || fail "a closed port is not reported at once: $(cat "$work/unreachable.txt")"
+# A server given without its scheme is named as such, not reported as unreachable.
+if "$FERRY" models list --server "127.0.0.1:$port" > "$work/scheme.txt" 2>&1; then fail "a --server without a scheme was accepted"; fi
+grep -q -- "--server must be an http or https URL" "$work/scheme.txt" || fail "unclear --server error: $(cat "$work/scheme.txt")"
 status=$(curl -s -o /dev/null -w '%{http_code}' "$server/v2/models/fraud/infer" -d @examples/fraud/request.json)
 [ "$status" = 401 ] || fail "inference without a key got $status, not 401"
 got=$(curl -sf "${auth[@]}" "$server/v2/models/fraud/infer" -H 'Content-Type: application/json' -d @examples/fraud/request.json)

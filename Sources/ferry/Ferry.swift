@@ -37,6 +37,14 @@ struct ClientOptions: ParsableArguments {
     var client: APIClient {
         APIClient(base: server ?? FerryEnvironment.server, apiKey: apiKey ?? FerryEnvironment.apiKey)
     }
+
+    /// A server given without its scheme (`127.0.0.1:8080`) was reported as unreachable.
+    func validate() throws {
+        let base = server ?? FerryEnvironment.server
+        guard let url = URL(string: base), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+            throw ValidationError("\(server == nil ? "FERRY_SERVER" : "--server") must be an http or https URL such as http://127.0.0.1:8080 (it is '\(base)')")
+        }
+    }
 }
 
 enum FerryEnvironment {
