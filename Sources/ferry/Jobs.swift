@@ -103,12 +103,12 @@ struct Jobs: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One batch job: state and progress.")
         @Argument(help: "Job id.") var job: String
+        @Flag(help: "Follow it with a progress bar until it ends; exit status 1 unless it succeeded.") var wait = false
+        @OptionGroup var options: ClientOptions
 
         func validate() throws {
             guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
         }
-        @Flag(help: "Follow it with a progress bar until it ends.") var wait = false
-        @OptionGroup var options: ClientOptions
 
         func run() async throws {
             if wait {
@@ -127,11 +127,11 @@ struct Jobs: AsyncParsableCommand {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running batch job (what it wrote is kept).")
         @Argument(help: "Job id.") var job: String
+        @OptionGroup var options: ClientOptions
 
         func validate() throws {
             guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
         }
-        @OptionGroup var options: ClientOptions
 
         func run() async throws {
             let data = try await options.client.send(.POST, "/api/v1/jobs/\(APIClient.segment(job))/cancel")
@@ -143,13 +143,14 @@ struct Jobs: AsyncParsableCommand {
     struct Results: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Download a job's results (or, with --errors, its rows that could not be scored) as CSV.")
         @Argument(help: "Job id.") var job: String
-
-        func validate() throws {
-            guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
-        }
         @Flag(help: "The errors file instead: row and error.") var errors = false
         @Option(help: "Write it here instead of standard output.") var out: String?
         @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            guard !job.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the job id is empty; `ferry jobs list` shows the ids") }
+            if options.json { throw ValidationError("--json does not apply: the results are CSV") }
+        }
 
         func run() async throws {
             // A job still running has results so far: said on standard error, so a pipeline does not take them for all.
