@@ -173,8 +173,17 @@ struct Jobs: AsyncParsableCommand {
     /// Polls a job until it ends, drawing a progress bar on standard error; returns the job as it ended.
     static func follow(_ id: String, client: APIClient) async throws -> [String: Any] {
         let path = "/api/v1/jobs/\(APIClient.segment(id))"
+        var drawn = false
         while true {
-            let job = try Output.object(try await client.get(path))
+            let job: [String: Any]
+            do {
+                job = try Output.object(try await client.get(path))
+            } catch where drawn {
+                // The bar ends before the error, which says the job goes on without the CLI.
+                FileHandle.standardError.write(Data("\n".utf8))
+                throw CLIError("\(error); the job goes on on the server: follow it again with `ferry jobs status \(id) --wait`")
+            }
+            drawn = true
             let state = Output.text(job["state"])
             let p = job["progress"] as? [String: Any] ?? [:]
             let fraction = p["fraction"] as? Double ?? 0
