@@ -65,7 +65,9 @@ struct JobRoutes {
 
     /// The results (or errors) as one CSV file streamed chunk by chunk: a job's output may be far larger than memory.
     private func file(_ context: Context, errors: Bool) async throws -> Response {
-        let (header, chunks) = try await jobs.output(id: try await job(context).id, errors: errors)
+        let id = try await job(context).id
+        let (header, chunks) = try await jobs.output(id: id, errors: errors)
+        try await jobs.checkStored(chunks, job: id)
         let jobs = self.jobs
         return Response(
             status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],

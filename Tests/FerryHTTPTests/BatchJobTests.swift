@@ -414,6 +414,19 @@ struct BatchJobTests {
         }
     }
 
+    /// A stored chunk gone missing is an error before the answer starts, not an answer cut short midway.
+    @Test func aMissingOutputChunkIsAnErrorBeforeTheAnswer() async throws {
+        try await withFerry { client, stack in
+            let (csv, _) = try Self.exampleCSV()
+            let id = try #require(try await Self.submit(client, csv).json["id"] as? String)
+            await stack.server.jobs.tick()
+            let job = try await stack.server.jobs.job(id: id)
+            try await stack.artifacts.delete(sha256: try #require(job.outputChunks.first).sha256)
+            let results = try await client.get("/api/v1/jobs/\(id)/results")
+            #expect(results.status == .internalServerError && results.errorMessage.contains("internal error"), "\(results.status) \(results.text)")
+        }
+    }
+
     @Test func theWebhookHearsHowTheJobEnded() async throws {
         let receiver = WebhookReceiver(failures: 1)
         try await receiver.run { url in

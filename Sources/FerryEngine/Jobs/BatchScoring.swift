@@ -185,6 +185,14 @@ public final class BatchScoring: Sendable {
 
     public func chunk(_ ref: ArtifactRef) async throws -> Data { try await artifacts.get(ref) }
 
+    /// Checks that every chunk of a job's output is stored, before an answer starts: one found missing midway cut
+    /// the answer short with nothing said but "the stream ended".
+    public func checkStored(_ chunks: [ArtifactRef], job id: String) async throws {
+        for (i, chunk) in chunks.enumerated() where try await !artifacts.contains(sha256: chunk.sha256) {
+            throw FerryError(.internal, "job '\(id)': its output's chunk \(i + 1) of \(chunks.count) (artifact \(chunk.sha256.prefix(12))) is missing from the artifact store")
+        }
+    }
+
     // MARK: Running
 
     /// While `when()` holds (this replica leads): resumes running jobs (interrupted by a restart or a change of
