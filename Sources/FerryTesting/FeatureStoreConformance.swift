@@ -95,7 +95,7 @@ public enum FeatureStoreConformance {
                 try await group.waitForAll()
             }
         },
-        .init("materialization marks are kept per view; a join key change drops the view's online rows and mark") { store in
+        .init("materialization marks are kept per view; a change of join keys or of a feature's type drops the view's online rows and mark; an earlier end leaves the mark") { store in
             _ = try await store.applyFeatures(FeatureDefinitions(entities: [card], views: [stats()]), by: "a", at: Fixtures.time, audit: nil)
             try expect(try await store.materializedThrough(view: "card_stats") == nil, "no mark at first")
             try await store.setMaterializedThrough(view: "card_stats", 1_700_000_000_000_000)
@@ -106,10 +106,17 @@ public enum FeatureStoreConformance {
             try expect(try await store.materializedThrough(view: "card_stats") == 1_800_000_000_000_000, "a later end moves it")
             try await expectError(.notFound) { try await store.setMaterializedThrough(view: "nope", 1) }
             _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 1, count: 1)])
-            // A feature change keeps the rows; a key change drops them.
+            // A feature removed keeps the rows; a key change drops them.
             _ = try await store.applyFeatures(
                 FeatureDefinitions(views: [stats(features: [FeatureField(name: "count", type: .int64)])]), by: "a", at: Fixtures.time, audit: nil)
             try expect(try await store.readOnline(view: "card_stats", keys: ["1"])[0] != nil, "rows kept when only features change")
+            // A feature's new type drops them: they hold values of the old one.
+            _ = try await store.applyFeatures(
+                FeatureDefinitions(views: [stats(features: [FeatureField(name: "count", type: .string)])]), by: "a", at: Fixtures.time, audit: nil)
+            try expect(try await store.readOnline(view: "card_stats", keys: ["1"])[0] == nil, "rows dropped when a feature's type changes")
+            try expect(try await store.materializedThrough(view: "card_stats") == nil, "mark dropped with them")
+            try await store.setMaterializedThrough(view: "card_stats", 1_800_000_000_000_000)
+            _ = try await store.writeOnline(view: "card_stats", rows: [row("1", event: 1, count: 1)])
             var wider = card
             wider.joinKeys.append(JoinKey(name: "country", type: .string))
             _ = try await store.applyFeatures(FeatureDefinitions(entities: [wider]), by: "a", at: Fixtures.time, audit: nil)

@@ -299,7 +299,8 @@ public struct FeatureApplication: Sendable, Equatable {
     public var result: FeatureDefinitions
     /// The definitions to write (new or changed).
     public var changed: FeatureDefinitions
-    /// Views whose join keys changed: their online rows and materialization mark are dropped.
+    /// Views whose join keys, or one of whose features' types, changed: their online rows (keyed, or typed, the old
+    /// way) and materialization mark are dropped.
     public var reset: [String]
 
     /// Decides the application of `given` onto the stored entities and views.
@@ -342,6 +343,12 @@ public struct FeatureApplication: Sendable, Equatable {
         // A view's key also changes when one of its entities' join keys does, even if the view itself is unchanged.
         for view in storedViews where keys(view, entityByName) != keys(result.views.first { $0.name == view.name } ?? view, after) {
             reset.append(view.name)
+        }
+        // A feature kept under a new type: its stored values are of the old one (a number served for a string).
+        for view in result.views where !reset.contains(view.name) {
+            guard let old = viewByName[view.name] else { continue }
+            let oldTypes = Dictionary(old.features.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+            if view.features.contains(where: { feature in oldTypes[feature.name].map { $0 != feature.type } ?? false }) { reset.append(view.name) }
         }
         self.result = result
         self.changed = changed

@@ -485,7 +485,8 @@ public protocol SynchronousOnlineReads: Sendable {
 public protocol FeatureStore: Sendable {
     /// Stores the given entities and views (new ones at version 1, changed ones one version up, unchanged ones as
     /// they were) in one transaction, with one audit entry built from what the apply changed. A view whose join
-    /// keys changed loses its online rows and materialization mark. Returns what is stored for each given definition.
+    /// keys, or a feature's type, changed loses its online rows and materialization mark. Returns what is stored for
+    /// each given definition.
     func applyFeatures(_ definitions: FeatureDefinitions, by: String, at: Date, audit: AuditBuilder<FeatureApplication>?) async throws -> FeatureDefinitions
     /// All entities, by name.
     func featureEntities() async throws -> [FeatureEntity]
