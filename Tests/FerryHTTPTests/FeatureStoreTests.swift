@@ -314,6 +314,10 @@ struct FeatureStoreTests {
                 ["present", "present"], ["outside_ttl", "outside_ttl"], ["present", "null_value"], ["not_found", "not_found"],
             ], "\(read.text)")
             #expect((results[1]["event_timestamps"] as! [Any]).first as? String == stale, "a stale row still tells its event time")
+            // New join keys are checked against the stored views that use them, not only against views given with them.
+            let rekeyed = try await client.post("/api/v1/features/apply", #"{"entities": [{"name": "card", "join_keys": [{"name": "count", "type": "int64"}]}]}"#)
+            #expect(rekeyed.status == .badRequest && rekeyed.errorMessage.contains("the new join keys do not fit the stored feature view 'card_stats'")
+                && rekeyed.errorMessage.contains("'count' is also a join key"), "\(rekeyed.text)")
             // A feature added to the view since: never loaded for these rows, not a stored null.
             let wider = Self.small.replacingOccurrences(of: #"{"name": "country", "type": "string"}"#, with: #"{"name": "country", "type": "string"}, {"name": "score", "type": "float64"}"#)
             #expect(try await client.post("/api/v1/features/apply", wider).status == .ok)

@@ -110,6 +110,19 @@ public final class FeatureService: Sendable {
             try readable(view, field: "feature_views[\(i)].source.path")
             try Self.checkHeader(view, joinKeys: try FeatureDefinitions.joinKeys(of: view, entities: entities), field: "feature_views[\(i)].source")
         }
+        // Stored views not given here whose entity gets new join keys are checked against them too: a key named like
+        // one of their features, or missing from their source, was found only at the next materialization.
+        let rekeyed = Set(given.entities.filter { entity in stored.first { $0.name == entity.name }.map { $0.joinKeys != entity.joinKeys } ?? false }.map(\.name))
+        if !rekeyed.isEmpty {
+            for view in try await store.featureViews() where !given.views.contains(where: { $0.name == view.name }) && view.entities.contains(where: rekeyed.contains) {
+                do {
+                    try FeatureDefinitions(entities: given.entities, views: [view]).validate(known: stored)
+                    try Self.checkHeader(view, joinKeys: try FeatureDefinitions.joinKeys(of: view, entities: entities), field: "source")
+                } catch let error as FerryError {
+                    throw FerryError.invalid("the new join keys do not fit the stored feature view '\(view.name)', which uses them: \(error.message)")
+                }
+            }
+        }
         let time = now()
         // The entry names what changed (a definition given as it is stored is not), and the views whose online rows
         // an entity's new join keys dropped.
