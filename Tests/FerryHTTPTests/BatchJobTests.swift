@@ -318,7 +318,7 @@ struct BatchJobTests {
     }
 
     @Test func submissionsAreRefusedByField() async throws {
-        try await withFerry { client, _ in
+        try await withFerry { client, stack in
             let cases: [(String, HTTPResponse.Status, String)] = [
                 (#"{"model": "nope", "input": {"path": "/tmp/x.csv"}}"#, .notFound, "nope"),
                 (#"{"model": "fraud", "input": {}}"#, .badRequest, "field 'input'"),
@@ -355,6 +355,10 @@ struct BatchJobTests {
                 #expect(wrong.status == .badRequest && wrong.errorMessage.contains("field 'input.upload'"), "\(wrong.text)")
             }
             #expect(try await client.get("/api/v1/jobs/job_nope").status == .notFound)
+            // A model's file is not an upload, though it is stored in the same place.
+            let model = try await stack.registry.version(model: "fraud", number: 1).artifact
+            let named = try await client.post("/api/v1/jobs", #"{"model": "fraud", "input": {"upload": {"sha256": "\#(model.sha256)", "size": \#(model.size)}}}"#)
+            #expect(named.status == .notFound && named.errorMessage.contains("which is not an uploaded file"), "\(named.text)")
         }
     }
 

@@ -114,7 +114,9 @@ public final class BatchScoring: Sendable {
         switch s.input {
         case .path(let path): input = .path(try inputDirectories.file(path, field: "field 'path'", holding: "jobs", flag: "--job-input-dir"))
         case .upload(let ref):
-            guard (try? await artifacts.contains(sha256: ref.sha256)) == true else {
+            // A model's file is stored in the same place: named as an input, its first line showed in errors to keys
+            // that may not see the model.
+            guard (try? await artifacts.contains(sha256: ref.sha256)) == true, try await models.store.versions(artifactSHA256: ref.sha256).isEmpty else {
                 throw FerryError.notFound("field 'input.upload' names sha256:\(ref.sha256), which is not an uploaded file; upload it with POST /api/v1/jobs/uploads")
             }
         }
