@@ -190,6 +190,7 @@ struct FeatureStoreTests {
         let bom = "\u{FEFF}"
         try Data((bom + "card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,5\n2,2024-01-01T00:00:00Z,6\n").utf8).write(to: folder.appendingPathComponent("stats.csv"))
         try Data("card_id,event_timestamp,count\n1,2024-01-01T00:00:00Z,oops\n".utf8).write(to: folder.appendingPathComponent("bad.csv"))
+        try Data("card_id,event_timestamp,count,count\n1,2024-01-01T00:00:00Z,5,6\n".utf8).write(to: folder.appendingPathComponent("twice.csv"))
         let pipe = folder.appendingPathComponent("pipe.csv").path
         #expect(mkfifo(pipe, 0o600) == 0)
         func view(_ name: String, _ file: String) -> String {
@@ -204,6 +205,9 @@ struct FeatureStoreTests {
                 // A source file that is there is checked when its view is applied: a column it lacks is refused now.
                 let missing = try await client.post("/api/v1/features/apply", shop)
                 #expect(missing.status == .badRequest && missing.errorMessage.contains("feature_views[0].source '\(folder.path)/stats.csv' (view 's') has no join key column 'shop_id'"), "\(missing.errorMessage)")
+                // A column read twice: which one is the feature cannot be told (the first was read, silently).
+                let twice = try await client.post("/api/v1/features/apply", definitions.replacingOccurrences(of: "pipe.csv", with: "twice.csv"))
+                #expect(twice.status == .badRequest && twice.errorMessage.contains("names its feature column 'count' twice in its header"), "\(twice.errorMessage)")
                 #expect(try await client.post("/api/v1/features/apply", definitions).status == .ok)
                 let entities = bom + "card_id,event_timestamp\n2,2024-01-02T00:00:00Z\n1,2024-01-02T00:00:00Z\n"
                 let training = try await client.post("/api/v1/features/training-set?features=a:count", entities, headers: [.contentType: "text/csv"])

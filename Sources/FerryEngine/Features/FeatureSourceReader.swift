@@ -108,6 +108,8 @@ public struct FeatureSourceReader: Sendable {
             guard let i = fields.firstIndex(of: column) else {
                 throw FerryError.invalid("\(name) has no \(role) column '\(column)' (its header is \(fields.joined(separator: ",")))")
             }
+            // Which of two is meant cannot be told (the first was read, silently).
+            guard fields.lastIndex(of: column) == i else { throw FerryError.invalid("\(name) names its \(role) column '\(column)' twice in its header") }
             return i
         }
         return (
