@@ -125,7 +125,7 @@ public final class FeatureService: Sendable {
         }
         let time = now()
         // The entry names what changed (a definition given as it is stored is not), and the views whose online rows
-        // an entity's new join keys dropped.
+        // were dropped (new join keys, a feature's new type).
         let applied = try await store.applyFeatures(given, by: actor, at: time, audit: { application in
             AuditDraft(
                 at: time, actor: actor, action: "features.apply", target: "features",
